@@ -1,0 +1,664 @@
+# -*- test-case-name: tests.test_metainfo -*-
+"""
+Metainfo (C{.torrent} files, BEP 3): parse and validate, and create.
+
+L{parse} reads a v1 torrent, single- or multi-file, including the v1 part of
+a v1+v2 hybrid (BEP 52) and BEP 47 pad files, and checks everything a peer
+or a download folder depends on: the piece layout adds up and no file path
+can leave the download folder.  L{createTorrent} makes a v1 torrent from a
+file or a folder.
+"""
+
+import hashlib
+import os
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import bencodepy
+
+from bittwist import __version__
+from bittwist.errors import MetainfoError, StorageError, UsageError
+
+__all__ = [
+    "FileEntry",
+    "Metainfo",
+    "parse",
+    "load",
+    "createTorrent",
+    "MAX_METAINFO_SIZE",
+    "MIN_PIECE_LENGTH",
+    "MAX_PIECE_LENGTH",
+]
+
+MAX_METAINFO_SIZE = 64 * 1024 * 1024
+"""
+The largest C{.torrent} accepted.  A real one with 16 KiB pieces for 50 GiB
+of data is about 64 MiB; anything larger is a mistake or an attack, and
+decoding it would hold the whole of it in memory several times over.
+"""
+
+MIN_PIECE_LENGTH = 16 * 1024
+"""The smallest piece length L{createTorrent} uses: one block."""
+
+MAX_PIECE_LENGTH = 16 * 1024 * 1024
+"""The largest piece length L{createTorrent} uses."""
+
+_TARGET_MAX_PIECES = 2000
+_HASH_SIZE = 20
+
+# Canonical bencode: no leading zeros, no "-0", no sign on lengths.
+_INTEGER = re.compile(rb"i(?:0|-?[1-9][0-9]*)e")
+# A 64 MiB file needs no more than 8 digits of length; 15 keeps int() cheap.
+_STRING_LENGTH = re.compile(rb"(0|[1-9][0-9]{0,14}):")
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """
+    One file of a torrent's layout.
+
+    @ivar path: components relative to the download folder; for a multi-file
+        torrent the first one is the torrent's name, for a single-file
+        torrent it is C{(name,)}.
+    @ivar length: its size in bytes.
+    @ivar offset: where it starts in the torrent's concatenated byte stream.
+    @ivar pad: C{True} for a BEP 47 pad file, which takes part in the layout
+        but is never created on disk.
+    """
+
+    path: tuple[str, ...]
+    length: int
+    offset: int
+    pad: bool
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class Metainfo:
+    """
+    A parsed, validated torrent.  Made by L{parse} or L{load}; immutable.
+
+    @ivar source: where it came from: a path, or C{"<bytes>"}.
+    @ivar infoHash: the 20-byte SHA-1 of the C{info} dictionary's bytes
+        exactly as they stand in the file (the v1 info hash, also for a
+        hybrid).
+    @ivar name: the suggested name of the file or top folder.
+    @ivar pieceLength: the size of every piece but maybe the last.
+    @ivar pieceHashes: the SHA-1 of each piece, 20 bytes each.
+    @ivar numPieces: C{len(pieceHashes)}.
+    @ivar totalLength: the sum of all file lengths, pad files included.
+    @ivar files: every file in C{info} order, pad files included.
+    @ivar announce: the C{announce} URL, if any.
+    @ivar announceTiers: the BEP 12 tiers (empty tiers dropped) if there is
+        an C{announce-list}, else C{((announce,),)}, else C{()}.
+    @ivar private: C{True} if BEP 27 C{private} is 1: use only the trackers.
+    @ivar comment: the C{comment}, if any.
+    @ivar createdBy: the C{created by}, if any.
+    @ivar creationDate: the C{creation date} (POSIX seconds), if any.
+    @ivar isHybrid: C{True} if this is a v1+v2 hybrid (BEP 52 keys present).
+    @ivar infoBytes: the bytes hashed into C{infoHash}, as served to peers
+        asking for metadata (BEP 9).
+    """
+
+    source: str
+    infoHash: bytes
+    name: str
+    pieceLength: int
+    pieceHashes: tuple[bytes, ...]
+    numPieces: int
+    totalLength: int
+    files: tuple[FileEntry, ...]
+    announce: str | None = None
+    announceTiers: tuple[tuple[str, ...], ...] = ()
+    private: bool = False
+    comment: str | None = None
+    createdBy: str | None = None
+    creationDate: int | None = None
+    isHybrid: bool = False
+    infoBytes: bytes = b""
+
+    def __repr__(self) -> str:
+        return (
+            f"<Metainfo {self.name!r} {self.infoHash.hex()} "
+            f"{self.numPieces}x{self.pieceLength}>"
+        )
+
+    def pieceSize(self, index: int) -> int:
+        """
+        @return: the size of piece C{index}; the last one may be shorter.
+        @raise IndexError: if there is no such piece.
+        """
+        if not 0 <= index < self.numPieces:
+            raise IndexError(f"piece {index} out of range 0..{self.numPieces - 1}")
+        if index == self.numPieces - 1:
+            return self.totalLength - index * self.pieceLength
+        return self.pieceLength
+
+    def hashOf(self, index: int) -> bytes:
+        """
+        @return: the expected SHA-1 of piece C{index}.
+        @raise IndexError: if there is no such piece.
+        """
+        if not 0 <= index < self.numPieces:
+            raise IndexError(f"piece {index} out of range 0..{self.numPieces - 1}")
+        return self.pieceHashes[index]
+
+
+def _infoSpan(data: bytes, source: str) -> tuple[int, int]:
+    """
+    Find where the top-level C{info} value starts and ends in C{data}.
+
+    The info hash is the SHA-1 of the C{info} value's bytes exactly as they
+    stand in the file.  bencode.py only gives back decoded values, and its
+    encoder sorts dictionary keys, so re-encoding would change the hash of
+    any torrent whose C{info} keys are not sorted.  Hence this: it walks the
+    top-level dictionary and skips over each value without building it.
+    While skipping it also insists on canonical integers and string lengths,
+    which bencode.py is lax about (it takes C{i+1e} and C{1_0:}).
+
+    @return: C{(start, end)}, so that C{data[start:end]} is the C{info} value.
+    @raise MetainfoError: if C{data} is not one bencoded dictionary, a
+        top-level key repeats, or there is no C{info} key.
+    """
+    if data[:1] != b"d":
+        raise MetainfoError(source, "metainfo", "is not a bencoded dictionary")
+    span = None
+    seen = set()
+    position = 1
+    while data[position : position + 1] != b"e":
+        match = _STRING_LENGTH.match(data, position)
+        if match is None:
+            raise MetainfoError(source, "metainfo", f"has a bad key at byte {position}")
+        keyStart = match.end()
+        position = keyStart + int(match.group(1))
+        if position > len(data):
+            raise MetainfoError(source, "metainfo", "is truncated")
+        key = data[keyStart:position]
+        if key in seen:
+            raise MetainfoError(source, key.decode("utf-8", "replace"), "appears twice")
+        seen.add(key)
+        valueStart = position
+        position = _skipValue(data, position, source)
+        if key == b"info":
+            span = (valueStart, position)
+    if position + 1 != len(data):
+        raise MetainfoError(source, "metainfo", "has bytes after its end")
+    if span is None:
+        raise MetainfoError(source, "info", "is missing")
+    return span
+
+
+def _skipValue(data: bytes, position: int, source: str) -> int:
+    """
+    Skip one bencoded value (iteratively, so nesting costs no stack).
+
+    @return: the position just after it.
+    @raise MetainfoError: if it is not canonical bencode or is truncated.
+    """
+    depth = 0
+    while True:
+        token = data[position : position + 1]
+        if token in (b"l", b"d"):
+            depth += 1
+            position += 1
+            continue
+        if token == b"e" and depth:
+            depth -= 1
+            position += 1
+        elif token == b"i":
+            match = _INTEGER.match(data, position)
+            if match is None:
+                raise MetainfoError(source, "metainfo", f"has a bad integer at byte {position}")
+            position = match.end()
+        else:
+            match = _STRING_LENGTH.match(data, position)
+            if match is None:
+                raise MetainfoError(source, "metainfo", f"is not valid bencode at byte {position}")
+            position = match.end() + int(match.group(1))
+            if position > len(data):
+                raise MetainfoError(source, "metainfo", "is truncated")
+        if depth == 0:
+            return position
+
+
+def parse(data: bytes, source: str = "<bytes>") -> Metainfo:
+    """
+    Parse and validate a C{.torrent}.
+
+    Optional display fields (C{comment}, C{created by}, C{creation date})
+    of the wrong type are ignored; everything else of the wrong type is an
+    error.  Unknown keys are allowed and count in the info hash.
+
+    @param data: the whole file.
+    @param source: what to call it in errors.
+    @raise MetainfoError: naming the offending field, for anything wrong.
+    """
+    if not isinstance(data, bytes):
+        raise MetainfoError(source, "metainfo", "is not bytes")
+    if len(data) > MAX_METAINFO_SIZE:
+        raise MetainfoError(
+            source, "metainfo", f"is {len(data)} bytes, over the limit of {MAX_METAINFO_SIZE}"
+        )
+    start, end = _infoSpan(data, source)
+    try:
+        top = bencodepy.decode(data)
+    except (bencodepy.BencodeDecodeError, ValueError, TypeError, IndexError,
+            KeyError, RecursionError) as e:
+        raise MetainfoError(source, "metainfo", f"is not valid bencode ({e})") from None
+    infoBytes = data[start:end]
+    info = top[b"info"]
+    if not isinstance(info, dict):
+        raise MetainfoError(source, "info", "is not a dictionary")
+
+    isHybrid = (
+        b"meta version" in info or b"file tree" in info or b"piece layers" in top
+    )
+    if b"pieces" not in info and isHybrid:
+        raise MetainfoError(
+            source, "info.pieces",
+            "is missing: v2-only torrents are not supported yet (need v1 or hybrid)",
+        )
+
+    name = _text(info, b"name", "info.name", source)
+    _checkComponent(name, "info.name", source)
+    pieceLength = _integer(info, b"piece length", "info.piece length", source)
+    if pieceLength <= 0:
+        raise MetainfoError(source, "info.piece length", f"is {pieceLength}, not positive")
+    pieces = info.get(b"pieces")
+    if not isinstance(pieces, bytes):
+        raise MetainfoError(source, "info.pieces", "is missing or not a string")
+    if len(pieces) % _HASH_SIZE:
+        raise MetainfoError(
+            source, "info.pieces", f"is {len(pieces)} bytes, not a multiple of 20"
+        )
+
+    files = _files(info, name, source)
+    totalLength = sum(entry.length for entry in files)
+    if totalLength == 0:
+        where = "info.length" if b"length" in info else "info.files"
+        raise MetainfoError(source, where, "come to 0 bytes in all: the torrent holds no data")
+    numPieces = len(pieces) // _HASH_SIZE
+    expected = -(-totalLength // pieceLength)
+    if numPieces != expected:
+        raise MetainfoError(
+            source, "info.pieces",
+            f"has {numPieces} hashes but {totalLength} bytes in pieces of "
+            f"{pieceLength} need {expected}",
+        )
+
+    announce, tiers = _trackers(top, source)
+    private = info.get(b"private", 0)
+    if not isinstance(private, int):
+        raise MetainfoError(source, "info.private", "is not an integer")
+    creationDate = top.get(b"creation date")
+
+    return Metainfo(
+        source=source,
+        infoHash=hashlib.sha1(infoBytes).digest(),
+        infoBytes=infoBytes,
+        name=name,
+        pieceLength=pieceLength,
+        pieceHashes=tuple(
+            pieces[i : i + _HASH_SIZE] for i in range(0, len(pieces), _HASH_SIZE)
+        ),
+        numPieces=numPieces,
+        totalLength=totalLength,
+        files=files,
+        announce=announce,
+        announceTiers=tiers,
+        private=private == 1,
+        comment=_displayText(top, b"comment"),
+        createdBy=_displayText(top, b"created by"),
+        creationDate=creationDate if isinstance(creationDate, int) else None,
+        isHybrid=isHybrid,
+    )
+
+
+def load(path: str) -> Metainfo:
+    """
+    Read and L{parse} a C{.torrent} file.
+
+    @raise MetainfoError: if it cannot be read, is too large, or is invalid.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_METAINFO_SIZE + 1)
+    except OSError as e:
+        raise MetainfoError(
+            path,
+            "metainfo",
+            f"cannot be read ({e.strerror or e})",
+            hint="check the path and that the file is readable",
+        ) from None
+    return parse(data, path)
+
+
+def _integer(d: dict, key: bytes, fieldName: str, source: str) -> int:
+    value = d.get(key)
+    if value is None:
+        raise MetainfoError(source, fieldName, "is missing")
+    if not isinstance(value, int):
+        raise MetainfoError(source, fieldName, "is not an integer")
+    return value
+
+
+def _decode(value: Any, fieldName: str, source: str) -> str:
+    if not isinstance(value, bytes):
+        raise MetainfoError(source, fieldName, "is not a string")
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MetainfoError(source, fieldName, "is not valid UTF-8") from None
+
+
+def _text(d: dict, key: bytes, fieldName: str, source: str) -> str:
+    """
+    Read a text field, preferring its C{.utf-8} variant when present.
+    """
+    utf8 = key + b".utf-8"
+    if utf8 in d:
+        return _decode(d[utf8], fieldName + ".utf-8", source)
+    if key not in d:
+        raise MetainfoError(source, fieldName, "is missing")
+    return _decode(d[key], fieldName, source)
+
+
+def _displayText(d: dict, key: bytes) -> str | None:
+    value = d.get(key)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return None
+
+
+def _checkComponent(component: str, fieldName: str, source: str) -> None:
+    """
+    Refuse a path component that could name anything but a plain entry
+    inside its folder.
+    """
+    if component in ("", ".", ".."):
+        raise MetainfoError(source, fieldName, f"is {component!r}, not a file name")
+    if "/" in component or "\\" in component:
+        raise MetainfoError(source, fieldName, f"{component!r} contains a path separator")
+    if "\0" in component:
+        raise MetainfoError(source, fieldName, f"{component!r} contains a NUL")
+    if _DRIVE.match(component):
+        raise MetainfoError(source, fieldName, f"{component!r} is an absolute path")
+
+
+def _files(info: dict, name: str, source: str) -> tuple[FileEntry, ...]:
+    """
+    Build the file layout of a single- or multi-file C{info}.
+    """
+    hasLength = b"length" in info
+    hasFiles = b"files" in info
+    if hasLength == hasFiles:
+        raise MetainfoError(
+            source, "info.files",
+            "and 'info.length' are both present" if hasLength
+            else "is missing (and so is 'info.length')",
+        )
+    if hasLength:
+        length = _integer(info, b"length", "info.length", source)
+        if length < 0:
+            raise MetainfoError(source, "info.length", f"is {length}, negative")
+        return (FileEntry((name,), length, 0, False),)
+
+    fileList = info[b"files"]
+    if not isinstance(fileList, list):
+        raise MetainfoError(source, "info.files", "is not a list")
+    if not fileList:
+        raise MetainfoError(source, "info.files", "is empty")
+    entries = []
+    offset = 0
+    paths: set[tuple[str, ...]] = set()
+    folders: set[tuple[str, ...]] = set()
+    for i, item in enumerate(fileList):
+        where = f"info.files[{i}]"
+        if not isinstance(item, dict):
+            raise MetainfoError(source, where, "is not a dictionary")
+        length = _integer(item, b"length", where + ".length", source)
+        if length < 0:
+            raise MetainfoError(source, where + ".length", f"is {length}, negative")
+        pathKey = b"path.utf-8" if b"path.utf-8" in item else b"path"
+        pathField = f"{where}.{pathKey.decode()}"
+        rawPath = item.get(pathKey)
+        if not isinstance(rawPath, list):
+            raise MetainfoError(source, pathField, "is missing or not a list")
+        if not rawPath:
+            raise MetainfoError(source, pathField, "is empty")
+        path = tuple(_decode(c, pathField, source) for c in rawPath)
+        for component in path:
+            _checkComponent(component, pathField, source)
+        attr = item.get(b"attr", b"")
+        if not isinstance(attr, bytes):
+            raise MetainfoError(source, where + ".attr", "is not a string")
+        pad = b"p" in attr
+        full = (name,) + path
+        if not pad:
+            # Pad files are never written, and libtorrent gives pads of one
+            # size the same path; only real files can collide on disk.
+            if full in paths or full in folders:
+                raise MetainfoError(source, pathField, f"{'/'.join(path)!r} appears twice")
+            for n in range(1, len(full)):
+                if full[:n] in paths:
+                    raise MetainfoError(
+                        source, pathField,
+                        f"{'/'.join(path)!r} lies under a file of the same name",
+                    )
+                folders.add(full[:n])
+            paths.add(full)
+        entries.append(FileEntry(full, length, offset, pad))
+        offset += length
+    return tuple(entries)
+
+
+def _trackers(top: dict, source: str) -> tuple[str | None, tuple[tuple[str, ...], ...]]:
+    announce = None
+    if b"announce" in top:
+        announce = _decode(top[b"announce"], "announce", source)
+    tiers: list[tuple[str, ...]] = []
+    if b"announce-list" in top:
+        announceList = top[b"announce-list"]
+        if not isinstance(announceList, list):
+            raise MetainfoError(source, "announce-list", "is not a list")
+        for i, tier in enumerate(announceList):
+            if not isinstance(tier, list):
+                raise MetainfoError(source, f"announce-list[{i}]", "is not a list")
+            urls = tuple(
+                _decode(url, f"announce-list[{i}][{j}]", source)
+                for j, url in enumerate(tier)
+            )
+            urls = tuple(url for url in urls if url)
+            if urls:
+                tiers.append(urls)
+    if not tiers and announce:
+        tiers.append((announce,))
+    return announce or None, tuple(tiers)
+
+
+def _choosePieceLength(totalLength: int) -> int:
+    """
+    The smallest power of two from 16 KiB to 16 MiB that keeps the piece
+    count at or under 2000.
+    """
+    pieceLength = MIN_PIECE_LENGTH
+    while (
+        pieceLength < MAX_PIECE_LENGTH
+        and -(-totalLength // pieceLength) > _TARGET_MAX_PIECES
+    ):
+        pieceLength *= 2
+    return pieceLength
+
+
+def _listFiles(path: str) -> list[tuple[tuple[str, ...], str, int]]:
+    """
+    @return: C{(components, filesystem path, size)} for every regular file
+        under the folder C{path}, sorted by components.
+    """
+    found = []
+    for folder, dirnames, filenames in os.walk(path, onerror=_raiseWalkError):
+        dirnames.sort()
+        relative = os.path.relpath(folder, path)
+        prefix = () if relative == "." else tuple(relative.split(os.sep))
+        for filename in filenames:
+            full = os.path.join(folder, filename)
+            if os.path.isfile(full):
+                found.append((prefix + (filename,), full, os.path.getsize(full)))
+    found.sort(key=lambda entry: entry[0])
+    return found
+
+
+def _raiseWalkError(error: OSError) -> None:
+    raise error
+
+
+def _utf8(text: str, what: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"{what} {text!r} is not valid UTF-8; rename it") from None
+
+
+def createTorrent(
+    path: str,
+    trackers: Sequence[str] | Sequence[Sequence[str]] = (),
+    pieceLength: int | None = None,
+    private: bool = False,
+    comment: str | None = None,
+    name: str | None = None,
+) -> bytes:
+    """
+    Make a v1 C{.torrent} of a file, or of a folder (multi-file; files sorted
+    by path, no pad files).  Hashes synchronously.
+
+    @param path: the file or folder to share.
+    @param trackers: announce URLs: a flat sequence puts each URL in a tier
+        of its own (tried in order); a sequence of sequences gives the BEP 12
+        tiers.  The first URL becomes C{announce}; C{announce-list} is
+        written when there is more than one URL.
+    @param pieceLength: a power of two of at least 16 KiB, or C{None} to pick
+        one giving at most about 2000 pieces (16 KiB to 16 MiB).
+    @param private: set BEP 27 C{private}.
+    @param comment: a C{comment}.
+    @param name: the torrent's name; by default the base name of C{path}.
+    @return: the bencoded torrent.
+    @raise UsageError: for a bad argument, a missing or empty path, or a file
+        name that is not UTF-8.
+    @raise StorageError: if reading the files fails.
+    """
+    if isinstance(trackers, str):
+        trackers = [trackers]
+    tiers = [
+        [tier] if isinstance(tier, str) else list(tier) for tier in trackers
+    ]
+    tiers = [tier for tier in tiers if tier]
+    for tier in tiers:
+        for url in tier:
+            if not isinstance(url, str) or not url:
+                raise UsageError(f"tracker {url!r} is not a URL")
+
+    path = os.path.abspath(path)
+    if name is None:
+        name = os.path.basename(path)
+    try:
+        _checkComponent(name, "name", "<create>")
+    except MetainfoError as e:
+        raise UsageError(f"torrent name {name!r} is unusable: {e.reason}") from None
+    nameBytes = _utf8(name, "torrent name")
+
+    try:
+        if os.path.isdir(path):
+            listed = _listFiles(path)
+            single = False
+        elif os.path.isfile(path):
+            listed = [((name,), path, os.path.getsize(path))]
+            single = True
+        else:
+            raise UsageError(f"{path} is not a file or a folder")
+    except OSError as e:
+        raise StorageError(f"cannot list {path}: {e.strerror or e}", path) from None
+    totalLength = sum(size for _, _, size in listed)
+    if totalLength == 0:
+        raise UsageError(f"{path} holds no data to share")
+
+    if pieceLength is None:
+        pieceLength = _choosePieceLength(totalLength)
+    elif (
+        not isinstance(pieceLength, int)
+        or pieceLength < MIN_PIECE_LENGTH
+        or pieceLength & (pieceLength - 1)
+    ):
+        raise UsageError(
+            f"piece length {pieceLength!r} is not a power of two of at least "
+            f"{MIN_PIECE_LENGTH}"
+        )
+
+    pieces = _hashFiles([(full, size) for _, full, size in listed], pieceLength)
+
+    info: dict[bytes, Any] = {b"name": nameBytes, b"piece length": pieceLength,
+                              b"pieces": pieces}
+    if single:
+        info[b"length"] = totalLength
+    else:
+        info[b"files"] = [
+            {
+                b"length": size,
+                b"path": [_utf8(c, "file name") for c in components],
+            }
+            for components, _, size in listed
+        ]
+    if private:
+        info[b"private"] = 1
+
+    top: dict[bytes, Any] = {
+        b"info": info,
+        b"created by": f"bittwist/{__version__}".encode(),
+        b"creation date": int(time.time()),
+    }
+    urls = [url for tier in tiers for url in tier]
+    if urls:
+        top[b"announce"] = urls[0].encode("utf-8")
+    if len(urls) > 1:
+        top[b"announce-list"] = [[url.encode("utf-8") for url in tier] for tier in tiers]
+    if comment:
+        top[b"comment"] = comment.encode("utf-8")
+    data = bencodepy.encode(top)
+    parse(data, "<created>")  # never hand out a torrent we would refuse
+    return data
+
+
+def _hashFiles(files: Sequence[tuple[str, int]], pieceLength: int) -> bytes:
+    """
+    @param files: C{(path, size)} of each file, in torrent order.
+    @return: the concatenated SHA-1s of the pieces of the files' bytes laid
+        end to end.
+    @raise StorageError: if a file cannot be read or has shrunk since it was
+        listed.
+    """
+    hashes = []
+    piece = hashlib.sha1()
+    filled = 0
+    for filePath, size in files:
+        try:
+            with open(filePath, "rb") as f:
+                left = size
+                while left:
+                    chunk = f.read(min(pieceLength - filled, left))
+                    if not chunk:
+                        raise StorageError(
+                            f"{filePath} shrank while being hashed; try again", filePath
+                        )
+                    left -= len(chunk)
+                    piece.update(chunk)
+                    filled += len(chunk)
+                    if filled == pieceLength:
+                        hashes.append(piece.digest())
+                        piece = hashlib.sha1()
+                        filled = 0
+        except OSError as e:
+            raise StorageError(f"cannot read {filePath}: {e.strerror or e}", filePath) from None
+    if filled:
+        hashes.append(piece.digest())
+    return b"".join(hashes)

@@ -1,0 +1,382 @@
+# -*- test-case-name: tests.test_picker -*-
+"""
+Which block to ask which peer for: rarest first, pipelining, endgame.
+
+Pure policy: no I/O, no reactor. The torrent tells the picker what peers
+have and what arrived; the picker answers with blocks to request.
+"""
+
+import heapq
+import random
+from typing import Callable, Hashable, Iterable
+
+from bittwist.bitfield import Bitfield
+from bittwist.wire import BLOCK_SIZE
+
+__all__ = ["PiecePicker", "Block"]
+
+Block = tuple[int, int, int]
+"""
+A block to request: (piece index, offset in the piece, length).
+"""
+
+_MISSING = 0
+_REQUESTED = 1
+_RECEIVED = 2
+
+# Random order for the first pieces: a rare piece is slow to come from the one
+# peer that has it, and until we hold a few pieces we have nothing to trade.
+_RANDOM_FIRST_PIECES = 4
+
+
+class _Partial:
+    """
+    Progress of one piece being downloaded.
+
+    @ivar states: per block, one of C{_MISSING}, C{_REQUESTED}, C{_RECEIVED}.
+    @ivar requesters: per block, the peers it is requested from.
+    @ivar contributors: the peers that sent any block of this piece.
+    """
+
+    __slots__ = ("states", "requesters", "received", "contributors", "nextMissing")
+
+    def __init__(self, numBlocks: int) -> None:
+        self.states = bytearray(numBlocks)
+        self.requesters: list[set[Hashable] | None] = [None] * numBlocks
+        self.received = 0
+        self.contributors: set[Hashable] = set()
+        # All blocks before this one are requested or received; saves rescans.
+        self.nextMissing = 0
+
+    def untouched(self) -> bool:
+        return self.received == 0 and not any(self.states)
+
+
+class PiecePicker:
+    """
+    Chooses blocks to request so that pieces complete quickly and rare pieces
+    spread.
+
+    Pieces a peer has in common with us are chosen in this order: pieces
+    already started (to finish them), then new pieces rarest first (random
+    among the first few). When every missing block has been requested once,
+    endgame begins: blocks still in flight are also requested from other peers,
+    at most C{maxDuplicates} extra times, and whoever delivers first wins (the
+    caller cancels the others).
+
+    @ivar availability: per piece, how many connected peers have it.
+    @ivar done: the pieces verified.
+    """
+
+    def __init__(
+        self,
+        numPieces: int,
+        pieceSize: Callable[[int], int],
+        have: Iterable[int] = (),
+        blockSize: int = BLOCK_SIZE,
+        rng: random.Random | None = None,
+        maxDuplicates: int = 2,
+    ) -> None:
+        """
+        @param numPieces: the number of pieces of the torrent.
+        @param pieceSize: the size in bytes of a piece, by index.
+        @param have: pieces already verified.
+        @param blockSize: the size of a block request.
+        @param rng: randomness for tie-breaking (seed it in tests).
+        @param maxDuplicates: in endgame, how many peers beyond the first a
+            block may be requested from.
+        """
+        self.numPieces = numPieces
+        self._pieceSize = pieceSize
+        self._blockSize = blockSize
+        self._random = rng or random.Random()
+        self._maxDuplicates = maxDuplicates
+        self.availability = [0] * numPieces
+        self.done = Bitfield(numPieces, have)
+        self._partial: dict[int, _Partial] = {}
+        self._filled: set[int] = set()
+        # Pieces not yet started, rarest first; rebuilt when None. A piece
+        # going back to the pool (abandoned untouched, failed) or a peer's
+        # whole bitfield coming or going invalidates it; a single `have` does
+        # not, as a slightly stale order costs less than a sort per message.
+        self._order: list[int] | None = None
+        self._orderStart = 0
+        self._unrequested = sum(
+            self._numBlocks(i) for i in range(numPieces) if i not in self.done
+        )
+
+    def _numBlocks(self, index: int) -> int:
+        return -(-self._pieceSize(index) // self._blockSize)
+
+    def blockLength(self, index: int, begin: int) -> int:
+        """
+        @return: the length of the block starting at C{begin} of piece
+            C{index}, as we request it.
+        """
+        return min(self._blockSize, self._pieceSize(index) - begin)
+
+    @property
+    def endgame(self) -> bool:
+        """
+        Whether every missing block has been requested at least once.
+        """
+        return self._unrequested == 0 and not self.done.complete()
+
+    def complete(self) -> bool:
+        """
+        @return: whether every piece is verified.
+        """
+        return self.done.complete()
+
+    def wants(self, index: int) -> bool:
+        """
+        @return: whether piece C{index} is still needed (not verified, not
+            waiting for its hash check).
+        """
+        return index not in self.done and index not in self._filled
+
+    def interestedIn(self, pieces: Bitfield) -> bool:
+        """
+        @return: whether a peer with C{pieces} has anything we still need.
+        """
+        done = self.done
+        if len(pieces) > len(done) or pieces.complete():
+            return not done.complete()
+        return any(i not in done for i in pieces)
+
+    # Availability.
+
+    def peerHasPieces(self, pieces: Iterable[int]) -> None:
+        """
+        Count a peer's pieces (its bitfield, or one C{have}).
+        """
+        availability = self.availability
+        count = 0
+        for index in pieces:
+            availability[index] += 1
+            count += 1
+        if count > 1:
+            self._order = None
+
+    def peerLostPieces(self, pieces: Iterable[int]) -> None:
+        """
+        Uncount a departing peer's pieces.
+        """
+        availability = self.availability
+        count = 0
+        for index in pieces:
+            availability[index] -= 1
+            count += 1
+        if count > 1:
+            self._order = None
+
+    # Requests.
+
+    def pick(self, peer: Hashable, pieces: Bitfield, count: int) -> list[Block]:
+        """
+        Choose up to C{count} blocks to request from C{peer}, and record them
+        as requested from it.
+
+        @param peer: the peer, as a key.
+        @param pieces: the pieces the peer has.
+        @param count: how many blocks the peer's pipeline has room for.
+        @return: the blocks, possibly none.
+        """
+        picked: list[Block] = []
+        if count <= 0:
+            return picked
+        for index, partial in self._partial.items():
+            if index in pieces:
+                self._takeMissing(peer, index, partial, picked, count)
+                if len(picked) >= count:
+                    return picked
+        while len(picked) < count and self._unrequested:
+            blocksPerPiece = max(1, self._numBlocks(0))
+            wanted = (count - len(picked)) // blocksPerPiece + 1
+            fresh = self._newPieces(pieces, wanted)
+            if not fresh:
+                break
+            for index in fresh:
+                partial = self._partial[index] = _Partial(self._numBlocks(index))
+                self._takeMissing(peer, index, partial, picked, count)
+                if len(picked) >= count:
+                    break
+        if len(picked) < count and self._unrequested == 0:
+            self._takeDuplicates(peer, pieces, picked, count)
+        return picked
+
+    def _takeMissing(
+        self,
+        peer: Hashable,
+        index: int,
+        partial: _Partial,
+        picked: list[Block],
+        count: int,
+    ) -> None:
+        states = partial.states
+        requesters = partial.requesters
+        blockSize = self._blockSize
+        block = partial.nextMissing
+        numBlocks = len(states)
+        while block < numBlocks and len(picked) < count:
+            if states[block] == _MISSING:
+                states[block] = _REQUESTED
+                requesters[block] = {peer}
+                self._unrequested -= 1
+                begin = block * blockSize
+                picked.append((index, begin, self.blockLength(index, begin)))
+                if block == partial.nextMissing:
+                    partial.nextMissing = block + 1
+            elif block == partial.nextMissing:
+                partial.nextMissing = block + 1
+            block += 1
+
+    def _newPieces(self, pieces: Bitfield, wanted: int) -> list[int]:
+        done, partial, filled = self.done, self._partial, self._filled
+        if len(done) < _RANDOM_FIRST_PIECES:
+            candidates = [
+                i for i in pieces if i not in done and i not in partial and i not in filled
+            ]
+            return self._random.sample(candidates, min(wanted, len(candidates)))
+        order = self._order
+        if order is None:
+            # Sorting once and walking the order is what keeps a pick cheap:
+            # scanning every piece per pick made the picker the bottleneck of
+            # a fast download.
+            availability = self.availability
+            rand = self._random.random
+            order = self._order = sorted(
+                (
+                    i
+                    for i in range(self.numPieces)
+                    if i not in done and i not in partial and i not in filled
+                ),
+                key=lambda i: (availability[i], rand()),
+            )
+            self._orderStart = 0
+        start, end = self._orderStart, len(order)
+        while start < end and (
+            order[start] in partial or order[start] in done or order[start] in filled
+        ):
+            start += 1
+        self._orderStart = start
+        chosen: list[int] = []
+        for position in range(start, end):
+            i = order[position]
+            if i in pieces and i not in partial and i not in done and i not in filled:
+                chosen.append(i)
+                if len(chosen) >= wanted:
+                    break
+        return chosen
+
+    def _takeDuplicates(
+        self, peer: Hashable, pieces: Bitfield, picked: list[Block], count: int
+    ) -> None:
+        limit = 1 + self._maxDuplicates
+        blockSize = self._blockSize
+        for index, partial in self._partial.items():
+            if index not in pieces:
+                continue
+            for block, state in enumerate(partial.states):
+                if state != _REQUESTED:
+                    continue
+                requesters = partial.requesters[block]
+                assert requesters is not None
+                if peer in requesters or len(requesters) >= limit:
+                    continue
+                requesters.add(peer)
+                begin = block * blockSize
+                picked.append((index, begin, self.blockLength(index, begin)))
+                if len(picked) >= count:
+                    return
+
+    def blockReceived(
+        self, peer: Hashable, index: int, begin: int, length: int
+    ) -> tuple[list[Hashable], bool] | None:
+        """
+        Record a block that arrived from C{peer}.
+
+        @return: C{None} if the block is not wanted (unknown, already received,
+            or of the wrong size): the caller drops it. Otherwise the other
+            peers it was also requested from (to cancel), and whether the
+            piece is now complete and ready for its hash check.
+        """
+        partial = self._partial.get(index)
+        if partial is None or begin < 0 or begin % self._blockSize:
+            return None
+        block = begin // self._blockSize
+        if block >= len(partial.states) or length != self.blockLength(index, begin):
+            return None
+        state = partial.states[block]
+        if state == _RECEIVED:
+            return None
+        if state == _MISSING:
+            self._unrequested -= 1
+        others = [p for p in (partial.requesters[block] or ()) if p != peer]
+        partial.states[block] = _RECEIVED
+        partial.requesters[block] = None
+        partial.received += 1
+        partial.contributors.add(peer)
+        filled = partial.received == len(partial.states)
+        if filled:
+            self._filled.add(index)
+        return others, filled
+
+    def abandon(self, peer: Hashable, blocks: Iterable[tuple[int, int]]) -> None:
+        """
+        Forget requests to C{peer} that will not be answered (it choked us,
+        left, or was too slow), so that other peers can be asked.
+
+        @param blocks: (index, begin) of each request.
+        """
+        for index, begin in blocks:
+            partial = self._partial.get(index)
+            if partial is None or begin < 0 or begin % self._blockSize:
+                continue
+            block = begin // self._blockSize
+            if block >= len(partial.states) or partial.states[block] != _REQUESTED:
+                continue
+            requesters = partial.requesters[block]
+            assert requesters is not None
+            requesters.discard(peer)
+            if not requesters:
+                partial.states[block] = _MISSING
+                partial.requesters[block] = None
+                partial.nextMissing = min(partial.nextMissing, block)
+                self._unrequested += 1
+            if partial.untouched():
+                del self._partial[index]
+                self._order = None
+
+    def _unrequestedIn(self, index: int) -> int:
+        """
+        @return: how many blocks of piece C{index} count in C{_unrequested}.
+        """
+        if index in self.done or index in self._filled:
+            return 0
+        partial = self._partial.get(index)
+        if partial is None:
+            return self._numBlocks(index)
+        return partial.states.count(_MISSING)
+
+    def pieceVerified(self, index: int) -> None:
+        """
+        The piece passed its hash check: never ask for it again.
+        """
+        self._unrequested -= self._unrequestedIn(index)
+        self._partial.pop(index, None)
+        self._filled.discard(index)
+        self.done.add(index)
+
+    def pieceFailed(self, index: int) -> set[Hashable]:
+        """
+        The piece failed its hash check: download it again from scratch.
+
+        @return: the peers that sent blocks of it.
+        """
+        before = self._unrequestedIn(index)
+        partial = self._partial.pop(index, None)
+        self._filled.discard(index)
+        self._unrequested += self._unrequestedIn(index) - before
+        self._order = None
+        return partial.contributors if partial is not None else set()

@@ -1,0 +1,158 @@
+# -*- test-case-name: tests.test_session -*-
+"""
+A session: our peer id, one listening port, and the torrents by info_hash.
+"""
+
+import os
+import secrets
+import string
+from typing import Any, Iterable, Optional
+
+from twisted.internet.defer import Deferred, DeferredList, maybeDeferred, succeed
+from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
+from twisted.logger import Logger
+from twisted.web.client import Agent, HTTPConnectionPool, _HTTP11ClientFactory
+from treq.client import HTTPClient
+
+from bittwist import __version__
+from bittwist.errors import UsageError
+from bittwist.factory import PeerServerFactory
+from bittwist.metainfo import Metainfo
+from bittwist.storage import FileStorage, IPieceStorage
+from bittwist.torrent import Torrent
+
+__all__ = ["Session", "makePeerId"]
+
+_ALPHABET = (string.ascii_letters + string.digits).encode("ascii")
+
+
+def makePeerId() -> bytes:
+    """
+    @return: a fresh 20-byte peer id in the Azureus style that most clients
+        use (C{-BW0100-} then 12 random characters), so that peers and
+        trackers can tell which client we are.
+    """
+    digits = "".join(__version__.split(".")[:3]).ljust(4, "0")[:4]
+    prefix = f"-BW{digits}-".encode("ascii")
+    return prefix + bytes(secrets.choice(_ALPHABET) for _ in range(20 - len(prefix)))
+
+
+class _QuietHTTP11ClientFactory(_HTTP11ClientFactory):
+    """
+    Twisted's HTTP client factory without its two log lines per request.
+    """
+
+    noisy = False
+
+
+def _trackerClient(reactor: Any) -> HTTPClient:
+    """
+    @return: a treq client for trackers. Announces are minutes apart, so
+        connections are not kept open between them.
+    """
+    pool = HTTPConnectionPool(reactor, persistent=False)
+    pool._factory = _QuietHTTP11ClientFactory
+    return HTTPClient(Agent(reactor, pool=pool))
+
+
+class Session:
+    """
+    The torrents of one bittwist instance, sharing a peer id and a port.
+
+    @ivar peerId: our peer id.
+    @ivar torrents: the torrents, by info_hash.
+    @ivar port: the listening port number (0 until L{listen}).
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        reactor: Any,
+        peerId: Optional[bytes] = None,
+        httpClient: Any = None,
+        maxPeers: int = 50,
+    ) -> None:
+        self._reactor = reactor
+        self.peerId = peerId or makePeerId()
+        self._httpClient = httpClient if httpClient is not None else _trackerClient(reactor)
+        self.maxPeers = maxPeers
+        self.torrents: dict[bytes, Torrent] = {}
+        self.port = 0
+        self._listening: Optional[IListeningPort] = None
+
+    def _lookup(self, infoHash: bytes) -> Optional[Torrent]:
+        return self.torrents.get(infoHash)
+
+    def serverFactory(self) -> PeerServerFactory:
+        """
+        @return: a factory for incoming peer connections to this session.
+        """
+        return PeerServerFactory(self._reactor, self.peerId, self._lookup)
+
+    def listen(self, endpoint: IStreamServerEndpoint) -> Deferred[IListeningPort]:
+        """
+        Accept peer connections on C{endpoint}.
+        """
+
+        def listening(port: IListeningPort) -> IListeningPort:
+            self._listening = port
+            self.port = port.getHost().port
+            for torrent in self.torrents.values():
+                torrent.port = self.port
+            self.log.info("Accepting peers on port {port}", port=self.port)
+            return port
+
+        return endpoint.listen(self.serverFactory()).addCallback(listening)
+
+    def addTorrent(
+        self,
+        metainfo: Metainfo,
+        downloadDir: str,
+        peers: Iterable[tuple[str, int]] = (),
+        storage: Optional[IPieceStorage] = None,
+        announce: bool = True,
+    ) -> Torrent:
+        """
+        Add a torrent (not yet started: call its C{start}).
+
+        @param metainfo: the torrent.
+        @param downloadDir: the folder its files go in.
+        @param peers: peer addresses to connect to besides the trackers'.
+        @param storage: where the data goes (a L{FileStorage} in
+            C{downloadDir} by default).
+        @param announce: whether to use the torrent's trackers.
+        @raise UsageError: if the torrent is already in the session.
+        """
+        if metainfo.infoHash in self.torrents:
+            raise UsageError(f"{metainfo.name}: this torrent is already added")
+        if storage is None:
+            storage = FileStorage(metainfo, os.path.abspath(downloadDir), reactor=self._reactor)
+        torrent = Torrent(
+            metainfo,
+            storage,
+            self.peerId,
+            self._reactor,
+            port=self.port,
+            httpClient=self._httpClient,
+            maxPeers=self.maxPeers,
+            announce=announce,
+        )
+        torrent.addPeers(peers)
+        self.torrents[metainfo.infoHash] = torrent
+        return torrent
+
+    def stop(self) -> Deferred[None]:
+        """
+        Stop every torrent and the listening port.
+
+        @return: fires when everything is closed; never fails.
+        """
+        waits = [torrent.stop() for torrent in self.torrents.values()]
+        if self._listening is not None:
+            # IListeningPort.stopListening may return a Deferred, or not.
+            waits.append(maybeDeferred(self._listening.stopListening))
+            self._listening = None
+        if not waits:
+            return succeed(None)
+        return DeferredList(waits, consumeErrors=True).addCallback(lambda _: None)

@@ -1,0 +1,771 @@
+# -*- test-case-name: tests.test_storage -*-
+"""
+Piece storage: where the blocks of a torrent go, and how pieces are checked.
+
+L{IPieceStorage} is the contract the rest of bittwist codes against.
+L{FileStorage} keeps the data in the torrent's files under a download folder;
+all of its disk I/O and SHA-1 hashing run, in order, on one worker thread of
+its own, so nothing blocks the reactor and a L{IPieceStorage.verifyPiece}
+always sees the writes queued before it.  L{MemoryStorage} keeps the data in
+a C{bytearray}, for tests and small swarms.
+
+Byte layout: a torrent is one byte stream cut into pieces; its files (BEP 47
+pad files included) lie end to end in that stream.  A block may span several
+files.  Pad bytes are dropped on write, read back as zeros, and pad files are
+never created on disk.
+"""
+
+import bisect
+import collections
+import errno
+import hashlib
+import os
+import threading
+from typing import Any, Callable
+
+from twisted.internet import defer
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import Attribute, Interface, implementer
+
+from bittwist.bitfield import Bitfield
+from bittwist.errors import StorageError
+
+__all__ = ["IPieceStorage", "FileStorage", "MemoryStorage", "MAX_OPEN_FILES"]
+
+MAX_OPEN_FILES = 256
+"""
+How many file descriptors one L{FileStorage} keeps open at most; beyond that
+the least recently used is closed.  A torrent may have many thousands of
+files, more than the process's open-files limit.
+"""
+
+_BATCH = 64
+"""
+At most this many finished jobs are handed back to the reactor in one
+C{callFromThread}: few enough that completions flow while a long queue
+drains, many enough that a burst of blocks costs one thread hop.
+"""
+
+_HASH_CHUNK = 1024 * 1024
+"""Pieces are hashed from disk in chunks of at most this many bytes."""
+
+_ZEROS = bytes(_HASH_CHUNK)
+
+
+class IPieceStorage(Interface):
+    """
+    The pieces of one torrent: blocks written as they arrive, pieces verified
+    against the metainfo's hashes, verified blocks read back for upload.
+
+    Every method returns a L{Deferred}; their results come back in the order
+    the calls were made.  Failures are L{StorageError}.
+    """
+
+    metainfo = Attribute("the L{bittwist.metainfo.Metainfo} this storage holds")
+    have = Attribute(
+        "a L{bittwist.bitfield.Bitfield} of the pieces verified so far; "
+        "callers only read it"
+    )
+
+    def check() -> Deferred:
+        """
+        Resume: hash what is already stored and make C{have} exactly the
+        pieces that match.  Missing or short files mean those pieces are
+        absent, not an error.  Reads one piece at a time.
+
+        @return: a L{Deferred} firing with C{have}.
+        """
+
+    def writeBlock(index: int, begin: int, data: bytes) -> Deferred:
+        """
+        Store C{data} at offset C{begin} of piece C{index}.  C{data} must not
+        be mutated until the L{Deferred} fires.
+
+        @return: a L{Deferred} firing with C{None} once written, or failing
+            with L{StorageError} (out of range, disk full, ...).
+        """
+
+    def readBlock(index: int, begin: int, length: int) -> Deferred:
+        """
+        Read C{length} bytes at offset C{begin} of piece C{index}.  Callers
+        serve only pieces in C{have}.
+
+        @return: a L{Deferred} firing with the bytes, or failing with
+            L{StorageError} if out of range or the data is not stored.
+        """
+
+    def verifyPiece(index: int) -> Deferred:
+        """
+        Hash piece C{index} as stored, after every write queued before this
+        call, and compare it with the metainfo's hash; add it to C{have} on a
+        match, remove it from C{have} otherwise.
+
+        @return: a L{Deferred} firing with C{True} on a match, C{False} on a
+            mismatch or missing data (the caller downloads it again).
+        """
+
+    def close() -> Deferred:
+        """
+        Finish the queued work, close the files, stop any worker.  Idempotent;
+        every later call but C{close} fails with L{StorageError}.
+
+        @return: a L{Deferred} firing with C{None} when done.
+        """
+
+
+class _Absent(Exception):
+    """
+    Raised on the worker thread when data to read is not stored (missing or
+    short file); never leaves this module.
+    """
+
+
+class _Span:
+    """
+    One file of the layout, as the storage uses it.
+
+    @ivar offset: where it starts in the torrent's byte stream.
+    @ivar length: its size.
+    @ivar pad: whether it is a BEP 47 pad file.
+    @ivar path: its path on disk (C{None} for a pad file).
+    @ivar index: its position among the spans.
+    """
+
+    __slots__ = ("offset", "length", "pad", "path", "index")
+
+    def __init__(self, offset: int, length: int, pad: bool, path: str | None, index: int):
+        self.offset = offset
+        self.length = length
+        self.pad = pad
+        self.path = path
+        self.index = index
+
+
+class _StorageBase:
+    """
+    What both storages share: the layout, range checks and C{have}.
+    """
+
+    def __init__(self, metainfo: Any) -> None:
+        self.metainfo = metainfo
+        self.have = Bitfield(metainfo.numPieces)
+        self._closed = False
+        self._pieceLength = metainfo.pieceLength
+        self._spans: list[_Span] = []
+        self._starts: list[int] = []
+        offset = 0
+        for entry in metainfo.files:
+            if entry.offset != offset:
+                raise StorageError(
+                    f"{metainfo.name}: file {'/'.join(entry.path)!r} starts at "
+                    f"{entry.offset}, expected {offset}; the torrent is damaged"
+                )
+            offset += entry.length
+            if entry.length:
+                self._starts.append(entry.offset)
+                self._spans.append(
+                    _Span(entry.offset, entry.length, entry.pad,
+                          self._diskPath(entry), len(self._spans))
+                )
+        if offset != metainfo.totalLength:
+            raise StorageError(
+                f"{metainfo.name}: files add up to {offset} bytes, not "
+                f"{metainfo.totalLength}; the torrent is damaged"
+            )
+
+    def _diskPath(self, entry: Any) -> str | None:
+        return None
+
+    def _segments(self, start: int, length: int):
+        """
+        Cut the byte range C{[start, start + length)} of the stream at file
+        boundaries.
+
+        @return: an iterator of C{(span, offsetInFile, size)}.
+        """
+        end = start + length
+        i = bisect.bisect_right(self._starts, start) - 1
+        spans = self._spans
+        while start < end:
+            span = spans[i]
+            size = min(end, span.offset + span.length) - start
+            yield span, start - span.offset, size
+            start += size
+            i += 1
+
+    def _checkOpen(self) -> None:
+        if self._closed:
+            raise StorageError(f"storage of {self.metainfo.name} is closed")
+
+    def _checkPiece(self, index: int) -> int:
+        """
+        @return: the stream offset of piece C{index}.
+        @raise StorageError: if there is no such piece.
+        """
+        self._checkOpen()
+        if not isinstance(index, int) or not 0 <= index < self.metainfo.numPieces:
+            raise StorageError(
+                f"piece {index!r} is out of range 0..{self.metainfo.numPieces - 1} "
+                f"of {self.metainfo.name}"
+            )
+        return index * self._pieceLength
+
+    def _checkRange(self, index: int, begin: int, length: int) -> int:
+        """
+        @return: the stream offset of byte C{begin} of piece C{index}.
+        @raise StorageError: unless C{length} bytes at C{begin} lie inside
+            the piece and C{length} is positive.
+        """
+        start = self._checkPiece(index)
+        size = self.metainfo.pieceSize(index)
+        if (
+            not isinstance(begin, int) or not isinstance(length, int)
+            or begin < 0 or length <= 0 or begin + length > size
+        ):
+            raise StorageError(
+                f"block at {begin!r}+{length!r} is out of range of piece {index} "
+                f"({size} bytes) of {self.metainfo.name}"
+            )
+        return start + begin
+
+    def _verified(self, matched: bool, index: int) -> bool:
+        if matched:
+            self.have.add(index)
+        else:
+            self.have.discard(index)
+        return matched
+
+    def _checked(self, found: list[int]) -> Bitfield:
+        have = self.have
+        for index in list(have):
+            have.discard(index)
+        for index in found:
+            have.add(index)
+        return have
+
+
+@implementer(IPieceStorage)
+class MemoryStorage(_StorageBase):
+    """
+    An L{IPieceStorage} in memory; its L{Deferred}s have fired on return.
+
+    A piece that no write ever touched is not stored: reading it fails and
+    checking finds it absent.
+
+    @ivar data: the torrent's whole byte stream, pad bytes included (zero).
+    """
+
+    def __init__(self, metainfo: Any, data: bytes | None = None) -> None:
+        """
+        @param metainfo: the torrent.
+        @param data: optionally the torrent's whole byte stream (pad bytes
+            included) to start with, e.g. to seed in a test; every piece then
+            counts as stored (call C{check} to fill C{have}).
+        @raise StorageError: if C{data} is not C{totalLength} bytes.
+        """
+        super().__init__(metainfo)
+        self.data = bytearray(metainfo.totalLength)
+        self._touched: set[int] = set()
+        if data is not None:
+            if len(data) != metainfo.totalLength:
+                raise StorageError(
+                    f"initial data is {len(data)} bytes, {metainfo.name} has "
+                    f"{metainfo.totalLength}"
+                )
+            for span in self._spans:
+                if not span.pad:
+                    end = span.offset + span.length
+                    self.data[span.offset:end] = data[span.offset:end]
+            self._touched.update(range(metainfo.numPieces))
+
+    def _hashMatches(self, index: int) -> bool:
+        if index not in self._touched:
+            return False
+        start = index * self._pieceLength
+        piece = memoryview(self.data)[start:start + self.metainfo.pieceSize(index)]
+        return hashlib.sha1(piece).digest() == self.metainfo.hashOf(index)
+
+    def check(self) -> Deferred:
+        try:
+            self._checkOpen()
+        except StorageError:
+            return defer.fail()
+        found = [i for i in range(self.metainfo.numPieces) if self._hashMatches(i)]
+        return defer.succeed(self._checked(found))
+
+    def writeBlock(self, index: int, begin: int, data: bytes) -> Deferred:
+        try:
+            start = self._checkRange(index, begin, len(data))
+        except StorageError:
+            return defer.fail()
+        view = memoryview(data)
+        position = 0
+        for span, _, size in self._segments(start, len(data)):
+            if not span.pad:
+                at = start + position
+                self.data[at:at + size] = view[position:position + size]
+            position += size
+        self._touched.add(index)
+        return defer.succeed(None)
+
+    def readBlock(self, index: int, begin: int, length: int) -> Deferred:
+        try:
+            start = self._checkRange(index, begin, length)
+            if index not in self._touched:
+                raise StorageError(
+                    f"piece {index} of {self.metainfo.name} is not stored"
+                )
+        except StorageError:
+            return defer.fail()
+        return defer.succeed(bytes(self.data[start:start + length]))
+
+    def verifyPiece(self, index: int) -> Deferred:
+        try:
+            self._checkPiece(index)
+        except StorageError:
+            return defer.fail()
+        return defer.succeed(self._verified(self._hashMatches(index), index))
+
+    def close(self) -> Deferred:
+        self._closed = True
+        return defer.succeed(None)
+
+
+class _Worker:
+    """
+    One thread running jobs first in, first out, handing their results back
+    to the reactor thread in batches.
+    """
+
+    def __init__(self, reactor: Any, name: str) -> None:
+        self._reactor = reactor
+        self._name = name
+        self._jobs: collections.deque = collections.deque()
+        self._condition = threading.Condition(threading.Lock())
+        self._thread: threading.Thread | None = None
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> Deferred:
+        """
+        Queue C{function(*args)} to run on the worker thread.
+
+        @return: a L{Deferred} firing, on the reactor thread, with its result.
+        """
+        d = Deferred()
+        with self._condition:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name=self._name, daemon=True
+                )
+                self._thread.start()
+            self._jobs.append((d, function, args))
+            self._condition.notify()
+        return d
+
+    def stop(self, function: Callable[[], Any]) -> Deferred:
+        """
+        Queue C{function} as the last job; the thread ends after it.
+        """
+        if self._thread is None:
+            try:
+                function()
+            except BaseException:
+                return defer.fail()
+            return defer.succeed(None)
+        return self.submit(_Stop(function))
+
+    def _run(self) -> None:
+        jobs = self._jobs
+        condition = self._condition
+        results: list = []
+        while True:
+            with condition:
+                if not jobs:
+                    if results:
+                        job = None
+                    else:
+                        while not jobs:
+                            condition.wait()
+                        job = jobs.popleft()
+                else:
+                    job = jobs.popleft()
+            if job is None:
+                self._reactor.callFromThread(self._deliver, results)
+                results = []
+                continue
+            d, function, args = job
+            job = None
+            try:
+                results.append((d, True, function(*args)))
+            except BaseException:
+                results.append((d, False, Failure()))
+            # Drop our references to the job's data (a written block) now.
+            args = None
+            if isinstance(function, _Stop):
+                self._reactor.callFromThread(self._deliver, results)
+                return
+            function = None
+            if len(results) >= _BATCH:
+                self._reactor.callFromThread(self._deliver, results)
+                results = []
+
+    @staticmethod
+    def _deliver(results: list) -> None:
+        for d, ok, value in results:
+            if ok:
+                d.callback(value)
+            else:
+                d.errback(value)
+
+
+class _Stop:
+    """
+    The last job of a L{_Worker}.
+    """
+
+    def __init__(self, function: Callable[[], Any]) -> None:
+        self._function = function
+
+    def __call__(self) -> None:
+        self._function()
+
+
+def _osError(error: OSError, action: str, path: str) -> StorageError:
+    """
+    Turn an L{OSError} into a L{StorageError} a user can act on.
+
+    @param action: C{"writing"}, C{"reading"} or C{"opening"}.
+    """
+    code = error.errno
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        message = (
+            f"disk full {action} {path}: free some space and restart; "
+            f"verified pieces are kept"
+        )
+    elif code in (errno.EACCES, errno.EPERM):
+        message = (
+            f"permission denied {action} {path}: make the download folder "
+            f"writable by this user"
+        )
+    elif code == errno.EROFS:
+        message = f"read-only file system {action} {path}: choose another download folder"
+    elif code == errno.EISDIR:
+        message = (
+            f"{path} is a folder where the torrent has a file: move it out of "
+            f"the way and restart"
+        )
+    elif code in (errno.ENOTDIR, errno.EEXIST):
+        message = (
+            f"a file is in the way of the folders of {path}: move it out of "
+            f"the way and restart"
+        )
+    elif code == errno.ELOOP:
+        message = f"{path} is a symbolic link: refusing to follow it; remove it and restart"
+    elif code in (errno.EMFILE, errno.ENFILE):
+        message = f"too many open files {action} {path}: raise the open-files limit (ulimit -n)"
+    else:
+        message = f"error {action} {path}: {error.strerror or error}"
+    return StorageError(message, path)
+
+
+@implementer(IPieceStorage)
+class FileStorage(_StorageBase):
+    """
+    An L{IPieceStorage} in the torrent's files under a download folder.
+
+    Files are created (sparse, at their final length) on their first write,
+    folders as needed; pad files never.  Every path is resolved before use
+    and anything that would leave the download folder, including through a
+    symbolic link already on disk, is refused.  Disk I/O and hashing run on
+    one worker thread, started on first use and stopped by L{close}.
+    """
+
+    log = Logger()
+
+    def __init__(self, metainfo: Any, downloadDir: str, reactor: Any = None) -> None:
+        """
+        @param metainfo: the torrent.
+        @param downloadDir: the folder the torrent's files go in; it need
+            not exist yet.
+        @param reactor: the reactor to deliver results on; the global one by
+            default.
+        @raise StorageError: if a file path of C{metainfo} is unsafe.
+        """
+        if reactor is None:
+            from twisted.internet import reactor  # type: ignore[no-redef]
+        self._reactor = reactor
+        self.downloadDir = os.path.abspath(downloadDir)
+        super().__init__(metainfo)
+        self._root: str | None = None
+        self._fds: collections.OrderedDict[int, tuple[int, bool]] = collections.OrderedDict()
+        self._sized: set[int] = set()
+        self._emptiesMade = False
+        self._buffer: bytearray | None = None
+        self._worker = _Worker(reactor, f"bittwist-storage-{metainfo.name}")
+        self._closing: Deferred | None = None
+        self._closeWaiters: list[Deferred] = []
+        self._trigger = None
+
+    def _diskPath(self, entry: Any) -> str | None:
+        if entry.pad:
+            return None
+        for component in entry.path:
+            if (
+                not isinstance(component, str) or component in ("", ".", "..")
+                or "/" in component or "\0" in component
+                or (os.altsep and os.altsep in component)
+            ):
+                raise StorageError(
+                    f"{self.metainfo.name}: file path {'/'.join(entry.path)!r} "
+                    f"would leave the download folder; refusing it",
+                    os.path.join(self.downloadDir, *map(str, entry.path)),
+                )
+        return os.path.join(self.downloadDir, *entry.path)
+
+    # Reactor thread.
+
+    def _submit(self, function: Callable[..., Any], *args: Any) -> Deferred:
+        if self._trigger is None and self._closing is None:
+            self._trigger = self._reactor.addSystemEventTrigger(
+                "before", "shutdown", self._shutdown
+            )
+        return self._worker.submit(function, *args)
+
+    def check(self) -> Deferred:
+        try:
+            self._checkOpen()
+        except StorageError:
+            return defer.fail()
+        return self._submit(self._checkAll).addCallback(self._checked)
+
+    def writeBlock(self, index: int, begin: int, data: bytes) -> Deferred:
+        try:
+            start = self._checkRange(index, begin, len(data))
+        except StorageError:
+            return defer.fail()
+        return self._submit(self._write, start, data)
+
+    def readBlock(self, index: int, begin: int, length: int) -> Deferred:
+        try:
+            start = self._checkRange(index, begin, length)
+        except StorageError:
+            return defer.fail()
+        return self._submit(self._read, start, length)
+
+    def verifyPiece(self, index: int) -> Deferred:
+        try:
+            self._checkPiece(index)
+        except StorageError:
+            return defer.fail()
+        return self._submit(self._hashMatches, index).addCallback(self._verified, index)
+
+    def close(self) -> Deferred:
+        d = Deferred()
+        if self._closing is None:
+            self._closed = True
+            if self._trigger is not None:
+                self._reactor.removeSystemEventTrigger(self._trigger)
+                self._trigger = None
+            self._closing = self._worker.stop(self._closeFiles)
+            self._closeWaiters.append(d)
+            self._closing.addBoth(self._closeDone)
+        elif self._closeWaiters is None:
+            d.callback(None)
+        else:
+            self._closeWaiters.append(d)
+        return d
+
+    def _closeDone(self, result: Any) -> None:
+        waiters, self._closeWaiters = self._closeWaiters, None
+        if isinstance(result, Failure):
+            self.log.failure("Closing storage of {name}", result, name=self.metainfo.name)
+        for d in waiters:
+            d.callback(None)
+
+    def _shutdown(self) -> Deferred:
+        self._trigger = None
+        return self.close()
+
+    # Worker thread.
+
+    def _rootDir(self) -> str:
+        if self._root is None:
+            self._root = os.path.realpath(self.downloadDir)
+        return self._root
+
+    def _checkInside(self, path: str) -> None:
+        """
+        @raise StorageError: if C{path}, symbolic links resolved, is not
+            inside the download folder.
+        """
+        root = self._rootDir()
+        real = os.path.realpath(path)
+        if real == root or os.path.commonpath([root, real]) != root:
+            raise StorageError(
+                f"{path} resolves to {real}, outside the download folder "
+                f"{self.downloadDir}: refusing to use it; remove the symbolic "
+                f"link in the way",
+                path,
+            )
+
+    def _fd(self, span: _Span, write: bool) -> int | None:
+        """
+        The descriptor of C{span}'s file, opened (and for writing created
+        and sized) as needed.
+
+        @return: the descriptor, or C{None} if reading a missing file.
+        """
+        fds = self._fds
+        entry = fds.get(span.index)
+        if entry is not None:
+            fd, writable = entry
+            if writable or not write:
+                fds.move_to_end(span.index)
+                return fd
+            del fds[span.index]
+            os.close(fd)
+        path = span.path
+        self._checkInside(path)
+        try:
+            if write:
+                folder = os.path.dirname(path)
+                os.makedirs(folder, exist_ok=True)
+                # makedirs follows links in the folders; look again.
+                self._checkInside(path)
+                fd = os.open(
+                    path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666
+                )
+            else:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            if write:
+                raise
+            return None
+        except OSError as e:
+            raise _osError(e, "writing" if write else "reading", path) from None
+        if write and span.index not in self._sized:
+            try:
+                if os.fstat(fd).st_size < span.length:
+                    os.ftruncate(fd, span.length)
+            except OSError as e:
+                os.close(fd)
+                raise _osError(e, "writing", path) from None
+            self._sized.add(span.index)
+        fds[span.index] = (fd, write)
+        while len(fds) > MAX_OPEN_FILES:
+            _, (oldFd, _) = fds.popitem(last=False)
+            os.close(oldFd)
+        return fd
+
+    def _makeEmptyFiles(self, metainfo: Any) -> None:
+        """
+        Create the torrent's empty files, which no write would otherwise
+        create.
+        """
+        for entry in metainfo.files:
+            if entry.length == 0 and not entry.pad:
+                path = os.path.join(self.downloadDir, *entry.path)
+                try:
+                    self._checkInside(path)
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
+                    self._checkInside(path)
+                    os.close(os.open(
+                        path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666
+                    ))
+                except OSError as e:
+                    raise _osError(e, "writing", path) from None
+        self._emptiesMade = True
+
+    def _write(self, start: int, data: bytes) -> None:
+        if not self._emptiesMade:
+            self._makeEmptyFiles(self.metainfo)
+        view = memoryview(data)
+        position = 0
+        for span, offset, size in self._segments(start, len(data)):
+            if not span.pad:
+                try:
+                    fd = self._fd(span, True)
+                    chunk = view[position:position + size]
+                    while chunk:
+                        written = os.pwrite(fd, chunk, offset)
+                        chunk = chunk[written:]
+                        offset += written
+                except OSError as e:
+                    raise _osError(e, "writing", span.path) from None
+            position += size
+
+    def _readSegments(self, start: int, length: int, into: Callable[[Any], None]) -> None:
+        """
+        Read a byte range in chunks of at most L{_HASH_CHUNK} bytes, passing
+        each to C{into} (a view valid only during the call).
+
+        @raise _Absent: if part of it is not on disk.
+        """
+        for span, offset, size in self._segments(start, length):
+            if span.pad:
+                while size:
+                    n = min(size, _HASH_CHUNK)
+                    into(_ZEROS[:n])
+                    size -= n
+                continue
+            fd = self._fd(span, False)
+            if fd is None:
+                raise _Absent()
+            if self._buffer is None:
+                self._buffer = bytearray(min(_HASH_CHUNK, self._pieceLength))
+            buffer = memoryview(self._buffer)
+            while size:
+                n = min(size, len(buffer))
+                try:
+                    got = os.preadv(fd, [buffer[:n]], offset)
+                except OSError as e:
+                    raise _osError(e, "reading", span.path) from None
+                if got <= 0:
+                    raise _Absent()
+                into(buffer[:got])
+                offset += got
+                size -= got
+
+    def _read(self, start: int, length: int) -> bytes:
+        parts: list[bytes] = []
+        try:
+            self._readSegments(start, length, lambda chunk: parts.append(bytes(chunk)))
+        except _Absent:
+            index = start // self._pieceLength
+            raise StorageError(
+                f"piece {index} of {self.metainfo.name} is not on disk in "
+                f"{self.downloadDir}",
+                self.downloadDir,
+            ) from None
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def _hashMatches(self, index: int) -> bool:
+        sha1 = hashlib.sha1()
+        try:
+            self._readSegments(
+                index * self._pieceLength, self.metainfo.pieceSize(index), sha1.update
+            )
+        except _Absent:
+            return False
+        return sha1.digest() == self.metainfo.hashOf(index)
+
+    def _checkAll(self) -> list[int]:
+        found = []
+        for index in range(self.metainfo.numPieces):
+            if self._closed:
+                break
+            if self._hashMatches(index):
+                found.append(index)
+        return found
+
+    def _closeFiles(self) -> None:
+        fds, self._fds = self._fds, collections.OrderedDict()
+        errors = []
+        for fd, _ in fds.values():
+            try:
+                os.close(fd)
+            except OSError as e:
+                errors.append(e)
+        if errors:
+            raise errors[0]

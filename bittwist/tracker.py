@@ -1,0 +1,696 @@
+# -*- test-case-name: tests.test_tracker -*-
+"""
+Announcing torrents to HTTP trackers (BEP 3, BEP 12, BEP 23, BEP 7).
+
+L{announce} makes one announce request and parses the answer into an
+L{AnnounceResponse}; L{Announcer} keeps one torrent announced to all its
+trackers, tier by tier, for as long as the torrent runs.
+
+Everything a tracker sends is untrusted: the body is bounded, every field is
+type-checked, and malformed peer entries are dropped.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import random
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+from urllib.parse import quote_from_bytes, urlsplit
+
+import bencodepy
+import treq
+from twisted.internet.defer import (
+    CancelledError,
+    Deferred,
+    TimeoutError as DeferredTimeoutError,
+    fail,
+    inlineCallbacks,
+    maybeDeferred,
+    succeed,
+)
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.client import ResponseDone
+from twisted.web.http import PotentialDataLoss
+
+from bittwist.errors import TrackerError
+
+__all__ = [
+    "AnnounceResponse",
+    "announce",
+    "Announcer",
+    "MAX_RESPONSE_SIZE",
+    "parseAnnounceBody",
+]
+
+#: The largest tracker answer we read, in bytes.
+MAX_RESPONSE_SIZE = 4 * 1024 * 1024
+
+#: The longest C{failure reason} or C{warning message} we keep, in characters.
+_MAX_MESSAGE = 1024
+
+_EVENTS = (None, "started", "completed", "stopped")
+
+# Tests replace this to make tier order predictable.
+_shuffle = random.shuffle
+
+
+@dataclass(frozen=True)
+class AnnounceResponse:
+    """
+    A tracker's successful answer to an announce.
+
+    @ivar interval: seconds the tracker wants between regular announces.
+    @ivar minInterval: seconds the tracker demands between any two announces,
+        if it said.
+    @ivar peers: C{(host, port)} pairs, IPv4 and IPv6 hosts as text, without
+        duplicates, in the tracker's order.
+    @ivar warning: the tracker's C{warning message}, if any.
+    @ivar complete: number of seeders, if the tracker said.
+    @ivar incomplete: number of leechers, if the tracker said.
+    @ivar trackerId: the C{tracker id} to send back next time, if any.
+    """
+
+    interval: int
+    minInterval: int | None
+    peers: tuple[tuple[str, int], ...]
+    warning: str | None
+    complete: int | None
+    incomplete: int | None
+    trackerId: bytes | None
+
+
+def _quote(value: bytes) -> str:
+    """
+    Percent-encode C{value} byte by byte, leaving only RFC 3986 unreserved
+    characters as they are.
+    """
+    return quote_from_bytes(value, safe="")
+
+
+def _announceURL(
+    url: str,
+    infoHash: bytes,
+    peerId: bytes,
+    port: int,
+    uploaded: int,
+    downloaded: int,
+    left: int,
+    event: str | None,
+    numwant: int,
+    key: bytes | None,
+    trackerId: bytes | None,
+) -> str:
+    """
+    Build the full announce URL: C{url} plus our query parameters, joined
+    with C{?} or C{&} depending on whether C{url} already has a query.
+    """
+    base, _, _ = url.partition("#")
+    params = [
+        ("info_hash", _quote(infoHash)),
+        ("peer_id", _quote(peerId)),
+        ("port", str(port)),
+        ("uploaded", str(uploaded)),
+        ("downloaded", str(downloaded)),
+        ("left", str(left)),
+        ("compact", "1"),
+        ("numwant", str(numwant)),
+    ]
+    if event is not None:
+        params.append(("event", event))
+    if key is not None:
+        params.append(("key", _quote(key)))
+    if trackerId is not None:
+        params.append(("trackerid", _quote(trackerId)))
+    query = "&".join(f"{name}={value}" for name, value in params)
+    if "?" not in base:
+        separator = "?"
+    elif base.endswith(("?", "&")):
+        separator = ""
+    else:
+        separator = "&"
+    return base + separator + query
+
+
+class _BodyTooLarge(Exception):
+    """
+    The tracker's answer is longer than L{MAX_RESPONSE_SIZE}.
+    """
+
+
+class _BoundedBodyReader(Protocol):
+    """
+    Collect a response body of at most C{limit} bytes into C{finished}.
+
+    Going over the limit, or cancelling C{finished}, closes the connection.
+    """
+
+    def __init__(self, finished: Deferred[bytes], limit: int) -> None:
+        self.finished: Deferred[bytes] | None = finished
+        self.limit = limit
+        self.chunks: list[bytes] = []
+        self.size = 0
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.finished is None:
+            return
+        self.size += len(data)
+        if self.size > self.limit:
+            finished, self.finished = self.finished, None
+            self.chunks = []
+            self.abort()
+            finished.errback(_BodyTooLarge())
+            return
+        self.chunks.append(data)
+
+    def abort(self) -> None:
+        """
+        Close the connection without reading the rest of the body.
+        """
+        transport = self.transport
+        if transport is None:
+            return
+        for name in ("abortConnection", "loseConnection", "stopProducing"):
+            method = getattr(transport, name, None)
+            if method is not None:
+                method()
+                return
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self.finished is None:
+            return
+        finished, self.finished = self.finished, None
+        if reason.check(ResponseDone, PotentialDataLoss):
+            finished.callback(b"".join(self.chunks))
+        else:
+            finished.errback(reason)
+
+
+def _readBody(response: Any, limit: int | None = None) -> Deferred[bytes]:
+    """
+    Read C{response}'s body, at most C{limit} (by default
+    L{MAX_RESPONSE_SIZE}) bytes of it.
+
+    @return: a Deferred firing with the body, or failing with
+        L{_BodyTooLarge}; cancelling it closes the connection.
+    """
+    if getattr(response, "length", None) == 0:
+        return succeed(b"")
+
+    def cancel(d: Deferred[bytes]) -> None:
+        reader.finished = None
+        reader.abort()
+
+    finished: Deferred[bytes] = Deferred(cancel)
+    reader = _BoundedBodyReader(finished, MAX_RESPONSE_SIZE if limit is None else limit)
+    response.deliverBody(reader)
+    return finished
+
+
+def _text(value: bytes) -> str:
+    """
+    Decode a tracker's message for display, bounded in length.
+    """
+    return value.decode("utf-8", "replace")[:_MAX_MESSAGE]
+
+
+def _optionalInt(value: object) -> int | None:
+    """
+    C{value} if it is a non-negative integer, else L{None}.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
+def _compactPeers(url: str, blob: bytes, size: int, key: str) -> list[tuple[str, int]]:
+    """
+    Parse a compact peer string: 4 (or 16) address bytes then 2 port bytes,
+    big-endian, per peer.
+
+    @raise TrackerError: if C{blob}'s length is not a multiple of C{size}.
+    """
+    if len(blob) % size:
+        raise TrackerError(
+            url,
+            f"{key!r} is {len(blob)} bytes long, not a multiple of {size}; "
+            f"the tracker is broken",
+        )
+    addressFactory = ipaddress.IPv4Address if size == 6 else ipaddress.IPv6Address
+    peers = []
+    for offset in range(0, len(blob), size):
+        entry = blob[offset : offset + size]
+        port = int.from_bytes(entry[-2:], "big")
+        if port == 0:
+            continue
+        peers.append((str(addressFactory(entry[:-2])), port))
+    return peers
+
+
+def _dictionaryPeers(entries: list[object]) -> list[tuple[str, int]]:
+    """
+    Parse a list of peer dictionaries (C{ip}, C{port}); drop malformed ones.
+    """
+    peers = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        ip = entry.get(b"ip")
+        port = entry.get(b"port")
+        if not isinstance(ip, bytes) or isinstance(port, bool):
+            continue
+        if not isinstance(port, int) or not 0 < port < 65536:
+            continue
+        try:
+            address = ipaddress.ip_address(ip.decode("ascii"))
+        except (UnicodeDecodeError, ValueError):
+            continue
+        peers.append((str(address), port))
+    return peers
+
+
+def parseAnnounceBody(url: str, body: bytes) -> AnnounceResponse:
+    """
+    Parse the bencoded body of a tracker's announce answer.
+
+    @param url: the tracker, for error messages.
+    @param body: the raw body.
+    @return: the answer.
+    @raise TrackerError: if the body is not a bencoded dictionary, carries a
+        C{failure reason}, or lacks a valid C{interval} or peer list.
+    """
+    try:
+        decoded = bencodepy.decode(body)
+    except Exception:
+        raise TrackerError(url, "the answer is not valid bencode; the tracker is broken")
+    if not isinstance(decoded, dict):
+        raise TrackerError(url, "the answer is not a bencoded dictionary; the tracker is broken")
+    reason = decoded.get(b"failure reason")
+    if reason is not None:
+        if isinstance(reason, bytes):
+            raise TrackerError(url, _text(reason))
+        raise TrackerError(url, "the tracker refused the announce without a readable reason")
+
+    interval = _optionalInt(decoded.get(b"interval"))
+    if interval is None:
+        raise TrackerError(url, "the answer has no valid 'interval'; the tracker is broken")
+
+    peers: list[tuple[str, int]] = []
+    rawPeers = decoded.get(b"peers")
+    rawPeers6 = decoded.get(b"peers6")
+    if rawPeers is None and rawPeers6 is None:
+        raise TrackerError(url, "the answer has no 'peers'; the tracker is broken")
+    if isinstance(rawPeers, bytes):
+        peers.extend(_compactPeers(url, rawPeers, 6, "peers"))
+    elif isinstance(rawPeers, list):
+        peers.extend(_dictionaryPeers(rawPeers))
+    elif rawPeers is not None:
+        raise TrackerError(url, "'peers' is neither a string nor a list; the tracker is broken")
+    if isinstance(rawPeers6, bytes):
+        peers.extend(_compactPeers(url, rawPeers6, 18, "peers6"))
+    elif rawPeers6 is not None:
+        raise TrackerError(url, "'peers6' is not a string; the tracker is broken")
+
+    warning = decoded.get(b"warning message")
+    trackerId = decoded.get(b"tracker id")
+    return AnnounceResponse(
+        interval=interval,
+        minInterval=_optionalInt(decoded.get(b"min interval")),
+        peers=tuple(dict.fromkeys(peers)),
+        warning=_text(warning) if isinstance(warning, bytes) else None,
+        complete=_optionalInt(decoded.get(b"complete")),
+        incomplete=_optionalInt(decoded.get(b"incomplete")),
+        trackerId=trackerId if isinstance(trackerId, bytes) and trackerId else None,
+    )
+
+
+def announce(
+    url: str,
+    infoHash: bytes,
+    peerId: bytes,
+    port: int,
+    uploaded: int,
+    downloaded: int,
+    left: int,
+    event: str | None = None,
+    numwant: int = 50,
+    key: bytes | None = None,
+    trackerId: bytes | None = None,
+    httpClient: Any = treq,
+    timeout: float = 30,
+    reactor: Any = None,
+) -> Deferred[AnnounceResponse]:
+    """
+    Announce to one HTTP(S) tracker and parse its answer.
+
+    Always asks for a compact peer list (BEP 23) but also understands
+    dictionary lists and C{peers6} (BEP 7).
+
+    @param url: the tracker's announce URL; it may carry a query already.
+    @param infoHash: the torrent's 20-byte info hash.
+    @param peerId: our 20-byte peer id.
+    @param port: the port we accept peer connections on.
+    @param event: C{"started"}, C{"completed"}, C{"stopped"} or L{None}.
+    @param numwant: how many peers we would like.
+    @param key: our random announce key, if any.
+    @param trackerId: the C{tracker id} this tracker gave us last time.
+    @param httpClient: a treq-like object with a C{get(url)} method.
+    @param timeout: seconds to wait for the whole answer.
+    @param reactor: the reactor that times the request out; the global one
+        if L{None}.
+    @return: a Deferred firing with an L{AnnounceResponse}, or failing with
+        L{TrackerError} and nothing else.
+    @raise ValueError: if C{event} is not one of BEP 3's.
+    """
+    if event not in _EVENTS:
+        raise ValueError(f"unknown announce event {event!r}")
+    if urlsplit(url).scheme.lower() not in ("http", "https"):
+        return fail(TrackerError(url, "not an http:// or https:// tracker"))
+    if reactor is None:
+        from twisted.internet import reactor  # type: ignore[no-redef]
+    fullURL = _announceURL(
+        url, infoHash, peerId, port, uploaded, downloaded, left, event, numwant,
+        key, trackerId,
+    )
+
+    def gotResponse(response: Any) -> Deferred[AnnounceResponse]:
+        code = response.code
+        d = _readBody(response)
+        if code != 200:
+            def badStatus(_: object) -> None:
+                phrase = _text(response.phrase or b"")
+                raise TrackerError(
+                    url, f"HTTP status {code} {phrase}".rstrip() + "; check the tracker URL"
+                )
+
+            d.addBoth(badStatus)
+        else:
+            d.addCallback(lambda body: parseAnnounceBody(url, body))
+        return d
+
+    def failed(failure: Failure) -> Failure:
+        if failure.check(TrackerError):
+            return failure
+        if failure.check(DeferredTimeoutError):
+            reason = f"no answer within {timeout:g} seconds"
+        elif failure.check(_BodyTooLarge):
+            reason = f"the answer is larger than {MAX_RESPONSE_SIZE} bytes"
+        elif failure.check(CancelledError):
+            reason = "the announce was cancelled"
+        else:
+            reason = f"could not reach the tracker: {failure.getErrorMessage()}"
+        return Failure(TrackerError(url, reason))
+
+    d = maybeDeferred(httpClient.get, fullURL)
+    d.addCallback(gotResponse)
+    d.addTimeout(timeout, reactor)
+    d.addErrback(failed)
+    return d
+
+
+class Announcer:
+    """
+    Keeps one torrent announced to its trackers (BEP 12 tiers).
+
+    Each tier is shuffled once. An announce tries the trackers of the first
+    tier in order, then those of the next tier, and so on; a tracker that
+    answers moves to the front of its tier. When every tracker fails the
+    announce is retried after a delay that doubles from L{BACKOFF_START} up to
+    L{BACKOFF_MAX} seconds.
+
+    @ivar lastError: the last failure, cleared by the next success.
+    @ivar lastResponse: the last successful answer.
+    """
+
+    log = Logger()
+
+    #: Seconds before the first retry after every tracker failed.
+    BACKOFF_START = 30
+    #: The longest retry delay, in seconds.
+    BACKOFF_MAX = 30 * 60
+    #: The shortest time between two regular announces, whatever the tracker says.
+    INTERVAL_FLOOR = 30
+    #: The shortest time between two announces asked for by L{announceNow}.
+    ANNOUNCE_NOW_FLOOR = 60
+    #: Seconds an announce may take before the next tracker is tried.
+    ANNOUNCE_TIMEOUT = 30
+    #: Seconds the C{stopped} announce may take.
+    STOP_TIMEOUT = 5
+
+    lastError: TrackerError | None
+    lastResponse: AnnounceResponse | None
+
+    def __init__(
+        self,
+        tiers: Sequence[Sequence[str]],
+        infoHash: bytes,
+        peerId: bytes,
+        port: int,
+        stats: Callable[[], tuple[int, int, int]],
+        onPeers: Callable[[list[tuple[str, int]]], None],
+        reactor: Any = None,
+        httpClient: Any = treq,
+        numwant: int = 50,
+    ) -> None:
+        """
+        @param tiers: announce URLs grouped in tiers, best tier first
+            (C{announce-list}, or C{[[announce]]}).
+        @param stats: returns C{(uploaded, downloaded, left)} in bytes.
+        @param onPeers: called with the peers of every successful answer.
+        @param reactor: provides C{callLater} and C{seconds}; the global
+            reactor if L{None}.
+        @param httpClient: a treq-like object with a C{get(url)} method.
+        """
+        if reactor is None:
+            from twisted.internet import reactor  # type: ignore[no-redef]
+        self._reactor = reactor
+        self._httpClient = httpClient
+        self._infoHash = infoHash
+        self._peerId = peerId
+        self._port = port
+        self._stats = stats
+        self._onPeers = onPeers
+        self._numwant = numwant
+        self._key = os.urandom(4).hex().encode("ascii")
+        self._tiers: list[list[str]] = []
+        for tier in tiers:
+            usable = []
+            for url in tier:
+                if urlsplit(url).scheme.lower() in ("http", "https"):
+                    if url not in usable:
+                        usable.append(url)
+                else:
+                    self.log.info(
+                        "Skipping tracker {url}: only http:// and https:// "
+                        "trackers are supported",
+                        url=url,
+                    )
+            if usable:
+                self._tiers.append(usable)
+        self._trackerIds: dict[str, bytes] = {}
+        self._running = False
+        self._startedSent = False
+        self._completedWanted = False
+        self._completedSent = False
+        self._again = False
+        self._inFlight: Deferred[None] | None = None
+        self._call: Any = None
+        self._failures = 0
+        self._lastAttempt: float | None = None
+        self._lastURL: str | None = None
+        self.lastError = None
+        self.lastResponse = None
+
+    def start(self) -> None:
+        """
+        Announce C{started} now, then keep announcing every C{interval}.
+        """
+        if self._running:
+            return
+        self._running = True
+        if not self._tiers:
+            self.log.warn("No usable tracker for this torrent; not announcing")
+            return
+        for tier in self._tiers:
+            _shuffle(tier)
+        self._announce()
+
+    def completed(self) -> None:
+        """
+        Tell the trackers the download is complete, once.
+        """
+        if self._completedWanted:
+            return
+        self._completedWanted = True
+        if self._running:
+            self._announce()
+
+    def announceNow(self) -> None:
+        """
+        Ask for more peers early: announce as soon as the tracker's
+        C{min interval} (and L{ANNOUNCE_NOW_FLOOR}) since the last announce
+        allow.
+        """
+        if not self._running or not self._tiers or self._inFlight is not None:
+            return
+        floor = self.ANNOUNCE_NOW_FLOOR
+        if self.lastResponse is not None and self.lastResponse.minInterval:
+            floor = max(floor, self.lastResponse.minInterval)
+        now = self._reactor.seconds()
+        earliest = now if self._lastAttempt is None else self._lastAttempt + floor
+        if earliest <= now:
+            self._announce()
+        elif self._call is None or self._call.getTime() > earliest:
+            self._schedule(earliest - now)
+
+    def stop(self) -> Deferred[None]:
+        """
+        Stop announcing and tell the tracker that last answered that we left.
+
+        @return: a Deferred that fires with L{None} within
+            L{STOP_TIMEOUT} seconds and never fails.
+        """
+        wasRunning, self._running = self._running, False
+        self._cancelCall()
+        if self._inFlight is not None:
+            inFlight, self._inFlight = self._inFlight, None
+            inFlight.cancel()
+        if not wasRunning or not self._startedSent or self._lastURL is None:
+            return succeed(None)
+        self._startedSent = False
+        url = self._lastURL
+        uploaded, downloaded, left = self._stats()
+        d = announce(
+            url, self._infoHash, self._peerId, self._port, uploaded, downloaded,
+            left, event="stopped", numwant=0, key=self._key,
+            trackerId=self._trackerIds.get(url), httpClient=self._httpClient,
+            timeout=self.STOP_TIMEOUT, reactor=self._reactor,
+        )
+
+        def stopFailed(failure: Failure) -> None:
+            self.log.info(
+                "Tracker {url} did not hear that we stopped: {reason}",
+                url=url, reason=failure.value,
+            )
+
+        d.addCallbacks(lambda _: None, stopFailed)
+        return d
+
+    def _cancelCall(self) -> None:
+        if self._call is not None:
+            if self._call.active():
+                self._call.cancel()
+            self._call = None
+
+    def _schedule(self, delay: float) -> None:
+        self._cancelCall()
+        self._call = self._reactor.callLater(delay, self._timerFired)
+
+    def _timerFired(self) -> None:
+        self._call = None
+        self._announce()
+
+    def _nextEvent(self) -> str | None:
+        if not self._startedSent:
+            return "started"
+        if self._completedWanted and not self._completedSent:
+            return "completed"
+        return None
+
+    def _announce(self) -> None:
+        """
+        Announce now, unless an announce is in flight, in which case announce
+        again as soon as it ends.
+        """
+        if not self._running or not self._tiers:
+            return
+        if self._inFlight is not None:
+            self._again = True
+            return
+        self._cancelCall()
+        self._again = False
+        event = self._nextEvent()
+        self._lastAttempt = self._reactor.seconds()
+        d = self._tryTrackers(event)
+        self._inFlight = d
+        d.addCallbacks(self._succeeded, self._allFailed, callbackArgs=(d, event),
+                       errbackArgs=(d,))
+
+    @inlineCallbacks
+    def _tryTrackers(self, event: str | None) -> Any:
+        """
+        Try each tracker in tier order until one answers.
+
+        @return: a Deferred firing with C{(url, response)}, or failing with
+            the last L{TrackerError}.
+        """
+        uploaded, downloaded, left = self._stats()
+        lastError = None
+        for tier in self._tiers:
+            for url in list(tier):
+                try:
+                    response = yield announce(
+                        url, self._infoHash, self._peerId, self._port, uploaded,
+                        downloaded, left, event=event, numwant=self._numwant,
+                        key=self._key, trackerId=self._trackerIds.get(url),
+                        httpClient=self._httpClient, timeout=self.ANNOUNCE_TIMEOUT,
+                        reactor=self._reactor,
+                    )
+                except TrackerError as e:
+                    if not self._running:
+                        raise
+                    lastError = e
+                    self.log.info("Tracker {url} failed: {reason}", url=url, reason=e.reason)
+                    continue
+                tier.remove(url)
+                tier.insert(0, url)
+                return url, response
+        raise lastError
+
+    def _succeeded(self, result: tuple[str, AnnounceResponse], d: Deferred, event: str | None) -> None:
+        if self._inFlight is not d:
+            return
+        self._inFlight = None
+        url, response = result
+        self._lastURL = url
+        self._failures = 0
+        self.lastError = None
+        self.lastResponse = response
+        if response.trackerId is not None:
+            self._trackerIds[url] = response.trackerId
+        if event == "started":
+            self._startedSent = True
+        elif event == "completed":
+            self._completedSent = True
+        if response.warning is not None:
+            self.log.warn("Tracker {url} warns: {trackerWarning}", url=url, trackerWarning=response.warning)
+        try:
+            self._onPeers(list(response.peers))
+        except Exception:
+            self.log.failure("Error handling peers from tracker {url}", url=url)
+        if self._again or self._nextEvent() is not None:
+            delay = 0.0
+        else:
+            delay = max(response.interval, response.minInterval or 0, self.INTERVAL_FLOOR)
+        if self._running:
+            self._schedule(delay)
+
+    def _allFailed(self, failure: Failure, d: Deferred) -> None:
+        if self._inFlight is not d:
+            return
+        self._inFlight = None
+        error = failure.value
+        if not isinstance(error, TrackerError):
+            error = TrackerError("<all trackers>", str(error))
+        self.lastError = error
+        delay = min(self.BACKOFF_START * 2 ** min(self._failures, 16), self.BACKOFF_MAX)
+        self._failures += 1
+        self.log.warn(
+            "Every tracker failed; last: {url}: {reason}; retrying in {delay} seconds",
+            url=error.url, reason=error.reason, delay=delay,
+        )
+        if self._running:
+            self._schedule(delay)

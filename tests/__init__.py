@@ -1,0 +1,3 @@
+"""
+Tests for bittwist, run with trial: C{trial tests}.
+"""

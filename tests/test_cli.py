@@ -1,0 +1,199 @@
+"""
+Tests for L{bittwist.cli}.
+"""
+
+import os
+from io import StringIO
+
+import bencodepy
+from twisted.trial.unittest import SynchronousTestCase
+
+from bittwist.cli import main
+from bittwist.progress import formatSize
+from bittwist.metainfo import createTorrent, load
+
+
+class FormatSizeTests(SynchronousTestCase):
+    """
+    L{formatSize} writes sizes for humans.
+    """
+
+    def test_sizes(self):
+        """
+        Bytes below 1 KiB, then binary units with one decimal.
+        """
+        self.assertEqual(formatSize(0), "0 B")
+        self.assertEqual(formatSize(1023), "1023 B")
+        self.assertEqual(formatSize(1536), "1.5 KiB")
+        self.assertEqual(formatSize(3 * 2**30), "3.0 GiB")
+        self.assertEqual(formatSize(2**60), "1024.0 PiB")
+
+
+class CommandTests(SynchronousTestCase):
+    """
+    L{main} runs C{bittwist info} and C{bittwist create}.
+    """
+
+    def setUp(self):
+        self.root = os.path.abspath(self.mktemp())
+        self.folder = os.path.join(self.root, "share")
+        os.makedirs(os.path.join(self.folder, "sub"))
+        for relative, size in (("a.bin", 70000), ("sub/b.txt", 5000)):
+            with open(os.path.join(self.folder, relative), "wb") as f:
+                f.write(b"x" * size)
+
+    def runMain(self, *argv):
+        """
+        @return: C{(status, stdout, stderr)} of C{main(argv)}.
+        """
+        stdout, stderr = StringIO(), StringIO()
+        status = main(list(argv), stdout=stdout, stderr=stderr)
+        return status, stdout.getvalue(), stderr.getvalue()
+
+    def writeTorrent(self, data: bytes) -> str:
+        path = os.path.join(self.root, "x.torrent")
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def test_info(self):
+        """
+        C{info} prints name, size, files, pieces, info hash, tiers and the
+        private flag, and exits 0.
+        """
+        data = createTorrent(self.folder, [["http://a", "http://b"], ["udp://c"]],
+                             pieceLength=16384, private=True, comment="hello")
+        path = self.writeTorrent(data)
+        status, out, err = self.runMain("info", path)
+        self.assertEqual((status, err), (0, ""))
+        metainfo = load(path)
+        for expected in (
+            "name:        share",
+            "size:        73.2 KiB (75000 bytes)",
+            "pieces:      5 x 16.0 KiB (16384 bytes)",
+            f"info hash:   {metainfo.infoHash.hex()}\n",
+            "private:     yes",
+            "comment:     hello",
+            "  tier 1: http://a http://b\n  tier 2: udp://c\n",
+            "files:       2\n",
+            "  share/a.bin  68.4 KiB (70000 bytes)",
+            "  share/sub/b.txt  4.9 KiB (5000 bytes)",
+        ):
+            self.assertIn(expected, out)
+
+    def test_infoHidesPadFiles(self):
+        """
+        Pad files are counted but not listed; a hybrid is said to be one.
+        """
+        data = bencodepy.encode({b"info": {
+            b"files": [
+                {b"length": 10, b"path": [b"a"]},
+                {b"attr": b"p", b"length": 16374, b"path": [b".pad", b"16374"]},
+                {b"length": 5, b"path": [b"b"]},
+            ],
+            b"meta version": 2,
+            b"name": b"n",
+            b"piece length": 16384,
+            b"pieces": b"h" * 40,
+        }})
+        status, out, err = self.runMain("info", self.writeTorrent(data))
+        self.assertEqual(status, 0)
+        self.assertIn("files:       2 (and 1 pad file, not shown)\n", out)
+        self.assertNotIn(".pad", out)
+        self.assertIn("(v1 of a v1+v2 hybrid)", out)
+        self.assertIn("trackers:    none", out)
+        self.assertIn("private:     no", out)
+
+    def test_infoBadTorrent(self):
+        """
+        A broken torrent gives one line C{bittwist: <message>} on stderr and
+        status 1.
+        """
+        path = self.writeTorrent(b"d4:infod4:name1:a12:piece lengthi0eee")
+        status, out, err = self.runMain("info", path)
+        self.assertEqual((status, out), (1, ""))
+        self.assertTrue(err.startswith(f"bittwist: {path}: 'info.piece length'"))
+        self.assertEqual(err.count("\n"), 1)
+
+    def test_infoMissingFile(self):
+        """
+        A missing file is reported the same way.
+        """
+        status, out, err = self.runMain("info", os.path.join(self.root, "nope.torrent"))
+        self.assertEqual(status, 1)
+        self.assertIn("cannot be read", err)
+
+    def test_create(self):
+        """
+        C{create} writes a torrent with the options given, and prints it.
+        """
+        output = os.path.join(self.root, "out.torrent")
+        status, out, err = self.runMain(
+            "create", self.folder, "-o", output, "--tracker", "http://a",
+            "--tracker", "udp://b", "--piece-length", "32K", "--private",
+            "--comment", "hi",
+        )
+        self.assertEqual((status, err), (0, ""))
+        metainfo = load(output)
+        self.assertEqual(metainfo.name, "share")
+        self.assertEqual(metainfo.announceTiers, (("http://a",), ("udp://b",)))
+        self.assertEqual(metainfo.pieceLength, 32768)
+        self.assertTrue(metainfo.private)
+        self.assertEqual(metainfo.comment, "hi")
+        self.assertIn(f"wrote {output}\n", out)
+        self.assertIn(metainfo.infoHash.hex(), out)
+
+    def test_createDefaultOutput(self):
+        """
+        Without C{-o}, C{create} writes C{NAME.torrent} in the current folder.
+        """
+        cwd = os.getcwd()
+        self.addCleanup(os.chdir, cwd)
+        os.chdir(self.root)
+        status, out, err = self.runMain("create", self.folder, "--piece-length", "16384")
+        self.assertEqual(status, 0)
+        self.assertEqual(load(os.path.join(self.root, "share.torrent")).pieceLength, 16384)
+
+    def test_createRefusesOverwrite(self):
+        """
+        An existing output file is kept unless C{--force} is given.
+        """
+        output = self.writeTorrent(b"old")
+        status, out, err = self.runMain("create", self.folder, "-o", output)
+        self.assertEqual(status, 1)
+        self.assertIn("--force", err)
+        with open(output, "rb") as f:
+            self.assertEqual(f.read(), b"old")
+        status, out, err = self.runMain("create", self.folder, "-o", output, "--force")
+        self.assertEqual(status, 0)
+        self.assertEqual(load(output).name, "share")
+
+    def test_createErrors(self):
+        """
+        A bad piece length or a missing path is one line on stderr, status 1.
+        """
+        output = os.path.join(self.root, "out.torrent")
+        for argv in (
+            ("create", self.folder, "-o", output, "--piece-length", "1000"),
+            ("create", os.path.join(self.root, "nope"), "-o", output),
+        ):
+            status, out, err = self.runMain(*argv)
+            self.assertEqual(status, 1)
+            self.assertTrue(err.startswith("bittwist: "))
+            self.assertEqual(err.count("\n"), 1)
+        self.assertFalse(os.path.exists(output))
+
+    def test_usage(self):
+        """
+        Bad usage prints argparse's message to the given stderr and returns
+        2; C{--help} prints to the given stdout and returns 0.
+        """
+        status, out, err = self.runMain()
+        self.assertEqual(status, 2)
+        self.assertIn("usage: bittwist", err)
+        status, out, err = self.runMain("create", self.folder, "--piece-length", "lots")
+        self.assertEqual(status, 2)
+        self.assertIn("is not a size", err)
+        status, out, err = self.runMain("info", "--help")
+        self.assertEqual((status, err), (0, ""))
+        self.assertIn("usage: bittwist info", out)

@@ -1,0 +1,758 @@
+"""
+Tests for L{bittwist.metainfo}.
+"""
+
+import hashlib
+import os
+import warnings
+
+import bencodepy
+import libtorrent as lt
+from hypothesis import given, settings, strategies as st
+from twisted.trial.unittest import SynchronousTestCase
+
+from bittwist import metainfo as metainfoModule
+from bittwist.errors import MetainfoError, UsageError
+from bittwist.metainfo import (
+    MAX_METAINFO_SIZE,
+    FileEntry,
+    _choosePieceLength,
+    createTorrent,
+    load,
+    parse,
+)
+
+
+def encode(value) -> bytes:
+    """
+    Bencode C{value} keeping dictionary keys in insertion order, so tests can
+    write torrents whose keys are not sorted (bencode.py always sorts).
+    """
+    if isinstance(value, int):
+        return b"i%de" % (value,)
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    if isinstance(value, bytes):
+        return b"%d:%s" % (len(value), value)
+    if isinstance(value, list):
+        return b"l" + b"".join(encode(v) for v in value) + b"e"
+    if isinstance(value, dict):
+        return b"d" + b"".join(encode(k) + encode(v) for k, v in value.items()) + b"e"
+    raise TypeError(value)
+
+
+def singleInfo(length=40000, pieceLength=16384, name=b"file.bin", extra=(), **more) -> dict:
+    """
+    @param extra: more C{info} keys (bytes) and values.
+    @param more: more C{info} keys, spelt as identifiers.
+    @return: a valid single-file C{info} dict (keys in sorted order).
+    """
+    count = -(-length // pieceLength) if isinstance(length, int) else 1
+    info = {
+        b"length": length,
+        b"name": name,
+        b"piece length": pieceLength,
+        b"pieces": bytes(range(20)) * count,
+    }
+    info.update(dict(extra))
+    info.update({k.encode(): v for k, v in more.items()})
+    return info
+
+
+def multiInfo(files, pieceLength=16384, name=b"folder") -> dict:
+    """
+    @param files: C{(length, [component, ...])} or dicts used as they are.
+    @return: a valid multi-file C{info} dict.
+    """
+    entries = [
+        f if isinstance(f, dict) else {b"length": f[0], b"path": f[1]} for f in files
+    ]
+    total = sum(e[b"length"] for e in entries)
+    return {
+        b"files": entries,
+        b"name": name,
+        b"piece length": pieceLength,
+        b"pieces": b"\x01" * 20 * -(-total // pieceLength),
+    }
+
+
+def torrent(info, **top) -> bytes:
+    """
+    @return: a bencoded torrent of C{info} with extra top-level keys.
+    """
+    value = {b"announce": b"http://tracker.example/announce", b"info": info}
+    value.update({
+        k.replace("announce_list", "announce-list").replace("_", " ").encode(): v
+        for k, v in top.items()
+    })
+    return encode(value)
+
+
+class InfoHashTests(SynchronousTestCase):
+    """
+    The info hash is the SHA-1 of the C{info} bytes as they stand.
+    """
+
+    def test_unsortedKeys(self):
+        """
+        With C{info} keys out of order, C{infoHash} is the SHA-1 of the exact
+        span, which re-encoding with bencode.py (sorting keys) would change.
+        """
+        info = {
+            b"piece length": 16384,
+            b"name": b"file.bin",
+            b"pieces": b"\x02" * 40,
+            b"length": 20000,
+        }
+        span = encode(info)
+        data = encode({b"announce": b"http://t/a", b"info": info, b"comment": b"x"})
+        metainfo = parse(data)
+        self.assertEqual(metainfo.infoHash, hashlib.sha1(span).digest())
+        self.assertEqual(metainfo.infoBytes, span)
+        reencoded = bencodepy.encode(bencodepy.decode(span))
+        self.assertNotEqual(hashlib.sha1(reencoded).digest(), metainfo.infoHash)
+
+    def test_unknownKeysCount(self):
+        """
+        Unknown C{info} keys are kept: they are in the hashed span, and the
+        hash differs from that of the same torrent without them.
+        """
+        plain = singleInfo()
+        extended = dict(plain)
+        extended[b"x-unknown"] = [b"kept", 7, {b"a": b"b"}]
+        withKeys = parse(torrent(extended))
+        without = parse(torrent(plain))
+        self.assertEqual(withKeys.infoHash, hashlib.sha1(encode(extended)).digest())
+        self.assertIn(b"x-unknown", withKeys.infoBytes)
+        self.assertNotEqual(withKeys.infoHash, without.infoHash)
+
+    def test_infoNotFirst(self):
+        """
+        The span is found wherever C{info} stands among the top-level keys,
+        after nested values of every kind.
+        """
+        info = singleInfo()
+        data = encode({
+            b"a": [1, -2, {b"x": [b"", b"y"]}, []],
+            b"info": info,
+            b"z": {b"q": 0},
+        })
+        self.assertEqual(parse(data).infoHash, hashlib.sha1(encode(info)).digest())
+
+
+class LayoutTests(SynchronousTestCase):
+    """
+    Single- and multi-file layouts, pieces and pad files.
+    """
+
+    def test_singleFile(self):
+        """
+        A single-file torrent has one file C{(name,)} at offset 0; piece
+        sizes and hashes come from C{piece length} and C{pieces}.
+        """
+        info = singleInfo(length=40000, pieceLength=16384)
+        info[b"pieces"] = b"".join(bytes([i]) * 20 for i in range(3))
+        metainfo = parse(torrent(info), "x.torrent")
+        self.assertEqual(metainfo.source, "x.torrent")
+        self.assertEqual(metainfo.name, "file.bin")
+        self.assertEqual(metainfo.files, (FileEntry(("file.bin",), 40000, 0, False),))
+        self.assertEqual(metainfo.totalLength, 40000)
+        self.assertEqual(metainfo.numPieces, 3)
+        self.assertEqual(metainfo.pieceLength, 16384)
+        self.assertEqual(
+            [metainfo.pieceSize(i) for i in range(3)], [16384, 16384, 40000 - 32768]
+        )
+        self.assertEqual(metainfo.hashOf(2), b"\x02" * 20)
+        self.assertEqual(len(metainfo.pieceHashes), 3)
+        self.assertFalse(metainfo.isHybrid)
+        for bad in (-1, 3):
+            self.assertRaises(IndexError, metainfo.pieceSize, bad)
+            self.assertRaises(IndexError, metainfo.hashOf, bad)
+
+    def test_exactPieces(self):
+        """
+        When the total is a multiple of the piece length, the last piece is
+        whole.
+        """
+        metainfo = parse(torrent(singleInfo(length=32768, pieceLength=16384)))
+        self.assertEqual(metainfo.pieceSize(1), 16384)
+
+    def test_multiFile(self):
+        """
+        Multi-file paths start with the torrent's name; offsets run on.
+        """
+        info = multiInfo([(10, [b"a.txt"]), (0, [b"empty"]), (20000, [b"sub", b"b.bin"])])
+        metainfo = parse(torrent(info))
+        self.assertEqual(
+            metainfo.files,
+            (
+                FileEntry(("folder", "a.txt"), 10, 0, False),
+                FileEntry(("folder", "empty"), 0, 10, False),
+                FileEntry(("folder", "sub", "b.bin"), 20000, 10, False),
+            ),
+        )
+        self.assertEqual(metainfo.totalLength, 20010)
+        self.assertEqual(metainfo.numPieces, 2)
+
+    def test_utf8Variants(self):
+        """
+        C{name.utf-8} and C{path.utf-8} are preferred over C{name} and C{path}.
+        """
+        info = multiInfo([
+            {b"length": 5, b"path": [b"\xff"], b"path.utf-8": ["caf\u00e9"]},
+        ])
+        info[b"name"] = b"\xfe"
+        info[b"name.utf-8"] = "na\u00efve".encode()
+        metainfo = parse(torrent(info))
+        self.assertEqual(metainfo.name, "na\u00efve")
+        self.assertEqual(metainfo.files[0].path, ("na\u00efve", "caf\u00e9"))
+
+    def test_padFiles(self):
+        """
+        BEP 47 pad files (C{attr} containing C{p}) are kept with C{pad=True}
+        and their bytes count in the offsets that follow; two pads may share
+        a path since they are never written.
+        """
+        info = multiInfo([
+            (100, [b"a"]),
+            {b"attr": b"p", b"length": 16284, b"path": [b".pad", b"16284"]},
+            (100, [b"b"]),
+            {b"attr": b"xp", b"length": 16284, b"path": [b".pad", b"16284"]},
+            {b"attr": b"x", b"length": 5, b"path": [b"c"]},
+        ])
+        metainfo = parse(torrent(info))
+        self.assertEqual(
+            [(f.path[1:], f.offset, f.pad) for f in metainfo.files],
+            [
+                (("a",), 0, False),
+                ((".pad", "16284"), 100, True),
+                (("b",), 16384, False),
+                ((".pad", "16284"), 16484, True),
+                (("c",), 32768, False),
+            ],
+        )
+        self.assertEqual(metainfo.totalLength, 32773)
+        self.assertEqual(metainfo.numPieces, 3)
+
+    def test_hybridKeys(self):
+        """
+        Any BEP 52 key next to v1 C{pieces} makes a hybrid, hashed as v1.
+        """
+        plain = parse(torrent(singleInfo()))
+        self.assertFalse(plain.isHybrid)
+        self.assertTrue(parse(torrent(singleInfo(extra={b"meta version": 2}))).isHybrid)
+        self.assertTrue(parse(torrent(singleInfo(extra={b"file tree": {}}))).isHybrid)
+        self.assertTrue(parse(torrent(singleInfo(), piece_layers={})).isHybrid)
+
+
+class TopLevelTests(SynchronousTestCase):
+    """
+    Trackers, the private flag and the optional fields.
+    """
+
+    def test_announceListTiers(self):
+        """
+        C{announce-list} gives the tiers, empty ones dropped, over C{announce}.
+        """
+        data = torrent(singleInfo(), announce_list=[
+            [b"http://a/1", b"udp://a/2"], [], [b"http://b/1"],
+        ])
+        metainfo = parse(data)
+        self.assertEqual(metainfo.announce, "http://tracker.example/announce")
+        self.assertEqual(
+            metainfo.announceTiers, (("http://a/1", "udp://a/2"), ("http://b/1",))
+        )
+
+    def test_announceOnly(self):
+        """
+        Without C{announce-list}, the tiers are C{((announce,),)}; an
+        C{announce-list} with only empty tiers falls back to it too.
+        """
+        self.assertEqual(
+            parse(torrent(singleInfo())).announceTiers,
+            (("http://tracker.example/announce",),),
+        )
+        self.assertEqual(
+            parse(torrent(singleInfo(), announce_list=[[]])).announceTiers,
+            (("http://tracker.example/announce",),),
+        )
+
+    def test_noTrackers(self):
+        """
+        A trackerless torrent has no announce and no tiers.
+        """
+        metainfo = parse(encode({b"info": singleInfo()}))
+        self.assertIsNone(metainfo.announce)
+        self.assertEqual(metainfo.announceTiers, ())
+
+    def test_private(self):
+        """
+        C{private} is true only for C{info.private} 1.
+        """
+        self.assertTrue(parse(torrent(singleInfo(private=1))).private)
+        self.assertFalse(parse(torrent(singleInfo(private=0))).private)
+        self.assertFalse(parse(torrent(singleInfo())).private)
+
+    def test_optionalFields(self):
+        """
+        C{comment}, C{created by} and C{creation date} are read; of the wrong
+        type they are ignored.
+        """
+        metainfo = parse(torrent(
+            singleInfo(), comment=b"hello \xff", created_by=b"me", creation_date=1700000000
+        ))
+        self.assertEqual(metainfo.comment, "hello \ufffd")
+        self.assertEqual(metainfo.createdBy, "me")
+        self.assertEqual(metainfo.creationDate, 1700000000)
+        odd = parse(torrent(singleInfo(), comment=1, created_by=[], creation_date=b"x"))
+        self.assertEqual((odd.comment, odd.createdBy, odd.creationDate), (None, None, None))
+
+    def test_immutable(self):
+        """
+        A L{Metainfo} cannot be changed.
+        """
+        metainfo = parse(torrent(singleInfo()))
+        with self.assertRaises(AttributeError):
+            metainfo.name = "other"
+
+    def test_load(self):
+        """
+        L{load} reads a file and names it as the source.
+        """
+        path = self.mktemp()
+        data = torrent(singleInfo())
+        with open(path, "wb") as f:
+            f.write(data)
+        metainfo = load(path)
+        self.assertEqual(metainfo.source, path)
+        self.assertEqual(metainfo.infoHash, parse(data).infoHash)
+
+    def test_loadMissing(self):
+        """
+        An unreadable file is a L{MetainfoError} with the path as source.
+        """
+        path = self.mktemp()
+        error = self.assertRaises(MetainfoError, load, path)
+        self.assertEqual(error.source, path)
+
+
+class RejectionTests(SynchronousTestCase):
+    """
+    Everything malformed is a L{MetainfoError} naming the field.
+    """
+
+    def assertRejected(self, data: bytes, field: str, reason: str = "") -> None:
+        error = self.assertRaises(MetainfoError, parse, data, "bad.torrent")
+        self.assertEqual(error.source, "bad.torrent")
+        self.assertEqual(error.field, field)
+        self.assertIn(reason, error.reason)
+        self.assertIn("bad.torrent", str(error))
+
+    def test_notADictionary(self):
+        """
+        The top level must be one canonical bencoded dictionary.
+        """
+        for data in (b"", b"le", b"i1e", b"4:spam", b"de ", b"d4:info", b"xyz"):
+            self.assertRejected(data, "metainfo")
+
+    def test_notBencode(self):
+        """
+        Bytes that are not canonical bencode, including what bencode.py alone
+        would let through, are rejected.
+        """
+        for bad in (b"i01e", b"i-0e", b"i+1e", b"i1_0e", b"i e", b"01:a", b"1_0:abcdefghij",
+                    b"5:ab", b"l", b"x", b"d1:ai1ee"[:-1]):
+            self.assertRejected(b"d4:infod4:name" + bad + b"ee", "metainfo")
+        self.assertRejected(b"di1e4:infoe", "metainfo")
+
+    def test_tooLarge(self):
+        """
+        Input over L{MAX_METAINFO_SIZE} (64 MiB) is refused before decoding,
+        by L{parse} and by L{load}.
+        """
+        self.assertEqual(MAX_METAINFO_SIZE, 64 * 1024 * 1024)
+        self.patch(metainfoModule, "MAX_METAINFO_SIZE", 1000)
+        data = torrent(singleInfo(comment=b"x" * 1000))
+        self.assertRejected(data, "metainfo", "over the limit")
+        path = self.mktemp()
+        with open(path, "wb") as f:
+            f.write(data)
+        error = self.assertRaises(MetainfoError, load, path)
+        self.assertIn("over the limit", error.reason)
+
+    def test_deepNesting(self):
+        """
+        Deep nesting is an error, not a crash.
+        """
+        self.assertRejected(b"d1:x" + b"l" * 5000 + b"e" * 5000 + b"4:infodee",
+                            "metainfo")
+
+    def test_duplicateTopLevelKey(self):
+        """
+        A repeated top-level key (two C{info}s) is rejected.
+        """
+        data = b"d4:info" + encode(singleInfo()) + b"4:info" + encode(singleInfo(length=1)) + b"e"
+        self.assertRejected(data, "info", "twice")
+
+    def test_info(self):
+        """
+        C{info} must be present and a dictionary.
+        """
+        self.assertRejected(encode({b"announce": b"x"}), "info", "missing")
+        self.assertRejected(torrent([]), "info", "not a dictionary")
+
+    def test_name(self):
+        """
+        C{name} must be present, a UTF-8 string and a plain file name.
+        """
+        info = singleInfo()
+        del info[b"name"]
+        self.assertRejected(torrent(info), "info.name", "missing")
+        self.assertRejected(torrent(singleInfo(name=3)), "info.name", "not a string")
+        self.assertRejected(torrent(singleInfo(name=b"\xff")), "info.name", "UTF-8")
+        self.assertRejected(torrent(singleInfo(extra={b"name.utf-8": b"\xc3"})),
+                            "info.name.utf-8", "UTF-8")
+        for bad in (b"", b".", b"..", b"/etc", b"a/b", b"a\\b", b"a\0b", b"C:x"):
+            self.assertRejected(torrent(singleInfo(name=bad)), "info.name")
+
+    def test_pieceLength(self):
+        """
+        C{piece length} must be a positive integer.
+        """
+        info = singleInfo()
+        del info[b"piece length"]
+        self.assertRejected(torrent(info), "info.piece length", "missing")
+        for bad, reason in ((b"16384", "not an integer"), (0, "not positive"),
+                            (-16384, "not positive")):
+            info[b"piece length"] = bad
+            self.assertRejected(torrent(info), "info.piece length", reason)
+
+    def test_pieces(self):
+        """
+        C{pieces} must be a string of 20-byte hashes, exactly as many as the
+        total length needs.
+        """
+        info = singleInfo(length=40000)
+        for bad, reason in ((None, "missing"), (7, "not a string"),
+                            (b"x" * 59, "multiple of 20"), (b"x" * 40, "need 3"),
+                            (b"x" * 80, "need 3")):
+            if bad is None:
+                del info[b"pieces"]
+            else:
+                info[b"pieces"] = bad
+            self.assertRejected(torrent(info), "info.pieces", reason)
+
+    def test_v2Only(self):
+        """
+        A v2-only torrent is refused as not supported yet.
+        """
+        info = {b"file tree": {b"a": {b"": {b"length": 1}}}, b"meta version": 2,
+                b"name": b"a", b"piece length": 16384}
+        self.assertRejected(torrent(info), "info.pieces", "v2-only torrents are not supported")
+
+    def test_lengthOrFiles(self):
+        """
+        Exactly one of C{length} and C{files}; a length is a non-negative
+        integer; the torrent holds some data.
+        """
+        info = singleInfo()
+        del info[b"length"]
+        self.assertRejected(torrent(info), "info.files", "missing")
+        info = singleInfo(files=[{b"length": 1, b"path": [b"a"]}])
+        self.assertRejected(torrent(info), "info.files", "both")
+        self.assertRejected(torrent(singleInfo(length=b"1")), "info.length", "not an integer")
+        self.assertRejected(torrent(singleInfo(length=-1)), "info.length", "negative")
+        self.assertRejected(torrent(singleInfo(length=0)), "info.length", "no data")
+
+    def test_files(self):
+        """
+        C{files} is a non-empty list of dictionaries with a length and path.
+        """
+        info = multiInfo([(10, [b"a"])])
+        for bad, field, reason in (
+            (b"x", "info.files", "not a list"),
+            ([], "info.files", "empty"),
+            ([b"x"], "info.files[0]", "not a dictionary"),
+            ([{b"path": [b"a"]}], "info.files[0].length", "missing"),
+            ([{b"length": -5, b"path": [b"a"]}], "info.files[0].length", "negative"),
+            ([{b"length": 1}], "info.files[0].path", "missing"),
+            ([{b"length": 1, b"path": b"a"}], "info.files[0].path", "not a list"),
+            ([{b"length": 1, b"path": []}], "info.files[0].path", "empty"),
+            ([{b"length": 1, b"path": [1]}], "info.files[0].path", "not a string"),
+            ([{b"length": 1, b"path": [b"\xff"]}], "info.files[0].path", "UTF-8"),
+            ([{b"length": 1, b"path": [b"a"], b"path.utf-8": [b"\xff"]}],
+             "info.files[0].path.utf-8", "UTF-8"),
+            ([{b"length": 1, b"path": [b"a"], b"attr": 1}], "info.files[0].attr",
+             "not a string"),
+            ([{b"length": 0, b"path": [b"a"]}], "info.files", "no data"),
+        ):
+            info[b"files"] = bad
+            self.assertRejected(torrent(info), field, reason)
+
+    def test_unsafePaths(self):
+        """
+        No path component may be empty, C{.}, C{..}, absolute, or hold a
+        separator or a NUL.
+        """
+        for component in (b"", b".", b"..", b"/etc", b"a/b", b"a\\b", b"a\0", b"c:",
+                          b"D:\\x"):
+            info = multiInfo([(1, [b"ok", component])])
+            self.assertRejected(torrent(info), "info.files[0].path")
+
+    def test_duplicatePaths(self):
+        """
+        Two files with one path, or a file where another needs a folder, are
+        rejected.
+        """
+        self.assertRejected(torrent(multiInfo([(1, [b"a"]), (1, [b"a"])])),
+                            "info.files[1].path", "twice")
+        self.assertRejected(torrent(multiInfo([(1, [b"a"]), (1, [b"a", b"b"])])),
+                            "info.files[1].path", "under a file")
+        self.assertRejected(torrent(multiInfo([(1, [b"a", b"b"]), (1, [b"a"])])),
+                            "info.files[1].path", "twice")
+
+    def test_trackers(self):
+        """
+        A mistyped C{announce} or C{announce-list} is rejected.
+        """
+        self.assertRejected(encode({b"announce": 1, b"info": singleInfo()}), "announce")
+        self.assertRejected(torrent(singleInfo(), announce_list=b"x"), "announce-list")
+        self.assertRejected(torrent(singleInfo(), announce_list=[b"x"]), "announce-list[0]")
+        self.assertRejected(torrent(singleInfo(), announce_list=[[b"a", 1]]),
+                            "announce-list[0][1]")
+
+    def test_privateType(self):
+        """
+        A non-integer C{private} is rejected.
+        """
+        self.assertRejected(torrent(singleInfo(private=b"1")), "info.private")
+
+
+def _bencodable():
+    """
+    A hypothesis strategy for any bencodable value.
+    """
+    return st.recursive(
+        st.integers() | st.binary(max_size=30),
+        lambda children: st.lists(children, max_size=4)
+        | st.dictionaries(st.binary(max_size=12), children, max_size=4),
+        max_leaves=6,
+    )
+
+
+_KEYS = [b"name", b"piece length", b"pieces", b"length", b"files", b"private",
+         b"path", b"attr", b"meta version", b"file tree", b"name.utf-8"]
+
+
+class FuzzTests(SynchronousTestCase):
+    """
+    Untrusted input produces a L{Metainfo} or a L{MetainfoError}, nothing else.
+    """
+
+    def assertOnlyMetainfoError(self, data: bytes) -> None:
+        try:
+            metainfo = parse(data)
+        except MetainfoError:
+            return
+        self.assertEqual(len(metainfo.infoHash), 20)
+        self.assertEqual(metainfo.numPieces, len(metainfo.pieceHashes))
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.binary(max_size=200))
+    def test_arbitraryBytes(self, data):
+        """
+        Arbitrary bytes never raise anything but L{MetainfoError}.
+        """
+        self.assertOnlyMetainfoError(data)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.data())
+    def test_mutatedTorrent(self, draw):
+        """
+        A valid multi-file torrent with bytes replaced, deleted or inserted
+        never raises anything but L{MetainfoError}.
+        """
+        data = bytearray(torrent(
+            multiInfo([(100, [b"a"]), {b"attr": b"p", b"length": 16284, b"path": [b".pad", b"1"]},
+                       (5, [b"d", b"b"])]),
+            announce_list=[[b"http://x"]], comment=b"c",
+        ))
+        for _ in range(draw.draw(st.integers(1, 4))):
+            position = draw.draw(st.integers(0, len(data)))
+            action = draw.draw(st.sampled_from(["replace", "delete", "insert"]))
+            chunk = draw.draw(st.binary(min_size=1, max_size=4))
+            if action == "replace":
+                data[position : position + len(chunk)] = chunk
+            elif action == "delete":
+                del data[position : position + len(chunk)]
+            else:
+                data[position:position] = chunk
+        self.assertOnlyMetainfoError(bytes(data))
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.dictionaries(st.sampled_from(_KEYS), _bencodable(), max_size=4),
+           st.dictionaries(st.sampled_from(_KEYS), _bencodable(), max_size=3))
+    def test_structuredValues(self, replaced, fileFields):
+        """
+        Valid torrents whose fields are replaced by values of any type never
+        raise anything but L{MetainfoError}.
+        """
+        info = multiInfo([(10, [b"a"]), (10, [b"b"])])
+        info[b"files"][0].update(fileFields)
+        info.update(replaced)
+        self.assertOnlyMetainfoError(bencodepy.encode({b"info": info}))
+
+
+class LibtorrentTests(SynchronousTestCase):
+    """
+    Interoperability with libtorrent.
+    """
+
+    def setUp(self):
+        self.root = self.mktemp()
+        folder = os.path.join(self.root, "share")
+        os.makedirs(os.path.join(folder, "sub"))
+        for relative, size in (("a.bin", 70000), ("c", 40000), ("sub/b.txt", 5000),
+                               ("zero", 0)):
+            with open(os.path.join(folder, relative), "wb") as f:
+                f.write(os.urandom(size))
+        self.folder = folder
+
+    def libtorrentCreate(self, path) -> bytes:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            fs = lt.file_storage()
+            lt.add_files(fs, path)
+            creator = lt.create_torrent(fs, 16384)
+        lt.set_piece_hashes(creator, os.path.dirname(path))
+        return lt.bencode(creator.generate())
+
+    def test_libtorrentHybrid(self):
+        """
+        A default libtorrent 2.x torrent (a v1+v2 hybrid with pad files)
+        parses, and its info hash is libtorrent's v1 info hash.
+        """
+        data = self.libtorrentCreate(self.folder)
+        metainfo = parse(data)
+        self.assertTrue(metainfo.isHybrid)
+        self.assertTrue(any(f.pad for f in metainfo.files))
+        self.assertEqual(
+            metainfo.infoHash, lt.torrent_info(data).info_hashes().v1.to_bytes()
+        )
+        for entry in metainfo.files:
+            if not entry.pad and entry.length:
+                self.assertEqual(entry.offset % 16384, 0)
+
+    def test_createLoadsInLibtorrent(self):
+        """
+        L{createTorrent} output, of a folder and of a file, loads in
+        libtorrent with the same v1 info hash, name and piece count, and its
+        piece hashes are those libtorrent computes for the same files in the
+        same order.
+        """
+        for path in (self.folder, os.path.join(self.folder, "a.bin")):
+            data = createTorrent(path, ["http://t/announce"], pieceLength=16384)
+            metainfo = parse(data)
+            info = lt.torrent_info(data)
+            self.assertEqual(metainfo.infoHash, info.info_hashes().v1.to_bytes())
+            self.assertEqual(info.name(), metainfo.name)
+            self.assertEqual(info.num_pieces(), metainfo.numPieces)
+
+            fs = lt.file_storage()
+            for entry in metainfo.files:
+                fs.add_file("/".join(entry.path), entry.length)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                creator = lt.create_torrent(fs, 16384, lt.create_torrent.v1_only)
+            lt.set_piece_hashes(creator, os.path.dirname(path))
+            reference = parse(lt.bencode(creator.generate()))
+            self.assertEqual(metainfo.pieceHashes, reference.pieceHashes)
+
+
+class CreateTorrentTests(SynchronousTestCase):
+    """
+    L{createTorrent} makes v1 torrents.
+    """
+
+    def setUp(self):
+        self.root = self.mktemp()
+        os.makedirs(os.path.join(self.root, "share", "b"))
+        self.contents = {("a",): b"A" * 30000, ("b", "c"): b"", ("b", "d"): b"D" * 5000}
+        for components, content in self.contents.items():
+            with open(os.path.join(self.root, "share", *components), "wb") as f:
+                f.write(content)
+        self.folder = os.path.join(self.root, "share")
+
+    def test_folder(self):
+        """
+        A folder gives a multi-file torrent, files sorted, whose piece hashes
+        are those of the files laid end to end.
+        """
+        metainfo = parse(createTorrent(self.folder, pieceLength=16384))
+        self.assertEqual(metainfo.name, "share")
+        self.assertEqual(
+            [(f.path, f.length, f.offset) for f in metainfo.files],
+            [(("share", "a"), 30000, 0), (("share", "b", "c"), 0, 30000),
+             (("share", "b", "d"), 5000, 30000)],
+        )
+        stream = b"A" * 30000 + b"D" * 5000
+        self.assertEqual(
+            metainfo.pieceHashes,
+            tuple(hashlib.sha1(stream[i : i + 16384]).digest() for i in range(0, 35000, 16384)),
+        )
+        self.assertIsNone(metainfo.announce)
+        self.assertFalse(metainfo.private)
+
+    def test_file(self):
+        """
+        A file gives a single-file torrent; C{name} overrides its name.
+        """
+        path = os.path.join(self.folder, "a")
+        metainfo = parse(createTorrent(path, name="renamed", pieceLength=16384))
+        self.assertEqual(metainfo.files, (FileEntry(("renamed",), 30000, 0, False),))
+        self.assertEqual(metainfo.hashOf(1), hashlib.sha1(b"A" * (30000 - 16384)).digest())
+
+    def test_options(self):
+        """
+        Trackers (flat: a tier each; nested: the tiers given), C{private} and
+        C{comment} are written.
+        """
+        flat = parse(createTorrent(self.folder, ["http://a", "udp://b"], private=True,
+                                   comment="hi"))
+        self.assertEqual(flat.announce, "http://a")
+        self.assertEqual(flat.announceTiers, (("http://a",), ("udp://b",)))
+        self.assertTrue(flat.private)
+        self.assertEqual(flat.comment, "hi")
+        self.assertTrue(flat.createdBy.startswith("bittwist/"))
+        nested = parse(createTorrent(self.folder, [["http://a", "http://c"], ["udp://b"]]))
+        self.assertEqual(nested.announceTiers, (("http://a", "http://c"), ("udp://b",)))
+        single = parse(createTorrent(self.folder, ["http://a"]))
+        self.assertEqual(single.announceTiers, (("http://a",),))
+        self.assertNotIn(b"announce-list", createTorrent(self.folder, ["http://a"]))
+
+    def test_choosePieceLength(self):
+        """
+        The chosen piece length is the smallest power of two from 16 KiB to
+        16 MiB keeping the count at or under 2000 pieces.
+        """
+        self.assertEqual(_choosePieceLength(1), 16384)
+        self.assertEqual(_choosePieceLength(2000 * 16384), 16384)
+        self.assertEqual(_choosePieceLength(2000 * 16384 + 1), 32768)
+        self.assertEqual(_choosePieceLength(2**30), 2**20)
+        self.assertEqual(_choosePieceLength(2**50), 16 * 2**20)
+        self.assertEqual(parse(createTorrent(self.folder)).pieceLength, 16384)
+
+    def test_badArguments(self):
+        """
+        A bad piece length, a missing path, an empty folder or an unusable
+        name is a L{UsageError}.
+        """
+        for bad in (0, 1000, 16385, 3 * 16384, -16384):
+            self.assertRaises(UsageError, createTorrent, self.folder, pieceLength=bad)
+        self.assertRaises(UsageError, createTorrent, os.path.join(self.root, "nope"))
+        empty = os.path.join(self.root, "empty")
+        os.makedirs(os.path.join(empty, "inner"))
+        self.assertRaises(UsageError, createTorrent, empty)
+        for name in ("", "..", "a/b"):
+            self.assertRaises(UsageError, createTorrent, self.folder, name=name)
+        self.assertRaises(UsageError, createTorrent, self.folder, [""])

@@ -1,0 +1,814 @@
+# -*- test-case-name: tests.test_picker -*-
+"""
+Tests for L{bittwist.picker}.
+"""
+
+import random
+from collections import defaultdict
+from typing import Callable, Iterable
+
+from hypothesis import given, settings, strategies as st
+from twisted.trial.unittest import SynchronousTestCase
+
+from bittwist.bitfield import Bitfield
+from bittwist.picker import Block, PiecePicker
+from bittwist.wire import BLOCK_SIZE
+
+PIECE_LENGTH = 4 * BLOCK_SIZE
+LAST_PIECE_LENGTH = 2 * BLOCK_SIZE + 1000
+
+
+def sizes(numPieces: int, pieceLength: int, lastLength: int) -> Callable[[int], int]:
+    """
+    @return: a C{pieceSize} function for a torrent whose last piece is
+        C{lastLength} long and every other C{pieceLength}.
+    """
+
+    def pieceSize(index: int) -> int:
+        return lastLength if index == numPieces - 1 else pieceLength
+
+    return pieceSize
+
+
+def makePicker(
+    numPieces: int = 8,
+    have: Iterable[int] = (),
+    maxDuplicates: int = 2,
+    lastLength: int = LAST_PIECE_LENGTH,
+) -> PiecePicker:
+    """
+    @return: a picker with a seeded random generator, for a torrent of
+        C{numPieces} four-block pieces, the last one C{lastLength} long.
+    """
+    return PiecePicker(
+        numPieces,
+        sizes(numPieces, PIECE_LENGTH, lastLength),
+        have=have,
+        rng=random.Random(1234),
+        maxDuplicates=maxDuplicates,
+    )
+
+
+def allPieces(picker: PiecePicker) -> Bitfield:
+    """
+    @return: the bitfield of a seed.
+    """
+    return Bitfield(picker.numPieces, range(picker.numPieces))
+
+
+def byPiece(blocks: Iterable[Block]) -> dict[int, list[tuple[int, int]]]:
+    """
+    @return: the (begin, length) of C{blocks}, by piece.
+    """
+    pieces: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for index, begin, length in blocks:
+        pieces[index].append((begin, length))
+    return pieces
+
+
+def firstSeen(blocks: Iterable[Block]) -> list[int]:
+    """
+    @return: the pieces of C{blocks} in the order they first appear.
+    """
+    order: list[int] = []
+    for index, _, _ in blocks:
+        if index not in order:
+            order.append(index)
+    return order
+
+
+def receiveAll(picker: PiecePicker, peer: object, blocks: Iterable[Block]) -> list[int]:
+    """
+    Deliver C{blocks} from C{peer}.
+
+    @return: the pieces that were filled.
+    """
+    filled = []
+    for index, begin, length in blocks:
+        result = picker.blockReceived(peer, index, begin, length)
+        assert result is not None, (index, begin, length)
+        if result[1]:
+            filled.append(index)
+    return filled
+
+
+class BlockLayoutTests(SynchronousTestCase):
+    """
+    Blocks cut pieces into 16 KiB requests.
+    """
+
+    def test_blocksCoverEachPieceExactly(self) -> None:
+        """
+        Picking everything yields, for each piece, blocks that start at 0, are
+        16 KiB long except the last block of the short last piece, and together
+        cover the piece with no gap or overlap.
+        """
+        picker = makePicker()
+        blocks = picker.pick("a", allPieces(picker), 1000)
+        pieces = byPiece(blocks)
+        self.assertEqual(sorted(pieces), list(range(8)))
+        for index, parts in pieces.items():
+            parts.sort()
+            position = 0
+            for begin, length in parts:
+                self.assertEqual(begin, position)
+                position += length
+            expected = LAST_PIECE_LENGTH if index == 7 else PIECE_LENGTH
+            self.assertEqual(position, expected)
+        self.assertEqual(
+            sorted(pieces[7]), [(0, BLOCK_SIZE), (BLOCK_SIZE, BLOCK_SIZE), (2 * BLOCK_SIZE, 1000)]
+        )
+        for index in range(7):
+            self.assertEqual({length for _, length in pieces[index]}, {BLOCK_SIZE})
+        self.assertEqual(len(blocks), 7 * 4 + 3)
+
+    def test_blockLength(self) -> None:
+        """
+        L{PiecePicker.blockLength} is 16 KiB, or what is left of the piece.
+        """
+        picker = makePicker()
+        self.assertEqual(picker.blockLength(0, 0), BLOCK_SIZE)
+        self.assertEqual(picker.blockLength(0, 3 * BLOCK_SIZE), BLOCK_SIZE)
+        self.assertEqual(picker.blockLength(7, 2 * BLOCK_SIZE), 1000)
+
+    def test_customBlockSize(self) -> None:
+        """
+        A smaller block size cuts pieces into more, smaller blocks.
+        """
+        picker = PiecePicker(1, lambda index: 10, blockSize=4, rng=random.Random(0))
+        self.assertEqual(
+            picker.pick("a", Bitfield(1, [0]), 10), [(0, 0, 4), (0, 4, 4), (0, 8, 2)]
+        )
+
+
+class PickOrderTests(SynchronousTestCase):
+    """
+    Which pieces are chosen, and for whom.
+    """
+
+    def test_countRespected(self) -> None:
+        """
+        No more than C{count} blocks are picked; none for a count of 0 or
+        less.
+        """
+        picker = makePicker()
+        pieces = allPieces(picker)
+        self.assertEqual(picker.pick("a", pieces, 0), [])
+        self.assertEqual(picker.pick("a", pieces, -3), [])
+        self.assertEqual(len(picker.pick("a", pieces, 3)), 3)
+        self.assertEqual(len(picker.pick("a", pieces, 6)), 6)
+        self.assertEqual(len(picker.pick("b", pieces, 1)), 1)
+
+    def test_noBlockPickedTwiceBeforeEndgame(self) -> None:
+        """
+        Before endgame, successive picks for several peers never repeat a
+        block.
+        """
+        picker = makePicker()
+        pieces = allPieces(picker)
+        seen: list[Block] = []
+        for peer in ["a", "b", "c"] * 3:
+            seen.extend(picker.pick(peer, pieces, 3))
+        self.assertEqual(len(seen), 27)
+        self.assertEqual(len(set(seen)), 27)
+
+    def test_partialPiecesFinishedFirst(self) -> None:
+        """
+        A piece already started is continued, by any peer that has it, before
+        a new piece is begun.
+        """
+        picker = makePicker(lastLength=PIECE_LENGTH)
+        pieces = allPieces(picker)
+        first = picker.pick("a", pieces, 2)
+        [started] = {index for index, _, _ in first}
+        second = picker.pick("b", pieces, 2)
+        self.assertEqual({index for index, _, _ in second}, {started})
+        self.assertEqual(
+            sorted(first + second), [(started, i * BLOCK_SIZE, BLOCK_SIZE) for i in range(4)]
+        )
+        third = picker.pick("c", pieces, 1)
+        self.assertNotEqual(third[0][0], started)
+
+    def test_abandonedBlockPickedFirst(self) -> None:
+        """
+        A block given back by L{PiecePicker.abandon} in a started piece is
+        picked again before any new piece.
+        """
+        picker = makePicker(lastLength=PIECE_LENGTH)
+        pieces = allPieces(picker)
+        blocks = picker.pick("a", pieces, 4)
+        index = blocks[0][0]
+        receiveAll(picker, "a", blocks[:1])
+        picker.abandon("a", [(index, begin) for _, begin, _ in blocks[1:]])
+        self.assertEqual(picker.pick("b", pieces, 3), blocks[1:])
+
+    def test_onlyPiecesThePeerHas(self) -> None:
+        """
+        Only blocks of pieces the peer has are picked for it, also when other
+        peers have started other pieces.
+        """
+        picker = makePicker()
+        picker.pick("a", allPieces(picker), 5)
+        blocks = picker.pick("b", Bitfield(8, [2, 5]), 1000)
+        self.assertEqual({index for index, _, _ in blocks}, {2, 5})
+        self.assertEqual(picker.pick("c", Bitfield(8), 10), [])
+
+    def test_rarestFirst(self) -> None:
+        """
+        Once a few pieces are verified, new pieces are started least
+        available first.
+        """
+        picker = makePicker(numPieces=10, have=range(4))
+        availability = {4: 5, 5: 3, 6: 4, 7: 1, 8: 2, 9: 6}
+        for index, count in availability.items():
+            picker.peerHasPieces([index] * count)
+        blocks = picker.pick("a", allPieces(picker), 1000)
+        self.assertEqual(firstSeen(blocks), [7, 8, 5, 6, 4, 9])
+
+    def test_rarestFirstOneAtATime(self) -> None:
+        """
+        Picking one block at a time starts the rarest piece, finishes
+        requesting it, then starts the next rarest.
+        """
+        picker = makePicker(numPieces=10, have=range(4))
+        picker.peerHasPieces(range(4, 10))
+        picker.peerHasPieces([4, 5, 6, 8, 9])
+        picker.peerHasPieces([4, 5, 8, 9])
+        picker.peerHasPieces([4, 5, 9])
+        # Availability: 7 -> 1, 6 -> 2, 8 -> 3, 4, 5 and 9 -> 4.
+        pieces = allPieces(picker)
+        indexes = []
+        while blocks := picker.pick("a", pieces, 1):
+            indexes.extend(index for index, _, _ in blocks)
+        order = firstSeen((index, 0, 0) for index in indexes)
+        self.assertEqual(order[:3], [7, 6, 8])
+        self.assertEqual(sorted(order[3:]), [4, 5, 9])
+        # Each piece was requested whole before the next began.
+        self.assertEqual(indexes, sorted(indexes, key=order.index))
+        self.assertEqual(len(indexes), 5 * 4 + 3)
+
+    def test_rarestAmongPeersPieces(self) -> None:
+        """
+        The rarest piece the peer has is chosen, not the rarest overall.
+        """
+        picker = makePicker(numPieces=10, have=range(4))
+        picker.peerHasPieces(range(4, 10))
+        picker.peerHasPieces(range(5, 10))
+        picker.peerLostPieces([6])
+        # Availability: 4 -> 1, 5 -> 2, 6 -> 1, 7.. -> 2.
+        blocks = picker.pick("a", Bitfield(10, [5, 6, 8]), 1)
+        self.assertEqual(blocks[0][0], 6)
+        blocks = picker.pick("b", Bitfield(10, [5, 7, 8]), 5)
+        self.assertNotIn(4, {index for index, _, _ in blocks})
+
+    def test_availabilityCounts(self) -> None:
+        """
+        L{PiecePicker.peerHasPieces} and L{PiecePicker.peerLostPieces} count
+        and uncount peers per piece.
+        """
+        picker = makePicker(numPieces=4)
+        picker.peerHasPieces(Bitfield(4, [0, 1]))
+        picker.peerHasPieces([1])
+        self.assertEqual(picker.availability, [1, 2, 0, 0])
+        picker.peerLostPieces(Bitfield(4, [0, 1]))
+        self.assertEqual(picker.availability, [0, 1, 0, 0])
+
+    def test_doneAndFilledPiecesNotPicked(self) -> None:
+        """
+        Pieces given as C{have} and pieces waiting for their hash check are
+        not picked.
+        """
+        picker = makePicker(numPieces=3, have=[0], lastLength=PIECE_LENGTH)
+        blocks = picker.pick("a", Bitfield(3, [0, 1]), 4)
+        self.assertEqual({index for index, _, _ in blocks}, {1})
+        receiveAll(picker, "a", blocks)
+        self.assertFalse(picker.wants(0))
+        self.assertFalse(picker.wants(1))
+        self.assertTrue(picker.wants(2))
+        self.assertEqual(picker.pick("b", Bitfield(3, [0, 1]), 10), [])
+
+
+class AbandonTests(SynchronousTestCase):
+    """
+    Tests for L{PiecePicker.abandon}.
+    """
+
+    def test_abandonReturnsBlocksToOthers(self) -> None:
+        """
+        Blocks abandoned by one peer are picked for another.
+        """
+        picker = makePicker()
+        blocks = picker.pick("a", Bitfield(8, [3]), 4)
+        picker.abandon("a", [(index, begin) for index, begin, _ in blocks])
+        self.assertEqual(sorted(picker.pick("b", Bitfield(8, [3]), 4)), sorted(blocks))
+
+    def test_abandonUnknownIgnored(self) -> None:
+        """
+        Abandoning requests the picker does not know of (other pieces, other
+        peers, bad offsets) changes nothing.
+        """
+        picker = makePicker()
+        blocks = picker.pick("a", Bitfield(8, [3]), 2)
+        picker.abandon(
+            "b",
+            [(3, 0), (3, BLOCK_SIZE), (4, 0), (3, 1), (3, -BLOCK_SIZE), (3, 100 * BLOCK_SIZE)],
+        )
+        picker.abandon("a", [(3, 3 * BLOCK_SIZE)])
+        self.assertEqual(
+            picker.pick("c", Bitfield(8, [3]), 4),
+            [(3, 2 * BLOCK_SIZE, BLOCK_SIZE), (3, 3 * BLOCK_SIZE, BLOCK_SIZE)],
+        )
+        self.assertEqual(picker.blockReceived("a", *blocks[1]), ([], False))
+
+    def test_abandonInEndgameKeepsOtherRequesters(self) -> None:
+        """
+        In endgame, a block abandoned by one of its requesters stays requested
+        from the others: it is not picked again for them.
+        """
+        picker = makePicker(numPieces=1, lastLength=PIECE_LENGTH)
+        pieces = allPieces(picker)
+        blocks = picker.pick("a", pieces, 4)
+        self.assertEqual(sorted(picker.pick("b", pieces, 4)), sorted(blocks))
+        picker.abandon("a", [(0, 0)])
+        self.assertTrue(picker.endgame)
+        self.assertEqual(picker.pick("b", pieces, 4), [])
+        self.assertEqual(picker.blockReceived("b", 0, 0, BLOCK_SIZE), ([], False))
+
+
+class BlockReceivedTests(SynchronousTestCase):
+    """
+    Tests for L{PiecePicker.blockReceived}.
+    """
+
+    def setUp(self) -> None:
+        self.picker = makePicker()
+        self.blocks = self.picker.pick("a", Bitfield(8, [7]), 3)
+
+    def test_wantedBlocks(self) -> None:
+        """
+        Requested blocks are accepted with no one to cancel; the last one
+        completes the piece.
+        """
+        first, second, last = self.blocks
+        self.assertEqual(self.picker.blockReceived("a", *first), ([], False))
+        self.assertEqual(self.picker.blockReceived("a", *last), ([], False))
+        self.assertEqual(self.picker.blockReceived("a", *second), ([], True))
+        self.assertFalse(self.picker.wants(7))
+
+    def test_unknownPiece(self) -> None:
+        """
+        A block of a piece no one was asked for is not wanted.
+        """
+        self.assertIsNone(self.picker.blockReceived("a", 0, 0, BLOCK_SIZE))
+        self.assertIsNone(self.picker.blockReceived("a", 99, 0, BLOCK_SIZE))
+
+    def test_duplicate(self) -> None:
+        """
+        A block received twice is wanted only the first time, from whoever
+        sends it.
+        """
+        self.assertIsNotNone(self.picker.blockReceived("a", *self.blocks[0]))
+        self.assertIsNone(self.picker.blockReceived("a", *self.blocks[0]))
+        self.assertIsNone(self.picker.blockReceived("b", *self.blocks[0]))
+
+    def test_wrongLength(self) -> None:
+        """
+        A block shorter or longer than requested is not wanted, and stays
+        requested.
+        """
+        self.assertIsNone(self.picker.blockReceived("a", 7, 0, BLOCK_SIZE - 1))
+        self.assertIsNone(self.picker.blockReceived("a", 7, 0, BLOCK_SIZE + 1))
+        self.assertIsNone(self.picker.blockReceived("a", 7, 2 * BLOCK_SIZE, BLOCK_SIZE))
+        self.assertEqual(self.picker.blockReceived("a", 7, 0, BLOCK_SIZE), ([], False))
+
+    def test_misaligned(self) -> None:
+        """
+        A block that does not start on a block boundary, or starts outside
+        the piece, is not wanted.
+        """
+        self.assertIsNone(self.picker.blockReceived("a", 7, 1, BLOCK_SIZE))
+        self.assertIsNone(self.picker.blockReceived("a", 7, BLOCK_SIZE // 2, BLOCK_SIZE))
+        self.assertIsNone(self.picker.blockReceived("a", 7, 3 * BLOCK_SIZE, BLOCK_SIZE))
+        self.assertIsNone(self.picker.blockReceived("a", 7, -BLOCK_SIZE, BLOCK_SIZE))
+        self.assertIsNone(self.picker.blockReceived("a", 7, -3 * BLOCK_SIZE, BLOCK_SIZE))
+        # The last block is still to come.
+        self.assertEqual(self.picker.blockReceived("a", 7, 2 * BLOCK_SIZE, 1000), ([], False))
+
+    def test_abandonedBlockStillAccepted(self) -> None:
+        """
+        A block that arrives after its request was abandoned is taken, and is
+        not picked again.
+        """
+        self.picker.abandon("a", [(7, 0)])
+        self.assertEqual(self.picker.blockReceived("a", 7, 0, BLOCK_SIZE), ([], False))
+        self.assertEqual(self.picker.pick("b", Bitfield(8, [7]), 3), [])
+
+    def test_lateBlockCancelsReRequest(self) -> None:
+        """
+        If an abandoned block was requested again from another peer and the
+        first peer delivers it after all, the other peer is to be cancelled.
+        """
+        self.picker.abandon("a", [(7, 0)])
+        self.assertEqual(self.picker.pick("b", Bitfield(8, [7]), 1), [(7, 0, BLOCK_SIZE)])
+        self.assertEqual(self.picker.blockReceived("a", 7, 0, BLOCK_SIZE), (["b"], False))
+
+
+class EndgameTests(SynchronousTestCase):
+    """
+    Duplicate requests for the last blocks.
+    """
+
+    def setUp(self) -> None:
+        self.picker = makePicker(numPieces=1, lastLength=PIECE_LENGTH, maxDuplicates=2)
+        self.pieces = allPieces(self.picker)
+
+    def test_endgameOnlyWhenAllRequested(self) -> None:
+        """
+        Endgame begins when the last missing block is requested, and not
+        before; the peer that takes that block may then also get duplicates.
+        """
+        first = self.picker.pick("a", self.pieces, 3)
+        self.assertFalse(self.picker.endgame)
+        self.assertEqual(self.picker.pick("a", self.pieces, 0), [])
+        second = self.picker.pick("b", self.pieces, 10)
+        self.assertTrue(self.picker.endgame)
+        self.assertEqual(second[0], (0, 3 * BLOCK_SIZE, BLOCK_SIZE))
+        self.assertEqual(sorted(second[1:]), sorted(first))
+
+    def test_noDuplicatesBeforeEndgame(self) -> None:
+        """
+        While blocks remain unrequested, no block is requested twice, even if
+        the peer asks for more than remain of the pieces it has.
+        """
+        picker = makePicker(numPieces=2, lastLength=PIECE_LENGTH)
+        blocks = picker.pick("a", Bitfield(2, [0]), 4)
+        self.assertEqual(picker.pick("b", Bitfield(2, [0]), 4), [])
+        self.assertFalse(picker.endgame)
+        self.assertEqual({index for index, _, _ in blocks}, {0})
+
+    def test_neverSameBlockTwiceToOnePeer(self) -> None:
+        """
+        A peer that already has every block requested gets no duplicates of
+        its own requests.
+        """
+        self.picker.pick("a", self.pieces, 4)
+        self.assertTrue(self.picker.endgame)
+        self.assertEqual(self.picker.pick("a", self.pieces, 4), [])
+        self.picker.pick("b", self.pieces, 4)
+        self.assertEqual(self.picker.pick("b", self.pieces, 4), [])
+
+    def test_atMostMaxDuplicates(self) -> None:
+        """
+        Each block is requested from at most C{1 + maxDuplicates} peers.
+        """
+        blocks = sorted(self.picker.pick("a", self.pieces, 4))
+        self.assertEqual(sorted(self.picker.pick("b", self.pieces, 4)), blocks)
+        self.assertEqual(sorted(self.picker.pick("c", self.pieces, 4)), blocks)
+        self.assertEqual(self.picker.pick("d", self.pieces, 4), [])
+
+    def test_maxDuplicatesConfigurable(self) -> None:
+        """
+        With C{maxDuplicates=0} there are no duplicate requests at all.
+        """
+        picker = makePicker(numPieces=1, lastLength=PIECE_LENGTH, maxDuplicates=0)
+        picker.pick("a", self.pieces, 4)
+        self.assertTrue(picker.endgame)
+        self.assertEqual(picker.pick("b", self.pieces, 4), [])
+
+    def test_duplicatesOnlyOfPeersPieces(self) -> None:
+        """
+        In endgame, only blocks of pieces the peer has are duplicated for it.
+        """
+        picker = makePicker(numPieces=2, lastLength=PIECE_LENGTH)
+        picker.pick("a", allPieces(picker), 8)
+        self.assertTrue(picker.endgame)
+        blocks = picker.pick("b", Bitfield(2, [1]), 8)
+        self.assertEqual({index for index, _, _ in blocks}, {1})
+        self.assertEqual(len(blocks), 4)
+
+    def test_receivedBlocksNotDuplicated(self) -> None:
+        """
+        Blocks already received are not requested again in endgame.
+        """
+        blocks = self.picker.pick("a", self.pieces, 4)
+        receiveAll(self.picker, "a", blocks[:3])
+        self.assertEqual(self.picker.pick("b", self.pieces, 4), blocks[3:])
+
+    def test_blockReceivedReturnsOtherRequesters(self) -> None:
+        """
+        In endgame, the block's arrival names the other peers it was
+        requested from, to cancel; a later copy is not wanted.
+        """
+        for peer in "abc":
+            self.picker.pick(peer, self.pieces, 4)
+        others, filled = self.picker.blockReceived("b", 0, 0, BLOCK_SIZE)
+        self.assertEqual(sorted(others), ["a", "c"])
+        self.assertFalse(filled)
+        self.assertIsNone(self.picker.blockReceived("a", 0, 0, BLOCK_SIZE))
+        others, filled = self.picker.blockReceived("d", 0, BLOCK_SIZE, BLOCK_SIZE)
+        self.assertEqual(sorted(others), ["a", "b", "c"])
+
+    def test_endgameEndsWhenPieceFails(self) -> None:
+        """
+        A failed piece has unrequested blocks again, so endgame ends.
+        """
+        blocks = self.picker.pick("a", self.pieces, 4)
+        receiveAll(self.picker, "a", blocks)
+        self.assertTrue(self.picker.endgame)
+        self.picker.pieceFailed(0)
+        self.assertFalse(self.picker.endgame)
+
+
+class HashCheckTests(SynchronousTestCase):
+    """
+    Tests for L{PiecePicker.pieceVerified} and L{PiecePicker.pieceFailed}.
+    """
+
+    def test_pieceFailedReturnsContributors(self) -> None:
+        """
+        L{PiecePicker.pieceFailed} returns every peer that sent a block of the
+        piece, and only those.
+        """
+        picker = makePicker()
+        pieces = Bitfield(8, [2])
+        receiveAll(picker, "a", picker.pick("a", pieces, 1))
+        picker.pick("c", pieces, 1)
+        filled = receiveAll(picker, "b", picker.pick("b", pieces, 2))
+        self.assertEqual(filled, [])
+        picker.abandon("c", [(2, BLOCK_SIZE)])
+        self.assertEqual(receiveAll(picker, "b", [(2, BLOCK_SIZE, BLOCK_SIZE)]), [2])
+        self.assertEqual(picker.pieceFailed(2), {"a", "b"})
+
+    def test_failedPieceDownloadableAgain(self) -> None:
+        """
+        After a failed hash check every block of the piece is picked again.
+        """
+        picker = makePicker()
+        pieces = Bitfield(8, [2])
+        blocks = picker.pick("a", pieces, 4)
+        self.assertEqual(receiveAll(picker, "a", blocks), [2])
+        self.assertFalse(picker.wants(2))
+        self.assertEqual(picker.pick("b", pieces, 4), [])
+        picker.pieceFailed(2)
+        self.assertTrue(picker.wants(2))
+        self.assertEqual(sorted(picker.pick("b", pieces, 4)), sorted(blocks))
+
+    def test_pieceFailedUnknown(self) -> None:
+        """
+        Failing a piece that was never started, or failing one twice, returns
+        no one and changes nothing.
+        """
+        picker = makePicker(numPieces=1, lastLength=PIECE_LENGTH)
+        self.assertEqual(picker.pieceFailed(0), set())
+        blocks = picker.pick("a", allPieces(picker), 4)
+        receiveAll(picker, "a", blocks)
+        self.assertEqual(picker.pieceFailed(0), {"a"})
+        self.assertEqual(picker.pieceFailed(0), set())
+        self.assertEqual(len(picker.pick("b", allPieces(picker), 10)), 4)
+        self.assertTrue(picker.endgame)
+
+    def test_pieceVerifiedCompletes(self) -> None:
+        """
+        Once every piece is verified the picker is complete, no longer in
+        endgame, wants nothing and picks nothing.
+        """
+        picker = makePicker()
+        pieces = allPieces(picker)
+        filled = receiveAll(picker, "a", picker.pick("a", pieces, 1000))
+        self.assertEqual(sorted(filled), list(range(8)))
+        for index in filled[:-1]:
+            picker.pieceVerified(index)
+            self.assertFalse(picker.complete())
+        picker.pieceVerified(filled[-1])
+        self.assertTrue(picker.complete())
+        self.assertFalse(picker.endgame)
+        self.assertFalse(any(picker.wants(index) for index in range(8)))
+        self.assertEqual(picker.pick("a", pieces, 10), [])
+        self.assertEqual(list(picker.done), list(range(8)))
+
+    def test_verifiedPieceBlocksNotWanted(self) -> None:
+        """
+        Late copies of blocks of a verified piece are not wanted.
+        """
+        picker = makePicker()
+        blocks = picker.pick("a", Bitfield(8, [1]), 4)
+        receiveAll(picker, "a", blocks)
+        picker.pieceVerified(1)
+        self.assertIsNone(picker.blockReceived("b", *blocks[0]))
+
+    def test_haveMakesComplete(self) -> None:
+        """
+        A picker given every piece as C{have} is complete from the start.
+        """
+        picker = makePicker(have=range(8))
+        self.assertTrue(picker.complete())
+        self.assertFalse(picker.endgame)
+        self.assertFalse(makePicker(have=range(7)).complete())
+
+
+class InterestTests(SynchronousTestCase):
+    """
+    Tests for L{PiecePicker.interestedIn}.
+    """
+
+    def test_interestedIn(self) -> None:
+        """
+        We are interested in a peer exactly when it has a piece we have not
+        verified.
+        """
+        picker = makePicker(numPieces=4, have=[0, 1])
+        self.assertFalse(picker.interestedIn(Bitfield(4)))
+        self.assertFalse(picker.interestedIn(Bitfield(4, [0])))
+        self.assertFalse(picker.interestedIn(Bitfield(4, [0, 1])))
+        self.assertTrue(picker.interestedIn(Bitfield(4, [3])))
+        self.assertTrue(picker.interestedIn(Bitfield(4, [0, 2])))
+        self.assertTrue(picker.interestedIn(Bitfield(4, [0, 1, 2])))
+        self.assertTrue(picker.interestedIn(Bitfield(4, range(4))))
+
+    def test_notInterestedWhenComplete(self) -> None:
+        """
+        A complete picker is interested in no one, seeds included.
+        """
+        picker = makePicker(numPieces=4, have=range(4))
+        self.assertFalse(picker.interestedIn(Bitfield(4, range(4))))
+        self.assertFalse(picker.interestedIn(Bitfield(4, [2])))
+
+    @given(st.sets(st.integers(0, 11)), st.sets(st.integers(0, 11)))
+    def test_interestedInMatchesSets(self, ours: set[int], theirs: set[int]) -> None:
+        """
+        L{PiecePicker.interestedIn} is true exactly when the peer's pieces are
+        not a subset of ours.
+        """
+        picker = PiecePicker(12, lambda index: BLOCK_SIZE, have=ours)
+        self.assertEqual(picker.interestedIn(Bitfield(12, theirs)), not theirs <= ours)
+
+
+def expectedUnrequested(picker: PiecePicker) -> int:
+    """
+    Count, from the picker's piece states, the missing blocks of the pieces
+    neither verified nor waiting for their hash check.
+    """
+    total = 0
+    for index in range(picker.numPieces):
+        if index in picker.done or index in picker._filled:
+            continue
+        partial = picker._partial.get(index)
+        if partial is None:
+            total += -(-picker._pieceSize(index) // picker._blockSize)
+        else:
+            total += sum(1 for state in partial.states if state == 0)
+    return total
+
+
+PEERS = ("p0", "p1", "p2")
+
+
+class SimulationTests(SynchronousTestCase):
+    """
+    Random interleavings of everything the torrent may tell the picker.
+    """
+
+    def checkInvariants(
+        self, picker: PiecePicker, outstanding: dict[str, set[Block]], maxDuplicates: int
+    ) -> None:
+        """
+        Check the picker's bookkeeping against the piece states and against
+        C{outstanding}, the requests each peer has in flight.
+        """
+        self.assertEqual(picker._unrequested, expectedUnrequested(picker))
+        # The picker's requesters are exactly the outstanding requests.
+        fromPicker: dict[Block, set[str]] = defaultdict(set)
+        for index, partial in picker._partial.items():
+            for block, requesters in enumerate(partial.requesters):
+                self.assertEqual(bool(requesters), partial.states[block] == 1)
+                if requesters:
+                    begin = block * picker._blockSize
+                    key = (index, begin, picker.blockLength(index, begin))
+                    fromPicker[key] = set(requesters)
+        fromModel: dict[Block, set[str]] = defaultdict(set)
+        for peer, blocks in outstanding.items():
+            for block in blocks:
+                fromModel[block].add(peer)
+        self.assertEqual(dict(fromPicker), dict(fromModel))
+        for requesters in fromModel.values():
+            self.assertLessEqual(len(requesters), 1 + maxDuplicates)
+
+    def deliver(
+        self,
+        picker: PiecePicker,
+        outstanding: dict[str, set[Block]],
+        filled: set[int],
+        peer: str,
+        block: Block,
+    ) -> None:
+        """
+        Hand C{block} from C{peer} to the picker, as the torrent does: cancel
+        the other requests for it.
+        """
+        outstanding[peer].discard(block)
+        result = picker.blockReceived(peer, *block)
+        if result is None:
+            return
+        others, isFilled = result
+        self.assertNotIn(peer, others)
+        for other in others:
+            self.assertIn(block, outstanding[other])
+            outstanding[other].discard(block)
+        if isFilled:
+            self.assertNotIn(block[0], filled)
+            filled.add(block[0])
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.data())
+    def test_randomOperationsNeverLoseBlocks(self, data: st.DataObject) -> None:
+        """
+        Whatever the order of picks, arrivals (wanted or not), abandons, hash
+        failures and verifications among three peers, the count of unrequested
+        blocks matches the piece states, the picker's requests match the
+        peers', no peer is asked twice for a block, no block has more than
+        C{1 + maxDuplicates} requesters, and afterwards the torrent can still
+        be completed.
+        """
+        blockSize = 4
+        numPieces = data.draw(st.integers(1, 6), "numPieces")
+        pieceLength = data.draw(st.integers(1, 13), "pieceLength")
+        lastLength = data.draw(st.integers(1, pieceLength), "lastLength")
+        have = data.draw(st.sets(st.integers(0, numPieces - 1)), "have")
+        maxDuplicates = data.draw(st.integers(0, 2), "maxDuplicates")
+        pieceSize = sizes(numPieces, pieceLength, lastLength)
+        picker = PiecePicker(
+            numPieces,
+            pieceSize,
+            have=have,
+            blockSize=blockSize,
+            rng=random.Random(data.draw(st.integers(0, 2**32), "seed")),
+            maxDuplicates=maxDuplicates,
+        )
+        peerPieces = {
+            peer: Bitfield(numPieces, data.draw(st.sets(st.integers(0, numPieces - 1)), peer))
+            for peer in PEERS
+        }
+        # The first peer is a seed, so the torrent can always complete.
+        peerPieces["p0"] = Bitfield(numPieces, range(numPieces))
+        for pieces in peerPieces.values():
+            picker.peerHasPieces(pieces)
+        outstanding: dict[str, set[Block]] = {peer: set() for peer in PEERS}
+        filled: set[int] = set()
+
+        operation = st.sampled_from(
+            ["pick", "receive", "unsolicited", "abandon", "fail", "verify"]
+        )
+        for _ in range(data.draw(st.integers(0, 60), "steps")):
+            op = data.draw(operation)
+            peer = data.draw(st.sampled_from(PEERS))
+            if op == "pick":
+                count = data.draw(st.integers(0, 8))
+                blocks = picker.pick(peer, peerPieces[peer], count)
+                self.assertLessEqual(len(blocks), count)
+                for block in blocks:
+                    index, begin, length = block
+                    self.assertIn(index, peerPieces[peer])
+                    self.assertNotIn(block, outstanding[peer])
+                    self.assertEqual(begin % blockSize, 0)
+                    self.assertEqual(length, min(blockSize, pieceSize(index) - begin))
+                    self.assertGreater(length, 0)
+                    outstanding[peer].add(block)
+                self.assertEqual(len(set(blocks)), len(blocks))
+            elif op == "receive" and outstanding[peer]:
+                block = data.draw(st.sampled_from(sorted(outstanding[peer])))
+                self.deliver(picker, outstanding, filled, peer, block)
+            elif op == "unsolicited":
+                index = data.draw(st.integers(0, numPieces - 1))
+                begin = data.draw(st.integers(-blockSize, pieceLength + blockSize))
+                length = data.draw(st.integers(0, blockSize + 1))
+                self.deliver(picker, outstanding, filled, peer, (index, begin, length))
+            elif op == "abandon" and outstanding[peer]:
+                blocks = data.draw(st.sets(st.sampled_from(sorted(outstanding[peer]))))
+                outstanding[peer] -= blocks
+                picker.abandon(peer, [(index, begin) for index, begin, _ in blocks])
+            elif op in ("fail", "verify") and filled:
+                index = data.draw(st.sampled_from(sorted(filled)))
+                filled.discard(index)
+                if op == "fail":
+                    contributors = picker.pieceFailed(index)
+                    self.assertTrue(contributors)
+                    self.assertLessEqual(contributors, set(PEERS))
+                else:
+                    picker.pieceVerified(index)
+            self.checkInvariants(picker, outstanding, maxDuplicates)
+
+        # Now let every request be answered and every piece pass.
+        for _ in range(100):
+            if picker.complete():
+                break
+            for peer in PEERS:
+                for block in sorted(outstanding[peer]):
+                    self.deliver(picker, outstanding, filled, peer, block)
+                for block in picker.pick(peer, peerPieces[peer], 8):
+                    outstanding[peer].add(block)
+            for index in sorted(filled):
+                picker.pieceVerified(index)
+            filled.clear()
+            self.checkInvariants(picker, outstanding, maxDuplicates)
+        self.assertTrue(picker.complete())
+        self.assertEqual(picker._unrequested, 0)

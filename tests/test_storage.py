@@ -1,0 +1,706 @@
+# -*- test-case-name: tests.test_storage -*-
+"""
+Tests for L{bittwist.storage}.
+"""
+
+import dataclasses
+import errno
+import hashlib
+import os
+import shutil
+import tempfile
+
+import bencodepy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from twisted.internet import defer
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+from zope.interface.verify import verifyObject
+
+from bittwist import storage
+from bittwist.bitfield import Bitfield
+from bittwist.errors import StorageError
+from bittwist.metainfo import FileEntry, createTorrent, parse
+from bittwist.storage import FileStorage, IPieceStorage, MemoryStorage
+
+__all__ = ["MemoryStorageTests", "FileStorageTests", "LayoutTests", "OSErrorTests"]
+
+
+def makeTorrent(name, files, pieceLength=16):
+    """
+    Build and parse a torrent.
+
+    @param files: C{bytes} for a single-file torrent, or a list of
+        C{(path tuple, bytes, isPad)} for a multi-file one.
+    @return: C{(metainfo, stream)} where C{stream} is the torrent's whole
+        byte stream, pad bytes as zeros.
+    """
+    info = {b"name": name.encode(), b"piece length": pieceLength}
+    if isinstance(files, bytes):
+        stream = files
+        info[b"length"] = len(files)
+    else:
+        stream = b""
+        info[b"files"] = []
+        for path, data, pad in files:
+            entry = {b"length": len(data), b"path": [c.encode() for c in path]}
+            if pad:
+                entry[b"attr"] = b"p"
+                data = bytes(len(data))
+            info[b"files"].append(entry)
+            stream += data
+    info[b"pieces"] = b"".join(
+        hashlib.sha1(stream[i:i + pieceLength]).digest()
+        for i in range(0, len(stream), pieceLength)
+    )
+    return parse(bencodepy.encode({b"info": info}), "<test>"), stream
+
+
+def pieces(metainfo, stream):
+    """
+    @return: C{(index, bytes)} for every piece.
+    """
+    return [
+        (i, stream[i * metainfo.pieceLength:i * metainfo.pieceLength + metainfo.pieceSize(i)])
+        for i in range(metainfo.numPieces)
+    ]
+
+
+THREE_FILES = [
+    (("a",), b"AAAAA", False),
+    (("sub", "b"), b"BBB", False),
+    (("sub", "deeper", "c"), b"CCCCCCC", False),
+    (("d",), b"DDDDDDDDDDDDDDDDDDDDD", False),
+]
+
+WITH_PAD = [
+    (("a",), b"0123456789", False),
+    ((".pad", "6"), bytes(6), True),
+    (("b",), b"abcdefghijklmnopqrst", False),
+]
+
+
+class MemoryStorageTests(SynchronousTestCase):
+    """
+    Tests for L{MemoryStorage}.
+    """
+
+    def test_providesInterface(self):
+        """
+        L{MemoryStorage} provides L{IPieceStorage}.
+        """
+        metainfo, _ = makeTorrent("x", b"hello world")
+        self.assertTrue(verifyObject(IPieceStorage, MemoryStorage(metainfo)))
+
+    def test_roundTrip(self):
+        """
+        Blocks written across file boundaries read back, and good pieces
+        verify and land in C{have}.
+        """
+        metainfo, stream = makeTorrent("t", THREE_FILES)
+        store = MemoryStorage(metainfo)
+        for index, data in pieces(metainfo, stream):
+            self.successResultOf(store.writeBlock(index, 0, data))
+            self.assertTrue(self.successResultOf(store.verifyPiece(index)))
+        self.assertTrue(store.have.complete())
+        self.assertEqual(self.successResultOf(store.readBlock(0, 2, 12)), stream[2:14])
+
+    def test_badPiece(self):
+        """
+        A piece whose bytes do not match its hash verifies C{False} and
+        leaves C{have}, even if it was verified before.
+        """
+        metainfo, stream = makeTorrent("x", b"0123456789abcdefXYZ")
+        store = MemoryStorage(metainfo)
+        store.writeBlock(0, 0, stream[:16])
+        self.assertTrue(self.successResultOf(store.verifyPiece(0)))
+        store.writeBlock(0, 3, b"!")
+        self.assertFalse(self.successResultOf(store.verifyPiece(0)))
+        self.assertNotIn(0, store.have)
+
+    def test_padBytesDropped(self):
+        """
+        Bytes written over a pad file are dropped and read back as zeros.
+        """
+        metainfo, stream = makeTorrent("t", WITH_PAD)
+        store = MemoryStorage(metainfo)
+        store.writeBlock(0, 0, b"0123456789" + b"\xff" * 6)
+        self.assertEqual(
+            self.successResultOf(store.readBlock(0, 0, 16)), b"0123456789" + bytes(6)
+        )
+        self.assertTrue(self.successResultOf(store.verifyPiece(0)))
+
+    def test_unwrittenPiece(self):
+        """
+        A piece never written is not stored: reading it fails, verifying it
+        gives C{False}.
+        """
+        metainfo, _ = makeTorrent("x", b"0123456789abcdefXYZ")
+        store = MemoryStorage(metainfo)
+        self.failureResultOf(store.readBlock(1, 0, 3), StorageError)
+        self.assertFalse(self.successResultOf(store.verifyPiece(1)))
+
+    def test_initialData(self):
+        """
+        Storage made with the torrent's data checks complete: ready to seed.
+        """
+        metainfo, stream = makeTorrent("t", WITH_PAD)
+        store = MemoryStorage(metainfo, data=stream)
+        have = self.successResultOf(store.check())
+        self.assertIs(have, store.have)
+        self.assertTrue(have.complete())
+
+    def test_initialDataWrongSize(self):
+        """
+        Initial data of the wrong size is refused.
+        """
+        metainfo, stream = makeTorrent("x", b"0123456789")
+        self.assertRaises(StorageError, MemoryStorage, metainfo, data=stream + b"!")
+
+    def test_outOfRange(self):
+        """
+        Blocks outside their piece, bad indexes and empty blocks fail with
+        L{StorageError}.
+        """
+        metainfo, _ = makeTorrent("x", b"0123456789abcdefXYZ")
+        store = MemoryStorage(metainfo)
+        for index, begin, data in [
+            (-1, 0, b"a"), (2, 0, b"a"), (0, -1, b"a"), (0, 15, b"ab"),
+            (1, 2, b"ab"), (0, 0, b""),
+        ]:
+            self.failureResultOf(store.writeBlock(index, begin, data), StorageError)
+        self.failureResultOf(store.readBlock(0, 0, 0), StorageError)
+        self.failureResultOf(store.verifyPiece(2), StorageError)
+        self.assertEqual(bytes(store.data), bytes(19))
+
+    def test_closed(self):
+        """
+        After L{MemoryStorage.close}, every call but C{close} fails.
+        """
+        metainfo, _ = makeTorrent("x", b"0123456789")
+        store = MemoryStorage(metainfo)
+        self.successResultOf(store.close())
+        self.successResultOf(store.close())
+        self.failureResultOf(store.writeBlock(0, 0, b"a"), StorageError)
+        self.failureResultOf(store.check(), StorageError)
+
+
+class FileStorageTests(TestCase):
+    """
+    Tests for L{FileStorage}, on real files and the real reactor.
+    """
+
+    def setUp(self):
+        self.folder = os.path.abspath(self.mktemp())
+        os.makedirs(self.folder)
+
+    def makeStorage(self, metainfo, folder=None):
+        store = FileStorage(metainfo, folder or self.folder)
+        self.addCleanup(store.close)
+        return store
+
+    @defer.inlineCallbacks
+    def writeAll(self, store, metainfo, stream, blockSize=16):
+        """
+        Write every piece in blocks, without waiting in between, then verify
+        every piece.
+
+        @return: the verification results, in piece order.
+        """
+        writes = []
+        for index, data in pieces(metainfo, stream):
+            for begin in range(0, len(data), blockSize):
+                writes.append(store.writeBlock(index, begin, data[begin:begin + blockSize]))
+        yield defer.gatherResults(writes)
+        results = yield defer.gatherResults(
+            [store.verifyPiece(i) for i in range(metainfo.numPieces)]
+        )
+        return results
+
+    def readFile(self, *path):
+        with open(os.path.join(self.folder, *path), "rb") as f:
+            return f.read()
+
+    def test_providesInterface(self):
+        """
+        L{FileStorage} provides L{IPieceStorage}.
+        """
+        metainfo, _ = makeTorrent("x", b"hello world")
+        self.assertTrue(verifyObject(IPieceStorage, self.makeStorage(metainfo)))
+
+    @defer.inlineCallbacks
+    def test_singleFile(self):
+        """
+        A single-file torrent is stored in one file named after it, whose
+        blocks read back; every good piece verifies.
+        """
+        metainfo, stream = makeTorrent("single.bin", os.urandom(100))
+        store = self.makeStorage(metainfo)
+        results = yield self.writeAll(store, metainfo, stream, blockSize=5)
+        self.assertEqual(results, [True] * metainfo.numPieces)
+        self.assertTrue(store.have.complete())
+        self.assertEqual(self.readFile("single.bin"), stream)
+        block = yield store.readBlock(6, 1, 3)
+        self.assertEqual(block, stream[97:100])
+
+    @defer.inlineCallbacks
+    def test_blockSpansThreeFiles(self):
+        """
+        A block spanning three files of a multi-file torrent is cut at the
+        file boundaries on write and put back together on read; folders are
+        created as needed.
+        """
+        metainfo, stream = makeTorrent("t", THREE_FILES)
+        store = self.makeStorage(metainfo)
+        # Bytes 2..16 of the stream: the end of a, all of b, the start of c.
+        yield store.writeBlock(0, 2, stream[2:13])
+        self.assertEqual(self.readFile("t", "a"), b"\0\0AAA")
+        self.assertEqual(self.readFile("t", "sub", "b"), b"BBB")
+        self.assertEqual(self.readFile("t", "sub", "deeper", "c"), b"CCCCC\0\0")
+        block = yield store.readBlock(0, 2, 11)
+        self.assertEqual(block, stream[2:13])
+
+    @defer.inlineCallbacks
+    def test_multiFile(self):
+        """
+        Every file of a multi-file torrent holds its bytes once all pieces
+        are written, and all pieces verify.
+        """
+        metainfo, stream = makeTorrent("t", THREE_FILES)
+        store = self.makeStorage(metainfo)
+        results = yield self.writeAll(store, metainfo, stream, blockSize=7)
+        self.assertEqual(results, [True] * metainfo.numPieces)
+        for path, data, _ in THREE_FILES:
+            self.assertEqual(self.readFile("t", *path), data)
+
+    @defer.inlineCallbacks
+    def test_padFiles(self):
+        """
+        Pad files are never created; bytes written over them are dropped and
+        read back as zeros, and the pieces holding them verify.
+        """
+        metainfo, stream = makeTorrent("t", WITH_PAD)
+        store = self.makeStorage(metainfo)
+        yield store.writeBlock(0, 0, b"0123456789" + b"\xff" * 6)
+        block = yield store.readBlock(0, 8, 8)
+        self.assertEqual(block, b"89" + bytes(6))
+        results = yield self.writeAll(store, metainfo, stream)
+        self.assertEqual(results, [True, True, True])
+        self.assertFalse(os.path.exists(os.path.join(self.folder, "t", ".pad")))
+        self.assertEqual(sorted(os.listdir(os.path.join(self.folder, "t"))), ["a", "b"])
+
+    @defer.inlineCallbacks
+    def test_emptyFileCreated(self):
+        """
+        A file of length 0, which no block covers, is created with the
+        first write.
+        """
+        metainfo, stream = makeTorrent(
+            "t", [(("empty",), b"", False), (("x", "data"), b"0123456789", False)]
+        )
+        store = self.makeStorage(metainfo)
+        yield self.writeAll(store, metainfo, stream)
+        self.assertEqual(self.readFile("t", "empty"), b"")
+
+    @defer.inlineCallbacks
+    def test_filesSparseAtFullLength(self):
+        """
+        A file is created at its final length on its first write.
+        """
+        metainfo, stream = makeTorrent("big", bytes(64 * 1024), pieceLength=16384)
+        store = self.makeStorage(metainfo)
+        yield store.writeBlock(0, 0, b"x")
+        self.assertEqual(os.path.getsize(os.path.join(self.folder, "big")), 64 * 1024)
+
+    @defer.inlineCallbacks
+    def test_verifyBadPiece(self):
+        """
+        A corrupt piece verifies C{False} and is not in C{have}; good pieces
+        around it verify; a piece verified before and then overwritten with
+        bad bytes leaves C{have}.
+        """
+        metainfo, stream = makeTorrent("t", THREE_FILES)
+        bad = bytearray(stream)
+        bad[20] ^= 1
+        store = self.makeStorage(metainfo)
+        results = yield self.writeAll(store, metainfo, bytes(bad))
+        self.assertEqual(results, [True, False, True])
+        self.assertEqual(list(store.have), [0, 2])
+        yield store.writeBlock(0, 0, b"!")
+        matched = yield store.verifyPiece(0)
+        self.assertFalse(matched)
+        self.assertEqual(list(store.have), [2])
+
+    @defer.inlineCallbacks
+    def test_verifyMissing(self):
+        """
+        A piece with no file on disk verifies C{False}, without error.
+        """
+        metainfo, _ = makeTorrent("t", THREE_FILES)
+        store = self.makeStorage(metainfo)
+        matched = yield store.verifyPiece(1)
+        self.assertFalse(matched)
+
+    @defer.inlineCallbacks
+    def test_fifoOrdering(self):
+        """
+        A verification asked for right after writes, without waiting for
+        them, sees them.
+        """
+        metainfo, stream = makeTorrent("t", THREE_FILES)
+        store = self.makeStorage(metainfo)
+        store.writeBlock(1, 0, stream[16:32])
+        matched = yield store.verifyPiece(1)
+        self.assertTrue(matched)
+
+    @defer.inlineCallbacks
+    def test_resultsInOrder(self):
+        """
+        Results come back in the order the calls were made.
+        """
+        metainfo, stream = makeTorrent("x", os.urandom(1600))
+        store = self.makeStorage(metainfo)
+        fired = []
+        calls = []
+        for index, data in pieces(metainfo, stream):
+            calls.append(store.writeBlock(index, 0, data).addCallback(
+                lambda _, i=index: fired.append(("w", i))))
+            calls.append(store.verifyPiece(index).addCallback(
+                lambda ok, i=index: fired.append(("v", i, ok))))
+        yield defer.gatherResults(calls)
+        expected = []
+        for i in range(100):
+            expected += [("w", i), ("v", i, True)]
+        self.assertEqual(fired, expected)
+
+    @defer.inlineCallbacks
+    def test_resume(self):
+        """
+        A new storage on the same folder finds exactly the pieces that were
+        good; a byte corrupted on disk un-verifies only its piece.
+        """
+        metainfo, stream = makeTorrent("t", THREE_FILES + WITH_PAD[1:], pieceLength=8)
+        bad = bytearray(stream)
+        bad[9] ^= 0xFF  # piece 1
+        store = self.makeStorage(metainfo)
+        results = yield self.writeAll(store, metainfo, bytes(bad), blockSize=3)
+        yield store.close()
+        good = [i for i in range(metainfo.numPieces) if i != 1]
+        self.assertEqual([i for i, ok in enumerate(results) if ok], good)
+
+        again = self.makeStorage(metainfo)
+        have = yield again.check()
+        self.assertIs(have, again.have)
+        self.assertEqual(have, Bitfield(metainfo.numPieces, good))
+        yield again.close()
+
+        # Byte 22 of the stream is byte 7 of file d: piece 2.
+        path = os.path.join(self.folder, "t", "d")
+        with open(path, "r+b") as f:
+            f.seek(7)
+            f.write(b"?")
+        third = self.makeStorage(metainfo)
+        have = yield third.check()
+        self.assertEqual(have, Bitfield(metainfo.numPieces, [i for i in good if i != 2]))
+
+    @defer.inlineCallbacks
+    def test_checkMissingAndShortFiles(self):
+        """
+        Missing files make their pieces absent, a short file the pieces past
+        its end; neither is an error and checking creates no file.
+        """
+        metainfo, stream = makeTorrent("t", THREE_FILES, pieceLength=4)
+        os.makedirs(os.path.join(self.folder, "t"))
+        with open(os.path.join(self.folder, "t", "d"), "wb") as f:
+            f.write(b"D" * 13)  # stream bytes 15..28: pieces 4, 5 and 6 whole
+        store = self.makeStorage(metainfo)
+        have = yield store.check()
+        self.assertEqual(list(have), [4, 5, 6])
+        self.assertEqual(os.listdir(os.path.join(self.folder, "t")), ["d"])
+
+    @defer.inlineCallbacks
+    def test_checkExistingData(self):
+        """
+        Storage over the folder a torrent was created from checks complete,
+        ready to seed.
+        """
+        source = os.path.join(self.folder, "share")
+        os.makedirs(os.path.join(source, "inner"))
+        for name, size in [("one", 40000), ("inner/two", 3), ("three", 20000)]:
+            with open(os.path.join(source, name), "wb") as f:
+                f.write(os.urandom(size))
+        metainfo = parse(createTorrent(source, pieceLength=16384))
+        store = self.makeStorage(metainfo)
+        have = yield store.check()
+        self.assertTrue(have.complete())
+        # Files are sorted by path: inner/two comes first.
+        block = yield store.readBlock(0, 0, 3)
+        with open(os.path.join(source, "inner", "two"), "rb") as f:
+            self.assertEqual(block, f.read())
+
+    @defer.inlineCallbacks
+    def test_symlinkEscapeRefused(self):
+        """
+        A file whose path goes through a symbolic link pointing outside the
+        download folder is refused, and nothing is written outside.
+        """
+        outside = os.path.abspath(self.mktemp())
+        os.makedirs(outside)
+        os.symlink(outside, os.path.join(self.folder, "t"))
+        metainfo, stream = makeTorrent("t", THREE_FILES)
+        store = self.makeStorage(metainfo)
+        failure = yield self.assertFailure(store.writeBlock(0, 0, stream[:16]), StorageError)
+        self.assertEqual(failure.path, os.path.join(self.folder, "t", "a"))
+        self.assertIn("outside the download folder", str(failure))
+        self.assertEqual(os.listdir(outside), [])
+        yield self.assertFailure(store.readBlock(0, 0, 4), StorageError)
+
+    @defer.inlineCallbacks
+    def test_symlinkedFileRefused(self):
+        """
+        A file that is itself a symbolic link, even to a file inside the
+        download folder, is neither written nor read through.
+        """
+        metainfo, stream = makeTorrent("x", b"0123456789")
+        target = os.path.join(self.folder, "real")
+        with open(target, "wb") as f:
+            f.write(b"0123456789")
+        os.symlink(target, os.path.join(self.folder, "x"))
+        store = self.makeStorage(metainfo)
+        yield self.assertFailure(store.writeBlock(0, 0, b"a"), StorageError)
+        yield self.assertFailure(store.readBlock(0, 0, 1), StorageError)
+        with open(target, "rb") as f:
+            self.assertEqual(f.read(), b"0123456789")
+
+    def test_unsafePathRefused(self):
+        """
+        A metainfo whose file path would climb out of the download folder is
+        refused when the storage is made.
+        """
+        metainfo, _ = makeTorrent("t", THREE_FILES)
+        files = list(metainfo.files)
+        files[1] = dataclasses.replace(files[1], path=("t", "..", "..", "b"))
+        bad = dataclasses.replace(metainfo, files=tuple(files))
+        self.assertRaises(StorageError, FileStorage, bad, self.folder)
+
+    def test_layoutMismatchRefused(self):
+        """
+        A metainfo whose files do not add up is refused.
+        """
+        metainfo, _ = makeTorrent("t", THREE_FILES)
+        files = metainfo.files[:-1] + (FileEntry(("t", "d"), 5, 15, False),)
+        bad = dataclasses.replace(metainfo, files=files)
+        self.assertRaises(StorageError, FileStorage, bad, self.folder)
+
+    @defer.inlineCallbacks
+    def test_outOfRange(self):
+        """
+        Bad indexes, blocks past their piece's end and empty blocks fail with
+        L{StorageError} and write nothing.
+        """
+        metainfo, _ = makeTorrent("x", b"0123456789abcdefXYZ")
+        store = self.makeStorage(metainfo)
+        for index, begin, data in [
+            (-1, 0, b"a"), (2, 0, b"a"), (0, -1, b"a"), (0, 15, b"ab"),
+            (1, 2, b"ab"), (0, 0, b""),
+        ]:
+            yield self.assertFailure(store.writeBlock(index, begin, data), StorageError)
+        yield self.assertFailure(store.readBlock(1, 0, 4), StorageError)
+        yield self.assertFailure(store.readBlock(0, 0, 0), StorageError)
+        yield self.assertFailure(store.verifyPiece(-1), StorageError)
+        self.assertEqual(os.listdir(self.folder), [])
+
+    @defer.inlineCallbacks
+    def test_readAbsent(self):
+        """
+        Reading data that is not on disk fails with L{StorageError}.
+        """
+        metainfo, _ = makeTorrent("t", THREE_FILES)
+        store = self.makeStorage(metainfo)
+        yield self.assertFailure(store.readBlock(1, 0, 4), StorageError)
+
+    @defer.inlineCallbacks
+    def test_directoryInPlaceOfFile(self):
+        """
+        A folder where a file should be makes the write fail with a
+        L{StorageError} naming it and saying what to do.
+        """
+        metainfo, stream = makeTorrent("t", THREE_FILES)
+        path = os.path.join(self.folder, "t", "sub", "b")
+        os.makedirs(path)
+        store = self.makeStorage(metainfo)
+        failure = yield self.assertFailure(store.writeBlock(0, 5, stream[5:8]), StorageError)
+        self.assertEqual(failure.path, path)
+        self.assertIn("is a folder where the torrent has a file", str(failure))
+        # The storage is still usable for the other files.
+        yield store.writeBlock(0, 0, stream[:5])
+        self.assertEqual(self.readFile("t", "a"), stream[:5])
+
+    @defer.inlineCallbacks
+    def test_diskFull(self):
+        """
+        A full disk fails the write with a L{StorageError} naming the file
+        and the remedy.
+        """
+        def pwrite(fd, data, offset):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        self.patch(storage.os, "pwrite", pwrite)
+        metainfo, _ = makeTorrent("x", b"0123456789")
+        store = self.makeStorage(metainfo)
+        failure = yield self.assertFailure(store.writeBlock(0, 0, b"abc"), StorageError)
+        self.assertEqual(failure.path, os.path.join(self.folder, "x"))
+        self.assertIn("disk full writing", str(failure))
+        self.assertIn("verified pieces are kept", str(failure))
+
+    @defer.inlineCallbacks
+    def test_close(self):
+        """
+        C{close} is idempotent and fires after queued writes are done; later
+        calls fail with L{StorageError}.
+        """
+        metainfo, stream = makeTorrent("x", b"0123456789")
+        store = self.makeStorage(metainfo)
+        write = store.writeBlock(0, 0, stream)
+        first = store.close()
+        second = store.close()
+        yield first
+        self.assertTrue(write.called)
+        yield second
+        yield store.close()
+        yield self.assertFailure(store.writeBlock(0, 0, b"a"), StorageError)
+        yield self.assertFailure(store.check(), StorageError)
+        self.assertEqual(self.readFile("x"), stream)
+
+    def test_closeUnused(self):
+        """
+        Closing a storage never used fires at once.
+        """
+        metainfo, _ = makeTorrent("x", b"0123456789")
+        store = FileStorage(metainfo, self.folder)
+        self.successResultOf(store.close())
+
+
+layouts = st.tuples(
+    st.lists(st.tuples(st.integers(0, 40), st.booleans()), min_size=1, max_size=6),
+    st.integers(1, 48),
+).filter(lambda layout: sum(length for length, _ in layout[0]) > 0)
+
+blocks = st.lists(
+    st.tuples(st.integers(-1, 50), st.integers(-2, 50), st.integers(0, 50)), max_size=12
+)
+
+
+def randomTorrent(layout):
+    files, pieceLength = layout
+    return makeTorrent(
+        "t",
+        [
+            ((".pad", str(length)) if pad else ("f%d" % i,), os.urandom(length), pad)
+            for i, (length, pad) in enumerate(files)
+        ],
+        pieceLength,
+    )
+
+
+class LayoutTests(SynchronousTestCase):
+    """
+    Property tests of the mapping of blocks onto files: any index, begin and
+    length a peer may send either fails with L{StorageError} or lands where
+    the byte stream says.
+    """
+
+    def check(self, store, write, read, metainfo, stream, requests):
+        model = bytearray(len(stream))
+        for index, begin, length in requests:
+            # The stream's own bytes at that place: pad bytes are zero there,
+            # as a real peer sends them.
+            offset = max(index * metainfo.pieceLength + begin, 0)
+            data = (stream * 2)[offset:offset + length]
+            length = len(data)
+            inRange = (
+                0 <= index < metainfo.numPieces and begin >= 0 and length > 0
+                and begin + length <= metainfo.pieceSize(index)
+            )
+            try:
+                write(store, index, begin, data)
+            except StorageError:
+                self.assertFalse(inRange)
+                continue
+            self.assertTrue(inRange)
+            start = index * metainfo.pieceLength + begin
+            model[start:start + length] = data
+            self.assertEqual(read(store, index, begin, length), bytes(model[start:start + length]))
+        for entry in metainfo.files:
+            if entry.pad:
+                self.assertEqual(model[entry.offset:entry.offset + entry.length],
+                                 bytes(entry.length))
+
+    @given(layouts, blocks)
+    @settings(max_examples=150, deadline=None)
+    def test_memoryStorage(self, layout, requests):
+        """
+        L{MemoryStorage} keeps exactly the bytes written, outside pads.
+        """
+        metainfo, stream = randomTorrent(layout)
+
+        def write(store, index, begin, data):
+            result = []
+            store.writeBlock(index, begin, data).addBoth(result.append)
+            if isinstance(result[0], Failure):
+                result[0].raiseException()
+
+        def read(store, index, begin, length):
+            return self.successResultOf(store.readBlock(index, begin, length))
+
+        self.check(MemoryStorage(metainfo), write, read, metainfo, stream, requests)
+
+    @given(layouts, blocks)
+    @settings(max_examples=100, deadline=None)
+    def test_fileStorage(self, layout, requests):
+        """
+        L{FileStorage}'s worker-side write and read (called directly, without
+        a thread) put each byte in its file and pad bytes nowhere.
+        """
+        metainfo, stream = randomTorrent(layout)
+        folder = tempfile.mkdtemp()
+        store = FileStorage(metainfo, folder, reactor=object())
+
+        def write(store, index, begin, data):
+            start = store._checkRange(index, begin, len(data))
+            store._write(start, data)
+
+        def read(store, index, begin, length):
+            return store._read(store._checkRange(index, begin, length), length)
+
+        try:
+            self.check(store, write, read, metainfo, stream, requests)
+            self.assertFalse(os.path.exists(os.path.join(folder, "t", ".pad")))
+        finally:
+            store._closeFiles()
+            shutil.rmtree(folder)
+
+
+class OSErrorTests(SynchronousTestCase):
+    """
+    Tests for the messages made of operating system errors.
+    """
+
+    def test_messages(self):
+        """
+        Each common error names the file and a remedy.
+        """
+        for code, words in [
+            (errno.ENOSPC, "free some space"),
+            (errno.EACCES, "writable"),
+            (errno.EROFS, "another download folder"),
+            (errno.ENOTDIR, "move it out of the way"),
+            (errno.EMFILE, "ulimit -n"),
+            (errno.EIO, os.strerror(errno.EIO)),
+        ]:
+            error = storage._osError(OSError(code, os.strerror(code)), "writing", "/d/f")
+            self.assertIsInstance(error, StorageError)
+            self.assertEqual(error.path, "/d/f")
+            self.assertIn("/d/f", str(error))
+            self.assertIn(words, str(error))

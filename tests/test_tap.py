@@ -1,0 +1,196 @@
+# -*- test-case-name: tests.test_tap -*-
+"""
+Tests for L{bittwist.tap} and the C{twistd bittorrent} plugin.
+"""
+
+import os
+import shutil
+
+import twisted.plugins
+from twisted.application.service import IServiceMaker
+from twisted.plugin import getPlugins
+from twisted.python import usage
+from twisted.trial.unittest import SynchronousTestCase
+
+from bittwist import tap
+from bittwist.demo import DemoSwarm
+from bittwist.metainfo import createTorrent, parse
+from bittwist.service import BitTorrentService
+
+
+class OptionsTests(SynchronousTestCase):
+    """
+    Tests for L{tap.Options}.
+    """
+
+    def setUp(self) -> None:
+        folder = os.path.abspath(self.mktemp())
+        os.makedirs(folder)
+        payload = os.path.join(folder, "payload.bin")
+        with open(payload, "wb") as f:
+            f.write(b"x" * 40000)
+        self.data = createTorrent(payload, pieceLength=16384)
+        self.torrentPath = os.path.join(folder, "payload.torrent")
+        with open(self.torrentPath, "wb") as f:
+            f.write(self.data)
+
+    def parse(self, *args: str) -> tap.Options:
+        options = tap.Options()
+        options.parseOptions(list(args))
+        return options
+
+    def assertUsageError(self, args: list[str], *fragments: str) -> None:
+        """
+        Parsing C{args} raises L{usage.UsageError} whose message holds each
+        of C{fragments}.
+        """
+        error = self.assertRaises(usage.UsageError, self.parse, *args)
+        for fragment in fragments:
+            self.assertIn(fragment, str(error))
+
+    def test_defaults(self) -> None:
+        """
+        With only C{--torrent}, the torrent is parsed and the defaults hold.
+        """
+        options = self.parse("--torrent", self.torrentPath)
+        self.assertEqual(options["metainfo"].infoHash, parse(self.data).infoHash)
+        self.assertEqual(options["metainfo"].source, self.torrentPath)
+        self.assertEqual(options["download-dir"], ".")
+        self.assertEqual(options["port"], "tcp:6881")
+        self.assertEqual(options["max-peers"], 50)
+        self.assertEqual(options["peers"], [])
+
+    def test_allOptions(self) -> None:
+        """
+        Every option parses; C{--peer} is repeatable, IPv6 in brackets.
+        """
+        options = self.parse(
+            "-t", self.torrentPath,
+            "-d", "downloads",
+            "-p", "tcp:7000:interface=127.0.0.1",
+            "--max-peers", "7",
+            "--peer", "10.0.0.1:6881",
+            "--peer", "[::1]:51413",
+        )
+        self.assertEqual(options["download-dir"], "downloads")
+        self.assertEqual(options["port"], "tcp:7000:interface=127.0.0.1")
+        self.assertEqual(options["max-peers"], 7)
+        self.assertEqual(options["peers"], [("10.0.0.1", 6881), ("::1", 51413)])
+
+    def test_noTorrentMeansDemo(self) -> None:
+        """
+        Without C{--torrent} the options parse with no metainfo (the demo
+        swarm is used).
+        """
+        options = self.parse("--peer", "10.0.0.1:6881")
+        self.assertIsNone(options["metainfo"])
+        self.assertEqual(options["peers"], [("10.0.0.1", 6881)])
+
+    def test_unreadableTorrent(self) -> None:
+        """
+        A torrent that cannot be read fails with its path and the reason.
+        """
+        missing = self.torrentPath + ".missing"
+        self.assertUsageError(["--torrent", missing], missing, "cannot be read")
+
+    def test_invalidTorrent(self) -> None:
+        """
+        A file that is not a torrent fails with its path.
+        """
+        with open(self.torrentPath, "wb") as f:
+            f.write(b"not a torrent")
+        self.assertUsageError(["--torrent", self.torrentPath], self.torrentPath)
+
+    def test_badPort(self) -> None:
+        """
+        A C{--port} that is not an endpoint description fails naming it.
+        """
+        for port in ("bogus:6881", "tcp:notanumber"):
+            self.assertUsageError(
+                ["--torrent", self.torrentPath, "--port", port], "--port", repr(port)
+            )
+
+    def test_badPeer(self) -> None:
+        """
+        A C{--peer} that is not HOST:PORT fails naming it and the form.
+        """
+        for peer in ("10.0.0.1", "10.0.0.1:0", "10.0.0.1:65536", ":6881", "host:port"):
+            self.assertUsageError(
+                ["--torrent", self.torrentPath, "--peer", peer], repr(peer), "HOST:PORT"
+            )
+
+    def test_maxPeersZero(self) -> None:
+        """
+        C{--max-peers 0} fails: at least one peer is needed.
+        """
+        self.assertUsageError(["--torrent", self.torrentPath, "--max-peers", "0"], "--max-peers")
+
+    def test_maxPeersNotANumber(self) -> None:
+        """
+        A C{--max-peers} that is not a number fails.
+        """
+        self.assertUsageError(["--torrent", self.torrentPath, "--max-peers", "many"], "'many'")
+
+    def test_downloadDirIsAFile(self) -> None:
+        """
+        A C{--download-dir} that is a file fails.
+        """
+        self.assertUsageError(
+            ["--torrent", self.torrentPath, "--download-dir", self.torrentPath], "--download-dir"
+        )
+
+    def test_makeService(self) -> None:
+        """
+        C{makeService} returns a stopped L{BitTorrentService} with the
+        torrent added, its peers known, in the folder given.
+        """
+        downloads = os.path.abspath(self.mktemp())
+        options = self.parse(
+            "--torrent", self.torrentPath, "-d", downloads, "--port", "tcp:0",
+            "--max-peers", "9", "--peer", "10.0.0.1:6881",
+        )
+        service = tap.makeService(options)
+        self.assertIsInstance(service, BitTorrentService)
+        self.assertFalse(service.running)
+        [torrent] = service.session.torrents.values()
+        self.assertIs(torrent.metainfo, options["metainfo"])
+        self.assertEqual(torrent.maxPeers, 9)
+        self.assertEqual(torrent.status().knownPeers, 1)
+        self.assertEqual(torrent.storage.downloadDir, downloads)
+        self.successResultOf(torrent.storage.close())
+
+    def test_makeServiceDemo(self) -> None:
+        """
+        Without a torrent, C{makeService} returns a stopped service holding
+        a L{DemoSwarm} and a L{BitTorrentService} that has no torrent yet
+        (it is added when the swarm is ready).
+        """
+        options = self.parse("--port", "tcp:0")
+        top = tap.makeService(options)
+        children = list(top)
+        self.assertEqual([type(c) for c in children], [DemoSwarm, BitTorrentService])
+        self.addCleanup(shutil.rmtree, children[0].folder, True)
+        self.assertFalse(top.running)
+        self.assertEqual(children[1].session.torrents, {})
+
+
+class PluginTests(SynchronousTestCase):
+    """
+    The twistd plugin.
+    """
+
+    def test_found(self) -> None:
+        """
+        With the tree on the path, L{getPlugins} finds the C{bittorrent}
+        service maker, made of L{tap}.
+        """
+        root = os.path.dirname(os.path.dirname(os.path.abspath(tap.__file__)))
+        pluginDir = os.path.join(root, "twisted", "plugins")
+        if pluginDir not in twisted.plugins.__path__:
+            self.patch(twisted.plugins, "__path__", [*twisted.plugins.__path__, pluginDir])
+        makers = {p.tapname: p for p in getPlugins(IServiceMaker, twisted.plugins)}
+        self.assertIn("bittorrent", makers)
+        maker = makers["bittorrent"]
+        self.assertIs(maker.options, tap.Options)
+        self.assertIs(maker.makeService, tap.makeService)
+        self.assertTrue(maker.description)

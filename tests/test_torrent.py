@@ -1,0 +1,1128 @@
+# -*- test-case-name: tests.test_torrent -*-
+"""
+Tests for L{bittwist.torrent}: the engine joining metainfo, storage, picker,
+announcer and peers, driven through real L{PeerProtocol}s on
+L{StringTransport}s and a L{MemoryReactorClock}.
+"""
+
+import os
+import random
+import struct
+from typing import Any, Iterable, Optional
+
+import bencodepy
+from treq.testing import StubTreq
+from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred, fail
+from twisted.internet.error import ConnectionDone, ConnectionRefusedError
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.resource import Resource
+from zope.interface import implementer
+from zope.interface.verify import verifyObject
+
+from bittwist import torrent as torrentModule, wire
+from bittwist.bitfield import Bitfield
+from bittwist.errors import StorageError
+from bittwist.factory import PeerServerFactory
+from bittwist.metainfo import Metainfo, createTorrent, parse
+from bittwist.peer import PeerProtocol
+from bittwist.storage import IPieceStorage, MemoryStorage
+from bittwist.torrent import MAX_HALF_OPEN, SNUB_TIMEOUT, Torrent
+
+BLOCK = wire.BLOCK_SIZE
+PIECE_LENGTH = 2 * BLOCK
+NUM_PIECES = 5
+LAST_PIECE = 20000
+"""
+The last piece is two blocks, the second one short (3616 bytes).
+"""
+TOTAL = (NUM_PIECES - 1) * PIECE_LENGTH + LAST_PIECE
+OUR_ID = b"-BW0100-ourpeerid000"
+TRACKER = "http://tracker.example/announce"
+
+
+def peerId(n: int) -> bytes:
+    """
+    @return: the 20-byte peer id of remote peer C{n}.
+    """
+    return b"-XX0001-remote%06d" % (n,)
+
+
+def address(n: int) -> tuple[str, int]:
+    """
+    @return: the address of remote peer C{n}.
+    """
+    return (f"10.0.0.{n}", 6881)
+
+
+def makeTorrent(
+    testCase: SynchronousTestCase, trackers: Iterable[str] = ()
+) -> tuple[Metainfo, bytes]:
+    """
+    Write a payload of L{NUM_PIECES} pieces of L{PIECE_LENGTH} bytes (the
+    last L{LAST_PIECE}) in a temporary folder and make its torrent.
+
+    @return: the parsed torrent and the payload.
+    """
+    folder = os.path.abspath(testCase.mktemp())
+    os.makedirs(folder)
+    payload = random.Random(5).randbytes(TOTAL)
+    path = os.path.join(folder, "payload.bin")
+    with open(path, "wb") as f:
+        f.write(payload)
+    return parse(createTorrent(path, trackers=list(trackers), pieceLength=PIECE_LENGTH)), payload
+
+
+def blockOf(payload: bytes, index: int, begin: int, length: int) -> bytes:
+    """
+    @return: the bytes of a block of C{payload}.
+    """
+    start = index * PIECE_LENGTH + begin
+    return payload[start:start + length]
+
+
+@implementer(IPieceStorage)
+class ManualStorage:
+    """
+    A L{MemoryStorage} whose check, and optionally writes, complete when the
+    test says; writes can also be made to fail.
+
+    @ivar inner: the L{MemoryStorage} holding the data.
+    @ivar holdWrites: whether L{writeBlock} stores at once but returns a
+        L{Deferred} kept in L{writes}, for the test to fire.
+    @ivar failWrites: whether L{writeBlock} fails with L{StorageError}.
+    """
+
+    def __init__(self, metainfo: Metainfo) -> None:
+        self.inner = MemoryStorage(metainfo)
+        self.metainfo = metainfo
+        self.holdWrites = False
+        self.failWrites = False
+        self.writes: list[Deferred[None]] = []
+        self._check: Optional[Deferred[Bitfield]] = None
+
+    @property
+    def have(self) -> Bitfield:
+        return self.inner.have
+
+    def check(self) -> Deferred[Bitfield]:
+        self._check = Deferred()
+        return self._check
+
+    def finishCheck(self) -> None:
+        """
+        Complete the pending L{check}.
+        """
+        assert self._check is not None
+        self.inner.check().chainDeferred(self._check)
+
+    def writeBlock(self, index: int, begin: int, data: bytes) -> Deferred[None]:
+        if self.failWrites:
+            return fail(StorageError("disk full", "/downloads/payload.bin"))
+        d = self.inner.writeBlock(index, begin, data)
+        if not self.holdWrites:
+            return d
+        held: Deferred[None] = Deferred()
+        self.writes.append(held)
+        return held
+
+    def readBlock(self, index: int, begin: int, length: int) -> Deferred[bytes]:
+        return self.inner.readBlock(index, begin, length)
+
+    def verifyPiece(self, index: int) -> Deferred[bool]:
+        return self.inner.verifyPiece(index)
+
+    def close(self) -> Deferred[None]:
+        return self.inner.close()
+
+
+class RecordingTransport(StringTransport):
+    """
+    A L{StringTransport} that also keeps each write apart, in L{writes}.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+        super().write(data)
+
+    def writeSequence(self, data: Iterable[bytes]) -> None:
+        self.write(b"".join(data))
+
+
+class FakeRemote:
+    """
+    The far end of one of our peer connections: sends wire messages to our
+    L{PeerProtocol} and decodes what it writes.
+
+    @ivar proto: our side of the connection.
+    @ivar transport: the transport our side writes to.
+    """
+
+    def __init__(self, proto: PeerProtocol, transport: RecordingTransport, connector: Any = None):
+        self.proto = proto
+        self.transport = transport
+        self.connector = connector
+        self._decoder = wire.Decoder(expectHandshake=True)
+        self._seen = 0
+
+    def send(self, *messages: Any) -> None:
+        """
+        Send C{messages} to our side, in one chunk.
+        """
+        self.proto.dataReceived(b"".join(wire.encode(m) for m in messages))
+
+    def receivedWrites(self) -> list[list[Any]]:
+        """
+        @return: the messages of each write our side made since the last
+            call, one list per write.
+        """
+        writes = self.transport.writes[self._seen:]
+        self._seen = len(self.transport.writes)
+        return [self._decoder.receiveData(data) for data in writes]
+
+    def received(self) -> list[Any]:
+        """
+        @return: the messages our side sent since the last call.
+        """
+        return [m for messages in self.receivedWrites() for m in messages]
+
+    def requests(self) -> list[tuple[int, int, int]]:
+        """
+        @return: the requests our side sent since the last call (other
+            messages are discarded).
+        """
+        return [
+            (m.index, m.begin, m.length) for m in self.received() if isinstance(m, wire.Request)
+        ]
+
+    def answer(
+        self, payload: bytes, requests: Iterable[tuple[int, int, int]], corrupt: Iterable[int] = ()
+    ) -> None:
+        """
+        Answer C{requests} with blocks of C{payload}; blocks of the pieces in
+        C{corrupt} have their first byte flipped.
+        """
+        corrupt = set(corrupt)
+        messages = []
+        for index, begin, length in requests:
+            block = blockOf(payload, index, begin, length)
+            if index in corrupt:
+                block = bytes([block[0] ^ 0xFF]) + block[1:]
+            messages.append(wire.Piece(index, begin, block))
+        self.send(*messages)
+
+    @property
+    def dropped(self) -> bool:
+        """
+        Whether our side closed the connection.
+        """
+        return self.transport.disconnecting
+
+    def close(self) -> None:
+        """
+        The connection ends: tell our protocol, and its factory if outgoing.
+        """
+        reason = Failure(ConnectionDone())
+        self.proto.connectionLost(reason)
+        if self.connector is not None:
+            self.proto.factory.clientConnectionLost(self.connector, reason)
+
+
+class TorrentTestCase(SynchronousTestCase):
+    """
+    Builds a torrent on a L{MemoryReactorClock} and connects fake peers to
+    it.
+    """
+
+    def setUp(self) -> None:
+        self.clock = MemoryReactorClock()
+        self.metainfo, self.payload = makeTorrent(self)
+
+    def makeTorrent(
+        self,
+        have: Iterable[int] = (),
+        full: bool = False,
+        storage: Any = None,
+        start: bool = True,
+        **kwargs: Any,
+    ) -> Torrent:
+        """
+        @param have: pieces stored before the start.
+        @param full: whether storage starts with the whole payload.
+        @param storage: the storage (a L{MemoryStorage} by default).
+        @param start: whether to start the torrent.
+        @return: a torrent of C{self.metainfo}, announcing nowhere unless
+            C{kwargs} says otherwise.
+        """
+        if storage is None:
+            storage = MemoryStorage(self.metainfo, self.payload if full else None)
+            for index in have:
+                begin = index * PIECE_LENGTH
+                size = self.metainfo.pieceSize(index)
+                storage.writeBlock(index, 0, self.payload[begin:begin + size])
+        kwargs.setdefault("announce", False)
+        torrent = Torrent(self.metainfo, storage, OUR_ID, self.clock, **kwargs)
+        self.torrent = torrent
+        self.storage = storage
+        if start:
+            self.successResultOf(torrent.start())
+        return torrent
+
+    def dial(self, n: int, remoteId: Optional[bytes] = None) -> FakeRemote:
+        """
+        Give the torrent the address of remote peer C{n}, let it dial, and
+        answer with a handshake from C{remoteId} (C{peerId(n)} by default).
+        """
+        self.torrent.addPeers([address(n)])
+        for (host, port, factory, _, _), connector in zip(
+            self.clock.tcpClients, self.clock.connectors
+        ):
+            if (host, port) == address(n) and factory._proto is None:
+                break
+        else:
+            self.fail(f"no connection attempt to {address(n)}")
+        peerAddress = IPv4Address("TCP", host, port)
+        proto = factory.buildProtocol(peerAddress)
+        transport = RecordingTransport(peerAddress=peerAddress)
+        proto.makeConnection(transport)
+        remote = FakeRemote(proto, transport, connector)
+        self.assertEqual(remote.received(), [wire.Handshake(self.metainfo.infoHash, OUR_ID)])
+        remote.send(wire.Handshake(self.metainfo.infoHash, remoteId or peerId(n)))
+        return remote
+
+    def connect(self, n: int, pieces: Optional[Iterable[int]] = None) -> FakeRemote:
+        """
+        Connect to remote peer C{n} through the torrent's own connection
+        attempt; the remote sends the bitfield C{pieces}, if not C{None}.
+        """
+        remote = self.dial(n)
+        self.assertIn(remote.proto, self.torrent.peers)
+        if pieces is not None:
+            remote.send(wire.Bitfield(Bitfield(NUM_PIECES, pieces).toBytes()))
+        return remote
+
+    def accept(self, n: int, pieces: Optional[Iterable[int]] = None) -> FakeRemote:
+        """
+        Accept an incoming connection from remote peer C{n} and complete the
+        handshake.
+        """
+        factory = PeerServerFactory(self.clock, OUR_ID, {self.metainfo.infoHash: self.torrent}.get)
+        peerAddress = IPv4Address("TCP", f"10.1.0.{n}", 40000 + n)
+        proto = factory.buildProtocol(peerAddress)
+        transport = RecordingTransport(peerAddress=peerAddress)
+        proto.makeConnection(transport)
+        remote = FakeRemote(proto, transport)
+        remote.send(wire.Handshake(self.metainfo.infoHash, peerId(n)))
+        if pieces is not None:
+            remote.send(wire.Bitfield(Bitfield(NUM_PIECES, pieces).toBytes()))
+        received = remote.received()
+        self.assertEqual(received[:1], [wire.Handshake(self.metainfo.infoHash, OUR_ID)])
+        remote.afterHandshake = received[1:]  # type: ignore[attr-defined]
+        return remote
+
+    def downloadAll(self, remote: FakeRemote, requests: list[tuple[int, int, int]]) -> None:
+        """
+        Answer C{requests} and every request that follows until none comes.
+        """
+        while requests:
+            remote.answer(self.payload, requests)
+            requests = remote.requests()
+
+    def allBlocks(self, pieces: Iterable[int] = range(NUM_PIECES)) -> set[tuple[int, int, int]]:
+        """
+        @return: every block of C{pieces}, as requested.
+        """
+        blocks = set()
+        for index in pieces:
+            size = self.metainfo.pieceSize(index)
+            for begin in range(0, size, BLOCK):
+                blocks.add((index, begin, min(BLOCK, size - begin)))
+        return blocks
+
+
+class StartTests(TorrentTestCase):
+    """
+    L{Torrent.start}: checking, then downloading or seeding.
+    """
+
+    def test_checkingThenDownloading(self) -> None:
+        """
+        The torrent is C{checking} until storage has checked, then
+        C{downloading} when pieces are missing; C{start}'s Deferred fires
+        then, C{whenComplete}'s does not.
+        """
+        storage = ManualStorage(self.metainfo)
+        verifyObject(IPieceStorage, storage)
+        torrent = self.makeTorrent(storage=storage, start=False)
+        self.assertEqual(torrent.state, "stopped")
+        d = torrent.start()
+        self.assertEqual(torrent.state, "checking")
+        self.assertNoResult(d)
+        storage.finishCheck()
+        self.assertIsNone(self.successResultOf(d))
+        self.assertEqual(torrent.state, "downloading")
+        self.assertNoResult(torrent.whenComplete())
+        self.assertEqual(torrent.status().piecesVerified, 0)
+
+    def test_seedingWhenStorageHoldsEverything(self) -> None:
+        """
+        With every piece already stored, the torrent seeds and
+        C{whenComplete} fires at once, also for a caller who asked before the
+        start.
+        """
+        torrent = self.makeTorrent(full=True, start=False)
+        early = torrent.whenComplete()
+        self.assertNoResult(early)
+        self.successResultOf(torrent.start())
+        self.assertEqual(torrent.state, "seeding")
+        self.assertIsNone(self.successResultOf(early))
+        self.assertIsNone(self.successResultOf(torrent.whenComplete()))
+        status = torrent.status()
+        self.assertEqual((status.piecesVerified, status.progress), (NUM_PIECES, 1.0))
+
+    def test_resumeCountsStoredPieces(self) -> None:
+        """
+        Pieces found by the check count as verified; the others do not.
+        """
+        torrent = self.makeTorrent(have=[1, 4])
+        status = torrent.status()
+        self.assertEqual(status.state, "downloading")
+        self.assertEqual(status.piecesVerified, 2)
+        self.assertEqual(status.verifiedLength, PIECE_LENGTH + LAST_PIECE)
+
+    def test_checkFailure(self) -> None:
+        """
+        A failing check moves the torrent to C{error}.
+        """
+        storage = ManualStorage(self.metainfo)
+        torrent = self.makeTorrent(storage=storage, start=False)
+        d = torrent.start()
+        waiting = torrent.whenComplete()
+        error = StorageError("cannot read /downloads")
+        storage._check.errback(error)  # type: ignore[union-attr]
+        self.successResultOf(d)
+        self.assertEqual(torrent.state, "error")
+        self.assertIs(self.failureResultOf(waiting, StorageError).value, error)
+
+    def test_bitfieldSentWhenWeHavePieces(self) -> None:
+        """
+        After the handshake we send our bitfield, when we have pieces.
+        """
+        self.makeTorrent(have=[1, 3])
+        remote = self.connect(1)
+        self.assertEqual(remote.received(), [wire.Bitfield(Bitfield(NUM_PIECES, [1, 3]).toBytes())])
+
+    def test_noBitfieldWhenEmpty(self) -> None:
+        """
+        With no piece, no bitfield is sent after the handshake.
+        """
+        self.makeTorrent()
+        remote = self.connect(1)
+        self.assertEqual(remote.received(), [])
+        self.assertIn(remote.proto, self.torrent.peers)
+
+
+class DownloadTests(TorrentTestCase):
+    """
+    Downloading: interest, pipelined requests, completion.
+    """
+
+    def test_bitfieldMakesUsInterested(self) -> None:
+        """
+        A peer with pieces we lack hears that we are interested.
+        """
+        self.makeTorrent()
+        remote = self.connect(1, pieces=[2])
+        self.assertEqual(remote.received(), [wire.Interested()])
+        self.assertTrue(remote.proto.amInterested)
+
+    def test_notInterestedInPiecesWeHave(self) -> None:
+        """
+        A peer with only pieces we have does not make us interested.
+        """
+        self.makeTorrent(have=[2])
+        remote = self.connect(1, pieces=[2])
+        self.assertEqual(remote.received(), [wire.Bitfield(Bitfield(NUM_PIECES, [2]).toBytes())])
+        self.assertFalse(remote.proto.amInterested)
+
+    def test_haveMakesUsInterested(self) -> None:
+        """
+        A C{have} for a piece we lack makes us interested.
+        """
+        self.makeTorrent()
+        remote = self.connect(1)
+        remote.send(wire.Have(3))
+        self.assertEqual(remote.received(), [wire.Interested()])
+
+    def test_unchokePipelinesRequests(self) -> None:
+        """
+        An unchoke makes us request, in one write, every block of the
+        pieces the peer has, and of no other piece.
+        """
+        self.makeTorrent()
+        remote = self.connect(1, pieces=[0, 2, 4])
+        remote.received()
+        remote.send(wire.Unchoke())
+        writes = remote.receivedWrites()
+        self.assertEqual(len(writes), 1)
+        requests = {(m.index, m.begin, m.length) for m in writes[0]}
+        self.assertEqual(requests, self.allBlocks([0, 2, 4]))
+        self.assertEqual(len(writes[0]), 6)
+
+    def test_requestsLimitedToRequestDepth(self) -> None:
+        """
+        No more requests than the peer's C{requestDepth} are in flight.
+        """
+        self.makeTorrent()
+        remote = self.connect(1, pieces=range(NUM_PIECES))
+        remote.received()
+        remote.proto.requestDepth = 3
+        remote.send(wire.Unchoke())
+        writes = remote.receivedWrites()
+        self.assertEqual([len(w) for w in writes], [3])
+        self.assertEqual(len(remote.proto.requested), 3)
+
+    def test_downloadCompletes(self) -> None:
+        """
+        Answering every request completes the torrent: C{whenComplete} fires,
+        the state is C{seeding}, every peer hears C{have} for each piece, the
+        storage holds the payload, and the seeder is dropped.
+        """
+        self.makeTorrent()
+        done = self.torrent.whenComplete()
+        seeder = self.connect(1, pieces=range(NUM_PIECES))
+        leecher = self.connect(2)
+        seeder.received()
+        seeder.send(wire.Unchoke())
+        self.downloadAll(seeder, seeder.requests())
+        self.assertIsNone(self.successResultOf(done))
+        self.assertEqual(self.torrent.state, "seeding")
+        haves = [m for m in leecher.received() if isinstance(m, wire.Have)]
+        self.assertEqual(sorted(m.index for m in haves), list(range(NUM_PIECES)))
+        self.assertEqual(bytes(self.storage.data), self.payload)
+        self.assertEqual(set(self.storage.have), set(range(NUM_PIECES)))
+        self.assertTrue(seeder.dropped)
+        self.assertFalse(leecher.dropped)
+        status = self.torrent.status()
+        self.assertEqual((status.piecesVerified, status.downloaded), (NUM_PIECES, TOTAL))
+        self.assertEqual(status.hashFailures, 0)
+
+    def test_pieceVerifiedObservers(self) -> None:
+        """
+        Each observer hears of each verified piece.
+        """
+        self.makeTorrent()
+        verified: list[int] = []
+        self.torrent.pieceVerifiedObservers.append(verified.append)
+        seeder = self.connect(1, pieces=[1, 3])
+        seeder.send(wire.Unchoke())
+        self.downloadAll(seeder, seeder.requests())
+        self.assertEqual(sorted(verified), [1, 3])
+
+    def test_unrequestedBlockIsWasted(self) -> None:
+        """
+        A block we never asked for is counted as wasted and not stored.
+        """
+        self.makeTorrent()
+        remote = self.connect(1, pieces=[0])
+        remote.answer(self.payload, [(0, 0, BLOCK)])
+        self.assertEqual(self.torrent.wasted, BLOCK)
+        self.assertEqual(bytes(self.storage.data[:BLOCK]), bytes(BLOCK))
+        self.assertFalse(remote.dropped)
+
+
+class HashFailureTests(TorrentTestCase):
+    """
+    Corrupt data: hash failures, strikes and bans.
+    """
+
+    def test_corruptPieceRequestedAgain(self) -> None:
+        """
+        A piece with a corrupt block fails its hash check and is requested
+        again; a single failure does not drop its sender.
+        """
+        self.makeTorrent()
+        remote = self.connect(1, pieces=range(NUM_PIECES))
+        remote.send(wire.Unchoke())
+        requests = remote.requests()
+        remote.answer(self.payload, requests, corrupt=[2])
+        self.assertEqual(self.torrent.hashFailures, 1)
+        self.assertNotIn(2, self.storage.have)
+        again = remote.requests()
+        self.assertEqual(set(again), self.allBlocks([2]))
+        self.assertFalse(remote.dropped)
+        self.assertNoResult(self.torrent.whenComplete())
+        remote.answer(self.payload, again)
+        self.successResultOf(self.torrent.whenComplete())
+        self.assertEqual(bytes(self.storage.data), self.payload)
+
+    def test_soleCorrupterBannedOnSecondFailure(self) -> None:
+        """
+        A peer that alone sent two corrupt pieces is banned: dropped, its
+        address never dialled again, and its peer id refused.
+        """
+        self.makeTorrent()
+        remote = self.connect(1, pieces=range(NUM_PIECES))
+        remote.send(wire.Unchoke())
+        remote.answer(self.payload, remote.requests(), corrupt=[2])
+        self.assertFalse(remote.dropped)
+        remote.answer(self.payload, remote.requests(), corrupt=[2])
+        self.assertEqual(self.torrent.hashFailures, 2)
+        self.assertTrue(remote.dropped)
+        remote.close()
+        self.assertNotIn(remote.proto, self.torrent.peers)
+        attempts = len(self.clock.tcpClients)
+        self.clock.advance(3600)
+        self.assertEqual(len(self.clock.tcpClients), attempts)
+        # The same peer id from another address is refused at the handshake.
+        refused = self.dial(2, remoteId=peerId(1))
+        self.assertTrue(refused.dropped)
+        self.assertNotIn(refused.proto, self.torrent.peers)
+
+    def test_bannedPeersPiecesGoToOthers(self) -> None:
+        """
+        The blocks of a banned peer go to other peers at once, not only in
+        endgame.
+        """
+        self.makeTorrent()
+        remote = self.connect(1, pieces=[2, 3])
+        remote.send(wire.Unchoke())
+        remote.answer(self.payload, remote.requests(), corrupt=[2])
+        remote.answer(self.payload, remote.requests(), corrupt=[2])
+        self.assertTrue(remote.dropped)
+        remote.close()
+        other = self.connect(2, pieces=[2])
+        other.send(wire.Unchoke())
+        self.assertEqual(set(other.requests()), self.allBlocks([2]))
+        self.assertFalse(self.torrent.picker.endgame)
+
+    def test_closedPeerRedialled(self) -> None:
+        """
+        A peer whose connection ended is dialled again a minute later,
+        unlike a banned one.
+        """
+        self.makeTorrent()
+        remote = self.connect(1, pieces=[0])
+        remote.close()
+        self.assertNotIn(remote.proto, self.torrent.peers)
+        self.clock.advance(59)
+        self.assertEqual(len(self.clock.tcpClients), 1)
+        self.clock.advance(2)
+        self.assertEqual(len(self.clock.tcpClients), 2)
+        self.assertEqual(self.clock.tcpClients[-1][:2], address(1))
+
+
+class RequestMovesTests(TorrentTestCase):
+    """
+    Requests moving between peers: endgame, choke, snub.
+    """
+
+    def test_endgameCancelsDuplicates(self) -> None:
+        """
+        In endgame the last blocks are requested from two peers; the first
+        answer makes the torrent cancel the request to the other.
+        """
+        self.makeTorrent()
+        first = self.connect(1, pieces=range(NUM_PIECES))
+        second = self.connect(2, pieces=range(NUM_PIECES))
+        first.send(wire.Unchoke())
+        requests = first.requests()
+        self.assertEqual(set(requests), self.allBlocks())
+        second.received()
+        second.send(wire.Unchoke())
+        self.assertTrue(self.torrent.picker.endgame)
+        self.assertEqual(set(second.requests()), self.allBlocks())
+        first.answer(self.payload, requests[:1])
+        index, begin, length = requests[0]
+        self.assertEqual(second.received(), [wire.Cancel(index, begin, length)])
+        first.answer(self.payload, requests[1:])
+        cancels = {(m.index, m.begin, m.length) for m in second.received() if isinstance(m, wire.Cancel)}
+        self.assertEqual(cancels, self.allBlocks() - {requests[0]})
+        self.successResultOf(self.torrent.whenComplete())
+
+    def test_lateDuplicateIsWasted(self) -> None:
+        """
+        A block that arrives after another peer delivered it is counted as
+        wasted and changes nothing.
+        """
+        self.makeTorrent()
+        first = self.connect(1, pieces=[0])
+        second = self.connect(2, pieces=[0])
+        first.send(wire.Unchoke())
+        second.send(wire.Unchoke())
+        first.answer(self.payload, first.requests())
+        second.answer(self.payload, [(0, 0, BLOCK)])
+        self.assertEqual(self.torrent.wasted, BLOCK)
+        self.assertIn(0, self.storage.have)
+        self.assertFalse(second.dropped)
+
+    def test_chokeReturnsRequests(self) -> None:
+        """
+        When a peer chokes us, its requests go back to the picker and are
+        sent to another peer that has the piece.
+        """
+        self.makeTorrent()
+        first = self.connect(1, pieces=[0])
+        second = self.connect(2, pieces=[0])
+        first.send(wire.Unchoke())
+        self.assertEqual(set(first.requests()), self.allBlocks([0]))
+        second.send(wire.Unchoke())
+        self.assertEqual(second.requests(), [])
+        first.send(wire.Choke())
+        self.assertEqual(set(second.requests()), self.allBlocks([0]))
+        self.assertEqual(first.proto.requested, {})
+
+    def test_disconnectReturnsRequests(self) -> None:
+        """
+        When a peer leaves, its requests go to another peer.
+        """
+        self.makeTorrent()
+        first = self.connect(1, pieces=[0])
+        second = self.connect(2, pieces=[0])
+        first.send(wire.Unchoke())
+        first.requests()
+        second.send(wire.Unchoke())
+        self.assertEqual(second.requests(), [])
+        first.close()
+        self.assertEqual(set(second.requests()), self.allBlocks([0]))
+        self.assertEqual(self.torrent.picker.availability[0], 1)
+
+    def test_snubbedPeerLosesRequests(self) -> None:
+        """
+        A peer that sends nothing for L{SNUB_TIMEOUT} seconds while we wait
+        is snubbing us: its requests are cancelled and sent to another peer.
+        """
+        self.makeTorrent()
+        slow = self.connect(1, pieces=[0])
+        other = self.connect(2, pieces=[0])
+        slow.send(wire.Unchoke())
+        self.assertEqual(set(slow.requests()), self.allBlocks([0]))
+        other.send(wire.Unchoke())
+        for _ in range(int(SNUB_TIMEOUT) - 1):
+            self.clock.advance(1)
+        self.assertEqual(other.requests(), [])
+        self.assertFalse(slow.proto.snubbed)
+        self.clock.advance(1)
+        self.assertTrue(slow.proto.snubbed)
+        cancels = {(m.index, m.begin, m.length) for m in slow.received() if isinstance(m, wire.Cancel)}
+        self.assertEqual(cancels, self.allBlocks([0]))
+        self.assertEqual(set(other.requests()), self.allBlocks([0]))
+
+    def test_snubbedPeerGetsOneRequest(self) -> None:
+        """
+        A snubbed peer is asked for one block at a time, after the other
+        peers had their pick.
+        """
+        self.makeTorrent()
+        slow = self.connect(1, pieces=[0, 1])
+        other = self.connect(2, pieces=[0])
+        slow.send(wire.Unchoke())
+        self.assertEqual(set(slow.requests()), self.allBlocks([0, 1]))
+        other.send(wire.Unchoke())
+        self.clock.advance(SNUB_TIMEOUT)
+        self.assertEqual(set(other.requests()), self.allBlocks([0]))
+        again = slow.requests()
+        self.assertEqual(len(again), 1)
+        self.assertIn(again[0], self.allBlocks([1]))
+        slow.answer(self.payload, again)
+        self.assertFalse(slow.proto.snubbed)
+        self.assertEqual(set(slow.requests()), self.allBlocks([1]) - set(again))
+
+
+class ConnectionTests(TorrentTestCase):
+    """
+    Dialling peers: limits, retries, duplicates.
+    """
+
+    def test_halfOpenLimit(self) -> None:
+        """
+        At most L{MAX_HALF_OPEN} connection attempts are in progress at once;
+        a completed one makes room at the next tick.
+        """
+        self.makeTorrent()
+        self.torrent.addPeers([address(n) for n in range(1, 13)])
+        self.assertEqual(len(self.clock.tcpClients), MAX_HALF_OPEN)
+        self.assertEqual(
+            [c[:2] for c in self.clock.tcpClients], [address(n) for n in range(1, MAX_HALF_OPEN + 1)]
+        )
+        self.assertEqual([c[3] for c in self.clock.tcpClients], [torrentModule.CONNECT_TIMEOUT] * 8)
+        self.dial(1)
+        self.clock.advance(1)
+        self.assertEqual(len(self.clock.tcpClients), MAX_HALF_OPEN + 1)
+        self.assertEqual(self.clock.tcpClients[-1][:2], address(MAX_HALF_OPEN + 1))
+        self.assertEqual(self.torrent.status().knownPeers, 12)
+
+    def test_maxPeers(self) -> None:
+        """
+        Connections and attempts together never exceed C{maxPeers}.
+        """
+        self.makeTorrent(maxPeers=3)
+        self.torrent.addPeers([address(n) for n in range(1, 6)])
+        self.assertEqual(len(self.clock.tcpClients), 3)
+        self.dial(1)
+        self.clock.advance(5)
+        self.assertEqual(len(self.clock.tcpClients), 3)
+
+    def test_incomingRefusedAtMaxPeers(self) -> None:
+        """
+        An incoming connection beyond C{maxPeers} is refused.
+        """
+        self.makeTorrent(full=True, maxPeers=1)
+        first = self.accept(1)
+        second = self.accept(2)
+        self.assertFalse(first.dropped)
+        self.assertTrue(second.dropped)
+        self.assertEqual(self.torrent.peers, {first.proto})
+
+    def test_failedConnectionRetriedWithBackoff(self) -> None:
+        """
+        A failed connection attempt is retried 10 seconds later, then 20
+        seconds after a second failure.
+        """
+        self.makeTorrent()
+        self.torrent.addPeers([address(1)])
+        reason = Failure(ConnectionRefusedError())
+        for delay in (10, 20):
+            attempts = len(self.clock.tcpClients)
+            factory = self.clock.tcpClients[-1][2]
+            factory.clientConnectionFailed(self.clock.connectors[-1], reason)
+            for _ in range(delay - 1):
+                self.clock.advance(1)
+            self.assertEqual(len(self.clock.tcpClients), attempts)
+            self.clock.advance(1)
+            self.assertEqual(len(self.clock.tcpClients), attempts + 1)
+            self.assertEqual(self.clock.tcpClients[-1][:2], address(1))
+
+    def test_failedConnectionFreesSlot(self) -> None:
+        """
+        A failed attempt frees its half-open slot for another address.
+        """
+        self.makeTorrent()
+        self.torrent.addPeers([address(n) for n in range(1, 10)])
+        self.clock.tcpClients[0][2].clientConnectionFailed(
+            self.clock.connectors[0], Failure(ConnectionRefusedError())
+        )
+        self.clock.advance(1)
+        self.assertEqual(self.clock.tcpClients[-1][:2], address(9))
+
+    def test_closedBeforeHandshakeIsFailure(self) -> None:
+        """
+        A connection closed before the handshake counts as a failed attempt.
+        """
+        self.makeTorrent()
+        self.torrent.addPeers([address(1)])
+        host, port, factory, _, _ = self.clock.tcpClients[0]
+        proto = factory.buildProtocol(IPv4Address("TCP", host, port))
+        proto.makeConnection(RecordingTransport())
+        FakeRemote(proto, proto.transport, self.clock.connectors[0]).close()
+        self.clock.advance(9)
+        self.assertEqual(len(self.clock.tcpClients), 1)
+        self.clock.advance(2)
+        self.assertEqual(len(self.clock.tcpClients), 2)
+
+    def test_duplicatePeerIdRefused(self) -> None:
+        """
+        A second connection from a peer id already connected is dropped.
+        """
+        self.makeTorrent()
+        first = self.dial(1, remoteId=peerId(7))
+        second = self.dial(2, remoteId=peerId(7))
+        self.assertFalse(first.dropped)
+        self.assertTrue(second.dropped)
+        self.assertEqual(self.torrent.peers, {first.proto})
+
+    def test_addPeersBeforeStart(self) -> None:
+        """
+        Addresses given before the start are dialled once downloading.
+        """
+        self.makeTorrent(start=False)
+        self.torrent.addPeers([address(1)])
+        self.assertEqual(self.clock.tcpClients, [])
+        self.successResultOf(self.torrent.start())
+        self.assertEqual([c[:2] for c in self.clock.tcpClients], [address(1)])
+
+    def test_seedingDoesNotDial(self) -> None:
+        """
+        A seeding torrent waits for leechers instead of dialling.
+        """
+        self.makeTorrent(full=True)
+        self.torrent.addPeers([address(1)])
+        self.clock.advance(10)
+        self.assertEqual(self.clock.tcpClients, [])
+
+
+class WriteBacklogTests(TorrentTestCase):
+    """
+    Backpressure from a slow disk.
+    """
+
+    def test_backlogStopsRequests(self) -> None:
+        """
+        Past L{torrent.MAX_WRITE_BACKLOG} bytes not yet written, no block is
+        requested until the writes complete.
+        """
+        self.patch(torrentModule, "MAX_WRITE_BACKLOG", BLOCK)
+        self.patch(torrentModule, "MAX_REQUEST_DEPTH", 4)
+        storage = ManualStorage(self.metainfo)
+        self.makeTorrent(storage=storage, start=False)
+        self.torrent.start()
+        storage.finishCheck()
+        storage.holdWrites = True
+        remote = self.connect(1, pieces=range(NUM_PIECES))
+        remote.proto.requestDepth = 4
+        remote.send(wire.Unchoke())
+        requests = remote.requests()
+        self.assertEqual(len(requests), 4)
+        remote.answer(self.payload, [r for r in requests if r[2] == BLOCK][:2])
+        self.assertEqual(len(storage.writes), 2)
+        self.assertEqual(remote.requests(), [])
+        storage.writes[0].callback(None)
+        self.assertEqual(remote.requests(), [])
+        storage.writes[1].callback(None)
+        self.assertEqual(len(remote.requests()), 2)
+
+    def test_noBacklogKeepsRequesting(self) -> None:
+        """
+        Below the backlog limit, each answered block makes room for another
+        request.
+        """
+        self.patch(torrentModule, "MAX_REQUEST_DEPTH", 4)
+        storage = ManualStorage(self.metainfo)
+        self.makeTorrent(storage=storage, start=False)
+        self.torrent.start()
+        storage.finishCheck()
+        storage.holdWrites = True
+        remote = self.connect(1, pieces=range(NUM_PIECES))
+        remote.proto.requestDepth = 4
+        remote.send(wire.Unchoke())
+        requests = remote.requests()
+        remote.answer(self.payload, requests[:2])
+        self.assertEqual(len(remote.requests()), 2)
+
+    def test_slowStartGrowsPipeline(self) -> None:
+        """
+        Below L{torrent.MAX_REQUEST_DEPTH}, each answered block makes room for
+        two more requests: the pipeline grows as the peer proves fast.
+        """
+        self.makeTorrent()
+        remote = self.connect(1, pieces=range(NUM_PIECES))
+        remote.proto.requestDepth = 4
+        remote.send(wire.Unchoke())
+        requests = remote.requests()
+        self.assertEqual(len(requests), 4)
+        remote.answer(self.payload, requests[:2])
+        self.assertEqual(remote.proto.requestDepth, 6)
+        self.assertEqual(len(remote.requests()), 4)
+
+
+class StorageFailureTests(TorrentTestCase):
+    """
+    A storage failure stops the torrent and keeps what is verified.
+    """
+
+    def test_writeFailure(self) -> None:
+        """
+        A failed write moves the torrent to C{error}: C{whenComplete} fails
+        with the L{StorageError}, peers are dropped, storage is closed, and
+        pieces verified before stay verified.
+        """
+        storage = ManualStorage(self.metainfo)
+        self.makeTorrent(storage=storage, start=False)
+        self.torrent.start()
+        storage.finishCheck()
+        done = self.torrent.whenComplete()
+        remote = self.connect(1, pieces=range(NUM_PIECES))
+        bystander = self.connect(2)
+        remote.send(wire.Unchoke())
+        requests = remote.requests()
+        first = requests[0][0]
+        remote.answer(self.payload, [r for r in requests if r[0] == first])
+        self.assertIn(first, storage.have)
+        storage.failWrites = True
+        remote.answer(self.payload, [r for r in requests if r[0] != first][:1])
+        self.assertEqual(self.torrent.state, "error")
+        error = self.failureResultOf(done, StorageError).value
+        self.assertEqual(str(error), "disk full")
+        self.assertIs(self.torrent.error, error)
+        self.failureResultOf(self.torrent.whenComplete(), StorageError)
+        self.assertTrue(remote.dropped)
+        self.assertTrue(bystander.dropped)
+        self.assertEqual(set(storage.have), {first})
+        self.failureResultOf(storage.readBlock(first, 0, 1), StorageError)
+        status = self.torrent.status()
+        self.assertEqual((status.state, status.error, status.piecesVerified), ("error", "disk full", 1))
+
+    def test_stopAfterFailure(self) -> None:
+        """
+        Stopping a failed torrent succeeds and leaves it stopped.
+        """
+        storage = ManualStorage(self.metainfo)
+        self.makeTorrent(storage=storage, start=False)
+        self.torrent.start()
+        storage._check.errback(StorageError("no such folder"))  # type: ignore[union-attr]
+        self.assertEqual(self.torrent.state, "error")
+        self.assertIsNone(self.successResultOf(self.torrent.stop()))
+        self.assertEqual(self.torrent.state, "stopped")
+
+
+class UploadTests(TorrentTestCase):
+    """
+    Serving blocks to peers.
+    """
+
+    def test_interestedPeerUnchoked(self) -> None:
+        """
+        An interested peer is unchoked.
+        """
+        self.makeTorrent(full=True)
+        remote = self.accept(1)
+        self.assertEqual(remote.afterHandshake, [wire.Bitfield(Bitfield(NUM_PIECES, range(NUM_PIECES)).toBytes())])
+        remote.send(wire.Interested())
+        self.assertEqual(remote.received(), [wire.Unchoke()])
+
+    def test_requestAnswered(self) -> None:
+        """
+        A request from a peer we unchoked is answered from storage with the
+        right bytes.
+        """
+        self.makeTorrent(full=True)
+        remote = self.accept(1)
+        remote.send(wire.Interested())
+        remote.received()
+        remote.send(wire.Request(1, BLOCK, BLOCK), wire.Request(4, BLOCK, LAST_PIECE - BLOCK))
+        self.assertEqual(
+            remote.received(),
+            [
+                wire.Piece(1, BLOCK, blockOf(self.payload, 1, BLOCK, BLOCK)),
+                wire.Piece(4, BLOCK, blockOf(self.payload, 4, BLOCK, LAST_PIECE - BLOCK)),
+            ],
+        )
+        self.assertEqual(self.torrent.status().uploaded, LAST_PIECE)
+
+    def test_requestWhileChokedIgnored(self) -> None:
+        """
+        A request from a peer we choke is not answered.
+        """
+        self.makeTorrent(full=True)
+        remote = self.accept(1)
+        remote.send(wire.Request(1, 0, BLOCK))
+        self.assertEqual(remote.received(), [])
+        self.assertFalse(remote.dropped)
+
+    def test_requestForMissingPieceDrops(self) -> None:
+        """
+        While downloading, a request for a piece we have is answered; one for
+        a piece we lack drops the peer.
+        """
+        self.makeTorrent(have=[0])
+        remote = self.connect(1)
+        remote.send(wire.Interested())
+        remote.received()
+        remote.send(wire.Request(0, 0, BLOCK))
+        self.assertEqual(remote.received(), [wire.Piece(0, 0, self.payload[:BLOCK])])
+        self.assertFalse(remote.dropped)
+        remote.send(wire.Request(2, 0, BLOCK))
+        self.assertTrue(remote.dropped)
+
+    def test_requestPastPieceEndDrops(self) -> None:
+        """
+        A request reaching past the end of a piece drops the peer.
+        """
+        self.makeTorrent(full=True)
+        remote = self.accept(1)
+        remote.send(wire.Interested())
+        remote.send(wire.Request(4, BLOCK, BLOCK))
+        self.assertTrue(remote.dropped)
+
+    def test_seedsDropEachOther(self) -> None:
+        """
+        A seeding torrent drops a peer that is a seed too.
+        """
+        self.makeTorrent(full=True)
+        remote = self.accept(1, pieces=range(NUM_PIECES))
+        self.assertTrue(remote.dropped)
+
+
+class FakeTracker(Resource):
+    """
+    A tracker answering every announce with peer 1, recording the events.
+    """
+
+    isLeaf = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[Optional[bytes]] = []
+
+    def render_GET(self, request: Any) -> bytes:
+        self.events.append(request.args.get(b"event", [None])[0])
+        host, port = address(1)
+        peers = bytes(map(int, host.split("."))) + struct.pack(">H", port)
+        return bencodepy.encode({b"interval": 1800, b"peers": peers})
+
+
+class StopTests(TorrentTestCase):
+    """
+    L{Torrent.stop} and announcing.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.metainfo, self.payload = makeTorrent(self, trackers=[TRACKER])
+        self.tracker = FakeTracker()
+
+    def test_announceFindsPeers(self) -> None:
+        """
+        On start the torrent announces C{started} and dials the peers the
+        tracker gives.
+        """
+        self.makeTorrent(announce=True, httpClient=StubTreq(self.tracker))
+        self.assertEqual(self.tracker.events, [b"started"])
+        self.assertEqual([c[:2] for c in self.clock.tcpClients], [address(1)])
+
+    def test_completionAnnounced(self) -> None:
+        """
+        A completed download is announced to the tracker.
+        """
+        self.makeTorrent(announce=True, httpClient=StubTreq(self.tracker))
+        remote = self.dial(1)
+        remote.send(wire.Bitfield(Bitfield(NUM_PIECES, range(NUM_PIECES)).toBytes()), wire.Unchoke())
+        self.downloadAll(remote, remote.requests())
+        self.assertEqual(self.torrent.state, "seeding")
+        self.assertEqual(self.tracker.events, [b"started", b"completed"])
+
+    def test_stop(self) -> None:
+        """
+        C{stop} drops every peer, stops connection attempts, announces
+        C{stopped} and closes storage.
+        """
+        self.makeTorrent(have=[0], announce=True, httpClient=StubTreq(self.tracker))
+        remote = self.dial(1)
+        self.torrent.addPeers([address(2)])
+        self.assertEqual(len(self.clock.connectors), 2)
+        self.assertIsNone(self.successResultOf(self.torrent.stop()))
+        self.assertEqual(self.torrent.state, "stopped")
+        self.assertTrue(remote.dropped)
+        self.assertTrue(self.clock.connectors[1].stoppedConnecting)
+        self.assertEqual(self.tracker.events, [b"started", b"stopped"])
+        self.failureResultOf(self.storage.readBlock(0, 0, 1), StorageError)
+        self.clock.advance(120)
+        self.assertEqual(len(self.clock.tcpClients), 2)
+        self.successResultOf(self.torrent.stop())
+
+    def test_stopWithoutTracker(self) -> None:
+        """
+        Without trackers, C{stop} still drops peers and closes storage.
+        """
+        self.metainfo, self.payload = makeTorrent(self)
+        self.makeTorrent(full=True)
+        remote = self.accept(1)
+        self.successResultOf(self.torrent.stop())
+        self.assertTrue(remote.dropped)
+        self.assertTrue(self.storage._closed)

@@ -1,0 +1,738 @@
+# -*- test-case-name: tests.test_tracker -*-
+"""
+Tests for L{bittwist.tracker}.
+"""
+
+import bencodepy
+from hypothesis import given, settings, strategies as st
+from treq.testing import StubTreq
+from twisted.internet.defer import Deferred, fail
+from twisted.internet.error import ConnectionRefusedError
+from twisted.internet.testing import Clock, EventLoggingObserver
+from twisted.logger import globalLogPublisher
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.resource import Resource
+
+from bittwist import tracker
+from bittwist.errors import TrackerError
+from bittwist.tracker import AnnounceResponse, Announcer, announce, parseAnnounceBody
+from bittwist.trackerserver import TrackerResource
+
+INFO_HASH = b"\x00\x01 ~-._aZ9%+&=?#/\xff\x80\x7f"
+INFO_HASH_QUOTED = b"%00%01%20~-._aZ9%25%2B%26%3D%3F%23%2F%FF%80%7F"
+PEER_ID = b"-BT0001-\x00\x01\x02\x03\xfe\xff123456"
+
+
+def compact(host: str, port: int) -> bytes:
+    return bytes(int(x) for x in host.split(".")) + port.to_bytes(2, "big")
+
+
+def okBody(**extra: object) -> bytes:
+    body = {b"interval": 1800, b"peers": compact("10.0.0.1", 6881)}
+    body.update({k.replace("_", " ").encode(): v for k, v in extra.items()})
+    return bencodepy.encode(body)
+
+
+class FakeTracker(Resource):
+    """
+    Answers every request with C{code} and C{body}, recording each
+    request's raw URI and arguments.
+    """
+
+    isLeaf = True
+
+    def __init__(self, body: bytes | None = None, code: int = 200) -> None:
+        super().__init__()
+        self.body = okBody() if body is None else body
+        self.code = code
+        self.uris: list[bytes] = []
+        self.requests: list[dict] = []
+
+    def render_GET(self, request) -> bytes:
+        self.uris.append(request.uri)
+        self.requests.append({k: v[0] for k, v in request.args.items()})
+        request.setResponseCode(self.code)
+        return self.body
+
+    def events(self) -> list:
+        return [r.get(b"event") for r in self.requests]
+
+
+class SilentClient:
+    """
+    A treq-like client whose requests never get an answer.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, Deferred]] = []
+        self.cancelled: list[str] = []
+
+    def get(self, url: str, **kwargs: object) -> Deferred:
+        d: Deferred = Deferred(lambda d: self.cancelled.append(url))
+        self.requests.append((url, d))
+        return d
+
+
+def announceTo(resource, url="http://tracker.example/announce", **kwargs):
+    kwargs.setdefault("reactor", Clock())
+    return announce(url, INFO_HASH, PEER_ID, 6881, 1, 2, 3,
+                    httpClient=StubTreq(resource), **kwargs)
+
+
+class AnnounceRequestTests(SynchronousTestCase):
+    """
+    What L{announce} sends.
+    """
+
+    def test_percentEncoding(self) -> None:
+        """
+        Binary C{info_hash} and C{peer_id} are percent-encoded byte by byte,
+        leaving only unreserved characters, and decode back to the same
+        bytes.
+        """
+        fake = FakeTracker()
+        self.successResultOf(announceTo(fake))
+        self.assertIn(b"?info_hash=" + INFO_HASH_QUOTED + b"&", fake.uris[0])
+        self.assertIn(b"&peer_id=-BT0001-%00%01%02%03%FE%FF123456&", fake.uris[0])
+        self.assertEqual(fake.requests[0][b"info_hash"], INFO_HASH)
+        self.assertEqual(fake.requests[0][b"peer_id"], PEER_ID)
+
+    def test_parameters(self) -> None:
+        """
+        Port, counters, C{compact=1}, C{numwant}, event, key and tracker id
+        are sent.
+        """
+        fake = FakeTracker()
+        self.successResultOf(announceTo(fake, event="started", numwant=7, key=b"k\x01",
+                                        trackerId=b"t i"))
+        args = fake.requests[0]
+        self.assertEqual(
+            {k: v for k, v in args.items() if k not in (b"info_hash", b"peer_id")},
+            {b"port": b"6881", b"uploaded": b"1", b"downloaded": b"2", b"left": b"3",
+             b"compact": b"1", b"numwant": b"7", b"event": b"started",
+             b"key": b"k\x01", b"trackerid": b"t i"},
+        )
+
+    def test_noEvent(self) -> None:
+        """
+        Without an event, no C{event} parameter is sent.
+        """
+        fake = FakeTracker()
+        self.successResultOf(announceTo(fake))
+        self.assertNotIn(b"event", fake.requests[0])
+
+    def test_urlWithQuery(self) -> None:
+        """
+        Parameters are joined to a URL that already has a query with C{&},
+        and to one ending in C{?} directly.
+        """
+        fake = FakeTracker()
+        self.successResultOf(announceTo(fake, url="http://t.example/announce?passkey=s3"))
+        self.successResultOf(announceTo(fake, url="http://t.example/announce?"))
+        self.assertTrue(fake.uris[0].startswith(b"/announce?passkey=s3&info_hash=%00"))
+        self.assertTrue(fake.uris[1].startswith(b"/announce?info_hash=%00"))
+
+    def test_unknownEvent(self) -> None:
+        """
+        An event that is not one of BEP 3's is a programming error.
+        """
+        self.assertRaises(ValueError, announceTo, FakeTracker(), event="finished")
+
+
+class AnnounceResponseTests(SynchronousTestCase):
+    """
+    How L{announce} reads the tracker's answer.
+    """
+
+    def answer(self, body: bytes, code: int = 200):
+        return announceTo(FakeTracker(body, code))
+
+    def failure(self, body: bytes, code: int = 200) -> TrackerError:
+        error = self.failureResultOf(self.answer(body, code), TrackerError).value
+        self.assertEqual(error.url, "http://tracker.example/announce")
+        return error
+
+    def test_againstTrackerResource(self) -> None:
+        """
+        Against L{TrackerResource}, a second peer learns of the first.
+        """
+        resource = TrackerResource(reactor=Clock())
+        self.successResultOf(announceTo(resource))
+        response = self.successResultOf(announce(
+            "http://tracker.example/announce", INFO_HASH, b"x" * 20, 7000, 0, 0, 0,
+            httpClient=StubTreq(resource), reactor=Clock()))
+        self.assertEqual(response.peers, (("127.0.0.1", 6881),))
+        self.assertEqual((response.complete, response.incomplete), (1, 1))
+
+    def test_compactPeers(self) -> None:
+        """
+        Compact peers are parsed; entries with port 0 and duplicates are
+        dropped.
+        """
+        peers = (compact("10.0.0.1", 6881) + compact("10.0.0.2", 0)
+                 + compact("192.168.1.255", 65535) + compact("10.0.0.1", 6881))
+        response = self.successResultOf(self.answer(okBody(peers=peers)))
+        self.assertEqual(response.peers, (("10.0.0.1", 6881), ("192.168.1.255", 65535)))
+
+    def test_compactNotMultipleOfSix(self) -> None:
+        """
+        A compact peer string whose length is not a multiple of 6 is a
+        L{TrackerError}.
+        """
+        error = self.failure(okBody(peers=b"\x01" * 7))
+        self.assertIn("not a multiple of 6", error.reason)
+
+    def test_peers6(self) -> None:
+        """
+        C{peers6} adds IPv6 peers, 18 bytes each; a bad length is an error.
+        """
+        v6 = bytes.fromhex("20010db8000000000000000000000001") + (6881).to_bytes(2, "big")
+        response = self.successResultOf(self.answer(okBody(peers=b"", peers6=v6)))
+        self.assertEqual(response.peers, (("2001:db8::1", 6881),))
+        response = self.successResultOf(self.answer(bencodepy.encode(
+            {b"interval": 5, b"peers6": v6})))
+        self.assertEqual(response.peers, (("2001:db8::1", 6881),))
+        self.assertIn("multiple of 18", self.failure(okBody(peers6=v6[:-1])).reason)
+
+    def test_dictionaryPeers(self) -> None:
+        """
+        Dictionary peer lists are parsed; malformed entries are dropped.
+        """
+        peers = [
+            {b"ip": b"10.0.0.1", b"port": 6881, b"peer id": b"x" * 20},
+            {b"ip": b"::1", b"port": 1},
+            {b"ip": b"10.0.0.2", b"port": 0},
+            {b"ip": b"10.0.0.3", b"port": 65536},
+            {b"ip": b"10.0.0.4", b"port": b"80"},
+            {b"ip": b"not an address", b"port": 80},
+            {b"ip": b"\xff", b"port": 80},
+            {b"port": 80},
+            b"junk",
+            7,
+        ]
+        response = self.successResultOf(self.answer(okBody(peers=peers)))
+        self.assertEqual(response.peers, (("10.0.0.1", 6881), ("::1", 1)))
+
+    def test_optionalFields(self) -> None:
+        """
+        Warning, min interval, counts and tracker id are parsed; wrongly
+        typed ones are ignored.
+        """
+        response = self.successResultOf(self.answer(okBody(
+            warning_message=b"slow down", min_interval=60, complete=3,
+            incomplete=4, tracker_id=b"abc")))
+        self.assertEqual(response, AnnounceResponse(
+            interval=1800, minInterval=60, peers=(("10.0.0.1", 6881),),
+            warning="slow down", complete=3, incomplete=4, trackerId=b"abc"))
+        response = self.successResultOf(self.answer(okBody(
+            warning_message=5, min_interval=b"60", complete=-1, tracker_id=[])))
+        self.assertEqual(
+            (response.warning, response.minInterval, response.complete, response.trackerId),
+            (None, None, None, None))
+
+    def test_failureReason(self) -> None:
+        """
+        A C{failure reason} is a L{TrackerError} carrying the tracker's words.
+        """
+        error = self.failure(bencodepy.encode({b"failure reason": b"unregistered torrent"}))
+        self.assertEqual(error.reason, "unregistered torrent")
+        self.assertIn("unregistered torrent", str(error))
+
+    def test_badStatus(self) -> None:
+        """
+        A status other than 200 is a L{TrackerError} naming it.
+        """
+        self.assertIn("404", self.failure(b"not found", code=404).reason)
+
+    def test_badBencode(self) -> None:
+        """
+        A body that is not bencode, or not a dictionary, is a L{TrackerError}.
+        """
+        self.assertIn("bencode", self.failure(b"<html>oops</html>").reason)
+        self.assertIn("dictionary", self.failure(b"li1ee").reason)
+
+    def test_badInterval(self) -> None:
+        """
+        A missing, negative or non-integer C{interval} is a L{TrackerError}.
+        """
+        for interval in (None, -5, b"1800"):
+            body = {b"peers": b""}
+            if interval is not None:
+                body[b"interval"] = interval
+            self.assertIn("'interval'", self.failure(bencodepy.encode(body)).reason)
+
+    def test_badPeers(self) -> None:
+        """
+        Missing or mistyped C{peers} is a L{TrackerError}.
+        """
+        self.assertIn("'peers'", self.failure(bencodepy.encode({b"interval": 5})).reason)
+        self.assertIn("'peers'", self.failure(okBody(peers=5)).reason)
+
+    def test_bodyTooLarge(self) -> None:
+        """
+        An answer larger than L{tracker.MAX_RESPONSE_SIZE} is a
+        L{TrackerError}.
+        """
+        self.patch(tracker, "MAX_RESPONSE_SIZE", 100)
+        self.assertIn("larger than 100 bytes", self.failure(okBody(pad=b"x" * 200)).reason)
+        self.successResultOf(self.answer(okBody()))
+
+    def test_timeout(self) -> None:
+        """
+        No answer within C{timeout} seconds is a L{TrackerError} saying so,
+        and the request is cancelled.
+        """
+        clock = Clock()
+        client = SilentClient()
+        d = announce("http://t.example/a", INFO_HASH, PEER_ID, 1, 0, 0, 0,
+                     httpClient=client, timeout=10, reactor=clock)
+        clock.advance(9)
+        self.assertNoResult(d)
+        clock.advance(1)
+        error = self.failureResultOf(d, TrackerError).value
+        self.assertIn("no answer within 10 seconds", error.reason)
+        self.assertEqual(len(client.cancelled), 1)
+
+    def test_connectionError(self) -> None:
+        """
+        A connection error, or a client that raises, becomes a
+        L{TrackerError} saying the tracker could not be reached.
+        """
+        class Refusing:
+            def get(self, url):
+                return fail(ConnectionRefusedError("nobody home"))
+
+        class Raising:
+            def get(self, url):
+                raise ValueError("bad URL")
+
+        for client in (Refusing(), Raising()):
+            clock = Clock()
+            d = announce("http://t.example/a", INFO_HASH, PEER_ID, 1, 0, 0, 0,
+                         httpClient=client, reactor=clock)
+            error = self.failureResultOf(d, TrackerError).value
+            self.assertIn("could not reach the tracker", error.reason)
+            self.assertEqual(clock.getDelayedCalls(), [])
+
+    def test_notHTTP(self) -> None:
+        """
+        A non-HTTP tracker URL is a L{TrackerError}.
+        """
+        d = announce("udp://t.example:80", INFO_HASH, PEER_ID, 1, 0, 0, 0,
+                     httpClient=SilentClient(), reactor=Clock())
+        self.assertIn("http", self.failureResultOf(d, TrackerError).value.reason)
+
+
+bencodable = st.recursive(
+    st.integers(min_value=-2, max_value=70000) | st.binary(max_size=40),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.binary(max_size=10), children, max_size=4),
+    max_leaves=15,
+)
+answerDicts = st.fixed_dictionaries(
+    {},
+    optional={
+        b"interval": bencodable, b"min interval": bencodable, b"peers": bencodable,
+        b"peers6": bencodable, b"failure reason": bencodable,
+        b"warning message": bencodable, b"complete": bencodable,
+        b"tracker id": bencodable,
+    },
+)
+
+
+class ParseFuzzTests(SynchronousTestCase):
+    """
+    L{parseAnnounceBody} raises nothing but L{TrackerError}.
+    """
+
+    def check(self, body: bytes) -> None:
+        try:
+            response = parseAnnounceBody("http://t.example/a", body)
+        except TrackerError:
+            return
+        for host, port in response.peers:
+            self.assertIsInstance(host, str)
+            self.assertTrue(0 < port < 65536)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.binary(max_size=200))
+    def test_arbitraryBytes(self, body: bytes) -> None:
+        """
+        Arbitrary bytes give an answer or a L{TrackerError}.
+        """
+        self.check(body)
+
+    @settings(max_examples=300, deadline=None)
+    @given(answerDicts)
+    def test_arbitraryDictionaries(self, answer: dict) -> None:
+        """
+        Bencoded dictionaries with the answer's keys and arbitrary values
+        give an answer or a L{TrackerError}.
+        """
+        self.check(bencodepy.encode(answer))
+
+
+class AnnouncerTests(SynchronousTestCase):
+    """
+    Tests for L{Announcer}.
+    """
+
+    def setUp(self) -> None:
+        self.patch(tracker, "_shuffle", lambda tier: None)
+        self.clock = Clock()
+        self.root = Resource()
+        self.trackers: dict[str, FakeTracker] = {}
+        self.peers: list = []
+        self.stats = (10, 20, 30)
+
+    def addTracker(self, name: str, body: bytes | None = None, code: int = 200) -> str:
+        fake = FakeTracker(body, code)
+        self.trackers[name] = fake
+        self.root.putChild(name.encode(), fake)
+        return f"http://tracker.example/{name}"
+
+    def makeAnnouncer(self, tiers, httpClient=None) -> Announcer:
+        return Announcer(tiers, INFO_HASH, PEER_ID, 6881, lambda: self.stats,
+                         self.peers.append, reactor=self.clock,
+                         httpClient=httpClient or StubTreq(self.root))
+
+    def asked(self) -> list[tuple[str, bytes | None]]:
+        """
+        Every request so far, as C{(tracker name, event)}, in no particular
+        order across trackers but in order per tracker.
+        """
+        return [(name, e) for name, fake in sorted(self.trackers.items()) for e in fake.events()]
+
+    def test_startAnnouncesStarted(self) -> None:
+        """
+        L{Announcer.start} announces C{started} with the current stats, and
+        hands the peers to C{onPeers}.
+        """
+        a = self.makeAnnouncer([[self.addTracker("a")]])
+        a.start()
+        request = self.trackers["a"].requests[0]
+        self.assertEqual(request[b"event"], b"started")
+        self.assertEqual((request[b"uploaded"], request[b"downloaded"], request[b"left"]),
+                         (b"10", b"20", b"30"))
+        self.assertEqual(self.peers, [[("10.0.0.1", 6881)]])
+        self.assertEqual(a.lastResponse.interval, 1800)
+        self.assertIsNone(a.lastError)
+
+    def test_reannounceAfterInterval(self) -> None:
+        """
+        The next announce, without an event, comes after C{interval}.
+        """
+        a = self.makeAnnouncer([[self.addTracker("a")]])
+        a.start()
+        self.clock.advance(1799)
+        self.assertEqual(self.trackers["a"].events(), [b"started"])
+        self.stats = (11, 21, 31)
+        self.clock.advance(1)
+        self.assertEqual(self.trackers["a"].events(), [b"started", None])
+        self.assertEqual(self.trackers["a"].requests[1][b"left"], b"31")
+        self.assertEqual(len(self.peers), 2)
+
+    def test_minIntervalRespected(self) -> None:
+        """
+        C{min interval} longer than C{interval} delays the next announce;
+        so does the L{Announcer.INTERVAL_FLOOR}.
+        """
+        a = self.makeAnnouncer([[self.addTracker("a", okBody(interval=10, min_interval=120))]])
+        a.start()
+        self.clock.advance(119)
+        self.assertEqual(len(self.trackers["a"].requests), 1)
+        self.clock.advance(1)
+        self.assertEqual(len(self.trackers["a"].requests), 2)
+
+        self.trackers["a"].body = bencodepy.encode({b"interval": 1, b"peers": b""})
+        self.clock.advance(120)
+        self.assertEqual(len(self.trackers["a"].requests), 3)
+        self.clock.advance(Announcer.INTERVAL_FLOOR - 1)
+        self.assertEqual(len(self.trackers["a"].requests), 3)
+        self.clock.advance(1)
+        self.assertEqual(len(self.trackers["a"].requests), 4)
+
+    def test_completedOnce(self) -> None:
+        """
+        L{Announcer.completed} announces C{completed} at once, and only once.
+        """
+        a = self.makeAnnouncer([[self.addTracker("a")]])
+        a.start()
+        a.completed()
+        a.completed()
+        self.clock.advance(1800)
+        self.assertEqual(self.trackers["a"].events(), [b"started", b"completed", None])
+
+    def test_completedRetriedUntilHeard(self) -> None:
+        """
+        A C{completed} announce that fails is sent again on the retry.
+        """
+        a = self.makeAnnouncer([[self.addTracker("a")]])
+        a.start()
+        self.trackers["a"].code = 500
+        a.completed()
+        self.trackers["a"].code = 200
+        self.clock.advance(Announcer.BACKOFF_START)
+        self.assertEqual(self.trackers["a"].events(), [b"started", b"completed", b"completed"])
+        self.clock.advance(1800)
+        self.assertEqual(self.trackers["a"].events()[-1], None)
+
+    def test_stopSendsStopped(self) -> None:
+        """
+        L{Announcer.stop} announces C{stopped}, fires with L{None} and
+        leaves no timer behind.
+        """
+        a = self.makeAnnouncer([[self.addTracker("a")]])
+        a.start()
+        self.assertIsNone(self.successResultOf(a.stop()))
+        self.assertEqual(self.trackers["a"].events(), [b"started", b"stopped"])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_stopBeforeStarted(self) -> None:
+        """
+        Stopping an announcer no tracker heard from sends nothing.
+        """
+        a = self.makeAnnouncer([[self.addTracker("a", code=500)]])
+        self.assertIsNone(self.successResultOf(a.stop()))
+        a.start()
+        self.assertIsNone(self.successResultOf(a.stop()))
+        self.assertEqual(self.trackers["a"].events(), [b"started"])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_stopNeverFails(self) -> None:
+        """
+        The C{stopped} announce fires with L{None} even when the tracker
+        fails, or does not answer within L{Announcer.STOP_TIMEOUT}.
+        """
+        a = self.makeAnnouncer([[self.addTracker("a")]])
+        a.start()
+        self.trackers["a"].code = 500
+        self.assertIsNone(self.successResultOf(a.stop()))
+
+        client = SilentClient()
+        a = self.makeAnnouncer([["http://t.example/a"]], httpClient=client)
+        a.start()
+        client.requests[0][1].callback(FakeResponse(okBody()))
+        d = a.stop()
+        self.assertNoResult(d)
+        self.clock.advance(Announcer.STOP_TIMEOUT)
+        self.assertIsNone(self.successResultOf(d))
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_stopCancelsAnnounceInFlight(self) -> None:
+        """
+        Stopping while an announce is in flight cancels it, quietly.
+        """
+        client = SilentClient()
+        a = self.makeAnnouncer([["http://t.example/a"]], httpClient=client)
+        a.start()
+        self.successResultOf(a.stop())
+        self.assertEqual(len(client.cancelled), 1)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(self.peers, [])
+
+    def test_failoverWithinTier(self) -> None:
+        """
+        When a tracker fails the next one of its tier is asked, and the one
+        that answered moves to the front of the tier.
+        """
+        a = self.makeAnnouncer([[self.addTracker("a", code=500), self.addTracker("b")]])
+        a.start()
+        self.assertEqual(self.asked(), [("a", b"started"), ("b", b"started")])
+        self.trackers["a"].code = 200
+        self.clock.advance(1800)
+        self.assertEqual(self.asked(), [("a", b"started"), ("b", b"started"), ("b", None)])
+        self.assertEqual(self.peers, [[("10.0.0.1", 6881)]] * 2)
+
+    def test_failoverToNextTier(self) -> None:
+        """
+        When a whole tier fails the next tier is asked; the first tier is
+        still asked first next time.
+        """
+        a = self.makeAnnouncer([[self.addTracker("a", code=500)], [self.addTracker("b")]])
+        a.start()
+        self.assertEqual(self.asked(), [("a", b"started"), ("b", b"started")])
+        self.trackers["a"].code = 200
+        self.clock.advance(1800)
+        self.assertEqual(self.asked(), [("a", b"started"), ("a", None), ("b", b"started")])
+
+    def test_timeoutFailsOver(self) -> None:
+        """
+        A tracker that does not answer within the timeout is skipped for
+        the next one.
+        """
+        self.addTracker("b")
+        stub = StubTreq(self.root)
+        silent = SilentClient()
+
+        class Mixed:
+            def get(self, url):
+                return (silent if "silent" in url else stub).get(url)
+
+        a = self.makeAnnouncer([["http://t.example/silent", "http://t.example/b"]],
+                               httpClient=Mixed())
+        a.start()
+        self.assertEqual(self.asked(), [])
+        self.clock.advance(Announcer.ANNOUNCE_TIMEOUT)
+        self.assertEqual(self.asked(), [("b", b"started")])
+
+    def test_backoffWhenAllFail(self) -> None:
+        """
+        When every tracker fails the error is kept and logged with the
+        tracker's words, and retries come after 30 s, doubling up to 30 min.
+        """
+        logged = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        body = bencodepy.encode({b"failure reason": b"torrent not registered"})
+        a = self.makeAnnouncer([[self.addTracker("a", body)], [self.addTracker("b", body)]])
+        a.start()
+        self.assertEqual(a.lastError.reason, "torrent not registered")
+        self.assertTrue(any("torrent not registered" in str(e.get("reason")) and
+                            "Every tracker failed" in e["log_format"] for e in logged))
+        delays = []
+        for _ in range(9):
+            (call,) = self.clock.getDelayedCalls()
+            delays.append(call.getTime() - self.clock.seconds())
+            self.clock.advance(delays[-1])
+        self.assertEqual(delays, [30, 60, 120, 240, 480, 960, 1800, 1800, 1800])
+        self.assertEqual(len(self.trackers["a"].requests), 10)
+        self.assertEqual(set(self.trackers["a"].events()), {b"started"})
+
+        self.trackers["b"].body = okBody()
+        self.clock.advance(1800)
+        self.assertIsNone(a.lastError)
+        (call,) = self.clock.getDelayedCalls()
+        self.assertEqual(call.getTime() - self.clock.seconds(), 1800)
+
+    def test_nonHTTPSkipped(self) -> None:
+        """
+        Non-HTTP trackers are skipped with one log line.
+        """
+        logged = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        a = self.makeAnnouncer([["udp://t.example:6969", self.addTracker("a")]])
+        a.start()
+        self.clock.advance(1800)
+        self.assertEqual(self.asked(), [("a", b"started"), ("a", None)])
+        self.assertEqual(
+            [e["url"] for e in logged if e.get("url") == "udp://t.example:6969"],
+            ["udp://t.example:6969"])
+
+    def test_noUsableTracker(self) -> None:
+        """
+        An announcer with only non-HTTP trackers does nothing.
+        """
+        a = self.makeAnnouncer([["udp://t.example:6969"]])
+        a.start()
+        a.announceNow()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertIsNone(self.successResultOf(a.stop()))
+
+    def test_tiersShuffledOnce(self) -> None:
+        """
+        Each tier is shuffled once, at start.
+        """
+        shuffled = []
+        self.patch(tracker, "_shuffle", lambda tier: (tier.reverse(), shuffled.append(list(tier))))
+        tiers = [[self.addTracker("a"), self.addTracker("b")], [self.addTracker("c")]]
+        a = self.makeAnnouncer(tiers)
+        a.start()
+        self.clock.advance(1800)
+        self.assertEqual(shuffled, [[tiers[0][1], tiers[0][0]], [tiers[1][0]]])
+        self.assertEqual(self.asked(), [("b", b"started"), ("b", None)])
+
+    def test_announceNow(self) -> None:
+        """
+        L{Announcer.announceNow} announces early, but no sooner than
+        L{Announcer.ANNOUNCE_NOW_FLOOR} or C{min interval} after the last
+        announce.
+        """
+        a = self.makeAnnouncer([[self.addTracker("a")]])
+        a.start()
+        self.clock.advance(10)
+        a.announceNow()
+        self.clock.advance(49)
+        self.assertEqual(len(self.trackers["a"].requests), 1)
+        self.clock.advance(1)
+        self.assertEqual(len(self.trackers["a"].requests), 2)
+        self.clock.advance(100)
+        a.announceNow()
+        self.assertEqual(len(self.trackers["a"].requests), 3)
+
+        self.trackers["a"].body = okBody(min_interval=300)
+        self.clock.advance(1800)
+        self.assertEqual(len(self.trackers["a"].requests), 4)
+        a.announceNow()
+        self.clock.advance(299)
+        self.assertEqual(len(self.trackers["a"].requests), 4)
+        self.clock.advance(1)
+        self.assertEqual(len(self.trackers["a"].requests), 5)
+
+    def test_trackerIdEchoed(self) -> None:
+        """
+        A C{tracker id} is sent back to that tracker.
+        """
+        a = self.makeAnnouncer([[self.addTracker("a", okBody(tracker_id=b"\x01id"))]])
+        a.start()
+        self.clock.advance(1800)
+        requests = self.trackers["a"].requests
+        self.assertNotIn(b"trackerid", requests[0])
+        self.assertEqual(requests[1][b"trackerid"], b"\x01id")
+
+    def test_keyPerAnnouncer(self) -> None:
+        """
+        Each announcer sends its own random key, the same every time.
+        """
+        url = self.addTracker("a")
+        self.makeAnnouncer([[url]]).start()
+        self.clock.advance(1800)
+        self.makeAnnouncer([[url]]).start()
+        keys = [r[b"key"] for r in self.trackers["a"].requests]
+        self.assertEqual(keys[0], keys[1])
+        self.assertNotEqual(keys[0], keys[2])
+
+    def test_warningLogged(self) -> None:
+        """
+        A tracker's warning message is logged.
+        """
+        logged = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        a = self.makeAnnouncer([[self.addTracker("a", okBody(warning_message=b"old client"))]])
+        a.start()
+        self.assertEqual([e["trackerWarning"] for e in logged if "warns" in e["log_format"]],
+                         ["old client"])
+
+    def test_onPeersErrorLogged(self) -> None:
+        """
+        An exception from C{onPeers} is logged and announcing goes on.
+        """
+        logged = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+
+        def broken(peers):
+            raise RuntimeError("boom")
+
+        a = Announcer([[self.addTracker("a")]], INFO_HASH, PEER_ID, 6881,
+                      lambda: self.stats, broken, reactor=self.clock,
+                      httpClient=StubTreq(self.root))
+        a.start()
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        self.assertTrue(any("log_failure" in e for e in logged))
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+
+
+class FakeResponse:
+    """
+    An L{IResponse}-like object delivering C{body} at once.
+    """
+
+    code = 200
+    phrase = b"OK"
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.length = len(body)
+
+    def deliverBody(self, protocol) -> None:
+        from twisted.python.failure import Failure
+        from twisted.web.client import ResponseDone
+
+        protocol.makeConnection(None)
+        protocol.dataReceived(self.body)
+        protocol.connectionLost(Failure(ResponseDone()))
