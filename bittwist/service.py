@@ -97,6 +97,14 @@ class BitTorrentService(MultiService):
             self._startTorrent(added)
         return added
 
+    def removeTorrent(self, infoHash: bytes, deleteData: bool = False) -> Deferred[None]:
+        """
+        Stop a torrent and forget it; with C{deleteData}, delete its files.
+
+        @raise bittwist.errors.UsageError: if there is no such torrent.
+        """
+        return self.session.removeTorrent(infoHash, deleteData)
+
     def _startTorrent(self, torrent: Torrent) -> None:
         started = self._reactor.seconds()
         torrent.start()
@@ -106,11 +114,12 @@ class BitTorrentService(MultiService):
             elapsed = max(self._reactor.seconds() - started, 1e-6)
             self.log.info(
                 "{name}: complete and verified: {size} in {elapsed:.1f} s "
-                "({rate} average), files in {folder}",
+                "({rate} average) from {peersUsed} peers, files in {folder}",
                 name=status.name,
                 size=formatSize(status.totalLength),
                 elapsed=elapsed,
                 rate=formatRate(status.downloaded / elapsed),
+                peersUsed=status.peersUsed,
                 folder=getattr(torrent.storage, "downloadDir", "memory"),
             )
 

@@ -142,6 +142,23 @@ class Session:
         self.torrents[metainfo.infoHash] = torrent
         return torrent
 
+    def removeTorrent(self, infoHash: bytes, deleteData: bool = False) -> Deferred[None]:
+        """
+        Stop a torrent and forget it; with C{deleteData}, delete its files
+        too.
+
+        @raise UsageError: if the torrent is not in the session.
+        @return: fires when done; fails with L{bittwist.errors.StorageError}
+            if files could not be deleted.
+        """
+        torrent = self.torrents.pop(infoHash, None)
+        if torrent is None:
+            raise UsageError(f"no torrent with info hash {infoHash.hex()} in this session")
+        d = torrent.stop()
+        if deleteData:
+            d.addCallback(lambda _: torrent.storage.removeData())
+        return d
+
     def stop(self) -> Deferred[None]:
         """
         Stop every torrent and the listening port.

@@ -23,7 +23,7 @@ import os
 import threading
 from typing import Any, Callable
 
-from twisted.internet import defer
+from twisted.internet import defer, threads
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -112,6 +112,15 @@ class IPieceStorage(Interface):
         every later call but C{close} fails with L{StorageError}.
 
         @return: a L{Deferred} firing with C{None} when done.
+        """
+
+    def removeData() -> Deferred:
+        """
+        L{close}, then delete the torrent's data: its files and the folders
+        left empty by that, never anything else.
+
+        @return: a L{Deferred} firing with C{None} when done, or failing with
+            L{StorageError}.
         """
 
 
@@ -330,6 +339,12 @@ class MemoryStorage(_StorageBase):
 
     def close(self) -> Deferred:
         self._closed = True
+        return defer.succeed(None)
+
+    def removeData(self) -> Deferred:
+        self._closed = True
+        self.data = bytearray(len(self.data))
+        self.have = Bitfield(self.metainfo.numPieces)
         return defer.succeed(None)
 
 
@@ -575,6 +590,52 @@ class FileStorage(_StorageBase):
         else:
             self._closeWaiters.append(d)
         return d
+
+    def removeData(self) -> Deferred:
+        def remove(_: object) -> Deferred:
+            return threads.deferToThreadPool(
+                self._reactor, self._reactor.getThreadPool(), self._removeFiles
+            )
+
+        return self.close().addCallback(remove)
+
+    def _removeFiles(self) -> None:
+        """
+        Delete the torrent's files and the folders left empty, refusing any
+        path that resolves outside the download folder (a symbolic link is
+        removed itself, never followed).
+        """
+        root = os.path.realpath(self.downloadDir)
+        folders: set[str] = set()
+        for span in self._spans:
+            if span.path is None:
+                continue
+            parent = os.path.realpath(os.path.dirname(span.path))
+            if os.path.commonpath([root, parent]) != root:
+                raise StorageError(
+                    f"not deleting {span.path}: it is outside {self.downloadDir}", span.path
+                )
+            try:
+                os.unlink(span.path)
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                raise _osError(e, "deleting", span.path) from None
+            folders.add(os.path.dirname(span.path))
+        for entry in self.metainfo.files:
+            if not entry.pad and entry.length == 0:
+                path = os.path.join(self.downloadDir, *entry.path)
+                if os.path.lexists(path) and not os.path.isdir(path):
+                    os.unlink(path)
+                folders.add(os.path.dirname(path))
+        # Deepest first, stopping at the download folder itself.
+        for folder in sorted(folders, key=len, reverse=True):
+            while os.path.realpath(folder) != root and folder.startswith(self.downloadDir):
+                try:
+                    os.rmdir(folder)
+                except OSError:
+                    break
+                folder = os.path.dirname(folder)
 
     def _closeDone(self, result: Any) -> None:
         waiters, self._closeWaiters = self._closeWaiters, None

@@ -16,7 +16,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from bittwist import wire
+from bittwist import events, wire
 from bittwist.bitfield import Bitfield
 from bittwist.errors import BittwistError, StorageError
 from bittwist.factory import PeerClientFactory
@@ -32,6 +32,7 @@ __all__ = ["Torrent", "TorrentStatus"]
 CHECKING = "checking"
 DOWNLOADING = "downloading"
 SEEDING = "seeding"
+PAUSED = "paused"
 STOPPED = "stopped"
 FAILED = "error"
 
@@ -93,6 +94,20 @@ class TorrentStatus:
     knownPeers: int
     hashFailures: int
     error: Optional[str]
+    peersUsed: int = 0
+    """
+    How many distinct peers sent us data.
+    """
+
+    @property
+    def eta(self) -> Optional[float]:
+        """
+        Seconds until complete at the current rate, or C{None} if not
+        downloading.
+        """
+        if self.state != DOWNLOADING or self.downloadRate <= 0:
+            return None
+        return (self.totalLength - self.verifiedLength) / self.downloadRate
 
     @property
     def progress(self) -> float:
@@ -100,6 +115,36 @@ class TorrentStatus:
         The verified fraction of the torrent, 0 to 1.
         """
         return self.verifiedLength / self.totalLength if self.totalLength else 1.0
+
+
+@dataclass(frozen=True)
+class PeerStatus:
+    """
+    A snapshot of one peer connection, for display.
+
+    @ivar client: the peer's client, as its peer id says (e.g.
+        C{"-lt2010-"}), or C{"?"}.
+    @ivar progress: the fraction of the torrent the peer has.
+    """
+
+    address: str
+    client: str
+    outgoing: bool
+    downloadRate: float
+    uploadRate: float
+    amChoking: bool
+    amInterested: bool
+    peerChoking: bool
+    peerInterested: bool
+    snubbed: bool
+    progress: float
+    requests: int
+
+
+def _clientOf(peerId: Optional[bytes]) -> str:
+    if peerId and peerId[:1] == b"-" and peerId[7:8] == b"-":
+        return peerId[:8].decode("ascii", "replace")
+    return "?"
 
 
 @dataclass
@@ -188,10 +233,38 @@ class Torrent:
         self._waiting: list[Deferred[None]] = []
         self._ticker = LoopingCall(self._tick)
         self._ticker.clock = reactor
-        self.pieceVerifiedObservers: list[Callable[[int], None]] = []
+        self._observers: list[Callable[[events.TorrentEvent], None]] = []
+        self._sources: set[bytes] = set()
 
     def __repr__(self) -> str:
         return f"<Torrent {self.metainfo.name!r} {self.state}>"
+
+    # Observers.
+
+    def addObserver(self, observer: Callable[[events.TorrentEvent], None]) -> None:
+        """
+        Call C{observer} with every L{bittwist.events.TorrentEvent} of this
+        torrent from now on.
+        """
+        self._observers.append(observer)
+
+    def removeObserver(self, observer: Callable[[events.TorrentEvent], None]) -> None:
+        """
+        Stop calling C{observer}.
+        """
+        self._observers.remove(observer)
+
+    def _emit(self, event: events.TorrentEvent) -> None:
+        for observer in list(self._observers):
+            try:
+                observer(event)
+            except Exception:
+                self.log.failure("Observer {observer} failed on {event}", observer=observer, event=event)
+
+    def _setState(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self._emit(events.StateChanged(self, state))
 
     # Lifecycle.
 
@@ -201,7 +274,7 @@ class Torrent:
 
         @return: fires when checking is done and peers are being sought.
         """
-        self.state = CHECKING
+        self._setState(CHECKING)
         self.log.info("{name}: checking existing data", name=self.metainfo.name)
         d = self.storage.check()
         d.addCallback(self._checked)
@@ -220,7 +293,16 @@ class Torrent:
             count=len(have),
             total=metainfo.numPieces,
         )
-        self.state = SEEDING if have.complete() else DOWNLOADING
+        self._run(SEEDING if have.complete() else DOWNLOADING)
+        if self.state == SEEDING:
+            self._fireComplete()
+
+    def _run(self, state: str) -> None:
+        """
+        Enter C{state} (downloading or seeding): announce, tick, connect.
+        """
+        self._setState(state)
+        metainfo = self.metainfo
         if self._announce and metainfo.announceTiers:
             kwargs = {} if self._httpClient is None else {"httpClient": self._httpClient}
             self.announcer = Announcer(
@@ -235,10 +317,33 @@ class Torrent:
             )
             self.announcer.start()
         self._ticker.start(_TICK, now=False)
-        if self.state == SEEDING:
-            self._fireComplete()
-        else:
-            self._connectMore()
+        self._connectMore()
+
+    def pause(self) -> Deferred[None]:
+        """
+        Disconnect every peer and stop announcing (trackers hear
+        C{stopped}), keeping storage open and every verified piece. Only a
+        downloading or seeding torrent pauses.
+
+        @return: fires when the trackers have been told; never fails.
+        """
+        if self.state not in (DOWNLOADING, SEEDING):
+            return succeed(None)
+        self._halt(PAUSED)
+        announcer, self.announcer = self.announcer, None
+        if announcer is None:
+            return succeed(None)
+        return announcer.stop()
+
+    def resume(self) -> None:
+        """
+        Carry on after L{pause}: announce again and reconnect.
+        """
+        if self.state != PAUSED or self.picker is None:
+            return
+        for candidate in self._known.values():
+            candidate.nextTry = 0.0
+        self._run(SEEDING if self.picker.complete() else DOWNLOADING)
 
     def stop(self) -> Deferred[None]:
         """
@@ -252,7 +357,7 @@ class Torrent:
         return self._closeDown()
 
     def _halt(self, state: str) -> None:
-        self.state = state
+        self._setState(state)
         if self._ticker.running:
             self._ticker.stop()
         for candidate in self._known.values():
@@ -309,7 +414,7 @@ class Torrent:
             d.callback(None)
 
     def _completed(self) -> None:
-        self.state = SEEDING
+        self._setState(SEEDING)
         self.log.info(
             "{name}: download complete, all {count} pieces verified",
             name=self.metainfo.name,
@@ -321,6 +426,7 @@ class Torrent:
             peer.setInterested(False)
             if peer.pieces is not None and peer.pieces.complete():
                 peer.drop("both seeding")
+        self._emit(events.Completed(self))
         self._fireComplete()
 
     def status(self) -> TorrentStatus:
@@ -343,7 +449,40 @@ class Torrent:
             knownPeers=len(self._known),
             hashFailures=self.hashFailures,
             error=str(self.error) if self.error else None,
+            peersUsed=len(self._sources),
         )
+
+    def peerStatuses(self) -> list[PeerStatus]:
+        """
+        @return: a snapshot of every connected peer.
+        """
+        result = []
+        for peer in self.peers:
+            host, port = peer.address or ("?", 0)
+            pieces = peer.pieces
+            result.append(
+                PeerStatus(
+                    address=f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+                    client=_clientOf(peer.peerId),
+                    outgoing=peer.outgoing,
+                    downloadRate=peer.downloadRate.rate(),
+                    uploadRate=peer.uploadRate.rate(),
+                    amChoking=peer.amChoking,
+                    amInterested=peer.amInterested,
+                    peerChoking=peer.peerChoking,
+                    peerInterested=peer.peerInterested,
+                    snubbed=peer.snubbed,
+                    progress=len(pieces) / pieces.length if pieces and pieces.length else 0.0,
+                    requests=len(peer.requested),
+                )
+            )
+        return result
+
+    def pieces(self) -> Bitfield:
+        """
+        @return: the verified pieces (do not change it).
+        """
+        return self.picker.done if self.picker is not None else self.storage.have
 
     def _announceStats(self) -> tuple[int, int, int]:
         left = self.metainfo.totalLength - self._verifiedLength
@@ -430,6 +569,8 @@ class Torrent:
                 candidate.failures = 0
                 self._connecting -= 1
         self.peers.add(peer)
+        assert peer.address is not None and peer.peerId is not None
+        self._emit(events.PeerConnected(self, peer.address, peer.peerId))
         self.log.debug("Connected to {peer}", peer=peer)
         return True
 
@@ -469,6 +610,8 @@ class Torrent:
         if peer not in self.peers:
             return
         self.peers.discard(peer)
+        assert peer.address is not None
+        self._emit(events.PeerDisconnected(self, peer.address, reason))
         self.log.debug("Disconnected from {peer}: {reason}", peer=peer, reason=reason)
         if self.picker is not None and peer.pieces is not None:
             self.picker.peerLostPieces(peer.pieces)
@@ -492,6 +635,8 @@ class Torrent:
             self.wasted += len(block)
         else:
             others, filled = result
+            if peer.peerId is not None:
+                self._sources.add(peer.peerId)
             for other in others:
                 other.cancelRequest(index, begin)
             self.downloadRate.add(len(block))
@@ -586,8 +731,7 @@ class Torrent:
         for peer in self.peers:
             if peer.handshaked:
                 peer.transport.write(have)
-        for observer in self.pieceVerifiedObservers:
-            observer(index)
+        self._emit(events.PieceVerified(self, index))
         if picker.complete():
             self._completed()
 

@@ -222,6 +222,59 @@ class FileStorageTests(TestCase):
         with open(os.path.join(self.folder, *path), "rb") as f:
             return f.read()
 
+    @defer.inlineCallbacks
+    def test_removeData(self):
+        """
+        L{FileStorage.removeData} deletes the torrent's files and the folders
+        it leaves empty, and nothing else in the download folder.
+        """
+        metainfo, stream = makeTorrent(
+            "multi",
+            [(("a",), os.urandom(20), False), ((".pad", "12"), bytes(12), True),
+             (("sub", "deep", "b"), os.urandom(30), False), (("empty",), b"", False)],
+        )
+        store = FileStorage(metainfo, self.folder)
+        yield self.writeAll(store, metainfo, stream)
+        with open(os.path.join(self.folder, "mine.txt"), "wb") as f:
+            f.write(b"not the torrent's")
+        os.makedirs(os.path.join(self.folder, "multi", "sub", "keep"))
+        yield store.removeData()
+        self.assertEqual(sorted(os.listdir(self.folder)), ["mine.txt", "multi"])
+        remaining = [
+            os.path.relpath(os.path.join(d, n), self.folder)
+            for d, dirs, files in os.walk(self.folder) for n in dirs + files
+        ]
+        self.assertEqual(sorted(remaining), ["mine.txt", "multi", "multi/sub", "multi/sub/keep"])
+
+    @defer.inlineCallbacks
+    def test_removeDataNeverFollowsLinks(self):
+        """
+        A file of the torrent replaced by a symbolic link to a file outside
+        the download folder: the link goes, the outside file stays.
+        """
+        metainfo, stream = makeTorrent("single.bin", os.urandom(40))
+        outside = os.path.abspath(self.mktemp())
+        with open(outside, "wb") as f:
+            f.write(b"precious")
+        os.symlink(outside, os.path.join(self.folder, "single.bin"))
+        store = FileStorage(metainfo, self.folder)
+        yield store.removeData()
+        self.assertFalse(os.path.lexists(os.path.join(self.folder, "single.bin")))
+        with open(outside, "rb") as f:
+            self.assertEqual(f.read(), b"precious")
+
+    def test_memoryRemoveData(self):
+        """
+        L{MemoryStorage.removeData} forgets every byte and verified piece.
+        """
+        metainfo, stream = makeTorrent("x", os.urandom(40))
+        store = MemoryStorage(metainfo, stream)
+        self.successResultOf(store.check())
+        self.assertEqual(len(store.have), metainfo.numPieces)
+        self.successResultOf(store.removeData())
+        self.assertEqual(len(store.have), 0)
+        self.assertEqual(bytes(store.data), bytes(len(stream)))
+
     def test_providesInterface(self):
         """
         L{FileStorage} provides L{IPieceStorage}.

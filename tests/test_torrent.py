@@ -22,7 +22,7 @@ from twisted.web.resource import Resource
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from bittwist import torrent as torrentModule, wire
+from bittwist import events, torrent as torrentModule, wire
 from bittwist.bitfield import Bitfield
 from bittwist.errors import StorageError
 from bittwist.factory import PeerServerFactory
@@ -136,6 +136,9 @@ class ManualStorage:
 
     def close(self) -> Deferred[None]:
         return self.inner.close()
+
+    def removeData(self) -> Deferred[None]:
+        return self.inner.removeData()
 
 
 class RecordingTransport(StringTransport):
@@ -513,17 +516,71 @@ class DownloadTests(TorrentTestCase):
         self.assertEqual((status.piecesVerified, status.downloaded), (NUM_PIECES, TOTAL))
         self.assertEqual(status.hashFailures, 0)
 
-    def test_pieceVerifiedObservers(self) -> None:
+    def test_observersHearEvents(self) -> None:
         """
-        Each observer hears of each verified piece.
+        Observers hear, in order: the peer connecting, each verified piece,
+        completion with the move to seeding, and the peer leaving.
         """
         self.makeTorrent()
-        verified: list[int] = []
-        self.torrent.pieceVerifiedObservers.append(verified.append)
-        seeder = self.connect(1, pieces=[1, 3])
+        heard: list[events.TorrentEvent] = []
+        self.torrent.addObserver(heard.append)
+        seeder = self.connect(1, pieces=range(NUM_PIECES))
         seeder.send(wire.Unchoke())
         self.downloadAll(seeder, seeder.requests())
-        self.assertEqual(sorted(verified), [1, 3])
+        seeder.close()
+        kinds = [type(e).__name__ for e in heard]
+        self.assertEqual(kinds[0], "PeerConnected")
+        self.assertEqual(
+            sorted(e.index for e in heard if isinstance(e, events.PieceVerified)),
+            list(range(NUM_PIECES)),
+        )
+        self.assertIn(events.StateChanged(self.torrent, "seeding"), heard)
+        self.assertIn(events.Completed(self.torrent), heard)
+        self.assertEqual(kinds[-1], "PeerDisconnected")
+        self.assertTrue(all(e.torrent is self.torrent for e in heard))
+
+    def test_failingObserverIsLogged(self) -> None:
+        """
+        An observer that raises is logged; the torrent and other observers
+        carry on.
+        """
+        self.makeTorrent()
+        heard: list[events.TorrentEvent] = []
+
+        def broken(event: events.TorrentEvent) -> None:
+            raise RuntimeError("observer bug")
+
+        self.torrent.addObserver(broken)
+        self.torrent.addObserver(heard.append)
+        seeder = self.connect(1, pieces=[1])
+        seeder.send(wire.Unchoke())
+        self.downloadAll(seeder, seeder.requests())
+        self.assertIn(events.PieceVerified(self.torrent, 1), heard)
+        self.assertTrue(self.flushLoggedErrors(RuntimeError))
+        self.torrent.removeObserver(broken)
+
+    def test_pauseAndResume(self) -> None:
+        """
+        Pausing drops peers and stops dialling, keeping verified pieces;
+        resuming dials again and the download carries on to completion.
+        """
+        self.makeTorrent()
+        seeder = self.connect(1, pieces=range(NUM_PIECES))
+        seeder.send(wire.Unchoke())
+        requests = [r for r in seeder.requests() if r[0] == 0]
+        self.downloadAll(seeder, requests)
+        self.assertIn(0, self.torrent.pieces())
+        dials = len(self.clock.tcpClients)
+        self.successResultOf(self.torrent.pause())
+        self.assertEqual(self.torrent.state, "paused")
+        self.assertTrue(seeder.dropped)
+        seeder.close()
+        self.clock.advance(120)
+        self.assertEqual(len(self.clock.tcpClients), dials)
+        self.torrent.resume()
+        self.assertEqual(self.torrent.state, "downloading")
+        self.assertIn(0, self.torrent.pieces())
+        self.assertEqual(len(self.clock.tcpClients), dials + 1)
 
     def test_unrequestedBlockIsWasted(self) -> None:
         """
