@@ -14,7 +14,7 @@ from bittwist.errors import BittwistError
 from bittwist.metainfo import Metainfo, createTorrent, load, parse
 from bittwist.progress import formatSize
 
-__all__ = ["main", "formatInfo"]
+__all__ = ["main", "formatInfo", "HashingProgress"]
 
 _SUFFIXES = {"k": 1024, "m": 1024**2, "g": 1024**3}
 
@@ -130,15 +130,45 @@ def _buildParser(stdout: IO[str], stderr: IO[str]) -> _Parser:
     create.add_argument("--name", help="the torrent's name (default: the base name of PATH)")
     create.add_argument("-f", "--force", action="store_true",
                         help="overwrite the output file if it exists")
+    create.add_argument("-q", "--quiet", action="store_true",
+                        help="do not show hashing progress on stderr")
     return parser
 
 
-def _info(options: argparse.Namespace, stdout: IO[str]) -> int:
+def _info(options: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     stdout.write(formatInfo(load(options.torrent)))
     return 0
 
 
-def _create(options: argparse.Namespace, stdout: IO[str]) -> int:
+class HashingProgress:
+    """
+    A C{progress(doneBytes, totalBytes)} callback for L{createTorrent} that
+    writes a line C{hashing: 45% (12.0 MiB of 26.6 MiB)} each time another
+    C{step} percent is done, and at the end.
+    """
+
+    def __init__(self, stream: IO[str], step: int = 5) -> None:
+        """
+        @param stream: where the lines go.
+        @param step: percent between lines.
+        """
+        self._stream = stream
+        self._step = step
+        self._shown = -1
+
+    def __call__(self, doneBytes: int, totalBytes: int) -> None:
+        percent = doneBytes * 100 // totalBytes if totalBytes else 100
+        percent -= percent % self._step if percent < 100 else 0
+        if percent <= self._shown:
+            return
+        self._shown = percent
+        self._stream.write(
+            f"hashing: {percent}% ({formatSize(doneBytes)} of {formatSize(totalBytes)})\n"
+        )
+        self._stream.flush()
+
+
+def _create(options: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     data = createTorrent(
         options.path,
         trackers=options.tracker,
@@ -146,6 +176,7 @@ def _create(options: argparse.Namespace, stdout: IO[str]) -> int:
         private=options.private,
         comment=options.comment,
         name=options.name,
+        progress=None if options.quiet else HashingProgress(stderr),
     )
     metainfo = parse(data, "<created>")
     output = options.output or f"{metainfo.name}.torrent"
@@ -180,7 +211,8 @@ def main(
     @param argv: the arguments, without the program name; by default
         C{sys.argv[1:]}.
     @param stdout: where output goes; by default C{sys.stdout}.
-    @param stderr: where errors go; by default C{sys.stderr}.
+    @param stderr: where errors and C{create}'s hashing progress go; by
+        default C{sys.stderr}.
     @return: the exit status: 0 on success, 1 when the command failed (one
         line C{bittwist: <message>} on C{stderr}), 2 for bad usage.
     """
@@ -193,7 +225,7 @@ def main(
         return e.status
     command = {"info": _info, "create": _create}[options.command]
     try:
-        return command(options, stdout)
+        return command(options, stdout, stderr)
     except (BittwistError, _Failure) as e:
         stderr.write(f"bittwist: {e}\n")
         return 1

@@ -6,7 +6,7 @@ L{parse} reads a v1 torrent, single- or multi-file, including the v1 part of
 a v1+v2 hybrid (BEP 52) and BEP 47 pad files, and checks everything a peer
 or a download folder depends on: the piece layout adds up and no file path
 can leave the download folder.  L{createTorrent} makes a v1 torrent from a
-file or a folder.
+file or a folder; L{createTorrentInThread} does so off the reactor thread.
 """
 
 import hashlib
@@ -14,12 +14,15 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import bencodepy
 
 from bittwist import __version__
 from bittwist.errors import MetainfoError, StorageError, UsageError
+
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
 
 __all__ = [
     "FileEntry",
@@ -27,6 +30,7 @@ __all__ = [
     "parse",
     "load",
     "createTorrent",
+    "createTorrentInThread",
     "MAX_METAINFO_SIZE",
     "MIN_PIECE_LENGTH",
     "MAX_PIECE_LENGTH",
@@ -528,10 +532,12 @@ def createTorrent(
     private: bool = False,
     comment: str | None = None,
     name: str | None = None,
+    progress: Callable[[int, int], object] | None = None,
 ) -> bytes:
     """
     Make a v1 C{.torrent} of a file, or of a folder (multi-file; files sorted
-    by path, no pad files).  Hashes synchronously.
+    by path, no pad files).  Hashes synchronously: from Twisted, use
+    L{createTorrentInThread}.
 
     @param path: the file or folder to share.
     @param trackers: announce URLs: a flat sequence puts each URL in a tier
@@ -543,6 +549,9 @@ def createTorrent(
     @param private: set BEP 27 C{private}.
     @param comment: a C{comment}.
     @param name: the torrent's name; by default the base name of C{path}.
+    @param progress: called as C{progress(doneBytes, totalBytes)} while
+        hashing: once with 0 before the first byte, after each piece, and
+        last with C{doneBytes == totalBytes}; on the calling thread.
     @return: the bencoded torrent.
     @raise UsageError: for a bad argument, a missing or empty path, or a file
         name that is not UTF-8.
@@ -595,7 +604,7 @@ def createTorrent(
             f"{MIN_PIECE_LENGTH}"
         )
 
-    pieces = _hashFiles([(full, size) for _, full, size in listed], pieceLength)
+    pieces = _hashFiles([(full, size) for _, full, size in listed], pieceLength, progress)
 
     info: dict[bytes, Any] = {b"name": nameBytes, b"piece length": pieceLength,
                               b"pieces": pieces}
@@ -629,14 +638,24 @@ def createTorrent(
     return data
 
 
-def _hashFiles(files: Sequence[tuple[str, int]], pieceLength: int) -> bytes:
+def _hashFiles(
+    files: Sequence[tuple[str, int]],
+    pieceLength: int,
+    progress: Callable[[int, int], object] | None = None,
+) -> bytes:
     """
     @param files: C{(path, size)} of each file, in torrent order.
+    @param progress: told C{(doneBytes, totalBytes)} at 0, after each piece
+        and at the end.
     @return: the concatenated SHA-1s of the pieces of the files' bytes laid
         end to end.
     @raise StorageError: if a file cannot be read or has shrunk since it was
         listed.
     """
+    totalLength = sum(size for _, size in files)
+    if progress is None:
+        progress = _ignoreProgress
+    progress(0, totalLength)
     hashes = []
     piece = hashlib.sha1()
     filled = 0
@@ -657,8 +676,66 @@ def _hashFiles(files: Sequence[tuple[str, int]], pieceLength: int) -> bytes:
                         hashes.append(piece.digest())
                         piece = hashlib.sha1()
                         filled = 0
+                        progress(len(hashes) * pieceLength, totalLength)
         except OSError as e:
             raise StorageError(f"cannot read {filePath}: {e.strerror or e}", filePath) from None
     if filled:
         hashes.append(piece.digest())
+        progress(totalLength, totalLength)
     return b"".join(hashes)
+
+
+def _ignoreProgress(doneBytes: int, totalBytes: int) -> None:
+    pass
+
+
+def createTorrentInThread(
+    reactor: Any,
+    path: str,
+    trackers: Sequence[str] | Sequence[Sequence[str]] = (),
+    pieceLength: int | None = None,
+    private: bool = False,
+    comment: str | None = None,
+    name: str | None = None,
+    progress: Callable[[int, int], object] | None = None,
+) -> "Deferred[bytes]":
+    """
+    L{createTorrent} in the reactor's thread pool, so that reading and
+    hashing the files does not block the reactor.
+
+    @param reactor: the reactor; its thread pool does the work.
+    @param progress: called on the reactor thread as C{progress(doneBytes,
+        totalBytes)}: first with 0, then each time another percent is hashed,
+        last with C{doneBytes == totalBytes}; every call comes before the
+        result fires.
+    @return: a Deferred firing with the bencoded torrent, or failing as
+        L{createTorrent} raises.
+    """
+    from twisted.internet.threads import deferToThreadPool
+
+    return deferToThreadPool(
+        reactor, reactor.getThreadPool(), createTorrent, path, trackers,
+        pieceLength=pieceLength, private=private, comment=comment, name=name,
+        progress=None if progress is None else _percentsFromThread(reactor, progress),
+    )
+
+
+def _percentsFromThread(
+    reactor: Any, progress: Callable[[int, int], object]
+) -> Callable[[int, int], None]:
+    """
+    @return: a progress callback, for a worker thread, that hands
+        C{progress} to the reactor thread each time another percent is done.
+    """
+    lastPercent = -1
+
+    def report(doneBytes: int, totalBytes: int) -> None:
+        # One reactor wake-up per percent, not per piece: a big torrent with
+        # small pieces has hundreds of thousands of them.
+        nonlocal lastPercent
+        percent = doneBytes * 100 // totalBytes if totalBytes else 100
+        if percent != lastPercent:
+            lastPercent = percent
+            reactor.callFromThread(progress, doneBytes, totalBytes)
+
+    return report

@@ -11,10 +11,11 @@ connection alive, and hands every event to its torrent, which decides policy.
 from collections import deque
 from typing import Callable, Iterable, Optional, Protocol as TypingProtocol
 
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from bittwist import wire
 from bittwist.bitfield import Bitfield
@@ -67,9 +68,11 @@ class IPeerEvents(TypingProtocol):
     def peerInterestChanged(self, peer: "PeerProtocol") -> None: ...
     def blockReceived(self, peer: "PeerProtocol", index: int, begin: int, block: bytes) -> None: ...
     def requestReceived(self, peer: "PeerProtocol", index: int, begin: int, length: int) -> None: ...
+    def peerWritable(self, peer: "PeerProtocol") -> None: ...
     def peerDisconnected(self, peer: "PeerProtocol", reason: str) -> None: ...
 
 
+@implementer(IPushProducer)
 class PeerProtocol(Protocol):
     """
     One connection to one peer.
@@ -77,6 +80,10 @@ class PeerProtocol(Protocol):
     An outgoing connection knows its torrent from the start and sends its
     handshake at once; an incoming one waits for the peer's handshake and
     looks the torrent up by its info_hash.
+
+    It is a streaming producer on its transport: while the transport's
+    buffer is full (the peer does not read), L{nextRequest} hands out no
+    request, so no more blocks are read for the peer.
 
     @ivar torrent: the torrent this connection serves, once known.
     @ivar peerId: the remote peer id, once handshaken.
@@ -88,6 +95,9 @@ class PeerProtocol(Protocol):
     @ivar requested: our requests in flight to the peer, (index, begin) to
         length, in the order sent.
     @ivar requestsIn: the peer's requests waiting for our answer.
+    @ivar serving: the peer's requests taken by L{nextRequest} and not yet
+        sent (being read, or waiting for upload tokens).
+    @ivar writePaused: whether the transport asked us to stop producing.
     @ivar downloadRate: payload bytes per second from the peer.
     @ivar uploadRate: payload bytes per second to the peer.
     @ivar lastBlockAt: when the peer last sent a block (or when we first
@@ -127,6 +137,8 @@ class PeerProtocol(Protocol):
         self.snubbed = False
         self.requested: dict[tuple[int, int], int] = {}
         self.requestsIn: deque[tuple[int, int, int]] = deque()
+        self.serving: list[tuple[int, int, int]] = []
+        self.writePaused = False
         self.downloadRate = RateMeter(reactor)
         self.uploadRate = RateMeter(reactor)
         self.requestDepth = 64
@@ -148,6 +160,7 @@ class PeerProtocol(Protocol):
         self.address = (getattr(peer, "host", "?"), getattr(peer, "port", 0))
         self._connectedAt = self._lastReceived = self._lastSent = self._reactor.seconds()
         self._timer = self._reactor.callLater(_TIMER_PERIOD, self._checkTimers)
+        self.transport.registerProducer(self, True)
         if self.outgoing:
             assert self.torrent is not None
             self._write(wire.encode(wire.Handshake(self.torrent.infoHash, self._ourPeerId)))
@@ -171,6 +184,8 @@ class PeerProtocol(Protocol):
             return
         self._disconnecting = True
         self.log.debug("Dropping {peer}: {why}", peer=self, why=why)
+        # A registered producer keeps loseConnection from closing.
+        self.transport.unregisterProducer()
         self.transport.loseConnection()
 
     def _checkTimers(self) -> None:
@@ -306,10 +321,15 @@ class PeerProtocol(Protocol):
 
     def _receiveCancel(self, message: wire.Cancel) -> None:
         self._expectHandshaken()
+        request = (message.index, message.begin, message.length)
         try:
-            self.requestsIn.remove((message.index, message.begin, message.length))
+            self.requestsIn.remove(request)
         except ValueError:
-            pass
+            # Being read: the block is dropped when it comes.
+            try:
+                self.serving.remove(request)
+            except ValueError:
+                pass
 
     def _receivePiece(self, message: wire.Piece) -> None:
         self._expectHandshaken()
@@ -374,6 +394,7 @@ class PeerProtocol(Protocol):
             self.amChoking = choking
             if choking:
                 self.requestsIn.clear()
+                del self.serving[:]
             self.sendMessage(wire.Choke() if choking else wire.Unchoke())
 
     def sendRequests(self, blocks: Iterable[tuple[int, int, int]]) -> None:
@@ -400,14 +421,46 @@ class PeerProtocol(Protocol):
         if length is not None:
             self.sendMessage(wire.Cancel(index, begin, length))
 
+    # Serving: the torrent takes requests with nextRequest, reads them, and
+    # answers with sendBlock.
+
+    def nextRequest(self, maxServing: int) -> Optional[tuple[int, int, int]]:
+        """
+        Take the oldest queued request to serve, if the peer may have one
+        now: we do not choke it, its transport is not paused, and fewer than
+        C{maxServing} of its requests are being served.
+
+        @return: C{(index, begin, length)}, now in L{serving}, or C{None}.
+        """
+        if (
+            not self.requestsIn
+            or self.writePaused
+            or self.amChoking
+            or self._disconnecting
+            or len(self.serving) >= maxServing
+        ):
+            return None
+        request = self.requestsIn.popleft()
+        self.serving.append(request)
+        return request
+
+    def wants(self, request: tuple[int, int, int]) -> bool:
+        """
+        @return: whether a request taken by L{nextRequest} is still to be
+            answered (not cancelled, not discarded by a choke, still
+            connected).
+        """
+        return request in self.serving and not self._disconnecting
+
     def sendBlock(self, index: int, begin: int, block: bytes) -> bool:
         """
-        Answer a queued request, unless it was cancelled or we choked since.
+        Answer a request taken by L{nextRequest}, unless it was cancelled or
+        we choked since.
 
         @return: whether the block was sent.
         """
         try:
-            self.requestsIn.remove((index, begin, len(block)))
+            self.serving.remove((index, begin, len(block)))
         except ValueError:
             return False
         if self._disconnecting or self.amChoking:
@@ -418,3 +471,16 @@ class PeerProtocol(Protocol):
         )
         self.uploadRate.add(len(block))
         return True
+
+    # IPushProducer: the transport tells us when its buffer is full.
+
+    def pauseProducing(self) -> None:
+        self.writePaused = True
+
+    def resumeProducing(self) -> None:
+        self.writePaused = False
+        if self.handshaked and self.torrent is not None and not self._disconnecting:
+            self.torrent.peerWritable(self)
+
+    def stopProducing(self) -> None:
+        self.writePaused = True

@@ -6,18 +6,22 @@ Pure policy: no I/O, no reactor. The torrent tells the picker what peers
 have and what arrived; the picker answers with blocks to request.
 """
 
-import heapq
 import random
 from typing import Callable, Hashable, Iterable
 
 from bittwist.bitfield import Bitfield
 from bittwist.wire import BLOCK_SIZE
 
-__all__ = ["PiecePicker", "Block"]
+__all__ = ["PiecePicker", "Block", "ENDGAME_BATCH"]
 
 Block = tuple[int, int, int]
 """
 A block to request: (piece index, offset in the piece, length).
+"""
+
+ENDGAME_BATCH = 4
+"""
+How many duplicate requests an idle peer gets at once in endgame.
 """
 
 _MISSING = 0
@@ -38,11 +42,12 @@ class _Partial:
     @ivar contributors: the peers that sent any block of this piece.
     """
 
-    __slots__ = ("states", "requesters", "received", "contributors", "nextMissing")
+    __slots__ = ("states", "requesters", "requestedAt", "received", "contributors", "nextMissing")
 
     def __init__(self, numBlocks: int) -> None:
         self.states = bytearray(numBlocks)
         self.requesters: list[set[Hashable] | None] = [None] * numBlocks
+        self.requestedAt = [0.0] * numBlocks
         self.received = 0
         self.contributors: set[Hashable] = set()
         # All blocks before this one are requested or received; saves rescans.
@@ -76,6 +81,7 @@ class PiecePicker:
         blockSize: int = BLOCK_SIZE,
         rng: random.Random | None = None,
         maxDuplicates: int = 2,
+        endgameDelay: float = 0.0,
     ) -> None:
         """
         @param numPieces: the number of pieces of the torrent.
@@ -85,7 +91,11 @@ class PiecePicker:
         @param rng: randomness for tie-breaking (seed it in tests).
         @param maxDuplicates: in endgame, how many peers beyond the first a
             block may be requested from.
+        @param endgameDelay: in endgame, how long a block must have been
+            waited for before it is requested again from another peer.
         """
+        self._endgameDelay = endgameDelay
+        self._now = 0.0
         self.numPieces = numPieces
         self._pieceSize = pieceSize
         self._blockSize = blockSize
@@ -172,16 +182,33 @@ class PiecePicker:
 
     # Requests.
 
-    def pick(self, peer: Hashable, pieces: Bitfield, count: int) -> list[Block]:
+    def pick(
+        self,
+        peer: Hashable,
+        pieces: Bitfield,
+        count: int,
+        inFlight: int = 0,
+        now: float = 0.0,
+    ) -> list[Block]:
         """
         Choose up to C{count} blocks to request from C{peer}, and record them
         as requested from it.
 
+        In endgame, blocks already requested from others are given only to a
+        peer with nothing in flight, and at most L{ENDGAME_BATCH} at a time:
+        a deep pipeline of duplicates on a fast link downloads much of the
+        end twice before the cancels arrive. Likewise only blocks requested
+        at least C{endgameDelay} seconds ago are duplicated: the point of
+        endgame is not to wait on a slow peer, not to race a fast one.
+
         @param peer: the peer, as a key.
         @param pieces: the pieces the peer has.
         @param count: how many blocks the peer's pipeline has room for.
+        @param inFlight: how many requests to C{peer} are unanswered.
+        @param now: the time, to tell how long a block has been waited for.
         @return: the blocks, possibly none.
         """
+        self._now = now
         picked: list[Block] = []
         if count <= 0:
             return picked
@@ -201,8 +228,8 @@ class PiecePicker:
                 self._takeMissing(peer, index, partial, picked, count)
                 if len(picked) >= count:
                     break
-        if len(picked) < count and self._unrequested == 0:
-            self._takeDuplicates(peer, pieces, picked, count)
+        if not picked and not inFlight and self._unrequested == 0:
+            self._takeDuplicates(peer, pieces, picked, min(count, ENDGAME_BATCH))
         return picked
 
     def _takeMissing(
@@ -222,6 +249,7 @@ class PiecePicker:
             if states[block] == _MISSING:
                 states[block] = _REQUESTED
                 requesters[block] = {peer}
+                partial.requestedAt[block] = self._now
                 self._unrequested -= 1
                 begin = block * blockSize
                 picked.append((index, begin, self.blockLength(index, begin)))
@@ -283,6 +311,8 @@ class PiecePicker:
                 requesters = partial.requesters[block]
                 assert requesters is not None
                 if peer in requesters or len(requesters) >= limit:
+                    continue
+                if self._now - partial.requestedAt[block] < self._endgameDelay:
                     continue
                 requesters.add(peer)
                 begin = block * blockSize

@@ -4,23 +4,39 @@ L{BitTorrentService}: BitTorrent as a Twisted service, the point where an
 application embeds bittwist.
 """
 
+import os
 from typing import Any, Iterable, Optional, Union
 
 from twisted.application.service import MultiService
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.task import LoopingCall
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from bittwist import events
 from bittwist import metainfo as _metainfo
-from bittwist.errors import BittwistError
+from bittwist.errors import BittwistError, UsageError
 from bittwist.metainfo import Metainfo
 from bittwist.progress import ProgressLogger, formatRate, formatSize
 from bittwist.session import Session
+from bittwist.state import StateFolder, TorrentRecord, metainfoBytes, resumePlan
 from bittwist.torrent import Torrent
 
 __all__ = ["BitTorrentService"]
+
+SAVE_INTERVAL = 30.0
+"""
+Seconds between saves of the state of a torrent that verified pieces since
+its last save.
+"""
+
+SAVE_EVERY_PIECES = 256
+"""
+A downloading torrent's state is also saved each time it verified this many
+more pieces.
+"""
 
 
 class BitTorrentService(MultiService):
@@ -30,7 +46,15 @@ class BitTorrentService(MultiService):
     Add it to an application like any service; add torrents before or after
     it starts. It listens for peers on one endpoint shared by its torrents.
 
+    With a state folder (see L{bittwist.state}), it remembers its torrents:
+    each is saved when added, paused, resumed or completed, every
+    L{SAVE_INTERVAL} seconds and every L{SAVE_EVERY_PIECES} pieces while it
+    downloads, and when the service stops; when the service starts, every
+    torrent saved there is added again, paused ones paused, and those whose
+    files did not change since are not hashed again (fast resume).
+
     @ivar session: the torrents and their shared peer id and port.
+    @ivar state: the state folder, or C{None}.
     """
 
     log = Logger()
@@ -43,6 +67,7 @@ class BitTorrentService(MultiService):
         httpClient: Any = None,
         maxPeers: int = 50,
         progressInterval: Optional[float] = 5.0,
+        stateDir: Optional[str] = None,
     ) -> None:
         """
         @param endpoint: where to accept peers: an endpoint or its string
@@ -53,6 +78,8 @@ class BitTorrentService(MultiService):
         @param maxPeers: the most connections per torrent.
         @param progressInterval: seconds between progress log lines, or
             C{None} for none.
+        @param stateDir: the folder to remember torrents in across restarts
+            (created when first needed), or C{None} to forget them on stop.
         """
         super().__init__()
         if reactor is None:
@@ -65,6 +92,11 @@ class BitTorrentService(MultiService):
         # Whether torrents start when added: once running and listening (or
         # failed to), so that none is started twice.
         self._ready = False
+        self.state = None if stateDir is None else StateFolder(stateDir, reactor)
+        self._records: dict[bytes, TorrentRecord] = {}
+        self._unsaved: dict[bytes, int] = {}
+        self._saver = LoopingCall(self._savePeriodically)
+        self._saver.clock = reactor
         if progressInterval:
             ProgressLogger(
                 lambda: self.session.torrents.values(), reactor, progressInterval
@@ -87,27 +119,181 @@ class BitTorrentService(MultiService):
         @param peers: peer addresses to connect to besides the trackers'.
         @param announce: whether to use the torrent's trackers.
         @raise bittwist.errors.MetainfoError: if the torrent cannot be read.
+        @raise bittwist.errors.UsageError: if the torrent is already added.
+        @return: the torrent. With a state folder that remembers it in the
+            same download folder, it keeps its saved fast resume data and
+            whether it was paused.
         """
+        data = b""
         if isinstance(torrent, str):
-            torrent = _metainfo.load(torrent)
+            path = torrent
+            try:
+                with open(path, "rb") as f:
+                    data = f.read(_metainfo.MAX_METAINFO_SIZE + 1)
+            except OSError:
+                # Let load() raise its error, which says what to do.
+                _metainfo.load(path)
+                raise
+            torrent = _metainfo.parse(data, path)
         elif isinstance(torrent, bytes):
-            torrent = _metainfo.parse(torrent)
+            data = torrent
+            torrent = _metainfo.parse(data)
+        downloadDir = os.path.abspath(downloadDir)
+        peers = tuple(peers)
         added = self.session.addTorrent(torrent, downloadDir, peers=peers, announce=announce)
+        record = TorrentRecord(
+            metainfo=torrent,
+            torrentData=data,
+            downloadDir=downloadDir,
+            addedAt=self._reactor.seconds(),
+            peers=peers,
+            announce=announce,
+        )
+        if self.state is not None:
+            if not data:
+                record.torrentData = metainfoBytes(torrent)
+            saved = self.state.read(torrent.infoHash)
+            if saved is not None and saved.downloadDir == downloadDir:
+                record.paused = saved.paused
+                record.addedAt = saved.addedAt
+                record.resume = saved.resume
+        self._track(added, record)
         if self._ready:
             self._startTorrent(added)
         return added
 
     def removeTorrent(self, infoHash: bytes, deleteData: bool = False) -> Deferred[None]:
         """
-        Stop a torrent and forget it; with C{deleteData}, delete its files.
+        Stop a torrent and forget it, deleting its state files; with
+        C{deleteData}, delete its downloaded files too.
+
+        @raise bittwist.errors.UsageError: if there is no such torrent.
+        @return: fires when done; fails with L{bittwist.errors.StorageError}
+            if files could not be deleted.
+        """
+        torrent = self.session.torrents.get(infoHash)
+        d = self.session.removeTorrent(infoHash, deleteData)
+        if torrent is not None:
+            torrent.removeObserver(self._observe)
+        self._records.pop(infoHash, None)
+        self._unsaved.pop(infoHash, None)
+        if self.state is None:
+            return d
+        forgotten = self.state.remove(infoHash)
+
+        def afterForgotten(result: object) -> Deferred[None]:
+            return forgotten.addCallback(lambda _: result)
+
+        return d.addBoth(afterForgotten)
+
+    def pauseTorrent(self, infoHash: bytes) -> Deferred[None]:
+        """
+        Pause a torrent (see L{Torrent.pause}) and remember it paused: it
+        stays paused across restarts until L{resumeTorrent}.
+
+        @raise bittwist.errors.UsageError: if there is no such torrent.
+        @return: fires when the trackers have been told; never fails.
+        """
+        torrent = self._lookup(infoHash)
+        record = self._records[infoHash]
+        if not record.paused:
+            record.paused = True
+            self._save(torrent)
+        return torrent.pause()
+
+    def resumeTorrent(self, infoHash: bytes) -> None:
+        """
+        Resume a paused torrent (see L{Torrent.resume}) and remember it.
 
         @raise bittwist.errors.UsageError: if there is no such torrent.
         """
-        return self.session.removeTorrent(infoHash, deleteData)
+        torrent = self._lookup(infoHash)
+        record = self._records[infoHash]
+        if record.paused:
+            record.paused = False
+            self._save(torrent)
+        torrent.resume()
+
+    def _lookup(self, infoHash: bytes) -> Torrent:
+        torrent = self.session.torrents.get(infoHash)
+        if torrent is None or infoHash not in self._records:
+            raise UsageError(f"no torrent with info hash {infoHash.hex()} in this service")
+        return torrent
+
+    # Remembering torrents.
+
+    def _track(self, torrent: Torrent, record: TorrentRecord, save: bool = True) -> None:
+        self._records[torrent.infoHash] = record
+        self._unsaved[torrent.infoHash] = 0
+        torrent.addObserver(self._observe)
+        if save:
+            self._save(torrent)
+
+    def _observe(self, event: events.TorrentEvent) -> None:
+        """
+        Save a torrent's state when it changes in a way worth remembering;
+        this also catches L{Torrent.pause} and L{Torrent.resume} called
+        directly.
+        """
+        torrent = event.torrent
+        record = self._records.get(torrent.infoHash)
+        if record is None:
+            return
+        if isinstance(event, events.PieceVerified):
+            self._unsaved[torrent.infoHash] += 1
+            if self._unsaved[torrent.infoHash] >= SAVE_EVERY_PIECES:
+                self._save(torrent)
+        elif isinstance(event, events.Completed):
+            self._save(torrent)
+        elif isinstance(event, events.StateChanged):
+            if event.state == "paused" and not record.paused:
+                record.paused = True
+                self._save(torrent)
+            elif event.state in ("downloading", "seeding") and record.paused:
+                record.paused = False
+                self._save(torrent)
+
+    def _save(self, torrent: Torrent) -> Deferred[None]:
+        """
+        Save a torrent's state, with its verified pieces once it has been
+        checked.
+        """
+        if self.state is None:
+            return succeed(None)
+        record = self._records[torrent.infoHash]
+        self._unsaved[torrent.infoHash] = 0
+        pieces = torrent.picker.done if torrent.picker is not None else None
+
+        def saved(resume: Any) -> None:
+            if resume is not None:
+                record.resume = resume
+
+        return self.state.save(record, pieces).addCallback(saved)
+
+    def _savePeriodically(self) -> None:
+        for infoHash, count in list(self._unsaved.items()):
+            torrent = self.session.torrents.get(infoHash)
+            if count and torrent is not None:
+                self._save(torrent)
 
     def _startTorrent(self, torrent: Torrent) -> None:
         started = self._reactor.seconds()
-        torrent.start()
+        record = self._records.get(torrent.infoHash)
+        plan = None
+        if record is not None and self.state is not None:
+            plan = resumePlan(torrent.metainfo, record.downloadDir, record.resume)
+        if plan is None:
+            torrent.start(paused=record is not None and record.paused)
+        else:
+            trusted, rehash = plan
+            self.log.info(
+                "{name}: fast resume: {trusted} pieces trusted, {rehashed} to hash "
+                "(in files changed since saved)",
+                name=torrent.metainfo.name,
+                trusted=len(trusted),
+                rehashed=len(rehash),
+            )
+            torrent.start(paused=record.paused, trusted=trusted, rehash=rehash)
 
         def complete(_: None) -> None:
             status = torrent.status()
@@ -131,6 +317,27 @@ class BitTorrentService(MultiService):
 
     def startService(self) -> None:
         super().startService()
+        if self.state is not None:
+            for record in self.state.records():
+                if record.infoHash in self.session.torrents:
+                    continue
+                try:
+                    torrent = self.session.addTorrent(
+                        record.metainfo,
+                        record.downloadDir,
+                        peers=record.peers,
+                        announce=record.announce,
+                    )
+                except BittwistError as e:
+                    self.log.error(
+                        "Cannot add {name} again from the state folder {path}: {error}",
+                        name=record.metainfo.name,
+                        path=self.state.path,
+                        error=str(e),
+                    )
+                    continue
+                self._track(torrent, record, save=False)
+            self._saver.start(SAVE_INTERVAL, now=False)
 
         def listening(_: object) -> None:
             if not self.running:
@@ -152,4 +359,19 @@ class BitTorrentService(MultiService):
     def stopService(self) -> Deferred[None]:
         super().stopService()
         self._ready = False
-        return self.session.stop()
+        if self._saver.running:
+            self._saver.stop()
+        d = self.session.stop()
+        state = self.state
+        if state is None:
+            return d
+
+        def saveAll(_: object) -> Deferred[None]:
+            # Now that storage is closed, the files' times cover every piece.
+            for infoHash in self._records:
+                torrent = self.session.torrents.get(infoHash)
+                if torrent is not None:
+                    self._save(torrent)
+            return state.whenIdle()
+
+        return d.addCallback(saveAll)

@@ -18,6 +18,7 @@ from bittwist import __version__
 from bittwist.errors import UsageError
 from bittwist.factory import PeerServerFactory
 from bittwist.metainfo import Metainfo
+from bittwist.ratelimit import TokenBucket
 from bittwist.storage import FileStorage, IPieceStorage
 from bittwist.torrent import Torrent
 
@@ -62,6 +63,13 @@ class Session:
     @ivar peerId: our peer id.
     @ivar torrents: the torrents, by info_hash.
     @ivar port: the listening port number (0 until L{listen}).
+    @ivar uploadLimit: the upload rate limit of every torrent together
+        (C{uploadLimit.setRate(bytesPerSecond)}; 0 is unlimited).
+    @ivar downloadLimit: the download rate limit of every torrent together.
+    @ivar seedRatio: torrents added from now on stop seeding at this
+        upload ratio (C{None}: never).
+    @ivar seedTime: torrents added from now on stop seeding after this many
+        seconds of it (C{None}: never).
     """
 
     log = Logger()
@@ -72,11 +80,27 @@ class Session:
         peerId: Optional[bytes] = None,
         httpClient: Any = None,
         maxPeers: int = 50,
+        maxUploadRate: int = 0,
+        maxDownloadRate: int = 0,
+        seedRatio: Optional[float] = None,
+        seedTime: Optional[float] = None,
     ) -> None:
+        """
+        @param maxUploadRate: bytes per second sent by all torrents
+            together; 0 for unlimited.
+        @param maxDownloadRate: bytes per second received by all torrents
+            together; 0 for unlimited.
+        @param seedRatio: see L{seedRatio}.
+        @param seedTime: see L{seedTime}.
+        """
         self._reactor = reactor
         self.peerId = peerId or makePeerId()
         self._httpClient = httpClient if httpClient is not None else _trackerClient(reactor)
         self.maxPeers = maxPeers
+        self.uploadLimit = TokenBucket(reactor, maxUploadRate)
+        self.downloadLimit = TokenBucket(reactor, maxDownloadRate)
+        self.seedRatio = seedRatio
+        self.seedTime = seedTime
         self.torrents: dict[bytes, Torrent] = {}
         self.port = 0
         self._listening: Optional[IListeningPort] = None
@@ -137,6 +161,10 @@ class Session:
             httpClient=self._httpClient,
             maxPeers=self.maxPeers,
             announce=announce,
+            uploadLimit=self.uploadLimit,
+            downloadLimit=self.downloadLimit,
+            seedRatio=self.seedRatio,
+            seedTime=self.seedTime,
         )
         torrent.addPeers(peers)
         self.torrents[metainfo.infoHash] = torrent

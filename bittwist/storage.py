@@ -21,7 +21,7 @@ import errno
 import hashlib
 import os
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from twisted.internet import defer, threads
 from twisted.internet.defer import Deferred
@@ -59,7 +59,7 @@ class IPieceStorage(Interface):
     The pieces of one torrent: blocks written as they arrive, pieces verified
     against the metainfo's hashes, verified blocks read back for upload.
 
-    Every method returns a L{Deferred}; their results come back in the order
+    Every method returns a C{Deferred}; their results come back in the order
     the calls were made.  Failures are L{StorageError}.
     """
 
@@ -69,21 +69,30 @@ class IPieceStorage(Interface):
         "callers only read it"
     )
 
-    def check() -> Deferred:
+    def check(trusted: Bitfield | None = None, rehash: Iterable[int] = ()) -> Deferred:
         """
         Resume: hash what is already stored and make C{have} exactly the
         pieces that match.  Missing or short files mean those pieces are
         absent, not an error.  Reads one piece at a time.
 
-        @return: a L{Deferred} firing with C{have}.
+        With C{trusted}, a fast resume: the pieces in C{trusted} count as
+        verified and every other piece as absent, without reading anything,
+        except the pieces in C{rehash}, which are hashed as usual.
+
+        @param trusted: pieces known to be stored intact (e.g. saved fast
+            resume data whose files have not changed since), or C{None} to
+            hash every piece.
+        @param rehash: with C{trusted}, the pieces to hash all the same
+            (those touching files changed since C{trusted} was saved).
+        @return: a C{Deferred} firing with C{have}.
         """
 
     def writeBlock(index: int, begin: int, data: bytes) -> Deferred:
         """
         Store C{data} at offset C{begin} of piece C{index}.  C{data} must not
-        be mutated until the L{Deferred} fires.
+        be mutated until the C{Deferred} fires.
 
-        @return: a L{Deferred} firing with C{None} once written, or failing
+        @return: a C{Deferred} firing with C{None} once written, or failing
             with L{StorageError} (out of range, disk full, ...).
         """
 
@@ -92,7 +101,7 @@ class IPieceStorage(Interface):
         Read C{length} bytes at offset C{begin} of piece C{index}.  Callers
         serve only pieces in C{have}.
 
-        @return: a L{Deferred} firing with the bytes, or failing with
+        @return: a C{Deferred} firing with the bytes, or failing with
             L{StorageError} if out of range or the data is not stored.
         """
 
@@ -102,7 +111,7 @@ class IPieceStorage(Interface):
         call, and compare it with the metainfo's hash; add it to C{have} on a
         match, remove it from C{have} otherwise.
 
-        @return: a L{Deferred} firing with C{True} on a match, C{False} on a
+        @return: a C{Deferred} firing with C{True} on a match, C{False} on a
             mismatch or missing data (the caller downloads it again).
         """
 
@@ -111,7 +120,7 @@ class IPieceStorage(Interface):
         Finish the queued work, close the files, stop any worker.  Idempotent;
         every later call but C{close} fails with L{StorageError}.
 
-        @return: a L{Deferred} firing with C{None} when done.
+        @return: a C{Deferred} firing with C{None} when done.
         """
 
     def removeData() -> Deferred:
@@ -119,7 +128,7 @@ class IPieceStorage(Interface):
         L{close}, then delete the torrent's data: its files and the folders
         left empty by that, never anything else.
 
-        @return: a L{Deferred} firing with C{None} when done, or failing with
+        @return: a C{Deferred} firing with C{None} when done, or failing with
             L{StorageError}.
         """
 
@@ -246,6 +255,30 @@ class _StorageBase:
             self.have.discard(index)
         return matched
 
+    def _toHash(self, trusted: Bitfield | None, rehash: Iterable[int]) -> list[int]:
+        """
+        @return: the pieces L{IPieceStorage.check} must read and hash.
+        """
+        if trusted is None:
+            return list(range(self.metainfo.numPieces))
+        numPieces = self.metainfo.numPieces
+        return sorted({i for i in rehash if 0 <= i < numPieces})
+
+    def _trustedPieces(self, trusted: Bitfield | None, rehash: Iterable[int]) -> list[int]:
+        """
+        @return: the pieces L{IPieceStorage.check} takes as verified unread.
+        @raise StorageError: if C{trusted} is not sized for this torrent.
+        """
+        if trusted is None:
+            return []
+        if trusted.length != self.metainfo.numPieces:
+            raise StorageError(
+                f"fast resume data of {self.metainfo.name} has {trusted.length} "
+                f"pieces, the torrent {self.metainfo.numPieces}"
+            )
+        skip = set(rehash)
+        return [i for i in trusted if i not in skip]
+
     def _checked(self, found: list[int]) -> Bitfield:
         have = self.have
         for index in list(have):
@@ -258,7 +291,7 @@ class _StorageBase:
 @implementer(IPieceStorage)
 class MemoryStorage(_StorageBase):
     """
-    An L{IPieceStorage} in memory; its L{Deferred}s have fired on return.
+    An L{IPieceStorage} in memory; its C{Deferred}s have fired on return.
 
     A piece that no write ever touched is not stored: reading it fails and
     checking finds it absent.
@@ -296,13 +329,14 @@ class MemoryStorage(_StorageBase):
         piece = memoryview(self.data)[start:start + self.metainfo.pieceSize(index)]
         return hashlib.sha1(piece).digest() == self.metainfo.hashOf(index)
 
-    def check(self) -> Deferred:
+    def check(self, trusted: Bitfield | None = None, rehash: Iterable[int] = ()) -> Deferred:
         try:
             self._checkOpen()
+            kept = self._trustedPieces(trusted, rehash)
         except StorageError:
             return defer.fail()
-        found = [i for i in range(self.metainfo.numPieces) if self._hashMatches(i)]
-        return defer.succeed(self._checked(found))
+        found = [i for i in self._toHash(trusted, rehash) if self._hashMatches(i)]
+        return defer.succeed(self._checked(found + kept))
 
     def writeBlock(self, index: int, begin: int, data: bytes) -> Deferred:
         try:
@@ -365,7 +399,7 @@ class _Worker:
         """
         Queue C{function(*args)} to run on the worker thread.
 
-        @return: a L{Deferred} firing, on the reactor thread, with its result.
+        @return: a C{Deferred} firing, on the reactor thread, with its result.
         """
         d = Deferred()
         with self._condition:
@@ -448,7 +482,7 @@ class _Stop:
 
 def _osError(error: OSError, action: str, path: str) -> StorageError:
     """
-    Turn an L{OSError} into a L{StorageError} a user can act on.
+    Turn an C{OSError} into a L{StorageError} a user can act on.
 
     @param action: C{"writing"}, C{"reading"} or C{"opening"}.
     """
@@ -547,12 +581,14 @@ class FileStorage(_StorageBase):
             )
         return self._worker.submit(function, *args)
 
-    def check(self) -> Deferred:
+    def check(self, trusted: Bitfield | None = None, rehash: Iterable[int] = ()) -> Deferred:
         try:
             self._checkOpen()
+            kept = self._trustedPieces(trusted, rehash)
         except StorageError:
             return defer.fail()
-        return self._submit(self._checkAll).addCallback(self._checked)
+        d = self._submit(self._checkAll, self._toHash(trusted, rehash))
+        return d.addCallback(lambda found: self._checked(found + kept))
 
     def writeBlock(self, index: int, begin: int, data: bytes) -> Deferred:
         try:
@@ -811,9 +847,9 @@ class FileStorage(_StorageBase):
             return False
         return sha1.digest() == self.metainfo.hashOf(index)
 
-    def _checkAll(self) -> list[int]:
+    def _checkAll(self, indexes: Iterable[int]) -> list[int]:
         found = []
-        for index in range(self.metainfo.numPieces):
+        for index in indexes:
             if self._closed:
                 break
             if self._hashMatches(index):

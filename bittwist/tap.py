@@ -4,6 +4,8 @@ C{twistd bittorrent}: options and the service they make.
 """
 
 import os
+import shutil
+import tempfile
 
 from twisted.application.service import IService, MultiService
 from twisted.internet.endpoints import serverFromString
@@ -12,7 +14,10 @@ from twisted.python import usage
 from bittwist import metainfo
 from bittwist.demo import DemoSwarm
 from bittwist.errors import MetainfoError
+from bittwist.ratelimit import parseRate
 from bittwist.service import BitTorrentService
+from bittwist.state import defaultStateDir
+from bittwist.web.site import DEFAULT_ENDPOINT, WebService
 
 __all__ = ["Options", "makeService"]
 
@@ -52,6 +57,51 @@ class Options(usage.Options):
             "Where to accept peer connections: an endpoint description.",
         ],
         ["max-peers", None, 50, "The most peer connections at once.", int],
+        [
+            "state-dir",
+            None,
+            None,
+            "The folder remembering torrents, paused or not, and their verified "
+            "pieces across restarts [default: $XDG_STATE_HOME/bittwist or "
+            "~/.local/state/bittwist; for the demo, a temporary folder].",
+        ],
+        [
+            "web",
+            None,
+            DEFAULT_ENDPOINT,
+            "Where to serve the web status page: an endpoint description, or "
+            "'none'. Off this machine's loopback, every request needs the "
+            "token logged at start.",
+        ],
+        [
+            "max-upload-rate",
+            None,
+            "0",
+            "Upload at most this many bytes per second, all torrents together "
+            "(500K, 2M; 0 for unlimited).",
+        ],
+        [
+            "max-download-rate",
+            None,
+            "0",
+            "Download at most this many bytes per second, all torrents "
+            "together (500K, 2M; 0 for unlimited).",
+        ],
+        [
+            "seed-ratio",
+            None,
+            None,
+            "Stop seeding once we uploaded this many times the torrent's size "
+            "(e.g. 2.0).",
+            float,
+        ],
+        [
+            "seed-time",
+            None,
+            None,
+            "Stop seeding after this many minutes of it.",
+            float,
+        ],
     ]
 
     def __init__(self) -> None:
@@ -74,12 +124,28 @@ class Options(usage.Options):
                 raise usage.UsageError(str(e)) from None
         if self["max-peers"] < 1:
             raise usage.UsageError("--max-peers must be at least 1")
+        for name in ("max-upload-rate", "max-download-rate"):
+            if isinstance(self[name], str):
+                try:
+                    self[name] = parseRate(self[name])
+                except ValueError as e:
+                    raise usage.UsageError(f"--{name}: {e}") from None
+        for name in ("seed-ratio", "seed-time"):
+            if self[name] is not None and not self[name] >= 0:
+                raise usage.UsageError(f"--{name} must be a number, 0 or more")
         from twisted.internet import reactor
 
         try:
             serverFromString(reactor, self["port"])
         except (ValueError, TypeError, KeyError) as e:
             raise usage.UsageError(f"--port {self['port']!r}: not an endpoint description ({e})")
+        if self["web"].lower() == "none":
+            self["web"] = None
+        else:
+            try:
+                serverFromString(reactor, self["web"])
+            except (ValueError, TypeError, KeyError) as e:
+                raise usage.UsageError(f"--web {self['web']!r}: not an endpoint description ({e})")
         folder = self["download-dir"]
         if os.path.exists(folder) and not os.path.isdir(folder):
             raise usage.UsageError(f"--download-dir {folder!r} is not a folder")
@@ -93,11 +159,32 @@ def makeService(options: Options) -> IService:
     """
     from twisted.internet import reactor
 
+    stateDir = options["state-dir"]
+    if stateDir is None and options["metainfo"] is None:
+        # The demo makes a new torrent each run: remembering it would only
+        # pile up torrents in the user's state folder.
+        stateDir = tempfile.mkdtemp(prefix="bittwist-demo-state-")
+        reactor.addSystemEventTrigger("after", "shutdown", shutil.rmtree, stateDir, True)
+    elif stateDir is None:
+        stateDir = defaultStateDir()
     service = BitTorrentService(
-        endpoint=options["port"], reactor=reactor, maxPeers=options["max-peers"]
+        endpoint=options["port"],
+        reactor=reactor,
+        maxPeers=options["max-peers"],
+        stateDir=stateDir,
     )
+    session = service.session
+    session.uploadLimit.setRate(options["max-upload-rate"])
+    session.downloadLimit.setRate(options["max-download-rate"])
+    session.seedRatio = options["seed-ratio"]
+    if options["seed-time"] is not None:
+        session.seedTime = options["seed-time"] * 60
+    if options["web"] is not None:
+        # A child of the service: it serves while the service runs.
+        WebService(options["web"], service, options["download-dir"], reactor).setServiceParent(service)
     if options["metainfo"] is not None:
-        service.addTorrent(options["metainfo"], options["download-dir"], peers=options["peers"])
+        # The path, not the parsed torrent: the state folder keeps its bytes.
+        service.addTorrent(options["torrent"], options["download-dir"], peers=options["peers"])
         return service
     top = MultiService()
     demo = DemoSwarm(reactor)

@@ -7,10 +7,10 @@ storage holds it, the picker chooses what to ask for, the announcer finds
 peers, and each L{bittwist.peer.PeerProtocol} reports what its peer does.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
 
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.internet.interfaces import IConnector
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
@@ -18,12 +18,14 @@ from twisted.python.failure import Failure
 
 from bittwist import events, wire
 from bittwist.bitfield import Bitfield
+from bittwist.choker import UPLOAD_SLOTS, Choker
 from bittwist.errors import BittwistError, StorageError
 from bittwist.factory import PeerClientFactory
 from bittwist.metainfo import Metainfo
 from bittwist.peer import PeerProtocol
 from bittwist.picker import PiecePicker
 from bittwist.rate import RateMeter
+from bittwist.ratelimit import TokenBucket
 from bittwist.storage import IPieceStorage
 from bittwist.tracker import Announcer
 
@@ -33,6 +35,7 @@ CHECKING = "checking"
 DOWNLOADING = "downloading"
 SEEDING = "seeding"
 PAUSED = "paused"
+FINISHED = "finished"
 STOPPED = "stopped"
 FAILED = "error"
 
@@ -56,6 +59,12 @@ sends, so a fast link never idles waiting for our next request; capped at
 what libtorrent queues for a peer by default.
 """
 
+ENDGAME_DELAY = 1.0
+"""
+In endgame, a block is requested from a second peer only after the first
+has kept us waiting this long (seconds).
+"""
+
 MAX_WRITE_BACKLOG = 16 * 2**20
 """
 Bytes received but not yet on disk. Past this, no more blocks are requested
@@ -63,7 +72,14 @@ until the disk catches up: memory stays bounded when the network is faster
 than the disk.
 """
 
-UPLOAD_SLOTS = 4
+MAX_SERVING = 16
+"""
+Requests of one peer being read from storage (or waiting for upload tokens)
+at once. Each read is a round trip to the storage thread; 16 blocks (256 KiB)
+in flight keep a loopback link to libtorrent busy (4 halved the upload rate),
+and bound what one peer's reads hold in memory.
+"""
+
 BAN_STRIKES = 4
 """
 A peer that sent data for failed pieces is struck: twice if it alone sent
@@ -176,8 +192,12 @@ class Torrent:
     @ivar storage: where it goes.
     @ivar peers: the handshaken peer connections.
     @ivar picker: the piece picker, once checking is done.
-    @ivar state: one of C{checking}, C{downloading}, C{seeding}, C{stopped},
-        C{error}.
+    @ivar state: one of C{checking}, C{downloading}, C{seeding}, C{paused},
+        C{finished} (done seeding: the seed ratio or time was reached),
+        C{stopped}, C{error}.
+    @ivar choker: decides whom we upload to.
+    @ivar uploadLimit: the token bucket paying for blocks we send.
+    @ivar downloadLimit: the token bucket paying for blocks we request.
     @ivar hashFailures: how many pieces failed their hash check.
     @ivar error: why the torrent failed, in state C{error}.
     """
@@ -194,6 +214,11 @@ class Torrent:
         httpClient: Any = None,
         maxPeers: int = 50,
         announce: bool = True,
+        uploadSlots: int = UPLOAD_SLOTS,
+        uploadLimit: Optional[TokenBucket] = None,
+        downloadLimit: Optional[TokenBucket] = None,
+        seedRatio: Optional[float] = None,
+        seedTime: Optional[float] = None,
     ) -> None:
         """
         @param metainfo: the torrent.
@@ -204,6 +229,14 @@ class Torrent:
         @param httpClient: a treq-like client for trackers (treq by default).
         @param maxPeers: the most peer connections at once.
         @param announce: whether to use the metainfo's trackers.
+        @param uploadSlots: regular upload slots of the choker.
+        @param uploadLimit: the bucket upload tokens come from (shared by a
+            session's torrents); unlimited by default.
+        @param downloadLimit: the bucket download tokens come from.
+        @param seedRatio: stop seeding (state C{finished}) once we uploaded
+            this many times the larger of the torrent's size and what we
+            downloaded.
+        @param seedTime: stop seeding after this many seconds of it.
         """
         self.metainfo = metainfo
         self.storage = storage
@@ -235,6 +268,16 @@ class Torrent:
         self._ticker.clock = reactor
         self._observers: list[Callable[[events.TorrentEvent], None]] = []
         self._sources: set[bytes] = set()
+        self._startPaused = False
+        self.choker = Choker(uploadSlots)
+        self.uploadLimit = uploadLimit if uploadLimit is not None else TokenBucket(reactor)
+        self.downloadLimit = downloadLimit if downloadLimit is not None else TokenBucket(reactor)
+        self.seedRatio = seedRatio
+        self.seedTime = seedTime
+        self._seedingSince: Optional[float] = None
+        self._waitingForTokens = False
+        self._servingNow: set[PeerProtocol] = set()
+        self._awaitingTokens: set[PeerProtocol] = set()
 
     def __repr__(self) -> str:
         return f"<Torrent {self.metainfo.name!r} {self.state}>"
@@ -264,19 +307,35 @@ class Torrent:
     def _setState(self, state: str) -> None:
         if state != self.state:
             self.state = state
+            if state == SEEDING and self._seedingSince is None:
+                self._seedingSince = self._reactor.seconds()
             self._emit(events.StateChanged(self, state))
 
     # Lifecycle.
 
-    def start(self) -> Deferred[None]:
+    def start(
+        self,
+        paused: bool = False,
+        trusted: Optional[Bitfield] = None,
+        rehash: Iterable[int] = (),
+    ) -> Deferred[None]:
         """
         Check existing data, then download or seed.
 
+        @param paused: stay paused once checked, until L{resume}.
+        @param trusted: fast resume: pieces known to be intact, taken as
+            verified without hashing (see L{IPieceStorage.check}); C{None}
+            hashes everything.
+        @param rehash: with C{trusted}, pieces to hash all the same.
         @return: fires when checking is done and peers are being sought.
         """
+        self._startPaused = paused
         self._setState(CHECKING)
-        self.log.info("{name}: checking existing data", name=self.metainfo.name)
-        d = self.storage.check()
+        if trusted is None:
+            self.log.info("{name}: checking existing data", name=self.metainfo.name)
+            d = self.storage.check()
+        else:
+            d = self.storage.check(trusted, rehash)
         d.addCallback(self._checked)
         d.addErrback(self._fail)
         return d
@@ -285,7 +344,9 @@ class Torrent:
         if self.state != CHECKING:
             return
         metainfo = self.metainfo
-        self.picker = PiecePicker(metainfo.numPieces, metainfo.pieceSize, have)
+        self.picker = PiecePicker(
+            metainfo.numPieces, metainfo.pieceSize, have, endgameDelay=ENDGAME_DELAY
+        )
         self._verifiedLength = sum(metainfo.pieceSize(i) for i in have)
         self.log.info(
             "{name}: {count} of {total} pieces already verified",
@@ -293,6 +354,11 @@ class Torrent:
             count=len(have),
             total=metainfo.numPieces,
         )
+        if self._startPaused:
+            self._setState(PAUSED)
+            if have.complete():
+                self._fireComplete()
+            return
         self._run(SEEDING if have.complete() else DOWNLOADING)
         if self.state == SEEDING:
             self._fireComplete()
@@ -322,11 +388,16 @@ class Torrent:
     def pause(self) -> Deferred[None]:
         """
         Disconnect every peer and stop announcing (trackers hear
-        C{stopped}), keeping storage open and every verified piece. Only a
-        downloading or seeding torrent pauses.
+        C{stopped}), keeping storage open and every verified piece. A
+        downloading or seeding torrent pauses now, a checking one once
+        checked; others do not pause.
 
         @return: fires when the trackers have been told; never fails.
         """
+        if self.state == CHECKING:
+            # Paused once checked: the check runs on, nobody is contacted.
+            self._startPaused = True
+            return succeed(None)
         if self.state not in (DOWNLOADING, SEEDING):
             return succeed(None)
         self._halt(PAUSED)
@@ -339,6 +410,9 @@ class Torrent:
         """
         Carry on after L{pause}: announce again and reconnect.
         """
+        if self.state == CHECKING:
+            self._startPaused = False
+            return
         if self.state != PAUSED or self.picker is None:
             return
         for candidate in self._known.values():
@@ -401,8 +475,6 @@ class Torrent:
         if self.picker is not None and self.picker.complete():
             return succeed(None)
         if self.state == FAILED and self.error is not None:
-            from twisted.internet.defer import fail
-
             return fail(self.error)
         d: Deferred[None] = Deferred()
         self._waiting.append(d)
@@ -624,6 +696,7 @@ class Torrent:
     def blockReceived(self, peer: PeerProtocol, index: int, begin: int, block: bytes) -> None:
         picker = self.picker
         if picker is None or self.state != DOWNLOADING:
+            self.wasted += len(block)
             return
         if peer.requestDepth < MAX_REQUEST_DEPTH:
             # Slow start: each block answered makes room for one more, so a
@@ -654,13 +727,60 @@ class Torrent:
         if begin + length > self.metainfo.pieceSize(index):
             peer.drop(f"requested past the end of piece {index}")
             return
+        self._serve(peer)
 
-        def send(data: bytes) -> None:
-            if peer.sendBlock(index, begin, data):
-                self.uploadRate.add(len(data))
+    def peerWritable(self, peer: PeerProtocol) -> None:
+        self._serve(peer)
 
+    # Uploading.
+
+    def _serve(self, peer: PeerProtocol) -> None:
+        """
+        Start serving C{peer}'s queued requests, as many as it may have in
+        flight (see L{PeerProtocol.nextRequest}): each waits for upload
+        tokens, then is read from storage, then sent.
+        """
+        if peer in self._servingNow:
+            # Called back from within the loop below (a read that completed
+            # at once): the loop takes the next request itself, without
+            # recursing once per block.
+            return
+        self._servingNow.add(peer)
+        try:
+            while peer not in self._awaitingTokens:
+                request = peer.nextRequest(MAX_SERVING)
+                if request is None:
+                    break
+                d = self.uploadLimit.acquire(request[2])
+                if not d.called:
+                    # One request per peer waits for tokens at a time, so
+                    # the bucket serves the peers in turn, block by block.
+                    self._awaitingTokens.add(peer)
+                d.addCallback(self._read, peer, request)
+                d.addErrback(self._fail)
+        finally:
+            self._servingNow.discard(peer)
+
+    def _read(self, _: None, peer: PeerProtocol, request: tuple[int, int, int]) -> Any:
+        index, begin, length = request
+        self._awaitingTokens.discard(peer)
+        if not peer.wants(request) or self.state not in (DOWNLOADING, SEEDING):
+            # Cancelled while waiting for tokens: read nothing, and give the
+            # tokens back.
+            self.uploadLimit.consume(-length)
+            self._serve(peer)
+            return None
         d = self.storage.readBlock(index, begin, length)
-        d.addCallbacks(send, self._fail)
+        d.addCallback(self._send, peer, index, begin)
+        self._serve(peer)
+        return d
+
+    def _send(self, data: bytes, peer: PeerProtocol, index: int, begin: int) -> None:
+        if peer.sendBlock(index, begin, data):
+            self.uploadRate.add(len(data))
+        else:
+            self.uploadLimit.consume(-len(data))
+        self._serve(peer)
 
     # Downloading.
 
@@ -684,15 +804,39 @@ class Torrent:
         # Refill in batches, not one request per block received.
         if room < min(16, peer.requestDepth // 4) and peer.requested:
             return
-        blocks = picker.pick(peer, peer.pieces, room)
+        limit = self.downloadLimit
+        if limit.limited:
+            # Ask for no more than the tokens pay for: the peer then has no
+            # cause to send faster than the limit.
+            tokens = limit.available()
+            if tokens < 0:
+                self._waitForTokens()
+                return
+            room = min(room, 1 + int(tokens) // wire.BLOCK_SIZE)
+        blocks = picker.pick(
+            peer, peer.pieces, room, len(peer.requested), self._reactor.seconds()
+        )
         if blocks:
             peer.sendRequests(blocks)
+            if limit.limited:
+                limit.consume(sum(length for _, _, length in blocks))
             # A peer being dropped sends nothing: give its blocks back.
             unsent = [(i, b) for i, b, _ in blocks if (i, b) not in peer.requested]
             if unsent:
                 picker.abandon(peer, unsent)
         elif not peer.requested and not picker.interestedIn(peer.pieces):
             peer.setInterested(False)
+
+    def _waitForTokens(self) -> None:
+        if self._waitingForTokens:
+            return
+        self._waitingForTokens = True
+
+        def available() -> None:
+            self._waitingForTokens = False
+            self._fillAll()
+
+        self.downloadLimit.whenAvailable(available)
 
     def _written(self, _: None, size: int) -> None:
         throttled = self._writeBacklog >= MAX_WRITE_BACKLOG
@@ -766,8 +910,12 @@ class Torrent:
                 for index, begin in list(peer.requested):
                     peer.cancelRequest(index, begin)
                 stalled = True
-        if stalled:
+        if stalled or (picker is not None and picker.endgame):
             self._fillAll()
+        finished = self._seedGoalReached(now)
+        if finished is not None:
+            self._finish(finished)
+            return
         self._choke()
         self._connectMore()
         if (
@@ -779,15 +927,40 @@ class Torrent:
 
     def _choke(self) -> None:
         """
-        Unchoke up to L{UPLOAD_SLOTS} interested peers, fastest first.
+        Choke and unchoke peers as the L{Choker} says.
         """
         if self.state not in (DOWNLOADING, SEEDING):
             return
-        interested = sorted(
-            (p for p in self.peers if p.peerInterested and not p.snubbed),
-            key=lambda p: p.downloadRate.rate() + p.uploadRate.rate(),
-            reverse=True,
+        unchoke = self.choker.unchoked(
+            self.peers, self.state == SEEDING, self._reactor.seconds()
         )
-        unchoke = set(interested[:UPLOAD_SLOTS])
         for peer in self.peers:
             peer.setChoking(peer not in unchoke)
+
+    def _seedGoalReached(self, now: float) -> Optional[str]:
+        """
+        @return: why seeding is to stop (the ratio or time given reached),
+            or C{None}.
+        """
+        if self.state != SEEDING:
+            return None
+        if self.seedRatio is not None:
+            base = max(self.downloadRate.total, self.metainfo.totalLength, 1)
+            ratio = self.uploadRate.total / base
+            if ratio >= self.seedRatio:
+                return f"seed ratio {ratio:.2f} reached"
+        if self.seedTime is not None and self._seedingSince is not None:
+            if now - self._seedingSince >= self.seedTime:
+                return f"seeded for {self.seedTime / 60:.0f} minutes"
+        return None
+
+    def _finish(self, why: str) -> None:
+        """
+        Stop seeding: drop every peer and tell the trackers we left; storage
+        stays open (L{stop} closes it).
+        """
+        self.log.info("{name}: {why}; done seeding", name=self.metainfo.name, why=why)
+        self._halt(FINISHED)
+        announcer, self.announcer = self.announcer, None
+        if announcer is not None:
+            announcer.stop()

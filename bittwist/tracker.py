@@ -219,7 +219,7 @@ def _text(value: bytes) -> str:
 
 def _optionalInt(value: object) -> int | None:
     """
-    C{value} if it is a non-negative integer, else L{None}.
+    C{value} if it is a non-negative integer, else C{None}.
     """
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
@@ -353,14 +353,14 @@ def announce(
     @param infoHash: the torrent's 20-byte info hash.
     @param peerId: our 20-byte peer id.
     @param port: the port we accept peer connections on.
-    @param event: C{"started"}, C{"completed"}, C{"stopped"} or L{None}.
+    @param event: C{"started"}, C{"completed"}, C{"stopped"} or C{None}.
     @param numwant: how many peers we would like.
     @param key: our random announce key, if any.
     @param trackerId: the C{tracker id} this tracker gave us last time.
     @param httpClient: a treq-like object with a C{get(url)} method.
     @param timeout: seconds to wait for the whole answer.
     @param reactor: the reactor that times the request out; the global one
-        if L{None}.
+        if C{None}.
     @return: a Deferred firing with an L{AnnounceResponse}, or failing with
         L{TrackerError} and nothing else.
     @raise ValueError: if C{event} is not one of BEP 3's.
@@ -461,7 +461,7 @@ class Announcer:
         @param stats: returns C{(uploaded, downloaded, left)} in bytes.
         @param onPeers: called with the peers of every successful answer.
         @param reactor: provides C{callLater} and C{seconds}; the global
-            reactor if L{None}.
+            reactor if C{None}.
         @param httpClient: a treq-like object with a C{get(url)} method.
         """
         if reactor is None:
@@ -550,7 +550,7 @@ class Announcer:
         """
         Stop announcing and tell the tracker that last answered that we left.
 
-        @return: a Deferred that fires with L{None} within
+        @return: a Deferred that fires with C{None} within
             L{STOP_TIMEOUT} seconds and never fails.
         """
         wasRunning, self._running = self._running, False

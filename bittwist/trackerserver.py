@@ -164,11 +164,11 @@ class TrackerResource(Resource):
         peerTimeout: float | None = None,
     ) -> None:
         """
-        @param reactor: provides C{seconds()}; the global reactor if L{None}.
+        @param reactor: provides C{seconds()}; the global reactor if C{None}.
         @param interval: the C{interval} we ask peers to announce at.
         @param minInterval: the C{min interval} we tell peers, if any.
         @param peerTimeout: seconds after which a silent peer is dropped;
-            twice C{interval} if L{None}.
+            twice C{interval} if C{None}.
         """
         super().__init__()
         if reactor is None:

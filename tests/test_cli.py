@@ -8,7 +8,7 @@ from io import StringIO
 import bencodepy
 from twisted.trial.unittest import SynchronousTestCase
 
-from bittwist.cli import main
+from bittwist.cli import HashingProgress, main
 from bittwist.progress import formatSize
 from bittwist.metainfo import createTorrent, load
 
@@ -27,6 +27,29 @@ class FormatSizeTests(SynchronousTestCase):
         self.assertEqual(formatSize(1536), "1.5 KiB")
         self.assertEqual(formatSize(3 * 2**30), "3.0 GiB")
         self.assertEqual(formatSize(2**60), "1024.0 PiB")
+
+
+class HashingProgressTests(SynchronousTestCase):
+    """
+    L{HashingProgress} writes a line per step reached.
+    """
+
+    def test_steps(self):
+        """
+        A line for each multiple of the step first reached (jumps show only
+        the step reached), none for repeats, and always one at 100%.
+        """
+        stream = StringIO()
+        progress = HashingProgress(stream, step=10)
+        for done in (0, 5, 10, 31, 32, 99, 100):
+            progress(done * 1024, 100 * 1024)
+        self.assertEqual(stream.getvalue().splitlines(), [
+            "hashing: 0% (0 B of 100.0 KiB)",
+            "hashing: 10% (10.0 KiB of 100.0 KiB)",
+            "hashing: 30% (31.0 KiB of 100.0 KiB)",
+            "hashing: 90% (99.0 KiB of 100.0 KiB)",
+            "hashing: 100% (100.0 KiB of 100.0 KiB)",
+        ])
 
 
 class CommandTests(SynchronousTestCase):
@@ -133,7 +156,9 @@ class CommandTests(SynchronousTestCase):
             "--tracker", "udp://b", "--piece-length", "32K", "--private",
             "--comment", "hi",
         )
-        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(status, 0)
+        self.assertEqual(err.splitlines()[-1], "hashing: 100% (73.2 KiB of 73.2 KiB)")
+        self.assertTrue(all(line.startswith("hashing: ") for line in err.splitlines()))
         metainfo = load(output)
         self.assertEqual(metainfo.name, "share")
         self.assertEqual(metainfo.announceTiers, (("http://a",), ("udp://b",)))
@@ -142,6 +167,25 @@ class CommandTests(SynchronousTestCase):
         self.assertEqual(metainfo.comment, "hi")
         self.assertIn(f"wrote {output}\n", out)
         self.assertIn(metainfo.infoHash.hex(), out)
+
+    def test_createProgress(self):
+        """
+        C{create} shows hashing progress on stderr, one line per 5% step
+        reached, from 0% to 100%; C{--quiet} hides it.
+        """
+        with open(os.path.join(self.folder, "a.bin"), "wb") as f:
+            f.write(b"x" * (16384 * 100))
+        output = os.path.join(self.root, "out.torrent")
+        status, out, err = self.runMain("create", self.folder, "-o", output,
+                                        "--piece-length", "16K")
+        self.assertEqual(status, 0)
+        self.assertEqual(
+            [line.split()[1] for line in err.splitlines()],
+            [f"{percent}%" for percent in range(0, 101, 5)],
+        )
+        self.assertNotIn("hashing", out)
+        status, out, err = self.runMain("create", self.folder, "-o", output, "--force", "-q")
+        self.assertEqual((status, err), (0, ""))
 
     def test_createDefaultOutput(self):
         """

@@ -4,12 +4,15 @@ Tests for L{bittwist.metainfo}.
 
 import hashlib
 import os
+import threading
 import warnings
 
 import bencodepy
 import libtorrent as lt
 from hypothesis import given, settings, strategies as st
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.internet import reactor
+from twisted.internet.defer import inlineCallbacks
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from bittwist import metainfo as metainfoModule
 from bittwist.errors import MetainfoError, UsageError
@@ -18,6 +21,7 @@ from bittwist.metainfo import (
     FileEntry,
     _choosePieceLength,
     createTorrent,
+    createTorrentInThread,
     load,
     parse,
 )
@@ -756,3 +760,106 @@ class CreateTorrentTests(SynchronousTestCase):
         for name in ("", "..", "a/b"):
             self.assertRaises(UsageError, createTorrent, self.folder, name=name)
         self.assertRaises(UsageError, createTorrent, self.folder, [""])
+
+    def test_progress(self):
+        """
+        C{progress} hears 0 first, then the bytes hashed after each piece,
+        rising, and last the total.
+        """
+        calls = []
+        createTorrent(self.folder, pieceLength=16384,
+                      progress=lambda done, total: calls.append((done, total)))
+        self.assertEqual(calls, [(0, 35000), (16384, 35000), (32768, 35000), (35000, 35000)])
+        calls.clear()
+        createTorrent(os.path.join(self.folder, "a"), pieceLength=16384,
+                      progress=lambda done, total: calls.append((done, total)))
+        self.assertEqual(calls, [(0, 30000), (16384, 30000), (30000, 30000)])
+
+    def test_progressWholePieces(self):
+        """
+        When the data ends on a piece boundary, the last piece's call is the
+        total, and it is not repeated.
+        """
+        path = os.path.join(self.root, "exact")
+        with open(path, "wb") as f:
+            f.write(b"x" * 32768)
+        calls = []
+        createTorrent(path, pieceLength=16384,
+                      progress=lambda done, total: calls.append((done, total)))
+        self.assertEqual(calls, [(0, 32768), (16384, 32768), (32768, 32768)])
+
+
+class CreateTorrentInThreadTests(TestCase):
+    """
+    L{createTorrentInThread} hashes in the reactor's thread pool.
+    """
+
+    def setUp(self):
+        self.root = self.mktemp()
+        os.makedirs(os.path.join(self.root, "share"))
+        with open(os.path.join(self.root, "share", "big"), "wb") as f:
+            f.write(b"B" * (16384 * 300 + 5))
+        self.folder = os.path.join(self.root, "share")
+
+    @inlineCallbacks
+    def test_sameTorrent(self):
+        """
+        The result is what L{createTorrent} makes from the same arguments,
+        made on a thread other than the reactor's.
+        """
+        threads = []
+        hashFiles = metainfoModule._hashFiles
+
+        def recordingHashFiles(*args, **kwargs):
+            threads.append(threading.current_thread())
+            return hashFiles(*args, **kwargs)
+
+        self.patch(metainfoModule, "_hashFiles", recordingHashFiles)
+        data = yield createTorrentInThread(
+            reactor, self.folder, ["http://t/announce"], pieceLength=16384, private=True,
+            comment="c", name="n",
+        )
+        expected = parse(createTorrent(self.folder, ["http://t/announce"], pieceLength=16384,
+                                       private=True, comment="c", name="n"))
+        metainfo = parse(data)
+        self.assertEqual(metainfo.infoHash, expected.infoHash)
+        self.assertEqual((metainfo.announce, metainfo.comment), ("http://t/announce", "c"))
+        [inThread, here] = threads
+        self.assertIsNot(inThread, threading.current_thread())
+        self.assertIs(here, threading.current_thread())
+
+    @inlineCallbacks
+    def test_progressOnReactorThread(self):
+        """
+        Progress is delivered on the reactor thread, at most once a percent,
+        rising from 0 to the total, all before the result.
+        """
+        calls = []
+        total = 16384 * 300 + 5
+
+        def progress(done, total):
+            calls.append((done, total, threading.current_thread()))
+
+        d = createTorrentInThread(reactor, self.folder, pieceLength=16384, progress=progress)
+        d.addCallback(lambda data: calls.append("result"))
+        yield d
+        self.assertEqual(calls[-1], "result")
+        updates = calls[:-1]
+        self.assertEqual(updates[0][:2], (0, total))
+        self.assertEqual(updates[-1][:2], (total, total))
+        done = [u[0] for u in updates]
+        self.assertEqual(done, sorted(set(done)))
+        percents = [d * 100 // total for d in done]
+        self.assertEqual(len(percents), len(set(percents)))
+        self.assertEqual({u[2] for u in updates}, {threading.current_thread()})
+        # 300 pieces, but one update per percent at most.
+        self.assertLessEqual(len(updates), 101)
+        self.assertGreater(len(updates), 50)
+
+    @inlineCallbacks
+    def test_failure(self):
+        """
+        A bad argument fails the Deferred with L{UsageError}.
+        """
+        d = createTorrentInThread(reactor, os.path.join(self.root, "nope"))
+        yield self.assertFailure(d, UsageError)

@@ -114,6 +114,9 @@ class RecordingTorrent:
     def requestReceived(self, peer: PeerProtocol, index: int, begin: int, length: int) -> None:
         self._record("requestReceived", peer, index, begin, length)
 
+    def peerWritable(self, peer: PeerProtocol) -> None:
+        self._record("peerWritable", peer)
+
     def peerDisconnected(self, peer: PeerProtocol, reason: str) -> None:
         self._record("peerDisconnected", peer, reason)
 
@@ -856,23 +859,29 @@ class SendTests(FeedMixin, SynchronousTestCase):
 
     def test_sendBlock(self) -> None:
         """
-        sendBlock answers a queued request with a piece, in one write,
-        dequeues it and counts it in uploadRate.
+        sendBlock answers a request taken by nextRequest with a piece, in one
+        write, forgets it and counts it in uploadRate.
         """
         proto, transport = self.queued(wire.Request(1, 0, 4), wire.Request(1, 4, 4))
+        self.assertEqual(proto.nextRequest(4), (1, 0, 4))
+        self.assertEqual(proto.nextRequest(4), (1, 4, 4))
         self.assertTrue(proto.sendBlock(1, 4, b"efgh"))
         self.assertEqual(len(transport.writes), 1)
         self.assertEqual(sentMessages(transport), [wire.Piece(1, 4, b"efgh")])
-        self.assertEqual(list(proto.requestsIn), [(1, 0, 4)])
+        self.assertEqual(proto.serving, [(1, 0, 4)])
         self.assertEqual(proto.uploadRate.total, 4)
 
     def test_sendBlockNotQueued(self) -> None:
         """
-        sendBlock for a block not queued (cancelled, never asked, or of
-        another length) sends nothing.
+        sendBlock for a block not being served (cancelled, never asked, or
+        of another length) sends nothing.
         """
         proto, transport = self.queued(wire.Request(1, 0, 4), wire.Request(2, 0, 4))
+        proto.nextRequest(4)
+        proto.nextRequest(4)
         self.feed(proto, encodeAll(wire.Cancel(2, 0, 4)))
+        self.assertFalse(proto.wants((2, 0, 4)))
+        self.assertTrue(proto.wants((1, 0, 4)))
         self.assertFalse(proto.sendBlock(2, 0, b"abcd"))
         self.assertFalse(proto.sendBlock(3, 0, b"abcd"))
         self.assertFalse(proto.sendBlock(1, 0, b"abc"))
@@ -884,10 +893,64 @@ class SendTests(FeedMixin, SynchronousTestCase):
         sendBlock after we choked the peer sends nothing.
         """
         proto, transport = self.queued(wire.Request(1, 0, 4))
+        proto.nextRequest(4)
         proto.setChoking(True)
         transport.clear()
+        self.assertFalse(proto.wants((1, 0, 4)))
         self.assertFalse(proto.sendBlock(1, 0, b"abcd"))
         self.assertEqual(transport.value(), b"")
+
+    def test_nextRequestInOrder(self) -> None:
+        """
+        nextRequest takes queued requests oldest first, at most
+        C{maxServing} at a time; sending one makes room for the next.
+        """
+        proto, _ = self.queued(wire.Request(1, 0, 4), wire.Request(2, 0, 4), wire.Request(3, 0, 4))
+        self.assertEqual(proto.nextRequest(2), (1, 0, 4))
+        self.assertEqual(proto.nextRequest(2), (2, 0, 4))
+        self.assertIsNone(proto.nextRequest(2))
+        self.assertTrue(proto.sendBlock(1, 0, b"abcd"))
+        self.assertEqual(proto.nextRequest(2), (3, 0, 4))
+        self.assertIsNone(proto.nextRequest(2))
+
+    def test_nextRequestNoneWhilePaused(self) -> None:
+        """
+        The protocol is a streaming producer on its transport: while the
+        transport has paused it, nextRequest hands out nothing; on resume
+        the torrent hears that the peer is writable.
+        """
+        proto, transport, torrent, _ = self.handshaken()
+        self.assertIs(transport.producer, proto)
+        self.assertTrue(transport.streaming)
+        proto.setChoking(False)
+        self.feed(proto, encodeAll(wire.Request(1, 0, 4)))
+        proto.pauseProducing()
+        self.assertIsNone(proto.nextRequest(4))
+        self.assertEqual(torrent.named("peerWritable"), [])
+        proto.resumeProducing()
+        self.assertEqual(torrent.named("peerWritable"), [(proto,)])
+        self.assertEqual(proto.nextRequest(4), (1, 0, 4))
+
+    def test_nextRequestNoneWhileChoking(self) -> None:
+        """
+        A choke discards every queued and served request.
+        """
+        proto, _ = self.queued(wire.Request(1, 0, 4), wire.Request(2, 0, 4))
+        proto.nextRequest(4)
+        proto.setChoking(True)
+        self.assertEqual(proto.serving, [])
+        self.assertIsNone(proto.nextRequest(4))
+
+    def test_dropUnregistersProducer(self) -> None:
+        """
+        Dropping the peer unregisters the protocol as producer, or
+        loseConnection would wait for it forever.
+        """
+        proto, transport = self.queued()
+        proto.drop("test")
+        self.assertIsNone(transport.producer)
+        self.assertTrue(transport.disconnecting)
+        self.assertIsNone(proto.nextRequest(4))
 
     def test_nothingSentAfterDrop(self) -> None:
         """

@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from bittwist.bitfield import Bitfield
-from bittwist.picker import Block, PiecePicker
+from bittwist.picker import ENDGAME_BATCH, Block, PiecePicker
 from bittwist.wire import BLOCK_SIZE
 
 PIECE_LENGTH = 4 * BLOCK_SIZE
@@ -35,6 +35,7 @@ def makePicker(
     have: Iterable[int] = (),
     maxDuplicates: int = 2,
     lastLength: int = LAST_PIECE_LENGTH,
+    endgameDelay: float = 0.0,
 ) -> PiecePicker:
     """
     @return: a picker with a seeded random generator, for a torrent of
@@ -46,6 +47,7 @@ def makePicker(
         have=have,
         rng=random.Random(1234),
         maxDuplicates=maxDuplicates,
+        endgameDelay=endgameDelay,
     )
 
 
@@ -425,15 +427,43 @@ class EndgameTests(SynchronousTestCase):
     def test_endgameOnlyWhenAllRequested(self) -> None:
         """
         Endgame begins when the last missing block is requested, and not
-        before; the peer that takes that block may then also get duplicates.
+        before; the peer that takes that block gets no duplicates with it.
         """
         first = self.picker.pick("a", self.pieces, 3)
         self.assertFalse(self.picker.endgame)
         self.assertEqual(self.picker.pick("a", self.pieces, 0), [])
         second = self.picker.pick("b", self.pieces, 10)
         self.assertTrue(self.picker.endgame)
-        self.assertEqual(second[0], (0, 3 * BLOCK_SIZE, BLOCK_SIZE))
-        self.assertEqual(sorted(second[1:]), sorted(first))
+        self.assertEqual(second, [(0, 3 * BLOCK_SIZE, BLOCK_SIZE)])
+        self.assertEqual(len(first), 3)
+
+    def test_endgameDuplicatesOnlyForIdlePeers(self) -> None:
+        """
+        In endgame a peer with requests in flight gets no duplicates; an idle
+        one gets at most L{ENDGAME_BATCH} at a time.
+        """
+        picker = makePicker(numPieces=2, lastLength=PIECE_LENGTH)
+        everything = Bitfield(2, [0, 1])
+        blocks = picker.pick("a", everything, 100)
+        self.assertTrue(picker.endgame)
+        self.assertEqual(picker.pick("b", everything, 100, inFlight=1), [])
+        duplicates = picker.pick("b", everything, 100)
+        self.assertEqual(len(duplicates), ENDGAME_BATCH)
+        self.assertTrue(set(duplicates) <= set(blocks))
+
+    def test_endgameWaitsForSlowBlocks(self) -> None:
+        """
+        With an C{endgameDelay}, a block is duplicated only once it has been
+        waited for that long.
+        """
+        picker = makePicker(numPieces=2, lastLength=PIECE_LENGTH, endgameDelay=2.0)
+        everything = Bitfield(2, [0, 1])
+        blocks = picker.pick("a", everything, 100, now=10.0)
+        self.assertTrue(picker.endgame)
+        self.assertEqual(picker.pick("b", everything, 100, now=11.9), [])
+        duplicates = picker.pick("b", everything, 100, now=12.0)
+        self.assertEqual(len(duplicates), ENDGAME_BATCH)
+        self.assertTrue(set(duplicates) <= set(blocks))
 
     def test_noDuplicatesBeforeEndgame(self) -> None:
         """

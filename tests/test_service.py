@@ -3,6 +3,7 @@
 Tests for L{bittwist.service}.
 """
 
+import json
 import os
 
 from twisted.application.service import IService, MultiService, Service
@@ -15,8 +16,10 @@ from twisted.internet.testing import EventLoggingObserver
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
+from bittwist import events
+from bittwist import service as serviceModule
 from bittwist import session as sessionModule
-from bittwist.errors import MetainfoError
+from bittwist.errors import MetainfoError, UsageError
 from bittwist.metainfo import Metainfo, createTorrent, parse
 from bittwist.service import BitTorrentService
 from bittwist.storage import MemoryStorage
@@ -241,3 +244,160 @@ class SlowListenTests(SynchronousTestCase):
         self.successResultOf(self.service.stopService())
         self.endpoint.listening.callback(FakePort())
         self.assertEqual(torrent.state, "stopped")
+
+
+class StateFolderTests(SynchronousTestCase):
+    """
+    L{BitTorrentService} with a state folder, on a L{MemoryReactorClock}
+    (no threads: state is written at once), torrents in memory.
+    """
+
+    def setUp(self) -> None:
+        self.clock = MemoryReactorClock()
+        self.stateDir = os.path.abspath(self.mktemp())
+        self.patch(
+            sessionModule, "FileStorage",
+            lambda metainfo, folder, reactor=None: MemoryStorage(metainfo),
+        )
+        self.data = makeTorrentBytes(self)
+        self.infoHash = parse(self.data).infoHash
+
+    def makeService(self) -> BitTorrentService:
+        return BitTorrentService(
+            "tcp:6881", reactor=self.clock, httpClient=object(), progressInterval=None,
+            stateDir=self.stateDir,
+        )
+
+    def saved(self) -> dict:
+        with open(os.path.join(self.stateDir, self.infoHash.hex() + ".json")) as f:
+            return json.load(f)
+
+    def verifyPiece(self, torrent: object, index: int) -> None:
+        """
+        Make C{torrent} verify piece C{index}, as a download would.
+        """
+        torrent.picker.pieceVerified(index)
+        torrent._emit(events.PieceVerified(torrent, index))
+
+    def test_addWrites(self) -> None:
+        """
+        Adding a torrent writes its exact bytes and its record.
+        """
+        service = self.makeService()
+        service.addTorrent(self.data, "downloads", peers=[("10.0.0.1", 1)], announce=False)
+        with open(os.path.join(self.stateDir, self.infoHash.hex() + ".torrent"), "rb") as f:
+            self.assertEqual(f.read(), self.data)
+        saved = self.saved()
+        self.assertEqual(
+            (saved["downloadDir"], saved["paused"], saved["peers"], saved["announce"]),
+            (os.path.abspath("downloads"), False, [["10.0.0.1", 1]], False),
+        )
+
+    def test_restart(self) -> None:
+        """
+        A new service on the folder adds the torrent again on start, trusting
+        the pieces verified when the first one stopped.
+        """
+        service = self.makeService()
+        torrent = service.addTorrent(self.data, "downloads", announce=False)
+        service.startService()
+        self.verifyPiece(torrent, 1)
+        self.successResultOf(service.stopService())
+        again = self.makeService()
+        self.assertEqual(again.session.torrents, {})
+        again.startService()
+        [resumed] = again.session.torrents.values()
+        self.assertEqual(resumed.state, "downloading")
+        self.assertEqual(list(resumed.pieces()), [1])
+
+    def test_periodicSave(self) -> None:
+        """
+        Pieces verified are saved every L{service.SAVE_INTERVAL} seconds.
+        """
+        service = self.makeService()
+        torrent = service.addTorrent(self.data, "downloads", announce=False)
+        service.startService()
+        self.verifyPiece(torrent, 0)
+        self.assertEqual(self.saved()["resume"], None)
+        self.clock.advance(serviceModule.SAVE_INTERVAL)
+        self.assertIsNotNone(self.saved()["resume"])
+        self.assertEqual(self.saved()["resume"]["pieces"], "gA==")
+
+    def test_pauseRemembered(self) -> None:
+        """
+        A torrent paused through the service stays paused in a new service;
+        resumed, it downloads again there.
+        """
+        service = self.makeService()
+        service.addTorrent(self.data, "downloads", announce=False)
+        service.startService()
+        self.successResultOf(service.pauseTorrent(self.infoHash))
+        self.assertTrue(self.saved()["paused"])
+        self.successResultOf(service.stopService())
+        again = self.makeService()
+        again.startService()
+        torrent = again.session.torrents[self.infoHash]
+        self.assertEqual(torrent.state, "paused")
+        again.resumeTorrent(self.infoHash)
+        self.assertEqual(torrent.state, "downloading")
+        self.assertFalse(self.saved()["paused"])
+
+    def test_directPauseRemembered(self) -> None:
+        """
+        L{Torrent.pause} called directly is remembered too.
+        """
+        service = self.makeService()
+        torrent = service.addTorrent(self.data, "downloads", announce=False)
+        service.startService()
+        torrent.pause()
+        self.assertTrue(self.saved()["paused"])
+
+    def test_removeForgets(self) -> None:
+        """
+        A removed torrent's state files are deleted; unknown ones raise
+        L{UsageError}.
+        """
+        service = self.makeService()
+        service.addTorrent(self.data, "downloads", announce=False)
+        service.startService()
+        self.successResultOf(service.removeTorrent(self.infoHash))
+        self.assertEqual(os.listdir(self.stateDir), [])
+        self.assertRaises(UsageError, service.removeTorrent, self.infoHash)
+        self.assertRaises(UsageError, service.pauseTorrent, self.infoHash)
+
+    def test_damagedSkipped(self) -> None:
+        """
+        A damaged state file is logged and its torrent skipped; the service
+        starts with the others.
+        """
+        first = self.makeService()
+        first.addTorrent(self.data, "downloads", announce=False)
+        other = parse(makeTorrentBytes(self, "other.bin"))
+        first.addTorrent(other, "downloads", announce=False)
+        with open(os.path.join(self.stateDir, self.infoHash.hex() + ".json"), "w") as f:
+            f.write("{")
+        observer = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        service = self.makeService()
+        service.startService()
+        self.assertEqual(list(service.session.torrents), [other.infoHash])
+        errors = [e for e in observer if e["log_level"] == LogLevel.error]
+        self.assertEqual(len(errors), 1)
+        self.assertIn(self.infoHash.hex() + ".json", errors[0]["path"])
+
+    def test_addedAgainKeepsState(self) -> None:
+        """
+        A torrent added again by the application before start (as a program
+        adding its torrents at every run does) keeps its saved pieces and
+        paused state.
+        """
+        service = self.makeService()
+        torrent = service.addTorrent(self.data, "downloads", announce=False)
+        service.startService()
+        self.verifyPiece(torrent, 0)
+        self.successResultOf(service.pauseTorrent(self.infoHash))
+        self.successResultOf(service.stopService())
+        again = self.makeService()
+        torrent = again.addTorrent(self.data, "downloads", announce=False)
+        again.startService()
+        self.assertEqual(torrent.state, "paused")
+        self.assertEqual(list(torrent.pieces()), [0])

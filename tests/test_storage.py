@@ -24,7 +24,7 @@ from bittwist.errors import StorageError
 from bittwist.metainfo import FileEntry, createTorrent, parse
 from bittwist.storage import FileStorage, IPieceStorage, MemoryStorage
 
-__all__ = ["MemoryStorageTests", "FileStorageTests", "LayoutTests", "OSErrorTests"]
+__all__ = ["MemoryStorageTests", "FileStorageTests", "LayoutTests", "OSErrorTests", "FastResumeTests"]
 
 
 def makeTorrent(name, files, pieceLength=16):
@@ -757,3 +757,54 @@ class OSErrorTests(SynchronousTestCase):
             self.assertEqual(error.path, "/d/f")
             self.assertIn("/d/f", str(error))
             self.assertIn(words, str(error))
+
+
+class FastResumeTests(TestCase):
+    """
+    L{IPieceStorage.check} with C{trusted} pieces: those are taken as
+    verified unread, others as absent, but C{rehash} pieces are hashed.
+    """
+
+    def setUp(self):
+        self.metainfo, self.stream = makeTorrent("t", bytes(range(64)), pieceLength=16)
+
+    def test_memory(self):
+        """
+        L{MemoryStorage}: a trusted piece counts though its data is wrong;
+        a rehashed piece counts only if it matches; the rest are absent.
+        """
+        storage = MemoryStorage(self.metainfo, self.stream)
+        storage.data[0:16] = bytes(16)
+        storage.data[16:32] = bytes(16)
+        trusted = Bitfield(4, [0, 1])
+        have = self.successResultOf(storage.check(trusted, rehash=[1, 2]))
+        self.assertEqual(list(have), [0, 2])
+
+    def test_wrongSize(self):
+        """
+        A trusted bitfield of another size fails with L{StorageError}.
+        """
+        storage = MemoryStorage(self.metainfo, self.stream)
+        self.failureResultOf(storage.check(Bitfield(5, [0])), StorageError)
+
+    @defer.inlineCallbacks
+    def test_fileNotRead(self):
+        """
+        L{FileStorage}: trusted pieces are not read (their file need not
+        even exist); only the pieces to rehash are.
+        """
+        folder = os.path.abspath(self.mktemp())
+        storage = FileStorage(self.metainfo, folder)
+        self.addCleanup(storage.close)
+        yield storage.writeBlock(3, 0, self.stream[48:64])
+        hashed = []
+        original = storage._hashMatches
+
+        def counting(index):
+            hashed.append(index)
+            return original(index)
+
+        storage._hashMatches = counting
+        have = yield storage.check(Bitfield(4, [0, 1]), rehash=[3])
+        self.assertEqual(list(have), [0, 1, 3])
+        self.assertEqual(hashed, [3])

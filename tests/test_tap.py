@@ -5,6 +5,7 @@ Tests for L{bittwist.tap} and the C{twistd bittorrent} plugin.
 
 import os
 import shutil
+import tempfile
 
 import twisted.plugins
 from twisted.application.service import IServiceMaker
@@ -142,18 +143,21 @@ class OptionsTests(SynchronousTestCase):
     def test_makeService(self) -> None:
         """
         C{makeService} returns a stopped L{BitTorrentService} with the
-        torrent added, its peers known, in the folder given.
+        torrent added, its peers known, in the folder given, remembered in
+        the state folder given.
         """
         downloads = os.path.abspath(self.mktemp())
+        stateDir = os.path.abspath(self.mktemp())
         options = self.parse(
             "--torrent", self.torrentPath, "-d", downloads, "--port", "tcp:0",
-            "--max-peers", "9", "--peer", "10.0.0.1:6881",
+            "--max-peers", "9", "--peer", "10.0.0.1:6881", "--state-dir", stateDir,
         )
         service = tap.makeService(options)
         self.assertIsInstance(service, BitTorrentService)
         self.assertFalse(service.running)
+        self.assertEqual(service.state.path, stateDir)
         [torrent] = service.session.torrents.values()
-        self.assertIs(torrent.metainfo, options["metainfo"])
+        self.assertEqual(torrent.metainfo.infoHash, options["metainfo"].infoHash)
         self.assertEqual(torrent.maxPeers, 9)
         self.assertEqual(torrent.status().knownPeers, 1)
         self.assertEqual(torrent.storage.downloadDir, downloads)
@@ -170,6 +174,10 @@ class OptionsTests(SynchronousTestCase):
         children = list(top)
         self.assertEqual([type(c) for c in children], [DemoSwarm, BitTorrentService])
         self.addCleanup(shutil.rmtree, children[0].folder, True)
+        # A temporary state folder, not the user's.
+        stateDir = children[1].state.path
+        self.addCleanup(shutil.rmtree, stateDir, True)
+        self.assertEqual(os.path.dirname(stateDir), os.path.abspath(tempfile.gettempdir()))
         self.assertFalse(top.running)
         self.assertEqual(children[1].session.torrents, {})
 

@@ -26,8 +26,10 @@ from bittwist import events, torrent as torrentModule, wire
 from bittwist.bitfield import Bitfield
 from bittwist.errors import StorageError
 from bittwist.factory import PeerServerFactory
+from bittwist.picker import ENDGAME_BATCH
 from bittwist.metainfo import Metainfo, createTorrent, parse
 from bittwist.peer import PeerProtocol
+from bittwist.ratelimit import TokenBucket
 from bittwist.storage import IPieceStorage, MemoryStorage
 from bittwist.torrent import MAX_HALF_OPEN, SNUB_TIMEOUT, Torrent
 
@@ -107,8 +109,9 @@ class ManualStorage:
     def have(self) -> Bitfield:
         return self.inner.have
 
-    def check(self) -> Deferred[Bitfield]:
+    def check(self, trusted: Optional[Bitfield] = None, rehash: Iterable[int] = ()) -> Deferred[Bitfield]:
         self._check = Deferred()
+        self._checkArgs = (trusted, rehash)
         return self._check
 
     def finishCheck(self) -> None:
@@ -116,7 +119,7 @@ class ManualStorage:
         Complete the pending L{check}.
         """
         assert self._check is not None
-        self.inner.check().chainDeferred(self._check)
+        self.inner.check(*self._checkArgs).chainDeferred(self._check)
 
     def writeBlock(self, index: int, begin: int, data: bytes) -> Deferred[None]:
         if self.failWrites:
@@ -682,8 +685,9 @@ class RequestMovesTests(TorrentTestCase):
 
     def test_endgameCancelsDuplicates(self) -> None:
         """
-        In endgame the last blocks are requested from two peers; the first
-        answer makes the torrent cancel the request to the other.
+        In endgame an idle peer is asked for a few blocks another peer has
+        kept us waiting for since L{torrent.ENDGAME_DELAY}, not before; the
+        first answer makes the torrent cancel the request to the other.
         """
         self.makeTorrent()
         first = self.connect(1, pieces=range(NUM_PIECES))
@@ -694,13 +698,17 @@ class RequestMovesTests(TorrentTestCase):
         second.received()
         second.send(wire.Unchoke())
         self.assertTrue(self.torrent.picker.endgame)
-        self.assertEqual(set(second.requests()), self.allBlocks())
-        first.answer(self.payload, requests[:1])
-        index, begin, length = requests[0]
+        self.assertEqual(second.requests(), [])
+        self.clock.advance(torrentModule.ENDGAME_DELAY)
+        duplicates = second.requests()
+        self.assertEqual(len(duplicates), ENDGAME_BATCH)
+        self.assertTrue(set(duplicates) <= set(requests))
+        first.answer(self.payload, duplicates[:1])
+        index, begin, length = duplicates[0]
         self.assertEqual(second.received(), [wire.Cancel(index, begin, length)])
-        first.answer(self.payload, requests[1:])
+        first.answer(self.payload, [r for r in requests if r != duplicates[0]])
         cancels = {(m.index, m.begin, m.length) for m in second.received() if isinstance(m, wire.Cancel)}
-        self.assertEqual(cancels, self.allBlocks() - {requests[0]})
+        self.assertEqual(cancels, set(duplicates) - {duplicates[0]})
         self.successResultOf(self.torrent.whenComplete())
 
     def test_lateDuplicateIsWasted(self) -> None:
@@ -1183,3 +1191,293 @@ class StopTests(TorrentTestCase):
         self.successResultOf(self.torrent.stop())
         self.assertTrue(remote.dropped)
         self.assertTrue(self.storage._closed)
+
+
+class HeldReadStorage(MemoryStorage):
+    """
+    A L{MemoryStorage} whose reads complete when the test says.
+
+    @ivar reads: C{(index, begin, length)} of every read, in order.
+    @ivar pending: the L{Deferred} of each read not yet completed.
+    """
+
+    def __init__(self, metainfo: Metainfo, data: bytes) -> None:
+        super().__init__(metainfo, data)
+        self.reads: list[tuple[int, int, int]] = []
+        self.pending: list[tuple[Deferred[bytes], bytes]] = []
+
+    def readBlock(self, index: int, begin: int, length: int) -> Deferred[bytes]:
+        self.reads.append((index, begin, length))
+        data = self.successResultOf(super().readBlock(index, begin, length))
+        d: Deferred[bytes] = Deferred()
+        self.pending.append((d, data))
+        return d
+
+    @staticmethod
+    def successResultOf(d: Deferred[bytes]) -> bytes:
+        result: list[bytes] = []
+        d.addCallback(result.append)
+        return result[0]
+
+    def finishReads(self) -> None:
+        """
+        Complete every pending read.
+        """
+        pending, self.pending = self.pending, []
+        for d, data in pending:
+            d.callback(data)
+
+
+class ServingTests(TorrentTestCase):
+    """
+    Serving is bounded per peer, stops for a peer that does not read, and
+    honours cancels.
+    """
+
+    def serve(self, requests: int) -> tuple[FakeRemote, HeldReadStorage]:
+        """
+        Seed to one peer with reads held, and have it send C{requests}
+        requests (blocks of the torrent, round and round).
+        """
+        storage = HeldReadStorage(self.metainfo, self.payload)
+        self.makeTorrent(storage=storage)
+        remote = self.accept(1)
+        remote.send(wire.Interested())
+        self.assertEqual(remote.received(), [wire.Unchoke()])
+        blocks = sorted(self.allBlocks())
+        remote.send(*(wire.Request(*blocks[i % len(blocks)]) for i in range(requests)))
+        return remote, storage
+
+    def test_readsBoundedPerPeer(self) -> None:
+        """
+        However many requests a peer queues, at most L{MAX_SERVING} of its
+        blocks are read at once; as they are sent, the next are read.
+        """
+        remote, storage = self.serve(100)
+        self.assertEqual(len(storage.reads), torrentModule.MAX_SERVING)
+        storage.finishReads()
+        self.assertEqual(len(remote.received()), torrentModule.MAX_SERVING)
+        self.assertEqual(len(storage.reads), 2 * torrentModule.MAX_SERVING)
+
+    def test_pausedPeerNotRead(self) -> None:
+        """
+        When the peer's transport pauses us (the peer does not read), reads
+        in flight finish but no more are started until it resumes.
+        """
+        remote, storage = self.serve(100)
+        remote.proto.pauseProducing()
+        storage.finishReads()
+        self.assertEqual(len(storage.reads), torrentModule.MAX_SERVING)
+        self.assertEqual(storage.pending, [])
+        remote.proto.resumeProducing()
+        self.assertEqual(len(storage.reads), 2 * torrentModule.MAX_SERVING)
+
+    def test_cancelledQueuedRequestNotRead(self) -> None:
+        """
+        A request cancelled while queued is neither read nor sent.
+        """
+        remote, storage = self.serve(0)
+        remote.send(*(wire.Request(0, 0, BLOCK) for _ in range(torrentModule.MAX_SERVING)))
+        remote.send(wire.Request(3, BLOCK, BLOCK), wire.Cancel(3, BLOCK, BLOCK))
+        storage.finishReads()
+        storage.finishReads()
+        self.assertNotIn((3, BLOCK, BLOCK), storage.reads)
+        self.assertNotIn(
+            wire.Piece(3, BLOCK, blockOf(self.payload, 3, BLOCK, BLOCK)), remote.received()
+        )
+
+    def test_cancelledReadNotSent(self) -> None:
+        """
+        A request cancelled while its block is read is not sent.
+        """
+        remote, storage = self.serve(0)
+        remote.send(wire.Request(2, 0, BLOCK), wire.Request(2, BLOCK, BLOCK))
+        remote.send(wire.Cancel(2, 0, BLOCK))
+        self.assertEqual(storage.reads, [(2, 0, BLOCK), (2, BLOCK, BLOCK)])
+        storage.finishReads()
+        self.assertEqual(remote.received(), [wire.Piece(2, BLOCK, blockOf(self.payload, 2, BLOCK, BLOCK))])
+        self.assertEqual(self.torrent.status().uploaded, BLOCK)
+
+    def test_chokeDiscardsReads(self) -> None:
+        """
+        Blocks being read when we choke the peer are not sent.
+        """
+        remote, storage = self.serve(3)
+        remote.proto.setChoking(True)
+        remote.received()
+        storage.finishReads()
+        self.assertEqual(remote.received(), [])
+
+    def test_haveToEveryPeer(self) -> None:
+        """
+        A verified piece is announced with C{have} to every peer.
+        """
+        self.makeTorrent()
+        remotes = [self.connect(n) for n in range(1, 4)]
+        source = remotes[0]
+        source.send(wire.Bitfield(Bitfield(NUM_PIECES, [1]).toBytes()), wire.Unchoke())
+        source.answer(self.payload, source.requests())
+        for remote in remotes:
+            self.assertIn(wire.Have(1), remote.received())
+
+
+class ChokerIntegrationTests(TorrentTestCase):
+    """
+    The torrent chokes as its L{bittwist.choker.Choker} says.
+    """
+
+    def test_regularAndOptimisticSlots(self) -> None:
+        """
+        Of six interested peers, four regular slots and one optimistic are
+        unchoked.
+        """
+        self.makeTorrent(full=True)
+        remotes = [self.accept(n) for n in range(1, 7)]
+        for remote in remotes:
+            remote.send(wire.Interested())
+        self.clock.advance(1)
+        unchoked = [r for r in remotes if not r.proto.amChoking]
+        self.assertEqual(len(unchoked), 5)
+        self.assertIsNotNone(self.torrent.choker.optimistic)
+
+    def test_uploadSlots(self) -> None:
+        """
+        The number of regular slots is a parameter of the torrent.
+        """
+        self.makeTorrent(full=True, uploadSlots=1)
+        remotes = [self.accept(n) for n in range(1, 5)]
+        for remote in remotes:
+            remote.send(wire.Interested())
+        self.assertEqual(len([r for r in remotes if not r.proto.amChoking]), 2)
+
+
+class RateLimitTests(TorrentTestCase):
+    """
+    Upload and download limits, on the clock.
+    """
+
+    def test_uploadLimitHolds(self) -> None:
+        """
+        A peer asking for far more than the upload limit allows gets the
+        limit, within 10%, over ten seconds.
+        """
+        rate = 64 * 1024
+        self.makeTorrent(full=True, uploadLimit=TokenBucket(self.clock, rate))
+        remote = self.accept(1)
+        remote.send(wire.Interested())
+        blocks = sorted(self.allBlocks())
+        remote.send(*(wire.Request(*blocks[i % len(blocks)]) for i in range(400)))
+        sent = 0
+        for _ in range(100):
+            self.clock.advance(0.1)
+            sent += sum(len(m.block) for m in remote.received() if isinstance(m, wire.Piece))
+        ratio = sent / 10.0 / rate
+        self.assertTrue(0.9 <= ratio <= 1.1, f"uploaded at {ratio:.3f} times the limit")
+
+    def test_uploadLimitSharedByPeers(self) -> None:
+        """
+        Two peers share one upload limit about evenly.
+        """
+        rate = 128 * 1024
+        self.makeTorrent(full=True, uploadLimit=TokenBucket(self.clock, rate))
+        remotes = [self.accept(1), self.accept(2)]
+        blocks = [(0, 0, BLOCK), (1, 0, BLOCK)]
+        for remote in remotes:
+            remote.send(wire.Interested())
+            remote.send(*(wire.Request(*blocks[i % 2]) for i in range(400)))
+        sent = [0, 0]
+        for _ in range(100):
+            self.clock.advance(0.1)
+            for i, remote in enumerate(remotes):
+                sent[i] += sum(len(m.block) for m in remote.received() if isinstance(m, wire.Piece))
+        self.assertTrue(0.9 <= sum(sent) / 10.0 / rate <= 1.1, f"sent {sent}")
+        self.assertTrue(0.8 <= sent[0] / sent[1] <= 1.25, f"sent {sent}")
+
+    def test_downloadLimitHolds(self) -> None:
+        """
+        Downloading from a peer that answers at once, blocks are requested
+        (and so arrive) at the download limit, within 10%.
+        """
+        folder = os.path.abspath(self.mktemp())
+        os.makedirs(folder)
+        self.payload = random.Random(7).randbytes(64 * PIECE_LENGTH)
+        path = os.path.join(folder, "big.bin")
+        with open(path, "wb") as f:
+            f.write(self.payload)
+        self.metainfo = parse(createTorrent(path, pieceLength=PIECE_LENGTH))
+        rate = 256 * 1024
+        self.makeTorrent(downloadLimit=TokenBucket(self.clock, rate))
+        remote = self.dial(1)
+        remote.send(wire.Bitfield(Bitfield(64, range(64)).toBytes()), wire.Unchoke())
+        received = 0
+        for _ in range(50):
+            requests = remote.requests()
+            received += sum(length for _, _, length in requests)
+            remote.answer(self.payload, requests)
+            self.clock.advance(0.1)
+        ratio = received / 5.0 / rate
+        self.assertTrue(0.9 <= ratio <= 1.1, f"downloaded at {ratio:.3f} times the limit")
+        self.assertEqual(self.torrent.state, "downloading")
+
+
+class SeedGoalTests(TorrentTestCase):
+    """
+    C{seedRatio} and C{seedTime} end seeding.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.metainfo, self.payload = makeTorrent(self, trackers=[TRACKER])
+        self.tracker = FakeTracker()
+
+    def test_seedRatio(self) -> None:
+        """
+        Once we uploaded the torrent's size with a seed ratio of 1, the
+        torrent finishes: peers dropped, trackers told C{stopped}.
+        """
+        self.makeTorrent(
+            full=True, seedRatio=1.0, announce=True, httpClient=StubTreq(self.tracker)
+        )
+        remote = self.accept(1)
+        remote.send(wire.Interested())
+        remote.send(*(wire.Request(*b) for b in sorted(self.allBlocks())[:-1]))
+        self.clock.advance(1)
+        self.assertEqual(self.torrent.state, "seeding")
+        remote.send(wire.Request(*sorted(self.allBlocks())[-1]))
+        self.clock.advance(1)
+        self.assertEqual(self.torrent.state, "finished")
+        self.assertTrue(remote.dropped)
+        self.assertEqual(self.tracker.events, [b"started", b"stopped"])
+        self.successResultOf(self.torrent.stop())
+        self.assertEqual(self.tracker.events, [b"started", b"stopped"])
+
+    def test_seedTime(self) -> None:
+        """
+        After C{seedTime} seconds of seeding the torrent finishes, and not
+        before.
+        """
+        self.makeTorrent(full=True, seedTime=120.0, announce=True, httpClient=StubTreq(self.tracker))
+        self.clock.advance(119)
+        self.assertEqual(self.torrent.state, "seeding")
+        self.clock.advance(1)
+        self.assertEqual(self.torrent.state, "finished")
+        self.assertEqual(self.tracker.events, [b"started", b"stopped"])
+
+    def test_seedTimeCountsFromCompletion(self) -> None:
+        """
+        Seed time counts from when the download completed, and C{completed}
+        is announced once.
+        """
+        self.makeTorrent(seedTime=60.0, announce=True, httpClient=StubTreq(self.tracker))
+        self.clock.advance(100)
+        remote = self.dial(1)
+        remote.send(wire.Bitfield(Bitfield(NUM_PIECES, range(NUM_PIECES)).toBytes()), wire.Unchoke())
+        self.downloadAll(remote, remote.requests())
+        self.assertEqual(self.torrent.state, "seeding")
+        self.clock.advance(59)
+        self.assertEqual(self.torrent.state, "seeding")
+        self.clock.advance(1)
+        self.assertEqual(self.torrent.state, "finished")
+        # Regular announces (for more peers) may come between.
+        events = [e for e in self.tracker.events if e is not None]
+        self.assertEqual(events, [b"started", b"completed", b"stopped"])

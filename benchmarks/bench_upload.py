@@ -1,0 +1,192 @@
+"""
+Upload throughput and peak memory: bittwist and libtorrent side by side,
+each seeding the same payload to a fresh libtorrent leecher on 127.0.0.1,
+each seeder in a child process of its own (so peak RSS is its own).
+
+    python benchmarks/bench_upload.py [--size-mib 256] [--rounds 2] [--profile FILE]
+
+Prints MiB/s and the seeder's peak RSS per client and round, and the
+bittwist/libtorrent ratio, which means more than the absolute figures on a
+shared machine. With C{--profile}, the bittwist seeder runs under cProfile
+and writes its stats to FILE.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import libtorrent as lt
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tests.ltpeer import (  # noqa: E402
+    _loopbackOnlyFilter,
+    _settings,
+    createTorrentWithLibtorrent,
+    makePayload,
+)
+
+
+def _report(extra: dict) -> None:
+    extra["maxrssMiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(extra), flush=True)
+
+
+def childBittwist(torrentPath: str, folder: str, profile: str) -> None:
+    """
+    Seed with bittwist: print the listening port once seeding, then seed
+    until stdin closes, then print the report.
+    """
+    from twisted.internet import reactor
+    from twisted.internet.protocol import Protocol
+    from twisted.internet.stdio import StandardIO
+
+    from bittwist.service import BitTorrentService
+
+    service = BitTorrentService("tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None)
+    torrent = service.addTorrent(torrentPath, folder, announce=False)
+
+    class UntilEOF(Protocol):
+        def connectionLost(self, reason: object = None) -> None:
+            service.stopService().addBoth(lambda _: reactor.stop())
+
+    def ready(_: None) -> None:
+        if torrent.state != "seeding":
+            print(json.dumps({"error": f"not seeding but {torrent.state}"}), flush=True)
+            reactor.stop()
+            return
+        print(json.dumps({"port": service.session.port}), flush=True)
+
+    service.startService()
+    torrent.whenComplete().addCallback(ready)
+    StandardIO(UntilEOF())
+    if profile:
+        import cProfile
+
+        cProfile.runctx("reactor.run()", globals(), {"reactor": reactor}, profile)
+    else:
+        reactor.run()
+    _report({"uploaded": torrent.status().uploaded})
+
+
+def childLibtorrent(torrentPath: str, folder: str, profile: str) -> None:
+    """
+    Seed with libtorrent, the same way.
+    """
+    session = lt.session(_settings())
+    session.set_ip_filter(_loopbackOnlyFilter())
+    params = lt.add_torrent_params()
+    params.ti = lt.torrent_info(torrentPath)
+    params.save_path = folder
+    params.flags |= lt.torrent_flags.seed_mode
+    params.flags &= ~lt.torrent_flags.auto_managed & ~lt.torrent_flags.paused
+    handle = session.add_torrent(params)
+    while not handle.status().is_seeding or handle.status().paused:
+        time.sleep(0.01)
+    print(json.dumps({"port": session.listen_port()}), flush=True)
+    sys.stdin.read()
+    _report({"uploaded": handle.status().total_payload_upload})
+
+
+def leech(torrentPath: str, folder: str, port: int) -> float:
+    """
+    Download with a fresh libtorrent session from 127.0.0.1:C{port}.
+
+    @return: seconds from connecting to having everything.
+    """
+    settings = _settings()
+    # libtorrent first tries an encrypted handshake (MSE), which bittwist
+    # does not speak, and retries in plaintext a second later: that second
+    # would be counted against bittwist's upload rate.
+    settings["out_enc_policy"] = int(lt.enc_policy.disabled)
+    session = lt.session(settings)
+    session.set_ip_filter(_loopbackOnlyFilter())
+    params = lt.add_torrent_params()
+    params.ti = lt.torrent_info(torrentPath)
+    params.save_path = folder
+    params.flags &= ~lt.torrent_flags.auto_managed & ~lt.torrent_flags.paused
+    handle = session.add_torrent(params)
+    while handle.status().state == lt.torrent_status.checking_files:
+        time.sleep(0.005)
+    started = time.perf_counter()
+    handle.connect_peer(("127.0.0.1", port))
+    deadline = started + 600
+    while not handle.status().is_seeding:
+        if time.perf_counter() > deadline:
+            raise SystemExit("leecher: no progress in 600 s")
+        time.sleep(0.005)
+    seconds = time.perf_counter() - started
+    del handle, session
+    return seconds
+
+
+def runRound(client: str, torrentPath: str, seedDir: str, leechDir: str, profile: str) -> dict:
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--child", client, torrentPath, seedDir, profile or ""],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None and child.stdin is not None
+    ready = json.loads(child.stdout.readline())
+    if "error" in ready:
+        raise SystemExit(f"{client}: {ready['error']}")
+    seconds = leech(torrentPath, leechDir, ready["port"])
+    child.stdin.close()
+    report = json.loads(child.stdout.readline())
+    child.wait(timeout=60)
+    report["seconds"] = seconds
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size-mib", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--profile", default="", help="cProfile the bittwist seeder into FILE")
+    parser.add_argument("--child", nargs=4, metavar=("CLIENT", "TORRENT", "DIR", "PROFILE"))
+    args = parser.parse_args()
+    if args.child:
+        client, torrentPath, folder, profile = args.child
+        run = childBittwist if client == "bittwist" else childLibtorrent
+        run(torrentPath, folder, profile)
+        return
+
+    with tempfile.TemporaryDirectory(prefix="bench-upload-") as tmp:
+        seedDir = os.path.join(tmp, "seed")
+        size = args.size_mib * 2**20
+        makePayload(os.path.join(seedDir, "payload"), {"a.bin": size // 2, "b/c.bin": size - size // 2})
+        data = createTorrentWithLibtorrent(seedDir, "payload")
+        torrentPath = os.path.join(tmp, "payload.torrent")
+        with open(torrentPath, "wb") as f:
+            f.write(data)
+        print(f"payload {args.size_mib} MiB, leecher libtorrent {lt.__version__}")
+
+        rates: dict[str, list[float]] = {"bittwist": [], "libtorrent": []}
+        for round in range(args.rounds):
+            for client in ("bittwist", "libtorrent"):
+                leechDir = os.path.join(tmp, f"leech-{client}-{round}")
+                result = runRound(client, torrentPath, seedDir, leechDir, args.profile)
+                rate = args.size_mib / result["seconds"]
+                rates[client].append(rate)
+                print(
+                    f"round {round + 1} {client:10} seeding {rate:7.1f} MiB/s "
+                    f"({result['seconds']:.2f} s, {result['uploaded'] / 2**20:.0f} MiB sent), "
+                    f"seeder peak RSS {result['maxrssMiB']:.0f} MiB",
+                    flush=True,
+                )
+                subprocess.run(["rm", "-rf", leechDir], check=True)
+        best = {client: max(r) for client, r in rates.items()}
+        print(
+            f"best: bittwist {best['bittwist']:.1f} MiB/s, libtorrent "
+            f"{best['libtorrent']:.1f} MiB/s, ratio {best['bittwist'] / best['libtorrent']:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

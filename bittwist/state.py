@@ -1,0 +1,562 @@
+# -*- test-case-name: tests.test_state -*-
+"""
+The state folder: what a L{bittwist.service.BitTorrentService} remembers
+between runs.
+
+Each torrent has two files named by its info hash in hex:
+C{<infohash>.torrent}, the metainfo exactly as added, and
+C{<infohash>.json}, a L{TorrentRecord}: the download folder, whether it is
+paused, when it was added, the peers and tracker choice it was added with,
+and fast resume data (L{ResumeData}): the verified pieces and each file's
+size and modification time when they were saved.
+
+On restart, a torrent whose files still have the saved sizes and times is
+not hashed again: its saved pieces are trusted.  Pieces touching a file
+that changed are hashed.  Files are replaced atomically (a temporary file,
+then C{os.replace}), so a crash leaves the old or the new version, never a
+mix.  A damaged state file is logged, naming it, and its torrent skipped;
+nothing in a download folder is ever touched here.
+"""
+
+import base64
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Optional
+
+import bencodepy
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.interfaces import IReactorThreads
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from bittwist import metainfo as _metainfo
+from bittwist.bitfield import Bitfield
+from bittwist.errors import MetainfoError
+from bittwist.metainfo import Metainfo
+
+__all__ = [
+    "FileStamp",
+    "ResumeData",
+    "TorrentRecord",
+    "StateFolder",
+    "defaultStateDir",
+    "metainfoBytes",
+    "stampFiles",
+    "resumePlan",
+]
+
+STATE_VERSION = 1
+"""
+The version of the C{.json} format written; others are refused as damaged.
+"""
+
+MAX_STATE_SIZE = 64 * 2**20
+"""
+A C{.json} state file larger than this is damaged (the biggest real one, a
+torrent of many thousands of files, is a few MiB).
+"""
+
+
+def defaultStateDir() -> str:
+    """
+    @return: C{$XDG_STATE_HOME/bittwist}, or C{~/.local/state/bittwist}
+        when C{XDG_STATE_HOME} is unset or not absolute (as the XDG base
+        directory specification says).
+    """
+    base = os.environ.get("XDG_STATE_HOME", "")
+    if not os.path.isabs(base):
+        base = os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "bittwist")
+
+
+def metainfoBytes(metainfo: Metainfo) -> bytes:
+    """
+    Rebuild a C{.torrent} for a L{Metainfo} whose file bytes are gone: the
+    C{info} dictionary exactly as parsed (so the info hash is unchanged),
+    with the trackers and display fields.
+
+    @return: the bencoded torrent.
+    """
+    top: dict[bytes, Any] = {}
+    if metainfo.announce is not None:
+        top[b"announce"] = metainfo.announce.encode("utf-8")
+    if metainfo.announceTiers:
+        top[b"announce-list"] = [
+            [url.encode("utf-8") for url in tier] for tier in metainfo.announceTiers
+        ]
+    if metainfo.comment is not None:
+        top[b"comment"] = metainfo.comment.encode("utf-8")
+    if metainfo.createdBy is not None:
+        top[b"created by"] = metainfo.createdBy.encode("utf-8")
+    if metainfo.creationDate is not None:
+        top[b"creation date"] = metainfo.creationDate
+    # Every other key sorts before "info"; splice its bytes in last, as
+    # re-encoding it could change the info hash.
+    encoded = bencodepy.encode(top)
+    return encoded[:-1] + b"4:info" + metainfo.infoBytes + b"e"
+
+
+@dataclass(frozen=True)
+class FileStamp:
+    """
+    One file of a torrent as it stood on disk.
+
+    @ivar path: its path components under the download folder.
+    @ivar size: its size, or C{None} if it did not exist.
+    @ivar mtimeNs: its modification time in nanoseconds, or C{None}.
+    """
+
+    path: tuple[str, ...]
+    size: Optional[int]
+    mtimeNs: Optional[int]
+
+
+@dataclass(frozen=True)
+class ResumeData:
+    """
+    Fast resume data: the pieces verified, and the torrent's files as they
+    stood when that was saved.
+
+    @ivar pieces: the verified pieces.
+    @ivar files: a stamp of every file holding data (not pad files, not
+        empty files), in the torrent's order.
+    """
+
+    pieces: Bitfield
+    files: tuple[FileStamp, ...]
+
+
+@dataclass
+class TorrentRecord:
+    """
+    What the state folder holds about one torrent.
+
+    @ivar metainfo: the torrent.
+    @ivar torrentData: its C{.torrent} bytes.
+    @ivar downloadDir: the absolute folder its files go in.
+    @ivar paused: whether it stays paused when started.
+    @ivar addedAt: when it was first added, in POSIX seconds.
+    @ivar peers: the peer addresses it was added with.
+    @ivar announce: whether it uses its trackers.
+    @ivar resume: the last fast resume data saved, if any.
+    """
+
+    metainfo: Metainfo
+    torrentData: bytes
+    downloadDir: str
+    paused: bool = False
+    addedAt: float = 0.0
+    peers: tuple[tuple[str, int], ...] = ()
+    announce: bool = True
+    resume: Optional[ResumeData] = field(default=None)
+
+    @property
+    def infoHash(self) -> bytes:
+        """
+        The torrent's info hash.
+        """
+        return self.metainfo.infoHash
+
+
+def _dataFiles(metainfo: Metainfo) -> list[Any]:
+    """
+    @return: the file entries that hold data: neither pad nor empty.
+    """
+    return [entry for entry in metainfo.files if not entry.pad and entry.length]
+
+
+def stampFiles(metainfo: Metainfo, downloadDir: str) -> tuple[FileStamp, ...]:
+    """
+    Read the size and modification time of each file of a torrent (symbolic
+    links are not followed, as storage does not follow them either).
+
+    @return: a L{FileStamp} for each file holding data.
+    """
+    stamps = []
+    for entry in _dataFiles(metainfo):
+        path = os.path.join(downloadDir, *entry.path)
+        try:
+            info = os.stat(path, follow_symlinks=False)
+        except OSError:
+            stamps.append(FileStamp(entry.path, None, None))
+        else:
+            stamps.append(FileStamp(entry.path, info.st_size, info.st_mtime_ns))
+    return tuple(stamps)
+
+
+def resumePlan(
+    metainfo: Metainfo, downloadDir: str, resume: Optional[ResumeData]
+) -> Optional[tuple[Bitfield, list[int]]]:
+    """
+    Decide how much of a torrent to hash on start, from its saved resume
+    data and its files as they are now.
+
+    @return: C{None} for a full check (no resume data, or data that does
+        not fit the torrent), else C{(trusted, rehash)} for
+        L{bittwist.storage.IPieceStorage.check}: the saved pieces, and every
+        piece touching a file whose size or time changed.
+    """
+    if resume is None or resume.pieces.length != metainfo.numPieces:
+        return None
+    entries = _dataFiles(metainfo)
+    if [stamp.path for stamp in resume.files] != [entry.path for entry in entries]:
+        return None
+    now = stampFiles(metainfo, downloadDir)
+    rehash: set[int] = set()
+    pieceLength = metainfo.pieceLength
+    for entry, saved, current in zip(entries, resume.files, now):
+        if saved != current:
+            first = entry.offset // pieceLength
+            last = (entry.offset + entry.length - 1) // pieceLength
+            rehash.update(range(first, last + 1))
+    return resume.pieces, sorted(rehash)
+
+
+class _Damaged(Exception):
+    """
+    A state file cannot be used; the message says why.
+    """
+
+
+def _encodeRecord(record: TorrentRecord) -> bytes:
+    resume = record.resume
+    document = {
+        "version": STATE_VERSION,
+        "infoHash": record.infoHash.hex(),
+        "name": record.metainfo.name,
+        "downloadDir": record.downloadDir,
+        "paused": record.paused,
+        "addedAt": record.addedAt,
+        "peers": [[host, port] for host, port in record.peers],
+        "announce": record.announce,
+        "resume": None
+        if resume is None
+        else {
+            "pieces": base64.b64encode(resume.pieces.toBytes()).decode("ascii"),
+            "files": [
+                {"path": list(stamp.path), "size": stamp.size, "mtimeNs": stamp.mtimeNs}
+                for stamp in resume.files
+            ],
+        },
+    }
+    return json.dumps(document, indent=1).encode("utf-8")
+
+
+def _expect(value: Any, kind: Any, what: str) -> Any:
+    # bool is an int in Python; a JSON true is no size.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise _Damaged(f"{what} is {value!r}")
+    return value
+
+
+def _optionalInt(value: Any, what: str) -> Optional[int]:
+    return None if value is None else _expect(value, int, what)
+
+
+def _decodeRecord(data: bytes, metainfo: Metainfo, torrentData: bytes) -> TorrentRecord:
+    """
+    @raise _Damaged: if C{data} is not a state record of C{metainfo}.
+    """
+    try:
+        document = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise _Damaged(f"not JSON ({e})") from None
+    _expect(document, dict, "the document")
+    if document.get("version") != STATE_VERSION:
+        raise _Damaged(f"version is {document.get('version')!r}, expected {STATE_VERSION}")
+    if document.get("infoHash") != metainfo.infoHash.hex():
+        raise _Damaged("its info hash is not its .torrent's")
+    downloadDir = _expect(document.get("downloadDir"), str, "downloadDir")
+    if not os.path.isabs(downloadDir):
+        raise _Damaged(f"downloadDir {downloadDir!r} is not absolute")
+    peers = []
+    for peer in _expect(document.get("peers", []), list, "peers"):
+        if (
+            not isinstance(peer, list) or len(peer) != 2
+            or not isinstance(peer[0], str) or not isinstance(peer[1], int)
+            or isinstance(peer[1], bool) or not 0 < peer[1] < 65536
+        ):
+            raise _Damaged(f"peer {peer!r} is not [host, port]")
+        peers.append((peer[0], peer[1]))
+    addedAt = document.get("addedAt", 0.0)
+    if isinstance(addedAt, bool) or not isinstance(addedAt, (int, float)):
+        raise _Damaged(f"addedAt is {addedAt!r}")
+    resume = None
+    saved = document.get("resume")
+    if saved is not None:
+        _expect(saved, dict, "resume")
+        try:
+            bits = base64.b64decode(_expect(saved.get("pieces"), str, "resume.pieces"), validate=True)
+            pieces = Bitfield.fromBytes(metainfo.numPieces, bits)
+        except ValueError as e:
+            raise _Damaged(f"resume.pieces does not fit the torrent ({e})") from None
+        stamps = []
+        for stamp in _expect(saved.get("files"), list, "resume.files"):
+            _expect(stamp, dict, "a file of resume.files")
+            path = _expect(stamp.get("path"), list, "a path in resume.files")
+            if not all(isinstance(part, str) for part in path):
+                raise _Damaged(f"path {path!r} in resume.files is not a list of names")
+            stamps.append(
+                FileStamp(
+                    tuple(path),
+                    _optionalInt(stamp.get("size"), "a size in resume.files"),
+                    _optionalInt(stamp.get("mtimeNs"), "a time in resume.files"),
+                )
+            )
+        resume = ResumeData(pieces, tuple(stamps))
+    return TorrentRecord(
+        metainfo=metainfo,
+        torrentData=torrentData,
+        downloadDir=downloadDir,
+        paused=_expect(document.get("paused", False), bool, "paused"),
+        addedAt=float(addedAt),
+        peers=tuple(peers),
+        announce=_expect(document.get("announce", True), bool, "announce"),
+        resume=resume,
+    )
+
+
+def _writeAtomically(path: str, data: bytes) -> None:
+    """
+    Replace the file at C{path} with C{data}: readers see the old file or
+    the new one, whole, even after a crash.
+    """
+    folder = os.path.dirname(path)
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path), suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+class StateFolder:
+    """
+    The state files of a service's torrents in one folder.
+
+    Reads (L{read}, L{records}) happen at once: they are small and happen at
+    start.  Writes (L{save}, L{remove}) run one at a time, in order, in the
+    reactor's thread pool (at once on a reactor without threads, such as a
+    test's clock); a write queued for a torrent that already has one
+    waiting replaces it, so a busy torrent costs one write at a time.
+
+    @ivar path: the folder.
+    """
+
+    log = Logger()
+
+    def __init__(self, path: str, reactor: Any) -> None:
+        """
+        @param path: the folder; created, private to this user, on the first
+            write.
+        @param reactor: runs the writes in its thread pool, if it has one.
+        """
+        self.path = os.path.abspath(path)
+        self._reactor = reactor
+        self._pending: dict[bytes, tuple[Callable[[], Any], list[Deferred[Any]]]] = {}
+        self._order: list[bytes] = []
+        self._busy = False
+        self._idle: list[Deferred[None]] = []
+
+    def _paths(self, infoHash: bytes) -> tuple[str, str]:
+        base = os.path.join(self.path, infoHash.hex())
+        return base + ".torrent", base + ".json"
+
+    # Reading.
+
+    def read(self, infoHash: bytes) -> Optional[TorrentRecord]:
+        """
+        @return: the record of a torrent, or C{None} if there is none or it
+            is damaged (which is logged).
+        """
+        torrentPath, jsonPath = self._paths(infoHash)
+        if not os.path.exists(jsonPath):
+            return None
+        try:
+            return self._read(infoHash, torrentPath, jsonPath)
+        except _Damaged as e:
+            self.log.error(
+                "Damaged state file {path}: {reason}. Skipping that torrent; its "
+                "downloaded files are untouched. Delete {path} (and its .torrent) "
+                "to forget it, or add the torrent again.",
+                path=jsonPath,
+                reason=str(e),
+            )
+            return None
+
+    def _read(self, infoHash: bytes, torrentPath: str, jsonPath: str) -> TorrentRecord:
+        try:
+            with open(torrentPath, "rb") as f:
+                torrentData = f.read(_metainfo.MAX_METAINFO_SIZE + 1)
+        except OSError as e:
+            raise _Damaged(f"its .torrent {torrentPath} cannot be read ({e.strerror or e})") from None
+        try:
+            metainfo = _metainfo.parse(torrentData, torrentPath)
+        except MetainfoError as e:
+            raise _Damaged(f"its .torrent is damaged ({e})") from None
+        if metainfo.infoHash != infoHash:
+            raise _Damaged(f"its .torrent {torrentPath} has info hash {metainfo.infoHash.hex()}")
+        try:
+            with open(jsonPath, "rb") as f:
+                data = f.read(MAX_STATE_SIZE + 1)
+        except OSError as e:
+            raise _Damaged(f"it cannot be read ({e.strerror or e})") from None
+        if len(data) > MAX_STATE_SIZE:
+            raise _Damaged(f"it is over {MAX_STATE_SIZE} bytes")
+        return _decodeRecord(data, metainfo, torrentData)
+
+    def records(self) -> list[TorrentRecord]:
+        """
+        @return: every torrent's record that can be read, oldest first;
+            damaged ones are logged and left out.
+        """
+        try:
+            names = sorted(os.listdir(self.path))
+        except FileNotFoundError:
+            return []
+        except OSError as e:
+            self.log.error(
+                "Cannot read the state folder {path}: {error}; starting without "
+                "the torrents saved there",
+                path=self.path,
+                error=e.strerror or str(e),
+            )
+            return []
+        found = []
+        for name in names:
+            stem, dot, ext = name.partition(".")
+            if ext != "json" or len(stem) != 40:
+                continue
+            try:
+                infoHash = bytes.fromhex(stem)
+            except ValueError:
+                continue
+            record = self.read(infoHash)
+            if record is not None:
+                found.append(record)
+        found.sort(key=lambda record: record.addedAt)
+        return found
+
+    # Writing.
+
+    def save(
+        self,
+        record: TorrentRecord,
+        pieces: Optional[Bitfield] = None,
+    ) -> Deferred[Optional[ResumeData]]:
+        """
+        Write a torrent's C{.torrent} (unless there) and C{.json}.
+
+        @param record: what to write; read now, so it may change after.
+        @param pieces: the pieces verified now: fast resume data is made of
+            them and the files' sizes and times, read when the state is
+            written, after the pieces' data.  Without it, C{record.resume}
+            is written as it is.
+        @return: fires with the resume data written; never fails (errors
+            are logged: downloads go on without saved state).
+        """
+        snapshot = replace(record, peers=tuple(record.peers))
+        if pieces is not None:
+            pieces = Bitfield.fromBytes(pieces.length, pieces.toBytes())
+
+        def write() -> Optional[ResumeData]:
+            resume = snapshot.resume
+            if pieces is not None:
+                resume = ResumeData(pieces, stampFiles(snapshot.metainfo, snapshot.downloadDir))
+            torrentPath, jsonPath = self._paths(snapshot.infoHash)
+            os.makedirs(self.path, mode=0o700, exist_ok=True)
+            if not os.path.exists(torrentPath):
+                _writeAtomically(torrentPath, snapshot.torrentData)
+            _writeAtomically(jsonPath, _encodeRecord(replace(snapshot, resume=resume)))
+            return resume
+
+        return self._queue(record.infoHash, write)
+
+    def remove(self, infoHash: bytes) -> Deferred[None]:
+        """
+        Delete a torrent's state files (a save waiting for it is dropped).
+
+        @return: fires when done; never fails (errors are logged).
+        """
+        torrentPath, jsonPath = self._paths(infoHash)
+
+        def delete() -> None:
+            # The .json first: a .torrent alone is ignored, a .json alone
+            # would be reported as damaged.
+            for path in (jsonPath, torrentPath):
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+
+        return self._queue(infoHash, delete)
+
+    def whenIdle(self) -> Deferred[None]:
+        """
+        @return: fires once every write queued so far is done.
+        """
+        if not self._busy and not self._order:
+            return succeed(None)
+        d: Deferred[None] = Deferred()
+        self._idle.append(d)
+        return d
+
+    def _queue(self, key: bytes, job: Callable[[], Any]) -> Deferred[Any]:
+        d: Deferred[Any] = Deferred()
+        if key in self._pending:
+            _, waiting = self._pending[key]
+            self._pending[key] = (job, waiting)
+        else:
+            waiting = []
+            self._pending[key] = (job, waiting)
+            self._order.append(key)
+        waiting.append(d)
+        self._next()
+        return d
+
+    def _run(self, job: Callable[[], Any]) -> Deferred[Any]:
+        if IReactorThreads.providedBy(self._reactor):
+            return deferToThreadPool(self._reactor, self._reactor.getThreadPool(), job)
+        try:
+            return succeed(job())
+        except BaseException:
+            return fail()
+
+    def _next(self) -> None:
+        if self._busy:
+            return
+        if not self._order:
+            idle, self._idle = self._idle, []
+            for d in idle:
+                d.callback(None)
+            return
+        key = self._order.pop(0)
+        job, waiting = self._pending.pop(key)
+        self._busy = True
+
+        def done(result: Any) -> None:
+            self._busy = False
+            if isinstance(result, Failure):
+                self.log.failure(
+                    "Cannot write the state of torrent {infoHash} in {path}; "
+                    "it will be checked in full when restarted",
+                    result,
+                    infoHash=key.hex(),
+                    path=self.path,
+                )
+                result = None
+            for d in waiting:
+                d.callback(result)
+            self._next()
+
+        self._run(job).addBoth(done)

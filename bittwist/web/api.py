@@ -1,0 +1,434 @@
+# -*- test-case-name: tests.test_web -*-
+"""
+The JSON API of the web status page: C{twisted.web} resources over a
+L{bittwist.service.BitTorrentService}.
+
+Every answer is JSON (C{application/json}); an error is
+C{{"error": "what is wrong and what to do"}} with a 4xx or 5xx code. The
+resources assume the request already passed L{bittwist.web.site.AccessGuard}.
+See C{docs/web.md} for the reference.
+"""
+
+import base64
+import dataclasses
+import json
+import re
+from typing import Any, Callable, Optional
+
+from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request
+from twisted.web.error import UnsupportedMethod
+
+from bittwist import events
+from bittwist.errors import BittwistError, MetainfoError
+from bittwist.metainfo import parse
+from bittwist.torrent import Torrent
+
+__all__ = [
+    "ApiResource",
+    "TorrentsResource",
+    "TorrentResource",
+    "EventsResource",
+    "JsonError",
+    "torrentToJson",
+    "MAX_UPLOAD_SIZE",
+]
+
+MAX_UPLOAD_SIZE = 16 * 2**20
+"""
+The largest C{.torrent} accepted by upload. Real ones are kilobytes, a few
+megabytes for huge payloads; this bounds what one request makes us parse.
+"""
+
+TORRENT_CONTENT_TYPE = "application/x-bittorrent"
+
+_HEX_INFO_HASH = re.compile(rb"[0-9a-fA-F]{40}\Z")
+
+
+def _jsonBytes(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode("utf-8")
+
+
+def writeJson(request: Request, value: Any, code: int = 200) -> bytes:
+    """
+    Set the code and content type of C{request} for a JSON answer.
+
+    @return: the body to return from C{render}.
+    """
+    request.setResponseCode(code)
+    request.setHeader(b"content-type", b"application/json; charset=utf-8")
+    return _jsonBytes(value)
+
+
+def errorJson(request: Request, code: int, message: str) -> bytes:
+    """
+    @return: the body of a JSON error answer, C{{"error": message}}.
+    """
+    return writeJson(request, {"error": message}, code)
+
+
+def torrentToJson(torrent: Torrent) -> dict[str, Any]:
+    """
+    @return: the L{bittwist.torrent.TorrentStatus} of C{torrent} as a JSON
+        object, with its C{progress} (0 to 1) and C{eta} (seconds or
+        C{null}).
+    """
+    status = torrent.status()
+    result = dataclasses.asdict(status)
+    result["progress"] = status.progress
+    result["eta"] = status.eta
+    return result
+
+
+class _JsonResource(Resource):
+    """
+    A resource whose errors are JSON too: a method it lacks is a 405 naming
+    those it has, a child it lacks is a 404.
+    """
+
+    def render(self, request: Request) -> Any:
+        try:
+            return super().render(request)
+        except UnsupportedMethod as e:
+            allowed = sorted({m.decode("ascii") for m in e.allowedMethods} - {"HEAD"})
+            request.setHeader(b"allow", ", ".join(allowed).encode("ascii"))
+            method = request.method.decode("ascii", "replace")
+            return errorJson(
+                request, 405, f"{method} is not allowed on {request.path.decode('utf-8', 'replace')}; "
+                f"use {' or '.join(allowed)}"
+            )
+
+    def getChild(self, path: bytes, request: Request) -> Resource:
+        return JsonError(404, f"no such resource: {request.path.decode('utf-8', 'replace')}")
+
+
+class JsonError(Resource):
+    """
+    Answers every request with one JSON error.
+    """
+
+    isLeaf = True
+
+    def __init__(self, code: int, message: str, headers: Optional[dict[bytes, bytes]] = None) -> None:
+        super().__init__()
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+    def render(self, request: Request) -> bytes:
+        for name, value in self.headers.items():
+            request.setHeader(name, value)
+        return errorJson(request, self.code, self.message)
+
+
+class ApiResource(_JsonResource):
+    """
+    C{/api}: the root of the API.
+    """
+
+    def __init__(self, service: Any, downloadDir: str, reactor: Any, interval: float = 1.0) -> None:
+        """
+        @param service: the L{bittwist.service.BitTorrentService} shown.
+        @param downloadDir: where torrents added by upload download to.
+        @param reactor: for the event stream's timer.
+        @param interval: seconds between event stream updates.
+        """
+        super().__init__()
+        self.events = EventsResource(service, reactor, interval)
+        self.torrents = TorrentsResource(service, downloadDir, self.events.notify)
+        self.putChild(b"torrents", self.torrents)
+        self.putChild(b"events", self.events)
+
+    def render_GET(self, request: Request) -> bytes:
+        return writeJson(request, {"torrents": "/api/torrents", "events": "/api/events"})
+
+
+class TorrentsResource(_JsonResource):
+    """
+    C{/api/torrents}: list the torrents (GET), add one by uploading its
+    C{.torrent} (POST); C{/api/torrents/<info hash in hex>} is one torrent.
+    """
+
+    log = Logger()
+
+    def __init__(self, service: Any, downloadDir: str, changed: Callable[[], None]) -> None:
+        """
+        @param changed: called when a request changed something, so that
+            event stream clients hear of it at once.
+        """
+        super().__init__()
+        self._service = service
+        self._downloadDir = downloadDir
+        self._changed = changed
+
+    def getChild(self, path: bytes, request: Request) -> Resource:
+        if path == b"":
+            return self
+        if _HEX_INFO_HASH.match(path):
+            infoHash = bytes.fromhex(path.decode("ascii"))
+            if infoHash in self._service.session.torrents:
+                return TorrentResource(self._service, infoHash, self._changed)
+        return JsonError(
+            404, f"no torrent with info hash {path.decode('utf-8', 'replace')!r}; "
+            "GET /api/torrents lists them"
+        )
+
+    def render_GET(self, request: Request) -> bytes:
+        torrents = list(self._service.session.torrents.values())
+        return writeJson(request, [torrentToJson(t) for t in torrents])
+
+    def render_POST(self, request: Request) -> bytes:
+        contentType = (request.getHeader(b"content-type") or b"").lower()
+        if contentType.startswith(b"multipart/form-data"):
+            files = request.args.get(b"torrent")
+            if not files:
+                return errorJson(
+                    request, 400, "a multipart upload needs the .torrent file in a field named 'torrent'"
+                )
+            data = files[0]
+        else:
+            assert request.content is not None
+            request.content.seek(0)
+            data = request.content.read(MAX_UPLOAD_SIZE + 1)
+        if len(data) > MAX_UPLOAD_SIZE:
+            return errorJson(
+                request, 413, f"the upload is larger than {MAX_UPLOAD_SIZE} bytes; that is no .torrent file"
+            )
+        if not data:
+            return errorJson(request, 400, "empty upload; send the bytes of a .torrent file")
+        try:
+            metainfo = parse(data, source="upload")
+        except MetainfoError as e:
+            return errorJson(request, 400, str(e))
+        existing = self._service.session.torrents.get(metainfo.infoHash)
+        if existing is not None:
+            return errorJson(
+                request, 409, f"{metainfo.name}: this torrent is already added (info hash "
+                f"{metainfo.infoHash.hex()})"
+            )
+        try:
+            torrent = self._service.addTorrent(metainfo, self._downloadDir)
+        except BittwistError as e:
+            return errorJson(request, 400, str(e))
+        self.log.info("{name}: added through the web page", name=metainfo.name)
+        self._changed()
+        request.setHeader(b"location", f"/api/torrents/{metainfo.infoHash.hex()}".encode("ascii"))
+        return writeJson(request, torrentToJson(torrent), 201)
+
+
+class TorrentResource(_JsonResource):
+    """
+    C{/api/torrents/<hex>}: one torrent's status (GET), removing it
+    (DELETE, with C{?deleteData=1} to delete its files too), and its
+    children C{peers}, C{pieces}, C{pause}, C{resume}.
+    """
+
+    def __init__(self, service: Any, infoHash: bytes, changed: Callable[[], None]) -> None:
+        super().__init__()
+        self._service = service
+        self.infoHash = infoHash
+        self._changed = changed
+        self.putChild(b"peers", _TorrentPart(self, "peers"))
+        self.putChild(b"pieces", _TorrentPart(self, "pieces"))
+        self.putChild(b"pause", _TorrentAction(self, "pause"))
+        self.putChild(b"resume", _TorrentAction(self, "resume"))
+
+    def torrent(self) -> Optional[Torrent]:
+        """
+        @return: the torrent, or C{None} if it was removed meanwhile.
+        """
+        return self._service.session.torrents.get(self.infoHash)
+
+    def gone(self, request: Request) -> bytes:
+        return errorJson(request, 404, f"no torrent with info hash {self.infoHash.hex()}; it was removed")
+
+    def render_GET(self, request: Request) -> bytes:
+        torrent = self.torrent()
+        if torrent is None:
+            return self.gone(request)
+        return writeJson(request, torrentToJson(torrent))
+
+    def render_DELETE(self, request: Request) -> Any:
+        if self.torrent() is None:
+            return self.gone(request)
+        flag = (request.args.get(b"deleteData") or [b"0"])[0].lower()
+        if flag not in (b"0", b"1", b"true", b"false", b""):
+            return errorJson(request, 400, "deleteData must be 1 or 0")
+        deleteData = flag in (b"1", b"true")
+        d = self._service.removeTorrent(self.infoHash, deleteData=deleteData)
+        self._changed()
+        finished = []
+        request.notifyFinish().addBoth(finished.append)
+
+        def answer(body: bytes) -> None:
+            if not finished:
+                request.write(body)
+                request.finish()
+
+        def removed(_: None) -> None:
+            answer(writeJson(request, {"removed": self.infoHash.hex(), "dataDeleted": deleteData}))
+
+        def failed(failure: Failure) -> None:
+            answer(
+                errorJson(
+                    request, 500, f"the torrent was removed but its files could not all be "
+                    f"deleted: {failure.getErrorMessage()}"
+                )
+            )
+
+        d.addCallbacks(removed, failed)
+        return NOT_DONE_YET
+
+
+class _TorrentPart(_JsonResource):
+    """
+    C{/api/torrents/<hex>/peers} and C{.../pieces}.
+    """
+
+    def __init__(self, parent: TorrentResource, part: str) -> None:
+        super().__init__()
+        self._parent = parent
+        self._part = part
+
+    def render_GET(self, request: Request) -> bytes:
+        torrent = self._parent.torrent()
+        if torrent is None:
+            return self._parent.gone(request)
+        if self._part == "peers":
+            return writeJson(request, [dataclasses.asdict(p) for p in torrent.peerStatuses()])
+        pieces = torrent.pieces()
+        return writeJson(
+            request,
+            {
+                "numPieces": torrent.numPieces,
+                "verified": len(pieces),
+                # BEP 3 bitfield order: piece 0 is the high bit of byte 0.
+                "bitfield": base64.b64encode(pieces.toBytes()).decode("ascii"),
+            },
+        )
+
+
+class _TorrentAction(_JsonResource):
+    """
+    C{POST /api/torrents/<hex>/pause} and C{.../resume}.
+    """
+
+    def __init__(self, parent: TorrentResource, action: str) -> None:
+        super().__init__()
+        self._parent = parent
+        self._action = action
+
+    def render_POST(self, request: Request) -> bytes:
+        torrent = self._parent.torrent()
+        if torrent is None:
+            return self._parent.gone(request)
+        if self._action == "pause":
+            if torrent.state not in ("downloading", "seeding", "paused"):
+                return errorJson(request, 409, f"cannot pause a torrent that is {torrent.state}")
+            # The state changes now; the Deferred only says the trackers heard.
+            torrent.pause()
+        else:
+            if torrent.state not in ("paused", "downloading", "seeding"):
+                return errorJson(request, 409, f"cannot resume a torrent that is {torrent.state}")
+            torrent.resume()
+        self._parent._changed()
+        return writeJson(request, torrentToJson(torrent))
+
+
+class EventsResource(_JsonResource):
+    """
+    C{GET /api/events}: a Server-Sent Events stream. Each C{torrents} event
+    carries the same list as C{GET /api/torrents}: once on connecting, then
+    every C{interval} seconds and as soon as a torrent changes state, is
+    added or is removed.
+    """
+
+    def __init__(self, service: Any, reactor: Any, interval: float = 1.0) -> None:
+        super().__init__()
+        self._service = service
+        self._reactor = reactor
+        self._interval = interval
+        self.clients: set[Request] = set()
+        self._loop = LoopingCall(self.broadcast)
+        self._loop.clock = reactor
+        self._soon: Optional[IDelayedCall] = None
+        self._observed: dict[bytes, Torrent] = {}
+
+    def render_GET(self, request: Request) -> Any:
+        request.setHeader(b"content-type", b"text/event-stream; charset=utf-8")
+        request.setHeader(b"cache-control", b"no-cache")
+        # The client reconnects this many milliseconds after a drop.
+        request.write(b"retry: 2000\n\n")
+        request.write(self._event())
+        self.clients.add(request)
+        request.notifyFinish().addBoth(lambda _: self._drop(request))
+        if not self._loop.running:
+            self._loop.start(self._interval, now=False)
+        return NOT_DONE_YET
+
+    def _drop(self, request: Request) -> None:
+        self.clients.discard(request)
+        if not self.clients:
+            self._quiet()
+
+    def _quiet(self) -> None:
+        if self._loop.running:
+            self._loop.stop()
+        if self._soon is not None and self._soon.active():
+            self._soon.cancel()
+        self._soon = None
+        for torrent in self._observed.values():
+            torrent.removeObserver(self._torrentEvent)
+        self._observed.clear()
+
+    def _event(self) -> bytes:
+        current = self._service.session.torrents
+        for infoHash, torrent in list(self._observed.items()):
+            if current.get(infoHash) is not torrent:
+                del self._observed[infoHash]
+                torrent.removeObserver(self._torrentEvent)
+        # Watch every torrent, however it was added, for state changes.
+        for infoHash, torrent in current.items():
+            if infoHash not in self._observed:
+                torrent.addObserver(self._torrentEvent)
+                self._observed[infoHash] = torrent
+        torrents = list(current.values())
+        return b"event: torrents\ndata: " + _jsonBytes([torrentToJson(t) for t in torrents]) + b"\n\n"
+
+    def _torrentEvent(self, event: events.TorrentEvent) -> None:
+        if isinstance(event, (events.StateChanged, events.Completed)):
+            self.notify()
+
+    def notify(self) -> None:
+        """
+        Send an update to every client soon (changes in one reactor turn
+        make one update).
+        """
+        if self.clients and (self._soon is None or not self._soon.active()):
+            self._soon = self._reactor.callLater(0, self.broadcast)
+
+    def broadcast(self) -> None:
+        """
+        Send the torrents to every client now.
+        """
+        if not self.clients:
+            return
+        event = self._event()
+        for request in list(self.clients):
+            request.write(event)
+
+    def closeAll(self) -> None:
+        """
+        End every stream and stop the timer, when the web service stops.
+        """
+        for request in list(self.clients):
+            request.finish()
+            channel = getattr(request, "channel", None)
+            if channel is not None:
+                channel.loseConnection()
+        self.clients.clear()
+        self._quiet()

@@ -1,0 +1,350 @@
+# -*- test-case-name: tests.test_web -*-
+"""
+The web status page as a C{twisted.web.server.Site}, its access guard, and
+L{WebService}, which serves it while a L{bittwist.service.BitTorrentService}
+runs.
+
+Access rules (L{AccessGuard}):
+  - Served on a loopback address, the page needs no token, but a request
+    must name this machine in its C{Host} header (C{localhost} or a
+    loopback address), so that a web site whose DNS name is rebound to
+    127.0.0.1 cannot read or drive it.
+  - Served on any other address, every request carries the token logged at
+    start: C{Authorization: Bearer <token>}, or C{?token=<token>} (which
+    also sets a C{SameSite=Strict} cookie, so the page's own requests carry
+    it), or that cookie. Missing: 401; wrong: 403.
+  - A request that changes something (anything but GET and HEAD) must carry
+    the header C{X-Bittwist}, and its C{Origin}, if any, must be this
+    server. A page on another origin cannot send a custom header without a
+    CORS preflight, which this server never allows, so it cannot pause or
+    remove torrents through the user's browser.
+"""
+
+import hmac
+import ipaddress
+import os
+import secrets
+import socket
+from typing import Any, Optional, Union
+from urllib.parse import urlsplit
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.resource import Resource
+from twisted.web.server import Request, Site
+
+from bittwist.web.api import ApiResource, JsonError
+
+__all__ = ["AccessGuard", "WebService", "makeWebSite", "isLoopback", "CSRF_HEADER", "DEFAULT_ENDPOINT"]
+
+DEFAULT_ENDPOINT = "tcp:8080:interface=127.0.0.1"
+CSRF_HEADER = b"x-bittwist"
+TOKEN_COOKIE = b"bittwist-token"
+STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+_SAFE_METHODS = (b"GET", b"HEAD")
+
+_SECURITY_HEADERS = {
+    b"content-security-policy": (
+        b"default-src 'self'; img-src 'self' data:; object-src 'none'; "
+        b"base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    ),
+    b"x-content-type-options": b"nosniff",
+    b"x-frame-options": b"DENY",
+    # The token may be in the page's address: never send it elsewhere.
+    b"referrer-policy": b"no-referrer",
+    b"cache-control": b"no-cache",
+}
+
+
+def isLoopback(host: str) -> bool:
+    """
+    @return: whether C{host} (an IP address or a name) is this machine's
+        loopback: C{localhost}, C{127.0.0.0/8} or C{::1}.
+    """
+    host = host.strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _Asset(Resource):
+    """
+    One file of the page, read when asked for (they are a few kilobytes).
+    """
+
+    isLeaf = True
+
+    def __init__(self, name: str, contentType: bytes) -> None:
+        super().__init__()
+        self._path = os.path.join(STATIC_DIR, name)
+        self._contentType = contentType
+
+    def render_GET(self, request: Request) -> bytes:
+        if request.postpath and request.postpath != [b""]:
+            return JsonError(404, "no such file").render(request)
+        request.setHeader(b"content-type", self._contentType)
+        with open(self._path, "rb") as f:
+            return f.read()
+
+
+_ASSETS = {
+    b"index.html": b"text/html; charset=utf-8",
+    b"app.js": b"text/javascript; charset=utf-8",
+    b"style.css": b"text/css; charset=utf-8",
+}
+
+
+class _NotFound(Resource):
+    """
+    Holds children; anything else under it is a JSON 404.
+    """
+
+    def getChild(self, path: bytes, request: Request) -> Resource:
+        return JsonError(404, "no such file")
+
+    def render(self, request: Request) -> bytes:
+        return JsonError(404, "no such file").render(request)
+
+
+class AccessGuard(Resource):
+    """
+    Wraps the site's root resource; decides whether each request may reach
+    it (see the module docstring for the rules).
+
+    @ivar token: the secret that requests carry when L{requireToken}.
+    @ivar requireToken: whether requests need the token (C{True} unless
+        served on loopback only).
+    """
+
+    def __init__(self, wrapped: Resource, token: str, requireToken: bool = True) -> None:
+        super().__init__()
+        self._wrapped = wrapped
+        self.token = token
+        self.requireToken = requireToken
+
+    def getChildWithDefault(self, path: bytes, request: Request) -> Resource:
+        for name, value in _SECURITY_HEADERS.items():
+            request.setHeader(name, value)
+        denied = self.check(request)
+        if denied is not None:
+            return denied
+        return self._wrapped.getChildWithDefault(path, request)
+
+    def render(self, request: Request) -> Any:
+        # Only reached for a request with an empty path, which HTTP forbids.
+        return JsonError(404, "no such resource").render(request)
+
+    def check(self, request: Request) -> Optional[JsonError]:
+        """
+        @return: C{None} if C{request} may proceed, else the error resource
+            that answers it.
+        """
+        host = request.getHeader(b"host")
+        hostText = host.decode("ascii", "replace") if host else ""
+        if self.requireToken:
+            denied = self._checkToken(request)
+            if denied is not None:
+                return denied
+        else:
+            # Without a Host header (HTTP/1.0) it is no browser: no rebinding.
+            if hostText and not isLoopback(urlsplit("//" + hostText).hostname or ""):
+                return JsonError(
+                    403, f"Host {hostText!r} is not this machine; open the page at http://127.0.0.1 "
+                    "or http://localhost with its port"
+                )
+        if request.method not in _SAFE_METHODS:
+            if not request.getHeader(CSRF_HEADER):
+                return JsonError(
+                    403, "a request that changes something needs the header 'X-Bittwist: 1' "
+                    "(protection against cross-site requests)"
+                )
+            origin = request.getHeader(b"origin")
+            if origin is not None and origin != "null":
+                if urlsplit(origin.decode("ascii", "replace")).netloc != hostText:
+                    return JsonError(
+                        403, f"Origin {origin.decode('ascii', 'replace')!r} is not this server; "
+                        "cross-site requests are refused"
+                    )
+            if request.getHeader(b"sec-fetch-site") in (b"cross-site", b"same-site"):
+                return JsonError(403, "cross-site requests are refused")
+        return None
+
+    def _checkToken(self, request: Request) -> Optional[JsonError]:
+        given: Optional[bytes] = None
+        fromQuery = False
+        authorization = request.getHeader(b"authorization")
+        if authorization is not None:
+            scheme, _, value = authorization.partition(b" ")
+            if scheme.lower() == b"bearer":
+                given = value.strip()
+        if given is None and b"token" in request.args:
+            given = request.args[b"token"][0]
+            fromQuery = True
+        if given is None:
+            given = request.getCookie(TOKEN_COOKIE)
+        if given is None:
+            return JsonError(
+                401, "this server needs its token: open the address logged at start, with "
+                "?token=..., or send 'Authorization: Bearer <token>'",
+                {b"www-authenticate": b'Bearer realm="bittwist"'},
+            )
+        if not hmac.compare_digest(given, self.token.encode("ascii")):
+            return JsonError(403, "wrong token; use the one logged when bittwist started")
+        if fromQuery:
+            request.addCookie(
+                TOKEN_COOKIE,
+                self.token.encode("ascii"),
+                path=b"/",
+                httpOnly=True,
+                sameSite="strict",
+                secure=request.isSecure() or None,
+            )
+        return None
+
+
+def makeWebSite(
+    service: Any,
+    downloadDir: str,
+    token: Optional[str] = None,
+    requireToken: bool = True,
+    reactor: Any = None,
+    interval: float = 1.0,
+) -> Site:
+    """
+    Make the status page and its API for C{service}.
+
+    @param service: the L{bittwist.service.BitTorrentService} shown.
+    @param downloadDir: where torrents added on the page download to.
+    @param token: the access token (a fresh random one by default).
+    @param requireToken: whether every request needs the token; set it
+        C{False} only when served on a loopback address.
+    @param reactor: for timers (the global one by default).
+    @param interval: seconds between live updates of the page.
+    @return: the site; its C{resource} is the L{AccessGuard}, its C{api}
+        the L{bittwist.web.api.ApiResource}.
+    """
+    if reactor is None:
+        from twisted.internet import reactor  # type: ignore[no-redef]
+    root = Resource()
+    api = ApiResource(service, downloadDir, reactor, interval)
+    static = _NotFound()
+    for name, contentType in _ASSETS.items():
+        static.putChild(name, _Asset(name.decode("ascii"), contentType))
+    root.putChild(b"", _Asset("index.html", _ASSETS[b"index.html"]))
+    root.putChild(b"static", static)
+    root.putChild(b"api", api)
+    guard = AccessGuard(root, token or secrets.token_urlsafe(24), requireToken)
+    site = Site(guard, reactor=reactor)
+    site.displayTracebacks = False
+    site.api = api  # type: ignore[attr-defined]
+    return site
+
+
+class WebService(Service):
+    """
+    Serves the status page of a L{bittwist.service.BitTorrentService} while
+    running, and logs its address (with the token, when one is needed).
+
+    @ivar site: the C{twisted.web.server.Site}.
+    @ivar url: the page's address, once listening.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        endpoint: Union[str, IStreamServerEndpoint],
+        torrentService: Any,
+        downloadDir: str,
+        reactor: Any = None,
+        token: Optional[str] = None,
+        interval: float = 1.0,
+    ) -> None:
+        """
+        @param endpoint: where to serve: an endpoint or its description
+            (L{DEFAULT_ENDPOINT} is 127.0.0.1 port 8080).
+        @param torrentService: the service shown.
+        @param downloadDir: where torrents added on the page download to.
+        """
+        if reactor is None:
+            from twisted.internet import reactor  # type: ignore[no-redef]
+        self._reactor = reactor
+        self._secure = isinstance(endpoint, str) and endpoint.split(":", 1)[0] in ("ssl", "tls")
+        if isinstance(endpoint, str):
+            endpoint = serverFromString(reactor, endpoint)
+        self._endpoint = endpoint
+        # Until we know where we listen, the token is needed.
+        self.site = makeWebSite(torrentService, downloadDir, token, True, reactor, interval)
+        self.url: Optional[str] = None
+        self._port: Optional[IListeningPort] = None
+        self._waiting: list[Deferred[str]] = []
+
+    @property
+    def token(self) -> str:
+        return self.site.resource.token
+
+    def whenListening(self) -> Deferred[str]:
+        """
+        @return: fires with L{url} once listening.
+        """
+        if self.url is not None:
+            return succeed(self.url)
+        d: Deferred[str] = Deferred()
+        self._waiting.append(d)
+        return d
+
+    def startService(self) -> None:
+        super().startService()
+        self._endpoint.listen(self.site).addCallbacks(self._listening, self._cannotListen)
+
+    def _listening(self, port: IListeningPort) -> None:
+        if not self.running:
+            port.stopListening()
+            return
+        self._port = port
+        address = port.getHost()
+        host = getattr(address, "host", None)
+        guard = self.site.resource
+        guard.requireToken = host is None or not isLoopback(host)
+        scheme = "https" if self._secure else "http"
+        if host is None:
+            self.url = f"{address}"
+        else:
+            if ipaddress.ip_address(host).is_unspecified:
+                host = socket.gethostname()
+            elif ":" in host:
+                host = f"[{host}]"
+            self.url = f"{scheme}://{host}:{address.port}/"
+        if guard.requireToken:
+            self.url += f"?token={guard.token}"
+            self.log.info(
+                "Web status page at {url} (served beyond this machine: every request needs the "
+                "token; use a tls: endpoint to keep it secret on the network)",
+                url=self.url,
+            )
+        else:
+            self.log.info("Web status page at {url}", url=self.url)
+        waiting, self._waiting = self._waiting, []
+        for d in waiting:
+            d.callback(self.url)
+
+    def _cannotListen(self, failure: Failure) -> None:
+        self.log.error(
+            "Cannot serve the web status page ({error}); choose another --web endpoint, or --web none",
+            error=failure.getErrorMessage(),
+        )
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        self.site.api.events.closeAll()
+        port, self._port = self._port, None
+        if port is None:
+            return succeed(None)
+        return maybeDeferred(port.stopListening)

@@ -1,0 +1,331 @@
+# -*- test-case-name: tests.test_browser -*-
+"""
+The web status page in a real browser: Debian's headless C{chromium},
+driven over the DevTools protocol on a pipe (C{--remote-debugging-pipe}),
+while bittwist downloads from a libtorrent seeder on 127.0.0.1.
+
+Screenshots are written to the test's temporary folder; their paths are
+logged (see C{_trial_temp/test.log}).
+"""
+
+import base64
+import json
+import os
+import shutil
+from typing import Any, Optional
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.error import ProcessDone, ProcessTerminated
+from twisted.internet.protocol import ProcessProtocol
+from twisted.internet.task import deferLater
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.trial.unittest import TestCase
+
+from bittwist.metainfo import createTorrent
+from bittwist.service import BitTorrentService
+from bittwist.web.site import WebService
+from tests.ltpeer import LibtorrentPeer, createTorrentWithLibtorrent, makePayload
+
+CHROMIUM = shutil.which("chromium")
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+    "--mute-audio",
+    "--remote-debugging-pipe",
+]
+
+PAYLOAD_SIZE = 6 * 2**20
+DOWNLOAD_RATE = 2 * 2**20
+"""
+Slow enough that the page shows the download under way for a few seconds.
+"""
+
+
+class DevToolsError(Exception):
+    """
+    Chromium answered a DevTools command with an error.
+    """
+
+
+class Chromium(ProcessProtocol):
+    """
+    A headless Chromium driven over the DevTools protocol: commands go to
+    its fd 3, answers come from its fd 4, as JSON texts ended by NUL.
+    """
+
+    log = Logger()
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._nextId = 0
+        self._pending: dict[int, Deferred[dict[str, Any]]] = {}
+        self._stderr = b""
+        self.ended: Deferred[None] = Deferred()
+        self.running = False
+
+    @classmethod
+    def launch(cls, profile: str) -> "Chromium":
+        browser = cls()
+        reactor.spawnProcess(
+            browser,
+            CHROMIUM,
+            [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            env={**os.environ, "HOME": profile},
+            childFDs={0: "w", 1: "r", 2: "r", 3: "w", 4: "r"},
+        )
+        browser.running = True
+        return browser
+
+    def send(self, method: str, params: Optional[dict[str, Any]] = None, sessionId: Optional[str] = None) -> Deferred[dict[str, Any]]:
+        """
+        Send a DevTools command.
+
+        @return: fires with its result, or fails with L{DevToolsError}.
+        """
+        self._nextId += 1
+        message: dict[str, Any] = {"id": self._nextId, "method": method, "params": params or {}}
+        if sessionId is not None:
+            message["sessionId"] = sessionId
+        d: Deferred[dict[str, Any]] = Deferred()
+        self._pending[self._nextId] = d
+        self.transport.writeToChild(3, json.dumps(message).encode("utf-8") + b"\0")
+        return d
+
+    def childDataReceived(self, childFD: int, data: bytes) -> None:
+        if childFD != 4:
+            # Kept for the failure message if Chromium dies.
+            self._stderr = (self._stderr + data)[-4000:]
+            return
+        self._buffer += data
+        *messages, self._buffer = self._buffer.split(b"\0")
+        for raw in messages:
+            message = json.loads(raw)
+            d = self._pending.pop(message.get("id"), None)
+            if d is None:
+                continue
+            if "error" in message:
+                d.errback(DevToolsError(message["error"]))
+            else:
+                d.callback(message.get("result", {}))
+
+    def processEnded(self, reason: Failure) -> None:
+        self.running = False
+        pending, self._pending = self._pending, {}
+        for d in pending.values():
+            d.errback(DevToolsError(f"chromium exited: {self._stderr[-2000:]!r}"))
+        self.ended.callback(None)
+
+    @inlineCallbacks
+    def close(self) -> Any:
+        """
+        Ask Chromium to quit; kill it if it has not within 5 seconds.
+        """
+        if not self.running:
+            return
+        self.send("Browser.close").addErrback(lambda _: None)
+        killer = reactor.callLater(5, self._kill)
+        yield self.ended
+        if killer.active():
+            killer.cancel()
+
+    def _kill(self) -> None:
+        if self.running:
+            self.transport.signalProcess("KILL")
+
+
+class Page:
+    """
+    One tab of L{Chromium}.
+    """
+
+    def __init__(self, browser: Chromium, sessionId: str) -> None:
+        self.browser = browser
+        self.sessionId = sessionId
+
+    @classmethod
+    @inlineCallbacks
+    def open(cls, browser: Chromium, url: str) -> Any:
+        target = yield browser.send("Target.createTarget", {"url": "about:blank"})
+        attached = yield browser.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})
+        page = cls(browser, attached["sessionId"])
+        yield page.send("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 860, "deviceScaleFactor": 1, "mobile": False})
+        yield page.send("Page.navigate", {"url": url})
+        return page
+
+    def send(self, method: str, params: Optional[dict[str, Any]] = None) -> Deferred[dict[str, Any]]:
+        return self.browser.send(method, params, self.sessionId)
+
+    @inlineCallbacks
+    def evaluate(self, expression: str) -> Any:
+        """
+        @return: the value of C{expression} in the page (awaited if a
+            promise).
+        """
+        result = yield self.send(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True}
+        )
+        if "exceptionDetails" in result:
+            raise DevToolsError(f"{expression}: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    @inlineCallbacks
+    def waitFor(self, expression: str, timeout: float = 10.0, what: str = "") -> Any:
+        """
+        Evaluate C{expression} every 50 ms until it is truthy.
+
+        @return: its value.
+        """
+        deadline = reactor.seconds() + timeout
+        while True:
+            value = yield self.evaluate(expression)
+            if value:
+                return value
+            if reactor.seconds() > deadline:
+                raise AssertionError(f"timed out waiting for {what or expression}")
+            yield deferLater(reactor, 0.05, lambda: None)
+
+    @inlineCallbacks
+    def screenshot(self, path: str) -> Any:
+        shot = yield self.send("Page.captureScreenshot", {"format": "png"})
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(shot["data"]))
+        Logger().info("Screenshot of the web status page: {path}", path=path)
+
+    @inlineCallbacks
+    def setFile(self, selector: str, path: str) -> Any:
+        document = yield self.send("DOM.getDocument")
+        node = yield self.send("DOM.querySelector", {"nodeId": document["root"]["nodeId"], "selector": selector})
+        yield self.send("DOM.setFileInputFiles", {"nodeId": node["nodeId"], "files": [path]})
+
+
+def rowExpression(infoHash: str, selector: str, prop: str = "textContent") -> str:
+    """
+    @return: JavaScript giving C{prop} of C{selector} in the row of the
+        torrent C{infoHash}, or C{null}.
+    """
+    return (
+        f"(() => {{ const e = document.querySelector('tr[data-info-hash=\"{infoHash}\"] {selector}');"
+        f" return e ? e.{prop} : null; }})()"
+    )
+
+
+class BrowserTests(TestCase):
+    """
+    The page in Chromium during a real download.
+    """
+
+    if CHROMIUM is None:
+        skip = "chromium is not installed (apt-get install chromium)"
+
+    timeout = 60
+
+    @inlineCallbacks
+    def setUp(self) -> Any:
+        self.folder = os.path.abspath(self.mktemp())
+        seedDir = os.path.join(self.folder, "seed")
+        makePayload(os.path.join(seedDir, "payload"), {"big.bin": PAYLOAD_SIZE}, seed=3)
+        self.torrentData = createTorrentWithLibtorrent(seedDir, "payload", trackers=[], pieceLength=65536, v1Only=True)
+        seeder = LibtorrentPeer(self.torrentData, seedDir, seed=True, reactor=reactor)
+        yield seeder.start()
+        self.addCleanup(seeder.stop)
+
+        self.downloadDir = os.path.join(self.folder, "downloads")
+        self.service = BitTorrentService("tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None)
+        self.service.session.downloadLimit.setRate(DOWNLOAD_RATE)
+        self.web = WebService("tcp:0:interface=127.0.0.1", self.service, self.downloadDir, reactor, interval=0.25)
+        self.web.setServiceParent(self.service)
+        self.service.startService()
+        self.addCleanup(self.service.stopService)
+        self.url = yield self.web.whenListening()
+        self.torrent = self.service.addTorrent(
+            self.torrentData, self.downloadDir, peers=[("127.0.0.1", seeder.port)], announce=False
+        )
+
+        profile = os.path.join(self.folder, "chromium-profile")
+        os.makedirs(profile)
+        self.browser = Chromium.launch(profile)
+        self.addCleanup(self.browser.close)
+
+    @inlineCallbacks
+    def test_watchAddPauseResume(self) -> Any:
+        """
+        The page shows the download's progress increasing without a reload,
+        with a piece map; a torrent added through the form appears; its
+        Pause and Resume buttons pause and resume it.
+        """
+        page = yield Page.open(self.browser, self.url)
+        infoHash = self.torrent.infoHash.hex()
+        progressText = rowExpression(infoHash, ".progress-text")
+        yield page.waitFor("document.readyState === 'complete'", what="the page to load")
+        # Gone if the page reloads: the updates must come without reloading.
+        yield page.evaluate("window.sameDocument = true")
+        readings = []
+
+        def parsePercent(text: str) -> float:
+            return float(text.rstrip("%"))
+
+        # Progress as the page shows it, until it has grown while not done.
+        while True:
+            text = yield page.waitFor(progressText, what="the torrent's row")
+            value = parsePercent(text)
+            if not readings or value != readings[-1]:
+                readings.append(value)
+            if len(readings) >= 3 and 0 < readings[-2] < 100 or value == 100:
+                break
+            yield deferLater(reactor, 0.1, lambda: None)
+        self.assertGreaterEqual(len([r for r in readings if 0 < r < 100]), 1, readings)
+        self.assertEqual(readings, sorted(readings))
+        state = yield page.evaluate(rowExpression(infoHash, ".state"))
+        self.assertIn(state, ("downloading", "seeding"))
+        verified = yield page.waitFor(
+            "Number(document.getElementById('piece-map').dataset.verified || 0)", what="the piece map"
+        )
+        self.assertGreater(verified, 0)
+        yield page.screenshot(os.path.join(self.folder, "downloading.png"))
+
+        # Add a torrent through the form.
+        payload = os.path.join(self.folder, "added", "added.bin")
+        os.makedirs(os.path.dirname(payload))
+        with open(payload, "wb") as f:
+            f.write(b"added" * 20000)
+        torrentPath = os.path.join(self.folder, "added.torrent")
+        data = createTorrent(payload, pieceLength=16384)
+        with open(torrentPath, "wb") as f:
+            f.write(data)
+        yield page.setFile("#torrent-file", torrentPath)
+        yield page.evaluate("document.getElementById('add-button').click()")
+        addedHash = yield page.waitFor(
+            "(() => { const r = [...document.querySelectorAll('#torrent-rows tr')]"
+            ".find(r => r.querySelector('.name').textContent === 'added.bin'); return r && r.dataset.infoHash; })()",
+            what="the added torrent's row",
+        )
+        added = self.service.session.torrents[bytes.fromhex(addedHash)]
+        self.assertEqual(added.storage.downloadDir, os.path.abspath(self.downloadDir))
+        message = yield page.evaluate("document.getElementById('message').textContent")
+        self.assertEqual(message, "Added added.bin")
+        yield page.waitFor(rowExpression(addedHash, ".state") + " === 'downloading'", what="downloading")
+
+        # Pause, then resume it with its button.
+        pauseButton = rowExpression(addedHash, "button.pause", "click()")
+        yield page.evaluate(pauseButton)
+        yield page.waitFor(rowExpression(addedHash, ".state") + " === 'paused'", what="paused on the page")
+        self.assertEqual(added.state, "paused")
+        label = yield page.evaluate(rowExpression(addedHash, "button.pause"))
+        self.assertEqual(label, "Resume")
+        yield page.screenshot(os.path.join(self.folder, "paused.png"))
+        yield page.evaluate(pauseButton)
+        yield page.waitFor(rowExpression(addedHash, ".state") + " === 'downloading'", what="resumed on the page")
+        self.assertEqual(added.state, "downloading")
+        sameDocument = yield page.evaluate("window.sameDocument === true")
+        self.assertTrue(sameDocument)

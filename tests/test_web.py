@@ -1,0 +1,717 @@
+# -*- test-case-name: tests.test_web -*-
+"""
+Tests for L{bittwist.web}: the JSON API through a real L{Site} in memory
+(L{StubTreq}), the access guard, the event stream, and L{WebService}.
+"""
+
+import base64
+import json
+import os
+from typing import Any, Optional
+
+from treq.testing import StubTreq
+from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.testing import EventLoggingObserver, MemoryReactorClock
+from twisted.logger import globalLogPublisher
+from twisted.python import usage
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.test.requesthelper import DummyRequest
+
+from bittwist import session as sessionModule
+from bittwist import tap
+from bittwist.bitfield import Bitfield
+from bittwist.metainfo import Metainfo, createTorrent
+from bittwist.service import BitTorrentService
+from bittwist.storage import MemoryStorage
+from bittwist.web.api import EventsResource
+from bittwist.web.site import AccessGuard, WebService, isLoopback, makeWebSite
+
+BASE = "http://127.0.0.1:8080"
+CHANGE = {"X-Bittwist": "1"}
+
+
+def multipart(field: str, filename: str, data: bytes) -> tuple[dict[str, str], bytes]:
+    """
+    @return: the headers and body of a C{multipart/form-data} upload of one
+        file (L{StubTreq} cannot send files).
+    """
+    boundary = "bittwistboundary"
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n"
+        "Content-Type: application/x-bittorrent\r\n\r\n"
+    ).encode("ascii") + data + f"\r\n--{boundary}--\r\n".encode("ascii")
+    return {**CHANGE, "Content-Type": f"multipart/form-data; boundary={boundary}"}, body
+
+
+def makeTorrentBytes(testCase: SynchronousTestCase, name: str = "payload.bin", size: int = 40000) -> bytes:
+    """
+    @return: the bytes of a torrent (no tracker) of a file of C{size}
+        bytes, in pieces of 16 KiB.
+    """
+    folder = os.path.abspath(testCase.mktemp())
+    os.makedirs(folder)
+    path = os.path.join(folder, name)
+    with open(path, "wb") as f:
+        f.write(name.encode("ascii") * (size // len(name)))
+    return createTorrent(path, pieceLength=16384)
+
+
+class WebTestCase(SynchronousTestCase):
+    """
+    A running L{BitTorrentService} on a L{MemoryReactorClock}, torrents in
+    memory, and its site behind L{StubTreq}.
+    """
+
+    requireToken = False
+
+    def setUp(self) -> None:
+        self.clock = MemoryReactorClock()
+        self.folders: list[str] = []
+
+        def memoryStorage(metainfo: Metainfo, folder: str, reactor: object = None) -> MemoryStorage:
+            self.folders.append(folder)
+            return MemoryStorage(metainfo)
+
+        self.patch(sessionModule, "FileStorage", memoryStorage)
+        self.service = BitTorrentService(
+            "tcp:6881", reactor=self.clock, httpClient=object(), progressInterval=None
+        )
+        self.service.startService()
+        self.addCleanup(self.service.stopService)
+        self.downloadDir = os.path.abspath("downloads")
+        self.site = makeWebSite(
+            self.service, self.downloadDir, token="sesame", requireToken=self.requireToken, reactor=self.clock
+        )
+        self.treq = StubTreq(self.site.resource)
+        self.torrent = self.service.addTorrent(makeTorrentBytes(self), "here", announce=False)
+        self.hex = self.torrent.infoHash.hex()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> tuple[Any, Any]:
+        """
+        @return: the response and its body decoded from JSON.
+        """
+        d = self.treq.request(method, BASE + path, **kwargs)
+        # Static files are sent by a producer: let it run.
+        self.treq.flush()
+        response = self.successResultOf(d)
+        d = self.treq.content(response)
+        self.treq.flush()
+        body = self.successResultOf(d)
+        try:
+            return response, json.loads(body)
+        except ValueError:
+            return response, body
+
+    def assertError(self, response: Any, body: Any, code: int, text: str = "") -> None:
+        """
+        Assert that the answer is a JSON error with C{code} whose message
+        contains C{text}.
+        """
+        self.assertEqual(response.code, code, body)
+        self.assertEqual(response.headers.getRawHeaders("content-type"), ["application/json; charset=utf-8"])
+        self.assertIn(text, body["error"])
+
+
+class TorrentApiTests(WebTestCase):
+    """
+    Tests for C{/api/torrents} and its children.
+    """
+
+    def test_list(self) -> None:
+        """
+        C{GET /api/torrents} lists every torrent's status with its progress
+        and ETA.
+        """
+        response, body = self.request("GET", "/api/torrents")
+        self.assertEqual(response.code, 200)
+        [item] = body
+        self.assertEqual(item["infoHash"], self.hex)
+        self.assertEqual(item["name"], "payload.bin")
+        self.assertEqual(item["state"], "downloading")
+        self.assertEqual(item["totalLength"], self.torrent.metainfo.totalLength)
+        self.assertEqual(item["progress"], 0.0)
+        self.assertIsNone(item["eta"])
+        self.assertIn("downloadRate", item)
+        self.assertIn("peers", item)
+
+    def test_get(self) -> None:
+        """
+        C{GET /api/torrents/<hex>} is that torrent's status; upper-case hex
+        works too.
+        """
+        for infoHash in (self.hex, self.hex.upper()):
+            response, body = self.request("GET", f"/api/torrents/{infoHash}")
+            self.assertEqual(response.code, 200)
+            self.assertEqual(body["infoHash"], self.hex)
+            self.assertEqual(body["numPieces"], 3)
+
+    def test_unknownTorrent(self) -> None:
+        """
+        An info hash not in the session, or not an info hash, is a 404 with
+        a JSON error, on the torrent and on its children.
+        """
+        for path in ("/api/torrents/" + "ab" * 20, "/api/torrents/nothex", "/api/torrents/" + "ab" * 20 + "/peers"):
+            response, body = self.request("GET", path)
+            self.assertError(response, body, 404, "no torrent with info hash")
+
+    def test_unknownPath(self) -> None:
+        """
+        An unknown path under C{/api} is a JSON 404.
+        """
+        for path in ("/api/nothing", f"/api/torrents/{self.hex}/nothing", f"/api/torrents/{self.hex}/pieces/x"):
+            response, body = self.request("GET", path)
+            self.assertError(response, body, 404, "no such resource")
+
+    def test_peers(self) -> None:
+        """
+        C{GET .../peers} lists the connected peers (none here).
+        """
+        response, body = self.request("GET", f"/api/torrents/{self.hex}/peers")
+        self.assertEqual((response.code, body), (200, []))
+
+    def test_pieces(self) -> None:
+        """
+        C{GET .../pieces} gives the verified pieces as a base64 bitfield in
+        BEP 3 order, with counts.
+        """
+        self.torrent.picker.done.add(1)
+        response, body = self.request("GET", f"/api/torrents/{self.hex}/pieces")
+        self.assertEqual(response.code, 200)
+        self.assertEqual(body["numPieces"], 3)
+        self.assertEqual(body["verified"], 1)
+        self.assertEqual(base64.b64decode(body["bitfield"]), bytes([0b01000000]))
+
+    def test_uploadRaw(self) -> None:
+        """
+        C{POST /api/torrents} with the C{.torrent} as the body adds it,
+        downloading into the web layer's folder, and answers 201 with its
+        status and address.
+        """
+        data = makeTorrentBytes(self, "other.bin")
+        response, body = self.request(
+            "POST", "/api/torrents", data=data,
+            headers={**CHANGE, "Content-Type": "application/x-bittorrent"},
+        )
+        self.assertEqual(response.code, 201, body)
+        self.assertEqual(body["name"], "other.bin")
+        self.assertEqual(body["state"], "downloading")
+        self.assertEqual(response.headers.getRawHeaders("location"), [f"/api/torrents/{body['infoHash']}"])
+        self.assertIn(bytes.fromhex(body["infoHash"]), self.service.session.torrents)
+        self.assertEqual(self.folders[-1], self.downloadDir)
+
+    def test_uploadMultipart(self) -> None:
+        """
+        A C{multipart/form-data} upload with the file in field C{torrent}
+        adds it.
+        """
+        headers, data = multipart("torrent", "form.torrent", makeTorrentBytes(self, "form.bin"))
+        response, body = self.request("POST", "/api/torrents", headers=headers, data=data)
+        self.assertEqual(response.code, 201, body)
+        self.assertEqual(body["name"], "form.bin")
+
+    def test_uploadMultipartWithoutField(self) -> None:
+        """
+        A multipart upload without a C{torrent} field is a 400 naming it.
+        """
+        headers, data = multipart("file", "x.torrent", b"x")
+        response, body = self.request("POST", "/api/torrents", headers=headers, data=data)
+        self.assertError(response, body, 400, "'torrent'")
+
+    def test_uploadBad(self) -> None:
+        """
+        An upload that is not a torrent is a 400 carrying the
+        L{bittwist.errors.MetainfoError} text; nothing is added.
+        """
+        response, body = self.request("POST", "/api/torrents", data=b"d4:spam4:eggse", headers=CHANGE)
+        self.assertError(response, body, 400, "upload: ")
+        self.assertEqual(len(self.service.session.torrents), 1)
+        response, body = self.request("POST", "/api/torrents", data=b"", headers=CHANGE)
+        self.assertError(response, body, 400, "empty upload")
+
+    def test_uploadDuplicate(self) -> None:
+        """
+        Uploading a torrent already added is a 409.
+        """
+        response, body = self.request(
+            "POST", "/api/torrents", data=makeTorrentBytes(self), headers=CHANGE
+        )
+        self.assertError(response, body, 409, "already added")
+
+    def test_pauseResume(self) -> None:
+        """
+        C{POST .../pause} pauses the torrent and C{.../resume} resumes it;
+        each answers with the new status.
+        """
+        response, body = self.request("POST", f"/api/torrents/{self.hex}/pause", headers=CHANGE)
+        self.assertEqual((response.code, body["state"]), (200, "paused"))
+        self.assertEqual(self.torrent.state, "paused")
+        response, body = self.request("POST", f"/api/torrents/{self.hex}/resume", headers=CHANGE)
+        self.assertEqual((response.code, body["state"]), (200, "downloading"))
+        self.assertEqual(self.torrent.state, "downloading")
+
+    def test_pauseStopped(self) -> None:
+        """
+        Pausing a torrent that is not running is a 409.
+        """
+        self.successResultOf(self.torrent.stop())
+        response, body = self.request("POST", f"/api/torrents/{self.hex}/pause", headers=CHANGE)
+        self.assertError(response, body, 409, "stopped")
+
+    def test_delete(self) -> None:
+        """
+        C{DELETE /api/torrents/<hex>} removes the torrent, keeping its data;
+        it is then a 404.
+        """
+        removed = []
+        self.torrent.storage.removeData = lambda: removed.append(True) or succeed(None)
+        response, body = self.request("DELETE", f"/api/torrents/{self.hex}", headers=CHANGE)
+        self.assertEqual(response.code, 200, body)
+        self.assertEqual(body, {"removed": self.hex, "dataDeleted": False})
+        self.assertEqual(self.service.session.torrents, {})
+        self.assertEqual(removed, [])
+        response, body = self.request("GET", f"/api/torrents/{self.hex}")
+        self.assertError(response, body, 404)
+
+    def test_deleteData(self) -> None:
+        """
+        C{?deleteData=1} deletes the torrent's files too; a bad value is a
+        400.
+        """
+        removed = []
+        self.torrent.storage.removeData = lambda: removed.append(True) or succeed(None)
+        response, body = self.request("DELETE", f"/api/torrents/{self.hex}?deleteData=maybe", headers=CHANGE)
+        self.assertError(response, body, 400, "deleteData")
+        response, body = self.request("DELETE", f"/api/torrents/{self.hex}?deleteData=1", headers=CHANGE)
+        self.assertEqual(body, {"removed": self.hex, "dataDeleted": True})
+        self.assertEqual(removed, [True])
+
+    def test_methodNotAllowed(self) -> None:
+        """
+        A method a resource lacks is a JSON 405 with an C{Allow} header.
+        """
+        cases = [
+            ("PUT", "/api/torrents", "GET, POST"),
+            ("POST", f"/api/torrents/{self.hex}", "DELETE, GET"),
+            ("DELETE", f"/api/torrents/{self.hex}/pieces", "GET"),
+            ("GET", f"/api/torrents/{self.hex}/pause", "POST"),
+        ]
+        for method, path, allowed in cases:
+            response, body = self.request(method, path, headers=CHANGE)
+            self.assertError(response, body, 405, "not allowed")
+            self.assertEqual(response.headers.getRawHeaders("allow"), [allowed])
+
+
+class PageTests(WebTestCase):
+    """
+    Tests for the page's files.
+    """
+
+    def test_index(self) -> None:
+        """
+        C{/} is the page, as HTML, with the security headers.
+        """
+        response, body = self.request("GET", "/")
+        self.assertEqual(response.code, 200)
+        self.assertIn(b"<title>bittwist</title>", body)
+        self.assertTrue(response.headers.getRawHeaders("content-type")[0].startswith("text/html"))
+        [csp] = response.headers.getRawHeaders("content-security-policy")
+        self.assertIn("default-src 'self'", csp)
+        self.assertEqual(response.headers.getRawHeaders("x-frame-options"), ["DENY"])
+
+    def test_static(self) -> None:
+        """
+        The script and style sheet are served; the folder is not listed.
+        """
+        for name in ("app.js", "style.css"):
+            response, body = self.request("GET", "/static/" + name)
+            self.assertEqual(response.code, 200, name)
+        response, body = self.request("GET", "/static/")
+        self.assertEqual(response.code, 404)
+
+    def test_pageUsesOnlyTheApi(self) -> None:
+        """
+        The script's requests all go to C{/api/}.
+        """
+        response, body = self.request("GET", "/static/app.js")
+        script = body.decode("utf-8")
+        self.assertIn('new EventSource("/api/events")', script)
+        self.assertNotIn("XMLHttpRequest", script)
+        for line in script.splitlines():
+            if "fetch(" in line:
+                self.assertIn("fetch(path", line)
+
+
+class CrossSiteTests(WebTestCase):
+    """
+    Requests that change something are refused unless they come from the
+    page itself.
+    """
+
+    def assertRefused(self, headers: dict[str, str], text: str) -> None:
+        response, body = self.request("POST", f"/api/torrents/{self.hex}/pause", headers=headers)
+        self.assertError(response, body, 403, text)
+        self.assertEqual(self.torrent.state, "downloading")
+
+    def test_noCustomHeader(self) -> None:
+        """
+        Without C{X-Bittwist} (which a cross-site form or simple request
+        cannot send), a POST or DELETE is a 403 and changes nothing.
+        """
+        self.assertRefused({}, "X-Bittwist")
+        response, body = self.request("DELETE", f"/api/torrents/{self.hex}")
+        self.assertError(response, body, 403, "X-Bittwist")
+        self.assertIn(self.torrent.infoHash, self.service.session.torrents)
+
+    def test_foreignOrigin(self) -> None:
+        """
+        An C{Origin} other than this server is refused.
+        """
+        self.assertRefused({**CHANGE, "Origin": "http://evil.example"}, "http://evil.example")
+        self.assertRefused({**CHANGE, "Origin": "http://127.0.0.1:9999"}, "is not this server")
+
+    def test_crossSiteFetch(self) -> None:
+        """
+        C{Sec-Fetch-Site: cross-site} is refused.
+        """
+        self.assertRefused({**CHANGE, "Sec-Fetch-Site": "cross-site"}, "cross-site")
+
+    def test_sameOrigin(self) -> None:
+        """
+        The page's own request, with the header and its origin, passes.
+        """
+        headers = {**CHANGE, "Origin": BASE, "Sec-Fetch-Site": "same-origin"}
+        response, body = self.request("POST", f"/api/torrents/{self.hex}/pause", headers=headers)
+        self.assertEqual(response.code, 200, body)
+        self.assertEqual(self.torrent.state, "paused")
+
+    def test_hostRebinding(self) -> None:
+        """
+        On loopback, a C{Host} that is not this machine (a DNS name rebound
+        to 127.0.0.1) is refused, even for reading; localhost names pass.
+        """
+        response, body = self.request("GET", "/api/torrents", headers={"Host": "evil.example:8080"})
+        self.assertError(response, body, 403, "evil.example")
+        for host in ("localhost:8080", "127.0.0.1:8080", "[::1]:8080", "127.0.0.1"):
+            response, body = self.request("GET", "/api/torrents", headers={"Host": host})
+            self.assertEqual(response.code, 200, host)
+
+
+class TokenTests(WebTestCase):
+    """
+    Served beyond loopback, every request needs the token.
+    """
+
+    requireToken = True
+
+    def test_missing(self) -> None:
+        """
+        Without the token, the API and the page are a 401 asking for a
+        bearer token.
+        """
+        for path in ("/api/torrents", "/", "/static/app.js"):
+            response, body = self.request("GET", path)
+            self.assertError(response, body, 401, "token")
+            self.assertEqual(response.headers.getRawHeaders("www-authenticate"), ['Bearer realm="bittwist"'])
+
+    def test_wrong(self) -> None:
+        """
+        A wrong token is a 403, however it is given.
+        """
+        for kwargs in (
+            {"headers": {"Authorization": "Bearer nope"}},
+            {"params": {"token": "nope"}},
+            {"cookies": {"bittwist-token": "nope"}},
+        ):
+            response, body = self.request("GET", "/api/torrents", **kwargs)
+            self.assertError(response, body, 403, "wrong token")
+
+    def test_bearer(self) -> None:
+        """
+        C{Authorization: Bearer <token>} passes.
+        """
+        response, body = self.request("GET", "/api/torrents", headers={"Authorization": "Bearer sesame"})
+        self.assertEqual(response.code, 200)
+
+    def test_queryThenCookie(self) -> None:
+        """
+        C{?token=} passes and sets a strict, HTTP-only cookie holding the
+        token, which passes on its own (the page's later requests).
+        """
+        response, body = self.request("GET", "/", params={"token": "sesame"})
+        self.assertEqual(response.code, 200)
+        [cookie] = response.headers.getRawHeaders("set-cookie")
+        self.assertTrue(cookie.startswith("bittwist-token=sesame"), cookie)
+        self.assertIn("HttpOnly", cookie)
+        self.assertIn("SameSite=strict", cookie)
+        response, body = self.request("GET", "/api/torrents", cookies={"bittwist-token": "sesame"})
+        self.assertEqual(response.code, 200)
+
+    def test_tokenStillNeedsCustomHeader(self) -> None:
+        """
+        A cookie-carrying request that changes something still needs
+        C{X-Bittwist}: a cross-site form cannot ride on the cookie.
+        """
+        response, body = self.request(
+            "POST", f"/api/torrents/{self.hex}/pause", cookies={"bittwist-token": "sesame"}
+        )
+        self.assertError(response, body, 403, "X-Bittwist")
+
+    def test_anyHost(self) -> None:
+        """
+        With the token, the C{Host} may be any name of this machine.
+        """
+        response, body = self.request(
+            "GET", "/api/torrents", headers={"Authorization": "Bearer sesame", "Host": "box.lan:8080"}
+        )
+        self.assertEqual(response.code, 200)
+
+
+class GuardTests(SynchronousTestCase):
+    """
+    Unit tests of L{AccessGuard.check} and L{isLoopback}.
+    """
+
+    def check(self, requireToken: bool, headers: dict[bytes, bytes], method: bytes = b"GET") -> Optional[int]:
+        guard = AccessGuard(None, "sesame", requireToken)  # type: ignore[arg-type]
+        request = DummyRequest([b"api"])
+        request.getCookie = lambda name: None
+        request.method = method
+        for name, value in headers.items():
+            request.requestHeaders.setRawHeaders(name, [value])
+        denied = guard.check(request)
+        return None if denied is None else denied.code
+
+    def test_loopbackNeedsNoToken(self) -> None:
+        """
+        On loopback, a request for this machine passes without a token.
+        """
+        self.assertIsNone(self.check(False, {b"host": b"127.0.0.1:8080"}))
+
+    def test_tokenRequired(self) -> None:
+        """
+        When required, no token is 401, a wrong one 403, the right one
+        passes.
+        """
+        self.assertEqual(self.check(True, {b"host": b"10.0.0.2:8080"}), 401)
+        self.assertEqual(self.check(True, {b"authorization": b"Bearer x"}), 403)
+        self.assertEqual(self.check(True, {b"authorization": b"Basic c2VzYW1l"}), 401)
+        self.assertIsNone(self.check(True, {b"authorization": b"Bearer sesame"}))
+
+    def test_unsafeMethods(self) -> None:
+        """
+        Every method but GET and HEAD needs C{X-Bittwist}.
+        """
+        for method in (b"POST", b"DELETE", b"PUT", b"PATCH"):
+            self.assertEqual(self.check(False, {b"host": b"localhost"}, method), 403)
+            self.assertIsNone(self.check(False, {b"host": b"localhost", b"x-bittwist": b"1"}, method))
+        self.assertIsNone(self.check(False, {b"host": b"localhost"}, b"HEAD"))
+
+    def test_isLoopback(self) -> None:
+        """
+        Loopback addresses and C{localhost} are loopback; others are not.
+        """
+        for host in ("127.0.0.1", "127.3.2.1", "::1", "[::1]", "localhost", "LOCALHOST"):
+            self.assertTrue(isLoopback(host), host)
+        for host in ("0.0.0.0", "10.0.0.1", "::", "example.com", "localhost.evil.example", ""):
+            self.assertFalse(isLoopback(host), host)
+
+
+class EventsTests(WebTestCase):
+    """
+    Tests for the C{/api/events} stream, on L{DummyRequest}s and a clock.
+    """
+
+    def connect(self) -> tuple[EventsResource, DummyRequest]:
+        events: EventsResource = self.site.api.events
+        request = DummyRequest([])
+        request.method = b"GET"
+        from twisted.web.server import NOT_DONE_YET
+
+        self.assertEqual(events.render(request), NOT_DONE_YET)
+        return events, request
+
+    def sent(self, request: DummyRequest) -> list[list[dict[str, Any]]]:
+        """
+        @return: the torrent lists of the C{torrents} events written so far.
+        """
+        text = b"".join(request.written).decode("utf-8")
+        result = []
+        for block in text.split("\n\n"):
+            lines = block.split("\n")
+            if lines[0] == "event: torrents":
+                self.assertTrue(lines[1].startswith("data: "))
+                result.append(json.loads(lines[1][len("data: "):]))
+        return result
+
+    def test_firstEvent(self) -> None:
+        """
+        A client gets the torrents at once, as an event stream.
+        """
+        events, request = self.connect()
+        self.assertEqual(request.responseHeaders.getRawHeaders(b"content-type"), [b"text/event-stream; charset=utf-8"])
+        [first] = self.sent(request)
+        self.assertEqual([t["infoHash"] for t in first], [self.hex])
+
+    def test_periodic(self) -> None:
+        """
+        Then every interval, an update.
+        """
+        events, request = self.connect()
+        self.clock.advance(1.0)
+        self.clock.advance(1.0)
+        self.assertEqual(len(self.sent(request)), 3)
+
+    def test_stateChangeAtOnce(self) -> None:
+        """
+        A state change is sent at once, not at the next interval.
+        """
+        events, request = self.connect()
+        self.torrent.pause()
+        self.clock.advance(0)
+        updates = self.sent(request)
+        self.assertEqual(len(updates), 2)
+        self.assertEqual(updates[-1][0]["state"], "paused")
+
+    def test_addedAtOnce(self) -> None:
+        """
+        A torrent added through the API is sent at once.
+        """
+        events, request = self.connect()
+        self.request("POST", "/api/torrents", data=makeTorrentBytes(self, "new.bin"), headers=CHANGE)
+        self.clock.advance(0)
+        self.assertEqual(len(self.sent(request)[-1]), 2)
+
+    def test_disconnectStopsEverything(self) -> None:
+        """
+        When the last client leaves, the timer stops and the torrents are
+        no longer observed.
+        """
+        events, request = self.connect()
+        self.assertIn(events._torrentEvent, self.torrent._observers)
+        ours = lambda: [c for c in self.clock.getDelayedCalls() if "broadcast" in repr(c)]
+        self.assertTrue(ours())
+        request.processingFailed(Exception("gone"))  # fires notifyFinish with a failure
+        self.assertEqual(ours(), [])
+        self.assertNotIn(events._torrentEvent, self.torrent._observers)
+        self.assertEqual(events.clients, set())
+
+
+class FakePort:
+    """
+    A listening port at a given address.
+    """
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        self.stopped = False
+
+    def getHost(self) -> IPv4Address:
+        return IPv4Address("TCP", self.host, 8123)
+
+    def stopListening(self) -> Deferred[None]:
+        self.stopped = True
+        return succeed(None)
+
+
+class FakeEndpoint:
+    def __init__(self, host: str) -> None:
+        self.port = FakePort(host)
+        self.factory = None
+
+    def listen(self, factory: Any) -> Deferred[FakePort]:
+        self.factory = factory
+        return succeed(self.port)
+
+
+class WebServiceTests(SynchronousTestCase):
+    """
+    Tests for L{WebService}.
+    """
+
+    def start(self, host: str) -> tuple[WebService, FakeEndpoint, list[dict]]:
+        logged = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        endpoint = FakeEndpoint(host)
+        service = WebService(endpoint, object(), "downloads", reactor=MemoryReactorClock(), token="sesame")
+        service.startService()
+        self.assertIs(endpoint.factory, service.site)
+        return service, endpoint, [e for e in logged if "Web status page" in e.get("log_format", "")]
+
+    def test_loopback(self) -> None:
+        """
+        On loopback, no token is needed and the plain address is logged.
+        """
+        service, endpoint, logged = self.start("127.0.0.1")
+        self.assertEqual(self.successResultOf(service.whenListening()), "http://127.0.0.1:8123/")
+        self.assertFalse(service.site.resource.requireToken)
+        [event] = logged
+        self.assertEqual(event["url"], "http://127.0.0.1:8123/")
+
+    def test_beyondLoopback(self) -> None:
+        """
+        Bound elsewhere, the token is needed and logged in the address.
+        """
+        service, endpoint, logged = self.start("10.1.2.3")
+        self.assertTrue(service.site.resource.requireToken)
+        self.assertEqual(service.url, "http://10.1.2.3:8123/?token=sesame")
+        [event] = logged
+        self.assertEqual(event["url"], service.url)
+
+    def test_stop(self) -> None:
+        """
+        Stopping stops listening.
+        """
+        service, endpoint, logged = self.start("127.0.0.1")
+        self.successResultOf(service.stopService())
+        self.assertTrue(endpoint.port.stopped)
+
+    def test_freshToken(self) -> None:
+        """
+        Without a token given, each service makes a long random one.
+        """
+        tokens = {WebService(FakeEndpoint("10.0.0.1"), object(), ".", MemoryReactorClock()).token for _ in range(3)}
+        self.assertEqual(len(tokens), 3)
+        self.assertTrue(all(len(t) >= 32 for t in tokens))
+
+
+class TapTests(SynchronousTestCase):
+    """
+    C{twistd bittorrent --web}.
+    """
+
+    def parse(self, *args: str) -> tap.Options:
+        options = tap.Options()
+        options.parseOptions(["--port", "tcp:0", *args])
+        return options
+
+    def test_default(self) -> None:
+        """
+        By default the page is served on 127.0.0.1 port 8080, by a
+        L{WebService} child of the L{BitTorrentService}.
+        """
+        options = self.parse()
+        self.assertEqual(options["web"], "tcp:8080:interface=127.0.0.1")
+        data = makeTorrentBytes(self)
+        path = os.path.abspath(self.mktemp())
+        with open(path, "wb") as f:
+            f.write(data)
+        options = self.parse("--torrent", path, "-d", "downloads")
+        service = tap.makeService(options)
+        [web] = [s for s in service if isinstance(s, WebService)]
+        self.assertEqual(web.site.api.torrents._downloadDir, "downloads")
+        for torrent in service.session.torrents.values():
+            self.successResultOf(torrent.storage.close())
+
+    def test_none(self) -> None:
+        """
+        C{--web none} turns it off.
+        """
+        options = self.parse("--web", "none")
+        self.assertIsNone(options["web"])
+
+    def test_bad(self) -> None:
+        """
+        A bad endpoint description is a usage error naming C{--web}.
+        """
+        error = self.assertRaises(usage.UsageError, self.parse, "--web", "carrier-pigeon:9")
+        self.assertIn("--web", str(error))
