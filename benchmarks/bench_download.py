@@ -24,8 +24,8 @@ import libtorrent as lt
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tests.ltpeer import (  # noqa: E402
-    _loopbackOnlyFilter,
-    _settings,
+    addTorrentBlocking,
+    blockingSession,
     createTorrentWithLibtorrent,
     makePayload,
 )
@@ -57,13 +57,9 @@ def childBittwist(torrentPath: str, folder: str, peer: str) -> dict:
 
 
 def childLibtorrent(torrentPath: str, folder: str, peer: str) -> dict:
-    session = lt.session(_settings())
-    session.set_ip_filter(_loopbackOnlyFilter())
-    params = lt.add_torrent_params()
-    params.ti = lt.torrent_info(torrentPath)
-    params.save_path = folder
+    session = blockingSession()
+    handle = addTorrentBlocking(session, torrentPath, folder, seed=False)
     started = time.perf_counter()
-    handle = session.add_torrent(params)
     host, port = peer.rsplit(":", 1)
     handle.connect_peer((host, int(port)))
     while not handle.status().is_seeding:
@@ -118,16 +114,8 @@ def main() -> None:
             f.write(data)
         expected = digestTree(seedDir)
 
-        seeder = lt.session(_settings())
-        seeder.set_ip_filter(_loopbackOnlyFilter())
-        params = lt.add_torrent_params()
-        params.ti = lt.torrent_info(torrentPath)
-        params.save_path = seedDir
-        params.flags |= lt.torrent_flags.seed_mode
-        params.flags &= ~lt.torrent_flags.auto_managed & ~lt.torrent_flags.paused
-        handle = seeder.add_torrent(params)
-        while not handle.status().is_seeding or handle.status().paused:
-            time.sleep(0.01)
+        seeder = blockingSession()
+        addTorrentBlocking(seeder, torrentPath, seedDir, seed=True)
         peer = f"127.0.0.1:{seeder.listen_port()}"
         print(f"payload {args.size_mib} MiB, seeder libtorrent {lt.__version__} at {peer}")
 

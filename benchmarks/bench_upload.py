@@ -25,8 +25,8 @@ import libtorrent as lt
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tests.ltpeer import (  # noqa: E402
-    _loopbackOnlyFilter,
-    _settings,
+    addTorrentBlocking,
+    blockingSession,
     createTorrentWithLibtorrent,
     makePayload,
 )
@@ -78,16 +78,8 @@ def childLibtorrent(torrentPath: str, folder: str, profile: str) -> None:
     """
     Seed with libtorrent, the same way.
     """
-    session = lt.session(_settings())
-    session.set_ip_filter(_loopbackOnlyFilter())
-    params = lt.add_torrent_params()
-    params.ti = lt.torrent_info(torrentPath)
-    params.save_path = folder
-    params.flags |= lt.torrent_flags.seed_mode
-    params.flags &= ~lt.torrent_flags.auto_managed & ~lt.torrent_flags.paused
-    handle = session.add_torrent(params)
-    while not handle.status().is_seeding or handle.status().paused:
-        time.sleep(0.01)
+    session = blockingSession()
+    handle = addTorrentBlocking(session, torrentPath, folder, seed=True)
     print(json.dumps({"port": session.listen_port()}), flush=True)
     sys.stdin.read()
     _report({"uploaded": handle.status().total_payload_upload})
@@ -99,20 +91,11 @@ def leech(torrentPath: str, folder: str, port: int) -> float:
 
     @return: seconds from connecting to having everything.
     """
-    settings = _settings()
     # libtorrent first tries an encrypted handshake (MSE), which bittwist
     # does not speak, and retries in plaintext a second later: that second
     # would be counted against bittwist's upload rate.
-    settings["out_enc_policy"] = int(lt.enc_policy.disabled)
-    session = lt.session(settings)
-    session.set_ip_filter(_loopbackOnlyFilter())
-    params = lt.add_torrent_params()
-    params.ti = lt.torrent_info(torrentPath)
-    params.save_path = folder
-    params.flags &= ~lt.torrent_flags.auto_managed & ~lt.torrent_flags.paused
-    handle = session.add_torrent(params)
-    while handle.status().state == lt.torrent_status.checking_files:
-        time.sleep(0.005)
+    session = blockingSession(out_enc_policy=int(lt.enc_policy.disabled))
+    handle = addTorrentBlocking(session, torrentPath, folder, seed=False)
     started = time.perf_counter()
     handle.connect_peer(("127.0.0.1", port))
     deadline = started + 600

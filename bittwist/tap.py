@@ -110,8 +110,7 @@ class Options(usage.Options):
 
     def opt_peer(self, value: str) -> None:
         """
-        Connect to the peer at HOST:PORT (repeatable), with or without a
-        tracker.
+        Connect to the peer at HOST:PORT (repeatable), tracker or not.
         """
         self["peers"].append(parseHostPort(value))
 

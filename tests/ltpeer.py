@@ -10,8 +10,10 @@ filter that blocks every peer address outside the loopback range.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
+import time
 from collections import deque
 from typing import Iterable
 
@@ -25,6 +27,9 @@ from twisted.logger import Logger
 
 __all__ = [
     "LibtorrentPeer",
+    "digestTree",
+    "addTorrentBlocking",
+    "blockingSession",
     "createTorrentWithLibtorrent",
     "makePayload",
 ]
@@ -144,6 +149,61 @@ def _loopbackOnlyFilter() -> lt.ip_filter:
     f.add_rule("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 1)
     f.add_rule("::1", "::1", 0)
     return f
+
+
+def digestTree(root: str) -> dict[str, tuple[int, str]]:
+    """
+    Describe every file under C{root} by size and SHA-1, so that two trees
+    compare cheaply and a difference prints short.
+
+    @return: relative path to C{(size, hex digest)}.
+    """
+    found = {}
+    for folder, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(folder, name)
+            digest = hashlib.sha1()
+            with open(path, "rb") as f:
+                while chunk := f.read(_CHUNK):
+                    digest.update(chunk)
+            found[os.path.relpath(path, root)] = (os.path.getsize(path), digest.hexdigest())
+    return found
+
+
+def blockingSession(**overrides: object) -> lt.session:
+    """
+    A libtorrent session for loopback use outside the reactor (benchmarks).
+
+    @param overrides: session settings that replace the defaults.
+    """
+    settings = _settings()
+    settings.update(overrides)
+    session = lt.session(settings)
+    session.set_ip_filter(_loopbackOnlyFilter())
+    return session
+
+
+def addTorrentBlocking(
+    session: lt.session, torrentPath: str, savePath: str, seed: bool
+) -> lt.torrent_handle:
+    """
+    Add a torrent to C{session} and wait, blocking, until it runs: seeding
+    the data in C{savePath} without checking it (C{seed}), or ready to
+    download into it.
+    """
+    params = lt.add_torrent_params()
+    params.ti = lt.torrent_info(torrentPath)
+    params.save_path = savePath
+    if seed:
+        params.flags |= lt.torrent_flags.seed_mode
+    params.flags &= ~lt.torrent_flags.auto_managed & ~lt.torrent_flags.paused
+    handle = session.add_torrent(params)
+    while True:
+        status = handle.status()
+        if not status.paused and status.state != lt.torrent_status.checking_files:
+            if status.is_seeding or not seed:
+                return handle
+        time.sleep(0.005)
 
 
 class LibtorrentPeer:

@@ -22,8 +22,7 @@ from twisted.trial.unittest import TestCase
 from bittwist import events
 from bittwist.metainfo import parse
 from bittwist.service import BitTorrentService
-from tests.ltpeer import LibtorrentPeer, createTorrentWithLibtorrent, makePayload
-from tests.test_interop import readTree
+from tests.ltpeer import digestTree, LibtorrentPeer, createTorrentWithLibtorrent, makePayload
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(ROOT, "docs", "examples", "embed.py")
@@ -140,7 +139,7 @@ class EmbeddingTests(TestCase):
         for data, seedDir, _ in seeded:
             name = parse(data).name
             self.assertEqual(
-                readTree(os.path.join(downloadDir, name)), readTree(os.path.join(seedDir, name))
+                digestTree(os.path.join(downloadDir, name)), digestTree(os.path.join(seedDir, name))
             )
 
     @inlineCallbacks
@@ -176,7 +175,7 @@ class EmbeddingTests(TestCase):
         for data, seedDir, _ in seeded:
             name = parse(data).name
             self.assertEqual(
-                readTree(os.path.join(downloadDir, name)), readTree(os.path.join(seedDir, name))
+                digestTree(os.path.join(downloadDir, name)), digestTree(os.path.join(seedDir, name))
             )
         # The state folder remembers both torrents.
         self.assertEqual(len([n for n in os.listdir(stateDir) if n.endswith(".json")]), 2)

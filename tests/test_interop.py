@@ -13,7 +13,7 @@ from twisted.trial.unittest import TestCase
 from bittwist.service import BitTorrentService
 from bittwist.trackerserver import makeTrackerSite
 from tests.corruptingproxy import CorruptingProxy
-from tests.ltpeer import LibtorrentPeer, createTorrentWithLibtorrent, makePayload
+from tests.ltpeer import LibtorrentPeer, digestTree, createTorrentWithLibtorrent, makePayload
 
 FILES = {
     "alpha.bin": 1_500_000,
@@ -22,19 +22,6 @@ FILES = {
     "empty.txt": 0,
     "z.bin": 333,
 }
-
-
-def readTree(root: str) -> dict[str, bytes]:
-    """
-    @return: every file under C{root}, by path relative to it.
-    """
-    found = {}
-    for folder, _, names in os.walk(root):
-        for name in names:
-            path = os.path.join(folder, name)
-            with open(path, "rb") as f:
-                found[os.path.relpath(path, root)] = f.read()
-    return found
 
 
 class DownloadFromLibtorrentTests(TestCase):
@@ -93,7 +80,7 @@ class DownloadFromLibtorrentTests(TestCase):
             yield deferLater(reactor, 0.05, lambda: None)
         service, torrent, downloadDir = self.download(data)
         yield torrent.whenComplete()
-        self.assertEqual(readTree(downloadDir), readTree(seedDir))
+        self.assertEqual(digestTree(downloadDir), digestTree(seedDir))
         self.assertFalse(os.path.exists(os.path.join(downloadDir, "payload", ".pad")))
         self.assertEqual(torrent.hashFailures, 0)
         self.assertEqual(torrent.state, "seeding")
@@ -115,4 +102,4 @@ class DownloadFromLibtorrentTests(TestCase):
         yield torrent.whenComplete()
         self.assertEqual(proxy.framer.corrupted, 1)
         self.assertEqual(torrent.hashFailures, 1)
-        self.assertEqual(readTree(downloadDir), readTree(seedDir))
+        self.assertEqual(digestTree(downloadDir), digestTree(seedDir))

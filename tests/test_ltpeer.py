@@ -12,7 +12,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from tests.ltpeer import LibtorrentPeer, createTorrentWithLibtorrent, makePayload
+from tests.ltpeer import digestTree, LibtorrentPeer, createTorrentWithLibtorrent, makePayload
 
 __all__ = ["PayloadTests", "CreateTorrentTests", "LibtorrentSwarmTests"]
 
@@ -22,20 +22,6 @@ FILES = {
     "album/sub/c.bin": 1_234_567,
     "album/empty.bin": 0,
 }
-
-
-def _readTree(root: str) -> dict[str, bytes]:
-    """
-    @return: every regular file under C{root}, by C{/}-separated relative path.
-    """
-    result = {}
-    for dirpath, _dirnames, filenames in os.walk(root):
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            relative = os.path.relpath(path, root).replace(os.sep, "/")
-            with open(path, "rb") as f:
-                result[relative] = f.read()
-    return result
 
 
 class PayloadTests(SynchronousTestCase):
@@ -52,10 +38,10 @@ class PayloadTests(SynchronousTestCase):
         makePayload(one, files, seed=1)
         makePayload(two, files, seed=1)
         makePayload(three, files, seed=2)
-        first = _readTree(one)
-        self.assertEqual({k: len(v) for k, v in first.items()}, files)
-        self.assertEqual(first, _readTree(two))
-        self.assertNotEqual(first, _readTree(three))
+        first = digestTree(one)
+        self.assertEqual({k: size for k, (size, _) in first.items()}, files)
+        self.assertEqual(first, digestTree(two))
+        self.assertNotEqual(first, digestTree(three))
 
 
 class CreateTorrentTests(SynchronousTestCase):
@@ -135,8 +121,8 @@ class LibtorrentSwarmTests(TestCase):
         self.assertTrue(seeder.status().is_seeding)
         leecher.connectTo("127.0.0.1", seeder.port)
         yield leecher.whenFinished(timeout=30)
-        self.assertEqual(_readTree(os.path.join(leechDir, "album")),
-                         _readTree(os.path.join(seedDir, "album")))
+        self.assertEqual(digestTree(os.path.join(leechDir, "album")),
+                         digestTree(os.path.join(seedDir, "album")))
         total = sum(FILES.values())
         self.assertGreaterEqual(leecher.downloaded, total)
         self.assertGreater(seeder.uploaded, 0)

@@ -14,8 +14,7 @@ from twisted.trial.unittest import TestCase
 from bittwist.metainfo import createTorrentInThread, parse
 from bittwist.service import BitTorrentService
 from bittwist.trackerserver import makeTrackerSite
-from tests.ltpeer import LibtorrentPeer, makePayload
-from tests.test_interop import readTree
+from tests.ltpeer import digestTree, LibtorrentPeer, makePayload
 
 FILES = {
     "alpha.bin": 1_500_000,
@@ -136,7 +135,7 @@ class SeedToLibtorrentTests(SwarmMixin, TestCase):
         if not viaTracker:
             leecher.connectTo("127.0.0.1", service.session.port)
         yield leecher.whenFinished(FINISH_TIMEOUT)
-        self.assertEqual(readTree(leechDir), readTree(seedDir))
+        self.assertEqual(digestTree(leechDir), digestTree(seedDir))
         self.assertEqual(leecher.downloaded, metainfo.totalLength)
         yield self.waitUntil(
             lambda: seeder.status().uploaded >= metainfo.totalLength,

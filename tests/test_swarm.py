@@ -10,7 +10,7 @@ from twisted.internet.defer import TimeoutError, gatherResults, inlineCallbacks
 from twisted.trial.unittest import TestCase
 
 from bittwist.metainfo import parse
-from tests.test_interop import readTree
+from tests.ltpeer import digestTree
 from tests.test_seed import FINISH_TIMEOUT, SwarmMixin
 
 #: Big enough, in 32 KiB pieces, that the leechers are still downloading
@@ -81,9 +81,9 @@ class SwarmTests(SwarmMixin, TestCase):
         seeder is not the only source: leechers uploaded to each other.
         """
         seeder, ltLeecher, leechers, folders, elapsed, data, seedDir = yield self.runSwarm()
-        expected = readTree(seedDir)
+        expected = digestTree(seedDir)
         for folder in folders:
-            self.assertEqual(readTree(folder), expected)
+            self.assertEqual(digestTree(folder), expected)
         uploads = {
             "libtorrent": ltLeecher.uploaded,
             **{f"bittwist {n}": leecher.status().uploaded for n, leecher in enumerate(leechers)},

@@ -20,7 +20,6 @@ from twisted.web.test.requesthelper import DummyRequest
 
 from bittwist import session as sessionModule
 from bittwist import tap
-from bittwist.bitfield import Bitfield
 from bittwist.metainfo import Metainfo, createTorrent
 from bittwist.service import BitTorrentService
 from bittwist.storage import MemoryStorage

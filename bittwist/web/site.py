@@ -326,7 +326,7 @@ class WebService(Service):
             self.url += f"?token={guard.token}"
             self.log.info(
                 "Web status page at {url} (served beyond this machine: every request needs the "
-                "token; use a tls: endpoint to keep it secret on the network)",
+                "token; use an ssl: endpoint to keep it secret on the network)",
                 url=self.url,
             )
         else:
