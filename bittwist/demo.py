@@ -21,6 +21,12 @@ from bittwist.trackerserver import makeTrackerSite
 __all__ = ["DemoSwarm", "makeDemoPayload"]
 
 DEMO_NAME = "bittwist-demo"
+DEMO_UPLOAD_RATE = 3 * 2**20
+"""
+The demo seeder's upload limit: slow enough to watch the download for ten
+seconds or so.
+"""
+
 DEMO_FILES = {
     "README.txt": 1000,
     "photos/sunrise.raw": 9 * 2**20 + 12345,
@@ -61,9 +67,24 @@ class DemoSwarm(MultiService):
 
     log = Logger()
 
-    def __init__(self, reactor: Any, folder: str | None = None) -> None:
+    def __init__(
+        self,
+        reactor: Any,
+        folder: str | None = None,
+        files: dict[str, int] = DEMO_FILES,
+        uploadRate: int = DEMO_UPLOAD_RATE,
+    ) -> None:
+        """
+        @param reactor: the reactor.
+        @param folder: where the payload and the torrent go (a new
+            temporary folder by default).
+        @param files: the payload's files and their sizes.
+        @param uploadRate: the seeder's upload limit in bytes per second (0
+            for none), so that a person can watch the download.
+        """
         super().__init__()
         self._reactor = reactor
+        self._files = files
         self.folder = folder or tempfile.mkdtemp(prefix="bittwist-demo-")
         self.torrentData: bytes | None = None
         self.seederAddress: tuple[str, int] | None = None
@@ -71,6 +92,7 @@ class DemoSwarm(MultiService):
         self._seeder = BitTorrentService(
             "tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None
         )
+        self._seeder.session.uploadLimit.setRate(uploadRate)
         self._seeder.setServiceParent(self)
         self._waiting: list[Deferred[None]] = []
 
@@ -85,12 +107,13 @@ class DemoSwarm(MultiService):
         return d
 
     def startService(self) -> None:
-        self._tracker = self._reactor.listenTCP(
-            0, makeTrackerSite(self._reactor, interval=60), interface="127.0.0.1"
-        )
+        site = makeTrackerSite(self._reactor, interval=60)
+        # The demo's own announces are not news to the person watching.
+        site.log = lambda request: None  # type: ignore[method-assign]
+        self._tracker = self._reactor.listenTCP(0, site, interface="127.0.0.1")
         announce = f"http://127.0.0.1:{self._tracker.getHost().port}/announce"
         seedRoot = os.path.join(self.folder, "seed")
-        payload = makeDemoPayload(seedRoot)
+        payload = makeDemoPayload(seedRoot, self._files)
         self.torrentData = metainfo.createTorrent(
             payload, trackers=[announce], comment="bittwist local demo"
         )

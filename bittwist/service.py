@@ -297,6 +297,13 @@ class BitTorrentService(MultiService):
 
         def complete(_: None) -> None:
             status = torrent.status()
+            if not status.downloaded:
+                self.log.info(
+                    "{name}: all {size} already here and verified; seeding",
+                    name=status.name,
+                    size=formatSize(status.totalLength),
+                )
+                return
             elapsed = max(self._reactor.seconds() - started, 1e-6)
             self.log.info(
                 "{name}: complete and verified: {size} in {elapsed:.1f} s "

@@ -209,6 +209,17 @@ class AccessGuard(Resource):
         return None
 
 
+class _QuietSite(Site):
+    """
+    A C{Site} whose access log keeps only failed requests: the page asks
+    for updates every second, which would bury the progress lines.
+    """
+
+    def log(self, request: Any) -> None:
+        if request.code >= 400:
+            super().log(request)
+
+
 def makeWebSite(
     service: Any,
     downloadDir: str,
@@ -241,7 +252,7 @@ def makeWebSite(
     root.putChild(b"static", static)
     root.putChild(b"api", api)
     guard = AccessGuard(root, token or secrets.token_urlsafe(24), requireToken)
-    site = Site(guard, reactor=reactor)
+    site = _QuietSite(guard, reactor=reactor)
     site.displayTracebacks = False
     site.api = api  # type: ignore[attr-defined]
     return site
