@@ -5,9 +5,11 @@ holds, C{bittwist create} makes one.
 """
 
 import argparse
+import concurrent.futures
 import datetime
+import queue
 import sys
-from typing import IO, NoReturn, Sequence
+from typing import IO, Callable, NoReturn, Optional, Sequence
 
 from bittwist import __version__
 from bittwist.errors import BittwistError
@@ -168,16 +170,46 @@ class HashingProgress:
         self._stream.flush()
 
 
+def _hashInThread(
+    options: argparse.Namespace, progress: Optional[Callable[[int, int], object]]
+) -> bytes:
+    """
+    Run L{createTorrent} off the main thread, which meanwhile reports its
+    progress: the main thread stays free to print (and to take Ctrl-C).
+
+    @return: the torrent's bytes.
+    @raise BittwistError: as L{createTorrent} does.
+    """
+    reports: "queue.Queue[tuple[int, int]]" = queue.Queue()
+    with concurrent.futures.ThreadPoolExecutor(1, "bittwist-create") as pool:
+        future = pool.submit(
+            createTorrent,
+            options.path,
+            trackers=options.tracker,
+            pieceLength=options.piece_length,
+            private=options.private,
+            comment=options.comment,
+            name=options.name,
+            progress=lambda done, total: reports.put((done, total)),
+        )
+        while True:
+            try:
+                report = reports.get(timeout=0.1)
+            except queue.Empty:
+                if future.done():
+                    break
+                continue
+            if progress is not None:
+                progress(*report)
+        while not reports.empty():
+            report = reports.get()
+            if progress is not None:
+                progress(*report)
+        return future.result()
+
+
 def _create(options: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    data = createTorrent(
-        options.path,
-        trackers=options.tracker,
-        pieceLength=options.piece_length,
-        private=options.private,
-        comment=options.comment,
-        name=options.name,
-        progress=None if options.quiet else HashingProgress(stderr),
-    )
+    data = _hashInThread(options, None if options.quiet else HashingProgress(stderr))
     metainfo = parse(data, "<created>")
     output = options.output or f"{metainfo.name}.torrent"
     mode = "wb" if options.force else "xb"

@@ -47,6 +47,11 @@ it is flooding us, and is dropped: this bounds the memory a peer can make us
 spend.
 """
 
+READ_SIZE = 2**18
+"""
+How many bytes to read from a peer's socket at once.
+"""
+
 _TIMER_PERIOD = 5.0
 
 
@@ -160,6 +165,10 @@ class PeerProtocol(Protocol):
         self.address = (getattr(peer, "host", "?"), getattr(peer, "port", 0))
         self._connectedAt = self._lastReceived = self._lastSent = self._reactor.seconds()
         self._timer = self._reactor.callLater(_TIMER_PERIOD, self._checkTimers)
+        if hasattr(self.transport, "bufferSize"):
+            # Twisted reads 64 KiB at a time; a fast peer sends far more per
+            # reactor turn, and each read costs a decode call and a wake-up.
+            self.transport.bufferSize = READ_SIZE
         self.transport.registerProducer(self, True)
         if self.outgoing:
             assert self.torrent is not None
@@ -407,9 +416,10 @@ class PeerProtocol(Protocol):
         if not requested:
             self.lastBlockAt = self._reactor.seconds()
         out = []
+        encodeRequest = wire.encodeRequest
         for index, begin, length in blocks:
             requested[(index, begin)] = length
-            out.append(wire.encode(wire.Request(index, begin, length)))
+            out.append(encodeRequest(index, begin, length))
         if out:
             self._write(b"".join(out))
 

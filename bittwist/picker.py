@@ -40,11 +40,17 @@ class _Partial:
     @ivar states: per block, one of C{_MISSING}, C{_REQUESTED}, C{_RECEIVED}.
     @ivar requesters: per block, the peers it is requested from.
     @ivar contributors: the peers that sent any block of this piece.
+    @ivar size: the piece's size in bytes.
     """
 
-    __slots__ = ("states", "requesters", "requestedAt", "received", "contributors", "nextMissing")
+    __slots__ = (
+        "states", "requesters", "requestedAt", "received", "contributors", "nextMissing", "size"
+    )
 
-    def __init__(self, numBlocks: int) -> None:
+    def __init__(self, numBlocks: int, size: int) -> None:
+        # Kept here so that checking a block's length, once per block
+        # received, needs no call to the metainfo.
+        self.size = size
         self.states = bytearray(numBlocks)
         self.requesters: list[set[Hashable] | None] = [None] * numBlocks
         self.requestedAt = [0.0] * numBlocks
@@ -213,7 +219,10 @@ class PiecePicker:
         if count <= 0:
             return picked
         for index, partial in self._partial.items():
-            if index in pieces:
+            # Most started pieces are fully requested: on a fast link dozens
+            # are in flight, and skipping them here without a call keeps a
+            # pick cheap.
+            if partial.nextMissing < len(partial.states) and index in pieces:
                 self._takeMissing(peer, index, partial, picked, count)
                 if len(picked) >= count:
                     return picked
@@ -224,7 +233,8 @@ class PiecePicker:
             if not fresh:
                 break
             for index in fresh:
-                partial = self._partial[index] = _Partial(self._numBlocks(index))
+                size = self._pieceSize(index)
+                partial = self._partial[index] = _Partial(-(-size // self._blockSize), size)
                 self._takeMissing(peer, index, partial, picked, count)
                 if len(picked) >= count:
                     break
@@ -243,6 +253,7 @@ class PiecePicker:
         states = partial.states
         requesters = partial.requesters
         blockSize = self._blockSize
+        size = partial.size
         block = partial.nextMissing
         numBlocks = len(states)
         while block < numBlocks and len(picked) < count:
@@ -252,7 +263,7 @@ class PiecePicker:
                 partial.requestedAt[block] = self._now
                 self._unrequested -= 1
                 begin = block * blockSize
-                picked.append((index, begin, self.blockLength(index, begin)))
+                picked.append((index, begin, min(blockSize, size - begin)))
                 if block == partial.nextMissing:
                     partial.nextMissing = block + 1
             elif block == partial.nextMissing:
@@ -262,10 +273,7 @@ class PiecePicker:
     def _newPieces(self, pieces: Bitfield, wanted: int) -> list[int]:
         done, partial, filled = self.done, self._partial, self._filled
         if len(done) < _RANDOM_FIRST_PIECES:
-            candidates = [
-                i for i in pieces if i not in done and i not in partial and i not in filled
-            ]
-            return self._random.sample(candidates, min(wanted, len(candidates)))
+            return self._randomPieces(pieces, wanted)
         order = self._order
         if order is None:
             # Sorting once and walking the order is what keeps a pick cheap:
@@ -295,6 +303,38 @@ class PiecePicker:
                 chosen.append(i)
                 if len(chosen) >= wanted:
                     break
+        return chosen
+
+    def _randomPieces(self, pieces: Bitfield, wanted: int) -> list[int]:
+        """
+        @return: up to C{wanted} pieces of C{pieces} not yet started, chosen
+            at random.
+        """
+        done, partial, filled = self.done, self._partial, self._filled
+        chosen: list[int] = []
+        # Draw indexes at random and keep the eligible ones: at the start of
+        # a download nearly every piece is, and listing them all on each
+        # pick (dozens of picks before the first pieces are verified) cost
+        # more than the rest of the download's picking. Too many misses
+        # mean few are eligible: list those and sample them instead.
+        randrange = self._random.randrange
+        misses = 0
+        while len(chosen) < wanted and misses < 32:
+            i = randrange(self.numPieces)
+            if (
+                i in pieces and i not in partial and i not in done
+                and i not in filled and i not in chosen
+            ):
+                chosen.append(i)
+            else:
+                misses += 1
+        if len(chosen) < wanted:
+            candidates = [
+                i
+                for i in pieces
+                if i not in done and i not in partial and i not in filled and i not in chosen
+            ]
+            chosen += self._random.sample(candidates, min(wanted - len(chosen), len(candidates)))
         return chosen
 
     def _takeDuplicates(
@@ -334,15 +374,22 @@ class PiecePicker:
         partial = self._partial.get(index)
         if partial is None or begin < 0 or begin % self._blockSize:
             return None
-        block = begin // self._blockSize
-        if block >= len(partial.states) or length != self.blockLength(index, begin):
+        blockSize = self._blockSize
+        block = begin // blockSize
+        if block >= len(partial.states) or length != min(blockSize, partial.size - begin):
             return None
         state = partial.states[block]
         if state == _RECEIVED:
             return None
         if state == _MISSING:
             self._unrequested -= 1
-        others = [p for p in (partial.requesters[block] or ()) if p != peer]
+        requesters = partial.requesters[block]
+        # Outside endgame the block was asked of this peer alone: spare the
+        # common case building a list of the others.
+        if requesters is None or (len(requesters) == 1 and peer in requesters):
+            others = []
+        else:
+            others = [p for p in requesters if p != peer]
         partial.states[block] = _RECEIVED
         partial.requesters[block] = None
         partial.received += 1

@@ -8,7 +8,7 @@ import os
 from typing import Any, Iterable, Optional, Union
 
 from twisted.application.service import MultiService
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.task import LoopingCall
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IStreamServerEndpoint
@@ -364,11 +364,13 @@ class BitTorrentService(MultiService):
         self.session.listen(self._endpoint).addCallbacks(listening, cannotListen)
 
     def stopService(self) -> Deferred[None]:
-        super().stopService()
+        children = super().stopService()
         self._ready = False
         if self._saver.running:
             self._saver.stop()
-        d = self.session.stop()
+        # Wait for the children too (the web page's port, for one).
+        d = DeferredList([children, self.session.stop()], consumeErrors=True)
+        d.addCallback(lambda _: None)
         state = self.state
         if state is None:
             return d

@@ -695,27 +695,27 @@ class Torrent:
 
     def blockReceived(self, peer: PeerProtocol, index: int, begin: int, block: bytes) -> None:
         picker = self.picker
+        size = len(block)
         if picker is None or self.state != DOWNLOADING:
-            self.wasted += len(block)
+            self.wasted += size
             return
         if peer.requestDepth < MAX_REQUEST_DEPTH:
             # Slow start: each block answered makes room for one more, so a
             # fast peer's pipeline grows within a round trip or two instead
             # of waiting for the next rate measurement.
             peer.requestDepth += 1
-        result = picker.blockReceived(peer, index, begin, len(block))
+        result = picker.blockReceived(peer, index, begin, size)
         if result is None:
-            self.wasted += len(block)
+            self.wasted += size
         else:
             others, filled = result
             if peer.peerId is not None:
                 self._sources.add(peer.peerId)
             for other in others:
                 other.cancelRequest(index, begin)
-            self.downloadRate.add(len(block))
-            self._writeBacklog += len(block)
-            d = self.storage.writeBlock(index, begin, block)
-            d.addCallbacks(self._written, self._fail, callbackArgs=(len(block),))
+            self.downloadRate.add(size)
+            self._writeBacklog += size
+            self.storage.queueWrite(index, begin, block, self._written, self._fail)
             if filled:
                 self._verify(index)
         self._fill(peer)
@@ -788,6 +788,13 @@ class Torrent:
         """
         Top up the requests in flight to C{peer}.
         """
+        # A snubbed peer gets one request at a time, so it can prove itself
+        # without holding blocks other peers would send.
+        room = (1 if peer.snubbed else peer.requestDepth) - len(peer.requested)
+        # Refill in batches, not one request per block received. Tested
+        # first: this is called for every block, and mostly ends here.
+        if room < min(16, peer.requestDepth // 4) and peer.requested:
+            return
         picker = self.picker
         if (
             picker is None
@@ -797,12 +804,6 @@ class Torrent:
             or peer.pieces is None
             or self._writeBacklog >= MAX_WRITE_BACKLOG
         ):
-            return
-        # A snubbed peer gets one request at a time, so it can prove itself
-        # without holding blocks other peers would send.
-        room = (1 if peer.snubbed else peer.requestDepth) - len(peer.requested)
-        # Refill in batches, not one request per block received.
-        if room < min(16, peer.requestDepth // 4) and peer.requested:
             return
         limit = self.downloadLimit
         if limit.limited:
@@ -838,7 +839,7 @@ class Torrent:
 
         self.downloadLimit.whenAvailable(available)
 
-    def _written(self, _: None, size: int) -> None:
+    def _written(self, size: int) -> None:
         throttled = self._writeBacklog >= MAX_WRITE_BACKLOG
         self._writeBacklog -= size
         if throttled and self._writeBacklog < MAX_WRITE_BACKLOG:

@@ -39,6 +39,7 @@ __all__ = [
     "Message",
     "encode",
     "encodePieceHeader",
+    "encodeRequest",
     "Decoder",
 ]
 
@@ -289,6 +290,19 @@ def encodePieceHeader(index: int, begin: int, length: int) -> bytes:
     @return: the length prefix, the id and the two integers.
     """
     return _PIECE_HEADER.pack(9 + length, _PIECE, index, begin)
+
+
+def encodeRequest(index: int, begin: int, length: int) -> bytes:
+    """
+    Encode a C{request} message, as C{encode(Request(index, begin, length))}
+    does, without making the L{Request}: a downloader sends one per block.
+
+    @raise ValueError: if a field is not a 32-bit unsigned integer.
+    """
+    try:
+        return _REQUEST_MESSAGE.pack(13, _REQUEST, index, begin, length)
+    except struct.error as e:
+        raise ValueError(f"cannot encode a request for {(index, begin, length)}: {e}") from e
 
 
 def encode(message: Union[Handshake, Message]) -> bytes:

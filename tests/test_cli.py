@@ -3,11 +3,13 @@ Tests for L{bittwist.cli}.
 """
 
 import os
+import threading
 from io import StringIO
 
 import bencodepy
 from twisted.trial.unittest import SynchronousTestCase
 
+from bittwist import cli
 from bittwist.cli import HashingProgress, main
 from bittwist.progress import formatSize
 from bittwist.metainfo import createTorrent, load
@@ -186,6 +188,37 @@ class CommandTests(SynchronousTestCase):
         self.assertNotIn("hashing", out)
         status, out, err = self.runMain("create", self.folder, "-o", output, "--force", "-q")
         self.assertEqual((status, err), (0, ""))
+
+    def test_createHashesOffTheMainThread(self):
+        """
+        C{create} hashes in another thread, and reports the progress it makes
+        there on the main thread.
+        """
+        with open(os.path.join(self.folder, "a.bin"), "wb") as f:
+            f.write(b"y" * (16384 * 8))
+        threads = []
+
+        def recordingCreate(*args, **kwargs):
+            threads.append(threading.current_thread())
+            return createTorrent(*args, **kwargs)
+
+        self.patch(cli, "createTorrent", recordingCreate)
+        progressThreads = []
+        original = HashingProgress.__call__
+
+        def recordingProgress(progress, done, total):
+            progressThreads.append(threading.current_thread())
+            return original(progress, done, total)
+
+        self.patch(HashingProgress, "__call__", recordingProgress)
+        output = os.path.join(self.root, "threaded.torrent")
+        status, out, err = self.runMain("create", self.folder, "-o", output, "--piece-length", "16K")
+        self.assertEqual(status, 0)
+        self.assertEqual(len(threads), 1)
+        self.assertIsNot(threads[0], threading.main_thread())
+        self.assertTrue(progressThreads)
+        self.assertEqual(set(progressThreads), {threading.main_thread()})
+        self.assertIn("100%", err)
 
     def test_createDefaultOutput(self):
         """

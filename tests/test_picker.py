@@ -215,6 +215,26 @@ class PickOrderTests(SynchronousTestCase):
         self.assertEqual({index for index, _, _ in blocks}, {2, 5})
         self.assertEqual(picker.pick("c", Bitfield(8), 10), [])
 
+    def test_firstPiecesRandom(self) -> None:
+        """
+        Until a few pieces are verified, new pieces are chosen at random
+        among those the peer has and nobody started: the choice varies with
+        the random generator, a piece is never picked twice, and the last
+        eligible pieces are found when few are left.
+        """
+        firsts = set()
+        for seed in range(20):
+            picker = PiecePicker(
+                64, sizes(64, PIECE_LENGTH, PIECE_LENGTH), rng=random.Random(seed)
+            )
+            firsts.add(picker.pick("a", allPieces(picker), 4)[0][0])
+        self.assertGreater(len(firsts), 5)
+        picker = makePicker(numPieces=200, lastLength=PIECE_LENGTH)
+        peerPieces = Bitfield(200, range(0, 200, 10))
+        blocks = picker.pick("a", peerPieces, 1000)
+        self.assertEqual(sorted(firstSeen(blocks)), list(range(0, 200, 10)))
+        self.assertEqual(len(blocks), 20 * 4)
+
     def test_rarestFirst(self) -> None:
         """
         Once a few pieces are verified, new pieces are started least

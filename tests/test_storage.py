@@ -119,6 +119,23 @@ class MemoryStorageTests(SynchronousTestCase):
         self.assertFalse(self.successResultOf(store.verifyPiece(0)))
         self.assertNotIn(0, store.have)
 
+    def test_queueWrite(self):
+        """
+        L{MemoryStorage.queueWrite} stores the block and calls C{written}
+        with its length before returning; a block out of range calls
+        C{failed} with a L{StorageError} instead.
+        """
+        metainfo, stream = makeTorrent("x", b"0123456789abcdefXYZ")
+        store = MemoryStorage(metainfo)
+        reports = []
+        store.queueWrite(0, 0, stream[:16], reports.append, reports.append)
+        self.assertEqual(reports, [16])
+        self.assertTrue(self.successResultOf(store.verifyPiece(0)))
+        store.queueWrite(1, 2, b"too long", reports.append, reports.append)
+        self.assertEqual(len(reports), 2)
+        self.assertIsInstance(reports[1], Failure)
+        reports[1].trap(StorageError)
+
     def test_padBytesDropped(self):
         """
         Bytes written over a pad file are dropped and read back as zeros.
@@ -426,6 +443,70 @@ class FileStorageTests(TestCase):
         for i in range(100):
             expected += [("w", i), ("v", i, True)]
         self.assertEqual(fired, expected)
+
+    @defer.inlineCallbacks
+    def test_queueWriteInOrder(self):
+        """
+        L{FileStorage.queueWrite} reports each write with its length, in
+        order with the other calls, and a verification queued after writes
+        sees them.
+        """
+        metainfo, stream = makeTorrent("x", os.urandom(160))
+        store = self.makeStorage(metainfo)
+        fired = []
+        verifications = []
+        for index, data in pieces(metainfo, stream):
+            for begin in (0, 8):
+                store.queueWrite(
+                    index, begin, data[begin:begin + 8],
+                    lambda size, i=index: fired.append(("w", i, size)), self.fail,
+                )
+            verifications.append(store.verifyPiece(index).addCallback(
+                lambda ok, i=index: fired.append(("v", i, ok))))
+        yield defer.gatherResults(verifications)
+        expected = []
+        for i in range(10):
+            expected += [("w", i, 8), ("w", i, 8), ("v", i, True)]
+        self.assertEqual(fired, expected)
+
+    @defer.inlineCallbacks
+    def test_queueWriteFails(self):
+        """
+        A write queued with L{FileStorage.queueWrite} that fails calls
+        C{failed} with the L{StorageError}, never C{written}; so does one
+        out of range, at once.
+        """
+        def pwrite(fd, data, offset):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        self.patch(storage.os, "pwrite", pwrite)
+        metainfo, _ = makeTorrent("x", b"0123456789")
+        store = self.makeStorage(metainfo)
+        failures = []
+        store.queueWrite(0, 8, b"abc", self.fail, failures.append)
+        self.assertEqual(len(failures), 1)
+        failures[0].trap(StorageError)
+        failed = defer.Deferred()
+        store.queueWrite(0, 0, b"abc", self.fail, failed.callback)
+        failure = yield self.assertFailure(failed, StorageError)
+        self.assertIn("disk full writing", str(failure))
+
+    @defer.inlineCallbacks
+    def test_reportErrorLogged(self):
+        """
+        A C{written} callback that raises is logged, and the results after
+        it in the same batch are still reported.
+        """
+        metainfo, stream = makeTorrent("x", os.urandom(32))
+        store = self.makeStorage(metainfo)
+
+        def written(size):
+            raise ZeroDivisionError()
+
+        store.queueWrite(0, 0, stream[:16], written, self.fail)
+        matched = yield store.verifyPiece(0)
+        self.assertTrue(matched)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
 
     @defer.inlineCallbacks
     def test_resume(self):

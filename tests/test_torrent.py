@@ -8,7 +8,7 @@ L{StringTransport}s and a L{MemoryReactorClock}.
 import os
 import random
 import struct
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import bencodepy
 from treq.testing import StubTreq
@@ -130,6 +130,18 @@ class ManualStorage:
         held: Deferred[None] = Deferred()
         self.writes.append(held)
         return held
+
+    def queueWrite(
+        self,
+        index: int,
+        begin: int,
+        data: bytes,
+        written: Callable[[int], None],
+        failed: Callable[[Failure], None],
+    ) -> None:
+        self.writeBlock(index, begin, data).addCallbacks(
+            lambda _: written(len(data)), failed
+        )
 
     def readBlock(self, index: int, begin: int, length: int) -> Deferred[bytes]:
         return self.inner.readBlock(index, begin, length)

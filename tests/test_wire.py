@@ -31,6 +31,7 @@ from bittwist.wire import (
     UnknownMessage,
     encode,
     encodePieceHeader,
+    encodeRequest,
 )
 
 INFO_HASH = bytes(range(20))
@@ -103,7 +104,7 @@ def header(length: int, messageId: int) -> bytes:
 
 class EncodeTests(SynchronousTestCase):
     """
-    Tests for L{encode} and L{encodePieceHeader}.
+    Tests for L{encode}, L{encodePieceHeader} and L{encodeRequest}.
     """
 
     def test_handshakeLayout(self) -> None:
@@ -160,6 +161,18 @@ class EncodeTests(SynchronousTestCase):
         headerBytes = encodePieceHeader(3, BLOCK_SIZE, len(block))
         self.assertEqual(len(headerBytes), 13)
         self.assertEqual(headerBytes + block, whole)
+
+    def test_request(self) -> None:
+        """
+        L{encodeRequest} gives the bytes L{encode} gives for the same
+        L{Request}, and refuses fields out of range with L{ValueError}.
+        """
+        self.assertEqual(encodeRequest(1, 2, 16384), encode(Request(1, 2, 16384)))
+        self.assertEqual(
+            encodeRequest(2**32 - 1, 0, 1), encode(Request(2**32 - 1, 0, 1))
+        )
+        self.assertRaises(ValueError, encodeRequest, 2**32, 0, 1)
+        self.assertRaises(ValueError, encodeRequest, 0, -1, 1)
 
     def test_badHandshakeFields(self) -> None:
         """
