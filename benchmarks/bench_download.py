@@ -10,7 +10,6 @@ ratio, which means more than the absolute figures on a shared machine.
 """
 
 import argparse
-import hashlib
 import json
 import os
 import resource
@@ -26,9 +25,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tests.ltpeer import (  # noqa: E402
     addTorrentBlocking,
     blockingSession,
-    createTorrentWithLibtorrent,
-    makePayload,
 )
+from benchmarks.common import checkSame, preparePayload, printBest  # noqa: E402
 
 
 def childBittwist(torrentPath: str, folder: str, peer: str) -> dict:
@@ -77,19 +75,6 @@ def runChild(client: str, torrentPath: str, folder: str, peer: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def digestTree(root: str) -> str:
-    digest = hashlib.sha1()
-    for folder, dirs, names in sorted(os.walk(root)):
-        dirs.sort()
-        for name in sorted(names):
-            path = os.path.join(folder, name)
-            digest.update(os.path.relpath(path, root).encode())
-            with open(path, "rb") as f:
-                while chunk := f.read(1 << 20):
-                    digest.update(chunk)
-    return digest.hexdigest()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mib", type=int, default=256)
@@ -105,14 +90,7 @@ def main() -> None:
         return
 
     with tempfile.TemporaryDirectory(prefix="bench-download-") as tmp:
-        seedDir = os.path.join(tmp, "seed")
-        size = args.size_mib * 2**20
-        makePayload(os.path.join(seedDir, "payload"), {"a.bin": size // 2, "b/c.bin": size - size // 2})
-        data = createTorrentWithLibtorrent(seedDir, "payload")
-        torrentPath = os.path.join(tmp, "payload.torrent")
-        with open(torrentPath, "wb") as f:
-            f.write(data)
-        expected = digestTree(seedDir)
+        seedDir, torrentPath = preparePayload(tmp, args.size_mib)
 
         seeder = blockingSession()
         addTorrentBlocking(seeder, torrentPath, seedDir, seed=True)
@@ -126,8 +104,7 @@ def main() -> None:
                 result = runChild(client, torrentPath, folder, peer)
                 if "error" in result:
                     raise SystemExit(f"{client} failed: {result['error']}")
-                if digestTree(folder) != expected:
-                    raise SystemExit(f"{client}: downloaded files differ from the seed")
+                checkSame(folder, seedDir, client)
                 rate = args.size_mib / result["seconds"]
                 rates[client].append(rate)
                 print(
@@ -135,12 +112,7 @@ def main() -> None:
                     f"({result['seconds']:.2f} s), peak RSS {result['maxrssMiB']:.0f} MiB"
                 )
                 subprocess.run(["rm", "-rf", folder], check=True)
-        best = {client: max(r) for client, r in rates.items()}
-        print(
-            f"best: bittwist {best['bittwist']:.1f} MiB/s, libtorrent "
-            f"{best['libtorrent']:.1f} MiB/s, ratio {best['bittwist'] / best['libtorrent']:.2f}"
-        )
-
+        printBest(rates)
 
 if __name__ == "__main__":
     main()

@@ -27,9 +27,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tests.ltpeer import (  # noqa: E402
     addTorrentBlocking,
     blockingSession,
-    createTorrentWithLibtorrent,
-    makePayload,
 )
+from benchmarks.common import checkSame, preparePayload, printBest  # noqa: E402
 
 
 def _report(extra: dict) -> None:
@@ -141,13 +140,7 @@ def main() -> None:
         return
 
     with tempfile.TemporaryDirectory(prefix="bench-upload-") as tmp:
-        seedDir = os.path.join(tmp, "seed")
-        size = args.size_mib * 2**20
-        makePayload(os.path.join(seedDir, "payload"), {"a.bin": size // 2, "b/c.bin": size - size // 2})
-        data = createTorrentWithLibtorrent(seedDir, "payload")
-        torrentPath = os.path.join(tmp, "payload.torrent")
-        with open(torrentPath, "wb") as f:
-            f.write(data)
+        seedDir, torrentPath = preparePayload(tmp, args.size_mib)
         print(f"payload {args.size_mib} MiB, leecher libtorrent {lt.__version__}")
 
         rates: dict[str, list[float]] = {"bittwist": [], "libtorrent": []}
@@ -163,13 +156,9 @@ def main() -> None:
                     f"seeder peak RSS {result['maxrssMiB']:.0f} MiB",
                     flush=True,
                 )
+                checkSame(leechDir, seedDir, client)
                 subprocess.run(["rm", "-rf", leechDir], check=True)
-        best = {client: max(r) for client, r in rates.items()}
-        print(
-            f"best: bittwist {best['bittwist']:.1f} MiB/s, libtorrent "
-            f"{best['libtorrent']:.1f} MiB/s, ratio {best['bittwist'] / best['libtorrent']:.2f}"
-        )
-
+        printBest(rates)
 
 if __name__ == "__main__":
     main()
