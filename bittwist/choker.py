@@ -16,7 +16,7 @@ whom to unchoke; it does no I/O and keeps no timer.
 """
 
 import random as _random
-from typing import Iterable, Optional, Protocol as TypingProtocol
+from typing import Collection, Iterable, Optional, Protocol as TypingProtocol
 
 __all__ = [
     "Choker",
@@ -63,14 +63,12 @@ class IChokeable(TypingProtocol):
     What the choker reads of a peer; L{bittwist.peer.PeerProtocol} has it.
 
     @ivar peerInterested: whether the peer wants something we have.
-    @ivar snubbed: whether the peer sent nothing for long though asked.
     @ivar amChoking: whether we choke it now.
     @ivar downloadRate: bytes per second from the peer.
     @ivar uploadRate: bytes per second to the peer.
     """
 
     peerInterested: bool
-    snubbed: bool
     amChoking: bool
     downloadRate: _Rate
     uploadRate: _Rate
@@ -119,7 +117,11 @@ class Choker:
         self._nextOptimistic: Optional[float] = None
 
     def unchoked(
-        self, peers: Iterable[IChokeable], seeding: bool, now: float
+        self,
+        peers: Iterable[IChokeable],
+        seeding: bool,
+        now: float,
+        snubbed: Collection[IChokeable] = (),
     ) -> set[IChokeable]:
         """
         Decide whom to unchoke.
@@ -128,6 +130,7 @@ class Choker:
         @param seeding: whether we have everything (then peers are ranked by
             how fast we upload to them, since none uploads to us).
         @param now: the time, in seconds.
+        @param snubbed: the peers that sent nothing for long though asked.
         @return: the peers to unchoke; every other peer is to be choked.
         """
         peers = list(peers)
@@ -141,14 +144,14 @@ class Choker:
 
         # A peer that left, lost interest or snubs us loses its slot now.
         self.regular = {
-            p for p in self.regular if p in present and p.peerInterested and not p.snubbed
+            p for p in self.regular if p in present and p.peerInterested and p not in snubbed
         }
         if self.optimistic is not None and (
             self.optimistic not in present or not self.optimistic.peerInterested
         ):
             self.optimistic = None
 
-        candidates = [p for p in peers if p.peerInterested and not p.snubbed]
+        candidates = [p for p in peers if p.peerInterested and p not in snubbed]
         if seeding:
             score = lambda p: p.uploadRate.rate()  # noqa: E731
         else:

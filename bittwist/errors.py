@@ -14,6 +14,9 @@ __all__ = [
     "TrackerError",
     "StorageError",
     "UsageError",
+    "InternalError",
+    "TorrentStopped",
+    "ListenError",
 ]
 
 
@@ -88,3 +91,39 @@ class UsageError(BittwistError):
     A caller asked for something that cannot be done with the arguments given
     (an unknown torrent, a bad option value).
     """
+
+
+class InternalError(BittwistError):
+    """
+    A bug in bittwist itself: something it should never do. It is logged
+    with its traceback; please report it.
+    """
+
+
+class TorrentStopped(BittwistError):
+    """
+    A torrent was stopped (or removed) before what was waited for happened.
+
+    @ivar name: the torrent's name.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"{name}: stopped before the download completed")
+
+
+class ListenError(BittwistError):
+    """
+    The service cannot accept peer connections where it was told to.
+
+    @ivar endpoint: the endpoint description, e.g. C{"tcp:6881"}.
+    @ivar reason: why.
+    """
+
+    def __init__(self, endpoint: str, reason: str) -> None:
+        self.endpoint = endpoint
+        self.reason = reason
+        super().__init__(
+            f"cannot accept peers on {endpoint}: {reason}; choose another --port "
+            "(e.g. --port tcp:6882) or stop the program using it"
+        )

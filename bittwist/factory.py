@@ -4,61 +4,123 @@ Factories of peer connections: L{PeerClientFactory} for the connections we
 make, L{PeerServerFactory} for the ones we accept.
 """
 
-from typing import Callable, Optional, Protocol as TypingProtocol
+import ipaddress
+from typing import Any, Callable, Optional
 
-from twisted.internet.interfaces import IAddress, IConnector, IReactorTime
-from twisted.internet.protocol import ClientFactory, ServerFactory
-from twisted.python.failure import Failure
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint
+from twisted.internet.interfaces import IAddress, IReactorTime, IStreamClientEndpoint
+from twisted.internet.protocol import ClientFactory, Factory, ServerFactory
 
 from bittwist.peer import IPeerEvents, PeerProtocol
 
-__all__ = ["PeerClientFactory", "PeerServerFactory"]
+__all__ = ["PeerClientFactory", "PeerServerFactory", "PeerDialer", "tcpEndpoint"]
 
-
-class IConnectingTorrent(IPeerEvents, TypingProtocol):
-    """
-    A torrent that makes outgoing connections and hears how they went.
-    """
-
-    peerId: bytes
-
-    def connectionFailed(self, address: tuple[str, int], reason: str) -> None: ...
-    def connectionEnded(self, address: tuple[str, int], handshaked: bool) -> None: ...
+CONNECT_TIMEOUT = 15
+"""
+Seconds an outgoing TCP connection may take to be established.
+"""
 
 
 class PeerClientFactory(ClientFactory):
     """
     Makes one outgoing connection to one peer address for one torrent.
+
+    @ivar peer: the protocol, once built.
     """
 
     protocol = PeerProtocol
     noisy = False
 
     def __init__(
-        self, reactor: IReactorTime, torrent: IConnectingTorrent, address: tuple[str, int]
+        self,
+        reactor: IReactorTime,
+        torrent: IPeerEvents,
+        address: tuple[str, int],
+        peerId: bytes,
+        source: str = "manual",
     ) -> None:
         """
         @param reactor: passed on to the protocol, for its timers.
         @param torrent: the torrent the connection is for.
-        @param address: the (host, port) dialled, reported back on failure.
+        @param address: the (host, port) dialled.
+        @param peerId: our peer id.
+        @param source: where the address came from.
         """
         self._reactor = reactor
         self.torrent = torrent
         self.address = address
-        self._proto: Optional[PeerProtocol] = None
+        self.peerId = peerId
+        self.source = source
+        self.peer: Optional[PeerProtocol] = None
 
     def buildProtocol(self, addr: IAddress) -> PeerProtocol:
-        proto = self.protocol(self._reactor, self.torrent.peerId, torrent=self.torrent)
+        proto = self.protocol(
+            self._reactor, self.peerId, torrent=self.torrent, dialed=self.address, source=self.source
+        )
         proto.factory = self
-        self._proto = proto
+        self.peer = proto
         return proto
 
-    def clientConnectionFailed(self, connector: IConnector, reason: Failure) -> None:
-        self.torrent.connectionFailed(self.address, reason.getErrorMessage())
 
-    def clientConnectionLost(self, connector: IConnector, reason: Failure) -> None:
-        proto = self._proto
-        self.torrent.connectionEnded(self.address, proto is not None and proto.handshaked)
+def tcpEndpoint(reactor: Any, host: str, port: int) -> IStreamClientEndpoint:
+    """
+    @return: a TCP client endpoint to C{host}, an IPv4 or IPv6 address or a
+        host name, with L{CONNECT_TIMEOUT}.
+    """
+    try:
+        version = ipaddress.ip_address(host).version
+    except ValueError:
+        return HostnameEndpoint(reactor, host, port, timeout=CONNECT_TIMEOUT)
+    endpoint = TCP4ClientEndpoint if version == 4 else TCP6ClientEndpoint
+    return endpoint(reactor, host, port, timeout=CONNECT_TIMEOUT)
+
+
+class PeerDialer:
+    """
+    Makes outgoing peer connections through client endpoints.
+
+    @ivar endpointFactory: makes the endpoint for a C{(host, port)}.
+    @ivar wrapFactory: wraps a connection's factory before it dials (e.g. to
+        encrypt the connection), or C{None}.
+    """
+
+    def __init__(
+        self,
+        reactor: Any,
+        peerId: bytes,
+        endpointFactory: Optional[Callable[[str, int], IStreamClientEndpoint]] = None,
+        wrapFactory: Optional[Callable[[PeerClientFactory], Factory]] = None,
+    ) -> None:
+        """
+        @param reactor: for the protocols' timers and the default endpoints.
+        @param peerId: our peer id.
+        @param endpointFactory: see L{endpointFactory}; TCP by default.
+        @param wrapFactory: see L{wrapFactory}.
+        """
+        self._reactor = reactor
+        self.peerId = peerId
+        self.endpointFactory = endpointFactory or (lambda host, port: tcpEndpoint(reactor, host, port))
+        self.wrapFactory = wrapFactory
+
+    def dial(
+        self, torrent: IPeerEvents, address: tuple[str, int], source: str
+    ) -> Deferred[PeerProtocol]:
+        """
+        Connect to a peer for a torrent.
+
+        @return: fires with the peer's protocol once connected (the
+            handshake is then under way), or fails; cancel it to give up.
+        """
+        factory = PeerClientFactory(self._reactor, torrent, address, self.peerId, source)
+        outer = factory if self.wrapFactory is None else self.wrapFactory(factory)
+        d = self.endpointFactory(*address).connect(outer)
+
+        def connected(_: object) -> PeerProtocol:
+            assert factory.peer is not None
+            return factory.peer
+
+        return d.addCallback(connected)
 
 
 class PeerServerFactory(ServerFactory):

@@ -3,14 +3,16 @@
 The peer wire protocol over a Twisted transport.
 
 L{PeerProtocol} is glue: it feeds bytes to the sans-IO L{bittwist.wire}
-decoder, keeps the per-peer state BEP 3 defines (choked and interested, both
-ways; the peer's pieces; requests in flight), writes messages, keeps the
-connection alive, and hands every event to its torrent, which decides policy.
+decoder, drives the sans-IO L{bittwist.peerstate.PeerState} (choked and
+interested both ways, the peer's pieces, requests in flight both ways),
+writes what it says to send, keeps the connection alive, and hands every
+event to its torrent, which decides policy. Nothing else writes to a peer's
+transport.
 """
 
-from collections import deque
 from typing import Callable, Iterable, Optional, Protocol as TypingProtocol
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
@@ -20,9 +22,10 @@ from zope.interface import implementer
 from bittwist import wire
 from bittwist.bitfield import Bitfield
 from bittwist.errors import ProtocolError
+from bittwist.peerstate import MAX_QUEUED_REQUESTS, PeerState
 from bittwist.rate import RateMeter
 
-__all__ = ["PeerProtocol", "IPeerEvents"]
+__all__ = ["PeerProtocol", "IPeerEvents", "MAX_QUEUED_REQUESTS"]
 
 KEEPALIVE_INTERVAL = 120.0
 """
@@ -38,13 +41,6 @@ Drop a peer that sent nothing at all for this long.
 HANDSHAKE_TIMEOUT = 30.0
 """
 Drop a connection whose handshake has not completed within this long.
-"""
-
-MAX_QUEUED_REQUESTS = 512
-"""
-How many block requests a peer may have waiting for our answer. Beyond that
-it is flooding us, and is dropped: this bounds the memory a peer can make us
-spend.
 """
 
 READ_SIZE = 2**18
@@ -92,25 +88,20 @@ class PeerProtocol(Protocol):
 
     @ivar torrent: the torrent this connection serves, once known.
     @ivar peerId: the remote peer id, once handshaken.
-    @ivar pieces: the pieces the remote peer has, once handshaken.
-    @ivar amChoking: whether we choke the peer.
-    @ivar amInterested: whether we told the peer we are interested.
-    @ivar peerChoking: whether the peer chokes us.
-    @ivar peerInterested: whether the peer is interested in us.
-    @ivar requested: our requests in flight to the peer, (index, begin) to
-        length, in the order sent.
-    @ivar requestsIn: the peer's requests waiting for our answer.
-    @ivar serving: the peer's requests taken by L{nextRequest} and not yet
-        sent (being read, or waiting for upload tokens).
+    @ivar reserved: the reserved bytes of the peer's handshake.
+    @ivar state: the BEP 3 state of the connection, once handshaken (a
+        L{PeerState}; read it, change it through this protocol's methods).
+    @ivar outgoing: whether we dialled the peer.
+    @ivar dialed: the address we dialled, for an outgoing connection.
+    @ivar source: where the peer's address came from (C{"tracker"},
+        C{"manual"}, ...; C{"incoming"} for a connection we accepted).
     @ivar writePaused: whether the transport asked us to stop producing.
     @ivar downloadRate: payload bytes per second from the peer.
     @ivar uploadRate: payload bytes per second to the peer.
-    @ivar lastBlockAt: when the peer last sent a block (or when we first
-        asked it for one), for snub detection.
-    @ivar requestDepth: how many requests we keep in flight to the peer.
     """
 
     log = Logger()
+    state: PeerState
 
     def __init__(
         self,
@@ -118,45 +109,52 @@ class PeerProtocol(Protocol):
         ourPeerId: bytes,
         torrent: Optional[IPeerEvents] = None,
         lookup: Optional[Callable[[bytes], Optional[IPeerEvents]]] = None,
+        dialed: Optional[tuple[str, int]] = None,
+        source: str = "incoming",
     ) -> None:
         """
         @param reactor: provides time and C{callLater}.
         @param ourPeerId: our 20-byte peer id.
         @param torrent: for outgoing connections, the torrent.
         @param lookup: for incoming connections, finds a torrent by info_hash.
+        @param dialed: for outgoing connections, the address dialled.
+        @param source: where the address came from.
         """
         self._reactor = reactor
         self._ourPeerId = ourPeerId
         self.torrent = torrent
         self._lookup = lookup
         self.outgoing = torrent is not None
+        self.dialed = dialed
+        self.source = source
         self._decoder = wire.Decoder(expectHandshake=True)
         self.peerId: Optional[bytes] = None
         self.reserved = bytes(8)
-        self.pieces: Optional[Bitfield] = None
         self.handshaked = False
-        self.amChoking = True
-        self.amInterested = False
-        self.peerChoking = True
-        self.peerInterested = False
-        self.snubbed = False
-        self.requested: dict[tuple[int, int], int] = {}
-        self.requestsIn: deque[tuple[int, int, int]] = deque()
-        self.serving: list[tuple[int, int, int]] = []
         self.writePaused = False
         self.downloadRate = RateMeter(reactor)
         self.uploadRate = RateMeter(reactor)
-        self.requestDepth = 64
         self.address: Optional[tuple[str, int]] = None
-        self._messagesSeen = 0
         self._disconnecting = False
-        self._lastReceived = self._lastSent = self.lastBlockAt = reactor.seconds()
+        self._lastReceived = self._lastSent = reactor.seconds()
         self._connectedAt = reactor.seconds()
         self._timer = None
+        self._closed: list[Deferred[bool]] = []
+        self._isClosed = False
 
     def __repr__(self) -> str:
         host = f"{self.address[0]}:{self.address[1]}" if self.address else "?"
         return f"<Peer {host}>"
+
+    # Read-only views of the state the choker and status pages read.
+
+    @property
+    def amChoking(self) -> bool:
+        return self.state.amChoking if self.handshaked else True
+
+    @property
+    def peerInterested(self) -> bool:
+        return self.state.peerInterested if self.handshaked else False
 
     # Connection life.
 
@@ -178,11 +176,28 @@ class PeerProtocol(Protocol):
         # Nothing is written or received any more (sendBlock answers False
         # to a block read after the peer left).
         self._disconnecting = True
+        self._isClosed = True
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
         if self.handshaked and self.torrent is not None:
             self.torrent.peerDisconnected(self, reason.getErrorMessage())
+        waiting, self._closed = self._closed, []
+        for d in waiting:
+            d.callback(self.handshaked)
+
+    def whenClosed(self) -> Deferred[bool]:
+        """
+        @return: fires when the connection has closed, with whether it got
+            through the handshake.
+        """
+        if self._isClosed:
+            d: Deferred[bool] = Deferred()
+            d.callback(self.handshaked)
+            return d
+        d = Deferred()
+        self._closed.append(d)
+        return d
 
     def drop(self, why: str) -> None:
         """
@@ -246,7 +261,7 @@ class PeerProtocol(Protocol):
         self.reserved = message.reserved
         numPieces = self.torrent.numPieces
         self._decoder.setMaxBitfieldPieces(numPieces)
-        self.pieces = Bitfield(numPieces)
+        self.state = PeerState(numPieces)
         self.handshaked = True
         if not self.torrent.peerHandshaked(self):
             self.drop("refused by torrent")
@@ -255,107 +270,74 @@ class PeerProtocol(Protocol):
         if ours is not None and len(ours):
             self.sendMessage(wire.Bitfield(ours.toBytes()))
 
-    def _expectHandshaken(self) -> None:
+    def _handshaken(self) -> IPeerEvents:
         if not self.handshaked:
             raise ProtocolError("message before handshake")
-        self._messagesSeen += 1
+        assert self.torrent is not None
+        return self.torrent
 
     def _receiveKeepAlive(self, message: wire.KeepAlive) -> None:
-        self._expectHandshaken()
-        self._messagesSeen -= 1
+        self._handshaken()
 
     def _receiveChoke(self, message: wire.Choke) -> None:
-        self._expectHandshaken()
-        if self.peerChoking:
-            return
-        self.peerChoking = True
-        # BEP 3: a choke discards every request in flight.
-        dropped = list(self.requested)
-        self.requested.clear()
-        assert self.torrent is not None
-        self.torrent.peerChoked(self, dropped)
+        torrent = self._handshaken()
+        self.state.received()
+        if not self.state.peerChoking:
+            torrent.peerChoked(self, self.state.peerChoked())
 
     def _receiveUnchoke(self, message: wire.Unchoke) -> None:
-        self._expectHandshaken()
-        if not self.peerChoking:
-            return
-        self.peerChoking = False
-        self.lastBlockAt = self._reactor.seconds()
-        assert self.torrent is not None
-        self.torrent.peerUnchoked(self)
+        torrent = self._handshaken()
+        self.state.received()
+        if self.state.peerUnchoked():
+            torrent.peerUnchoked(self)
 
     def _receiveInterested(self, message: wire.Interested) -> None:
-        self._expectHandshaken()
-        if not self.peerInterested:
-            self.peerInterested = True
-            assert self.torrent is not None
-            self.torrent.peerInterestChanged(self)
+        torrent = self._handshaken()
+        self.state.received()
+        if self.state.peerInterest(True):
+            torrent.peerInterestChanged(self)
 
     def _receiveNotInterested(self, message: wire.NotInterested) -> None:
-        self._expectHandshaken()
-        if self.peerInterested:
-            self.peerInterested = False
-            assert self.torrent is not None
-            self.torrent.peerInterestChanged(self)
+        torrent = self._handshaken()
+        self.state.received()
+        if self.state.peerInterest(False):
+            torrent.peerInterestChanged(self)
 
     def _receiveHave(self, message: wire.Have) -> None:
-        self._expectHandshaken()
-        assert self.pieces is not None and self.torrent is not None
-        if not 0 <= message.index < self.pieces.length:
-            raise ProtocolError(f"have for piece {message.index} of {self.pieces.length}")
-        if self.pieces.add(message.index):
-            self.torrent.peerHave(self, message.index)
+        torrent = self._handshaken()
+        self.state.received()
+        if self.state.peerHas(message.index):
+            torrent.peerHave(self, message.index)
 
     def _receiveBitfield(self, message: wire.Bitfield) -> None:
-        self._expectHandshaken()
-        assert self.pieces is not None and self.torrent is not None
-        if self._messagesSeen != 1:
-            raise ProtocolError("bitfield after the first message")
-        try:
-            self.pieces = Bitfield.fromBytes(self.pieces.length, message.payload)
-        except ValueError as e:
-            raise ProtocolError(str(e)) from None
-        self.torrent.peerBitfield(self)
+        torrent = self._handshaken()
+        self.state.received()
+        self.state.peerBitfield(message.payload)
+        torrent.peerBitfield(self)
 
     def _receiveRequest(self, message: wire.Request) -> None:
-        self._expectHandshaken()
-        if self.amChoking:
-            # Requests racing our choke are expected; ignore them (BEP 3).
-            return
-        if len(self.requestsIn) >= MAX_QUEUED_REQUESTS:
-            raise ProtocolError(f"more than {MAX_QUEUED_REQUESTS} requests queued")
-        assert self.torrent is not None
-        self.requestsIn.append((message.index, message.begin, message.length))
-        self.torrent.requestReceived(self, message.index, message.begin, message.length)
+        torrent = self._handshaken()
+        self.state.received()
+        if self.state.peerRequested((message.index, message.begin, message.length)):
+            torrent.requestReceived(self, message.index, message.begin, message.length)
 
     def _receiveCancel(self, message: wire.Cancel) -> None:
-        self._expectHandshaken()
-        request = (message.index, message.begin, message.length)
-        try:
-            self.requestsIn.remove(request)
-        except ValueError:
-            # Being read: the block is dropped when it comes.
-            try:
-                self.serving.remove(request)
-            except ValueError:
-                pass
+        self._handshaken()
+        self.state.received()
+        self.state.peerCancelled((message.index, message.begin, message.length))
 
     def _receivePiece(self, message: wire.Piece) -> None:
-        self._expectHandshaken()
-        key = (message.index, message.begin)
-        length = self.requested.pop(key, None)
+        torrent = self._handshaken()
+        self.state.received()
         size = len(message.block)
-        if length is not None and length != size:
-            raise ProtocolError(f"block {key} is {size} bytes, asked for {length}")
-        self.lastBlockAt = self._reactor.seconds()
-        self.snubbed = False
+        self.state.blockArrived(message.index, message.begin, size)
         self.downloadRate.add(size)
-        assert self.torrent is not None
-        self.torrent.blockReceived(self, message.index, message.begin, message.block)
+        torrent.blockReceived(self, message.index, message.begin, message.block)
 
     def _receiveIgnored(self, message: object) -> None:
         # Port (DHT) and messages of extensions we did not negotiate.
-        self._expectHandshaken()
+        self._handshaken()
+        self.state.received()
 
     _dispatch = {
         wire.Handshake: _receiveHandshake,
@@ -373,63 +355,62 @@ class PeerProtocol(Protocol):
         wire.UnknownMessage: _receiveIgnored,
     }
 
-    # Sending.
+    # Sending: every byte to the peer goes through _write.
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes | list[bytes]) -> None:
         self._lastSent = self._reactor.seconds()
-        self.transport.write(data)
+        if isinstance(data, list):
+            self.transport.writeSequence(data)
+        else:
+            self.transport.write(data)
 
-    def sendMessage(self, message: wire.Message) -> None:
+    def sendMessage(self, message: Optional[wire.Message]) -> None:
         """
-        Send one message.
+        Send one message (nothing if C{None}, or once dropping).
         """
-        if not self._disconnecting:
+        if message is not None and not self._disconnecting:
             self._write(wire.encode(message))
 
     def setInterested(self, interested: bool) -> None:
         """
         Tell the peer whether we want anything it has (only on change).
         """
-        if interested != self.amInterested:
-            self.amInterested = interested
-            self.sendMessage(wire.Interested() if interested else wire.NotInterested())
+        self.sendMessage(self.state.setInterested(interested))
 
     def setChoking(self, choking: bool) -> None:
         """
         Choke or unchoke the peer (only on change). Choking discards its
         queued requests, as BEP 3 says.
         """
-        if choking != self.amChoking:
-            self.amChoking = choking
-            if choking:
-                self.requestsIn.clear()
-                del self.serving[:]
-            self.sendMessage(wire.Choke() if choking else wire.Unchoke())
+        self.sendMessage(self.state.setChoking(choking))
 
-    def sendRequests(self, blocks: Iterable[tuple[int, int, int]]) -> None:
+    def sendHave(self, index: int) -> None:
+        """
+        Tell the peer we now have piece C{index}.
+        """
+        if self.handshaked:
+            self.sendMessage(wire.Have(index))
+
+    def sendRequests(self, blocks: Iterable[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
         """
         Request blocks, in one write, and remember them as in flight.
+
+        @return: the requests sent (none once the connection is being
+            dropped).
         """
         if self._disconnecting:
-            return
-        requested = self.requested
-        if not requested:
-            self.lastBlockAt = self._reactor.seconds()
-        out = []
-        encodeRequest = wire.encodeRequest
-        for index, begin, length in blocks:
-            requested[(index, begin)] = length
-            out.append(encodeRequest(index, begin, length))
-        if out:
-            self._write(b"".join(out))
+            return []
+        sent = self.state.addRequests(blocks)
+        if sent:
+            encodeRequest = wire.encodeRequest
+            self._write(b"".join([encodeRequest(i, b, n) for i, b, n in sent]))
+        return sent
 
     def cancelRequest(self, index: int, begin: int) -> None:
         """
         Cancel a request in flight, if it is.
         """
-        length = self.requested.pop((index, begin), None)
-        if length is not None:
-            self.sendMessage(wire.Cancel(index, begin, length))
+        self.sendMessage(self.state.cancelRequest(index, begin))
 
     # Serving: the torrent takes requests with nextRequest, reads them, and
     # answers with sendBlock.
@@ -440,19 +421,11 @@ class PeerProtocol(Protocol):
         now: we do not choke it, its transport is not paused, and fewer than
         C{maxServing} of its requests are being served.
 
-        @return: C{(index, begin, length)}, now in L{serving}, or C{None}.
+        @return: C{(index, begin, length)}, or C{None}.
         """
-        if (
-            not self.requestsIn
-            or self.writePaused
-            or self.amChoking
-            or self._disconnecting
-            or len(self.serving) >= maxServing
-        ):
+        if self.writePaused or self._disconnecting or not self.handshaked:
             return None
-        request = self.requestsIn.popleft()
-        self.serving.append(request)
-        return request
+        return self.state.nextRequest(maxServing)
 
     def wants(self, request: tuple[int, int, int]) -> bool:
         """
@@ -460,7 +433,7 @@ class PeerProtocol(Protocol):
             answered (not cancelled, not discarded by a choke, still
             connected).
         """
-        return request in self.serving and not self._disconnecting
+        return not self._disconnecting and self.state.wants(request)
 
     def sendBlock(self, index: int, begin: int, block: bytes) -> bool:
         """
@@ -469,16 +442,9 @@ class PeerProtocol(Protocol):
 
         @return: whether the block was sent.
         """
-        try:
-            self.serving.remove((index, begin, len(block)))
-        except ValueError:
+        if not self.state.answered((index, begin, len(block))) or self._disconnecting:
             return False
-        if self._disconnecting or self.amChoking:
-            return False
-        self._lastSent = self._reactor.seconds()
-        self.transport.writeSequence(
-            [wire.encodePieceHeader(index, begin, len(block)), block]
-        )
+        self._write([wire.encodePieceHeader(index, begin, len(block)), block])
         self.uploadRate.add(len(block))
         return True
 

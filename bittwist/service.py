@@ -4,27 +4,39 @@ L{BitTorrentService}: BitTorrent as a Twisted service, the point where an
 application embeds bittwist.
 """
 
+import dataclasses
 import os
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Optional, Union
 
 from twisted.application.service import MultiService
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.internet.task import LoopingCall
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.interfaces import IStreamServerEndpoint
+from twisted.internet.interfaces import IStreamClientEndpoint, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from bittwist import events
 from bittwist import metainfo as _metainfo
-from bittwist.errors import BittwistError, UsageError
+from bittwist.config import SessionConfig, TorrentConfig
+from bittwist.errors import BittwistError, ListenError, UsageError
 from bittwist.metainfo import Metainfo
 from bittwist.progress import ProgressLogger, formatRate, formatSize
-from bittwist.session import Session
+from bittwist.session import Session, StorageFactory
 from bittwist.state import StateFolder, TorrentRecord, metainfoBytes, resumePlan
-from bittwist.torrent import Torrent
+from bittwist.torrent import Torrent, TorrentState
+from bittwist.torrent.lifecycle import ACTIVE
 
-__all__ = ["BitTorrentService"]
+__all__ = ["BitTorrentService", "endpointDescription"]
+
+
+def endpointDescription(text: str) -> str:
+    """
+    @return: C{text} as a server endpoint description: a bare port number
+        (C{"6881"}) becomes C{"tcp:6881"}; anything else is kept.
+    """
+    text = text.strip()
+    return f"tcp:{text}" if text.isdigit() else text
 
 SAVE_INTERVAL = 30.0
 """
@@ -63,37 +75,56 @@ class BitTorrentService(MultiService):
         self,
         endpoint: Union[str, IStreamServerEndpoint] = "tcp:6881",
         reactor: Any = None,
+        config: SessionConfig = SessionConfig(),
         peerId: Optional[bytes] = None,
         httpClient: Any = None,
-        maxPeers: int = 50,
         progressInterval: Optional[float] = 5.0,
         stateDir: Optional[str] = None,
+        storageFactory: Optional[StorageFactory] = None,
+        endpointFactory: Optional[Callable[[str, int], IStreamClientEndpoint]] = None,
     ) -> None:
         """
-        @param endpoint: where to accept peers: an endpoint or its string
-            description (C{"tcp:6881"}).
+        @param endpoint: where to accept peers: an endpoint, its string
+            description (C{"tcp:6881"}), or a bare port number (C{"6881"}).
         @param reactor: the reactor (the global one by default).
+        @param config: rate limits, and each torrent's limits and seed goals.
         @param peerId: our peer id (a fresh one by default).
         @param httpClient: a treq-like client for trackers.
-        @param maxPeers: the most connections per torrent.
         @param progressInterval: seconds between progress log lines, or
             C{None} for none.
         @param stateDir: the folder to remember torrents in across restarts
             (created when first needed), or C{None} to forget them on stop.
+        @param storageFactory: makes each torrent's storage (files in its
+            download folder by default).
+        @param endpointFactory: makes the client endpoint that dials a peer's
+            C{(host, port)} (TCP by default).
         """
         super().__init__()
         if reactor is None:
             from twisted.internet import reactor  # type: ignore[no-redef]
         self._reactor = reactor
+        self._endpointDescription = "the endpoint given"
         if isinstance(endpoint, str):
+            self._endpointDescription = endpoint = endpointDescription(endpoint)
             endpoint = serverFromString(reactor, endpoint)
         self._endpoint = endpoint
-        self.session = Session(reactor, peerId=peerId, httpClient=httpClient, maxPeers=maxPeers)
+        self._listening: Optional[Deferred[Any]] = None
+        self._listenWaiters: list[Deferred[int]] = []
+        self._listenResult: Optional[Union[int, Failure]] = None
+        self.session = Session(
+            reactor,
+            config,
+            peerId=peerId,
+            httpClient=httpClient,
+            storageFactory=storageFactory,
+            endpointFactory=endpointFactory,
+        )
         # Whether torrents start when added: once running and listening (or
         # failed to), so that none is started twice.
         self._ready = False
         self.state = None if stateDir is None else StateFolder(stateDir, reactor)
         self._records: dict[bytes, TorrentRecord] = {}
+        self._ephemeral: set[bytes] = set()
         self._unsaved: dict[bytes, int] = {}
         self._saver = LoopingCall(self._savePeriodically)
         self._saver.clock = reactor
@@ -104,20 +135,23 @@ class BitTorrentService(MultiService):
 
     def addTorrent(
         self,
-        torrent: Union[Metainfo, str, bytes],
-        downloadDir: str,
+        torrent: Union[Metainfo, str, os.PathLike[str], bytes],
+        downloadDir: Union[str, os.PathLike[str]],
         peers: Iterable[tuple[str, int]] = (),
         announce: bool = True,
+        remember: bool = True,
     ) -> Torrent:
         """
         Add a torrent; it starts now if the service is running, else when
         the service starts.
 
-        @param torrent: a parsed L{Metainfo}, the path of a C{.torrent} file,
-            or its bytes.
+        @param torrent: a parsed L{Metainfo}, the path of a C{.torrent} file
+            (a C{str} or a C{pathlib.Path}), or its bytes.
         @param downloadDir: the folder its files go in.
         @param peers: peer addresses to connect to besides the trackers'.
         @param announce: whether to use the torrent's trackers.
+        @param remember: whether the state folder remembers it (a throwaway
+            torrent, like the demo's, is not).
         @raise bittwist.errors.MetainfoError: if the torrent cannot be read.
         @raise bittwist.errors.UsageError: if the torrent is already added.
         @return: the torrent. With a state folder that remembers it in the
@@ -125,6 +159,8 @@ class BitTorrentService(MultiService):
             whether it was paused.
         """
         data = b""
+        if isinstance(torrent, os.PathLike):
+            torrent = os.fspath(torrent)
         if isinstance(torrent, str):
             path = torrent
             try:
@@ -140,7 +176,13 @@ class BitTorrentService(MultiService):
             torrent = _metainfo.parse(data)
         downloadDir = os.path.abspath(downloadDir)
         peers = tuple(peers)
-        added = self.session.addTorrent(torrent, downloadDir, peers=peers, announce=announce)
+        saved = self.state.read(torrent.infoHash) if self.state is not None and remember else None
+        if saved is not None and saved.downloadDir == downloadDir and not peers:
+            # Added again without peers: keep those the user gave before.
+            peers = saved.peers
+        added = self.session.addTorrent(
+            torrent, downloadDir, peers=peers, config=self._torrentConfig(announce)
+        )
         record = TorrentRecord(
             metainfo=torrent,
             torrentData=data,
@@ -149,10 +191,11 @@ class BitTorrentService(MultiService):
             peers=peers,
             announce=announce,
         )
-        if self.state is not None:
+        if not remember:
+            self._ephemeral.add(torrent.infoHash)
+        elif self.state is not None:
             if not data:
                 record.torrentData = metainfoBytes(torrent)
-            saved = self.state.read(torrent.infoHash)
             if saved is not None and saved.downloadDir == downloadDir:
                 record.paused = saved.paused
                 record.addedAt = saved.addedAt
@@ -214,6 +257,9 @@ class BitTorrentService(MultiService):
             self._save(torrent)
         torrent.resume()
 
+    def _torrentConfig(self, announce: bool) -> TorrentConfig:
+        return dataclasses.replace(self.session.config.torrent, announce=announce)
+
     def _lookup(self, infoHash: bytes) -> Torrent:
         torrent = self.session.torrents.get(infoHash)
         if torrent is None or infoHash not in self._records:
@@ -246,10 +292,10 @@ class BitTorrentService(MultiService):
         elif isinstance(event, events.Completed):
             self._save(torrent)
         elif isinstance(event, events.StateChanged):
-            if event.state == "paused" and not record.paused:
+            if event.state is TorrentState.PAUSED and not record.paused:
                 record.paused = True
                 self._save(torrent)
-            elif event.state in ("downloading", "seeding") and record.paused:
+            elif event.state in ACTIVE and record.paused:
                 record.paused = False
                 self._save(torrent)
 
@@ -258,11 +304,11 @@ class BitTorrentService(MultiService):
         Save a torrent's state, with its verified pieces once it has been
         checked.
         """
-        if self.state is None:
+        if self.state is None or torrent.infoHash in self._ephemeral:
             return succeed(None)
         record = self._records[torrent.infoHash]
         self._unsaved[torrent.infoHash] = 0
-        pieces = torrent.picker.done if torrent.picker is not None else None
+        pieces = torrent.verifiedPieces()
 
         def saved(resume: Any) -> None:
             if resume is not None:
@@ -333,7 +379,7 @@ class BitTorrentService(MultiService):
                         record.metainfo,
                         record.downloadDir,
                         peers=record.peers,
-                        announce=record.announce,
+                        config=self._torrentConfig(record.announce),
                     )
                 except BittwistError as e:
                     self.log.error(
@@ -346,7 +392,8 @@ class BitTorrentService(MultiService):
                 self._track(torrent, record, save=False)
             self._saver.start(SAVE_INTERVAL, now=False)
 
-        def listening(_: object) -> None:
+        def listening(port: Any) -> None:
+            self._listened(self.session.port)
             if not self.running:
                 return
             self._ready = True
@@ -354,18 +401,44 @@ class BitTorrentService(MultiService):
                 self._startTorrent(torrent)
 
         def cannotListen(failure: Failure) -> None:
-            self.log.error(
-                "Cannot accept peers ({error}); downloading with outgoing "
-                "connections only. Choose another --port to accept peers.",
-                error=failure.getErrorMessage(),
-            )
-            listening(None)
+            # Announcing port 0 would tell the swarm nothing true: start no
+            # torrent, and say what to do.
+            error = ListenError(self._endpointDescription, failure.getErrorMessage())
+            self.log.error("{error}", error=str(error))
+            self._listened(Failure(error))
 
-        self.session.listen(self._endpoint).addCallbacks(listening, cannotListen)
+        self._listening = self.session.listen(self._endpoint)
+        self._listening.addCallbacks(listening, cannotListen)
+
+    def _listened(self, result: Union[int, Failure]) -> None:
+        self._listening = None
+        self._listenResult = result
+        waiting, self._listenWaiters = self._listenWaiters, []
+        for d in waiting:
+            if isinstance(result, Failure):
+                d.errback(result)
+            else:
+                d.callback(result)
+
+    def whenListening(self) -> Deferred[int]:
+        """
+        @return: fires with the port number once the service accepts peers,
+            or fails with L{bittwist.errors.ListenError} if it cannot (then
+            no torrent starts).
+        """
+        result = self._listenResult
+        if result is None:
+            d: Deferred[int] = Deferred()
+            self._listenWaiters.append(d)
+            return d
+        return fail(result) if isinstance(result, Failure) else succeed(result)
 
     def stopService(self) -> Deferred[None]:
         children = super().stopService()
         self._ready = False
+        self._listenResult = None
+        if self._listening is not None:
+            self._listening.cancel()
         if self._saver.running:
             self._saver.stop()
         # Wait for the children too (the web page's port, for one).

@@ -6,19 +6,21 @@ A session: our peer id, one listening port, and the torrents by info_hash.
 import os
 import secrets
 import string
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from twisted.internet.defer import Deferred, DeferredList, maybeDeferred, succeed
-from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
+from twisted.internet.interfaces import IListeningPort, IStreamClientEndpoint, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.web.client import Agent, HTTPConnectionPool, _HTTP11ClientFactory
 from treq.client import HTTPClient
 
 from bittwist import __version__
+from bittwist.config import SessionConfig, TorrentConfig
 from bittwist.errors import UsageError
-from bittwist.factory import PeerServerFactory
+from bittwist.factory import PeerDialer, PeerServerFactory
 from bittwist.metainfo import Metainfo
 from bittwist.ratelimit import TokenBucket
+from bittwist.sources import IPeerSource, ManualSource, TrackerSource
 from bittwist.storage import FileStorage, IPieceStorage
 from bittwist.torrent import Torrent
 
@@ -56,20 +58,25 @@ def _trackerClient(reactor: Any) -> HTTPClient:
     return HTTPClient(Agent(reactor, pool=pool))
 
 
+StorageFactory = Callable[[Metainfo, str], IPieceStorage]
+"""
+Makes the storage of a torrent from its metainfo and download folder.
+"""
+
+
 class Session:
     """
     The torrents of one bittwist instance, sharing a peer id and a port.
 
     @ivar peerId: our peer id.
+    @ivar config: what the torrents share, and the configuration each
+        torrent gets unless told otherwise.
     @ivar torrents: the torrents, by info_hash.
     @ivar port: the listening port number (0 until L{listen}).
     @ivar uploadLimit: the upload rate limit of every torrent together
         (C{uploadLimit.setRate(bytesPerSecond)}; 0 is unlimited).
     @ivar downloadLimit: the download rate limit of every torrent together.
-    @ivar seedRatio: torrents added from now on stop seeding at this
-        upload ratio (C{None}: never).
-    @ivar seedTime: torrents added from now on stop seeding after this many
-        seconds of it (C{None}: never).
+    @ivar dialer: makes the outgoing peer connections of every torrent.
     """
 
     log = Logger()
@@ -77,30 +84,31 @@ class Session:
     def __init__(
         self,
         reactor: Any,
+        config: SessionConfig = SessionConfig(),
         peerId: Optional[bytes] = None,
         httpClient: Any = None,
-        maxPeers: int = 50,
-        maxUploadRate: int = 0,
-        maxDownloadRate: int = 0,
-        seedRatio: Optional[float] = None,
-        seedTime: Optional[float] = None,
+        storageFactory: Optional[StorageFactory] = None,
+        endpointFactory: Optional[Callable[[str, int], IStreamClientEndpoint]] = None,
     ) -> None:
         """
-        @param maxUploadRate: bytes per second sent by all torrents
-            together; 0 for unlimited.
-        @param maxDownloadRate: bytes per second received by all torrents
-            together; 0 for unlimited.
-        @param seedRatio: see L{seedRatio}.
-        @param seedTime: see L{seedTime}.
+        @param config: see L{config}.
+        @param peerId: our peer id (a fresh one by default).
+        @param httpClient: a treq-like client for trackers.
+        @param storageFactory: makes each torrent's storage (a
+            L{FileStorage} in its download folder by default).
+        @param endpointFactory: makes the client endpoint to dial a peer's
+            C{(host, port)} (TCP by default).
         """
         self._reactor = reactor
+        self.config = config
         self.peerId = peerId or makePeerId()
         self._httpClient = httpClient if httpClient is not None else _trackerClient(reactor)
-        self.maxPeers = maxPeers
-        self.uploadLimit = TokenBucket(reactor, maxUploadRate)
-        self.downloadLimit = TokenBucket(reactor, maxDownloadRate)
-        self.seedRatio = seedRatio
-        self.seedTime = seedTime
+        self._storageFactory = storageFactory or (
+            lambda metainfo, folder: FileStorage(metainfo, folder, reactor=reactor)
+        )
+        self.uploadLimit = TokenBucket(reactor, config.maxUploadRate)
+        self.downloadLimit = TokenBucket(reactor, config.maxDownloadRate)
+        self.dialer = PeerDialer(reactor, self.peerId, endpointFactory)
         self.torrents: dict[bytes, Torrent] = {}
         self.port = 0
         self._listening: Optional[IListeningPort] = None
@@ -134,8 +142,8 @@ class Session:
         metainfo: Metainfo,
         downloadDir: str,
         peers: Iterable[tuple[str, int]] = (),
+        config: Optional[TorrentConfig] = None,
         storage: Optional[IPieceStorage] = None,
-        announce: bool = True,
     ) -> Torrent:
         """
         Add a torrent (not yet started: call its C{start}).
@@ -143,30 +151,36 @@ class Session:
         @param metainfo: the torrent.
         @param downloadDir: the folder its files go in.
         @param peers: peer addresses to connect to besides the trackers'.
-        @param storage: where the data goes (a L{FileStorage} in
-            C{downloadDir} by default).
-        @param announce: whether to use the torrent's trackers.
+        @param config: how it behaves (the session's L{SessionConfig.torrent}
+            by default).
+        @param storage: where the data goes (made by the session's storage
+            factory by default).
         @raise UsageError: if the torrent is already in the session.
         """
         if metainfo.infoHash in self.torrents:
             raise UsageError(f"{metainfo.name}: this torrent is already added")
+        if config is None:
+            config = self.config.torrent
         if storage is None:
-            storage = FileStorage(metainfo, os.path.abspath(downloadDir), reactor=self._reactor)
+            storage = self._storageFactory(metainfo, os.path.abspath(downloadDir))
+        sources: list[IPeerSource] = []
+        if config.announce and metainfo.announceTiers:
+            sources.append(TrackerSource(metainfo.announceTiers, self._reactor, self._httpClient))
+        peers = tuple(peers)
+        if peers:
+            sources.append(ManualSource(peers))
         torrent = Torrent(
             metainfo,
             storage,
             self.peerId,
             self._reactor,
-            port=self.port,
-            httpClient=self._httpClient,
-            maxPeers=self.maxPeers,
-            announce=announce,
+            config,
+            sources=sources,
+            dialer=self.dialer,
             uploadLimit=self.uploadLimit,
             downloadLimit=self.downloadLimit,
-            seedRatio=self.seedRatio,
-            seedTime=self.seedTime,
+            port=self.port,
         )
-        torrent.addPeers(peers)
         self.torrents[metainfo.infoHash] = torrent
         return torrent
 

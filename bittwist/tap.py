@@ -6,17 +6,21 @@ C{twistd bittorrent}: options and the service they make.
 import os
 import shutil
 import tempfile
+from typing import Any
 
 from twisted.application.service import IService, MultiService
 from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
+from twisted.python.failure import Failure
 
-from bittwist import metainfo
+from bittwist import events, metainfo
+from bittwist.config import SessionConfig, TorrentConfig
 from bittwist.demo import DemoSwarm
 from bittwist.errors import MetainfoError
 from bittwist.ratelimit import parseRate
-from bittwist.service import BitTorrentService
+from bittwist.service import BitTorrentService, endpointDescription
 from bittwist.state import defaultStateDir
+from bittwist.torrent import Torrent, TorrentState
 from bittwist.web.site import DEFAULT_ENDPOINT, WebService
 
 __all__ = ["Options", "makeService"]
@@ -54,7 +58,8 @@ class Options(usage.Options):
             "port",
             "p",
             "tcp:6881",
-            "Where to accept peer connections: an endpoint description.",
+            "Where to accept peer connections: an endpoint description "
+            "(tcp:6881, tcp:6881:interface=127.0.0.1) or a port number.",
         ],
         ["max-peers", None, 50, "The most peer connections at once.", int],
         [
@@ -99,7 +104,8 @@ class Options(usage.Options):
             "seed-time",
             None,
             None,
-            "Stop seeding after this many minutes of it.",
+            "Stop seeding after this many minutes of it; 0 exits as soon as "
+            "the download is verified.",
             float,
         ],
     ]
@@ -134,6 +140,7 @@ class Options(usage.Options):
                 raise usage.UsageError(f"--{name} must be a number, 0 or more")
         from twisted.internet import reactor
 
+        self["port"] = endpointDescription(self["port"])
         try:
             serverFromString(reactor, self["port"])
         except (ValueError, TypeError, KeyError) as e:
@@ -150,11 +157,38 @@ class Options(usage.Options):
             raise usage.UsageError(f"--download-dir {folder!r} is not a folder")
 
 
+def _config(options: Options) -> SessionConfig:
+    seedTime = options["seed-time"]
+    return SessionConfig(
+        torrent=TorrentConfig(
+            maxPeers=options["max-peers"],
+            seedRatio=options["seed-ratio"],
+            seedTime=None if seedTime is None else seedTime * 60,
+        ),
+        maxUploadRate=options["max-upload-rate"],
+        maxDownloadRate=options["max-download-rate"],
+    )
+
+
+def _exitWhenFinished(torrent: Torrent, reactor: Any) -> None:
+    """
+    Stop the reactor once C{torrent} is done seeding (C{--seed-time 0}: as
+    soon as it is verified).
+    """
+
+    def observe(event: events.TorrentEvent) -> None:
+        if isinstance(event, events.StateChanged) and event.state is TorrentState.FINISHED:
+            reactor.stop()
+
+    torrent.addObserver(observe)
+
+
 def makeService(options: Options) -> IService:
     """
-    @return: a L{BitTorrentService} downloading the torrent given, or, with
-        no torrent, one that downloads from a local L{DemoSwarm} running
-        beside it.
+    @return: a L{BitTorrentService} downloading the torrent given; with no
+        torrent, one that runs the torrents its state folder remembers, or,
+        when it remembers none, downloads from a local L{DemoSwarm} running
+        beside it (the demo's torrent is never remembered).
     """
     from twisted.internet import reactor
 
@@ -169,21 +203,28 @@ def makeService(options: Options) -> IService:
     service = BitTorrentService(
         endpoint=options["port"],
         reactor=reactor,
-        maxPeers=options["max-peers"],
+        config=_config(options),
         stateDir=stateDir,
     )
-    session = service.session
-    session.uploadLimit.setRate(options["max-upload-rate"])
-    session.downloadLimit.setRate(options["max-download-rate"])
-    session.seedRatio = options["seed-ratio"]
-    if options["seed-time"] is not None:
-        session.seedTime = options["seed-time"] * 60
+
+    def cannotListen(failure: Failure) -> None:
+        # The service said why; without peers nothing can be done.
+        if reactor.running:
+            reactor.stop()
+
+    service.whenListening().addErrback(cannotListen)
     if options["web"] is not None:
         # A child of the service: it serves while the service runs.
         WebService(options["web"], service, options["download-dir"], reactor).setServiceParent(service)
     if options["metainfo"] is not None:
         # The path, not the parsed torrent: the state folder keeps its bytes.
-        service.addTorrent(options["torrent"], options["download-dir"], peers=options["peers"])
+        torrent = service.addTorrent(
+            options["torrent"], options["download-dir"], peers=options["peers"]
+        )
+        if options["seed-time"] == 0:
+            _exitWhenFinished(torrent, reactor)
+        return service
+    if service.state is not None and service.state.records():
         return service
     top = MultiService()
     demo = DemoSwarm(reactor)
@@ -192,11 +233,14 @@ def makeService(options: Options) -> IService:
 
     def ready(_: None) -> None:
         assert demo.torrentData is not None and demo.seederAddress is not None
-        service.addTorrent(
+        torrent = service.addTorrent(
             demo.torrentData,
             options["download-dir"],
             peers=[demo.seederAddress, *options["peers"]],
+            remember=False,
         )
+        if options["seed-time"] == 0:
+            _exitWhenFinished(torrent, reactor)
 
     demo.whenReady().addCallback(ready)
     return top

@@ -40,7 +40,6 @@ class FakePeer:
 
     name: str
     peerInterested: bool = True
-    snubbed: bool = False
     amChoking: bool = True
     downloadRate: FixedRate = field(default_factory=FixedRate)
     uploadRate: FixedRate = field(default_factory=FixedRate)
@@ -66,11 +65,14 @@ class ChokerTestCase(SynchronousTestCase):
         self.clock = Clock()
         self.choker = Choker(random=random.Random(1))
 
-    def decide(self, peers: list[FakePeer], seeding: bool = False) -> set[FakePeer]:
+    def decide(
+        self, peers: list[FakePeer], seeding: bool = False, snubbed: frozenset = frozenset()
+    ) -> set[FakePeer]:
         """
-        Ask the choker now and set each peer's C{amChoking} accordingly.
+        Ask the choker now, C{snubbed} peers snubbing us, and set each peer's
+        C{amChoking} accordingly.
         """
-        unchoked = self.choker.unchoked(peers, seeding, self.clock.seconds())
+        unchoked = self.choker.unchoked(peers, seeding, self.clock.seconds(), snubbed)
         for peer in peers:
             peer.amChoking = peer not in unchoked
         return unchoked
@@ -216,11 +218,11 @@ class RegularSlotTests(ChokerTestCase):
         self.decide(peers)
         self.assertIn(peers[5], self.choker.regular)
         self.clock.advance(1)
-        peers[5].snubbed = True
-        self.decide(peers)
+        snubbed = frozenset({peers[5]})
+        self.decide(peers, snubbed=snubbed)
         self.assertNotIn(peers[5], self.choker.regular)
         self.clock.advance(REGULAR_INTERVAL)
-        self.decide(peers)
+        self.decide(peers, snubbed=snubbed)
         self.assertNotIn(peers[5], self.choker.regular)
 
     def test_disconnectedPeerForgotten(self) -> None:
@@ -300,8 +302,7 @@ class OptimisticTests(ChokerTestCase):
         peers = makePeers(5)
         for i, peer in enumerate(peers[:4]):
             peer.downloadRate.value = 1000 + i
-        peers[4].snubbed = True
-        self.assertIn(peers[4], self.decide(peers))
+        self.assertIn(peers[4], self.decide(peers, snubbed=frozenset({peers[4]})))
         self.assertIs(self.choker.optimistic, peers[4])
 
     def test_uninterestedLosesOptimistic(self) -> None:

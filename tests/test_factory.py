@@ -14,7 +14,16 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from bittwist import wire
-from bittwist.factory import PeerClientFactory, PeerServerFactory
+from twisted.internet.endpoints import HostnameEndpoint
+
+from bittwist.factory import (
+    CONNECT_TIMEOUT,
+    PeerClientFactory,
+    PeerDialer,
+    PeerServerFactory,
+    tcpEndpoint,
+)
+from tests.fakes import FakeEndpoints
 from bittwist.peer import PeerProtocol
 from tests.test_peer import (
     INFO_HASH,
@@ -30,87 +39,91 @@ from tests.test_peer import (
 ADDRESS = ("10.0.0.2", 6881)
 
 
-class PeerClientFactoryTests(SynchronousTestCase):
+class PeerDialerTests(SynchronousTestCase):
     """
-    Tests for L{PeerClientFactory}.
+    Tests for L{PeerDialer} and the L{PeerClientFactory} it dials with.
     """
 
     def setUp(self) -> None:
         self.reactor = MemoryReactorClock()
         self.torrent = RecordingTorrent(peerId=OUR_ID)
-        self.factory = PeerClientFactory(self.reactor, self.torrent, ADDRESS)
-        self.connector = self.reactor.connectTCP(ADDRESS[0], ADDRESS[1], self.factory)
+        self.endpoints = FakeEndpoints()
+        self.dialer = PeerDialer(self.reactor, OUR_ID, endpointFactory=self.endpoints)
 
-    def connect(self) -> tuple[PeerProtocol, RecordingTransport]:
-        proto = self.factory.buildProtocol(IPv4Address("TCP", *ADDRESS))
+    def test_dialBuildsOutgoingProtocol(self) -> None:
+        """
+        C{dial} connects through the endpoint made for the address; once
+        connected it fires with an outgoing L{PeerProtocol} for the torrent,
+        tagged with its address and source, which sends our handshake.
+        """
+        d = self.dialer.dial(self.torrent, ADDRESS, "tracker")
+        self.assertNoResult(d)
+        (endpoint,) = self.endpoints.made
+        self.assertEqual(endpoint.address, ADDRESS)
         transport = RecordingTransport(peerAddress=IPv4Address("TCP", *ADDRESS))
-        proto.makeConnection(transport)
-        return proto, transport
-
-    def test_buildProtocol(self) -> None:
-        """
-        buildProtocol gives an outgoing L{PeerProtocol} for the torrent, with
-        the factory's reactor, which sends our handshake on connection.
-        """
-        proto, transport = self.connect()
+        proto = endpoint.succeed(transport)
+        self.assertIs(self.successResultOf(d), proto)
         self.assertIsInstance(proto, PeerProtocol)
         self.assertTrue(proto.outgoing)
         self.assertIs(proto.torrent, self.torrent)
-        self.assertIs(proto.factory, self.factory)
+        self.assertEqual((proto.dialed, proto.source), (ADDRESS, "tracker"))
         self.assertEqual(
             sentMessages(transport, handshake=True), [wire.Handshake(INFO_HASH, OUR_ID)]
         )
-        self.assertEqual(len(self.reactor.getDelayedCalls()), 1)
 
-    def test_clientConnectionFailed(self) -> None:
+    def test_dialFails(self) -> None:
         """
-        A failed connection attempt is reported to the torrent with the
-        address dialled and the reason.
+        A refused connection fails the L{Deferred} of C{dial}.
         """
-        reason = Failure(ConnectionRefusedError("nobody home"))
-        self.factory.clientConnectionFailed(self.connector, reason)
-        self.assertEqual(
-            self.torrent.calls, [("connectionFailed", ADDRESS, reason.getErrorMessage())]
-        )
+        d = self.dialer.dial(self.torrent, ADDRESS, "manual")
+        self.endpoints.made[0].refuse()
+        self.failureResultOf(d, ConnectionRefusedError)
 
-    def test_clientConnectionLostBeforeHandshake(self) -> None:
+    def test_wrapFactory(self) -> None:
         """
-        A connection lost before the handshake is reported as ended, not
-        handshaked.
+        A C{wrapFactory} wraps the connection's factory before it dials (as
+        encryption will), and C{dial} still fires with our protocol.
         """
-        proto, transport = self.connect()
-        reason = Failure(ConnectionDone())
-        proto.connectionLost(reason)
-        self.factory.clientConnectionLost(self.connector, reason)
-        self.assertEqual(self.torrent.calls, [("connectionEnded", ADDRESS, False)])
+        wrapped = []
 
-    def test_clientConnectionLostAfterHandshake(self) -> None:
+        def wrap(factory: PeerClientFactory) -> PeerClientFactory:
+            wrapped.append(factory)
+            return factory
+
+        dialer = PeerDialer(self.reactor, OUR_ID, self.endpoints, wrapFactory=wrap)
+        d = dialer.dial(self.torrent, ADDRESS, "manual")
+        proto = self.endpoints.made[0].succeed()
+        self.assertEqual(len(wrapped), 1)
+        self.assertIs(wrapped[0].peer, proto)
+        self.assertIs(self.successResultOf(d), proto)
+
+    def test_whenClosed(self) -> None:
         """
-        A connection lost after the handshake is reported as ended,
-        handshaked.
+        L{PeerProtocol.whenClosed} fires when the connection closes, with
+        whether it got through the handshake; asked after, at once.
         """
-        proto, transport = self.connect()
+        self.dialer.dial(self.torrent, ADDRESS, "manual")
+        proto = self.endpoints.made[0].succeed()
+        before = proto.whenClosed()
         proto.dataReceived(theirHandshake())
-        self.assertTrue(proto.handshaked)
-        del self.torrent.calls[:]
-        reason = Failure(ConnectionDone())
-        proto.connectionLost(reason)
-        self.factory.clientConnectionLost(self.connector, reason)
-        self.assertEqual(
-            self.torrent.calls,
-            [
-                ("peerDisconnected", proto, reason.getErrorMessage()),
-                ("connectionEnded", ADDRESS, True),
-            ],
-        )
+        self.assertNoResult(before)
+        proto.connectionLost(Failure(ConnectionDone()))
+        self.assertTrue(self.successResultOf(before))
+        self.assertTrue(self.successResultOf(proto.whenClosed()))
 
-    def test_clientConnectionLostWithoutProtocol(self) -> None:
+    def test_tcpEndpoints(self) -> None:
         """
-        clientConnectionLost before any protocol was built reports a
-        connection ended, not handshaked.
+        L{tcpEndpoint} dials IPv4 and IPv6 addresses over TCP with
+        L{CONNECT_TIMEOUT}, and host names through name resolution.
         """
-        self.factory.clientConnectionLost(self.connector, Failure(ConnectionDone()))
-        self.assertEqual(self.torrent.calls, [("connectionEnded", ADDRESS, False)])
+        factory = PeerClientFactory(self.reactor, self.torrent, ADDRESS, OUR_ID)
+        tcpEndpoint(self.reactor, "10.0.0.2", 6881).connect(factory)
+        tcpEndpoint(self.reactor, "::1", 6881).connect(factory)
+        self.assertEqual(
+            [(host, port, timeout) for host, port, _, timeout, _ in self.reactor.tcpClients],
+            [("10.0.0.2", 6881, CONNECT_TIMEOUT), ("::1", 6881, CONNECT_TIMEOUT)],
+        )
+        self.assertIsInstance(tcpEndpoint(self.reactor, "peer.example", 6881), HostnameEndpoint)
 
 
 class PeerServerFactoryTests(SynchronousTestCase):
@@ -192,23 +205,23 @@ class LoopbackTests(TestCase):
         )
         self.addCleanup(port.stopListening)
         address = ("127.0.0.1", port.getHost().port)
-        factory = PeerClientFactory(globalReactor, clientTorrent, address)
-        connector = globalReactor.connectTCP(address[0], address[1], factory)
-        self.addCleanup(connector.disconnect)
+        client = yield PeerDialer(globalReactor, THEIR_ID).dial(clientTorrent, address, "manual")
+        closed = client.whenClosed()
 
-        ((server,), (client,)) = yield gatherResults(
+        ((server,), (handshaken,)) = yield gatherResults(
             [
                 serverTorrent.whenCalled("peerHandshaked"),
                 clientTorrent.whenCalled("peerHandshaked"),
             ]
         )
+        self.assertIs(handshaken, client)
         self.assertEqual(server.peerId, THEIR_ID)
         self.assertEqual(client.peerId, OUR_ID)
         self.assertFalse(server.outgoing)
         self.assertTrue(client.outgoing)
 
         yield clientTorrent.whenCalled("peerBitfield")
-        self.assertEqual(sorted(client.pieces), [0, 3])
+        self.assertEqual(sorted(client.state.pieces), [0, 3])
 
         client.setInterested(True)
         (peer, interested) = yield serverTorrent.whenCalled("peerInterestChanged")
@@ -218,15 +231,13 @@ class LoopbackTests(TestCase):
         server.setChoking(False)
         (peer,) = yield clientTorrent.whenCalled("peerUnchoked")
         self.assertIs(peer, client)
-        self.assertFalse(client.peerChoking)
+        self.assertFalse(client.state.peerChoking)
 
         client.transport.loseConnection()
         yield gatherResults(
             [
                 serverTorrent.whenCalled("peerDisconnected"),
                 clientTorrent.whenCalled("peerDisconnected"),
-                clientTorrent.whenCalled("connectionEnded"),
             ]
         )
-        self.assertEqual(clientTorrent.named("connectionEnded"), [(address, True)])
-        self.assertEqual(clientTorrent.named("connectionFailed"), [])
+        self.assertTrue((yield closed))

@@ -82,7 +82,7 @@ class DownloadFromLibtorrentTests(TestCase):
         yield torrent.whenComplete()
         self.assertEqual(digestTree(downloadDir), digestTree(seedDir))
         self.assertFalse(os.path.exists(os.path.join(downloadDir, "payload", ".pad")))
-        self.assertEqual(torrent.hashFailures, 0)
+        self.assertEqual(torrent.status().hashFailures, 0)
         self.assertEqual(torrent.state, "seeding")
         self.assertTrue(torrent.metainfo.isHybrid)
 
@@ -101,5 +101,5 @@ class DownloadFromLibtorrentTests(TestCase):
         )
         yield torrent.whenComplete()
         self.assertEqual(proxy.framer.corrupted, 1)
-        self.assertEqual(torrent.hashFailures, 1)
+        self.assertEqual(torrent.status().hashFailures, 1)
         self.assertEqual(digestTree(downloadDir), digestTree(seedDir))

@@ -254,7 +254,7 @@ class OutgoingHandshakeTestsMixin(FeedMixin):
         self.assertTrue(proto.handshaked)
         self.assertEqual(proto.peerId, THEIR_ID)
         self.assertEqual(proto.reserved, reserved)
-        self.assertEqual(proto.pieces, Bitfield(NUM_PIECES))
+        self.assertEqual(proto.state.pieces, Bitfield(NUM_PIECES))
         self.assertEqual(torrent.calls, [("peerHandshaked", proto), ("ourBitfield",)])
         self.assertEqual(transport.value(), b"")
         self.assertFalse(transport.disconnecting)
@@ -332,7 +332,7 @@ class OutgoingHandshakeTestsMixin(FeedMixin):
         self.assertTrue(transport.disconnecting)
         self.assertEqual(transport.value(), b"")
         self.assertEqual(torrent.calls, [("peerHandshaked", proto)])
-        self.assertFalse(proto.peerInterested)
+        self.assertFalse(proto.state.peerInterested)
 
     def test_messageBeforeHandshakeDrops(self) -> None:
         """
@@ -446,9 +446,9 @@ class ReceiveTestsMixin(FeedMixin):
         An unchoke clears peerChoking and is reported once; a second is not.
         """
         proto, transport, torrent, _ = self.handshaken()
-        self.assertTrue(proto.peerChoking)
+        self.assertTrue(proto.state.peerChoking)
         self.feed(proto, encodeAll(wire.Unchoke(), wire.Unchoke()))
-        self.assertFalse(proto.peerChoking)
+        self.assertFalse(proto.state.peerChoking)
         self.assertEqual(torrent.calls, [("peerUnchoked", proto)])
 
     def test_chokeReturnsRequests(self) -> None:
@@ -461,8 +461,8 @@ class ReceiveTestsMixin(FeedMixin):
         proto.sendRequests([(0, 0, 16384), (0, 16384, 16384)])
         del torrent.calls[:]
         self.feed(proto, encodeAll(wire.Choke()))
-        self.assertTrue(proto.peerChoking)
-        self.assertEqual(proto.requested, {})
+        self.assertTrue(proto.state.peerChoking)
+        self.assertEqual(proto.state.requested, {})
         self.assertEqual(torrent.calls, [("peerChoked", proto, [(0, 0), (0, 16384)])])
 
     def test_chokeWhenChoked(self) -> None:
@@ -471,7 +471,7 @@ class ReceiveTestsMixin(FeedMixin):
         """
         proto, transport, torrent, _ = self.handshaken()
         self.feed(proto, encodeAll(wire.Choke()))
-        self.assertTrue(proto.peerChoking)
+        self.assertTrue(proto.state.peerChoking)
         self.assertEqual(torrent.calls, [])
         self.assertFalse(transport.disconnecting)
 
@@ -491,7 +491,7 @@ class ReceiveTestsMixin(FeedMixin):
                 wire.NotInterested(),
             ),
         )
-        self.assertFalse(proto.peerInterested)
+        self.assertFalse(proto.state.peerInterested)
         self.assertEqual(
             torrent.calls,
             [("peerInterestChanged", proto, True), ("peerInterestChanged", proto, False)],
@@ -503,7 +503,7 @@ class ReceiveTestsMixin(FeedMixin):
         """
         proto, transport, torrent, _ = self.handshaken()
         self.feed(proto, encodeAll(wire.Have(3), wire.Have(NUM_PIECES - 1), wire.Have(3)))
-        self.assertEqual(list(proto.pieces), [3, NUM_PIECES - 1])
+        self.assertEqual(list(proto.state.pieces), [3, NUM_PIECES - 1])
         self.assertEqual(
             torrent.calls, [("peerHave", proto, 3), ("peerHave", proto, NUM_PIECES - 1)]
         )
@@ -516,7 +516,7 @@ class ReceiveTestsMixin(FeedMixin):
         self.feed(proto, encodeAll(wire.Have(NUM_PIECES), wire.Interested()))
         self.assertTrue(transport.disconnecting)
         self.assertEqual(torrent.calls, [])
-        self.assertEqual(len(proto.pieces), 0)
+        self.assertEqual(len(proto.state.pieces), 0)
 
     def test_bitfield(self) -> None:
         """
@@ -526,7 +526,7 @@ class ReceiveTestsMixin(FeedMixin):
         proto, transport, torrent, _ = self.handshaken()
         expected = Bitfield(NUM_PIECES, [0, 7, 8, 19])
         self.feed(proto, encodeAll(wire.KeepAlive(), wire.Bitfield(expected.toBytes())))
-        self.assertEqual(proto.pieces, expected)
+        self.assertEqual(proto.state.pieces, expected)
         self.assertEqual(torrent.calls, [("peerBitfield", proto)])
         self.assertFalse(transport.disconnecting)
 
@@ -538,7 +538,7 @@ class ReceiveTestsMixin(FeedMixin):
         proto, transport, _ = connectPeer(torrent)
         expected = Bitfield(NUM_PIECES, range(NUM_PIECES))
         self.feed(proto, theirHandshake() + encodeAll(wire.Bitfield(expected.toBytes())))
-        self.assertEqual(proto.pieces, expected)
+        self.assertEqual(proto.state.pieces, expected)
         self.assertEqual(torrent.named("peerBitfield"), [(proto,)])
 
     def test_bitfieldAfterOtherMessageDrops(self) -> None:
@@ -549,7 +549,7 @@ class ReceiveTestsMixin(FeedMixin):
         self.feed(proto, encodeAll(wire.Have(1), wire.Bitfield(b"\xff\xff\xf0")))
         self.assertTrue(transport.disconnecting)
         self.assertEqual(torrent.calls, [("peerHave", proto, 1)])
-        self.assertEqual(list(proto.pieces), [1])
+        self.assertEqual(list(proto.state.pieces), [1])
 
     def test_secondBitfieldDrops(self) -> None:
         """
@@ -559,7 +559,7 @@ class ReceiveTestsMixin(FeedMixin):
         self.feed(proto, encodeAll(wire.Bitfield(b"\x80\x00\x00"), wire.Bitfield(b"\xff\xff\xf0")))
         self.assertTrue(transport.disconnecting)
         self.assertEqual(torrent.calls, [("peerBitfield", proto)])
-        self.assertEqual(list(proto.pieces), [0])
+        self.assertEqual(list(proto.state.pieces), [0])
 
     def test_bitfieldWrongSizeDrops(self) -> None:
         """
@@ -570,7 +570,7 @@ class ReceiveTestsMixin(FeedMixin):
             self.feed(proto, encodeAll(wire.Bitfield(payload)))
             self.assertTrue(transport.disconnecting, payload)
             self.assertEqual(torrent.calls, [], payload)
-            self.assertEqual(len(proto.pieces), 0)
+            self.assertEqual(len(proto.state.pieces), 0)
 
     def test_bitfieldSpareBitsDrop(self) -> None:
         """
@@ -587,7 +587,7 @@ class ReceiveTestsMixin(FeedMixin):
         """
         proto, transport, torrent, _ = self.handshaken()
         self.feed(proto, encodeAll(wire.Request(0, 0, 16384)))
-        self.assertEqual(list(proto.requestsIn), [])
+        self.assertEqual(list(proto.state.requestsIn), [])
         self.assertEqual(torrent.calls, [])
         self.assertFalse(transport.disconnecting)
 
@@ -598,7 +598,7 @@ class ReceiveTestsMixin(FeedMixin):
         proto, transport, torrent, _ = self.handshaken()
         proto.setChoking(False)
         self.feed(proto, encodeAll(wire.Request(1, 0, 16384), wire.Request(1, 16384, 100)))
-        self.assertEqual(list(proto.requestsIn), [(1, 0, 16384), (1, 16384, 100)])
+        self.assertEqual(list(proto.state.requestsIn), [(1, 0, 16384), (1, 16384, 100)])
         self.assertEqual(
             torrent.calls,
             [("requestReceived", proto, 1, 0, 16384), ("requestReceived", proto, 1, 16384, 100)],
@@ -614,10 +614,10 @@ class ReceiveTestsMixin(FeedMixin):
         requests = [wire.Request(0, i, 1) for i in range(MAX_QUEUED_REQUESTS)]
         self.feed(proto, encodeAll(*requests))
         self.assertFalse(transport.disconnecting)
-        self.assertEqual(len(proto.requestsIn), MAX_QUEUED_REQUESTS)
+        self.assertEqual(len(proto.state.requestsIn), MAX_QUEUED_REQUESTS)
         self.feed(proto, encodeAll(wire.Request(1, 0, 1)))
         self.assertTrue(transport.disconnecting)
-        self.assertEqual(len(proto.requestsIn), MAX_QUEUED_REQUESTS)
+        self.assertEqual(len(proto.state.requestsIn), MAX_QUEUED_REQUESTS)
         self.assertEqual(len(torrent.named("requestReceived")), MAX_QUEUED_REQUESTS)
 
     def test_cancel(self) -> None:
@@ -637,7 +637,7 @@ class ReceiveTestsMixin(FeedMixin):
                 wire.Cancel(9, 0, 16384),
             ),
         )
-        self.assertEqual(list(proto.requestsIn), [(1, 16384, 16384)])
+        self.assertEqual(list(proto.state.requestsIn), [(1, 16384, 16384)])
         self.assertFalse(transport.disconnecting)
 
     def test_piece(self) -> None:
@@ -649,20 +649,32 @@ class ReceiveTestsMixin(FeedMixin):
         proto.sendRequests([(1, 0, 4), (1, 4, 4)])
         reactor.advance(7)
         self.feed(proto, encodeAll(wire.Piece(1, 0, b"abcd")))
-        self.assertEqual(proto.requested, {(1, 4): 4})
+        self.assertEqual(proto.state.requested, {(1, 4): 4})
         self.assertEqual(torrent.calls, [("blockReceived", proto, 1, 0, b"abcd")])
         self.assertEqual(proto.downloadRate.total, 4)
         self.assertGreater(proto.downloadRate.rate(), 0)
-        self.assertEqual(proto.lastBlockAt, 7)
 
     def test_pieceUnrequested(self) -> None:
         """
-        A piece we did not ask for (or cancelled) is still passed on: the
-        torrent decides whether it is wasted.
+        A piece we never asked for drops the peer: a peer may not push data
+        on us (it would cost memory and disk writes at its will).
         """
         proto, transport, torrent, _ = self.handshaken()
         self.feed(proto, encodeAll(wire.Piece(2, 0, b"xy")))
+        self.assertEqual(torrent.calls, [])
+        self.assertTrue(transport.disconnecting)
+
+    def test_pieceCancelled(self) -> None:
+        """
+        A piece we asked for and then cancelled is still passed on (it was on
+        its way): the torrent decides whether it is wasted.
+        """
+        proto, transport, torrent, _ = self.handshaken()
+        proto.sendRequests([(2, 0, 2)])
+        proto.cancelRequest(2, 0)
+        self.feed(proto, encodeAll(wire.Piece(2, 0, b"xy")))
         self.assertEqual(torrent.calls, [("blockReceived", proto, 2, 0, b"xy")])
+        self.assertFalse(transport.disconnecting)
         self.assertFalse(transport.disconnecting)
 
     def test_pieceWrongLengthDrops(self) -> None:
@@ -706,7 +718,7 @@ class ReceiveTestsMixin(FeedMixin):
         self.assertTrue(transport.disconnecting)
         self.feed(proto, encodeAll(wire.Have(1)))
         self.assertEqual(torrent.calls, [])
-        self.assertFalse(proto.peerInterested)
+        self.assertFalse(proto.state.peerInterested)
 
     def test_oversizeLengthDrops(self) -> None:
         """
@@ -738,7 +750,7 @@ class ReceiveTestsMixin(FeedMixin):
         torrent.peerHave = lambda peer, index: peer.drop("no")  # type: ignore[method-assign]
         self.feed(proto, encodeAll(wire.Have(1), wire.Interested()))
         self.assertTrue(transport.disconnecting)
-        self.assertFalse(proto.peerInterested)
+        self.assertFalse(proto.state.peerInterested)
         self.assertEqual(torrent.calls, [])
 
 
@@ -780,11 +792,11 @@ class SendTests(FeedMixin, SynchronousTestCase):
         self.assertEqual(transport.value(), b"")
         proto.setInterested(True)
         proto.setInterested(True)
-        self.assertTrue(proto.amInterested)
+        self.assertTrue(proto.state.amInterested)
         self.assertEqual(sentMessages(transport), [wire.Interested()])
         transport.clear()
         proto.setInterested(False)
-        self.assertFalse(proto.amInterested)
+        self.assertFalse(proto.state.amInterested)
         self.assertEqual(sentMessages(transport), [wire.NotInterested()])
 
     def test_setChoking(self) -> None:
@@ -793,38 +805,34 @@ class SendTests(FeedMixin, SynchronousTestCase):
         the peer's queued requests.
         """
         proto, transport, _, _ = self.handshaken()
-        self.assertTrue(proto.amChoking)
+        self.assertTrue(proto.state.amChoking)
         proto.setChoking(True)
         self.assertEqual(transport.value(), b"")
         proto.setChoking(False)
         proto.setChoking(False)
-        self.assertFalse(proto.amChoking)
+        self.assertFalse(proto.state.amChoking)
         self.assertEqual(sentMessages(transport), [wire.Unchoke()])
         self.feed(proto, encodeAll(wire.Request(0, 0, 10)))
-        self.assertEqual(len(proto.requestsIn), 1)
+        self.assertEqual(len(proto.state.requestsIn), 1)
         transport.clear()
         proto.setChoking(True)
-        self.assertTrue(proto.amChoking)
+        self.assertTrue(proto.state.amChoking)
         self.assertEqual(sentMessages(transport), [wire.Choke()])
-        self.assertEqual(list(proto.requestsIn), [])
+        self.assertEqual(list(proto.state.requestsIn), [])
 
     def test_sendRequests(self) -> None:
         """
-        sendRequests writes every request in one write, remembers them in
-        order as in flight, and starts the snub clock when none was.
+        sendRequests writes every request in one write and remembers them in
+        order as in flight.
         """
         proto, transport, _, reactor = self.handshaken()
-        reactor.advance(3)
         blocks = [(0, 0, 16384), (0, 16384, 16384), (4, 0, 100)]
-        proto.sendRequests(iter(blocks))
+        self.assertEqual(proto.sendRequests(iter(blocks)), blocks)
         self.assertEqual(len(transport.writes), 1)
         self.assertEqual(sentMessages(transport), [wire.Request(*b) for b in blocks])
-        self.assertEqual(list(proto.requested.items()), [((i, b), n) for i, b, n in blocks])
-        self.assertEqual(proto.lastBlockAt, 3)
-        reactor.advance(3)
+        self.assertEqual(list(proto.state.requested.items()), [((i, b), n) for i, b, n in blocks])
         proto.sendRequests([(5, 0, 1)])
-        self.assertEqual(proto.lastBlockAt, 3)
-        self.assertEqual(len(proto.requested), 4)
+        self.assertEqual(len(proto.state.requested), 4)
 
     def test_sendRequestsNone(self) -> None:
         """
@@ -844,7 +852,7 @@ class SendTests(FeedMixin, SynchronousTestCase):
         transport.clear()
         proto.cancelRequest(0, 16384)
         self.assertEqual(sentMessages(transport), [wire.Cancel(0, 16384, 200)])
-        self.assertEqual(proto.requested, {(0, 0): 16384})
+        self.assertEqual(proto.state.requested, {(0, 0): 16384})
         transport.clear()
         proto.cancelRequest(0, 16384)
         proto.cancelRequest(7, 0)
@@ -868,7 +876,7 @@ class SendTests(FeedMixin, SynchronousTestCase):
         self.assertTrue(proto.sendBlock(1, 4, b"efgh"))
         self.assertEqual(len(transport.writes), 1)
         self.assertEqual(sentMessages(transport), [wire.Piece(1, 4, b"efgh")])
-        self.assertEqual(proto.serving, [(1, 0, 4)])
+        self.assertEqual(proto.state.serving, [(1, 0, 4)])
         self.assertEqual(proto.uploadRate.total, 4)
 
     def test_sendBlockNotQueued(self) -> None:
@@ -938,7 +946,7 @@ class SendTests(FeedMixin, SynchronousTestCase):
         proto, _ = self.queued(wire.Request(1, 0, 4), wire.Request(2, 0, 4))
         proto.nextRequest(4)
         proto.setChoking(True)
-        self.assertEqual(proto.serving, [])
+        self.assertEqual(proto.state.serving, [])
         self.assertIsNone(proto.nextRequest(4))
 
     def test_dropUnregistersProducer(self) -> None:
@@ -1146,10 +1154,10 @@ def observable(proto: PeerProtocol, torrent: RecordingTorrent) -> tuple[Any, ...
         [(c[0],) + c[2:] if c[1:2] == (proto,) else c for c in torrent.calls],
         proto.transport.disconnecting,
         proto.transport.value(),
-        proto.pieces,
-        list(proto.requestsIn),
-        dict(proto.requested),
-        (proto.peerChoking, proto.peerInterested, proto.downloadRate.total),
+        proto.state.pieces,
+        list(proto.state.requestsIn),
+        dict(proto.state.requested),
+        (proto.state.peerChoking, proto.state.peerInterested, proto.downloadRate.total),
     )
 
 
@@ -1161,6 +1169,7 @@ class PropertyTests(SynchronousTestCase):
     def feedRun(self, chunks: list[bytes], unchoke: bool) -> tuple[PeerProtocol, RecordingTorrent]:
         torrent = RecordingTorrent(have=[0])
         proto, transport, _ = connectPeer(torrent)
+        proto.dataReceived(theirHandshake())
         if unchoke:
             proto.setChoking(False)
         proto.sendRequests([(1, 0, 4), (2, 2, 3)])
@@ -1175,7 +1184,7 @@ class PropertyTests(SynchronousTestCase):
         Well-framed messages fed whole and fed split anywhere have the same
         effects, drops included.
         """
-        stream = theirHandshake() + encodeAll(*messages)
+        stream = encodeAll(*messages)
         points = data.draw(st.lists(st.integers(0, len(stream)), max_size=40))
         whole = observable(*self.feedRun([stream], unchoke))
         split = observable(*self.feedRun(splitAt(stream, points), unchoke))
@@ -1192,15 +1201,16 @@ class PropertyTests(SynchronousTestCase):
         Whatever a handshaken peer sends, split anywhere, no exception
         escapes dataReceived, and once dropped nothing more is reported.
         """
-        stream = theirHandshake() + b"".join(pieces)
+        stream = b"".join(pieces)
         points = data.draw(st.lists(st.integers(0, len(stream)), max_size=40))
         torrent = RecordingTorrent(have=[0])
         proto, transport, _ = connectPeer(torrent)
+        proto.dataReceived(theirHandshake())
         if unchoke:
             proto.setChoking(False)
         for chunk in splitAt(stream, points):
             proto.dataReceived(chunk)
-        self.assertLessEqual(len(proto.requestsIn), MAX_QUEUED_REQUESTS)
+        self.assertLessEqual(len(proto.state.requestsIn), MAX_QUEUED_REQUESTS)
         if transport.disconnecting:
             before = list(torrent.calls)
             proto.dataReceived(encodeAll(wire.Interested(), wire.Have(1)))

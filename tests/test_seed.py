@@ -13,6 +13,8 @@ from twisted.trial.unittest import TestCase
 
 from bittwist.metainfo import createTorrentInThread, parse
 from bittwist.service import BitTorrentService
+from bittwist.sources import TrackerSource
+from bittwist.torrent import Torrent
 from bittwist.trackerserver import makeTrackerSite
 from tests.ltpeer import digestTree, LibtorrentPeer, makePayload
 
@@ -26,6 +28,14 @@ FILES = {
 
 #: Seconds a test waits for a download before failing with what it saw.
 FINISH_TIMEOUT = 60
+
+
+def trackerOf(torrent: Torrent) -> TrackerSource:
+    """
+    @return: the torrent's tracker source.
+    """
+    [source] = [s for s in torrent.sources if isinstance(s, TrackerSource)]
+    return source
 
 
 class SwarmMixin:
@@ -127,7 +137,7 @@ class SeedToLibtorrentTests(SwarmMixin, TestCase):
         if viaTracker:
             # The seeder is on the tracker before libtorrent asks it.
             yield self.waitUntil(
-                lambda: seeder.announcer.lastResponse is not None, what="the seeder's announce"
+                lambda: trackerOf(seeder).announcer.lastResponse is not None, what="the seeder's announce"
             )
         leechDir = os.path.abspath(self.mktemp())
         os.makedirs(leechDir)

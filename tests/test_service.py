@@ -19,7 +19,7 @@ from zope.interface.verify import verifyObject
 from bittwist import events
 from bittwist import service as serviceModule
 from bittwist import session as sessionModule
-from bittwist.errors import MetainfoError, UsageError
+from bittwist.errors import ListenError, MetainfoError, UsageError
 from bittwist.metainfo import Metainfo, createTorrent, parse
 from bittwist.service import BitTorrentService
 from bittwist.storage import MemoryStorage
@@ -149,17 +149,34 @@ class BitTorrentServiceTests(SynchronousTestCase):
 
     def test_cannotListen(self) -> None:
         """
-        When the endpoint cannot listen, the error is logged and the torrents
-        still start, for outgoing connections.
+        When the endpoint cannot listen, the error is logged, C{whenListening}
+        fails with L{ListenError} saying what to do, and no torrent starts
+        (it would announce port 0).
         """
         observer = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
         service = self.makeService(RefusingEndpoint())
         torrent = service.addTorrent(makeTorrentBytes(self), "downloads", announce=False)
         service.startService()
-        self.assertEqual(torrent.state, "downloading")
+        self.assertEqual(torrent.state, "stopped")
+        error = self.failureResultOf(service.whenListening(), ListenError).value
+        self.assertIn("address in use", str(error))
+        self.assertIn("--port", str(error))
         errors = [e for e in observer if e["log_level"] == LogLevel.error]
         self.assertEqual(len(errors), 1)
         self.assertIn("address in use", errors[0]["error"])
+
+    def test_whenListening(self) -> None:
+        """
+        C{whenListening} fires with the port number once listening, whether
+        asked before or after.
+        """
+        service = self.makeService("6999")
+        before = service.whenListening()
+        self.assertNoResult(before)
+        service.startService()
+        self.assertEqual(self.successResultOf(before), 6999)
+        self.assertEqual(self.successResultOf(service.whenListening()), 6999)
+        self.assertEqual(self.clock.tcpServers[0][0], 6999)
 
     def test_progressLogged(self) -> None:
         """
@@ -276,7 +293,7 @@ class StateFolderTests(SynchronousTestCase):
         """
         Make C{torrent} verify piece C{index}, as a download would.
         """
-        torrent.picker.pieceVerified(index)
+        torrent.download.picker.pieceVerified(index)
         torrent._emit(events.PieceVerified(torrent, index))
 
     def test_addWrites(self) -> None:

@@ -16,6 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from bittwist import wire
 from bittwist.errors import UsageError
 from bittwist.metainfo import Metainfo, createTorrent, parse
+from bittwist.config import TorrentConfig
 from bittwist.session import Session, makePeerId
 from bittwist.storage import FileStorage, MemoryStorage
 
@@ -87,7 +88,8 @@ class SessionTests(SynchronousTestCase):
         self.assertIs(torrent.storage, storage)
         self.assertEqual(torrent.peerId, self.session.peerId)
         self.assertEqual(torrent.state, "stopped")
-        self.assertEqual(torrent.status().knownPeers, 1)
+        [manual] = [source for source in torrent.sources if source.name == "manual"]
+        self.assertEqual(manual.addresses, (("10.0.0.1", 6881),))
 
     def test_addTorrentTwice(self) -> None:
         """
@@ -135,7 +137,7 @@ class SessionTests(SynchronousTestCase):
         torrents = {}
         for metainfo in (first, second):
             torrents[metainfo] = self.session.addTorrent(
-                metainfo, "downloads", storage=MemoryStorage(metainfo), announce=False
+                metainfo, "downloads", storage=MemoryStorage(metainfo), config=TorrentConfig(announce=False)
             )
             self.successResultOf(torrents[metainfo].start())
         proto, transport = self.connectIncoming(second.infoHash)
@@ -178,7 +180,7 @@ class SessionTests(SynchronousTestCase):
         """
         metainfo = makeMetainfo(self)
         storage = MemoryStorage(metainfo)
-        torrent = self.session.addTorrent(metainfo, "d", storage=storage, announce=False)
+        torrent = self.session.addTorrent(metainfo, "d", storage=storage, config=TorrentConfig(announce=False))
         self.successResultOf(torrent.start())
         self.assertIsNone(self.successResultOf(self.session.stop()))
         self.assertEqual(torrent.state, "stopped")

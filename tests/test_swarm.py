@@ -11,7 +11,7 @@ from twisted.trial.unittest import TestCase
 
 from bittwist.metainfo import parse
 from tests.ltpeer import digestTree
-from tests.test_seed import FINISH_TIMEOUT, SwarmMixin
+from tests.test_seed import FINISH_TIMEOUT, SwarmMixin, trackerOf
 
 #: Big enough, in 32 KiB pieces, that the leechers are still downloading
 #: while they trade pieces with each other.
@@ -45,7 +45,7 @@ class SwarmTests(SwarmMixin, TestCase):
         data, seedDir = yield self.makeTorrent(FILES, [announceURL], PIECE_LENGTH, seed=5)
         _, seeder = self.startBittwist(data, seedDir)
         yield self.waitUntil(
-            lambda: seeder.announcer is not None and seeder.announcer.lastResponse is not None,
+            lambda: trackerOf(seeder).announcer is not None and trackerOf(seeder).announcer.lastResponse is not None,
             what="the seeder's announce",
         )
         folders = [os.path.abspath(self.mktemp()) for _ in range(3)]
@@ -95,7 +95,7 @@ class SwarmTests(SwarmMixin, TestCase):
         )
         for leecher in leechers:
             self.assertEqual(leecher.state, "seeding")
-            self.assertEqual(leecher.hashFailures, 0)
+            self.assertEqual(leecher.status().hashFailures, 0)
 
     @inlineCallbacks
     def test_littleWasted(self):
@@ -105,7 +105,7 @@ class SwarmTests(SwarmMixin, TestCase):
         """
         seeder, ltLeecher, leechers, folders, elapsed, data, seedDir = yield self.runSwarm()
         totalLength = parse(data).totalLength
-        wasted = [leecher.wasted for leecher in leechers]
+        wasted = [leecher.download.wasted for leecher in leechers]
         self.assertTrue(
             all(w <= totalLength // 20 for w in wasted),
             f"wasted {wasted} bytes of a {totalLength}-byte torrent",

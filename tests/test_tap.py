@@ -158,8 +158,9 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(service.state.path, stateDir)
         [torrent] = service.session.torrents.values()
         self.assertEqual(torrent.metainfo.infoHash, options["metainfo"].infoHash)
-        self.assertEqual(torrent.maxPeers, 9)
-        self.assertEqual(torrent.status().knownPeers, 1)
+        self.assertEqual(torrent.config.maxPeers, 9)
+        [manual] = [source for source in torrent.sources if source.name == "manual"]
+        self.assertEqual(manual.addresses, (("10.0.0.1", 6881),))
         self.assertEqual(torrent.storage.downloadDir, downloads)
         self.successResultOf(torrent.storage.close())
 

@@ -22,7 +22,8 @@ from twisted.web.resource import Resource
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from bittwist import events, torrent as torrentModule, wire
+from bittwist import events, wire
+from bittwist.torrent import download as downloadModule
 from bittwist.bitfield import Bitfield
 from bittwist.errors import StorageError
 from bittwist.factory import PeerServerFactory
@@ -31,7 +32,13 @@ from bittwist.metainfo import Metainfo, createTorrent, parse
 from bittwist.peer import PeerProtocol
 from bittwist.ratelimit import TokenBucket
 from bittwist.storage import IPieceStorage, MemoryStorage
-from bittwist.torrent import MAX_HALF_OPEN, SNUB_TIMEOUT, Torrent
+from bittwist.config import TorrentConfig
+from bittwist.factory import PeerDialer
+from bittwist.torrent import Torrent, TorrentState
+from bittwist.torrent.download import ENDGAME_DELAY, MAX_REQUEST_DEPTH, MAX_WRITE_BACKLOG, SNUB_TIMEOUT
+from bittwist.torrent.upload import MAX_SERVING
+from bittwist.sources import TrackerSource
+from tests.fakes import FakeEndpoints, ManualStorage, RecordingTransport
 
 BLOCK = wire.BLOCK_SIZE
 PIECE_LENGTH = 2 * BLOCK
@@ -85,94 +92,6 @@ def blockOf(payload: bytes, index: int, begin: int, length: int) -> bytes:
     return payload[start:start + length]
 
 
-@implementer(IPieceStorage)
-class ManualStorage:
-    """
-    A L{MemoryStorage} whose check, and optionally writes, complete when the
-    test says; writes can also be made to fail.
-
-    @ivar inner: the L{MemoryStorage} holding the data.
-    @ivar holdWrites: whether L{writeBlock} stores at once but returns a
-        L{Deferred} kept in L{writes}, for the test to fire.
-    @ivar failWrites: whether L{writeBlock} fails with L{StorageError}.
-    """
-
-    def __init__(self, metainfo: Metainfo) -> None:
-        self.inner = MemoryStorage(metainfo)
-        self.metainfo = metainfo
-        self.holdWrites = False
-        self.failWrites = False
-        self.writes: list[Deferred[None]] = []
-        self._check: Optional[Deferred[Bitfield]] = None
-
-    @property
-    def have(self) -> Bitfield:
-        return self.inner.have
-
-    def check(self, trusted: Optional[Bitfield] = None, rehash: Iterable[int] = ()) -> Deferred[Bitfield]:
-        self._check = Deferred()
-        self._checkArgs = (trusted, rehash)
-        return self._check
-
-    def finishCheck(self) -> None:
-        """
-        Complete the pending L{check}.
-        """
-        assert self._check is not None
-        self.inner.check(*self._checkArgs).chainDeferred(self._check)
-
-    def writeBlock(self, index: int, begin: int, data: bytes) -> Deferred[None]:
-        if self.failWrites:
-            return fail(StorageError("disk full", "/downloads/payload.bin"))
-        d = self.inner.writeBlock(index, begin, data)
-        if not self.holdWrites:
-            return d
-        held: Deferred[None] = Deferred()
-        self.writes.append(held)
-        return held
-
-    def queueWrite(
-        self,
-        index: int,
-        begin: int,
-        data: bytes,
-        written: Callable[[int], None],
-        failed: Callable[[Failure], None],
-    ) -> None:
-        self.writeBlock(index, begin, data).addCallbacks(
-            lambda _: written(len(data)), failed
-        )
-
-    def readBlock(self, index: int, begin: int, length: int) -> Deferred[bytes]:
-        return self.inner.readBlock(index, begin, length)
-
-    def verifyPiece(self, index: int) -> Deferred[bool]:
-        return self.inner.verifyPiece(index)
-
-    def close(self) -> Deferred[None]:
-        return self.inner.close()
-
-    def removeData(self) -> Deferred[None]:
-        return self.inner.removeData()
-
-
-class RecordingTransport(StringTransport):
-    """
-    A L{StringTransport} that also keeps each write apart, in L{writes}.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.writes: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        self.writes.append(data)
-        super().write(data)
-
-    def writeSequence(self, data: Iterable[bytes]) -> None:
-        self.write(b"".join(data))
-
-
 class FakeRemote:
     """
     The far end of one of our peer connections: sends wire messages to our
@@ -182,10 +101,9 @@ class FakeRemote:
     @ivar transport: the transport our side writes to.
     """
 
-    def __init__(self, proto: PeerProtocol, transport: RecordingTransport, connector: Any = None):
+    def __init__(self, proto: PeerProtocol, transport: RecordingTransport):
         self.proto = proto
         self.transport = transport
-        self.connector = connector
         self._decoder = wire.Decoder(expectHandshake=True)
         self._seen = 0
 
@@ -244,12 +162,9 @@ class FakeRemote:
 
     def close(self) -> None:
         """
-        The connection ends: tell our protocol, and its factory if outgoing.
+        The connection ends.
         """
-        reason = Failure(ConnectionDone())
-        self.proto.connectionLost(reason)
-        if self.connector is not None:
-            self.proto.factory.clientConnectionLost(self.connector, reason)
+        self.proto.connectionLost(Failure(ConnectionDone()))
 
 
 class TorrentTestCase(SynchronousTestCase):
@@ -260,6 +175,7 @@ class TorrentTestCase(SynchronousTestCase):
 
     def setUp(self) -> None:
         self.clock = MemoryReactorClock()
+        self.endpoints = FakeEndpoints()
         self.metainfo, self.payload = makeTorrent(self)
 
     def makeTorrent(
@@ -285,7 +201,22 @@ class TorrentTestCase(SynchronousTestCase):
                 size = self.metainfo.pieceSize(index)
                 storage.writeBlock(index, 0, self.payload[begin:begin + size])
         kwargs.setdefault("announce", False)
-        torrent = Torrent(self.metainfo, storage, OUR_ID, self.clock, **kwargs)
+        limits = {k: kwargs.pop(k) for k in ("uploadLimit", "downloadLimit") if k in kwargs}
+        httpClient = kwargs.pop("httpClient", None)
+        sources = []
+        if kwargs["announce"] and self.metainfo.announceTiers:
+            sources.append(TrackerSource(self.metainfo.announceTiers, self.clock, httpClient))
+        dialer = PeerDialer(self.clock, OUR_ID, endpointFactory=self.endpoints)
+        torrent = Torrent(
+            self.metainfo,
+            storage,
+            OUR_ID,
+            self.clock,
+            TorrentConfig(**kwargs),
+            sources=sources,
+            dialer=dialer,
+            **limits,
+        )
         self.torrent = torrent
         self.storage = storage
         if start:
@@ -298,18 +229,11 @@ class TorrentTestCase(SynchronousTestCase):
         answer with a handshake from C{remoteId} (C{peerId(n)} by default).
         """
         self.torrent.addPeers([address(n)])
-        for (host, port, factory, _, _), connector in zip(
-            self.clock.tcpClients, self.clock.connectors
-        ):
-            if (host, port) == address(n) and factory._proto is None:
-                break
-        else:
+        pending = self.endpoints.pending(address(n))
+        if not pending:
             self.fail(f"no connection attempt to {address(n)}")
-        peerAddress = IPv4Address("TCP", host, port)
-        proto = factory.buildProtocol(peerAddress)
-        transport = RecordingTransport(peerAddress=peerAddress)
-        proto.makeConnection(transport)
-        remote = FakeRemote(proto, transport, connector)
+        proto = pending[0].succeed()
+        remote = FakeRemote(proto, proto.transport)
         self.assertEqual(remote.received(), [wire.Handshake(self.metainfo.infoHash, OUR_ID)])
         remote.send(wire.Handshake(self.metainfo.infoHash, remoteId or peerId(n)))
         return remote
@@ -458,7 +382,7 @@ class DownloadTests(TorrentTestCase):
         self.makeTorrent()
         remote = self.connect(1, pieces=[2])
         self.assertEqual(remote.received(), [wire.Interested()])
-        self.assertTrue(remote.proto.amInterested)
+        self.assertTrue(remote.proto.state.amInterested)
 
     def test_notInterestedInPiecesWeHave(self) -> None:
         """
@@ -467,7 +391,7 @@ class DownloadTests(TorrentTestCase):
         self.makeTorrent(have=[2])
         remote = self.connect(1, pieces=[2])
         self.assertEqual(remote.received(), [wire.Bitfield(Bitfield(NUM_PIECES, [2]).toBytes())])
-        self.assertFalse(remote.proto.amInterested)
+        self.assertFalse(remote.proto.state.amInterested)
 
     def test_haveMakesUsInterested(self) -> None:
         """
@@ -500,11 +424,11 @@ class DownloadTests(TorrentTestCase):
         self.makeTorrent()
         remote = self.connect(1, pieces=range(NUM_PIECES))
         remote.received()
-        remote.proto.requestDepth = 3
+        self.torrent.download.record(remote.proto).requestDepth = 3
         remote.send(wire.Unchoke())
         writes = remote.receivedWrites()
         self.assertEqual([len(w) for w in writes], [3])
-        self.assertEqual(len(remote.proto.requested), 3)
+        self.assertEqual(len(remote.proto.state.requested), 3)
 
     def test_downloadCompletes(self) -> None:
         """
@@ -585,28 +509,27 @@ class DownloadTests(TorrentTestCase):
         requests = [r for r in seeder.requests() if r[0] == 0]
         self.downloadAll(seeder, requests)
         self.assertIn(0, self.torrent.pieces())
-        dials = len(self.clock.tcpClients)
+        dials = len(self.endpoints.made)
         self.successResultOf(self.torrent.pause())
         self.assertEqual(self.torrent.state, "paused")
         self.assertTrue(seeder.dropped)
         seeder.close()
         self.clock.advance(120)
-        self.assertEqual(len(self.clock.tcpClients), dials)
+        self.assertEqual(len(self.endpoints.made), dials)
         self.torrent.resume()
         self.assertEqual(self.torrent.state, "downloading")
         self.assertIn(0, self.torrent.pieces())
-        self.assertEqual(len(self.clock.tcpClients), dials + 1)
+        self.assertEqual(len(self.endpoints.made), dials + 1)
 
-    def test_unrequestedBlockIsWasted(self) -> None:
+    def test_unrequestedBlockDrops(self) -> None:
         """
-        A block we never asked for is counted as wasted and not stored.
+        A block we never asked for drops its sender and is not stored.
         """
         self.makeTorrent()
         remote = self.connect(1, pieces=[0])
         remote.answer(self.payload, [(0, 0, BLOCK)])
-        self.assertEqual(self.torrent.wasted, BLOCK)
         self.assertEqual(bytes(self.storage.data[:BLOCK]), bytes(BLOCK))
-        self.assertFalse(remote.dropped)
+        self.assertTrue(remote.dropped)
 
 
 class HashFailureTests(TorrentTestCase):
@@ -624,7 +547,7 @@ class HashFailureTests(TorrentTestCase):
         remote.send(wire.Unchoke())
         requests = remote.requests()
         remote.answer(self.payload, requests, corrupt=[2])
-        self.assertEqual(self.torrent.hashFailures, 1)
+        self.assertEqual(self.torrent.status().hashFailures, 1)
         self.assertNotIn(2, self.storage.have)
         again = remote.requests()
         self.assertEqual(set(again), self.allBlocks([2]))
@@ -645,13 +568,13 @@ class HashFailureTests(TorrentTestCase):
         remote.answer(self.payload, remote.requests(), corrupt=[2])
         self.assertFalse(remote.dropped)
         remote.answer(self.payload, remote.requests(), corrupt=[2])
-        self.assertEqual(self.torrent.hashFailures, 2)
+        self.assertEqual(self.torrent.status().hashFailures, 2)
         self.assertTrue(remote.dropped)
         remote.close()
         self.assertNotIn(remote.proto, self.torrent.peers)
-        attempts = len(self.clock.tcpClients)
+        attempts = len(self.endpoints.made)
         self.clock.advance(3600)
-        self.assertEqual(len(self.clock.tcpClients), attempts)
+        self.assertEqual(len(self.endpoints.made), attempts)
         # The same peer id from another address is refused at the handshake.
         refused = self.dial(2, remoteId=peerId(1))
         self.assertTrue(refused.dropped)
@@ -672,7 +595,7 @@ class HashFailureTests(TorrentTestCase):
         other = self.connect(2, pieces=[2])
         other.send(wire.Unchoke())
         self.assertEqual(set(other.requests()), self.allBlocks([2]))
-        self.assertFalse(self.torrent.picker.endgame)
+        self.assertFalse(self.torrent.download.picker.endgame)
 
     def test_closedPeerRedialled(self) -> None:
         """
@@ -684,10 +607,10 @@ class HashFailureTests(TorrentTestCase):
         remote.close()
         self.assertNotIn(remote.proto, self.torrent.peers)
         self.clock.advance(59)
-        self.assertEqual(len(self.clock.tcpClients), 1)
+        self.assertEqual(len(self.endpoints.made), 1)
         self.clock.advance(2)
-        self.assertEqual(len(self.clock.tcpClients), 2)
-        self.assertEqual(self.clock.tcpClients[-1][:2], address(1))
+        self.assertEqual(len(self.endpoints.made), 2)
+        self.assertEqual(self.endpoints.made[-1].address, address(1))
 
 
 class RequestMovesTests(TorrentTestCase):
@@ -709,9 +632,9 @@ class RequestMovesTests(TorrentTestCase):
         self.assertEqual(set(requests), self.allBlocks())
         second.received()
         second.send(wire.Unchoke())
-        self.assertTrue(self.torrent.picker.endgame)
+        self.assertTrue(self.torrent.download.picker.endgame)
         self.assertEqual(second.requests(), [])
-        self.clock.advance(torrentModule.ENDGAME_DELAY)
+        self.clock.advance(ENDGAME_DELAY)
         duplicates = second.requests()
         self.assertEqual(len(duplicates), ENDGAME_BATCH)
         self.assertTrue(set(duplicates) <= set(requests))
@@ -729,14 +652,18 @@ class RequestMovesTests(TorrentTestCase):
         wasted and changes nothing.
         """
         self.makeTorrent()
-        first = self.connect(1, pieces=[0])
-        second = self.connect(2, pieces=[0])
+        first = self.connect(1, pieces=range(NUM_PIECES))
+        second = self.connect(2, pieces=range(NUM_PIECES))
         first.send(wire.Unchoke())
+        first.requests()
+        # Endgame: blocks kept waiting are asked of the second peer too.
+        self.clock.advance(ENDGAME_DELAY + 1)
         second.send(wire.Unchoke())
-        first.answer(self.payload, first.requests())
-        second.answer(self.payload, [(0, 0, BLOCK)])
-        self.assertEqual(self.torrent.wasted, BLOCK)
-        self.assertIn(0, self.storage.have)
+        duplicates = second.requests()
+        self.assertTrue(duplicates)
+        first.answer(self.payload, duplicates[:1])
+        second.answer(self.payload, duplicates[:1])
+        self.assertEqual(self.torrent.download.wasted, duplicates[0][2])
         self.assertFalse(second.dropped)
 
     def test_chokeReturnsRequests(self) -> None:
@@ -753,7 +680,7 @@ class RequestMovesTests(TorrentTestCase):
         self.assertEqual(second.requests(), [])
         first.send(wire.Choke())
         self.assertEqual(set(second.requests()), self.allBlocks([0]))
-        self.assertEqual(first.proto.requested, {})
+        self.assertEqual(first.proto.state.requested, {})
 
     def test_disconnectReturnsRequests(self) -> None:
         """
@@ -768,7 +695,7 @@ class RequestMovesTests(TorrentTestCase):
         self.assertEqual(second.requests(), [])
         first.close()
         self.assertEqual(set(second.requests()), self.allBlocks([0]))
-        self.assertEqual(self.torrent.picker.availability[0], 1)
+        self.assertEqual(self.torrent.download.picker.availability[0], 1)
 
     def test_snubbedPeerLosesRequests(self) -> None:
         """
@@ -784,9 +711,9 @@ class RequestMovesTests(TorrentTestCase):
         for _ in range(int(SNUB_TIMEOUT) - 1):
             self.clock.advance(1)
         self.assertEqual(other.requests(), [])
-        self.assertFalse(slow.proto.snubbed)
+        self.assertFalse(self.torrent.download.record(slow.proto).snubbed)
         self.clock.advance(1)
-        self.assertTrue(slow.proto.snubbed)
+        self.assertTrue(self.torrent.download.record(slow.proto).snubbed)
         cancels = {(m.index, m.begin, m.length) for m in slow.received() if isinstance(m, wire.Cancel)}
         self.assertEqual(cancels, self.allBlocks([0]))
         self.assertEqual(set(other.requests()), self.allBlocks([0]))
@@ -808,7 +735,7 @@ class RequestMovesTests(TorrentTestCase):
         self.assertEqual(len(again), 1)
         self.assertIn(again[0], self.allBlocks([1]))
         slow.answer(self.payload, again)
-        self.assertFalse(slow.proto.snubbed)
+        self.assertFalse(self.torrent.download.record(slow.proto).snubbed)
         self.assertEqual(set(slow.requests()), self.allBlocks([1]) - set(again))
 
 
@@ -819,20 +746,19 @@ class ConnectionTests(TorrentTestCase):
 
     def test_halfOpenLimit(self) -> None:
         """
-        At most L{MAX_HALF_OPEN} connection attempts are in progress at once;
+        At most L{TorrentConfig().maxHalfOpen} connection attempts are in progress at once;
         a completed one makes room at the next tick.
         """
         self.makeTorrent()
         self.torrent.addPeers([address(n) for n in range(1, 13)])
-        self.assertEqual(len(self.clock.tcpClients), MAX_HALF_OPEN)
+        self.assertEqual(len(self.endpoints.made), TorrentConfig().maxHalfOpen)
         self.assertEqual(
-            [c[:2] for c in self.clock.tcpClients], [address(n) for n in range(1, MAX_HALF_OPEN + 1)]
+            [e.address for e in self.endpoints.made], [address(n) for n in range(1, TorrentConfig().maxHalfOpen + 1)]
         )
-        self.assertEqual([c[3] for c in self.clock.tcpClients], [torrentModule.CONNECT_TIMEOUT] * 8)
         self.dial(1)
         self.clock.advance(1)
-        self.assertEqual(len(self.clock.tcpClients), MAX_HALF_OPEN + 1)
-        self.assertEqual(self.clock.tcpClients[-1][:2], address(MAX_HALF_OPEN + 1))
+        self.assertEqual(len(self.endpoints.made), TorrentConfig().maxHalfOpen + 1)
+        self.assertEqual(self.endpoints.made[-1].address, address(TorrentConfig().maxHalfOpen + 1))
         self.assertEqual(self.torrent.status().knownPeers, 12)
 
     def test_maxPeers(self) -> None:
@@ -841,10 +767,10 @@ class ConnectionTests(TorrentTestCase):
         """
         self.makeTorrent(maxPeers=3)
         self.torrent.addPeers([address(n) for n in range(1, 6)])
-        self.assertEqual(len(self.clock.tcpClients), 3)
+        self.assertEqual(len(self.endpoints.made), 3)
         self.dial(1)
         self.clock.advance(5)
-        self.assertEqual(len(self.clock.tcpClients), 3)
+        self.assertEqual(len(self.endpoints.made), 3)
 
     def test_incomingRefusedAtMaxPeers(self) -> None:
         """
@@ -864,17 +790,15 @@ class ConnectionTests(TorrentTestCase):
         """
         self.makeTorrent()
         self.torrent.addPeers([address(1)])
-        reason = Failure(ConnectionRefusedError())
         for delay in (10, 20):
-            attempts = len(self.clock.tcpClients)
-            factory = self.clock.tcpClients[-1][2]
-            factory.clientConnectionFailed(self.clock.connectors[-1], reason)
+            attempts = len(self.endpoints.made)
+            self.endpoints.made[-1].refuse()
             for _ in range(delay - 1):
                 self.clock.advance(1)
-            self.assertEqual(len(self.clock.tcpClients), attempts)
+            self.assertEqual(len(self.endpoints.made), attempts)
             self.clock.advance(1)
-            self.assertEqual(len(self.clock.tcpClients), attempts + 1)
-            self.assertEqual(self.clock.tcpClients[-1][:2], address(1))
+            self.assertEqual(len(self.endpoints.made), attempts + 1)
+            self.assertEqual(self.endpoints.made[-1].address, address(1))
 
     def test_failedConnectionFreesSlot(self) -> None:
         """
@@ -882,11 +806,9 @@ class ConnectionTests(TorrentTestCase):
         """
         self.makeTorrent()
         self.torrent.addPeers([address(n) for n in range(1, 10)])
-        self.clock.tcpClients[0][2].clientConnectionFailed(
-            self.clock.connectors[0], Failure(ConnectionRefusedError())
-        )
+        self.endpoints.made[0].refuse()
         self.clock.advance(1)
-        self.assertEqual(self.clock.tcpClients[-1][:2], address(9))
+        self.assertEqual(self.endpoints.made[-1].address, address(9))
 
     def test_closedBeforeHandshakeIsFailure(self) -> None:
         """
@@ -894,14 +816,12 @@ class ConnectionTests(TorrentTestCase):
         """
         self.makeTorrent()
         self.torrent.addPeers([address(1)])
-        host, port, factory, _, _ = self.clock.tcpClients[0]
-        proto = factory.buildProtocol(IPv4Address("TCP", host, port))
-        proto.makeConnection(RecordingTransport())
-        FakeRemote(proto, proto.transport, self.clock.connectors[0]).close()
+        proto = self.endpoints.made[0].succeed()
+        FakeRemote(proto, proto.transport).close()
         self.clock.advance(9)
-        self.assertEqual(len(self.clock.tcpClients), 1)
+        self.assertEqual(len(self.endpoints.made), 1)
         self.clock.advance(2)
-        self.assertEqual(len(self.clock.tcpClients), 2)
+        self.assertEqual(len(self.endpoints.made), 2)
 
     def test_duplicatePeerIdRefused(self) -> None:
         """
@@ -920,9 +840,9 @@ class ConnectionTests(TorrentTestCase):
         """
         self.makeTorrent(start=False)
         self.torrent.addPeers([address(1)])
-        self.assertEqual(self.clock.tcpClients, [])
+        self.assertEqual(self.endpoints.made, [])
         self.successResultOf(self.torrent.start())
-        self.assertEqual([c[:2] for c in self.clock.tcpClients], [address(1)])
+        self.assertEqual([e.address for e in self.endpoints.made], [address(1)])
 
     def test_seedingDoesNotDial(self) -> None:
         """
@@ -931,7 +851,7 @@ class ConnectionTests(TorrentTestCase):
         self.makeTorrent(full=True)
         self.torrent.addPeers([address(1)])
         self.clock.advance(10)
-        self.assertEqual(self.clock.tcpClients, [])
+        self.assertEqual(self.endpoints.made, [])
 
 
 class WriteBacklogTests(TorrentTestCase):
@@ -944,15 +864,15 @@ class WriteBacklogTests(TorrentTestCase):
         Past L{torrent.MAX_WRITE_BACKLOG} bytes not yet written, no block is
         requested until the writes complete.
         """
-        self.patch(torrentModule, "MAX_WRITE_BACKLOG", BLOCK)
-        self.patch(torrentModule, "MAX_REQUEST_DEPTH", 4)
+        self.patch(downloadModule, "MAX_WRITE_BACKLOG", BLOCK)
+        self.patch(downloadModule, "MAX_REQUEST_DEPTH", 4)
         storage = ManualStorage(self.metainfo)
         self.makeTorrent(storage=storage, start=False)
         self.torrent.start()
         storage.finishCheck()
         storage.holdWrites = True
         remote = self.connect(1, pieces=range(NUM_PIECES))
-        remote.proto.requestDepth = 4
+        self.torrent.download.record(remote.proto).requestDepth = 4
         remote.send(wire.Unchoke())
         requests = remote.requests()
         self.assertEqual(len(requests), 4)
@@ -969,14 +889,14 @@ class WriteBacklogTests(TorrentTestCase):
         Below the backlog limit, each answered block makes room for another
         request.
         """
-        self.patch(torrentModule, "MAX_REQUEST_DEPTH", 4)
+        self.patch(downloadModule, "MAX_REQUEST_DEPTH", 4)
         storage = ManualStorage(self.metainfo)
         self.makeTorrent(storage=storage, start=False)
         self.torrent.start()
         storage.finishCheck()
         storage.holdWrites = True
         remote = self.connect(1, pieces=range(NUM_PIECES))
-        remote.proto.requestDepth = 4
+        self.torrent.download.record(remote.proto).requestDepth = 4
         remote.send(wire.Unchoke())
         requests = remote.requests()
         remote.answer(self.payload, requests[:2])
@@ -989,12 +909,12 @@ class WriteBacklogTests(TorrentTestCase):
         """
         self.makeTorrent()
         remote = self.connect(1, pieces=range(NUM_PIECES))
-        remote.proto.requestDepth = 4
+        self.torrent.download.record(remote.proto).requestDepth = 4
         remote.send(wire.Unchoke())
         requests = remote.requests()
         self.assertEqual(len(requests), 4)
         remote.answer(self.payload, requests[:2])
-        self.assertEqual(remote.proto.requestDepth, 6)
+        self.assertEqual(self.torrent.download.record(remote.proto).requestDepth, 6)
         self.assertEqual(len(remote.requests()), 4)
 
 
@@ -1031,7 +951,6 @@ class StorageFailureTests(TorrentTestCase):
         self.assertTrue(remote.dropped)
         self.assertTrue(bystander.dropped)
         self.assertEqual(set(storage.have), {first})
-        self.failureResultOf(storage.readBlock(first, 0, 1), StorageError)
         status = self.torrent.status()
         self.assertEqual((status.state, status.error, status.piecesVerified), ("error", "disk full", 1))
 
@@ -1161,7 +1080,7 @@ class StopTests(TorrentTestCase):
         """
         self.makeTorrent(announce=True, httpClient=StubTreq(self.tracker))
         self.assertEqual(self.tracker.events, [b"started"])
-        self.assertEqual([c[:2] for c in self.clock.tcpClients], [address(1)])
+        self.assertEqual([e.address for e in self.endpoints.made], [address(1)])
 
     def test_completionAnnounced(self) -> None:
         """
@@ -1182,15 +1101,15 @@ class StopTests(TorrentTestCase):
         self.makeTorrent(have=[0], announce=True, httpClient=StubTreq(self.tracker))
         remote = self.dial(1)
         self.torrent.addPeers([address(2)])
-        self.assertEqual(len(self.clock.connectors), 2)
+        self.assertEqual(len(self.endpoints.made), 2)
         self.assertIsNone(self.successResultOf(self.torrent.stop()))
         self.assertEqual(self.torrent.state, "stopped")
         self.assertTrue(remote.dropped)
-        self.assertTrue(self.clock.connectors[1].stoppedConnecting)
+        self.assertTrue(self.endpoints.made[1].cancelled)
         self.assertEqual(self.tracker.events, [b"started", b"stopped"])
         self.failureResultOf(self.storage.readBlock(0, 0, 1), StorageError)
         self.clock.advance(120)
-        self.assertEqual(len(self.clock.tcpClients), 2)
+        self.assertEqual(len(self.endpoints.made), 2)
         self.successResultOf(self.torrent.stop())
 
     def test_stopWithoutTracker(self) -> None:
@@ -1266,10 +1185,10 @@ class ServingTests(TorrentTestCase):
         blocks are read at once; as they are sent, the next are read.
         """
         remote, storage = self.serve(100)
-        self.assertEqual(len(storage.reads), torrentModule.MAX_SERVING)
+        self.assertEqual(len(storage.reads), MAX_SERVING)
         storage.finishReads()
-        self.assertEqual(len(remote.received()), torrentModule.MAX_SERVING)
-        self.assertEqual(len(storage.reads), 2 * torrentModule.MAX_SERVING)
+        self.assertEqual(len(remote.received()), MAX_SERVING)
+        self.assertEqual(len(storage.reads), 2 * MAX_SERVING)
 
     def test_pausedPeerNotRead(self) -> None:
         """
@@ -1279,17 +1198,17 @@ class ServingTests(TorrentTestCase):
         remote, storage = self.serve(100)
         remote.proto.pauseProducing()
         storage.finishReads()
-        self.assertEqual(len(storage.reads), torrentModule.MAX_SERVING)
+        self.assertEqual(len(storage.reads), MAX_SERVING)
         self.assertEqual(storage.pending, [])
         remote.proto.resumeProducing()
-        self.assertEqual(len(storage.reads), 2 * torrentModule.MAX_SERVING)
+        self.assertEqual(len(storage.reads), 2 * MAX_SERVING)
 
     def test_cancelledQueuedRequestNotRead(self) -> None:
         """
         A request cancelled while queued is neither read nor sent.
         """
         remote, storage = self.serve(0)
-        remote.send(*(wire.Request(0, 0, BLOCK) for _ in range(torrentModule.MAX_SERVING)))
+        remote.send(*(wire.Request(0, 0, BLOCK) for _ in range(MAX_SERVING)))
         remote.send(wire.Request(3, BLOCK, BLOCK), wire.Cancel(3, BLOCK, BLOCK))
         storage.finishReads()
         storage.finishReads()
@@ -1350,7 +1269,7 @@ class ChokerIntegrationTests(TorrentTestCase):
         self.clock.advance(1)
         unchoked = [r for r in remotes if not r.proto.amChoking]
         self.assertEqual(len(unchoked), 5)
-        self.assertIsNotNone(self.torrent.choker.optimistic)
+        self.assertIsNotNone(self.torrent.upload.choker.optimistic)
 
     def test_uploadSlots(self) -> None:
         """

@@ -174,7 +174,7 @@ class TorrentApiTests(WebTestCase):
         C{GET .../pieces} gives the verified pieces as a base64 bitfield in
         BEP 3 order, with counts.
         """
-        self.torrent.picker.done.add(1)
+        self.torrent.download.picker.pieceVerified(1)
         response, body = self.request("GET", f"/api/torrents/{self.hex}/pieces")
         self.assertEqual(response.code, 200)
         self.assertEqual(body["numPieces"], 3)

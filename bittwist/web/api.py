@@ -26,7 +26,7 @@ from twisted.web.error import UnsupportedMethod
 from bittwist import events
 from bittwist.errors import BittwistError, MetainfoError
 from bittwist.metainfo import parse
-from bittwist.torrent import Torrent
+from bittwist.torrent import Torrent, TorrentState
 
 __all__ = [
     "ApiResource",
@@ -327,16 +327,26 @@ class _TorrentAction(_JsonResource):
         if torrent is None:
             return self._parent.gone(request)
         if self._action == "pause":
-            if torrent.state not in ("downloading", "seeding", "paused"):
+            if torrent.state not in _PAUSABLE:
                 return errorJson(request, 409, f"cannot pause a torrent that is {torrent.state}")
             # The state changes now; the Deferred only says the trackers heard.
             torrent.pause()
         else:
-            if torrent.state not in ("paused", "downloading", "seeding"):
+            if torrent.state not in _RESUMABLE:
                 return errorJson(request, 409, f"cannot resume a torrent that is {torrent.state}")
             torrent.resume()
         self._parent._changed()
         return writeJson(request, torrentToJson(torrent))
+
+
+_PAUSABLE = {TorrentState.DOWNLOADING, TorrentState.SEEDING, TorrentState.FINISHED, TorrentState.PAUSED}
+_RESUMABLE = {
+    TorrentState.PAUSED,
+    TorrentState.FINISHED,
+    TorrentState.ERROR,
+    TorrentState.DOWNLOADING,
+    TorrentState.SEEDING,
+}
 
 
 class EventsResource(_JsonResource):

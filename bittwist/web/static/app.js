@@ -8,6 +8,9 @@
   const $ = (id) => document.getElementById(id);
   let selected = null;        // info hash (hex) of the torrent shown below the table
   let torrents = [];
+  // States a torrent leaves by resuming: paused, done seeding (seed again),
+  // and error (check the data again and carry on).
+  const RESUMABLE = ["paused", "finished", "error"];
   let detailBusy = false;
 
   async function api(method, path, body, contentType) {
@@ -102,9 +105,10 @@
     q(".peers").textContent = t.peers + (t.knownPeers > t.peers ? " / " + t.knownPeers : "");
     q(".eta").textContent = t.progress >= 1 ? "done" : formatEta(t.eta);
     const pause = q("button.pause");
-    pause.textContent = t.state === "paused" ? "Resume" : "Pause";
-    pause.className = t.state === "paused" ? "pause resume" : "pause";
-    pause.disabled = !["paused", "downloading", "seeding"].includes(t.state);
+    const resumable = RESUMABLE.includes(t.state);
+    pause.textContent = resumable ? "Resume" : "Pause";
+    pause.className = resumable ? "pause resume" : "pause";
+    pause.disabled = !resumable && !["downloading", "seeding"].includes(t.state);
   }
 
   function render(list) {
@@ -196,7 +200,7 @@
         p.amInterested ? "interested" : "",
         p.snubbed ? "snubbed" : "",
       ].filter(Boolean).join(", ");
-      const values = [p.address, p.client, p.outgoing ? "out" : "in", formatRate(p.downloadRate),
+      const values = [p.address, p.client, p.source, formatRate(p.downloadRate),
         formatRate(p.uploadRate), percent(p.progress), flags];
       values.forEach((v, i) => { cell(row, i >= 3 && i <= 5 ? "num" : "").textContent = v; });
     }
@@ -205,7 +209,7 @@
   }
 
   async function act(infoHash, state) {
-    const action = state === "paused" ? "resume" : "pause";
+    const action = RESUMABLE.includes(state) ? "resume" : "pause";
     try {
       await api("POST", `/api/torrents/${infoHash}/${action}`);
     } catch (e) {

@@ -1,0 +1,74 @@
+# -*- test-case-name: tests.test_config -*-
+"""
+Configuration as data: what a torrent and a session are told to do.
+
+Both are frozen dataclasses; change one with C{dataclasses.replace}.
+"""
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from bittwist.errors import UsageError
+
+__all__ = ["TorrentConfig", "SessionConfig"]
+
+
+@dataclass(frozen=True)
+class TorrentConfig:
+    """
+    How one torrent behaves.
+
+    @ivar maxPeers: the most peer connections at once.
+    @ivar maxHalfOpen: the most outgoing connection attempts in progress.
+    @ivar maxCandidates: the most peer addresses remembered (tracker answers,
+        PEX, DHT): beyond it the oldest addresses never tried go first.
+    @ivar uploadSlots: regular upload slots of the choker (the optimistic
+        slot comes on top).
+    @ivar seedRatio: stop seeding (state C{finished}) once we uploaded this
+        many times the larger of the torrent's size and what we downloaded;
+        C{None} never.
+    @ivar seedTime: stop seeding after this many seconds of it; C{None}
+        never, 0 as soon as the download is verified.
+    @ivar announce: whether to use the torrent's trackers.
+    """
+
+    maxPeers: int = 50
+    maxHalfOpen: int = 8
+    maxCandidates: int = 2000
+    uploadSlots: int = 4
+    seedRatio: Optional[float] = None
+    seedTime: Optional[float] = None
+    announce: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("maxPeers", "maxHalfOpen", "maxCandidates"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.uploadSlots < 0:
+            raise UsageError(f"uploadSlots must not be negative, not {self.uploadSlots}")
+        for name in ("seedRatio", "seedTime"):
+            value = getattr(self, name)
+            if value is not None and not value >= 0:
+                raise UsageError(f"{name} must be 0 or more, not {value}")
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """
+    What the torrents of a session share.
+
+    @ivar torrent: the configuration of each torrent added.
+    @ivar maxUploadRate: bytes per second sent by all torrents together; 0
+        for unlimited.
+    @ivar maxDownloadRate: bytes per second received by all torrents
+        together; 0 for unlimited.
+    """
+
+    torrent: TorrentConfig = field(default_factory=TorrentConfig)
+    maxUploadRate: int = 0
+    maxDownloadRate: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("maxUploadRate", "maxDownloadRate"):
+            if getattr(self, name) < 0:
+                raise UsageError(f"{name} must not be negative, not {getattr(self, name)}")

@@ -1,0 +1,363 @@
+# -*- test-case-name: tests.test_torrent -*-
+"""
+The download side of one torrent: what to ask whom for, and what to do with
+what arrives.
+
+L{Download} keeps a record per peer (how many requests it may have in
+flight, whether it snubs us), asks the L{bittwist.picker.PiecePicker} for
+blocks to request, pays for them from the download bucket, sends arriving
+blocks to storage (pausing requests while too much waits for the disk), and
+has each complete piece verified. It calls back its owner for what the rest
+of the torrent must hear: a piece verified, a piece failed, storage failed.
+"""
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from twisted.python.failure import Failure
+
+from bittwist import wire
+from bittwist.bitfield import Bitfield
+from bittwist.metainfo import Metainfo
+from bittwist.peer import PeerProtocol
+from bittwist.picker import PiecePicker
+from bittwist.rate import RateMeter
+from bittwist.ratelimit import TokenBucket
+from bittwist.storage import IPieceStorage
+
+__all__ = ["Download", "DownloadRecord"]
+
+SNUB_TIMEOUT = 30.0
+"""
+A peer that sends no block for this long while we wait for some is snubbing
+us: its requests go to other peers.
+"""
+
+INITIAL_REQUEST_DEPTH = 64
+MIN_REQUEST_DEPTH = 32
+MAX_REQUEST_DEPTH = 250
+"""
+Requests in flight to one peer. Enough to cover a second of what the peer
+sends, so a fast link never idles waiting for our next request; capped at
+what libtorrent queues for a peer by default.
+"""
+
+ENDGAME_DELAY = 1.0
+"""
+In endgame, a block is requested from a second peer only after the first
+has kept us waiting this long (seconds).
+"""
+
+MAX_WRITE_BACKLOG = 16 * 2**20
+"""
+Bytes received but not yet on disk. Past this, no more blocks are requested
+until the disk catches up: memory stays bounded when the network is faster
+than the disk.
+"""
+
+
+@dataclass
+class DownloadRecord:
+    """
+    What the download knows of one peer.
+
+    @ivar requestDepth: how many requests we keep in flight to it.
+    @ivar snubbed: whether it kept us waiting L{SNUB_TIMEOUT} for a block.
+    @ivar lastBlockAt: when it last sent a block, or when we started
+        waiting for one.
+    """
+
+    requestDepth: int = INITIAL_REQUEST_DEPTH
+    snubbed: bool = False
+    lastBlockAt: float = 0.0
+
+
+class Download:
+    """
+    Requests, receives, stores and verifies the pieces of one torrent.
+
+    @ivar picker: the piece picker, once storage was checked.
+    @ivar active: whether to request blocks (the torrent is downloading).
+    @ivar rate: payload bytes per second received, and their total.
+    @ivar wasted: bytes received that were not needed.
+    @ivar hashFailures: how many pieces failed their hash check.
+    @ivar verifiedLength: bytes of verified pieces.
+    @ivar contributors: the peer ids of the peers that sent us data.
+    """
+
+    def __init__(
+        self,
+        metainfo: Metainfo,
+        storage: IPieceStorage,
+        reactor: Any,
+        downloadLimit: TokenBucket,
+        verified: Callable[[int], None],
+        failedPiece: Callable[[int, set[Any]], None],
+        storageFailed: Callable[[Failure], None],
+    ) -> None:
+        """
+        @param verified: called with a piece index once it passed its hash.
+        @param failedPiece: called with a piece index and the peers that sent
+            its blocks, once it failed its hash.
+        @param storageFailed: called when storage fails.
+        """
+        self._metainfo = metainfo
+        self._storage = storage
+        self._reactor = reactor
+        self._limit = downloadLimit
+        self._onVerified = verified
+        self._onFailedPiece = failedPiece
+        self._onStorageFailed = storageFailed
+        self.picker: Optional[PiecePicker] = None
+        self.active = False
+        self.rate = RateMeter(reactor)
+        self.wasted = 0
+        self.hashFailures = 0
+        self.verifiedLength = 0
+        self.contributors: set[bytes] = set()
+        self._records: dict[PeerProtocol, DownloadRecord] = {}
+        self._writeBacklog = 0
+        self._waitingForTokens = False
+
+    def begin(self, have: Bitfield) -> None:
+        """
+        Storage holds the pieces C{have}: make the picker (again, after a
+        check).
+        """
+        metainfo = self._metainfo
+        self.picker = PiecePicker(
+            metainfo.numPieces, metainfo.pieceSize, have, endgameDelay=ENDGAME_DELAY
+        )
+        self.verifiedLength = sum(metainfo.pieceSize(i) for i in have)
+
+    def complete(self) -> bool:
+        """
+        @return: whether every piece is verified.
+        """
+        return self.picker is not None and self.picker.complete()
+
+    def verifiedPieces(self) -> Optional[Bitfield]:
+        """
+        @return: the verified pieces (do not change them), once checked.
+        """
+        return self.picker.done if self.picker is not None else None
+
+    def record(self, peer: PeerProtocol) -> Optional[DownloadRecord]:
+        """
+        @return: what the download knows of C{peer}, if connected.
+        """
+        return self._records.get(peer)
+
+    # Peers coming and going.
+
+    def peerJoined(self, peer: PeerProtocol) -> None:
+        self._records[peer] = DownloadRecord(lastBlockAt=self._reactor.seconds())
+
+    def peerLeft(self, peer: PeerProtocol) -> None:
+        if self._records.pop(peer, None) is None:
+            return
+        picker = self.picker
+        if picker is not None:
+            picker.peerLostPieces(peer.state.pieces)
+            requested = list(peer.state.requested)
+            if requested:
+                picker.abandon(peer, requested)
+                self.fillAll()
+
+    def peerBitfield(self, peer: PeerProtocol) -> None:
+        """
+        The peer sent its bitfield: count its pieces, and tell it whether we
+        want any.
+        """
+        picker = self.picker
+        if picker is None:
+            return
+        pieces = peer.state.pieces
+        picker.peerHasPieces(pieces)
+        peer.setInterested(self.active and picker.interestedIn(pieces))
+        self.fill(peer)
+
+    def peerHave(self, peer: PeerProtocol, index: int) -> None:
+        """
+        The peer has a new piece: count it, and ask for it if we want it.
+        """
+        picker = self.picker
+        if picker is None:
+            return
+        picker.peerHasPieces((index,))
+        if self.active and picker.wants(index):
+            peer.setInterested(True)
+            self.fill(peer)
+
+    def peerChoked(self, peer: PeerProtocol, requests: list[tuple[int, int]]) -> None:
+        if self.picker is not None and requests:
+            self.picker.abandon(peer, requests)
+            self.fillAll()
+
+    def peerUnchoked(self, peer: PeerProtocol) -> None:
+        record = self._records.get(peer)
+        if record is not None:
+            record.lastBlockAt = self._reactor.seconds()
+        self.fill(peer)
+
+    # Blocks arriving.
+
+    def blockReceived(self, peer: PeerProtocol, index: int, begin: int, block: bytes) -> None:
+        picker = self.picker
+        size = len(block)
+        record = self._records.get(peer)
+        if picker is None or not self.active or record is None:
+            self.wasted += size
+            return
+        record.lastBlockAt = self._reactor.seconds()
+        record.snubbed = False
+        if record.requestDepth < MAX_REQUEST_DEPTH:
+            # Slow start: each block answered makes room for one more, so a
+            # fast peer's pipeline grows within a round trip or two instead
+            # of waiting for the next rate measurement.
+            record.requestDepth += 1
+        result = picker.blockReceived(peer, index, begin, size)
+        if result is None:
+            self.wasted += size
+        else:
+            others, filled = result
+            if peer.peerId is not None:
+                self.contributors.add(peer.peerId)
+            for other in others:
+                other.cancelRequest(index, begin)
+            self.rate.add(size)
+            self._writeBacklog += size
+            self._storage.queueWrite(index, begin, block, self._written, self._onStorageFailed)
+            if filled:
+                self._verify(index)
+        self.fill(peer)
+
+    def _written(self, size: int) -> None:
+        throttled = self._writeBacklog >= MAX_WRITE_BACKLOG
+        self._writeBacklog -= size
+        if throttled and self._writeBacklog < MAX_WRITE_BACKLOG:
+            self.fillAll()
+
+    def _verify(self, index: int) -> None:
+        d = self._storage.verifyPiece(index)
+        d.addCallbacks(self._verified, self._onStorageFailed, (index,))
+
+    def _verified(self, ok: bool, index: int) -> None:
+        # Applied in every state but stopped: a check that finishes while
+        # paused must still count, or the piece would be neither verified nor
+        # asked for again, and the download would stall one piece short.
+        picker = self.picker
+        if picker is None:
+            return
+        if not ok:
+            contributors = picker.pieceFailed(index)
+            self.hashFailures += 1
+            self._onFailedPiece(index, contributors)
+            self.fillAll()
+            return
+        picker.pieceVerified(index)
+        self.verifiedLength += self._metainfo.pieceSize(index)
+        self._onVerified(index)
+
+    # Requesting.
+
+    def fill(self, peer: PeerProtocol) -> None:
+        """
+        Top up the requests in flight to C{peer}.
+        """
+        record = self._records.get(peer)
+        if record is None:
+            return
+        state = peer.state
+        requested = state.requested
+        depth = record.requestDepth
+        # A snubbed peer gets one request at a time, so it can prove itself
+        # without holding blocks other peers would send.
+        room = (1 if record.snubbed else depth) - len(requested)
+        # Refill in batches, not one request per block received. Tested
+        # first: this is called for every block, and mostly ends here.
+        if room < min(16, depth // 4) and requested:
+            return
+        picker = self.picker
+        if (
+            picker is None
+            or not self.active
+            or state.peerChoking
+            or not state.amInterested
+            or self._writeBacklog >= MAX_WRITE_BACKLOG
+        ):
+            return
+        limit = self._limit
+        if limit.limited:
+            # Ask for no more than the tokens pay for: the peer then has no
+            # cause to send faster than the limit.
+            tokens = limit.available()
+            if tokens < 0:
+                self._waitForTokens()
+                return
+            room = min(room, 1 + int(tokens) // wire.BLOCK_SIZE)
+        now = self._reactor.seconds()
+        blocks = picker.pick(peer, state.pieces, room, len(requested), now)
+        if blocks:
+            if not requested:
+                record.lastBlockAt = now
+            sent = peer.sendRequests(blocks)
+            if limit.limited:
+                limit.consume(sum(length for _, _, length in sent))
+            if len(sent) < len(blocks):
+                # A peer being dropped sends nothing: give its blocks back.
+                sentKeys = {(i, b) for i, b, _ in sent}
+                picker.abandon(peer, [(i, b) for i, b, _ in blocks if (i, b) not in sentKeys])
+        elif not requested and not picker.interestedIn(state.pieces):
+            peer.setInterested(False)
+
+    def _waitForTokens(self) -> None:
+        if self._waitingForTokens:
+            return
+        self._waitingForTokens = True
+
+        def available() -> None:
+            self._waitingForTokens = False
+            self.fillAll()
+
+        self._limit.whenAvailable(available)
+
+    def fillAll(self) -> None:
+        """
+        Top up every peer, snubbed ones last so the others get first pick.
+        """
+        records = self._records
+        for peer in sorted(records, key=lambda p: records[p].snubbed):
+            self.fill(peer)
+
+    def tick(self, now: float) -> None:
+        """
+        Once a second: size each peer's pipeline to its rate, take requests
+        from peers that snub us, and in endgame ask again for slow blocks.
+        """
+        picker = self.picker
+        stalled = False
+        for peer, record in list(self._records.items()):
+            rate = peer.downloadRate.rate()
+            record.requestDepth = max(
+                MIN_REQUEST_DEPTH, min(MAX_REQUEST_DEPTH, int(rate / wire.BLOCK_SIZE))
+            )
+            requested = peer.state.requested
+            if requested and now - record.lastBlockAt >= SNUB_TIMEOUT:
+                record.snubbed = True
+                if picker is not None:
+                    picker.abandon(peer, list(requested))
+                for index, begin in list(requested):
+                    peer.cancelRequest(index, begin)
+                stalled = True
+        if self.active and (stalled or (picker is not None and picker.endgame)):
+            self.fillAll()
+
+    def stopRequesting(self) -> None:
+        """
+        Stop asking for blocks (download complete, paused or stopped), and
+        tell every peer we are not interested.
+        """
+        self.active = False
+        for peer in list(self._records):
+            peer.setInterested(False)

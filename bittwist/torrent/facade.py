@@ -1,0 +1,558 @@
+# -*- test-case-name: tests.test_torrent -*-
+"""
+L{Torrent}: one download and seed, a small facade over its parts.
+
+The parts each have one job: L{Lifecycle} the states and their moves,
+L{Swarm} the addresses and connections, L{Download} the requests and
+verification, L{Upload} choking and serving, and the L{IPeerSource}s finding
+peers. The facade wires them together, turns peer events into calls on the
+parts, carries out each state move, and tells observers.
+"""
+
+from typing import Any, Callable, Iterable, Optional, Sequence
+
+from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from bittwist import events
+from bittwist.bitfield import Bitfield
+from bittwist.config import TorrentConfig
+from bittwist.errors import BittwistError, InternalError
+from bittwist.factory import PeerDialer
+from bittwist.metainfo import Metainfo
+from bittwist.peer import PeerProtocol
+from bittwist.ratelimit import TokenBucket
+from bittwist.sources import IPeerSource, ISourceOwner
+from bittwist.storage import IPieceStorage
+from bittwist.torrent.download import Download
+from bittwist.torrent.lifecycle import ACTIVE, Lifecycle, TorrentInput, TorrentState
+from bittwist.torrent.status import PeerStatus, TorrentStatus, clientOf
+from bittwist.torrent.swarm import Swarm
+from bittwist.torrent.upload import Upload
+
+__all__ = ["Torrent"]
+
+TICK = 1.0
+"""
+Seconds between two rounds of periodic work (request depths, snubs,
+endgame, choking, dialling).
+"""
+
+_In = TorrentInput
+_State = TorrentState
+
+
+@implementer(ISourceOwner)
+class Torrent:
+    """
+    Downloads and seeds one torrent.
+
+    L{start} checks what storage already holds (C{checking}), then downloads
+    (C{downloading}) until every piece is verified, then seeds (C{seeding})
+    until L{stop} (C{stopped}) or a seed goal (C{finished}). L{pause} and
+    L{resume} come and go from C{paused}. A storage failure such as a full
+    disk moves it to C{error}, keeping every verified piece; L{resume} checks
+    the data again and carries on. See L{TorrentState}.
+
+    @ivar metainfo: what is downloaded.
+    @ivar storage: where it goes.
+    @ivar infoHash: the torrent's info hash.
+    @ivar peerId: our peer id.
+    @ivar port: our listening port, as announced.
+    @ivar config: how it behaves.
+    @ivar swarm: its addresses and connections.
+    @ivar download: its download side.
+    @ivar upload: its upload side.
+    @ivar sources: where it finds peers.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        metainfo: Metainfo,
+        storage: IPieceStorage,
+        peerId: bytes,
+        reactor: Any,
+        config: TorrentConfig = TorrentConfig(),
+        sources: Sequence[IPeerSource] = (),
+        dialer: Optional[PeerDialer] = None,
+        uploadLimit: Optional[TokenBucket] = None,
+        downloadLimit: Optional[TokenBucket] = None,
+        port: int = 0,
+    ) -> None:
+        """
+        @param metainfo: the torrent.
+        @param storage: its data; the torrent closes it on L{stop}.
+        @param peerId: our peer id.
+        @param reactor: for time (and, by default, connections).
+        @param config: how it behaves.
+        @param sources: where to find peers.
+        @param dialer: makes outgoing connections (TCP by default).
+        @param uploadLimit: the bucket upload tokens come from (shared by a
+            session's torrents); unlimited by default.
+        @param downloadLimit: the bucket download tokens come from.
+        @param port: our listening port, as announced to trackers.
+        """
+        self.metainfo = metainfo
+        self.storage = storage
+        self.peerId = peerId
+        self.port = port
+        self.config = config
+        self.infoHash = metainfo.infoHash
+        self.numPieces = metainfo.numPieces
+        self._reactor = reactor
+        self._lifecycle = Lifecycle(metainfo.name)
+        self._observers: list[Callable[[events.TorrentEvent], None]] = []
+        self._pauseWhenChecked = False
+        self.sources = list(sources)
+        self._sourcesRunning = False
+        self.swarm = Swarm(self, dialer or PeerDialer(reactor, peerId), config, reactor)
+        self.download = Download(
+            metainfo,
+            storage,
+            reactor,
+            downloadLimit if downloadLimit is not None else TokenBucket(reactor),
+            self._pieceVerified,
+            self._pieceFailed,
+            self._fail,
+        )
+        self.upload = Upload(
+            storage,
+            reactor,
+            uploadLimit if uploadLimit is not None else TokenBucket(reactor),
+            config.uploadSlots,
+            self._fail,
+            seedRatio=config.seedRatio,
+            seedTime=config.seedTime,
+        )
+        self._ticker = LoopingCall(self._tick)
+        self._ticker.clock = reactor
+
+    def __repr__(self) -> str:
+        return f"<Torrent {self.metainfo.name!r} {self.state.value}>"
+
+    @property
+    def state(self) -> TorrentState:
+        """
+        Where the torrent is in its life.
+        """
+        return self._lifecycle.state
+
+    @property
+    def error(self) -> Optional[BittwistError]:
+        """
+        Why the torrent is in C{error}, or C{None}.
+        """
+        return self._lifecycle.error
+
+    @property
+    def peers(self) -> set[PeerProtocol]:
+        """
+        The handshaken peer connections.
+        """
+        return self.swarm.peers
+
+    # Observers.
+
+    def addObserver(self, observer: Callable[[events.TorrentEvent], None]) -> None:
+        """
+        Call C{observer} with every L{bittwist.events.TorrentEvent} of this
+        torrent from now on.
+        """
+        self._observers.append(observer)
+
+    def removeObserver(self, observer: Callable[[events.TorrentEvent], None]) -> None:
+        """
+        Stop calling C{observer}.
+        """
+        self._observers.remove(observer)
+
+    def _emit(self, event: events.TorrentEvent) -> None:
+        for observer in list(self._observers):
+            try:
+                observer(event)
+            except Exception:
+                self.log.failure("Observer {observer} failed on {event}", observer=observer, event=event)
+
+    # State moves: each input goes through the lifecycle's table, then the
+    # parts are set for the new state.
+
+    def _move(self, event: TorrentInput) -> TorrentState:
+        old, new = self._lifecycle.process(event)
+        if new is _State.SEEDING:
+            self.upload.seedingStarted()
+        if new in ACTIVE:
+            self._activate(new)
+        elif old in ACTIVE:
+            self._deactivate(new)
+        if old is not new:
+            self._emit(events.StateChanged(self, new))
+        return new
+
+    def _activate(self, state: TorrentState) -> None:
+        downloading = state is _State.DOWNLOADING
+        self.download.active = downloading
+        self.upload.active = True
+        self.swarm.seeking = downloading
+        if not self._ticker.running:
+            self._ticker.start(TICK, now=False)
+        if not self._sourcesRunning:
+            self._sourcesRunning = True
+            for source in self.sources:
+                source.start(self)
+        self.swarm.connectMore()
+
+    def _deactivate(self, state: TorrentState) -> None:
+        if self._ticker.running:
+            self._ticker.stop()
+        self.download.active = False
+        self.upload.active = False
+        self.swarm.halt(state.value)
+
+    def _stopSources(self) -> Deferred[None]:
+        if not self._sourcesRunning:
+            return succeed(None)
+        self._sourcesRunning = False
+        d = DeferredList([source.stop() for source in self.sources], consumeErrors=True)
+        return d.addCallback(lambda _: None)
+
+    # Lifecycle.
+
+    def start(
+        self,
+        paused: bool = False,
+        trusted: Optional[Bitfield] = None,
+        rehash: Iterable[int] = (),
+    ) -> Deferred[None]:
+        """
+        Check existing data, then download or seed.
+
+        @param paused: stay paused once checked, until L{resume}.
+        @param trusted: fast resume: pieces known to be intact, taken as
+            verified without hashing (see L{IPieceStorage.check}); C{None}
+            hashes everything.
+        @param rehash: with C{trusted}, pieces to hash all the same.
+        @return: fires when checking is done and peers are being sought.
+        """
+        self._pauseWhenChecked = paused
+        self._move(_In.START)
+        return self._check(trusted, rehash)
+
+    def _check(self, trusted: Optional[Bitfield], rehash: Iterable[int]) -> Deferred[None]:
+        if trusted is None:
+            self.log.info("{name}: checking existing data", name=self.metainfo.name)
+            d = self.storage.check()
+        else:
+            d = self.storage.check(trusted, rehash)
+        d.addCallback(self._checked)
+        d.addErrback(self._fail)
+        return d
+
+    def _checked(self, have: Bitfield) -> None:
+        if self.state is not _State.CHECKING:
+            return
+        self.download.begin(have)
+        self.log.info(
+            "{name}: {count} of {total} pieces already verified",
+            name=self.metainfo.name,
+            count=len(have),
+            total=self.numPieces,
+        )
+        complete = have.complete()
+        if complete:
+            self._lifecycle.complete()
+        if self._pauseWhenChecked:
+            self._move(_In.CHECKED_PAUSED)
+        else:
+            self._move(_In.CHECKED_COMPLETE if complete else _In.CHECKED_INCOMPLETE)
+
+    def pause(self) -> Deferred[None]:
+        """
+        Disconnect every peer and stop announcing (trackers hear
+        C{stopped}), keeping storage open and every verified piece. A
+        downloading, seeding or finished torrent pauses now, a checking one
+        once checked; others do not pause.
+
+        @return: fires when the trackers have been told; never fails.
+        """
+        if self.state is _State.CHECKING:
+            # Paused once checked: the check runs on, nobody is contacted.
+            self._pauseWhenChecked = True
+            return succeed(None)
+        if not self._lifecycle.allows(_In.PAUSE):
+            return succeed(None)
+        self._move(_In.PAUSE)
+        return self._stopSources()
+
+    def resume(self) -> None:
+        """
+        Carry on after L{pause}; seed again after C{finished} (the seed goals
+        reached no longer apply); after C{error}, check the data again,
+        keeping every verified piece, and carry on.
+        """
+        state = self.state
+        if state is _State.CHECKING:
+            self._pauseWhenChecked = False
+        elif state is _State.ERROR:
+            self.log.info("{name}: resuming after an error", name=self.metainfo.name)
+            self._pauseWhenChecked = False
+            self._move(_In.RESUME_CHECK)
+            self._check(self.download.verifiedPieces(), ())
+        elif state in (_State.PAUSED, _State.FINISHED):
+            if state is _State.FINISHED:
+                self.upload.clearGoals()
+            self.swarm.resetBackoff()
+            self._move(_In.RESUME_COMPLETE if self.download.complete() else _In.RESUME_INCOMPLETE)
+
+    def stop(self) -> Deferred[None]:
+        """
+        Disconnect every peer, tell the trackers, close storage. Whoever
+        waits on L{whenComplete} is told, unless it already fired.
+
+        @return: fires when done; never fails.
+        """
+        if self.state is _State.STOPPED:
+            return succeed(None)
+        self._move(_In.STOP)
+        self._lifecycle.stopped()
+        d = DeferredList([self._stopSources(), self.storage.close()], consumeErrors=True)
+        return d.addCallback(lambda _: None)
+
+    def _fail(self, failure: Failure) -> None:
+        """
+        Stop because storage (or our own code) failed; keep what is verified.
+        """
+        if not self._lifecycle.allows(_In.FAIL):
+            return
+        if failure.check(BittwistError):
+            error = failure.value
+            self.log.error("{name}: {error}", name=self.metainfo.name, error=error)
+        else:
+            error = InternalError(
+                f"{self.metainfo.name}: internal error ({failure.getErrorMessage()}); "
+                "this is a bug in bittwist, please report it with the log"
+            )
+            self.log.failure("{name}: internal error", failure, name=self.metainfo.name)
+        self._lifecycle.error = error
+        self._move(_In.FAIL)
+        self._stopSources()
+        self._lifecycle.failed(error)
+
+    def whenComplete(self) -> Deferred[None]:
+        """
+        @return: fires when every piece is verified (at once if already);
+            fails with the error that put the torrent in C{error}, or with
+            L{bittwist.errors.TorrentStopped} if it is stopped or removed
+            first.
+        """
+        return self._lifecycle.whenComplete()
+
+    # What the download reports.
+
+    def _pieceVerified(self, index: int) -> None:
+        for peer in self.peers:
+            peer.sendHave(index)
+        self._emit(events.PieceVerified(self, index))
+        if not self.download.complete():
+            return
+        self.log.info(
+            "{name}: download complete, all {count} pieces verified",
+            name=self.metainfo.name,
+            count=self.numPieces,
+        )
+        if self.state is _State.DOWNLOADING:
+            self._move(_In.COMPLETED)
+            self.download.stopRequesting()
+            self.swarm.seeking = False
+            for source in self.sources:
+                source.completed()
+            for peer in list(self.peers):
+                if peer.state.pieces.complete():
+                    peer.drop("both seeding")
+        self._emit(events.Completed(self))
+        self._lifecycle.complete()
+
+    def _pieceFailed(self, index: int, contributors: set[Any]) -> None:
+        self.log.warn(
+            "{name}: piece {index} failed its hash check; downloading it again",
+            name=self.metainfo.name,
+            index=index,
+        )
+        for peer in contributors:
+            self.swarm.strike(peer, 2 if len(contributors) == 1 else 1)
+
+    # Periodic work.
+
+    def _tick(self) -> None:
+        self.download.tick(self._reactor.seconds())
+        if self.state is _State.SEEDING:
+            why = self.upload.goalReached(self.download.rate.total, self.metainfo.totalLength)
+            if why is not None:
+                self.log.info("{name}: {why}; done seeding", name=self.metainfo.name, why=why)
+                self._move(_In.SEED_GOAL)
+                self._stopSources()
+                return
+        self._choke()
+        self.swarm.connectMore()
+        if self.state is _State.DOWNLOADING and self.swarm.shortOfPeers():
+            for source in self.sources:
+                source.wantPeers()
+
+    def _choke(self) -> None:
+        peers = self.peers
+        snubbed = set()
+        for peer in peers:
+            record = self.download.record(peer)
+            if record is not None and record.snubbed:
+                snubbed.add(peer)
+        self.upload.choke(peers, self.state is _State.SEEDING, snubbed)
+
+    # ISourceOwner.
+
+    def addPeers(self, addresses: Iterable[tuple[str, int]], source: str = "manual") -> None:
+        """
+        Learn peer addresses and connect to them as room allows.
+
+        @param source: where they came from.
+        """
+        self.swarm.add(addresses, source)
+
+    def transferStats(self) -> tuple[int, int, int]:
+        """
+        @return: bytes uploaded, downloaded, and left to download.
+        """
+        left = self.metainfo.totalLength - self.download.verifiedLength
+        return self.upload.rate.total, self.download.rate.total, left
+
+    # Peer events (see bittwist.peer.IPeerEvents).
+
+    def peerHandshaked(self, peer: PeerProtocol) -> bool:
+        if self.state not in ACTIVE or not self.swarm.admit(peer):
+            return False
+        self.download.peerJoined(peer)
+        assert peer.address is not None and peer.peerId is not None
+        self._emit(events.PeerConnected(self, peer.address, peer.peerId))
+        self.log.debug("Connected to {peer}", peer=peer)
+        return True
+
+    def ourBitfield(self) -> Optional[Bitfield]:
+        return self.download.verifiedPieces()
+
+    def peerBitfield(self, peer: PeerProtocol) -> None:
+        if self.state is _State.SEEDING and peer.state.pieces.complete():
+            peer.drop("both seeding")
+            return
+        self.download.peerBitfield(peer)
+
+    def peerHave(self, peer: PeerProtocol, index: int) -> None:
+        self.download.peerHave(peer, index)
+        if self.state is _State.SEEDING and peer.state.pieces.complete():
+            peer.drop("both seeding")
+
+    def peerChoked(self, peer: PeerProtocol, requests: list[tuple[int, int]]) -> None:
+        self.download.peerChoked(peer, requests)
+
+    def peerUnchoked(self, peer: PeerProtocol) -> None:
+        self.download.peerUnchoked(peer)
+
+    def peerInterestChanged(self, peer: PeerProtocol) -> None:
+        self._choke()
+
+    def peerDisconnected(self, peer: PeerProtocol, reason: str) -> None:
+        if not self.swarm.removed(peer):
+            return
+        assert peer.address is not None
+        self._emit(events.PeerDisconnected(self, peer.address, reason))
+        self.log.debug("Disconnected from {peer}: {reason}", peer=peer, reason=reason)
+        self.download.peerLeft(peer)
+        self._choke()
+
+    def blockReceived(self, peer: PeerProtocol, index: int, begin: int, block: bytes) -> None:
+        self.download.blockReceived(peer, index, begin, block)
+
+    def requestReceived(self, peer: PeerProtocol, index: int, begin: int, length: int) -> None:
+        verified = self.download.verifiedPieces()
+        if verified is None or index not in verified:
+            peer.drop(f"requested piece {index}, which we do not have")
+            return
+        if begin + length > self.metainfo.pieceSize(index):
+            peer.drop(f"requested past the end of piece {index}")
+            return
+        self.upload.serve(peer)
+
+    def peerWritable(self, peer: PeerProtocol) -> None:
+        self.upload.serve(peer)
+
+    # Snapshots.
+
+    def status(self) -> TorrentStatus:
+        """
+        @return: a snapshot of this torrent.
+        """
+        download = self.download
+        verified = download.verifiedPieces()
+        return TorrentStatus(
+            name=self.metainfo.name,
+            infoHash=self.infoHash.hex(),
+            state=self.state,
+            totalLength=self.metainfo.totalLength,
+            verifiedLength=download.verifiedLength,
+            piecesVerified=len(verified) if verified is not None else 0,
+            numPieces=self.numPieces,
+            downloadRate=download.rate.rate() if self.state in ACTIVE else 0.0,
+            uploadRate=self.upload.rate.rate() if self.state in ACTIVE else 0.0,
+            downloaded=download.rate.total,
+            uploaded=self.upload.rate.total,
+            peers=len(self.peers),
+            knownPeers=self.swarm.knownCount,
+            hashFailures=download.hashFailures,
+            error=str(self.error) if self.error else None,
+            peersUsed=len(download.contributors),
+        )
+
+    def peerStatuses(self) -> list[PeerStatus]:
+        """
+        @return: a snapshot of every connected peer.
+        """
+        result = []
+        for peer in self.peers:
+            host, port = peer.address or ("?", 0)
+            state = peer.state
+            record = self.download.record(peer)
+            result.append(
+                PeerStatus(
+                    address=f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+                    client=clientOf(peer.peerId),
+                    outgoing=peer.outgoing,
+                    downloadRate=peer.downloadRate.rate(),
+                    uploadRate=peer.uploadRate.rate(),
+                    amChoking=state.amChoking,
+                    amInterested=state.amInterested,
+                    peerChoking=state.peerChoking,
+                    peerInterested=state.peerInterested,
+                    snubbed=record is not None and record.snubbed,
+                    progress=state.progress(),
+                    requests=len(state.requested),
+                    source=peer.source,
+                )
+            )
+        return result
+
+    def verifiedPieces(self) -> Optional[Bitfield]:
+        """
+        @return: the verified pieces (do not change it), or C{None} until
+            storage was checked.
+        """
+        return self.download.verifiedPieces()
+
+    def pieces(self) -> Bitfield:
+        """
+        @return: the verified pieces (do not change it); before the check,
+            what storage holds.
+        """
+        verified = self.download.verifiedPieces()
+        return verified if verified is not None else self.storage.have

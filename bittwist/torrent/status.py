@@ -1,0 +1,91 @@
+# -*- test-case-name: tests.test_torrent -*-
+"""
+Snapshots of a torrent and its peers, for display.
+"""
+
+from dataclasses import dataclass
+from typing import Optional
+
+from bittwist.torrent.lifecycle import TorrentState
+
+__all__ = ["TorrentStatus", "PeerStatus", "clientOf"]
+
+
+@dataclass(frozen=True)
+class TorrentStatus:
+    """
+    A snapshot of a torrent, for display.
+    """
+
+    name: str
+    infoHash: str
+    state: TorrentState
+    totalLength: int
+    verifiedLength: int
+    piecesVerified: int
+    numPieces: int
+    downloadRate: float
+    uploadRate: float
+    downloaded: int
+    uploaded: int
+    peers: int
+    knownPeers: int
+    hashFailures: int
+    error: Optional[str]
+    peersUsed: int = 0
+    """
+    How many distinct peers sent us data.
+    """
+
+    @property
+    def eta(self) -> Optional[float]:
+        """
+        Seconds until complete at the current rate, or C{None} if not
+        downloading.
+        """
+        if self.state is not TorrentState.DOWNLOADING or self.downloadRate <= 0:
+            return None
+        return (self.totalLength - self.verifiedLength) / self.downloadRate
+
+    @property
+    def progress(self) -> float:
+        """
+        The verified fraction of the torrent, 0 to 1.
+        """
+        return self.verifiedLength / self.totalLength if self.totalLength else 1.0
+
+
+@dataclass(frozen=True)
+class PeerStatus:
+    """
+    A snapshot of one peer connection, for display.
+
+    @ivar client: the peer's client, as its peer id says (e.g.
+        C{"-lt2010-"}), or C{"?"}.
+    @ivar progress: the fraction of the torrent the peer has.
+    @ivar source: where its address came from (C{"tracker"}, C{"manual"},
+        C{"incoming"}, ...).
+    """
+
+    address: str
+    client: str
+    outgoing: bool
+    downloadRate: float
+    uploadRate: float
+    amChoking: bool
+    amInterested: bool
+    peerChoking: bool
+    peerInterested: bool
+    snubbed: bool
+    progress: float
+    requests: int
+    source: str
+
+
+def clientOf(peerId: Optional[bytes]) -> str:
+    """
+    @return: the client prefix of an Azureus-style peer id, or C{"?"}.
+    """
+    if peerId and peerId[:1] == b"-" and peerId[7:8] == b"-":
+        return peerId[:8].decode("ascii", "replace")
+    return "?"

@@ -1,0 +1,159 @@
+# -*- test-case-name: tests.test_torrent -*-
+"""
+The upload side of one torrent: whom to serve, and serving them.
+
+L{Upload} runs the choker's rounds, answers the requests of unchoked peers
+(each pays upload tokens, is read from storage, then sent), and says when
+the seed goals (ratio, time) are reached.
+"""
+
+from typing import Any, Callable, Collection, Iterable, Optional
+
+from twisted.python.failure import Failure
+
+from bittwist.choker import Choker
+from bittwist.peer import PeerProtocol
+from bittwist.rate import RateMeter
+from bittwist.ratelimit import TokenBucket
+from bittwist.storage import IPieceStorage
+
+__all__ = ["Upload", "MAX_SERVING"]
+
+MAX_SERVING = 16
+"""
+Requests of one peer being read from storage (or waiting for upload tokens)
+at once. Each read is a round trip to the storage thread; 16 blocks (256 KiB)
+in flight keep a loopback link to libtorrent busy (4 halved the upload rate),
+and bound what one peer's reads hold in memory.
+"""
+
+
+class Upload:
+    """
+    Chokes, unchokes and serves the peers of one torrent.
+
+    @ivar choker: decides whom we upload to.
+    @ivar rate: payload bytes per second sent, and their total.
+    @ivar active: whether to serve (the torrent is downloading or seeding).
+    @ivar seedRatio: see L{bittwist.config.TorrentConfig.seedRatio}.
+    @ivar seedTime: see L{bittwist.config.TorrentConfig.seedTime}.
+    """
+
+    def __init__(
+        self,
+        storage: IPieceStorage,
+        reactor: Any,
+        uploadLimit: TokenBucket,
+        uploadSlots: int,
+        storageFailed: Callable[[Failure], None],
+        seedRatio: Optional[float] = None,
+        seedTime: Optional[float] = None,
+    ) -> None:
+        self._storage = storage
+        self._reactor = reactor
+        self._limit = uploadLimit
+        self._onStorageFailed = storageFailed
+        self.choker = Choker(uploadSlots)
+        self.rate = RateMeter(reactor)
+        self.active = False
+        self.seedRatio = seedRatio
+        self.seedTime = seedTime
+        self._seedingSince: Optional[float] = None
+        self._servingNow: set[PeerProtocol] = set()
+        self._awaitingTokens: set[PeerProtocol] = set()
+
+    # Choking.
+
+    def choke(
+        self, peers: Iterable[PeerProtocol], seeding: bool, snubbed: Collection[PeerProtocol]
+    ) -> None:
+        """
+        Choke and unchoke peers as the L{Choker} says.
+        """
+        if not self.active:
+            return
+        peers = list(peers)
+        unchoke = self.choker.unchoked(peers, seeding, self._reactor.seconds(), snubbed)
+        for peer in peers:
+            peer.setChoking(peer not in unchoke)
+
+    # Serving.
+
+    def serve(self, peer: PeerProtocol) -> None:
+        """
+        Start serving C{peer}'s queued requests, as many as it may have in
+        flight (see L{PeerProtocol.nextRequest}): each waits for upload
+        tokens, then is read from storage, then sent.
+        """
+        if peer in self._servingNow:
+            # Called back from within the loop below (a read that completed
+            # at once): the loop takes the next request itself, without
+            # recursing once per block.
+            return
+        self._servingNow.add(peer)
+        try:
+            while peer not in self._awaitingTokens:
+                request = peer.nextRequest(MAX_SERVING)
+                if request is None:
+                    break
+                d = self._limit.acquire(request[2])
+                if not d.called:
+                    # One request per peer waits for tokens at a time, so
+                    # the bucket serves the peers in turn, block by block.
+                    self._awaitingTokens.add(peer)
+                d.addCallback(self._read, peer, request)
+                d.addErrback(self._onStorageFailed)
+        finally:
+            self._servingNow.discard(peer)
+
+    def _read(self, _: None, peer: PeerProtocol, request: tuple[int, int, int]) -> Any:
+        index, begin, length = request
+        self._awaitingTokens.discard(peer)
+        if not peer.wants(request) or not self.active:
+            # Cancelled while waiting for tokens: read nothing, and give the
+            # tokens back.
+            self._limit.consume(-length)
+            self.serve(peer)
+            return None
+        d = self._storage.readBlock(index, begin, length)
+        d.addCallback(self._send, peer, index, begin)
+        self.serve(peer)
+        return d
+
+    def _send(self, data: bytes, peer: PeerProtocol, index: int, begin: int) -> None:
+        if peer.sendBlock(index, begin, data):
+            self.rate.add(len(data))
+        else:
+            self._limit.consume(-len(data))
+        self.serve(peer)
+
+    # Seed goals.
+
+    def seedingStarted(self) -> None:
+        """
+        Seeding starts (or starts again): seed time counts from now.
+        """
+        self._seedingSince = self._reactor.seconds()
+
+    def goalReached(self, downloaded: int, totalLength: int) -> Optional[str]:
+        """
+        @return: why seeding is to stop (the ratio or time given reached),
+            or C{None}.
+        """
+        if self.seedRatio is not None:
+            base = max(downloaded, totalLength, 1)
+            ratio = self.rate.total / base
+            if ratio >= self.seedRatio:
+                return f"seed ratio {ratio:.2f} reached"
+        if self.seedTime is not None and self._seedingSince is not None:
+            if self._reactor.seconds() - self._seedingSince >= self.seedTime:
+                return f"seeded for {self.seedTime / 60:.0f} minutes"
+        return None
+
+    def clearGoals(self) -> None:
+        """
+        Seed without a goal from now on (the user resumed a finished
+        torrent: the goals it reached no longer apply).
+        """
+        self.seedRatio = None
+        self.seedTime = None

@@ -1,0 +1,229 @@
+"""
+Test doubles shared by the suite. Each implements the real interface it
+stands in for, and tests/test_fakes.py checks it with C{verifyObject}.
+"""
+
+from typing import Any, Callable, Iterable, Optional
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred, fail
+from twisted.internet.error import ConnectionRefusedError
+from twisted.internet.interfaces import IProtocolFactory, IStreamClientEndpoint
+from twisted.internet.protocol import Protocol
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from bittwist.bitfield import Bitfield
+from bittwist.errors import StorageError
+from bittwist.metainfo import Metainfo
+from bittwist.storage import IPieceStorage, MemoryStorage
+
+__all__ = [
+    "RecordingTransport",
+    "FakeEndpoint",
+    "FakeEndpoints",
+    "ManualStorage",
+    "MemoryStorageFactory",
+]
+
+
+class RecordingTransport(StringTransport):
+    """
+    A L{StringTransport} that also keeps each write apart, in L{writes}.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+        super().write(data)
+
+    def writeSequence(self, data: Iterable[bytes]) -> None:
+        self.write(b"".join(data))
+
+
+@implementer(IStreamClientEndpoint)
+class FakeEndpoint:
+    """
+    A client endpoint to one address whose connection attempts succeed or
+    fail when the test says.
+
+    @ivar address: the C{(host, port)} it dials.
+    @ivar factory: the factory of the attempt in progress.
+    @ivar attempt: the L{Deferred} of the attempt in progress.
+    @ivar cancelled: whether the attempt was cancelled.
+    """
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        self.address = address
+        self.factory: Optional[IProtocolFactory] = None
+        self.attempt: Optional[Deferred[Protocol]] = None
+        self.cancelled = False
+
+    def connect(self, protocolFactory: IProtocolFactory) -> Deferred[Protocol]:
+        def cancel(d: Deferred[Protocol]) -> None:
+            self.cancelled = True
+
+        self.factory = protocolFactory
+        self.attempt = Deferred(cancel)
+        return self.attempt
+
+    def succeed(self, transport: Optional[StringTransport] = None) -> Protocol:
+        """
+        The connection is up: build the protocol on C{transport} (a new
+        L{RecordingTransport} by default).
+
+        @return: the protocol.
+        """
+        assert self.factory is not None and self.attempt is not None
+        peerAddress = IPv4Address("TCP", *self.address)
+        proto = self.factory.buildProtocol(peerAddress)
+        if transport is None:
+            transport = RecordingTransport(peerAddress=peerAddress)
+        proto.makeConnection(transport)
+        attempt, self.attempt = self.attempt, None
+        attempt.callback(proto)
+        return proto
+
+    def refuse(self) -> None:
+        """
+        The connection attempt fails.
+        """
+        assert self.attempt is not None
+        attempt, self.attempt = self.attempt, None
+        attempt.errback(Failure(ConnectionRefusedError()))
+
+
+class FakeEndpoints:
+    """
+    An endpoint factory (C{(host, port) -> IStreamClientEndpoint}) that
+    remembers every endpoint it made, in order.
+
+    @ivar made: the endpoints made.
+    """
+
+    def __init__(self) -> None:
+        self.made: list[FakeEndpoint] = []
+
+    def __call__(self, host: str, port: int) -> FakeEndpoint:
+        endpoint = FakeEndpoint((host, port))
+        self.made.append(endpoint)
+        return endpoint
+
+    def pending(self, address: Optional[tuple[str, int]] = None) -> list[FakeEndpoint]:
+        """
+        @return: the endpoints with an attempt in progress (to C{address},
+            if given).
+        """
+        return [
+            e for e in self.made
+            if e.attempt is not None and not e.cancelled and address in (None, e.address)
+        ]
+
+
+@implementer(IPieceStorage)
+class ManualStorage:
+    """
+    A L{MemoryStorage} whose check, and optionally writes and verifications,
+    complete when the test says; writes can also be made to fail.
+
+    @ivar inner: the L{MemoryStorage} holding the data.
+    @ivar holdWrites: whether L{writeBlock} stores at once but returns a
+        L{Deferred} kept in L{writes}, for the test to fire.
+    @ivar failWrites: whether L{writeBlock} fails with L{StorageError}.
+    @ivar holdVerify: whether L{verifyPiece} answers only when the test fires
+        the L{Deferred} kept in L{verifications}.
+    """
+
+    def __init__(self, metainfo: Metainfo, data: Optional[bytes] = None) -> None:
+        self.inner = MemoryStorage(metainfo, data)
+        self.metainfo = metainfo
+        self.holdWrites = False
+        self.failWrites = False
+        self.holdVerify = False
+        self.writes: list[Deferred[None]] = []
+        self.verifications: list[tuple[int, Deferred[bool]]] = []
+        self._check: Optional[Deferred[Bitfield]] = None
+        self._checkArgs: tuple[Any, Any] = (None, ())
+
+    @property
+    def have(self) -> Bitfield:
+        return self.inner.have
+
+    def check(self, trusted: Optional[Bitfield] = None, rehash: Iterable[int] = ()) -> Deferred[Bitfield]:
+        self._check = Deferred()
+        self._checkArgs = (trusted, rehash)
+        return self._check
+
+    def finishCheck(self) -> None:
+        """
+        Complete the pending L{check}.
+        """
+        assert self._check is not None
+        check, self._check = self._check, None
+        self.inner.check(*self._checkArgs).chainDeferred(check)
+
+    def writeBlock(self, index: int, begin: int, data: bytes) -> Deferred[None]:
+        if self.failWrites:
+            return fail(StorageError("disk full", "/downloads/payload.bin"))
+        d = self.inner.writeBlock(index, begin, data)
+        if not self.holdWrites:
+            return d
+        held: Deferred[None] = Deferred()
+        self.writes.append(held)
+        return held
+
+    def queueWrite(
+        self,
+        index: int,
+        begin: int,
+        data: bytes,
+        written: Callable[[int], None],
+        failed: Callable[[Failure], None],
+    ) -> None:
+        self.writeBlock(index, begin, data).addCallbacks(lambda _: written(len(data)), failed)
+
+    def readBlock(self, index: int, begin: int, length: int) -> Deferred[bytes]:
+        return self.inner.readBlock(index, begin, length)
+
+    def verifyPiece(self, index: int) -> Deferred[bool]:
+        if not self.holdVerify:
+            return self.inner.verifyPiece(index)
+        held: Deferred[bool] = Deferred()
+        self.verifications.append((index, held))
+        return held
+
+    def finishVerifications(self) -> None:
+        """
+        Answer every held verification.
+        """
+        verifications, self.verifications = self.verifications, []
+        for index, d in verifications:
+            self.inner.verifyPiece(index).chainDeferred(d)
+
+    def close(self) -> Deferred[None]:
+        return self.inner.close()
+
+    def removeData(self) -> Deferred[None]:
+        return self.inner.removeData()
+
+
+class MemoryStorageFactory:
+    """
+    A storage factory for L{bittwist.session.Session} and
+    L{bittwist.service.BitTorrentService} that keeps every torrent in
+    memory.
+
+    @ivar made: the storages made, with the folder each was for.
+    """
+
+    def __init__(self) -> None:
+        self.made: list[tuple[MemoryStorage, str]] = []
+
+    def __call__(self, metainfo: Metainfo, folder: str) -> MemoryStorage:
+        storage = MemoryStorage(metainfo)
+        self.made.append((storage, folder))
+        return storage
