@@ -292,7 +292,14 @@ def missingData(record: TorrentRecord) -> Optional[str]:
     )
     if not existed:
         return None
-    if not os.path.isdir(record.downloadDir):
+    try:
+        gone = not stat.S_ISDIR(os.stat(record.downloadDir).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        gone = True
+    except OSError:
+        # Unreadable is not gone: storage reports it when used.
+        gone = False
+    if gone:
         return (
             f"data missing at {record.downloadDir} (the download folder is gone; "
             f"is its disk mounted?): restore it or remove the torrent"

@@ -703,6 +703,16 @@ class MissingDataTests(SynchronousTestCase):
             f"disk mounted?): restore it or remove the torrent",
         )
 
+    def test_fileInPlaceOfFolder(self) -> None:
+        """
+        A file where the download folder was is missing data too.
+        """
+        record = self.record([0])
+        shutil.rmtree(self.root)
+        with open(self.root, "w") as f:
+            f.write("not the data")
+        self.assertIn("the download folder is gone", missingData(record))
+
     def test_folderGoneFilesWere(self) -> None:
         """
         A download folder gone whose files the resume data saw is missing,
