@@ -127,3 +127,45 @@ class ListenError(BittwistError):
             f"cannot accept peers on {endpoint}: {reason}; choose another --port "
             "(e.g. --port tcp:6882) or stop the program using it"
         )
+
+
+class StateFolderError(BittwistError):
+    """
+    The state folder (see L{bittwist.state.StateFolder}) cannot be used:
+    it cannot be created, or its lock file cannot be opened.
+
+    @ivar path: the state folder.
+    @ivar reason: what is wrong.
+    """
+
+    def __init__(
+        self, path: str, reason: str, hint: str = "fix it or choose another --state-dir"
+    ) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"state folder {path}: {reason}; {hint}")
+
+
+class StateFolderLocked(StateFolderError):
+    """
+    The state folder is in use by another bittwist service, in this
+    process or another: two services writing the same state files would
+    undo each other's saves.
+
+    @ivar pid: the process holding it, if known.
+    """
+
+    def __init__(self, path: str, pid: int | None) -> None:
+        self.pid = pid
+        owner = "pid unknown" if pid is None else f"pid {pid}"
+        reason = f"in use by another bittwist ({owner})"
+        self.path = path
+        self.reason = reason
+        BittwistError.__init__(
+            self,
+            f"state folder {path} is in use by another bittwist ({owner}); "
+            f"stop it or choose another --state-dir",
+        )
+
+
+__all__ += ["StateFolderError", "StateFolderLocked"]

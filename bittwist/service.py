@@ -19,11 +19,18 @@ from twisted.python.failure import Failure
 from bittwist import events
 from bittwist import metainfo as _metainfo
 from bittwist.config import SessionConfig, TorrentConfig
-from bittwist.errors import BittwistError, ListenError, UsageError
+from bittwist.errors import BittwistError, ListenError, StorageError, UsageError
 from bittwist.metainfo import Metainfo
 from bittwist.progress import ProgressLogger, formatRate, formatSize
 from bittwist.session import Session, StorageFactory
-from bittwist.state import StateFolder, TorrentRecord, metainfoBytes, resumePlan
+from bittwist.state import (
+    StateFolder,
+    TorrentRecord,
+    describeRecords,
+    metainfoBytes,
+    missingData,
+    resumePlan,
+)
 from bittwist.torrent import Torrent, TorrentState
 from bittwist.torrent.lifecycle import ACTIVE
 
@@ -323,6 +330,10 @@ class BitTorrentService(MultiService):
                 self._save(torrent)
 
     def _startTorrent(self, torrent: Torrent) -> None:
+        if torrent.state is not TorrentState.STOPPED:
+            # In error since added (its data is missing): it waits for the
+            # user to resume or remove it.
+            return
         started = self._reactor.seconds()
         record = self._records.get(torrent.infoHash)
         plan = None
@@ -369,8 +380,18 @@ class BitTorrentService(MultiService):
         torrent.whenComplete().addCallbacks(complete, failed)
 
     def startService(self) -> None:
+        """
+        Lock the state folder, add the torrents it remembers, listen, and
+        start every torrent once listening.
+
+        @raise bittwist.errors.StateFolderError: if the state folder is in
+            use by another bittwist, or cannot be used.
+        """
+        if self.state is not None:
+            self.state.open()
         super().startService()
         if self.state is not None:
+            resumed = []
             for record in self.state.records():
                 if record.infoHash in self.session.torrents:
                     continue
@@ -390,6 +411,19 @@ class BitTorrentService(MultiService):
                     )
                     continue
                 self._track(torrent, record, save=False)
+                resumed.append(record)
+                problem = missingData(record)
+                if problem is not None:
+                    # Downloading again into a recreated folder would hide
+                    # the loss: wait for the user to restore or remove it.
+                    torrent.fail(StorageError(problem, record.downloadDir))
+            if resumed:
+                self.log.info(
+                    "Resumed {count} torrents from {path}: {names}",
+                    count=len(resumed),
+                    path=self.state.path,
+                    names=describeRecords(resumed),
+                )
             self._saver.start(SAVE_INTERVAL, now=False)
 
         def listening(port: Any) -> None:
@@ -454,6 +488,6 @@ class BitTorrentService(MultiService):
                 torrent = self.session.torrents.get(infoHash)
                 if torrent is not None:
                     self._save(torrent)
-            return state.whenIdle()
+            return state.whenIdle().addCallback(lambda _: state.close())
 
         return d.addCallback(saveAll)

@@ -16,14 +16,26 @@ that changed are hashed.  Files are replaced atomically (a temporary file,
 then C{os.replace}), so a crash leaves the old or the new version, never a
 mix.  A damaged state file is logged, naming it, and its torrent skipped;
 nothing in a download folder is ever touched here.
+
+One process at a time uses a state folder: L{StateFolder.open} locks it
+(C{flock} on its C{lock} file, which holds the owner's pid; the kernel
+releases it when the process ends, however it ends) and removes the
+temporary files an interrupted write left behind.  L{missingData} tells a
+torrent whose verified data is gone (a deleted folder, an unmounted disk)
+from one that has not downloaded anything yet.
 """
 
 import base64
+import errno
+import fcntl
 import json
+import math
 import os
+import re
+import stat
 import tempfile
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import bencodepy
 from twisted.internet.defer import Deferred, fail, succeed
@@ -34,7 +46,7 @@ from twisted.python.failure import Failure
 
 from bittwist import metainfo as _metainfo
 from bittwist.bitfield import Bitfield
-from bittwist.errors import MetainfoError
+from bittwist.errors import MetainfoError, StateFolderError, StateFolderLocked
 from bittwist.metainfo import Metainfo
 
 __all__ = [
@@ -46,6 +58,8 @@ __all__ = [
     "metainfoBytes",
     "stampFiles",
     "resumePlan",
+    "missingData",
+    "describeRecords",
 ]
 
 STATE_VERSION = 1
@@ -56,7 +70,47 @@ The version of the C{.json} format written; others are refused as damaged.
 MAX_STATE_SIZE = 64 * 2**20
 """
 A C{.json} state file larger than this is damaged (the biggest real one, a
-torrent of many thousands of files, is a few MiB).
+torrent of many thousands of files, is a few MiB).  A smaller bound, from
+the size of its C{.torrent}, applies first: see L{STATE_SIZE_RATIO}.
+"""
+
+STATE_SIZE_SLACK = 2**20
+STATE_SIZE_RATIO = 16
+"""
+A C{.json} state file larger than C{STATE_SIZE_SLACK + STATE_SIZE_RATIO}
+times its C{.torrent} is damaged.  Its size follows the torrent's (a stamp
+per file, a bit per piece): the JSON of a file's stamp is at most a few
+times the bencoded entry of that file, escaped non-ASCII names included;
+the slack holds the download folder and the peers.  A hostile file so
+costs a bounded parse, not up to L{MAX_STATE_SIZE} of JSON objects.
+"""
+
+LOCK_NAME = "lock"
+"""
+The lock file in a state folder: L{StateFolder.open} locks it and writes
+its pid in it.
+"""
+
+MAX_PID_SIZE = 32
+"""
+How much of a lock file is read for the pid of its owner.
+"""
+
+_TEMPORARY = re.compile(r"\.[0-9a-f]{40}\.(?:json|torrent)[a-z0-9_]{8}\.tmp")
+"""
+The names L{_temporaryFile} gives (C{tempfile.mkstemp} adds 8 characters of
+C{[a-z0-9_]}); nothing else in a state folder is removed as stale.
+"""
+
+_CLEANUP = b"cleanup"
+"""
+The write queue's key for removing stale temporary files (no info hash has
+7 bytes).
+"""
+
+MAX_LOGGED_NAME = 60
+"""
+How many characters of a torrent's name L{describeRecords} shows.
 """
 
 
@@ -215,6 +269,87 @@ def resumePlan(
     return resume.pieces, sorted(rehash)
 
 
+def missingData(record: TorrentRecord) -> Optional[str]:
+    """
+    Say whether a remembered torrent's data is gone: its download folder,
+    or a file holding a piece its resume data says was verified.  A
+    torrent that has not verified a piece yet is never missing data,
+    whether its files exist or not; its download folder missing counts
+    only if its resume data says files were there.  Only looks (C{stat}),
+    never changes anything.
+
+    @return: C{None} if the data is there or none is expected, else a
+        message for the user naming the missing folder or file, e.g.
+        C{"data missing at /x/y: restore it or remove the torrent"}.
+    """
+    metainfo = record.metainfo
+    resume = record.resume
+    pieces = None
+    if resume is not None and resume.pieces.length == metainfo.numPieces and len(resume.pieces):
+        pieces = resume.pieces
+    existed = pieces is not None or (
+        resume is not None and any(stamp.size is not None for stamp in resume.files)
+    )
+    if not existed:
+        return None
+    try:
+        gone = not stat.S_ISDIR(os.stat(record.downloadDir).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        gone = True
+    except OSError:
+        # Unreadable is not gone: storage reports it when used.
+        gone = False
+    if gone:
+        return (
+            f"data missing at {record.downloadDir} (the download folder is gone; "
+            f"is its disk mounted?): restore it or remove the torrent"
+        )
+    if pieces is None:
+        return None
+    missing = []
+    pieceLength = metainfo.pieceLength
+    for entry in _dataFiles(metainfo):
+        first = entry.offset // pieceLength
+        last = (entry.offset + entry.length - 1) // pieceLength
+        if not any(index in pieces for index in range(first, last + 1)):
+            continue
+        path = os.path.join(record.downloadDir, *entry.path)
+        try:
+            os.lstat(path)
+        except FileNotFoundError:
+            missing.append(path)
+        except OSError:
+            # Unreadable is not gone: storage reports it when used.
+            pass
+    if not missing:
+        return None
+    others = ""
+    if len(missing) > 1:
+        others = f" (and {len(missing) - 1} other file{'s' if len(missing) > 2 else ''})"
+    return f"data missing at {missing[0]}{others}: restore it or remove the torrent"
+
+
+def _printableName(name: str) -> str:
+    shown = "".join(c if c.isprintable() else "?" for c in name[:MAX_LOGGED_NAME])
+    return shown + ("..." if len(name) > MAX_LOGGED_NAME else "")
+
+
+def describeRecords(records: Sequence[TorrentRecord], limit: int = 5) -> str:
+    """
+    Name torrents for a log line, bounded however many there are and
+    however long or strange their names (they come from C{.torrent} files).
+
+    @param limit: how many names to show.
+    @return: e.g. C{"a, b, c and 7 more"}; C{"none"} for no torrent.
+    """
+    if not records:
+        return "none"
+    names = ", ".join(_printableName(record.metainfo.name) for record in records[:limit])
+    if len(records) > limit:
+        names += f" and {len(records) - limit} more"
+    return names
+
+
 class _Damaged(Exception):
     """
     A state file cannot be used; the message says why.
@@ -264,6 +399,8 @@ def _decodeRecord(data: bytes, metainfo: Metainfo, torrentData: bytes) -> Torren
         document = json.loads(data)
     except (ValueError, UnicodeDecodeError) as e:
         raise _Damaged(f"not JSON ({e})") from None
+    except RecursionError:
+        raise _Damaged("not a record (nested too deeply)") from None
     _expect(document, dict, "the document")
     if document.get("version") != STATE_VERSION:
         raise _Damaged(f"version is {document.get('version')!r}, expected {STATE_VERSION}")
@@ -282,7 +419,10 @@ def _decodeRecord(data: bytes, metainfo: Metainfo, torrentData: bytes) -> Torren
             raise _Damaged(f"peer {peer!r} is not [host, port]")
         peers.append((peer[0], peer[1]))
     addedAt = document.get("addedAt", 0.0)
-    if isinstance(addedAt, bool) or not isinstance(addedAt, (int, float)):
+    if (
+        isinstance(addedAt, bool) or not isinstance(addedAt, (int, float))
+        or not math.isfinite(addedAt)
+    ):
         raise _Damaged(f"addedAt is {addedAt!r}")
     resume = None
     saved = document.get("resume")
@@ -319,13 +459,51 @@ def _decodeRecord(data: bytes, metainfo: Metainfo, torrentData: bytes) -> Torren
     )
 
 
+def _stateSizeLimit(torrentData: bytes) -> int:
+    """
+    @return: the largest C{.json} accepted beside this C{.torrent}.
+    """
+    return min(MAX_STATE_SIZE, STATE_SIZE_SLACK + STATE_SIZE_RATIO * len(torrentData))
+
+
+def _readBounded(path: str, limit: int, what: str) -> bytes:
+    """
+    Read at most C{limit + 1} bytes of a regular file (a FIFO or a device
+    in its place would block or never end).
+
+    @param what: how the file is named in messages.
+    @raise _Damaged: if it cannot be read or is not a regular file.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        raise _Damaged(f"{what} cannot be read ({e.strerror or e})") from None
+    with os.fdopen(fd, "rb") as f:
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise _Damaged(f"{what} is not a regular file")
+            return f.read(limit + 1)
+        except OSError as e:
+            raise _Damaged(f"{what} cannot be read ({e.strerror or e})") from None
+
+
+def _temporaryFile(path: str) -> tuple[int, str]:
+    """
+    Create the temporary file a write of C{path} goes through, in the same
+    folder (for C{os.replace}); its name matches L{_TEMPORARY}.
+
+    @return: its descriptor and path.
+    """
+    folder = os.path.dirname(path)
+    return tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path), suffix=".tmp")
+
+
 def _writeAtomically(path: str, data: bytes) -> None:
     """
     Replace the file at C{path} with C{data}: readers see the old file or
     the new one, whole, even after a crash.
     """
-    folder = os.path.dirname(path)
-    fd, temporary = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path), suffix=".tmp")
+    fd, temporary = _temporaryFile(path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -340,9 +518,39 @@ def _writeAtomically(path: str, data: bytes) -> None:
         raise
 
 
+def _writePid(fd: int) -> None:
+    """
+    Write this process's pid in the lock file open on C{fd}; best effort,
+    as it only serves the message of L{StateFolderLocked}.
+    """
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, b"%d\n" % os.getpid(), 0)
+    except OSError:
+        pass
+
+
+def _readPid(fd: int) -> Optional[int]:
+    """
+    @return: the pid in the lock file open on C{fd}, if it holds one.
+    """
+    try:
+        text = os.pread(fd, MAX_PID_SIZE, 0).strip()
+    except OSError:
+        return None
+    if not text.isdigit() or len(text) > 10:
+        return None
+    return int(text) or None
+
+
 class StateFolder:
     """
     The state files of a service's torrents in one folder.
+
+    A service calls L{open} before it writes (it raises if another process
+    uses the folder) and L{close} when its last write is done (after
+    L{whenIdle}).  Reads and writes also work without L{open}, but then
+    nothing keeps two processes from undoing each other's saves.
 
     Reads (L{read}, L{records}) happen at once: they are small and happen at
     start.  Writes (L{save}, L{remove}) run one at a time, in order, in the
@@ -357,8 +565,10 @@ class StateFolder:
 
     def __init__(self, path: str, reactor: Any) -> None:
         """
-        @param path: the folder; created, private to this user, on the first
-            write.
+        Touches nothing on disk: see L{open}.
+
+        @param path: the folder; created, private to this user, by L{open}
+            or the first write.
         @param reactor: runs the writes in its thread pool, if it has one.
         """
         self.path = os.path.abspath(path)
@@ -367,6 +577,152 @@ class StateFolder:
         self._order: list[bytes] = []
         self._busy = False
         self._idle: list[Deferred[None]] = []
+        self._lockFd: Optional[int] = None
+
+    # Owning the folder.
+
+    @property
+    def isOpen(self) -> bool:
+        """
+        Whether L{open} has taken the folder (and L{close} not released it).
+        """
+        return self._lockFd is not None
+
+    def open(self) -> Deferred[int]:
+        """
+        Take the folder for this process: create it (private to this user)
+        if needed, lock its L{LOCK_NAME} file and write this process's pid
+        in it, then remove the temporary files an interrupted write left
+        (queued behind any write already waiting, so none of ours is cut
+        short).  The lock lasts until L{close} or the end of the process,
+        however it ends: a lock file left by a crash does not block.
+
+        Called again while open, it only writes the pid again: a daemon
+        that forked since holds the same lock under a new pid.
+
+        @raise StateFolderLocked: if another L{StateFolder}, in this process
+            or another, has the folder open.
+        @raise StateFolderError: if the folder or its lock file cannot be
+            created or opened.
+        @return: fires with how many stale temporary files were removed (0
+            if already open); never fails (errors are logged).
+        """
+        if self._lockFd is not None:
+            _writePid(self._lockFd)
+            return succeed(0)
+        self._lockFd = self._lock()
+
+        def removed(result: Optional[tuple[int, list[tuple[str, str]]]]) -> int:
+            if result is None:
+                return 0
+            count, failures = result
+            if count:
+                self.log.info(
+                    "Removed {count} temporary file(s) left in the state folder "
+                    "{path} by an interrupted write",
+                    count=count,
+                    path=self.path,
+                )
+            for path, error in failures:
+                self.log.warn(
+                    "Cannot remove the stale temporary file {path}: {error}; "
+                    "delete it by hand",
+                    path=path,
+                    error=error,
+                )
+            return count
+
+        return self._queue(_CLEANUP, self._removeTemporaries).addCallback(removed)
+
+    def close(self) -> None:
+        """
+        Release the folder for another process; call it once L{whenIdle}
+        has fired.  The lock file stays: deleting it would let two processes
+        lock two different files of the same name.  Does nothing if not
+        open.
+        """
+        fd, self._lockFd = self._lockFd, None
+        if fd is None:
+            return
+        try:
+            os.ftruncate(fd, 0)
+        except OSError:
+            pass
+        os.close(fd)
+
+    def _lock(self) -> int:
+        """
+        @return: the descriptor of the locked lock file, kept open (and not
+            inherited by programs run) while this process owns the folder.
+        @raise StateFolderLocked: if another holds the lock.
+        @raise StateFolderError: if the folder or lock file is unusable.
+        """
+        lockPath = os.path.join(self.path, LOCK_NAME)
+        try:
+            os.makedirs(self.path, mode=0o700, exist_ok=True)
+            fd = os.open(
+                lockPath, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK,
+                0o600,
+            )
+        except OSError as e:
+            raise StateFolderError(
+                self.path, f"cannot create {lockPath} ({e.strerror or e})"
+            ) from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise StateFolderError(
+                    self.path, f"{lockPath} is not a regular file", "delete it"
+                )
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StateFolderLocked(self.path, _readPid(fd)) from None
+            except OSError as e:
+                if e.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL):
+                    raise StateFolderError(
+                        self.path, f"cannot lock {lockPath} ({e.strerror or e})"
+                    ) from None
+                self.log.warn(
+                    "Cannot lock the state folder {path} ({error}): nothing stops "
+                    "another bittwist from using it at the same time",
+                    path=self.path,
+                    error=e.strerror or str(e),
+                )
+            _writePid(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _removeTemporaries(self) -> tuple[int, list[tuple[str, str]]]:
+        """
+        Delete the stale temporary files of L{_writeAtomically}: regular
+        files named as L{_temporaryFile} names them, nothing else.  Runs in
+        the write queue, so no write of ours is under way.
+
+        @return: how many were removed, and the path and error of each
+            that could not be.
+        """
+        removed = 0
+        failures: list[tuple[str, str]] = []
+        try:
+            with os.scandir(self.path) as entries:
+                stale = [
+                    entry.path for entry in entries
+                    if _TEMPORARY.fullmatch(entry.name) and entry.is_file(follow_symlinks=False)
+                ]
+        except OSError as e:
+            return 0, [(self.path, e.strerror or str(e))]
+        for path in stale:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                failures.append((path, e.strerror or str(e)))
+            else:
+                removed += 1
+        return removed, failures
 
     def _paths(self, infoHash: bytes) -> tuple[str, str]:
         base = os.path.join(self.path, infoHash.hex())
@@ -393,26 +749,28 @@ class StateFolder:
                 reason=str(e),
             )
             return None
+        except Exception:
+            # A bug, not damage; still, one torrent must not keep the
+            # others (and the service) from starting.
+            self.log.failure(
+                "Cannot read the state file {path}; skipping that torrent", path=jsonPath
+            )
+            return None
 
     def _read(self, infoHash: bytes, torrentPath: str, jsonPath: str) -> TorrentRecord:
-        try:
-            with open(torrentPath, "rb") as f:
-                torrentData = f.read(_metainfo.MAX_METAINFO_SIZE + 1)
-        except OSError as e:
-            raise _Damaged(f"its .torrent {torrentPath} cannot be read ({e.strerror or e})") from None
+        torrentData = _readBounded(
+            torrentPath, _metainfo.MAX_METAINFO_SIZE, f"its .torrent {torrentPath}"
+        )
         try:
             metainfo = _metainfo.parse(torrentData, torrentPath)
         except MetainfoError as e:
             raise _Damaged(f"its .torrent is damaged ({e})") from None
         if metainfo.infoHash != infoHash:
             raise _Damaged(f"its .torrent {torrentPath} has info hash {metainfo.infoHash.hex()}")
-        try:
-            with open(jsonPath, "rb") as f:
-                data = f.read(MAX_STATE_SIZE + 1)
-        except OSError as e:
-            raise _Damaged(f"it cannot be read ({e.strerror or e})") from None
-        if len(data) > MAX_STATE_SIZE:
-            raise _Damaged(f"it is over {MAX_STATE_SIZE} bytes")
+        limit = _stateSizeLimit(torrentData)
+        data = _readBounded(jsonPath, limit, "it")
+        if len(data) > limit:
+            raise _Damaged(f"it is over {limit} bytes, too big for its torrent")
         return _decodeRecord(data, metainfo, torrentData)
 
     def records(self) -> list[TorrentRecord]:

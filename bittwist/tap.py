@@ -16,7 +16,7 @@ from twisted.python.failure import Failure
 from bittwist import events, metainfo
 from bittwist.config import SessionConfig, TorrentConfig
 from bittwist.demo import DemoSwarm
-from bittwist.errors import MetainfoError
+from bittwist.errors import MetainfoError, StateFolderError
 from bittwist.ratelimit import parseRate
 from bittwist.service import BitTorrentService, endpointDescription
 from bittwist.state import defaultStateDir
@@ -206,6 +206,14 @@ def makeService(options: Options) -> IService:
         config=_config(options),
         stateDir=stateDir,
     )
+    assert service.state is not None
+    try:
+        # Now, before anything is saved: a second bittwist on this folder
+        # would overwrite the first one's records before failing.
+        service.state.open()
+    except StateFolderError as e:
+        # twistd prints a traceback for anything else raised here.
+        raise SystemExit(f"twistd bittorrent: {e}") from None
 
     def cannotListen(failure: Failure) -> None:
         # The service said why; without peers nothing can be done.

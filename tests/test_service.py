@@ -5,6 +5,7 @@ Tests for L{bittwist.service}.
 
 import json
 import os
+import shutil
 
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet.address import IPv4Address
@@ -19,7 +20,7 @@ from zope.interface.verify import verifyObject
 from bittwist import events
 from bittwist import service as serviceModule
 from bittwist import session as sessionModule
-from bittwist.errors import ListenError, MetainfoError, UsageError
+from bittwist.errors import ListenError, MetainfoError, StateFolderLocked, UsageError
 from bittwist.metainfo import Metainfo, createTorrent, parse
 from bittwist.service import BitTorrentService
 from bittwist.storage import MemoryStorage
@@ -315,6 +316,7 @@ class StateFolderTests(SynchronousTestCase):
         A new service on the folder adds the torrent again on start, trusting
         the pieces verified when the first one stopped.
         """
+        self.writeData("downloads")
         service = self.makeService()
         torrent = service.addTorrent(self.data, "downloads", announce=False)
         service.startService()
@@ -326,6 +328,50 @@ class StateFolderTests(SynchronousTestCase):
         [resumed] = again.session.torrents.values()
         self.assertEqual(resumed.state, "downloading")
         self.assertEqual(list(resumed.pieces()), [1])
+
+    def writeData(self, folder: str) -> None:
+        """
+        Put the torrent's file in C{folder}, as a download would have.
+        """
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "payload.bin"), "wb") as f:
+            f.write(b"x" * parse(self.data).totalLength)
+
+    def test_dataMissing(self) -> None:
+        """
+        A remembered torrent whose download folder is gone waits in error,
+        saying where its data was and what to do, instead of downloading
+        again into a new folder; resuming it checks the data again.
+        """
+        self.writeData("downloads")
+        service = self.makeService()
+        torrent = service.addTorrent(self.data, "downloads", announce=False)
+        service.startService()
+        self.verifyPiece(torrent, 1)
+        self.successResultOf(service.stopService())
+        shutil.rmtree("downloads")
+        again = self.makeService()
+        again.startService()
+        [resumed] = again.session.torrents.values()
+        self.assertEqual(resumed.state, "error")
+        self.assertIn(os.path.abspath("downloads"), resumed.status().error)
+        self.assertIn("restore it or remove the torrent", resumed.status().error)
+        self.assertFalse(os.path.exists("downloads"))
+        again.resumeTorrent(resumed.infoHash)
+        self.assertEqual(resumed.state, "downloading")
+        self.successResultOf(again.stopService())
+
+    def test_secondServiceRefused(self) -> None:
+        """
+        A second service on a state folder in use fails to start with
+        L{StateFolderLocked}, naming the folder.
+        """
+        first = self.makeService()
+        first.startService()
+        second = self.makeService()
+        error = self.assertRaises(StateFolderLocked, second.startService)
+        self.assertIn(self.stateDir, str(error))
+        self.successResultOf(first.stopService())
 
     def test_periodicSave(self) -> None:
         """
@@ -378,7 +424,8 @@ class StateFolderTests(SynchronousTestCase):
         service.addTorrent(self.data, "downloads", announce=False)
         service.startService()
         self.successResultOf(service.removeTorrent(self.infoHash))
-        self.assertEqual(os.listdir(self.stateDir), [])
+        # Only the lock file stays (see StateFolder.open).
+        self.assertEqual(os.listdir(self.stateDir), ["lock"])
         self.assertRaises(UsageError, service.removeTorrent, self.infoHash)
         self.assertRaises(UsageError, service.pauseTorrent, self.infoHash)
 

@@ -322,6 +322,13 @@ class Torrent:
         d = DeferredList([self._stopSources(), self.storage.close()], consumeErrors=True)
         return d.addCallback(lambda _: None)
 
+    def fail(self, error: BittwistError) -> None:
+        """
+        Put the torrent in C{error} for C{error} (e.g. its data is missing),
+        keeping every verified piece; L{resume} checks the data again.
+        """
+        self._fail(Failure(error))
+
     def _fail(self, failure: Failure) -> None:
         """
         Stop because storage (or our own code) failed; keep what is verified.
