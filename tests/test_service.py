@@ -19,11 +19,10 @@ from zope.interface.verify import verifyObject
 
 from bittwist import events
 from bittwist import service as serviceModule
-from bittwist import session as sessionModule
 from bittwist.errors import ListenError, MetainfoError, StateFolderLocked, UsageError
-from bittwist.metainfo import Metainfo, createTorrent, parse
+from bittwist.metainfo import createTorrent, parse
 from bittwist.service import BitTorrentService
-from bittwist.storage import MemoryStorage
+from tests.fakes import MemoryStorageFactory
 
 
 def makeTorrentBytes(testCase: SynchronousTestCase, name: str = "payload.bin") -> bytes:
@@ -56,18 +55,13 @@ class BitTorrentServiceTests(SynchronousTestCase):
 
     def setUp(self) -> None:
         self.clock = MemoryReactorClock()
-        self.storages: list[MemoryStorage] = []
-
-        def memoryStorage(metainfo: Metainfo, folder: str, reactor: object = None) -> MemoryStorage:
-            storage = MemoryStorage(metainfo)
-            self.storages.append(storage)
-            return storage
-
-        self.patch(sessionModule, "FileStorage", memoryStorage)
+        self.storageFactory = MemoryStorageFactory()
 
     def makeService(self, endpoint: object = "tcp:6881", **kwargs: object) -> BitTorrentService:
         kwargs.setdefault("progressInterval", None)
-        return BitTorrentService(endpoint, reactor=self.clock, httpClient=object(), **kwargs)
+        return BitTorrentService(
+            endpoint, reactor=self.clock, httpClient=object(), storageFactory=self.storageFactory, **kwargs
+        )
 
     def test_interface(self) -> None:
         """
@@ -128,7 +122,7 @@ class BitTorrentServiceTests(SynchronousTestCase):
         self.assertIsNone(self.successResultOf(d))
         self.assertFalse(service.running)
         self.assertEqual(torrent.state, "stopped")
-        self.assertTrue(self.storages[0]._closed)
+        self.assertTrue(self.storageFactory.made[0][0]._closed)
 
     def test_inMultiService(self) -> None:
         """
@@ -235,10 +229,10 @@ class SlowListenTests(SynchronousTestCase):
 
     def setUp(self) -> None:
         self.clock = MemoryReactorClock()
-        self.patch(sessionModule, "FileStorage", lambda metainfo, folder, reactor=None: MemoryStorage(metainfo))
         self.endpoint = SlowEndpoint()
         self.service = BitTorrentService(
-            self.endpoint, reactor=self.clock, httpClient=object(), progressInterval=None
+            self.endpoint, reactor=self.clock, httpClient=object(), progressInterval=None,
+            storageFactory=MemoryStorageFactory(),
         )
 
     def test_addedWhileListeningStartsOnce(self) -> None:
@@ -273,17 +267,13 @@ class StateFolderTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = MemoryReactorClock()
         self.stateDir = os.path.abspath(self.mktemp())
-        self.patch(
-            sessionModule, "FileStorage",
-            lambda metainfo, folder, reactor=None: MemoryStorage(metainfo),
-        )
         self.data = makeTorrentBytes(self)
         self.infoHash = parse(self.data).infoHash
 
     def makeService(self) -> BitTorrentService:
         return BitTorrentService(
             "tcp:6881", reactor=self.clock, httpClient=object(), progressInterval=None,
-            stateDir=self.stateDir,
+            stateDir=self.stateDir, storageFactory=MemoryStorageFactory(),
         )
 
     def saved(self) -> dict:

@@ -8,36 +8,34 @@ L{StringTransport}s and a L{MemoryReactorClock}.
 import os
 import random
 import struct
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Iterable, Optional
 
 import bencodepy
 from treq.testing import StubTreq
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import Deferred, fail
-from twisted.internet.error import ConnectionDone, ConnectionRefusedError
-from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectionDone
+from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import Resource
-from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from bittwist import events, wire
-from bittwist.torrent import download as downloadModule
 from bittwist.bitfield import Bitfield
-from bittwist.errors import StorageError
-from bittwist.factory import PeerServerFactory
-from bittwist.picker import ENDGAME_BATCH
+from bittwist.config import TorrentConfig
+from bittwist.errors import InternalError, StorageError, TorrentStopped
+from bittwist.factory import PeerDialer, PeerServerFactory
 from bittwist.metainfo import Metainfo, createTorrent, parse
 from bittwist.peer import PeerProtocol
+from bittwist.picker import ENDGAME_BATCH
 from bittwist.ratelimit import TokenBucket
-from bittwist.storage import IPieceStorage, MemoryStorage
-from bittwist.config import TorrentConfig
-from bittwist.factory import PeerDialer
-from bittwist.torrent import Torrent, TorrentState
-from bittwist.torrent.download import ENDGAME_DELAY, MAX_REQUEST_DEPTH, MAX_WRITE_BACKLOG, SNUB_TIMEOUT
-from bittwist.torrent.upload import MAX_SERVING
 from bittwist.sources import TrackerSource
+from bittwist.storage import IPieceStorage, MemoryStorage
+from bittwist.torrent import Torrent, TorrentState
+from bittwist.torrent import download as downloadModule
+from bittwist.torrent.download import ENDGAME_DELAY, SNUB_TIMEOUT
+from bittwist.torrent.upload import MAX_SERVING
 from tests.fakes import FakeEndpoints, ManualStorage, RecordingTransport
 
 BLOCK = wire.BLOCK_SIZE
@@ -916,6 +914,130 @@ class WriteBacklogTests(TorrentTestCase):
         remote.answer(self.payload, requests[:2])
         self.assertEqual(self.torrent.download.record(remote.proto).requestDepth, 6)
         self.assertEqual(len(remote.requests()), 4)
+
+
+class LifecycleTests(TorrentTestCase):
+    """
+    The facade's promises across pause, resume, stop, finish and errors.
+    """
+
+    def test_verifiedWhilePaused(self) -> None:
+        """
+        A hash check that finishes while the torrent is paused still counts:
+        the last piece is verified, and once resumed the torrent seeds
+        instead of stalling one piece short.
+        """
+        storage = ManualStorage(self.metainfo)
+        self.makeTorrent(storage=storage, start=False)
+        self.torrent.start()
+        storage.finishCheck()
+        done = self.torrent.whenComplete()
+        seeder = self.connect(1, pieces=range(NUM_PIECES))
+        seeder.send(wire.Unchoke())
+        storage.holdVerify = True
+        self.downloadAll(seeder, seeder.requests())
+        self.assertEqual(len(storage.verifications), NUM_PIECES)
+        self.successResultOf(self.torrent.pause())
+        storage.finishVerifications()
+        self.assertEqual(self.torrent.status().piecesVerified, NUM_PIECES)
+        self.assertIsNone(self.successResultOf(done))
+        self.assertEqual(self.torrent.state, TorrentState.PAUSED)
+        self.torrent.resume()
+        self.assertEqual(self.torrent.state, TorrentState.SEEDING)
+
+    def test_whenCompleteFailsOnStop(self) -> None:
+        """
+        A torrent stopped before completing fails L{Torrent.whenComplete}
+        with L{TorrentStopped}.
+        """
+        self.makeTorrent()
+        done = self.torrent.whenComplete()
+        self.successResultOf(self.torrent.stop())
+        self.failureResultOf(done, TorrentStopped)
+
+    def test_resumeAfterError(self) -> None:
+        """
+        After a storage error, C{resume} checks the data again keeping every
+        verified piece, and the download carries on.
+        """
+        storage = ManualStorage(self.metainfo)
+        self.makeTorrent(storage=storage, start=False)
+        self.torrent.start()
+        storage.finishCheck()
+        remote = self.connect(1, pieces=range(NUM_PIECES))
+        remote.send(wire.Unchoke())
+        requests = remote.requests()
+        remote.answer(self.payload, [r for r in requests if r[0] == 0])
+        storage.failWrites = True
+        remote.answer(self.payload, [r for r in requests if r[0] == 1][:1])
+        self.assertEqual(self.torrent.state, TorrentState.ERROR)
+        storage.failWrites = False
+        self.torrent.resume()
+        self.assertEqual(self.torrent.state, TorrentState.CHECKING)
+        self.assertEqual(storage._checkArgs[0], Bitfield(NUM_PIECES, [0]))
+        storage.finishCheck()
+        self.assertEqual(self.torrent.state, TorrentState.DOWNLOADING)
+        self.assertIsNone(self.torrent.status().error)
+        self.assertIn(0, self.torrent.pieces())
+        done = self.torrent.whenComplete()
+        again = self.connect(2, pieces=range(NUM_PIECES))
+        again.send(wire.Unchoke())
+        self.downloadAll(again, again.requests())
+        self.successResultOf(done)
+
+    def test_internalErrorIsNotStorageError(self) -> None:
+        """
+        A bug in our own code met on a storage path is logged with its
+        traceback and reported as an internal error, not a storage error.
+        """
+        storage = ManualStorage(self.metainfo)
+        self.makeTorrent(storage=storage, start=False)
+        d = self.torrent.start()
+        storage._check.errback(ZeroDivisionError("oops"))
+        self.assertIsNone(self.successResultOf(d))
+        self.assertEqual(self.torrent.state, TorrentState.ERROR)
+        self.assertIsInstance(self.torrent.error, InternalError)
+        self.assertIn("internal error", str(self.torrent.error))
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+
+    def test_finishedResumesSeeding(self) -> None:
+        """
+        A torrent done seeding (C{finished}) seeds again when resumed, the
+        goal it reached no longer applying.
+        """
+        self.makeTorrent(full=True, seedTime=0)
+        self.clock.advance(1)
+        self.assertEqual(self.torrent.state, TorrentState.FINISHED)
+        self.torrent.resume()
+        self.assertEqual(self.torrent.state, TorrentState.SEEDING)
+        self.clock.advance(10)
+        self.assertEqual(self.torrent.state, TorrentState.SEEDING)
+
+    def test_ratesZeroWhenNotActive(self) -> None:
+        """
+        A paused torrent shows no transfer rate, whatever it last measured.
+        """
+        self.makeTorrent()
+        seeder = self.connect(1, pieces=range(NUM_PIECES))
+        seeder.send(wire.Unchoke())
+        seeder.answer(self.payload, seeder.requests()[:2])
+        self.assertGreater(self.torrent.status().downloadRate, 0)
+        self.torrent.pause()
+        self.assertEqual(self.torrent.status().downloadRate, 0)
+
+    def test_peerSources(self) -> None:
+        """
+        Each peer says where its address came from.
+        """
+        self.makeTorrent(full=True)
+        self.accept(1)
+        self.makeTorrent(start=True)
+        self.torrent.addPeers([address(2)], source="pex")
+        proto = self.endpoints.pending(address(2))[0].succeed()
+        proto.dataReceived(wire.encode(wire.Handshake(self.metainfo.infoHash, peerId(2))))
+        self.accept(3)
+        sources = sorted((p.address, p.source) for p in self.torrent.peerStatuses())
+        self.assertEqual(sources, [("10.0.0.2:6881", "pex"), ("10.1.0.3:40003", "incoming")])
 
 
 class StorageFailureTests(TorrentTestCase):

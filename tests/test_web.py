@@ -18,13 +18,12 @@ from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.test.requesthelper import DummyRequest
 
-from bittwist import session as sessionModule
 from bittwist import tap
-from bittwist.metainfo import Metainfo, createTorrent
+from bittwist.metainfo import createTorrent
 from bittwist.service import BitTorrentService
-from bittwist.storage import MemoryStorage
 from bittwist.web.api import EventsResource
 from bittwist.web.site import AccessGuard, WebService, isLoopback, makeWebSite
+from tests.fakes import MemoryStorageFactory
 
 BASE = "http://127.0.0.1:8080"
 CHANGE = {"X-Bittwist": "1"}
@@ -66,15 +65,10 @@ class WebTestCase(SynchronousTestCase):
 
     def setUp(self) -> None:
         self.clock = MemoryReactorClock()
-        self.folders: list[str] = []
-
-        def memoryStorage(metainfo: Metainfo, folder: str, reactor: object = None) -> MemoryStorage:
-            self.folders.append(folder)
-            return MemoryStorage(metainfo)
-
-        self.patch(sessionModule, "FileStorage", memoryStorage)
+        self.storageFactory = MemoryStorageFactory()
         self.service = BitTorrentService(
-            "tcp:6881", reactor=self.clock, httpClient=object(), progressInterval=None
+            "tcp:6881", reactor=self.clock, httpClient=object(), progressInterval=None,
+            storageFactory=self.storageFactory,
         )
         self.service.startService()
         self.addCleanup(self.service.stopService)
@@ -197,7 +191,7 @@ class TorrentApiTests(WebTestCase):
         self.assertEqual(body["state"], "downloading")
         self.assertEqual(response.headers.getRawHeaders("location"), [f"/api/torrents/{body['infoHash']}"])
         self.assertIn(bytes.fromhex(body["infoHash"]), self.service.session.torrents)
-        self.assertEqual(self.folders[-1], self.downloadDir)
+        self.assertEqual(self.storageFactory.made[-1][1], self.downloadDir)
 
     def test_uploadMultipart(self) -> None:
         """

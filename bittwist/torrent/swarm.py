@@ -61,6 +61,10 @@ class _Candidate:
     """
     Whether a connection to it is up (handshaken or not).
     """
+    handshaking: bool = False
+    """
+    Whether its connection is up but not yet admitted or refused.
+    """
     banned: bool = False
 
     @property
@@ -181,7 +185,7 @@ class Swarm:
     def _connected(self, peer: PeerProtocol, address: Address, candidate: _Candidate) -> None:
         self._attempts -= 1
         candidate.attempt = None
-        candidate.connected = True
+        candidate.connected = candidate.handshaking = True
         peer.whenClosed().addCallback(self._closed, address, candidate)
 
     def _failed(self, failure: Failure, address: Address, candidate: _Candidate) -> None:
@@ -198,8 +202,10 @@ class Swarm:
 
     def _closed(self, handshaked: bool, address: Address, candidate: _Candidate) -> None:
         candidate.connected = False
-        if not handshaked:
+        if candidate.handshaking:
+            candidate.handshaking = False
             self._pending -= 1
+        if not handshaked:
             self._backOff(candidate)
         else:
             candidate.nextTry = self._reactor.seconds() + RETRY_AFTER_CLOSE
@@ -219,8 +225,9 @@ class Swarm:
         @return: whether it was admitted.
         """
         candidate = self._candidates.get(peer.dialed) if peer.dialed is not None else None
-        if candidate is not None and candidate.connected:
+        if candidate is not None and candidate.handshaking:
             # No longer pending: it is admitted or about to be dropped.
+            candidate.handshaking = False
             self._pending -= 1
         if peer.peerId in self._bannedIds:
             return False

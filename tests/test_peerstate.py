@@ -1,0 +1,182 @@
+"""
+Tests for L{bittwist.peerstate}: the sans-IO state of one connection.
+"""
+
+from hypothesis import given, settings, strategies as st
+from twisted.trial.unittest import SynchronousTestCase
+
+from bittwist import wire
+from bittwist.errors import ProtocolError
+from bittwist.peerstate import MAX_CANCELLED_REMEMBERED, MAX_QUEUED_REQUESTS, PeerState
+
+
+class PeerStateTests(SynchronousTestCase):
+    """
+    Tests for L{PeerState}.
+    """
+
+    def setUp(self) -> None:
+        self.state = PeerState(10)
+
+    def test_initial(self) -> None:
+        """
+        A new connection: both sides choke, nobody is interested, the peer
+        has nothing, nothing is in flight.
+        """
+        s = self.state
+        self.assertEqual(
+            (s.amChoking, s.amInterested, s.peerChoking, s.peerInterested),
+            (True, False, True, False),
+        )
+        self.assertEqual((len(s.pieces), s.pieces.length, s.requested), (0, 10, {}))
+
+    def test_ourDecisionsSayWhatToSend(self) -> None:
+        """
+        Our choking and interest give the message to send on a change, and
+        C{None} otherwise.
+        """
+        s = self.state
+        self.assertEqual(s.setInterested(True), wire.Interested())
+        self.assertIsNone(s.setInterested(True))
+        self.assertEqual(s.setInterested(False), wire.NotInterested())
+        self.assertEqual(s.setChoking(False), wire.Unchoke())
+        self.assertIsNone(s.setChoking(False))
+        self.assertEqual(s.setChoking(True), wire.Choke())
+
+    def test_chokingDiscardsTheirRequests(self) -> None:
+        """
+        Choking the peer discards its queued and served requests (BEP 3);
+        requests while choked are ignored.
+        """
+        s = self.state
+        self.assertFalse(s.peerRequested((0, 0, 16384)))
+        s.setChoking(False)
+        self.assertTrue(s.peerRequested((0, 0, 16384)))
+        self.assertTrue(s.peerRequested((0, 16384, 16384)))
+        self.assertEqual(s.nextRequest(4), (0, 0, 16384))
+        s.setChoking(True)
+        self.assertEqual((list(s.requestsIn), s.serving), ([], []))
+        self.assertFalse(s.answered((0, 0, 16384)))
+
+    def test_requestFlood(self) -> None:
+        """
+        More than L{MAX_QUEUED_REQUESTS} queued requests is a protocol error.
+        """
+        s = self.state
+        s.setChoking(False)
+        for n in range(MAX_QUEUED_REQUESTS):
+            s.peerRequested((0, n, 1))
+        self.assertRaises(ProtocolError, s.peerRequested, (0, 0, 1))
+
+    def test_serving(self) -> None:
+        """
+        C{nextRequest} hands out at most C{maxServing} requests; a cancelled
+        one, queued or being served, is not answered.
+        """
+        s = self.state
+        s.setChoking(False)
+        for begin in (0, 1, 2):
+            s.peerRequested((0, begin, 1))
+        self.assertEqual(s.nextRequest(2), (0, 0, 1))
+        self.assertEqual(s.nextRequest(2), (0, 1, 1))
+        self.assertIsNone(s.nextRequest(2))
+        s.peerCancelled((0, 1, 1))
+        s.peerCancelled((0, 2, 1))
+        self.assertFalse(s.wants((0, 1, 1)))
+        self.assertTrue(s.answered((0, 0, 1)))
+        self.assertFalse(s.answered((0, 0, 1)))
+        self.assertIsNone(s.nextRequest(2))
+
+    def test_blocks(self) -> None:
+        """
+        A block we asked for is taken; a block of a request we withdrew is
+        tolerated once; any other block, or one of the wrong size, is a
+        protocol error.
+        """
+        s = self.state
+        self.assertEqual(s.addRequests([(1, 0, 4), (1, 4, 4), (1, 0, 4)]), [(1, 0, 4), (1, 4, 4)])
+        self.assertTrue(s.blockArrived(1, 0, 4))
+        self.assertEqual(s.cancelRequest(1, 4), wire.Cancel(1, 4, 4))
+        self.assertIsNone(s.cancelRequest(1, 4))
+        self.assertFalse(s.blockArrived(1, 4, 4))
+        self.assertRaises(ProtocolError, s.blockArrived, 1, 4, 4)
+        self.assertRaises(ProtocolError, s.blockArrived, 2, 0, 4)
+        s.addRequests([(3, 0, 4)])
+        self.assertRaises(ProtocolError, s.blockArrived, 3, 0, 5)
+
+    def test_peerChoke(self) -> None:
+        """
+        The peer's choke discards our requests, returned for others; their
+        blocks may still arrive without offence.
+        """
+        s = self.state
+        s.peerUnchoked()
+        s.addRequests([(1, 0, 4), (2, 0, 4)])
+        self.assertEqual(s.peerChoked(), [(1, 0), (2, 0)])
+        self.assertEqual(s.peerChoked(), [])
+        self.assertEqual(s.requested, {})
+        self.assertFalse(s.blockArrived(2, 0, 4))
+
+    def test_withdrawnBounded(self) -> None:
+        """
+        Only the last L{MAX_CANCELLED_REMEMBERED} withdrawn requests are
+        remembered.
+        """
+        s = self.state
+        count = MAX_CANCELLED_REMEMBERED + 5
+        s.addRequests([(0, n, 1) for n in range(count)])
+        for n in range(count):
+            s.cancelRequest(0, n)
+        self.assertRaises(ProtocolError, s.blockArrived, 0, 0, 1)
+        self.assertFalse(s.blockArrived(0, count - 1, 1))
+
+    def test_haveAndBitfield(self) -> None:
+        """
+        C{have} adds a piece once and refuses one out of range; the bitfield
+        must be the first message and the right size.
+        """
+        s = self.state
+        s.received()
+        s.peerBitfield(bytes([0b10000000, 0]))
+        self.assertEqual(list(s.pieces), [0])
+        self.assertTrue(s.peerHas(3))
+        self.assertFalse(s.peerHas(3))
+        self.assertRaises(ProtocolError, s.peerHas, 10)
+        s.received()
+        self.assertRaises(ProtocolError, s.peerBitfield, bytes(2))
+        self.assertEqual(s.progress(), 0.2)
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["req", "cancel", "block", "choke", "unchoke", "have"]),
+                st.integers(0, 12),
+                st.integers(0, 3),
+            ),
+            max_size=60,
+        )
+    )
+    def test_anySequence(self, steps: list[tuple[str, int, int]]) -> None:
+        """
+        Whatever the peer does, only L{ProtocolError} is raised and what we
+        remember stays bounded.
+        """
+        s = PeerState(10)
+        for action, index, begin in steps:
+            try:
+                if action == "req":
+                    s.addRequests([(index, begin, 1)])
+                elif action == "cancel":
+                    s.cancelRequest(index, begin)
+                elif action == "block":
+                    s.blockArrived(index, begin, 1)
+                elif action == "choke":
+                    s.peerChoked()
+                elif action == "unchoke":
+                    s.peerUnchoked()
+                else:
+                    s.peerHas(index)
+            except ProtocolError:
+                pass
+        self.assertLessEqual(len(s._withdrawn), MAX_CANCELLED_REMEMBERED)

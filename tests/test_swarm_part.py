@@ -1,0 +1,188 @@
+"""
+Tests for L{bittwist.torrent.swarm}: candidates, dialling, admission, bans,
+on a L{Clock} with fake endpoints.
+"""
+
+from twisted.internet.error import ConnectionDone
+from twisted.internet.task import Clock
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+
+from bittwist import wire
+from bittwist.config import TorrentConfig
+from bittwist.factory import PeerDialer
+from bittwist.peer import PeerProtocol
+from bittwist.torrent.swarm import BAN_STRIKES, MAX_ADDRESSES_PER_CALL, Swarm
+from tests.fakes import FakeEndpoints
+from tests.test_peer import INFO_HASH, OUR_ID, RecordingTorrent
+
+
+def address(n: int) -> tuple[str, int]:
+    return (f"10.0.{n // 250}.{n % 250 + 1}", 6881)
+
+
+def remoteId(n: int) -> bytes:
+    return b"-XX0001-remote%06d" % (n,)
+
+
+class SwarmTests(SynchronousTestCase):
+    """
+    Tests for L{Swarm}.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.endpoints = FakeEndpoints()
+        self.torrent = RecordingTorrent(peerId=OUR_ID)
+
+    def makeSwarm(self, **config: int) -> Swarm:
+        dialer = PeerDialer(self.clock, OUR_ID, endpointFactory=self.endpoints)
+        self.swarm = Swarm(self.torrent, dialer, TorrentConfig(**config), self.clock)
+        self.swarm.seeking = True
+        return self.swarm
+
+    def handshake(self, n: int) -> PeerProtocol:
+        """
+        Complete the pending attempt to peer C{n} and its handshake, and
+        admit it as the torrent would.
+        """
+        proto = self.endpoints.pending(address(n))[0].succeed()
+        proto.dataReceived(wire.encode(wire.Handshake(INFO_HASH, remoteId(n))))
+        return proto
+
+    def test_dialsUpToHalfOpenLimit(self) -> None:
+        """
+        New addresses are dialled at once, at most C{maxHalfOpen} at a time,
+        each tagged with its source.
+        """
+        swarm = self.makeSwarm(maxHalfOpen=3)
+        self.assertEqual(swarm.add([address(n) for n in range(5)], "tracker"), 5)
+        self.assertEqual([e.address for e in self.endpoints.made], [address(n) for n in range(3)])
+        proto = self.endpoints.made[0].succeed()
+        self.assertEqual(proto.source, "tracker")
+        swarm.connectMore()
+        self.assertEqual(len(self.endpoints.made), 4)
+
+    def test_notSeekingDoesNotDial(self) -> None:
+        """
+        Addresses learnt while not seeking are kept, not dialled.
+        """
+        swarm = self.makeSwarm()
+        swarm.seeking = False
+        swarm.add([address(1)], "manual")
+        self.assertEqual(self.endpoints.made, [])
+        self.assertEqual(swarm.knownCount, 1)
+
+    def test_candidatesBounded(self) -> None:
+        """
+        The candidates never exceed C{maxCandidates}: fresh addresses replace
+        the oldest ones not in use, and one call adds at most
+        L{MAX_ADDRESSES_PER_CALL}.
+        """
+        swarm = self.makeSwarm(maxCandidates=10, maxHalfOpen=2)
+        swarm.add([address(n) for n in range(10)], "tracker")
+        swarm.add([address(n) for n in range(100, 105)], "pex")
+        self.assertEqual(swarm.knownCount, 10)
+        swarm.seeking = False
+        big = self.makeSwarm(maxCandidates=10_000)
+        big.seeking = False
+        self.assertEqual(big.add((address(n) for n in range(5000)), "tracker"), MAX_ADDRESSES_PER_CALL)
+
+    def test_backoff(self) -> None:
+        """
+        A refused address is tried again 10 s later, then 20 s after a second
+        refusal.
+        """
+        swarm = self.makeSwarm()
+        swarm.add([address(1)], "manual")
+        for delay in (10, 20):
+            self.endpoints.made[-1].refuse()
+            made = len(self.endpoints.made)
+            self.clock.advance(delay - 1)
+            swarm.connectMore()
+            self.assertEqual(len(self.endpoints.made), made)
+            self.clock.advance(1)
+            swarm.connectMore()
+            self.assertEqual(len(self.endpoints.made), made + 1)
+
+    def test_closedBeforeHandshakeBacksOff(self) -> None:
+        """
+        A connection that closes before its handshake counts as a failure.
+        """
+        swarm = self.makeSwarm()
+        swarm.add([address(1)], "manual")
+        proto = self.endpoints.made[0].succeed()
+        proto.connectionLost(Failure(ConnectionDone()))
+        self.clock.advance(9)
+        swarm.connectMore()
+        self.assertEqual(len(self.endpoints.made), 1)
+        self.clock.advance(1)
+        swarm.connectMore()
+        self.assertEqual(len(self.endpoints.made), 2)
+
+    def test_admitLimitsAndDuplicates(self) -> None:
+        """
+        C{admit} takes handshaken peers up to C{maxPeers} and refuses a
+        second connection from a peer id already connected.
+        """
+        swarm = self.makeSwarm(maxPeers=2)
+        swarm.add([address(1), address(2), address(3)], "manual")
+        self.assertEqual(len(self.endpoints.made), 2)
+        first, second = self.handshake(1), self.handshake(2)
+        self.assertTrue(swarm.admit(first))
+        self.assertFalse(swarm.admit(first))
+        self.assertTrue(swarm.admit(second))
+        self.assertEqual(swarm.peers, {first, second})
+        swarm.connectMore()
+        self.assertEqual(len(self.endpoints.made), 2)
+        first.connectionLost(Failure(ConnectionDone()))
+        self.assertTrue(swarm.removed(first))
+        self.assertFalse(swarm.removed(first))
+
+    def test_strikesBan(self) -> None:
+        """
+        At L{BAN_STRIKES} strikes a peer is dropped, its id and address are
+        never admitted or dialled again.
+        """
+        swarm = self.makeSwarm()
+        swarm.add([address(1)], "manual")
+        proto = self.handshake(1)
+        self.assertTrue(swarm.admit(proto))
+        swarm.strike(proto, BAN_STRIKES - 1)
+        self.assertFalse(proto.transport.disconnecting)
+        swarm.strike(proto, 1)
+        self.assertTrue(proto.transport.disconnecting)
+        proto.connectionLost(Failure(ConnectionDone()))
+        swarm.removed(proto)
+        swarm.resetBackoff()
+        self.clock.advance(3600)
+        swarm.connectMore()
+        self.assertEqual(len(self.endpoints.made), 1)
+        swarm.add([address(2)], "manual")
+        again = self.handshake(2)
+        again.peerId = proto.peerId
+        self.assertFalse(swarm.admit(again))
+
+    def test_haltCancelsAndDrops(self) -> None:
+        """
+        C{halt} stops seeking, cancels attempts in progress and drops every
+        peer.
+        """
+        swarm = self.makeSwarm()
+        swarm.add([address(1), address(2)], "manual")
+        proto = self.handshake(1)
+        swarm.admit(proto)
+        swarm.halt("paused")
+        self.assertFalse(swarm.seeking)
+        self.assertTrue(self.endpoints.made[1].cancelled)
+        self.assertTrue(proto.transport.disconnecting)
+
+    def test_shortOfPeers(self) -> None:
+        """
+        A swarm with fewer than half its peers connected or pending is short
+        of peers.
+        """
+        swarm = self.makeSwarm(maxPeers=4)
+        self.assertTrue(swarm.shortOfPeers())
+        swarm.add([address(1), address(2)], "manual")
+        self.assertFalse(swarm.shortOfPeers())
