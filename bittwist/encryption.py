@@ -3,7 +3,7 @@
 Message Stream Encryption on Twisted transports: wrappers around the peer
 connection factories that run the sans-IO L{bittwist.mse} handshake first,
 then hand the decrypted stream to the wrapped protocol (a
-L{bittwist.peer.PeerProtocol}) and encrypt what it writes.
+L{bittwist.peer.PeerProtocol}) and encrypt what it writes::
 
     factory = EncryptedClientFactory(PeerClientFactory(reactor, torrent, address),
                                      torrent.infoHash, Policy.PREFER)
@@ -72,7 +72,7 @@ class EncryptingProtocol(Protocol):
     Runs an MSE handshake on its transport, then relays between the transport
     and a wrapped protocol, encrypting and decrypting as negotiated. It is
     the wrapped protocol's transport (as
-    L{twisted.protocols.policies.ProtocolWrapper} is), except after a
+    C{twisted.protocols.policies.ProtocolWrapper} is), except after a
     plaintext BitTorrent handshake, where the wrapped protocol gets the real
     transport and bytes pass through untouched.
 
@@ -299,7 +299,7 @@ class EncryptedClientFactory(ClientFactory):
     made again once, in plaintext, through the same connector, and the
     wrapped factory hears only of the second attempt (unless C{fallback} is
     off). Otherwise a failed handshake reaches the wrapped factory's
-    C{clientConnectionLost} with a L{Failure} of L{EncryptionError}, so a
+    C{clientConnectionLost} with a C{Failure} of L{EncryptionError}, so a
     caller can tell it apart and retry in plaintext itself.
 
     @ivar wrappedFactory: the factory of the peer protocol.
