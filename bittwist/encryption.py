@@ -235,6 +235,9 @@ class EncryptingProtocol(Protocol):
                 self.transport.write(out)
 
     def writeSequence(self, data: Iterable[bytes]) -> None:
+        if self._encrypt is None and self.complete:
+            self.transport.writeSequence(data)
+            return
         # One cipher call for the whole sequence: a block and its header
         # cost one update, not two.
         self.write(b"".join(data))

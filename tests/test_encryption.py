@@ -6,6 +6,7 @@ factories, over L{StringTransport}.
 
 from typing import Optional
 
+from hypothesis import given, settings, strategies as st
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IPushProducer
@@ -505,6 +506,32 @@ class ServerTests(SynchronousTestCase):
         events = initiator.receiveData(transport.value())
         self.assertEqual(payloadOf(events), b"reply")
 
+    def test_plaintextMethod(self) -> None:
+        """
+        When the initiator offers plaintext only, the stream after the
+        handshake passes in the clear both ways, writes and write sequences
+        alike.
+        """
+        proto, transport = connect(self.factory())
+        initiator = Initiator(INFO_HASH, Policy.PREFER)
+        initiator._accepted = CryptoMethod.PLAINTEXT
+        proto.dataReceived(initiator.dataToSend())
+        initiator.receiveData(transport.value())
+        transport.clear()
+        proto.dataReceived(initiator.dataToSend())
+        inner = self.inner.built[0]
+        self.assertEqual(proto.method, CryptoMethod.PLAINTEXT)
+        self.assertFalse(isEncrypted(inner))
+        self.assertEqual(inner.cryptoMethod, CryptoMethod.PLAINTEXT)
+        events = initiator.receiveData(transport.value())
+        self.assertEqual(events, [HandshakeComplete(CryptoMethod.PLAINTEXT, INFO_HASH)])
+        transport.clear()
+        inner.transport.write(b"clear ")
+        inner.transport.writeSequence([b"as ", b"day"])
+        self.assertEqual(transport.value(), b"clear as day")
+        proto.dataReceived(b"in the clear")
+        self.assertEqual(inner.received, b"in the clear")
+
     def test_unknownTorrent(self) -> None:
         """
         An MSE handshake for a torrent we do not serve is aborted.
@@ -524,6 +551,24 @@ class ServerTests(SynchronousTestCase):
         proto, transport = connect(self.factory())
         self.clock.advance(HANDSHAKE_TIMEOUT)
         self.assertTrue(transport.disconnected)
+
+    @settings(max_examples=100, deadline=None)
+    @given(
+        st.lists(st.binary(max_size=800), max_size=5),
+        st.sampled_from([Policy.PREFER, Policy.REQUIRE]),
+    )
+    def test_garbage(self, chunks, policy) -> None:
+        """
+        Whatever a peer sends, the wrapper raises nothing: it passes the
+        bytes on or aborts the connection.
+        """
+        inner = RecordingFactory()
+        factory = EncryptedServerFactory(inner, lambda: [INFO_HASH], policy, reactor=Clock())
+        proto, transport = connect(factory)
+        for chunk in chunks:
+            proto.dataReceived(chunk)
+        if proto.failure is not None:
+            self.assertTrue(transport.disconnected)
 
     def test_policyOff(self) -> None:
         """
