@@ -19,7 +19,13 @@ Whether a connection ended up encrypted is recorded on the wrapped protocol
 from typing import Callable, Iterable, Optional, Union
 
 from twisted.internet.interfaces import IAddress, IConnector, IReactorTime
-from twisted.internet.protocol import ClientFactory, Factory, Protocol, ServerFactory, connectionDone
+from twisted.internet.protocol import (
+    ClientFactory,
+    Factory,
+    Protocol,
+    ServerFactory,
+    connectionDone,
+)
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import directlyProvides, providedBy
