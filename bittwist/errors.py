@@ -169,3 +169,29 @@ class StateFolderLocked(StateFolderError):
 
 
 __all__ += ["StateFolderError", "StateFolderLocked"]
+
+
+__all__ += ["EncryptionError"]
+
+
+class EncryptionError(ProtocolError):
+    """
+    The Message Stream Encryption handshake with a peer failed: the peer sent
+    something the MSE specification does not allow, offered no crypto method
+    we accept, asked for a torrent we do not serve, or gave up.
+
+    The connection to that peer is dropped. An outgoing connection under the
+    C{prefer} policy may then be retried in plaintext.
+
+    @ivar reason: what went wrong.
+    @ivar hint: what the user can do about it.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        hint: str = "the peer does not speak MSE/PE correctly; nothing to do on our side",
+    ) -> None:
+        self.reason = reason
+        self.hint = hint
+        super().__init__(f"encryption handshake: {reason}; {hint}")

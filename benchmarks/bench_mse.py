@@ -1,0 +1,154 @@
+"""
+Encrypted download throughput: bittwist and libtorrent side by side, each
+downloading the same payload from the same libtorrent seeder on 127.0.0.1,
+with encryption required on both sides (MSE, RC4 only), each in a child
+process of its own.
+
+    python benchmarks/bench_mse.py [--size-mib 128] [--rounds 2]
+
+bittwist connects through L{bittwist.encryption.EncryptedClientFactory}
+under the C{require} policy; the libtorrent leecher and seeder force
+encryption in and out with RC4 as the only allowed level. Prints MiB/s per
+client and round, and the bittwist/libtorrent ratio.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import libtorrent as lt
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tests.ltpeer import addTorrentBlocking, blockingSession  # noqa: E402
+from benchmarks.common import checkSame, preparePayload, printBest  # noqa: E402
+
+#: libtorrent settings: encrypted connections only, RC4 only.
+FORCED_RC4 = {
+    "out_enc_policy": int(lt.enc_policy.forced),
+    "in_enc_policy": int(lt.enc_policy.forced),
+    "allowed_enc_level": int(lt.enc_level.rc4),
+}
+
+
+def childBittwist(torrentPath: str, folder: str, peer: str) -> dict:
+    from twisted.internet import reactor
+    from twisted.internet.task import LoopingCall
+
+    from bittwist.encryption import EncryptedClientFactory
+    from bittwist.factory import PeerClientFactory
+    from bittwist.mse import Policy
+    from bittwist.service import BitTorrentService
+
+    host, port = peer.rsplit(":", 1)
+    address = (host, int(port))
+    service = BitTorrentService("tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None)
+    torrent = service.addTorrent(torrentPath, folder, announce=False)
+    result = {}
+    factories = []
+
+    def connectWhenReady():
+        # The torrent takes peers once it has checked its (empty) folder.
+        if torrent.state != "downloading":
+            return
+        waiting.stop()
+        factory = EncryptedClientFactory(
+            PeerClientFactory(reactor, torrent, address),
+            torrent.infoHash,
+            Policy.REQUIRE,
+            reactor=reactor,
+        )
+        factories.append(factory)
+        reactor.connectTCP(host, int(port), factory, timeout=10)
+
+    def done(_):
+        result["seconds"] = time.perf_counter() - started
+        result["fellBack"] = factories[0].fellBack
+        reactor.callLater(0, reactor.stop)
+
+    def failed(f):
+        result["error"] = f.getErrorMessage()
+        reactor.stop()
+
+    started = time.perf_counter()
+    service.startService()
+    waiting = LoopingCall(connectWhenReady)
+    waiting.start(0.005)
+    torrent.whenComplete().addCallbacks(done, failed)
+    reactor.run()
+    return result
+
+
+def childLibtorrent(torrentPath: str, folder: str, peer: str) -> dict:
+    session = blockingSession(**FORCED_RC4)
+    handle = addTorrentBlocking(session, torrentPath, folder, seed=False)
+    started = time.perf_counter()
+    host, port = peer.rsplit(":", 1)
+    handle.connect_peer((host, int(port)))
+    while not handle.status().is_seeding:
+        time.sleep(0.01)
+    return {"seconds": time.perf_counter() - started}
+
+
+def runChild(client: str, torrentPath: str, folder: str, peer: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", client, torrentPath, folder, peer],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size-mib", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--child", nargs=4, metavar=("CLIENT", "TORRENT", "DIR", "PEER"))
+    args = parser.parse_args()
+    if args.child:
+        client, torrentPath, folder, peer = args.child
+        run = childBittwist if client == "bittwist" else childLibtorrent
+        result = run(torrentPath, folder, peer)
+        result["maxrssMiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(result))
+        return
+
+    with tempfile.TemporaryDirectory(prefix="bench-mse-") as tmp:
+        seedDir, torrentPath = preparePayload(tmp, args.size_mib)
+
+        seeder = blockingSession(**FORCED_RC4)
+        addTorrentBlocking(seeder, torrentPath, seedDir, seed=True)
+        peer = f"127.0.0.1:{seeder.listen_port()}"
+        print(
+            f"payload {args.size_mib} MiB, seeder libtorrent {lt.__version__} at {peer}, "
+            f"encryption forced (RC4) on every side"
+        )
+
+        rates: dict[str, list[float]] = {"bittwist": [], "libtorrent": []}
+        for round in range(args.rounds):
+            for client in ("bittwist", "libtorrent"):
+                folder = os.path.join(tmp, f"{client}-{round}")
+                result = runChild(client, torrentPath, folder, peer)
+                if "error" in result:
+                    raise SystemExit(f"{client} failed: {result['error']}")
+                if result.get("fellBack"):
+                    raise SystemExit(f"{client} fell back to plaintext")
+                checkSame(folder, seedDir, client)
+                rate = args.size_mib / result["seconds"]
+                rates[client].append(rate)
+                print(
+                    f"round {round + 1} {client:10} {rate:7.1f} MiB/s "
+                    f"({result['seconds']:.2f} s), peak RSS {result['maxrssMiB']:.0f} MiB"
+                )
+                subprocess.run(["rm", "-rf", folder], check=True)
+        printBest(rates)
+
+
+if __name__ == "__main__":
+    main()
