@@ -33,6 +33,7 @@ def allowedFastSet(
     infoHash: bytes,
     numPieces: int,
     k: int = DEFAULT_ALLOWED_FAST,
+    maskNetwork: bool = True,
 ) -> tuple[int, ...]:
     """
     Compute the allowed fast set of BEP 6 for the peer at C{ip}: the
@@ -46,10 +47,17 @@ def allowedFastSet(
     C{k} is at least C{numPieces}, every piece is allowed fast (the
     algorithm would find them all, in some order).
 
+    libtorrent (2.x) departs from the BEP: it hashes the whole address,
+    unmasked, and IPv6 addresses too.  C{maskNetwork=False} computes that
+    variant.  Both are fine on the wire, since each side sends its set in
+    C{allowed fast} messages and never recomputes the other's.
+
     @param ip: the peer's IP address as we see it.
     @param infoHash: the torrent's 20-byte info hash.
     @param numPieces: the number of pieces of the torrent.
     @param k: how many pieces to allow fast.
+    @param maskNetwork: C{True} for the BEP's algorithm; C{False} for
+        libtorrent's.
     @return: the piece indices, in the order the algorithm finds them.
     @raise ValueError: if C{ip} is not an IP address, C{infoHash} is not 20
         bytes, C{numPieces} is negative, or C{k} is not 0 to
@@ -62,13 +70,16 @@ def allowedFastSet(
         raise ValueError(f"number of pieces {numPieces} is negative")
     if not 0 <= k <= MAX_ALLOWED_FAST:
         raise ValueError(f"allowed fast set size {k} is not 0 to {MAX_ALLOWED_FAST}")
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is None:
-            return ()
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address) and maskNetwork:
+        return ()
     if k >= numPieces:
         return tuple(range(numPieces))
-    x = _WORD.pack(int(address) & _MASK) + bytes(infoHash)
+    if maskNetwork:
+        x = _WORD.pack(int(address) & _MASK) + bytes(infoHash)
+    else:
+        x = address.packed + bytes(infoHash)
     found: dict[int, None] = {}
     while len(found) < k:
         x = hashlib.sha1(x).digest()

@@ -62,6 +62,24 @@ class AllowedFastSetTests(SynchronousTestCase):
         """
         self.assertEqual(allowedFastSet("2001:db8::1", INFO_HASH, 1313), ())
 
+    def test_unmasked(self) -> None:
+        """
+        With C{maskNetwork=False}, as libtorrent computes it, the whole
+        address is hashed: each address of a network has its own set, and
+        IPv6 addresses have one too.
+        """
+        unmasked = allowedFastSet("80.4.4.200", INFO_HASH, 1313, 7, maskNetwork=False)
+        self.assertEqual(len(unmasked), 7)
+        self.assertNotEqual(unmasked, allowedFastSet("80.4.4.200", INFO_HASH, 1313, 7))
+        self.assertNotEqual(
+            unmasked, allowedFastSet("80.4.4.201", INFO_HASH, 1313, 7, maskNetwork=False)
+        )
+        self.assertEqual(
+            allowedFastSet("80.4.4.0", INFO_HASH, 1313, 7, maskNetwork=False),
+            allowedFastSet("80.4.4.200", INFO_HASH, 1313, 7),
+        )
+        self.assertEqual(len(allowedFastSet("2001:db8::1", INFO_HASH, 1313, 7, maskNetwork=False)), 7)
+
     def test_defaultK(self) -> None:
         """
         By default the set has L{DEFAULT_ALLOWED_FAST} pieces, and starts as

@@ -4,13 +4,28 @@ Tests for L{bittwist.extensions.ut_metadata}.
 """
 
 import hashlib
+import ipaddress
+import os
 
 import bencodepy
+import libtorrent as lt
 from hypothesis import given, settings, strategies as st
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.protocol import Protocol
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from bittwist import metainfo, wire
 from bittwist.errors import ExtensionError, MetadataHashError, MetainfoError
-from bittwist.extensions.handshake import MAX_METADATA_SIZE
+from bittwist.extensions.handshake import (
+    HANDSHAKE_ID,
+    MAX_METADATA_SIZE,
+    ExtendedHandshake,
+    ExtensionRegistry,
+)
+from bittwist.fast import allowedFastSet
+from tests.ltpeer import LibtorrentPeer, createTorrentWithLibtorrent, makePayload
 from bittwist.extensions.ut_metadata import (
     MAX_METADATA_PIECES,
     MAX_REQUESTS_PER_PIECE,
@@ -358,3 +373,137 @@ class MetadataAssemblerTests(SynchronousTestCase):
                 continue
             result = assembler.receiveData(fresh, answerRequest(info, request))
         self.assertEqual(result, info)
+
+
+class _MetadataProbe(Protocol):
+    """
+    A minimal peer that speaks the wire codec, the extended handshake and
+    C{ut_metadata} to a real peer: it announces the fast extension and the
+    extension protocol, then fetches the metadata, and notes the fast
+    extension's messages it gets.
+
+    @ivar done: fires with the metadata, or fails with the first error.
+    """
+
+    RESERVED = wire.makeReserved(
+        wire.ReservedBit.FAST, wire.ReservedBit.EXTENSION_PROTOCOL
+    )
+
+    def __init__(self, infoHash: bytes) -> None:
+        self.infoHash = infoHash
+        self.done: Deferred = Deferred()
+        self.decoder = wire.Decoder(reserved=self.RESERVED)
+        self.registry = ExtensionRegistry.withNames("ut_pex", "ut_metadata")
+        self.messages: list = []
+        self.peerHandshake: ExtendedHandshake | None = None
+        self.assembler: MetadataAssembler | None = None
+        self.metadata: bytes | None = None
+
+    def connectionMade(self) -> None:
+        ours = self.registry.makeHandshake(client="bittwist tests", requestQueue=16)
+        self.transport.write(
+            wire.encode(wire.Handshake(self.infoHash, b"-BW0100-metadataprob", self.RESERVED))
+            + wire.encode(wire.Extended(HANDSHAKE_ID, ours.encode()))
+            + wire.encode(wire.HaveNone())
+            # libtorrent sends its allowed fast set to interested peers.
+            + wire.encode(wire.Interested())
+        )
+
+    def dataReceived(self, data: bytes) -> None:
+        try:
+            for message in self.decoder.receiveData(data):
+                self.messages.append(message)
+                if isinstance(message, wire.Extended):
+                    self.receiveExtended(message)
+        except Exception as e:
+            self.transport.abortConnection()
+            if not self.done.called:
+                self.done.errback(e)
+            return
+        allowed = [m for m in self.messages if isinstance(m, wire.AllowedFast)]
+        if self.metadata is not None and len(allowed) >= 5 and not self.done.called:
+            self.done.callback(self.metadata)
+
+    def receiveExtended(self, message: wire.Extended) -> None:
+        if message.extendedId == HANDSHAKE_ID:
+            self.peerHandshake = ExtendedHandshake.decode(message.payload)
+            self.registry.receiveHandshake(self.peerHandshake)
+            self.assembler = MetadataAssembler(self.infoHash, self.peerHandshake.metadataSize)
+            while (request := self.assembler.nextRequest("libtorrent")) is not None:
+                self.transport.write(
+                    wire.encode(self.registry.message("ut_metadata", request.encode()))
+                )
+            return
+        if self.registry.localName(message.extendedId) != "ut_metadata":
+            return
+        answer = decodeMetadataMessage(message.payload)
+        if isinstance(answer, MetadataData):
+            result = self.assembler.receiveData("libtorrent", answer)
+            if result is not None:
+                self.metadata = result
+
+    def connectionLost(self, reason) -> None:
+        if not self.done.called:
+            self.done.errback(reason)
+
+
+class LibtorrentTests(TestCase):
+    """
+    The extension messages against a real libtorrent seed on 127.0.0.1.
+    """
+
+    timeout = 60
+
+    @inlineCallbacks
+    def test_fetchMetadata(self) -> None:
+        """
+        From a libtorrent seed, over a connection that negotiates both
+        extensions: its extended handshake decodes (client, C{metadata_size},
+        C{yourip}, its C{ut_metadata} id), it sends C{have all} and its
+        allowed fast set, which is libtorrent's variant of the BEP's for our
+        address, and the metadata fetched in several pieces is the torrent's
+        info dictionary.
+        """
+        seedDir = os.path.abspath(self.mktemp())
+        # 1300 pieces of 16 KiB: the metadata is two ut_metadata pieces.
+        makePayload(seedDir, {"payload.bin": 1300 * 16384 - 1000}, seed=3)
+        data = createTorrentWithLibtorrent(
+            seedDir, "payload.bin", pieceLength=16384, v1Only=True
+        )
+        torrent = metainfo.parse(data)
+        self.assertEqual(metadataPieceCount(len(torrent.infoBytes)), 2)
+        seeder = LibtorrentPeer(data, seedDir, seed=True, reactor=reactor)
+        yield seeder.start()
+        self.addCleanup(seeder.stop)
+
+        probe = _MetadataProbe(torrent.infoHash)
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", seeder.port)
+        yield connectProtocol(endpoint, probe)
+        self.addCleanup(probe.transport.loseConnection)
+        probe.done.addTimeout(30, reactor)
+        metadata = yield probe.done
+
+        self.assertEqual(metadata, torrent.infoBytes)
+        handshake = probe.peerHandshake
+        self.assertTrue(handshake.client.startswith("libtorrent"))
+        self.assertEqual(handshake.client, handshake.client.strip())
+        self.assertEqual(handshake.metadataSize, len(torrent.infoBytes))
+        self.assertEqual(handshake.yourIp, ipaddress.IPv4Address("127.0.0.1"))
+        self.assertTrue(handshake.uploadOnly)
+        self.assertIsNotNone(probe.registry.remoteId("ut_metadata"))
+        self.assertTrue(probe.decoder.fast)
+        self.assertTrue(probe.decoder.extensionProtocol)
+        self.assertIn(wire.HaveAll(), probe.messages)
+        allowed = {m.index for m in probe.messages if isinstance(m, wire.AllowedFast)}
+        self.assertEqual(
+            allowed,
+            set(
+                allowedFastSet(
+                    "127.0.0.1",
+                    torrent.infoHash,
+                    torrent.numPieces,
+                    lt.default_settings()["allowed_fast_set_size"],
+                    maskNetwork=False,
+                )
+            ),
+        )
