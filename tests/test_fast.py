@@ -78,7 +78,9 @@ class AllowedFastSetTests(SynchronousTestCase):
             allowedFastSet("80.4.4.0", INFO_HASH, 1313, 7, maskNetwork=False),
             allowedFastSet("80.4.4.200", INFO_HASH, 1313, 7),
         )
-        self.assertEqual(len(allowedFastSet("2001:db8::1", INFO_HASH, 1313, 7, maskNetwork=False)), 7)
+        self.assertEqual(
+            len(allowedFastSet("2001:db8::1", INFO_HASH, 1313, 7, maskNetwork=False)), 7
+        )
 
     def test_defaultK(self) -> None:
         """

@@ -57,7 +57,7 @@ from its dropped lists; the rest are ignored.
 PeerAddress = tuple[str, int]
 """
 A peer's address: its IP address as text, in the form
-L{ipaddress.ip_address} gives, and its TCP port.
+C{ipaddress.ip_address} gives, and its TCP port.
 """
 
 
