@@ -195,3 +195,44 @@ class EncryptionError(ProtocolError):
         self.reason = reason
         self.hint = hint
         super().__init__(f"encryption handshake: {reason}; {hint}")
+
+
+__all__ += ["ExtensionError", "MetadataHashError"]
+
+
+class ExtensionError(ProtocolError):
+    """
+    A peer sent an extension message (BEP 9, 10, 11) that is malformed or
+    breaks one of our bounds.  Like any L{ProtocolError}, the connection to
+    that peer is dropped.
+
+    @ivar extension: the extension concerned, e.g. C{"ut_metadata"} or
+        C{"extended handshake"}.
+    @ivar reason: what is wrong with the message.
+    """
+
+    def __init__(self, extension: str, reason: str) -> None:
+        self.extension = extension
+        self.reason = reason
+        super().__init__(f"peer sent a bad {extension} message: {reason}")
+
+
+class MetadataHashError(MetainfoError):
+    """
+    The metadata (the C{info} dictionary) fetched from peers (BEP 9) does not
+    hash to the torrent's info hash: at least one peer sent bad pieces.  What
+    was fetched is discarded; ask again, preferably other peers.
+
+    @ivar infoHash: the info hash the metadata should have.
+    @ivar peers: the peers that sent pieces of the discarded metadata.
+    """
+
+    def __init__(self, infoHash: bytes, peers: frozenset) -> None:
+        self.infoHash = infoHash
+        self.peers = peers
+        super().__init__(
+            f"metadata for {infoHash.hex()}",
+            "info",
+            f"from {len(peers)} peer(s) does not match the info hash",
+            "it was discarded; fetch it again, from other peers if possible",
+        )

@@ -6,11 +6,17 @@ Bytes in, messages out: L{Decoder.receiveData} takes whatever a transport
 delivered and returns the messages it completes; L{encode} turns a message
 into the bytes to write.  Nothing here touches a transport or a reactor.
 
+Besides BEP 3 it frames the messages of the fast extension (BEP 6) and the
+extension protocol (BEP 10), once both sides' handshakes announce them (see
+L{ReservedBit} and L{Decoder}); what an extended message carries is decoded
+by L{bittwist.extensions}.
+
 Every size a peer can claim is bounded here, and checked as soon as the
 bytes that make the claim arrive, so a peer cannot make us buffer toward a
 message we would reject anyway.
 """
 
+import enum
 import struct
 from dataclasses import dataclass
 from typing import Union
@@ -23,6 +29,11 @@ __all__ = [
     "BLOCK_SIZE",
     "MAX_BLOCK_LENGTH",
     "MAX_MESSAGE_LENGTH",
+    "MAX_EXTENDED_PAYLOAD",
+    "ReservedBit",
+    "makeReserved",
+    "setReservedBit",
+    "hasReservedBit",
     "Handshake",
     "KeepAlive",
     "Choke",
@@ -35,6 +46,12 @@ __all__ = [
     "Piece",
     "Cancel",
     "Port",
+    "SuggestPiece",
+    "HaveAll",
+    "HaveNone",
+    "RejectRequest",
+    "AllowedFast",
+    "Extended",
     "UnknownMessage",
     "Message",
     "encode",
@@ -69,6 +86,71 @@ of L{MAX_BLOCK_LENGTH}.  It also admits the C{bitfield} of a torrent of up to
 2 ** 20 pieces (C{1 + 2 ** 17} bytes).
 """
 
+MAX_EXTENDED_PAYLOAD = 65536
+"""
+The largest payload of an C{extended} message (BEP 10), its extended message
+id not counted: 64 KiB.  The biggest we expect is a C{ut_metadata} data
+message, a 16 KiB piece after a short dictionary; extended handshakes and
+C{ut_pex} messages are a few hundred bytes.  It is checked on the message's
+fifth byte, like the other per-message limits, and stays under
+L{MAX_MESSAGE_LENGTH}, so a peer cannot use the extension protocol to make
+us buffer more than a C{piece} would.
+"""
+
+
+class ReservedBit(enum.Enum):
+    """
+    The bits of the handshake's reserved bytes that announce an extension,
+    as C{(byte index, mask)}.
+    """
+
+    #: BEP 5: the peer runs a DHT node and may send L{Port}.
+    DHT = (7, 0x01)
+    #: BEP 6: the fast extension (L{HaveAll}, L{RejectRequest}, ...).
+    FAST = (7, 0x04)
+    #: BEP 10: the extension protocol (L{Extended}).
+    EXTENSION_PROTOCOL = (5, 0x10)
+
+
+def makeReserved(*bits: ReservedBit) -> bytes:
+    """
+    @param bits: the extensions to announce.
+    @return: the 8 reserved bytes of a handshake with exactly those bits set.
+    """
+    reserved = bytes(8)
+    for bit in bits:
+        reserved = setReservedBit(reserved, bit)
+    return reserved
+
+
+def setReservedBit(reserved: bytes, bit: ReservedBit) -> bytes:
+    """
+    @param reserved: 8 reserved bytes.
+    @param bit: the extension to announce.
+    @return: C{reserved} with C{bit} set too.
+    @raise ValueError: if C{reserved} is not 8 bytes.
+    """
+    if len(reserved) != 8:
+        raise ValueError(f"reserved bytes must be 8 bytes, not {len(reserved)}")
+    index, mask = bit.value
+    changed = bytearray(reserved)
+    changed[index] |= mask
+    return bytes(changed)
+
+
+def hasReservedBit(reserved: bytes, bit: ReservedBit) -> bool:
+    """
+    @param reserved: the 8 reserved bytes of a handshake.
+    @param bit: the extension asked about.
+    @return: whether C{reserved} announces it.
+    @raise ValueError: if C{reserved} is not 8 bytes.
+    """
+    if len(reserved) != 8:
+        raise ValueError(f"reserved bytes must be 8 bytes, not {len(reserved)}")
+    index, mask = bit.value
+    return bool(reserved[index] & mask)
+
+
 _HANDSHAKE_PREFIX = bytes([len(PROTOCOL_NAME)]) + PROTOCOL_NAME
 _INFO_HASH_END = 48
 
@@ -82,19 +164,33 @@ _REQUEST = 6
 _PIECE = 7
 _CANCEL = 8
 _PORT = 9
+_SUGGEST_PIECE = 13
+_HAVE_ALL = 14
+_HAVE_NONE = 15
+_REJECT_REQUEST = 16
+_ALLOWED_FAST = 17
+_EXTENDED = 20
 
-_NAMES = [
-    "choke",
-    "unchoke",
-    "interested",
-    "not interested",
-    "have",
-    "bitfield",
-    "request",
-    "piece",
-    "cancel",
-    "port",
-]
+_FAST_IDS = (_SUGGEST_PIECE, _HAVE_ALL, _HAVE_NONE, _REJECT_REQUEST, _ALLOWED_FAST)
+
+_NAMES = {
+    _CHOKE: "choke",
+    _UNCHOKE: "unchoke",
+    _INTERESTED: "interested",
+    _NOT_INTERESTED: "not interested",
+    _HAVE: "have",
+    _BITFIELD: "bitfield",
+    _REQUEST: "request",
+    _PIECE: "piece",
+    _CANCEL: "cancel",
+    _PORT: "port",
+    _SUGGEST_PIECE: "suggest piece",
+    _HAVE_ALL: "have all",
+    _HAVE_NONE: "have none",
+    _REJECT_REQUEST: "reject request",
+    _ALLOWED_FAST: "allowed fast",
+    _EXTENDED: "extended",
+}
 
 _LENGTH = struct.Struct(">I")
 _ONE_INT = struct.Struct(">I")
@@ -106,6 +202,7 @@ _HAVE_MESSAGE = struct.Struct(">IBI")
 _REQUEST_MESSAGE = struct.Struct(">IBIII")
 _PIECE_HEADER = struct.Struct(">IBII")
 _PORT_MESSAGE = struct.Struct(">IBH")
+_EXTENDED_HEADER = struct.Struct(">IBB")
 
 
 def _shortRepr(data: bytes) -> str:
@@ -235,12 +332,79 @@ class Port:
     port: int
 
 
+@dataclass(frozen=True, slots=True)
+class SuggestPiece:
+    """
+    BEP 6: the peer suggests we download piece C{index} (it has it in its
+    cache, say).  Advisory only.
+    """
+
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class HaveAll:
+    """
+    BEP 6: the peer has every piece; sent in place of a L{Bitfield}.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class HaveNone:
+    """
+    BEP 6: the peer has no piece; sent in place of a L{Bitfield}.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class RejectRequest:
+    """
+    BEP 6: the peer will not answer our L{Request} with the same fields.
+    """
+
+    index: int
+    begin: int
+    length: int
+
+
+@dataclass(frozen=True, slots=True)
+class AllowedFast:
+    """
+    BEP 6: the peer will answer our requests for piece C{index} even while
+    it chokes us.
+    """
+
+    index: int
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Extended:
+    """
+    BEP 10: a message of the extension protocol.  C{extendedId} 0 is the
+    extended handshake; any other names an extension through the ids the
+    receiver announced in its handshake (see
+    L{bittwist.extensions.handshake.ExtensionRegistry}).  C{payload} is at
+    most L{MAX_EXTENDED_PAYLOAD} bytes.
+    """
+
+    extendedId: int
+    payload: bytes
+
+    def __repr__(self) -> str:
+        return (
+            f"Extended(extendedId={self.extendedId}, "
+            f"payload={_shortRepr(self.payload)})"
+        )
+
+
 @dataclass(frozen=True, slots=True, repr=False)
 class UnknownMessage:
     """
-    A message whose id BEP 3 does not define (10 and above), such as the
-    extension protocol's (BEP 10, id 20) or the fast extension's (BEP 6,
-    ids 13 to 17).  Tolerated and passed on, never an error.
+    A message whose id BEP 3 does not define (10 and above) and that the
+    decoder was not told to decode: the fast extension's (BEP 6, ids 13 to
+    17) and the extension protocol's (BEP 10, id 20) unless both sides
+    announced them, and any other id.  Tolerated and passed on, never an
+    error.
     """
 
     messageId: int
@@ -265,10 +429,18 @@ Message = Union[
     Piece,
     Cancel,
     Port,
+    SuggestPiece,
+    HaveAll,
+    HaveNone,
+    RejectRequest,
+    AllowedFast,
+    Extended,
     UnknownMessage,
 ]
 
 _KEEP_ALIVE = KeepAlive()
+_HAVE_ALL_MESSAGE = HaveAll()
+_HAVE_NONE_MESSAGE = HaveNone()
 _NO_PAYLOAD = [Choke(), Unchoke(), Interested(), NotInterested()]
 _NO_PAYLOAD_BYTES = {
     KeepAlive: bytes(4),
@@ -276,6 +448,8 @@ _NO_PAYLOAD_BYTES = {
     Unchoke: _HEADER.pack(1, _UNCHOKE),
     Interested: _HEADER.pack(1, _INTERESTED),
     NotInterested: _HEADER.pack(1, _NOT_INTERESTED),
+    HaveAll: _HEADER.pack(1, _HAVE_ALL),
+    HaveNone: _HEADER.pack(1, _HAVE_NONE),
 }
 
 
@@ -312,8 +486,9 @@ def encode(message: Union[Handshake, Message]) -> bytes:
     @param message: the message.
     @return: its bytes, length prefix included.
     @raise ValueError: if a field cannot be encoded (a handshake field of the
-        wrong size, an integer out of range, an L{UnknownMessage} id that is
-        not 10 to 255).
+        wrong size, an integer out of range, an L{Extended} payload over
+        L{MAX_EXTENDED_PAYLOAD}, an L{UnknownMessage} id that is not 10 to
+        255).
     """
     kind = type(message)
     if kind is Piece:
@@ -339,6 +514,25 @@ def encode(message: Union[Handshake, Message]) -> bytes:
             return _HEADER.pack(1 + len(payload), _BITFIELD) + payload
         if kind is Port:
             return _PORT_MESSAGE.pack(3, _PORT, message.port)
+        if kind is Extended:
+            payload = message.payload
+            if len(payload) > MAX_EXTENDED_PAYLOAD:
+                raise ValueError(
+                    f"extended message payload of {len(payload)} bytes is over "
+                    f"the limit of {MAX_EXTENDED_PAYLOAD}"
+                )
+            return (
+                _EXTENDED_HEADER.pack(2 + len(payload), _EXTENDED, message.extendedId)
+                + payload
+            )
+        if kind is SuggestPiece:
+            return _HAVE_MESSAGE.pack(5, _SUGGEST_PIECE, message.index)
+        if kind is AllowedFast:
+            return _HAVE_MESSAGE.pack(5, _ALLOWED_FAST, message.index)
+        if kind is RejectRequest:
+            return _REQUEST_MESSAGE.pack(
+                13, _REJECT_REQUEST, message.index, message.begin, message.length
+            )
         if kind is UnknownMessage:
             if not 10 <= message.messageId <= 255:
                 raise ValueError(
@@ -372,6 +566,16 @@ _FIXED_LENGTHS = {
     _PORT: (3, 3),
 }
 
+# The same for the messages of the extensions, once negotiated.
+_FAST_LENGTHS = {
+    _SUGGEST_PIECE: (5, 5),
+    _HAVE_ALL: (1, 1),
+    _HAVE_NONE: (1, 1),
+    _REJECT_REQUEST: (13, 13),
+    _ALLOWED_FAST: (5, 5),
+}
+_EXTENDED_LENGTHS = (2, 2 + MAX_EXTENDED_PAYLOAD)
+
 
 class Decoder:
     """
@@ -389,10 +593,21 @@ class Decoder:
         C{not interested} none; a C{piece} carries 8 bytes and a block of at
         most L{MAX_BLOCK_LENGTH}; a C{bitfield} is at most C{ceil(n / 8)}
         bytes once L{setMaxBitfieldPieces} has been told C{n};
-      - a C{request} or C{cancel} for 0 bytes or more than
-        L{MAX_BLOCK_LENGTH} is an error.
+      - a C{request}, C{cancel} or C{reject request} for 0 bytes or more
+        than L{MAX_BLOCK_LENGTH} is an error;
+      - once negotiated, C{suggest piece} and C{allowed fast} are 4 bytes of
+        payload, C{have all} and C{have none} none, C{reject request} 12;
+        an C{extended} message has its extended id and at most
+        L{MAX_EXTENDED_PAYLOAD} bytes.
 
     So the decoder never holds more than one incomplete message.
+
+    The messages of the fast extension (BEP 6) and of the extension protocol
+    (BEP 10) are decoded to their own classes only once both sides have
+    announced the extension: ours in C{reserved}, the peer's in its
+    handshake (or through L{negotiate}).  Until then they are
+    L{UnknownMessage}s like any other id, which keeps a connection that
+    negotiated nothing exactly as BEP 3 alone would have it.
 
     After a L{ProtocolError} the decoder is unusable: every later call
     raises L{ProtocolError} too, and the connection should be dropped.
@@ -402,14 +617,25 @@ class Decoder:
     """
 
     def __init__(
-        self, expectHandshake: bool = True, maxMessageLength: int = MAX_MESSAGE_LENGTH
+        self,
+        expectHandshake: bool = True,
+        maxMessageLength: int = MAX_MESSAGE_LENGTH,
+        reserved: bytes = bytes(8),
     ) -> None:
         """
         @param expectHandshake: whether the stream starts with a handshake.
         @param maxMessageLength: the largest length prefix accepted, id and
             payload included.
+        @param reserved: the reserved bytes of our own handshake: the
+            extensions we speak (see L{makeReserved}).
+        @raise ValueError: if C{reserved} is not 8 bytes.
         """
+        if len(reserved) != 8:
+            raise ValueError(f"reserved bytes must be 8 bytes, not {len(reserved)}")
         self.maxMessageLength = maxMessageLength
+        self._reserved = bytes(reserved)
+        self._fast = False
+        self._extensionProtocol = False
         self._expectHandshake = expectHandshake
         self._buffer = bytearray()
         self._failure: ProtocolError | None = None
@@ -441,6 +667,50 @@ class Decoder:
         in.  C{None} until then, or if no handshake is expected.
         """
         return self._infoHash
+
+    @property
+    def fast(self) -> bool:
+        """
+        Whether both sides announced the fast extension (BEP 6), so that its
+        messages are decoded as such.
+        """
+        return self._fast
+
+    @property
+    def extensionProtocol(self) -> bool:
+        """
+        Whether both sides announced the extension protocol (BEP 10), so that
+        its messages are decoded as L{Extended}.
+        """
+        return self._extensionProtocol
+
+    def negotiate(self, peerReserved: bytes) -> None:
+        """
+        Decode from now on the messages of the extensions that both our
+        reserved bytes and C{peerReserved} announce.  The decoder does this
+        itself with the handshake it decodes; call it when the handshake
+        was read by other means (C{expectHandshake=False}).
+
+        @param peerReserved: the reserved bytes of the peer's handshake.
+        @raise ValueError: if C{peerReserved} is not 8 bytes.
+        """
+        if len(peerReserved) != 8:
+            raise ValueError(
+                f"reserved bytes must be 8 bytes, not {len(peerReserved)}"
+            )
+        both = bytes(a & b for a, b in zip(self._reserved, peerReserved))
+        self._fast = hasReservedBit(both, ReservedBit.FAST)
+        self._extensionProtocol = hasReservedBit(both, ReservedBit.EXTENSION_PROTOCOL)
+        maxMessageLength = self.maxMessageLength
+        lengths = dict.fromkeys(_FAST_IDS, (1, maxMessageLength))
+        lengths[_EXTENDED] = (1, maxMessageLength)
+        if self._fast:
+            lengths.update(_FAST_LENGTHS)
+        if self._extensionProtocol:
+            lengths[_EXTENDED] = _EXTENDED_LENGTHS
+        for messageId, (low, high) in lengths.items():
+            self._minLengths[messageId] = low
+            self._maxLengths[messageId] = min(high, maxMessageLength)
 
     def setMaxBitfieldPieces(self, numPieces: int) -> None:
         """
@@ -535,14 +805,16 @@ class Decoder:
             self._infoHash = bytes(view[28:48])
         if size < HANDSHAKE_LENGTH:
             return 0
+        reserved = bytes(view[20:28])
         messages.append(
             Handshake(
                 infoHash=self._infoHash,
                 peerId=bytes(view[48:68]),
-                reserved=bytes(view[20:28]),
+                reserved=reserved,
             )
         )
         self._expectHandshake = False
+        self.negotiate(reserved)
         return HANDSHAKE_LENGTH
 
     def _receiveMessages(
@@ -610,7 +882,38 @@ class Decoder:
             elif messageId == _PORT:
                 append(Port(_SHORT.unpack_from(view, start)[0]))
             else:
-                append(UnknownMessage(messageId, bytes(view[start:offset])))
+                append(self._decodeExtension(messageId, view, start, offset))
+
+    def _decodeExtension(
+        self, messageId: int, view: memoryview, start: int, end: int
+    ) -> Message:
+        """
+        Decode a message whose id BEP 3 does not define, its length already
+        checked.
+
+        @return: the message of a negotiated extension, else an
+            L{UnknownMessage}.
+        """
+        if messageId == _EXTENDED and self._extensionProtocol:
+            return Extended(view[start], bytes(view[start + 1 : end]))
+        if self._fast and messageId in _FAST_LENGTHS:
+            if messageId == _HAVE_ALL:
+                return _HAVE_ALL_MESSAGE
+            if messageId == _HAVE_NONE:
+                return _HAVE_NONE_MESSAGE
+            if messageId == _REJECT_REQUEST:
+                index, begin, blockLength = _THREE_INTS.unpack_from(view, start)
+                if not 0 < blockLength <= MAX_BLOCK_LENGTH:
+                    raise self._fail(
+                        f"reject request for {blockLength} bytes; blocks must "
+                        f"be 1 to {MAX_BLOCK_LENGTH} bytes"
+                    )
+                return RejectRequest(index, begin, blockLength)
+            (index,) = _ONE_INT.unpack_from(view, start)
+            if messageId == _SUGGEST_PIECE:
+                return SuggestPiece(index)
+            return AllowedFast(index)
+        return UnknownMessage(messageId, bytes(view[start:end]))
 
     def _lengthError(self, messageId: int, length: int) -> ProtocolError:
         """
@@ -630,12 +933,15 @@ class Decoder:
                 f"bitfield of {payload} bytes, more than "
                 f"{self._maxLengths[_BITFIELD] - 1}"
             )
-        if messageId < len(_NAMES):
-            expected = _FIXED_LENGTHS[messageId][0] - 1
+        if messageId == _EXTENDED:
+            if payload < 1:
+                return self._fail("extended message without an extended id")
             return self._fail(
-                f"{_NAMES[messageId]} message with a {payload}-byte payload, "
-                f"expected {expected}"
+                f"extended message with a {payload - 1}-byte payload, more "
+                f"than {MAX_EXTENDED_PAYLOAD}"
             )
-        return self._fail(  # pragma: no cover - only maxMessageLength bounds these
-            f"message {messageId} of {length} bytes"
+        expected = {**_FIXED_LENGTHS, **_FAST_LENGTHS}[messageId][0] - 1
+        return self._fail(
+            f"{_NAMES[messageId]} message with a {payload}-byte payload, "
+            f"expected {expected}"
         )

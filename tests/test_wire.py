@@ -13,25 +13,36 @@ from bittwist.wire import (
     BLOCK_SIZE,
     HANDSHAKE_LENGTH,
     MAX_BLOCK_LENGTH,
+    MAX_EXTENDED_PAYLOAD,
     MAX_MESSAGE_LENGTH,
     PROTOCOL_NAME,
+    AllowedFast,
     Bitfield,
     Cancel,
     Choke,
     Decoder,
+    Extended,
     Handshake,
     Have,
+    HaveAll,
+    HaveNone,
     Interested,
     KeepAlive,
     NotInterested,
     Piece,
     Port,
+    RejectRequest,
     Request,
+    ReservedBit,
+    SuggestPiece,
     Unchoke,
     UnknownMessage,
     encode,
     encodePieceHeader,
     encodeRequest,
+    hasReservedBit,
+    makeReserved,
+    setReservedBit,
 )
 
 INFO_HASH = bytes(range(20))
@@ -54,6 +65,19 @@ ALL_MESSAGES = [
     UnknownMessage(14, b""),
 ]
 
+EXTENSIONS = makeReserved(ReservedBit.FAST, ReservedBit.EXTENSION_PROTOCOL)
+
+EXTENSION_MESSAGES = [
+    SuggestPiece(5),
+    HaveAll(),
+    HaveNone(),
+    RejectRequest(1, 16384, 16384),
+    AllowedFast(2**32 - 1),
+    Extended(0, b"d1:md11:ut_metadatai3eee"),
+    Extended(3, b""),
+    Extended(255, b"\x00" * 100),
+]
+
 uint32 = st.integers(min_value=0, max_value=2**32 - 1)
 blockLength = st.integers(min_value=1, max_value=MAX_BLOCK_LENGTH)
 messages = st.one_of(
@@ -70,6 +94,16 @@ messages = st.one_of(
     st.builds(Port, st.integers(min_value=0, max_value=65535)),
     st.builds(
         UnknownMessage, st.integers(min_value=10, max_value=255), st.binary(max_size=64)
+    ),
+)
+extensionMessages = st.one_of(
+    st.builds(SuggestPiece, uint32),
+    st.builds(HaveAll),
+    st.builds(HaveNone),
+    st.builds(RejectRequest, uint32, uint32, blockLength),
+    st.builds(AllowedFast, uint32),
+    st.builds(
+        Extended, st.integers(min_value=0, max_value=255), st.binary(max_size=64)
     ),
 )
 handshakes = st.builds(
@@ -100,6 +134,16 @@ def feed(decoder: Decoder, chunks) -> list:
 
 def header(length: int, messageId: int) -> bytes:
     return struct.pack(">IB", length, messageId)
+
+
+def extensionDecoder(**kw) -> Decoder:
+    """
+    @return: a decoder, expecting no handshake, that has negotiated the fast
+        extension and the extension protocol.
+    """
+    decoder = Decoder(expectHandshake=False, reserved=EXTENSIONS, **kw)
+    decoder.negotiate(EXTENSIONS)
+    return decoder
 
 
 class EncodeTests(SynchronousTestCase):
@@ -665,3 +709,362 @@ class ProtocolErrorTests(SynchronousTestCase):
             return
         self.assertEqual(received[0], HANDSHAKE)
         self.assertEqual(b"".join(map(encode, received[1:])), body)
+
+
+class ReservedBitTests(SynchronousTestCase):
+    """
+    Tests for L{ReservedBit}, L{makeReserved}, L{setReservedBit} and
+    L{hasReservedBit}.
+    """
+
+    def test_knownBytes(self) -> None:
+        """
+        Each bit is where its BEP puts it: the extension protocol is
+        C{reserved[5] & 0x10}, the fast extension C{reserved[7] & 0x04}, the
+        DHT C{reserved[7] & 0x01}.
+        """
+        self.assertEqual(makeReserved(), bytes(8))
+        self.assertEqual(
+            makeReserved(ReservedBit.EXTENSION_PROTOCOL), bytes(5) + b"\x10" + bytes(2)
+        )
+        self.assertEqual(makeReserved(ReservedBit.FAST), bytes(7) + b"\x04")
+        self.assertEqual(makeReserved(ReservedBit.DHT), bytes(7) + b"\x01")
+        self.assertEqual(
+            makeReserved(*ReservedBit), b"\x00\x00\x00\x00\x00\x10\x00\x05"
+        )
+
+    def test_setKeepsOtherBits(self) -> None:
+        """
+        L{setReservedBit} adds its bit and keeps every other bit, known or
+        not.
+        """
+        reserved = b"\x80\x00\x00\x00\x00\x01\x00\x02"
+        self.assertEqual(
+            setReservedBit(reserved, ReservedBit.FAST),
+            b"\x80\x00\x00\x00\x00\x01\x00\x06",
+        )
+        self.assertEqual(
+            setReservedBit(reserved, ReservedBit.EXTENSION_PROTOCOL),
+            b"\x80\x00\x00\x00\x00\x11\x00\x02",
+        )
+
+    def test_has(self) -> None:
+        """
+        L{hasReservedBit} tells whether exactly that bit is set, whatever
+        the others are.
+        """
+        for bit in ReservedBit:
+            self.assertTrue(hasReservedBit(makeReserved(bit), bit))
+            self.assertFalse(hasReservedBit(bytes(8), bit))
+            others = [other for other in ReservedBit if other is not bit]
+            self.assertFalse(hasReservedBit(makeReserved(*others), bit))
+        self.assertFalse(hasReservedBit(b"\xff" * 5 + b"\xef\xff\xfa", ReservedBit.FAST))
+        self.assertFalse(
+            hasReservedBit(b"\xff" * 5 + b"\xef\xff\xff", ReservedBit.EXTENSION_PROTOCOL)
+        )
+
+    def test_wrongSize(self) -> None:
+        """
+        Reserved bytes that are not 8 bytes are refused with L{ValueError}.
+        """
+        self.assertRaises(ValueError, setReservedBit, bytes(7), ReservedBit.DHT)
+        self.assertRaises(ValueError, hasReservedBit, bytes(9), ReservedBit.DHT)
+        self.assertRaises(ValueError, Decoder, reserved=bytes(7))
+        self.assertRaises(ValueError, Decoder().negotiate, bytes(9))
+
+
+class ExtensionEncodeTests(SynchronousTestCase):
+    """
+    Tests for L{encode} of the messages of BEP 6 and BEP 10.
+    """
+
+    def test_knownBytes(self) -> None:
+        """
+        The fast extension's messages and the extended message encode to the
+        bytes BEP 6 and BEP 10 give.
+        """
+        self.assertEqual(encode(SuggestPiece(258)), b"\x00\x00\x00\x05\x0d\x00\x00\x01\x02")
+        self.assertEqual(encode(HaveAll()), b"\x00\x00\x00\x01\x0e")
+        self.assertEqual(encode(HaveNone()), b"\x00\x00\x00\x01\x0f")
+        self.assertEqual(
+            encode(RejectRequest(1, 2, 16384)),
+            b"\x00\x00\x00\x0d\x10\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x40\x00",
+        )
+        self.assertEqual(encode(AllowedFast(7)), b"\x00\x00\x00\x05\x11\x00\x00\x00\x07")
+        self.assertEqual(encode(Extended(3, b"de")), b"\x00\x00\x00\x04\x14\x03de")
+        self.assertEqual(encode(Extended(0, b"")), b"\x00\x00\x00\x02\x14\x00")
+
+    def test_badFields(self) -> None:
+        """
+        Integers out of range, an extended id that does not fit a byte and an
+        extended payload over L{MAX_EXTENDED_PAYLOAD} are refused with
+        L{ValueError}.
+        """
+        for message in [
+            SuggestPiece(-1),
+            AllowedFast(2**32),
+            RejectRequest(0, 0, 2**32),
+            Extended(256, b""),
+            Extended(-1, b""),
+            Extended(1, bytes(MAX_EXTENDED_PAYLOAD + 1)),
+        ]:
+            self.assertRaises(ValueError, encode, message)
+
+    def test_reprIsShort(self) -> None:
+        """
+        The repr of an L{Extended} shows at most 20 bytes of its payload.
+        """
+        text = repr(Extended(1, b"q" * 1000))
+        self.assertIn("q" * 20, text)
+        self.assertNotIn("q" * 21, text)
+        self.assertEqual(repr(Extended(1, b"ab")), "Extended(extendedId=1, payload=b'ab')")
+
+
+class ExtensionDecodeTests(SynchronousTestCase):
+    """
+    Tests for L{Decoder} with the messages of BEP 6 and BEP 10.
+    """
+
+    def test_eachMessageWhole(self) -> None:
+        """
+        Once negotiated, each message of the extensions, fed whole, decodes
+        to an equal message and leaves nothing buffered.
+        """
+        for message in EXTENSION_MESSAGES:
+            decoder = extensionDecoder()
+            self.assertEqual(decoder.receiveData(encode(message)), [message])
+            self.assertEqual(decoder.bufferedBytes, 0)
+
+    def test_eachMessageByteByByte(self) -> None:
+        """
+        Each message of the extensions fed one byte at a time decodes only
+        when its last byte arrives.
+        """
+        for message in EXTENSION_MESSAGES:
+            decoder = extensionDecoder()
+            data = encode(message)
+            for i in range(len(data) - 1):
+                self.assertEqual(decoder.receiveData(data[i : i + 1]), [])
+            self.assertEqual(decoder.receiveData(data[-1:]), [message])
+            self.assertEqual(decoder.bufferedBytes, 0)
+
+    def test_negotiatedByHandshake(self) -> None:
+        """
+        A decoder announcing both extensions decodes their messages once the
+        peer's handshake, announcing them too, is in, also for messages in
+        the same chunk as the handshake.
+        """
+        decoder = Decoder(reserved=EXTENSIONS)
+        self.assertFalse(decoder.fast)
+        self.assertFalse(decoder.extensionProtocol)
+        data = encode(HANDSHAKE) + b"".join(map(encode, EXTENSION_MESSAGES))
+        self.assertEqual(decoder.receiveData(data), [HANDSHAKE] + EXTENSION_MESSAGES)
+        self.assertTrue(decoder.fast)
+        self.assertTrue(decoder.extensionProtocol)
+
+    def test_notNegotiated(self) -> None:
+        """
+        Unless both sides announce an extension, its messages decode to
+        L{UnknownMessage}, and no limit of the extension applies.
+        """
+        fast = makeReserved(ReservedBit.FAST)
+        extended = makeReserved(ReservedBit.EXTENSION_PROTOCOL)
+        for ours, theirs in [
+            (bytes(8), EXTENSIONS),
+            (EXTENSIONS, bytes(8)),
+            (fast, extended),
+            (extended, fast),
+        ]:
+            decoder = Decoder(reserved=ours)
+            data = (
+                encode(Handshake(INFO_HASH, PEER_ID, theirs))
+                + encode(HaveAll())
+                + encode(Extended(1, b"x"))
+                + encode(UnknownMessage(13, b"toolong"))
+                + header(1, 20)
+            )
+            received = decoder.receiveData(data)
+            self.assertEqual(
+                received[1:],
+                [
+                    UnknownMessage(14, b""),
+                    UnknownMessage(20, b"\x01x"),
+                    UnknownMessage(13, b"toolong"),
+                    UnknownMessage(20, b""),
+                ],
+            )
+            self.assertFalse(decoder.fast and decoder.extensionProtocol)
+
+    def test_oneNegotiated(self) -> None:
+        """
+        Each extension is negotiated on its own: with only the fast
+        extension, extended messages stay unknown, and the other way round.
+        """
+        fast = makeReserved(ReservedBit.FAST, ReservedBit.DHT)
+        decoder = Decoder(expectHandshake=False, reserved=fast)
+        decoder.negotiate(EXTENSIONS)
+        self.assertTrue(decoder.fast)
+        self.assertFalse(decoder.extensionProtocol)
+        data = encode(HaveNone()) + encode(Extended(1, b"x"))
+        self.assertEqual(
+            decoder.receiveData(data), [HaveNone(), UnknownMessage(20, b"\x01x")]
+        )
+        extended = makeReserved(ReservedBit.EXTENSION_PROTOCOL)
+        decoder = Decoder(expectHandshake=False, reserved=extended)
+        decoder.negotiate(EXTENSIONS)
+        self.assertEqual(
+            decoder.receiveData(data), [UnknownMessage(15, b""), Extended(1, b"x")]
+        )
+
+    def test_largestExtended(self) -> None:
+        """
+        An extended message with a payload of L{MAX_EXTENDED_PAYLOAD} bytes
+        is accepted, whole and split.
+        """
+        message = Extended(1, bytes(range(256)) * (MAX_EXTENDED_PAYLOAD // 256))
+        data = encode(message)
+        self.assertEqual(extensionDecoder().receiveData(data), [message])
+        self.assertEqual(
+            feed(extensionDecoder(), chunked(data, [1, 5, 6, 40000])), [message]
+        )
+
+    @given(
+        st.lists(st.one_of(messages, extensionMessages), max_size=20),
+        st.lists(st.integers(min_value=0)),
+    )
+    def test_randomChunking(self, sent, cuts) -> None:
+        """
+        Any sequence of messages, of BEP 3 and of the extensions, after a
+        handshake that negotiates the extensions, cut anywhere, decodes to
+        the same sequence, and nothing is left buffered.
+        """
+        data = encode(HANDSHAKE) + b"".join(map(encode, sent))
+        decoder = Decoder(reserved=EXTENSIONS)
+        self.assertEqual(feed(decoder, chunked(data, cuts)), [HANDSHAKE] + sent)
+        self.assertEqual(decoder.bufferedBytes, 0)
+
+
+class ExtensionProtocolErrorTests(SynchronousTestCase):
+    """
+    Tests for the L{ProtocolError}s of L{Decoder} with negotiated extensions.
+    """
+
+    def assertFails(self, data: bytes) -> None:
+        """
+        Assert that feeding C{data} whole to a decoder that has negotiated the
+        extensions raises L{ProtocolError}, and that so does feeding it one
+        byte at a time (on some byte).
+        """
+        self.assertRaises(ProtocolError, extensionDecoder().receiveData, data)
+        byByte = extensionDecoder()
+        with self.assertRaises(ProtocolError):
+            for i in range(len(data)):
+                byByte.receiveData(data[i : i + 1])
+
+    def test_wrongFixedLengths(self) -> None:
+        """
+        A message of the fast extension whose payload has the wrong size
+        fails as soon as its id arrives.
+        """
+        cases = [
+            (4, 13),  # suggest piece with 3
+            (6, 13),
+            (2, 14),  # have all with 1
+            (2, 15),
+            (12, 16),  # reject request with 11
+            (14, 16),
+            (4, 17),  # allowed fast with 3
+            (6, 17),
+        ]
+        for length, messageId in cases:
+            decoder = extensionDecoder()
+            error = self.assertRaises(
+                ProtocolError, decoder.receiveData, header(length, messageId)
+            )
+            self.assertIn(f"{length - 1}-byte payload", str(error))
+
+    def test_extendedWithoutId(self) -> None:
+        """
+        An extended message without even its extended id fails on its id.
+        """
+        error = self.assertRaises(
+            ProtocolError, extensionDecoder().receiveData, header(1, 20)
+        )
+        self.assertIn("without an extended id", str(error))
+
+    def test_extendedTooLong(self) -> None:
+        """
+        An extended message announcing a payload over L{MAX_EXTENDED_PAYLOAD}
+        fails on its first 5 bytes, with nothing buffered toward it, even
+        when C{maxMessageLength} would admit it.
+        """
+        decoder = extensionDecoder(maxMessageLength=2**20)
+        error = self.assertRaises(
+            ProtocolError,
+            decoder.receiveData,
+            header(2 + MAX_EXTENDED_PAYLOAD + 1, 20),
+        )
+        self.assertIn(str(MAX_EXTENDED_PAYLOAD + 1), str(error))
+        self.assertEqual(decoder.bufferedBytes, 0)
+
+    def test_extendedBoundedByMaxMessageLength(self) -> None:
+        """
+        C{maxMessageLength} still bounds extended messages when it is the
+        smaller limit.
+        """
+        decoder = extensionDecoder(maxMessageLength=100)
+        message = Extended(1, bytes(98))
+        self.assertEqual(decoder.receiveData(encode(message)), [message])
+        self.assertRaises(
+            ProtocolError, extensionDecoder(maxMessageLength=100).receiveData,
+            encode(Extended(1, bytes(99))),
+        )
+
+    def test_rejectRequestLengths(self) -> None:
+        """
+        A reject request for 0 bytes, or for more than L{MAX_BLOCK_LENGTH},
+        fails.
+        """
+        for message in [
+            RejectRequest(0, 0, 0),
+            RejectRequest(0, 0, MAX_BLOCK_LENGTH + 1),
+        ]:
+            self.assertFails(encode(message))
+
+    @given(
+        st.lists(
+            st.tuples(st.integers(min_value=0, max_value=255), st.binary(max_size=40)),
+            max_size=10,
+        ),
+        st.lists(st.integers(min_value=0)),
+    )
+    def test_arbitraryFramedMessages(self, frames, cuts) -> None:
+        """
+        Correctly framed messages with any id and payload, after a handshake
+        that negotiates the extensions and cut anywhere, yield messages or
+        L{ProtocolError}, nothing else; the messages decoded re-encode to the
+        bytes they came from.
+        """
+        body = b"".join(header(1 + len(p), i) + p for i, p in frames)
+        data = encode(HANDSHAKE) + body
+        decoder = Decoder(reserved=EXTENSIONS)
+        try:
+            received = feed(decoder, chunked(data, cuts))
+        except ProtocolError:
+            return
+        self.assertEqual(received[0], HANDSHAKE)
+        self.assertEqual(b"".join(map(encode, received[1:])), body)
+
+    @given(st.binary(max_size=300), st.lists(st.integers(min_value=0)))
+    def test_arbitraryBytes(self, data, cuts) -> None:
+        """
+        Arbitrary bytes, to a decoder that has negotiated the extensions and
+        cut anywhere, yield messages or L{ProtocolError}, nothing else.
+        """
+        decoder = extensionDecoder()
+        try:
+            received = feed(decoder, chunked(data, cuts))
+        except ProtocolError:
+            return
+        consumed = len(data) - decoder.bufferedBytes
+        self.assertEqual(b"".join(map(encode, received)), data[:consumed])
