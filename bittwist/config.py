@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from bittwist.errors import UsageError
+from bittwist.mse import Policy
 
 __all__ = ["TorrentConfig", "SessionConfig"]
 
@@ -62,11 +63,15 @@ class SessionConfig:
         for unlimited.
     @ivar maxDownloadRate: bytes per second received by all torrents
         together; 0 for unlimited.
+    @ivar encryption: MSE/PE for peer connections: C{prefer} (encrypt
+        outgoing connections, falling back to plaintext; accept both),
+        C{require} (encrypted only, both ways) or C{off} (plaintext only).
     """
 
     torrent: TorrentConfig = field(default_factory=TorrentConfig)
     maxUploadRate: int = 0
     maxDownloadRate: int = 0
+    encryption: Policy = Policy.PREFER
 
     def __post_init__(self) -> None:
         for name in ("maxUploadRate", "maxDownloadRate"):

@@ -12,6 +12,8 @@ from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, TCP
 from twisted.internet.interfaces import IAddress, IReactorTime, IStreamClientEndpoint
 from twisted.internet.protocol import ClientFactory, Factory, ServerFactory
 
+from bittwist.encryption import EncryptedClientFactory
+from bittwist.mse import Policy
 from bittwist.peer import IPeerEvents, PeerProtocol
 
 __all__ = ["PeerClientFactory", "PeerServerFactory", "PeerDialer", "tcpEndpoint"]
@@ -81,8 +83,10 @@ class PeerDialer:
     Makes outgoing peer connections through client endpoints.
 
     @ivar endpointFactory: makes the endpoint for a C{(host, port)}.
-    @ivar wrapFactory: wraps a connection's factory before it dials (e.g. to
-        encrypt the connection), or C{None}.
+    @ivar wrapFactory: wraps a connection's factory before it dials, or
+        C{None}.
+    @ivar encryption: whether outgoing connections start with an MSE/PE
+        handshake (C{prefer} or C{require}) or not (C{off}).
     """
 
     def __init__(
@@ -91,29 +95,43 @@ class PeerDialer:
         peerId: bytes,
         endpointFactory: Optional[Callable[[str, int], IStreamClientEndpoint]] = None,
         wrapFactory: Optional[Callable[[PeerClientFactory], Factory]] = None,
+        encryption: Policy = Policy.OFF,
     ) -> None:
         """
         @param reactor: for the protocols' timers and the default endpoints.
         @param peerId: our peer id.
         @param endpointFactory: see L{endpointFactory}; TCP by default.
         @param wrapFactory: see L{wrapFactory}.
+        @param encryption: see L{encryption}.
         """
         self._reactor = reactor
         self.peerId = peerId
         self.endpointFactory = endpointFactory or (lambda host, port: tcpEndpoint(reactor, host, port))
         self.wrapFactory = wrapFactory
+        self.encryption = encryption
 
     def dial(
-        self, torrent: IPeerEvents, address: tuple[str, int], source: str
+        self, torrent: IPeerEvents, address: tuple[str, int], source: str, encrypt: bool = True
     ) -> Deferred[PeerProtocol]:
         """
         Connect to a peer for a torrent.
 
+        @param encrypt: whether to start with an MSE/PE handshake, if the
+            policy allows (C{False}: plaintext, after an encrypted handshake
+            with the peer failed under C{prefer}).
         @return: fires with the peer's protocol once connected (the
-            handshake is then under way), or fails; cancel it to give up.
+            handshake is then under way), or fails; cancel it to give up. A
+            failed MSE/PE handshake closes the protocol with an
+            L{bittwist.errors.EncryptionError} (see L{PeerProtocol.lostReason}).
         """
         factory = PeerClientFactory(self._reactor, torrent, address, self.peerId, source)
-        outer = factory if self.wrapFactory is None else self.wrapFactory(factory)
+        outer: Factory = factory
+        if self.encryption is not Policy.OFF and (encrypt or self.encryption is Policy.REQUIRE):
+            outer = EncryptedClientFactory(
+                factory, torrent.infoHash, self.encryption, self._reactor, fallback=False
+            )
+        if self.wrapFactory is not None:
+            outer = self.wrapFactory(outer)
         d = self.endpointFactory(*address).connect(outer)
 
         def connected(_: object) -> PeerProtocol:

@@ -98,6 +98,7 @@ class PeerProtocol(Protocol):
     @ivar writePaused: whether the transport asked us to stop producing.
     @ivar downloadRate: payload bytes per second from the peer.
     @ivar uploadRate: payload bytes per second to the peer.
+    @ivar lostReason: why the connection closed, once it has.
     """
 
     log = Logger()
@@ -141,6 +142,7 @@ class PeerProtocol(Protocol):
         self._timer = None
         self._closed: list[Deferred[bool]] = []
         self._isClosed = False
+        self.lostReason: Optional[Failure] = None
 
     def __repr__(self) -> str:
         host = f"{self.address[0]}:{self.address[1]}" if self.address else "?"
@@ -177,6 +179,7 @@ class PeerProtocol(Protocol):
         # to a block read after the peer left).
         self._disconnecting = True
         self._isClosed = True
+        self.lostReason = reason
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None

@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterable, Optional
 
 from twisted.internet.defer import Deferred, DeferredList, maybeDeferred, succeed
 from twisted.internet.interfaces import IListeningPort, IStreamClientEndpoint, IStreamServerEndpoint
+from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
 from twisted.web.client import Agent, HTTPConnectionPool, _HTTP11ClientFactory
 from treq.client import HTTPClient
@@ -17,7 +18,9 @@ from treq.client import HTTPClient
 from bittwist import __version__
 from bittwist.config import SessionConfig, TorrentConfig
 from bittwist.errors import UsageError
+from bittwist.encryption import EncryptedServerFactory
 from bittwist.factory import PeerDialer, PeerServerFactory
+from bittwist.mse import Policy
 from bittwist.metainfo import Metainfo
 from bittwist.ratelimit import TokenBucket
 from bittwist.sources import IPeerSource, ManualSource, TrackerSource
@@ -108,7 +111,7 @@ class Session:
         )
         self.uploadLimit = TokenBucket(reactor, config.maxUploadRate)
         self.downloadLimit = TokenBucket(reactor, config.maxDownloadRate)
-        self.dialer = PeerDialer(reactor, self.peerId, endpointFactory)
+        self.dialer = PeerDialer(reactor, self.peerId, endpointFactory, encryption=config.encryption)
         self.torrents: dict[bytes, Torrent] = {}
         self.port = 0
         self._listening: Optional[IListeningPort] = None
@@ -116,11 +119,18 @@ class Session:
     def _lookup(self, infoHash: bytes) -> Optional[Torrent]:
         return self.torrents.get(infoHash)
 
-    def serverFactory(self) -> PeerServerFactory:
+    def serverFactory(self) -> ServerFactory:
         """
-        @return: a factory for incoming peer connections to this session.
+        @return: a factory for incoming peer connections to this session,
+            telling MSE/PE handshakes from plaintext ones unless encryption
+            is off.
         """
-        return PeerServerFactory(self._reactor, self.peerId, self._lookup)
+        factory = PeerServerFactory(self._reactor, self.peerId, self._lookup)
+        if self.config.encryption is Policy.OFF:
+            return factory
+        return EncryptedServerFactory(
+            factory, self.torrents.keys, self.config.encryption, reactor=self._reactor
+        )
 
     def listen(self, endpoint: IStreamServerEndpoint) -> Deferred[IListeningPort]:
         """

@@ -17,6 +17,7 @@ from bittwist import events, metainfo
 from bittwist.config import SessionConfig, TorrentConfig
 from bittwist.demo import DemoSwarm
 from bittwist.errors import MetainfoError, StateFolderError
+from bittwist.mse import Policy
 from bittwist.ratelimit import parseRate
 from bittwist.service import BitTorrentService, endpointDescription
 from bittwist.state import defaultStateDir
@@ -62,6 +63,13 @@ class Options(usage.Options):
             "(tcp:6881, tcp:6881:interface=127.0.0.1) or a port number.",
         ],
         ["max-peers", None, 50, "The most peer connections at once.", int],
+        [
+            "encryption",
+            None,
+            "prefer",
+            "Encrypted peer connections (MSE/PE): prefer (encrypt when the peer "
+            "can, else plaintext), require (encrypted only) or off (plaintext only).",
+        ],
         [
             "state-dir",
             None,
@@ -129,6 +137,12 @@ class Options(usage.Options):
                 raise usage.UsageError(str(e)) from None
         if self["max-peers"] < 1:
             raise usage.UsageError("--max-peers must be at least 1")
+        try:
+            self["encryption"] = Policy(self["encryption"].lower())
+        except ValueError:
+            raise usage.UsageError(
+                f"--encryption must be prefer, require or off, not {self['encryption']!r}"
+            ) from None
         for name in ("max-upload-rate", "max-download-rate"):
             if isinstance(self[name], str):
                 try:
@@ -167,6 +181,7 @@ def _config(options: Options) -> SessionConfig:
         ),
         maxUploadRate=options["max-upload-rate"],
         maxDownloadRate=options["max-download-rate"],
+        encryption=options["encryption"],
     )
 
 

@@ -10,6 +10,8 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
+from bittwist.config import SessionConfig
+from bittwist.mse import Policy
 from bittwist.service import BitTorrentService
 from bittwist.trackerserver import makeTrackerSite
 from tests.corruptingproxy import CorruptingProxy
@@ -49,15 +51,19 @@ class DownloadFromLibtorrentTests(TestCase):
         self.addCleanup(seeder.stop)
         return data, seedDir, seeder
 
-    def download(self, data, peers=(), announce=True):
+    def download(self, data, peers=(), announce=True, encryption=Policy.PREFER):
         """
         Start a bittwist service downloading C{data} into a new folder.
 
+        @param encryption: the session's MSE/PE policy.
         @return: (the service, the torrent, the download folder).
         """
         downloadDir = os.path.abspath(self.mktemp())
         service = BitTorrentService(
-            "tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None
+            "tcp:0:interface=127.0.0.1",
+            reactor=reactor,
+            progressInterval=None,
+            config=SessionConfig(encryption=encryption),
         )
         torrent = service.addTorrent(data, downloadDir, peers=peers, announce=announce)
         service.startService()
@@ -96,8 +102,10 @@ class DownloadFromLibtorrentTests(TestCase):
         proxy = CorruptingProxy(reactor, seeder.port, corruptIndex=5)
         port = reactor.listenTCP(0, proxy, interface="127.0.0.1")
         self.addCleanup(port.stopListening)
+        # The proxy reads the plaintext protocol to find the block to
+        # corrupt.
         service, torrent, downloadDir = self.download(
-            data, peers=[("127.0.0.1", port.getHost().port)], announce=False
+            data, peers=[("127.0.0.1", port.getHost().port)], announce=False, encryption=Policy.OFF
         )
         yield torrent.whenComplete()
         self.assertEqual(proxy.framer.corrupted, 1)

@@ -13,8 +13,10 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
-from bittwist.encryption import EncryptedClientFactory, EncryptedServerFactory, isEncrypted
-from bittwist.factory import PeerClientFactory
+from bittwist.config import SessionConfig
+from bittwist.encryption import EncryptingProtocol
+from bittwist.errors import EncryptionError
+from bittwist.peer import PeerProtocol
 from bittwist.mse import CryptoMethod, Policy
 from bittwist.service import BitTorrentService
 from tests.ltpeer import LibtorrentPeer, createTorrentWithLibtorrent, digestTree, makePayload
@@ -54,19 +56,38 @@ class MSEInteropTests(TestCase):
         data = createTorrentWithLibtorrent(seedDir, "payload", pieceLength=65536, v1Only=True)
         return data, seedDir
 
-    def startBittwist(self, data, folder):
+    def startBittwist(self, data, folder, policy):
         """
-        Run a bittwist service with the torrent (no tracker, no peers).
+        Run a bittwist service with the torrent (no tracker, no peers) and
+        encryption under C{policy}; record the outermost protocol of each
+        connection it dials.
 
-        @return: C{(service, torrent)}.
+        @return: C{(service, torrent, dialled)}.
         """
         service = BitTorrentService(
-            "tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None
+            "tcp:0:interface=127.0.0.1",
+            reactor=reactor,
+            progressInterval=None,
+            config=SessionConfig(encryption=policy),
         )
+        dialled = []
+
+        def record(factory):
+            buildProtocol = factory.buildProtocol
+
+            def recordingBuild(addr):
+                proto = buildProtocol(addr)
+                dialled.append(proto)
+                return proto
+
+            factory.buildProtocol = recordingBuild
+            return factory
+
+        service.session.dialer.wrapFactory = record
         torrent = service.addTorrent(data, folder, announce=False)
         service.startService()
         self.addCleanup(service.stopService)
-        return service, torrent
+        return service, torrent, dialled
 
     @inlineCallbacks
     def startLibtorrent(self, data, folder, seed, settings):
@@ -79,19 +100,14 @@ class MSEInteropTests(TestCase):
         peer.session.apply_settings(settings)
         return peer
 
-    def listenWrapped(self, service, policy):
+    def listenRecorded(self, service):
         """
-        Listen on another port with the session's incoming factory wrapped
-        for MSE under C{policy}.
+        Listen on another port with the session's own incoming factory
+        (which wraps each connection for MSE under the session's policy).
 
         @return: the port number and the list of protocols it builds.
         """
-        factory = EncryptedServerFactory(
-            service.session.serverFactory(),
-            lambda: service.session.torrents.keys(),
-            policy,
-            reactor=reactor,
-        )
+        factory = service.session.serverFactory()
         built = []
         buildProtocol = factory.buildProtocol
 
@@ -122,9 +138,9 @@ class MSEInteropTests(TestCase):
         @return: the wrappers the seeder built.
         """
         data, seedDir = self.makeTorrent()
-        service, seeder = self.startBittwist(data, seedDir)
+        service, seeder, _ = self.startBittwist(data, seedDir, policy)
         yield self.waitUntil(lambda: seeder.state == "seeding", "the seeder to check")
-        port, built = self.listenWrapped(service, policy)
+        port, built = self.listenRecorded(service)
         leechDir = os.path.abspath(self.mktemp())
         os.makedirs(leechDir)
         leecher = yield self.startLibtorrent(data, leechDir, seed=False, settings=settings)
@@ -168,54 +184,63 @@ class MSEInteropTests(TestCase):
     @inlineCallbacks
     def downloadFromLibtorrent(self, policy, settings):
         """
-        bittwist downloads from a libtorrent seeder with C{settings},
-        connecting through the outgoing wrapper under C{policy}.
+        bittwist, with encryption under C{policy}, downloads from a
+        libtorrent seeder with C{settings} given to it as a peer.
 
-        @return: the outgoing wrapper factory.
+        @return: the outermost protocol of each connection bittwist dialled.
         """
         data, seedDir = self.makeTorrent()
         seeder = yield self.startLibtorrent(data, seedDir, seed=True, settings=settings)
         downloadDir = os.path.abspath(self.mktemp())
-        service, torrent = self.startBittwist(data, downloadDir)
+        service, torrent, dialled = self.startBittwist(data, downloadDir, policy)
         yield self.waitUntil(lambda: torrent.state == "downloading", "the leecher to start")
-        address = ("127.0.0.1", seeder.port)
-        factory = EncryptedClientFactory(
-            PeerClientFactory(reactor, torrent, address), torrent.infoHash, policy, reactor=reactor
-        )
-        peers = []
-        buildProtocol = factory.buildProtocol
-
-        def recordingBuild(addr):
-            proto = buildProtocol(addr)
-            peers.append(getattr(proto, "wrappedProtocol", proto))
-            return proto
-
-        factory.buildProtocol = recordingBuild
-        reactor.connectTCP(address[0], address[1], factory, timeout=10)
+        torrent.addPeers([("127.0.0.1", seeder.port)])
         yield torrent.whenComplete()
         self.assertEqual(digestTree(downloadDir), digestTree(seedDir))
-        self.assertEqual(torrent.hashFailures, 0)
-        return factory, [isEncrypted(p) for p in peers if p.handshaked]
+        self.assertEqual(torrent.status().hashFailures, 0)
+        return dialled
 
     @inlineCallbacks
     def test_bittwistDownloadsEncrypted(self):
         """
         bittwist, requiring encryption, downloads from a libtorrent seeder
-        that forces RC4; the files match byte for byte and the connection
+        that forces RC4; the files match byte for byte and every connection
         was RC4.
         """
-        factory, encrypted = yield self.downloadFromLibtorrent(Policy.REQUIRE, FORCED_RC4)
-        self.assertFalse(factory.fellBack)
-        self.assertIn(True, encrypted)
-        self.assertNotIn(False, encrypted)
+        dialled = yield self.downloadFromLibtorrent(Policy.REQUIRE, FORCED_RC4)
+        self.assertTrue(dialled)
+        self.assertEqual({type(p) for p in dialled}, {EncryptingProtocol})
+        self.assertIn(CryptoMethod.RC4, [p.method for p in dialled if p.complete])
 
     @inlineCallbacks
     def test_bittwistFallsBackToPlaintext(self):
         """
         bittwist, preferring encryption, downloads from a libtorrent seeder
-        that does not speak MSE, by retrying in plaintext.
+        that does not speak MSE: its encrypted handshake fails, and it dials
+        again in plaintext at once.
         """
-        factory, encrypted = yield self.downloadFromLibtorrent(Policy.PREFER, PLAINTEXT_ONLY)
-        self.assertTrue(factory.fellBack)
-        self.assertIsNotNone(factory.encryptionFailure)
-        self.assertNotIn(True, encrypted)
+        dialled = yield self.downloadFromLibtorrent(Policy.PREFER, PLAINTEXT_ONLY)
+        self.assertIsInstance(dialled[0], EncryptingProtocol)
+        self.assertIsInstance(dialled[0].failure, EncryptionError)
+        plaintext = [p for p in dialled if isinstance(p, PeerProtocol)]
+        self.assertTrue(plaintext)
+        self.assertTrue(any(p.handshaked for p in plaintext))
+
+    @inlineCallbacks
+    def test_bittwistRequiringRefusesPlaintextPeer(self):
+        """
+        bittwist, requiring encryption, never talks plaintext to a
+        libtorrent seeder that does not speak MSE.
+        """
+        data, seedDir = self.makeTorrent()
+        seeder = yield self.startLibtorrent(data, seedDir, seed=True, settings=PLAINTEXT_ONLY)
+        downloadDir = os.path.abspath(self.mktemp())
+        service, torrent, dialled = self.startBittwist(data, downloadDir, Policy.REQUIRE)
+        yield self.waitUntil(lambda: torrent.state == "downloading", "the leecher to start")
+        torrent.addPeers([("127.0.0.1", seeder.port)])
+        yield self.waitUntil(
+            lambda: dialled and all(p.failure is not None for p in dialled), "the handshake to fail"
+        )
+        self.assertEqual({type(p) for p in dialled}, {EncryptingProtocol})
+        self.assertEqual(torrent.status().downloaded, 0)
+        self.assertEqual(torrent.peers, set())

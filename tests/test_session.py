@@ -118,15 +118,18 @@ class SessionTests(SynchronousTestCase):
 
     def connectIncoming(self, infoHash: bytes) -> tuple[object, StringTransport]:
         """
-        Accept a connection through the session's server factory; the
-        remote sends a handshake for C{infoHash}.
+        Accept a connection through the session's server factory (which
+        tells MSE from plaintext first); the remote sends a plaintext
+        handshake for C{infoHash}.
+
+        @return: the peer protocol and the connection's transport.
         """
         address = IPv4Address("TCP", "10.0.0.9", 50000)
-        proto = self.session.serverFactory().buildProtocol(address)
+        wrapper = self.session.serverFactory().buildProtocol(address)
         transport = StringTransport(peerAddress=address)
-        proto.makeConnection(transport)
-        proto.dataReceived(wire.encode(wire.Handshake(infoHash, REMOTE_ID)))
-        return proto, transport
+        wrapper.makeConnection(transport)
+        wrapper.dataReceived(wire.encode(wire.Handshake(infoHash, REMOTE_ID)))
+        return wrapper.wrappedProtocol, transport
 
     def test_serverFactoryRoutesByInfoHash(self) -> None:
         """

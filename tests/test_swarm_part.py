@@ -10,7 +10,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from bittwist import wire
 from bittwist.config import TorrentConfig
-from bittwist.factory import PeerDialer
+from bittwist.encryption import EncryptedClientFactory
+from bittwist.factory import PeerClientFactory, PeerDialer
+from bittwist.mse import Policy
 from bittwist.peer import PeerProtocol
 from bittwist.torrent.swarm import BAN_STRIKES, MAX_ADDRESSES_PER_CALL, Swarm
 from tests.fakes import FakeEndpoints
@@ -35,8 +37,8 @@ class SwarmTests(SynchronousTestCase):
         self.endpoints = FakeEndpoints()
         self.torrent = RecordingTorrent(peerId=OUR_ID)
 
-    def makeSwarm(self, **config: int) -> Swarm:
-        dialer = PeerDialer(self.clock, OUR_ID, endpointFactory=self.endpoints)
+    def makeSwarm(self, encryption: Policy = Policy.OFF, **config: int) -> Swarm:
+        dialer = PeerDialer(self.clock, OUR_ID, endpointFactory=self.endpoints, encryption=encryption)
         self.swarm = Swarm(self.torrent, dialer, TorrentConfig(**config), self.clock)
         self.swarm.seeking = True
         return self.swarm
@@ -119,6 +121,41 @@ class SwarmTests(SynchronousTestCase):
         self.clock.advance(1)
         swarm.connectMore()
         self.assertEqual(len(self.endpoints.made), 2)
+
+    def test_encryptionRefusedRedialsPlaintext(self) -> None:
+        """
+        Under C{prefer}, a peer that closes during our MSE handshake is
+        dialled again at once in plaintext, without counting a failure;
+        if that fails too, it backs off as usual.
+        """
+        swarm = self.makeSwarm(encryption=Policy.PREFER)
+        swarm.add([address(1)], "manual")
+        first = self.endpoints.made[0]
+        self.assertIsInstance(first.factory, EncryptedClientFactory)
+        wrapper = first.succeed()
+        wrapper.connectionLost(Failure(ConnectionDone()))
+        swarm.connectMore()
+        self.assertEqual(len(self.endpoints.made), 2)
+        second = self.endpoints.made[1]
+        self.assertIsInstance(second.factory, PeerClientFactory)
+        second.succeed().connectionLost(Failure(ConnectionDone()))
+        self.clock.advance(9)
+        swarm.connectMore()
+        self.assertEqual(len(self.endpoints.made), 2)
+
+    def test_encryptionRequiredNeverPlaintext(self) -> None:
+        """
+        Under C{require}, a failed MSE handshake backs off, and the next
+        attempt is encrypted again.
+        """
+        swarm = self.makeSwarm(encryption=Policy.REQUIRE)
+        swarm.add([address(1)], "manual")
+        self.endpoints.made[0].succeed().connectionLost(Failure(ConnectionDone()))
+        swarm.connectMore()
+        self.assertEqual(len(self.endpoints.made), 1)
+        self.clock.advance(10)
+        swarm.connectMore()
+        self.assertIsInstance(self.endpoints.made[1].factory, EncryptedClientFactory)
 
     def test_admitLimitsAndDuplicates(self) -> None:
         """

@@ -16,6 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from bittwist import tap
 from bittwist.demo import DemoSwarm
 from bittwist.metainfo import createTorrent, parse
+from bittwist.mse import Policy
 from bittwist.service import BitTorrentService
 
 
@@ -131,6 +132,31 @@ class OptionsTests(SynchronousTestCase):
         A C{--max-peers} that is not a number fails.
         """
         self.assertUsageError(["--torrent", self.torrentPath, "--max-peers", "many"], "'many'")
+
+    def test_encryption(self) -> None:
+        """
+        C{--encryption} takes prefer, require or off (in any case), prefer
+        by default, and reaches the session's dialer and listener.
+        """
+        self.assertIs(self.parse("--torrent", self.torrentPath)["encryption"], Policy.PREFER)
+        options = self.parse(
+            "--torrent", self.torrentPath, "--encryption", "Require", "--port", "tcp:0",
+            "--state-dir", os.path.abspath(self.mktemp()), "-d", os.path.abspath(self.mktemp()),
+        )
+        self.assertIs(options["encryption"], Policy.REQUIRE)
+        service = tap.makeService(options)
+        self.assertIs(service.session.dialer.encryption, Policy.REQUIRE)
+        self.assertIs(service.session.config.encryption, Policy.REQUIRE)
+        for torrent in service.session.torrents.values():
+            self.successResultOf(torrent.storage.close())
+
+    def test_badEncryption(self) -> None:
+        """
+        An unknown C{--encryption} fails naming the choices.
+        """
+        self.assertUsageError(
+            ["--torrent", self.torrentPath, "--encryption", "always"], "--encryption", "'always'"
+        )
 
     def test_downloadDirIsAFile(self) -> None:
         """

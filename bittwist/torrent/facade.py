@@ -19,7 +19,9 @@ from zope.interface import implementer
 
 from bittwist import events
 from bittwist.bitfield import Bitfield
+from bittwist.clientname import describeClient
 from bittwist.config import TorrentConfig
+from bittwist.encryption import isEncrypted
 from bittwist.errors import BittwistError, InternalError
 from bittwist.factory import PeerDialer
 from bittwist.metainfo import Metainfo
@@ -29,7 +31,7 @@ from bittwist.sources import IPeerSource, ISourceOwner
 from bittwist.storage import IPieceStorage
 from bittwist.torrent.download import Download
 from bittwist.torrent.lifecycle import ACTIVE, Lifecycle, TorrentInput, TorrentState
-from bittwist.torrent.status import PeerStatus, TorrentStatus, clientOf
+from bittwist.torrent.status import PeerStatus, TorrentStatus
 from bittwist.torrent.swarm import Swarm
 from bittwist.torrent.upload import Upload
 
@@ -533,7 +535,7 @@ class Torrent:
             result.append(
                 PeerStatus(
                     address=f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
-                    client=clientOf(peer.peerId),
+                    client=describeClient(peer.peerId or b""),
                     outgoing=peer.outgoing,
                     downloadRate=peer.downloadRate.rate(),
                     uploadRate=peer.uploadRate.rate(),
@@ -545,6 +547,7 @@ class Torrent:
                     progress=state.progress(),
                     requests=len(state.requested),
                     source=peer.source,
+                    encrypted=isEncrypted(peer),
                 )
             )
         return result

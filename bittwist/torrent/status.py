@@ -8,7 +8,7 @@ from typing import Optional
 
 from bittwist.torrent.lifecycle import TorrentState
 
-__all__ = ["TorrentStatus", "PeerStatus", "clientOf"]
+__all__ = ["TorrentStatus", "PeerStatus"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ class PeerStatus:
     @ivar progress: the fraction of the torrent the peer has.
     @ivar source: where its address came from (C{"tracker"}, C{"manual"},
         C{"incoming"}, ...).
+    @ivar encrypted: whether the connection is encrypted (MSE/PE, RC4).
     """
 
     address: str
@@ -80,12 +81,5 @@ class PeerStatus:
     progress: float
     requests: int
     source: str
+    encrypted: bool = False
 
-
-def clientOf(peerId: Optional[bytes]) -> str:
-    """
-    @return: the client prefix of an Azureus-style peer id, or C{"?"}.
-    """
-    if peerId and peerId[:1] == b"-" and peerId[7:8] == b"-":
-        return peerId[:8].decode("ascii", "replace")
-    return "?"

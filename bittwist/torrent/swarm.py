@@ -18,6 +18,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from bittwist.config import TorrentConfig
+from bittwist.errors import EncryptionError
+from bittwist.mse import Policy
 from bittwist.peer import IPeerEvents, PeerProtocol
 
 __all__ = ["Swarm", "BAN_STRIKES", "MAX_ADDRESSES_PER_CALL"]
@@ -66,6 +68,10 @@ class _Candidate:
     Whether its connection is up but not yet admitted or refused.
     """
     banned: bool = False
+    plaintext: bool = False
+    """
+    Whether to dial it without encryption (its encrypted handshake failed).
+    """
 
     @property
     def inUse(self) -> bool:
@@ -179,14 +185,16 @@ class Swarm:
     def _dial(self, address: Address, candidate: _Candidate) -> None:
         self._attempts += 1
         self._pending += 1
-        d = candidate.attempt = self._dialer.dial(self._torrent, address, candidate.source)
+        d = candidate.attempt = self._dialer.dial(
+            self._torrent, address, candidate.source, encrypt=not candidate.plaintext
+        )
         d.addCallbacks(self._connected, self._failed, (address, candidate), None, (address, candidate))
 
     def _connected(self, peer: PeerProtocol, address: Address, candidate: _Candidate) -> None:
         self._attempts -= 1
         candidate.attempt = None
         candidate.connected = candidate.handshaking = True
-        peer.whenClosed().addCallback(self._closed, address, candidate)
+        peer.whenClosed().addCallback(self._closed, peer, candidate)
 
     def _failed(self, failure: Failure, address: Address, candidate: _Candidate) -> None:
         self._attempts -= 1
@@ -200,12 +208,24 @@ class Swarm:
         )
         self.connectMore()
 
-    def _closed(self, handshaked: bool, address: Address, candidate: _Candidate) -> None:
+    def _closed(self, handshaked: bool, peer: PeerProtocol, candidate: _Candidate) -> None:
         candidate.connected = False
         if candidate.handshaking:
             candidate.handshaking = False
             self._pending -= 1
-        if not handshaked:
+        reason = peer.lostReason
+        if (
+            not handshaked
+            and not candidate.plaintext
+            and reason is not None
+            and reason.check(EncryptionError)
+            and self._dialer.encryption is Policy.PREFER
+        ):
+            # The peer does not speak MSE/PE: dial it again at once, in
+            # plaintext, without counting a failure.
+            candidate.plaintext = True
+            candidate.nextTry = 0.0
+        elif not handshaked:
             self._backOff(candidate)
         else:
             candidate.nextTry = self._reactor.seconds() + RETRY_AFTER_CLOSE

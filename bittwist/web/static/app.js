@@ -199,6 +199,7 @@
         p.peerChoking ? "choked" : "unchoked",
         p.amInterested ? "interested" : "",
         p.snubbed ? "snubbed" : "",
+        p.encrypted ? "encrypted" : "",
       ].filter(Boolean).join(", ");
       const values = [p.address, p.client, p.source, formatRate(p.downloadRate),
         formatRate(p.uploadRate), percent(p.progress), flags];
