@@ -17,6 +17,7 @@ __all__ = [
     "InternalError",
     "TorrentStopped",
     "ListenError",
+    "MagnetError",
 ]
 
 
@@ -236,3 +237,23 @@ class MetadataHashError(MetainfoError):
             f"from {len(peers)} peer(s) does not match the info hash",
             "it was discarded; fetch it again, from other peers if possible",
         )
+
+
+# Magnet links
+
+
+class MagnetError(UsageError):
+    """
+    A magnet link cannot be used.
+
+    @ivar field: the parameter at fault (C{"xt"}, C{"tr"}, C{"x.pe"}, ...),
+        or C{"uri"} for the link as a whole.
+    @ivar reason: what is wrong with it.
+    @ivar hint: what the user can do about it.
+    """
+
+    def __init__(self, field: str, reason: str, hint: str = "check the magnet link") -> None:
+        self.field = field
+        self.reason = reason
+        self.hint = hint
+        super().__init__(f"magnet link: {field} {reason}; {hint}")
