@@ -319,8 +319,12 @@ class StartTests(TorrentTestCase):
         torrent = self.makeTorrent(full=True, start=False)
         early = torrent.whenComplete()
         self.assertNoResult(early)
+        # Whoever waits sees the torrent already seeding.
+        seen = []
+        early.addCallback(lambda _: seen.append(torrent.state))
         self.successResultOf(torrent.start())
         self.assertEqual(torrent.state, "seeding")
+        self.assertEqual(seen, [TorrentState.SEEDING])
         self.assertIsNone(self.successResultOf(early))
         self.assertIsNone(self.successResultOf(torrent.whenComplete()))
         status = torrent.status()
