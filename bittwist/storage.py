@@ -190,6 +190,14 @@ class _StorageBase:
     What both storages share: the layout, range checks and C{have}.
     """
 
+    @property
+    def closed(self) -> bool:
+        """
+        Whether L{close} (or C{removeData}) was called: nothing more is read
+        or written.
+        """
+        return self._closed
+
     def __init__(self, metainfo: Any) -> None:
         self.metainfo = metainfo
         self.have = Bitfield(metainfo.numPieces)

@@ -136,6 +136,7 @@ class ManualStorage:
     @ivar failWrites: whether L{writeBlock} fails with L{StorageError}.
     @ivar holdVerify: whether L{verifyPiece} answers only when the test fires
         the L{Deferred} kept in L{verifications}.
+    @ivar checkArgs: the arguments of the last L{check}.
     """
 
     def __init__(self, metainfo: Metainfo, data: Optional[bytes] = None) -> None:
@@ -147,7 +148,7 @@ class ManualStorage:
         self.writes: list[Deferred[None]] = []
         self.verifications: list[tuple[int, Deferred[bool]]] = []
         self._check: Optional[Deferred[Bitfield]] = None
-        self._checkArgs: tuple[Any, Any] = (None, ())
+        self.checkArgs: tuple[Any, Any] = (None, ())
 
     @property
     def have(self) -> Bitfield:
@@ -155,7 +156,7 @@ class ManualStorage:
 
     def check(self, trusted: Optional[Bitfield] = None, rehash: Iterable[int] = ()) -> Deferred[Bitfield]:
         self._check = Deferred()
-        self._checkArgs = (trusted, rehash)
+        self.checkArgs = (trusted, rehash)
         return self._check
 
     def finishCheck(self) -> None:
@@ -164,7 +165,15 @@ class ManualStorage:
         """
         assert self._check is not None
         check, self._check = self._check, None
-        self.inner.check(*self._checkArgs).chainDeferred(check)
+        self.inner.check(*self.checkArgs).chainDeferred(check)
+
+    def failCheck(self, error: BaseException) -> None:
+        """
+        Fail the pending L{check} with C{error}.
+        """
+        assert self._check is not None
+        check, self._check = self._check, None
+        check.errback(error)
 
     def writeBlock(self, index: int, begin: int, data: bytes) -> Deferred[None]:
         if self.failWrites:
