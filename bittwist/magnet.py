@@ -21,6 +21,7 @@ from bittwist.errors import MagnetError
 __all__ = [
     "MagnetLink",
     "parseMagnet",
+    "torrentFile",
     "MAX_MAGNET_LENGTH",
     "MAX_TRACKERS",
     "MAX_PEERS",
@@ -218,3 +219,30 @@ def parseMagnet(uri: str) -> MagnetLink:
             "xt", f"names {len(hashes)} different torrents", "add each magnet link on its own"
         )
     return MagnetLink(hashes[0], displayName, tuple(trackers), tuple(peers))
+
+
+def _string(value: bytes) -> bytes:
+    return b"%d:%s" % (len(value), value)
+
+
+def torrentFile(infoBytes: bytes, trackers: tuple[str, ...] = ()) -> bytes:
+    """
+    Make the C{.torrent} file of a torrent whose metadata was fetched from
+    peers: the C{info} dictionary's bytes exactly as received (so the info
+    hash stays the same; bencoding a decoded copy again could change it),
+    and the magnet link's trackers, each in a tier of its own, as libtorrent
+    does.
+
+    @param infoBytes: the verified metadata.
+    @param trackers: announce URLs.
+    @return: the bencoded metainfo.
+    """
+    parts = [b"d"]
+    if trackers:
+        # Keys in sorted order, as bencoding requires.
+        parts += [b"8:announce", _string(trackers[0].encode("utf-8"))]
+        parts += [b"13:announce-list", b"l"]
+        parts += [b"l" + _string(url.encode("utf-8")) + b"e" for url in trackers]
+        parts.append(b"e")
+    parts += [b"4:info", infoBytes, b"e"]
+    return b"".join(parts)
