@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import time
+import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -31,6 +32,7 @@ __all__ = [
     "load",
     "createTorrent",
     "createTorrentInThread",
+    "checkTrackerURL",
     "MAX_METAINFO_SIZE",
     "MIN_PIECE_LENGTH",
     "MAX_PIECE_LENGTH",
@@ -605,6 +607,33 @@ def _trackers(top: dict, source: str) -> tuple[str | None, tuple[tuple[str, ...]
     return announce or None, tuple(tiers)
 
 
+_TRACKER_SCHEMES = ("http", "https", "udp")
+
+
+def checkTrackerURL(url: str) -> None:
+    """
+    Check that C{url} can be announced to: C{http://}, C{https://} or
+    C{udp://} with a host.  (Parsing a torrent does not check this: a
+    torrent may list trackers we cannot use, and still have others.)
+
+    @raise UsageError: saying what is wrong with it.
+    """
+    if not isinstance(url, str) or not url:
+        raise UsageError(f"tracker {url!r} is not a URL")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as e:
+        raise UsageError(f"tracker {url!r} is not a URL ({e})") from None
+    if parts.scheme.lower() not in _TRACKER_SCHEMES or not parts.hostname:
+        raise UsageError(
+            f"tracker {url!r} is not a tracker URL: expected http://, https:// or "
+            f"udp:// and a host, e.g. http://tracker.example:6969/announce"
+        )
+    if port == 0 or any(c.isspace() for c in url):
+        raise UsageError(f"tracker {url!r} is not a usable URL")
+
+
 def _choosePieceLength(totalLength: int) -> int:
     """
     The smallest power of two from 16 KiB to 16 MiB that keeps the piece
@@ -688,8 +717,7 @@ def createTorrent(
     tiers = [tier for tier in tiers if tier]
     for tier in tiers:
         for url in tier:
-            if not isinstance(url, str) or not url:
-                raise UsageError(f"tracker {url!r} is not a URL")
+            checkTrackerURL(url)
 
     path = os.path.abspath(path)
     if name is None:

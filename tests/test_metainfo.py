@@ -27,6 +27,7 @@ from bittwist.metainfo import (
     Metainfo,
     FileEntry,
     _choosePieceLength,
+    checkTrackerURL,
     createTorrent,
     createTorrentInThread,
     load,
@@ -882,6 +883,25 @@ class CreateTorrentTests(SynchronousTestCase):
         for name in ("", "..", "a/b"):
             self.assertRaises(UsageError, createTorrent, self.folder, name=name)
         self.assertRaises(UsageError, createTorrent, self.folder, [""])
+
+    def test_trackerURLs(self):
+        """
+        A tracker must be an C{http://}, C{https://} or C{udp://} URL with a
+        host; anything else is a L{UsageError} quoting it, before hashing.
+        """
+        for good in ("http://t.example/announce", "HTTPS://t.example:443/a?k=1",
+                     "udp://[::1]:6969", "udp://10.0.0.1:6969/announce"):
+            checkTrackerURL(good)
+        for bad in ("notaurl", "", "t.example:6969", "ftp://t.example/",
+                    "http://", "http:///announce", "udp://:6969", "http://h:99999/",
+                    "http://h:0/", "http://h/a b"):
+            error = self.assertRaises(UsageError, checkTrackerURL, bad)
+            self.assertIn(repr(bad), str(error))
+        hashed = []
+        error = self.assertRaises(UsageError, createTorrent, self.folder, ["notaurl"],
+                                  progress=lambda done, total: hashed.append(done))
+        self.assertIn("'notaurl' is not a tracker URL", str(error))
+        self.assertEqual(hashed, [])
 
     def test_progress(self):
         """
