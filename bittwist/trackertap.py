@@ -17,6 +17,7 @@ from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 from twisted.web.server import Site
 
+from bittwist.commandline import OneLineUsageErrors
 from bittwist.trackerserver import TrackerResource
 
 __all__ = ["Options", "makeService"]
@@ -26,7 +27,7 @@ __all__ = ["Options", "makeService"]
 MAX_INTERVAL = 86400
 
 
-class Options(usage.Options):
+class Options(OneLineUsageErrors, usage.Options):
     """
     Options of C{twistd bittorrent-tracker}.
     """

@@ -9,6 +9,7 @@ import json
 import os
 from typing import Any, Optional
 
+import bencodepy
 from treq.testing import StubTreq
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, succeed
@@ -221,6 +222,20 @@ class TorrentApiTests(WebTestCase):
         self.assertEqual(len(self.service.session.torrents), 1)
         response, body = self.request("POST", "/api/torrents", data=b"", headers=CHANGE)
         self.assertError(response, body, 400, "empty upload")
+
+    def test_uploadDeepPath(self) -> None:
+        """
+        An upload whose one file has a path of 40,000 components (a 120 KB
+        torrent that once held the reactor for seconds) is a 400 naming the
+        path depth limit; nothing is added.
+        """
+        data = bencodepy.encode({b"info": {
+            b"files": [{b"length": 1, b"path": [b"a"] * 40000}],
+            b"name": b"deep", b"piece length": 16384, b"pieces": b"x" * 20,
+        }})
+        response, body = self.request("POST", "/api/torrents", data=data, headers=CHANGE)
+        self.assertError(response, body, 400, "over the limit of 256")
+        self.assertEqual(len(self.service.session.torrents), 1)
 
     def test_uploadDuplicate(self) -> None:
         """
