@@ -257,3 +257,35 @@ class MagnetError(UsageError):
         self.reason = reason
         self.hint = hint
         super().__init__(f"magnet link: {field} {reason}; {hint}")
+
+
+# Trackers: bounded answers, our tracker server's refusals.
+
+__all__ += ["BencodeError", "AnnounceRefused"]
+
+
+class BencodeError(BittwistError):
+    """
+    Bencoded input is malformed or breaks one of the bounds it is decoded
+    under (L{bittwist.bdecode.decode}).
+
+    @ivar reason: what is wrong with it.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"bad bencode: {reason}")
+
+
+class AnnounceRefused(BittwistError):
+    """
+    Our tracker (C{bittwist.trackerstore.Tracker}) refuses an announce or a
+    scrape: the request is malformed or the asker hit one of its limits.
+    The message is what the tracker sends back as C{failure reason}.
+
+    @ivar reason: why, for the asking client.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
