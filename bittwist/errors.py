@@ -270,6 +270,29 @@ class BencodeError(BittwistError):
     under (L{bittwist.bdecode.decode}).
 
     @ivar reason: what is wrong with it.
+
+# --- UDP trackers (BEP 15) ---------------------------------------------------
+
+__all__ += ["UDPTrackerError", "UDPPacketError"]
+
+
+class UDPTrackerError(TrackerError):
+    """
+    An announce or scrape to a UDP tracker (BEP 15) failed: the tracker
+    never answered, answered with an error, or sent a malformed packet.
+
+    @ivar url: the tracker's URL, e.g. C{udp://tracker.example:6969}.
+    @ivar reason: what went wrong, and what to do about it.
+    """
+
+
+class UDPPacketError(BittwistError):
+    """
+    A UDP tracker packet (BEP 15) is malformed: wrong length, unknown action,
+    or a field out of range.  A client fails the transaction it answers; a
+    server drops the packet without answering.
+
+    @ivar reason: what is wrong with the packet.
     """
 
     def __init__(self, reason: str) -> None:
@@ -289,3 +312,5 @@ class AnnounceRefused(BittwistError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+        super().__init__(f"malformed UDP tracker packet: {reason}")

@@ -1,10 +1,12 @@
 # -*- test-case-name: tests.test_tracker -*-
 """
-Announcing torrents to HTTP trackers (BEP 3, BEP 12, BEP 23, BEP 7).
+Announcing torrents to trackers (BEP 3, BEP 12, BEP 23, BEP 7).
 
-L{announce} makes one announce request and parses the answer into an
-L{AnnounceResponse}; L{Announcer} keeps one torrent announced to all its
-trackers, tier by tier, for as long as the torrent runs.
+L{announce} makes one announce request to an HTTP tracker and parses the
+answer into an L{AnnounceResponse}; L{Announcer} keeps one torrent announced
+to all its trackers, tier by tier, for as long as the torrent runs, through
+the client L{TRACKER_CLIENTS} holds for each URL's scheme (UDP trackers:
+L{bittwist.udptracker}).
 
 Everything a tracker sends is untrusted: the body is read up to
 L{MAX_RESPONSE_SIZE} and no further, decoded under a bound on the values it
@@ -27,6 +29,7 @@ from twisted.internet.defer import (
     CancelledError,
     Deferred,
     fail,
+    gatherResults,
     inlineCallbacks,
     maybeDeferred,
     succeed,
@@ -45,6 +48,9 @@ __all__ = [
     "AnnounceResponse",
     "announce",
     "Announcer",
+    "HTTPTrackerClient",
+    "TRACKER_CLIENTS",
+    "trackerScheme",
     "MAX_RESPONSE_SIZE",
     "MAX_PEERS_PER_ANSWER",
     "MAX_ANSWER_VALUES",
@@ -467,6 +473,62 @@ def announce(
     return d
 
 
+class HTTPTrackerClient:
+    """
+    Announces to HTTP(S) trackers with L{announce}, as the tracker clients
+    of L{TRACKER_CLIENTS} do: C{announce(url, infoHash, peerId, port,
+    uploaded, downloaded, left, event, numwant, key, trackerId, timeout)}
+    returns a Deferred of L{AnnounceResponse} failing only with
+    L{TrackerError}; C{close()} returns a Deferred.
+    """
+
+    def __init__(self, reactor: Any, httpClient: Any = treq, timeout: float = 30) -> None:
+        """
+        @param timeout: seconds an announce may take when a call gives none.
+        """
+        self._reactor = reactor
+        self._httpClient = httpClient
+        self._timeout = timeout
+
+    def announce(self, url: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Deferred[AnnounceResponse]:
+        return announce(
+            url, *args, httpClient=self._httpClient, reactor=self._reactor,
+            timeout=self._timeout if timeout is None else timeout, **kwargs,
+        )
+
+    def close(self) -> Deferred[None]:
+        return succeed(None)
+
+
+def _udpTrackerClient(announcer: Announcer) -> Any:
+    from bittwist.udptracker import UDPTrackerClient
+
+    # Several trackers to fall back on: do not wait minutes for one.
+    tries = 2 if announcer.trackerCount > 1 else UDPTrackerClient.DEFAULT_TRIES
+    return UDPTrackerClient(announcer.reactor, tries=tries)
+
+
+#: Tracker clients by URL scheme: each makes, for an L{Announcer}, an
+#: object with C{announce} and C{close} (see L{HTTPTrackerClient}).
+TRACKER_CLIENTS: dict[str, Callable[[Announcer], Any]] = {
+    "http": lambda a: HTTPTrackerClient(a.reactor, a.httpClient, a.ANNOUNCE_TIMEOUT),
+    "https": lambda a: HTTPTrackerClient(a.reactor, a.httpClient, a.ANNOUNCE_TIMEOUT),
+    "udp": _udpTrackerClient,
+}
+
+
+def trackerScheme(url: str) -> str:
+    """
+    @return: the scheme of C{url}, lower case, if L{TRACKER_CLIENTS} has a
+        client for it.
+    @raise TrackerError: if it has none.
+    """
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in TRACKER_CLIENTS:
+        raise TrackerError(url, f"unsupported tracker scheme {scheme!r}")
+    return scheme
+
+
 class Announcer:
     """
     Keeps one torrent announced to its trackers (BEP 12 tiers).
@@ -479,6 +541,9 @@ class Announcer:
 
     @ivar lastError: the last failure, cleared by the next success.
     @ivar lastResponse: the last successful answer.
+    @ivar reactor: the reactor the tracker clients use.
+    @ivar httpClient: the treq-like client HTTP trackers are asked with.
+    @ivar trackerCount: how many usable trackers there are, in all tiers.
     """
 
     log = Logger()
@@ -522,8 +587,9 @@ class Announcer:
         """
         if reactor is None:
             from twisted.internet import reactor  # type: ignore[no-redef]
-        self._reactor = reactor
-        self._httpClient = httpClient
+        self._reactor = self.reactor = reactor
+        self._httpClient = self.httpClient = httpClient
+        self._clients: dict[str, Any] = {}
         self._infoHash = infoHash
         self._peerId = peerId
         self._port = port
@@ -535,17 +601,16 @@ class Announcer:
         for tier in tiers:
             usable = []
             for url in tier:
-                if urlsplit(url).scheme.lower() in ("http", "https"):
-                    if url not in usable:
-                        usable.append(url)
-                else:
-                    self.log.info(
-                        "Skipping tracker {url}: only http:// and https:// "
-                        "trackers are supported",
-                        url=url,
-                    )
+                try:
+                    trackerScheme(url)
+                except TrackerError as e:
+                    self.log.info("Skipping tracker {url}: {reason}", url=url, reason=e.reason)
+                    continue
+                if url not in usable:
+                    usable.append(url)
             if usable:
                 self._tiers.append(usable)
+        self.trackerCount = sum(len(tier) for tier in self._tiers)
         self._trackerIds: dict[str, bytes] = {}
         self._running = False
         self._startedSent = False
@@ -615,15 +680,14 @@ class Announcer:
             inFlight, self._inFlight = self._inFlight, None
             inFlight.cancel()
         if not wasRunning or not self._startedSent or self._lastURL is None:
-            return succeed(None)
+            return self._closeClients()
         self._startedSent = False
         url = self._lastURL
         uploaded, downloaded, left = self._stats()
-        d = announce(
+        d = self._clientFor(url).announce(
             url, self._infoHash, self._peerId, self._port, uploaded, downloaded,
             left, event="stopped", numwant=0, key=self._key,
-            trackerId=self._trackerIds.get(url), httpClient=self._httpClient,
-            timeout=self.STOP_TIMEOUT, reactor=self._reactor,
+            trackerId=self._trackerIds.get(url), timeout=self.STOP_TIMEOUT,
         )
 
         def stopFailed(failure: Failure) -> None:
@@ -633,7 +697,23 @@ class Announcer:
             )
 
         d.addCallbacks(lambda _: None, stopFailed)
+        d.addCallback(lambda _: self._closeClients())
         return d
+
+    def _clientFor(self, url: str) -> Any:
+        """
+        The tracker client for C{url}'s scheme, made on first use.
+        """
+        scheme = trackerScheme(url)
+        client = self._clients.get(scheme)
+        if client is None:
+            client = self._clients[scheme] = TRACKER_CLIENTS[scheme](self)
+        return client
+
+    def _closeClients(self) -> Deferred[None]:
+        clients, self._clients = list(self._clients.values()), {}
+        ds = [client.close() for client in clients]
+        return gatherResults(ds).addCallback(lambda _: None)
 
     def _cancelCall(self) -> None:
         if self._call is not None:
@@ -688,12 +768,10 @@ class Announcer:
         for tier in self._tiers:
             for url in list(tier):
                 try:
-                    response = yield announce(
+                    response = yield self._clientFor(url).announce(
                         url, self._infoHash, self._peerId, self._port, uploaded,
                         downloaded, left, event=event, numwant=self._numwant,
                         key=self._key, trackerId=self._trackerIds.get(url),
-                        httpClient=self._httpClient, timeout=self.ANNOUNCE_TIMEOUT,
-                        reactor=self._reactor,
                     )
                 except TrackerError as e:
                     if not self._running:

@@ -781,24 +781,25 @@ class AnnouncerTests(SynchronousTestCase):
         (call,) = self.clock.getDelayedCalls()
         self.assertEqual(call.getTime() - self.clock.seconds(), 1800)
 
-    def test_nonHTTPSkipped(self) -> None:
+    def test_unsupportedSchemeSkipped(self) -> None:
         """
-        Non-HTTP trackers are skipped with one log line.
+        Trackers of a scheme without a client are skipped with one log line
+        saying so.
         """
         logged = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
-        a = self.makeAnnouncer([["udp://t.example:6969", self.addTracker("a")]])
+        a = self.makeAnnouncer([["wss://t.example/announce", self.addTracker("a")]])
         a.start()
         self.clock.advance(1800)
         self.assertEqual(self.asked(), [("a", b"started"), ("a", None)])
         self.assertEqual(
-            [e["url"] for e in logged if e.get("url") == "udp://t.example:6969"],
-            ["udp://t.example:6969"])
+            [e["reason"] for e in logged if e.get("url") == "wss://t.example/announce"],
+            ["unsupported tracker scheme 'wss'"])
 
     def test_noUsableTracker(self) -> None:
         """
-        An announcer with only non-HTTP trackers does nothing.
+        An announcer with only trackers of unsupported schemes does nothing.
         """
-        a = self.makeAnnouncer([["udp://t.example:6969"]])
+        a = self.makeAnnouncer([["wss://t.example/announce"]])
         a.start()
         a.announceNow()
         self.assertEqual(self.clock.getDelayedCalls(), [])
