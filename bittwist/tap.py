@@ -31,6 +31,7 @@ from bittwist.terminal import (
     streamIsTerminal,
 )
 from bittwist.torrent import Torrent, TorrentState
+from bittwist.watchdir import WatchFolder
 from bittwist.web.site import DEFAULT_ENDPOINT, WebService
 
 __all__ = ["Options", "makeService"]
@@ -79,6 +80,14 @@ class Options(usage.Options):
             "tcp:6881",
             "Where to accept peer connections: an endpoint description "
             "(tcp:6881, tcp:6881:interface=127.0.0.1) or a port number.",
+        ],
+        [
+            "watch-dir",
+            None,
+            None,
+            "A folder to watch: each .torrent put there is added (its files go "
+            "in --download-dir), then renamed X.torrent.added "
+            "(X.torrent.invalid if it cannot be added, with the reason logged).",
         ],
         ["max-peers", None, 50, "The most peer connections at once.", int],
         [
@@ -187,6 +196,9 @@ class Options(usage.Options):
         folder = self["download-dir"]
         if os.path.exists(folder) and not os.path.isdir(folder):
             raise usage.UsageError(f"--download-dir {folder!r} is not a folder")
+        watch = self["watch-dir"]
+        if watch is not None and not os.path.isdir(watch):
+            raise usage.UsageError(f"--watch-dir {watch!r} is not a folder; create it first")
 
 
 def _config(options: Options) -> SessionConfig:
@@ -221,9 +233,10 @@ def makeService(options: Options) -> IService:
     @return: a L{BitTorrentService} downloading the torrent given; with no
         torrent, one that runs the torrents its state folder remembers, or,
         when it remembers none, downloads from a local L{DemoSwarm} running
-        beside it (the demo's torrent is never remembered). Run by twistd
-        logging to standard output, that service sits in a L{TwistdRoot}
-        giving twistd its log observer: debug lines only with
+        beside it (the demo's torrent is never remembered), unless a watch
+        folder is given (C{--watch-dir}: then it adds what is put there).
+        Run by twistd logging to standard output, that service sits in a
+        L{TwistdRoot} giving twistd its log observer: debug lines only with
         C{--verbose}, and on a terminal a progress line redrawn below the
         log.
     """
@@ -268,6 +281,10 @@ def makeService(options: Options) -> IService:
     if options["web"] is not None:
         # A child of the service: it serves while the service runs.
         WebService(options["web"], service, options["download-dir"], reactor).setServiceParent(service)
+    if options["watch-dir"] is not None:
+        WatchFolder(
+            options["watch-dir"], service, options["download-dir"], reactor
+        ).setServiceParent(service)
     top: IService = service
     if options["metainfo"] is not None:
         # The path, not the parsed torrent: the state folder keeps its bytes.
@@ -276,7 +293,7 @@ def makeService(options: Options) -> IService:
         )
         if options["seed-time"] == 0:
             _exitWhenFinished(torrent, reactor)
-    elif not service.state.records():
+    elif not service.state.records() and options["watch-dir"] is None:
         top = _withDemo(service, options, reactor)
     if not console:
         return top

@@ -23,6 +23,7 @@ from bittwist.mse import Policy
 from bittwist.progress import ProgressLine, ProgressLogger
 from bittwist.service import BitTorrentService
 from bittwist.terminal import TwistdRoot
+from bittwist.watchdir import WatchFolder
 from tests.test_terminal import FakeTerminal, twistdOptions
 
 
@@ -213,6 +214,43 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(os.path.dirname(stateDir), os.path.abspath(tempfile.gettempdir()))
         self.assertFalse(top.running)
         self.assertEqual(children[1].session.torrents, {})
+
+
+class WatchDirTests(SynchronousTestCase):
+    """
+    C{--watch-dir}.
+    """
+
+    def test_watchDir(self) -> None:
+        """
+        C{--watch-dir} adds a L{WatchFolder} on that folder to the service,
+        adding into the download folder; without C{--torrent}, no demo is
+        run.
+        """
+        watch = os.path.abspath(self.mktemp())
+        os.makedirs(watch)
+        downloads = os.path.abspath(self.mktemp())
+        options = tap.Options()
+        options.parseOptions(
+            ["--watch-dir", watch, "-d", downloads, "--port", "tcp:0",
+             "--state-dir", os.path.abspath(self.mktemp())]
+        )
+        service = tap.makeService(options)
+        self.addCleanup(service.state.close)
+        self.assertIsInstance(service, BitTorrentService)
+        [watcher] = [c for c in service if isinstance(c, WatchFolder)]
+        self.assertEqual(watcher.folder, watch)
+        self.assertEqual(watcher.downloadDir, downloads)
+
+    def test_watchDirMissing(self) -> None:
+        """
+        A C{--watch-dir} that is not a folder fails, naming it.
+        """
+        options = tap.Options()
+        missing = os.path.abspath(self.mktemp())
+        error = self.assertRaises(usage.UsageError, options.parseOptions, ["--watch-dir", missing])
+        self.assertIn(repr(missing), str(error))
+        self.assertIn("--watch-dir", str(error))
 
 
 class ConsoleTests(SynchronousTestCase):
