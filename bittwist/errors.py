@@ -270,6 +270,26 @@ class BencodeError(BittwistError):
     under (L{bittwist.bdecode.decode}).
 
     @ivar reason: what is wrong with it.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"bad bencode: {reason}")
+
+
+class AnnounceRefused(BittwistError):
+    """
+    Our tracker (C{bittwist.trackerstore.Tracker}) refuses an announce or a
+    scrape: the request is malformed or the asker hit one of its limits.
+    The message is what the tracker sends back as C{failure reason}.
+
+    @ivar reason: why, for the asking client.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
 
 # --- UDP trackers (BEP 15) ---------------------------------------------------
 
@@ -297,20 +317,4 @@ class UDPPacketError(BittwistError):
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
-        super().__init__(f"bad bencode: {reason}")
-
-
-class AnnounceRefused(BittwistError):
-    """
-    Our tracker (C{bittwist.trackerstore.Tracker}) refuses an announce or a
-    scrape: the request is malformed or the asker hit one of its limits.
-    The message is what the tracker sends back as C{failure reason}.
-
-    @ivar reason: why, for the asking client.
-    """
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
-
         super().__init__(f"malformed UDP tracker packet: {reason}")
