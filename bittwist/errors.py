@@ -318,3 +318,43 @@ class UDPPacketError(BittwistError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(f"malformed UDP tracker packet: {reason}")
+
+
+# Web uploads and adding torrents by URL.
+
+__all__ += ["FormDataError", "TorrentFetchError"]
+
+
+class FormDataError(BittwistError):
+    """
+    A C{multipart/form-data} body is malformed or breaks one of our bounds
+    (see L{bittwist.web.multipart}).
+
+    @ivar reason: what is wrong with it.
+    @ivar tooLarge: whether a field is over its size limit.
+    """
+
+    def __init__(self, reason: str, tooLarge: bool = False) -> None:
+        self.reason = reason
+        self.tooLarge = tooLarge
+        super().__init__(f"form upload: {reason}")
+
+
+class TorrentFetchError(BittwistError):
+    """
+    A C{.torrent} could not be fetched from its URL: the address is not
+    http(s), the server could not be reached or answered with an error, took
+    too long, or sent something too large or that is not a torrent.
+
+    @ivar url: the address asked for.
+    @ivar reason: what went wrong.
+    @ivar kind: one of C{"url"} (the address itself is wrong), C{"status"}
+        (the server answered with an error), C{"size"}, C{"timeout"},
+        C{"network"} or C{"metainfo"} (not a torrent).
+    """
+
+    def __init__(self, url: str, reason: str, kind: str) -> None:
+        self.url = url
+        self.reason = reason
+        self.kind = kind
+        super().__init__(f"{url}: {reason}")
