@@ -9,8 +9,8 @@ bounded whatever the network sends.  Times are plain numbers (seconds) given
 by the caller, so the table is tested without a clock.
 
 A node is I{good} if it answered one of our queries in the last 15 minutes,
-or answered once and queried us in the last 15 minutes; I{bad} once it
-failed to answer L{MAX_FAILURES} queries in a row; I{questionable}
+or answered once and queried us in the last 15 minutes, and has not failed
+to answer since; I{bad} once it failed to answer L{MAX_FAILURES} queries in a row; I{questionable}
 otherwise.  A bad node gives its place to the freshest node of its bucket's
 replacement cache.  One address holds one id: a node claiming the address of
 another live node is ignored, so nobody can push an entry out by spoofing.
@@ -80,7 +80,7 @@ class NodeRecord:
         """
         if self.failures >= MAX_FAILURES:
             return NodeState.BAD
-        if self.lastResponse is not None:
+        if self.lastResponse is not None and not self.failures:
             if now - self.lastResponse < GOOD_FOR:
                 return NodeState.GOOD
             if self.lastQuery is not None and now - self.lastQuery < GOOD_FOR:

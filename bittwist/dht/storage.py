@@ -74,22 +74,19 @@ class PeerStore:
         now = self._clock.seconds()
         self._expire(infoHash, now)
         swarm = self._swarms.get(infoHash)
-        if swarm is None:
-            if len(self._swarms) >= self._maxInfoHashes:
-                self.expireAll()
-                if len(self._swarms) >= self._maxInfoHashes:
-                    return False
-            swarm = self._swarms[infoHash] = OrderedDict()
-        if address in swarm:
+        if swarm is not None and address in swarm:
             swarm[address] = now
             swarm.move_to_end(address)
             return True
-        if self._total >= self._maxPeers:
+        if swarm is None and len(self._swarms) >= self._maxInfoHashes:
+            self.expireAll()
+            if len(self._swarms) >= self._maxInfoHashes:
+                return False
+        if self._total >= self._maxPeers and (swarm is None or len(swarm) < self._maxPerInfoHash):
             self.expireAll()
             if self._total >= self._maxPeers:
-                if not swarm:
-                    del self._swarms[infoHash]
                 return False
+        swarm = self._swarms.setdefault(infoHash, OrderedDict())
         if len(swarm) >= self._maxPerInfoHash:
             swarm.popitem(last=False)
             self._total -= 1
