@@ -358,3 +358,46 @@ class TorrentFetchError(BittwistError):
         self.reason = reason
         self.kind = kind
         super().__init__(f"{url}: {reason}")
+
+
+# DHT (BEP 5)
+
+__all__ += ["KRPCError", "DHTQueryError"]
+
+
+class KRPCError(ProtocolError):
+    """
+    A DHT datagram (KRPC, BEP 5) is malformed, too large, or breaks one of
+    our bounds.  The datagram is dropped; if it was a query whose
+    transaction id could be read, the sender hears a KRPC error 203.
+
+    @ivar reason: what is wrong with the datagram.
+    @ivar transactionId: the datagram's transaction id, if it could be read,
+        else L{None}.
+    @ivar isQuery: whether the datagram was a query (C{"y": "q"}).
+    """
+
+    def __init__(
+        self, reason: str, transactionId: bytes | None = None, isQuery: bool = False
+    ) -> None:
+        self.reason = reason
+        self.transactionId = transactionId
+        self.isQuery = isQuery
+        super().__init__(f"bad DHT message: {reason}")
+
+
+class DHTQueryError(BittwistError):
+    """
+    A DHT query we sent failed: the node did not answer in time, answered
+    with a KRPC error, or we had too many queries in flight to send it.
+
+    @ivar address: the C{(host, port)} the query went to.
+    @ivar reason: what happened.
+    @ivar code: the KRPC error code the node sent, or L{None}.
+    """
+
+    def __init__(self, address: tuple[str, int], reason: str, code: int | None = None) -> None:
+        self.address = address
+        self.reason = reason
+        self.code = code
+        super().__init__(f"DHT query to {address[0]}:{address[1]} failed: {reason}")
