@@ -109,7 +109,7 @@ class Session:
         @param endpointFactory: makes the client endpoint to dial a peer's
             C{(host, port)} (TCP by default).
         """
-        self._reactor = reactor
+        self._reactor = self.reactor = reactor
         self.config = config
         self.peerId = peerId or makePeerId()
         self._httpClient = httpClient if httpClient is not None else _trackerClient(reactor)
