@@ -209,7 +209,7 @@ class _StorageBase:
     @property
     def closed(self) -> bool:
         """
-        Whether L{close} (or C{removeData}) was called: nothing more is read
+        Whether C{close} (or C{removeData}) was called: nothing more is read
         or written.
         """
         return self._closed
