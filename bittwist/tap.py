@@ -15,6 +15,7 @@ from twisted.python import usage
 from twisted.python.failure import Failure
 
 from bittwist import events, metainfo
+from bittwist.commandline import OneLineUsageErrors
 from bittwist.config import SessionConfig, TorrentConfig
 from bittwist.demo import DemoSwarm
 from bittwist.errors import MetainfoError, StateFolderError
@@ -50,7 +51,7 @@ def parseHostPort(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
-class Options(usage.Options):
+class Options(OneLineUsageErrors, usage.Options):
     """
     Options of C{twistd bittorrent}.
     """
