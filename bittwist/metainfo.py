@@ -33,6 +33,7 @@ __all__ = [
     "createTorrent",
     "createTorrentInThread",
     "checkTrackerURL",
+    "bencodedEnd",
     "MAX_METAINFO_SIZE",
     "MIN_PIECE_LENGTH",
     "MAX_PIECE_LENGTH",
@@ -247,6 +248,18 @@ def _infoSpan(data: bytes, source: str) -> tuple[int, int]:
     return span
 
 
+def bencodedEnd(data: bytes, position: int = 0, source: str = "<bytes>") -> int:
+    """
+    Find where the bencoded value at C{position} ends, without building it:
+    for a value followed by other bytes (a BEP 9 data message).
+
+    @return: the position just after it.
+    @raise MetainfoError: if it is not canonical bencode, is truncated, or
+        is beyond L{MAX_DECODE_DEPTH} or L{MAX_DECODE_ITEMS}.
+    """
+    return _skipValue(data, position, source, 0)[0]
+
+
 def _skipValue(data: bytes, position: int, source: str, items: int) -> tuple[int, int]:
     """
     Skip one bencoded value inside the top-level dictionary (iteratively, so
@@ -409,7 +422,12 @@ def load(path: str) -> Metainfo:
     """
     try:
         with open(path, "rb") as f:
-            data = f.read(MAX_METAINFO_SIZE + 1)
+            # Not read(MAX_METAINFO_SIZE + 1) at once: that allocates the
+            # whole 64 MiB whatever the file's size.
+            size = min(os.fstat(f.fileno()).st_size, MAX_METAINFO_SIZE) + 1
+            data = f.read(size)
+            if len(data) == size and size <= MAX_METAINFO_SIZE:
+                data += f.read(MAX_METAINFO_SIZE + 1 - size)  # it grew meanwhile
     except OSError as e:
         raise MetainfoError(
             path,

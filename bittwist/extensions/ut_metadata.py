@@ -21,7 +21,7 @@ import bencodepy
 
 from bittwist.errors import ExtensionError, MetadataHashError, MetainfoError
 from bittwist.extensions.handshake import MAX_METADATA_SIZE, decodeDictionary
-from bittwist.metainfo import _skipValue
+from bittwist.metainfo import bencodedEnd
 
 __all__ = [
     "EXTENSION_NAME",
@@ -187,7 +187,7 @@ def decodeMetadataMessage(payload: bytes) -> MetadataMessage | None:
     if payload[:1] != b"d":
         raise _fail("does not start with a bencoded dictionary")
     try:
-        end = _skipValue(payload, 0, EXTENSION_NAME)
+        end = bencodedEnd(payload, 0, EXTENSION_NAME)
     except MetainfoError as e:
         raise _fail(f"not valid bencode ({e.reason})") from None
     top = decodeDictionary(payload[:end], EXTENSION_NAME)
