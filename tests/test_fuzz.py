@@ -493,9 +493,14 @@ class WebApiFuzzTests(SynchronousTestCase):
             self.treq.flush()
             content = self.successResultOf(d)
         self.assertLess(response.code, 500, content)
+        if response.code == 400 and content == b"" and "multipart" in str(headers):
+            # twisted.web's own answer to a multipart body it cannot parse,
+            # given before any resource sees the request.
+            return
         if path.startswith("/api/") and method != "HEAD":
             self.assertEqual(response.headers.getRawHeaders("content-type"),
-                             ["application/json; charset=utf-8"])
+                             ["application/json; charset=utf-8"],
+                             (method, path, headers, response.code, content[:200]))
             answer = json.loads(content)
             if response.code >= 400:
                 self.assertIsInstance(answer["error"], str)
