@@ -33,7 +33,6 @@ __all__ = [
     "createTorrent",
     "createTorrentInThread",
     "checkTrackerURL",
-    "bencodedEnd",
     "MAX_METAINFO_SIZE",
     "MIN_PIECE_LENGTH",
     "MAX_PIECE_LENGTH",
@@ -246,18 +245,6 @@ def _infoSpan(data: bytes, source: str) -> tuple[int, int]:
     if span is None:
         raise MetainfoError(source, "info", "is missing")
     return span
-
-
-def bencodedEnd(data: bytes, position: int = 0, source: str = "<bytes>") -> int:
-    """
-    Find where the bencoded value at C{position} ends, without building it:
-    for a value followed by other bytes (a BEP 9 data message).
-
-    @return: the position just after it.
-    @raise MetainfoError: if it is not canonical bencode, is truncated, or
-        is beyond L{MAX_DECODE_DEPTH} or L{MAX_DECODE_ITEMS}.
-    """
-    return _skipValue(data, position, source, 0)[0]
 
 
 def _skipValue(data: bytes, position: int, source: str, items: int) -> tuple[int, int]:

@@ -265,12 +265,13 @@ class Torrent:
             total=self.numPieces,
         )
         complete = have.complete()
-        if complete:
-            self._lifecycle.complete()
         if self._pauseWhenChecked:
             self._move(_In.CHECKED_PAUSED)
         else:
             self._move(_In.CHECKED_COMPLETE if complete else _In.CHECKED_INCOMPLETE)
+        # Last: whoever waits on whenComplete sees the torrent seeding.
+        if complete:
+            self._lifecycle.complete()
 
     def pause(self) -> Deferred[None]:
         """

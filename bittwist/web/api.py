@@ -24,9 +24,10 @@ from twisted.web.server import NOT_DONE_YET, Request
 from twisted.web.error import UnsupportedMethod
 
 from bittwist import events
-from bittwist.errors import BittwistError, MetainfoError
+from bittwist.errors import BittwistError, FormDataError, MetainfoError
 from bittwist.metainfo import parse
 from bittwist.torrent import Torrent, TorrentState
+from bittwist.web.multipart import FormDataParser, boundaryFrom
 
 __all__ = [
     "ApiResource",
@@ -36,13 +37,31 @@ __all__ = [
     "JsonError",
     "torrentToJson",
     "MAX_UPLOAD_SIZE",
+    "MAX_BODY_SIZE",
 ]
 
-MAX_UPLOAD_SIZE = 16 * 2**20
+MAX_UPLOAD_SIZE = 10 * 2**20
 """
-The largest C{.torrent} accepted by upload. Real ones are kilobytes, a few
-megabytes for huge payloads; this bounds what one request makes us parse.
+The largest C{.torrent} accepted by upload or by URL. Real ones are
+kilobytes, a few megabytes for huge payloads: 10 MiB of piece hashes
+describe 500,000 pieces, 8 TiB in 16 MiB pieces. libtorrent refuses to load
+a torrent file over 10 MB by default (C{load_torrent_limits}); we accept
+slightly more. This bounds what one request makes us parse.
 """
+
+MAX_BODY_SIZE = MAX_UPLOAD_SIZE + 64 * 2**10
+"""
+The largest request body the site reads: a C{.torrent} of
+L{MAX_UPLOAD_SIZE} and room for the multipart framing around it (boundaries
+and part headers, each bounded by L{bittwist.web.multipart}).
+"""
+
+MAX_JSON_SIZE = 64 * 2**10
+"""
+The largest JSON body (C{{"url": ...}}) we parse.
+"""
+
+_READ_SIZE = 64 * 2**10
 
 TORRENT_CONTENT_TYPE = "application/x-bittorrent"
 
@@ -183,16 +202,18 @@ class TorrentsResource(_JsonResource):
 
     def render_POST(self, request: Request) -> bytes:
         contentType = (request.getHeader(b"content-type") or b"").lower()
+        assert request.content is not None
+        request.content.seek(0)
         if contentType.startswith(b"multipart/form-data"):
-            files = request.args.get(b"torrent")
-            if not files:
+            try:
+                data = _readFormField(request, "torrent", MAX_UPLOAD_SIZE)
+            except FormDataError as e:
+                return errorJson(request, 413 if e.tooLarge else 400, str(e))
+            if data is None:
                 return errorJson(
                     request, 400, "a multipart upload needs the .torrent file in a field named 'torrent'"
                 )
-            data = files[0]
         else:
-            assert request.content is not None
-            request.content.seek(0)
             data = request.content.read(MAX_UPLOAD_SIZE + 1)
         if len(data) > MAX_UPLOAD_SIZE:
             return errorJson(
@@ -204,6 +225,14 @@ class TorrentsResource(_JsonResource):
             metainfo = parse(data, source="upload")
         except MetainfoError as e:
             return errorJson(request, 400, str(e))
+        return self._add(request, metainfo)
+
+    def _add(self, request: Request, metainfo: Any) -> bytes:
+        """
+        Add C{metainfo}, downloading into the web layer's folder.
+
+        @return: the answer: 201 with the torrent, 409 if already added.
+        """
         existing = self._service.session.torrents.get(metainfo.infoHash)
         if existing is not None:
             return errorJson(
@@ -218,6 +247,25 @@ class TorrentsResource(_JsonResource):
         self._changed()
         request.setHeader(b"location", f"/api/torrents/{metainfo.infoHash.hex()}".encode("ascii"))
         return writeJson(request, torrentToJson(torrent), 201)
+
+
+def _readFormField(request: Request, name: str, limit: int) -> Optional[bytes]:
+    """
+    Read one field of the C{multipart/form-data} body of C{request} with
+    L{FormDataParser}, in pieces.
+
+    @return: the field's value, or C{None} if absent.
+    @raise FormDataError: if the body is malformed, or the field is larger
+        than C{limit}.
+    """
+    assert request.content is not None
+    parser = FormDataParser(boundaryFrom(request.getHeader(b"content-type") or b""), {name: limit})
+    while True:
+        chunk = request.content.read(_READ_SIZE)
+        if not chunk:
+            break
+        parser.feed(chunk)
+    return parser.finish().get(name)
 
 
 class TorrentResource(_JsonResource):
