@@ -409,7 +409,12 @@ def load(path: str) -> Metainfo:
     """
     try:
         with open(path, "rb") as f:
-            data = f.read(MAX_METAINFO_SIZE + 1)
+            # Not read(MAX_METAINFO_SIZE + 1) at once: that allocates the
+            # whole 64 MiB whatever the file's size.
+            size = min(os.fstat(f.fileno()).st_size, MAX_METAINFO_SIZE) + 1
+            data = f.read(size)
+            if len(data) == size and size <= MAX_METAINFO_SIZE:
+                data += f.read(MAX_METAINFO_SIZE + 1 - size)  # it grew meanwhile
     except OSError as e:
         raise MetainfoError(
             path,

@@ -392,6 +392,22 @@ class RejectionTests(SynchronousTestCase):
         error = self.assertRaises(MetainfoError, load, path)
         self.assertIn("over the limit", error.reason)
 
+    def test_loadReadsOnlyTheFile(self):
+        """
+        L{load} allocates about the file's size, not L{MAX_METAINFO_SIZE}
+        (64 MiB) for every file.
+        """
+        path = self.mktemp()
+        with open(path, "wb") as f:
+            f.write(torrent(singleInfo()))
+        tracemalloc.start()
+        try:
+            load(path)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        self.assertLess(peak, 1024 * 1024)
+
     def test_deepNesting(self):
         """
         Deep nesting is an error, not a crash.
