@@ -2,6 +2,7 @@
 Tests for L{bittwist.sources.dht}: the DHT as a peer source.
 """
 
+from dataclasses import replace
 from typing import Optional
 
 from twisted.internet.defer import Deferred, succeed
@@ -13,9 +14,12 @@ from zope.interface.verify import verifyObject
 from bittwist.dht import IDHTNode
 from bittwist.dht.krpc import NodeInfo
 from bittwist.dht.lookup import LookupResult
+from bittwist.session import Session
 from bittwist.sources import IPeerSource
 from bittwist.sources.dht import ANNOUNCE_INTERVAL, MIN_INTERVAL, DHTSource, dhtSourceFor
+from tests.fakes import MemoryStorageFactory
 from tests.test_sources import RecordingOwner
+from tests.test_torrent import makeTorrent
 
 
 @implementer(IDHTNode)
@@ -112,3 +116,24 @@ class DHTSourceTests(SynchronousTestCase):
         self.assertIsNone(dhtSourceFor(True, self.node, self.clock))
         self.assertIsNone(dhtSourceFor(False, None, self.clock))
         self.assertIsInstance(dhtSourceFor(False, self.node, self.clock), DHTSource)
+
+
+class SessionDHTTests(SynchronousTestCase):
+    """
+    A session with a DHT node gives public torrents a DHT source, private
+    ones none.
+    """
+
+    def addTo(self, private: bool):
+        metainfo, _ = makeTorrent(self)
+        session = Session(Clock(), httpClient=object(), storageFactory=MemoryStorageFactory())
+        session.dht = FakeDHTNode()
+        torrent = session.addTorrent(replace(metainfo, private=private), "unused")
+        return [source for source in torrent.sources if source.name == "dht"]
+
+    def test_public(self) -> None:
+        [source] = self.addTo(private=False)
+        self.assertIsInstance(source, DHTSource)
+
+    def test_private(self) -> None:
+        self.assertEqual(self.addTo(private=True), [])
