@@ -46,6 +46,7 @@ def dhtSettings(bootstrap: Iterable[tuple[str, int]]) -> dict[str, object]:
             lt.alert.category_t.error_notification
             | lt.alert.category_t.status_notification
             | lt.alert.category_t.dht_notification
+            | lt.alert.category_t.tracker_notification
             | lt.alert_category.dht_operation
         ),
     }
@@ -57,6 +58,8 @@ class LibtorrentDHT:
 
     @ivar session: the C{lt.session}, until stopped.
     @ivar found: peers seen in get_peers replies, by info hash.
+    @ivar torrentPeersFromDHT: peers libtorrent's DHT found for its
+        torrents (C{dht_reply_alert}), in all.
     @ivar alerts: the alert messages seen, for failure messages.
     """
 
@@ -65,6 +68,7 @@ class LibtorrentDHT:
         self.session: Optional[lt.session] = lt.session(dhtSettings(bootstrap))
         self.found: dict[bytes, set[tuple[str, int]]] = {}
         self.alerts: list[str] = []
+        self.torrentPeersFromDHT = 0
         self._poller = LoopingCall(self._poll)
         self._poller.clock = reactor
         self._poller.start(POLL_INTERVAL, now=True)
@@ -98,6 +102,20 @@ class LibtorrentDHT:
         assert self.session is not None
         self.session.dht_announce(lt.sha1_hash(infoHash), port, 0)
 
+    def addTorrent(self, torrentData: bytes, savePath: str) -> lt.torrent_handle:
+        """
+        Download a torrent, finding its peers through the DHT only.
+
+        @param torrentData: a bencoded .torrent (no tracker needed).
+        @param savePath: the folder it goes in.
+        """
+        assert self.session is not None
+        params = lt.load_torrent_buffer(torrentData)
+        params.save_path = savePath
+        params.flags &= ~lt.torrent_flags.auto_managed & ~lt.torrent_flags.paused
+        params.flags |= lt.torrent_flags.disable_lsd | lt.torrent_flags.disable_pex
+        return self.session.add_torrent(params)
+
     def _poll(self) -> None:
         if self.session is None:
             return
@@ -106,6 +124,8 @@ class LibtorrentDHT:
             if isinstance(alert, lt.dht_get_peers_reply_alert):
                 peers = self.found.setdefault(alert.info_hash.to_bytes(), set())
                 peers.update((host, port) for host, port in alert.peers())
+            elif isinstance(alert, lt.dht_reply_alert):
+                self.torrentPeersFromDHT += alert.num_peers
         del self.alerts[:-50]
 
     def stop(self) -> Deferred[None]:

@@ -3,6 +3,7 @@ Integration tests of the DHT on 127.0.0.1: a dozen of our nodes, and
 libtorrent's DHT among them.
 """
 
+import os
 import random
 
 from twisted.internet import reactor
@@ -10,9 +11,11 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
-from bittwist.dht.node import DHTNode
+from bittwist.dht.node import DHTNode, DHTService
 from bittwist.dht.routing import K, distance
+from bittwist.service import BitTorrentService
 from tests.ltdht import LibtorrentDHT
+from tests.ltpeer import createTorrentWithLibtorrent, digestTree, makePayload
 
 #: Our loopback nodes share one IP: let each answer it freely.
 _OPEN = {"answerRate": 1000.0, "answerBurst": 1000.0}
@@ -158,3 +161,58 @@ class LibtorrentInteropTests(LoopbackDHTTestCase):
         # libtorrent is a node of our DHT like any other.
         known = {r.address for node in self.nodes for r in node.table.nodes()}
         self.assertIn(("127.0.0.1", peer.port), known)
+
+
+class SeedThroughDHTTests(LoopbackDHTTestCase):
+    """
+    The DHT in a whole download: a libtorrent leecher, whose only way to
+    peers is bittwist's DHT node, downloads from a bittwist seeder.
+    """
+
+    timeout = 120
+
+    @inlineCallbacks
+    def test_libtorrentLeecherFindsBittwistSeeder(self):
+        """
+        bittwist seeds a torrent without trackers; its DHT source announces
+        it through bittwist's node (joined to our loopback DHT); libtorrent,
+        bootstrapped from bittwist's node only, finds the seeder there and
+        downloads every byte.
+        """
+        seedDir = os.path.abspath(self.mktemp())
+        makePayload(os.path.join(seedDir, "payload"), {"a.bin": 300_000, "b/c.bin": 123_457}, seed=3)
+        data = createTorrentWithLibtorrent(seedDir, "payload", pieceLength=32768, v1Only=True)
+        dht = DHTService(0, "127.0.0.1", bootstrap=[self.bootstrap], reactor=reactor, **_OPEN)
+        service = BitTorrentService(
+            "tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None, dht=dht
+        )
+        seeder = service.addTorrent(data, seedDir)
+        self.assertIn("dht", [source.name for source in seeder.sources])
+        service.startService()
+        self.addCleanup(service.stopService)
+        port = yield service.whenListening()
+        infoHash = seeder.metainfo.infoHash
+
+        def announced() -> bool:
+            return any(("127.0.0.1", port) in n.peerStore.peers(infoHash, 50) for n in self.nodes)
+
+        for _ in range(150):
+            if announced():
+                break
+            yield _sleep(0.1)
+        else:
+            self.fail("the seeder was never announced in the DHT")
+        leecher = LibtorrentDHT(reactor, [("127.0.0.1", dht.port.getHost().port)])
+        self.addCleanup(leecher.stop)
+        leechDir = os.path.abspath(self.mktemp())
+        handle = leecher.addTorrent(data, leechDir)
+        for _ in range(600):
+            status = handle.status()
+            if status.is_seeding or status.is_finished:
+                break
+            yield _sleep(0.1)
+        else:
+            self.fail("libtorrent did not download through the DHT:\n" + "\n".join(leecher.alerts[-20:]))
+        self.assertEqual(digestTree(os.path.join(leechDir, "payload")), digestTree(os.path.join(seedDir, "payload")))
+        # No tracker, no LSD, no PEX: libtorrent's DHT lookup found the seeder.
+        self.assertGreater(leecher.torrentPeersFromDHT, 0)
