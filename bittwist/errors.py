@@ -401,3 +401,6 @@ class DHTQueryError(BittwistError):
         self.reason = reason
         self.code = code
         super().__init__(f"DHT query to {address[0]}:{address[1]} failed: {reason}")
+
+
+

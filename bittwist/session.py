@@ -24,6 +24,7 @@ from bittwist.mse import Policy
 from bittwist.metainfo import Metainfo
 from bittwist.ratelimit import TokenBucket
 from bittwist.sources import IPeerSource, ManualSource, TrackerSource
+from bittwist.sources.dht import dhtSourceFor
 from bittwist.storage import FileStorage, IPieceStorage
 from bittwist.torrent import Torrent
 
@@ -87,6 +88,8 @@ class Session:
         (C{uploadLimit.setRate(bytesPerSecond)}; 0 is unlimited).
     @ivar downloadLimit: the download rate limit of every torrent together.
     @ivar dialer: makes the outgoing peer connections of every torrent.
+    @ivar dht: the DHT node (a L{bittwist.dht.IDHTNode}) that torrents added
+        from now on use as a peer source, unless private; C{None} for none.
     """
 
     log = Logger()
@@ -122,6 +125,7 @@ class Session:
         self.torrents: dict[bytes, Torrent] = {}
         self.port = 0
         self._listening: Optional[IListeningPort] = None
+        self.dht: Any = None
 
     def _lookup(self, infoHash: bytes) -> Optional[Torrent]:
         return self.torrents.get(infoHash)
@@ -186,6 +190,9 @@ class Session:
         peers = tuple(peers)
         if peers:
             sources.append(ManualSource(peers))
+        dht = dhtSourceFor(metainfo.private, self.dht, self._reactor)
+        if dht is not None:
+            sources.append(dht)
         torrent = Torrent(
             metainfo,
             storage,

@@ -7,7 +7,7 @@ import os
 import shutil
 import sys
 import tempfile
-from typing import Any
+from typing import Any, Optional
 
 from twisted.application.service import IService, MultiService
 from twisted.internet.endpoints import serverFromString
@@ -18,6 +18,7 @@ from bittwist import events, metainfo
 from bittwist.commandline import OneLineUsageErrors
 from bittwist.config import SessionConfig, TorrentConfig
 from bittwist.demo import DemoSwarm
+from bittwist.dht.node import DEFAULT_BOOTSTRAP, DHTService
 from bittwist.errors import MetainfoError, StateFolderError
 from bittwist.mse import Policy
 from bittwist.progress import ProgressLine
@@ -37,17 +38,22 @@ from bittwist.web.site import DEFAULT_ENDPOINT, WebService
 
 __all__ = ["Options", "makeService"]
 
+#: The routing table file of the DHT node, in the state folder.
+DHT_TABLE_FILE = "dht-table"
 
-def parseHostPort(value: str) -> tuple[str, int]:
+
+def parseHostPort(value: str, option: str = "--peer") -> tuple[str, int]:
     """
     Parse C{HOST:PORT} (C{[v6]:PORT} for IPv6).
+
+    @param option: the option it came with, for the error message.
 
     @raise usage.UsageError: if it is not that.
     """
     host, sep, port = value.rpartition(":")
     host = host.strip("[]")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise usage.UsageError(f"--peer {value!r}: expected HOST:PORT, e.g. 127.0.0.1:6881")
+        raise usage.UsageError(f"{option} {value!r}: expected HOST:PORT, e.g. 127.0.0.1:6881")
     return host, int(port)
 
 
@@ -137,6 +143,14 @@ class Options(OneLineUsageErrors, usage.Options):
             float,
         ],
         [
+            "dht-port",
+            None,
+            6881,
+            "The UDP port of our DHT node (BEP 5), which finds peers of public "
+            "torrents without a tracker.",
+            int,
+        ],
+        [
             "seed-time",
             None,
             None,
@@ -146,15 +160,28 @@ class Options(OneLineUsageErrors, usage.Options):
         ],
     ]
 
+    optFlags = [
+        ["no-dht", None, "Do not run a DHT node: find peers through trackers and --peer only."],
+    ]
+
     def __init__(self) -> None:
         super().__init__()
         self["peers"] = []
+        self["dht-bootstrap"] = []
 
     def opt_peer(self, value: str) -> None:
         """
         Connect to the peer at HOST:PORT (repeatable), tracker or not.
         """
         self["peers"].append(parseHostPort(value))
+
+    def opt_dht_bootstrap(self, value: str) -> None:
+        """
+        Join the DHT through the node at HOST:PORT (repeatable) [default:
+        router.bittorrent.com:6881, dht.transmissionbt.com:6881,
+        router.utorrent.com:6881].
+        """
+        self["dht-bootstrap"].append(parseHostPort(value, "--dht-bootstrap"))
 
     def postOptions(self) -> None:
         self["metainfo"] = None
@@ -163,6 +190,8 @@ class Options(OneLineUsageErrors, usage.Options):
                 self["metainfo"] = metainfo.load(self["torrent"])
             except MetainfoError as e:
                 raise usage.UsageError(str(e)) from None
+        if not 0 <= self["dht-port"] < 65536:
+            raise usage.UsageError(f"--dht-port must be a port number, not {self['dht-port']}")
         if self["max-peers"] < 1:
             raise usage.UsageError("--max-peers must be at least 1")
         try:
@@ -216,6 +245,20 @@ def _config(options: Options) -> SessionConfig:
     )
 
 
+def _dht(options: Options, stateDir: str) -> Optional[DHTService]:
+    """
+    @return: the DHT node the options ask for, its routing table kept in the
+        state folder; C{None} with C{--no-dht}.
+    """
+    if options["no-dht"]:
+        return None
+    return DHTService(
+        options["dht-port"],
+        bootstrap=options["dht-bootstrap"] or DEFAULT_BOOTSTRAP,
+        tablePath=os.path.join(stateDir, DHT_TABLE_FILE),
+    )
+
+
 def _exitWhenFinished(torrent: Torrent, reactor: Any) -> None:
     """
     Stop the reactor once C{torrent} is done seeding (C{--seed-time 0}: as
@@ -263,6 +306,7 @@ def makeService(options: Options) -> IService:
         stateDir=stateDir,
         # The progress line says it all on a terminal.
         progressInterval=None if line is not None else 5.0,
+        dht=_dht(options, stateDir),
     )
     assert service.state is not None
     try:

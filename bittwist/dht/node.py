@@ -555,8 +555,14 @@ class DHTService(Service):
     """
     A DHT node on a UDP port, its routing table kept in a file.
 
-    @ivar node: the L{DHTNode}, while running.
+    The node is made at once (so that peer sources can be given it before
+    the service starts); it listens while the service runs.
+
+    @ivar node: the L{DHTNode}.
     @ivar port: the listening UDP port, while running.
+    @ivar portNumber: the UDP port number asked for.
+    @ivar bootstrap: C{(host, port)} of the nodes it joins through.
+    @ivar tablePath: the routing table file, or L{None}.
     """
 
     log = Logger()
@@ -575,44 +581,43 @@ class DHTService(Service):
         @param port: the UDP port to listen on (0: any).
         @param interface: the address to listen on (all by default).
         @param bootstrap: C{(host, port)} of nodes to join through.
-        @param tablePath: the routing table file, read on start and written
-            every C{saveInterval} seconds and on stop; L{None} for none.
+        @param tablePath: the routing table file, read now and written every
+            C{saveInterval} seconds and on stop; L{None} for none.
         @param nodeOptions: more keyword arguments for L{DHTNode}.
         """
         if reactor is None:
             from twisted.internet import reactor
         self._reactor = reactor
-        self._portNumber = port
+        self.portNumber = port
         self._interface = interface
-        self._bootstrapNodes = tuple(bootstrap)
-        self._tablePath = tablePath
+        self.bootstrap = tuple(bootstrap)
+        self.tablePath = tablePath
         self._saveInterval = saveInterval
-        self._nodeOptions = nodeOptions
         self._saver: Optional[LoopingCall] = None
-        self.node: Optional[DHTNode] = None
+        nodeId = None
+        known: list[NodeInfo] = []
+        if tablePath is not None:
+            saved = loadTable(tablePath)
+            if saved is not None:
+                nodeId, known = saved
+        self._known = len(known)
+        self.node = DHTNode(reactor, nodeId=nodeId, bootstrap=self.bootstrap, knownNodes=known, **nodeOptions)
         self.port: Any = None
 
     def startService(self) -> None:
-        nodeId = None
-        known: list[NodeInfo] = []
-        if self._tablePath is not None:
-            saved = loadTable(self._tablePath)
-            if saved is not None:
-                nodeId, known = saved
-        self.node = DHTNode(
-            self._reactor,
-            nodeId=nodeId,
-            bootstrap=self._bootstrapNodes,
-            knownNodes=known,
-            **self._nodeOptions,
-        )
-        self.port = self._reactor.listenUDP(self._portNumber, self.node, interface=self._interface)
+        """
+        Listen, and join the DHT.
+
+        @raise twisted.internet.error.CannotListenError: if the UDP port is
+            taken.
+        """
+        self.port = self._reactor.listenUDP(self.portNumber, self.node, interface=self._interface)
         self.log.info(
             "DHT node listening on UDP port {port}, {known} nodes remembered",
             port=self.port.getHost().port,
-            known=len(known),
+            known=self._known,
         )
-        if self._tablePath is not None:
+        if self.tablePath is not None:
             self._saver = LoopingCall(self.save)
             self._saver.clock = self._reactor
             self._saver.start(self._saveInterval, now=False)
@@ -622,12 +627,12 @@ class DHTService(Service):
         """
         Write the routing table file now.
         """
-        if self._tablePath is None or self.node is None:
+        if self.tablePath is None:
             return
         try:
-            saveTable(self._tablePath, self.node.nodeId, self.node.savedNodes())
+            saveTable(self.tablePath, self.node.nodeId, self.node.savedNodes())
         except OSError as e:
-            self.log.warn("could not save the DHT routing table to {path}: {e}", path=self._tablePath, e=e)
+            self.log.warn("could not save the DHT routing table to {path}: {e}", path=self.tablePath, e=e)
 
     def stopService(self) -> Deferred[None]:
         super().stopService()
@@ -636,7 +641,6 @@ class DHTService(Service):
         self._saver = None
         self.save()
         port, self.port = self.port, None
-        self.node = None
         if port is None:
             return succeed(None)
         d = port.stopListening()
