@@ -77,6 +77,7 @@ class Options(OneLineUsageErrors, usage.Options):
             "Log debug lines too (each peer connected and dropped, and why), "
             "when logging to standard output.",
         ],
+        ["no-dht", None, "Do not run a DHT node: find peers through trackers and --peer only."],
     ]
     optParameters = [
         ["torrent", "t", None, "The .torrent file to download."],
@@ -158,10 +159,6 @@ class Options(OneLineUsageErrors, usage.Options):
             "the download is verified.",
             float,
         ],
-    ]
-
-    optFlags = [
-        ["no-dht", None, "Do not run a DHT node: find peers through trackers and --peer only."],
     ]
 
     def __init__(self) -> None:
