@@ -19,7 +19,6 @@ from zope.interface import implementer
 
 from bittwist import events
 from bittwist.bitfield import Bitfield
-from bittwist.clientname import describeClient
 from bittwist.config import TorrentConfig
 from bittwist.encryption import isEncrypted
 from bittwist.errors import BittwistError, InternalError
@@ -30,6 +29,7 @@ from bittwist.ratelimit import TokenBucket
 from bittwist.sources import IPeerSource, ISourceOwner, TrackerSource
 from bittwist.storage import IPieceStorage
 from bittwist.torrent.download import Download
+from bittwist.extensions.table import ExtensionTable
 from bittwist.torrent.lifecycle import ACTIVE, Lifecycle, TorrentInput, TorrentState
 from bittwist.torrent.status import PeerStatus, TorrentStatus
 from bittwist.torrent.swarm import Swarm
@@ -70,6 +70,7 @@ class Torrent:
     @ivar download: its download side.
     @ivar upload: its upload side.
     @ivar sources: where it finds peers.
+    @ivar extensions: the extensions of the extension protocol it speaks.
     """
 
     log = Logger()
@@ -132,6 +133,7 @@ class Torrent:
             seedRatio=config.seedRatio,
             seedTime=config.seedTime,
         )
+        self.extensions = ExtensionTable()
         self._ticker = LoopingCall(self._tick)
         self._ticker.clock = reactor
 
@@ -480,6 +482,7 @@ class Torrent:
         self._emit(events.PeerDisconnected(self, peer.address, reason))
         self.log.debug("Disconnected from {peer}: {reason}", peer=peer, reason=reason)
         self.download.peerLeft(peer)
+        self.extensions.peerGone(peer)
         self._choke()
 
     def blockReceived(self, peer: PeerProtocol, index: int, begin: int, block: bytes) -> None:
@@ -497,6 +500,24 @@ class Torrent:
 
     def peerWritable(self, peer: PeerProtocol) -> None:
         self.upload.serve(peer)
+
+    def extendedHandshakeFields(self) -> tuple[Sequence[str], dict[str, Any]]:
+        fields = self.extensions.handshakeFields()
+        if self.port:
+            fields["listenPort"] = self.port
+        return self.extensions.names, fields
+
+    def peerExtended(self, peer: PeerProtocol) -> None:
+        self.extensions.peerExtended(peer)
+
+    def extensionMessage(self, peer: PeerProtocol, name: str, payload: bytes) -> None:
+        self.extensions.received(peer, name, payload)
+
+    def peerPort(self, peer: PeerProtocol, port: int) -> None:
+        """
+        A hook for the DHT (BEP 5): the peer's DHT node listens on UDP
+        C{port}. Nothing uses it yet.
+        """
 
     # Snapshots.
 
@@ -557,7 +578,7 @@ class Torrent:
             result.append(
                 PeerStatus(
                     address=f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
-                    client=describeClient(peer.peerId or b""),
+                    client=peer.clientName,
                     outgoing=peer.outgoing,
                     downloadRate=peer.downloadRate.rate(),
                     uploadRate=peer.uploadRate.rate(),
