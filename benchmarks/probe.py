@@ -3,8 +3,13 @@ What a benchmark child measures about itself: CPU seconds, peak RSS, threads,
 and the longest stall of its reactor.
 """
 
+import collections
 import os
 import resource
+import sys
+import threading
+import time
+import traceback
 from typing import Any
 
 from twisted.internet.task import LoopingCall
@@ -63,6 +68,26 @@ class StallProbe:
     def start(self) -> None:
         self._last = self._reactor.seconds()
         self._loop.start(PROBE_INTERVAL, now=False)
+        if os.environ.get("BENCH_STALL_TRACE"):
+            self.traces: collections.Counter = collections.Counter()
+            thread = threading.Thread(target=self._watch, args=(threading.get_ident(),), daemon=True)
+            thread.start()
+
+    def _watch(self, reactorThread: int) -> None:
+        """
+        While the reactor is late by more than 20 ms, sample where it is,
+        so that C{printTraces} can say what stalls it.
+        """
+        while self._loop.running:
+            time.sleep(0.01)
+            if self._reactor.seconds() - self._last > 0.02 + PROBE_INTERVAL:
+                frame = sys._current_frames().get(reactorThread)
+                if frame is not None:
+                    self.traces["".join(traceback.format_stack(frame)[-12:])] += 1
+
+    def printTraces(self) -> None:
+        for stack, count in getattr(self, "traces", collections.Counter()).most_common(5):
+            print(f"--- {count} samples over 20 ms late:\n{stack}", file=sys.stderr)
 
     def stop(self) -> None:
         if self._loop.running:

@@ -82,6 +82,7 @@ def childDownloadBittwist(torrentPath: str, folder: str, peer: str, profile: str
     torrent.whenComplete().addCallbacks(done, failed)
     _run(reactor, profile)
     result["stallMs"] = probe.longest * 1000
+    probe.printTraces()
     return result
 
 
@@ -190,6 +191,8 @@ def download(client: str, torrentPath: str, folder: str, peer: str, profile: str
         _child("down", client, torrentPath, folder, peer, profile),
         check=True, capture_output=True, text=True,
     )
+    if os.environ.get("BENCH_STALL_TRACE"):
+        print(out.stderr, file=sys.stderr)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
