@@ -232,6 +232,9 @@ class Session:
         @return: fires when everything is closed; never fails.
         """
         waits = [torrent.stop() for torrent in self.torrents.values()]
+        # The torrents' peers are closing: nobody waits for the limits now.
+        self.uploadLimit.clear()
+        self.downloadLimit.clear()
         if self._listening is not None:
             # IListeningPort.stopListening may return a Deferred, or not.
             waits.append(maybeDeferred(self._listening.stopListening))

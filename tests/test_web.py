@@ -177,6 +177,17 @@ class TorrentApiTests(WebTestCase):
             response, body = self.request("GET", path)
             self.assertError(response, body, 404, "no such resource")
 
+    def test_headWithoutGet(self) -> None:
+        """
+        C{HEAD} on a resource that has no C{GET} (an action) is a 405 naming
+        what it takes, not a 500.
+        """
+        response = self.successResultOf(
+            self.treq.request("HEAD", BASE + f"/api/torrents/{self.hex}/pause", headers=CHANGE)
+        )
+        self.assertEqual(response.code, 405)
+        self.assertEqual(response.headers.getRawHeaders("allow"), ["POST"])
+
     def test_peers(self) -> None:
         """
         C{GET .../peers} lists the connected peers (none here).

@@ -139,6 +139,15 @@ class _JsonResource(Resource):
                 f"use {' or '.join(allowed)}"
             )
 
+    def render_HEAD(self, request: Request) -> Any:
+        # Resource's own render_HEAD calls render_GET even where there is
+        # none (an AttributeError, a 500): refuse HEAD where GET is refused.
+        if not hasattr(self, "render_GET"):
+            raise UnsupportedMethod(
+                [name[len("render_") :].encode("ascii") for name in dir(self) if name.startswith("render_")]
+            )
+        return self.render_GET(request)
+
     def getChild(self, path: bytes, request: Request) -> Resource:
         return JsonError(404, f"no such resource: {request.path.decode('utf-8', 'replace')}")
 
