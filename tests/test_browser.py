@@ -440,7 +440,7 @@ class SmallScreenTests(TestCase):
     if CHROMIUM is None:
         skip = "chromium is not installed (apt-get install chromium)"
 
-    timeout = 60
+    timeout = 90
 
     @inlineCallbacks
     def setUp(self) -> Any:
@@ -450,7 +450,9 @@ class SmallScreenTests(TestCase):
         # A long name without spaces: the hardest to fit.
         payload = os.path.join(seedDir, "a-long-torrent-name-with-no-spaces-to-break-it-" + "x" * 40 + ".bin")
         with open(payload, "wb") as f:
-            f.write(os.urandom(2 * 2**20))
+            # At 64 KiB/s, a minute's download: still under way when a
+            # loaded machine gets to look at it.
+            f.write(os.urandom(4 * 2**20))
         data = createTorrent(payload, pieceLength=16384)
         seeder = BitTorrentService("tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None)
         seeder.addTorrent(data, seedDir, announce=False)
@@ -487,8 +489,12 @@ class SmallScreenTests(TestCase):
         """
         page = yield Page.open(self.browser, self.url, width=width, height=900, mobile=True)
         infoHash = self.torrent.infoHash.hex()
-        yield page.waitFor(rowExpression(infoHash, ".state") + " === 'downloading'", what="downloading")
-        yield page.waitFor("document.querySelectorAll('#peer-rows tr').length > 0", what="the peer's row")
+        yield page.waitFor(
+            rowExpression(infoHash, ".state") + " === 'downloading'", timeout=30, what="downloading"
+        )
+        yield page.waitFor(
+            "document.querySelectorAll('#peer-rows tr').length > 0", timeout=30, what="the peer's row"
+        )
         layout = yield page.evaluate(LAYOUT % ", ".join(f"'{c}'" for c in CONTROLS))
         path = os.path.join(self.folder, f"width-{width}.png")
         yield page.screenshot(path)
