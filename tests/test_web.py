@@ -17,6 +17,7 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, inlineCallbacks, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Protocol, connectionDone
+from twisted.internet.task import deferLater
 from twisted.internet.testing import EventLoggingObserver, MemoryReactorClock
 from twisted.logger import globalLogPublisher
 from twisted.python import usage
@@ -26,11 +27,14 @@ from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.test.requesthelper import DummyRequest
 
 from bittwist import tap
+from bittwist.fetch import FETCH_TIMEOUT
 from bittwist.metainfo import createTorrent
 from bittwist.service import BitTorrentService
 from bittwist.web.api import EventsResource
 from bittwist.web.site import AccessGuard, WebService, isLoopback, makeWebSite
 from tests.fakes import MemoryStorageFactory
+from tests.httpserver import TorrentFileServer
+from tests.test_fetch import nonPersistentClient
 
 BASE = "http://127.0.0.1:8080"
 CHANGE = {"X-Bittwist": "1"}
@@ -927,3 +931,100 @@ class LoopbackTests(TestCase):
         body = yield response.json()
         self.assertEqual(response.code, 400, body)
         self.assertIn("closing boundary", body["error"])
+
+
+class AddByURLTests(TestCase):
+    """
+    C{POST /api/torrents} with C{{"url": ...}}: the torrent is fetched from
+    a real server on 127.0.0.1 and added.
+    """
+
+    timeout = 20
+
+    def setUp(self) -> None:
+        self.server = TorrentFileServer(reactor)
+        self.server.start()
+        self.addCleanup(self.server.stop)
+        self.clock = MemoryReactorClock()
+        self.http = nonPersistentClient()
+        self.service = BitTorrentService(
+            "tcp:6881", reactor=self.clock, httpClient=self.http, progressInterval=None,
+            storageFactory=MemoryStorageFactory(),
+        )
+        self.service.startService()
+        self.addCleanup(self.service.stopService)
+        site = makeWebSite(self.service, os.path.abspath("downloads"), requireToken=False, reactor=reactor)
+        port = reactor.listenTCP(0, site, interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        self.api = f"http://127.0.0.1:{port.getHost().port}/api/torrents"
+
+    @inlineCallbacks
+    def post(self, value: Any, raw: Optional[bytes] = None) -> Any:
+        response = yield self.http.post(
+            self.api, data=json.dumps(value).encode("utf-8") if raw is None else raw,
+            headers={**CHANGE, "Content-Type": "application/json"},
+        )
+        body = yield response.json()
+        return response, body
+
+    @inlineCallbacks
+    def test_added(self) -> Any:
+        """
+        The torrent at the address is added: 201 with its status and
+        address.
+        """
+        url = self.server.add("byurl.torrent", makeTorrentBytes(self, "byurl.bin"))
+        response, body = yield self.post({"url": url})
+        self.assertEqual(response.code, 201, body)
+        self.assertEqual(body["name"], "byurl.bin")
+        self.assertEqual(response.headers.getRawHeaders("location"), [f"/api/torrents/{body['infoHash']}"])
+        self.assertIn(bytes.fromhex(body["infoHash"]), self.service.session.torrents)
+
+    @inlineCallbacks
+    def test_alreadyAdded(self) -> Any:
+        """
+        Adding the same address twice is a 409 the second time.
+        """
+        url = self.server.add("byurl.torrent", makeTorrentBytes(self, "byurl.bin"))
+        yield self.post({"url": url})
+        response, body = yield self.post({"url": url})
+        self.assertEqual(response.code, 409, body)
+        self.assertIn("already added", body["error"])
+
+    @inlineCallbacks
+    def test_errors(self) -> Any:
+        """
+        Each way a fetch fails is a JSON error saying what went wrong: a
+        404 from the server or a huge file (502), a web page (400), an
+        address that is not http(s) (400).
+        """
+        base = self.server.base
+        cases = [
+            ({"url": base + "/missing.torrent"}, 502, "the server answered 404"),
+            ({"url": base + "/huge.torrent"}, 502, "larger than"),
+            ({"url": base + "/page.html"}, 400, "not a .torrent file"),
+            ({"url": "file:///etc/passwd"}, 400, "only http:// and https://"),
+            ({"link": base}, 400, 'send {"url"'),
+            (["not", "an", "object"], 400, 'send {"url"'),
+        ]
+        for value, code, text in cases:
+            response, body = yield self.post(value)
+            self.assertEqual(response.code, code, (value, body))
+            self.assertIn(text, body["error"])
+        response, body = yield self.post(None, raw=b"{not json")
+        self.assertEqual(response.code, 400, body)
+        self.assertIn("not JSON", body["error"])
+        self.assertEqual(self.service.session.torrents, {})
+
+    @inlineCallbacks
+    def test_timeout(self) -> Any:
+        """
+        A server that does not answer in time is a 504 saying so.
+        """
+        d = self.post({"url": self.server.base + "/silent.torrent"})
+        while not self.server.silent.asked:
+            yield deferLater(reactor, 0.01, lambda: None)
+        self.clock.advance(FETCH_TIMEOUT)
+        response, body = yield d
+        self.assertEqual(response.code, 504, body)
+        self.assertIn(f"no complete answer within {FETCH_TIMEOUT:g} seconds", body["error"])
