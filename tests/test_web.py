@@ -781,6 +781,7 @@ class LoopbackTests(TestCase):
             reactor=reactor,
         )
         self.site.maxBodySize = 4000
+        self.site.lingerSeconds = 0.2
         port = reactor.listenTCP(0, self.site, interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         self.base = f"http://127.0.0.1:{port.getHost().port}"
@@ -862,6 +863,21 @@ class LoopbackTests(TestCase):
         before its body.
         """
         yield self.assertRefusedEarly(self.head(4001), 413, "larger than 4000 bytes")
+
+    @inlineCallbacks
+    def test_expectContinueRefused(self) -> Any:
+        """
+        An upload that waits for C{100 Continue} (as curl's do) and is
+        refused gets the refusal alone, never an invitation to send the
+        body after it.
+        """
+        client = yield self.connect()
+        client.transport.write(self.head(Origin="http://evil.example", Expect="100-continue"))
+        status, headers, body = yield client.answered.addTimeout(5, reactor)
+        self.assertEqual(status, 403)
+        yield client.closed.addTimeout(10, reactor)
+        self.assertNotIn(b"100 Continue", client.received)
+        self.assertTrue(client.received.startswith(b"HTTP/1.1 403 "), client.received[:100])
 
     @inlineCallbacks
     def test_chunkedTooLarge(self) -> Any:
