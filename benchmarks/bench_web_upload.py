@@ -185,7 +185,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         before = os.path.join(folder, "before")
         os.makedirs(before)
-        archive = subprocess.run(["git", "-C", HERE, "archive", args.before_ref], check=True, capture_output=True)
+        archive = subprocess.run(
+            ["git", "-C", HERE, "archive", args.before_ref], check=True, capture_output=True
+        )
         subprocess.run(["tar", "-x", "-C", before], input=archive.stdout, check=True)
         print(f"{args.size_mb} MB bodies to POST /api/torrents; server peak RSS (VmHWM) and time to answer")
         print(f"before: {args.before_ref}; after: {HERE}")

@@ -129,7 +129,9 @@ def fetchTorrent(
         from twisted.internet import reactor  # type: ignore[no-redef]
     shown = url if len(url) <= 200 else url[:200] + "..."
     if len(url) > MAX_URL_LENGTH:
-        return fail(TorrentFetchError(shown, f"the address is longer than {MAX_URL_LENGTH} characters", "url"))
+        return fail(
+            TorrentFetchError(shown, f"the address is longer than {MAX_URL_LENGTH} characters", "url")
+        )
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -137,7 +139,9 @@ def fetchTorrent(
         return fail(TorrentFetchError(shown, f"not a valid address ({e})", "url"))
     if parts.scheme.lower() not in ("http", "https") or not host:
         return fail(
-            TorrentFetchError(shown, "only http:// and https:// addresses of .torrent files can be fetched", "url")
+            TorrentFetchError(
+                shown, "only http:// and https:// addresses of .torrent files can be fetched", "url"
+            )
         )
     if httpClient is None:
         httpClient = _defaultClient(reactor)
@@ -146,9 +150,8 @@ def fetchTorrent(
         if response.code != 200:
             phrase = (response.phrase or b"").decode("ascii", "replace")[:100]
             _readBody(response, 0).addErrback(lambda _: None)
-            raise TorrentFetchError(
-                shown, f"the server answered {response.code} {phrase}".rstrip() + "; check the address", "status"
-            )
+            answered = f"the server answered {response.code} {phrase}".rstrip()
+            raise TorrentFetchError(shown, answered + "; check the address", "status")
         length = getattr(response, "length", UNKNOWN_LENGTH)
         if length is not UNKNOWN_LENGTH and length > maxSize:
             _readBody(response, 0).addErrback(lambda _: None)

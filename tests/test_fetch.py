@@ -108,7 +108,9 @@ class FetchTests(TestCase):
         A body without a length is read up to the limit, then the
         connection is closed: an endless body ends the fetch.
         """
-        yield self.assertFetchError(self.base + "/endless.torrent", "size", "larger than 5000 bytes", maxSize=5000)
+        yield self.assertFetchError(
+            self.base + "/endless.torrent", "size", "larger than 5000 bytes", maxSize=5000
+        )
         while not self.server.endless.closedByClient:
             yield deferLater(reactor, 0.01, lambda: None)
 
@@ -134,7 +136,8 @@ class FetchTests(TestCase):
         Only C{http://} and C{https://} addresses are fetched; anything else
         fails at once.
         """
-        for url in ("file:///etc/passwd", "ftp://127.0.0.1/x.torrent", "magnet:?xt=urn:btih:" + "a" * 40, "http://"):
+        magnet = "magnet:?xt=urn:btih:" + "a" * 40
+        for url in ("file:///etc/passwd", "ftp://127.0.0.1/x.torrent", magnet, "http://"):
             yield self.assertFetchError(url, "url", "only http:// and https://")
         yield self.assertFetchError("http://x/" + "a" * 5000, "url", "longer than 4096")
 

@@ -278,7 +278,8 @@ class TorrentsResource(_JsonResource):
             if gone:
                 return
             if failure.check(TorrentFetchError):
-                answer(errorJson(request, _FETCH_ERROR_CODES.get(failure.value.kind, 502), str(failure.value)))
+                code = _FETCH_ERROR_CODES.get(failure.value.kind, 502)
+                answer(errorJson(request, code, str(failure.value)))
             elif failure.check(UsageError):
                 answer(errorJson(request, 409, str(failure.value)))
             elif failure.check(BittwistError):

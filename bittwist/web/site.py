@@ -254,8 +254,9 @@ class GuardedRequest(Request):
     headers are in (L{gotLength}), the site's L{AccessGuard} and the body
     limit decide; a refused request is answered at once, its body is
     dropped as it arrives, and its connection closed when the body ends or
-    after L{GuardedSite.lingerSeconds}. An accepted body is counted as it arrives and
-    refused (413) as soon as it passes the limit, chunked or not.
+    after L{GuardedSite.lingerSeconds}. An accepted body is counted as it
+    arrives and refused (413) as soon as it passes the limit, chunked or
+    not.
     """
 
     _refused = False
