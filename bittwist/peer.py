@@ -258,9 +258,10 @@ class PeerProtocol(Protocol):
             self._write(wire.encode(wire.Handshake(message.infoHash, self._ourPeerId)))
         elif message.infoHash != self.torrent.infoHash:
             raise ProtocolError("handshake for another torrent")
+        # Kept even when it is ours, so that whoever dialled can tell.
+        self.peerId = message.peerId
         if message.peerId == self._ourPeerId:
             raise ProtocolError("connected to ourselves")
-        self.peerId = message.peerId
         self.reserved = message.reserved
         numPieces = self.torrent.numPieces
         self._decoder.setMaxBitfieldPieces(numPieces)

@@ -24,6 +24,7 @@ from twisted.trial.unittest import TestCase
 
 from bittwist.metainfo import createTorrent
 from bittwist.service import BitTorrentService
+from bittwist.trackerserver import makeTrackerSite
 from bittwist.web.site import WebService
 from tests.httpserver import TorrentFileServer
 from tests.ltpeer import LibtorrentPeer, createTorrentWithLibtorrent, makePayload
@@ -375,3 +376,55 @@ class BrowserTests(TestCase):
         )
         self.assertIn("the server answered 404", error)
         self.assertEqual(len(self.service.session.torrents), 2)
+
+    @inlineCallbacks
+    def test_peersAndTrackers(self) -> Any:
+        """
+        The detail of a torrent shows its peers with their client and
+        source, and its trackers with their status; "Announce now" asks the
+        tracker again.
+        """
+        trackerPort = reactor.listenTCP(0, makeTrackerSite(reactor), interface="127.0.0.1")
+        self.addCleanup(trackerPort.stopListening)
+        announceURL = f"http://127.0.0.1:{trackerPort.getHost().port}/announce"
+        payload = os.path.join(self.folder, "tracked", "tracked.bin")
+        os.makedirs(os.path.dirname(payload))
+        with open(payload, "wb") as f:
+            f.write(b"tracked" * 10000)
+        tracked = self.service.addTorrent(
+            createTorrent(payload, pieceLength=16384, trackers=[announceURL]),
+            os.path.dirname(payload),
+        )
+        page = yield Page.open(self.browser, self.url)
+        yield page.waitFor("document.readyState === 'complete'", what="the page to load")
+
+        # The downloading torrent: its libtorrent seeder, given by hand.
+        infoHash = self.torrent.infoHash.hex()
+        yield page.evaluate(rowExpression(infoHash, ".name", "click()"))
+        peer = yield page.waitFor(
+            "(() => { const r = document.querySelector('#peer-rows tr');"
+            " return r && [...r.cells].map(c => c.textContent); })()",
+            what="a peer row",
+        )
+        self.assertTrue(peer[1].startswith("libtorrent"), peer)
+        self.assertEqual(peer[2], "manual")
+
+        # The tracked torrent: one tracker, working.
+        trackedHash = tracked.infoHash.hex()
+        yield page.evaluate(rowExpression(trackedHash, ".name", "click()"))
+        cells = yield page.waitFor(
+            "(() => { const r = document.querySelector('#tracker-rows tr');"
+            " return r && r.cells[2].textContent === 'working' && [...r.cells].map(c => c.textContent); })()",
+            what="the tracker row to say working",
+        )
+        self.assertEqual(cells[0], announceURL)
+        yield page.screenshot(os.path.join(self.folder, "trackers.png"))
+        nextCell = "document.querySelector('#tracker-rows tr').cells[4].textContent"
+        before = yield page.evaluate(nextCell)
+        self.assertIn("min", before)
+        # Announced a moment ago: the tracker is asked again after the
+        # one-minute floor, and the page says so at once.
+        yield page.evaluate("document.getElementById('announce').click()")
+        yield page.waitFor(
+            f"/^([0-9]+ s|1 min 0 s)$/.test({nextCell})", what="the next announce within a minute"
+        )

@@ -319,8 +319,12 @@ class StartTests(TorrentTestCase):
         torrent = self.makeTorrent(full=True, start=False)
         early = torrent.whenComplete()
         self.assertNoResult(early)
+        # Whoever waits sees the torrent already seeding.
+        seen = []
+        early.addCallback(lambda _: seen.append(torrent.state))
         self.successResultOf(torrent.start())
         self.assertEqual(torrent.state, "seeding")
+        self.assertEqual(seen, [TorrentState.SEEDING])
         self.assertIsNone(self.successResultOf(early))
         self.assertIsNone(self.successResultOf(torrent.whenComplete()))
         status = torrent.status()
@@ -345,7 +349,7 @@ class StartTests(TorrentTestCase):
         d = torrent.start()
         waiting = torrent.whenComplete()
         error = StorageError("cannot read /downloads")
-        storage._check.errback(error)  # type: ignore[union-attr]
+        storage.failCheck(error)
         self.successResultOf(d)
         self.assertEqual(torrent.state, "error")
         self.assertIs(self.failureResultOf(waiting, StorageError).value, error)
@@ -974,7 +978,7 @@ class LifecycleTests(TorrentTestCase):
         storage.failWrites = False
         self.torrent.resume()
         self.assertEqual(self.torrent.state, TorrentState.CHECKING)
-        self.assertEqual(storage._checkArgs[0], Bitfield(NUM_PIECES, [0]))
+        self.assertEqual(storage.checkArgs[0], Bitfield(NUM_PIECES, [0]))
         storage.finishCheck()
         self.assertEqual(self.torrent.state, TorrentState.DOWNLOADING)
         self.assertIsNone(self.torrent.status().error)
@@ -993,7 +997,7 @@ class LifecycleTests(TorrentTestCase):
         storage = ManualStorage(self.metainfo)
         self.makeTorrent(storage=storage, start=False)
         d = self.torrent.start()
-        storage._check.errback(ZeroDivisionError("oops"))
+        storage.failCheck(ZeroDivisionError("oops"))
         self.assertIsNone(self.successResultOf(d))
         self.assertEqual(self.torrent.state, TorrentState.ERROR)
         self.assertIsInstance(self.torrent.error, InternalError)
@@ -1083,7 +1087,7 @@ class StorageFailureTests(TorrentTestCase):
         storage = ManualStorage(self.metainfo)
         self.makeTorrent(storage=storage, start=False)
         self.torrent.start()
-        storage._check.errback(StorageError("no such folder"))  # type: ignore[union-attr]
+        storage.failCheck(StorageError("no such folder"))
         self.assertEqual(self.torrent.state, "error")
         self.assertIsNone(self.successResultOf(self.torrent.stop()))
         self.assertEqual(self.torrent.state, "stopped")
@@ -1243,7 +1247,7 @@ class StopTests(TorrentTestCase):
         remote = self.accept(1)
         self.successResultOf(self.torrent.stop())
         self.assertTrue(remote.dropped)
-        self.assertTrue(self.storage._closed)
+        self.assertTrue(self.storage.closed)
 
 
 class HeldReadStorage(MemoryStorage):

@@ -10,6 +10,8 @@ import json
 import os
 from typing import Any, Optional
 
+import bencodepy
+
 from treq.client import HTTPClient
 from treq.testing import StubTreq
 from twisted.internet import reactor
@@ -24,17 +26,20 @@ from twisted.python import usage
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
+from twisted.web.resource import Resource
 from twisted.web.test.requesthelper import DummyRequest
 
 from bittwist import tap
 from bittwist.fetch import FETCH_TIMEOUT
 from bittwist.metainfo import createTorrent
 from bittwist.service import BitTorrentService
+from bittwist.tracker import Announcer
 from bittwist.web.api import EventsResource
 from bittwist.web.site import AccessGuard, WebService, isLoopback, makeWebSite
 from tests.fakes import MemoryStorageFactory
 from tests.httpserver import TorrentFileServer
 from tests.test_fetch import nonPersistentClient
+from tests.test_tracker import FakeTracker
 
 BASE = "http://127.0.0.1:8080"
 CHANGE = {"X-Bittwist": "1"}
@@ -53,17 +58,19 @@ def multipart(field: str, filename: str, data: bytes) -> tuple[dict[str, str], b
     return {**CHANGE, "Content-Type": f"multipart/form-data; boundary={boundary}"}, body
 
 
-def makeTorrentBytes(testCase: SynchronousTestCase, name: str = "payload.bin", size: int = 40000) -> bytes:
+def makeTorrentBytes(
+    testCase: SynchronousTestCase, name: str = "payload.bin", size: int = 40000, trackers: list[str] = []
+) -> bytes:
     """
-    @return: the bytes of a torrent (no tracker) of a file of C{size}
-        bytes, in pieces of 16 KiB.
+    @return: the bytes of a torrent (with C{trackers}, none by default) of a
+        file of C{size} bytes, in pieces of 16 KiB.
     """
     folder = os.path.abspath(testCase.mktemp())
     os.makedirs(folder)
     path = os.path.join(folder, name)
     with open(path, "wb") as f:
         f.write(name.encode("ascii") * (size // len(name)))
-    return createTorrent(path, pieceLength=16384)
+    return createTorrent(path, pieceLength=16384, trackers=trackers)
 
 
 class WebTestCase(SynchronousTestCase):
@@ -78,7 +85,7 @@ class WebTestCase(SynchronousTestCase):
         self.clock = MemoryReactorClock()
         self.storageFactory = MemoryStorageFactory()
         self.service = BitTorrentService(
-            "tcp:6881", reactor=self.clock, httpClient=object(), progressInterval=None,
+            "tcp:6881", reactor=self.clock, httpClient=self.trackerClient(), progressInterval=None,
             storageFactory=self.storageFactory,
         )
         self.service.startService()
@@ -90,6 +97,13 @@ class WebTestCase(SynchronousTestCase):
         self.treq = StubTreq(self.site.resource)
         self.torrent = self.service.addTorrent(makeTorrentBytes(self), "here", announce=False)
         self.hex = self.torrent.infoHash.hex()
+
+    def trackerClient(self) -> Any:
+        """
+        @return: the treq-like client the service asks trackers with (none
+            is used by default).
+        """
+        return object()
 
     def request(self, method: str, path: str, **kwargs: Any) -> tuple[Any, Any]:
         """
@@ -232,6 +246,20 @@ class TorrentApiTests(WebTestCase):
         self.assertEqual(len(self.service.session.torrents), 1)
         response, body = self.request("POST", "/api/torrents", data=b"", headers=CHANGE)
         self.assertError(response, body, 400, "empty upload")
+
+    def test_uploadDeepPath(self) -> None:
+        """
+        An upload whose one file has a path of 40,000 components (a 120 KB
+        torrent that once held the reactor for seconds) is a 400 naming the
+        path depth limit; nothing is added.
+        """
+        data = bencodepy.encode({b"info": {
+            b"files": [{b"length": 1, b"path": [b"a"] * 40000}],
+            b"name": b"deep", b"piece length": 16384, b"pieces": b"x" * 20,
+        }})
+        response, body = self.request("POST", "/api/torrents", data=data, headers=CHANGE)
+        self.assertError(response, body, 400, "over the limit of 256")
+        self.assertEqual(len(self.service.session.torrents), 1)
 
     def test_uploadDuplicate(self) -> None:
         """
@@ -1044,3 +1072,66 @@ class AddByURLTests(TestCase):
         response, body = yield d
         self.assertEqual(response.code, 504, body)
         self.assertIn(f"no complete answer within {FETCH_TIMEOUT:g} seconds", body["error"])
+
+
+class TrackerApiTests(WebTestCase):
+    """
+    Tests for C{/api/torrents/<hex>/trackers} and C{.../announce}, with a
+    torrent announcing to a fake HTTP tracker and a broken one.
+    """
+
+    def trackerClient(self) -> Any:
+        self.tracker = FakeTracker()
+        self.broken = FakeTracker(code=500)
+        root = Resource()
+        root.putChild(b"good", self.tracker)
+        root.putChild(b"broken", self.broken)
+        return StubTreq(root)
+
+    def setUp(self) -> None:
+        super().setUp()
+        data = makeTorrentBytes(
+            self, "tracked.bin",
+            trackers=["http://tracker.example/broken", "http://tracker.example/good"],
+        )
+        self.tracked = self.service.addTorrent(data, "tracked")
+        self.trackedHex = self.tracked.infoHash.hex()
+
+    def test_trackers(self) -> None:
+        """
+        C{GET .../trackers} lists each tracker with its tier, state, last
+        error, peers given, and times in seconds relative to now.
+        """
+        self.clock.advance(7)
+        response, body = self.request("GET", f"/api/torrents/{self.trackedHex}/trackers")
+        self.assertEqual(response.code, 200, body)
+        byURL = {t["url"]: t for t in body}
+        broken = byURL["http://tracker.example/broken"]
+        good = byURL["http://tracker.example/good"]
+        self.assertEqual((broken["tier"], broken["state"]), (0, "error"))
+        self.assertIn("500", broken["error"])
+        self.assertEqual((good["state"], good["peers"], good["error"]), ("working", 1, None))
+        self.assertEqual(good["lastAnnounceAgo"], 7)
+        # Short of peers, the torrent asks again as soon as the floor allows.
+        self.assertEqual(good["nextAnnounceIn"], Announcer.ANNOUNCE_NOW_FLOOR - 7)
+
+    def test_announce(self) -> None:
+        """
+        C{POST .../announce} asks the trackers again once the floor since the
+        last announce has passed; a paused torrent refuses with 409.
+        """
+        asked = len(self.tracker.requests)
+        self.clock.advance(120)
+        response, body = self.request("POST", f"/api/torrents/{self.trackedHex}/announce", headers=CHANGE)
+        self.assertEqual(response.code, 200, body)
+        self.assertEqual(len(self.tracker.requests), asked + 1)
+        self.tracked.pause()
+        response, body = self.request("POST", f"/api/torrents/{self.trackedHex}/announce", headers=CHANGE)
+        self.assertError(response, body, 409, "paused")
+
+    def test_noTrackers(self) -> None:
+        """
+        A torrent without trackers lists none.
+        """
+        response, body = self.request("GET", f"/api/torrents/{self.hex}/trackers")
+        self.assertEqual((response.code, body), (200, []))

@@ -27,13 +27,14 @@ from bittwist.factory import PeerDialer
 from bittwist.metainfo import Metainfo
 from bittwist.peer import PeerProtocol
 from bittwist.ratelimit import TokenBucket
-from bittwist.sources import IPeerSource, ISourceOwner
+from bittwist.sources import IPeerSource, ISourceOwner, TrackerSource
 from bittwist.storage import IPieceStorage
 from bittwist.torrent.download import Download
 from bittwist.torrent.lifecycle import ACTIVE, Lifecycle, TorrentInput, TorrentState
 from bittwist.torrent.status import PeerStatus, TorrentStatus
 from bittwist.torrent.swarm import Swarm
 from bittwist.torrent.upload import Upload
+from bittwist.tracker import TrackerStatus
 
 __all__ = ["Torrent"]
 
@@ -265,12 +266,13 @@ class Torrent:
             total=self.numPieces,
         )
         complete = have.complete()
-        if complete:
-            self._lifecycle.complete()
         if self._pauseWhenChecked:
             self._move(_In.CHECKED_PAUSED)
         else:
             self._move(_In.CHECKED_COMPLETE if complete else _In.CHECKED_INCOMPLETE)
+        # Last: whoever waits on whenComplete sees the torrent seeding.
+        if complete:
+            self._lifecycle.complete()
 
     def pause(self) -> Deferred[None]:
         """
@@ -522,6 +524,26 @@ class Torrent:
             error=str(self.error) if self.error else None,
             peersUsed=len(download.contributors),
         )
+
+    def trackerStatuses(self) -> list[TrackerStatus]:
+        """
+        @return: the status of each of the torrent's trackers.
+        """
+        return [
+            status
+            for source in self.sources
+            if isinstance(source, TrackerSource)
+            for status in source.trackerStatuses()
+        ]
+
+    def announceNow(self) -> None:
+        """
+        Ask every peer source for peers now, within each one's limits of
+        politeness (a tracker's C{min interval}).
+        """
+        if self.state in ACTIVE:
+            for source in self.sources:
+                source.wantPeers()
 
     def peerStatuses(self) -> list[PeerStatus]:
         """

@@ -28,6 +28,7 @@ from bittwist.errors import BittwistError, FormDataError, MetainfoError, Torrent
 from bittwist.fetch import MAX_TORRENT_SIZE
 from bittwist.metainfo import parse
 from bittwist.torrent import Torrent, TorrentState
+from bittwist.torrent.lifecycle import ACTIVE
 from bittwist.web.multipart import FormDataParser, boundaryFrom
 
 __all__ = [
@@ -104,6 +105,23 @@ def torrentToJson(torrent: Torrent) -> dict[str, Any]:
     result = dataclasses.asdict(status)
     result["progress"] = status.progress
     result["eta"] = status.eta
+    return result
+
+
+def trackersToJson(torrent: Torrent, now: float) -> list[dict[str, Any]]:
+    """
+    @param now: the time on the clock the tracker times were taken on.
+    @return: each tracker's L{bittwist.tracker.TrackerStatus} as a JSON
+        object, its times as C{lastAnnounceAgo} and C{nextAnnounceIn}
+        (seconds, or C{null}).
+    """
+    result = []
+    for status in torrent.trackerStatuses():
+        entry = dataclasses.asdict(status)
+        last, following = entry.pop("lastAnnounce"), entry.pop("nextAnnounce")
+        entry["lastAnnounceAgo"] = None if last is None else max(0.0, now - last)
+        entry["nextAnnounceIn"] = None if following is None else max(0.0, following - now)
+        result.append(entry)
     return result
 
 
@@ -336,7 +354,8 @@ class TorrentResource(_JsonResource):
     """
     C{/api/torrents/<hex>}: one torrent's status (GET), removing it
     (DELETE, with C{?deleteData=1} to delete its files too), and its
-    children C{peers}, C{pieces}, C{pause}, C{resume}.
+    children C{peers}, C{pieces}, C{trackers}, C{pause}, C{resume},
+    C{announce}.
     """
 
     def __init__(self, service: Any, infoHash: bytes, changed: Callable[[], None]) -> None:
@@ -346,14 +365,22 @@ class TorrentResource(_JsonResource):
         self._changed = changed
         self.putChild(b"peers", _TorrentPart(self, "peers"))
         self.putChild(b"pieces", _TorrentPart(self, "pieces"))
+        self.putChild(b"trackers", _TorrentPart(self, "trackers"))
         self.putChild(b"pause", _TorrentAction(self, "pause"))
         self.putChild(b"resume", _TorrentAction(self, "resume"))
+        self.putChild(b"announce", _TorrentAction(self, "announce"))
 
     def torrent(self) -> Optional[Torrent]:
         """
         @return: the torrent, or C{None} if it was removed meanwhile.
         """
         return self._service.session.torrents.get(self.infoHash)
+
+    def now(self) -> float:
+        """
+        @return: the session's clock, which tracker times are measured on.
+        """
+        return self._service.session.reactor.seconds()
 
     def gone(self, request: Request) -> bytes:
         return errorJson(request, 404, f"no torrent with info hash {self.infoHash.hex()}; it was removed")
@@ -398,7 +425,7 @@ class TorrentResource(_JsonResource):
 
 class _TorrentPart(_JsonResource):
     """
-    C{/api/torrents/<hex>/peers} and C{.../pieces}.
+    C{/api/torrents/<hex>/peers}, C{.../pieces} and C{.../trackers}.
     """
 
     def __init__(self, parent: TorrentResource, part: str) -> None:
@@ -412,6 +439,8 @@ class _TorrentPart(_JsonResource):
             return self._parent.gone(request)
         if self._part == "peers":
             return writeJson(request, [dataclasses.asdict(p) for p in torrent.peerStatuses()])
+        if self._part == "trackers":
+            return writeJson(request, trackersToJson(torrent, self._parent.now()))
         pieces = torrent.pieces()
         return writeJson(
             request,
@@ -426,7 +455,9 @@ class _TorrentPart(_JsonResource):
 
 class _TorrentAction(_JsonResource):
     """
-    C{POST /api/torrents/<hex>/pause} and C{.../resume}.
+    C{POST /api/torrents/<hex>/pause}, C{.../resume} and C{.../announce}
+    (ask the trackers for peers now, as far as their C{min interval}
+    allows).
     """
 
     def __init__(self, parent: TorrentResource, action: str) -> None:
@@ -438,6 +469,11 @@ class _TorrentAction(_JsonResource):
         torrent = self._parent.torrent()
         if torrent is None:
             return self._parent.gone(request)
+        if self._action == "announce":
+            if torrent.state not in ACTIVE:
+                return errorJson(request, 409, f"a torrent that is {torrent.state} does not announce")
+            torrent.announceNow()
+            return writeJson(request, trackersToJson(torrent, self._parent.now()))
         if self._action == "pause":
             if torrent.state not in _PAUSABLE:
                 return errorJson(request, 409, f"cannot pause a torrent that is {torrent.state}")
