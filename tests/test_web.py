@@ -20,7 +20,8 @@ from twisted.internet.defer import Deferred, inlineCallbacks, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.task import deferLater
-from twisted.internet.testing import EventLoggingObserver, MemoryReactorClock
+from twisted.internet.error import ConnectionDone
+from twisted.internet.testing import EventLoggingObserver, MemoryReactorClock, StringTransport
 from twisted.logger import globalLogPublisher
 from twisted.python import usage
 from twisted.python.failure import Failure
@@ -779,6 +780,56 @@ class RawHTTPClient(Protocol):
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.closed.callback(None)
+
+
+class GuardedRequestTests(SynchronousTestCase):
+    """
+    L{bittwist.web.site.GuardedSite} fed bytes through a L{StringTransport}
+    on a L{MemoryReactorClock}.
+    """
+
+    def setUp(self) -> None:
+        self.clock = MemoryReactorClock()
+        service = BitTorrentService(
+            "tcp:6881", reactor=self.clock, httpClient=object(), progressInterval=None,
+            storageFactory=MemoryStorageFactory(),
+        )
+        self.site = makeWebSite(service, "downloads", token="sesame", requireToken=True, reactor=self.clock)
+        self.transport = StringTransport()
+        self.channel = self.site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+        self.channel.makeConnection(self.transport)
+        self.addCleanup(self.channel.connectionLost, Failure(ConnectionDone()))
+
+    def test_byteByByte(self) -> None:
+        """
+        Fed one byte at a time, a request without its token is answered
+        (401) when the blank line ending its headers arrives, not before.
+        """
+        head = (
+            b"POST /api/torrents HTTP/1.1\r\nHost: box\r\nX-Bittwist: 1\r\n"
+            b"Content-Length: 50000000\r\n\r\n"
+        )
+        for i in range(len(head)):
+            self.assertEqual(self.transport.value(), b"", i)
+            self.channel.dataReceived(head[i : i + 1])
+        self.assertTrue(self.transport.value().startswith(b"HTTP/1.1 401 "), self.transport.value())
+
+    def test_bodyDroppedThenClosed(self) -> None:
+        """
+        After an early refusal, body bytes are dropped without an answer of
+        their own, and the connection is closed after the linger time.
+        """
+        self.channel.dataReceived(
+            b"POST /api/torrents HTTP/1.1\r\nHost: box\r\nContent-Length: 50000000\r\n\r\n"
+        )
+        answer = self.transport.value()
+        self.assertIn(b"401", answer.split(b"\r\n")[0])
+        for _ in range(100):
+            self.channel.dataReceived(b"GET / HTTP/1.1\r\n\r\n" * 100)
+        self.assertEqual(self.transport.value(), answer)
+        self.assertFalse(self.transport.disconnecting)
+        self.clock.advance(self.site.lingerSeconds)
+        self.assertTrue(self.transport.disconnecting)
 
 
 class LoopbackTests(TestCase):
