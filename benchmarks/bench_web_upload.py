@@ -17,7 +17,9 @@ it) and one client on a raw socket that sends the headers, then the body in
   - C{403 origin}: multipart upload with a foreign C{Origin};
   - C{401 token}: multipart upload without the token the site needs;
   - C{413 multipart}: a well-formed multipart upload, too large;
-  - C{413 raw}: a raw body (C{application/x-bittorrent}), too large.
+  - C{413 raw}: a raw body (C{application/x-bittorrent}), too large;
+  - C{413 chunked}: the same without a length (C{Transfer-Encoding:
+    chunked}), refused as it passes the limit.
 
 The server's peak RSS is its C{VmHWM} from C{/proc} after the answer.
 """
@@ -64,7 +66,9 @@ def peakRSS(pid: int) -> int:
     raise RuntimeError("no VmHWM")
 
 
-def request(port: int, size: int, multipart: bool, extra: list[bytes]) -> tuple[int, float, int]:
+def request(
+    port: int, size: int, multipart: bool, extra: list[bytes], chunked: bool = False
+) -> tuple[int, float, int]:
     """
     Send a C{POST /api/torrents} with a body of C{size} bytes until the
     server answers.
@@ -88,13 +92,15 @@ def request(port: int, size: int, multipart: bool, extra: list[bytes]) -> tuple[
             b"Host: 127.0.0.1:%d" % port,
             b"X-Bittwist: 1",
             b"Content-Type: " + contentType,
-            b"Content-Length: %d" % size,
+            b"Transfer-Encoding: chunked" if chunked else b"Content-Length: %d" % size,
             *extra,
         ]
     ) + b"\r\n\r\n"
     chunk = b"\0" * 2**20
     pieces = [head, prefix] + [chunk] * (fill // len(chunk)) + [b"\0" * (fill % len(chunk)), suffix]
     pieces = [piece for piece in pieces if piece]
+    if chunked:
+        pieces = [pieces[0]] + [b"%x\r\n" % len(p) + p + b"\r\n" for p in pieces[1:]] + [b"0\r\n\r\n"]
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setblocking(False)
     answer = b""
@@ -146,6 +152,7 @@ CASES = [
     ("401 token", "token", True, []),
     ("413 multipart", "open", True, []),
     ("413 raw", "open", False, []),
+    ("413 chunked", "open", False, []),
 ]
 
 
@@ -159,7 +166,7 @@ def runCase(checkout: str, case: tuple, size: int, folder: str) -> dict:
     try:
         ports = json.loads(server.stdout.readline())
         before = peakRSS(server.pid)
-        code, elapsed, sent = request(ports[site], size, multipart, extra)
+        code, elapsed, sent = request(ports[site], size, multipart, extra, chunked="chunked" in name)
         # Let the server finish whatever it does with the body.
         time.sleep(0.5)
         after = peakRSS(server.pid)
