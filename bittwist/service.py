@@ -21,6 +21,7 @@ from bittwist import metainfo as _metainfo
 from bittwist.config import SessionConfig, TorrentConfig
 from bittwist.dht.node import DHTService
 from bittwist.errors import BittwistError, ListenError, StorageError, UsageError
+from bittwist.fetch import fetchTorrent
 from bittwist.metainfo import Metainfo
 from bittwist.progress import ProgressLogger, formatRate, formatSize
 from bittwist.session import Session, StorageFactory
@@ -99,7 +100,8 @@ class BitTorrentService(MultiService):
         @param reactor: the reactor (the global one by default).
         @param config: rate limits, and each torrent's limits and seed goals.
         @param peerId: our peer id (a fresh one by default).
-        @param httpClient: a treq-like client for trackers.
+        @param httpClient: a treq-like client for trackers and for fetching
+            torrents by URL (L{addTorrentFromURL}).
         @param progressInterval: seconds between progress log lines, or
             C{None} for none.
         @param stateDir: the folder to remember torrents in across restarts
@@ -120,6 +122,7 @@ class BitTorrentService(MultiService):
             self._endpointDescription = endpoint = endpointDescription(endpoint)
             endpoint = serverFromString(reactor, endpoint)
         self._endpoint = endpoint
+        self._httpClient = httpClient
         self._listening: Optional[Deferred[Any]] = None
         self._listenWaiters: list[Deferred[int]] = []
         self._listenResult: Optional[Union[int, Failure]] = None
@@ -220,6 +223,24 @@ class BitTorrentService(MultiService):
         if self._ready:
             self._startTorrent(added)
         return added
+
+    def addTorrentFromURL(
+        self, url: str, downloadDir: Union[str, os.PathLike[str]]
+    ) -> Deferred[Torrent]:
+        """
+        Fetch a C{.torrent} from an C{http://} or C{https://} address
+        (bounded in size and time, see L{bittwist.fetch}) and add it like
+        L{addTorrent}.
+
+        @param url: the address of the C{.torrent} file.
+        @param downloadDir: the folder its files go in.
+        @return: fires with the torrent, or fails with
+            L{bittwist.errors.TorrentFetchError} if it cannot be fetched or
+            is no torrent, or L{bittwist.errors.UsageError} if it is already
+            added.
+        """
+        d = fetchTorrent(url, self._httpClient, self._reactor)
+        return d.addCallback(self.addTorrent, downloadDir)
 
     def removeTorrent(self, infoHash: bytes, deleteData: bool = False) -> Deferred[None]:
         """

@@ -26,6 +26,7 @@ from bittwist.metainfo import createTorrent
 from bittwist.service import BitTorrentService
 from bittwist.trackerserver import makeTrackerSite
 from bittwist.web.site import WebService
+from tests.httpserver import TorrentFileServer
 from tests.ltpeer import LibtorrentPeer, createTorrentWithLibtorrent, makePayload
 
 CHROMIUM = shutil.which("chromium")
@@ -336,6 +337,52 @@ class BrowserTests(TestCase):
         self.assertEqual(added.state, "downloading")
         sameDocument = yield page.evaluate("window.sameDocument === true")
         self.assertTrue(sameDocument)
+
+    @inlineCallbacks
+    def test_addByURL(self) -> Any:
+        """
+        An address typed in the URL field is fetched by the server and the
+        torrent appears in the list, downloading into the web folder; an
+        address that gives no torrent shows the server's error.
+        """
+        server = TorrentFileServer(reactor)
+        server.start()
+        self.addCleanup(server.stop)
+        payload = os.path.join(self.folder, "byurl", "byurl.bin")
+        os.makedirs(os.path.dirname(payload))
+        with open(payload, "wb") as f:
+            f.write(b"by url" * 20000)
+        url = server.add("byurl.torrent", createTorrent(payload, pieceLength=16384))
+
+        page = yield Page.open(self.browser, self.url)
+        yield page.waitFor("document.readyState === 'complete'", what="the page to load")
+        yield page.waitFor("document.querySelectorAll('#torrent-rows tr').length === 1", what="the first row")
+        yield page.evaluate(f"document.getElementById('torrent-url').value = {json.dumps(url)}")
+        yield page.evaluate("document.getElementById('url-button').click()")
+        addedHash = yield page.waitFor(
+            "(() => { const r = [...document.querySelectorAll('#torrent-rows tr')]"
+            ".find(r => r.querySelector('.name').textContent === 'byurl.bin'); return r && r.dataset.infoHash; })()",
+            what="the row of the torrent added by URL",
+        )
+        added = self.service.session.torrents[bytes.fromhex(addedHash)]
+        self.assertEqual(added.storage.downloadDir, os.path.abspath(self.downloadDir))
+        message = yield page.evaluate("document.getElementById('message').textContent")
+        self.assertEqual(message, "Added byurl.bin")
+        field = yield page.evaluate("document.getElementById('torrent-url').value")
+        self.assertEqual(field, "")
+        yield page.screenshot(os.path.join(self.folder, "added-by-url.png"))
+
+        yield page.evaluate(
+            f"document.getElementById('torrent-url').value = {json.dumps(server.base + '/missing.torrent')}"
+        )
+        yield page.evaluate("document.getElementById('url-button').click()")
+        error = yield page.waitFor(
+            "(() => { const m = document.getElementById('message');"
+            " return m.classList.contains('error') ? m.textContent : null; })()",
+            what="the error message",
+        )
+        self.assertIn("the server answered 404", error)
+        self.assertEqual(len(self.service.session.torrents), 2)
 
     @inlineCallbacks
     def test_peersAndTrackers(self) -> Any:

@@ -24,7 +24,8 @@ from twisted.web.server import NOT_DONE_YET, Request
 from twisted.web.error import UnsupportedMethod
 
 from bittwist import events
-from bittwist.errors import BittwistError, FormDataError, MetainfoError
+from bittwist.errors import BittwistError, FormDataError, MetainfoError, TorrentFetchError, UsageError
+from bittwist.fetch import MAX_TORRENT_SIZE
 from bittwist.metainfo import parse
 from bittwist.torrent import Torrent, TorrentState
 from bittwist.torrent.lifecycle import ACTIVE
@@ -41,13 +42,10 @@ __all__ = [
     "MAX_BODY_SIZE",
 ]
 
-MAX_UPLOAD_SIZE = 10 * 2**20
+MAX_UPLOAD_SIZE = MAX_TORRENT_SIZE
 """
-The largest C{.torrent} accepted by upload or by URL. Real ones are
-kilobytes, a few megabytes for huge payloads: 10 MiB of piece hashes
-describe 500,000 pieces, 8 TiB in 16 MiB pieces. libtorrent refuses to load
-a torrent file over 10 MB by default (C{load_torrent_limits}); we accept
-slightly more. This bounds what one request makes us parse.
+The largest C{.torrent} accepted by upload: see
+L{bittwist.fetch.MAX_TORRENT_SIZE}.
 """
 
 MAX_BODY_SIZE = MAX_UPLOAD_SIZE + 64 * 2**10
@@ -65,6 +63,12 @@ The largest JSON body (C{{"url": ...}}) we parse.
 _READ_SIZE = 64 * 2**10
 
 TORRENT_CONTENT_TYPE = "application/x-bittorrent"
+
+_FETCH_ERROR_CODES = {"url": 400, "metainfo": 400, "status": 502, "network": 502, "size": 502, "timeout": 504}
+"""
+The answer to a failed fetch by URL, by L{TorrentFetchError.kind}: the
+user's mistake (400), or the other server's (502, 504 if it was too slow).
+"""
 
 _HEX_INFO_HASH = re.compile(rb"[0-9a-fA-F]{40}\Z")
 
@@ -195,8 +199,10 @@ class ApiResource(_JsonResource):
 
 class TorrentsResource(_JsonResource):
     """
-    C{/api/torrents}: list the torrents (GET), add one by uploading its
-    C{.torrent} (POST); C{/api/torrents/<info hash in hex>} is one torrent.
+    C{/api/torrents}: list the torrents (GET), add one (POST) by uploading
+    its C{.torrent} (the raw body, or C{multipart/form-data} with the file in
+    field C{torrent}) or by giving its address as JSON C{{"url": ...}};
+    C{/api/torrents/<info hash in hex>} is one torrent.
     """
 
     log = Logger()
@@ -227,10 +233,12 @@ class TorrentsResource(_JsonResource):
         torrents = list(self._service.session.torrents.values())
         return writeJson(request, [torrentToJson(t) for t in torrents])
 
-    def render_POST(self, request: Request) -> bytes:
+    def render_POST(self, request: Request) -> Any:
         contentType = (request.getHeader(b"content-type") or b"").lower()
         assert request.content is not None
         request.content.seek(0)
+        if contentType.startswith(b"application/json"):
+            return self._addFromURL(request)
         if contentType.startswith(b"multipart/form-data"):
             try:
                 data = _readFormField(request, "torrent", MAX_UPLOAD_SIZE)
@@ -253,6 +261,62 @@ class TorrentsResource(_JsonResource):
         except MetainfoError as e:
             return errorJson(request, 400, str(e))
         return self._add(request, metainfo)
+
+    def _addFromURL(self, request: Request) -> Any:
+        """
+        Add the torrent at the address in the JSON body C{{"url": ...}},
+        answering once it is fetched.
+        """
+        assert request.content is not None
+        raw = request.content.read(MAX_JSON_SIZE + 1)
+        if len(raw) > MAX_JSON_SIZE:
+            return errorJson(request, 413, f"a JSON body is at most {MAX_JSON_SIZE} bytes")
+        try:
+            value = json.loads(raw)
+        except ValueError as e:
+            return errorJson(request, 400, f"the body is not JSON ({e}); send {{\"url\": \"https://...\"}}")
+        url = value.get("url") if isinstance(value, dict) else None
+        if not isinstance(url, str) or not url.strip():
+            return errorJson(
+                request, 400, 'send {"url": "https://..."} with the address of a .torrent file'
+            )
+        d = self._service.addTorrentFromURL(url.strip(), self._downloadDir)
+        gone: list[object] = []
+
+        def disconnected(reason: object) -> None:
+            gone.append(reason)
+            d.cancel()
+
+        request.notifyFinish().addErrback(disconnected)
+
+        def answer(body: bytes) -> None:
+            if not gone:
+                request.write(body)
+                request.finish()
+
+        def added(torrent: Torrent) -> None:
+            name = torrent.metainfo.name
+            self.log.info("{name}: added through the web page from {url}", name=name, url=url)
+            self._changed()
+            request.setHeader(b"location", f"/api/torrents/{torrent.infoHash.hex()}".encode("ascii"))
+            answer(writeJson(request, torrentToJson(torrent), 201))
+
+        def failed(failure: Failure) -> None:
+            if gone:
+                return
+            if failure.check(TorrentFetchError):
+                code = _FETCH_ERROR_CODES.get(failure.value.kind, 502)
+                answer(errorJson(request, code, str(failure.value)))
+            elif failure.check(UsageError):
+                answer(errorJson(request, 409, str(failure.value)))
+            elif failure.check(BittwistError):
+                answer(errorJson(request, 400, str(failure.value)))
+            else:
+                self.log.failure("Adding {url} failed", failure, url=url)
+                answer(errorJson(request, 500, "internal error; see the log"))
+
+        d.addCallbacks(added, failed)
+        return NOT_DONE_YET
 
     def _add(self, request: Request, metainfo: Any) -> bytes:
         """

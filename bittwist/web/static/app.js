@@ -270,6 +270,26 @@
     }
   });
 
+  $("url-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const input = $("torrent-url");
+    const url = input.value.trim();
+    if (!url) { showMessage("Paste the address of a .torrent file first.", true); return; }
+    const button = $("url-button");
+    button.disabled = true;
+    showMessage(`Fetching ${url}…`, false);
+    try {
+      const t = await api("POST", "/api/torrents", JSON.stringify({url}), "application/json");
+      showMessage(`Added ${t.name}`, false);
+      input.value = "";
+      selected = t.infoHash;
+    } catch (e) {
+      showMessage(e.message, true);
+    } finally {
+      button.disabled = false;
+    }
+  });
+
   function connect() {
     const live = $("live");
     const source = new EventSource("/api/events");
