@@ -1197,3 +1197,50 @@ class TrackerApiTests(WebTestCase):
         """
         response, body = self.request("GET", f"/api/torrents/{self.hex}/trackers")
         self.assertEqual((response.code, body), (200, []))
+
+
+class MagnetApiTests(WebTestCase):
+    """
+    Tests for adding a magnet link through C{POST /api/torrents}.
+    """
+
+    def test_addMagnet(self) -> None:
+        """
+        C{{"magnet": ...}} adds the torrent, fetching its metadata: 201 with
+        its status; the list shows it.
+        """
+        link = "magnet:?xt=urn:btih:" + "ab" * 20 + "&dn=Some%20files"
+        response, body = self.request(
+            "POST", "/api/torrents", data=json.dumps({"magnet": link}).encode(),
+            headers={**CHANGE, "Content-Type": "application/json"},
+        )
+        self.assertEqual(response.code, 201, body)
+        self.assertEqual(
+            (body["name"], body["state"], body["infoHash"], body["progress"], body["metadataProgress"]),
+            ("Some files", "fetching metadata", "ab" * 20, 0.0, 0.0),
+        )
+        self.assertEqual(response.headers.getRawHeaders("location"), ["/api/torrents/" + "ab" * 20])
+        response, listed = self.request("GET", "/api/torrents")
+        self.assertIn("fetching metadata", [t["state"] for t in listed])
+        response, body = self.request("GET", "/api/torrents/" + "ab" * 20 + "/peers")
+        self.assertEqual((response.code, body), (200, []))
+        response, body = self.request("DELETE", "/api/torrents/" + "ab" * 20 + "?deleteData=1", headers=CHANGE)
+        self.assertEqual(response.code, 200, body)
+        self.assertNotIn(bytes.fromhex("ab" * 20), self.service.session.torrents)
+
+    def test_badMagnet(self) -> None:
+        """
+        A link that cannot be used is a 400 saying why; one already added a
+        409.
+        """
+        response, body = self.request(
+            "POST", "/api/torrents", data=json.dumps({"magnet": "magnet:?xt=urn:btmh:1220" + "00" * 32}).encode(),
+            headers={**CHANGE, "Content-Type": "application/json"},
+        )
+        self.assertError(response, body, 400, "v2")
+        link = "magnet:?xt=urn:btih:" + self.hex
+        response, body = self.request(
+            "POST", "/api/torrents", data=json.dumps({"magnet": link}).encode(),
+            headers={**CHANGE, "Content-Type": "application/json"},
+        )
+        self.assertError(response, body, 409, "already added")

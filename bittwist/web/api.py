@@ -24,7 +24,14 @@ from twisted.web.server import NOT_DONE_YET, Request
 from twisted.web.error import UnsupportedMethod
 
 from bittwist import events
-from bittwist.errors import BittwistError, FormDataError, MetainfoError, TorrentFetchError, UsageError
+from bittwist.errors import (
+    BittwistError,
+    FormDataError,
+    MagnetError,
+    MetainfoError,
+    TorrentFetchError,
+    UsageError,
+)
 from bittwist.fetch import MAX_TORRENT_SIZE
 from bittwist.metainfo import parse
 from bittwist.torrent import Torrent, TorrentState
@@ -275,10 +282,16 @@ class TorrentsResource(_JsonResource):
             value = json.loads(raw)
         except ValueError as e:
             return errorJson(request, 400, f"the body is not JSON ({e}); send {{\"url\": \"https://...\"}}")
+        magnet = value.get("magnet") if isinstance(value, dict) else None
+        if isinstance(magnet, str):
+            return self._addMagnet(request, magnet)
         url = value.get("url") if isinstance(value, dict) else None
         if not isinstance(url, str) or not url.strip():
             return errorJson(
-                request, 400, 'send {"url": "https://..."} with the address of a .torrent file'
+                request,
+                400,
+                'send {"url": "https://..."} with the address of a .torrent file, '
+                'or {"magnet": "magnet:?xt=urn:btih:..."}',
             )
         d = self._service.addTorrentFromURL(url.strip(), self._downloadDir)
         gone: list[object] = []
@@ -317,6 +330,23 @@ class TorrentsResource(_JsonResource):
 
         d.addCallbacks(added, failed)
         return NOT_DONE_YET
+
+    def _addMagnet(self, request: Request, link: str) -> bytes:
+        """
+        Add the torrent of a magnet link, downloading into the web layer's
+        folder: 201 with its status (C{fetching metadata}), 400 for a link
+        that cannot be used, 409 if the torrent is already added.
+        """
+        try:
+            magnet = self._service.addMagnet(link.strip(), self._downloadDir)
+        except MagnetError as e:
+            return errorJson(request, 400, str(e))
+        except UsageError as e:
+            return errorJson(request, 409, str(e))
+        self.log.info("{name}: magnet link added through the web page", name=magnet.name)
+        self._changed()
+        request.setHeader(b"location", f"/api/torrents/{magnet.infoHash.hex()}".encode("ascii"))
+        return writeJson(request, torrentToJson(magnet), 201)
 
     def _add(self, request: Request, metainfo: Any) -> bytes:
         """
