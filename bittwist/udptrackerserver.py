@@ -208,6 +208,7 @@ class UDPTrackerServer(DatagramProtocol):
             else:
                 reply = self._scrape(request, address)
         except TrackerError as e:
+            self.log.debug("Refused {addr}: {reason}", addr=address, reason=e.reason)
             reply = ErrorReply(request.transactionId, e.reason[:40])
         except Exception:
             self.log.failure("Internal error answering {addr}", addr=address)
