@@ -364,10 +364,10 @@ def _trackerAddress(url: str) -> tuple[str, int]:
     """
     try:
         parts = urlsplit(url)
-        host, port = parts.hostname, parts.port
+        scheme, host, port = parts.scheme, parts.hostname, parts.port
     except ValueError:
-        host = port = None
-    if parts.scheme.lower() != "udp" or not host:
+        scheme = host = port = None
+    if (scheme or "").lower() != "udp" or not host:
         raise UDPTrackerError(url, "not a udp://host:port tracker URL")
     if port is None or port == 0:
         raise UDPTrackerError(url, "the URL has no port; UDP trackers need one, e.g. udp://host:6969")
@@ -585,7 +585,8 @@ class UDPTrackerClient(DatagramProtocol):
                      f"({e.waited} seconds); check the tracker URL, or try later"))
         if failure.check(UDPPacketError):
             return Failure(UDPTrackerError(url, f"{failure.value.reason}; the tracker is broken"))
-        return failure
+        # No socket (CannotListenError), a field that does not fit, ...
+        return Failure(UDPTrackerError(url, f"could not announce: {failure.getErrorMessage()}"))
 
     def announce(
         self,
@@ -620,6 +621,8 @@ class UDPTrackerClient(DatagramProtocol):
         """
         if event not in EVENTS:
             raise ValueError(f"unknown announce event {event!r}")
+        if tries is not None and not 1 <= tries <= MAX_TRIES:
+            raise ValueError(f"tries must be between 1 and {MAX_TRIES}, not {tries}")
         keyNumber = _keyNumber(key)
 
         def build(connectionId: int, transactionId: int) -> AnnounceRequest:
