@@ -19,6 +19,7 @@ from twisted.python.failure import Failure
 from bittwist import events
 from bittwist import metainfo as _metainfo
 from bittwist.config import SessionConfig, TorrentConfig
+from bittwist.dht.node import DHTService
 from bittwist.errors import BittwistError, ListenError, StorageError, UsageError
 from bittwist.metainfo import Metainfo
 from bittwist.progress import ProgressLogger, formatRate, formatSize
@@ -74,6 +75,7 @@ class BitTorrentService(MultiService):
 
     @ivar session: the torrents and their shared peer id and port.
     @ivar state: the state folder, or C{None}.
+    @ivar dht: the L{DHTService}, or C{None}.
     """
 
     log = Logger()
@@ -89,6 +91,7 @@ class BitTorrentService(MultiService):
         stateDir: Optional[str] = None,
         storageFactory: Optional[StorageFactory] = None,
         endpointFactory: Optional[Callable[[str, int], IStreamClientEndpoint]] = None,
+        dht: Optional[DHTService] = None,
     ) -> None:
         """
         @param endpoint: where to accept peers: an endpoint, its string
@@ -105,6 +108,8 @@ class BitTorrentService(MultiService):
             download folder by default).
         @param endpointFactory: makes the client endpoint that dials a peer's
             C{(host, port)} (TCP by default).
+        @param dht: a DHT node to run as a child service and to find peers
+            through (public torrents only), or C{None} for no DHT.
         """
         super().__init__()
         if reactor is None:
@@ -126,6 +131,10 @@ class BitTorrentService(MultiService):
             storageFactory=storageFactory,
             endpointFactory=endpointFactory,
         )
+        self.dht = dht
+        if dht is not None:
+            self.session.dht = dht.node
+            dht.setServiceParent(self)
         # Whether torrents start when added: once running and listening (or
         # failed to), so that none is started twice.
         self._ready = False
@@ -354,23 +363,30 @@ class BitTorrentService(MultiService):
 
         def complete(_: None) -> None:
             status = torrent.status()
+            folder = getattr(torrent.storage, "downloadDir", None)
+            # Where a user finds the files: the file, or the folder holding
+            # them, named for the torrent.
+            path = "memory" if folder is None else os.path.join(folder, torrent.metainfo.name)
             if not status.downloaded:
                 self.log.info(
-                    "{name}: all {size} already here and verified; seeding",
+                    "{name}: all {size} already here and verified, in {path}; seeding",
                     name=status.name,
                     size=formatSize(status.totalLength),
+                    path=path,
+                    folder=folder,
                 )
                 return
             elapsed = max(self._reactor.seconds() - started, 1e-6)
             self.log.info(
                 "{name}: complete and verified: {size} in {elapsed:.1f} s "
-                "({rate} average) from {peersUsed} peers, files in {folder}",
+                "({rate} average) from {peersUsed} peers; the files are in {path}",
                 name=status.name,
                 size=formatSize(status.totalLength),
                 elapsed=elapsed,
                 rate=formatRate(status.downloaded / elapsed),
                 peersUsed=status.peersUsed,
-                folder=getattr(torrent.storage, "downloadDir", "memory"),
+                path=path,
+                folder=folder,
             )
 
         def failed(failure: Failure) -> None:

@@ -24,6 +24,7 @@ from bittwist.mse import Policy
 from bittwist.metainfo import Metainfo
 from bittwist.ratelimit import TokenBucket
 from bittwist.sources import IPeerSource, ManualSource, TrackerSource
+from bittwist.sources.dht import dhtSourceFor
 from bittwist.storage import FileStorage, IPieceStorage
 from bittwist.torrent import Torrent
 
@@ -51,14 +52,21 @@ class _QuietHTTP11ClientFactory(_HTTP11ClientFactory):
     noisy = False
 
 
+class _QuietConnectionPool(HTTPConnectionPool):
+    """
+    A connection pool whose connections do not log (the subclass Twisted's
+    HTTP client howto shows for this).
+    """
+
+    _factory = _QuietHTTP11ClientFactory
+
+
 def _trackerClient(reactor: Any) -> HTTPClient:
     """
     @return: a treq client for trackers. Announces are minutes apart, so
         connections are not kept open between them.
     """
-    pool = HTTPConnectionPool(reactor, persistent=False)
-    pool._factory = _QuietHTTP11ClientFactory
-    return HTTPClient(Agent(reactor, pool=pool))
+    return HTTPClient(Agent(reactor, pool=_QuietConnectionPool(reactor, persistent=False)))
 
 
 StorageFactory = Callable[[Metainfo, str], IPieceStorage]
@@ -80,6 +88,8 @@ class Session:
         (C{uploadLimit.setRate(bytesPerSecond)}; 0 is unlimited).
     @ivar downloadLimit: the download rate limit of every torrent together.
     @ivar dialer: makes the outgoing peer connections of every torrent.
+    @ivar dht: the DHT node (a L{bittwist.dht.IDHTNode}) that torrents added
+        from now on use as a peer source, unless private; C{None} for none.
     """
 
     log = Logger()
@@ -102,7 +112,7 @@ class Session:
         @param endpointFactory: makes the client endpoint to dial a peer's
             C{(host, port)} (TCP by default).
         """
-        self._reactor = reactor
+        self._reactor = self.reactor = reactor
         self.config = config
         self.peerId = peerId or makePeerId()
         self._httpClient = httpClient if httpClient is not None else _trackerClient(reactor)
@@ -115,6 +125,7 @@ class Session:
         self.torrents: dict[bytes, Torrent] = {}
         self.port = 0
         self._listening: Optional[IListeningPort] = None
+        self.dht: Any = None
 
     def _lookup(self, infoHash: bytes) -> Optional[Torrent]:
         return self.torrents.get(infoHash)
@@ -179,6 +190,9 @@ class Session:
         peers = tuple(peers)
         if peers:
             sources.append(ManualSource(peers))
+        dht = dhtSourceFor(metainfo.private, self.dht, self._reactor)
+        if dht is not None:
+            sources.append(dht)
         torrent = Torrent(
             metainfo,
             storage,

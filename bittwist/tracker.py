@@ -8,12 +8,16 @@ to all its trackers, tier by tier, for as long as the torrent runs, through
 the client L{TRACKER_CLIENTS} holds for each URL's scheme (UDP trackers:
 L{bittwist.udptracker}).
 
-Everything a tracker sends is untrusted: the body is bounded, every field is
-type-checked, and malformed peer entries are dropped.
+Everything a tracker sends is untrusted: the body is read up to
+L{MAX_RESPONSE_SIZE} and no further, decoded under a bound on the values it
+may hold, at most L{MAX_PEERS_PER_ANSWER} peers are taken from it, every
+field is type-checked, malformed peer entries are dropped, and its text is
+escaped (L{bittwist.safetext.printable}) before it is logged or shown.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import random
@@ -21,12 +25,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 from urllib.parse import quote_from_bytes, urlsplit
 
-import bencodepy
 import treq
 from twisted.internet.defer import (
     CancelledError,
     Deferred,
-    TimeoutError as DeferredTimeoutError,
     fail,
     gatherResults,
     inlineCallbacks,
@@ -39,9 +41,12 @@ from twisted.python.failure import Failure
 from twisted.web.client import ResponseDone
 from twisted.web.http import PotentialDataLoss
 
-from bittwist.errors import TrackerError
+from bittwist.bdecode import decode as bdecode
+from bittwist.errors import BencodeError, TrackerError
+from bittwist.safetext import printable
 
 __all__ = [
+    "TrackerStatus",
     "AnnounceResponse",
     "announce",
     "Announcer",
@@ -49,14 +54,26 @@ __all__ = [
     "TRACKER_CLIENTS",
     "trackerScheme",
     "MAX_RESPONSE_SIZE",
+    "MAX_PEERS_PER_ANSWER",
+    "MAX_ANSWER_VALUES",
     "parseAnnounceBody",
 ]
 
-#: The largest tracker answer we read, in bytes.
-MAX_RESPONSE_SIZE = 4 * 1024 * 1024
+#: The largest tracker answer we read, in bytes: reading stops and the
+#: connection is closed past it.  An answer of 500 IPv6 peers is 9 KB.
+MAX_RESPONSE_SIZE = 1024 * 1024
+
+#: The most peers taken from one answer (ten times the 50 we ask for); the
+#: rest are ignored without being parsed.
+MAX_PEERS_PER_ANSWER = 500
+
+#: The most bencoded values (strings, integers, lists, dictionaries) one
+#: answer may hold: 500 peers as dictionaries take 3,500.  It bounds what
+#: decoding a body of tiny values (C{lelele...}) can build.
+MAX_ANSWER_VALUES = 50_000
 
 #: The longest C{failure reason} or C{warning message} we keep, in characters.
-_MAX_MESSAGE = 1024
+_MAX_MESSAGE = 300
 
 _EVENTS = (None, "started", "completed", "stopped")
 
@@ -87,6 +104,36 @@ class AnnounceResponse:
     complete: int | None
     incomplete: int | None
     trackerId: bytes | None
+
+
+@dataclass(frozen=True)
+class TrackerStatus:
+    """
+    What is known of one tracker of a torrent, for the status page.
+
+    @ivar url: its announce URL.
+    @ivar tier: its BEP 12 tier, from 0.
+    @ivar state: C{"not contacted"}, C{"announcing"}, C{"working"} (its last
+        answer was good) or C{"error"}.
+    @ivar lastAnnounce: when it last answered or failed (reactor time),
+        or C{None}.
+    @ivar nextAnnounce: when the torrent announces next (to this tier
+        first), or C{None} if nothing is scheduled.
+    @ivar peers: how many peers its last answer listed.
+    @ivar seeders: its last C{complete} count, if it gave one.
+    @ivar leechers: its last C{incomplete} count, if it gave one.
+    @ivar error: its last failure, if its last announce failed.
+    """
+
+    url: str
+    tier: int
+    state: str
+    lastAnnounce: float | None = None
+    nextAnnounce: float | None = None
+    peers: int = 0
+    seeders: int | None = None
+    leechers: int | None = None
+    error: str | None = None
 
 
 def _quote(value: bytes) -> str:
@@ -218,9 +265,27 @@ def _readBody(response: Any, limit: int | None = None) -> Deferred[bytes]:
 
 def _text(value: bytes) -> str:
     """
-    Decode a tracker's message for display, bounded in length.
+    A tracker's message made safe for display: escaped and bounded.
     """
-    return value.decode("utf-8", "replace")[:_MAX_MESSAGE]
+    return printable(value, _MAX_MESSAGE)
+
+
+def _describe(failure: Failure) -> str:
+    """
+    Say why a request failed, in words: Twisted's web client wraps its
+    reasons in a list (C{ResponseNeverReceived}, C{ResponseFailed}), whose
+    own message is the list's C{repr}.
+    """
+    reasons = getattr(failure.value, "reasons", None)
+    if isinstance(reasons, list) and reasons:
+        return "; ".join(
+            _describe(reason) if isinstance(reason, Failure) else str(reason)
+            for reason in reasons
+        )
+    message = failure.getErrorMessage()
+    if not message or message == failure.type.__name__:
+        message = failure.type.__name__
+    return printable(message, _MAX_MESSAGE)
 
 
 def _optionalInt(value: object) -> int | None:
@@ -232,10 +297,13 @@ def _optionalInt(value: object) -> int | None:
     return None
 
 
-def _compactPeers(url: str, blob: bytes, size: int, key: str) -> list[tuple[str, int]]:
+def _compactPeers(
+    url: str, blob: bytes, size: int, key: str, peers: dict[tuple[str, int], None]
+) -> None:
     """
     Parse a compact peer string: 4 (or 16) address bytes then 2 port bytes,
-    big-endian, per peer.
+    big-endian, per peer, into C{peers} until it holds
+    L{MAX_PEERS_PER_ANSWER}.
 
     @raise TrackerError: if C{blob}'s length is not a multiple of C{size}.
     """
@@ -246,22 +314,24 @@ def _compactPeers(url: str, blob: bytes, size: int, key: str) -> list[tuple[str,
             f"the tracker is broken",
         )
     addressFactory = ipaddress.IPv4Address if size == 6 else ipaddress.IPv6Address
-    peers = []
     for offset in range(0, len(blob), size):
+        if len(peers) >= MAX_PEERS_PER_ANSWER:
+            return
         entry = blob[offset : offset + size]
         port = int.from_bytes(entry[-2:], "big")
         if port == 0:
             continue
-        peers.append((str(addressFactory(entry[:-2])), port))
-    return peers
+        peers[str(addressFactory(entry[:-2])), port] = None
 
 
-def _dictionaryPeers(entries: list[object]) -> list[tuple[str, int]]:
+def _dictionaryPeers(entries: list[object], peers: dict[tuple[str, int], None]) -> None:
     """
-    Parse a list of peer dictionaries (C{ip}, C{port}); drop malformed ones.
+    Parse a list of peer dictionaries (C{ip}, C{port}) into C{peers} until
+    it holds L{MAX_PEERS_PER_ANSWER}; drop malformed ones.
     """
-    peers = []
     for entry in entries:
+        if len(peers) >= MAX_PEERS_PER_ANSWER:
+            return
         if not isinstance(entry, dict):
             continue
         ip = entry.get(b"ip")
@@ -274,8 +344,7 @@ def _dictionaryPeers(entries: list[object]) -> list[tuple[str, int]]:
             address = ipaddress.ip_address(ip.decode("ascii"))
         except (UnicodeDecodeError, ValueError):
             continue
-        peers.append((str(address), port))
-    return peers
+        peers[str(address), port] = None
 
 
 def parseAnnounceBody(url: str, body: bytes) -> AnnounceResponse:
@@ -285,13 +354,14 @@ def parseAnnounceBody(url: str, body: bytes) -> AnnounceResponse:
     @param url: the tracker, for error messages.
     @param body: the raw body.
     @return: the answer.
-    @raise TrackerError: if the body is not a bencoded dictionary, carries a
-        C{failure reason}, or lacks a valid C{interval} or peer list.
+    @raise TrackerError: if the body is not a bencoded dictionary, holds
+        more than L{MAX_ANSWER_VALUES} values, carries a C{failure reason},
+        or lacks a valid C{interval} or peer list.
     """
     try:
-        decoded = bencodepy.decode(body)
-    except Exception:
-        raise TrackerError(url, "the answer is not valid bencode; the tracker is broken")
+        decoded = bdecode(body, maxValues=MAX_ANSWER_VALUES)
+    except BencodeError as e:
+        raise TrackerError(url, f"the answer is not valid bencode ({e.reason}); the tracker is broken")
     if not isinstance(decoded, dict):
         raise TrackerError(url, "the answer is not a bencoded dictionary; the tracker is broken")
     reason = decoded.get(b"failure reason")
@@ -304,19 +374,20 @@ def parseAnnounceBody(url: str, body: bytes) -> AnnounceResponse:
     if interval is None:
         raise TrackerError(url, "the answer has no valid 'interval'; the tracker is broken")
 
-    peers: list[tuple[str, int]] = []
+    # An ordered set: duplicates dropped, the tracker's order kept.
+    peers: dict[tuple[str, int], None] = {}
     rawPeers = decoded.get(b"peers")
     rawPeers6 = decoded.get(b"peers6")
     if rawPeers is None and rawPeers6 is None:
         raise TrackerError(url, "the answer has no 'peers'; the tracker is broken")
     if isinstance(rawPeers, bytes):
-        peers.extend(_compactPeers(url, rawPeers, 6, "peers"))
+        _compactPeers(url, rawPeers, 6, "peers", peers)
     elif isinstance(rawPeers, list):
-        peers.extend(_dictionaryPeers(rawPeers))
+        _dictionaryPeers(rawPeers, peers)
     elif rawPeers is not None:
         raise TrackerError(url, "'peers' is neither a string nor a list; the tracker is broken")
     if isinstance(rawPeers6, bytes):
-        peers.extend(_compactPeers(url, rawPeers6, 18, "peers6"))
+        _compactPeers(url, rawPeers6, 18, "peers6", peers)
     elif rawPeers6 is not None:
         raise TrackerError(url, "'peers6' is not a string; the tracker is broken")
 
@@ -325,7 +396,7 @@ def parseAnnounceBody(url: str, body: bytes) -> AnnounceResponse:
     return AnnounceResponse(
         interval=interval,
         minInterval=_optionalInt(decoded.get(b"min interval")),
-        peers=tuple(dict.fromkeys(peers)),
+        peers=tuple(peers),
         warning=_text(warning) if isinstance(warning, bytes) else None,
         complete=_optionalInt(decoded.get(b"complete")),
         incomplete=_optionalInt(decoded.get(b"incomplete")),
@@ -397,22 +468,39 @@ def announce(
             d.addCallback(lambda body: parseAnnounceBody(url, body))
         return d
 
+    # Our own timer rather than Deferred.addTimeout: cancelling a request
+    # that treq's Agent has sent fails it with ResponseNeverReceived (a list
+    # of failures), not CancelledError, so the timeout must be remembered
+    # here to be reported as one.
+    timedOut = False
+
+    def expire() -> None:
+        nonlocal timedOut
+        timedOut = True
+        d.cancel()
+
+    def stopTimer(result: object) -> object:
+        if timer.active():
+            timer.cancel()
+        return result
+
     def failed(failure: Failure) -> Failure:
-        if failure.check(TrackerError):
+        if failure.check(TrackerError) and not timedOut:
             return failure
-        if failure.check(DeferredTimeoutError):
+        if timedOut:
             reason = f"no answer within {timeout:g} seconds"
         elif failure.check(_BodyTooLarge):
-            reason = f"the answer is larger than {MAX_RESPONSE_SIZE} bytes"
+            reason = f"the answer is larger than {MAX_RESPONSE_SIZE} bytes; stopped reading it"
         elif failure.check(CancelledError):
             reason = "the announce was cancelled"
         else:
-            reason = f"could not reach the tracker: {failure.getErrorMessage()}"
+            reason = f"could not reach the tracker: {_describe(failure)}"
         return Failure(TrackerError(url, reason))
 
     d = maybeDeferred(httpClient.get, fullURL)
+    timer = reactor.callLater(timeout, expire)
     d.addCallback(gotResponse)
-    d.addTimeout(timeout, reactor)
+    d.addBoth(stopTimer)
     d.addErrback(failed)
     return d
 
@@ -555,6 +643,12 @@ class Announcer:
             if usable:
                 self._tiers.append(usable)
         self.trackerCount = sum(len(tier) for tier in self._tiers)
+        # What the status page shows of each tracker, by URL.
+        self._statuses: dict[str, TrackerStatus] = {
+            url: TrackerStatus(url, number, "not contacted")
+            for number, tier in enumerate(self._tiers)
+            for url in tier
+        }
         self._trackerIds: dict[str, bytes] = {}
         self._running = False
         self._startedSent = False
@@ -665,6 +759,21 @@ class Announcer:
                 self._call.cancel()
             self._call = None
 
+    def trackerStatuses(self) -> list[TrackerStatus]:
+        """
+        @return: each usable tracker's status, by tier, in the order they
+            are tried.
+        """
+        nextAnnounce = self._call.getTime() if self._call is not None and self._call.active() else None
+        return [
+            dataclasses.replace(self._statuses[url], nextAnnounce=nextAnnounce)
+            for tier in self._tiers
+            for url in tier
+        ]
+
+    def _note(self, url: str, **changes: Any) -> None:
+        self._statuses[url] = dataclasses.replace(self._statuses[url], **changes)
+
     def _schedule(self, delay: float) -> None:
         self._cancelCall()
         self._call = self._reactor.callLater(delay, self._timerFired)
@@ -711,6 +820,7 @@ class Announcer:
         lastError = None
         for tier in self._tiers:
             for url in list(tier):
+                self._note(url, state="announcing")
                 try:
                     response = yield self._clientFor(url).announce(
                         url, self._infoHash, self._peerId, self._port, uploaded,
@@ -721,8 +831,17 @@ class Announcer:
                     if not self._running:
                         raise
                     lastError = e
+                    self._note(
+                        url, state="error", error=printable(e.reason, 300),
+                        lastAnnounce=self._reactor.seconds(),
+                    )
                     self.log.info("Tracker {url} failed: {reason}", url=url, reason=e.reason)
                     continue
+                self._note(
+                    url, state="working", error=None, lastAnnounce=self._reactor.seconds(),
+                    peers=len(response.peers), seeders=response.complete,
+                    leechers=response.incomplete,
+                )
                 tier.remove(url)
                 tier.insert(0, url)
                 return url, response

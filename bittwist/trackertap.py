@@ -21,6 +21,7 @@ from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 from twisted.web.server import Site
 
+from bittwist.commandline import OneLineUsageErrors
 from bittwist.trackerserver import TrackerResource
 from bittwist.udptrackerserver import UDPTrackerServer, WebTrackerAdapter
 
@@ -31,7 +32,7 @@ __all__ = ["Options", "makeService"]
 MAX_INTERVAL = 86400
 
 
-class Options(usage.Options):
+class Options(OneLineUsageErrors, usage.Options):
     """
     Options of C{twistd bittorrent-tracker}.
     """
