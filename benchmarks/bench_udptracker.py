@@ -29,7 +29,7 @@ import treq  # noqa: E402
 from bittwist.tracker import announce as httpAnnounce  # noqa: E402
 from bittwist.trackerserver import TrackerResource, makeTrackerSite  # noqa: E402
 from bittwist.udptracker import UDPTrackerClient  # noqa: E402
-from bittwist.udptrackerserver import UDPTrackerServer, WebTrackerAdapter  # noqa: E402
+from bittwist.udptrackerserver import UDPTrackerServer, adapterFor  # noqa: E402
 
 INFO_HASH = b"\x42" * 20
 
@@ -54,7 +54,7 @@ async def measure(name, announceOnce, count):
 
 async def main(count):
     resource = TrackerResource(reactor=reactor)
-    udpPort = reactor.listenUDP(0, UDPTrackerServer(WebTrackerAdapter(resource)), interface="127.0.0.1")
+    udpPort = reactor.listenUDP(0, UDPTrackerServer(adapterFor(resource)), interface="127.0.0.1")
     tcpPort = reactor.listenTCP(0, makeTrackerSite(reactor), interface="127.0.0.1")
     client = UDPTrackerClient(reactor, tries=1)
 

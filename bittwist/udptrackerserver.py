@@ -24,7 +24,7 @@ from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 
-from bittwist.errors import TrackerError, UDPPacketError
+from bittwist.errors import BittwistError, TrackerError, UDPPacketError
 from bittwist.tracker import AnnounceResponse, parseAnnounceBody
 from bittwist.udptracker import (
     AnnounceReply,
@@ -39,7 +39,14 @@ from bittwist.udptracker import (
     encode,
 )
 
-__all__ = ["UDPTrackerServer", "TrackerAdapter", "WebTrackerAdapter", "MAX_PEERS"]
+__all__ = [
+    "UDPTrackerServer",
+    "TrackerAdapter",
+    "StoreTrackerAdapter",
+    "WebTrackerAdapter",
+    "adapterFor",
+    "MAX_PEERS",
+]
 
 #: The most peers in one announce reply: 20 + 6 * 200 = 1220 bytes, one
 #: unfragmented datagram on any usual link.
@@ -50,6 +57,9 @@ DEFAULT_NUMWANT = 50
 #: and the next, so it lives one to two minutes (BEP 15: clients use it for
 #: one, servers accept it for two).
 SLOT_SECONDS = 60
+#: The longest refusal text sent, in characters: with its 8-byte header, an error
+#: reply stays shorter than the 98-byte announce it answers.
+MAX_ERROR_TEXT = 40
 
 
 class TrackerAdapter(Protocol):
@@ -147,6 +157,61 @@ class WebTrackerAdapter:
         ]
 
 
+class StoreTrackerAdapter:
+    """
+    Serves a transport-free tracker store (C{bittwist.trackerstore.Tracker}:
+    C{announce(infoHash, peerId, ip, port, event, left, numwant)} returning
+    C{peers}, C{complete}, C{incomplete}, C{interval}, and C{scrape(infoHashes)}
+    returning C{complete}, C{incomplete}, C{downloaded} per hash), the store
+    the HTTP front-end shares as C{TrackerResource.tracker}.
+    """
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def announce(
+        self, host: str, infoHash: bytes, peerId: bytes, port: int, uploaded: int,
+        downloaded: int, left: int, event: str | None, numwant: int,
+    ) -> AnnounceResponse:
+        try:
+            result = self._store.announce(infoHash, peerId, host, port, event, left, numwant)
+        except BittwistError as e:
+            # The store's refusal (AnnounceRefused): its text is for the client.
+            raise TrackerError("announce", getattr(e, "reason", str(e)))
+        return AnnounceResponse(
+            interval=result.interval,
+            minInterval=None,
+            peers=tuple((peer.ip, peer.port) for peer in result.peers),
+            warning=None,
+            complete=result.complete,
+            incomplete=result.incomplete,
+            trackerId=None,
+        )
+
+    def scrape(self, host: str, infoHashes: tuple[bytes, ...]) -> list[ScrapeEntry]:
+        try:
+            results = self._store.scrape(infoHashes)
+        except BittwistError as e:
+            raise TrackerError("scrape", getattr(e, "reason", str(e)))
+        return [
+            ScrapeEntry(results[h].complete, results[h].downloaded, results[h].incomplete)
+            for h in infoHashes
+        ]
+
+
+def adapterFor(resource: Any) -> TrackerAdapter:
+    """
+    What a UDP front-end serves to share C{resource}'s swarms: its store
+    (C{resource.tracker}) when it has one, else the resource itself
+    through its web interface.  The one place that knows how the HTTP
+    tracker keeps its swarms.
+    """
+    store = getattr(resource, "tracker", None)
+    if store is not None:
+        return StoreTrackerAdapter(store)
+    return WebTrackerAdapter(resource)
+
+
 class UDPTrackerServer(DatagramProtocol):
     """
     Answers BEP 15 connect, announce and scrape requests from a tracker.
@@ -209,7 +274,7 @@ class UDPTrackerServer(DatagramProtocol):
                 reply = self._scrape(request, address)
         except TrackerError as e:
             self.log.debug("Refused {addr}: {reason}", addr=address, reason=e.reason)
-            reply = ErrorReply(request.transactionId, e.reason[:40])
+            reply = ErrorReply(request.transactionId, e.reason[:MAX_ERROR_TEXT])
         except Exception:
             self.log.failure("Internal error answering {addr}", addr=address)
             reply = ErrorReply(request.transactionId, "internal tracker error")

@@ -20,7 +20,7 @@ from twisted.trial.unittest import TestCase
 from bittwist.metainfo import parse
 from bittwist.trackerserver import TrackerResource
 from bittwist.udptracker import UDPTrackerClient
-from bittwist.udptrackerserver import UDPTrackerServer, WebTrackerAdapter
+from bittwist.udptrackerserver import UDPTrackerServer, adapterFor
 from tests.ltpeer import digestTree
 from tests.test_seed import FINISH_TIMEOUT, FILES, SwarmMixin, trackerOf
 
@@ -123,7 +123,7 @@ class OurUDPTrackerTests(_MeetThroughUDPTracker, TestCase):
     """
 
     def startUDPTracker(self, infoHash, host):
-        server = UDPTrackerServer(WebTrackerAdapter(TrackerResource(reactor=reactor)), reactor=reactor)
+        server = UDPTrackerServer(adapterFor(TrackerResource(reactor=reactor)), reactor=reactor)
         port = reactor.listenUDP(0, server, interface=host)
         self.addCleanup(port.stopListening)
         return succeed(f"udp://{host}:{port.getHost().port}/announce")
