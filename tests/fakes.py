@@ -311,6 +311,8 @@ class UDPClock(Clock):
     def resolve(self, name: str, timeout: Any = None) -> Deferred:
         if name in self.hosts:
             return succeed(self.hosts[name])
+        return fail(DNSLookupError(name))
+
 
 __all__ += ["FakeDatagramTransport", "ResolvingClock"]
 
