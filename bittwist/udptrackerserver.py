@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import os
 from typing import Any, Protocol
 
@@ -294,11 +293,10 @@ class UDPTrackerServer(DatagramProtocol):
             address[0], request.infoHash, request.peerId, request.port, request.uploaded,
             request.downloaded, request.left, request.event, numwant,
         )
-        # A reply carries peers of the family of the socket it goes out on.
-        version = ipaddress.ip_address(address[0]).version
-        peers = tuple(
-            peer for peer in answer.peers if ipaddress.ip_address(peer[0]).version == version
-        )[:numwant]
+        # A reply carries peers of the family of the socket it goes out on
+        # (the store gives addresses as normalised text: IPv6 has colons).
+        ipv6 = ":" in address[0]
+        peers = tuple(peer for peer in answer.peers if (":" in peer[0]) == ipv6)[:numwant]
         return AnnounceReply(
             request.transactionId,
             min(answer.interval, 2 ** 31 - 1),
