@@ -121,6 +121,16 @@ class _JsonResource(Resource):
                 f"use {' or '.join(allowed)}"
             )
 
+    def render_HEAD(self, request: Request) -> Any:
+        # twisted.web answers HEAD with render_GET, which a POST-only
+        # resource lacks: that was an AttributeError and a 500.
+        if getattr(self, "render_GET", None) is None:
+            raise UnsupportedMethod(
+                [name[len("render_"):].encode("ascii") for name in dir(self)
+                 if name.startswith("render_") and name != "render_HEAD"]
+            )
+        return self.render_GET(request)  # type: ignore[attr-defined]
+
     def getChild(self, path: bytes, request: Request) -> Resource:
         return JsonError(404, f"no such resource: {request.path.decode('utf-8', 'replace')}")
 
