@@ -230,6 +230,47 @@ class ManualStorage:
         return self.inner.removeData()
 
 
+@implementer(IPieceStorage)
+class UncheckedStorage:
+    """
+    A storage whose check never ends: a torrent on it stays checking, and
+    nothing is allocated for its data (a L{MemoryStorage} holds the whole
+    payload), so a test can add torrents of any size.
+    """
+
+    def __init__(self, metainfo: Metainfo, folder: str = "") -> None:
+        self.metainfo = metainfo
+        self.have = Bitfield(metainfo.numPieces)
+
+    def check(self, trusted: Optional[Bitfield] = None, rehash: Iterable[int] = ()) -> Deferred[Bitfield]:
+        return Deferred()
+
+    def writeBlock(self, index: int, begin: int, data: bytes) -> Deferred[None]:
+        return fail(StorageError("never checked"))
+
+    def queueWrite(
+        self,
+        index: int,
+        begin: int,
+        data: bytes,
+        written: Callable[[int], None],
+        failed: Callable[[Failure], None],
+    ) -> None:
+        failed(Failure(StorageError("never checked")))
+
+    def readBlock(self, index: int, begin: int, length: int) -> Deferred[bytes]:
+        return fail(StorageError("never checked"))
+
+    def verifyPiece(self, index: int) -> Deferred[bool]:
+        return succeed(False)
+
+    def close(self) -> Deferred[None]:
+        return succeed(None)
+
+    def removeData(self) -> Deferred[None]:
+        return succeed(None)
+
+
 class MemoryStorageFactory:
     """
     A storage factory for L{bittwist.session.Session} and

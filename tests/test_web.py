@@ -259,6 +259,19 @@ class TorrentApiTests(WebTestCase):
         response, body = self.request("POST", "/api/torrents", data=b"", headers=CHANGE)
         self.assertError(response, body, 400, "empty upload")
 
+    def test_headOnPostOnly(self) -> None:
+        """
+        C{HEAD} on a resource that only takes C{POST} (found by the fuzz
+        suite: it was a 500 and a logged traceback) is a 405 allowing POST;
+        on one that answers C{GET} it is a 200.
+        """
+        response, body = self.request("HEAD", f"/api/torrents/{self.hex}/pause", headers=CHANGE)
+        self.assertEqual(response.code, 405)
+        self.assertEqual(response.headers.getRawHeaders("allow"), ["POST"])
+        self.assertEqual(self.flushLoggedErrors(), [])
+        response, body = self.request("HEAD", f"/api/torrents/{self.hex}")
+        self.assertEqual(response.code, 200)
+
     def test_uploadDeepPath(self) -> None:
         """
         An upload whose one file has a path of 40,000 components (a 120 KB

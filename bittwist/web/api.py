@@ -151,13 +151,14 @@ class _JsonResource(Resource):
             )
 
     def render_HEAD(self, request: Request) -> Any:
-        # Resource's own render_HEAD calls render_GET even where there is
-        # none (an AttributeError, a 500): refuse HEAD where GET is refused.
-        if not hasattr(self, "render_GET"):
+        # twisted.web answers HEAD with render_GET, which a POST-only
+        # resource lacks: that was an AttributeError and a 500.
+        if getattr(self, "render_GET", None) is None:
             raise UnsupportedMethod(
-                [name[len("render_") :].encode("ascii") for name in dir(self) if name.startswith("render_")]
+                [name[len("render_"):].encode("ascii") for name in dir(self)
+                 if name.startswith("render_") and name != "render_HEAD"]
             )
-        return self.render_GET(request)
+        return self.render_GET(request)  # type: ignore[attr-defined]
 
     def getChild(self, path: bytes, request: Request) -> Resource:
         return JsonError(404, f"no such resource: {request.path.decode('utf-8', 'replace')}")
