@@ -27,6 +27,7 @@ from bittwist.metainfo import Metainfo
 from bittwist.peer import PeerProtocol
 from bittwist.ratelimit import TokenBucket
 from bittwist.sources import IPeerSource, ISourceOwner
+from bittwist.sources.pex import PeerExchange
 from bittwist.storage import IPieceStorage
 from bittwist.torrent.download import Download
 from bittwist.extensions.table import ExtensionTable
@@ -70,6 +71,8 @@ class Torrent:
     @ivar upload: its upload side.
     @ivar sources: where it finds peers.
     @ivar extensions: the extensions of the extension protocol it speaks.
+    @ivar pex: its peer exchange (BEP 11), or C{None} for a private
+        torrent.
     """
 
     log = Logger()
@@ -132,7 +135,14 @@ class Torrent:
             seedRatio=config.seedRatio,
             seedTime=config.seedTime,
         )
-        self.extensions = ExtensionTable()
+        handlers = []
+        self.pex: Optional[PeerExchange] = None
+        if not metainfo.private:
+            # BEP 27: a private torrent learns peers from its trackers only.
+            self.pex = PeerExchange(reactor, lambda: self.swarm.peers)
+            self.sources.append(self.pex.source)
+            handlers.append(self.pex)
+        self.extensions = ExtensionTable(handlers)
         self._ticker = LoopingCall(self._tick)
         self._ticker.clock = reactor
 
