@@ -203,3 +203,62 @@ class ExtensionInteropTests(TestCase):
         self.assertEqual(
             digestTree(os.path.join(leechDir)), digestTree(seedDir)
         )
+
+    @inlineCallbacks
+    def test_libtorrentSeesHaveAllAndReject(self):
+        """
+        libtorrent's log of what it receives from our seed shows our have
+        all, and a reject for each request we had not answered when we
+        choked it.
+        """
+        data, seedDir = self.makeTorrent()
+        # Slow, so that libtorrent's requests queue up with us.
+        _, seeder, port = yield self.startBittwist(
+            data, seedDir, config=SessionConfig(maxUploadRate=20_000)
+        )
+        yield self.waitUntil(lambda: seeder.state == "seeding", "the seeder to check")
+        leecher = yield self.startLibtorrent(data, os.path.abspath(self.mktemp()), seed=False)
+        leecher.session.apply_settings(
+            {"alert_mask": leecher.session.get_settings()["alert_mask"] | lt.alert_category.peer_log}
+        )
+        received = []
+
+        def listen(alert):
+            # Messages received are logged as "<== NAME ...".
+            if isinstance(alert, lt.peer_log_alert) and "<==" in alert.message():
+                received.append(alert.message())
+
+        leecher.alertListeners.append(listen)
+        leecher.connectTo("127.0.0.1", port)
+
+        def queued():
+            # Requests for pieces we allowed fast are not rejected: wait for
+            # others.
+            return [
+                p
+                for p in seeder.peers
+                if p.fast
+                and [
+                    r
+                    for r in list(p.state.requestsIn) + p.state.serving
+                    if r[0] not in p.state.allowedFastOut
+                ]
+            ]
+
+        yield self.waitUntil(queued, "libtorrent's requests to queue up with us")
+        [peer] = queued()
+        allowed = peer.state.allowedFastOut
+        unanswered = list(peer.state.serving) + list(peer.state.requestsIn)
+        rejected = len([r for r in unanswered if r[0] not in allowed])
+        peer.setChoking(True)
+
+        def saw(name):
+            return [m for m in received if name in m]
+
+        yield self.waitUntil(
+            lambda: saw("<== HAVE_ALL") and rejected and len(saw("<== REJECT ")) >= rejected,
+            "libtorrent to log our have all and rejects",
+            lambda: f"{len(saw('<== HAVE_ALL'))} have all, {len(saw('<== REJECT '))} rejects "
+            f"of {rejected}\n"
+            + "\n".join(m for m in received if "PIECE" not in m and "ENCRYPTION" not in m),
+        )

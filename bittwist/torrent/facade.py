@@ -499,7 +499,8 @@ class Torrent:
     def requestReceived(self, peer: PeerProtocol, index: int, begin: int, length: int) -> None:
         verified = self.download.verifiedPieces()
         if verified is None or index not in verified:
-            peer.drop(f"requested piece {index}, which we do not have")
+            if not peer.rejectRequest(index, begin, length):
+                peer.drop(f"requested piece {index}, which we do not have")
             return
         if begin + length > self.metainfo.pieceSize(index):
             peer.drop(f"requested past the end of piece {index}")
@@ -508,6 +509,12 @@ class Torrent:
 
     def peerWritable(self, peer: PeerProtocol) -> None:
         self.upload.serve(peer)
+
+    def requestRejected(self, peer: PeerProtocol, index: int, begin: int) -> None:
+        self.download.requestRejected(peer, index, begin)
+
+    def peerAllowedFast(self, peer: PeerProtocol, index: int) -> None:
+        self.download.fill(peer)
 
     def extendedHandshakeFields(self) -> tuple[Sequence[str], dict[str, Any]]:
         fields = self.extensions.handshakeFields()
