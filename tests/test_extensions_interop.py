@@ -11,12 +11,19 @@ import libtorrent as lt
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import deferLater
+from twisted.internet.threads import deferToThreadPool
 from twisted.trial.unittest import TestCase
 
 from bittwist.config import SessionConfig
 from bittwist.peer import CLIENT_NAME
 from bittwist.service import BitTorrentService
-from tests.ltpeer import LibtorrentPeer, createTorrentWithLibtorrent, digestTree, makePayload
+from tests.ltpeer import (
+    LibtorrentPeer,
+    blockingSession,
+    createTorrentWithLibtorrent,
+    digestTree,
+    makePayload,
+)
 
 FILES = {"alpha.bin": 1_500_000, "beta.bin": 600_001}
 
@@ -262,3 +269,42 @@ class ExtensionInteropTests(TestCase):
             f"of {rejected}\n"
             + "\n".join(m for m in received if "PIECE" not in m and "ENCRYPTION" not in m),
         )
+
+    @inlineCallbacks
+    def test_libtorrentFetchesOurMetadata(self):
+        """
+        A libtorrent peer given only a magnet link (the info hash) and our
+        address gets the metadata from us (ut_metadata), then the files.
+        """
+        data, seedDir = self.makeTorrent()
+        _, seeder, port = yield self.startBittwist(data, seedDir)
+        yield self.waitUntil(lambda: seeder.state == "seeding", "the seeder to check")
+        leechDir = os.path.abspath(self.mktemp())
+        os.makedirs(leechDir)
+        holder = [blockingSession()]
+        session = holder[0]
+
+        def free():
+            session = holder[0]
+            for handle in session.get_torrents():
+                session.remove_torrent(handle)
+            session.pause()
+            return deferToThreadPool(reactor, reactor.getThreadPool(), holder.clear)
+
+        self.addCleanup(free)
+        params = lt.parse_magnet_uri(f"magnet:?xt=urn:btih:{seeder.infoHash.hex()}")
+        params.save_path = leechDir
+        params.flags &= ~lt.torrent_flags.auto_managed & ~lt.torrent_flags.paused
+        params.flags |= lt.torrent_flags.disable_dht | lt.torrent_flags.disable_lsd
+        handle = session.add_torrent(params)
+        del session
+        handle.connect_peer(("127.0.0.1", port))
+        yield self.waitUntil(
+            lambda: handle.status().has_metadata,
+            "libtorrent to get the metadata from us",
+            lambda: repr(handle.status().state),
+        )
+        yield self.waitUntil(
+            lambda: handle.status().is_seeding, "libtorrent to download from us"
+        )
+        self.assertEqual(digestTree(leechDir), digestTree(seedDir))

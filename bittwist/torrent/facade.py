@@ -31,6 +31,7 @@ from bittwist.sources.pex import PeerExchange
 from bittwist.storage import IPieceStorage
 from bittwist.torrent.download import Download
 from bittwist.extensions.table import ExtensionTable
+from bittwist.torrent.metadataserver import MetadataServer
 from bittwist.torrent.lifecycle import ACTIVE, Lifecycle, TorrentInput, TorrentState
 from bittwist.torrent.status import PeerStatus, TorrentStatus
 from bittwist.torrent.swarm import Swarm
@@ -142,6 +143,7 @@ class Torrent:
             self.pex = PeerExchange(reactor, lambda: self.swarm.peers)
             self.sources.append(self.pex.source)
             handlers.append(self.pex)
+        handlers.append(MetadataServer(metainfo.infoBytes))
         self.extensions = ExtensionTable(handlers)
         self._ticker = LoopingCall(self._tick)
         self._ticker.clock = reactor
