@@ -83,7 +83,8 @@ class PeerState:
         self.requested: dict[Key, int] = {}
         self.requestsIn: deque[Request] = deque()
         self.serving: list[Request] = []
-        self._withdrawn: dict[Key, None] = {}
+        # Withdrawn requests, each with how many late answers may still come.
+        self._withdrawn: dict[Key, int] = {}
         self._messages = 0
 
     # What the peer sent. Each returns what the torrent needs to hear.
@@ -209,8 +210,7 @@ class PeerState:
                 # not ask for it again until unchoked.
                 self.allowedFastIn.discard(index)
             return True
-        if key in self._withdrawn:
-            del self._withdrawn[key]
+        if self._lateAnswer(key):
             return False
         raise ProtocolError(f"rejected request {request}, which we did not make")
 
@@ -294,9 +294,8 @@ class PeerState:
         key = (index, begin)
         length = self.requested.pop(key, None)
         if length is None:
-            if key not in self._withdrawn:
+            if not self._lateAnswer(key):
                 raise ProtocolError(f"sent block {key}, which we did not ask for")
-            del self._withdrawn[key]
             return False
         if length != size:
             raise ProtocolError(f"block {key} is {size} bytes, asked for {length}")
@@ -355,9 +354,24 @@ class PeerState:
         self._withdraw(key)
         return wire.Cancel(index, begin, length)
 
+    def _lateAnswer(self, key: Key) -> bool:
+        """
+        @return: whether an answer for C{key} may be a late one to a request
+            we withdrew (then one fewer may come).
+        """
+        count = self._withdrawn.get(key)
+        if count is None:
+            return False
+        if count > 1:
+            self._withdrawn[key] = count - 1
+        else:
+            del self._withdrawn[key]
+        return True
+
     def _withdraw(self, key: Key) -> None:
+        # A block asked for, withdrawn and asked for again may come twice.
         withdrawn = self._withdrawn
-        withdrawn[key] = None
+        withdrawn[key] = withdrawn.get(key, 0) + 1
         if len(withdrawn) > MAX_CANCELLED_REMEMBERED:
             del withdrawn[next(iter(withdrawn))]
 
