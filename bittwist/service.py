@@ -363,23 +363,30 @@ class BitTorrentService(MultiService):
 
         def complete(_: None) -> None:
             status = torrent.status()
+            folder = getattr(torrent.storage, "downloadDir", None)
+            # Where a user finds the files: the file, or the folder holding
+            # them, named for the torrent.
+            path = "memory" if folder is None else os.path.join(folder, torrent.metainfo.name)
             if not status.downloaded:
                 self.log.info(
-                    "{name}: all {size} already here and verified; seeding",
+                    "{name}: all {size} already here and verified, in {path}; seeding",
                     name=status.name,
                     size=formatSize(status.totalLength),
+                    path=path,
+                    folder=folder,
                 )
                 return
             elapsed = max(self._reactor.seconds() - started, 1e-6)
             self.log.info(
                 "{name}: complete and verified: {size} in {elapsed:.1f} s "
-                "({rate} average) from {peersUsed} peers, files in {folder}",
+                "({rate} average) from {peersUsed} peers; the files are in {path}",
                 name=status.name,
                 size=formatSize(status.totalLength),
                 elapsed=elapsed,
                 rate=formatRate(status.downloaded / elapsed),
                 peersUsed=status.peersUsed,
-                folder=getattr(torrent.storage, "downloadDir", "memory"),
+                path=path,
+                folder=folder,
             )
 
         def failed(failure: Failure) -> None:

@@ -52,14 +52,21 @@ class _QuietHTTP11ClientFactory(_HTTP11ClientFactory):
     noisy = False
 
 
+class _QuietConnectionPool(HTTPConnectionPool):
+    """
+    A connection pool whose connections do not log (the subclass Twisted's
+    HTTP client howto shows for this).
+    """
+
+    _factory = _QuietHTTP11ClientFactory
+
+
 def _trackerClient(reactor: Any) -> HTTPClient:
     """
     @return: a treq client for trackers. Announces are minutes apart, so
         connections are not kept open between them.
     """
-    pool = HTTPConnectionPool(reactor, persistent=False)
-    pool._factory = _QuietHTTP11ClientFactory
-    return HTTPClient(Agent(reactor, pool=pool))
+    return HTTPClient(Agent(reactor, pool=_QuietConnectionPool(reactor, persistent=False)))
 
 
 StorageFactory = Callable[[Metainfo, str], IPieceStorage]
@@ -105,7 +112,7 @@ class Session:
         @param endpointFactory: makes the client endpoint to dial a peer's
             C{(host, port)} (TCP by default).
         """
-        self._reactor = reactor
+        self._reactor = self.reactor = reactor
         self.config = config
         self.peerId = peerId or makePeerId()
         self._httpClient = httpClient if httpClient is not None else _trackerClient(reactor)

@@ -8,7 +8,12 @@ from typing import Any, Callable, Iterable, Optional
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.error import ConnectionRefusedError, DNSLookupError
-from twisted.internet.interfaces import IProtocolFactory, IStreamClientEndpoint, IUDPTransport
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IProtocolFactory,
+    IStreamClientEndpoint,
+    IUDPTransport,
+)
 from twisted.internet.task import Clock
 from twisted.internet.protocol import Protocol
 from twisted.internet.testing import StringTransport
@@ -26,6 +31,8 @@ __all__ = [
     "FakeEndpoints",
     "ManualStorage",
     "MemoryStorageFactory",
+    "FakeDatagramPort",
+    "UDPClock",
 ]
 
 
@@ -137,6 +144,7 @@ class ManualStorage:
     @ivar failWrites: whether L{writeBlock} fails with L{StorageError}.
     @ivar holdVerify: whether L{verifyPiece} answers only when the test fires
         the L{Deferred} kept in L{verifications}.
+    @ivar checkArgs: the arguments of the last L{check}.
     """
 
     def __init__(self, metainfo: Metainfo, data: Optional[bytes] = None) -> None:
@@ -148,7 +156,7 @@ class ManualStorage:
         self.writes: list[Deferred[None]] = []
         self.verifications: list[tuple[int, Deferred[bool]]] = []
         self._check: Optional[Deferred[Bitfield]] = None
-        self._checkArgs: tuple[Any, Any] = (None, ())
+        self.checkArgs: tuple[Any, Any] = (None, ())
 
     @property
     def have(self) -> Bitfield:
@@ -156,7 +164,7 @@ class ManualStorage:
 
     def check(self, trusted: Optional[Bitfield] = None, rehash: Iterable[int] = ()) -> Deferred[Bitfield]:
         self._check = Deferred()
-        self._checkArgs = (trusted, rehash)
+        self.checkArgs = (trusted, rehash)
         return self._check
 
     def finishCheck(self) -> None:
@@ -165,7 +173,15 @@ class ManualStorage:
         """
         assert self._check is not None
         check, self._check = self._check, None
-        self.inner.check(*self._checkArgs).chainDeferred(check)
+        self.inner.check(*self.checkArgs).chainDeferred(check)
+
+    def failCheck(self, error: BaseException) -> None:
+        """
+        Fail the pending L{check} with C{error}.
+        """
+        assert self._check is not None
+        check, self._check = self._check, None
+        check.errback(error)
 
     def writeBlock(self, index: int, begin: int, data: bytes) -> Deferred[None]:
         if self.failWrites:
@@ -229,6 +245,70 @@ class MemoryStorageFactory:
         self.made.append((storage, folder))
         return storage
 
+
+@implementer(IUDPTransport, IListeningPort)
+class FakeDatagramPort:
+    """
+    A UDP port that records what its protocol writes.
+
+    @ivar written: C{(datagram, address)} pairs, oldest first.
+    @ivar listening: C{False} once L{stopListening} is called.
+    """
+
+    def __init__(self, protocol: Any, port: int, interface: str) -> None:
+        self.protocol = protocol
+        self.port = port
+        self.interface = interface
+        self.written: list[tuple[bytes, tuple[str, int]]] = []
+        self.listening = True
+
+    def write(self, packet: bytes, addr: Any = None) -> None:
+        self.written.append((packet, addr))
+
+    def connect(self, host: str, port: int) -> None:
+        raise NotImplementedError("connected UDP is not used")
+
+    def getHost(self) -> IPv4Address:
+        return IPv4Address("UDP", self.interface or "0.0.0.0", self.port or 40000)
+
+    def stopListening(self) -> Deferred:
+        self.listening = False
+        self.protocol.doStop()
+        return succeed(None)
+
+    def startListening(self) -> None:
+        pass
+
+    def setBroadcastAllowed(self, enabled: bool) -> None:
+        pass
+
+    def getBroadcastAllowed(self) -> bool:
+        return False
+
+
+class UDPClock(Clock):
+    """
+    A L{Clock} that can also listen on UDP (L{FakeDatagramPort}s) and
+    resolve names from a table.
+
+    @ivar ports: every port opened, oldest first.
+    @ivar hosts: names L{resolve} knows, mapped to IPv4 addresses.
+    """
+
+    def __init__(self, hosts: Optional[dict[str, str]] = None) -> None:
+        super().__init__()
+        self.ports: list[FakeDatagramPort] = []
+        self.hosts = dict(hosts or {})
+
+    def listenUDP(self, port: int, protocol: Any, interface: str = "", maxPacketSize: int = 8192) -> FakeDatagramPort:
+        listening = FakeDatagramPort(protocol, port, interface)
+        self.ports.append(listening)
+        protocol.makeConnection(listening)
+        return listening
+
+    def resolve(self, name: str, timeout: Any = None) -> Deferred:
+        if name in self.hosts:
+            return succeed(self.hosts[name])
 
 __all__ += ["FakeDatagramTransport", "ResolvingClock"]
 

@@ -5,25 +5,37 @@ Tests for L{bittwist.web}: the JSON API through a real L{Site} in memory
 """
 
 import base64
+import io
 import json
 import os
 from typing import Any, Optional
 
+import bencodepy
+
+from treq.client import HTTPClient
 from treq.testing import StubTreq
+from twisted.internet import reactor
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, inlineCallbacks, succeed
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.testing import EventLoggingObserver, MemoryReactorClock
 from twisted.logger import globalLogPublisher
 from twisted.python import usage
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.web.client import Agent, HTTPConnectionPool
+from twisted.web.resource import Resource
 from twisted.web.test.requesthelper import DummyRequest
 
 from bittwist import tap
 from bittwist.metainfo import createTorrent
 from bittwist.service import BitTorrentService
+from bittwist.tracker import Announcer
 from bittwist.web.api import EventsResource
 from bittwist.web.site import AccessGuard, WebService, isLoopback, makeWebSite
 from tests.fakes import MemoryStorageFactory
+from tests.test_tracker import FakeTracker
 
 BASE = "http://127.0.0.1:8080"
 CHANGE = {"X-Bittwist": "1"}
@@ -42,17 +54,19 @@ def multipart(field: str, filename: str, data: bytes) -> tuple[dict[str, str], b
     return {**CHANGE, "Content-Type": f"multipart/form-data; boundary={boundary}"}, body
 
 
-def makeTorrentBytes(testCase: SynchronousTestCase, name: str = "payload.bin", size: int = 40000) -> bytes:
+def makeTorrentBytes(
+    testCase: SynchronousTestCase, name: str = "payload.bin", size: int = 40000, trackers: list[str] = []
+) -> bytes:
     """
-    @return: the bytes of a torrent (no tracker) of a file of C{size}
-        bytes, in pieces of 16 KiB.
+    @return: the bytes of a torrent (with C{trackers}, none by default) of a
+        file of C{size} bytes, in pieces of 16 KiB.
     """
     folder = os.path.abspath(testCase.mktemp())
     os.makedirs(folder)
     path = os.path.join(folder, name)
     with open(path, "wb") as f:
         f.write(name.encode("ascii") * (size // len(name)))
-    return createTorrent(path, pieceLength=16384)
+    return createTorrent(path, pieceLength=16384, trackers=trackers)
 
 
 class WebTestCase(SynchronousTestCase):
@@ -67,7 +81,7 @@ class WebTestCase(SynchronousTestCase):
         self.clock = MemoryReactorClock()
         self.storageFactory = MemoryStorageFactory()
         self.service = BitTorrentService(
-            "tcp:6881", reactor=self.clock, httpClient=object(), progressInterval=None,
+            "tcp:6881", reactor=self.clock, httpClient=self.trackerClient(), progressInterval=None,
             storageFactory=self.storageFactory,
         )
         self.service.startService()
@@ -79,6 +93,13 @@ class WebTestCase(SynchronousTestCase):
         self.treq = StubTreq(self.site.resource)
         self.torrent = self.service.addTorrent(makeTorrentBytes(self), "here", announce=False)
         self.hex = self.torrent.infoHash.hex()
+
+    def trackerClient(self) -> Any:
+        """
+        @return: the treq-like client the service asks trackers with (none
+            is used by default).
+        """
+        return object()
 
     def request(self, method: str, path: str, **kwargs: Any) -> tuple[Any, Any]:
         """
@@ -221,6 +242,20 @@ class TorrentApiTests(WebTestCase):
         self.assertEqual(len(self.service.session.torrents), 1)
         response, body = self.request("POST", "/api/torrents", data=b"", headers=CHANGE)
         self.assertError(response, body, 400, "empty upload")
+
+    def test_uploadDeepPath(self) -> None:
+        """
+        An upload whose one file has a path of 40,000 components (a 120 KB
+        torrent that once held the reactor for seconds) is a 400 naming the
+        path depth limit; nothing is added.
+        """
+        data = bencodepy.encode({b"info": {
+            b"files": [{b"length": 1, b"path": [b"a"] * 40000}],
+            b"name": b"deep", b"piece length": 16384, b"pieces": b"x" * 20,
+        }})
+        response, body = self.request("POST", "/api/torrents", data=data, headers=CHANGE)
+        self.assertError(response, body, 400, "over the limit of 256")
+        self.assertEqual(len(self.service.session.torrents), 1)
 
     def test_uploadDuplicate(self) -> None:
         """
@@ -708,3 +743,278 @@ class TapTests(SynchronousTestCase):
         """
         error = self.assertRaises(usage.UsageError, self.parse, "--web", "carrier-pigeon:9")
         self.assertIn("--web", str(error))
+
+
+class RawHTTPClient(Protocol):
+    """
+    Sends a request's bytes as told and collects the answer, to see whether
+    it comes before the body is sent.
+
+    @ivar answered: fires with C{(code, headers, body)} once a whole answer
+        is in.
+    @ivar closed: fires when the connection is closed.
+    """
+
+    def __init__(self) -> None:
+        self.received = b""
+        self.answered: Deferred[tuple[int, dict[bytes, bytes], bytes]] = Deferred()
+        self.closed: Deferred[None] = Deferred()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+        head, separator, body = self.received.partition(b"\r\n\r\n")
+        if not separator or self.answered.called:
+            return
+        statusLine, *lines = head.split(b"\r\n")
+        headers = {}
+        for line in lines:
+            name, _, value = line.partition(b":")
+            headers[name.strip().lower()] = value.strip()
+        if len(body) >= int(headers.get(b"content-length", b"0")):
+            self.answered.callback((int(statusLine.split(b" ")[1]), headers, body))
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.closed.callback(None)
+
+
+class LoopbackTests(TestCase):
+    """
+    The site served by a real L{GuardedSite} on 127.0.0.1: requests are
+    refused by their headers before their bodies are read, and uploads
+    that pass are parsed bounded.
+    """
+
+    timeout = 20
+
+    def setUp(self) -> None:
+        self.clock = MemoryReactorClock()
+        self.storageFactory = MemoryStorageFactory()
+        self.service = BitTorrentService(
+            "tcp:6881", reactor=self.clock, httpClient=object(), progressInterval=None,
+            storageFactory=self.storageFactory,
+        )
+        self.service.startService()
+        self.addCleanup(self.service.stopService)
+        self.listen(requireToken=False)
+        # New connections each time: none is left open when the test ends.
+        self.http = HTTPClient(Agent(reactor, pool=HTTPConnectionPool(reactor, persistent=False)))
+
+    def listen(self, requireToken: bool) -> None:
+        self.site = makeWebSite(
+            self.service, os.path.abspath("downloads"), token="sesame", requireToken=requireToken,
+            reactor=reactor,
+        )
+        self.site.maxBodySize = 4000
+        port = reactor.listenTCP(0, self.site, interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        self.base = f"http://127.0.0.1:{port.getHost().port}"
+        self.hostHeader = f"127.0.0.1:{port.getHost().port}".encode("ascii")
+
+    @inlineCallbacks
+    def connect(self) -> Any:
+        client = RawHTTPClient()
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", int(self.base.rsplit(":", 1)[1]))
+        yield connectProtocol(endpoint, client)
+        self.addCleanup(lambda: client.closed)
+        self.addCleanup(client.transport.loseConnection)
+        return client
+
+    def head(self, length: Optional[int] = 100 * 2**20, **headers: str) -> bytes:
+        """
+        @return: the head of a multipart C{POST /api/torrents} announcing a
+            body of C{length} bytes (chunked if C{None}).
+        """
+        lines = [
+            b"POST /api/torrents HTTP/1.1",
+            b"Host: " + self.hostHeader,
+            b"X-Bittwist: 1",
+            b"Content-Type: multipart/form-data; boundary=bittwistboundary",
+            b"Content-Length: %d" % length if length is not None else b"Transfer-Encoding: chunked",
+        ]
+        lines += [f"{name.replace('_', '-')}: {value}".encode("ascii") for name, value in headers.items()]
+        return b"\r\n".join(lines) + b"\r\n\r\n"
+
+    @inlineCallbacks
+    def assertRefusedEarly(self, head: bytes, code: int, text: str) -> Any:
+        """
+        Send C{head} and the start of its body only: assert the answer is
+        a JSON error C{code} containing C{text}, which closes the
+        connection.
+        """
+        client = yield self.connect()
+        client.transport.write(head + b"--bittwistboundary\r\n" + b"x" * 1000)
+        answered = client.answered
+        answered.addTimeout(5, reactor)
+        status, headers, body = yield answered
+        self.assertEqual(status, code, body)
+        self.assertEqual(headers[b"content-type"], b"application/json; charset=utf-8")
+        self.assertEqual(headers[b"connection"], b"close")
+        self.assertIn(b"x-frame-options", headers)
+        self.assertIn(text, json.loads(body)["error"])
+        return client
+
+    @inlineCallbacks
+    def test_foreignOriginBeforeBody(self) -> Any:
+        """
+        A 100 MB upload from a foreign origin is refused (403) as soon as
+        its headers are in, before its body is sent.
+        """
+        yield self.assertRefusedEarly(self.head(Origin="http://evil.example"), 403, "cross-site")
+
+    @inlineCallbacks
+    def test_noCustomHeaderBeforeBody(self) -> Any:
+        """
+        An upload without C{X-Bittwist} is refused (403) before its body.
+        """
+        head = self.head().replace(b"X-Bittwist: 1\r\n", b"")
+        yield self.assertRefusedEarly(head, 403, "X-Bittwist")
+
+    @inlineCallbacks
+    def test_noTokenBeforeBody(self) -> Any:
+        """
+        Where a token is needed, an upload without one is refused (401)
+        before its body; with a wrong one, 403.
+        """
+        self.listen(requireToken=True)
+        yield self.assertRefusedEarly(self.head(), 401, "needs its token")
+        yield self.assertRefusedEarly(self.head(Authorization="Bearer nope"), 403, "wrong token")
+
+    @inlineCallbacks
+    def test_tooLargeBeforeBody(self) -> Any:
+        """
+        An upload announcing a body over the site's limit is refused (413)
+        before its body.
+        """
+        yield self.assertRefusedEarly(self.head(4001), 413, "larger than 4000 bytes")
+
+    @inlineCallbacks
+    def test_chunkedTooLarge(self) -> Any:
+        """
+        A chunked body is refused (413) as soon as it passes the limit,
+        before it ends.
+        """
+        client = yield self.connect()
+        client.transport.write(self.head(None))
+        for _ in range(5):
+            client.transport.write(b"3e8\r\n" + b"x" * 1000 + b"\r\n")
+        status, headers, body = yield client.answered.addTimeout(5, reactor)
+        self.assertEqual(status, 413)
+        self.assertIn("larger than 4000 bytes", json.loads(body)["error"])
+
+    @inlineCallbacks
+    def test_closedOnceBodyEnds(self) -> Any:
+        """
+        After an early refusal, the rest of the body is dropped and the
+        connection closed once it has ended.
+        """
+        head = self.head(1500, Origin="http://evil.example")
+        client = yield self.assertRefusedEarly(head, 403, "cross-site")
+        client.transport.write(b"y" * 500)
+        yield client.closed.addTimeout(5, reactor)
+
+    @inlineCallbacks
+    def test_queryTokenBeforeBody(self) -> Any:
+        """
+        A token in the query is enough for an upload, judged before its
+        body: the torrent is added.
+        """
+        self.listen(requireToken=True)
+        data = makeTorrentBytes(self, "query.bin")
+        response = yield self.http.post(
+            self.base + "/api/torrents?token=sesame", data=data, headers=CHANGE,
+        )
+        body = yield response.json()
+        self.assertEqual(response.code, 201, body)
+        self.assertEqual(body["name"], "query.bin")
+
+    @inlineCallbacks
+    def test_multipartUpload(self) -> Any:
+        """
+        A browser-like multipart upload (from treq) under the limit adds
+        the torrent.
+        """
+        self.site.maxBodySize = 100000
+        data = makeTorrentBytes(self, "multi.bin")
+        response = yield self.http.post(
+            self.base + "/api/torrents",
+            files={"torrent": ("multi.torrent", "application/x-bittorrent", io.BytesIO(data))},
+            data={"comment": "ignored"},
+            headers=CHANGE,
+        )
+        body = yield response.json()
+        self.assertEqual(response.code, 201, body)
+        self.assertEqual(body["name"], "multi.bin")
+
+    @inlineCallbacks
+    def test_multipartMalformed(self) -> Any:
+        """
+        A multipart body cut short is a 400 naming the problem.
+        """
+        headers, data = multipart("torrent", "x.torrent", b"d4:spam4:eggse")
+        response = yield self.http.post(self.base + "/api/torrents", data=data[:-10], headers=headers)
+        body = yield response.json()
+        self.assertEqual(response.code, 400, body)
+        self.assertIn("closing boundary", body["error"])
+
+
+class TrackerApiTests(WebTestCase):
+    """
+    Tests for C{/api/torrents/<hex>/trackers} and C{.../announce}, with a
+    torrent announcing to a fake HTTP tracker and a broken one.
+    """
+
+    def trackerClient(self) -> Any:
+        self.tracker = FakeTracker()
+        self.broken = FakeTracker(code=500)
+        root = Resource()
+        root.putChild(b"good", self.tracker)
+        root.putChild(b"broken", self.broken)
+        return StubTreq(root)
+
+    def setUp(self) -> None:
+        super().setUp()
+        data = makeTorrentBytes(
+            self, "tracked.bin",
+            trackers=["http://tracker.example/broken", "http://tracker.example/good"],
+        )
+        self.tracked = self.service.addTorrent(data, "tracked")
+        self.trackedHex = self.tracked.infoHash.hex()
+
+    def test_trackers(self) -> None:
+        """
+        C{GET .../trackers} lists each tracker with its tier, state, last
+        error, peers given, and times in seconds relative to now.
+        """
+        self.clock.advance(7)
+        response, body = self.request("GET", f"/api/torrents/{self.trackedHex}/trackers")
+        self.assertEqual(response.code, 200, body)
+        byURL = {t["url"]: t for t in body}
+        broken = byURL["http://tracker.example/broken"]
+        good = byURL["http://tracker.example/good"]
+        self.assertEqual((broken["tier"], broken["state"]), (0, "error"))
+        self.assertIn("500", broken["error"])
+        self.assertEqual((good["state"], good["peers"], good["error"]), ("working", 1, None))
+        self.assertEqual(good["lastAnnounceAgo"], 7)
+        # Short of peers, the torrent asks again as soon as the floor allows.
+        self.assertEqual(good["nextAnnounceIn"], Announcer.ANNOUNCE_NOW_FLOOR - 7)
+
+    def test_announce(self) -> None:
+        """
+        C{POST .../announce} asks the trackers again once the floor since the
+        last announce has passed; a paused torrent refuses with 409.
+        """
+        asked = len(self.tracker.requests)
+        self.clock.advance(120)
+        response, body = self.request("POST", f"/api/torrents/{self.trackedHex}/announce", headers=CHANGE)
+        self.assertEqual(response.code, 200, body)
+        self.assertEqual(len(self.tracker.requests), asked + 1)
+        self.tracked.pause()
+        response, body = self.request("POST", f"/api/torrents/{self.trackedHex}/announce", headers=CHANGE)
+        self.assertError(response, body, 409, "paused")
+
+    def test_noTrackers(self) -> None:
+        """
+        A torrent without trackers lists none.
+        """
+        response, body = self.request("GET", f"/api/torrents/{self.hex}/trackers")
+        self.assertEqual((response.code, body), (200, []))

@@ -24,9 +24,11 @@ from twisted.web.server import NOT_DONE_YET, Request
 from twisted.web.error import UnsupportedMethod
 
 from bittwist import events
-from bittwist.errors import BittwistError, MetainfoError
+from bittwist.errors import BittwistError, FormDataError, MetainfoError
 from bittwist.metainfo import parse
 from bittwist.torrent import Torrent, TorrentState
+from bittwist.torrent.lifecycle import ACTIVE
+from bittwist.web.multipart import FormDataParser, boundaryFrom
 
 __all__ = [
     "ApiResource",
@@ -36,13 +38,31 @@ __all__ = [
     "JsonError",
     "torrentToJson",
     "MAX_UPLOAD_SIZE",
+    "MAX_BODY_SIZE",
 ]
 
-MAX_UPLOAD_SIZE = 16 * 2**20
+MAX_UPLOAD_SIZE = 10 * 2**20
 """
-The largest C{.torrent} accepted by upload. Real ones are kilobytes, a few
-megabytes for huge payloads; this bounds what one request makes us parse.
+The largest C{.torrent} accepted by upload or by URL. Real ones are
+kilobytes, a few megabytes for huge payloads: 10 MiB of piece hashes
+describe 500,000 pieces, 8 TiB in 16 MiB pieces. libtorrent refuses to load
+a torrent file over 10 MB by default (C{load_torrent_limits}); we accept
+slightly more. This bounds what one request makes us parse.
 """
+
+MAX_BODY_SIZE = MAX_UPLOAD_SIZE + 64 * 2**10
+"""
+The largest request body the site reads: a C{.torrent} of
+L{MAX_UPLOAD_SIZE} and room for the multipart framing around it (boundaries
+and part headers, each bounded by L{bittwist.web.multipart}).
+"""
+
+MAX_JSON_SIZE = 64 * 2**10
+"""
+The largest JSON body (C{{"url": ...}}) we parse.
+"""
+
+_READ_SIZE = 64 * 2**10
 
 TORRENT_CONTENT_TYPE = "application/x-bittorrent"
 
@@ -81,6 +101,23 @@ def torrentToJson(torrent: Torrent) -> dict[str, Any]:
     result = dataclasses.asdict(status)
     result["progress"] = status.progress
     result["eta"] = status.eta
+    return result
+
+
+def trackersToJson(torrent: Torrent, now: float) -> list[dict[str, Any]]:
+    """
+    @param now: the time on the clock the tracker times were taken on.
+    @return: each tracker's L{bittwist.tracker.TrackerStatus} as a JSON
+        object, its times as C{lastAnnounceAgo} and C{nextAnnounceIn}
+        (seconds, or C{null}).
+    """
+    result = []
+    for status in torrent.trackerStatuses():
+        entry = dataclasses.asdict(status)
+        last, following = entry.pop("lastAnnounce"), entry.pop("nextAnnounce")
+        entry["lastAnnounceAgo"] = None if last is None else max(0.0, now - last)
+        entry["nextAnnounceIn"] = None if following is None else max(0.0, following - now)
+        result.append(entry)
     return result
 
 
@@ -183,16 +220,18 @@ class TorrentsResource(_JsonResource):
 
     def render_POST(self, request: Request) -> bytes:
         contentType = (request.getHeader(b"content-type") or b"").lower()
+        assert request.content is not None
+        request.content.seek(0)
         if contentType.startswith(b"multipart/form-data"):
-            files = request.args.get(b"torrent")
-            if not files:
+            try:
+                data = _readFormField(request, "torrent", MAX_UPLOAD_SIZE)
+            except FormDataError as e:
+                return errorJson(request, 413 if e.tooLarge else 400, str(e))
+            if data is None:
                 return errorJson(
                     request, 400, "a multipart upload needs the .torrent file in a field named 'torrent'"
                 )
-            data = files[0]
         else:
-            assert request.content is not None
-            request.content.seek(0)
             data = request.content.read(MAX_UPLOAD_SIZE + 1)
         if len(data) > MAX_UPLOAD_SIZE:
             return errorJson(
@@ -204,6 +243,14 @@ class TorrentsResource(_JsonResource):
             metainfo = parse(data, source="upload")
         except MetainfoError as e:
             return errorJson(request, 400, str(e))
+        return self._add(request, metainfo)
+
+    def _add(self, request: Request, metainfo: Any) -> bytes:
+        """
+        Add C{metainfo}, downloading into the web layer's folder.
+
+        @return: the answer: 201 with the torrent, 409 if already added.
+        """
         existing = self._service.session.torrents.get(metainfo.infoHash)
         if existing is not None:
             return errorJson(
@@ -220,11 +267,31 @@ class TorrentsResource(_JsonResource):
         return writeJson(request, torrentToJson(torrent), 201)
 
 
+def _readFormField(request: Request, name: str, limit: int) -> Optional[bytes]:
+    """
+    Read one field of the C{multipart/form-data} body of C{request} with
+    L{FormDataParser}, in pieces.
+
+    @return: the field's value, or C{None} if absent.
+    @raise FormDataError: if the body is malformed, or the field is larger
+        than C{limit}.
+    """
+    assert request.content is not None
+    parser = FormDataParser(boundaryFrom(request.getHeader(b"content-type") or b""), {name: limit})
+    while True:
+        chunk = request.content.read(_READ_SIZE)
+        if not chunk:
+            break
+        parser.feed(chunk)
+    return parser.finish().get(name)
+
+
 class TorrentResource(_JsonResource):
     """
     C{/api/torrents/<hex>}: one torrent's status (GET), removing it
     (DELETE, with C{?deleteData=1} to delete its files too), and its
-    children C{peers}, C{pieces}, C{pause}, C{resume}.
+    children C{peers}, C{pieces}, C{trackers}, C{pause}, C{resume},
+    C{announce}.
     """
 
     def __init__(self, service: Any, infoHash: bytes, changed: Callable[[], None]) -> None:
@@ -234,14 +301,22 @@ class TorrentResource(_JsonResource):
         self._changed = changed
         self.putChild(b"peers", _TorrentPart(self, "peers"))
         self.putChild(b"pieces", _TorrentPart(self, "pieces"))
+        self.putChild(b"trackers", _TorrentPart(self, "trackers"))
         self.putChild(b"pause", _TorrentAction(self, "pause"))
         self.putChild(b"resume", _TorrentAction(self, "resume"))
+        self.putChild(b"announce", _TorrentAction(self, "announce"))
 
     def torrent(self) -> Optional[Torrent]:
         """
         @return: the torrent, or C{None} if it was removed meanwhile.
         """
         return self._service.session.torrents.get(self.infoHash)
+
+    def now(self) -> float:
+        """
+        @return: the session's clock, which tracker times are measured on.
+        """
+        return self._service.session.reactor.seconds()
 
     def gone(self, request: Request) -> bytes:
         return errorJson(request, 404, f"no torrent with info hash {self.infoHash.hex()}; it was removed")
@@ -286,7 +361,7 @@ class TorrentResource(_JsonResource):
 
 class _TorrentPart(_JsonResource):
     """
-    C{/api/torrents/<hex>/peers} and C{.../pieces}.
+    C{/api/torrents/<hex>/peers}, C{.../pieces} and C{.../trackers}.
     """
 
     def __init__(self, parent: TorrentResource, part: str) -> None:
@@ -300,6 +375,8 @@ class _TorrentPart(_JsonResource):
             return self._parent.gone(request)
         if self._part == "peers":
             return writeJson(request, [dataclasses.asdict(p) for p in torrent.peerStatuses()])
+        if self._part == "trackers":
+            return writeJson(request, trackersToJson(torrent, self._parent.now()))
         pieces = torrent.pieces()
         return writeJson(
             request,
@@ -314,7 +391,9 @@ class _TorrentPart(_JsonResource):
 
 class _TorrentAction(_JsonResource):
     """
-    C{POST /api/torrents/<hex>/pause} and C{.../resume}.
+    C{POST /api/torrents/<hex>/pause}, C{.../resume} and C{.../announce}
+    (ask the trackers for peers now, as far as their C{min interval}
+    allows).
     """
 
     def __init__(self, parent: TorrentResource, action: str) -> None:
@@ -326,6 +405,11 @@ class _TorrentAction(_JsonResource):
         torrent = self._parent.torrent()
         if torrent is None:
             return self._parent.gone(request)
+        if self._action == "announce":
+            if torrent.state not in ACTIVE:
+                return errorJson(request, 409, f"a torrent that is {torrent.state} does not announce")
+            torrent.announceNow()
+            return writeJson(request, trackersToJson(torrent, self._parent.now()))
         if self._action == "pause":
             if torrent.state not in _PAUSABLE:
                 return errorJson(request, 409, f"cannot pause a torrent that is {torrent.state}")
