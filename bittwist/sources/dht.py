@@ -13,12 +13,12 @@ from typing import Any, Optional
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
-from zope.interface import implementer
+from zope.interface import Interface, implementer
 
 from bittwist.dht import IDHTNode
 from bittwist.sources import IPeerSource, ISourceOwner
 
-__all__ = ["DHTSource", "dhtSourceFor", "ANNOUNCE_INTERVAL", "MIN_INTERVAL"]
+__all__ = ["DHTSource", "IDHTPortListener", "dhtSourceFor", "ANNOUNCE_INTERVAL", "MIN_INTERVAL"]
 
 #: Seconds between two rounds (get_peers, then announce_peer).
 ANNOUNCE_INTERVAL = 15 * 60
@@ -27,7 +27,19 @@ ANNOUNCE_INTERVAL = 15 * 60
 MIN_INTERVAL = 60
 
 
-@implementer(IPeerSource)
+class IDHTPortListener(Interface):
+    """
+    A peer source that wants the DHT ports peers tell us (the peer wire
+    C{port} message of BEP 5).
+    """
+
+    def peerDHTPort(host: str, port: int) -> None:
+        """
+        The peer at C{host} runs a DHT node on UDP C{port}.
+        """
+
+
+@implementer(IPeerSource, IDHTPortListener)
 class DHTSource:
     """
     Finds peers for one torrent in the DHT, and announces it there.
@@ -86,6 +98,9 @@ class DHTSource:
         if self._lastStart is not None and self._reactor.seconds() - self._lastStart < self._minInterval:
             return
         self._round()
+
+    def peerDHTPort(self, host: str, port: int) -> None:
+        self._node.addNode(host, port)
 
     def _round(self) -> None:
         owner = self._owner
