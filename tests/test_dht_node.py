@@ -6,6 +6,8 @@ clock, and the service on a real loopback port.
 import os
 
 from twisted.internet import reactor
+from twisted.internet.protocol import DatagramProtocol
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.internet.interfaces import IUDPTransport
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
@@ -361,3 +363,31 @@ class ServiceTests(TestCase):
             return again.stopService()
 
         return service.stopService().addCallback(restart)
+
+    def test_portTaken(self) -> None:
+        """
+        When the UDP port is taken, the service runs without the DHT, says
+        so, and keeps the routing table file as it was.
+        """
+        path = self.mktemp()
+        saveTable(path, OWN, [NodeInfo(b"\x44" * 20, ("127.0.0.1", 9))])
+        taken = reactor.listenUDP(0, DatagramProtocol(), interface="127.0.0.1")
+        self.addCleanup(taken.stopListening)
+        service = DHTService(taken.getHost().port, "127.0.0.1", bootstrap=(), tablePath=path, reactor=reactor)
+        logged: list = []
+        globalLogPublisher.addObserver(logged.append)
+        self.addCleanup(globalLogPublisher.removeObserver, logged.append)
+        service.startService()
+        self.assertIsNone(service.port)
+        self.assertIn("--dht-port", "".join(formatEvent(e) for e in logged))
+        self.successResultOf(service.stopService())
+        self.assertEqual(loadTable(path), (OWN, [NodeInfo(b"\x44" * 20, ("127.0.0.1", 9))]))
+
+    def test_unreachableNodesRemembered(self) -> None:
+        """
+        Nodes remembered from the last run that did not answer this time
+        are saved again.
+        """
+        known = [NodeInfo(b"\x44" * 20, ("127.0.0.1", 9))]
+        node = DHTNode(reactor, nodeId=OWN, bootstrap=(), knownNodes=known)
+        self.assertEqual(node.savedNodes(), known)

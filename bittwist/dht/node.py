@@ -24,6 +24,7 @@ from typing import Any, Iterable, Optional, Sequence
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import LoopingCall
@@ -501,10 +502,16 @@ class DHTNode(DatagramProtocol):
     def savedNodes(self) -> list[NodeInfo]:
         """
         @return: the nodes worth remembering across a restart: the table's,
-            those that answered us most recently first.
+            those that answered us most recently first, then those
+            remembered from the last run.
         """
         records = sorted(self.table.nodes(), key=lambda r: r.lastResponse or 0.0, reverse=True)
-        return [r.info for r in records[:SAVED_NODES]]
+        nodes = [r.info for r in records]
+        # Those remembered from before that we could not reach this time
+        # still beat nothing (a run without network must not forget them).
+        addresses = {n.address for n in nodes}
+        nodes.extend(n for n in self._knownNodes if n.address not in addresses)
+        return nodes[:SAVED_NODES]
 
 
 def _failed(error: Exception) -> Deferred:
@@ -606,12 +613,20 @@ class DHTService(Service):
 
     def startService(self) -> None:
         """
-        Listen, and join the DHT.
-
-        @raise twisted.internet.error.CannotListenError: if the UDP port is
-            taken.
+        Listen, and join the DHT.  If the UDP port cannot be had, say so and
+        run without the DHT (torrents still have their trackers).
         """
-        self.port = self._reactor.listenUDP(self.portNumber, self.node, interface=self._interface)
+        super().startService()
+        try:
+            self.port = self._reactor.listenUDP(self.portNumber, self.node, interface=self._interface)
+        except CannotListenError as e:
+            self.log.error(
+                "No DHT: cannot listen on UDP port {port} ({reason}); choose another "
+                "with --dht-port, or turn the DHT off with --no-dht",
+                port=self.portNumber,
+                reason=str(e.socketError),
+            )
+            return
         self.log.info(
             "DHT node listening on UDP port {port}, {known} nodes remembered",
             port=self.port.getHost().port,
@@ -621,7 +636,6 @@ class DHTService(Service):
             self._saver = LoopingCall(self.save)
             self._saver.clock = self._reactor
             self._saver.start(self._saveInterval, now=False)
-        super().startService()
 
     def save(self) -> None:
         """
@@ -639,9 +653,9 @@ class DHTService(Service):
         if self._saver is not None and self._saver.running:
             self._saver.stop()
         self._saver = None
-        self.save()
         port, self.port = self.port, None
         if port is None:
             return succeed(None)
+        self.save()
         d = port.stopListening()
         return d if isinstance(d, Deferred) else succeed(None)
