@@ -19,7 +19,7 @@ from tests.ltdht import LibtorrentDHT
 from tests.ltpeer import createTorrentWithLibtorrent, digestTree, makePayload
 
 #: Our loopback nodes share one IP: let each answer it freely.
-_OPEN = {"answerRate": 1000.0, "answerBurst": 1000.0}
+_OPEN = {"answerRate": 1000.0, "answerBurst": 1000.0, "inputRate": 5000.0, "inputBurst": 5000.0}
 
 
 def _sleep(seconds: float):

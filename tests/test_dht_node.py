@@ -160,8 +160,9 @@ class AnsweringTests(NodeTestCase):
 
     def test_answerBounded(self) -> None:
         """
-        However many peers we hold, a get_peers answer lists at most
-        L{MAX_VALUES} and stays under 900 bytes: no amplification.
+        However many peers and nodes we hold, a get_peers answer lists at
+        most L{MAX_VALUES} peers and then no nodes, and stays under 600 bytes;
+        a find_node answer lists at most K nodes.
         """
         infoHash = b"\x42" * 20
         for n in range(300):
@@ -170,9 +171,12 @@ class AnsweringTests(NodeTestCase):
             self.node.table.heard(bytes([n + 1]) * 20, (f"10.1.0.{n}", 1), 0, responded=True)
         self.receive(Query(b"t1", GET_PEERS, PEER_ID, infoHash=infoHash))
         (data, _), = self.transport.written
-        self.assertLess(len(data), 900)
+        self.assertLess(len(data), 600)
         answer = krpc.decode(data)
-        self.assertEqual((len(answer.values), len(answer.nodes)), (MAX_VALUES, K))
+        self.assertEqual((len(answer.values), len(answer.nodes)), (MAX_VALUES, 0))
+        self.sent()
+        self.receive(Query(b"t2", FIND_NODE, PEER_ID, target=infoHash))
+        self.assertLess(len(self.answerOnly().nodes), 9)
 
     def test_rateLimited(self) -> None:
         """
@@ -189,6 +193,26 @@ class AnsweringTests(NodeTestCase):
         for n in range(100):
             self.receive(Query(b"t%d" % n, PING, PEER_ID))
         self.assertEqual(len(self.sent()), 5)
+
+    def test_inputLimitedBeforeDecoding(self) -> None:
+        """
+        Beyond its input budget a source's datagrams are not even read:
+        answers to our own queries from it are dropped too.
+        """
+        node = DHTNode(self.clock, nodeId=OWN, bootstrap=(), answerRate=1000, answerBurst=1000, inputRate=1, inputBurst=3)
+        transport = FakeDatagramTransport()
+        node.makeConnection(transport)
+        self.addCleanup(_stop, node)
+        for n in range(10):
+            node.datagramReceived(krpc.encode(Query(b"t%d" % n, PING, PEER_ID)), SOURCE)
+        self.assertEqual(len(transport.written), 3)
+        d = node.ping(SOURCE)
+        query = krpc.decode(transport.written[-1][0])
+        node.datagramReceived(krpc.encode(Response(query.transactionId, PEER_ID)), SOURCE)
+        self.assertNoResult(d)
+        self.clock.advance(1)
+        node.datagramReceived(krpc.encode(Response(query.transactionId, PEER_ID)), SOURCE)
+        self.successResultOf(d)
 
     def test_ipv6SourceIgnored(self) -> None:
         self.node.datagramReceived(krpc.encode(Query(b"t1", PING, PEER_ID)), ("::1", 4000))

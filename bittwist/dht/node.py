@@ -10,9 +10,11 @@ small file across restarts.
 
 Answers are bounded so that the node is not an amplifier: an answer goes
 only to a well-formed query (never to a response, an error, or bytes without
-a transaction id), holds at most L{K} nodes and L{MAX_VALUES} peers (under
-900 bytes, whatever the query), and each source IP gets at most a few
-answers a second, so that a spoofed source costs its victim little.
+a transaction id), holds at most L{K} nodes or L{MAX_VALUES} peers (under
+600 bytes, whatever the query), and each source IP gets at most a few
+answers a second, so that a spoofed source costs its victim little.  We
+also read at most a few dozen datagrams a second from each source IP,
+dropping the rest before decoding, so that a flood costs little CPU.
 """
 
 from __future__ import annotations
@@ -179,17 +181,22 @@ class DHTNode(DatagramProtocol):
         queryTimeout: float = QUERY_TIMEOUT,
         answerRate: float = 5.0,
         answerBurst: float = 20.0,
+        inputRate: float = 50.0,
+        inputBurst: float = 200.0,
         randomBytes=os.urandom,
     ) -> None:
         """
-        @param reactor: provides L{IReactorTime}, and C{resolve} for
+        @param reactor: provides C{IReactorTime}, and C{resolve} for
             bootstrap host names.
-        @param nodeId: our id; random if L{None}.
+        @param nodeId: our id; random if C{None}.
         @param bootstrap: C{(host, port)} of nodes to join through.
         @param knownNodes: nodes from an earlier run, pinged on start.
         @param queryTimeout: seconds to wait for an answer.
         @param answerRate: answers per second per source IP.
         @param answerBurst: answers a source IP may get at once.
+        @param inputRate: datagrams per second per source IP that we read at
+            all; beyond it they are dropped before decoding.
+        @param inputBurst: datagrams a source IP may send at once.
         """
         self._reactor = reactor
         self.nodeId = nodeId if nodeId is not None else randomBytes(20)
@@ -200,6 +207,7 @@ class DHTNode(DatagramProtocol):
         self.tokens = TokenKeeper(reactor, randomBytes)
         self.peerStore = PeerStore(reactor)
         self._limiter = SourceRateLimiter(reactor, answerRate, answerBurst)
+        self._inputLimiter = SourceRateLimiter(reactor, inputRate, inputBurst)
         self._bootstrap = tuple(bootstrap)
         self._bootstrapAddresses: list[Address] = []
         self._knownNodes = list(knownNodes)[:SAVED_NODES]
@@ -250,6 +258,8 @@ class DHTNode(DatagramProtocol):
         host, port = address[0], address[1]
         if not _isIPv4(host) or not 0 < port < 65536:
             return
+        if not self._inputLimiter.allow(host):
+            return
         try:
             message = krpc.decode(data)
         except KRPCError as e:
@@ -273,13 +283,11 @@ class DHTNode(DatagramProtocol):
             reply = Response(query.transactionId, self.nodeId, tuple(self.table.closest(query.target, K)))
         elif query.method == GET_PEERS:
             assert query.infoHash is not None
-            reply = Response(
-                query.transactionId,
-                self.nodeId,
-                tuple(self.table.closest(query.infoHash, K)),
-                tuple(self.peerStore.peers(query.infoHash, MAX_VALUES)),
-                self.tokens.tokenFor(host),
-            )
+            # Peers if we have some, else nodes (BEP 5): never both, which
+            # keeps the answer small.
+            values = tuple(self.peerStore.peers(query.infoHash, MAX_VALUES))
+            nodes = () if values else tuple(self.table.closest(query.infoHash, K))
+            reply = Response(query.transactionId, self.nodeId, nodes, values, self.tokens.tokenFor(host))
         elif query.method == ANNOUNCE_PEER:
             assert query.infoHash is not None and query.token is not None
             if not self.tokens.check(query.token, host):
@@ -341,7 +349,7 @@ class DHTNode(DatagramProtocol):
         @param method: L{PING}, L{FIND_NODE}, L{GET_PEERS} or
             L{ANNOUNCE_PEER}.
         @param key: the target (find_node) or info hash (the others).
-        @param port: for announce_peer, the TCP port; L{None} for the UDP
+        @param port: for announce_peer, the TCP port; C{None} for the UDP
             source port (C{implied_port}).
         @param token: for announce_peer, the node's token.
         @return: fires with the L{Response}; fails with L{DHTQueryError}
@@ -441,7 +449,7 @@ class DHTNode(DatagramProtocol):
         Announce that we have C{result.target}, to the nodes of a get_peers
         lookup.
 
-        @param port: our TCP port, or L{None} for our UDP port.
+        @param port: our TCP port, or C{None} for our UDP port.
         @return: fires with the number of nodes that acknowledged.
         """
         return announce(result, self.query, port)
@@ -535,7 +543,7 @@ def loadTable(path: str) -> Optional[tuple[bytes, list[NodeInfo]]]:
     """
     Read a routing table file written by L{saveTable}.
 
-    @return: our node id and the nodes, or L{None} if the file is missing,
+    @return: our node id and the nodes, or C{None} if the file is missing,
         too large or malformed (it is only a cache: we join afresh).
     """
     try:
@@ -569,7 +577,7 @@ class DHTService(Service):
     @ivar port: the listening UDP port, while running.
     @ivar portNumber: the UDP port number asked for.
     @ivar bootstrap: C{(host, port)} of the nodes it joins through.
-    @ivar tablePath: the routing table file, or L{None}.
+    @ivar tablePath: the routing table file, or C{None}.
     """
 
     log = Logger()
@@ -589,7 +597,7 @@ class DHTService(Service):
         @param interface: the address to listen on (all by default).
         @param bootstrap: C{(host, port)} of nodes to join through.
         @param tablePath: the routing table file, read now and written every
-            C{saveInterval} seconds and on stop; L{None} for none.
+            C{saveInterval} seconds and on stop; C{None} for none.
         @param nodeOptions: more keyword arguments for L{DHTNode}.
         """
         if reactor is None:

@@ -138,8 +138,8 @@ def dhtSourceFor(private: bool, node: Optional[IDHTNode], reactor: Any) -> Optio
     The DHT source of a torrent, if it may have one.
 
     @param private: the torrent's BEP 27 C{private} flag.
-    @param node: the session's DHT node, or L{None} when the DHT is off.
-    @return: a L{DHTSource}, or L{None} for a private torrent or without a
+    @param node: the session's DHT node, or C{None} when the DHT is off.
+    @return: a L{DHTSource}, or C{None} for a private torrent or without a
         node.
     """
     if private or node is None:
