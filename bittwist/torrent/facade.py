@@ -20,7 +20,6 @@ from zope.interface import implementer
 from bittwist import events
 from bittwist.bitfield import Bitfield
 from bittwist.config import TorrentConfig
-from bittwist.encryption import isEncrypted
 from bittwist.errors import BittwistError, InternalError
 from bittwist.factory import PeerDialer
 from bittwist.metainfo import Metainfo
@@ -28,11 +27,13 @@ from bittwist.peer import PeerProtocol
 from bittwist.ratelimit import TokenBucket
 from bittwist.sources import IPeerSource, ISourceOwner, TrackerSource
 from bittwist.sources.dht import IDHTPortListener
+from bittwist.sources.pex import PeerExchange
 from bittwist.storage import IPieceStorage
 from bittwist.torrent.download import Download
 from bittwist.extensions.table import ExtensionTable
+from bittwist.torrent.metadataserver import MetadataServer
 from bittwist.torrent.lifecycle import ACTIVE, Lifecycle, TorrentInput, TorrentState
-from bittwist.torrent.status import PeerStatus, TorrentStatus
+from bittwist.torrent.status import PeerStatus, TorrentStatus, describePeer
 from bittwist.torrent.swarm import Swarm
 from bittwist.torrent.upload import Upload
 from bittwist.tracker import TrackerStatus
@@ -72,6 +73,8 @@ class Torrent:
     @ivar upload: its upload side.
     @ivar sources: where it finds peers.
     @ivar extensions: the extensions of the extension protocol it speaks.
+    @ivar pex: its peer exchange (BEP 11), or C{None} for a private
+        torrent.
     """
 
     log = Logger()
@@ -134,7 +137,15 @@ class Torrent:
             seedRatio=config.seedRatio,
             seedTime=config.seedTime,
         )
-        self.extensions = ExtensionTable()
+        handlers = []
+        self.pex: Optional[PeerExchange] = None
+        if not metainfo.private:
+            # BEP 27: a private torrent learns peers from its trackers only.
+            self.pex = PeerExchange(reactor, lambda: self.swarm.peers)
+            self.sources.append(self.pex.source)
+            handlers.append(self.pex)
+        handlers.append(MetadataServer(metainfo.infoBytes))
+        self.extensions = ExtensionTable(handlers)
         self._ticker = LoopingCall(self._tick)
         self._ticker.clock = reactor
 
@@ -492,7 +503,8 @@ class Torrent:
     def requestReceived(self, peer: PeerProtocol, index: int, begin: int, length: int) -> None:
         verified = self.download.verifiedPieces()
         if verified is None or index not in verified:
-            peer.drop(f"requested piece {index}, which we do not have")
+            if not peer.rejectRequest(index, begin, length):
+                peer.drop(f"requested piece {index}, which we do not have")
             return
         if begin + length > self.metainfo.pieceSize(index):
             peer.drop(f"requested past the end of piece {index}")
@@ -501,6 +513,12 @@ class Torrent:
 
     def peerWritable(self, peer: PeerProtocol) -> None:
         self.upload.serve(peer)
+
+    def requestRejected(self, peer: PeerProtocol, index: int, begin: int) -> None:
+        self.download.requestRejected(peer, index, begin)
+
+    def peerAllowedFast(self, peer: PeerProtocol, index: int) -> None:
+        self.download.fill(peer)
 
     def extendedHandshakeFields(self) -> tuple[Sequence[str], dict[str, Any]]:
         fields = self.extensions.handshakeFields()
@@ -578,27 +596,8 @@ class Torrent:
         """
         result = []
         for peer in self.peers:
-            host, port = peer.address or ("?", 0)
-            state = peer.state
             record = self.download.record(peer)
-            result.append(
-                PeerStatus(
-                    address=f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
-                    client=peer.clientName,
-                    outgoing=peer.outgoing,
-                    downloadRate=peer.downloadRate.rate(),
-                    uploadRate=peer.uploadRate.rate(),
-                    amChoking=state.amChoking,
-                    amInterested=state.amInterested,
-                    peerChoking=state.peerChoking,
-                    peerInterested=state.peerInterested,
-                    snubbed=record is not None and record.snubbed,
-                    progress=state.progress(),
-                    requests=len(state.requested),
-                    source=peer.source,
-                    encrypted=isEncrypted(peer),
-                )
-            )
+            result.append(describePeer(peer, snubbed=record is not None and record.snubbed))
         return result
 
     def verifiedPieces(self) -> Optional[Bitfield]:

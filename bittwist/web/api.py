@@ -24,7 +24,15 @@ from twisted.web.server import NOT_DONE_YET, Request
 from twisted.web.error import UnsupportedMethod
 
 from bittwist import events
-from bittwist.errors import BittwistError, FormDataError, MetainfoError
+from bittwist.errors import (
+    BittwistError,
+    FormDataError,
+    MagnetError,
+    MetainfoError,
+    TorrentFetchError,
+    UsageError,
+)
+from bittwist.fetch import MAX_TORRENT_SIZE
 from bittwist.metainfo import parse
 from bittwist.torrent import Torrent, TorrentState
 from bittwist.torrent.lifecycle import ACTIVE
@@ -41,13 +49,10 @@ __all__ = [
     "MAX_BODY_SIZE",
 ]
 
-MAX_UPLOAD_SIZE = 10 * 2**20
+MAX_UPLOAD_SIZE = MAX_TORRENT_SIZE
 """
-The largest C{.torrent} accepted by upload or by URL. Real ones are
-kilobytes, a few megabytes for huge payloads: 10 MiB of piece hashes
-describe 500,000 pieces, 8 TiB in 16 MiB pieces. libtorrent refuses to load
-a torrent file over 10 MB by default (C{load_torrent_limits}); we accept
-slightly more. This bounds what one request makes us parse.
+The largest C{.torrent} accepted by upload: see
+L{bittwist.fetch.MAX_TORRENT_SIZE}.
 """
 
 MAX_BODY_SIZE = MAX_UPLOAD_SIZE + 64 * 2**10
@@ -65,6 +70,12 @@ The largest JSON body (C{{"url": ...}}) we parse.
 _READ_SIZE = 64 * 2**10
 
 TORRENT_CONTENT_TYPE = "application/x-bittorrent"
+
+_FETCH_ERROR_CODES = {"url": 400, "metainfo": 400, "status": 502, "network": 502, "size": 502, "timeout": 504}
+"""
+The answer to a failed fetch by URL, by L{TorrentFetchError.kind}: the
+user's mistake (400), or the other server's (502, 504 if it was too slow).
+"""
 
 _HEX_INFO_HASH = re.compile(rb"[0-9a-fA-F]{40}\Z")
 
@@ -139,6 +150,16 @@ class _JsonResource(Resource):
                 f"use {' or '.join(allowed)}"
             )
 
+    def render_HEAD(self, request: Request) -> Any:
+        # twisted.web answers HEAD with render_GET, which a POST-only
+        # resource lacks: that was an AttributeError and a 500.
+        if getattr(self, "render_GET", None) is None:
+            raise UnsupportedMethod(
+                [name[len("render_"):].encode("ascii") for name in dir(self)
+                 if name.startswith("render_") and name != "render_HEAD"]
+            )
+        return self.render_GET(request)  # type: ignore[attr-defined]
+
     def getChild(self, path: bytes, request: Request) -> Resource:
         return JsonError(404, f"no such resource: {request.path.decode('utf-8', 'replace')}")
 
@@ -186,8 +207,10 @@ class ApiResource(_JsonResource):
 
 class TorrentsResource(_JsonResource):
     """
-    C{/api/torrents}: list the torrents (GET), add one by uploading its
-    C{.torrent} (POST); C{/api/torrents/<info hash in hex>} is one torrent.
+    C{/api/torrents}: list the torrents (GET), add one (POST) by uploading
+    its C{.torrent} (the raw body, or C{multipart/form-data} with the file in
+    field C{torrent}) or by giving its address as JSON C{{"url": ...}};
+    C{/api/torrents/<info hash in hex>} is one torrent.
     """
 
     log = Logger()
@@ -218,10 +241,12 @@ class TorrentsResource(_JsonResource):
         torrents = list(self._service.session.torrents.values())
         return writeJson(request, [torrentToJson(t) for t in torrents])
 
-    def render_POST(self, request: Request) -> bytes:
+    def render_POST(self, request: Request) -> Any:
         contentType = (request.getHeader(b"content-type") or b"").lower()
         assert request.content is not None
         request.content.seek(0)
+        if contentType.startswith(b"application/json"):
+            return self._addFromURL(request)
         if contentType.startswith(b"multipart/form-data"):
             try:
                 data = _readFormField(request, "torrent", MAX_UPLOAD_SIZE)
@@ -244,6 +269,85 @@ class TorrentsResource(_JsonResource):
         except MetainfoError as e:
             return errorJson(request, 400, str(e))
         return self._add(request, metainfo)
+
+    def _addFromURL(self, request: Request) -> Any:
+        """
+        Add the torrent at the address in the JSON body C{{"url": ...}},
+        answering once it is fetched.
+        """
+        assert request.content is not None
+        raw = request.content.read(MAX_JSON_SIZE + 1)
+        if len(raw) > MAX_JSON_SIZE:
+            return errorJson(request, 413, f"a JSON body is at most {MAX_JSON_SIZE} bytes")
+        try:
+            value = json.loads(raw)
+        except ValueError as e:
+            return errorJson(request, 400, f"the body is not JSON ({e}); send {{\"url\": \"https://...\"}}")
+        magnet = value.get("magnet") if isinstance(value, dict) else None
+        if isinstance(magnet, str):
+            return self._addMagnet(request, magnet)
+        url = value.get("url") if isinstance(value, dict) else None
+        if not isinstance(url, str) or not url.strip():
+            return errorJson(
+                request,
+                400,
+                'send {"url": "https://..."} with the address of a .torrent file, '
+                'or {"magnet": "magnet:?xt=urn:btih:..."}',
+            )
+        d = self._service.addTorrentFromURL(url.strip(), self._downloadDir)
+        gone: list[object] = []
+
+        def disconnected(reason: object) -> None:
+            gone.append(reason)
+            d.cancel()
+
+        request.notifyFinish().addErrback(disconnected)
+
+        def answer(body: bytes) -> None:
+            if not gone:
+                request.write(body)
+                request.finish()
+
+        def added(torrent: Torrent) -> None:
+            name = torrent.metainfo.name
+            self.log.info("{name}: added through the web page from {url}", name=name, url=url)
+            self._changed()
+            request.setHeader(b"location", f"/api/torrents/{torrent.infoHash.hex()}".encode("ascii"))
+            answer(writeJson(request, torrentToJson(torrent), 201))
+
+        def failed(failure: Failure) -> None:
+            if gone:
+                return
+            if failure.check(TorrentFetchError):
+                code = _FETCH_ERROR_CODES.get(failure.value.kind, 502)
+                answer(errorJson(request, code, str(failure.value)))
+            elif failure.check(UsageError):
+                answer(errorJson(request, 409, str(failure.value)))
+            elif failure.check(BittwistError):
+                answer(errorJson(request, 400, str(failure.value)))
+            else:
+                self.log.failure("Adding {url} failed", failure, url=url)
+                answer(errorJson(request, 500, "internal error; see the log"))
+
+        d.addCallbacks(added, failed)
+        return NOT_DONE_YET
+
+    def _addMagnet(self, request: Request, link: str) -> bytes:
+        """
+        Add the torrent of a magnet link, downloading into the web layer's
+        folder: 201 with its status (C{fetching metadata}), 400 for a link
+        that cannot be used, 409 if the torrent is already added.
+        """
+        try:
+            magnet = self._service.addMagnet(link.strip(), self._downloadDir)
+        except MagnetError as e:
+            return errorJson(request, 400, str(e))
+        except UsageError as e:
+            return errorJson(request, 409, str(e))
+        self.log.info("{name}: magnet link added through the web page", name=magnet.name)
+        self._changed()
+        request.setHeader(b"location", f"/api/torrents/{magnet.infoHash.hex()}".encode("ascii"))
+        return writeJson(request, torrentToJson(magnet), 201)
 
     def _add(self, request: Request, metainfo: Any) -> bytes:
         """

@@ -270,6 +270,28 @@
     }
   });
 
+  $("url-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const input = $("torrent-url");
+    const url = input.value.trim();
+    if (!url) { showMessage("Paste a magnet link or the address of a .torrent file first.", true); return; }
+    const button = $("url-button");
+    button.disabled = true;
+    const magnet = url.toLowerCase().startsWith("magnet:");
+    showMessage(magnet ? "Adding the magnet link…" : `Fetching ${url}…`, false);
+    try {
+      const body = magnet ? {magnet: url} : {url};
+      const t = await api("POST", "/api/torrents", JSON.stringify(body), "application/json");
+      showMessage(`Added ${t.name}`, false);
+      input.value = "";
+      selected = t.infoHash;
+    } catch (e) {
+      showMessage(e.message, true);
+    } finally {
+      button.disabled = false;
+    }
+  });
+
   function connect() {
     const live = $("live");
     const source = new EventSource("/api/events");
