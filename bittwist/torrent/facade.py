@@ -26,6 +26,7 @@ from bittwist.metainfo import Metainfo
 from bittwist.peer import PeerProtocol
 from bittwist.ratelimit import TokenBucket
 from bittwist.sources import IPeerSource, ISourceOwner, TrackerSource
+from bittwist.sources.dht import IDHTPortListener
 from bittwist.sources.pex import PeerExchange
 from bittwist.storage import IPieceStorage
 from bittwist.torrent.download import Download
@@ -533,9 +534,14 @@ class Torrent:
 
     def peerPort(self, peer: PeerProtocol, port: int) -> None:
         """
-        A hook for the DHT (BEP 5): the peer's DHT node listens on UDP
-        C{port}. Nothing uses it yet.
+        The peer's DHT node listens on UDP C{port} (BEP 5): tell our DHT
+        source, if any, so that our node can add it.
         """
+        if peer.address is None:
+            return
+        for source in self.sources:
+            if IDHTPortListener.providedBy(source):
+                source.peerDHTPort(peer.address[0], port)
 
     # Snapshots.
 
