@@ -559,7 +559,8 @@ class Torrent:
             verifiedLength=download.verifiedLength,
             piecesVerified=len(verified) if verified is not None else 0,
             numPieces=self.numPieces,
-            downloadRate=download.rate.rate() if self.state in ACTIVE else 0.0,
+            # Seeding, nothing more comes: no trailing rate from the last pieces.
+            downloadRate=download.rate.rate() if self.state is _State.DOWNLOADING else 0.0,
             uploadRate=self.upload.rate.rate() if self.state in ACTIVE else 0.0,
             downloaded=download.rate.total,
             uploaded=self.upload.rate.total,
