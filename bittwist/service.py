@@ -22,6 +22,7 @@ from bittwist.config import SessionConfig, TorrentConfig
 from bittwist.errors import BittwistError, ListenError, StorageError, UsageError
 from bittwist.metainfo import Metainfo
 from bittwist.progress import ProgressLogger, formatRate, formatSize
+from bittwist.safetext import printable
 from bittwist.session import Session, StorageFactory
 from bittwist.state import (
     StateFolder,
@@ -346,7 +347,7 @@ class BitTorrentService(MultiService):
             self.log.info(
                 "{name}: fast resume: {trusted} pieces trusted, {rehashed} to hash "
                 "(in files changed since saved)",
-                name=torrent.metainfo.name,
+                name=printable(torrent.metainfo.name),
                 trusted=len(trusted),
                 rehashed=len(rehash),
             )
@@ -357,7 +358,7 @@ class BitTorrentService(MultiService):
             if not status.downloaded:
                 self.log.info(
                     "{name}: all {size} already here and verified; seeding",
-                    name=status.name,
+                    name=printable(status.name),
                     size=formatSize(status.totalLength),
                 )
                 return
@@ -365,7 +366,7 @@ class BitTorrentService(MultiService):
             self.log.info(
                 "{name}: complete and verified: {size} in {elapsed:.1f} s "
                 "({rate} average) from {peersUsed} peers, files in {folder}",
-                name=status.name,
+                name=printable(status.name),
                 size=formatSize(status.totalLength),
                 elapsed=elapsed,
                 rate=formatRate(status.downloaded / elapsed),
@@ -375,7 +376,7 @@ class BitTorrentService(MultiService):
 
         def failed(failure: Failure) -> None:
             if not failure.check(BittwistError):
-                self.log.failure("{name} failed", failure, name=torrent.metainfo.name)
+                self.log.failure("{name} failed", failure, name=printable(torrent.metainfo.name))
 
         torrent.whenComplete().addCallbacks(complete, failed)
 
@@ -405,7 +406,7 @@ class BitTorrentService(MultiService):
                 except BittwistError as e:
                     self.log.error(
                         "Cannot add {name} again from the state folder {path}: {error}",
-                        name=record.metainfo.name,
+                        name=printable(record.metainfo.name),
                         path=self.state.path,
                         error=str(e),
                     )

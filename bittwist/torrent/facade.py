@@ -27,6 +27,7 @@ from bittwist.factory import PeerDialer
 from bittwist.metainfo import Metainfo
 from bittwist.peer import PeerProtocol
 from bittwist.ratelimit import TokenBucket
+from bittwist.safetext import printable
 from bittwist.sources import IPeerSource, ISourceOwner
 from bittwist.storage import IPieceStorage
 from bittwist.torrent.download import Download
@@ -246,7 +247,7 @@ class Torrent:
 
     def _check(self, trusted: Optional[Bitfield], rehash: Iterable[int]) -> Deferred[None]:
         if trusted is None:
-            self.log.info("{name}: checking existing data", name=self.metainfo.name)
+            self.log.info("{name}: checking existing data", name=printable(self.metainfo.name))
             d = self.storage.check()
         else:
             d = self.storage.check(trusted, rehash)
@@ -260,7 +261,7 @@ class Torrent:
         self.download.begin(have)
         self.log.info(
             "{name}: {count} of {total} pieces already verified",
-            name=self.metainfo.name,
+            name=printable(self.metainfo.name),
             count=len(have),
             total=self.numPieces,
         )
@@ -300,7 +301,7 @@ class Torrent:
         if state is _State.CHECKING:
             self._pauseWhenChecked = False
         elif state is _State.ERROR:
-            self.log.info("{name}: resuming after an error", name=self.metainfo.name)
+            self.log.info("{name}: resuming after an error", name=printable(self.metainfo.name))
             self._pauseWhenChecked = False
             self._move(_In.RESUME_CHECK)
             self._check(self.download.verifiedPieces(), ())
@@ -339,13 +340,13 @@ class Torrent:
             return
         if failure.check(BittwistError):
             error = failure.value
-            self.log.error("{name}: {error}", name=self.metainfo.name, error=error)
+            self.log.error("{name}: {error}", name=printable(self.metainfo.name), error=error)
         else:
             error = InternalError(
                 f"{self.metainfo.name}: internal error ({failure.getErrorMessage()}); "
                 "this is a bug in bittwist, please report it with the log"
             )
-            self.log.failure("{name}: internal error", failure, name=self.metainfo.name)
+            self.log.failure("{name}: internal error", failure, name=printable(self.metainfo.name))
         self._lifecycle.error = error
         self._move(_In.FAIL)
         self._stopSources()
@@ -370,7 +371,7 @@ class Torrent:
             return
         self.log.info(
             "{name}: download complete, all {count} pieces verified",
-            name=self.metainfo.name,
+            name=printable(self.metainfo.name),
             count=self.numPieces,
         )
         if self.state is _State.DOWNLOADING:
@@ -388,7 +389,7 @@ class Torrent:
     def _pieceFailed(self, index: int, contributors: set[Any]) -> None:
         self.log.warn(
             "{name}: piece {index} failed its hash check; downloading it again",
-            name=self.metainfo.name,
+            name=printable(self.metainfo.name),
             index=index,
         )
         for peer in contributors:
@@ -401,7 +402,7 @@ class Torrent:
         if self.state is _State.SEEDING:
             why = self.upload.goalReached(self.download.rate.total, self.metainfo.totalLength)
             if why is not None:
-                self.log.info("{name}: {why}; done seeding", name=self.metainfo.name, why=why)
+                self.log.info("{name}: {why}; done seeding", name=printable(self.metainfo.name), why=why)
                 self._move(_In.SEED_GOAL)
                 self._stopSources()
                 return

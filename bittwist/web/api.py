@@ -26,6 +26,7 @@ from twisted.web.error import UnsupportedMethod
 from bittwist import events
 from bittwist.errors import BittwistError, MetainfoError
 from bittwist.metainfo import parse
+from bittwist.safetext import printable
 from bittwist.torrent import Torrent, TorrentState
 
 __all__ = [
@@ -214,7 +215,7 @@ class TorrentsResource(_JsonResource):
             torrent = self._service.addTorrent(metainfo, self._downloadDir)
         except BittwistError as e:
             return errorJson(request, 400, str(e))
-        self.log.info("{name}: added through the web page", name=metainfo.name)
+        self.log.info("{name}: added through the web page", name=printable(metainfo.name))
         self._changed()
         request.setHeader(b"location", f"/api/torrents/{metainfo.infoHash.hex()}".encode("ascii"))
         return writeJson(request, torrentToJson(torrent), 201)
