@@ -26,6 +26,7 @@ from bittwist.ratelimit import TokenBucket
 from bittwist.sources import IPeerSource, ManualSource, TrackerSource
 from bittwist.storage import FileStorage, IPieceStorage
 from bittwist.torrent import Torrent
+from bittwist.torrent.swarm import CandidateBudget
 
 __all__ = ["Session", "makePeerId"]
 
@@ -80,6 +81,8 @@ class Session:
         (C{uploadLimit.setRate(bytesPerSecond)}; 0 is unlimited).
     @ivar downloadLimit: the download rate limit of every torrent together.
     @ivar dialer: makes the outgoing peer connections of every torrent.
+    @ivar candidateBudget: the peer addresses every torrent remembers
+        together (L{SessionConfig.maxCandidates}).
     """
 
     log = Logger()
@@ -112,6 +115,7 @@ class Session:
         self.uploadLimit = TokenBucket(reactor, config.maxUploadRate)
         self.downloadLimit = TokenBucket(reactor, config.maxDownloadRate)
         self.dialer = PeerDialer(reactor, self.peerId, endpointFactory, encryption=config.encryption)
+        self.candidateBudget = CandidateBudget(config.maxCandidates)
         self.torrents: dict[bytes, Torrent] = {}
         self.port = 0
         self._listening: Optional[IListeningPort] = None
@@ -190,6 +194,7 @@ class Session:
             uploadLimit=self.uploadLimit,
             downloadLimit=self.downloadLimit,
             port=self.port,
+            candidateBudget=self.candidateBudget,
         )
         self.torrents[metainfo.infoHash] = torrent
         return torrent

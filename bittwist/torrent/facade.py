@@ -33,7 +33,7 @@ from bittwist.storage import IPieceStorage
 from bittwist.torrent.download import Download
 from bittwist.torrent.lifecycle import ACTIVE, Lifecycle, TorrentInput, TorrentState
 from bittwist.torrent.status import PeerStatus, TorrentStatus
-from bittwist.torrent.swarm import Swarm
+from bittwist.torrent.swarm import CandidateBudget, Swarm
 from bittwist.torrent.upload import Upload
 
 __all__ = ["Torrent"]
@@ -86,6 +86,7 @@ class Torrent:
         uploadLimit: Optional[TokenBucket] = None,
         downloadLimit: Optional[TokenBucket] = None,
         port: int = 0,
+        candidateBudget: Optional[CandidateBudget] = None,
     ) -> None:
         """
         @param metainfo: the torrent.
@@ -99,6 +100,8 @@ class Torrent:
             session's torrents); unlimited by default.
         @param downloadLimit: the bucket download tokens come from.
         @param port: our listening port, as announced to trackers.
+        @param candidateBudget: the peer addresses the session's torrents
+            may remember together; no bound but C{config}'s if C{None}.
         """
         self.metainfo = metainfo
         self.storage = storage
@@ -113,7 +116,9 @@ class Torrent:
         self._pauseWhenChecked = False
         self.sources = list(sources)
         self._sourcesRunning = False
-        self.swarm = Swarm(self, dialer or PeerDialer(reactor, peerId), config, reactor)
+        self.swarm = Swarm(
+            self, dialer or PeerDialer(reactor, peerId), config, reactor, candidateBudget
+        )
         self.download = Download(
             metainfo,
             storage,
