@@ -16,7 +16,7 @@ from typing import Any
 
 from bittwist.errors import BencodeError
 
-__all__ = ["decode", "MAX_INTEGER_DIGITS"]
+__all__ = ["decode", "decodePrefix", "MAX_INTEGER_DIGITS"]
 
 MAX_INTEGER_DIGITS = 64
 """
@@ -124,3 +124,21 @@ def decode(data: bytes, maxValues: int, maxDepth: int = 32) -> Any:
     if decoder.position != len(decoder.data):
         raise decoder.fail("trailing data")
     return value
+
+
+def decodePrefix(data: bytes, maxValues: int, maxDepth: int = 32) -> tuple[Any, int]:
+    """
+    Decode the bencoded value at the start of C{data}, which may go on with
+    other bytes (as a C{ut_metadata} data message's raw piece follows its
+    dictionary).
+
+    @param data: bytes starting with a bencoded value.
+    @param maxValues: as for L{decode}.
+    @param maxDepth: as for L{decode}.
+    @return: the value and the position just after it.
+    @raise BencodeError: if C{data} does not start with a bencoded value
+        within the bounds.
+    """
+    decoder = _Decoder(bytes(data), maxValues, maxDepth)
+    value = decoder.value(0)
+    return value, decoder.position

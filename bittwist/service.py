@@ -19,7 +19,9 @@ from twisted.python.failure import Failure
 from bittwist import events
 from bittwist import metainfo as _metainfo
 from bittwist.config import SessionConfig, TorrentConfig
+from bittwist.dht.node import DHTService
 from bittwist.errors import BittwistError, ListenError, StorageError, UsageError
+from bittwist.fetch import fetchTorrent
 from bittwist.metainfo import Metainfo
 from bittwist.progress import ProgressLogger, formatRate, formatSize
 from bittwist.safetext import printable
@@ -75,6 +77,7 @@ class BitTorrentService(MultiService):
 
     @ivar session: the torrents and their shared peer id and port.
     @ivar state: the state folder, or C{None}.
+    @ivar dht: the L{DHTService}, or C{None}.
     """
 
     log = Logger()
@@ -90,6 +93,7 @@ class BitTorrentService(MultiService):
         stateDir: Optional[str] = None,
         storageFactory: Optional[StorageFactory] = None,
         endpointFactory: Optional[Callable[[str, int], IStreamClientEndpoint]] = None,
+        dht: Optional[DHTService] = None,
     ) -> None:
         """
         @param endpoint: where to accept peers: an endpoint, its string
@@ -97,7 +101,8 @@ class BitTorrentService(MultiService):
         @param reactor: the reactor (the global one by default).
         @param config: rate limits, and each torrent's limits and seed goals.
         @param peerId: our peer id (a fresh one by default).
-        @param httpClient: a treq-like client for trackers.
+        @param httpClient: a treq-like client for trackers and for fetching
+            torrents by URL (L{addTorrentFromURL}).
         @param progressInterval: seconds between progress log lines, or
             C{None} for none.
         @param stateDir: the folder to remember torrents in across restarts
@@ -106,6 +111,8 @@ class BitTorrentService(MultiService):
             download folder by default).
         @param endpointFactory: makes the client endpoint that dials a peer's
             C{(host, port)} (TCP by default).
+        @param dht: a DHT node to run as a child service and to find peers
+            through (public torrents only), or C{None} for no DHT.
         """
         super().__init__()
         if reactor is None:
@@ -116,6 +123,7 @@ class BitTorrentService(MultiService):
             self._endpointDescription = endpoint = endpointDescription(endpoint)
             endpoint = serverFromString(reactor, endpoint)
         self._endpoint = endpoint
+        self._httpClient = httpClient
         self._listening: Optional[Deferred[Any]] = None
         self._listenWaiters: list[Deferred[int]] = []
         self._listenResult: Optional[Union[int, Failure]] = None
@@ -127,6 +135,10 @@ class BitTorrentService(MultiService):
             storageFactory=storageFactory,
             endpointFactory=endpointFactory,
         )
+        self.dht = dht
+        if dht is not None:
+            self.session.dht = dht.node
+            dht.setServiceParent(self)
         # Whether torrents start when added: once running and listening (or
         # failed to), so that none is started twice.
         self._ready = False
@@ -212,6 +224,24 @@ class BitTorrentService(MultiService):
         if self._ready:
             self._startTorrent(added)
         return added
+
+    def addTorrentFromURL(
+        self, url: str, downloadDir: Union[str, os.PathLike[str]]
+    ) -> Deferred[Torrent]:
+        """
+        Fetch a C{.torrent} from an C{http://} or C{https://} address
+        (bounded in size and time, see L{bittwist.fetch}) and add it like
+        L{addTorrent}.
+
+        @param url: the address of the C{.torrent} file.
+        @param downloadDir: the folder its files go in.
+        @return: fires with the torrent, or fails with
+            L{bittwist.errors.TorrentFetchError} if it cannot be fetched or
+            is no torrent, or L{bittwist.errors.UsageError} if it is already
+            added.
+        """
+        d = fetchTorrent(url, self._httpClient, self._reactor)
+        return d.addCallback(self.addTorrent, downloadDir)
 
     def removeTorrent(self, infoHash: bytes, deleteData: bool = False) -> Deferred[None]:
         """
@@ -355,23 +385,30 @@ class BitTorrentService(MultiService):
 
         def complete(_: None) -> None:
             status = torrent.status()
+            folder = getattr(torrent.storage, "downloadDir", None)
+            # Where a user finds the files: the file, or the folder holding
+            # them, named for the torrent.
+            path = "memory" if folder is None else os.path.join(folder, torrent.metainfo.name)
             if not status.downloaded:
                 self.log.info(
-                    "{name}: all {size} already here and verified; seeding",
+                    "{name}: all {size} already here and verified, in {path}; seeding",
                     name=printable(status.name),
                     size=formatSize(status.totalLength),
+                    path=path,
+                    folder=folder,
                 )
                 return
             elapsed = max(self._reactor.seconds() - started, 1e-6)
             self.log.info(
                 "{name}: complete and verified: {size} in {elapsed:.1f} s "
-                "({rate} average) from {peersUsed} peers, files in {folder}",
+                "({rate} average) from {peersUsed} peers; the files are in {path}",
                 name=printable(status.name),
                 size=formatSize(status.totalLength),
                 elapsed=elapsed,
                 rate=formatRate(status.downloaded / elapsed),
                 peersUsed=status.peersUsed,
-                folder=getattr(torrent.storage, "downloadDir", "memory"),
+                path=path,
+                folder=folder,
             )
 
         def failed(failure: Failure) -> None:

@@ -24,6 +24,7 @@ from bittwist.mse import Policy
 from bittwist.metainfo import Metainfo
 from bittwist.ratelimit import TokenBucket
 from bittwist.sources import IPeerSource, ManualSource, TrackerSource
+from bittwist.sources.dht import dhtSourceFor
 from bittwist.storage import FileStorage, IPieceStorage
 from bittwist.torrent import Torrent
 from bittwist.torrent.swarm import CandidateBudget
@@ -52,14 +53,21 @@ class _QuietHTTP11ClientFactory(_HTTP11ClientFactory):
     noisy = False
 
 
+class _QuietConnectionPool(HTTPConnectionPool):
+    """
+    A connection pool whose connections do not log (the subclass Twisted's
+    HTTP client howto shows for this).
+    """
+
+    _factory = _QuietHTTP11ClientFactory
+
+
 def _trackerClient(reactor: Any) -> HTTPClient:
     """
     @return: a treq client for trackers. Announces are minutes apart, so
         connections are not kept open between them.
     """
-    pool = HTTPConnectionPool(reactor, persistent=False)
-    pool._factory = _QuietHTTP11ClientFactory
-    return HTTPClient(Agent(reactor, pool=pool))
+    return HTTPClient(Agent(reactor, pool=_QuietConnectionPool(reactor, persistent=False)))
 
 
 StorageFactory = Callable[[Metainfo, str], IPieceStorage]
@@ -83,6 +91,8 @@ class Session:
     @ivar dialer: makes the outgoing peer connections of every torrent.
     @ivar candidateBudget: the peer addresses every torrent remembers
         together (L{SessionConfig.maxCandidates}).
+    @ivar dht: the DHT node (a L{bittwist.dht.IDHTNode}) that torrents added
+        from now on use as a peer source, unless private; C{None} for none.
     """
 
     log = Logger()
@@ -105,7 +115,7 @@ class Session:
         @param endpointFactory: makes the client endpoint to dial a peer's
             C{(host, port)} (TCP by default).
         """
-        self._reactor = reactor
+        self._reactor = self.reactor = reactor
         self.config = config
         self.peerId = peerId or makePeerId()
         self._httpClient = httpClient if httpClient is not None else _trackerClient(reactor)
@@ -119,6 +129,7 @@ class Session:
         self.torrents: dict[bytes, Torrent] = {}
         self.port = 0
         self._listening: Optional[IListeningPort] = None
+        self.dht: Any = None
 
     def _lookup(self, infoHash: bytes) -> Optional[Torrent]:
         return self.torrents.get(infoHash)
@@ -183,6 +194,9 @@ class Session:
         peers = tuple(peers)
         if peers:
             sources.append(ManualSource(peers))
+        dht = dhtSourceFor(metainfo.private, self.dht, self._reactor)
+        if dht is not None:
+            sources.append(dht)
         torrent = Torrent(
             metainfo,
             storage,
@@ -223,6 +237,9 @@ class Session:
         @return: fires when everything is closed; never fails.
         """
         waits = [torrent.stop() for torrent in self.torrents.values()]
+        # The torrents' peers are closing: nobody waits for the limits now.
+        self.uploadLimit.clear()
+        self.downloadLimit.clear()
         if self._listening is not None:
             # IListeningPort.stopListening may return a Deferred, or not.
             waits.append(maybeDeferred(self._listening.stopListening))

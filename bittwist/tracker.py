@@ -1,10 +1,12 @@
 # -*- test-case-name: tests.test_tracker -*-
 """
-Announcing torrents to HTTP trackers (BEP 3, BEP 12, BEP 23, BEP 7).
+Announcing torrents to trackers (BEP 3, BEP 12, BEP 23, BEP 7).
 
-L{announce} makes one announce request and parses the answer into an
-L{AnnounceResponse}; L{Announcer} keeps one torrent announced to all its
-trackers, tier by tier, for as long as the torrent runs.
+L{announce} makes one announce request to an HTTP tracker and parses the
+answer into an L{AnnounceResponse}; L{Announcer} keeps one torrent announced
+to all its trackers, tier by tier, for as long as the torrent runs, through
+the client L{TRACKER_CLIENTS} holds for each URL's scheme (UDP trackers:
+L{bittwist.udptracker}).
 
 Everything a tracker sends is untrusted: the body is read up to
 L{MAX_RESPONSE_SIZE} and no further, decoded under a bound on the values it
@@ -15,6 +17,7 @@ escaped (L{bittwist.safetext.printable}) before it is logged or shown.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import random
@@ -27,6 +30,7 @@ from twisted.internet.defer import (
     CancelledError,
     Deferred,
     fail,
+    gatherResults,
     inlineCallbacks,
     maybeDeferred,
     succeed,
@@ -42,9 +46,13 @@ from bittwist.errors import BencodeError, TrackerError
 from bittwist.safetext import printable
 
 __all__ = [
+    "TrackerStatus",
     "AnnounceResponse",
     "announce",
     "Announcer",
+    "HTTPTrackerClient",
+    "TRACKER_CLIENTS",
+    "trackerScheme",
     "MAX_RESPONSE_SIZE",
     "MAX_PEERS_PER_ANSWER",
     "MAX_ANSWER_VALUES",
@@ -96,6 +104,36 @@ class AnnounceResponse:
     complete: int | None
     incomplete: int | None
     trackerId: bytes | None
+
+
+@dataclass(frozen=True)
+class TrackerStatus:
+    """
+    What is known of one tracker of a torrent, for the status page.
+
+    @ivar url: its announce URL.
+    @ivar tier: its BEP 12 tier, from 0.
+    @ivar state: C{"not contacted"}, C{"announcing"}, C{"working"} (its last
+        answer was good) or C{"error"}.
+    @ivar lastAnnounce: when it last answered or failed (reactor time),
+        or C{None}.
+    @ivar nextAnnounce: when the torrent announces next (to this tier
+        first), or C{None} if nothing is scheduled.
+    @ivar peers: how many peers its last answer listed.
+    @ivar seeders: its last C{complete} count, if it gave one.
+    @ivar leechers: its last C{incomplete} count, if it gave one.
+    @ivar error: its last failure, if its last announce failed.
+    """
+
+    url: str
+    tier: int
+    state: str
+    lastAnnounce: float | None = None
+    nextAnnounce: float | None = None
+    peers: int = 0
+    seeders: int | None = None
+    leechers: int | None = None
+    error: str | None = None
 
 
 def _quote(value: bytes) -> str:
@@ -473,6 +511,62 @@ def announce(
     return d
 
 
+class HTTPTrackerClient:
+    """
+    Announces to HTTP(S) trackers with L{announce}, as the tracker clients
+    of L{TRACKER_CLIENTS} do: C{announce(url, infoHash, peerId, port,
+    uploaded, downloaded, left, event, numwant, key, trackerId, timeout)}
+    returns a Deferred of L{AnnounceResponse} failing only with
+    L{TrackerError}; C{close()} returns a Deferred.
+    """
+
+    def __init__(self, reactor: Any, httpClient: Any = treq, timeout: float = 30) -> None:
+        """
+        @param timeout: seconds an announce may take when a call gives none.
+        """
+        self._reactor = reactor
+        self._httpClient = httpClient
+        self._timeout = timeout
+
+    def announce(self, url: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Deferred[AnnounceResponse]:
+        return announce(
+            url, *args, httpClient=self._httpClient, reactor=self._reactor,
+            timeout=self._timeout if timeout is None else timeout, **kwargs,
+        )
+
+    def close(self) -> Deferred[None]:
+        return succeed(None)
+
+
+def _udpTrackerClient(announcer: Announcer) -> Any:
+    from bittwist.udptracker import UDPTrackerClient
+
+    # Several trackers to fall back on: do not wait minutes for one.
+    tries = 2 if announcer.trackerCount > 1 else UDPTrackerClient.DEFAULT_TRIES
+    return UDPTrackerClient(announcer.reactor, tries=tries)
+
+
+#: Tracker clients by URL scheme: each makes, for an L{Announcer}, an
+#: object with C{announce} and C{close} (see L{HTTPTrackerClient}).
+TRACKER_CLIENTS: dict[str, Callable[[Announcer], Any]] = {
+    "http": lambda a: HTTPTrackerClient(a.reactor, a.httpClient, a.ANNOUNCE_TIMEOUT),
+    "https": lambda a: HTTPTrackerClient(a.reactor, a.httpClient, a.ANNOUNCE_TIMEOUT),
+    "udp": _udpTrackerClient,
+}
+
+
+def trackerScheme(url: str) -> str:
+    """
+    @return: the scheme of C{url}, lower case, if L{TRACKER_CLIENTS} has a
+        client for it.
+    @raise TrackerError: if it has none.
+    """
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in TRACKER_CLIENTS:
+        raise TrackerError(url, f"unsupported tracker scheme {scheme!r}")
+    return scheme
+
+
 class Announcer:
     """
     Keeps one torrent announced to its trackers (BEP 12 tiers).
@@ -485,6 +579,9 @@ class Announcer:
 
     @ivar lastError: the last failure, cleared by the next success.
     @ivar lastResponse: the last successful answer.
+    @ivar reactor: the reactor the tracker clients use.
+    @ivar httpClient: the treq-like client HTTP trackers are asked with.
+    @ivar trackerCount: how many usable trackers there are, in all tiers.
     """
 
     log = Logger()
@@ -528,8 +625,9 @@ class Announcer:
         """
         if reactor is None:
             from twisted.internet import reactor  # type: ignore[no-redef]
-        self._reactor = reactor
-        self._httpClient = httpClient
+        self._reactor = self.reactor = reactor
+        self._httpClient = self.httpClient = httpClient
+        self._clients: dict[str, Any] = {}
         self._infoHash = infoHash
         self._peerId = peerId
         self._port = port
@@ -541,17 +639,22 @@ class Announcer:
         for tier in tiers:
             usable = []
             for url in tier:
-                if urlsplit(url).scheme.lower() in ("http", "https"):
-                    if url not in usable:
-                        usable.append(url)
-                else:
-                    self.log.info(
-                        "Skipping tracker {url}: only http:// and https:// "
-                        "trackers are supported",
-                        url=url,
-                    )
+                try:
+                    trackerScheme(url)
+                except TrackerError as e:
+                    self.log.info("Skipping tracker {url}: {reason}", url=url, reason=e.reason)
+                    continue
+                if url not in usable:
+                    usable.append(url)
             if usable:
                 self._tiers.append(usable)
+        self.trackerCount = sum(len(tier) for tier in self._tiers)
+        # What the status page shows of each tracker, by URL.
+        self._statuses: dict[str, TrackerStatus] = {
+            url: TrackerStatus(url, number, "not contacted")
+            for number, tier in enumerate(self._tiers)
+            for url in tier
+        }
         self._trackerIds: dict[str, bytes] = {}
         self._running = False
         self._startedSent = False
@@ -621,15 +724,14 @@ class Announcer:
             inFlight, self._inFlight = self._inFlight, None
             inFlight.cancel()
         if not wasRunning or not self._startedSent or self._lastURL is None:
-            return succeed(None)
+            return self._closeClients()
         self._startedSent = False
         url = self._lastURL
         uploaded, downloaded, left = self._stats()
-        d = announce(
+        d = self._clientFor(url).announce(
             url, self._infoHash, self._peerId, self._port, uploaded, downloaded,
             left, event="stopped", numwant=0, key=self._key,
-            trackerId=self._trackerIds.get(url), httpClient=self._httpClient,
-            timeout=self.STOP_TIMEOUT, reactor=self._reactor,
+            trackerId=self._trackerIds.get(url), timeout=self.STOP_TIMEOUT,
         )
 
         def stopFailed(failure: Failure) -> None:
@@ -639,13 +741,44 @@ class Announcer:
             )
 
         d.addCallbacks(lambda _: None, stopFailed)
+        d.addCallback(lambda _: self._closeClients())
         return d
+
+    def _clientFor(self, url: str) -> Any:
+        """
+        The tracker client for C{url}'s scheme, made on first use.
+        """
+        scheme = trackerScheme(url)
+        client = self._clients.get(scheme)
+        if client is None:
+            client = self._clients[scheme] = TRACKER_CLIENTS[scheme](self)
+        return client
+
+    def _closeClients(self) -> Deferred[None]:
+        clients, self._clients = list(self._clients.values()), {}
+        ds = [client.close() for client in clients]
+        return gatherResults(ds).addCallback(lambda _: None)
 
     def _cancelCall(self) -> None:
         if self._call is not None:
             if self._call.active():
                 self._call.cancel()
             self._call = None
+
+    def trackerStatuses(self) -> list[TrackerStatus]:
+        """
+        @return: each usable tracker's status, by tier, in the order they
+            are tried.
+        """
+        nextAnnounce = self._call.getTime() if self._call is not None and self._call.active() else None
+        return [
+            dataclasses.replace(self._statuses[url], nextAnnounce=nextAnnounce)
+            for tier in self._tiers
+            for url in tier
+        ]
+
+    def _note(self, url: str, **changes: Any) -> None:
+        self._statuses[url] = dataclasses.replace(self._statuses[url], **changes)
 
     def _schedule(self, delay: float) -> None:
         self._cancelCall()
@@ -693,20 +826,28 @@ class Announcer:
         lastError = None
         for tier in self._tiers:
             for url in list(tier):
+                self._note(url, state="announcing")
                 try:
-                    response = yield announce(
+                    response = yield self._clientFor(url).announce(
                         url, self._infoHash, self._peerId, self._port, uploaded,
                         downloaded, left, event=event, numwant=self._numwant,
                         key=self._key, trackerId=self._trackerIds.get(url),
-                        httpClient=self._httpClient, timeout=self.ANNOUNCE_TIMEOUT,
-                        reactor=self._reactor,
                     )
                 except TrackerError as e:
                     if not self._running:
                         raise
                     lastError = e
+                    self._note(
+                        url, state="error", error=printable(e.reason, 300),
+                        lastAnnounce=self._reactor.seconds(),
+                    )
                     self.log.info("Tracker {url} failed: {reason}", url=url, reason=e.reason)
                     continue
+                self._note(
+                    url, state="working", error=None, lastAnnounce=self._reactor.seconds(),
+                    peers=len(response.peers), seeders=response.complete,
+                    leechers=response.incomplete,
+                )
                 tier.remove(url)
                 tier.insert(0, url)
                 return url, response

@@ -120,7 +120,8 @@ class _Scrape(Resource):
 
 
 def _arguments(request: Any) -> _Args:
-    if len(request.uri) > _MAX_QUERY:
+    # Requests made by other front-ends may carry no URI.
+    if len(getattr(request, "uri", b"")) > _MAX_QUERY:
         raise _BadRequest(f"the request is longer than {_MAX_QUERY} bytes")
     return request.args
 

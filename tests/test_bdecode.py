@@ -7,7 +7,7 @@ import bencodepy
 from hypothesis import given, settings, strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from bittwist.bdecode import decode
+from bittwist.bdecode import decode, decodePrefix
 from bittwist.errors import BencodeError
 
 values = st.recursive(
@@ -22,6 +22,15 @@ class DecodeTests(SynchronousTestCase):
     """
     L{decode} reads what C{bencodepy} writes, strictly and under bounds.
     """
+
+    def test_prefix(self) -> None:
+        """
+        L{decodePrefix} decodes the value at the start and says where it
+        ends; what follows is not looked at, and the bounds hold.
+        """
+        self.assertEqual(decodePrefix(b"d1:ai1ee\xff\x00raw", maxValues=5), ({b"a": 1}, 8))
+        self.assertRaises(BencodeError, decodePrefix, b"lllleeee", maxValues=3)
+        self.assertRaises(BencodeError, decodePrefix, b"d1:a", maxValues=5)
 
     @settings(max_examples=300, deadline=None)
     @given(values)

@@ -738,6 +738,29 @@ class AnnouncerTests(SynchronousTestCase):
         self.assertEqual(self.asked(), [("a", b"started"), ("b", b"started"), ("b", None)])
         self.assertEqual(self.peers, [[("10.0.0.1", 6881)]] * 2)
 
+    def test_trackerStatuses(self) -> None:
+        """
+        Each tracker's status says whether it worked, when, what it gave,
+        its error (escaped), and when the next announce is; trackers not yet
+        asked are "not contacted".
+        """
+        broken, good, later = self.addTracker("a", code=500), self.addTracker("b"), self.addTracker("c")
+        a = self.makeAnnouncer([[broken, good], [later]])
+        before = a.trackerStatuses()
+        self.assertEqual([s.state for s in before], ["not contacted"] * 3)
+        self.clock.advance(5)
+        a.start()
+        first, second, third = a.trackerStatuses()
+        self.assertEqual((second.url, second.tier, second.state), (broken, 0, "error"))
+        self.assertIn("500", second.error)
+        self.assertEqual(second.lastAnnounce, 5)
+        self.assertEqual(
+            (first.url, first.state, first.peers, first.error, first.lastAnnounce),
+            (good, "working", 1, None, 5),
+        )
+        self.assertEqual(first.nextAnnounce, 5 + 1800)
+        self.assertEqual((third.url, third.tier, third.state), (later, 1, "not contacted"))
+
     def test_failoverToNextTier(self) -> None:
         """
         When a whole tier fails the next tier is asked; the first tier is
@@ -797,24 +820,25 @@ class AnnouncerTests(SynchronousTestCase):
         (call,) = self.clock.getDelayedCalls()
         self.assertEqual(call.getTime() - self.clock.seconds(), 1800)
 
-    def test_nonHTTPSkipped(self) -> None:
+    def test_unsupportedSchemeSkipped(self) -> None:
         """
-        Non-HTTP trackers are skipped with one log line.
+        Trackers of a scheme without a client are skipped with one log line
+        saying so.
         """
         logged = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
-        a = self.makeAnnouncer([["udp://t.example:6969", self.addTracker("a")]])
+        a = self.makeAnnouncer([["wss://t.example/announce", self.addTracker("a")]])
         a.start()
         self.clock.advance(1800)
         self.assertEqual(self.asked(), [("a", b"started"), ("a", None)])
         self.assertEqual(
-            [e["url"] for e in logged if e.get("url") == "udp://t.example:6969"],
-            ["udp://t.example:6969"])
+            [e["reason"] for e in logged if e.get("url") == "wss://t.example/announce"],
+            ["unsupported tracker scheme 'wss'"])
 
     def test_noUsableTracker(self) -> None:
         """
-        An announcer with only non-HTTP trackers does nothing.
+        An announcer with only trackers of unsupported schemes does nothing.
         """
-        a = self.makeAnnouncer([["udp://t.example:6969"]])
+        a = self.makeAnnouncer([["wss://t.example/announce"]])
         a.start()
         a.announceNow()
         self.assertEqual(self.clock.getDelayedCalls(), [])

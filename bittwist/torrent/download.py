@@ -271,6 +271,11 @@ class Download:
         state = peer.state
         requested = state.requested
         depth = record.requestDepth
+        queueLimit = peer.requestQueueLimit
+        if queueLimit is not None and queueLimit < depth:
+            # The peer said how many requests it queues (reqq): more would
+            # be dropped or held against us.
+            depth = queueLimit
         # A snubbed peer gets one request at a time, so it can prove itself
         # without holding blocks other peers would send.
         room = (1 if record.snubbed else depth) - len(requested)

@@ -19,7 +19,6 @@ from zope.interface import implementer
 
 from bittwist import events
 from bittwist.bitfield import Bitfield
-from bittwist.clientname import describeClient
 from bittwist.config import TorrentConfig
 from bittwist.encryption import isEncrypted
 from bittwist.errors import BittwistError, InternalError
@@ -28,13 +27,15 @@ from bittwist.metainfo import Metainfo
 from bittwist.peer import PeerProtocol
 from bittwist.ratelimit import TokenBucket
 from bittwist.safetext import printable
-from bittwist.sources import IPeerSource, ISourceOwner
+from bittwist.sources import IPeerSource, ISourceOwner, TrackerSource
 from bittwist.storage import IPieceStorage
 from bittwist.torrent.download import Download
+from bittwist.extensions.table import ExtensionTable
 from bittwist.torrent.lifecycle import ACTIVE, Lifecycle, TorrentInput, TorrentState
 from bittwist.torrent.status import PeerStatus, TorrentStatus
 from bittwist.torrent.swarm import CandidateBudget, Swarm
 from bittwist.torrent.upload import Upload
+from bittwist.tracker import TrackerStatus
 
 __all__ = ["Torrent"]
 
@@ -70,6 +71,7 @@ class Torrent:
     @ivar download: its download side.
     @ivar upload: its upload side.
     @ivar sources: where it finds peers.
+    @ivar extensions: the extensions of the extension protocol it speaks.
     """
 
     log = Logger()
@@ -137,6 +139,7 @@ class Torrent:
             seedRatio=config.seedRatio,
             seedTime=config.seedTime,
         )
+        self.extensions = ExtensionTable()
         self._ticker = LoopingCall(self._tick)
         self._ticker.clock = reactor
 
@@ -271,12 +274,13 @@ class Torrent:
             total=self.numPieces,
         )
         complete = have.complete()
-        if complete:
-            self._lifecycle.complete()
         if self._pauseWhenChecked:
             self._move(_In.CHECKED_PAUSED)
         else:
             self._move(_In.CHECKED_COMPLETE if complete else _In.CHECKED_INCOMPLETE)
+        # Last: whoever waits on whenComplete sees the torrent seeding.
+        if complete:
+            self._lifecycle.complete()
 
     def pause(self) -> Deferred[None]:
         """
@@ -484,6 +488,7 @@ class Torrent:
         self._emit(events.PeerDisconnected(self, peer.address, reason))
         self.log.debug("Disconnected from {peer}: {reason}", peer=peer, reason=reason)
         self.download.peerLeft(peer)
+        self.extensions.peerGone(peer)
         self._choke()
 
     def blockReceived(self, peer: PeerProtocol, index: int, begin: int, block: bytes) -> None:
@@ -501,6 +506,24 @@ class Torrent:
 
     def peerWritable(self, peer: PeerProtocol) -> None:
         self.upload.serve(peer)
+
+    def extendedHandshakeFields(self) -> tuple[Sequence[str], dict[str, Any]]:
+        fields = self.extensions.handshakeFields()
+        if self.port:
+            fields["listenPort"] = self.port
+        return self.extensions.names, fields
+
+    def peerExtended(self, peer: PeerProtocol) -> None:
+        self.extensions.peerExtended(peer)
+
+    def extensionMessage(self, peer: PeerProtocol, name: str, payload: bytes) -> None:
+        self.extensions.received(peer, name, payload)
+
+    def peerPort(self, peer: PeerProtocol, port: int) -> None:
+        """
+        A hook for the DHT (BEP 5): the peer's DHT node listens on UDP
+        C{port}. Nothing uses it yet.
+        """
 
     # Snapshots.
 
@@ -529,6 +552,26 @@ class Torrent:
             peersUsed=len(download.contributors),
         )
 
+    def trackerStatuses(self) -> list[TrackerStatus]:
+        """
+        @return: the status of each of the torrent's trackers.
+        """
+        return [
+            status
+            for source in self.sources
+            if isinstance(source, TrackerSource)
+            for status in source.trackerStatuses()
+        ]
+
+    def announceNow(self) -> None:
+        """
+        Ask every peer source for peers now, within each one's limits of
+        politeness (a tracker's C{min interval}).
+        """
+        if self.state in ACTIVE:
+            for source in self.sources:
+                source.wantPeers()
+
     def peerStatuses(self) -> list[PeerStatus]:
         """
         @return: a snapshot of every connected peer.
@@ -541,7 +584,7 @@ class Torrent:
             result.append(
                 PeerStatus(
                     address=f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
-                    client=describeClient(peer.peerId or b""),
+                    client=peer.clientName,
                     outgoing=peer.outgoing,
                     downloadRate=peer.downloadRate.rate(),
                     uploadRate=peer.uploadRate.rate(),

@@ -289,6 +289,9 @@ class Swarm:
             # plaintext, without counting a failure.
             candidate.plaintext = True
             candidate.nextTry = 0.0
+        elif peer.peerId == self._dialer.peerId:
+            # Our own address (a tracker or PEX gave it back): never again.
+            candidate.banned = True
         elif not handshaked:
             self._backOff(candidate)
         else:

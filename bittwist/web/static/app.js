@@ -152,8 +152,9 @@
     detailBusy = true;
     try {
       const base = "/api/torrents/" + t.infoHash;
-      const [pieces, peers] = await Promise.all([api("GET", base + "/pieces"), api("GET", base + "/peers")]);
-      if (t.infoHash === selected) { drawPieces(pieces); showPeers(peers); }
+      const [pieces, peers, trackers] = await Promise.all(
+        [api("GET", base + "/pieces"), api("GET", base + "/peers"), api("GET", base + "/trackers")]);
+      if (t.infoHash === selected) { drawPieces(pieces); showPeers(peers); showTrackers(trackers); }
     } catch (e) {
       // Removed meanwhile: the next update hides it.
     } finally {
@@ -209,6 +210,30 @@
     $("no-peers").hidden = peers.length > 0;
   }
 
+  function showTrackers(trackers) {
+    const body = $("tracker-rows");
+    body.replaceChildren();
+    for (const t of trackers) {
+      const row = body.insertRow();
+      const seeds = t.seeders === null ? "–" : `${t.seeders} / ${t.leechers === null ? "–" : t.leechers}`;
+      const values = [t.url, String(t.tier), t.state, formatEta(t.lastAnnounceAgo),
+        formatEta(t.nextAnnounceIn), String(t.peers), seeds, t.error || ""];
+      values.forEach((v, i) => { cell(row, i === 1 || (i >= 3 && i <= 6) ? "num" : "").textContent = v; });
+    }
+    $("trackers-card").hidden = trackers.length === 0;
+    $("no-trackers").hidden = trackers.length > 0;
+  }
+
+  async function announce() {
+    if (!selected) return;
+    try {
+      await api("POST", `/api/torrents/${selected}/announce`);
+      refreshDetail();
+    } catch (e) {
+      showMessage(e.message, true);
+    }
+  }
+
   async function act(infoHash, state) {
     const action = RESUMABLE.includes(state) ? "resume" : "pause";
     try {
@@ -229,6 +254,7 @@
     }
   }
 
+  $("announce").addEventListener("click", announce);
   $("add-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const input = $("torrent-file");
@@ -241,6 +267,26 @@
       selected = t.infoHash;
     } catch (e) {
       showMessage(e.message, true);
+    }
+  });
+
+  $("url-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const input = $("torrent-url");
+    const url = input.value.trim();
+    if (!url) { showMessage("Paste the address of a .torrent file first.", true); return; }
+    const button = $("url-button");
+    button.disabled = true;
+    showMessage(`Fetching ${url}…`, false);
+    try {
+      const t = await api("POST", "/api/torrents", JSON.stringify({url}), "application/json");
+      showMessage(`Added ${t.name}`, false);
+      input.value = "";
+      selected = t.infoHash;
+    } catch (e) {
+      showMessage(e.message, true);
+    } finally {
+      button.disabled = false;
     }
   });
 
