@@ -343,6 +343,11 @@ def parse(data: bytes, source: str = "<bytes>") -> Metainfo:
 
     name = _text(info, b"name", "info.name", source)
     _checkComponent(name, "info.name", source)
+    if len(name.encode("utf-8")) > MAX_PATH_LENGTH:
+        raise _limitError(
+            source, "info.name",
+            f"is {len(name.encode('utf-8'))} bytes long, over the limit of {MAX_PATH_LENGTH}",
+        )
     pieceLength = _integer(info, b"piece length", "info.piece length", source)
     if pieceLength <= 0:
         raise MetainfoError(source, "info.piece length", f"is {pieceLength}, not positive")

@@ -74,7 +74,7 @@ class IPeerEvents(TypingProtocol):
     """
 
     infoHash: bytes
-    numPieces: int
+    numPieces: Optional[int]
 
     def peerHandshaked(self, peer: "PeerProtocol") -> bool: ...
     def ourBitfield(self) -> Optional[Bitfield]: ...
@@ -372,7 +372,9 @@ class PeerProtocol(Protocol):
             raise ProtocolError("connected to ourselves")
         self.reserved = message.reserved
         numPieces = self.torrent.numPieces
-        self._decoder.setMaxBitfieldPieces(numPieces)
+        if numPieces is not None:
+            # Otherwise (fetching the metadata) the message length bound holds.
+            self._decoder.setMaxBitfieldPieces(numPieces)
         self.state = PeerState(numPieces)
         self.handshaked = True
         if not self.torrent.peerHandshaked(self):

@@ -52,15 +52,18 @@ class PeerState:
         answered (being read, or waiting for upload tokens).
     """
 
-    def __init__(self, numPieces: int) -> None:
+    def __init__(self, numPieces: Optional[int]) -> None:
         """
-        @param numPieces: how many pieces the torrent has.
+        @param numPieces: how many pieces the torrent has, or C{None} while
+            its metadata is being fetched (a magnet link): the peer's
+            bitfield and haves are then checked for order only, and ignored.
         """
+        self.piecesKnown = numPieces is not None
         self.amChoking = True
         self.amInterested = False
         self.peerChoking = True
         self.peerInterested = False
-        self.pieces = Bitfield(numPieces)
+        self.pieces = Bitfield(numPieces or 0)
         self.requested: dict[Key, int] = {}
         self.requestsIn: deque[Request] = deque()
         self.serving: list[Request] = []
@@ -114,6 +117,8 @@ class PeerState:
         @return: whether the piece is new to the peer.
         @raise ProtocolError: for a piece out of range.
         """
+        if not self.piecesKnown:
+            return False
         if not 0 <= index < self.pieces.length:
             raise ProtocolError(f"have for piece {index} of {self.pieces.length}")
         return self.pieces.add(index)
@@ -125,6 +130,8 @@ class PeerState:
         """
         if self._messages != 1:
             raise ProtocolError("bitfield after the first message")
+        if not self.piecesKnown:
+            return
         try:
             self.pieces = Bitfield.fromBytes(self.pieces.length, payload)
         except ValueError as e:

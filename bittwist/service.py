@@ -20,8 +20,9 @@ from bittwist import events
 from bittwist import metainfo as _metainfo
 from bittwist.config import SessionConfig, TorrentConfig
 from bittwist.dht.node import DHTService
-from bittwist.errors import BittwistError, ListenError, StorageError, UsageError
+from bittwist.errors import BittwistError, ListenError, StorageError, TorrentStopped, UsageError
 from bittwist.fetch import fetchTorrent
+from bittwist.magnet import MagnetLink, parseMagnet
 from bittwist.metainfo import Metainfo
 from bittwist.progress import ProgressLogger, formatRate, formatSize
 from bittwist.safetext import printable
@@ -36,6 +37,7 @@ from bittwist.state import (
 )
 from bittwist.torrent import Torrent, TorrentState
 from bittwist.torrent.lifecycle import ACTIVE
+from bittwist.torrent.magnet import MagnetTorrent
 
 __all__ = ["BitTorrentService", "endpointDescription"]
 
@@ -225,6 +227,65 @@ class BitTorrentService(MultiService):
             self._startTorrent(added)
         return added
 
+    def addMagnet(
+        self,
+        link: Union[str, MagnetLink],
+        downloadDir: Union[str, os.PathLike[str]],
+        peers: Iterable[tuple[str, int]] = (),
+        announce: bool = True,
+    ) -> MagnetTorrent:
+        """
+        Add a torrent by its magnet link: it fetches the metadata from peers
+        (the link's trackers and peers, and the DHT), then becomes an
+        ordinary torrent, remembered in the state folder with its
+        C{.torrent} made of that metadata. It starts now if the service is
+        running, else when the service starts.
+
+        @param link: a C{magnet:?xt=urn:btih:...} link, or one parsed.
+        @param downloadDir: the folder its files go in.
+        @param peers: peer addresses besides the link's.
+        @param announce: whether to use the link's trackers.
+        @raise bittwist.errors.MagnetError: if the link cannot be used.
+        @raise bittwist.errors.UsageError: if the torrent is already added.
+        @return: the magnet: its C{whenTorrent()} fires with the torrent
+            that replaces it, its C{whenComplete()} when that torrent has
+            every piece.
+        """
+        if isinstance(link, str):
+            link = parseMagnet(link)
+        downloadDir = os.path.abspath(downloadDir)
+        magnet = self.session.addMagnet(link, peers, config=self._torrentConfig(announce))
+        d = magnet.whenMetadata()
+        d.addCallback(self._metadataFetched, magnet, downloadDir, announce)
+        # Removed or stopped before its metadata came: nothing to do.
+        d.addErrback(lambda failure: failure.trap(TorrentStopped) and None)
+        if self._ready:
+            magnet.start()
+        return magnet
+
+    def _metadataFetched(
+        self, data: bytes, magnet: MagnetTorrent, downloadDir: str, announce: bool
+    ) -> None:
+        addresses = magnet.knownAddresses()
+        self.session.replaceMagnet(magnet)
+        try:
+            torrent = self.addTorrent(data, downloadDir, announce=announce)
+        except BittwistError as e:
+            # The metadata matched the info hash, so it is what the link
+            # names; a torrent we cannot take (too big, paths refused) is
+            # the user's to know about.
+            self.log.error("{name}: {error}", name=magnet.name, error=str(e))
+            magnet.stop()
+            return
+        for source, group in addresses:
+            torrent.addPeers(group, source)
+        magnet.replacedBy(torrent)
+        magnet.stop()
+        self.log.info(
+            "{name}: metadata received from peers; the torrent is saved and downloads",
+            name=torrent.metainfo.name,
+        )
+
     def addTorrentFromURL(
         self, url: str, downloadDir: Union[str, os.PathLike[str]]
     ) -> Deferred[Torrent]:
@@ -361,6 +422,9 @@ class BitTorrentService(MultiService):
                 self._save(torrent)
 
     def _startTorrent(self, torrent: Torrent) -> None:
+        if isinstance(torrent, MagnetTorrent):
+            torrent.start()
+            return
         if torrent.state is not TorrentState.STOPPED:
             # In error since added (its data is missing): it waits for the
             # user to resume or remove it.

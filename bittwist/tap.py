@@ -19,7 +19,8 @@ from bittwist.commandline import OneLineUsageErrors
 from bittwist.config import SessionConfig, TorrentConfig
 from bittwist.demo import DemoSwarm
 from bittwist.dht.node import DEFAULT_BOOTSTRAP, DHTService
-from bittwist.errors import MetainfoError, StateFolderError
+from bittwist.errors import MagnetError, MetainfoError, StateFolderError
+from bittwist.magnet import parseMagnet
 from bittwist.mse import Policy
 from bittwist.progress import ProgressLine
 from bittwist.ratelimit import parseRate
@@ -62,7 +63,7 @@ class Options(OneLineUsageErrors, usage.Options):
     Options of C{twistd bittorrent}.
     """
 
-    synopsis = "[--torrent FILE] [options]"
+    synopsis = "[--torrent FILE | --magnet LINK] [options]"
     longdesc = (
         "Download a torrent, verify every piece, and seed it until stopped. "
         "On a terminal, a progress line is redrawn in place below the log; "
@@ -81,6 +82,14 @@ class Options(OneLineUsageErrors, usage.Options):
     ]
     optParameters = [
         ["torrent", "t", None, "The .torrent file to download."],
+        [
+            "magnet",
+            "m",
+            None,
+            "A magnet link to download instead (magnet:?xt=urn:btih:...): the "
+            "metadata comes from peers, found through the link's trackers and "
+            "peers and the DHT.",
+        ],
         ["download-dir", "d", ".", "The folder the files go in."],
         [
             "port",
@@ -182,6 +191,14 @@ class Options(OneLineUsageErrors, usage.Options):
 
     def postOptions(self) -> None:
         self["metainfo"] = None
+        self["magnet-link"] = None
+        if self["torrent"] is not None and self["magnet"] is not None:
+            raise usage.UsageError("give --torrent or --magnet, not both")
+        if self["magnet"] is not None:
+            try:
+                self["magnet-link"] = parseMagnet(self["magnet"])
+            except MagnetError as e:
+                raise usage.UsageError(str(e)) from None
         if self["torrent"] is not None:
             try:
                 self["metainfo"] = metainfo.load(self["torrent"])
@@ -289,7 +306,7 @@ def makeService(options: Options) -> IService:
     stdout = sys.stdout
     line = StatusLine(stdout) if console and streamIsTerminal(stdout) else None
     stateDir = options["state-dir"]
-    if stateDir is None and options["metainfo"] is None:
+    if stateDir is None and options["metainfo"] is None and options["magnet-link"] is None:
         # The demo makes a new torrent each run: remembering it would only
         # pile up torrents in the user's state folder.
         stateDir = tempfile.mkdtemp(prefix="bittwist-demo-state-")
@@ -335,6 +352,12 @@ def makeService(options: Options) -> IService:
         )
         if options["seed-time"] == 0:
             _exitWhenFinished(torrent, reactor)
+    elif options["magnet-link"] is not None:
+        magnet = service.addMagnet(
+            options["magnet-link"], options["download-dir"], peers=options["peers"]
+        )
+        if options["seed-time"] == 0:
+            magnet.whenTorrent().addCallback(_exitWhenFinished, reactor)
     elif not service.state.records() and options["watch-dir"] is None:
         top = _withDemo(service, options, reactor)
     if not console:

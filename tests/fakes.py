@@ -3,6 +3,7 @@ Test doubles shared by the suite. Each implements the real interface it
 stands in for, and tests/test_fakes.py checks it with C{verifyObject}.
 """
 
+from types import SimpleNamespace
 from typing import Any, Callable, Iterable, Optional
 
 from twisted.internet.address import IPv4Address
@@ -33,6 +34,7 @@ __all__ = [
     "MemoryStorageFactory",
     "FakeDatagramPort",
     "UDPClock",
+    "FakeTrackerStore",
 ]
 
 
@@ -228,6 +230,47 @@ class ManualStorage:
         return self.inner.removeData()
 
 
+@implementer(IPieceStorage)
+class UncheckedStorage:
+    """
+    A storage whose check never ends: a torrent on it stays checking, and
+    nothing is allocated for its data (a L{MemoryStorage} holds the whole
+    payload), so a test can add torrents of any size.
+    """
+
+    def __init__(self, metainfo: Metainfo, folder: str = "") -> None:
+        self.metainfo = metainfo
+        self.have = Bitfield(metainfo.numPieces)
+
+    def check(self, trusted: Optional[Bitfield] = None, rehash: Iterable[int] = ()) -> Deferred[Bitfield]:
+        return Deferred()
+
+    def writeBlock(self, index: int, begin: int, data: bytes) -> Deferred[None]:
+        return fail(StorageError("never checked"))
+
+    def queueWrite(
+        self,
+        index: int,
+        begin: int,
+        data: bytes,
+        written: Callable[[int], None],
+        failed: Callable[[Failure], None],
+    ) -> None:
+        failed(Failure(StorageError("never checked")))
+
+    def readBlock(self, index: int, begin: int, length: int) -> Deferred[bytes]:
+        return fail(StorageError("never checked"))
+
+    def verifyPiece(self, index: int) -> Deferred[bool]:
+        return succeed(False)
+
+    def close(self) -> Deferred[None]:
+        return succeed(None)
+
+    def removeData(self) -> Deferred[None]:
+        return succeed(None)
+
+
 class MemoryStorageFactory:
     """
     A storage factory for L{bittwist.session.Session} and
@@ -309,6 +352,8 @@ class UDPClock(Clock):
     def resolve(self, name: str, timeout: Any = None) -> Deferred:
         if name in self.hosts:
             return succeed(self.hosts[name])
+        return fail(DNSLookupError(name))
+
 
 __all__ += ["FakeDatagramTransport", "ResolvingClock"]
 
@@ -362,3 +407,36 @@ class ResolvingClock(Clock):
         if name in self.names:
             return succeed(self.names[name])
         return fail(DNSLookupError(name))
+
+
+class FakeTrackerStore:
+    """
+    A tracker store with the interface of C{bittwist.trackerstore.Tracker}
+    (announce and scrape by value) that records its calls and answers what
+    it is told.
+
+    @ivar announces: the arguments of every announce, as tuples.
+    @ivar peers: C{(peerId, ip, port)} tuples every announce returns.
+    @ivar refuse: if set, the error every call raises.
+    """
+
+    interval = 900
+    minInterval = None
+
+    def __init__(self) -> None:
+        self.announces: list[tuple] = []
+        self.peers: list[tuple[bytes, str, int]] = []
+        self.refuse: Optional[Exception] = None
+
+    def announce(self, infoHash: bytes, peerId: bytes, ip: str, port: int,
+                 event: Optional[str], left: int, numwant: Optional[int] = None) -> Any:
+        self.announces.append((infoHash, peerId, ip, port, event, left, numwant))
+        if self.refuse is not None:
+            raise self.refuse
+        peers = [SimpleNamespace(peerId=p, ip=i, port=n) for p, i, n in self.peers]
+        return SimpleNamespace(peers=peers, complete=2, incomplete=len(peers), interval=self.interval)
+
+    def scrape(self, infoHashes: Any) -> dict:
+        if self.refuse is not None:
+            raise self.refuse
+        return {h: SimpleNamespace(complete=1, incomplete=2, downloaded=3) for h in infoHashes}

@@ -108,7 +108,7 @@ class UserGuideTests(SynchronousTestCase):
         Every torrent state has a row of the usage guide's table of states,
         and is listed in the web page's documentation of C{state}.
         """
-        rows = re.findall(r"^\| `([a-z]+)` \|", self.usage, re.M)
+        rows = re.findall(r"^\| `([a-z ]+)` \|", self.usage, re.M)
         web = readDoc("docs", "web.md")
         [stateLine] = re.findall(r"`state` is one of (.*?)\(", web, re.S)
         for state in TorrentState:

@@ -13,7 +13,13 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from bittwist.storage import IPieceStorage
-from tests.fakes import FakeEndpoints, ManualStorage, MemoryStorageFactory, UDPClock
+from tests.fakes import (
+    FakeEndpoints,
+    ManualStorage,
+    MemoryStorageFactory,
+    UDPClock,
+    UncheckedStorage,
+)
 from tests.test_torrent import makeTorrent
 
 
@@ -26,6 +32,7 @@ class FakesTests(SynchronousTestCase):
         self.assertTrue(verifyObject(IStreamClientEndpoint, FakeEndpoints()("10.0.0.1", 1)))
         self.assertTrue(verifyObject(IPieceStorage, ManualStorage(metainfo)))
         self.assertTrue(verifyObject(IPieceStorage, MemoryStorageFactory()(metainfo, "d")))
+        self.assertTrue(verifyObject(IPieceStorage, UncheckedStorage(metainfo, "d")))
         port = UDPClock().listenUDP(0, DatagramProtocol())
         self.assertTrue(verifyObject(IUDPTransport, port))
         self.assertTrue(verifyObject(IListeningPort, port))

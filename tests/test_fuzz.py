@@ -29,7 +29,7 @@ from bittwist.state import ResumeData, StateFolder, TorrentRecord, stampFiles
 from bittwist.tracker import AnnounceResponse, parseAnnounceBody
 from bittwist.web.site import makeWebSite
 from bittwist.wire import Decoder, ReservedBit, encode, makeReserved
-from tests.fakes import MemoryStorageFactory
+from tests.fakes import UncheckedStorage
 from tests.fuzzing import InputMeter, Limits, MiB, ResourceLimitExceeded, fuzzSettings
 from tests.test_wire import chunked, extensionMessages, handshakes, messages
 
@@ -474,7 +474,7 @@ class WebApiFuzzTests(SynchronousTestCase):
         clock = MemoryReactorClock()
         self.service = BitTorrentService(
             "tcp:6881", reactor=clock, httpClient=object(), progressInterval=None,
-            storageFactory=MemoryStorageFactory(),
+            storageFactory=UncheckedStorage,
         )
         self.service.startService()
         self.addCleanup(self.service.stopService)

@@ -487,6 +487,9 @@ class RejectionTests(SynchronousTestCase):
         parse(torrent(multiInfo([(1, [b"x" * 200] * 19 + [b"y" * 270])])))
         self.assertRejected(torrent(multiInfo([(1, [b"x" * 200] * 19 + [b"y" * 271])])),
                             "info.files[0].path", "4097 bytes long")
+        parse(torrent(singleInfo(name=b"n" * 4096)))
+        self.assertRejected(torrent(singleInfo(name=b"n" * 4097)), "info.name",
+                            "4097 bytes long, over the limit of 4096")
 
     def test_longPathIsLinear(self):
         """

@@ -572,6 +572,20 @@ class FileStorageTests(TestCase):
         self.assertEqual(readBacks, [])
 
     @defer.inlineCallbacks
+    def test_trailingPadNeverWritten(self):
+        """
+        A piece whose trailing pad bytes were never written (they are not
+        downloaded) is verified from its running hash all the same, the pad
+        taken as zeros.
+        """
+        metainfo, stream = makeTorrent("multi", WITH_PAD)
+        store = self.makeStorage(metainfo)
+        readBacks = self.countReadBacks(store)
+        yield store.writeBlock(0, 0, stream[:10])
+        self.assertEqual((yield store.verifyPiece(0)), True)
+        self.assertEqual(readBacks, [])
+
+    @defer.inlineCallbacks
     def test_failedWriteEndsRunningHash(self):
         """
         A write that fails leaves the piece to be read back: part of it may

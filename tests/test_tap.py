@@ -21,6 +21,7 @@ from bittwist.demo import DemoSwarm
 from bittwist.dht.node import DEFAULT_BOOTSTRAP, DHTService
 from bittwist.metainfo import createTorrent, parse
 from bittwist.mse import Policy
+from bittwist.torrent.magnet import MagnetTorrent
 from bittwist.progress import ProgressLine, ProgressLogger
 from bittwist.service import BitTorrentService
 from bittwist.terminal import TwistdRoot
@@ -157,6 +158,28 @@ class OptionsTests(SynchronousTestCase):
         self.assertIs(service.session.config.encryption, Policy.REQUIRE)
         for torrent in service.session.torrents.values():
             self.successResultOf(torrent.storage.close())
+
+    def test_magnet(self) -> None:
+        """
+        C{--magnet} reads the link and C{makeService} adds it as a magnet
+        (no demo); a bad link or both C{--torrent} and C{--magnet} fail.
+        """
+        link = "magnet:?xt=urn:btih:" + "cd" * 20 + "&dn=files&x.pe=10.0.0.1:6881"
+        options = self.parse(
+            "--magnet", link, "--port", "tcp:0", "--no-dht",
+            "--state-dir", os.path.abspath(self.mktemp()), "-d", os.path.abspath(self.mktemp()),
+        )
+        self.assertEqual(options["magnet-link"].name, "files")
+        service = tap.makeService(options)
+        if not isinstance(service, BitTorrentService):
+            [service] = [s for s in service if isinstance(s, BitTorrentService)]
+        [magnet] = service.session.torrents.values()
+        self.assertIsInstance(magnet, MagnetTorrent)
+        self.assertEqual(magnet.infoHash, bytes.fromhex("cd" * 20))
+        self.assertUsageError(["--magnet", "magnet:?dn=nothing"], "magnet link", "xt")
+        self.assertUsageError(
+            ["--magnet", link, "--torrent", self.torrentPath], "--torrent or --magnet"
+        )
 
     def test_badEncryption(self) -> None:
         """

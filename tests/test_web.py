@@ -259,6 +259,19 @@ class TorrentApiTests(WebTestCase):
         response, body = self.request("POST", "/api/torrents", data=b"", headers=CHANGE)
         self.assertError(response, body, 400, "empty upload")
 
+    def test_headOnPostOnly(self) -> None:
+        """
+        C{HEAD} on a resource that only takes C{POST} (found by the fuzz
+        suite: it was a 500 and a logged traceback) is a 405 allowing POST;
+        on one that answers C{GET} it is a 200.
+        """
+        response, body = self.request("HEAD", f"/api/torrents/{self.hex}/pause", headers=CHANGE)
+        self.assertEqual(response.code, 405)
+        self.assertEqual(response.headers.getRawHeaders("allow"), ["POST"])
+        self.assertEqual(self.flushLoggedErrors(), [])
+        response, body = self.request("HEAD", f"/api/torrents/{self.hex}")
+        self.assertEqual(response.code, 200)
+
     def test_uploadDeepPath(self) -> None:
         """
         An upload whose one file has a path of 40,000 components (a 120 KB
@@ -1197,3 +1210,50 @@ class TrackerApiTests(WebTestCase):
         """
         response, body = self.request("GET", f"/api/torrents/{self.hex}/trackers")
         self.assertEqual((response.code, body), (200, []))
+
+
+class MagnetApiTests(WebTestCase):
+    """
+    Tests for adding a magnet link through C{POST /api/torrents}.
+    """
+
+    def test_addMagnet(self) -> None:
+        """
+        C{{"magnet": ...}} adds the torrent, fetching its metadata: 201 with
+        its status; the list shows it.
+        """
+        link = "magnet:?xt=urn:btih:" + "ab" * 20 + "&dn=Some%20files"
+        response, body = self.request(
+            "POST", "/api/torrents", data=json.dumps({"magnet": link}).encode(),
+            headers={**CHANGE, "Content-Type": "application/json"},
+        )
+        self.assertEqual(response.code, 201, body)
+        self.assertEqual(
+            (body["name"], body["state"], body["infoHash"], body["progress"], body["metadataProgress"]),
+            ("Some files", "fetching metadata", "ab" * 20, 0.0, 0.0),
+        )
+        self.assertEqual(response.headers.getRawHeaders("location"), ["/api/torrents/" + "ab" * 20])
+        response, listed = self.request("GET", "/api/torrents")
+        self.assertIn("fetching metadata", [t["state"] for t in listed])
+        response, body = self.request("GET", "/api/torrents/" + "ab" * 20 + "/peers")
+        self.assertEqual((response.code, body), (200, []))
+        response, body = self.request("DELETE", "/api/torrents/" + "ab" * 20 + "?deleteData=1", headers=CHANGE)
+        self.assertEqual(response.code, 200, body)
+        self.assertNotIn(bytes.fromhex("ab" * 20), self.service.session.torrents)
+
+    def test_badMagnet(self) -> None:
+        """
+        A link that cannot be used is a 400 saying why; one already added a
+        409.
+        """
+        response, body = self.request(
+            "POST", "/api/torrents", data=json.dumps({"magnet": "magnet:?xt=urn:btmh:1220" + "00" * 32}).encode(),
+            headers={**CHANGE, "Content-Type": "application/json"},
+        )
+        self.assertError(response, body, 400, "v2")
+        link = "magnet:?xt=urn:btih:" + self.hex
+        response, body = self.request(
+            "POST", "/api/torrents", data=json.dumps({"magnet": link}).encode(),
+            headers={**CHANGE, "Content-Type": "application/json"},
+        )
+        self.assertError(response, body, 409, "already added")

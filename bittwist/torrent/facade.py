@@ -20,7 +20,6 @@ from zope.interface import implementer
 from bittwist import events
 from bittwist.bitfield import Bitfield
 from bittwist.config import TorrentConfig
-from bittwist.encryption import isEncrypted
 from bittwist.errors import BittwistError, InternalError
 from bittwist.factory import PeerDialer
 from bittwist.metainfo import Metainfo
@@ -32,7 +31,7 @@ from bittwist.storage import IPieceStorage
 from bittwist.torrent.download import Download
 from bittwist.extensions.table import ExtensionTable
 from bittwist.torrent.lifecycle import ACTIVE, Lifecycle, TorrentInput, TorrentState
-from bittwist.torrent.status import PeerStatus, TorrentStatus
+from bittwist.torrent.status import PeerStatus, TorrentStatus, describePeer
 from bittwist.torrent.swarm import CandidateBudget, Swarm
 from bittwist.torrent.upload import Upload
 from bittwist.tracker import TrackerStatus
@@ -578,27 +577,8 @@ class Torrent:
         """
         result = []
         for peer in self.peers:
-            host, port = peer.address or ("?", 0)
-            state = peer.state
             record = self.download.record(peer)
-            result.append(
-                PeerStatus(
-                    address=f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
-                    client=peer.clientName,
-                    outgoing=peer.outgoing,
-                    downloadRate=peer.downloadRate.rate(),
-                    uploadRate=peer.uploadRate.rate(),
-                    amChoking=state.amChoking,
-                    amInterested=state.amInterested,
-                    peerChoking=state.peerChoking,
-                    peerInterested=state.peerInterested,
-                    snubbed=record is not None and record.snubbed,
-                    progress=state.progress(),
-                    requests=len(state.requested),
-                    source=peer.source,
-                    encrypted=isEncrypted(peer),
-                )
-            )
+            result.append(describePeer(peer, snubbed=record is not None and record.snubbed))
         return result
 
     def verifiedPieces(self) -> Optional[Bitfield]:

@@ -24,7 +24,14 @@ from twisted.web.server import NOT_DONE_YET, Request
 from twisted.web.error import UnsupportedMethod
 
 from bittwist import events
-from bittwist.errors import BittwistError, FormDataError, MetainfoError, TorrentFetchError, UsageError
+from bittwist.errors import (
+    BittwistError,
+    FormDataError,
+    MagnetError,
+    MetainfoError,
+    TorrentFetchError,
+    UsageError,
+)
 from bittwist.fetch import MAX_TORRENT_SIZE
 from bittwist.metainfo import parse
 from bittwist.safetext import printable
@@ -145,13 +152,14 @@ class _JsonResource(Resource):
             )
 
     def render_HEAD(self, request: Request) -> Any:
-        # Resource's own render_HEAD calls render_GET even where there is
-        # none (an AttributeError, a 500): refuse HEAD where GET is refused.
-        if not hasattr(self, "render_GET"):
+        # twisted.web answers HEAD with render_GET, which a POST-only
+        # resource lacks: that was an AttributeError and a 500.
+        if getattr(self, "render_GET", None) is None:
             raise UnsupportedMethod(
-                [name[len("render_") :].encode("ascii") for name in dir(self) if name.startswith("render_")]
+                [name[len("render_"):].encode("ascii") for name in dir(self)
+                 if name.startswith("render_") and name != "render_HEAD"]
             )
-        return self.render_GET(request)
+        return self.render_GET(request)  # type: ignore[attr-defined]
 
     def getChild(self, path: bytes, request: Request) -> Resource:
         return JsonError(404, f"no such resource: {request.path.decode('utf-8', 'replace')}")
@@ -276,10 +284,16 @@ class TorrentsResource(_JsonResource):
             value = json.loads(raw)
         except ValueError as e:
             return errorJson(request, 400, f"the body is not JSON ({e}); send {{\"url\": \"https://...\"}}")
+        magnet = value.get("magnet") if isinstance(value, dict) else None
+        if isinstance(magnet, str):
+            return self._addMagnet(request, magnet)
         url = value.get("url") if isinstance(value, dict) else None
         if not isinstance(url, str) or not url.strip():
             return errorJson(
-                request, 400, 'send {"url": "https://..."} with the address of a .torrent file'
+                request,
+                400,
+                'send {"url": "https://..."} with the address of a .torrent file, '
+                'or {"magnet": "magnet:?xt=urn:btih:..."}',
             )
         d = self._service.addTorrentFromURL(url.strip(), self._downloadDir)
         gone: list[object] = []
@@ -318,6 +332,23 @@ class TorrentsResource(_JsonResource):
 
         d.addCallbacks(added, failed)
         return NOT_DONE_YET
+
+    def _addMagnet(self, request: Request, link: str) -> bytes:
+        """
+        Add the torrent of a magnet link, downloading into the web layer's
+        folder: 201 with its status (C{fetching metadata}), 400 for a link
+        that cannot be used, 409 if the torrent is already added.
+        """
+        try:
+            magnet = self._service.addMagnet(link.strip(), self._downloadDir)
+        except MagnetError as e:
+            return errorJson(request, 400, str(e))
+        except UsageError as e:
+            return errorJson(request, 409, str(e))
+        self.log.info("{name}: magnet link added through the web page", name=magnet.name)
+        self._changed()
+        request.setHeader(b"location", f"/api/torrents/{magnet.infoHash.hex()}".encode("ascii"))
+        return writeJson(request, torrentToJson(magnet), 201)
 
     def _add(self, request: Request, metainfo: Any) -> bytes:
         """

@@ -274,12 +274,14 @@
     event.preventDefault();
     const input = $("torrent-url");
     const url = input.value.trim();
-    if (!url) { showMessage("Paste the address of a .torrent file first.", true); return; }
+    if (!url) { showMessage("Paste a magnet link or the address of a .torrent file first.", true); return; }
     const button = $("url-button");
     button.disabled = true;
-    showMessage(`Fetching ${url}…`, false);
+    const magnet = url.toLowerCase().startsWith("magnet:");
+    showMessage(magnet ? "Adding the magnet link…" : `Fetching ${url}…`, false);
     try {
-      const t = await api("POST", "/api/torrents", JSON.stringify({url}), "application/json");
+      const body = magnet ? {magnet: url} : {url};
+      const t = await api("POST", "/api/torrents", JSON.stringify(body), "application/json");
       showMessage(`Added ${t.name}`, false);
       input.value = "";
       selected = t.infoHash;
