@@ -24,6 +24,7 @@ from bittwist import __version__, wire
 from bittwist.bitfield import Bitfield
 from bittwist.clientname import describeClient
 from bittwist.errors import ProtocolError
+from bittwist.fast import allowedFastSet
 from bittwist.extensions.handshake import HANDSHAKE_ID, ExtendedHandshake, ExtensionRegistry
 from bittwist.peerstate import MAX_QUEUED_REQUESTS, PeerState
 from bittwist.rate import RateMeter
@@ -31,12 +32,19 @@ from bittwist.safetext import printable
 
 __all__ = ["PeerProtocol", "IPeerEvents", "MAX_QUEUED_REQUESTS", "OUR_RESERVED", "CLIENT_NAME"]
 
-OUR_RESERVED = wire.makeReserved(wire.ReservedBit.EXTENSION_PROTOCOL)
+OUR_RESERVED = wire.makeReserved(wire.ReservedBit.EXTENSION_PROTOCOL, wire.ReservedBit.FAST)
 """
 The reserved bytes of our handshake: we speak the extension protocol
-(BEP 10), used on a connection only when the peer's handshake announces it
-too.
+(BEP 10) and the fast extension (BEP 6). Each is used on a connection only
+when the peer's handshake announces it too.
 """
+
+ALLOWED_FAST_SET_SIZE = 10
+"""
+How many pieces we allow a peer fast (BEP 6's k).
+"""
+
+_FAST_MESSAGE_IDS = frozenset({13, 14, 15, 16, 17})
 
 CLIENT_NAME = f"bittwist {__version__}"
 """
@@ -115,6 +123,19 @@ class IPeerEvents(TypingProtocol):
     def peerPort(self, peer: "PeerProtocol", port: int) -> None:
         """
         The peer runs a DHT node on UDP port C{port} (BEP 5).
+        """
+
+    # The fast extension (BEP 6).
+
+    def requestRejected(self, peer: "PeerProtocol", index: int, begin: int) -> None:
+        """
+        The peer will not answer our request for the block at C{begin} of
+        piece C{index}: it is ours to ask again.
+        """
+
+    def peerAllowedFast(self, peer: "PeerProtocol", index: int) -> None:
+        """
+        The peer lets us request piece C{index} while it chokes us.
         """
 
 
@@ -375,13 +396,21 @@ class PeerProtocol(Protocol):
         if numPieces is not None:
             # Otherwise (fetching the metadata) the message length bound holds.
             self._decoder.setMaxBitfieldPieces(numPieces)
-        self.state = PeerState(numPieces)
+        self.state = PeerState(numPieces, fast=self.fast)
         self.handshaked = True
         if not self.torrent.peerHandshaked(self):
             self.drop("refused by torrent")
             return
         ours = self.torrent.ourBitfield()
-        if ours is not None and len(ours):
+        if self.fast:
+            # BEP 6: the first message is a bitfield, have all or have none.
+            if ours is None or not len(ours):
+                self.sendMessage(wire.HaveNone())
+            elif ours.complete():
+                self.sendMessage(wire.HaveAll())
+            else:
+                self.sendMessage(wire.Bitfield(ours.toBytes()))
+        elif ours is not None and len(ours):
             self.sendMessage(wire.Bitfield(ours.toBytes()))
         if self.extensionProtocol:
             self._sendExtendedHandshake()
@@ -442,18 +471,81 @@ class PeerProtocol(Protocol):
         torrent = self._handshaken()
         self.state.received()
         self.state.peerBitfield(message.payload)
+        self._sendAllowedFast()
         torrent.peerBitfield(self)
+
+    def _receiveHaveAll(self, message: wire.HaveAll) -> None:
+        torrent = self._handshaken()
+        self.state.received()
+        self.state.peerHaveAll()
+        torrent.peerBitfield(self)
+
+    def _receiveHaveNone(self, message: wire.HaveNone) -> None:
+        torrent = self._handshaken()
+        self.state.received()
+        self.state.peerHaveNone()
+        self._sendAllowedFast()
+        torrent.peerBitfield(self)
+
+    def _sendAllowedFast(self) -> None:
+        """
+        Under the fast extension, allow the peer fast the pieces of its
+        allowed fast set (BEP 6's algorithm) that we have and it lacks, so
+        that a new peer can get started before we unchoke it.
+        """
+        if not self.fast or self.state.pieces.complete() or self.address is None:
+            return
+        assert self.torrent is not None
+        ours = self.torrent.ourBitfield()
+        if ours is None or not len(ours):
+            return
+        try:
+            indices = allowedFastSet(
+                self.address[0], self.torrent.infoHash, self.torrent.numPieces, ALLOWED_FAST_SET_SIZE
+            )
+        except ValueError:
+            # Not an IP address (a test transport, say): nothing allowed.
+            return
+        for index in indices:
+            if index in ours and index not in self.state.pieces:
+                self.state.allowedFastOut.add(index)
+                self.sendMessage(wire.AllowedFast(index))
+
+    def _receiveRejectRequest(self, message: wire.RejectRequest) -> None:
+        torrent = self._handshaken()
+        self.state.received()
+        if self.state.peerRejected((message.index, message.begin, message.length)):
+            torrent.requestRejected(self, message.index, message.begin)
+
+    def _receiveAllowedFast(self, message: wire.AllowedFast) -> None:
+        torrent = self._handshaken()
+        # libtorrent sends these right after its bitfield, some clients
+        # before it.
+        self.state.received(countsAsMessage=False)
+        if self.state.peerAllowedFast(message.index):
+            torrent.peerAllowedFast(self, message.index)
+
+    def _receiveSuggestPiece(self, message: wire.SuggestPiece) -> None:
+        self._handshaken()
+        self.state.received(countsAsMessage=False)
+        self.state.peerSuggested(message.index)
 
     def _receiveRequest(self, message: wire.Request) -> None:
         torrent = self._handshaken()
         self.state.received()
-        if self.state.peerRequested((message.index, message.begin, message.length)):
+        request = (message.index, message.begin, message.length)
+        if self.state.peerRequested(request):
             torrent.requestReceived(self, message.index, message.begin, message.length)
+        elif self.fast:
+            self.sendMessage(wire.RejectRequest(*request))
 
     def _receiveCancel(self, message: wire.Cancel) -> None:
         self._handshaken()
         self.state.received()
-        self.state.peerCancelled((message.index, message.begin, message.length))
+        request = (message.index, message.begin, message.length)
+        if self.state.peerCancelled(request) and self.fast:
+            # BEP 6: even a cancelled request gets its answer.
+            self.sendMessage(wire.RejectRequest(*request))
 
     def _receivePiece(self, message: wire.Piece) -> None:
         torrent = self._handshaken()
@@ -484,9 +576,13 @@ class PeerProtocol(Protocol):
         if name is not None:
             torrent.extensionMessage(self, name, message.payload)
 
-    def _receiveIgnored(self, message: object) -> None:
-        # Messages of extensions we did not negotiate.
+    def _receiveIgnored(self, message: wire.UnknownMessage) -> None:
+        # Messages of extensions we do not speak.
         self._handshaken()
+        if message.messageId in _FAST_MESSAGE_IDS:
+            raise ProtocolError(
+                f"fast extension message {message.messageId} without the fast extension"
+            )
         self.state.received()
 
     _dispatch = {
@@ -502,6 +598,11 @@ class PeerProtocol(Protocol):
         wire.Cancel: _receiveCancel,
         wire.Piece: _receivePiece,
         wire.Port: _receivePort,
+        wire.HaveAll: _receiveHaveAll,
+        wire.HaveNone: _receiveHaveNone,
+        wire.RejectRequest: _receiveRejectRequest,
+        wire.AllowedFast: _receiveAllowedFast,
+        wire.SuggestPiece: _receiveSuggestPiece,
         wire.Extended: _receiveExtended,
         wire.UnknownMessage: _receiveIgnored,
     }
@@ -543,9 +644,28 @@ class PeerProtocol(Protocol):
     def setChoking(self, choking: bool) -> None:
         """
         Choke or unchoke the peer (only on change). Choking discards its
-        queued requests, as BEP 3 says.
+        queued requests, as BEP 3 says; under the fast extension it rejects
+        each, but those for pieces we allowed it fast.
         """
-        self.sendMessage(self.state.setChoking(choking))
+        message = self.state.setChoking(choking)
+        self.sendMessage(message)
+        if message is not None and choking and self.fast:
+            for request in self.state.rejectUnallowed():
+                self.sendMessage(wire.RejectRequest(*request))
+
+    def rejectRequest(self, index: int, begin: int, length: int) -> bool:
+        """
+        Refuse a queued request of the peer (one for a piece we lack, say):
+        under the fast extension it is told with a reject.
+
+        @return: whether the peer was told (C{False}: it does not speak the
+            fast extension, and a request we will not serve is its fault).
+        """
+        self.state.unqueue((index, begin, length))
+        if not self.fast:
+            return False
+        self.sendMessage(wire.RejectRequest(index, begin, length))
+        return True
 
     def sendHave(self, index: int) -> None:
         """

@@ -102,18 +102,21 @@ class LibtorrentDHT:
         assert self.session is not None
         self.session.dht_announce(lt.sha1_hash(infoHash), port, 0)
 
-    def addTorrent(self, torrentData: bytes, savePath: str) -> lt.torrent_handle:
+    def addTorrent(self, torrentData: bytes, savePath: str, seed: bool = False) -> lt.torrent_handle:
         """
-        Download a torrent, finding its peers through the DHT only.
+        Download or seed a torrent, finding its peers through the DHT only.
 
         @param torrentData: a bencoded .torrent (no tracker needed).
         @param savePath: the folder it goes in.
+        @param seed: the data is in C{savePath}: seed it without checking.
         """
         assert self.session is not None
         params = lt.load_torrent_buffer(torrentData)
         params.save_path = savePath
         params.flags &= ~lt.torrent_flags.auto_managed & ~lt.torrent_flags.paused
         params.flags |= lt.torrent_flags.disable_lsd | lt.torrent_flags.disable_pex
+        if seed:
+            params.flags |= lt.torrent_flags.seed_mode
         return self.session.add_torrent(params)
 
     def _poll(self) -> None:

@@ -9,6 +9,7 @@ logged (see C{_trial_temp/test.log}).
 """
 
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -22,12 +23,12 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
-from bittwist.metainfo import createTorrent
+from bittwist.metainfo import createTorrent, parse
 from bittwist.service import BitTorrentService
 from bittwist.trackerserver import makeTrackerSite
 from bittwist.web.site import WebService
 from tests.httpserver import TorrentFileServer
-from tests.ltpeer import LibtorrentPeer, createTorrentWithLibtorrent, makePayload
+from tests.ltpeer import LibtorrentPeer, createTorrentWithLibtorrent, digestTree, makePayload
 
 CHROMIUM = shutil.which("chromium")
 
@@ -337,6 +338,37 @@ class BrowserTests(TestCase):
         self.assertEqual(added.state, "downloading")
         sameDocument = yield page.evaluate("window.sameDocument === true")
         self.assertTrue(sameDocument)
+
+    @inlineCallbacks
+    def test_addMagnet(self) -> Any:
+        """
+        A magnet link pasted in the link field is added: its row shows the
+        metadata being fetched, then the torrent made of it downloads and
+        seeds, from a libtorrent seeder named in the link.
+        """
+        seedDir = os.path.join(self.folder, "magnet-seed")
+        makePayload(os.path.join(seedDir, "linked"), {"linked.bin": 300_000}, seed=5)
+        data = createTorrentWithLibtorrent(seedDir, "linked", trackers=[], pieceLength=16384, v1Only=True)
+        seeder = LibtorrentPeer(data, seedDir, seed=True, reactor=reactor)
+        yield seeder.start()
+        self.addCleanup(seeder.stop)
+        infoHash = hashlib.sha1(parse(data).infoBytes).hexdigest()
+        link = f"magnet:?xt=urn:btih:{infoHash}&dn=linked&x.pe=127.0.0.1:{seeder.port}"
+
+        page = yield Page.open(self.browser, self.url)
+        yield page.waitFor("document.readyState === 'complete'", what="the page to load")
+        yield page.evaluate(f"document.getElementById('torrent-url').value = {json.dumps(link)}")
+        yield page.evaluate("document.getElementById('url-button').click()")
+        first = yield page.waitFor(rowExpression(infoHash, ".state"), what="the magnet's row")
+        self.assertIn(first, ("fetching metadata", "checking", "downloading", "seeding"))
+        message = yield page.evaluate("document.getElementById('message').textContent")
+        self.assertEqual(message, "Added linked")
+        yield page.waitFor(
+            rowExpression(infoHash, ".state") + " === 'seeding'", timeout=60, what="the magnet's torrent seeding"
+        )
+        name = yield page.evaluate(rowExpression(infoHash, ".name"))
+        self.assertEqual(name, "linked")
+        self.assertEqual(digestTree(os.path.join(self.downloadDir, "linked")), digestTree(os.path.join(seedDir, "linked")))
 
     @inlineCallbacks
     def test_addByURL(self) -> Any:

@@ -12,13 +12,14 @@ from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from bittwist.dht.node import DHTNode, DHTService
+from bittwist.events import PeerConnected
 from bittwist.dht.routing import K, distance
 from bittwist.service import BitTorrentService
 from tests.ltdht import LibtorrentDHT
 from tests.ltpeer import createTorrentWithLibtorrent, digestTree, makePayload
 
 #: Our loopback nodes share one IP: let each answer it freely.
-_OPEN = {"answerRate": 1000.0, "answerBurst": 1000.0}
+_OPEN = {"answerRate": 1000.0, "answerBurst": 1000.0, "inputRate": 5000.0, "inputBurst": 5000.0}
 
 
 def _sleep(seconds: float):
@@ -216,3 +217,54 @@ class SeedThroughDHTTests(LoopbackDHTTestCase):
         self.assertEqual(digestTree(os.path.join(leechDir, "payload")), digestTree(os.path.join(seedDir, "payload")))
         # No tracker, no LSD, no PEX: libtorrent's DHT lookup found the seeder.
         self.assertGreater(leecher.torrentPeersFromDHT, 0)
+
+    @inlineCallbacks
+    def test_bittwistFindsLibtorrentSeeder(self):
+        """
+        libtorrent seeds a torrent without trackers and announces it in the
+        DHT; bittwist, bootstrapped from libtorrent's DHT node only, finds
+        the seeder through its dht source and downloads every byte.
+        """
+        seedDir = os.path.abspath(self.mktemp())
+        makePayload(os.path.join(seedDir, "payload"), {"a.bin": 250_000, "b.bin": 70_001}, seed=4)
+        data = createTorrentWithLibtorrent(seedDir, "payload", pieceLength=32768, v1Only=True)
+        seeder = LibtorrentDHT(reactor, [self.bootstrap])
+        self.addCleanup(seeder.stop)
+        for _ in range(100):
+            if seeder.nodeCount() >= K:
+                break
+            yield _sleep(0.1)
+        handle = seeder.addTorrent(data, seedDir, seed=True)
+        infoHash = handle.info_hashes().v1.to_bytes()
+        # libtorrent announces the torrent on its own; wait until our DHT
+        # holds it, so that bittwist's first lookup can find it.
+        for _ in range(200):
+            if any(n.peerStore.peers(infoHash, 50) for n in self.nodes):
+                break
+            yield _sleep(0.1)
+        else:
+            self.fail("libtorrent did not announce its torrent:\n" + "\n".join(seeder.alerts[-20:]))
+        dht = DHTService(0, "127.0.0.1", bootstrap=[("127.0.0.1", seeder.port)], reactor=reactor, **_OPEN)
+        service = BitTorrentService(
+            "tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None, dht=dht
+        )
+        leechDir = os.path.abspath(self.mktemp())
+        torrent = service.addTorrent(data, leechDir)
+        [source] = [source for source in torrent.sources if source.name == "dht"]
+        connected = []
+        torrent.addObserver(
+            lambda event: connected.append(event.address) if isinstance(event, PeerConnected) else None
+        )
+        service.startService()
+        self.addCleanup(service.stopService)
+        yield service.whenListening()
+        for _ in range(300):
+            if torrent.state == "seeding":
+                break
+            yield _sleep(0.1)
+        else:
+            self.fail(f"bittwist did not download through the DHT ({torrent.state}):\n" + "\n".join(seeder.alerts[-20:]))
+        self.assertEqual(digestTree(os.path.join(leechDir, "payload")), digestTree(os.path.join(seedDir, "payload")))
+        # No tracker, no --peer: the seeder's address came from the DHT.
+        self.assertGreaterEqual(source.lastPeers, 1)
+        self.assertEqual(connected, [("127.0.0.1", seeder.port)])

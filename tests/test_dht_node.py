@@ -6,6 +6,8 @@ clock, and the service on a real loopback port.
 import os
 
 from twisted.internet import reactor
+from twisted.internet.protocol import DatagramProtocol
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.internet.interfaces import IUDPTransport
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
@@ -158,8 +160,9 @@ class AnsweringTests(NodeTestCase):
 
     def test_answerBounded(self) -> None:
         """
-        However many peers we hold, a get_peers answer lists at most
-        L{MAX_VALUES} and stays under 900 bytes: no amplification.
+        However many peers and nodes we hold, a get_peers answer lists at
+        most L{MAX_VALUES} peers and then no nodes, and stays under 600 bytes;
+        a find_node answer lists at most K nodes.
         """
         infoHash = b"\x42" * 20
         for n in range(300):
@@ -168,9 +171,12 @@ class AnsweringTests(NodeTestCase):
             self.node.table.heard(bytes([n + 1]) * 20, (f"10.1.0.{n}", 1), 0, responded=True)
         self.receive(Query(b"t1", GET_PEERS, PEER_ID, infoHash=infoHash))
         (data, _), = self.transport.written
-        self.assertLess(len(data), 900)
+        self.assertLess(len(data), 600)
         answer = krpc.decode(data)
-        self.assertEqual((len(answer.values), len(answer.nodes)), (MAX_VALUES, K))
+        self.assertEqual((len(answer.values), len(answer.nodes)), (MAX_VALUES, 0))
+        self.sent()
+        self.receive(Query(b"t2", FIND_NODE, PEER_ID, target=infoHash))
+        self.assertLess(len(self.answerOnly().nodes), 9)
 
     def test_rateLimited(self) -> None:
         """
@@ -187,6 +193,26 @@ class AnsweringTests(NodeTestCase):
         for n in range(100):
             self.receive(Query(b"t%d" % n, PING, PEER_ID))
         self.assertEqual(len(self.sent()), 5)
+
+    def test_inputLimitedBeforeDecoding(self) -> None:
+        """
+        Beyond its input budget a source's datagrams are not even read:
+        answers to our own queries from it are dropped too.
+        """
+        node = DHTNode(self.clock, nodeId=OWN, bootstrap=(), answerRate=1000, answerBurst=1000, inputRate=1, inputBurst=3)
+        transport = FakeDatagramTransport()
+        node.makeConnection(transport)
+        self.addCleanup(_stop, node)
+        for n in range(10):
+            node.datagramReceived(krpc.encode(Query(b"t%d" % n, PING, PEER_ID)), SOURCE)
+        self.assertEqual(len(transport.written), 3)
+        d = node.ping(SOURCE)
+        query = krpc.decode(transport.written[-1][0])
+        node.datagramReceived(krpc.encode(Response(query.transactionId, PEER_ID)), SOURCE)
+        self.assertNoResult(d)
+        self.clock.advance(1)
+        node.datagramReceived(krpc.encode(Response(query.transactionId, PEER_ID)), SOURCE)
+        self.successResultOf(d)
 
     def test_ipv6SourceIgnored(self) -> None:
         self.node.datagramReceived(krpc.encode(Query(b"t1", PING, PEER_ID)), ("::1", 4000))
@@ -361,3 +387,31 @@ class ServiceTests(TestCase):
             return again.stopService()
 
         return service.stopService().addCallback(restart)
+
+    def test_portTaken(self) -> None:
+        """
+        When the UDP port is taken, the service runs without the DHT, says
+        so, and keeps the routing table file as it was.
+        """
+        path = self.mktemp()
+        saveTable(path, OWN, [NodeInfo(b"\x44" * 20, ("127.0.0.1", 9))])
+        taken = reactor.listenUDP(0, DatagramProtocol(), interface="127.0.0.1")
+        self.addCleanup(taken.stopListening)
+        service = DHTService(taken.getHost().port, "127.0.0.1", bootstrap=(), tablePath=path, reactor=reactor)
+        logged: list = []
+        globalLogPublisher.addObserver(logged.append)
+        self.addCleanup(globalLogPublisher.removeObserver, logged.append)
+        service.startService()
+        self.assertIsNone(service.port)
+        self.assertIn("--dht-port", "".join(formatEvent(e) for e in logged))
+        self.successResultOf(service.stopService())
+        self.assertEqual(loadTable(path), (OWN, [NodeInfo(b"\x44" * 20, ("127.0.0.1", 9))]))
+
+    def test_unreachableNodesRemembered(self) -> None:
+        """
+        Nodes remembered from the last run that did not answer this time
+        are saved again.
+        """
+        known = [NodeInfo(b"\x44" * 20, ("127.0.0.1", 9))]
+        node = DHTNode(reactor, nodeId=OWN, bootstrap=(), knownNodes=known)
+        self.assertEqual(node.savedNodes(), known)

@@ -145,8 +145,8 @@ class MagnetTorrentTests(SynchronousTestCase):
 
     def test_requestsNotServed(self) -> None:
         """
-        We choke every peer while we have no piece: a request is ignored, as
-        BEP 3 lets us, and nothing but metadata requests goes out.
+        We have no piece: we say so (have none, with the fast extension),
+        and a request gets a reject, never data.
         """
         self.magnet.start()
         seeder = self.connectSeeder()
@@ -154,7 +154,10 @@ class MagnetTorrentTests(SynchronousTestCase):
         seeder.proto.dataReceived(wire.encode(wire.Request(0, 0, 16384)))
         self.assertFalse(seeder.proto.transport.disconnecting)
         sent = seeder.received()
-        self.assertEqual([m for m in sent if not isinstance(m, (wire.Handshake, wire.Extended))], [])
+        self.assertEqual(
+            [m for m in sent if not isinstance(m, (wire.Handshake, wire.Extended))],
+            [wire.HaveNone(), wire.RejectRequest(0, 0, 16384)],
+        )
 
     def test_stopFailsWaiters(self) -> None:
         """

@@ -135,6 +135,12 @@ class RecordingTorrent:
     def peerPort(self, peer: PeerProtocol, port: int) -> None:
         self._record("peerPort", peer, port)
 
+    def requestRejected(self, peer: PeerProtocol, index: int, begin: int) -> None:
+        self._record("requestRejected", peer, index, begin)
+
+    def peerAllowedFast(self, peer: PeerProtocol, index: int) -> None:
+        self._record("peerAllowedFast", peer, index)
+
     def connectionFailed(self, address: tuple[str, int], reason: str) -> None:
         self._record("connectionFailed", address, reason)
 
@@ -278,9 +284,10 @@ class OutgoingHandshakeTestsMixin(FeedMixin):
         self.assertEqual(proto.reserved, reserved)
         self.assertEqual(proto.state.pieces, Bitfield(NUM_PIECES))
         self.assertEqual(torrent.calls, [("peerHandshaked", proto), ("ourBitfield",)])
-        # Both sides speak the extension protocol: our extended handshake
-        # is all that is sent.
-        [extended] = sentMessages(transport)
+        # Both sides speak the fast extension and the extension protocol:
+        # have none (we have no piece) and our extended handshake are sent.
+        haveNone, extended = sentMessages(transport)
+        self.assertEqual(haveNone, wire.HaveNone())
         self.assertEqual(extended.extendedId, 0)
         self.assertFalse(transport.disconnecting)
 

@@ -16,7 +16,13 @@ from bittwist.dht.krpc import NodeInfo
 from bittwist.dht.lookup import LookupResult
 from bittwist.session import Session
 from bittwist.sources import IPeerSource
-from bittwist.sources.dht import ANNOUNCE_INTERVAL, MIN_INTERVAL, DHTSource, dhtSourceFor
+from bittwist.sources.dht import (
+    ANNOUNCE_INTERVAL,
+    MIN_INTERVAL,
+    DHTSource,
+    IDHTPortListener,
+    dhtSourceFor,
+)
 from tests.fakes import MemoryStorageFactory
 from tests.test_sources import RecordingOwner
 from tests.test_torrent import makeTorrent
@@ -65,6 +71,7 @@ class DHTSourceTests(SynchronousTestCase):
 
     def test_interfaces(self) -> None:
         self.assertTrue(verifyObject(IPeerSource, self.source))
+        self.assertTrue(verifyObject(IDHTPortListener, self.source))
         self.assertTrue(verifyObject(IDHTNode, self.node))
         self.assertEqual(self.source.name, "dht")
 
@@ -124,12 +131,12 @@ class SessionDHTTests(SynchronousTestCase):
     ones none.
     """
 
-    def addTo(self, private: bool):
+    def addTo(self, private: bool, node=None):
         metainfo, _ = makeTorrent(self)
         session = Session(Clock(), httpClient=object(), storageFactory=MemoryStorageFactory())
-        session.dht = FakeDHTNode()
-        torrent = session.addTorrent(replace(metainfo, private=private), "unused")
-        return [source for source in torrent.sources if source.name == "dht"]
+        session.dht = node or FakeDHTNode()
+        self.torrent = session.addTorrent(replace(metainfo, private=private), "unused")
+        return [source for source in self.torrent.sources if source.name == "dht"]
 
     def test_public(self) -> None:
         [source] = self.addTo(private=False)
@@ -137,3 +144,17 @@ class SessionDHTTests(SynchronousTestCase):
 
     def test_private(self) -> None:
         self.assertEqual(self.addTo(private=True), [])
+
+    def test_portMessage(self) -> None:
+        """
+        A peer's port message reaches the DHT node through the torrent's
+        DHT source.
+        """
+        node = FakeDHTNode()
+        self.addTo(private=False, node=node)
+
+        class Peer:
+            address = ("10.0.0.3", 51413)
+
+        self.torrent.peerPort(Peer(), 6881)
+        self.assertEqual(node.added, [("10.0.0.3", 6881)])

@@ -1047,6 +1047,18 @@ class LifecycleTests(TorrentTestCase):
         self.torrent.pause()
         self.assertEqual(self.torrent.status().downloadRate, 0)
 
+    def test_downloadRateZeroOnceComplete(self) -> None:
+        """
+        Once every piece is in, the download rate is 0 at once, not what the
+        last seconds of the download measured.
+        """
+        self.makeTorrent()
+        seeder = self.connect(1, pieces=range(NUM_PIECES))
+        seeder.send(wire.Unchoke())
+        self.downloadAll(seeder, seeder.requests())
+        self.assertEqual(self.torrent.state, TorrentState.SEEDING)
+        self.assertEqual(self.torrent.status().downloadRate, 0)
+
     def test_peerSources(self) -> None:
         """
         Each peer says where its address came from.

@@ -4,8 +4,8 @@ The extensions a torrent speaks over the extension protocol (BEP 10), and
 the table that hands each peer's extension messages to their handler.
 
 Each extension is a small handler of its own providing
-L{IExtensionHandler} (C{ut_pex}: C{bittwist.sources.pex.PeerExchange};
-C{ut_metadata}: C{bittwist.torrent.metadataserver.MetadataServer}); the
+L{IExtensionHandler} (C{ut_pex}: L{bittwist.sources.pex.PeerExchange};
+C{ut_metadata}: L{bittwist.torrent.metadataserver.MetadataServer}); the
 torrent holds an L{ExtensionTable} of them and forwards the peer events of
 L{bittwist.peer.IPeerEvents} to it. Nothing here decodes a payload: each
 handler does, with the sans-IO codecs of L{bittwist.extensions}.

@@ -6,8 +6,9 @@ Each source provides L{IPeerSource}. The torrent starts its sources when it
 goes looking for peers and stops them when it stops; a source hands the
 addresses it finds to L{ISourceOwner.addPeers}, tagged with its
 L{IPeerSource.name}, so every peer can say where it came from. Trackers
-(every scheme, in BEP 12 tiers), the user's own C{--peer} list, and later
-PEX and the DHT are sources; C{"incoming"} tags the peers that dialled us.
+(every scheme, in BEP 12 tiers), the user's own C{--peer} list, peer
+exchange (L{bittwist.sources.pex}) and later the DHT are sources;
+C{"incoming"} tags the peers that dialled us.
 """
 
 from typing import Any, Iterable, Optional, Sequence

@@ -194,6 +194,15 @@ class Download:
             self.picker.abandon(peer, requests)
             self.fillAll()
 
+    def requestRejected(self, peer: PeerProtocol, index: int, begin: int) -> None:
+        """
+        The peer rejected our request (BEP 6): the block is free to be asked
+        of any peer at once.
+        """
+        if self.picker is not None:
+            self.picker.abandon(peer, [(index, begin)])
+            self.fillAll()
+
     def peerUnchoked(self, peer: PeerProtocol) -> None:
         record = self._records.get(peer)
         if record is not None:
@@ -287,11 +296,17 @@ class Download:
         if (
             picker is None
             or not self.active
-            or state.peerChoking
             or not state.amInterested
             or self._writeBacklog >= MAX_WRITE_BACKLOG
         ):
             return
+        pieces = state.pieces
+        if state.peerChoking:
+            # Choked: only the pieces it allowed us fast (BEP 6), if any.
+            allowed = [i for i in state.allowedFastIn if i in pieces]
+            if not allowed:
+                return
+            pieces = Bitfield(pieces.length, allowed)
         limit = self._limit
         if limit.limited:
             # Ask for no more than the tokens pay for: the peer then has no
@@ -302,7 +317,7 @@ class Download:
                 return
             room = min(room, 1 + int(tokens) // wire.BLOCK_SIZE)
         now = self._reactor.seconds()
-        blocks = picker.pick(peer, state.pieces, room, len(requested), now)
+        blocks = picker.pick(peer, pieces, room, len(requested), now)
         if blocks:
             if not requested:
                 record.lastBlockAt = now

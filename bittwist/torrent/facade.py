@@ -27,9 +27,12 @@ from bittwist.peer import PeerProtocol
 from bittwist.ratelimit import TokenBucket
 from bittwist.safetext import printable
 from bittwist.sources import IPeerSource, ISourceOwner, TrackerSource
+from bittwist.sources.dht import IDHTPortListener
+from bittwist.sources.pex import PeerExchange
 from bittwist.storage import IPieceStorage
 from bittwist.torrent.download import Download
 from bittwist.extensions.table import ExtensionTable
+from bittwist.torrent.metadataserver import MetadataServer
 from bittwist.torrent.lifecycle import ACTIVE, Lifecycle, TorrentInput, TorrentState
 from bittwist.torrent.status import PeerStatus, TorrentStatus, describePeer
 from bittwist.torrent.swarm import CandidateBudget, Swarm
@@ -71,6 +74,8 @@ class Torrent:
     @ivar upload: its upload side.
     @ivar sources: where it finds peers.
     @ivar extensions: the extensions of the extension protocol it speaks.
+    @ivar pex: its peer exchange (BEP 11), or C{None} for a private
+        torrent.
     """
 
     log = Logger()
@@ -138,7 +143,15 @@ class Torrent:
             seedRatio=config.seedRatio,
             seedTime=config.seedTime,
         )
-        self.extensions = ExtensionTable()
+        handlers = []
+        self.pex: Optional[PeerExchange] = None
+        if not metainfo.private:
+            # BEP 27: a private torrent learns peers from its trackers only.
+            self.pex = PeerExchange(reactor, lambda: self.swarm.peers)
+            self.sources.append(self.pex.source)
+            handlers.append(self.pex)
+        handlers.append(MetadataServer(metainfo.infoBytes))
+        self.extensions = ExtensionTable(handlers)
         self._ticker = LoopingCall(self._tick)
         self._ticker.clock = reactor
 
@@ -496,7 +509,8 @@ class Torrent:
     def requestReceived(self, peer: PeerProtocol, index: int, begin: int, length: int) -> None:
         verified = self.download.verifiedPieces()
         if verified is None or index not in verified:
-            peer.drop(f"requested piece {index}, which we do not have")
+            if not peer.rejectRequest(index, begin, length):
+                peer.drop(f"requested piece {index}, which we do not have")
             return
         if begin + length > self.metainfo.pieceSize(index):
             peer.drop(f"requested past the end of piece {index}")
@@ -505,6 +519,12 @@ class Torrent:
 
     def peerWritable(self, peer: PeerProtocol) -> None:
         self.upload.serve(peer)
+
+    def requestRejected(self, peer: PeerProtocol, index: int, begin: int) -> None:
+        self.download.requestRejected(peer, index, begin)
+
+    def peerAllowedFast(self, peer: PeerProtocol, index: int) -> None:
+        self.download.fill(peer)
 
     def extendedHandshakeFields(self) -> tuple[Sequence[str], dict[str, Any]]:
         fields = self.extensions.handshakeFields()
@@ -520,9 +540,14 @@ class Torrent:
 
     def peerPort(self, peer: PeerProtocol, port: int) -> None:
         """
-        A hook for the DHT (BEP 5): the peer's DHT node listens on UDP
-        C{port}. Nothing uses it yet.
+        The peer's DHT node listens on UDP C{port} (BEP 5): tell our DHT
+        source, if any, so that our node can add it.
         """
+        if peer.address is None:
+            return
+        for source in self.sources:
+            if IDHTPortListener.providedBy(source):
+                source.peerDHTPort(peer.address[0], port)
 
     # Snapshots.
 
@@ -540,7 +565,8 @@ class Torrent:
             verifiedLength=download.verifiedLength,
             piecesVerified=len(verified) if verified is not None else 0,
             numPieces=self.numPieces,
-            downloadRate=download.rate.rate() if self.state in ACTIVE else 0.0,
+            # Seeding, nothing more comes: no trailing rate from the last pieces.
+            downloadRate=download.rate.rate() if self.state is _State.DOWNLOADING else 0.0,
             uploadRate=self.upload.rate.rate() if self.state in ACTIVE else 0.0,
             downloaded=download.rate.total,
             uploaded=self.upload.rate.total,

@@ -94,16 +94,19 @@
     q(".name").title = t.infoHash;
     const state = q(".state");
     state.textContent = t.state;
-    state.className = "state state-" + t.state;
+    state.className = "state state-" + t.state.replace(" ", "-");
     if (t.error) state.title = t.error;
-    q(".fill").style.width = (t.progress * 100).toFixed(2) + "%";
-    q(".fill").classList.toggle("done", t.progress >= 1);
-    q(".progress-text").textContent = percent(t.progress);
-    q(".size").textContent = formatSize(t.totalLength);
+    // A magnet's size is unknown until its metadata is in: show that instead.
+    const fetching = t.state === "fetching metadata";
+    const shown = fetching ? t.metadataProgress : t.progress;
+    q(".fill").style.width = (shown * 100).toFixed(2) + "%";
+    q(".fill").classList.toggle("done", !fetching && t.progress >= 1);
+    q(".progress-text").textContent = fetching ? "metadata " + percent(shown) : percent(t.progress);
+    q(".size").textContent = fetching ? "?" : formatSize(t.totalLength);
     q(".down").textContent = formatRate(t.downloadRate);
     q(".up").textContent = formatRate(t.uploadRate);
     q(".peers").textContent = t.peers + (t.knownPeers > t.peers ? " / " + t.knownPeers : "");
-    q(".eta").textContent = t.progress >= 1 ? "done" : formatEta(t.eta);
+    q(".eta").textContent = !fetching && t.progress >= 1 ? "done" : formatEta(t.eta);
     const pause = q("button.pause");
     const resumable = RESUMABLE.includes(t.state);
     pause.textContent = resumable ? "Resume" : "Pause";
