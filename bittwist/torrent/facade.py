@@ -49,6 +49,23 @@ _In = TorrentInput
 _State = TorrentState
 
 
+_EXTENSION_FLAGS = (("ut_pex", "pex"), ("ut_metadata", "metadata"))
+
+
+def _extensionFlags(peer: PeerProtocol) -> tuple[str, ...]:
+    """
+    @return: the extensions in use with C{peer}, as L{PeerStatus.extensions}
+        names them.
+    """
+    flags = []
+    if peer.extensionProtocol:
+        flags.append("ext")
+    if peer.fast:
+        flags.append("fast")
+    flags.extend(flag for name, flag in _EXTENSION_FLAGS if peer.supports(name))
+    return tuple(flags)
+
+
 @implementer(ISourceOwner)
 class Torrent:
     """
@@ -588,6 +605,7 @@ class Torrent:
                     requests=len(state.requested),
                     source=peer.source,
                     encrypted=isEncrypted(peer),
+                    extensions=_extensionFlags(peer),
                 )
             )
         return result

@@ -66,6 +66,10 @@ class PeerStatus:
     @ivar source: where its address came from (C{"tracker"}, C{"manual"},
         C{"incoming"}, ...).
     @ivar encrypted: whether the connection is encrypted (MSE/PE, RC4).
+    @ivar extensions: the protocol extensions in use with the peer:
+        C{"ext"} (the extension protocol, BEP 10), C{"fast"} (BEP 6), and
+        the peer's extensions we speak too: C{"pex"} (BEP 11) and
+        C{"metadata"} (BEP 9).
     """
 
     address: str
@@ -82,4 +86,5 @@ class PeerStatus:
     requests: int
     source: str
     encrypted: bool = False
+    extensions: tuple[str, ...] = ()
 
