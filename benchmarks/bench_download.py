@@ -32,10 +32,18 @@ from benchmarks.common import checkSame, preparePayload, printBest  # noqa: E402
 def childBittwist(torrentPath: str, folder: str, peer: str) -> dict:
     from twisted.internet import reactor
 
+    from bittwist.config import SessionConfig
+    from bittwist.mse import Policy
     from bittwist.service import BitTorrentService
 
     host, port = peer.rsplit(":", 1)
-    service = BitTorrentService("tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None)
+    service = BitTorrentService(
+        "tcp:0:interface=127.0.0.1",
+        reactor=reactor,
+        progressInterval=None,
+        # BENCH_ENCRYPTION=off compares with a bittwist that had no MSE.
+        config=SessionConfig(encryption=Policy(os.environ.get("BENCH_ENCRYPTION", "prefer"))),
+    )
     torrent = service.addTorrent(torrentPath, folder, peers=[(host, int(port))], announce=False)
     result = {}
 

@@ -45,9 +45,17 @@ def childBittwist(torrentPath: str, folder: str, profile: str) -> None:
     from twisted.internet.protocol import Protocol
     from twisted.internet.stdio import StandardIO
 
+    from bittwist.config import SessionConfig
+    from bittwist.mse import Policy
     from bittwist.service import BitTorrentService
 
-    service = BitTorrentService("tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None)
+    service = BitTorrentService(
+        "tcp:0:interface=127.0.0.1",
+        reactor=reactor,
+        progressInterval=None,
+        # BENCH_ENCRYPTION=off compares with a bittwist that had no MSE.
+        config=SessionConfig(encryption=Policy(os.environ.get("BENCH_ENCRYPTION", "prefer"))),
+    )
     torrent = service.addTorrent(torrentPath, folder, announce=False)
 
     class UntilEOF(Protocol):

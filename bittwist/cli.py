@@ -12,8 +12,9 @@ import sys
 from typing import IO, Callable, NoReturn, Optional, Sequence
 
 from bittwist import __version__
-from bittwist.errors import BittwistError
-from bittwist.metainfo import Metainfo, createTorrent, load, parse
+from bittwist.commandline import usageLine
+from bittwist.errors import BittwistError, UsageError
+from bittwist.metainfo import Metainfo, checkTrackerURL, createTorrent, load, parse
 from bittwist.progress import formatSize
 
 __all__ = ["main", "formatInfo", "HashingProgress"]
@@ -82,6 +83,17 @@ def _pieceLength(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a size") from None
 
 
+def _trackerURL(text: str) -> str:
+    """
+    Read a tracker URL: C{http://}, C{https://} or C{udp://} with a host.
+    """
+    try:
+        checkTrackerURL(text)
+    except UsageError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
 class _Parser(argparse.ArgumentParser):
     """
     An argparse parser that writes to the streams it is given and raises
@@ -96,6 +108,13 @@ class _Parser(argparse.ArgumentParser):
     def _print_message(self, message: str, file: IO[str] | None = None) -> None:
         if message:
             (self.stderr if file is sys.stderr else self.stdout).write(message)
+
+    def error(self, message: str) -> NoReturn:
+        """
+        Say what is wrong in one line, not after the usage text.
+        """
+        self.stderr.write(usageLine(self.prog, message) + "\n")
+        raise _Exit(2)
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         if message:
@@ -123,6 +142,7 @@ def _buildParser(stdout: IO[str], stderr: IO[str]) -> _Parser:
     create.add_argument("path", help="the file or folder to share")
     create.add_argument("-o", "--output", help="where to write it (default: NAME.torrent)")
     create.add_argument("-t", "--tracker", action="append", default=[], metavar="URL",
+                        type=_trackerURL,
                         help="announce URL; repeat for fallbacks, each in a tier of its own")
     create.add_argument("--piece-length", type=_pieceLength, metavar="N",
                         help="bytes per piece, a power of two >= 16K (e.g. 256K, 1M); "

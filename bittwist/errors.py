@@ -17,6 +17,7 @@ __all__ = [
     "InternalError",
     "TorrentStopped",
     "ListenError",
+    "MagnetError",
 ]
 
 
@@ -236,3 +237,170 @@ class MetadataHashError(MetainfoError):
             f"from {len(peers)} peer(s) does not match the info hash",
             "it was discarded; fetch it again, from other peers if possible",
         )
+
+
+# Magnet links
+
+
+class MagnetError(UsageError):
+    """
+    A magnet link cannot be used.
+
+    @ivar field: the parameter at fault (C{"xt"}, C{"tr"}, C{"x.pe"}, ...),
+        or C{"uri"} for the link as a whole.
+    @ivar reason: what is wrong with it.
+    @ivar hint: what the user can do about it.
+    """
+
+    def __init__(self, field: str, reason: str, hint: str = "check the magnet link") -> None:
+        self.field = field
+        self.reason = reason
+        self.hint = hint
+        super().__init__(f"magnet link: {field} {reason}; {hint}")
+
+
+# Trackers: bounded answers, our tracker server's refusals.
+
+__all__ += ["BencodeError", "AnnounceRefused"]
+
+
+class BencodeError(BittwistError):
+    """
+    Bencoded input is malformed or breaks one of the bounds it is decoded
+    under (L{bittwist.bdecode.decode}).
+
+    @ivar reason: what is wrong with it.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"bad bencode: {reason}")
+
+
+class AnnounceRefused(BittwistError):
+    """
+    Our tracker (C{bittwist.trackerstore.Tracker}) refuses an announce or a
+    scrape: the request is malformed or the asker hit one of its limits.
+    The message is what the tracker sends back as C{failure reason}.
+
+    @ivar reason: why, for the asking client.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+# --- UDP trackers (BEP 15) ---------------------------------------------------
+
+__all__ += ["UDPTrackerError", "UDPPacketError"]
+
+
+class UDPTrackerError(TrackerError):
+    """
+    An announce or scrape to a UDP tracker (BEP 15) failed: the tracker
+    never answered, answered with an error, or sent a malformed packet.
+
+    @ivar url: the tracker's URL, e.g. C{udp://tracker.example:6969}.
+    @ivar reason: what went wrong, and what to do about it.
+    """
+
+
+class UDPPacketError(BittwistError):
+    """
+    A UDP tracker packet (BEP 15) is malformed: wrong length, unknown action,
+    or a field out of range.  A client fails the transaction it answers; a
+    server drops the packet without answering.
+
+    @ivar reason: what is wrong with the packet.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"malformed UDP tracker packet: {reason}")
+
+
+# Web uploads and adding torrents by URL.
+
+__all__ += ["FormDataError", "TorrentFetchError"]
+
+
+class FormDataError(BittwistError):
+    """
+    A C{multipart/form-data} body is malformed or breaks one of our bounds
+    (see L{bittwist.web.multipart}).
+
+    @ivar reason: what is wrong with it.
+    @ivar tooLarge: whether a field is over its size limit.
+    """
+
+    def __init__(self, reason: str, tooLarge: bool = False) -> None:
+        self.reason = reason
+        self.tooLarge = tooLarge
+        super().__init__(f"form upload: {reason}")
+
+
+class TorrentFetchError(BittwistError):
+    """
+    A C{.torrent} could not be fetched from its URL: the address is not
+    http(s), the server could not be reached or answered with an error, took
+    too long, or sent something too large or that is not a torrent.
+
+    @ivar url: the address asked for.
+    @ivar reason: what went wrong.
+    @ivar kind: one of C{"url"} (the address itself is wrong), C{"status"}
+        (the server answered with an error), C{"size"}, C{"timeout"},
+        C{"network"} or C{"metainfo"} (not a torrent).
+    """
+
+    def __init__(self, url: str, reason: str, kind: str) -> None:
+        self.url = url
+        self.reason = reason
+        self.kind = kind
+        super().__init__(f"{url}: {reason}")
+
+
+# DHT (BEP 5)
+
+__all__ += ["KRPCError", "DHTQueryError"]
+
+
+class KRPCError(ProtocolError):
+    """
+    A DHT datagram (KRPC, BEP 5) is malformed, too large, or breaks one of
+    our bounds.  The datagram is dropped; if it was a query whose
+    transaction id could be read, the sender hears a KRPC error 203.
+
+    @ivar reason: what is wrong with the datagram.
+    @ivar transactionId: the datagram's transaction id, if it could be read,
+        else C{None}.
+    @ivar isQuery: whether the datagram was a query (C{"y": "q"}).
+    """
+
+    def __init__(
+        self, reason: str, transactionId: bytes | None = None, isQuery: bool = False
+    ) -> None:
+        self.reason = reason
+        self.transactionId = transactionId
+        self.isQuery = isQuery
+        super().__init__(f"bad DHT message: {reason}")
+
+
+class DHTQueryError(BittwistError):
+    """
+    A DHT query we sent failed: the node did not answer in time, answered
+    with a KRPC error, or we had too many queries in flight to send it.
+
+    @ivar address: the C{(host, port)} the query went to.
+    @ivar reason: what happened.
+    @ivar code: the KRPC error code the node sent, or C{None}.
+    """
+
+    def __init__(self, address: tuple[str, int], reason: str, code: int | None = None) -> None:
+        self.address = address
+        self.reason = reason
+        self.code = code
+        super().__init__(f"DHT query to {address[0]}:{address[1]} failed: {reason}")
+
+
+

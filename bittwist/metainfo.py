@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import time
+import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -31,9 +32,16 @@ __all__ = [
     "load",
     "createTorrent",
     "createTorrentInThread",
+    "checkTrackerURL",
     "MAX_METAINFO_SIZE",
     "MIN_PIECE_LENGTH",
     "MAX_PIECE_LENGTH",
+    "MAX_DECODE_DEPTH",
+    "MAX_DECODE_ITEMS",
+    "MAX_PIECES",
+    "MAX_FILES",
+    "MAX_PATH_DEPTH",
+    "MAX_PATH_LENGTH",
 ]
 
 MAX_METAINFO_SIZE = 64 * 1024 * 1024
@@ -49,6 +57,36 @@ MIN_PIECE_LENGTH = 16 * 1024
 MAX_PIECE_LENGTH = 16 * 1024 * 1024
 """The largest piece length L{createTorrent} uses."""
 
+MAX_DECODE_DEPTH = 100
+"""
+The deepest nesting of lists and dictionaries accepted (libtorrent's
+default).  A torrent needs 5 levels; bencode.py decodes recursively.
+"""
+
+MAX_DECODE_ITEMS = 3_000_000
+"""
+The most bencoded values (strings, integers, lists, dictionaries, keys
+included) accepted in one torrent (libtorrent's default token limit).  Each
+becomes a Python object, so this bounds the memory a decoded torrent takes;
+about 350,000 files fit.
+"""
+
+MAX_PIECES = 0x200000
+"""The most pieces accepted (libtorrent's default): 2,097,152."""
+
+MAX_FILES = 1_000_000
+"""The most entries in C{info.files} accepted, pad files included."""
+
+MAX_PATH_DEPTH = 256
+"""The most components in one file's path (C{info.files[i].path})."""
+
+MAX_PATH_LENGTH = 4096
+"""
+The longest file path accepted, in UTF-8 bytes with the torrent's name and
+a separator between components: Linux's C{PATH_MAX}, beyond which the file
+could not be opened anyway.
+"""
+
 _TARGET_MAX_PIECES = 2000
 _HASH_SIZE = 20
 
@@ -56,7 +94,7 @@ _HASH_SIZE = 20
 _INTEGER = re.compile(rb"i(?:0|-?[1-9][0-9]*)e")
 # A 64 MiB file needs no more than 8 digits of length; 15 keeps int() cheap.
 _STRING_LENGTH = re.compile(rb"(0|[1-9][0-9]{0,14}):")
-_DRIVE = re.compile(r"^[A-Za-z]:")
+_WINDOWS = os.name == "nt"
 
 
 @dataclass(frozen=True)
@@ -150,9 +188,18 @@ class Metainfo:
         return self.pieceHashes[index]
 
 
+_LIMIT_HINT = "bittwist refuses torrents beyond this limit, as libtorrent does"
+
+
+def _limitError(source: str, field: str, reason: str) -> MetainfoError:
+    return MetainfoError(source, field, reason, hint=_LIMIT_HINT)
+
+
 def _infoSpan(data: bytes, source: str) -> tuple[int, int]:
     """
-    Find where the top-level C{info} value starts and ends in C{data}.
+    Find where the top-level C{info} value starts and ends in C{data}, and
+    check that decoding C{data} stays within L{MAX_DECODE_DEPTH} and
+    L{MAX_DECODE_ITEMS}.
 
     The info hash is the SHA-1 of the C{info} value's bytes exactly as they
     stand in the file.  bencode.py only gives back decoded values, and its
@@ -160,17 +207,22 @@ def _infoSpan(data: bytes, source: str) -> tuple[int, int]:
     any torrent whose C{info} keys are not sorted.  Hence this: it walks the
     top-level dictionary and skips over each value without building it.
     While skipping it also insists on canonical integers and string lengths,
-    which bencode.py is lax about (it takes C{i+1e} and C{1_0:}).
+    which bencode.py is lax about (it takes C{i+1e} and C{1_0:}), and counts
+    nesting and values: bencode.py has no limits of its own (it recurses
+    once per level and builds every value), so this walk, which builds
+    nothing and uses no stack, is what bounds the decoding that follows.
 
     @return: C{(start, end)}, so that C{data[start:end]} is the C{info} value.
     @raise MetainfoError: if C{data} is not one bencoded dictionary, a
-        top-level key repeats, or there is no C{info} key.
+        top-level key repeats, there is no C{info} key, or a limit is
+        exceeded.
     """
     if data[:1] != b"d":
         raise MetainfoError(source, "metainfo", "is not a bencoded dictionary")
     span = None
     seen = set()
     position = 1
+    items = 1
     while data[position : position + 1] != b"e":
         match = _STRING_LENGTH.match(data, position)
         if match is None:
@@ -183,8 +235,9 @@ def _infoSpan(data: bytes, source: str) -> tuple[int, int]:
         if key in seen:
             raise MetainfoError(source, key.decode("utf-8", "replace"), "appears twice")
         seen.add(key)
+        items += 1
         valueStart = position
-        position = _skipValue(data, position, source)
+        position, items = _skipValue(data, position, source, items)
         if key == b"info":
             span = (valueStart, position)
     if position + 1 != len(data):
@@ -194,37 +247,60 @@ def _infoSpan(data: bytes, source: str) -> tuple[int, int]:
     return span
 
 
-def _skipValue(data: bytes, position: int, source: str) -> int:
+def _skipValue(data: bytes, position: int, source: str, items: int) -> tuple[int, int]:
     """
-    Skip one bencoded value (iteratively, so nesting costs no stack).
+    Skip one bencoded value inside the top-level dictionary (iteratively, so
+    nesting costs no stack), counting the values it holds.
 
-    @return: the position just after it.
-    @raise MetainfoError: if it is not canonical bencode or is truncated.
+    @param items: how many values were counted before this one.
+    @return: the position just after it, and the count of values so far.
+    @raise MetainfoError: if it is not canonical bencode, is truncated, is
+        nested deeper than L{MAX_DECODE_DEPTH} or brings the count over
+        L{MAX_DECODE_ITEMS}.
     """
+    # The top-level dictionary is the first level.
+    maxDepth = MAX_DECODE_DEPTH - 1
+    maxItems = MAX_DECODE_ITEMS
     depth = 0
     while True:
         token = data[position : position + 1]
-        if token in (b"l", b"d"):
-            depth += 1
-            position += 1
-            continue
         if token == b"e" and depth:
             depth -= 1
             position += 1
-        elif token == b"i":
-            match = _INTEGER.match(data, position)
-            if match is None:
-                raise MetainfoError(source, "metainfo", f"has a bad integer at byte {position}")
-            position = match.end()
         else:
-            match = _STRING_LENGTH.match(data, position)
-            if match is None:
-                raise MetainfoError(source, "metainfo", f"is not valid bencode at byte {position}")
-            position = match.end() + int(match.group(1))
-            if position > len(data):
-                raise MetainfoError(source, "metainfo", "is truncated")
+            items += 1
+            if items > maxItems:
+                raise _limitError(
+                    source, "metainfo", f"holds more than the limit of {maxItems} values"
+                )
+            if token in (b"l", b"d"):
+                depth += 1
+                if depth > maxDepth:
+                    raise _limitError(
+                        source, "metainfo",
+                        f"nests lists and dictionaries deeper than the limit of "
+                        f"{MAX_DECODE_DEPTH} levels",
+                    )
+                position += 1
+                continue
+            if token == b"i":
+                match = _INTEGER.match(data, position)
+                if match is None:
+                    raise MetainfoError(
+                        source, "metainfo", f"has a bad integer at byte {position}"
+                    )
+                position = match.end()
+            else:
+                match = _STRING_LENGTH.match(data, position)
+                if match is None:
+                    raise MetainfoError(
+                        source, "metainfo", f"is not valid bencode at byte {position}"
+                    )
+                position = match.end() + int(match.group(1))
+                if position > len(data):
+                    raise MetainfoError(source, "metainfo", "is truncated")
         if depth == 0:
-            return position
+            return position, items
 
 
 def parse(data: bytes, source: str = "<bytes>") -> Metainfo:
@@ -267,6 +343,11 @@ def parse(data: bytes, source: str = "<bytes>") -> Metainfo:
 
     name = _text(info, b"name", "info.name", source)
     _checkComponent(name, "info.name", source)
+    if len(name.encode("utf-8")) > MAX_PATH_LENGTH:
+        raise _limitError(
+            source, "info.name",
+            f"is {len(name.encode('utf-8'))} bytes long, over the limit of {MAX_PATH_LENGTH}",
+        )
     pieceLength = _integer(info, b"piece length", "info.piece length", source)
     if pieceLength <= 0:
         raise MetainfoError(source, "info.piece length", f"is {pieceLength}, not positive")
@@ -276,6 +357,11 @@ def parse(data: bytes, source: str = "<bytes>") -> Metainfo:
     if len(pieces) % _HASH_SIZE:
         raise MetainfoError(
             source, "info.pieces", f"is {len(pieces)} bytes, not a multiple of 20"
+        )
+    if len(pieces) // _HASH_SIZE > MAX_PIECES:
+        raise _limitError(
+            source, "info.pieces",
+            f"lists {len(pieces) // _HASH_SIZE} pieces, over the limit of {MAX_PIECES}",
         )
 
     files = _files(info, name, source)
@@ -328,7 +414,12 @@ def load(path: str) -> Metainfo:
     """
     try:
         with open(path, "rb") as f:
-            data = f.read(MAX_METAINFO_SIZE + 1)
+            # Not read(MAX_METAINFO_SIZE + 1) at once: that allocates the
+            # whole 64 MiB whatever the file's size.
+            size = min(os.fstat(f.fileno()).st_size, MAX_METAINFO_SIZE) + 1
+            data = f.read(size)
+            if len(data) == size and size <= MAX_METAINFO_SIZE:
+                data += f.read(MAX_METAINFO_SIZE + 1 - size)  # it grew meanwhile
     except OSError as e:
         raise MetainfoError(
             path,
@@ -387,13 +478,26 @@ def _checkComponent(component: str, fieldName: str, source: str) -> None:
         raise MetainfoError(source, fieldName, f"{component!r} contains a path separator")
     if "\0" in component:
         raise MetainfoError(source, fieldName, f"{component!r} contains a NUL")
-    if _DRIVE.match(component):
-        raise MetainfoError(source, fieldName, f"{component!r} is an absolute path")
+    if _WINDOWS and ":" in component:
+        # A drive ("C:x" is relative to C:'s current folder) or an NTFS
+        # alternate data stream ("file:stream"); on POSIX ':' is an ordinary
+        # character.
+        raise MetainfoError(
+            source, fieldName, f"{component!r} contains ':', which Windows does not allow"
+        )
+
+
+_FILE = object()
+"""Marks a file (not a folder) in the tree L{_files} builds."""
 
 
 def _files(info: dict, name: str, source: str) -> tuple[FileEntry, ...]:
     """
     Build the file layout of a single- or multi-file C{info}.
+
+    Linear in the number of path components: the files seen so far are kept
+    as a tree of dictionaries, one per folder, so a path is checked against
+    them in one walk.
     """
     hasLength = b"length" in info
     hasFiles = b"files" in info
@@ -414,10 +518,14 @@ def _files(info: dict, name: str, source: str) -> tuple[FileEntry, ...]:
         raise MetainfoError(source, "info.files", "is not a list")
     if not fileList:
         raise MetainfoError(source, "info.files", "is empty")
+    if len(fileList) > MAX_FILES:
+        raise _limitError(
+            source, "info.files", f"lists {len(fileList)} files, over the limit of {MAX_FILES}"
+        )
+    nameLength = len(name.encode("utf-8"))
     entries = []
     offset = 0
-    paths: set[tuple[str, ...]] = set()
-    folders: set[tuple[str, ...]] = set()
+    tree: dict[str, Any] = {}
     for i, item in enumerate(fileList):
         where = f"info.files[{i}]"
         if not isinstance(item, dict):
@@ -432,6 +540,20 @@ def _files(info: dict, name: str, source: str) -> tuple[FileEntry, ...]:
             raise MetainfoError(source, pathField, "is missing or not a list")
         if not rawPath:
             raise MetainfoError(source, pathField, "is empty")
+        if len(rawPath) > MAX_PATH_DEPTH:
+            raise _limitError(
+                source, pathField,
+                f"has {len(rawPath)} components, over the limit of {MAX_PATH_DEPTH}",
+            )
+        pathLength = nameLength + sum(
+            1 + len(c) if isinstance(c, bytes) else 0 for c in rawPath
+        )
+        if pathLength > MAX_PATH_LENGTH:
+            raise _limitError(
+                source, pathField,
+                f"is {pathLength} bytes long with the name, over the limit of "
+                f"{MAX_PATH_LENGTH}",
+            )
         path = tuple(_decode(c, pathField, source) for c in rawPath)
         for component in path:
             _checkComponent(component, pathField, source)
@@ -443,19 +565,32 @@ def _files(info: dict, name: str, source: str) -> tuple[FileEntry, ...]:
         if not pad:
             # Pad files are never written, and libtorrent gives pads of one
             # size the same path; only real files can collide on disk.
-            if full in paths or full in folders:
-                raise MetainfoError(source, pathField, f"{'/'.join(path)!r} appears twice")
-            for n in range(1, len(full)):
-                if full[:n] in paths:
-                    raise MetainfoError(
-                        source, pathField,
-                        f"{'/'.join(path)!r} lies under a file of the same name",
-                    )
-                folders.add(full[:n])
-            paths.add(full)
+            _addFile(tree, full, source, pathField)
         entries.append(FileEntry(full, length, offset, pad))
         offset += length
     return tuple(entries)
+
+
+def _addFile(tree: dict[str, Any], full: tuple[str, ...], source: str, pathField: str) -> None:
+    """
+    Add the file C{full} to C{tree}, a dictionary per folder holding its
+    entries, with L{_FILE} for a file.
+
+    @raise MetainfoError: if C{full} is already a file or a folder, or lies
+        under a file.
+    """
+    folder = tree
+    for component in full[:-1]:
+        entry = folder.setdefault(component, {})
+        if entry is _FILE:
+            raise MetainfoError(
+                source, pathField,
+                f"{'/'.join(full[1:])!r} lies under a file of the same name",
+            )
+        folder = entry
+    if full[-1] in folder:
+        raise MetainfoError(source, pathField, f"{'/'.join(full[1:])!r} appears twice")
+    folder[full[-1]] = _FILE
 
 
 def _trackers(top: dict, source: str) -> tuple[str | None, tuple[tuple[str, ...], ...]]:
@@ -480,6 +615,33 @@ def _trackers(top: dict, source: str) -> tuple[str | None, tuple[tuple[str, ...]
     if not tiers and announce:
         tiers.append((announce,))
     return announce or None, tuple(tiers)
+
+
+_TRACKER_SCHEMES = ("http", "https", "udp")
+
+
+def checkTrackerURL(url: str) -> None:
+    """
+    Check that C{url} can be announced to: C{http://}, C{https://} or
+    C{udp://} with a host.  (Parsing a torrent does not check this: a
+    torrent may list trackers we cannot use, and still have others.)
+
+    @raise UsageError: saying what is wrong with it.
+    """
+    if not isinstance(url, str) or not url:
+        raise UsageError(f"tracker {url!r} is not a URL")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as e:
+        raise UsageError(f"tracker {url!r} is not a URL ({e})") from None
+    if parts.scheme.lower() not in _TRACKER_SCHEMES or not parts.hostname:
+        raise UsageError(
+            f"tracker {url!r} is not a tracker URL: expected http://, https:// or "
+            f"udp:// and a host, e.g. http://tracker.example:6969/announce"
+        )
+    if port == 0 or any(c.isspace() for c in url):
+        raise UsageError(f"tracker {url!r} is not a usable URL")
 
 
 def _choosePieceLength(totalLength: int) -> int:
@@ -565,8 +727,7 @@ def createTorrent(
     tiers = [tier for tier in tiers if tier]
     for tier in tiers:
         for url in tier:
-            if not isinstance(url, str) or not url:
-                raise UsageError(f"tracker {url!r} is not a URL")
+            checkTrackerURL(url)
 
     path = os.path.abspath(path)
     if name is None:

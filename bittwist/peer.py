@@ -81,7 +81,7 @@ class IPeerEvents(TypingProtocol):
     """
 
     infoHash: bytes
-    numPieces: int
+    numPieces: Optional[int]
 
     def peerHandshaked(self, peer: "PeerProtocol") -> bool: ...
     def ourBitfield(self) -> Optional[Bitfield]: ...
@@ -385,12 +385,15 @@ class PeerProtocol(Protocol):
             )
         elif message.infoHash != self.torrent.infoHash:
             raise ProtocolError("handshake for another torrent")
+        # Kept even when it is ours, so that whoever dialled can tell.
+        self.peerId = message.peerId
         if message.peerId == self._ourPeerId:
             raise ProtocolError("connected to ourselves")
-        self.peerId = message.peerId
         self.reserved = message.reserved
         numPieces = self.torrent.numPieces
-        self._decoder.setMaxBitfieldPieces(numPieces)
+        if numPieces is not None:
+            # Otherwise (fetching the metadata) the message length bound holds.
+            self._decoder.setMaxBitfieldPieces(numPieces)
         self.state = PeerState(numPieces, fast=self.fast)
         self.handshaked = True
         if not self.torrent.peerHandshaked(self):

@@ -64,11 +64,14 @@ class PeerState:
         it.
     """
 
-    def __init__(self, numPieces: int, fast: bool = False) -> None:
+    def __init__(self, numPieces: Optional[int], fast: bool = False) -> None:
         """
-        @param numPieces: how many pieces the torrent has.
+        @param numPieces: how many pieces the torrent has, or C{None} while
+            its metadata is being fetched (a magnet link): the peer's
+            bitfield and haves are then checked for order only, and ignored.
         @param fast: see L{fast}.
         """
+        self.piecesKnown = numPieces is not None
         self.fast = fast
         self.allowedFastIn: set[int] = set()
         self.allowedFastOut: set[int] = set()
@@ -76,11 +79,12 @@ class PeerState:
         self.amInterested = False
         self.peerChoking = True
         self.peerInterested = False
-        self.pieces = Bitfield(numPieces)
+        self.pieces = Bitfield(numPieces or 0)
         self.requested: dict[Key, int] = {}
         self.requestsIn: deque[Request] = deque()
         self.serving: list[Request] = []
-        self._withdrawn: dict[Key, None] = {}
+        # Withdrawn requests, each with how many late answers may still come.
+        self._withdrawn: dict[Key, int] = {}
         self._messages = 0
 
     # What the peer sent. Each returns what the torrent needs to hear.
@@ -133,6 +137,8 @@ class PeerState:
         @return: whether the piece is new to the peer.
         @raise ProtocolError: for a piece out of range.
         """
+        if not self.piecesKnown:
+            return False
         if not 0 <= index < self.pieces.length:
             raise ProtocolError(f"have for piece {index} of {self.pieces.length}")
         return self.pieces.add(index)
@@ -166,6 +172,8 @@ class PeerState:
             kept).
         @raise ProtocolError: for a piece out of range.
         """
+        if not self.piecesKnown:
+            return False
         self._checkIndex(index, "allowed fast")
         if index in self.allowedFastIn or len(self.allowedFastIn) >= MAX_ALLOWED_FAST_KEPT:
             return False
@@ -178,7 +186,8 @@ class PeerState:
 
         @raise ProtocolError: for a piece out of range.
         """
-        self._checkIndex(index, "suggest piece")
+        if self.piecesKnown:
+            self._checkIndex(index, "suggest piece")
 
     def _checkIndex(self, index: int, what: str) -> None:
         if not 0 <= index < self.pieces.length:
@@ -201,8 +210,7 @@ class PeerState:
                 # not ask for it again until unchoked.
                 self.allowedFastIn.discard(index)
             return True
-        if key in self._withdrawn:
-            del self._withdrawn[key]
+        if self._lateAnswer(key):
             return False
         raise ProtocolError(f"rejected request {request}, which we did not make")
 
@@ -212,6 +220,8 @@ class PeerState:
             malformed.
         """
         self._checkFirst("bitfield")
+        if not self.piecesKnown:
+            return
         try:
             self.pieces = Bitfield.fromBytes(self.pieces.length, payload)
         except ValueError as e:
@@ -284,9 +294,8 @@ class PeerState:
         key = (index, begin)
         length = self.requested.pop(key, None)
         if length is None:
-            if key not in self._withdrawn:
+            if not self._lateAnswer(key):
                 raise ProtocolError(f"sent block {key}, which we did not ask for")
-            del self._withdrawn[key]
             return False
         if length != size:
             raise ProtocolError(f"block {key} is {size} bytes, asked for {length}")
@@ -345,9 +354,24 @@ class PeerState:
         self._withdraw(key)
         return wire.Cancel(index, begin, length)
 
+    def _lateAnswer(self, key: Key) -> bool:
+        """
+        @return: whether an answer for C{key} may be a late one to a request
+            we withdrew (then one fewer may come).
+        """
+        count = self._withdrawn.get(key)
+        if count is None:
+            return False
+        if count > 1:
+            self._withdrawn[key] = count - 1
+        else:
+            del self._withdrawn[key]
+        return True
+
     def _withdraw(self, key: Key) -> None:
+        # A block asked for, withdrawn and asked for again may come twice.
         withdrawn = self._withdrawn
-        withdrawn[key] = None
+        withdrawn[key] = withdrawn.get(key, 0) + 1
         if len(withdrawn) > MAX_CANCELLED_REMEMBERED:
             del withdrawn[next(iter(withdrawn))]
 

@@ -480,9 +480,16 @@ def _readBounded(path: str, limit: int, what: str) -> bytes:
         raise _Damaged(f"{what} cannot be read ({e.strerror or e})") from None
     with os.fdopen(fd, "rb") as f:
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            status = os.fstat(fd)
+            if not stat.S_ISREG(status.st_mode):
                 raise _Damaged(f"{what} is not a regular file")
-            return f.read(limit + 1)
+            # Not read(limit + 1) at once: that allocates the whole limit
+            # (64 MiB for a .torrent) whatever the file's size.
+            size = min(status.st_size, limit) + 1
+            data = f.read(size)
+            if len(data) == size and size <= limit:
+                data += f.read(limit + 1 - size)  # it grew meanwhile
+            return data
         except OSError as e:
             raise _Damaged(f"{what} cannot be read ({e.strerror or e})") from None
 

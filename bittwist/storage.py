@@ -4,9 +4,11 @@ Piece storage: where the blocks of a torrent go, and how pieces are checked.
 
 L{IPieceStorage} is the contract the rest of bittwist codes against.
 L{FileStorage} keeps the data in the torrent's files under a download folder;
-all of its disk I/O and SHA-1 hashing run, in order, on one worker thread of
-its own, so nothing blocks the reactor and a L{IPieceStorage.verifyPiece}
-always sees the writes queued before it.  L{MemoryStorage} keeps the data in
+all of its disk I/O and SHA-1 hashing run, in order, on the threads of a
+L{bittwist.diskpool.DiskPool} shared by every torrent, so nothing blocks the
+reactor and a L{IPieceStorage.verifyPiece} always sees the writes queued
+before it.  A piece whose blocks were written in order from its start is
+hashed as they are written, and verified without reading it back.  L{MemoryStorage} keeps the data in
 a C{bytearray}, for tests and small swarms.
 
 Byte layout: a torrent is one byte stream cut into pieces; its files (BEP 47
@@ -20,7 +22,6 @@ import collections
 import errno
 import hashlib
 import os
-import queue
 import threading
 from typing import Any, Callable, Iterable
 
@@ -31,6 +32,7 @@ from twisted.python.failure import Failure
 from zope.interface import Attribute, Interface, implementer
 
 from bittwist.bitfield import Bitfield
+from bittwist.diskpool import DiskPool, sharedPool
 from bittwist.errors import StorageError
 
 __all__ = ["IPieceStorage", "FileStorage", "MemoryStorage", "MAX_OPEN_FILES"]
@@ -42,17 +44,43 @@ the least recently used is closed.  A torrent may have many thousands of
 files, more than the process's open-files limit.
 """
 
-_BATCH = 64
-"""
-At most this many finished jobs are handed back to the reactor in one
-C{callFromThread}: few enough that completions flow while a long queue
-drains, many enough that a burst of blocks costs one thread hop.
-"""
-
 _HASH_CHUNK = 1024 * 1024
 """Pieces are hashed from disk in chunks of at most this many bytes."""
 
 _ZEROS = bytes(_HASH_CHUNK)
+
+_MAX_PENDING_BYTES = 1024 * 1024
+"""
+Blocks queued for writing within one reactor turn go to the pool together,
+up to this many bytes...
+"""
+
+_MAX_PENDING_WRITES = 64
+"""
+...and this many blocks (a C{pwritev} takes at most C{IOV_MAX}, 1024 on
+Linux, buffers).
+"""
+
+MAX_RUNNING_HASHES = 256
+"""
+How many pieces one L{FileStorage} hashes as their blocks are written, at
+most; beyond that the oldest is forgotten (and read back when verified).
+Pieces in flight are far fewer; a piece abandoned half-way keeps its place
+until then.
+"""
+
+_perThread = threading.local()
+
+
+def _readBuffer() -> memoryview:
+    """
+    @return: the calling thread's buffer of L{_HASH_CHUNK} bytes to read
+        into: per pool thread, not per torrent, so idle torrents hold none.
+    """
+    buffer = getattr(_perThread, "buffer", None)
+    if buffer is None:
+        buffer = _perThread.buffer = memoryview(bytearray(_HASH_CHUNK))
+    return buffer
 
 
 class IPieceStorage(Interface):
@@ -164,6 +192,19 @@ class _Absent(Exception):
     """
 
 
+def _report(reports: list) -> None:
+    """
+    On the reactor thread: call each C{(callback, value)} of C{reports}.
+    """
+    for callback, value in reports:
+        try:
+            callback(value)
+        except Exception:
+            # Like SerialQueue's own reporting: one callback's bug must not
+            # keep the others from hearing about their blocks.
+            Logger().failure("Reporting a write with {callback}", callback=callback)
+
+
 class _Span:
     """
     One file of the layout, as the storage uses it.
@@ -189,6 +230,14 @@ class _StorageBase:
     """
     What both storages share: the layout, range checks and C{have}.
     """
+
+    @property
+    def closed(self) -> bool:
+        """
+        Whether C{close} (or C{removeData}) was called: nothing more is read
+        or written.
+        """
+        return self._closed
 
     def __init__(self, metainfo: Any) -> None:
         self.metainfo = metainfo
@@ -429,115 +478,6 @@ class MemoryStorage(_StorageBase):
         return defer.succeed(None)
 
 
-class _Worker:
-    """
-    One thread running jobs first in, first out, handing their results back
-    to the reactor thread in batches.
-    """
-
-    log = Logger()
-
-    def __init__(self, reactor: Any, name: str) -> None:
-        self._reactor = reactor
-        self._name = name
-        # A SimpleQueue (C code, no Python-level lock) rather than a deque
-        # and a Condition: a job is queued per block received, and the
-        # Condition's notify alone cost more than the rest of queueing it.
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-
-    def submit(self, function: Callable[..., Any], *args: Any) -> Deferred:
-        """
-        Queue C{function(*args)} to run on the worker thread.
-
-        @return: a C{Deferred} firing, on the reactor thread, with its result.
-        """
-        d = Deferred()
-        self.call(d.callback, d.errback, function, *args)
-        return d
-
-    def call(
-        self,
-        callback: Callable[[Any], None],
-        errback: Callable[[Failure], None],
-        function: Callable[..., Any],
-        *args: Any,
-    ) -> None:
-        """
-        Queue C{function(*args)} to run on the worker thread; then, on the
-        reactor thread, call C{callback} with its result or C{errback} with
-        the failure.
-        """
-        self._jobs.put((callback, errback, function, args))
-        if self._thread is None:
-            # Only the reactor thread queues jobs: no lock is needed here.
-            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-            self._thread.start()
-
-    def stop(self, function: Callable[[], Any]) -> Deferred:
-        """
-        Queue C{function} as the last job; the thread ends after it.
-        """
-        if self._thread is None:
-            try:
-                function()
-            except BaseException:
-                return defer.fail()
-            return defer.succeed(None)
-        return self.submit(_Stop(function))
-
-    def _run(self) -> None:
-        jobs = self._jobs
-        results: list = []
-        while True:
-            if results:
-                try:
-                    job = jobs.get_nowait()
-                except queue.Empty:
-                    # Idle: hand back what is done before waiting.
-                    self._reactor.callFromThread(self._deliver, results)
-                    results = []
-                    continue
-            else:
-                job = jobs.get()
-            callback, errback, function, args = job
-            job = None
-            try:
-                results.append((callback, function(*args)))
-            except BaseException:
-                results.append((errback, Failure()))
-            # Drop our references to the job's data (a written block) now.
-            args = None
-            if isinstance(function, _Stop):
-                self._reactor.callFromThread(self._deliver, results)
-                return
-            function = None
-            if len(results) >= _BATCH:
-                self._reactor.callFromThread(self._deliver, results)
-                results = []
-
-    def _deliver(self, results: list) -> None:
-        for report, value in results:
-            try:
-                report(value)
-            except Exception:
-                # A Deferred never raises here; a plain callback might, and
-                # must not keep the rest of the batch from being reported.
-                self.log.failure("Reporting a storage result with {report}", report=report)
-
-
-class _Stop:
-    """
-    The last job of a L{_Worker}.
-    """
-
-    def __init__(self, function: Callable[[], Any]) -> None:
-        self._function = function
-
-    def __call__(self) -> None:
-        self._function()
-
-
 def _osError(error: OSError, action: str, path: str) -> StorageError:
     """
     Turn an C{OSError} into a L{StorageError} a user can act on.
@@ -584,19 +524,27 @@ class FileStorage(_StorageBase):
     Files are created (sparse, at their final length) on their first write,
     folders as needed; pad files never.  Every path is resolved before use
     and anything that would leave the download folder, including through a
-    symbolic link already on disk, is refused.  Disk I/O and hashing run on
-    one worker thread, started on first use and stopped by L{close}.
+    symbolic link already on disk, is refused.  Disk I/O and hashing run in
+    order on the threads of a L{DiskPool}.
     """
 
     log = Logger()
 
-    def __init__(self, metainfo: Any, downloadDir: str, reactor: Any = None) -> None:
+    def __init__(
+        self,
+        metainfo: Any,
+        downloadDir: str,
+        reactor: Any = None,
+        pool: DiskPool | None = None,
+    ) -> None:
         """
         @param metainfo: the torrent.
         @param downloadDir: the folder the torrent's files go in; it need
             not exist yet.
         @param reactor: the reactor to deliver results on; the global one by
             default.
+        @param pool: the threads to do the disk work on; the process's
+            shared L{sharedPool} by default.
         @raise StorageError: if a file path of C{metainfo} is unsafe.
         """
         if reactor is None:
@@ -608,8 +556,14 @@ class FileStorage(_StorageBase):
         self._fds: collections.OrderedDict[int, tuple[int, bool]] = collections.OrderedDict()
         self._sized: set[int] = set()
         self._emptiesMade = False
-        self._buffer: bytearray | None = None
-        self._worker = _Worker(reactor, f"bittwist-storage-{metainfo.name}")
+        # Piece index to a SHA-1 of its first bytes, as written, and how
+        # many those are; only ever used on the pool thread running our jobs.
+        self._runningHashes: dict[int, tuple[Any, int]] = {}
+        self._jobs = (pool or sharedPool()).queue(reactor)
+        # Writes queued by queueWrite, not yet handed to the pool: those of
+        # one reactor turn go as one job (see _flushWrites).
+        self._pendingWrites: list[tuple[int, bytes, Callable, Callable]] = []
+        self._pendingBytes = 0
         self._closing: Deferred | None = None
         self._closeWaiters: list[Deferred] = []
         self._trigger = None
@@ -648,7 +602,9 @@ class FileStorage(_StorageBase):
             self._trigger = self._reactor.addSystemEventTrigger(
                 "before", "shutdown", self._shutdown
             )
-        self._worker.call(callback, errback, function, *args)
+        if self._pendingWrites:
+            self._flushWrites()
+        self._jobs.call(callback, errback, function, *args)
 
     def check(self, trusted: Bitfield | None = None, rehash: Iterable[int] = ()) -> Deferred:
         try:
@@ -679,7 +635,31 @@ class FileStorage(_StorageBase):
         except StorageError:
             failed(Failure())
             return
-        self._call(written, failed, self._write, start, data)
+        pending = self._pendingWrites
+        pending.append((start, data, written, failed))
+        self._pendingBytes += len(data)
+        if len(pending) == 1:
+            self._reactor.callLater(0, self._flushWrites)
+        elif self._pendingBytes >= _MAX_PENDING_BYTES or len(pending) >= _MAX_PENDING_WRITES:
+            self._flushWrites()
+
+    def _flushWrites(self) -> None:
+        """
+        Hand the writes queued so far to the pool as one job: one thread hop
+        for the blocks of a reactor turn, and adjacent ones written with one
+        system call.
+        """
+        writes = self._pendingWrites
+        if not writes:
+            return
+        self._pendingWrites = []
+        self._pendingBytes = 0
+
+        def failedAll(failure: Failure) -> None:
+            for _, _, _, failed in writes:
+                failed(failure)
+
+        self._call(_report, failedAll, self._writeMany, writes)
 
     def readBlock(self, index: int, begin: int, length: int) -> Deferred:
         try:
@@ -693,7 +673,7 @@ class FileStorage(_StorageBase):
             self._checkPiece(index)
         except StorageError:
             return defer.fail()
-        return self._submit(self._hashMatches, index).addCallback(self._verified, index)
+        return self._submit(self._verifyStored, index).addCallback(self._verified, index)
 
     def close(self) -> Deferred:
         d = Deferred()
@@ -702,7 +682,7 @@ class FileStorage(_StorageBase):
             if self._trigger is not None:
                 self._reactor.removeSystemEventTrigger(self._trigger)
                 self._trigger = None
-            self._closing = self._worker.stop(self._closeFiles)
+            self._closing = self._jobs.stop(self._closeFiles)
             self._closeWaiters.append(d)
             self._closing.addBoth(self._closeDone)
         elif self._closeWaiters is None:
@@ -864,9 +844,104 @@ class FileStorage(_StorageBase):
         """
         if not self._emptiesMade:
             self._makeEmptyFiles(self.metainfo)
+        try:
+            padded = self._writeSpans(start, data)
+        except BaseException:
+            # Part of it may be on disk: the piece's running hash is no more.
+            self._runningHashes.pop(start // self._pieceLength, None)
+            raise
+        self._hashWritten(start, data, padded)
+        return len(data)
+
+    def _writeMany(self, writes: list[tuple[int, bytes, Callable, Callable]]) -> list:
+        """
+        Write blocks queued by L{queueWrite}, in order; a run of blocks that
+        follow each other in one file goes in one C{pwritev}.
+
+        @return: for each block, its C{written} callback and length, or its
+            C{failed} callback and the failure.
+        """
+        reports = []
+        run: list[tuple[int, bytes, Callable, Callable]] = []
+        runSpan: _Span | None = None
+        runEnd = -1
+        for write in writes:
+            start, data = write[0], write[1]
+            end = start + len(data)
+            span = self._spans[bisect.bisect_right(self._starts, start) - 1]
+            inOneFile = not span.pad and end <= span.offset + span.length
+            if run and inOneFile and span is runSpan and start == runEnd:
+                run.append(write)
+                runEnd = end
+                continue
+            if run:
+                self._writeRun(runSpan, run, reports)
+                run = []
+            if inOneFile:
+                run, runSpan, runEnd = [write], span, end
+            else:
+                try:
+                    reports.append((write[2], self._write(start, data)))
+                except BaseException:
+                    reports.append((write[3], Failure()))
+        if run:
+            self._writeRun(runSpan, run, reports)
+        return reports
+
+    def _writeRun(self, span: _Span, run: list, reports: list) -> None:
+        """
+        Write blocks that follow each other in the file of C{span}, adding
+        how each went to C{reports}.
+        """
+        if len(run) == 1:
+            start, data, written, failed = run[0]
+            try:
+                reports.append((written, self._write(start, data)))
+            except BaseException:
+                reports.append((failed, Failure()))
+            return
+        if not self._emptiesMade:
+            self._makeEmptyFiles(self.metainfo)
+        first = run[0][0]
+        offset = first - span.offset
+        buffers = [memoryview(data) for _, data, _, _ in run]
+        try:
+            try:
+                fd = self._fd(span, True)
+                total = sum(len(b) for b in buffers)
+                done = os.pwritev(fd, buffers, offset)
+                while done < total:
+                    # A short write: the rest one buffer at a time.
+                    skip = done
+                    for b in buffers:
+                        if skip >= len(b):
+                            skip -= len(b)
+                            continue
+                        done += os.pwrite(fd, b[skip:], offset + done)
+                        break
+            except OSError as e:
+                raise _osError(e, "writing", span.path) from None
+        except BaseException:
+            failure = Failure()
+            for start, _, _, failed in run:
+                self._runningHashes.pop(start // self._pieceLength, None)
+                reports.append((failed, failure))
+            return
+        for start, data, written, _ in run:
+            self._hashWritten(start, data, False)
+            reports.append((written, len(data)))
+
+    def _writeSpans(self, start: int, data: bytes) -> bool:
+        """
+        Write C{data} at stream offset C{start} into the files it spans.
+
+        @return: whether it spans pad bytes (dropped).
+        """
         view = memoryview(data)
         position = 0
+        padded = False
         for span, offset, size in self._segments(start, len(data)):
+            padded = padded or span.pad
             if not span.pad:
                 try:
                     fd = self._fd(span, True)
@@ -878,7 +953,37 @@ class FileStorage(_StorageBase):
                 except OSError as e:
                     raise _osError(e, "writing", span.path) from None
             position += size
-        return len(data)
+        return padded
+
+    def _hashWritten(self, start: int, data: bytes, padded: bool) -> None:
+        """
+        Carry on the running hash of the piece C{data} was written to, if it
+        continues what is hashed so far; start one if it begins the piece.
+
+        Invariant: a running hash covers exactly the piece's first bytes as
+        they are on disk.  Any other write to the piece ends it.  Pad bytes
+        are hashed as the zeros they read back as, whatever a peer sent.
+        """
+        index, begin = divmod(start, self._pieceLength)
+        running = self._runningHashes
+        entry = running.pop(index, None)
+        if begin == 0:
+            if len(running) >= MAX_RUNNING_HASHES:
+                del running[next(iter(running))]
+            sha1 = hashlib.sha1()
+        elif entry is not None and entry[1] == begin:
+            sha1 = entry[0]
+        else:
+            return
+        if padded:
+            view = memoryview(data)
+            position = 0
+            for span, _, size in self._segments(start, len(data)):
+                sha1.update(_ZEROS[:size] if span.pad else view[position:position + size])
+                position += size
+        else:
+            sha1.update(data)
+        running[index] = (sha1, begin + len(data))
 
     def _readSegments(self, start: int, length: int, into: Callable[[Any], None]) -> None:
         """
@@ -897,9 +1002,7 @@ class FileStorage(_StorageBase):
             fd = self._fd(span, False)
             if fd is None:
                 raise _Absent()
-            if self._buffer is None:
-                self._buffer = bytearray(min(_HASH_CHUNK, self._pieceLength))
-            buffer = memoryview(self._buffer)
+            buffer = _readBuffer()
             while size:
                 n = min(size, len(buffer))
                 try:
@@ -934,6 +1037,28 @@ class FileStorage(_StorageBase):
         except _Absent:
             return False
         return sha1.digest() == self.metainfo.hashOf(index)
+
+    def _verifyStored(self, index: int) -> bool:
+        """
+        Hash piece C{index}: from its running hash if that covers it all,
+        else by reading it back.
+        """
+        entry = self._runningHashes.pop(index, None)
+        size = self.metainfo.pieceSize(index)
+        if entry is not None:
+            sha1, hashed = entry
+            if hashed < size:
+                # Pad bytes that end the piece are never downloaded: they
+                # are zeros.
+                start = index * self._pieceLength
+                rest = list(self._segments(start + hashed, size - hashed))
+                if all(span.pad for span, _, _ in rest):
+                    for _, _, length in rest:
+                        sha1.update(bytes(length))
+                    hashed = size
+            if hashed == size:
+                return sha1.digest() == self.metainfo.hashOf(index)
+        return self._hashMatches(index)
 
     def _checkAll(self, indexes: Iterable[int]) -> list[int]:
         found = []

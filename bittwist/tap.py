@@ -5,8 +5,9 @@ C{twistd bittorrent}: options and the service they make.
 
 import os
 import shutil
+import sys
 import tempfile
-from typing import Any
+from typing import Any, Optional
 
 from twisted.application.service import IService, MultiService
 from twisted.internet.endpoints import serverFromString
@@ -14,46 +15,81 @@ from twisted.python import usage
 from twisted.python.failure import Failure
 
 from bittwist import events, metainfo
+from bittwist.commandline import OneLineUsageErrors
 from bittwist.config import SessionConfig, TorrentConfig
 from bittwist.demo import DemoSwarm
-from bittwist.errors import MetainfoError, StateFolderError
+from bittwist.dht.node import DEFAULT_BOOTSTRAP, DHTService
+from bittwist.errors import MagnetError, MetainfoError, StateFolderError
+from bittwist.magnet import parseMagnet
 from bittwist.mse import Policy
+from bittwist.progress import ProgressLine
 from bittwist.ratelimit import parseRate
 from bittwist.service import BitTorrentService, endpointDescription
 from bittwist.state import defaultStateDir
+from bittwist.terminal import (
+    StatusLine,
+    TwistdRoot,
+    consoleObserver,
+    logsToStdout,
+    streamIsTerminal,
+)
 from bittwist.torrent import Torrent, TorrentState
+from bittwist.watchdir import WatchFolder
 from bittwist.web.site import DEFAULT_ENDPOINT, WebService
 
 __all__ = ["Options", "makeService"]
 
+#: The routing table file of the DHT node, in the state folder.
+DHT_TABLE_FILE = "dht-table"
 
-def parseHostPort(value: str) -> tuple[str, int]:
+
+def parseHostPort(value: str, option: str = "--peer") -> tuple[str, int]:
     """
     Parse C{HOST:PORT} (C{[v6]:PORT} for IPv6).
+
+    @param option: the option it came with, for the error message.
 
     @raise usage.UsageError: if it is not that.
     """
     host, sep, port = value.rpartition(":")
     host = host.strip("[]")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise usage.UsageError(f"--peer {value!r}: expected HOST:PORT, e.g. 127.0.0.1:6881")
+        raise usage.UsageError(f"{option} {value!r}: expected HOST:PORT, e.g. 127.0.0.1:6881")
     return host, int(port)
 
 
-class Options(usage.Options):
+class Options(OneLineUsageErrors, usage.Options):
     """
     Options of C{twistd bittorrent}.
     """
 
-    synopsis = "[--torrent FILE] [options]"
+    synopsis = "[--torrent FILE | --magnet LINK] [options]"
     longdesc = (
         "Download a torrent, verify every piece, and seed it until stopped. "
-        "Progress is logged every few seconds. Without --torrent, a local demo "
+        "On a terminal, a progress line is redrawn in place below the log; "
+        "otherwise progress is logged every few seconds. Without --torrent, a local demo "
         "swarm (a tracker and a seeder on 127.0.0.1 with a generated payload) "
         "is started and its torrent downloaded."
     )
+    optFlags = [
+        [
+            "verbose",
+            "v",
+            "Log debug lines too (each peer connected and dropped, and why), "
+            "when logging to standard output.",
+        ],
+        ["no-dht", None, "Do not run a DHT node: find peers through trackers and --peer only."],
+    ]
     optParameters = [
         ["torrent", "t", None, "The .torrent file to download."],
+        [
+            "magnet",
+            "m",
+            None,
+            "A magnet link to download instead (magnet:?xt=urn:btih:...): the "
+            "metadata comes from peers, found through the link's trackers and "
+            "peers and the DHT.",
+        ],
         ["download-dir", "d", ".", "The folder the files go in."],
         [
             "port",
@@ -61,6 +97,14 @@ class Options(usage.Options):
             "tcp:6881",
             "Where to accept peer connections: an endpoint description "
             "(tcp:6881, tcp:6881:interface=127.0.0.1) or a port number.",
+        ],
+        [
+            "watch-dir",
+            None,
+            None,
+            "A folder to watch: each .torrent put there is added (its files go "
+            "in --download-dir), then renamed X.torrent.added "
+            "(X.torrent.invalid if it cannot be added, with the reason logged).",
         ],
         ["max-peers", None, 50, "The most peer connections at once.", int],
         [
@@ -109,6 +153,14 @@ class Options(usage.Options):
             float,
         ],
         [
+            "dht-port",
+            None,
+            6881,
+            "The UDP port of our DHT node (BEP 5), which finds peers of public "
+            "torrents without a tracker.",
+            int,
+        ],
+        [
             "seed-time",
             None,
             None,
@@ -121,6 +173,7 @@ class Options(usage.Options):
     def __init__(self) -> None:
         super().__init__()
         self["peers"] = []
+        self["dht-bootstrap"] = []
 
     def opt_peer(self, value: str) -> None:
         """
@@ -128,13 +181,31 @@ class Options(usage.Options):
         """
         self["peers"].append(parseHostPort(value))
 
+    def opt_dht_bootstrap(self, value: str) -> None:
+        """
+        Join the DHT through the node at HOST:PORT (repeatable) [default:
+        router.bittorrent.com:6881, dht.transmissionbt.com:6881,
+        router.utorrent.com:6881].
+        """
+        self["dht-bootstrap"].append(parseHostPort(value, "--dht-bootstrap"))
+
     def postOptions(self) -> None:
         self["metainfo"] = None
+        self["magnet-link"] = None
+        if self["torrent"] is not None and self["magnet"] is not None:
+            raise usage.UsageError("give --torrent or --magnet, not both")
+        if self["magnet"] is not None:
+            try:
+                self["magnet-link"] = parseMagnet(self["magnet"])
+            except MagnetError as e:
+                raise usage.UsageError(str(e)) from None
         if self["torrent"] is not None:
             try:
                 self["metainfo"] = metainfo.load(self["torrent"])
             except MetainfoError as e:
                 raise usage.UsageError(str(e)) from None
+        if not 0 <= self["dht-port"] < 65536:
+            raise usage.UsageError(f"--dht-port must be a port number, not {self['dht-port']}")
         if self["max-peers"] < 1:
             raise usage.UsageError("--max-peers must be at least 1")
         try:
@@ -169,6 +240,9 @@ class Options(usage.Options):
         folder = self["download-dir"]
         if os.path.exists(folder) and not os.path.isdir(folder):
             raise usage.UsageError(f"--download-dir {folder!r} is not a folder")
+        watch = self["watch-dir"]
+        if watch is not None and not os.path.isdir(watch):
+            raise usage.UsageError(f"--watch-dir {watch!r} is not a folder; create it first")
 
 
 def _config(options: Options) -> SessionConfig:
@@ -182,6 +256,20 @@ def _config(options: Options) -> SessionConfig:
         maxUploadRate=options["max-upload-rate"],
         maxDownloadRate=options["max-download-rate"],
         encryption=options["encryption"],
+    )
+
+
+def _dht(options: Options, stateDir: str) -> Optional[DHTService]:
+    """
+    @return: the DHT node the options ask for, its routing table kept in the
+        state folder; C{None} with C{--no-dht}.
+    """
+    if options["no-dht"]:
+        return None
+    return DHTService(
+        options["dht-port"],
+        bootstrap=options["dht-bootstrap"] or DEFAULT_BOOTSTRAP,
+        tablePath=os.path.join(stateDir, DHT_TABLE_FILE),
     )
 
 
@@ -203,12 +291,22 @@ def makeService(options: Options) -> IService:
     @return: a L{BitTorrentService} downloading the torrent given; with no
         torrent, one that runs the torrents its state folder remembers, or,
         when it remembers none, downloads from a local L{DemoSwarm} running
-        beside it (the demo's torrent is never remembered).
+        beside it (the demo's torrent is never remembered), unless a watch
+        folder is given (C{--watch-dir}: then it adds what is put there).
+        Run by twistd logging to standard output, that service sits in a
+        L{TwistdRoot} giving twistd its log observer: debug lines only with
+        C{--verbose}, and on a terminal a progress line redrawn below the
+        log.
     """
     from twisted.internet import reactor
 
+    # twistd's own options, when twistd runs us: how it will log.
+    console = logsToStdout(getattr(options, "parent", None))
+    # Taken now: once logging starts, twistd sends sys.stdout to the log.
+    stdout = sys.stdout
+    line = StatusLine(stdout) if console and streamIsTerminal(stdout) else None
     stateDir = options["state-dir"]
-    if stateDir is None and options["metainfo"] is None:
+    if stateDir is None and options["metainfo"] is None and options["magnet-link"] is None:
         # The demo makes a new torrent each run: remembering it would only
         # pile up torrents in the user's state folder.
         stateDir = tempfile.mkdtemp(prefix="bittwist-demo-state-")
@@ -220,6 +318,9 @@ def makeService(options: Options) -> IService:
         reactor=reactor,
         config=_config(options),
         stateDir=stateDir,
+        # The progress line says it all on a terminal.
+        progressInterval=None if line is not None else 5.0,
+        dht=_dht(options, stateDir),
     )
     assert service.state is not None
     try:
@@ -239,6 +340,11 @@ def makeService(options: Options) -> IService:
     if options["web"] is not None:
         # A child of the service: it serves while the service runs.
         WebService(options["web"], service, options["download-dir"], reactor).setServiceParent(service)
+    if options["watch-dir"] is not None:
+        WatchFolder(
+            options["watch-dir"], service, options["download-dir"], reactor
+        ).setServiceParent(service)
+    top: IService = service
     if options["metainfo"] is not None:
         # The path, not the parsed torrent: the state folder keeps its bytes.
         torrent = service.addTorrent(
@@ -246,9 +352,30 @@ def makeService(options: Options) -> IService:
         )
         if options["seed-time"] == 0:
             _exitWhenFinished(torrent, reactor)
-        return service
-    if service.state is not None and service.state.records():
-        return service
+    elif options["magnet-link"] is not None:
+        magnet = service.addMagnet(
+            options["magnet-link"], options["download-dir"], peers=options["peers"]
+        )
+        if options["seed-time"] == 0:
+            magnet.whenTorrent().addCallback(_exitWhenFinished, reactor)
+    elif not service.state.records() and options["watch-dir"] is None:
+        top = _withDemo(service, options, reactor)
+    if not console:
+        return top
+    root = TwistdRoot(consoleObserver(stdout, options["verbose"], line))
+    top.setServiceParent(root)
+    if line is not None:
+        ProgressLine(lambda: service.session.torrents.values(), line, reactor).setServiceParent(
+            root
+        )
+    return root
+
+
+def _withDemo(service: BitTorrentService, options: Options, reactor: Any) -> IService:
+    """
+    @return: a service running a L{DemoSwarm} and C{service}, which
+        downloads the demo's torrent once the swarm is ready.
+    """
     top = MultiService()
     demo = DemoSwarm(reactor)
     demo.setServiceParent(top)

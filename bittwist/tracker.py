@@ -1,17 +1,23 @@
 # -*- test-case-name: tests.test_tracker -*-
 """
-Announcing torrents to HTTP trackers (BEP 3, BEP 12, BEP 23, BEP 7).
+Announcing torrents to trackers (BEP 3, BEP 12, BEP 23, BEP 7).
 
-L{announce} makes one announce request and parses the answer into an
-L{AnnounceResponse}; L{Announcer} keeps one torrent announced to all its
-trackers, tier by tier, for as long as the torrent runs.
+L{announce} makes one announce request to an HTTP tracker and parses the
+answer into an L{AnnounceResponse}; L{Announcer} keeps one torrent announced
+to all its trackers, tier by tier, for as long as the torrent runs, through
+the client L{TRACKER_CLIENTS} holds for each URL's scheme (UDP trackers:
+L{bittwist.udptracker}).
 
-Everything a tracker sends is untrusted: the body is bounded, every field is
-type-checked, and malformed peer entries are dropped.
+Everything a tracker sends is untrusted: the body is read up to
+L{MAX_RESPONSE_SIZE} and no further, decoded under a bound on the values it
+may hold, at most L{MAX_PEERS_PER_ANSWER} peers are taken from it, every
+field is type-checked, malformed peer entries are dropped, and its text is
+escaped (L{bittwist.safetext.printable}) before it is logged or shown.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import random
@@ -19,13 +25,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 from urllib.parse import quote_from_bytes, urlsplit
 
-import bencodepy
 import treq
 from twisted.internet.defer import (
     CancelledError,
     Deferred,
-    TimeoutError as DeferredTimeoutError,
     fail,
+    gatherResults,
     inlineCallbacks,
     maybeDeferred,
     succeed,
@@ -36,21 +41,39 @@ from twisted.python.failure import Failure
 from twisted.web.client import ResponseDone
 from twisted.web.http import PotentialDataLoss
 
-from bittwist.errors import TrackerError
+from bittwist.bdecode import decode as bdecode
+from bittwist.errors import BencodeError, TrackerError
+from bittwist.safetext import printable
 
 __all__ = [
+    "TrackerStatus",
     "AnnounceResponse",
     "announce",
     "Announcer",
+    "HTTPTrackerClient",
+    "TRACKER_CLIENTS",
+    "trackerScheme",
     "MAX_RESPONSE_SIZE",
+    "MAX_PEERS_PER_ANSWER",
+    "MAX_ANSWER_VALUES",
     "parseAnnounceBody",
 ]
 
-#: The largest tracker answer we read, in bytes.
-MAX_RESPONSE_SIZE = 4 * 1024 * 1024
+#: The largest tracker answer we read, in bytes: reading stops and the
+#: connection is closed past it.  An answer of 500 IPv6 peers is 9 KB.
+MAX_RESPONSE_SIZE = 1024 * 1024
+
+#: The most peers taken from one answer (ten times the 50 we ask for); the
+#: rest are ignored without being parsed.
+MAX_PEERS_PER_ANSWER = 500
+
+#: The most bencoded values (strings, integers, lists, dictionaries) one
+#: answer may hold: 500 peers as dictionaries take 3,500.  It bounds what
+#: decoding a body of tiny values (C{lelele...}) can build.
+MAX_ANSWER_VALUES = 50_000
 
 #: The longest C{failure reason} or C{warning message} we keep, in characters.
-_MAX_MESSAGE = 1024
+_MAX_MESSAGE = 300
 
 _EVENTS = (None, "started", "completed", "stopped")
 
@@ -81,6 +104,36 @@ class AnnounceResponse:
     complete: int | None
     incomplete: int | None
     trackerId: bytes | None
+
+
+@dataclass(frozen=True)
+class TrackerStatus:
+    """
+    What is known of one tracker of a torrent, for the status page.
+
+    @ivar url: its announce URL.
+    @ivar tier: its BEP 12 tier, from 0.
+    @ivar state: C{"not contacted"}, C{"announcing"}, C{"working"} (its last
+        answer was good) or C{"error"}.
+    @ivar lastAnnounce: when it last answered or failed (reactor time),
+        or C{None}.
+    @ivar nextAnnounce: when the torrent announces next (to this tier
+        first), or C{None} if nothing is scheduled.
+    @ivar peers: how many peers its last answer listed.
+    @ivar seeders: its last C{complete} count, if it gave one.
+    @ivar leechers: its last C{incomplete} count, if it gave one.
+    @ivar error: its last failure, if its last announce failed.
+    """
+
+    url: str
+    tier: int
+    state: str
+    lastAnnounce: float | None = None
+    nextAnnounce: float | None = None
+    peers: int = 0
+    seeders: int | None = None
+    leechers: int | None = None
+    error: str | None = None
 
 
 def _quote(value: bytes) -> str:
@@ -212,9 +265,27 @@ def _readBody(response: Any, limit: int | None = None) -> Deferred[bytes]:
 
 def _text(value: bytes) -> str:
     """
-    Decode a tracker's message for display, bounded in length.
+    A tracker's message made safe for display: escaped and bounded.
     """
-    return value.decode("utf-8", "replace")[:_MAX_MESSAGE]
+    return printable(value, _MAX_MESSAGE)
+
+
+def _describe(failure: Failure) -> str:
+    """
+    Say why a request failed, in words: Twisted's web client wraps its
+    reasons in a list (C{ResponseNeverReceived}, C{ResponseFailed}), whose
+    own message is the list's C{repr}.
+    """
+    reasons = getattr(failure.value, "reasons", None)
+    if isinstance(reasons, list) and reasons:
+        return "; ".join(
+            _describe(reason) if isinstance(reason, Failure) else str(reason)
+            for reason in reasons
+        )
+    message = failure.getErrorMessage()
+    if not message or message == failure.type.__name__:
+        message = failure.type.__name__
+    return printable(message, _MAX_MESSAGE)
 
 
 def _optionalInt(value: object) -> int | None:
@@ -226,10 +297,13 @@ def _optionalInt(value: object) -> int | None:
     return None
 
 
-def _compactPeers(url: str, blob: bytes, size: int, key: str) -> list[tuple[str, int]]:
+def _compactPeers(
+    url: str, blob: bytes, size: int, key: str, peers: dict[tuple[str, int], None]
+) -> None:
     """
     Parse a compact peer string: 4 (or 16) address bytes then 2 port bytes,
-    big-endian, per peer.
+    big-endian, per peer, into C{peers} until it holds
+    L{MAX_PEERS_PER_ANSWER}.
 
     @raise TrackerError: if C{blob}'s length is not a multiple of C{size}.
     """
@@ -240,22 +314,24 @@ def _compactPeers(url: str, blob: bytes, size: int, key: str) -> list[tuple[str,
             f"the tracker is broken",
         )
     addressFactory = ipaddress.IPv4Address if size == 6 else ipaddress.IPv6Address
-    peers = []
     for offset in range(0, len(blob), size):
+        if len(peers) >= MAX_PEERS_PER_ANSWER:
+            return
         entry = blob[offset : offset + size]
         port = int.from_bytes(entry[-2:], "big")
         if port == 0:
             continue
-        peers.append((str(addressFactory(entry[:-2])), port))
-    return peers
+        peers[str(addressFactory(entry[:-2])), port] = None
 
 
-def _dictionaryPeers(entries: list[object]) -> list[tuple[str, int]]:
+def _dictionaryPeers(entries: list[object], peers: dict[tuple[str, int], None]) -> None:
     """
-    Parse a list of peer dictionaries (C{ip}, C{port}); drop malformed ones.
+    Parse a list of peer dictionaries (C{ip}, C{port}) into C{peers} until
+    it holds L{MAX_PEERS_PER_ANSWER}; drop malformed ones.
     """
-    peers = []
     for entry in entries:
+        if len(peers) >= MAX_PEERS_PER_ANSWER:
+            return
         if not isinstance(entry, dict):
             continue
         ip = entry.get(b"ip")
@@ -268,8 +344,7 @@ def _dictionaryPeers(entries: list[object]) -> list[tuple[str, int]]:
             address = ipaddress.ip_address(ip.decode("ascii"))
         except (UnicodeDecodeError, ValueError):
             continue
-        peers.append((str(address), port))
-    return peers
+        peers[str(address), port] = None
 
 
 def parseAnnounceBody(url: str, body: bytes) -> AnnounceResponse:
@@ -279,13 +354,14 @@ def parseAnnounceBody(url: str, body: bytes) -> AnnounceResponse:
     @param url: the tracker, for error messages.
     @param body: the raw body.
     @return: the answer.
-    @raise TrackerError: if the body is not a bencoded dictionary, carries a
-        C{failure reason}, or lacks a valid C{interval} or peer list.
+    @raise TrackerError: if the body is not a bencoded dictionary, holds
+        more than L{MAX_ANSWER_VALUES} values, carries a C{failure reason},
+        or lacks a valid C{interval} or peer list.
     """
     try:
-        decoded = bencodepy.decode(body)
-    except Exception:
-        raise TrackerError(url, "the answer is not valid bencode; the tracker is broken")
+        decoded = bdecode(body, maxValues=MAX_ANSWER_VALUES)
+    except BencodeError as e:
+        raise TrackerError(url, f"the answer is not valid bencode ({e.reason}); the tracker is broken")
     if not isinstance(decoded, dict):
         raise TrackerError(url, "the answer is not a bencoded dictionary; the tracker is broken")
     reason = decoded.get(b"failure reason")
@@ -298,19 +374,20 @@ def parseAnnounceBody(url: str, body: bytes) -> AnnounceResponse:
     if interval is None:
         raise TrackerError(url, "the answer has no valid 'interval'; the tracker is broken")
 
-    peers: list[tuple[str, int]] = []
+    # An ordered set: duplicates dropped, the tracker's order kept.
+    peers: dict[tuple[str, int], None] = {}
     rawPeers = decoded.get(b"peers")
     rawPeers6 = decoded.get(b"peers6")
     if rawPeers is None and rawPeers6 is None:
         raise TrackerError(url, "the answer has no 'peers'; the tracker is broken")
     if isinstance(rawPeers, bytes):
-        peers.extend(_compactPeers(url, rawPeers, 6, "peers"))
+        _compactPeers(url, rawPeers, 6, "peers", peers)
     elif isinstance(rawPeers, list):
-        peers.extend(_dictionaryPeers(rawPeers))
+        _dictionaryPeers(rawPeers, peers)
     elif rawPeers is not None:
         raise TrackerError(url, "'peers' is neither a string nor a list; the tracker is broken")
     if isinstance(rawPeers6, bytes):
-        peers.extend(_compactPeers(url, rawPeers6, 18, "peers6"))
+        _compactPeers(url, rawPeers6, 18, "peers6", peers)
     elif rawPeers6 is not None:
         raise TrackerError(url, "'peers6' is not a string; the tracker is broken")
 
@@ -319,7 +396,7 @@ def parseAnnounceBody(url: str, body: bytes) -> AnnounceResponse:
     return AnnounceResponse(
         interval=interval,
         minInterval=_optionalInt(decoded.get(b"min interval")),
-        peers=tuple(dict.fromkeys(peers)),
+        peers=tuple(peers),
         warning=_text(warning) if isinstance(warning, bytes) else None,
         complete=_optionalInt(decoded.get(b"complete")),
         incomplete=_optionalInt(decoded.get(b"incomplete")),
@@ -391,24 +468,97 @@ def announce(
             d.addCallback(lambda body: parseAnnounceBody(url, body))
         return d
 
+    # Our own timer rather than Deferred.addTimeout: cancelling a request
+    # that treq's Agent has sent fails it with ResponseNeverReceived (a list
+    # of failures), not CancelledError, so the timeout must be remembered
+    # here to be reported as one.
+    timedOut = False
+
+    def expire() -> None:
+        nonlocal timedOut
+        timedOut = True
+        d.cancel()
+
+    def stopTimer(result: object) -> object:
+        if timer.active():
+            timer.cancel()
+        return result
+
     def failed(failure: Failure) -> Failure:
-        if failure.check(TrackerError):
+        if failure.check(TrackerError) and not timedOut:
             return failure
-        if failure.check(DeferredTimeoutError):
+        if timedOut:
             reason = f"no answer within {timeout:g} seconds"
         elif failure.check(_BodyTooLarge):
-            reason = f"the answer is larger than {MAX_RESPONSE_SIZE} bytes"
+            reason = f"the answer is larger than {MAX_RESPONSE_SIZE} bytes; stopped reading it"
         elif failure.check(CancelledError):
             reason = "the announce was cancelled"
         else:
-            reason = f"could not reach the tracker: {failure.getErrorMessage()}"
+            reason = f"could not reach the tracker: {_describe(failure)}"
         return Failure(TrackerError(url, reason))
 
     d = maybeDeferred(httpClient.get, fullURL)
+    timer = reactor.callLater(timeout, expire)
     d.addCallback(gotResponse)
-    d.addTimeout(timeout, reactor)
+    d.addBoth(stopTimer)
     d.addErrback(failed)
     return d
+
+
+class HTTPTrackerClient:
+    """
+    Announces to HTTP(S) trackers with L{announce}, as the tracker clients
+    of L{TRACKER_CLIENTS} do: C{announce(url, infoHash, peerId, port,
+    uploaded, downloaded, left, event, numwant, key, trackerId, timeout)}
+    returns a Deferred of L{AnnounceResponse} failing only with
+    L{TrackerError}; C{close()} returns a Deferred.
+    """
+
+    def __init__(self, reactor: Any, httpClient: Any = treq, timeout: float = 30) -> None:
+        """
+        @param timeout: seconds an announce may take when a call gives none.
+        """
+        self._reactor = reactor
+        self._httpClient = httpClient
+        self._timeout = timeout
+
+    def announce(self, url: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Deferred[AnnounceResponse]:
+        return announce(
+            url, *args, httpClient=self._httpClient, reactor=self._reactor,
+            timeout=self._timeout if timeout is None else timeout, **kwargs,
+        )
+
+    def close(self) -> Deferred[None]:
+        return succeed(None)
+
+
+def _udpTrackerClient(announcer: Announcer) -> Any:
+    from bittwist.udptracker import UDPTrackerClient
+
+    # Several trackers to fall back on: do not wait minutes for one.
+    tries = 2 if announcer.trackerCount > 1 else UDPTrackerClient.DEFAULT_TRIES
+    return UDPTrackerClient(announcer.reactor, tries=tries)
+
+
+#: Tracker clients by URL scheme: each makes, for an L{Announcer}, an
+#: object with C{announce} and C{close} (see L{HTTPTrackerClient}).
+TRACKER_CLIENTS: dict[str, Callable[[Announcer], Any]] = {
+    "http": lambda a: HTTPTrackerClient(a.reactor, a.httpClient, a.ANNOUNCE_TIMEOUT),
+    "https": lambda a: HTTPTrackerClient(a.reactor, a.httpClient, a.ANNOUNCE_TIMEOUT),
+    "udp": _udpTrackerClient,
+}
+
+
+def trackerScheme(url: str) -> str:
+    """
+    @return: the scheme of C{url}, lower case, if L{TRACKER_CLIENTS} has a
+        client for it.
+    @raise TrackerError: if it has none.
+    """
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in TRACKER_CLIENTS:
+        raise TrackerError(url, f"unsupported tracker scheme {scheme!r}")
+    return scheme
 
 
 class Announcer:
@@ -423,6 +573,9 @@ class Announcer:
 
     @ivar lastError: the last failure, cleared by the next success.
     @ivar lastResponse: the last successful answer.
+    @ivar reactor: the reactor the tracker clients use.
+    @ivar httpClient: the treq-like client HTTP trackers are asked with.
+    @ivar trackerCount: how many usable trackers there are, in all tiers.
     """
 
     log = Logger()
@@ -466,8 +619,9 @@ class Announcer:
         """
         if reactor is None:
             from twisted.internet import reactor  # type: ignore[no-redef]
-        self._reactor = reactor
-        self._httpClient = httpClient
+        self._reactor = self.reactor = reactor
+        self._httpClient = self.httpClient = httpClient
+        self._clients: dict[str, Any] = {}
         self._infoHash = infoHash
         self._peerId = peerId
         self._port = port
@@ -479,17 +633,22 @@ class Announcer:
         for tier in tiers:
             usable = []
             for url in tier:
-                if urlsplit(url).scheme.lower() in ("http", "https"):
-                    if url not in usable:
-                        usable.append(url)
-                else:
-                    self.log.info(
-                        "Skipping tracker {url}: only http:// and https:// "
-                        "trackers are supported",
-                        url=url,
-                    )
+                try:
+                    trackerScheme(url)
+                except TrackerError as e:
+                    self.log.info("Skipping tracker {url}: {reason}", url=url, reason=e.reason)
+                    continue
+                if url not in usable:
+                    usable.append(url)
             if usable:
                 self._tiers.append(usable)
+        self.trackerCount = sum(len(tier) for tier in self._tiers)
+        # What the status page shows of each tracker, by URL.
+        self._statuses: dict[str, TrackerStatus] = {
+            url: TrackerStatus(url, number, "not contacted")
+            for number, tier in enumerate(self._tiers)
+            for url in tier
+        }
         self._trackerIds: dict[str, bytes] = {}
         self._running = False
         self._startedSent = False
@@ -559,15 +718,14 @@ class Announcer:
             inFlight, self._inFlight = self._inFlight, None
             inFlight.cancel()
         if not wasRunning or not self._startedSent or self._lastURL is None:
-            return succeed(None)
+            return self._closeClients()
         self._startedSent = False
         url = self._lastURL
         uploaded, downloaded, left = self._stats()
-        d = announce(
+        d = self._clientFor(url).announce(
             url, self._infoHash, self._peerId, self._port, uploaded, downloaded,
             left, event="stopped", numwant=0, key=self._key,
-            trackerId=self._trackerIds.get(url), httpClient=self._httpClient,
-            timeout=self.STOP_TIMEOUT, reactor=self._reactor,
+            trackerId=self._trackerIds.get(url), timeout=self.STOP_TIMEOUT,
         )
 
         def stopFailed(failure: Failure) -> None:
@@ -577,13 +735,44 @@ class Announcer:
             )
 
         d.addCallbacks(lambda _: None, stopFailed)
+        d.addCallback(lambda _: self._closeClients())
         return d
+
+    def _clientFor(self, url: str) -> Any:
+        """
+        The tracker client for C{url}'s scheme, made on first use.
+        """
+        scheme = trackerScheme(url)
+        client = self._clients.get(scheme)
+        if client is None:
+            client = self._clients[scheme] = TRACKER_CLIENTS[scheme](self)
+        return client
+
+    def _closeClients(self) -> Deferred[None]:
+        clients, self._clients = list(self._clients.values()), {}
+        ds = [client.close() for client in clients]
+        return gatherResults(ds).addCallback(lambda _: None)
 
     def _cancelCall(self) -> None:
         if self._call is not None:
             if self._call.active():
                 self._call.cancel()
             self._call = None
+
+    def trackerStatuses(self) -> list[TrackerStatus]:
+        """
+        @return: each usable tracker's status, by tier, in the order they
+            are tried.
+        """
+        nextAnnounce = self._call.getTime() if self._call is not None and self._call.active() else None
+        return [
+            dataclasses.replace(self._statuses[url], nextAnnounce=nextAnnounce)
+            for tier in self._tiers
+            for url in tier
+        ]
+
+    def _note(self, url: str, **changes: Any) -> None:
+        self._statuses[url] = dataclasses.replace(self._statuses[url], **changes)
 
     def _schedule(self, delay: float) -> None:
         self._cancelCall()
@@ -631,20 +820,28 @@ class Announcer:
         lastError = None
         for tier in self._tiers:
             for url in list(tier):
+                self._note(url, state="announcing")
                 try:
-                    response = yield announce(
+                    response = yield self._clientFor(url).announce(
                         url, self._infoHash, self._peerId, self._port, uploaded,
                         downloaded, left, event=event, numwant=self._numwant,
                         key=self._key, trackerId=self._trackerIds.get(url),
-                        httpClient=self._httpClient, timeout=self.ANNOUNCE_TIMEOUT,
-                        reactor=self._reactor,
                     )
                 except TrackerError as e:
                     if not self._running:
                         raise
                     lastError = e
+                    self._note(
+                        url, state="error", error=printable(e.reason, 300),
+                        lastAnnounce=self._reactor.seconds(),
+                    )
                     self.log.info("Tracker {url} failed: {reason}", url=url, reason=e.reason)
                     continue
+                self._note(
+                    url, state="working", error=None, lastAnnounce=self._reactor.seconds(),
+                    peers=len(response.peers), seeders=response.complete,
+                    leechers=response.incomplete,
+                )
                 tier.remove(url)
                 tier.insert(0, url)
                 return url, response

@@ -3,12 +3,19 @@ Test doubles shared by the suite. Each implements the real interface it
 stands in for, and tests/test_fakes.py checks it with C{verifyObject}.
 """
 
+from types import SimpleNamespace
 from typing import Any, Callable, Iterable, Optional
 
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import Deferred, fail
-from twisted.internet.error import ConnectionRefusedError
-from twisted.internet.interfaces import IProtocolFactory, IStreamClientEndpoint
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.error import ConnectionRefusedError, DNSLookupError
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IProtocolFactory,
+    IStreamClientEndpoint,
+    IUDPTransport,
+)
+from twisted.internet.task import Clock
 from twisted.internet.protocol import Protocol
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
@@ -25,6 +32,9 @@ __all__ = [
     "FakeEndpoints",
     "ManualStorage",
     "MemoryStorageFactory",
+    "FakeDatagramPort",
+    "UDPClock",
+    "FakeTrackerStore",
 ]
 
 
@@ -136,6 +146,7 @@ class ManualStorage:
     @ivar failWrites: whether L{writeBlock} fails with L{StorageError}.
     @ivar holdVerify: whether L{verifyPiece} answers only when the test fires
         the L{Deferred} kept in L{verifications}.
+    @ivar checkArgs: the arguments of the last L{check}.
     """
 
     def __init__(self, metainfo: Metainfo, data: Optional[bytes] = None) -> None:
@@ -147,7 +158,7 @@ class ManualStorage:
         self.writes: list[Deferred[None]] = []
         self.verifications: list[tuple[int, Deferred[bool]]] = []
         self._check: Optional[Deferred[Bitfield]] = None
-        self._checkArgs: tuple[Any, Any] = (None, ())
+        self.checkArgs: tuple[Any, Any] = (None, ())
 
     @property
     def have(self) -> Bitfield:
@@ -155,7 +166,7 @@ class ManualStorage:
 
     def check(self, trusted: Optional[Bitfield] = None, rehash: Iterable[int] = ()) -> Deferred[Bitfield]:
         self._check = Deferred()
-        self._checkArgs = (trusted, rehash)
+        self.checkArgs = (trusted, rehash)
         return self._check
 
     def finishCheck(self) -> None:
@@ -164,7 +175,15 @@ class ManualStorage:
         """
         assert self._check is not None
         check, self._check = self._check, None
-        self.inner.check(*self._checkArgs).chainDeferred(check)
+        self.inner.check(*self.checkArgs).chainDeferred(check)
+
+    def failCheck(self, error: BaseException) -> None:
+        """
+        Fail the pending L{check} with C{error}.
+        """
+        assert self._check is not None
+        check, self._check = self._check, None
+        check.errback(error)
 
     def writeBlock(self, index: int, begin: int, data: bytes) -> Deferred[None]:
         if self.failWrites:
@@ -211,6 +230,47 @@ class ManualStorage:
         return self.inner.removeData()
 
 
+@implementer(IPieceStorage)
+class UncheckedStorage:
+    """
+    A storage whose check never ends: a torrent on it stays checking, and
+    nothing is allocated for its data (a L{MemoryStorage} holds the whole
+    payload), so a test can add torrents of any size.
+    """
+
+    def __init__(self, metainfo: Metainfo, folder: str = "") -> None:
+        self.metainfo = metainfo
+        self.have = Bitfield(metainfo.numPieces)
+
+    def check(self, trusted: Optional[Bitfield] = None, rehash: Iterable[int] = ()) -> Deferred[Bitfield]:
+        return Deferred()
+
+    def writeBlock(self, index: int, begin: int, data: bytes) -> Deferred[None]:
+        return fail(StorageError("never checked"))
+
+    def queueWrite(
+        self,
+        index: int,
+        begin: int,
+        data: bytes,
+        written: Callable[[int], None],
+        failed: Callable[[Failure], None],
+    ) -> None:
+        failed(Failure(StorageError("never checked")))
+
+    def readBlock(self, index: int, begin: int, length: int) -> Deferred[bytes]:
+        return fail(StorageError("never checked"))
+
+    def verifyPiece(self, index: int) -> Deferred[bool]:
+        return succeed(False)
+
+    def close(self) -> Deferred[None]:
+        return succeed(None)
+
+    def removeData(self) -> Deferred[None]:
+        return succeed(None)
+
+
 class MemoryStorageFactory:
     """
     A storage factory for L{bittwist.session.Session} and
@@ -227,3 +287,156 @@ class MemoryStorageFactory:
         storage = MemoryStorage(metainfo)
         self.made.append((storage, folder))
         return storage
+
+
+@implementer(IUDPTransport, IListeningPort)
+class FakeDatagramPort:
+    """
+    A UDP port that records what its protocol writes.
+
+    @ivar written: C{(datagram, address)} pairs, oldest first.
+    @ivar listening: C{False} once L{stopListening} is called.
+    """
+
+    def __init__(self, protocol: Any, port: int, interface: str) -> None:
+        self.protocol = protocol
+        self.port = port
+        self.interface = interface
+        self.written: list[tuple[bytes, tuple[str, int]]] = []
+        self.listening = True
+
+    def write(self, packet: bytes, addr: Any = None) -> None:
+        self.written.append((packet, addr))
+
+    def connect(self, host: str, port: int) -> None:
+        raise NotImplementedError("connected UDP is not used")
+
+    def getHost(self) -> IPv4Address:
+        return IPv4Address("UDP", self.interface or "0.0.0.0", self.port or 40000)
+
+    def stopListening(self) -> Deferred:
+        self.listening = False
+        self.protocol.doStop()
+        return succeed(None)
+
+    def startListening(self) -> None:
+        pass
+
+    def setBroadcastAllowed(self, enabled: bool) -> None:
+        pass
+
+    def getBroadcastAllowed(self) -> bool:
+        return False
+
+
+class UDPClock(Clock):
+    """
+    A L{Clock} that can also listen on UDP (L{FakeDatagramPort}s) and
+    resolve names from a table.
+
+    @ivar ports: every port opened, oldest first.
+    @ivar hosts: names L{resolve} knows, mapped to IPv4 addresses.
+    """
+
+    def __init__(self, hosts: Optional[dict[str, str]] = None) -> None:
+        super().__init__()
+        self.ports: list[FakeDatagramPort] = []
+        self.hosts = dict(hosts or {})
+
+    def listenUDP(self, port: int, protocol: Any, interface: str = "", maxPacketSize: int = 8192) -> FakeDatagramPort:
+        listening = FakeDatagramPort(protocol, port, interface)
+        self.ports.append(listening)
+        protocol.makeConnection(listening)
+        return listening
+
+    def resolve(self, name: str, timeout: Any = None) -> Deferred:
+        if name in self.hosts:
+            return succeed(self.hosts[name])
+        return fail(DNSLookupError(name))
+
+
+__all__ += ["FakeDatagramTransport", "ResolvingClock"]
+
+
+@implementer(IUDPTransport)
+class FakeDatagramTransport:
+    """
+    A UDP transport that records each datagram written, with its address.
+
+    @ivar written: C{(datagram, (host, port))} in the order written.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 6881) -> None:
+        self.written: list[tuple[bytes, tuple[str, int]]] = []
+        self._host = IPv4Address("UDP", host, port)
+        self._broadcast = False
+        self.listening = True
+
+    def write(self, packet: bytes, addr: Optional[tuple[str, int]] = None) -> None:
+        self.written.append((packet, addr))
+
+    def connect(self, host: str, port: int) -> None:
+        raise NotImplementedError("the DHT never connects its socket")
+
+    def getHost(self) -> IPv4Address:
+        return self._host
+
+    def stopListening(self) -> None:
+        self.listening = False
+
+    def setBroadcastAllowed(self, enabled: bool) -> None:
+        self._broadcast = enabled
+
+    def getBroadcastAllowed(self) -> bool:
+        return self._broadcast
+
+
+class ResolvingClock(Clock):
+    """
+    A L{Clock} that also resolves host names from a table, the way
+    C{IReactorCore.resolve} does.
+
+    @ivar names: host name to IPv4 address; others fail to resolve.
+    """
+
+    def __init__(self, names: Optional[dict[str, str]] = None) -> None:
+        super().__init__()
+        self.names = dict(names or {})
+
+    def resolve(self, name: str, timeout: Any = (1, 3, 11, 45)) -> Deferred:
+        if name in self.names:
+            return succeed(self.names[name])
+        return fail(DNSLookupError(name))
+
+
+class FakeTrackerStore:
+    """
+    A tracker store with the interface of C{bittwist.trackerstore.Tracker}
+    (announce and scrape by value) that records its calls and answers what
+    it is told.
+
+    @ivar announces: the arguments of every announce, as tuples.
+    @ivar peers: C{(peerId, ip, port)} tuples every announce returns.
+    @ivar refuse: if set, the error every call raises.
+    """
+
+    interval = 900
+    minInterval = None
+
+    def __init__(self) -> None:
+        self.announces: list[tuple] = []
+        self.peers: list[tuple[bytes, str, int]] = []
+        self.refuse: Optional[Exception] = None
+
+    def announce(self, infoHash: bytes, peerId: bytes, ip: str, port: int,
+                 event: Optional[str], left: int, numwant: Optional[int] = None) -> Any:
+        self.announces.append((infoHash, peerId, ip, port, event, left, numwant))
+        if self.refuse is not None:
+            raise self.refuse
+        peers = [SimpleNamespace(peerId=p, ip=i, port=n) for p, i, n in self.peers]
+        return SimpleNamespace(peers=peers, complete=2, incomplete=len(peers), interval=self.interval)
+
+    def scrape(self, infoHashes: Any) -> dict:
+        if self.refuse is not None:
+            raise self.refuse
+        return {h: SimpleNamespace(complete=1, incomplete=2, downloaded=3) for h in infoHashes}

@@ -260,6 +260,43 @@ class CommandTests(SynchronousTestCase):
             self.assertEqual(err.count("\n"), 1)
         self.assertFalse(os.path.exists(output))
 
+    def test_usageErrorIsOneLine(self):
+        """
+        A usage error is one line on stderr saying what is wrong and
+        pointing to C{--help}, with no usage text before it; status 2.
+        """
+        for argv, fragment in (
+            (("create",), "required: path"),
+            (("create", self.folder, "--bogus"), "unrecognized arguments: --bogus"),
+            (("info",), "required: torrent"),
+            (("nothing",), "invalid choice"),
+        ):
+            status, out, err = self.runMain(*argv)
+            self.assertEqual((status, out), (2, ""))
+            self.assertEqual(err.count("\n"), 1, err)
+            self.assertIn(fragment, err)
+            self.assertNotIn("usage:", err)
+            self.assertTrue(err.startswith("bittwist"), err)
+            self.assertTrue(err.endswith("--help')\n"), err)
+
+    def test_createRefusesTrackerNotURL(self):
+        """
+        C{bittwist create --tracker notaurl} refuses in one line, status 2,
+        and writes nothing.
+        """
+        output = os.path.join(self.root, "out.torrent")
+        for tracker in ("notaurl", "ftp://t.example/", "http://"):
+            status, out, err = self.runMain("create", self.folder, "-o", output,
+                                            "--tracker", tracker)
+            self.assertEqual((status, out), (2, ""))
+            self.assertEqual(err.count("\n"), 1, err)
+            self.assertIn(f"tracker {tracker!r} is not a tracker URL", err)
+        self.assertFalse(os.path.exists(output))
+        status, out, err = self.runMain("create", self.folder, "-o", output, "-q",
+                                        "--tracker", "udp://t.example:6969")
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(load(output).announce, "udp://t.example:6969")
+
     def test_usage(self):
         """
         Bad usage prints argparse's message to the given stderr and returns
@@ -267,7 +304,8 @@ class CommandTests(SynchronousTestCase):
         """
         status, out, err = self.runMain()
         self.assertEqual(status, 2)
-        self.assertIn("usage: bittwist", err)
+        self.assertEqual(err, "bittwist: the following arguments are required: COMMAND "
+                              "(see 'bittwist --help')\n")
         status, out, err = self.runMain("create", self.folder, "--piece-length", "lots")
         self.assertEqual(status, 2)
         self.assertIn("is not a size", err)

@@ -5,6 +5,7 @@ Tests for L{bittwist.metainfo}.
 import hashlib
 import os
 import threading
+import tracemalloc
 import warnings
 
 import bencodepy
@@ -17,9 +18,16 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from bittwist import metainfo as metainfoModule
 from bittwist.errors import MetainfoError, UsageError
 from bittwist.metainfo import (
+    MAX_DECODE_DEPTH,
+    MAX_DECODE_ITEMS,
     MAX_METAINFO_SIZE,
+    MAX_PATH_DEPTH,
+    MAX_PATH_LENGTH,
+    MAX_PIECES,
+    Metainfo,
     FileEntry,
     _choosePieceLength,
+    checkTrackerURL,
     createTorrent,
     createTorrentInThread,
     load,
@@ -384,12 +392,124 @@ class RejectionTests(SynchronousTestCase):
         error = self.assertRaises(MetainfoError, load, path)
         self.assertIn("over the limit", error.reason)
 
+    def test_loadReadsOnlyTheFile(self):
+        """
+        L{load} allocates about the file's size, not L{MAX_METAINFO_SIZE}
+        (64 MiB) for every file.
+        """
+        path = self.mktemp()
+        with open(path, "wb") as f:
+            f.write(torrent(singleInfo()))
+        tracemalloc.start()
+        try:
+            load(path)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        self.assertLess(peak, 1024 * 1024)
+
     def test_deepNesting(self):
         """
         Deep nesting is an error, not a crash.
         """
         self.assertRejected(b"d1:x" + b"l" * 5000 + b"e" * 5000 + b"4:infodee",
                             "metainfo")
+
+    def test_decodeDepthLimit(self):
+        """
+        Nesting deeper than L{MAX_DECODE_DEPTH} (100) levels is refused,
+        naming the limit; 100 levels are accepted.
+        """
+        self.assertEqual(MAX_DECODE_DEPTH, 100)
+
+        def nested(lists: int) -> bytes:
+            # the top-level dictionary is the first level
+            return torrent(singleInfo())[:-1] + b"1:y" + b"l" * lists + b"e" * lists + b"e"
+
+        self.assertIsInstance(parse(nested(99)), Metainfo)
+        error = self.assertRaises(MetainfoError, parse, nested(100))
+        self.assertEqual(error.field, "metainfo")
+        self.assertIn("limit of 100 levels", error.reason)
+        self.assertIn("limit", error.hint)
+
+    def test_decodeItemLimit(self):
+        """
+        More bencoded values than L{MAX_DECODE_ITEMS} (libtorrent's 3
+        million) are refused before decoding, naming the limit.
+        """
+        self.assertEqual(MAX_DECODE_ITEMS, 3_000_000)
+        data = torrent(singleInfo(comment=[1, 2, 3]))
+        # the top dictionary, its 2 keys and 2 values, the info dictionary's
+        # 5 keys and 5 values, the 3 integers in the list
+        count = 1 + 2 + 2 + 5 + 5 + 3
+        self.patch(metainfoModule, "MAX_DECODE_ITEMS", count)
+        self.assertEqual(parse(data).name, "file.bin")
+        self.patch(metainfoModule, "MAX_DECODE_ITEMS", count - 1)
+        self.assertRejected(data, "metainfo", f"more than the limit of {count - 1} values")
+
+    def test_pieceLimit(self):
+        """
+        More pieces than L{MAX_PIECES} (libtorrent's 2,097,152) are refused,
+        naming the limit.
+        """
+        self.assertEqual(MAX_PIECES, 0x200000)
+        self.patch(metainfoModule, "MAX_PIECES", 3)
+        self.assertEqual(parse(torrent(singleInfo(length=3 * 16384))).numPieces, 3)
+        self.assertRejected(torrent(singleInfo(length=3 * 16384 + 1)), "info.pieces",
+                            "4 pieces, over the limit of 3")
+
+    def test_fileLimit(self):
+        """
+        More files than L{MAX_FILES} are refused, naming the limit.
+        """
+        self.patch(metainfoModule, "MAX_FILES", 2)
+        self.assertEqual(len(parse(torrent(multiInfo([(1, [b"a"]), (1, [b"b"])]))).files), 2)
+        self.assertRejected(torrent(multiInfo([(1, [b"a"]), (1, [b"b"]), (1, [b"c"])])),
+                            "info.files", "3 files, over the limit of 2")
+
+    def test_pathDepthLimit(self):
+        """
+        A path of more than L{MAX_PATH_DEPTH} (256) components is refused,
+        naming the limit; 256 are accepted.
+        """
+        self.assertEqual(MAX_PATH_DEPTH, 256)
+        parse(torrent(multiInfo([(1, [b"a"] * 256)])))
+        self.assertRejected(torrent(multiInfo([(1, [b"a"] * 257)])), "info.files[0].path",
+                            "257 components, over the limit of 256")
+
+    def test_pathLengthLimit(self):
+        """
+        A path longer than L{MAX_PATH_LENGTH} (4096 bytes, with the torrent's
+        name and separators) is refused, naming the limit.
+        """
+        self.assertEqual(MAX_PATH_LENGTH, 4096)
+        # "folder" + "/" + 4089 bytes = 4096
+        parse(torrent(multiInfo([(1, [b"x" * 200] * 19 + [b"y" * 270])])))
+        self.assertRejected(torrent(multiInfo([(1, [b"x" * 200] * 19 + [b"y" * 271])])),
+                            "info.files[0].path", "4097 bytes long")
+        parse(torrent(singleInfo(name=b"n" * 4096)))
+        self.assertRejected(torrent(singleInfo(name=b"n" * 4097)), "info.name",
+                            "4097 bytes long, over the limit of 4096")
+
+    def test_longPathIsLinear(self):
+        """
+        Checking a path for collisions costs one step per component, not one
+        per prefix: with the limits raised, two files of 4,000 components
+        parse without building each one's 4,000 prefixes (which would take
+        4,000 ** 2 / 2 pointers of 8 bytes, 64 MB, per file).
+        """
+        self.patch(metainfoModule, "MAX_PATH_DEPTH", 10**6)
+        self.patch(metainfoModule, "MAX_PATH_LENGTH", 10**7)
+        components = [b"%d" % (i,) for i in range(4000)]
+        data = torrent(multiInfo([(1, components), (1, components[:-1] + [b"z"])]))
+        tracemalloc.start()
+        try:
+            metainfo = parse(data)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        self.assertEqual(len(metainfo.files[0].path), 4001)
+        self.assertLess(peak, 16 * 1024 * 1024)
 
     def test_duplicateTopLevelKey(self):
         """
@@ -416,7 +536,7 @@ class RejectionTests(SynchronousTestCase):
         self.assertRejected(torrent(singleInfo(name=b"\xff")), "info.name", "UTF-8")
         self.assertRejected(torrent(singleInfo(extra={b"name.utf-8": b"\xc3"})),
                             "info.name.utf-8", "UTF-8")
-        for bad in (b"", b".", b"..", b"/etc", b"a/b", b"a\\b", b"a\0b", b"C:x"):
+        for bad in (b"", b".", b"..", b"/etc", b"a/b", b"a\\b", b"a\0b"):
             self.assertRejected(torrent(singleInfo(name=bad)), "info.name")
 
     def test_pieceLength(self):
@@ -498,10 +618,32 @@ class RejectionTests(SynchronousTestCase):
         No path component may be empty, C{.}, C{..}, absolute, or hold a
         separator or a NUL.
         """
-        for component in (b"", b".", b"..", b"/etc", b"a/b", b"a\\b", b"a\0", b"c:",
+        for component in (b"", b".", b"..", b"/etc", b"a/b", b"a\\b", b"a\0",
                           b"D:\\x"):
             info = multiInfo([(1, [b"ok", component])])
             self.assertRejected(torrent(info), "info.files[0].path")
+
+    def test_colonOnPosix(self):
+        """
+        On POSIX a colon is an ordinary character: C{a:b} and C{c:} are file
+        names like any other, in a path and as the torrent's name.
+        """
+        self.patch(metainfoModule, "_WINDOWS", False)
+        info = multiInfo([(1, [b"a:b"]), (1, [b"c:", b"x"])], name=b"C:x")
+        metainfo = parse(torrent(info))
+        self.assertEqual([entry.path for entry in metainfo.files],
+                         [("C:x", "a:b"), ("C:x", "c:", "x")])
+
+    def test_colonOnWindows(self):
+        """
+        On Windows a component holding a colon (a drive letter, or an NTFS
+        stream) is refused.
+        """
+        self.patch(metainfoModule, "_WINDOWS", True)
+        for component in (b"c:", b"C:x", b"a:b"):
+            self.assertRejected(torrent(multiInfo([(1, [b"ok", component])])),
+                                "info.files[0].path", "Windows")
+            self.assertRejected(torrent(singleInfo(name=component)), "info.name", "Windows")
 
     def test_duplicatePaths(self):
         """
@@ -760,6 +902,25 @@ class CreateTorrentTests(SynchronousTestCase):
         for name in ("", "..", "a/b"):
             self.assertRaises(UsageError, createTorrent, self.folder, name=name)
         self.assertRaises(UsageError, createTorrent, self.folder, [""])
+
+    def test_trackerURLs(self):
+        """
+        A tracker must be an C{http://}, C{https://} or C{udp://} URL with a
+        host; anything else is a L{UsageError} quoting it, before hashing.
+        """
+        for good in ("http://t.example/announce", "HTTPS://t.example:443/a?k=1",
+                     "udp://[::1]:6969", "udp://10.0.0.1:6969/announce"):
+            checkTrackerURL(good)
+        for bad in ("notaurl", "", "t.example:6969", "ftp://t.example/",
+                    "http://", "http:///announce", "udp://:6969", "http://h:99999/",
+                    "http://h:0/", "http://h/a b"):
+            error = self.assertRaises(UsageError, checkTrackerURL, bad)
+            self.assertIn(repr(bad), str(error))
+        hashed = []
+        error = self.assertRaises(UsageError, createTorrent, self.folder, ["notaurl"],
+                                  progress=lambda done, total: hashed.append(done))
+        self.assertIn("'notaurl' is not a tracker URL", str(error))
+        self.assertEqual(hashed, [])
 
     def test_progress(self):
         """

@@ -122,6 +122,22 @@ class PeerStateTests(SynchronousTestCase):
         self.assertEqual(s.requested, {})
         self.assertFalse(s.blockArrived(2, 0, 4))
 
+    def test_askedAgainAfterWithdrawing(self) -> None:
+        """
+        A block asked for, withdrawn and asked for again, twice, may come
+        three times (the peer may have sent it before each cancel arrived);
+        a fourth time is a protocol error.
+        """
+        s = self.state
+        for _ in range(2):
+            s.addRequests([(1, 0, 4)])
+            s.cancelRequest(1, 0)
+        s.addRequests([(1, 0, 4)])
+        self.assertEqual(
+            [s.blockArrived(1, 0, 4) for _ in range(3)], [True, False, False]
+        )
+        self.assertRaises(ProtocolError, s.blockArrived, 1, 0, 4)
+
     def test_withdrawnBounded(self) -> None:
         """
         Only the last L{MAX_CANCELLED_REMEMBERED} withdrawn requests are

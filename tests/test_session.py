@@ -188,7 +188,7 @@ class SessionTests(SynchronousTestCase):
         self.successResultOf(torrent.start())
         self.assertIsNone(self.successResultOf(self.session.stop()))
         self.assertEqual(torrent.state, "stopped")
-        self.assertTrue(storage._closed)
+        self.assertTrue(storage.closed)
 
     def test_stopEmpty(self) -> None:
         """

@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 
+import bencodepy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.internet.defer import Deferred
@@ -317,6 +318,20 @@ class StateFolderTests(SynchronousTestCase):
         with open(path[: -len(".json")] + ".torrent", "wb") as f:
             f.write(createTorrent(os.path.join(self.root, "pay", "b.bin"), pieceLength=PIECE))
         self.assertSkipped(path, "info hash")
+
+    def test_deepPathTorrent(self) -> None:
+        """
+        A remembered C{.torrent} beyond the metainfo limits (a file path of
+        40,000 components) is damage, skipped with the limit named, not
+        parsed at length at every start.
+        """
+        path = self.damage(json.dumps)
+        with open(path[: -len(".json")] + ".torrent", "wb") as f:
+            f.write(bencodepy.encode({b"info": {
+                b"files": [{b"length": 1, b"path": [b"a"] * 40000}],
+                b"name": b"deep", b"piece length": 16384, b"pieces": b"x" * 20,
+            }}))
+        self.assertSkipped(path, "over the limit of 256")
 
     def test_damagedDoesNotHideOthers(self) -> None:
         """

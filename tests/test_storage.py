@@ -9,6 +9,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 
 import bencodepy
 from hypothesis import given, settings
@@ -20,6 +21,7 @@ from zope.interface.verify import verifyObject
 
 from bittwist import storage
 from bittwist.bitfield import Bitfield
+from bittwist.diskpool import DiskPool
 from bittwist.errors import StorageError
 from bittwist.metainfo import FileEntry, createTorrent, parse
 from bittwist.storage import FileStorage, IPieceStorage, MemoryStorage
@@ -468,6 +470,203 @@ class FileStorageTests(TestCase):
         for i in range(10):
             expected += [("w", i, 8), ("w", i, 8), ("v", i, True)]
         self.assertEqual(fired, expected)
+
+    @defer.inlineCallbacks
+    def test_sharedPoolThreads(self):
+        """
+        Many storages share the threads of their L{DiskPool}: twenty
+        torrents written and verified at once use at most its two threads.
+        """
+        pool = DiskPool(size=2)
+        before = threading.active_count()
+        work = []
+        for n in range(20):
+            metainfo, stream = makeTorrent(f"t{n}", os.urandom(64))
+            store = FileStorage(metainfo, self.folder, pool=pool)
+            self.addCleanup(store.close)
+            for index, data in pieces(metainfo, stream):
+                work.append(store.writeBlock(index, 0, data))
+                work.append(store.verifyPiece(index))
+        results = yield defer.gatherResults(work)
+        self.assertEqual(results.count(True), 20 * 4)
+        self.assertEqual(pool.threadCount(), 2)
+        self.assertLessEqual(threading.active_count() - before, 2)
+
+    def countReadBacks(self, store):
+        """
+        @return: a list that gets the index of every piece C{store} hashes
+            by reading it back from disk.
+        """
+        readBacks = []
+        original = store._hashMatches
+
+        def counting(index):
+            readBacks.append(index)
+            return original(index)
+
+        store._hashMatches = counting
+        return readBacks
+
+    @defer.inlineCallbacks
+    def test_inOrderHashedAsWritten(self):
+        """
+        A piece written in order from its start is verified from the hash
+        of its blocks as they were written, without reading it back; a
+        wrong block makes it fail all the same.
+        """
+        metainfo, stream = makeTorrent("x", os.urandom(64), pieceLength=32)
+        store = self.makeStorage(metainfo)
+        readBacks = self.countReadBacks(store)
+        good = stream[:32]
+        for begin in range(0, 32, 8):
+            yield store.writeBlock(0, begin, good[begin:begin + 8])
+        bad = bytes(32)
+        for begin in range(0, 32, 8):
+            yield store.writeBlock(1, begin, bad[begin:begin + 8])
+        self.assertEqual((yield store.verifyPiece(0)), True)
+        self.assertEqual((yield store.verifyPiece(1)), False)
+        self.assertEqual(readBacks, [])
+        self.assertEqual(list(store.have), [0])
+
+    @defer.inlineCallbacks
+    def test_outOfOrderReadBack(self):
+        """
+        A piece whose blocks came out of order, or that was partly written
+        over, is verified by reading it back.
+        """
+        metainfo, stream = makeTorrent("x", os.urandom(96), pieceLength=32)
+        store = self.makeStorage(metainfo)
+        readBacks = self.countReadBacks(store)
+        data = pieces(metainfo, stream)
+        # Piece 0: second half first.
+        yield store.writeBlock(0, 16, data[0][1][16:])
+        yield store.writeBlock(0, 0, data[0][1][:16])
+        # Piece 1: in order, then its middle written again with other bytes
+        # and then with the right ones.
+        for begin in (0, 16):
+            yield store.writeBlock(1, begin, data[1][1][begin:begin + 16])
+        yield store.writeBlock(1, 8, bytes(8))
+        yield store.writeBlock(1, 8, data[1][1][8:16])
+        # Piece 2: wrong bytes, in order, then written again from the start.
+        yield store.writeBlock(2, 0, bytes(32))
+        yield store.writeBlock(2, 0, data[2][1][:16])
+        yield store.writeBlock(2, 16, data[2][1][16:])
+        results = yield defer.gatherResults([store.verifyPiece(i) for i in range(3)])
+        self.assertEqual(results, [True, True, True])
+        self.assertEqual(readBacks, [0, 1])
+
+    @defer.inlineCallbacks
+    def test_padBytesHashedAsZeros(self):
+        """
+        The running hash takes pad bytes as the zeros they read back as,
+        whatever a peer sent for them.
+        """
+        metainfo, stream = makeTorrent("multi", WITH_PAD)
+        store = self.makeStorage(metainfo)
+        readBacks = self.countReadBacks(store)
+        piece = bytearray(stream[:16])
+        piece[12] = 0xFF
+        yield store.writeBlock(0, 0, bytes(piece[:8]))
+        yield store.writeBlock(0, 8, bytes(piece[8:]))
+        self.assertEqual((yield store.verifyPiece(0)), True)
+        self.assertEqual(readBacks, [])
+
+    @defer.inlineCallbacks
+    def test_trailingPadNeverWritten(self):
+        """
+        A piece whose trailing pad bytes were never written (they are not
+        downloaded) is verified from its running hash all the same, the pad
+        taken as zeros.
+        """
+        metainfo, stream = makeTorrent("multi", WITH_PAD)
+        store = self.makeStorage(metainfo)
+        readBacks = self.countReadBacks(store)
+        yield store.writeBlock(0, 0, stream[:10])
+        self.assertEqual((yield store.verifyPiece(0)), True)
+        self.assertEqual(readBacks, [])
+
+    @defer.inlineCallbacks
+    def test_failedWriteEndsRunningHash(self):
+        """
+        A write that fails leaves the piece to be read back: part of it may
+        be on disk.
+        """
+        metainfo, stream = makeTorrent("x", os.urandom(32), pieceLength=32)
+        store = self.makeStorage(metainfo)
+        readBacks = self.countReadBacks(store)
+        yield store.writeBlock(0, 0, stream[:16])
+        yield store.writeBlock(0, 16, stream[16:])
+
+        def pwrite(fd, data, offset):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        self.patch(storage.os, "pwrite", pwrite)
+        yield self.assertFailure(store.writeBlock(0, 0, bytes(16)), StorageError)
+        self.assertEqual((yield store.verifyPiece(0)), True)
+        self.assertEqual(readBacks, [0])
+
+    @defer.inlineCallbacks
+    def test_queuedWritesCoalesced(self):
+        """
+        Blocks queued with L{FileStorage.queueWrite} in one reactor turn
+        that follow each other in a file are written with one C{pwritev};
+        each is still reported with its length, in order.
+        """
+        metainfo, stream = makeTorrent("multi", THREE_FILES, pieceLength=8)
+        store = self.makeStorage(metainfo)
+        calls = []
+        original = os.pwritev
+
+        def pwritev(fd, buffers, offset):
+            calls.append((offset, [bytes(b) for b in buffers]))
+            return original(fd, buffers, offset)
+
+        self.patch(storage.os, "pwritev", pwritev)
+        reported = []
+        done = defer.Deferred()
+        blocks = []
+        for index, data in pieces(metainfo, stream):
+            blocks += [(index, begin, data[begin:begin + 4]) for begin in range(0, len(data), 4)]
+        for n, (index, begin, data) in enumerate(blocks):
+            last = n == len(blocks) - 1
+            store.queueWrite(
+                index, begin, data,
+                lambda size, n=n, last=last: reported.append((n, size)) or (last and done.callback(None)),
+                self.fail,
+            )
+        yield done
+        self.assertEqual(reported, [(n, len(b[2])) for n, b in enumerate(blocks)])
+        # File d (21 bytes from stream offset 15): blocks at 16, 20, 24, 28,
+        # 32 in one call, the block holding its first byte on its own.
+        self.assertIn((1, [stream[16:20], stream[20:24], stream[24:28], stream[28:32], stream[32:36]]), calls)
+        self.assertEqual(self.readFile("multi", "d"), stream[15:])
+        self.assertEqual(self.readFile("multi", "sub", "deeper", "c"), stream[8:15])
+        results = yield defer.gatherResults([store.verifyPiece(i) for i in range(metainfo.numPieces)])
+        self.assertEqual(results, [True] * metainfo.numPieces)
+
+    @defer.inlineCallbacks
+    def test_coalescedWriteFails(self):
+        """
+        When a C{pwritev} of queued blocks fails, each of its blocks is
+        reported failed with the L{StorageError}.
+        """
+        metainfo, stream = makeTorrent("x", os.urandom(32), pieceLength=16)
+
+        def pwritev(fd, buffers, offset):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        self.patch(storage.os, "pwritev", pwritev)
+        store = self.makeStorage(metainfo)
+        failures = []
+        done = defer.Deferred()
+        for begin in (0, 8):
+            store.queueWrite(
+                0, begin, stream[begin:begin + 8], self.fail,
+                lambda f: failures.append(f) or (len(failures) == 2 and done.callback(None)),
+            )
+        yield done
+        self.assertEqual([f.check(StorageError) for f in failures], [StorageError] * 2)
+        self.assertIn("disk full", failures[0].getErrorMessage())
 
     @defer.inlineCallbacks
     def test_queueWriteFails(self):

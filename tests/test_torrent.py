@@ -337,8 +337,12 @@ class StartTests(TorrentTestCase):
         torrent = self.makeTorrent(full=True, start=False)
         early = torrent.whenComplete()
         self.assertNoResult(early)
+        # Whoever waits sees the torrent already seeding.
+        seen = []
+        early.addCallback(lambda _: seen.append(torrent.state))
         self.successResultOf(torrent.start())
         self.assertEqual(torrent.state, "seeding")
+        self.assertEqual(seen, [TorrentState.SEEDING])
         self.assertIsNone(self.successResultOf(early))
         self.assertIsNone(self.successResultOf(torrent.whenComplete()))
         status = torrent.status()
@@ -363,7 +367,7 @@ class StartTests(TorrentTestCase):
         d = torrent.start()
         waiting = torrent.whenComplete()
         error = StorageError("cannot read /downloads")
-        storage._check.errback(error)  # type: ignore[union-attr]
+        storage.failCheck(error)
         self.successResultOf(d)
         self.assertEqual(torrent.state, "error")
         self.assertIs(self.failureResultOf(waiting, StorageError).value, error)
@@ -992,7 +996,7 @@ class LifecycleTests(TorrentTestCase):
         storage.failWrites = False
         self.torrent.resume()
         self.assertEqual(self.torrent.state, TorrentState.CHECKING)
-        self.assertEqual(storage._checkArgs[0], Bitfield(NUM_PIECES, [0]))
+        self.assertEqual(storage.checkArgs[0], Bitfield(NUM_PIECES, [0]))
         storage.finishCheck()
         self.assertEqual(self.torrent.state, TorrentState.DOWNLOADING)
         self.assertIsNone(self.torrent.status().error)
@@ -1011,7 +1015,7 @@ class LifecycleTests(TorrentTestCase):
         storage = ManualStorage(self.metainfo)
         self.makeTorrent(storage=storage, start=False)
         d = self.torrent.start()
-        storage._check.errback(ZeroDivisionError("oops"))
+        storage.failCheck(ZeroDivisionError("oops"))
         self.assertIsNone(self.successResultOf(d))
         self.assertEqual(self.torrent.state, TorrentState.ERROR)
         self.assertIsInstance(self.torrent.error, InternalError)
@@ -1041,6 +1045,18 @@ class LifecycleTests(TorrentTestCase):
         seeder.answer(self.payload, seeder.requests()[:2])
         self.assertGreater(self.torrent.status().downloadRate, 0)
         self.torrent.pause()
+        self.assertEqual(self.torrent.status().downloadRate, 0)
+
+    def test_downloadRateZeroOnceComplete(self) -> None:
+        """
+        Once every piece is in, the download rate is 0 at once, not what the
+        last seconds of the download measured.
+        """
+        self.makeTorrent()
+        seeder = self.connect(1, pieces=range(NUM_PIECES))
+        seeder.send(wire.Unchoke())
+        self.downloadAll(seeder, seeder.requests())
+        self.assertEqual(self.torrent.state, TorrentState.SEEDING)
         self.assertEqual(self.torrent.status().downloadRate, 0)
 
     def test_peerSources(self) -> None:
@@ -1101,7 +1117,7 @@ class StorageFailureTests(TorrentTestCase):
         storage = ManualStorage(self.metainfo)
         self.makeTorrent(storage=storage, start=False)
         self.torrent.start()
-        storage._check.errback(StorageError("no such folder"))  # type: ignore[union-attr]
+        storage.failCheck(StorageError("no such folder"))
         self.assertEqual(self.torrent.state, "error")
         self.assertIsNone(self.successResultOf(self.torrent.stop()))
         self.assertEqual(self.torrent.state, "stopped")
@@ -1261,7 +1277,7 @@ class StopTests(TorrentTestCase):
         remote = self.accept(1)
         self.successResultOf(self.torrent.stop())
         self.assertTrue(remote.dropped)
-        self.assertTrue(self.storage._closed)
+        self.assertTrue(self.storage.closed)
 
 
 class HeldReadStorage(MemoryStorage):

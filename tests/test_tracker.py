@@ -4,13 +4,16 @@ Tests for L{bittwist.tracker}.
 """
 
 import bencodepy
+import treq
 from hypothesis import given, settings, strategies as st
 from treq.testing import StubTreq
 from twisted.internet.defer import Deferred, fail
-from twisted.internet.error import ConnectionRefusedError
-from twisted.internet.testing import Clock, EventLoggingObserver
+from twisted.internet.error import ConnectionLost, ConnectionRefusedError
+from twisted.internet.testing import Clock, EventLoggingObserver, MemoryReactorClock, StringTransport
+from twisted.python.failure import Failure
+from twisted.web.client import Agent
 from twisted.logger import globalLogPublisher
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.resource import Resource
 
 from bittwist import tracker
@@ -238,6 +241,19 @@ class AnnounceResponseTests(SynchronousTestCase):
         self.assertEqual(error.reason, "unregistered torrent")
         self.assertIn("unregistered torrent", str(error))
 
+    def test_trackerTextEscaped(self) -> None:
+        """
+        Terminal escape codes and newlines in a C{failure reason} or a
+        C{warning message} are escaped, and the text is bounded.
+        """
+        error = self.failure(bencodepy.encode({b"failure reason": b"\x1b]0;pwned\x07\nfake"}))
+        self.assertEqual(error.reason, "\\x1b]0;pwned\\x07\\x0afake")
+        response = self.successResultOf(self.answer(okBody(warning_message=b"\x1b[2J" + b"w" * 5000)))
+        self.assertTrue(response.warning.startswith("\\x1b[2Jwww"))
+        self.assertLessEqual(len(response.warning), 400)
+        error = self.failure(b"x", code=404)
+        self.assertNotIn("\x1b", error.reason)
+
     def test_badStatus(self) -> None:
         """
         A status other than 200 is a L{TrackerError} naming it.
@@ -268,6 +284,41 @@ class AnnounceResponseTests(SynchronousTestCase):
         self.assertIn("'peers'", self.failure(bencodepy.encode({b"interval": 5})).reason)
         self.assertIn("'peers'", self.failure(okBody(peers=5)).reason)
 
+    def test_peersPerAnswerBounded(self) -> None:
+        """
+        At most L{tracker.MAX_PEERS_PER_ANSWER} distinct peers are taken
+        from one answer, compact or dictionary, IPv4 and IPv6 together.
+        """
+        limit = tracker.MAX_PEERS_PER_ANSWER
+        many = [f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}" for i in range(limit + 100)]
+        blob = compact(many[0], 1) * 3 + b"".join(compact(h, 1) for h in many)
+        response = self.successResultOf(self.answer(okBody(peers=blob)))
+        self.assertEqual(len(response.peers), limit)
+        self.assertEqual(response.peers[:2], ((many[0], 1), (many[1], 1)))
+        entries = [{b"ip": h.encode(), b"port": 2} for h in many]
+        response = self.successResultOf(self.answer(okBody(peers=entries)))
+        self.assertEqual(len(response.peers), limit)
+        response = self.successResultOf(self.answer(
+            okBody(peers=b"".join(compact(h, 1) for h in many[: limit - 10]),
+                   peers6=b"".join(bytes(15) + bytes([i + 1]) + b"\x00\x01" for i in range(20)))))
+        self.assertEqual(len(response.peers), limit)
+        self.assertEqual(response.peers[-1], ("::a", 1))
+
+    def test_valuesBounded(self) -> None:
+        """
+        An answer of many tiny values (C{lelele...}) is refused once it
+        holds more than L{tracker.MAX_ANSWER_VALUES}.
+        """
+        body = b"d8:intervali60e3:padl" + b"le" * (tracker.MAX_ANSWER_VALUES + 1) + b"e5:peers0:e"
+        self.assertIn("more than", self.failure(body).reason)
+        self.successResultOf(self.answer(okBody(pad=[[]] * 100)))
+
+    def test_bodyCapIsOneMiB(self) -> None:
+        """
+        Answers are read up to 1 MiB.
+        """
+        self.assertEqual(tracker.MAX_RESPONSE_SIZE, 2**20)
+
     def test_bodyTooLarge(self) -> None:
         """
         An answer larger than L{tracker.MAX_RESPONSE_SIZE} is a
@@ -292,6 +343,46 @@ class AnnounceResponseTests(SynchronousTestCase):
         error = self.failureResultOf(d, TrackerError).value
         self.assertIn("no answer within 10 seconds", error.reason)
         self.assertEqual(len(client.cancelled), 1)
+
+    def test_timeoutOfSentRequest(self) -> None:
+        """
+        A tracker that accepts the connection and never answers is reported
+        as "no answer within 30 seconds", not as the web client's list of
+        cancelled failures.
+        """
+        clock = MemoryReactorClock()
+        client = treq.client.HTTPClient(Agent(clock))
+        d = announce("http://t.example/a", INFO_HASH, PEER_ID, 1, 0, 0, 0,
+                     httpClient=client, reactor=clock)
+        factory = clock.tcpClients[0][2]
+        protocol = factory.buildProtocol(None)
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        self.assertIn(b"GET /a?info_hash=", transport.value())
+        clock.advance(29)
+        self.assertNoResult(d)
+        clock.advance(1)
+        error = self.failureResultOf(d, TrackerError).value
+        self.assertEqual(error.reason, "no answer within 30 seconds")
+        self.assertNotIn("CancelledError", str(error))
+        self.assertEqual(clock.getDelayedCalls(), [])
+
+    def test_connectionErrorWords(self) -> None:
+        """
+        A connection lost before the answer is reported in words, not as the
+        C{repr} of a list of failures.
+        """
+        clock = MemoryReactorClock()
+        client = treq.client.HTTPClient(Agent(clock))
+        d = announce("http://t.example/a", INFO_HASH, PEER_ID, 1, 0, 0, 0,
+                     httpClient=client, reactor=clock)
+        protocol = clock.tcpClients[0][2].buildProtocol(None)
+        protocol.makeConnection(StringTransport())
+        protocol.connectionLost(Failure(ConnectionLost("reset by peer")))
+        error = self.failureResultOf(d, TrackerError).value
+        self.assertIn("could not reach the tracker: ", error.reason)
+        self.assertIn("reset by peer", error.reason)
+        self.assertNotIn("<twisted.python.failure.Failure", error.reason)
 
     def test_connectionError(self) -> None:
         """
@@ -321,6 +412,93 @@ class AnnounceResponseTests(SynchronousTestCase):
         d = announce("udp://t.example:80", INFO_HASH, PEER_ID, 1, 0, 0, 0,
                      httpClient=SilentClient(), reactor=Clock())
         self.assertIn("http", self.failureResultOf(d, TrackerError).value.reason)
+
+
+class StreamingTracker(Resource):
+    """
+    Answers with a bencoded dictionary whose compact peer list makes the
+    body C{size} bytes long, written 64 KiB at a time as the connection
+    drains, and records how much it wrote before the connection closed.
+    """
+
+    isLeaf = True
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        count = (size - 40) // 6
+        head = b"d8:intervali60e5:peers" + str(6 * count).encode() + b":"
+        self.body = head + bytes([10, 0, 0, 1, 26, 225]) * count + b"e"
+        self.written = 0
+        self.closed: Deferred = Deferred()
+
+    def render_GET(self, request) -> int:
+        from twisted.internet import reactor
+        from twisted.web.server import NOT_DONE_YET
+
+        request.setHeader(b"content-length", str(len(self.body)).encode())
+        finished = request.notifyFinish()
+        done = []
+        finished.addBoth(done.append)
+        # A Failure if the connection closed before the answer was whole.
+        finished.addBoth(lambda _: self.closed.callback((done[0],)))
+
+        def more() -> None:
+            if done:
+                return
+            if self.written >= len(self.body):
+                request.finish()
+                return
+            chunk = self.body[self.written : self.written + 65536]
+            self.written += len(chunk)
+            request.write(chunk)
+            reactor.callLater(0.001, more)
+
+        more()
+        return NOT_DONE_YET
+
+
+class LoopbackBodyLimitTests(TestCase):
+    """
+    Against a real C{twisted.web} tracker on 127.0.0.1.
+    """
+
+    def listen(self, resource: Resource) -> str:
+        from twisted.internet import reactor
+        from twisted.web.client import HTTPConnectionPool
+        from twisted.web.server import Site
+
+        port = reactor.listenTCP(0, Site(resource), interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        pool = HTTPConnectionPool(reactor, persistent=False)
+        self.client = treq.client.HTTPClient(Agent(reactor, pool=pool))
+        return f"http://127.0.0.1:{port.getHost().port}/announce"
+
+    async def test_hugeAnswerCut(self) -> None:
+        """
+        A 4 MiB answer is refused with a L{TrackerError} once it passes
+        L{tracker.MAX_RESPONSE_SIZE}, and the connection is closed: the
+        tracker does not get to send the rest.
+        """
+        resource = StreamingTracker(4 * 2**20)
+        url = self.listen(resource)
+        d = announce(url, INFO_HASH, PEER_ID, 6881, 0, 0, 1, httpClient=self.client)
+        error = await self.assertFailure(d, TrackerError)
+        self.assertIn(f"larger than {tracker.MAX_RESPONSE_SIZE} bytes", error.reason)
+        (closed,) = await resource.closed
+        self.assertIsInstance(closed, Failure)
+        self.assertLess(resource.written, 2 * tracker.MAX_RESPONSE_SIZE)
+
+    async def test_answerUnderCapRead(self) -> None:
+        """
+        An answer just under the cap is read whole; the peers taken from it
+        are bounded.
+        """
+        resource = StreamingTracker(tracker.MAX_RESPONSE_SIZE - 100)
+        url = self.listen(resource)
+        response = await announce(url, INFO_HASH, PEER_ID, 6881, 0, 0, 1, httpClient=self.client)
+        self.assertEqual(response.peers, (("10.0.0.1", 6881),))
+        self.assertEqual(resource.written, len(resource.body))
+        self.assertEqual(await resource.closed, (None,))
 
 
 bencodable = st.recursive(
@@ -544,6 +722,29 @@ class AnnouncerTests(SynchronousTestCase):
         self.assertEqual(self.asked(), [("a", b"started"), ("b", b"started"), ("b", None)])
         self.assertEqual(self.peers, [[("10.0.0.1", 6881)]] * 2)
 
+    def test_trackerStatuses(self) -> None:
+        """
+        Each tracker's status says whether it worked, when, what it gave,
+        its error (escaped), and when the next announce is; trackers not yet
+        asked are "not contacted".
+        """
+        broken, good, later = self.addTracker("a", code=500), self.addTracker("b"), self.addTracker("c")
+        a = self.makeAnnouncer([[broken, good], [later]])
+        before = a.trackerStatuses()
+        self.assertEqual([s.state for s in before], ["not contacted"] * 3)
+        self.clock.advance(5)
+        a.start()
+        first, second, third = a.trackerStatuses()
+        self.assertEqual((second.url, second.tier, second.state), (broken, 0, "error"))
+        self.assertIn("500", second.error)
+        self.assertEqual(second.lastAnnounce, 5)
+        self.assertEqual(
+            (first.url, first.state, first.peers, first.error, first.lastAnnounce),
+            (good, "working", 1, None, 5),
+        )
+        self.assertEqual(first.nextAnnounce, 5 + 1800)
+        self.assertEqual((third.url, third.tier, third.state), (later, 1, "not contacted"))
+
     def test_failoverToNextTier(self) -> None:
         """
         When a whole tier fails the next tier is asked; the first tier is
@@ -603,24 +804,25 @@ class AnnouncerTests(SynchronousTestCase):
         (call,) = self.clock.getDelayedCalls()
         self.assertEqual(call.getTime() - self.clock.seconds(), 1800)
 
-    def test_nonHTTPSkipped(self) -> None:
+    def test_unsupportedSchemeSkipped(self) -> None:
         """
-        Non-HTTP trackers are skipped with one log line.
+        Trackers of a scheme without a client are skipped with one log line
+        saying so.
         """
         logged = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
-        a = self.makeAnnouncer([["udp://t.example:6969", self.addTracker("a")]])
+        a = self.makeAnnouncer([["wss://t.example/announce", self.addTracker("a")]])
         a.start()
         self.clock.advance(1800)
         self.assertEqual(self.asked(), [("a", b"started"), ("a", None)])
         self.assertEqual(
-            [e["url"] for e in logged if e.get("url") == "udp://t.example:6969"],
-            ["udp://t.example:6969"])
+            [e["reason"] for e in logged if e.get("url") == "wss://t.example/announce"],
+            ["unsupported tracker scheme 'wss'"])
 
     def test_noUsableTracker(self) -> None:
         """
-        An announcer with only non-HTTP trackers does nothing.
+        An announcer with only trackers of unsupported schemes does nothing.
         """
-        a = self.makeAnnouncer([["udp://t.example:6969"]])
+        a = self.makeAnnouncer([["wss://t.example/announce"]])
         a.start()
         a.announceNow()
         self.assertEqual(self.clock.getDelayedCalls(), [])

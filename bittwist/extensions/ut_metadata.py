@@ -19,9 +19,9 @@ from typing import Hashable, Union
 
 import bencodepy
 
-from bittwist.errors import ExtensionError, MetadataHashError, MetainfoError
+from bittwist.errors import BencodeError, ExtensionError, MetadataHashError
 from bittwist.extensions.handshake import MAX_METADATA_SIZE, decodeDictionary
-from bittwist.metainfo import _skipValue
+from bittwist.bdecode import decodePrefix
 
 __all__ = [
     "EXTENSION_NAME",
@@ -187,8 +187,10 @@ def decodeMetadataMessage(payload: bytes) -> MetadataMessage | None:
     if payload[:1] != b"d":
         raise _fail("does not start with a bencoded dictionary")
     try:
-        end = _skipValue(payload, 0, EXTENSION_NAME)
-    except MetainfoError as e:
+        # The dictionary has three or four entries: a few dozen values is
+        # plenty, and bounds what a hostile one costs.
+        _, end = decodePrefix(payload, maxValues=64, maxDepth=4)
+    except BencodeError as e:
         raise _fail(f"not valid bencode ({e.reason})") from None
     top = decodeDictionary(payload[:end], EXTENSION_NAME)
     messageType = top.get(b"msg_type")

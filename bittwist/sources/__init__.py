@@ -16,7 +16,7 @@ from typing import Any, Iterable, Optional, Sequence
 from twisted.internet.defer import Deferred, succeed
 from zope.interface import Attribute, Interface, implementer
 
-from bittwist.tracker import Announcer
+from bittwist.tracker import Announcer, TrackerStatus
 
 __all__ = ["IPeerSource", "ISourceOwner", "TrackerSource", "ManualSource", "INCOMING"]
 
@@ -132,6 +132,19 @@ class TrackerSource:
     def wantPeers(self) -> None:
         if self.announcer is not None:
             self.announcer.announceNow()
+
+    def trackerStatuses(self) -> list[TrackerStatus]:
+        """
+        @return: each tracker's status; all C{"not contacted"} while the
+            source is stopped.
+        """
+        if self.announcer is not None:
+            return self.announcer.trackerStatuses()
+        return [
+            TrackerStatus(url, number, "not contacted")
+            for number, tier in enumerate(self._tiers)
+            for url in dict.fromkeys(tier)
+        ]
 
 
 @implementer(IPeerSource)

@@ -20,7 +20,7 @@ from bittwist import wire
 from bittwist.bitfield import Bitfield
 from bittwist.metainfo import Metainfo
 from bittwist.peer import PeerProtocol
-from bittwist.picker import PiecePicker
+from bittwist.picker import PiecePicker, wantedPieceSizes
 from bittwist.rate import RateMeter
 from bittwist.ratelimit import TokenBucket
 from bittwist.storage import IPieceStorage
@@ -126,7 +126,7 @@ class Download:
         """
         metainfo = self._metainfo
         self.picker = PiecePicker(
-            metainfo.numPieces, metainfo.pieceSize, have, endgameDelay=ENDGAME_DELAY
+            metainfo.numPieces, wantedPieceSizes(metainfo), have, endgameDelay=ENDGAME_DELAY
         )
         self.verifiedLength = sum(metainfo.pieceSize(i) for i in have)
 

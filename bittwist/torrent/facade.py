@@ -20,22 +20,23 @@ from zope.interface import implementer
 from bittwist import events
 from bittwist.bitfield import Bitfield
 from bittwist.config import TorrentConfig
-from bittwist.encryption import isEncrypted
 from bittwist.errors import BittwistError, InternalError
 from bittwist.factory import PeerDialer
 from bittwist.metainfo import Metainfo
 from bittwist.peer import PeerProtocol
 from bittwist.ratelimit import TokenBucket
-from bittwist.sources import IPeerSource, ISourceOwner
+from bittwist.sources import IPeerSource, ISourceOwner, TrackerSource
+from bittwist.sources.dht import IDHTPortListener
 from bittwist.sources.pex import PeerExchange
 from bittwist.storage import IPieceStorage
 from bittwist.torrent.download import Download
 from bittwist.extensions.table import ExtensionTable
 from bittwist.torrent.metadataserver import MetadataServer
 from bittwist.torrent.lifecycle import ACTIVE, Lifecycle, TorrentInput, TorrentState
-from bittwist.torrent.status import PeerStatus, TorrentStatus
+from bittwist.torrent.status import PeerStatus, TorrentStatus, describePeer
 from bittwist.torrent.swarm import Swarm
 from bittwist.torrent.upload import Upload
+from bittwist.tracker import TrackerStatus
 
 __all__ = ["Torrent"]
 
@@ -47,23 +48,6 @@ endgame, choking, dialling).
 
 _In = TorrentInput
 _State = TorrentState
-
-
-_EXTENSION_FLAGS = (("ut_pex", "pex"), ("ut_metadata", "metadata"))
-
-
-def _extensionFlags(peer: PeerProtocol) -> tuple[str, ...]:
-    """
-    @return: the extensions in use with C{peer}, as L{PeerStatus.extensions}
-        names them.
-    """
-    flags = []
-    if peer.extensionProtocol:
-        flags.append("ext")
-    if peer.fast:
-        flags.append("fast")
-    flags.extend(flag for name, flag in _EXTENSION_FLAGS if peer.supports(name))
-    return tuple(flags)
 
 
 @implementer(ISourceOwner)
@@ -296,12 +280,13 @@ class Torrent:
             total=self.numPieces,
         )
         complete = have.complete()
-        if complete:
-            self._lifecycle.complete()
         if self._pauseWhenChecked:
             self._move(_In.CHECKED_PAUSED)
         else:
             self._move(_In.CHECKED_COMPLETE if complete else _In.CHECKED_INCOMPLETE)
+        # Last: whoever waits on whenComplete sees the torrent seeding.
+        if complete:
+            self._lifecycle.complete()
 
     def pause(self) -> Deferred[None]:
         """
@@ -549,9 +534,14 @@ class Torrent:
 
     def peerPort(self, peer: PeerProtocol, port: int) -> None:
         """
-        A hook for the DHT (BEP 5): the peer's DHT node listens on UDP
-        C{port}. Nothing uses it yet.
+        The peer's DHT node listens on UDP C{port} (BEP 5): tell our DHT
+        source, if any, so that our node can add it.
         """
+        if peer.address is None:
+            return
+        for source in self.sources:
+            if IDHTPortListener.providedBy(source):
+                source.peerDHTPort(peer.address[0], port)
 
     # Snapshots.
 
@@ -569,7 +559,8 @@ class Torrent:
             verifiedLength=download.verifiedLength,
             piecesVerified=len(verified) if verified is not None else 0,
             numPieces=self.numPieces,
-            downloadRate=download.rate.rate() if self.state in ACTIVE else 0.0,
+            # Seeding, nothing more comes: no trailing rate from the last pieces.
+            downloadRate=download.rate.rate() if self.state is _State.DOWNLOADING else 0.0,
             uploadRate=self.upload.rate.rate() if self.state in ACTIVE else 0.0,
             downloaded=download.rate.total,
             uploaded=self.upload.rate.total,
@@ -580,34 +571,34 @@ class Torrent:
             peersUsed=len(download.contributors),
         )
 
+    def trackerStatuses(self) -> list[TrackerStatus]:
+        """
+        @return: the status of each of the torrent's trackers.
+        """
+        return [
+            status
+            for source in self.sources
+            if isinstance(source, TrackerSource)
+            for status in source.trackerStatuses()
+        ]
+
+    def announceNow(self) -> None:
+        """
+        Ask every peer source for peers now, within each one's limits of
+        politeness (a tracker's C{min interval}).
+        """
+        if self.state in ACTIVE:
+            for source in self.sources:
+                source.wantPeers()
+
     def peerStatuses(self) -> list[PeerStatus]:
         """
         @return: a snapshot of every connected peer.
         """
         result = []
         for peer in self.peers:
-            host, port = peer.address or ("?", 0)
-            state = peer.state
             record = self.download.record(peer)
-            result.append(
-                PeerStatus(
-                    address=f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
-                    client=peer.clientName,
-                    outgoing=peer.outgoing,
-                    downloadRate=peer.downloadRate.rate(),
-                    uploadRate=peer.uploadRate.rate(),
-                    amChoking=state.amChoking,
-                    amInterested=state.amInterested,
-                    peerChoking=state.peerChoking,
-                    peerInterested=state.peerInterested,
-                    snubbed=record is not None and record.snubbed,
-                    progress=state.progress(),
-                    requests=len(state.requested),
-                    source=peer.source,
-                    encrypted=isEncrypted(peer),
-                    extensions=_extensionFlags(peer),
-                )
-            )
+            result.append(describePeer(peer, snubbed=record is not None and record.snubbed))
         return result
 
     def verifiedPieces(self) -> Optional[Bitfield]:

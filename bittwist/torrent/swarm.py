@@ -156,6 +156,14 @@ class Swarm:
                 return True
         return False
 
+    def addresses(self) -> list[tuple[Address, str]]:
+        """
+        @return: the addresses known and not banned, each with its source,
+            connected ones first.
+        """
+        known = [(a, c.source) for a, c in self._candidates.items() if not c.banned]
+        return sorted(known, key=lambda entry: not self._candidates[entry[0]].connected)
+
     def resetBackoff(self) -> None:
         """
         Make every address eligible now (after a pause).
@@ -225,6 +233,9 @@ class Swarm:
             # plaintext, without counting a failure.
             candidate.plaintext = True
             candidate.nextTry = 0.0
+        elif peer.peerId == self._dialer.peerId:
+            # Our own address (a tracker or PEX gave it back): never again.
+            candidate.banned = True
         elif not handshaked:
             self._backOff(candidate)
         else:

@@ -18,34 +18,60 @@ Access rules (L{AccessGuard}):
     server. A page on another origin cannot send a custom header without a
     CORS preflight, which this server never allows, so it cannot pause or
     remove torrents through the user's browser.
+
+These rules are applied by the request's headers, before its body is read
+(L{GuardedRequest}): a refused request costs no memory whatever body it
+announces or sends, and a body over L{bittwist.web.api.MAX_BODY_SIZE} is
+refused as soon as its length is known, or as soon as a chunked body passes
+it.
 """
 
 import hmac
+import io
 import ipaddress
 import os
 import secrets
 import socket
 from typing import Any, Optional, Union
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
+from twisted.internet.interfaces import IDelayedCall, IListeningPort, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from twisted.web.http import HTTPChannel
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
-from bittwist.web.api import ApiResource, JsonError
+from bittwist.web.api import MAX_BODY_SIZE, ApiResource, JsonError
 
-__all__ = ["AccessGuard", "WebService", "makeWebSite", "isLoopback", "CSRF_HEADER", "DEFAULT_ENDPOINT"]
+__all__ = [
+    "AccessGuard",
+    "GuardedRequest",
+    "GuardedSite",
+    "WebService",
+    "makeWebSite",
+    "isLoopback",
+    "CSRF_HEADER",
+    "DEFAULT_ENDPOINT",
+    "LINGER_SECONDS",
+]
 
 DEFAULT_ENDPOINT = "tcp:8080:interface=127.0.0.1"
 CSRF_HEADER = b"x-bittwist"
 TOKEN_COOKIE = b"bittwist-token"
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 _SAFE_METHODS = (b"GET", b"HEAD")
+
+LINGER_SECONDS = 5.0
+"""
+After refusing a request whose body is still coming, we read and drop that
+body for at most this long before closing the connection. Closing at once
+would make the kernel reset the connection, and a client still sending
+could lose our answer with it; reading on costs time, never memory.
+"""
 
 _SECURITY_HEADERS = {
     b"content-security-policy": (
@@ -130,8 +156,7 @@ class AccessGuard(Resource):
         self.requireToken = requireToken
 
     def getChildWithDefault(self, path: bytes, request: Request) -> Resource:
-        for name, value in _SECURITY_HEADERS.items():
-            request.setHeader(name, value)
+        self.setSecurityHeaders(request)
         denied = self.check(request)
         if denied is not None:
             return denied
@@ -141,15 +166,25 @@ class AccessGuard(Resource):
         # Only reached for a request with an empty path, which HTTP forbids.
         return JsonError(404, "no such resource").render(request)
 
-    def check(self, request: Request) -> Optional[JsonError]:
+    def setSecurityHeaders(self, request: Request) -> None:
         """
+        Set the headers every answer carries (content security policy and
+        the like).
+        """
+        for name, value in _SECURITY_HEADERS.items():
+            request.setHeader(name, value)
+
+    def check(self, request: Request, remember: bool = True) -> Optional[JsonError]:
+        """
+        @param remember: whether a token given in the query sets the cookie
+            that carries it from then on.
         @return: C{None} if C{request} may proceed, else the error resource
             that answers it.
         """
         host = request.getHeader(b"host")
         hostText = host.decode("ascii", "replace") if host else ""
         if self.requireToken:
-            denied = self._checkToken(request)
+            denied = self._checkToken(request, remember)
             if denied is not None:
                 return denied
         else:
@@ -176,7 +211,7 @@ class AccessGuard(Resource):
                 return JsonError(403, "cross-site requests are refused")
         return None
 
-    def _checkToken(self, request: Request) -> Optional[JsonError]:
+    def _checkToken(self, request: Request, remember: bool) -> Optional[JsonError]:
         given: Optional[bytes] = None
         fromQuery = False
         authorization = request.getHeader(b"authorization")
@@ -197,7 +232,7 @@ class AccessGuard(Resource):
             )
         if not hmac.compare_digest(given, self.token.encode("ascii")):
             return JsonError(403, "wrong token; use the one logged when bittwist started")
-        if fromQuery:
+        if fromQuery and remember:
             request.addCookie(
                 TOKEN_COOKIE,
                 self.token.encode("ascii"),
@@ -209,11 +244,159 @@ class AccessGuard(Resource):
         return None
 
 
-class _QuietSite(Site):
+class GuardedRequest(Request):
     """
-    A C{Site} whose access log keeps only failed requests: the page asks
-    for updates every second, which would bury the progress lines.
+    A request judged by its headers before its body is read.
+
+    Twisted's C{Request} reads the whole body (into memory, or a temporary
+    file past 100 kB) before anything looks at it, and the C{Site} then
+    parses form uploads in memory several times over. Here, as soon as the
+    headers are in (L{gotLength}), the site's L{AccessGuard} and the body
+    limit decide; a refused request is answered at once, its body is
+    dropped as it arrives, and its connection closed when the body ends or
+    after L{GuardedSite.lingerSeconds}. An accepted body is counted as it
+    arrives and refused (413) as soon as it passes the limit, chunked or
+    not.
     """
+
+    _refused = False
+    _received = 0
+    _linger: Optional[IDelayedCall] = None
+
+    def requestLineReceived(self, line: bytes) -> None:
+        """
+        Learn the method, address and version from the request line, read
+        before the headers, so that the guard can judge the request by its
+        headers alone (the query may carry the token).
+        """
+        parts = line.split(b" ")
+        if len(parts) != 3:
+            # The channel refuses it as a bad request.
+            return
+        self.method, self.uri, self.clientproto = parts
+        self.path, _, query = self.uri.partition(b"?")
+        self.args = parse_qs(query, 1)
+
+    def gotLength(self, length: Optional[int]) -> None:
+        """
+        The headers are in: refuse the request now if the guard does, or if
+        its body is announced larger than the site's limit.
+
+        @param length: the C{Content-Length}, or C{None} for a chunked body.
+        """
+        super().gotLength(length)
+        if length == 0:
+            return
+        # Request.site is set only when processing starts.
+        site = self.channel.site
+        denied = site.resource.check(self, remember=False)
+        if denied is None and length is not None and length > site.maxBodySize:
+            denied = _tooLarge(site.maxBodySize)
+        if denied is not None:
+            self._refuseEarly(denied)
+
+    def handleContentChunk(self, data: bytes) -> None:
+        """
+        Keep C{data} unless the request is refused; refuse it if the body
+        passes the site's limit.
+        """
+        if self._refused:
+            return
+        self._received += len(data)
+        limit = self.channel.site.maxBodySize
+        if self._received > limit:
+            self._refuseEarly(_tooLarge(limit))
+            return
+        super().handleContentChunk(data)
+
+    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
+        """
+        The body is in: process the request, or, if it was refused, end
+        the answer already sent.
+        """
+        if not self._refused:
+            super().requestReceived(command, path, version)
+            return
+        if self._linger is not None and self._linger.active():
+            self._linger.cancel()
+        if not self.finished:
+            self.finish()
+
+    def _refuseEarly(self, answer: JsonError) -> None:
+        """
+        Send C{answer} now, drop the body from here on, and close the
+        connection once the answer is sent and the body ended (or after
+        L{GuardedSite.lingerSeconds}).
+        """
+        self._refused = True
+        # The channel would otherwise invite the body with '100 Continue'
+        # after our final answer (RFC 9110 allows answering instead).
+        self.requestHeaders.removeHeader(b"expect")
+        self.content.close()
+        self.content = io.BytesIO()
+        # What follows the body cannot be parsed as a next request.
+        self.channel.persistent = False
+        site = self.channel.site
+        site.resource.setSecurityHeaders(self)
+        body = answer.render(self)
+        self.setHeader(b"content-length", b"%d" % len(body))
+        self.setHeader(b"connection", b"close")
+        self.write(body)
+        self._linger = site.reactor.callLater(site.lingerSeconds, self._stopLingering)
+
+    def _stopLingering(self) -> None:
+        if not self.finished:
+            self.finish()
+
+    def connectionLost(self, reason: Failure) -> None:
+        if self._linger is not None and self._linger.active():
+            self._linger.cancel()
+        super().connectionLost(reason)
+
+
+def _tooLarge(limit: int) -> JsonError:
+    return JsonError(
+        413, f"the request body is larger than {limit} bytes; a .torrent file is smaller than that"
+    )
+
+
+class _EarlyHeadersChannel(HTTPChannel):
+    """
+    An HTTP/1.1 channel that gives each L{GuardedRequest} its request line
+    as soon as it is read, so that the request can be judged by its
+    headers before its body arrives.
+    """
+
+    def lineReceived(self, line: bytes) -> None:
+        last = self.requests[-1] if self.requests else None
+        super().lineReceived(line)
+        if self.requests and self.requests[-1] is not last:
+            request = self.requests[-1]
+            if isinstance(request, GuardedRequest):
+                request.requestLineReceived(line)
+
+
+class GuardedSite(Site):
+    """
+    The page's C{Site}: its requests are L{GuardedRequest}s, judged by the
+    L{AccessGuard} (its C{resource}) before their bodies are read; bodies
+    are kept as they are (forms are parsed by the API, bounded, not by
+    Twisted in memory). Only HTTP/1.1 is spoken, so every request passes
+    through that guard. Its access log keeps only failed requests: the page
+    asks for updates every second, which would bury the progress lines.
+
+    @ivar maxBodySize: the most bytes a request body may have.
+    @ivar lingerSeconds: how long the body of a refused request is read
+        and dropped before its connection is closed (L{LINGER_SECONDS}).
+    """
+
+    requestFactory = GuardedRequest
+    protocol = _EarlyHeadersChannel
+    lingerSeconds = LINGER_SECONDS
+
+    def __init__(self, resource: "AccessGuard", reactor: Any, maxBodySize: int = MAX_BODY_SIZE) -> None:
+        super().__init__(resource, reactor=reactor, parsePOSTFormSubmission=False)
+        self.maxBodySize = maxBodySize
 
     def log(self, request: Any) -> None:
         if request.code >= 400:
@@ -252,7 +435,7 @@ def makeWebSite(
     root.putChild(b"static", static)
     root.putChild(b"api", api)
     guard = AccessGuard(root, token or secrets.token_urlsafe(24), requireToken)
-    site = _QuietSite(guard, reactor=reactor)
+    site = GuardedSite(guard, reactor)
     site.displayTracebacks = False
     site.api = api  # type: ignore[attr-defined]
     return site

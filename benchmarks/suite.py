@@ -1,0 +1,395 @@
+"""
+The benchmark suite: bittwist beside libtorrent, downloading and uploading
+large payloads, as whole processes, with a table of ratios measured in the
+same run.
+
+    python -m benchmarks [--payloads 1g,1g-2000] [--directions down,up] [--rounds 1]
+                         [--with resume,many] [--many-count 1000]
+
+Payloads: C{1g} (one 1 GiB file), C{1g-2000} (1 GiB in 2,000 files),
+C{4g} (one 4 GiB file).  A payload that does not fit on the disk of the
+temporary folder (it needs three times its size) is skipped, and said so.
+
+For each payload and direction, the same libtorrent peer is on the other
+side of both runs:
+
+ - C{down}: a libtorrent seeder; the leecher is bittwist, then libtorrent.
+ - C{up}: a libtorrent leecher; the seeder is bittwist, then libtorrent.
+
+With C{--with}, it then runs L{benchmarks.bench_resume} (the resume check
+of a complete 1 GiB download against C{hashlib.sha1} alone) and
+L{benchmarks.bench_many} (many torrents in one process; start-up from a
+state folder holding them all).
+
+Each client under test runs in a child process of its own and reports its
+CPU seconds and peak RSS; bittwist's also reports the longest reactor stall
+(L{benchmarks.probe.StallProbe}).  The machine these run on is shared and
+noisy: the ratios of one run mean more than the rates.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Optional
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+PAYLOADS = {
+    # name: (total MiB, number of files)
+    "128m": (128, 1),
+    "1g": (1024, 1),
+    "1g-2000": (1024, 2000),
+    "4g": (4096, 1),
+}
+
+
+def _bittwistService(reactor: Any) -> Any:
+    from bittwist.service import BitTorrentService
+
+    return BitTorrentService(
+        "tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None
+    )
+
+
+def childDownloadBittwist(torrentPath: str, folder: str, peer: str, profile: str) -> dict:
+    """
+    Download with bittwist from the seeder at C{peer}.
+    """
+    from twisted.internet import reactor
+
+    from benchmarks.probe import StallProbe, cpuSeconds, threadCount
+
+    host, port = peer.rsplit(":", 1)
+    service = _bittwistService(reactor)
+    torrent = service.addTorrent(torrentPath, folder, peers=[(host, int(port))], announce=False)
+    probe = StallProbe(reactor)
+    result: dict = {}
+    started = time.perf_counter()
+    cpuBefore = cpuSeconds()
+
+    def done(_: object) -> None:
+        result["seconds"] = time.perf_counter() - started
+        result["cpu"] = cpuSeconds() - cpuBefore
+        result["threads"] = threadCount()
+        probe.stop()
+        reactor.callLater(0, reactor.stop)
+
+    def failed(f: Any) -> None:
+        result["error"] = f.getErrorMessage()
+        reactor.stop()
+
+    service.startService()
+    probe.start()
+    torrent.whenComplete().addCallbacks(done, failed)
+    _run(reactor, profile)
+    result["stallMs"] = probe.longest * 1000
+    probe.printTraces()
+    return result
+
+
+def childDownloadLibtorrent(torrentPath: str, folder: str, peer: str, profile: str) -> dict:
+    """
+    Download with libtorrent from the seeder at C{peer}.
+    """
+    from benchmarks.probe import cpuSeconds
+    from tests.ltpeer import addTorrentBlocking, blockingSession
+
+    session = blockingSession()
+    handle = addTorrentBlocking(session, torrentPath, folder, seed=False)
+    started = time.perf_counter()
+    cpuBefore = cpuSeconds()
+    host, port = peer.rsplit(":", 1)
+    handle.connect_peer((host, int(port)))
+    while not handle.status().is_seeding:
+        time.sleep(0.01)
+    return {"seconds": time.perf_counter() - started, "cpu": cpuSeconds() - cpuBefore}
+
+
+def _run(reactor: Any, profile: str) -> None:
+    if profile:
+        import cProfile
+
+        cProfile.runctx("reactor.run()", globals(), {"reactor": reactor}, profile)
+    else:
+        reactor.run()
+
+
+def childSeedBittwist(torrentPath: str, folder: str, profile: str) -> dict:
+    """
+    Seed with bittwist: print the listening port once seeding, then seed
+    until stdin closes.
+    """
+    from twisted.internet import reactor
+    from twisted.internet.protocol import Protocol
+    from twisted.internet.stdio import StandardIO
+
+    from benchmarks.probe import StallProbe, cpuSeconds, threadCount
+
+    service = _bittwistService(reactor)
+    torrent = service.addTorrent(torrentPath, folder, announce=False)
+    probe = StallProbe(reactor)
+    result: dict = {}
+
+    class UntilEOF(Protocol):
+        def connectionLost(self, reason: object = None) -> None:
+            result["cpu"] = cpuSeconds() - result.get("cpuReady", 0.0)
+            result["threads"] = threadCount()
+            probe.stop()
+            service.stopService().addBoth(lambda _: reactor.stop())
+
+    def ready(_: None) -> None:
+        if torrent.state != "seeding":
+            print(json.dumps({"error": f"not seeding but {torrent.state}"}), flush=True)
+            return
+        result["cpuReady"] = cpuSeconds()
+        probe.start()
+        print(json.dumps({"port": service.session.port}), flush=True)
+
+    service.startService()
+    # Complete fires as the check ends, just before the state moves on.
+    torrent.whenComplete().addCallback(lambda _: reactor.callLater(0, ready, None))
+    StandardIO(UntilEOF())
+    _run(reactor, profile)
+    result["stallMs"] = probe.longest * 1000
+    result["uploaded"] = torrent.status().uploaded
+    return result
+
+
+def childSeedLibtorrent(torrentPath: str, folder: str, profile: str) -> dict:
+    """
+    Seed with libtorrent, the same way.
+    """
+    from benchmarks.probe import cpuSeconds
+    from tests.ltpeer import addTorrentBlocking, blockingSession
+
+    session = blockingSession()
+    handle = addTorrentBlocking(session, torrentPath, folder, seed=True)
+    cpuReady = cpuSeconds()
+    print(json.dumps({"port": session.listen_port()}), flush=True)
+    sys.stdin.read()
+    return {"cpu": cpuSeconds() - cpuReady, "uploaded": handle.status().total_payload_upload}
+
+
+def childMain(args: list[str]) -> None:
+    from benchmarks.probe import peakRssMiB
+
+    kind, client, *rest = args
+    if kind == "down":
+        run = childDownloadBittwist if client == "bittwist" else childDownloadLibtorrent
+    else:
+        run = childSeedBittwist if client == "bittwist" else childSeedLibtorrent
+    result = run(*rest)
+    result["peakRssMiB"] = peakRssMiB()
+    print(json.dumps(result), flush=True)
+
+
+def _child(*args: str) -> list[str]:
+    return [sys.executable, "-m", "benchmarks.suite", "--child", *args]
+
+
+def download(client: str, torrentPath: str, folder: str, peer: str, profile: str) -> dict:
+    out = subprocess.run(
+        _child("down", client, torrentPath, folder, peer, profile),
+        check=True, capture_output=True, text=True,
+    )
+    if os.environ.get("BENCH_STALL_TRACE"):
+        print(out.stderr, file=sys.stderr)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def upload(client: str, torrentPath: str, seedDir: str, leechDir: str, profile: str) -> dict:
+    import libtorrent as lt
+
+    from tests.ltpeer import addTorrentBlocking, blockingSession
+
+    child = subprocess.Popen(
+        _child("up", client, torrentPath, seedDir, profile),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    assert child.stdout is not None and child.stdin is not None
+    ready = json.loads(child.stdout.readline())
+    if "error" in ready:
+        raise SystemExit(f"{client}: {ready['error']}")
+    session = blockingSession(out_enc_policy=int(lt.enc_policy.disabled))
+    handle = addTorrentBlocking(session, torrentPath, leechDir, seed=False)
+    started = time.perf_counter()
+    handle.connect_peer(("127.0.0.1", ready["port"]))
+    deadline = started + 900
+    while not handle.status().is_seeding:
+        if time.perf_counter() > deadline:
+            raise SystemExit("leecher: not done in 900 s")
+        time.sleep(0.005)
+    seconds = time.perf_counter() - started
+    del handle, session
+    child.stdin.close()
+    report = json.loads(child.stdout.readline())
+    child.wait(timeout=120)
+    report["seconds"] = seconds
+    return report
+
+
+def preparePayload(folder: str, name: str) -> tuple[str, str, int]:
+    """
+    Write payload C{name} and a libtorrent-made torrent of it under C{folder}.
+
+    @return: the seed folder, the C{.torrent} path, the size in MiB.
+    """
+    from tests.ltpeer import createTorrentWithLibtorrent, makePayload
+
+    sizeMiB, count = PAYLOADS[name]
+    seedDir = os.path.join(folder, "seed")
+    size = sizeMiB * 2**20
+    if count == 1:
+        files = {"payload.bin": size}
+        makePayload(seedDir, files)
+        torrentName = "payload.bin"
+    else:
+        each = size // count
+        files = {f"f{i // 100:02}/{i:05}.bin": each for i in range(count - 1)}
+        files[f"f{(count - 1) // 100:02}/{count - 1:05}.bin"] = size - each * (count - 1)
+        makePayload(os.path.join(seedDir, "payload"), files)
+        torrentName = "payload"
+    torrentPath = os.path.join(folder, f"{name}.torrent")
+    with open(torrentPath, "wb") as f:
+        f.write(createTorrentWithLibtorrent(seedDir, torrentName))
+    return seedDir, torrentPath, sizeMiB
+
+
+def fits(folder: str, sizeMiB: int) -> bool:
+    """
+    @return: whether the seed and two downloaded copies fit under C{folder}.
+    """
+    return shutil.disk_usage(folder).free > 3.2 * sizeMiB * 2**20
+
+
+def row(payload: str, direction: str, client: str, sizeMiB: int, r: dict) -> dict:
+    gib = sizeMiB / 1024
+    return {
+        "payload": payload,
+        "direction": direction,
+        "client": client,
+        "rate": sizeMiB / r["seconds"],
+        "seconds": r["seconds"],
+        "cpuPerGiB": r["cpu"] / gib,
+        "peakRssMiB": r["peakRssMiB"],
+        "stallMs": r.get("stallMs"),
+        "threads": r.get("threads"),
+    }
+
+
+def printTable(rows: list[dict]) -> None:
+    print()
+    print(
+        f"{'payload':8} {'dir':4} {'client':10} {'MiB/s':>7} {'ratio':>6} "
+        f"{'CPU s/GiB':>9} {'CPU ratio':>9} {'peak RSS':>9} {'stall ms':>8} {'threads':>7}"
+    )
+    for r in rows:
+        base = next(
+            b for b in rows
+            if b["payload"] == r["payload"] and b["direction"] == r["direction"]
+            and b["client"] == "libtorrent" and b["round"] == r["round"]
+        )
+        stall = f"{r['stallMs']:8.0f}" if r["stallMs"] is not None else f"{'':8}"
+        threads = f"{r['threads']:7}" if r["threads"] is not None else f"{'':7}"
+        print(
+            f"{r['payload']:8} {r['direction']:4} {r['client']:10} {r['rate']:7.1f} "
+            f"{r['rate'] / base['rate']:6.2f} {r['cpuPerGiB']:9.2f} "
+            f"{r['cpuPerGiB'] / base['cpuPerGiB']:9.2f} {r['peakRssMiB']:7.0f} M "
+            f"{stall} {threads}"
+        )
+    print(
+        "\nratio: MiB/s against libtorrent in the same round and direction "
+        "(down: libtorrent seeds to the client; up: the client seeds to libtorrent)"
+    )
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--payloads", default="1g,1g-2000", help="comma-separated: " + ", ".join(PAYLOADS))
+    parser.add_argument("--directions", default="down,up", help="down, up or both")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--profile", default="", help="cProfile each bittwist child into FILE.N")
+    parser.add_argument("--json", default="", help="also write the rows to this file")
+    parser.add_argument("--with", dest="extras", default="", help="also run: resume, many (comma-separated)")
+    parser.add_argument("--many-count", type=int, default=1000, help="torrents for --with many")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        childMain(args.child)
+        return
+
+    import libtorrent as lt
+
+    from tests.ltpeer import addTorrentBlocking, blockingSession, digestTree
+
+    rows: list[dict] = []
+    profiles = 0
+    for payload in filter(None, args.payloads.split(",")):
+        tmp = tempfile.mkdtemp(prefix=f"bench-{payload}-")
+        try:
+            sizeMiB = PAYLOADS[payload][0]
+            if not fits(tmp, sizeMiB):
+                print(f"{payload}: skipped, needs {3.2 * sizeMiB / 1024:.1f} GiB free in {tmp}", flush=True)
+                continue
+            print(f"{payload}: writing the payload", flush=True)
+            seedDir, torrentPath, sizeMiB = preparePayload(tmp, payload)
+            expected = digestTree(seedDir)
+            seeder = None
+            for direction in args.directions.split(","):
+                if direction == "down" and seeder is None:
+                    seeder = blockingSession()
+                    addTorrentBlocking(seeder, torrentPath, seedDir, seed=True)
+                peer = f"127.0.0.1:{seeder.listen_port()}" if seeder else ""
+                for round in range(args.rounds):
+                    for client in ("bittwist", "libtorrent"):
+                        profile = ""
+                        if args.profile and client == "bittwist":
+                            profiles += 1
+                            profile = f"{args.profile}.{profiles}"
+                        other = os.path.join(tmp, f"{direction}-{client}-{round}")
+                        if direction == "down":
+                            r = download(client, torrentPath, other, peer, profile)
+                        else:
+                            r = upload(client, torrentPath, seedDir, other, profile)
+                        if "error" in r:
+                            raise SystemExit(f"{payload} {direction} {client}: {r['error']}")
+                        if digestTree(other) != expected:
+                            raise SystemExit(f"{payload} {direction} {client}: files differ from the seed")
+                        shutil.rmtree(other)
+                        line = row(payload, direction, client, sizeMiB, r)
+                        line["round"] = round
+                        rows.append(line)
+                        print(
+                            f"{payload} {direction} round {round + 1} {client:10} "
+                            f"{line['rate']:7.1f} MiB/s, {line['cpuPerGiB']:.2f} CPU s/GiB, "
+                            f"peak RSS {line['peakRssMiB']:.0f} MiB"
+                            + (f", longest stall {line['stallMs']:.0f} ms" if line["stallMs"] is not None else ""),
+                            flush=True,
+                        )
+            del seeder
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"\nlibtorrent {lt.__version__}, {os.cpu_count()} CPUs")
+    if rows:
+        printTable(rows)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    extras = set(filter(None, args.extras.split(",")))
+    if "resume" in extras:
+        print("\nresume check:", flush=True)
+        subprocess.run([sys.executable, "-m", "benchmarks.bench_resume"], check=True)
+    if "many" in extras:
+        print("\nmany torrents:", flush=True)
+        subprocess.run(
+            [sys.executable, "-m", "benchmarks.bench_many", "--count", str(args.many_count)], check=True
+        )
+
+
+if __name__ == "__main__":
+    main()

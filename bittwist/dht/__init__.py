@@ -1,0 +1,46 @@
+# -*- test-case-name: tests.test_dht_node -*-
+"""
+The mainline DHT (BEP 5): a node that finds peers without a tracker.
+
+One module per job: L{krpc} (the codec, sans-IO), L{routing} (k-buckets),
+L{tokens} (announce tokens), L{storage} (peers announced to us), L{lookup}
+(iterative lookups), L{node} (the Twisted glue: L{node.DHTNode} and
+L{node.DHTService}).  A torrent uses the DHT through
+L{bittwist.sources.dht.DHTSource}.
+"""
+
+from typing import Optional
+
+from twisted.internet.defer import Deferred
+from zope.interface import Attribute, Interface
+
+__all__ = ["IDHTNode"]
+
+
+class IDHTNode(Interface):
+    """
+    What a peer source needs of a DHT node.
+    """
+
+    nodeCount = Attribute("The nodes in the routing table.")
+    lookupsRunning = Attribute("Lookups in progress.")
+
+    def getPeers(infoHash: bytes) -> Deferred:
+        """
+        Look up the peers of C{infoHash}.
+
+        @return: fires with a L{bittwist.dht.lookup.LookupResult}; never fails.
+        """
+
+    def announcePeer(result: object, port: Optional[int]) -> Deferred:
+        """
+        Announce our TCP C{port} for C{result.target} to the nodes of a
+        get_peers lookup.
+
+        @return: fires with the number of nodes that acknowledged.
+        """
+
+    def addNode(host: str, port: int) -> None:
+        """
+        Learn of a node (the peer wire C{port} message).
+        """

@@ -1,0 +1,215 @@
+# -*- test-case-name: tests.test_diskpool -*-
+"""
+Disk work for every torrent of a process, on a few shared threads.
+
+A L{DiskPool} runs jobs on at most a fixed number of threads, however many
+torrents there are. Each storage queues its jobs on a L{SerialQueue} of its
+own: the jobs of one queue run one at a time and in order (a hash check
+always sees the writes queued before it), while the queues of different
+torrents run side by side on different threads. A queue with work is taken
+by a free thread, which runs a batch of its jobs and puts it back at the end
+of the line if more wait, so one busy torrent does not starve the others.
+
+Results go back to the reactor thread in batches: one C{callFromThread}
+per batch of jobs, not one per job.
+"""
+
+import collections
+import queue
+import threading
+from typing import Any, Callable, Optional
+
+from twisted.internet import defer
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+__all__ = ["DiskPool", "SerialQueue", "sharedPool", "DEFAULT_THREADS"]
+
+DEFAULT_THREADS = 4
+"""
+Threads of the shared pool: disk writes and hashing release the GIL, so a
+few threads keep a few disks and cores busy; more would only contend.
+"""
+
+BATCH = 64
+"""
+At most this many jobs of one queue run before its results go back to the
+reactor and other queues get a turn: few enough that completions flow while
+a long queue drains, many enough that a burst of blocks costs one thread hop.
+"""
+
+
+class DiskPool:
+    """
+    C{size} threads running the jobs of any number of L{SerialQueue}s; the
+    threads start when first needed and then wait for work
+    (daemon threads: they never keep the process alive).
+
+    @ivar size: the most threads.
+    """
+
+    def __init__(self, size: int = DEFAULT_THREADS, name: str = "bittwist-disk") -> None:
+        if size < 1:
+            raise ValueError(f"a disk pool needs at least one thread, not {size}")
+        self.size = size
+        self._name = name
+        # Queues with jobs waiting, each at most once.
+        self._ready: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    def queue(self, reactor: Any) -> "SerialQueue":
+        """
+        @return: a new queue of jobs run in order, reporting on C{reactor}.
+        """
+        return SerialQueue(self, reactor)
+
+    def threadCount(self) -> int:
+        """
+        @return: how many threads the pool has started.
+        """
+        return len(self._threads)
+
+    def _schedule(self, serial: "SerialQueue") -> None:
+        """
+        C{serial} has jobs: have a thread run them. Called from any thread.
+        """
+        if len(self._threads) < self.size:
+            self._startThreads()
+        self._ready.put(serial)
+
+    def _startThreads(self) -> None:
+        # All at once: idle threads waiting on the queue cost nothing, and
+        # counting busy ones would cost a lock on every job.
+        with self._lock:
+            while len(self._threads) < self.size:
+                thread = threading.Thread(
+                    target=self._run, name=f"{self._name}-{len(self._threads)}", daemon=True
+                )
+                self._threads.append(thread)
+                thread.start()
+
+    def _run(self) -> None:
+        ready = self._ready
+        while True:
+            serial = ready.get()
+            serial._runBatch()
+            serial = None
+
+
+_shared: Optional[DiskPool] = None
+_sharedLock = threading.Lock()
+
+
+def sharedPool() -> DiskPool:
+    """
+    @return: the process's L{DiskPool}, shared by every L{FileStorage
+        <bittwist.storage.FileStorage>} not given one of its own.
+    """
+    global _shared
+    with _sharedLock:
+        if _shared is None:
+            _shared = DiskPool()
+        return _shared
+
+
+class SerialQueue:
+    """
+    Jobs run in order, one at a time, on the threads of a L{DiskPool}; their
+    results reported on the reactor thread. Only the reactor thread queues
+    jobs.
+    """
+
+    log = Logger()
+
+    def __init__(self, pool: DiskPool, reactor: Any) -> None:
+        self._pool = pool
+        self._reactor = reactor
+        self._jobs: collections.deque = collections.deque()
+        # Guards _scheduled: whether the queue is with the pool (waiting for
+        # a thread, or being run).
+        self._lock = threading.Lock()
+        self._scheduled = False
+        self._used = False
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> Deferred:
+        """
+        Queue C{function(*args)}.
+
+        @return: a C{Deferred} firing, on the reactor thread, with its result.
+        """
+        d: Deferred = Deferred()
+        self.call(d.callback, d.errback, function, *args)
+        return d
+
+    def call(
+        self,
+        callback: Callable[[Any], None],
+        errback: Callable[[Failure], None],
+        function: Callable[..., Any],
+        *args: Any,
+    ) -> None:
+        """
+        Queue C{function(*args)}; then, on the reactor thread, call
+        C{callback} with its result or C{errback} with the failure.
+        """
+        self._used = True
+        self._jobs.append((callback, errback, function, args))
+        with self._lock:
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self._pool._schedule(self)
+
+    def stop(self, function: Callable[[], Any]) -> Deferred:
+        """
+        Queue C{function} as the last job.
+
+        @return: a C{Deferred} firing with C{None} once it ran, or failing
+            with what it raised.
+        """
+        if not self._used:
+            try:
+                function()
+            except BaseException:
+                return defer.fail()
+            return defer.succeed(None)
+        return self.submit(function).addCallback(lambda _: None)
+
+    def _runBatch(self) -> None:
+        """
+        On a pool thread: run up to L{BATCH} jobs, hand their results to the
+        reactor, and go back in line if more wait.
+        """
+        jobs = self._jobs
+        results: list = []
+        for _ in range(BATCH):
+            try:
+                callback, errback, function, args = jobs.popleft()
+            except IndexError:
+                break
+            try:
+                results.append((callback, function(*args)))
+            except BaseException:
+                results.append((errback, Failure()))
+            # Drop our references to the job's data (a written block) now.
+            function = args = None
+        if results:
+            self._reactor.callFromThread(self._deliver, results)
+        with self._lock:
+            # The reactor appends before it looks at _scheduled, under this
+            # lock: a job queued now is seen here, or schedules us again.
+            again = bool(jobs)
+            self._scheduled = again
+        if again:
+            self._pool._schedule(self)
+
+    def _deliver(self, results: list) -> None:
+        for report, value in results:
+            try:
+                report(value)
+            except Exception:
+                # A Deferred never raises here; a plain callback might, and
+                # must not keep the rest of the batch from being reported.
+                self.log.failure("Reporting a storage result with {report}", report=report)

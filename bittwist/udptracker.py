@@ -1,0 +1,729 @@
+# -*- test-case-name: tests.test_udptracker -*-
+"""
+UDP trackers (BEP 15): the packet codec and a Twisted client.
+
+The codec is sans-IO: L{encode} turns a packet into bytes, L{decodeReply}
+(what a client reads) and L{decodeRequest} (what a tracker reads) turn bytes
+into packets or raise L{UDPPacketError}.  Every length is checked exactly and
+peer lists are bounded.
+
+L{UDPTrackerClient} speaks the protocol on one UDP socket shared by every
+tracker it talks to: a C{connect} exchange gets a connection id (valid for
+L{CONNECTION_ID_LIFETIME} seconds), then C{announce} or C{scrape} use it.
+A request without an answer is sent again after 15 * 2 ** n seconds (n = 0,
+1, ...), as the BEP asks, up to a number of tries.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import struct
+from dataclasses import dataclass
+from typing import Any, Union
+from urllib.parse import urlsplit
+
+from twisted.internet.defer import CancelledError, Deferred, inlineCallbacks, succeed
+from twisted.internet.protocol import DatagramProtocol
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from bittwist.errors import UDPPacketError, UDPTrackerError
+from bittwist.tracker import AnnounceResponse
+
+__all__ = [
+    "PROTOCOL_ID",
+    "ConnectRequest",
+    "ConnectReply",
+    "AnnounceRequest",
+    "AnnounceReply",
+    "ScrapeRequest",
+    "ScrapeReply",
+    "ScrapeEntry",
+    "ErrorReply",
+    "encode",
+    "decodeReply",
+    "decodeRequest",
+    "retryDelay",
+    "UDPTrackerClient",
+]
+
+#: The magic number that opens every C{connect} request.
+PROTOCOL_ID = 0x41727101980
+
+ACTION_CONNECT = 0
+ACTION_ANNOUNCE = 1
+ACTION_SCRAPE = 2
+ACTION_ERROR = 3
+
+#: BEP 15's event codes.
+EVENTS = {None: 0, "completed": 1, "started": 2, "stopped": 3}
+_EVENT_NAMES = {code: name for name, code in EVENTS.items()}
+
+#: The most info hashes in one scrape (the BEP's limit, so the answer fits
+#: in one datagram).
+MAX_SCRAPE_HASHES = 74
+#: The most peers we read from one announce answer; the rest are dropped.
+MAX_REPLY_PEERS = 1000
+#: The longest error message we keep, in bytes.
+MAX_ERROR_MESSAGE = 1024
+#: The longest announce request we accept: BEP 41 options may follow the
+#: 98 fixed bytes; we ignore them, but bound them.
+MAX_ANNOUNCE_REQUEST = 98 + 512
+
+#: Seconds a connection id stays usable for a client (the BEP's minute).
+CONNECTION_ID_LIFETIME = 60
+#: The first wait for an answer, in seconds; it doubles on every retry.
+RETRY_BASE = 15
+#: The largest exponent of the retry schedule (15 * 2 ** 8 = 3840 s).
+MAX_RETRY_EXPONENT = 8
+#: Tries per request by default: 15 + 30 + 60 + 120 seconds before giving up.
+DEFAULT_TRIES = 4
+#: The most tries a client may be asked to make: the whole BEP schedule.
+MAX_TRIES = MAX_RETRY_EXPONENT + 1
+#: The largest datagram a client reads; bigger ones are cut by the kernel.
+MAX_DATAGRAM = 8192
+
+_HEADER = struct.Struct(">iI")  # action, transaction id
+_CONNECT_REQUEST = struct.Struct(">QiI")
+_CONNECT_REPLY = struct.Struct(">iIQ")
+_ANNOUNCE_REQUEST = struct.Struct(">QiI20s20sQQQiIIiH")
+_ANNOUNCE_REPLY = struct.Struct(">iIiii")
+_SCRAPE_REQUEST = struct.Struct(">QiI")
+_SCRAPE_ENTRY = struct.Struct(">iii")
+
+
+@dataclass(frozen=True)
+class ConnectRequest:
+    """
+    Ask a tracker for a connection id.
+    """
+
+    transactionId: int
+
+
+@dataclass(frozen=True)
+class ConnectReply:
+    """
+    A tracker's connection id.
+    """
+
+    transactionId: int
+    connectionId: int
+
+
+@dataclass(frozen=True)
+class AnnounceRequest:
+    """
+    An announce, as BEP 15 packs it.
+
+    @ivar event: C{None}, C{"started"}, C{"completed"} or C{"stopped"}.
+    @ivar ip: the address to announce instead of the source address (0:
+        the source address).
+    @ivar numwant: peers wanted; -1 leaves it to the tracker.
+    """
+
+    connectionId: int
+    transactionId: int
+    infoHash: bytes
+    peerId: bytes
+    downloaded: int
+    left: int
+    uploaded: int
+    event: str | None
+    ip: int
+    key: int
+    numwant: int
+    port: int
+
+
+@dataclass(frozen=True)
+class AnnounceReply:
+    """
+    A tracker's answer to an announce.
+
+    @ivar peers: C{(host, port)} pairs, at most L{MAX_REPLY_PEERS}.
+    """
+
+    transactionId: int
+    interval: int
+    leechers: int
+    seeders: int
+    peers: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class ScrapeRequest:
+    """
+    Ask for the counts of up to L{MAX_SCRAPE_HASHES} torrents.
+    """
+
+    connectionId: int
+    transactionId: int
+    infoHashes: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class ScrapeEntry:
+    """
+    One torrent's counts in a scrape answer.
+    """
+
+    seeders: int
+    completed: int
+    leechers: int
+
+
+@dataclass(frozen=True)
+class ScrapeReply:
+    """
+    A tracker's answer to a scrape, one entry per info hash asked, in order.
+    """
+
+    transactionId: int
+    entries: tuple[ScrapeEntry, ...]
+
+
+@dataclass(frozen=True)
+class ErrorReply:
+    """
+    A tracker's refusal, with its message.
+    """
+
+    transactionId: int
+    message: str
+
+
+Request = Union[ConnectRequest, AnnounceRequest, ScrapeRequest]
+Reply = Union[ConnectReply, AnnounceReply, ScrapeReply, ErrorReply]
+
+
+def _peerList(blob: bytes, size: int) -> tuple[tuple[str, int], ...]:
+    """
+    Compact peers (address then big-endian port), at most
+    L{MAX_REPLY_PEERS}, without port 0 entries or duplicates.
+    """
+    family = socket.AF_INET if size == 6 else socket.AF_INET6
+    peers: dict[tuple[str, int], None] = {}
+    end = min(len(blob), MAX_REPLY_PEERS * size)
+    for offset in range(0, end, size):
+        port = int.from_bytes(blob[offset + size - 2 : offset + size], "big")
+        if port:
+            peers[(socket.inet_ntop(family, blob[offset : offset + size - 2]), port)] = None
+    return tuple(peers)
+
+
+def encode(packet: Request | Reply) -> bytes:
+    """
+    @return: the packet's bytes.
+    @raise ValueError: if a field does not fit its BEP 15 slot.
+    """
+    try:
+        return _encode(packet)
+    except (struct.error, OSError) as e:
+        raise ValueError(f"cannot encode {type(packet).__name__}: {e}") from None
+
+
+def _encode(packet: Request | Reply) -> bytes:
+    if isinstance(packet, ConnectRequest):
+        return _CONNECT_REQUEST.pack(PROTOCOL_ID, ACTION_CONNECT, packet.transactionId)
+    if isinstance(packet, ConnectReply):
+        return _CONNECT_REPLY.pack(ACTION_CONNECT, packet.transactionId, packet.connectionId)
+    if isinstance(packet, AnnounceRequest):
+        return _ANNOUNCE_REQUEST.pack(
+            packet.connectionId, ACTION_ANNOUNCE, packet.transactionId,
+            packet.infoHash, packet.peerId, packet.downloaded, packet.left,
+            packet.uploaded, EVENTS[packet.event], packet.ip, packet.key,
+            packet.numwant, packet.port,
+        )
+    if isinstance(packet, AnnounceReply):
+        blob = b"".join(
+            socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+            + port.to_bytes(2, "big")
+            for host, port in packet.peers
+        )
+        return _ANNOUNCE_REPLY.pack(
+            ACTION_ANNOUNCE, packet.transactionId, packet.interval,
+            packet.leechers, packet.seeders,
+        ) + blob
+    if isinstance(packet, ScrapeRequest):
+        if not 1 <= len(packet.infoHashes) <= MAX_SCRAPE_HASHES:
+            raise ValueError(f"a scrape asks for 1 to {MAX_SCRAPE_HASHES} info hashes")
+        if any(len(h) != 20 for h in packet.infoHashes):
+            raise ValueError("info hashes are 20 bytes")
+        return _SCRAPE_REQUEST.pack(
+            packet.connectionId, ACTION_SCRAPE, packet.transactionId
+        ) + b"".join(packet.infoHashes)
+    if isinstance(packet, ScrapeReply):
+        return _HEADER.pack(ACTION_SCRAPE, packet.transactionId) + b"".join(
+            _SCRAPE_ENTRY.pack(e.seeders, e.completed, e.leechers) for e in packet.entries
+        )
+    if isinstance(packet, ErrorReply):
+        message = packet.message.encode("utf-8")[:MAX_ERROR_MESSAGE]
+        return _HEADER.pack(ACTION_ERROR, packet.transactionId) + message
+    raise TypeError(f"not a UDP tracker packet: {packet!r}")
+
+
+def decodeReply(data: bytes, peerSize: int = 6) -> Reply:
+    """
+    Decode what a tracker sent a client.
+
+    @param peerSize: 6 for IPv4 peers, 18 for IPv6 peers (BEP 15: the
+        address family of the tracker).
+    @raise UDPPacketError: if C{data} is not a well-formed reply.
+    """
+    if len(data) < _HEADER.size:
+        raise UDPPacketError(f"{len(data)} bytes, shorter than any reply")
+    action, transactionId = _HEADER.unpack_from(data)
+    if action == ACTION_CONNECT:
+        if len(data) != _CONNECT_REPLY.size:
+            raise UDPPacketError(f"a connect reply is 16 bytes, not {len(data)}")
+        _, _, connectionId = _CONNECT_REPLY.unpack(data)
+        return ConnectReply(transactionId, connectionId)
+    if action == ACTION_ANNOUNCE:
+        if len(data) < _ANNOUNCE_REPLY.size or (len(data) - _ANNOUNCE_REPLY.size) % peerSize:
+            raise UDPPacketError(
+                f"an announce reply is 20 bytes plus {peerSize} per peer, not {len(data)}"
+            )
+        _, _, interval, leechers, seeders = _ANNOUNCE_REPLY.unpack_from(data)
+        if interval < 0 or leechers < 0 or seeders < 0:
+            raise UDPPacketError("negative interval or peer count in an announce reply")
+        peers = _peerList(data[_ANNOUNCE_REPLY.size :], peerSize)
+        return AnnounceReply(transactionId, interval, leechers, seeders, peers)
+    if action == ACTION_SCRAPE:
+        body = len(data) - _HEADER.size
+        if body % _SCRAPE_ENTRY.size or body // _SCRAPE_ENTRY.size > MAX_SCRAPE_HASHES:
+            raise UDPPacketError(f"a scrape reply is 8 bytes plus 12 per torrent, not {len(data)}")
+        entries = tuple(
+            ScrapeEntry(*_SCRAPE_ENTRY.unpack_from(data, offset))
+            for offset in range(_HEADER.size, len(data), _SCRAPE_ENTRY.size)
+        )
+        if any(min(e.seeders, e.completed, e.leechers) < 0 for e in entries):
+            raise UDPPacketError("negative count in a scrape reply")
+        return ScrapeReply(transactionId, entries)
+    if action == ACTION_ERROR:
+        message = data[_HEADER.size : _HEADER.size + MAX_ERROR_MESSAGE]
+        return ErrorReply(transactionId, message.decode("utf-8", "replace"))
+    raise UDPPacketError(f"unknown action {action}")
+
+
+def decodeRequest(data: bytes) -> Request:
+    """
+    Decode what a client sent a tracker.
+
+    @raise UDPPacketError: if C{data} is not a well-formed request.
+    """
+    if len(data) < 16:
+        raise UDPPacketError(f"{len(data)} bytes, shorter than any request")
+    connectionId, action, transactionId = _CONNECT_REQUEST.unpack_from(data)
+    if action == ACTION_CONNECT:
+        if len(data) != _CONNECT_REQUEST.size:
+            raise UDPPacketError(f"a connect request is 16 bytes, not {len(data)}")
+        if connectionId != PROTOCOL_ID:
+            raise UDPPacketError("a connect request without the protocol id")
+        return ConnectRequest(transactionId)
+    if action == ACTION_ANNOUNCE:
+        if not _ANNOUNCE_REQUEST.size <= len(data) <= MAX_ANNOUNCE_REQUEST:
+            raise UDPPacketError(
+                f"an announce request is 98 to {MAX_ANNOUNCE_REQUEST} bytes, not {len(data)}"
+            )
+        (connectionId, _, transactionId, infoHash, peerId, downloaded, left,
+         uploaded, event, ip, key, numwant, port) = _ANNOUNCE_REQUEST.unpack_from(data)
+        if event not in _EVENT_NAMES:
+            raise UDPPacketError(f"unknown announce event {event}")
+        if downloaded >= 2 ** 63 or left >= 2 ** 63 or uploaded >= 2 ** 63:
+            raise UDPPacketError("negative byte count in an announce")
+        return AnnounceRequest(
+            connectionId, transactionId, infoHash, peerId, downloaded, left,
+            uploaded, _EVENT_NAMES[event], ip, key, numwant, port,
+        )
+    if action == ACTION_SCRAPE:
+        body = len(data) - _SCRAPE_REQUEST.size
+        count = body // 20
+        if body % 20 or not 1 <= count <= MAX_SCRAPE_HASHES:
+            raise UDPPacketError(
+                f"a scrape request is 16 bytes plus 20 per torrent (1 to "
+                f"{MAX_SCRAPE_HASHES}), not {len(data)}"
+            )
+        hashes = tuple(data[offset : offset + 20] for offset in range(16, len(data), 20))
+        return ScrapeRequest(connectionId, transactionId, hashes)
+    raise UDPPacketError(f"unknown action {action}")
+
+
+def retryDelay(attempt: int) -> int:
+    """
+    BEP 15's wait for an answer to try number C{attempt} (0 for the first):
+    15 * 2 ** n seconds, n capped at L{MAX_RETRY_EXPONENT}.
+    """
+    return RETRY_BASE * 2 ** min(attempt, MAX_RETRY_EXPONENT)
+
+
+def _trackerAddress(url: str) -> tuple[str, int]:
+    """
+    @return: the host and port of a C{udp://host:port[/...]} URL.
+    @raise UDPTrackerError: if the URL has no host or port.
+    """
+    try:
+        parts = urlsplit(url)
+        scheme, host, port = parts.scheme, parts.hostname, parts.port
+    except ValueError:
+        scheme = host = port = None
+    if (scheme or "").lower() != "udp" or not host:
+        raise UDPTrackerError(url, "not a udp://host:port tracker URL")
+    if port is None or port == 0:
+        raise UDPTrackerError(url, "the URL has no port; UDP trackers need one, e.g. udp://host:6969")
+    return host, port
+
+
+class _Transaction:
+    """
+    One request waiting for its answer.
+    """
+
+    def __init__(self, deferred: Deferred, packet: bytes, address: tuple[str, int], tries: int) -> None:
+        self.deferred = deferred
+        self.packet = packet
+        self.address = address
+        self.tries = tries
+        self.attempt = 0
+        self.timer: Any = None
+
+
+class UDPTrackerClient(DatagramProtocol):
+    """
+    Announces to and scrapes UDP trackers (BEP 15) from one UDP socket.
+
+    The socket is opened (on an ephemeral port) by the first request and
+    closed by L{close}.  Answers are matched to requests by transaction id
+    and by the address they come from; anything else is dropped.
+
+    @ivar tries: tries per request when a call does not say.
+    """
+
+    log = Logger()
+
+    DEFAULT_TRIES = DEFAULT_TRIES
+
+    def __init__(self, reactor: Any = None, tries: int = DEFAULT_TRIES, interface: str = "") -> None:
+        """
+        @param reactor: provides C{listenUDP}, C{resolve}, C{callLater} and
+            C{seconds}; the global reactor if C{None}.
+        @param tries: how many times a request is sent before giving up,
+            1 to L{MAX_TRIES}; 2 suits a torrent with several trackers.
+        @param interface: the local address to send from; all by default.
+        """
+        if reactor is None:
+            from twisted.internet import reactor  # type: ignore[no-redef]
+        if not 1 <= tries <= MAX_TRIES:
+            raise ValueError(f"tries must be between 1 and {MAX_TRIES}, not {tries}")
+        self._reactor = reactor
+        self.tries = tries
+        self._interface = interface
+        self._port: Any = None
+        self._pending: dict[int, _Transaction] = {}
+        self._connectionIds: dict[tuple[str, int], tuple[int, float]] = {}
+
+    # --- the socket -------------------------------------------------------
+
+    def _listen(self) -> None:
+        if self._port is None:
+            self._port = self._reactor.listenUDP(
+                0, self, interface=self._interface, maxPacketSize=MAX_DATAGRAM
+            )
+
+    def close(self) -> Deferred[None]:
+        """
+        Fail every request in flight and close the socket.
+
+        @return: fires when the socket is closed.
+        """
+        for transaction in list(self._pending.values()):
+            transaction.deferred.cancel()
+        self._connectionIds.clear()
+        port, self._port = self._port, None
+        if port is None:
+            return succeed(None)
+        d = port.stopListening()
+        if isinstance(d, Deferred):
+            return d.addCallback(lambda _: None)
+        return succeed(None)
+
+    def datagramReceived(self, data: bytes, addr: tuple[str, int]) -> None:
+        if len(data) < _HEADER.size:
+            return
+        _, transactionId = _HEADER.unpack_from(data)
+        transaction = self._pending.get(transactionId)
+        if transaction is None or tuple(addr[:2]) != transaction.address:
+            self.log.debug("Dropped a stray datagram from {addr}", addr=addr)
+            return
+        self._finish(transactionId, transaction)
+        try:
+            reply = decodeReply(data)
+        except UDPPacketError as e:
+            transaction.deferred.errback(e)
+        else:
+            transaction.deferred.callback(reply)
+
+    # --- transactions -------------------------------------------------------
+
+    def _newTransactionId(self) -> int:
+        while True:
+            transactionId = int.from_bytes(os.urandom(4), "big")
+            if transactionId not in self._pending:
+                return transactionId
+
+    def _finish(self, transactionId: int, transaction: _Transaction) -> None:
+        self._pending.pop(transactionId, None)
+        if transaction.timer is not None and transaction.timer.active():
+            transaction.timer.cancel()
+        transaction.timer = None
+
+    def _request(self, transactionId: int, packet: bytes, address: tuple[str, int], tries: int) -> Deferred[Reply]:
+        """
+        Send C{packet} to C{address} until it is answered or C{tries} sends
+        went unanswered.
+
+        @return: fires with the L{Reply}; fails with L{UDPPacketError} for a
+            malformed one, or with L{_NoAnswer}.
+        """
+        def cancel(_: Deferred) -> None:
+            self._finish(transactionId, transaction)
+
+        d: Deferred[Reply] = Deferred(cancel)
+        transaction = _Transaction(d, packet, address, tries)
+        self._pending[transactionId] = transaction
+        self._send(transactionId, transaction)
+        return d
+
+    def _send(self, transactionId: int, transaction: _Transaction) -> None:
+        if self._port is None:
+            return
+        try:
+            self.transport.write(transaction.packet, transaction.address)
+        except OSError as e:
+            # An ICMP error from an earlier send, or no route: keep waiting,
+            # the schedule retries.
+            self.log.debug("Sending to {addr} failed: {e}", addr=transaction.address, e=e)
+        delay = retryDelay(transaction.attempt)
+        transaction.timer = self._reactor.callLater(delay, self._timedOut, transactionId, transaction)
+
+    def _timedOut(self, transactionId: int, transaction: _Transaction) -> None:
+        transaction.timer = None
+        transaction.attempt += 1
+        if transaction.attempt < transaction.tries:
+            self._send(transactionId, transaction)
+            return
+        self._finish(transactionId, transaction)
+        waited = sum(retryDelay(n) for n in range(transaction.tries))
+        transaction.deferred.errback(_NoAnswer(transaction.tries, waited))
+
+    # --- the protocol ---------------------------------------------------------
+
+    @inlineCallbacks
+    def _resolve(self, url: str) -> Any:
+        host, port = _trackerAddress(url)
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            try:
+                ip = yield self._reactor.resolve(host)
+            except CancelledError:
+                raise
+            except Exception as e:
+                raise UDPTrackerError(url, f"cannot resolve {host}: {e}; check the tracker URL")
+            address = ipaddress.ip_address(ip)
+        if address.version != 4:
+            raise UDPTrackerError(url, "IPv6 UDP trackers are not supported yet; use an IPv4 tracker")
+        return (str(address), port)
+
+    @inlineCallbacks
+    def _exchange(self, url: str, address: tuple[str, int], build: Any, tries: int) -> Any:
+        """
+        Get a connection id for C{address} if ours expired, then send the
+        request C{build(connectionId, transactionId)} and return its reply.
+        """
+        self._listen()
+        now = self._reactor.seconds()
+        cached = self._connectionIds.get(address)
+        if cached is None or now - cached[1] >= CONNECTION_ID_LIFETIME:
+            self._connectionIds.pop(address, None)
+            transactionId = self._newTransactionId()
+            reply = yield self._checked(
+                url, self._request(transactionId, encode(ConnectRequest(transactionId)), address, tries),
+                ConnectReply,
+            )
+            # The minute runs from when the id was sent; the request went
+            # out at least this late.
+            cached = (reply.connectionId, self._reactor.seconds())
+            self._connectionIds[address] = cached
+        transactionId = self._newTransactionId()
+        packet = encode(build(cached[0], transactionId))
+        reply = yield self._request(transactionId, packet, address, tries)
+        if isinstance(reply, ErrorReply):
+            # Perhaps the tracker no longer takes our connection id.
+            self._connectionIds.pop(address, None)
+        return reply
+
+    @inlineCallbacks
+    def _checked(self, url: str, d: Deferred, expected: type) -> Any:
+        reply = yield d
+        if isinstance(reply, ErrorReply):
+            raise UDPTrackerError(url, f"the tracker refused: {_printable(reply.message)}")
+        if not isinstance(reply, expected):
+            raise UDPTrackerError(url, f"answered with a {type(reply).__name__}, not a "
+                                       f"{expected.__name__}; the tracker is broken")
+        return reply
+
+    def _failed(self, failure: Failure, url: str) -> Failure:
+        if failure.check(UDPTrackerError):
+            return failure
+        if failure.check(CancelledError):
+            return Failure(UDPTrackerError(url, "the announce was cancelled"))
+        if failure.check(_NoAnswer):
+            e = failure.value
+            return Failure(UDPTrackerError(
+                url, f"no answer from {_shortURL(url)} after {e.tries} tries "
+                     f"({e.waited} seconds); check the tracker URL, or try later"))
+        if failure.check(UDPPacketError):
+            return Failure(UDPTrackerError(url, f"{failure.value.reason}; the tracker is broken"))
+        # No socket (CannotListenError), a field that does not fit, ...
+        return Failure(UDPTrackerError(url, f"could not announce: {failure.getErrorMessage()}"))
+
+    def announce(
+        self,
+        url: str,
+        infoHash: bytes,
+        peerId: bytes,
+        port: int,
+        uploaded: int,
+        downloaded: int,
+        left: int,
+        event: str | None = None,
+        numwant: int = 50,
+        key: bytes | None = None,
+        trackerId: bytes | None = None,
+        timeout: float | None = None,
+        tries: int | None = None,
+    ) -> Deferred[AnnounceResponse]:
+        """
+        Announce to a UDP tracker.
+
+        @param url: C{udp://host:port}, maybe with a path (ignored).
+        @param key: our announce key; its first 4 bytes (or their hex text)
+            are sent.
+        @param trackerId: ignored: UDP trackers have none.
+        @param timeout: if given, give up after this many seconds whatever
+            the retry schedule (for the C{stopped} announce).
+        @param tries: tries per request; L{tries} if C{None}.
+        @return: a Deferred firing with a L{bittwist.tracker.AnnounceResponse},
+            or failing with L{UDPTrackerError}; cancelling it stops the
+            retries.
+        @raise ValueError: if C{event} is not one of BEP 3's.
+        """
+        if event not in EVENTS:
+            raise ValueError(f"unknown announce event {event!r}")
+        if tries is not None and not 1 <= tries <= MAX_TRIES:
+            raise ValueError(f"tries must be between 1 and {MAX_TRIES}, not {tries}")
+        keyNumber = _keyNumber(key)
+
+        def build(connectionId: int, transactionId: int) -> AnnounceRequest:
+            return AnnounceRequest(
+                connectionId, transactionId, infoHash, peerId, downloaded, left,
+                uploaded, event, 0, keyNumber, max(-1, min(numwant, 2 ** 31 - 1)), port,
+            )
+
+        @inlineCallbacks
+        def run() -> Any:
+            address = yield self._resolve(url)
+            reply = yield self._checked(
+                url, self._exchange(url, address, build, tries or self.tries), AnnounceReply
+            )
+            return AnnounceResponse(
+                interval=reply.interval,
+                minInterval=None,
+                peers=reply.peers,
+                warning=None,
+                complete=reply.seeders,
+                incomplete=reply.leechers,
+                trackerId=None,
+            )
+
+        return self._run(url, run, timeout)
+
+    def scrape(self, url: str, infoHashes: list[bytes], tries: int | None = None) -> Deferred[dict[bytes, ScrapeEntry]]:
+        """
+        Ask a UDP tracker for the counts of up to L{MAX_SCRAPE_HASHES}
+        torrents.
+
+        @return: a Deferred firing with a L{ScrapeEntry} per info hash, or
+            failing with L{UDPTrackerError}.
+        """
+        hashes = tuple(infoHashes)
+        if not 1 <= len(hashes) <= MAX_SCRAPE_HASHES:
+            raise ValueError(f"a scrape asks for 1 to {MAX_SCRAPE_HASHES} info hashes")
+
+        @inlineCallbacks
+        def run() -> Any:
+            address = yield self._resolve(url)
+            reply = yield self._checked(
+                url,
+                self._exchange(url, address, lambda c, t: ScrapeRequest(c, t, hashes), tries or self.tries),
+                ScrapeReply,
+            )
+            if len(reply.entries) != len(hashes):
+                raise UDPTrackerError(
+                    url, f"scrape answer has {len(reply.entries)} entries for "
+                         f"{len(hashes)} torrents; the tracker is broken")
+            return dict(zip(hashes, reply.entries))
+
+        return self._run(url, run, timeout=None)
+
+    def _run(self, url: str, run: Any, timeout: float | None) -> Deferred:
+        d = run()
+        d.addErrback(self._failed, url)
+        if timeout is not None:
+            def timedOut(result: object, seconds: float) -> Failure:
+                return Failure(UDPTrackerError(
+                    url, f"no answer from {_shortURL(url)} within {seconds:g} seconds"))
+
+            d.addTimeout(timeout, self._reactor, onTimeoutCancel=timedOut)
+        return d
+
+
+class _NoAnswer(Exception):
+    """
+    A request went unanswered C{tries} times, C{waited} seconds in all.
+    """
+
+    def __init__(self, tries: int, waited: int) -> None:
+        self.tries = tries
+        self.waited = waited
+
+
+def _shortURL(url: str) -> str:
+    """
+    C{udp://host:port}, without path or query, for messages.
+    """
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _printable(text: str) -> str:
+    """
+    C{text} without control characters (a tracker's words reach the log).
+    """
+    return "".join(c if c.isprintable() else "?" for c in text)[:200]
+
+
+def _keyNumber(key: bytes | None) -> int:
+    """
+    Our announce key as BEP 15's 32-bit number: the hex text HTTP trackers
+    see, read as a number, or the first 4 bytes of a binary key.
+    """
+    if not key:
+        return 0
+    try:
+        return int(key[:8].decode("ascii"), 16) & 0xFFFFFFFF
+    except (UnicodeDecodeError, ValueError):
+        return int.from_bytes(key[:4].ljust(4, b"\0"), "big")

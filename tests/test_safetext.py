@@ -1,0 +1,78 @@
+# -*- test-case-name: tests.test_safetext -*-
+"""
+Tests for L{bittwist.safetext}.
+"""
+
+from hypothesis import given, settings, strategies as st
+from twisted.trial.unittest import SynchronousTestCase
+
+from bittwist.safetext import MAX_TEXT, printable
+
+
+class PrintableTests(SynchronousTestCase):
+    """
+    L{printable} escapes what a terminal would obey and bounds the length.
+    """
+
+    def test_plainTextUnchanged(self) -> None:
+        """
+        Printable text, accents and spaces included, comes back as it is.
+        """
+        self.assertEqual(printable("Torrent not registered: café"), "Torrent not registered: café")
+
+    def test_terminalEscapesEscaped(self) -> None:
+        """
+        ESC, BEL, newline, carriage return and tab are written as escapes.
+        """
+        self.assertEqual(
+            printable("\x1b]0;pwned\x07\x1b[2Jok\r\nfake line\t"),
+            "\\x1b]0;pwned\\x07\\x1b[2Jok\\x0d\\x0afake line\\x09",
+        )
+
+    def test_c1AndFormatCharactersEscaped(self) -> None:
+        """
+        C1 controls (C{\\x9b} is a one-byte CSI), bidirectional overrides and
+        zero-width characters are escaped.
+        """
+        self.assertEqual(printable("a\x9b2Jb\u202ec\u200bd"), "a\\x9b2Jb\\u202ec\\u200bd")
+
+    def test_backslashDoubled(self) -> None:
+        """
+        A backslash is doubled, so no sent text can pose as an escape.
+        """
+        self.assertEqual(printable("\\x1b"), "\\\\x1b")
+
+    def test_bytesDecoded(self) -> None:
+        """
+        Bytes are decoded as UTF-8; undecodable bytes become U+FFFD.
+        """
+        self.assertEqual(printable(b"caf\xc3\xa9 \xff\x1b"), "café \ufffd\\x1b")
+
+    def test_cut(self) -> None:
+        """
+        Text longer than the limit is cut and ends in an ellipsis; text of
+        exactly the limit is whole.
+        """
+        self.assertEqual(printable("abcdef", 3), "abc\N{HORIZONTAL ELLIPSIS}")
+        self.assertEqual(printable("abc", 3), "abc")
+        self.assertEqual(printable(b"abcdef", 3), "abc\N{HORIZONTAL ELLIPSIS}")
+        self.assertEqual(len(printable("x" * 10**6)), MAX_TEXT + 1)
+
+    def test_hugeBytesReadBounded(self) -> None:
+        """
+        Huge bytes are cut too (only the start is decoded).
+        """
+        self.assertEqual(printable(b"y" * 10**7, 5), "yyyyy\N{HORIZONTAL ELLIPSIS}")
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text() | st.binary(), st.integers(min_value=1, max_value=50))
+    def test_anyInput(self, text, limit) -> None:
+        """
+        Whatever the input, the output has no control or format character
+        and is at most 10 times the limit plus one long.
+        """
+        import unicodedata
+
+        out = printable(text, limit)
+        self.assertLessEqual(len(out), 10 * limit + 1)
+        self.assertFalse([c for c in out if unicodedata.category(c)[0] == "C"])
