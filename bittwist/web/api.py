@@ -201,9 +201,31 @@ class ApiResource(_JsonResource):
         self.torrents = TorrentsResource(service, downloadDir, self.events.notify)
         self.putChild(b"torrents", self.torrents)
         self.putChild(b"events", self.events)
+        self.putChild(b"dht", DHTResource(service))
 
     def render_GET(self, request: Request) -> bytes:
-        return writeJson(request, {"torrents": "/api/torrents", "events": "/api/events"})
+        return writeJson(
+            request, {"torrents": "/api/torrents", "events": "/api/events", "dht": "/api/dht"}
+        )
+
+
+class DHTResource(_JsonResource):
+    """
+    C{/api/dht}: the DHT node's figures (see
+    L{bittwist.dht.node.DHTNode.stats}), and whether it is C{enabled}.
+    """
+
+    isLeaf = True
+
+    def __init__(self, service: Any) -> None:
+        super().__init__()
+        self._service = service
+
+    def render_GET(self, request: Request) -> bytes:
+        dht = self._service.dht
+        if dht is None:
+            return writeJson(request, {"enabled": False})
+        return writeJson(request, {"enabled": True, **dht.node.stats()})
 
 
 class TorrentsResource(_JsonResource):
