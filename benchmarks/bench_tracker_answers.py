@@ -116,7 +116,7 @@ def run(port: int, bodySize: int, answers: int) -> None:
     )
     def observe(event: dict) -> None:
         # Count refusals as handled answers (the fixed client refuses them).
-        if event.get("log_namespace", "").endswith("Announcer") and "reason" in event:
+        if "reason" in event and "url" in event:
             if event["log_format"].startswith("Tracker {url} failed"):
                 results.append(f"refused: {event['reason']}")
                 if len(results) >= answers and not done.called:

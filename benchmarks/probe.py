@@ -3,8 +3,14 @@ What a benchmark child measures about itself: CPU seconds, peak RSS, threads,
 and the longest stall of its reactor.
 """
 
+import collections
+import gc
 import os
 import resource
+import sys
+import threading
+import time
+import traceback
 from typing import Any
 
 from twisted.internet.task import LoopingCall
@@ -50,7 +56,11 @@ class StallProbe:
     how late it runs; the longest delay is the longest time the reactor was
     busy with something else (one callback, one read, one write...).
 
+    It also times the garbage collector's passes, which stop every thread.
+
     @ivar longest: the longest delay seen, in seconds.
+    @ivar longestGc: the longest garbage collection, in seconds.
+    @ivar gcSeconds: the time spent collecting garbage, in all.
     """
 
     def __init__(self, reactor: Any) -> None:
@@ -59,14 +69,48 @@ class StallProbe:
         self._loop.clock = reactor
         self._last = 0.0
         self.longest = 0.0
+        self.longestGc = 0.0
+        self.gcSeconds = 0.0
+        self._gcStarted = 0.0
 
     def start(self) -> None:
         self._last = self._reactor.seconds()
         self._loop.start(PROBE_INTERVAL, now=False)
+        gc.callbacks.append(self._gc)
+        if os.environ.get("BENCH_STALL_TRACE"):
+            self.traces: collections.Counter = collections.Counter()
+            thread = threading.Thread(target=self._watch, args=(threading.get_ident(),), daemon=True)
+            thread.start()
+
+    def _watch(self, reactorThread: int) -> None:
+        """
+        While the reactor is late by more than 20 ms, sample where it is,
+        so that C{printTraces} can say what stalls it.
+        """
+        while self._loop.running:
+            time.sleep(0.01)
+            if self._reactor.seconds() - self._last > 0.02 + PROBE_INTERVAL:
+                frame = sys._current_frames().get(reactorThread)
+                if frame is not None:
+                    self.traces["".join(traceback.format_stack(frame)[-12:])] += 1
+
+    def printTraces(self) -> None:
+        for stack, count in getattr(self, "traces", collections.Counter()).most_common(5):
+            print(f"--- {count} samples over 20 ms late:\n{stack}", file=sys.stderr)
 
     def stop(self) -> None:
         if self._loop.running:
             self._loop.stop()
+        if self._gc in gc.callbacks:
+            gc.callbacks.remove(self._gc)
+
+    def _gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._gcStarted = time.perf_counter()
+        else:
+            took = time.perf_counter() - self._gcStarted
+            self.gcSeconds += took
+            self.longestGc = max(self.longestGc, took)
 
     def _tick(self) -> None:
         now = self._reactor.seconds()

@@ -4,6 +4,7 @@ large payloads, as whole processes, with a table of ratios measured in the
 same run.
 
     python -m benchmarks [--payloads 1g,1g-2000] [--directions down,up] [--rounds 1]
+                         [--with resume,many] [--many-count 1000]
 
 Payloads: C{1g} (one 1 GiB file), C{1g-2000} (1 GiB in 2,000 files),
 C{4g} (one 4 GiB file).  A payload that does not fit on the disk of the
@@ -14,6 +15,11 @@ side of both runs:
 
  - C{down}: a libtorrent seeder; the leecher is bittwist, then libtorrent.
  - C{up}: a libtorrent leecher; the seeder is bittwist, then libtorrent.
+
+With C{--with}, it then runs L{benchmarks.bench_resume} (the resume check
+of a complete 1 GiB download against C{hashlib.sha1} alone) and
+L{benchmarks.bench_many} (many torrents in one process; start-up from a
+state folder holding them all).
 
 Each client under test runs in a child process of its own and reports its
 CPU seconds and peak RSS; bittwist's also reports the longest reactor stall
@@ -82,6 +88,7 @@ def childDownloadBittwist(torrentPath: str, folder: str, peer: str, profile: str
     torrent.whenComplete().addCallbacks(done, failed)
     _run(reactor, profile)
     result["stallMs"] = probe.longest * 1000
+    probe.printTraces()
     return result
 
 
@@ -190,6 +197,8 @@ def download(client: str, torrentPath: str, folder: str, peer: str, profile: str
         _child("down", client, torrentPath, folder, peer, profile),
         check=True, capture_output=True, text=True,
     )
+    if os.environ.get("BENCH_STALL_TRACE"):
+        print(out.stderr, file=sys.stderr)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -306,6 +315,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--profile", default="", help="cProfile each bittwist child into FILE.N")
     parser.add_argument("--json", default="", help="also write the rows to this file")
+    parser.add_argument("--with", dest="extras", default="", help="also run: resume, many (comma-separated)")
+    parser.add_argument("--many-count", type=int, default=1000, help="torrents for --with many")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -318,7 +329,7 @@ def main(argv: Optional[list[str]] = None) -> None:
 
     rows: list[dict] = []
     profiles = 0
-    for payload in args.payloads.split(","):
+    for payload in filter(None, args.payloads.split(",")):
         tmp = tempfile.mkdtemp(prefix=f"bench-{payload}-")
         try:
             sizeMiB = PAYLOADS[payload][0]
@@ -369,6 +380,15 @@ def main(argv: Optional[list[str]] = None) -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
+    extras = set(filter(None, args.extras.split(",")))
+    if "resume" in extras:
+        print("\nresume check:", flush=True)
+        subprocess.run([sys.executable, "-m", "benchmarks.bench_resume"], check=True)
+    if "many" in extras:
+        print("\nmany torrents:", flush=True)
+        subprocess.run(
+            [sys.executable, "-m", "benchmarks.bench_many", "--count", str(args.many_count)], check=True
+        )
 
 
 if __name__ == "__main__":

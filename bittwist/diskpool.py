@@ -42,8 +42,8 @@ a long queue drains, many enough that a burst of blocks costs one thread hop.
 
 class DiskPool:
     """
-    At most C{size} threads running the jobs of any number of
-    L{SerialQueue}s; threads start when first needed and then wait for work
+    C{size} threads running the jobs of any number of L{SerialQueue}s; the
+    threads start when first needed and then wait for work
     (daemon threads: they never keep the process alive).
 
     @ivar size: the most threads.
@@ -58,10 +58,6 @@ class DiskPool:
         self._ready: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
-        # Threads not running a batch, and queues not yet taken by one: a
-        # thread starts when more queues wait than threads are free.
-        self._idle = 0
-        self._waiting = 0
 
     def queue(self, reactor: Any) -> "SerialQueue":
         """
@@ -79,29 +75,27 @@ class DiskPool:
         """
         C{serial} has jobs: have a thread run them. Called from any thread.
         """
+        if len(self._threads) < self.size:
+            self._startThreads()
         self._ready.put(serial)
+
+    def _startThreads(self) -> None:
+        # All at once: idle threads waiting on the queue cost nothing, and
+        # counting busy ones would cost a lock on every job.
         with self._lock:
-            self._waiting += 1
-            if self._waiting > self._idle and len(self._threads) < self.size:
+            while len(self._threads) < self.size:
                 thread = threading.Thread(
                     target=self._run, name=f"{self._name}-{len(self._threads)}", daemon=True
                 )
                 self._threads.append(thread)
-                # Counted idle until it takes its first queue.
-                self._idle += 1
                 thread.start()
 
     def _run(self) -> None:
         ready = self._ready
         while True:
             serial = ready.get()
-            with self._lock:
-                self._waiting -= 1
-                self._idle -= 1
             serial._runBatch()
             serial = None
-            with self._lock:
-                self._idle += 1
 
 
 _shared: Optional[DiskPool] = None

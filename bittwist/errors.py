@@ -373,7 +373,7 @@ class KRPCError(ProtocolError):
 
     @ivar reason: what is wrong with the datagram.
     @ivar transactionId: the datagram's transaction id, if it could be read,
-        else L{None}.
+        else C{None}.
     @ivar isQuery: whether the datagram was a query (C{"y": "q"}).
     """
 
@@ -393,7 +393,7 @@ class DHTQueryError(BittwistError):
 
     @ivar address: the C{(host, port)} the query went to.
     @ivar reason: what happened.
-    @ivar code: the KRPC error code the node sent, or L{None}.
+    @ivar code: the KRPC error code the node sent, or C{None}.
     """
 
     def __init__(self, address: tuple[str, int], reason: str, code: int | None = None) -> None:
@@ -401,3 +401,6 @@ class DHTQueryError(BittwistError):
         self.reason = reason
         self.code = code
         super().__init__(f"DHT query to {address[0]}:{address[1]} failed: {reason}")
+
+
+

@@ -10,7 +10,8 @@ event to its torrent, which decides policy. Nothing else writes to a peer's
 transport.
 """
 
-from typing import Callable, Iterable, Optional, Protocol as TypingProtocol
+import ipaddress
+from typing import Any, Callable, Iterable, Optional, Protocol as TypingProtocol, Sequence
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IPushProducer, IReactorTime
@@ -19,13 +20,35 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from bittwist import wire
+from bittwist import __version__, wire
 from bittwist.bitfield import Bitfield
+from bittwist.clientname import describeClient
 from bittwist.errors import ProtocolError
+from bittwist.fast import allowedFastSet
+from bittwist.extensions.handshake import HANDSHAKE_ID, ExtendedHandshake, ExtensionRegistry
 from bittwist.peerstate import MAX_QUEUED_REQUESTS, PeerState
 from bittwist.rate import RateMeter
 
-__all__ = ["PeerProtocol", "IPeerEvents", "MAX_QUEUED_REQUESTS"]
+__all__ = ["PeerProtocol", "IPeerEvents", "MAX_QUEUED_REQUESTS", "OUR_RESERVED", "CLIENT_NAME"]
+
+OUR_RESERVED = wire.makeReserved(wire.ReservedBit.EXTENSION_PROTOCOL, wire.ReservedBit.FAST)
+"""
+The reserved bytes of our handshake: we speak the extension protocol
+(BEP 10) and the fast extension (BEP 6). Each is used on a connection only
+when the peer's handshake announces it too.
+"""
+
+ALLOWED_FAST_SET_SIZE = 10
+"""
+How many pieces we allow a peer fast (BEP 6's k).
+"""
+
+_FAST_MESSAGE_IDS = frozenset({13, 14, 15, 16, 17})
+
+CLIENT_NAME = f"bittwist {__version__}"
+"""
+The C{v} of our extended handshake.
+"""
 
 KEEPALIVE_INTERVAL = 120.0
 """
@@ -58,7 +81,7 @@ class IPeerEvents(TypingProtocol):
     """
 
     infoHash: bytes
-    numPieces: int
+    numPieces: Optional[int]
 
     def peerHandshaked(self, peer: "PeerProtocol") -> bool: ...
     def ourBitfield(self) -> Optional[Bitfield]: ...
@@ -71,6 +94,48 @@ class IPeerEvents(TypingProtocol):
     def requestReceived(self, peer: "PeerProtocol", index: int, begin: int, length: int) -> None: ...
     def peerWritable(self, peer: "PeerProtocol") -> None: ...
     def peerDisconnected(self, peer: "PeerProtocol", reason: str) -> None: ...
+
+    # The extension protocol (BEP 10) and the DHT's port message (BEP 5).
+
+    def extendedHandshakeFields(self) -> tuple[Sequence[str], dict[str, Any]]:
+        """
+        @return: the names of the extensions we speak on this torrent, and
+            the other fields of our extended handshake (C{listenPort},
+            C{metadataSize}: see L{ExtendedHandshake}).
+        """
+
+    def peerExtended(self, peer: "PeerProtocol") -> None:
+        """
+        The peer sent its extended handshake (again):
+        L{PeerProtocol.extendedHandshake} and L{PeerProtocol.supports} say
+        what it speaks.
+        """
+
+    def extensionMessage(self, peer: "PeerProtocol", name: str, payload: bytes) -> None:
+        """
+        The peer sent a message of extension C{name}, one we announced.
+
+        @raise bittwist.errors.ExtensionError: if the payload is bad (the
+            peer is dropped).
+        """
+
+    def peerPort(self, peer: "PeerProtocol", port: int) -> None:
+        """
+        The peer runs a DHT node on UDP port C{port} (BEP 5).
+        """
+
+    # The fast extension (BEP 6).
+
+    def requestRejected(self, peer: "PeerProtocol", index: int, begin: int) -> None:
+        """
+        The peer will not answer our request for the block at C{begin} of
+        piece C{index}: it is ours to ask again.
+        """
+
+    def peerAllowedFast(self, peer: "PeerProtocol", index: int) -> None:
+        """
+        The peer lets us request piece C{index} while it chokes us.
+        """
 
 
 @implementer(IPushProducer)
@@ -89,6 +154,9 @@ class PeerProtocol(Protocol):
     @ivar torrent: the torrent this connection serves, once known.
     @ivar peerId: the remote peer id, once handshaken.
     @ivar reserved: the reserved bytes of the peer's handshake.
+    @ivar extensions: the extension ids of the connection, once handshaken
+        if both sides speak the extension protocol (BEP 10), else C{None}.
+    @ivar extendedHandshake: the peer's latest extended handshake, if any.
     @ivar state: the BEP 3 state of the connection, once handshaken (a
         L{PeerState}; read it, change it through this protocol's methods).
     @ivar outgoing: whether we dialled the peer.
@@ -128,9 +196,11 @@ class PeerProtocol(Protocol):
         self.outgoing = torrent is not None
         self.dialed = dialed
         self.source = source
-        self._decoder = wire.Decoder(expectHandshake=True)
+        self._decoder = wire.Decoder(expectHandshake=True, reserved=OUR_RESERVED)
         self.peerId: Optional[bytes] = None
         self.reserved = bytes(8)
+        self.extensions: Optional[ExtensionRegistry] = None
+        self.extendedHandshake: Optional[ExtendedHandshake] = None
         self.handshaked = False
         self.writePaused = False
         self.downloadRate = RateMeter(reactor)
@@ -158,6 +228,59 @@ class PeerProtocol(Protocol):
     def peerInterested(self) -> bool:
         return self.state.peerInterested if self.handshaked else False
 
+    @property
+    def extensionProtocol(self) -> bool:
+        """
+        Whether both sides announced the extension protocol (BEP 10).
+        """
+        return self._decoder.extensionProtocol
+
+    @property
+    def fast(self) -> bool:
+        """
+        Whether both sides announced the fast extension (BEP 6).
+        """
+        return self._decoder.fast
+
+    def supports(self, name: str) -> bool:
+        """
+        @return: whether the peer announced extension C{name} (one of ours)
+            in its extended handshake.
+        """
+        return self.extensions is not None and self.extensions.remoteId(name) is not None
+
+    @property
+    def clientName(self) -> str:
+        """
+        The peer's client, from the C{v} of its extended handshake if it sent
+        one, else from its peer id.
+        """
+        handshake = self.extendedHandshake
+        return describeClient(self.peerId or b"", handshake.client if handshake else None)
+
+    @property
+    def requestQueueLimit(self) -> Optional[int]:
+        """
+        How many of our requests the peer queues (the C{reqq} of its extended
+        handshake), or C{None} if it did not say.
+        """
+        handshake = self.extendedHandshake
+        return handshake.requestQueue if handshake else None
+
+    @property
+    def listenAddress(self) -> Optional[tuple[str, int]]:
+        """
+        Where the peer accepts connections: the address we dialled, or for an
+        incoming peer its host and the port of its extended handshake's
+        C{p}; C{None} if unknown.
+        """
+        if self.outgoing:
+            return self.dialed
+        handshake = self.extendedHandshake
+        if self.address is None or handshake is None or handshake.listenPort is None:
+            return None
+        return (self.address[0], handshake.listenPort)
+
     # Connection life.
 
     def connectionMade(self) -> None:
@@ -172,7 +295,9 @@ class PeerProtocol(Protocol):
         self.transport.registerProducer(self, True)
         if self.outgoing:
             assert self.torrent is not None
-            self._write(wire.encode(wire.Handshake(self.torrent.infoHash, self._ourPeerId)))
+            self._write(
+                wire.encode(wire.Handshake(self.torrent.infoHash, self._ourPeerId, OUR_RESERVED))
+            )
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         # Nothing is written or received any more (sendBlock answers False
@@ -255,7 +380,9 @@ class PeerProtocol(Protocol):
             self.torrent = self._lookup(message.infoHash)
             if self.torrent is None:
                 raise ProtocolError("handshake for a torrent we do not serve")
-            self._write(wire.encode(wire.Handshake(message.infoHash, self._ourPeerId)))
+            self._write(
+                wire.encode(wire.Handshake(message.infoHash, self._ourPeerId, OUR_RESERVED))
+            )
         elif message.infoHash != self.torrent.infoHash:
             raise ProtocolError("handshake for another torrent")
         # Kept even when it is ours, so that whoever dialled can tell.
@@ -264,15 +391,40 @@ class PeerProtocol(Protocol):
             raise ProtocolError("connected to ourselves")
         self.reserved = message.reserved
         numPieces = self.torrent.numPieces
-        self._decoder.setMaxBitfieldPieces(numPieces)
-        self.state = PeerState(numPieces)
+        if numPieces is not None:
+            # Otherwise (fetching the metadata) the message length bound holds.
+            self._decoder.setMaxBitfieldPieces(numPieces)
+        self.state = PeerState(numPieces, fast=self.fast)
         self.handshaked = True
         if not self.torrent.peerHandshaked(self):
             self.drop("refused by torrent")
             return
         ours = self.torrent.ourBitfield()
-        if ours is not None and len(ours):
+        if self.fast:
+            # BEP 6: the first message is a bitfield, have all or have none.
+            if ours is None or not len(ours):
+                self.sendMessage(wire.HaveNone())
+            elif ours.complete():
+                self.sendMessage(wire.HaveAll())
+            else:
+                self.sendMessage(wire.Bitfield(ours.toBytes()))
+        elif ours is not None and len(ours):
             self.sendMessage(wire.Bitfield(ours.toBytes()))
+        if self.extensionProtocol:
+            self._sendExtendedHandshake()
+
+    def _sendExtendedHandshake(self) -> None:
+        assert self.torrent is not None and self.address is not None
+        names, fields = self.torrent.extendedHandshakeFields()
+        self.extensions = ExtensionRegistry.withNames(*names)
+        try:
+            yourIp = ipaddress.ip_address(self.address[0])
+        except ValueError:
+            yourIp = None
+        handshake = self.extensions.makeHandshake(
+            client=CLIENT_NAME, requestQueue=MAX_QUEUED_REQUESTS, yourIp=yourIp, **fields
+        )
+        self.sendMessage(wire.Extended(HANDSHAKE_ID, handshake.encode()))
 
     def _handshaken(self) -> IPeerEvents:
         if not self.handshaked:
@@ -317,18 +469,81 @@ class PeerProtocol(Protocol):
         torrent = self._handshaken()
         self.state.received()
         self.state.peerBitfield(message.payload)
+        self._sendAllowedFast()
         torrent.peerBitfield(self)
+
+    def _receiveHaveAll(self, message: wire.HaveAll) -> None:
+        torrent = self._handshaken()
+        self.state.received()
+        self.state.peerHaveAll()
+        torrent.peerBitfield(self)
+
+    def _receiveHaveNone(self, message: wire.HaveNone) -> None:
+        torrent = self._handshaken()
+        self.state.received()
+        self.state.peerHaveNone()
+        self._sendAllowedFast()
+        torrent.peerBitfield(self)
+
+    def _sendAllowedFast(self) -> None:
+        """
+        Under the fast extension, allow the peer fast the pieces of its
+        allowed fast set (BEP 6's algorithm) that we have and it lacks, so
+        that a new peer can get started before we unchoke it.
+        """
+        if not self.fast or self.state.pieces.complete() or self.address is None:
+            return
+        assert self.torrent is not None
+        ours = self.torrent.ourBitfield()
+        if ours is None or not len(ours):
+            return
+        try:
+            indices = allowedFastSet(
+                self.address[0], self.torrent.infoHash, self.torrent.numPieces, ALLOWED_FAST_SET_SIZE
+            )
+        except ValueError:
+            # Not an IP address (a test transport, say): nothing allowed.
+            return
+        for index in indices:
+            if index in ours and index not in self.state.pieces:
+                self.state.allowedFastOut.add(index)
+                self.sendMessage(wire.AllowedFast(index))
+
+    def _receiveRejectRequest(self, message: wire.RejectRequest) -> None:
+        torrent = self._handshaken()
+        self.state.received()
+        if self.state.peerRejected((message.index, message.begin, message.length)):
+            torrent.requestRejected(self, message.index, message.begin)
+
+    def _receiveAllowedFast(self, message: wire.AllowedFast) -> None:
+        torrent = self._handshaken()
+        # libtorrent sends these right after its bitfield, some clients
+        # before it.
+        self.state.received(countsAsMessage=False)
+        if self.state.peerAllowedFast(message.index):
+            torrent.peerAllowedFast(self, message.index)
+
+    def _receiveSuggestPiece(self, message: wire.SuggestPiece) -> None:
+        self._handshaken()
+        self.state.received(countsAsMessage=False)
+        self.state.peerSuggested(message.index)
 
     def _receiveRequest(self, message: wire.Request) -> None:
         torrent = self._handshaken()
         self.state.received()
-        if self.state.peerRequested((message.index, message.begin, message.length)):
+        request = (message.index, message.begin, message.length)
+        if self.state.peerRequested(request):
             torrent.requestReceived(self, message.index, message.begin, message.length)
+        elif self.fast:
+            self.sendMessage(wire.RejectRequest(*request))
 
     def _receiveCancel(self, message: wire.Cancel) -> None:
         self._handshaken()
         self.state.received()
-        self.state.peerCancelled((message.index, message.begin, message.length))
+        request = (message.index, message.begin, message.length)
+        if self.state.peerCancelled(request) and self.fast:
+            # BEP 6: even a cancelled request gets its answer.
+            self.sendMessage(wire.RejectRequest(*request))
 
     def _receivePiece(self, message: wire.Piece) -> None:
         torrent = self._handshaken()
@@ -338,9 +553,34 @@ class PeerProtocol(Protocol):
         self.downloadRate.add(size)
         torrent.blockReceived(self, message.index, message.begin, message.block)
 
-    def _receiveIgnored(self, message: object) -> None:
-        # Port (DHT) and messages of extensions we did not negotiate.
+    def _receivePort(self, message: wire.Port) -> None:
+        torrent = self._handshaken()
+        # Sent after the bitfield by some clients, before it by others.
+        self.state.received(countsAsMessage=False)
+        torrent.peerPort(self, message.port)
+
+    def _receiveExtended(self, message: wire.Extended) -> None:
+        torrent = self._handshaken()
+        # libtorrent sends its extended handshake before its bitfield.
+        self.state.received(countsAsMessage=False)
+        assert self.extensions is not None
+        if message.extendedId == HANDSHAKE_ID:
+            handshake = ExtendedHandshake.decode(message.payload)
+            self.extensions.receiveHandshake(handshake)
+            self.extendedHandshake = handshake
+            torrent.peerExtended(self)
+            return
+        name = self.extensions.localName(message.extendedId)
+        if name is not None:
+            torrent.extensionMessage(self, name, message.payload)
+
+    def _receiveIgnored(self, message: wire.UnknownMessage) -> None:
+        # Messages of extensions we do not speak.
         self._handshaken()
+        if message.messageId in _FAST_MESSAGE_IDS:
+            raise ProtocolError(
+                f"fast extension message {message.messageId} without the fast extension"
+            )
         self.state.received()
 
     _dispatch = {
@@ -355,7 +595,13 @@ class PeerProtocol(Protocol):
         wire.Request: _receiveRequest,
         wire.Cancel: _receiveCancel,
         wire.Piece: _receivePiece,
-        wire.Port: _receiveIgnored,
+        wire.Port: _receivePort,
+        wire.HaveAll: _receiveHaveAll,
+        wire.HaveNone: _receiveHaveNone,
+        wire.RejectRequest: _receiveRejectRequest,
+        wire.AllowedFast: _receiveAllowedFast,
+        wire.SuggestPiece: _receiveSuggestPiece,
+        wire.Extended: _receiveExtended,
         wire.UnknownMessage: _receiveIgnored,
     }
 
@@ -375,6 +621,18 @@ class PeerProtocol(Protocol):
         if message is not None and not self._disconnecting:
             self._write(wire.encode(message))
 
+    def sendExtended(self, name: str, payload: bytes) -> bool:
+        """
+        Send a message of extension C{name}, if the peer speaks it.
+
+        @return: whether it was sent.
+        """
+        if self._disconnecting or not self.supports(name):
+            return False
+        assert self.extensions is not None
+        self.sendMessage(self.extensions.message(name, payload))
+        return True
+
     def setInterested(self, interested: bool) -> None:
         """
         Tell the peer whether we want anything it has (only on change).
@@ -384,9 +642,28 @@ class PeerProtocol(Protocol):
     def setChoking(self, choking: bool) -> None:
         """
         Choke or unchoke the peer (only on change). Choking discards its
-        queued requests, as BEP 3 says.
+        queued requests, as BEP 3 says; under the fast extension it rejects
+        each, but those for pieces we allowed it fast.
         """
-        self.sendMessage(self.state.setChoking(choking))
+        message = self.state.setChoking(choking)
+        self.sendMessage(message)
+        if message is not None and choking and self.fast:
+            for request in self.state.rejectUnallowed():
+                self.sendMessage(wire.RejectRequest(*request))
+
+    def rejectRequest(self, index: int, begin: int, length: int) -> bool:
+        """
+        Refuse a queued request of the peer (one for a piece we lack, say):
+        under the fast extension it is told with a reject.
+
+        @return: whether the peer was told (C{False}: it does not speak the
+            fast extension, and a request we will not serve is its fault).
+        """
+        self.state.unqueue((index, begin, length))
+        if not self.fast:
+            return False
+        self.sendMessage(wire.RejectRequest(index, begin, length))
+        return True
 
     def sendHave(self, index: int) -> None:
         """

@@ -7,7 +7,7 @@ have and what arrived; the picker answers with blocks to request.
 """
 
 import random
-from typing import Callable, Hashable, Iterable
+from typing import Any, Callable, Hashable, Iterable
 
 from bittwist.bitfield import Bitfield
 from bittwist.wire import BLOCK_SIZE
@@ -61,6 +61,37 @@ class _Partial:
 
     def untouched(self) -> bool:
         return self.received == 0 and not any(self.states)
+
+
+def wantedPieceSizes(metainfo: Any) -> Callable[[int], int]:
+    """
+    How much of each piece to download: all of it, but the BEP 47 pad bytes
+    that end it.  A pad file fills a file's last piece up to the piece
+    boundary; its bytes are zeros by definition, so asking peers for them
+    only wastes the link (a torrent of many small files can be half pad).
+
+    @param metainfo: a L{bittwist.metainfo.Metainfo}.
+    @return: the size to request of a piece, by index: the piece's size up
+        to its trailing pad bytes (never 0: a piece that is all pad is
+        requested whole).
+    """
+    pieceLength = metainfo.pieceLength
+    trimmed: dict[int, int] = {}
+    for entry in metainfo.files:
+        if not entry.pad or not entry.length:
+            continue
+        end = entry.offset + entry.length
+        if end % pieceLength and end != metainfo.totalLength:
+            # Not at a piece boundary: not a trailing pad; ask for it.
+            continue
+        index = (end - 1) // pieceLength
+        padStart = entry.offset - index * pieceLength
+        if padStart > 0:
+            trimmed[index] = padStart
+    if not trimmed:
+        return metainfo.pieceSize
+    pieceSize = metainfo.pieceSize
+    return lambda index: trimmed.get(index) or pieceSize(index)
 
 
 class PiecePicker:

@@ -163,6 +163,20 @@ class TokenBucket:
         self._watchers.append(callback)
         self._schedule()
 
+    def clear(self) -> None:
+        """
+        Forget whoever waits (their connections are closing): cancel the
+        waiting L{acquire}s, drop the L{whenAvailable} callbacks and the
+        timer. The bucket can be used again afterwards.
+        """
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        self._watchers = []
+        waiters, self._waiters = self._waiters, type(self._waiters)()
+        for _, d in waiters:
+            d.cancel()
+
     def _schedule(self) -> None:
         if self._timer is not None and self._timer.active():
             return

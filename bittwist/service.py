@@ -19,7 +19,10 @@ from twisted.python.failure import Failure
 from bittwist import events
 from bittwist import metainfo as _metainfo
 from bittwist.config import SessionConfig, TorrentConfig
-from bittwist.errors import BittwistError, ListenError, StorageError, UsageError
+from bittwist.dht.node import DHTService
+from bittwist.errors import BittwistError, ListenError, StorageError, TorrentStopped, UsageError
+from bittwist.fetch import fetchTorrent
+from bittwist.magnet import MagnetLink, parseMagnet
 from bittwist.metainfo import Metainfo
 from bittwist.progress import ProgressLogger, formatRate, formatSize
 from bittwist.session import Session, StorageFactory
@@ -33,6 +36,7 @@ from bittwist.state import (
 )
 from bittwist.torrent import Torrent, TorrentState
 from bittwist.torrent.lifecycle import ACTIVE
+from bittwist.torrent.magnet import MagnetTorrent
 
 __all__ = ["BitTorrentService", "endpointDescription"]
 
@@ -74,6 +78,7 @@ class BitTorrentService(MultiService):
 
     @ivar session: the torrents and their shared peer id and port.
     @ivar state: the state folder, or C{None}.
+    @ivar dht: the L{DHTService}, or C{None}.
     """
 
     log = Logger()
@@ -89,6 +94,7 @@ class BitTorrentService(MultiService):
         stateDir: Optional[str] = None,
         storageFactory: Optional[StorageFactory] = None,
         endpointFactory: Optional[Callable[[str, int], IStreamClientEndpoint]] = None,
+        dht: Optional[DHTService] = None,
     ) -> None:
         """
         @param endpoint: where to accept peers: an endpoint, its string
@@ -96,7 +102,8 @@ class BitTorrentService(MultiService):
         @param reactor: the reactor (the global one by default).
         @param config: rate limits, and each torrent's limits and seed goals.
         @param peerId: our peer id (a fresh one by default).
-        @param httpClient: a treq-like client for trackers.
+        @param httpClient: a treq-like client for trackers and for fetching
+            torrents by URL (L{addTorrentFromURL}).
         @param progressInterval: seconds between progress log lines, or
             C{None} for none.
         @param stateDir: the folder to remember torrents in across restarts
@@ -105,6 +112,8 @@ class BitTorrentService(MultiService):
             download folder by default).
         @param endpointFactory: makes the client endpoint that dials a peer's
             C{(host, port)} (TCP by default).
+        @param dht: a DHT node to run as a child service and to find peers
+            through (public torrents only), or C{None} for no DHT.
         """
         super().__init__()
         if reactor is None:
@@ -115,6 +124,7 @@ class BitTorrentService(MultiService):
             self._endpointDescription = endpoint = endpointDescription(endpoint)
             endpoint = serverFromString(reactor, endpoint)
         self._endpoint = endpoint
+        self._httpClient = httpClient
         self._listening: Optional[Deferred[Any]] = None
         self._listenWaiters: list[Deferred[int]] = []
         self._listenResult: Optional[Union[int, Failure]] = None
@@ -126,6 +136,10 @@ class BitTorrentService(MultiService):
             storageFactory=storageFactory,
             endpointFactory=endpointFactory,
         )
+        self.dht = dht
+        if dht is not None:
+            self.session.dht = dht.node
+            dht.setServiceParent(self)
         # Whether torrents start when added: once running and listening (or
         # failed to), so that none is started twice.
         self._ready = False
@@ -211,6 +225,83 @@ class BitTorrentService(MultiService):
         if self._ready:
             self._startTorrent(added)
         return added
+
+    def addMagnet(
+        self,
+        link: Union[str, MagnetLink],
+        downloadDir: Union[str, os.PathLike[str]],
+        peers: Iterable[tuple[str, int]] = (),
+        announce: bool = True,
+    ) -> MagnetTorrent:
+        """
+        Add a torrent by its magnet link: it fetches the metadata from peers
+        (the link's trackers and peers, and the DHT), then becomes an
+        ordinary torrent, remembered in the state folder with its
+        C{.torrent} made of that metadata. It starts now if the service is
+        running, else when the service starts.
+
+        @param link: a C{magnet:?xt=urn:btih:...} link, or one parsed.
+        @param downloadDir: the folder its files go in.
+        @param peers: peer addresses besides the link's.
+        @param announce: whether to use the link's trackers.
+        @raise bittwist.errors.MagnetError: if the link cannot be used.
+        @raise bittwist.errors.UsageError: if the torrent is already added.
+        @return: the magnet: its C{whenTorrent()} fires with the torrent
+            that replaces it, its C{whenComplete()} when that torrent has
+            every piece.
+        """
+        if isinstance(link, str):
+            link = parseMagnet(link)
+        downloadDir = os.path.abspath(downloadDir)
+        magnet = self.session.addMagnet(link, peers, config=self._torrentConfig(announce))
+        d = magnet.whenMetadata()
+        d.addCallback(self._metadataFetched, magnet, downloadDir, announce)
+        # Removed or stopped before its metadata came: nothing to do.
+        d.addErrback(lambda failure: failure.trap(TorrentStopped) and None)
+        if self._ready:
+            magnet.start()
+        return magnet
+
+    def _metadataFetched(
+        self, data: bytes, magnet: MagnetTorrent, downloadDir: str, announce: bool
+    ) -> None:
+        addresses = magnet.knownAddresses()
+        self.session.replaceMagnet(magnet)
+        try:
+            torrent = self.addTorrent(data, downloadDir, announce=announce)
+        except BittwistError as e:
+            # The metadata matched the info hash, so it is what the link
+            # names; a torrent we cannot take (too big, paths refused) is
+            # the user's to know about.
+            self.log.error("{name}: {error}", name=magnet.name, error=str(e))
+            magnet.stop()
+            return
+        for source, group in addresses:
+            torrent.addPeers(group, source)
+        magnet.replacedBy(torrent)
+        magnet.stop()
+        self.log.info(
+            "{name}: metadata received from peers; the torrent is saved and downloads",
+            name=torrent.metainfo.name,
+        )
+
+    def addTorrentFromURL(
+        self, url: str, downloadDir: Union[str, os.PathLike[str]]
+    ) -> Deferred[Torrent]:
+        """
+        Fetch a C{.torrent} from an C{http://} or C{https://} address
+        (bounded in size and time, see L{bittwist.fetch}) and add it like
+        L{addTorrent}.
+
+        @param url: the address of the C{.torrent} file.
+        @param downloadDir: the folder its files go in.
+        @return: fires with the torrent, or fails with
+            L{bittwist.errors.TorrentFetchError} if it cannot be fetched or
+            is no torrent, or L{bittwist.errors.UsageError} if it is already
+            added.
+        """
+        d = fetchTorrent(url, self._httpClient, self._reactor)
+        return d.addCallback(self.addTorrent, downloadDir)
 
     def removeTorrent(self, infoHash: bytes, deleteData: bool = False) -> Deferred[None]:
         """
@@ -330,6 +421,9 @@ class BitTorrentService(MultiService):
                 self._save(torrent)
 
     def _startTorrent(self, torrent: Torrent) -> None:
+        if isinstance(torrent, MagnetTorrent):
+            torrent.start()
+            return
         if torrent.state is not TorrentState.STOPPED:
             # In error since added (its data is missing): it waits for the
             # user to resume or remove it.

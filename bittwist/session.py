@@ -21,11 +21,14 @@ from bittwist.errors import UsageError
 from bittwist.encryption import EncryptedServerFactory
 from bittwist.factory import PeerDialer, PeerServerFactory
 from bittwist.mse import Policy
+from bittwist.magnet import MagnetLink
 from bittwist.metainfo import Metainfo
 from bittwist.ratelimit import TokenBucket
 from bittwist.sources import IPeerSource, ManualSource, TrackerSource
+from bittwist.sources.dht import dhtSourceFor
 from bittwist.storage import FileStorage, IPieceStorage
 from bittwist.torrent import Torrent
+from bittwist.torrent.magnet import MagnetTorrent
 
 __all__ = ["Session", "makePeerId"]
 
@@ -87,6 +90,8 @@ class Session:
         (C{uploadLimit.setRate(bytesPerSecond)}; 0 is unlimited).
     @ivar downloadLimit: the download rate limit of every torrent together.
     @ivar dialer: makes the outgoing peer connections of every torrent.
+    @ivar dht: the DHT node (a L{bittwist.dht.IDHTNode}) that torrents added
+        from now on use as a peer source, unless private; C{None} for none.
     """
 
     log = Logger()
@@ -109,7 +114,7 @@ class Session:
         @param endpointFactory: makes the client endpoint to dial a peer's
             C{(host, port)} (TCP by default).
         """
-        self._reactor = reactor
+        self._reactor = self.reactor = reactor
         self.config = config
         self.peerId = peerId or makePeerId()
         self._httpClient = httpClient if httpClient is not None else _trackerClient(reactor)
@@ -122,6 +127,7 @@ class Session:
         self.torrents: dict[bytes, Torrent] = {}
         self.port = 0
         self._listening: Optional[IListeningPort] = None
+        self.dht: Any = None
 
     def _lookup(self, infoHash: bytes) -> Optional[Torrent]:
         return self.torrents.get(infoHash)
@@ -186,6 +192,9 @@ class Session:
         peers = tuple(peers)
         if peers:
             sources.append(ManualSource(peers))
+        dht = dhtSourceFor(metainfo.private, self.dht, self._reactor)
+        if dht is not None:
+            sources.append(dht)
         torrent = Torrent(
             metainfo,
             storage,
@@ -201,6 +210,52 @@ class Session:
         self.torrents[metainfo.infoHash] = torrent
         return torrent
 
+    def addMagnet(
+        self,
+        link: MagnetLink,
+        peers: Iterable[tuple[str, int]] = (),
+        config: Optional[TorrentConfig] = None,
+    ) -> MagnetTorrent:
+        """
+        Add a torrent known by its magnet link alone (not yet started: call
+        its C{start}); it fetches the metadata, and the caller then replaces
+        it with L{replaceMagnet} and L{addTorrent}.
+
+        @param link: the magnet link.
+        @param peers: peer addresses besides the link's and the trackers'.
+        @param config: how it behaves.
+        @raise UsageError: if the torrent is already in the session.
+        """
+        if link.infoHash in self.torrents:
+            raise UsageError(f"{link.name}: this torrent is already added")
+        if config is None:
+            config = self.config.torrent
+        sources: list[IPeerSource] = []
+        if config.announce and link.trackers:
+            tiers = [[url] for url in link.trackers]
+            sources.append(TrackerSource(tiers, self._reactor, self._httpClient))
+        peers = tuple(link.peers) + tuple(peers)
+        if peers:
+            sources.append(ManualSource(peers))
+        # Whether the torrent is private is unknown until its metadata is
+        # in; a magnet link is public by nature (BEP 9).
+        dht = dhtSourceFor(False, self.dht, self._reactor)
+        if dht is not None:
+            sources.append(dht)
+        magnet = MagnetTorrent(
+            link, self.peerId, self._reactor, config, sources=sources, dialer=self.dialer, port=self.port
+        )
+        self.torrents[link.infoHash] = magnet  # type: ignore[assignment]
+        return magnet
+
+    def replaceMagnet(self, magnet: MagnetTorrent) -> None:
+        """
+        Forget C{magnet} (its metadata is in) so that the torrent made of it
+        can be added; the caller stops it once that torrent took over.
+        """
+        if self.torrents.get(magnet.infoHash) is magnet:
+            del self.torrents[magnet.infoHash]
+
     def removeTorrent(self, infoHash: bytes, deleteData: bool = False) -> Deferred[None]:
         """
         Stop a torrent and forget it; with C{deleteData}, delete its files
@@ -214,7 +269,8 @@ class Session:
         if torrent is None:
             raise UsageError(f"no torrent with info hash {infoHash.hex()} in this session")
         d = torrent.stop()
-        if deleteData:
+        if deleteData and torrent.metainfo is not None:
+            # (A magnet has no metadata, hence no files yet.)
             d.addCallback(lambda _: torrent.storage.removeData())
         return d
 
@@ -225,6 +281,9 @@ class Session:
         @return: fires when everything is closed; never fails.
         """
         waits = [torrent.stop() for torrent in self.torrents.values()]
+        # The torrents' peers are closing: nobody waits for the limits now.
+        self.uploadLimit.clear()
+        self.downloadLimit.clear()
         if self._listening is not None:
             # IListeningPort.stopListening may return a Deferred, or not.
             waits.append(maybeDeferred(self._listening.stopListening))

@@ -49,6 +49,18 @@ _HASH_CHUNK = 1024 * 1024
 
 _ZEROS = bytes(_HASH_CHUNK)
 
+_MAX_PENDING_BYTES = 1024 * 1024
+"""
+Blocks queued for writing within one reactor turn go to the pool together,
+up to this many bytes...
+"""
+
+_MAX_PENDING_WRITES = 64
+"""
+...and this many blocks (a C{pwritev} takes at most C{IOV_MAX}, 1024 on
+Linux, buffers).
+"""
+
 MAX_RUNNING_HASHES = 256
 """
 How many pieces one L{FileStorage} hashes as their blocks are written, at
@@ -180,6 +192,19 @@ class _Absent(Exception):
     """
 
 
+def _report(reports: list) -> None:
+    """
+    On the reactor thread: call each C{(callback, value)} of C{reports}.
+    """
+    for callback, value in reports:
+        try:
+            callback(value)
+        except Exception:
+            # Like SerialQueue's own reporting: one callback's bug must not
+            # keep the others from hearing about their blocks.
+            Logger().failure("Reporting a write with {callback}", callback=callback)
+
+
 class _Span:
     """
     One file of the layout, as the storage uses it.
@@ -209,7 +234,7 @@ class _StorageBase:
     @property
     def closed(self) -> bool:
         """
-        Whether L{close} (or C{removeData}) was called: nothing more is read
+        Whether C{close} (or C{removeData}) was called: nothing more is read
         or written.
         """
         return self._closed
@@ -535,6 +560,10 @@ class FileStorage(_StorageBase):
         # many those are; only ever used on the pool thread running our jobs.
         self._runningHashes: dict[int, tuple[Any, int]] = {}
         self._jobs = (pool or sharedPool()).queue(reactor)
+        # Writes queued by queueWrite, not yet handed to the pool: those of
+        # one reactor turn go as one job (see _flushWrites).
+        self._pendingWrites: list[tuple[int, bytes, Callable, Callable]] = []
+        self._pendingBytes = 0
         self._closing: Deferred | None = None
         self._closeWaiters: list[Deferred] = []
         self._trigger = None
@@ -573,6 +602,8 @@ class FileStorage(_StorageBase):
             self._trigger = self._reactor.addSystemEventTrigger(
                 "before", "shutdown", self._shutdown
             )
+        if self._pendingWrites:
+            self._flushWrites()
         self._jobs.call(callback, errback, function, *args)
 
     def check(self, trusted: Bitfield | None = None, rehash: Iterable[int] = ()) -> Deferred:
@@ -604,7 +635,31 @@ class FileStorage(_StorageBase):
         except StorageError:
             failed(Failure())
             return
-        self._call(written, failed, self._write, start, data)
+        pending = self._pendingWrites
+        pending.append((start, data, written, failed))
+        self._pendingBytes += len(data)
+        if len(pending) == 1:
+            self._reactor.callLater(0, self._flushWrites)
+        elif self._pendingBytes >= _MAX_PENDING_BYTES or len(pending) >= _MAX_PENDING_WRITES:
+            self._flushWrites()
+
+    def _flushWrites(self) -> None:
+        """
+        Hand the writes queued so far to the pool as one job: one thread hop
+        for the blocks of a reactor turn, and adjacent ones written with one
+        system call.
+        """
+        writes = self._pendingWrites
+        if not writes:
+            return
+        self._pendingWrites = []
+        self._pendingBytes = 0
+
+        def failedAll(failure: Failure) -> None:
+            for _, _, _, failed in writes:
+                failed(failure)
+
+        self._call(_report, failedAll, self._writeMany, writes)
 
     def readBlock(self, index: int, begin: int, length: int) -> Deferred:
         try:
@@ -798,6 +853,84 @@ class FileStorage(_StorageBase):
         self._hashWritten(start, data, padded)
         return len(data)
 
+    def _writeMany(self, writes: list[tuple[int, bytes, Callable, Callable]]) -> list:
+        """
+        Write blocks queued by L{queueWrite}, in order; a run of blocks that
+        follow each other in one file goes in one C{pwritev}.
+
+        @return: for each block, its C{written} callback and length, or its
+            C{failed} callback and the failure.
+        """
+        reports = []
+        run: list[tuple[int, bytes, Callable, Callable]] = []
+        runSpan: _Span | None = None
+        runEnd = -1
+        for write in writes:
+            start, data = write[0], write[1]
+            end = start + len(data)
+            span = self._spans[bisect.bisect_right(self._starts, start) - 1]
+            inOneFile = not span.pad and end <= span.offset + span.length
+            if run and inOneFile and span is runSpan and start == runEnd:
+                run.append(write)
+                runEnd = end
+                continue
+            if run:
+                self._writeRun(runSpan, run, reports)
+                run = []
+            if inOneFile:
+                run, runSpan, runEnd = [write], span, end
+            else:
+                try:
+                    reports.append((write[2], self._write(start, data)))
+                except BaseException:
+                    reports.append((write[3], Failure()))
+        if run:
+            self._writeRun(runSpan, run, reports)
+        return reports
+
+    def _writeRun(self, span: _Span, run: list, reports: list) -> None:
+        """
+        Write blocks that follow each other in the file of C{span}, adding
+        how each went to C{reports}.
+        """
+        if len(run) == 1:
+            start, data, written, failed = run[0]
+            try:
+                reports.append((written, self._write(start, data)))
+            except BaseException:
+                reports.append((failed, Failure()))
+            return
+        if not self._emptiesMade:
+            self._makeEmptyFiles(self.metainfo)
+        first = run[0][0]
+        offset = first - span.offset
+        buffers = [memoryview(data) for _, data, _, _ in run]
+        try:
+            try:
+                fd = self._fd(span, True)
+                total = sum(len(b) for b in buffers)
+                done = os.pwritev(fd, buffers, offset)
+                while done < total:
+                    # A short write: the rest one buffer at a time.
+                    skip = done
+                    for b in buffers:
+                        if skip >= len(b):
+                            skip -= len(b)
+                            continue
+                        done += os.pwrite(fd, b[skip:], offset + done)
+                        break
+            except OSError as e:
+                raise _osError(e, "writing", span.path) from None
+        except BaseException:
+            failure = Failure()
+            for start, _, _, failed in run:
+                self._runningHashes.pop(start // self._pieceLength, None)
+                reports.append((failed, failure))
+            return
+        for start, data, written, _ in run:
+            self._hashWritten(start, data, False)
+            reports.append((written, len(data)))
+
     def _writeSpans(self, start: int, data: bytes) -> bool:
         """
         Write C{data} at stream offset C{start} into the files it spans.
@@ -828,25 +961,29 @@ class FileStorage(_StorageBase):
         continues what is hashed so far; start one if it begins the piece.
 
         Invariant: a running hash covers exactly the piece's first bytes as
-        they are on disk.  Any other write to the piece ends it.  A block with
-        pad bytes ends it too: pad bytes read back as zeros whatever a peer
-        sent.
+        they are on disk.  Any other write to the piece ends it.  Pad bytes
+        are hashed as the zeros they read back as, whatever a peer sent.
         """
         index, begin = divmod(start, self._pieceLength)
         running = self._runningHashes
-        if padded:
-            running.pop(index, None)
-        elif begin == 0:
-            running.pop(index, None)
+        entry = running.pop(index, None)
+        if begin == 0:
             if len(running) >= MAX_RUNNING_HASHES:
                 del running[next(iter(running))]
-            running[index] = (hashlib.sha1(data), len(data))
+            sha1 = hashlib.sha1()
+        elif entry is not None and entry[1] == begin:
+            sha1 = entry[0]
         else:
-            entry = running.pop(index, None)
-            if entry is not None and entry[1] == begin:
-                sha1 = entry[0]
-                sha1.update(data)
-                running[index] = (sha1, begin + len(data))
+            return
+        if padded:
+            view = memoryview(data)
+            position = 0
+            for span, _, size in self._segments(start, len(data)):
+                sha1.update(_ZEROS[:size] if span.pad else view[position:position + size])
+                position += size
+        else:
+            sha1.update(data)
+        running[index] = (sha1, begin + len(data))
 
     def _readSegments(self, start: int, length: int, into: Callable[[Any], None]) -> None:
         """
@@ -907,8 +1044,20 @@ class FileStorage(_StorageBase):
         else by reading it back.
         """
         entry = self._runningHashes.pop(index, None)
-        if entry is not None and entry[1] == self.metainfo.pieceSize(index):
-            return entry[0].digest() == self.metainfo.hashOf(index)
+        size = self.metainfo.pieceSize(index)
+        if entry is not None:
+            sha1, hashed = entry
+            if hashed < size:
+                # Pad bytes that end the piece are never downloaded: they
+                # are zeros.
+                start = index * self._pieceLength
+                rest = list(self._segments(start + hashed, size - hashed))
+                if all(span.pad for span, _, _ in rest):
+                    for _, _, length in rest:
+                        sha1.update(bytes(length))
+                    hashed = size
+            if hashed == size:
+                return sha1.digest() == self.metainfo.hashOf(index)
         return self._hashMatches(index)
 
     def _checkAll(self, indexes: Iterable[int]) -> list[int]:

@@ -7,7 +7,7 @@ import os
 import shutil
 import sys
 import tempfile
-from typing import Any
+from typing import Any, Optional
 
 from twisted.application.service import IService, MultiService
 from twisted.internet.endpoints import serverFromString
@@ -18,7 +18,9 @@ from bittwist import events, metainfo
 from bittwist.commandline import OneLineUsageErrors
 from bittwist.config import SessionConfig, TorrentConfig
 from bittwist.demo import DemoSwarm
-from bittwist.errors import MetainfoError, StateFolderError
+from bittwist.dht.node import DEFAULT_BOOTSTRAP, DHTService
+from bittwist.errors import MagnetError, MetainfoError, StateFolderError
+from bittwist.magnet import parseMagnet
 from bittwist.mse import Policy
 from bittwist.progress import ProgressLine
 from bittwist.ratelimit import parseRate
@@ -37,17 +39,22 @@ from bittwist.web.site import DEFAULT_ENDPOINT, WebService
 
 __all__ = ["Options", "makeService"]
 
+#: The routing table file of the DHT node, in the state folder.
+DHT_TABLE_FILE = "dht-table"
 
-def parseHostPort(value: str) -> tuple[str, int]:
+
+def parseHostPort(value: str, option: str = "--peer") -> tuple[str, int]:
     """
     Parse C{HOST:PORT} (C{[v6]:PORT} for IPv6).
+
+    @param option: the option it came with, for the error message.
 
     @raise usage.UsageError: if it is not that.
     """
     host, sep, port = value.rpartition(":")
     host = host.strip("[]")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise usage.UsageError(f"--peer {value!r}: expected HOST:PORT, e.g. 127.0.0.1:6881")
+        raise usage.UsageError(f"{option} {value!r}: expected HOST:PORT, e.g. 127.0.0.1:6881")
     return host, int(port)
 
 
@@ -56,7 +63,7 @@ class Options(OneLineUsageErrors, usage.Options):
     Options of C{twistd bittorrent}.
     """
 
-    synopsis = "[--torrent FILE] [options]"
+    synopsis = "[--torrent FILE | --magnet LINK] [options]"
     longdesc = (
         "Download a torrent, verify every piece, and seed it until stopped. "
         "On a terminal, a progress line is redrawn in place below the log; "
@@ -71,9 +78,18 @@ class Options(OneLineUsageErrors, usage.Options):
             "Log debug lines too (each peer connected and dropped, and why), "
             "when logging to standard output.",
         ],
+        ["no-dht", None, "Do not run a DHT node: find peers through trackers and --peer only."],
     ]
     optParameters = [
         ["torrent", "t", None, "The .torrent file to download."],
+        [
+            "magnet",
+            "m",
+            None,
+            "A magnet link to download instead (magnet:?xt=urn:btih:...): the "
+            "metadata comes from peers, found through the link's trackers and "
+            "peers and the DHT.",
+        ],
         ["download-dir", "d", ".", "The folder the files go in."],
         [
             "port",
@@ -137,6 +153,14 @@ class Options(OneLineUsageErrors, usage.Options):
             float,
         ],
         [
+            "dht-port",
+            None,
+            6881,
+            "The UDP port of our DHT node (BEP 5), which finds peers of public "
+            "torrents without a tracker.",
+            int,
+        ],
+        [
             "seed-time",
             None,
             None,
@@ -149,6 +173,7 @@ class Options(OneLineUsageErrors, usage.Options):
     def __init__(self) -> None:
         super().__init__()
         self["peers"] = []
+        self["dht-bootstrap"] = []
 
     def opt_peer(self, value: str) -> None:
         """
@@ -156,13 +181,31 @@ class Options(OneLineUsageErrors, usage.Options):
         """
         self["peers"].append(parseHostPort(value))
 
+    def opt_dht_bootstrap(self, value: str) -> None:
+        """
+        Join the DHT through the node at HOST:PORT (repeatable) [default:
+        router.bittorrent.com:6881, dht.transmissionbt.com:6881,
+        router.utorrent.com:6881].
+        """
+        self["dht-bootstrap"].append(parseHostPort(value, "--dht-bootstrap"))
+
     def postOptions(self) -> None:
         self["metainfo"] = None
+        self["magnet-link"] = None
+        if self["torrent"] is not None and self["magnet"] is not None:
+            raise usage.UsageError("give --torrent or --magnet, not both")
+        if self["magnet"] is not None:
+            try:
+                self["magnet-link"] = parseMagnet(self["magnet"])
+            except MagnetError as e:
+                raise usage.UsageError(str(e)) from None
         if self["torrent"] is not None:
             try:
                 self["metainfo"] = metainfo.load(self["torrent"])
             except MetainfoError as e:
                 raise usage.UsageError(str(e)) from None
+        if not 0 <= self["dht-port"] < 65536:
+            raise usage.UsageError(f"--dht-port must be a port number, not {self['dht-port']}")
         if self["max-peers"] < 1:
             raise usage.UsageError("--max-peers must be at least 1")
         try:
@@ -216,6 +259,20 @@ def _config(options: Options) -> SessionConfig:
     )
 
 
+def _dht(options: Options, stateDir: str) -> Optional[DHTService]:
+    """
+    @return: the DHT node the options ask for, its routing table kept in the
+        state folder; C{None} with C{--no-dht}.
+    """
+    if options["no-dht"]:
+        return None
+    return DHTService(
+        options["dht-port"],
+        bootstrap=options["dht-bootstrap"] or DEFAULT_BOOTSTRAP,
+        tablePath=os.path.join(stateDir, DHT_TABLE_FILE),
+    )
+
+
 def _exitWhenFinished(torrent: Torrent, reactor: Any) -> None:
     """
     Stop the reactor once C{torrent} is done seeding (C{--seed-time 0}: as
@@ -249,7 +306,7 @@ def makeService(options: Options) -> IService:
     stdout = sys.stdout
     line = StatusLine(stdout) if console and streamIsTerminal(stdout) else None
     stateDir = options["state-dir"]
-    if stateDir is None and options["metainfo"] is None:
+    if stateDir is None and options["metainfo"] is None and options["magnet-link"] is None:
         # The demo makes a new torrent each run: remembering it would only
         # pile up torrents in the user's state folder.
         stateDir = tempfile.mkdtemp(prefix="bittwist-demo-state-")
@@ -263,6 +320,7 @@ def makeService(options: Options) -> IService:
         stateDir=stateDir,
         # The progress line says it all on a terminal.
         progressInterval=None if line is not None else 5.0,
+        dht=_dht(options, stateDir),
     )
     assert service.state is not None
     try:
@@ -294,6 +352,12 @@ def makeService(options: Options) -> IService:
         )
         if options["seed-time"] == 0:
             _exitWhenFinished(torrent, reactor)
+    elif options["magnet-link"] is not None:
+        magnet = service.addMagnet(
+            options["magnet-link"], options["download-dir"], peers=options["peers"]
+        )
+        if options["seed-time"] == 0:
+            magnet.whenTorrent().addCallback(_exitWhenFinished, reactor)
     elif not service.state.records() and options["watch-dir"] is None:
         top = _withDemo(service, options, reactor)
     if not console:

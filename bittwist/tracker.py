@@ -17,6 +17,7 @@ escaped (L{bittwist.safetext.printable}) before it is logged or shown.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import random
@@ -45,6 +46,7 @@ from bittwist.errors import BencodeError, TrackerError
 from bittwist.safetext import printable
 
 __all__ = [
+    "TrackerStatus",
     "AnnounceResponse",
     "announce",
     "Announcer",
@@ -102,6 +104,36 @@ class AnnounceResponse:
     complete: int | None
     incomplete: int | None
     trackerId: bytes | None
+
+
+@dataclass(frozen=True)
+class TrackerStatus:
+    """
+    What is known of one tracker of a torrent, for the status page.
+
+    @ivar url: its announce URL.
+    @ivar tier: its BEP 12 tier, from 0.
+    @ivar state: C{"not contacted"}, C{"announcing"}, C{"working"} (its last
+        answer was good) or C{"error"}.
+    @ivar lastAnnounce: when it last answered or failed (reactor time),
+        or C{None}.
+    @ivar nextAnnounce: when the torrent announces next (to this tier
+        first), or C{None} if nothing is scheduled.
+    @ivar peers: how many peers its last answer listed.
+    @ivar seeders: its last C{complete} count, if it gave one.
+    @ivar leechers: its last C{incomplete} count, if it gave one.
+    @ivar error: its last failure, if its last announce failed.
+    """
+
+    url: str
+    tier: int
+    state: str
+    lastAnnounce: float | None = None
+    nextAnnounce: float | None = None
+    peers: int = 0
+    seeders: int | None = None
+    leechers: int | None = None
+    error: str | None = None
 
 
 def _quote(value: bytes) -> str:
@@ -611,6 +643,12 @@ class Announcer:
             if usable:
                 self._tiers.append(usable)
         self.trackerCount = sum(len(tier) for tier in self._tiers)
+        # What the status page shows of each tracker, by URL.
+        self._statuses: dict[str, TrackerStatus] = {
+            url: TrackerStatus(url, number, "not contacted")
+            for number, tier in enumerate(self._tiers)
+            for url in tier
+        }
         self._trackerIds: dict[str, bytes] = {}
         self._running = False
         self._startedSent = False
@@ -721,6 +759,21 @@ class Announcer:
                 self._call.cancel()
             self._call = None
 
+    def trackerStatuses(self) -> list[TrackerStatus]:
+        """
+        @return: each usable tracker's status, by tier, in the order they
+            are tried.
+        """
+        nextAnnounce = self._call.getTime() if self._call is not None and self._call.active() else None
+        return [
+            dataclasses.replace(self._statuses[url], nextAnnounce=nextAnnounce)
+            for tier in self._tiers
+            for url in tier
+        ]
+
+    def _note(self, url: str, **changes: Any) -> None:
+        self._statuses[url] = dataclasses.replace(self._statuses[url], **changes)
+
     def _schedule(self, delay: float) -> None:
         self._cancelCall()
         self._call = self._reactor.callLater(delay, self._timerFired)
@@ -767,6 +820,7 @@ class Announcer:
         lastError = None
         for tier in self._tiers:
             for url in list(tier):
+                self._note(url, state="announcing")
                 try:
                     response = yield self._clientFor(url).announce(
                         url, self._infoHash, self._peerId, self._port, uploaded,
@@ -777,8 +831,17 @@ class Announcer:
                     if not self._running:
                         raise
                     lastError = e
+                    self._note(
+                        url, state="error", error=printable(e.reason, 300),
+                        lastAnnounce=self._reactor.seconds(),
+                    )
                     self.log.info("Tracker {url} failed: {reason}", url=url, reason=e.reason)
                     continue
+                self._note(
+                    url, state="working", error=None, lastAnnounce=self._reactor.seconds(),
+                    peers=len(response.peers), seeders=response.complete,
+                    leechers=response.incomplete,
+                )
                 tier.remove(url)
                 tier.insert(0, url)
                 return url, response

@@ -23,7 +23,7 @@ from twisted.web.server import Site
 
 from bittwist.commandline import OneLineUsageErrors
 from bittwist.trackerserver import TrackerResource
-from bittwist.udptrackerserver import UDPTrackerServer, WebTrackerAdapter
+from bittwist.udptrackerserver import UDPTrackerServer, adapterFor
 
 __all__ = ["Options", "makeService"]
 
@@ -106,7 +106,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     web.setServiceParent(both)
     udp = UDPServer(
         options["udp-port"],
-        UDPTrackerServer(WebTrackerAdapter(resource), reactor=reactor),
+        UDPTrackerServer(adapterFor(resource), reactor=reactor),
         interface=options["udp-interface"],
         reactor=reactor,
     )

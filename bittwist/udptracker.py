@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 import struct
 from dataclasses import dataclass
 from typing import Any, Union
@@ -203,13 +204,13 @@ def _peerList(blob: bytes, size: int) -> tuple[tuple[str, int], ...]:
     Compact peers (address then big-endian port), at most
     L{MAX_REPLY_PEERS}, without port 0 entries or duplicates.
     """
-    family = ipaddress.IPv4Address if size == 6 else ipaddress.IPv6Address
+    family = socket.AF_INET if size == 6 else socket.AF_INET6
     peers: dict[tuple[str, int], None] = {}
     end = min(len(blob), MAX_REPLY_PEERS * size)
     for offset in range(0, end, size):
         port = int.from_bytes(blob[offset + size - 2 : offset + size], "big")
         if port:
-            peers[(str(family(blob[offset : offset + size - 2])), port)] = None
+            peers[(socket.inet_ntop(family, blob[offset : offset + size - 2]), port)] = None
     return tuple(peers)
 
 
@@ -220,7 +221,7 @@ def encode(packet: Request | Reply) -> bytes:
     """
     try:
         return _encode(packet)
-    except struct.error as e:
+    except (struct.error, OSError) as e:
         raise ValueError(f"cannot encode {type(packet).__name__}: {e}") from None
 
 
@@ -238,7 +239,8 @@ def _encode(packet: Request | Reply) -> bytes:
         )
     if isinstance(packet, AnnounceReply):
         blob = b"".join(
-            ipaddress.ip_address(host).packed + port.to_bytes(2, "big")
+            socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+            + port.to_bytes(2, "big")
             for host, port in packet.peers
         )
         return _ANNOUNCE_REPLY.pack(
@@ -364,10 +366,10 @@ def _trackerAddress(url: str) -> tuple[str, int]:
     """
     try:
         parts = urlsplit(url)
-        host, port = parts.hostname, parts.port
+        scheme, host, port = parts.scheme, parts.hostname, parts.port
     except ValueError:
-        host = port = None
-    if parts.scheme.lower() != "udp" or not host:
+        scheme = host = port = None
+    if (scheme or "").lower() != "udp" or not host:
         raise UDPTrackerError(url, "not a udp://host:port tracker URL")
     if port is None or port == 0:
         raise UDPTrackerError(url, "the URL has no port; UDP trackers need one, e.g. udp://host:6969")
@@ -585,7 +587,8 @@ class UDPTrackerClient(DatagramProtocol):
                      f"({e.waited} seconds); check the tracker URL, or try later"))
         if failure.check(UDPPacketError):
             return Failure(UDPTrackerError(url, f"{failure.value.reason}; the tracker is broken"))
-        return failure
+        # No socket (CannotListenError), a field that does not fit, ...
+        return Failure(UDPTrackerError(url, f"could not announce: {failure.getErrorMessage()}"))
 
     def announce(
         self,
@@ -620,6 +623,8 @@ class UDPTrackerClient(DatagramProtocol):
         """
         if event not in EVENTS:
             raise ValueError(f"unknown announce event {event!r}")
+        if tries is not None and not 1 <= tries <= MAX_TRIES:
+            raise ValueError(f"tries must be between 1 and {MAX_TRIES}, not {tries}")
         keyNumber = _keyNumber(key)
 
         def build(connectionId: int, transactionId: int) -> AnnounceRequest:

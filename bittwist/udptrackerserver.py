@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import os
 from typing import Any, Protocol
 
@@ -24,7 +23,7 @@ from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 
-from bittwist.errors import TrackerError, UDPPacketError
+from bittwist.errors import BittwistError, TrackerError, UDPPacketError
 from bittwist.tracker import AnnounceResponse, parseAnnounceBody
 from bittwist.udptracker import (
     AnnounceReply,
@@ -39,7 +38,14 @@ from bittwist.udptracker import (
     encode,
 )
 
-__all__ = ["UDPTrackerServer", "TrackerAdapter", "WebTrackerAdapter", "MAX_PEERS"]
+__all__ = [
+    "UDPTrackerServer",
+    "TrackerAdapter",
+    "StoreTrackerAdapter",
+    "WebTrackerAdapter",
+    "adapterFor",
+    "MAX_PEERS",
+]
 
 #: The most peers in one announce reply: 20 + 6 * 200 = 1220 bytes, one
 #: unfragmented datagram on any usual link.
@@ -50,6 +56,9 @@ DEFAULT_NUMWANT = 50
 #: and the next, so it lives one to two minutes (BEP 15: clients use it for
 #: one, servers accept it for two).
 SLOT_SECONDS = 60
+#: The longest refusal text sent, in characters: with its 8-byte header, an error
+#: reply stays shorter than the 98-byte announce it answers.
+MAX_ERROR_TEXT = 40
 
 
 class TrackerAdapter(Protocol):
@@ -147,6 +156,61 @@ class WebTrackerAdapter:
         ]
 
 
+class StoreTrackerAdapter:
+    """
+    Serves a transport-free tracker store (C{bittwist.trackerstore.Tracker}:
+    C{announce(infoHash, peerId, ip, port, event, left, numwant)} returning
+    C{peers}, C{complete}, C{incomplete}, C{interval}, and C{scrape(infoHashes)}
+    returning C{complete}, C{incomplete}, C{downloaded} per hash), the store
+    the HTTP front-end shares as C{TrackerResource.tracker}.
+    """
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def announce(
+        self, host: str, infoHash: bytes, peerId: bytes, port: int, uploaded: int,
+        downloaded: int, left: int, event: str | None, numwant: int,
+    ) -> AnnounceResponse:
+        try:
+            result = self._store.announce(infoHash, peerId, host, port, event, left, numwant)
+        except BittwistError as e:
+            # The store's refusal (AnnounceRefused): its text is for the client.
+            raise TrackerError("announce", getattr(e, "reason", str(e)))
+        return AnnounceResponse(
+            interval=result.interval,
+            minInterval=None,
+            peers=tuple((peer.ip, peer.port) for peer in result.peers),
+            warning=None,
+            complete=result.complete,
+            incomplete=result.incomplete,
+            trackerId=None,
+        )
+
+    def scrape(self, host: str, infoHashes: tuple[bytes, ...]) -> list[ScrapeEntry]:
+        try:
+            results = self._store.scrape(infoHashes)
+        except BittwistError as e:
+            raise TrackerError("scrape", getattr(e, "reason", str(e)))
+        return [
+            ScrapeEntry(results[h].complete, results[h].downloaded, results[h].incomplete)
+            for h in infoHashes
+        ]
+
+
+def adapterFor(resource: Any) -> TrackerAdapter:
+    """
+    What a UDP front-end serves to share C{resource}'s swarms: its store
+    (C{resource.tracker}) when it has one, else the resource itself
+    through its web interface.  The one place that knows how the HTTP
+    tracker keeps its swarms.
+    """
+    store = getattr(resource, "tracker", None)
+    if store is not None:
+        return StoreTrackerAdapter(store)
+    return WebTrackerAdapter(resource)
+
+
 class UDPTrackerServer(DatagramProtocol):
     """
     Answers BEP 15 connect, announce and scrape requests from a tracker.
@@ -208,7 +272,8 @@ class UDPTrackerServer(DatagramProtocol):
             else:
                 reply = self._scrape(request, address)
         except TrackerError as e:
-            reply = ErrorReply(request.transactionId, e.reason[:40])
+            self.log.debug("Refused {addr}: {reason}", addr=address, reason=e.reason)
+            reply = ErrorReply(request.transactionId, e.reason[:MAX_ERROR_TEXT])
         except Exception:
             self.log.failure("Internal error answering {addr}", addr=address)
             reply = ErrorReply(request.transactionId, "internal tracker error")
@@ -228,11 +293,10 @@ class UDPTrackerServer(DatagramProtocol):
             address[0], request.infoHash, request.peerId, request.port, request.uploaded,
             request.downloaded, request.left, request.event, numwant,
         )
-        # A reply carries peers of the family of the socket it goes out on.
-        version = ipaddress.ip_address(address[0]).version
-        peers = tuple(
-            peer for peer in answer.peers if ipaddress.ip_address(peer[0]).version == version
-        )[:numwant]
+        # A reply carries peers of the family of the socket it goes out on
+        # (the store gives addresses as normalised text: IPv6 has colons).
+        ipv6 = ":" in address[0]
+        peers = tuple(peer for peer in answer.peers if (":" in peer[0]) == ipv6)[:numwant]
         return AnnounceReply(
             request.transactionId,
             min(answer.interval, 2 ** 31 - 1),

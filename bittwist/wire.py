@@ -752,17 +752,24 @@ class Decoder:
 
     def _receive(self, data: bytes) -> list[Union[Handshake, Message]]:
         buffer = self._buffer
-        if buffer:
+        messages: list[Union[Handshake, Message]] = []
+        offset = 0
+        if buffer and not self._expectHandshake:
+            # Only the bytes that complete the buffered message are copied
+            # to the buffer; the rest is decoded where it lies.
+            offset = self._topUp(data, messages)
+            if buffer:
+                return messages
+            source = data
+        elif buffer:
             buffer += data
             if len(buffer) < self._needed:
                 return []
             source = buffer
         else:
             source = data
-        messages: list[Union[Handshake, Message]] = []
         view = memoryview(source)
         try:
-            offset = 0
             end = len(view)
             if self._expectHandshake:
                 offset = self._receiveHandshake(view, messages)
@@ -780,6 +787,33 @@ class Decoder:
         finally:
             view.release()
         return messages
+
+    def _topUp(self, data: bytes, messages: list[Union[Handshake, Message]]) -> int:
+        """
+        Complete the message held in the buffer with the first bytes of
+        C{data}, and decode it.
+
+        @return: how many bytes of C{data} were taken; all of them if the
+            buffer still holds part of a message.
+        """
+        buffer = self._buffer
+        size = len(data)
+        taken = 0
+        with memoryview(data) as incoming:
+            while buffer:
+                # What the buffer must hold to make progress: the whole
+                # message once its length is known, else its length (a
+                # keep-alive is nothing more), then its id.
+                target = self._needed or (4 if len(buffer) < 4 else 5)
+                take = min(target - len(buffer), size - taken)
+                buffer += incoming[taken:taken + take]
+                taken += take
+                if len(buffer) < target:
+                    return taken
+                with memoryview(buffer) as view:
+                    consumed = self._receiveMessages(view, 0, len(buffer), messages)
+                del buffer[:consumed]
+        return taken
 
     def _receiveHandshake(
         self, view: memoryview, messages: list[Union[Handshake, Message]]

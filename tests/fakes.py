@@ -3,6 +3,7 @@ Test doubles shared by the suite. Each implements the real interface it
 stands in for, and tests/test_fakes.py checks it with C{verifyObject}.
 """
 
+from types import SimpleNamespace
 from typing import Any, Callable, Iterable, Optional
 
 from twisted.internet.address import IPv4Address
@@ -33,6 +34,7 @@ __all__ = [
     "MemoryStorageFactory",
     "FakeDatagramPort",
     "UDPClock",
+    "FakeTrackerStore",
 ]
 
 
@@ -351,3 +353,90 @@ class UDPClock(Clock):
         if name in self.hosts:
             return succeed(self.hosts[name])
         return fail(DNSLookupError(name))
+
+
+__all__ += ["FakeDatagramTransport", "ResolvingClock"]
+
+
+@implementer(IUDPTransport)
+class FakeDatagramTransport:
+    """
+    A UDP transport that records each datagram written, with its address.
+
+    @ivar written: C{(datagram, (host, port))} in the order written.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 6881) -> None:
+        self.written: list[tuple[bytes, tuple[str, int]]] = []
+        self._host = IPv4Address("UDP", host, port)
+        self._broadcast = False
+        self.listening = True
+
+    def write(self, packet: bytes, addr: Optional[tuple[str, int]] = None) -> None:
+        self.written.append((packet, addr))
+
+    def connect(self, host: str, port: int) -> None:
+        raise NotImplementedError("the DHT never connects its socket")
+
+    def getHost(self) -> IPv4Address:
+        return self._host
+
+    def stopListening(self) -> None:
+        self.listening = False
+
+    def setBroadcastAllowed(self, enabled: bool) -> None:
+        self._broadcast = enabled
+
+    def getBroadcastAllowed(self) -> bool:
+        return self._broadcast
+
+
+class ResolvingClock(Clock):
+    """
+    A L{Clock} that also resolves host names from a table, the way
+    C{IReactorCore.resolve} does.
+
+    @ivar names: host name to IPv4 address; others fail to resolve.
+    """
+
+    def __init__(self, names: Optional[dict[str, str]] = None) -> None:
+        super().__init__()
+        self.names = dict(names or {})
+
+    def resolve(self, name: str, timeout: Any = (1, 3, 11, 45)) -> Deferred:
+        if name in self.names:
+            return succeed(self.names[name])
+        return fail(DNSLookupError(name))
+
+
+class FakeTrackerStore:
+    """
+    A tracker store with the interface of C{bittwist.trackerstore.Tracker}
+    (announce and scrape by value) that records its calls and answers what
+    it is told.
+
+    @ivar announces: the arguments of every announce, as tuples.
+    @ivar peers: C{(peerId, ip, port)} tuples every announce returns.
+    @ivar refuse: if set, the error every call raises.
+    """
+
+    interval = 900
+    minInterval = None
+
+    def __init__(self) -> None:
+        self.announces: list[tuple] = []
+        self.peers: list[tuple[bytes, str, int]] = []
+        self.refuse: Optional[Exception] = None
+
+    def announce(self, infoHash: bytes, peerId: bytes, ip: str, port: int,
+                 event: Optional[str], left: int, numwant: Optional[int] = None) -> Any:
+        self.announces.append((infoHash, peerId, ip, port, event, left, numwant))
+        if self.refuse is not None:
+            raise self.refuse
+        peers = [SimpleNamespace(peerId=p, ip=i, port=n) for p, i, n in self.peers]
+        return SimpleNamespace(peers=peers, complete=2, incomplete=len(peers), interval=self.interval)
+
+    def scrape(self, infoHashes: Any) -> dict:
+        if self.refuse is not None:
+            raise self.refuse
+        return {h: SimpleNamespace(complete=1, incomplete=2, downloaded=3) for h in infoHashes}

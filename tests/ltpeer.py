@@ -212,6 +212,7 @@ class LibtorrentPeer:
 
     @ivar port: the TCP port the session listens on, known once L{start} has fired.
     @ivar alerts: the last L{ALERT_LOG_SIZE} alert messages, oldest first, for debugging.
+    @ivar alertListeners: callables given every alert as it is read, in order.
     @ivar handle: the C{lt.torrent_handle}, once started.
     @ivar session: the C{lt.session}, until stopped.
     """
@@ -243,6 +244,7 @@ class LibtorrentPeer:
         self._verify = verify
         self.port = 0
         self.alerts: deque[str] = deque(maxlen=ALERT_LOG_SIZE)
+        self.alertListeners: list = []
         self.session: lt.session | None = None
         self.handle: lt.torrent_handle | None = None
         self._poller: LoopingCall | None = None
@@ -429,6 +431,8 @@ class LibtorrentPeer:
             return
         for alert in session.pop_alerts():
             self.alerts.append(f"{alert.what()}: {alert.message()}")
+            for listener in self.alertListeners:
+                listener(alert)
             if isinstance(alert, lt.listen_succeeded_alert):
                 if alert.socket_type == lt.socket_type_t.tcp:
                     self.port = alert.port

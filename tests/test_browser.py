@@ -9,6 +9,7 @@ logged (see C{_trial_temp/test.log}).
 """
 
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -22,10 +23,12 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
-from bittwist.metainfo import createTorrent
+from bittwist.metainfo import createTorrent, parse
 from bittwist.service import BitTorrentService
+from bittwist.trackerserver import makeTrackerSite
 from bittwist.web.site import WebService
-from tests.ltpeer import LibtorrentPeer, createTorrentWithLibtorrent, makePayload
+from tests.httpserver import TorrentFileServer
+from tests.ltpeer import LibtorrentPeer, createTorrentWithLibtorrent, digestTree, makePayload
 
 CHROMIUM = shutil.which("chromium")
 
@@ -48,6 +51,12 @@ PAYLOAD_SIZE = 6 * 2**20
 DOWNLOAD_RATE = 2 * 2**20
 """
 Slow enough that the page shows the download under way for a few seconds.
+"""
+
+WAITING_RATE = 64 * 1024
+"""
+The rate until the page is open: on a loaded machine Chromium takes seconds
+to start, and the download must still be under way when it shows.
 """
 
 
@@ -154,11 +163,11 @@ class Page:
 
     @classmethod
     @inlineCallbacks
-    def open(cls, browser: Chromium, url: str) -> Any:
+    def open(cls, browser: Chromium, url: str, width: int = 1280, height: int = 860, mobile: bool = False) -> Any:
         target = yield browser.send("Target.createTarget", {"url": "about:blank"})
         attached = yield browser.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})
         page = cls(browser, attached["sessionId"])
-        yield page.send("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 860, "deviceScaleFactor": 1, "mobile": False})
+        yield page.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
         yield page.send("Page.navigate", {"url": url})
         return page
 
@@ -241,7 +250,7 @@ class BrowserTests(TestCase):
 
         self.downloadDir = os.path.join(self.folder, "downloads")
         self.service = BitTorrentService("tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None)
-        self.service.session.downloadLimit.setRate(DOWNLOAD_RATE)
+        self.service.session.downloadLimit.setRate(WAITING_RATE)
         self.web = WebService("tcp:0:interface=127.0.0.1", self.service, self.downloadDir, reactor, interval=0.25)
         self.web.setServiceParent(self.service)
         self.service.startService()
@@ -269,6 +278,7 @@ class BrowserTests(TestCase):
         yield page.waitFor("document.readyState === 'complete'", what="the page to load")
         # Gone if the page reloads: the updates must come without reloading.
         yield page.evaluate("window.sameDocument = true")
+        self.service.session.downloadLimit.setRate(DOWNLOAD_RATE)
         readings = []
 
         def parsePercent(text: str) -> float:
@@ -328,3 +338,269 @@ class BrowserTests(TestCase):
         self.assertEqual(added.state, "downloading")
         sameDocument = yield page.evaluate("window.sameDocument === true")
         self.assertTrue(sameDocument)
+
+    @inlineCallbacks
+    def test_addMagnet(self) -> Any:
+        """
+        A magnet link pasted in the link field is added: its row shows the
+        metadata being fetched, then the torrent made of it downloads and
+        seeds, from a libtorrent seeder named in the link.
+        """
+        seedDir = os.path.join(self.folder, "magnet-seed")
+        makePayload(os.path.join(seedDir, "linked"), {"linked.bin": 300_000}, seed=5)
+        data = createTorrentWithLibtorrent(seedDir, "linked", trackers=[], pieceLength=16384, v1Only=True)
+        seeder = LibtorrentPeer(data, seedDir, seed=True, reactor=reactor)
+        yield seeder.start()
+        self.addCleanup(seeder.stop)
+        infoHash = hashlib.sha1(parse(data).infoBytes).hexdigest()
+        link = f"magnet:?xt=urn:btih:{infoHash}&dn=linked&x.pe=127.0.0.1:{seeder.port}"
+
+        page = yield Page.open(self.browser, self.url)
+        yield page.waitFor("document.readyState === 'complete'", what="the page to load")
+        yield page.evaluate(f"document.getElementById('torrent-url').value = {json.dumps(link)}")
+        yield page.evaluate("document.getElementById('url-button').click()")
+        first = yield page.waitFor(rowExpression(infoHash, ".state"), what="the magnet's row")
+        self.assertIn(first, ("fetching metadata", "checking", "downloading", "seeding"))
+        message = yield page.evaluate("document.getElementById('message').textContent")
+        self.assertEqual(message, "Added linked")
+        yield page.waitFor(
+            rowExpression(infoHash, ".state") + " === 'seeding'", timeout=60, what="the magnet's torrent seeding"
+        )
+        name = yield page.evaluate(rowExpression(infoHash, ".name"))
+        self.assertEqual(name, "linked")
+        self.assertEqual(digestTree(os.path.join(self.downloadDir, "linked")), digestTree(os.path.join(seedDir, "linked")))
+
+    @inlineCallbacks
+    def test_addByURL(self) -> Any:
+        """
+        An address typed in the URL field is fetched by the server and the
+        torrent appears in the list, downloading into the web folder; an
+        address that gives no torrent shows the server's error.
+        """
+        server = TorrentFileServer(reactor)
+        server.start()
+        self.addCleanup(server.stop)
+        payload = os.path.join(self.folder, "byurl", "byurl.bin")
+        os.makedirs(os.path.dirname(payload))
+        with open(payload, "wb") as f:
+            f.write(b"by url" * 20000)
+        url = server.add("byurl.torrent", createTorrent(payload, pieceLength=16384))
+
+        page = yield Page.open(self.browser, self.url)
+        yield page.waitFor("document.readyState === 'complete'", what="the page to load")
+        yield page.waitFor("document.querySelectorAll('#torrent-rows tr').length === 1", what="the first row")
+        yield page.evaluate(f"document.getElementById('torrent-url').value = {json.dumps(url)}")
+        yield page.evaluate("document.getElementById('url-button').click()")
+        addedHash = yield page.waitFor(
+            "(() => { const r = [...document.querySelectorAll('#torrent-rows tr')]"
+            ".find(r => r.querySelector('.name').textContent === 'byurl.bin'); return r && r.dataset.infoHash; })()",
+            what="the row of the torrent added by URL",
+        )
+        added = self.service.session.torrents[bytes.fromhex(addedHash)]
+        self.assertEqual(added.storage.downloadDir, os.path.abspath(self.downloadDir))
+        message = yield page.evaluate("document.getElementById('message').textContent")
+        self.assertEqual(message, "Added byurl.bin")
+        field = yield page.evaluate("document.getElementById('torrent-url').value")
+        self.assertEqual(field, "")
+        yield page.screenshot(os.path.join(self.folder, "added-by-url.png"))
+
+        yield page.evaluate(
+            f"document.getElementById('torrent-url').value = {json.dumps(server.base + '/missing.torrent')}"
+        )
+        yield page.evaluate("document.getElementById('url-button').click()")
+        error = yield page.waitFor(
+            "(() => { const m = document.getElementById('message');"
+            " return m.classList.contains('error') ? m.textContent : null; })()",
+            what="the error message",
+        )
+        self.assertIn("the server answered 404", error)
+        self.assertEqual(len(self.service.session.torrents), 2)
+
+    @inlineCallbacks
+    def test_peersAndTrackers(self) -> Any:
+        """
+        The detail of a torrent shows its peers with their client and
+        source, and its trackers with their status; "Announce now" asks the
+        tracker again.
+        """
+        trackerPort = reactor.listenTCP(0, makeTrackerSite(reactor), interface="127.0.0.1")
+        self.addCleanup(trackerPort.stopListening)
+        announceURL = f"http://127.0.0.1:{trackerPort.getHost().port}/announce"
+        payload = os.path.join(self.folder, "tracked", "tracked.bin")
+        os.makedirs(os.path.dirname(payload))
+        with open(payload, "wb") as f:
+            f.write(b"tracked" * 10000)
+        tracked = self.service.addTorrent(
+            createTorrent(payload, pieceLength=16384, trackers=[announceURL]),
+            os.path.dirname(payload),
+        )
+        page = yield Page.open(self.browser, self.url)
+        yield page.waitFor("document.readyState === 'complete'", what="the page to load")
+
+        # The downloading torrent: its libtorrent seeder, given by hand.
+        infoHash = self.torrent.infoHash.hex()
+        yield page.evaluate(rowExpression(infoHash, ".name", "click()"))
+        peer = yield page.waitFor(
+            "(() => { const r = document.querySelector('#peer-rows tr');"
+            " return r && [...r.cells].map(c => c.textContent); })()",
+            what="a peer row",
+        )
+        self.assertTrue(peer[1].startswith("libtorrent"), peer)
+        self.assertEqual(peer[2], "manual")
+
+        # The tracked torrent: one tracker, working.
+        trackedHash = tracked.infoHash.hex()
+        yield page.evaluate(rowExpression(trackedHash, ".name", "click()"))
+        cells = yield page.waitFor(
+            "(() => { const r = document.querySelector('#tracker-rows tr');"
+            " return r && r.cells[2].textContent === 'working' && [...r.cells].map(c => c.textContent); })()",
+            what="the tracker row to say working",
+        )
+        self.assertEqual(cells[0], announceURL)
+        yield page.screenshot(os.path.join(self.folder, "trackers.png"))
+        nextCell = "document.querySelector('#tracker-rows tr').cells[4].textContent"
+        before = yield page.evaluate(nextCell)
+        self.assertIn("min", before)
+        # Announced a moment ago: the tracker is asked again after the
+        # one-minute floor, and the page says so at once.
+        yield page.evaluate("document.getElementById('announce').click()")
+        yield page.waitFor(
+            f"/^([0-9]+ s|1 min 0 s)$/.test({nextCell})", what="the next announce within a minute"
+        )
+
+
+PHONE_WIDTH = 420
+
+LAYOUT = """(() => {
+  const root = document.documentElement;
+  const width = root.clientWidth;
+  const selectors = [%s];
+  const controls = {};
+  for (const selector of selectors) {
+    const found = [...document.querySelectorAll(selector)];
+    controls[selector] = found.length ? found.map((e) => {
+      const r = e.getBoundingClientRect();
+      const style = getComputedStyle(e);
+      return {
+        left: r.left, right: r.right, width: r.width, height: r.height,
+        shown: style.visibility !== "hidden" && style.display !== "none",
+      };
+    }) : null;
+  }
+  return {
+    scrollWidth: root.scrollWidth, clientWidth: width,
+    bodyScrollWidth: document.body.scrollWidth, controls: controls,
+  };
+})()"""
+
+CONTROLS = [
+    "#add-button",
+    "#torrent-file",
+    "#torrent-rows tr .name",
+    "#torrent-rows tr .state",
+    "#torrent-rows tr .progress-text",
+    "#torrent-rows tr .down",
+    "#torrent-rows tr .up",
+    "#torrent-rows tr .eta",
+    "#torrent-rows tr button.pause",
+    "#torrent-rows tr button.remove",
+    "#torrent-rows tr button.remove-data",
+    "#piece-map",
+    "#peer-rows tr td",
+]
+
+
+class SmallScreenTests(TestCase):
+    """
+    The page on a phone-sized screen (420 CSS pixels wide), during a
+    download from a seeder in this process.
+    """
+
+    if CHROMIUM is None:
+        skip = "chromium is not installed (apt-get install chromium)"
+
+    timeout = 90
+
+    @inlineCallbacks
+    def setUp(self) -> Any:
+        self.folder = os.path.abspath(self.mktemp())
+        seedDir = os.path.join(self.folder, "seed")
+        os.makedirs(seedDir)
+        # A long name without spaces: the hardest to fit.
+        payload = os.path.join(seedDir, "a-long-torrent-name-with-no-spaces-to-break-it-" + "x" * 40 + ".bin")
+        with open(payload, "wb") as f:
+            # At 64 KiB/s, a minute's download: still under way when a
+            # loaded machine gets to look at it.
+            f.write(os.urandom(4 * 2**20))
+        data = createTorrent(payload, pieceLength=16384)
+        seeder = BitTorrentService("tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None)
+        seeder.addTorrent(data, seedDir, announce=False)
+        seeder.startService()
+        self.addCleanup(seeder.stopService)
+        port = yield seeder.whenListening()
+
+        downloadDir = os.path.join(self.folder, "downloads")
+        self.service = BitTorrentService("tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None)
+        # Slow: the torrent stays downloading, with its peer, while looked at.
+        self.service.session.downloadLimit.setRate(64 * 1024)
+        self.web = WebService("tcp:0:interface=127.0.0.1", self.service, downloadDir, reactor, interval=0.25)
+        self.web.setServiceParent(self.service)
+        # After the stop (cleanups run last first): stopping leaves the
+        # limit's timer waiting for the download that was under way.
+        self.addCleanup(self.service.session.downloadLimit.setRate, 0)
+        self.service.startService()
+        self.addCleanup(self.service.stopService)
+        self.url = yield self.web.whenListening()
+        self.torrent = self.service.addTorrent(data, downloadDir, peers=[("127.0.0.1", port)], announce=False)
+
+        profile = os.path.join(self.folder, "chromium-profile")
+        os.makedirs(profile)
+        self.browser = Chromium.launch(profile)
+        self.addCleanup(self.browser.close)
+
+    @inlineCallbacks
+    def checkWidth(self, width: int) -> Any:
+        """
+        Open the page C{width} pixels wide, as a phone would, once the
+        torrent downloads from its peer; keep a screenshot; check that the
+        document does not overflow sideways and that each control is shown
+        within the screen.
+        """
+        page = yield Page.open(self.browser, self.url, width=width, height=900, mobile=True)
+        infoHash = self.torrent.infoHash.hex()
+        yield page.waitFor(
+            rowExpression(infoHash, ".state") + " === 'downloading'", timeout=30, what="downloading"
+        )
+        yield page.waitFor(
+            "document.querySelectorAll('#peer-rows tr').length > 0", timeout=30, what="the peer's row"
+        )
+        layout = yield page.evaluate(LAYOUT % ", ".join(f"'{c}'" for c in CONTROLS))
+        path = os.path.join(self.folder, f"width-{width}.png")
+        yield page.screenshot(path)
+        print(f"screenshot at {width} px: {path}")
+        self.assertEqual(layout["clientWidth"], width)
+        self.assertLessEqual(layout["scrollWidth"], layout["clientWidth"], layout)
+        self.assertLessEqual(layout["bodyScrollWidth"], layout["clientWidth"], layout)
+        for selector, boxes in layout["controls"].items():
+            self.assertIsNotNone(boxes, f"{selector} not on the page")
+            for box in boxes:
+                self.assertTrue(box["shown"] and box["width"] > 0 and box["height"] > 0, (selector, box))
+                self.assertGreaterEqual(box["left"], 0, (selector, box))
+                self.assertLessEqual(box["right"], width, (selector, box))
+
+    def test_phoneWidth(self) -> Any:
+        """
+        At 420 pixels wide, the document does not overflow sideways
+        (C{scrollWidth <= clientWidth}), and every control (add form, the
+        torrent's name, state, progress, rates, ETA and buttons, the piece
+        map, the peer's row) is shown within the screen's width.  A
+        screenshot is kept in the test's folder (its path logged and
+        printed).
+        """
+        return self.checkWidth(PHONE_WIDTH)
+
+    def test_tabletWidth(self) -> Any:
+        """
+        The same at 700 pixels wide, between a phone and a desktop.
+        """
+        return self.checkWidth(700)

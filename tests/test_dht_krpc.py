@@ -57,7 +57,8 @@ class BdecodeTests(SynchronousTestCase):
         self.assertEqual(bdecode(b"l" * 4 + b"e" * 4), [[[[]]]])
 
     def test_tooManyItems(self) -> None:
-        self.assertRaises(KRPCError, bdecode, b"l" + b"i1e" * 400 + b"e")
+        self.assertRaises(KRPCError, bdecode, b"l" + b"i1e" * krpc.MAX_ITEMS + b"e")
+        self.assertEqual(len(bdecode(b"l" + b"i1e" * (krpc.MAX_ITEMS - 1) + b"e")), krpc.MAX_ITEMS - 1)
 
     def test_trailing(self) -> None:
         self.assertRaises(KRPCError, bdecode, b"i1ei2e")

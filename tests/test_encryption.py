@@ -18,6 +18,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
 from bittwist import wire
+from bittwist.peer import OUR_RESERVED
 from bittwist.encryption import (
     HANDSHAKE_TIMEOUT,
     EncryptedClientFactory,
@@ -664,4 +665,4 @@ class PeerProtocolTests(SynchronousTestCase):
         self.assertNotIn(OUR_ID, transport.value())
         decoder = wire.Decoder(expectHandshake=True)
         messages = decoder.receiveData(payloadOf(initiator.receiveData(transport.value())))
-        self.assertEqual(messages, [wire.Handshake(INFO_HASH, OUR_ID)])
+        self.assertEqual(messages, [wire.Handshake(INFO_HASH, OUR_ID, OUR_RESERVED)])

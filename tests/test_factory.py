@@ -24,7 +24,7 @@ from bittwist.factory import (
     tcpEndpoint,
 )
 from tests.fakes import FakeEndpoints
-from bittwist.peer import PeerProtocol
+from bittwist.peer import OUR_RESERVED, PeerProtocol
 from tests.test_peer import (
     INFO_HASH,
     OTHER_HASH,
@@ -68,7 +68,8 @@ class PeerDialerTests(SynchronousTestCase):
         self.assertIs(proto.torrent, self.torrent)
         self.assertEqual((proto.dialed, proto.source), (ADDRESS, "tracker"))
         self.assertEqual(
-            sentMessages(transport, handshake=True), [wire.Handshake(INFO_HASH, OUR_ID)]
+            sentMessages(transport, handshake=True),
+            [wire.Handshake(INFO_HASH, OUR_ID, OUR_RESERVED)],
         )
 
     def test_dialFails(self) -> None:
@@ -169,7 +170,7 @@ class PeerServerFactoryTests(SynchronousTestCase):
             self.assertEqual(torrent.calls[0], ("peerHandshaked", proto))
             self.assertEqual(
                 sentMessages(transport, handshake=True)[0],
-                wire.Handshake(torrent.infoHash, OUR_ID),
+                wire.Handshake(torrent.infoHash, OUR_ID, OUR_RESERVED),
             )
         self.assertEqual(len(self.first.named("peerHandshaked")), 1)
         self.assertEqual(len(self.second.named("peerHandshaked")), 1)

@@ -17,7 +17,8 @@ def part(name: bytes, value: bytes, filename: bytes = b"") -> bytes:
     disposition = b'Content-Disposition: form-data; name="' + name + b'"'
     if filename:
         disposition += b'; filename="' + filename + b'"'
-    return b"--" + BOUNDARY + b"\r\n" + disposition + b"\r\nContent-Type: application/octet-stream\r\n\r\n" + value + b"\r\n"
+    headers = disposition + b"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    return b"--" + BOUNDARY + b"\r\n" + headers + value + b"\r\n"
 
 
 def body(*parts: bytes) -> bytes:

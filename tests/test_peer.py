@@ -22,6 +22,7 @@ from bittwist.peer import (
     IDLE_TIMEOUT,
     KEEPALIVE_INTERVAL,
     MAX_QUEUED_REQUESTS,
+    OUR_RESERVED,
     PeerProtocol,
 )
 
@@ -59,6 +60,8 @@ class RecordingTorrent:
         self.peerId = peerId
         self.accept = accept
         self.bitfield: Optional[Bitfield] = Bitfield(numPieces, have)
+        self.extensionNames: tuple[str, ...] = ("ut_pex", "ut_metadata")
+        self.extensionFields: dict[str, Any] = {"listenPort": 6881}
         self.calls: list[tuple[Any, ...]] = []
         self._waiters: dict[str, list[Deferred]] = {}
 
@@ -120,6 +123,24 @@ class RecordingTorrent:
     def peerDisconnected(self, peer: PeerProtocol, reason: str) -> None:
         self._record("peerDisconnected", peer, reason)
 
+    def extendedHandshakeFields(self) -> tuple[Any, dict[str, Any]]:
+        return self.extensionNames, dict(self.extensionFields)
+
+    def peerExtended(self, peer: PeerProtocol) -> None:
+        self._record("peerExtended", peer)
+
+    def extensionMessage(self, peer: PeerProtocol, name: str, payload: bytes) -> None:
+        self._record("extensionMessage", peer, name, payload)
+
+    def peerPort(self, peer: PeerProtocol, port: int) -> None:
+        self._record("peerPort", peer, port)
+
+    def requestRejected(self, peer: PeerProtocol, index: int, begin: int) -> None:
+        self._record("requestRejected", peer, index, begin)
+
+    def peerAllowedFast(self, peer: PeerProtocol, index: int) -> None:
+        self._record("peerAllowedFast", peer, index)
+
     def connectionFailed(self, address: tuple[str, int], reason: str) -> None:
         self._record("connectionFailed", address, reason)
 
@@ -151,14 +172,20 @@ def sentMessages(transport: StringTransport, handshake: bool = False) -> list[An
     """
     @return: the messages written to C{transport}, decoded.
     """
-    decoder = wire.Decoder(expectHandshake=handshake)
+    # Every extension decoded as such: what we may send depends on what
+    # the peer announced, which the tests check.
+    decoder = wire.Decoder(expectHandshake=handshake, reserved=OUR_RESERVED)
+    if not handshake:
+        decoder.negotiate(OUR_RESERVED)
     messages = decoder.receiveData(transport.value())
     assert decoder.bufferedBytes == 0, "a partial message was written"
     return messages
 
 
-def theirHandshake(infoHash: bytes = INFO_HASH, peerId: bytes = THEIR_ID) -> bytes:
-    return wire.encode(wire.Handshake(infoHash, peerId))
+def theirHandshake(
+    infoHash: bytes = INFO_HASH, peerId: bytes = THEIR_ID, reserved: bytes = bytes(8)
+) -> bytes:
+    return wire.encode(wire.Handshake(infoHash, peerId, reserved))
 
 
 def encodeAll(*messages: Any) -> bytes:
@@ -233,7 +260,8 @@ class OutgoingHandshakeTestsMixin(FeedMixin):
         proto, transport, _ = connectPeer(torrent)
         self.assertTrue(proto.outgoing)
         self.assertEqual(
-            sentMessages(transport, handshake=True), [wire.Handshake(INFO_HASH, OUR_ID)]
+            sentMessages(transport, handshake=True),
+            [wire.Handshake(INFO_HASH, OUR_ID, OUR_RESERVED)],
         )
         self.assertEqual(proto.address, ("10.0.0.2", 6881))
         self.assertEqual(repr(proto), "<Peer 10.0.0.2:6881>")
@@ -256,7 +284,11 @@ class OutgoingHandshakeTestsMixin(FeedMixin):
         self.assertEqual(proto.reserved, reserved)
         self.assertEqual(proto.state.pieces, Bitfield(NUM_PIECES))
         self.assertEqual(torrent.calls, [("peerHandshaked", proto), ("ourBitfield",)])
-        self.assertEqual(transport.value(), b"")
+        # Both sides speak the fast extension and the extension protocol:
+        # have none (we have no piece) and our extended handshake are sent.
+        haveNone, extended = sentMessages(transport)
+        self.assertEqual(haveNone, wire.HaveNone())
+        self.assertEqual(extended.extendedId, 0)
         self.assertFalse(transport.disconnecting)
 
     def test_handshakeWaitsForLastByte(self) -> None:
@@ -402,7 +434,7 @@ class IncomingHandshakeTestsMixin(FeedMixin):
         self.assertEqual(
             sentMessages(transport, handshake=True),
             [
-                wire.Handshake(INFO_HASH, OUR_ID),
+                wire.Handshake(INFO_HASH, OUR_ID, OUR_RESERVED),
                 wire.Bitfield(Bitfield(NUM_PIECES, [2]).toBytes()),
             ],
         )
@@ -691,20 +723,30 @@ class ReceiveTestsMixin(FeedMixin):
 
     def test_ignoredMessages(self) -> None:
         """
-        port, unknown messages and keep-alives change nothing and are not
-        reported.
+        Unknown messages (an extended message without the extension
+        protocol) and keep-alives change nothing and are not reported.
         """
         proto, transport, torrent, _ = self.handshaken()
         self.feed(
             proto,
             encodeAll(
                 wire.KeepAlive(),
-                wire.Port(6881),
                 wire.UnknownMessage(20, b"d1:md11:ut_metadatai1eee"),
-                wire.UnknownMessage(14, b""),
+                wire.UnknownMessage(42, b""),
             ),
         )
         self.assertEqual(torrent.calls, [])
+        self.assertFalse(transport.disconnecting)
+        self.assertEqual(transport.value(), b"")
+
+    def test_portReported(self) -> None:
+        """
+        A port message (BEP 5) is reported with peerPort, and may come
+        before the bitfield.
+        """
+        proto, transport, torrent, _ = self.handshaken()
+        self.feed(proto, encodeAll(wire.Port(6881), wire.Bitfield(b"\x80\x00\x00")))
+        self.assertEqual(torrent.calls, [("peerPort", proto, 6881), ("peerBitfield", proto)])
         self.assertFalse(transport.disconnecting)
         self.assertEqual(transport.value(), b"")
 

@@ -117,6 +117,22 @@ class PeerStateTests(SynchronousTestCase):
         self.assertEqual(s.requested, {})
         self.assertFalse(s.blockArrived(2, 0, 4))
 
+    def test_askedAgainAfterWithdrawing(self) -> None:
+        """
+        A block asked for, withdrawn and asked for again, twice, may come
+        three times (the peer may have sent it before each cancel arrived);
+        a fourth time is a protocol error.
+        """
+        s = self.state
+        for _ in range(2):
+            s.addRequests([(1, 0, 4)])
+            s.cancelRequest(1, 0)
+        s.addRequests([(1, 0, 4)])
+        self.assertEqual(
+            [s.blockArrived(1, 0, 4) for _ in range(3)], [True, False, False]
+        )
+        self.assertRaises(ProtocolError, s.blockArrived, 1, 0, 4)
+
     def test_withdrawnBounded(self) -> None:
         """
         Only the last L{MAX_CANCELLED_REMEMBERED} withdrawn requests are
@@ -180,3 +196,64 @@ class PeerStateTests(SynchronousTestCase):
             except ProtocolError:
                 pass
         self.assertLessEqual(len(s._withdrawn), MAX_CANCELLED_REMEMBERED)
+
+
+class FastStateTests(SynchronousTestCase):
+    """
+    L{PeerState} under the fast extension (BEP 6).
+    """
+
+    def test_haveAllHaveNoneFirstOnly(self) -> None:
+        """
+        have all and have none stand in for the bitfield: first message only.
+        """
+        s = PeerState(10, fast=True)
+        s.received()
+        s.peerHaveAll()
+        self.assertTrue(s.pieces.complete())
+        s.received()
+        self.assertRaises(ProtocolError, s.peerHaveNone)
+
+    def test_chokeKeepsRequests(self) -> None:
+        """
+        A choke from the peer withdraws nothing.
+        """
+        s = PeerState(10, fast=True)
+        s.peerUnchoked()
+        s.addRequests([(1, 0, 5)])
+        self.assertEqual(s.peerChoked(), [])
+        self.assertEqual(s.requested, {(1, 0): 5})
+
+    def test_rejectUnallowed(self) -> None:
+        """
+        Choking the peer takes back its requests but the allowed fast ones.
+        """
+        s = PeerState(10, fast=True)
+        s.setChoking(False)
+        s.allowedFastOut.add(2)
+        for request in [(1, 0, 5), (2, 0, 5), (3, 0, 5)]:
+            s.peerRequested(request)
+        self.assertEqual(s.nextRequest(1), (1, 0, 5))
+        s.setChoking(True)
+        self.assertEqual(s.rejectUnallowed(), [(1, 0, 5), (3, 0, 5)])
+        self.assertEqual(list(s.requestsIn), [(2, 0, 5)])
+        self.assertEqual(s.serving, [])
+
+    def test_rejectedWhileChokedNotAllowedAgain(self) -> None:
+        """
+        A reject of an allowed fast request while choked takes the piece out
+        of the allowed fast set, so it is not asked for again and again.
+        """
+        s = PeerState(10, fast=True)
+        s.peerAllowedFast(4)
+        s.addRequests([(4, 0, 5)])
+        self.assertTrue(s.peerRejected((4, 0, 5)))
+        self.assertEqual(s.allowedFastIn, set())
+
+    def test_rejectWrongLength(self) -> None:
+        """
+        A reject must match the request's length.
+        """
+        s = PeerState(10, fast=True)
+        s.addRequests([(4, 0, 5)])
+        self.assertRaises(ProtocolError, s.peerRejected, (4, 0, 6))

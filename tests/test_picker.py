@@ -11,7 +11,8 @@ from hypothesis import given, settings, strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from bittwist.bitfield import Bitfield
-from bittwist.picker import ENDGAME_BATCH, Block, PiecePicker
+from bittwist.metainfo import FileEntry
+from bittwist.picker import ENDGAME_BATCH, Block, PiecePicker, wantedPieceSizes
 from bittwist.wire import BLOCK_SIZE
 
 PIECE_LENGTH = 4 * BLOCK_SIZE
@@ -862,3 +863,52 @@ class SimulationTests(SynchronousTestCase):
             self.checkInvariants(picker, outstanding, maxDuplicates)
         self.assertTrue(picker.complete())
         self.assertEqual(picker._unrequested, 0)
+
+
+class WantedPieceSizesTests(SynchronousTestCase):
+    """
+    Tests for L{wantedPieceSizes}: pad bytes that end a piece are not
+    requested.
+    """
+
+    def metainfo(self, files: list[tuple[int, bool]], pieceLength: int) -> object:
+        entries = []
+        offset = 0
+        for length, pad in files:
+            entries.append(FileEntry(("p" if pad else "f", str(offset)), length, offset, pad))
+            offset += length
+        total = offset
+
+        class Layout:
+            def pieceSize(self, index: int) -> int:
+                return min(pieceLength, total - index * pieceLength)
+
+        layout = Layout()
+        layout.pieceLength = pieceLength
+        layout.totalLength = total
+        layout.files = entries
+        return layout
+
+    def test_trailingPadTrimmed(self) -> None:
+        """
+        A piece ending in a pad file is wanted up to the pad; other pieces,
+        and a pad that does not end on a piece boundary, whole.
+        """
+        metainfo = self.metainfo(
+            [(40, False), (24, True), (70, False), (26, True), (5, False), (3, True), (50, False)],
+            pieceLength=32,
+        )
+        wanted = wantedPieceSizes(metainfo)
+        # Stream: f 0-40, pad 40-64, f 64-134, pad 134-160, f 160-165,
+        # pad 165-168 (not at a boundary), f 168-218.
+        self.assertEqual([wanted(i) for i in range(7)], [32, 8, 32, 32, 6, 32, 26])
+
+    def test_allPadRequested(self) -> None:
+        """
+        A piece that is all pad is requested whole, and a torrent without
+        pad files keeps the metainfo's sizes.
+        """
+        metainfo = self.metainfo([(32, False), (32, True), (16, False)], pieceLength=32)
+        self.assertEqual(wantedPieceSizes(metainfo)(1), 32)
+        plain = self.metainfo([(70, False)], pieceLength=32)
+        self.assertEqual([wantedPieceSizes(plain)(i) for i in range(3)], [32, 32, 6])

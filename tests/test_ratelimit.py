@@ -96,6 +96,24 @@ class TokenBucketTests(SynchronousTestCase):
             self.clock.advance(0.01)
         return sent[0]
 
+    def test_clear(self) -> None:
+        """
+        C{clear} cancels waiting acquires, drops waiting callbacks and leaves
+        no timer; the bucket works again afterwards.
+        """
+        bucket = TokenBucket(self.clock, 1000)
+        bucket.consume(5000)
+        waiting = bucket.acquire(10)
+        called = []
+        bucket.whenAvailable(lambda: called.append(True))
+        self.assertTrue(self.clock.getDelayedCalls())
+        bucket.clear()
+        self.failureResultOf(waiting, CancelledError)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.clock.advance(60)
+        self.assertEqual(called, [])
+        self.successResultOf(bucket.acquire(10))
+
     def test_unlimited(self) -> None:
         """
         With rate 0 every acquire fires at once.

@@ -16,6 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from bittwist import wire
 from bittwist.errors import UsageError
 from bittwist.metainfo import Metainfo, createTorrent, parse
+from bittwist.peer import OUR_RESERVED
 from bittwist.config import TorrentConfig
 from bittwist.session import Session, makePeerId
 from bittwist.storage import FileStorage, MemoryStorage
@@ -147,7 +148,7 @@ class SessionTests(SynchronousTestCase):
         self.assertIs(proto.torrent, torrents[second])
         self.assertEqual(
             wire.Decoder().receiveData(transport.value()),
-            [wire.Handshake(second.infoHash, self.session.peerId)],
+            [wire.Handshake(second.infoHash, self.session.peerId, OUR_RESERVED)],
         )
         self.assertEqual(torrents[second].peers, {proto})
         self.assertEqual(torrents[first].peers, set())

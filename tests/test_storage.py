@@ -556,10 +556,10 @@ class FileStorageTests(TestCase):
         self.assertEqual(readBacks, [0, 1])
 
     @defer.inlineCallbacks
-    def test_padBlocksReadBack(self):
+    def test_padBytesHashedAsZeros(self):
         """
-        A block that spans pad bytes ends the piece's running hash: pad
-        bytes read back as zeros, whatever a peer sent for them.
+        The running hash takes pad bytes as the zeros they read back as,
+        whatever a peer sent for them.
         """
         metainfo, stream = makeTorrent("multi", WITH_PAD)
         store = self.makeStorage(metainfo)
@@ -569,7 +569,21 @@ class FileStorageTests(TestCase):
         yield store.writeBlock(0, 0, bytes(piece[:8]))
         yield store.writeBlock(0, 8, bytes(piece[8:]))
         self.assertEqual((yield store.verifyPiece(0)), True)
-        self.assertEqual(readBacks, [0])
+        self.assertEqual(readBacks, [])
+
+    @defer.inlineCallbacks
+    def test_trailingPadNeverWritten(self):
+        """
+        A piece whose trailing pad bytes were never written (they are not
+        downloaded) is verified from its running hash all the same, the pad
+        taken as zeros.
+        """
+        metainfo, stream = makeTorrent("multi", WITH_PAD)
+        store = self.makeStorage(metainfo)
+        readBacks = self.countReadBacks(store)
+        yield store.writeBlock(0, 0, stream[:10])
+        self.assertEqual((yield store.verifyPiece(0)), True)
+        self.assertEqual(readBacks, [])
 
     @defer.inlineCallbacks
     def test_failedWriteEndsRunningHash(self):
@@ -590,6 +604,69 @@ class FileStorageTests(TestCase):
         yield self.assertFailure(store.writeBlock(0, 0, bytes(16)), StorageError)
         self.assertEqual((yield store.verifyPiece(0)), True)
         self.assertEqual(readBacks, [0])
+
+    @defer.inlineCallbacks
+    def test_queuedWritesCoalesced(self):
+        """
+        Blocks queued with L{FileStorage.queueWrite} in one reactor turn
+        that follow each other in a file are written with one C{pwritev};
+        each is still reported with its length, in order.
+        """
+        metainfo, stream = makeTorrent("multi", THREE_FILES, pieceLength=8)
+        store = self.makeStorage(metainfo)
+        calls = []
+        original = os.pwritev
+
+        def pwritev(fd, buffers, offset):
+            calls.append((offset, [bytes(b) for b in buffers]))
+            return original(fd, buffers, offset)
+
+        self.patch(storage.os, "pwritev", pwritev)
+        reported = []
+        done = defer.Deferred()
+        blocks = []
+        for index, data in pieces(metainfo, stream):
+            blocks += [(index, begin, data[begin:begin + 4]) for begin in range(0, len(data), 4)]
+        for n, (index, begin, data) in enumerate(blocks):
+            last = n == len(blocks) - 1
+            store.queueWrite(
+                index, begin, data,
+                lambda size, n=n, last=last: reported.append((n, size)) or (last and done.callback(None)),
+                self.fail,
+            )
+        yield done
+        self.assertEqual(reported, [(n, len(b[2])) for n, b in enumerate(blocks)])
+        # File d (21 bytes from stream offset 15): blocks at 16, 20, 24, 28,
+        # 32 in one call, the block holding its first byte on its own.
+        self.assertIn((1, [stream[16:20], stream[20:24], stream[24:28], stream[28:32], stream[32:36]]), calls)
+        self.assertEqual(self.readFile("multi", "d"), stream[15:])
+        self.assertEqual(self.readFile("multi", "sub", "deeper", "c"), stream[8:15])
+        results = yield defer.gatherResults([store.verifyPiece(i) for i in range(metainfo.numPieces)])
+        self.assertEqual(results, [True] * metainfo.numPieces)
+
+    @defer.inlineCallbacks
+    def test_coalescedWriteFails(self):
+        """
+        When a C{pwritev} of queued blocks fails, each of its blocks is
+        reported failed with the L{StorageError}.
+        """
+        metainfo, stream = makeTorrent("x", os.urandom(32), pieceLength=16)
+
+        def pwritev(fd, buffers, offset):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        self.patch(storage.os, "pwritev", pwritev)
+        store = self.makeStorage(metainfo)
+        failures = []
+        done = defer.Deferred()
+        for begin in (0, 8):
+            store.queueWrite(
+                0, begin, stream[begin:begin + 8], self.fail,
+                lambda f: failures.append(f) or (len(failures) == 2 and done.callback(None)),
+            )
+        yield done
+        self.assertEqual([f.check(StorageError) for f in failures], [StorageError] * 2)
+        self.assertIn("disk full", failures[0].getErrorMessage())
 
     @defer.inlineCallbacks
     def test_queueWriteFails(self):

@@ -18,8 +18,10 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from bittwist import tap
 from bittwist.demo import DemoSwarm
+from bittwist.dht.node import DEFAULT_BOOTSTRAP, DHTService
 from bittwist.metainfo import createTorrent, parse
 from bittwist.mse import Policy
+from bittwist.torrent.magnet import MagnetTorrent
 from bittwist.progress import ProgressLine, ProgressLogger
 from bittwist.service import BitTorrentService
 from bittwist.terminal import TwistdRoot
@@ -156,6 +158,28 @@ class OptionsTests(SynchronousTestCase):
         self.assertIs(service.session.config.encryption, Policy.REQUIRE)
         for torrent in service.session.torrents.values():
             self.successResultOf(torrent.storage.close())
+
+    def test_magnet(self) -> None:
+        """
+        C{--magnet} reads the link and C{makeService} adds it as a magnet
+        (no demo); a bad link or both C{--torrent} and C{--magnet} fail.
+        """
+        link = "magnet:?xt=urn:btih:" + "cd" * 20 + "&dn=files&x.pe=10.0.0.1:6881"
+        options = self.parse(
+            "--magnet", link, "--port", "tcp:0", "--no-dht",
+            "--state-dir", os.path.abspath(self.mktemp()), "-d", os.path.abspath(self.mktemp()),
+        )
+        self.assertEqual(options["magnet-link"].name, "files")
+        service = tap.makeService(options)
+        if not isinstance(service, BitTorrentService):
+            [service] = [s for s in service if isinstance(s, BitTorrentService)]
+        [magnet] = service.session.torrents.values()
+        self.assertIsInstance(magnet, MagnetTorrent)
+        self.assertEqual(magnet.infoHash, bytes.fromhex("cd" * 20))
+        self.assertUsageError(["--magnet", "magnet:?dn=nothing"], "magnet link", "xt")
+        self.assertUsageError(
+            ["--magnet", link, "--torrent", self.torrentPath], "--torrent or --magnet"
+        )
 
     def test_badEncryption(self) -> None:
         """
@@ -370,3 +394,69 @@ class PluginTests(SynchronousTestCase):
         self.assertIs(maker.options, tap.Options)
         self.assertIs(maker.makeService, tap.makeService)
         self.assertTrue(maker.description)
+
+
+class DHTOptionsTests(SynchronousTestCase):
+    """
+    C{--dht-port}, C{--dht-bootstrap} and C{--no-dht}.
+    """
+
+    def setUp(self) -> None:
+        folder = self.mktemp()
+        os.makedirs(folder)
+        self.torrentPath = os.path.join(folder, "payload.torrent")
+        with open(self.torrentPath, "wb") as f:
+            f.write(createTorrent(__file__, pieceLength=16384))
+        self.stateDir = os.path.abspath(self.mktemp())
+
+    def make(self, *args: str) -> BitTorrentService:
+        options = tap.Options()
+        options.parseOptions(
+            ["--torrent", self.torrentPath, "--port", "tcp:0", "--state-dir", self.stateDir,
+             "-d", os.path.abspath(self.mktemp()), *args]
+        )
+        service = tap.makeService(options)
+        for torrent in service.session.torrents.values():
+            self.successResultOf(torrent.storage.close())
+        self.addCleanup(service.state.close)
+        return service
+
+    def test_defaults(self) -> None:
+        """
+        By default a DHT node on UDP 6881 joins through the well-known
+        routers, keeps its table in the state folder, and the torrent uses
+        it.
+        """
+        service = self.make()
+        self.assertIsInstance(service.dht, DHTService)
+        self.assertIs(service.dht.parent, service)
+        self.assertIs(service.session.dht, service.dht.node)
+        [torrent] = service.session.torrents.values()
+        self.assertIn("dht", [source.name for source in torrent.sources])
+
+    def test_bootstrapAndPort(self) -> None:
+        service = self.make(
+            "--dht-port", "7000", "--dht-bootstrap", "127.0.0.1:7001", "--dht-bootstrap", "node.example:7002"
+        )
+        self.assertEqual(service.dht.bootstrap, (("127.0.0.1", 7001), ("node.example", 7002)))
+        self.assertEqual(service.dht.portNumber, 7000)
+        self.assertEqual(service.dht.tablePath, os.path.join(self.stateDir, tap.DHT_TABLE_FILE))
+
+    def test_defaultBootstrap(self) -> None:
+        self.assertEqual(self.make().dht.bootstrap, DEFAULT_BOOTSTRAP)
+
+    def test_noDHT(self) -> None:
+        service = self.make("--no-dht")
+        self.assertIsNone(service.dht)
+        self.assertIsNone(service.session.dht)
+        [torrent] = service.session.torrents.values()
+        self.assertNotIn("dht", [source.name for source in torrent.sources])
+
+    def test_badValues(self) -> None:
+        for args, fragment in [
+            (["--dht-bootstrap", "nowhere"], "--dht-bootstrap 'nowhere'"),
+            (["--dht-port", "70000"], "--dht-port"),
+        ]:
+            options = tap.Options()
+            e = self.assertRaises(usage.UsageError, options.parseOptions, ["--torrent", self.torrentPath, *args])
+            self.assertIn(fragment, str(e))

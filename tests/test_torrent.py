@@ -27,7 +27,7 @@ from bittwist.config import TorrentConfig
 from bittwist.errors import InternalError, StorageError, TorrentStopped
 from bittwist.factory import PeerDialer, PeerServerFactory
 from bittwist.metainfo import Metainfo, createTorrent, parse
-from bittwist.peer import PeerProtocol
+from bittwist.peer import OUR_RESERVED, PeerProtocol
 from bittwist.picker import ENDGAME_BATCH
 from bittwist.ratelimit import TokenBucket
 from bittwist.sources import TrackerSource
@@ -99,10 +99,17 @@ class FakeRemote:
     @ivar transport: the transport our side writes to.
     """
 
-    def __init__(self, proto: PeerProtocol, transport: RecordingTransport):
+    def __init__(
+        self, proto: PeerProtocol, transport: RecordingTransport, reserved: bytes = bytes(8)
+    ):
+        """
+        @param reserved: the reserved bytes of the remote's handshake: the
+            extensions it speaks.
+        """
         self.proto = proto
         self.transport = transport
-        self._decoder = wire.Decoder(expectHandshake=True)
+        self.reserved = reserved
+        self._decoder = wire.Decoder(expectHandshake=True, reserved=reserved)
         self._seen = 0
 
     def send(self, *messages: Any) -> None:
@@ -221,33 +228,42 @@ class TorrentTestCase(SynchronousTestCase):
             self.successResultOf(torrent.start())
         return torrent
 
-    def dial(self, n: int, remoteId: Optional[bytes] = None) -> FakeRemote:
+    def dial(
+        self, n: int, remoteId: Optional[bytes] = None, reserved: bytes = bytes(8)
+    ) -> FakeRemote:
         """
         Give the torrent the address of remote peer C{n}, let it dial, and
-        answer with a handshake from C{remoteId} (C{peerId(n)} by default).
+        answer with a handshake from C{remoteId} (C{peerId(n)} by default)
+        with C{reserved}.
         """
         self.torrent.addPeers([address(n)])
         pending = self.endpoints.pending(address(n))
         if not pending:
             self.fail(f"no connection attempt to {address(n)}")
         proto = pending[0].succeed()
-        remote = FakeRemote(proto, proto.transport)
-        self.assertEqual(remote.received(), [wire.Handshake(self.metainfo.infoHash, OUR_ID)])
-        remote.send(wire.Handshake(self.metainfo.infoHash, remoteId or peerId(n)))
+        remote = FakeRemote(proto, proto.transport, reserved)
+        self.assertEqual(
+            remote.received(), [wire.Handshake(self.metainfo.infoHash, OUR_ID, OUR_RESERVED)]
+        )
+        remote.send(wire.Handshake(self.metainfo.infoHash, remoteId or peerId(n), reserved))
         return remote
 
-    def connect(self, n: int, pieces: Optional[Iterable[int]] = None) -> FakeRemote:
+    def connect(
+        self, n: int, pieces: Optional[Iterable[int]] = None, reserved: bytes = bytes(8)
+    ) -> FakeRemote:
         """
         Connect to remote peer C{n} through the torrent's own connection
         attempt; the remote sends the bitfield C{pieces}, if not C{None}.
         """
-        remote = self.dial(n)
+        remote = self.dial(n, reserved=reserved)
         self.assertIn(remote.proto, self.torrent.peers)
         if pieces is not None:
             remote.send(wire.Bitfield(Bitfield(NUM_PIECES, pieces).toBytes()))
         return remote
 
-    def accept(self, n: int, pieces: Optional[Iterable[int]] = None) -> FakeRemote:
+    def accept(
+        self, n: int, pieces: Optional[Iterable[int]] = None, reserved: bytes = bytes(8)
+    ) -> FakeRemote:
         """
         Accept an incoming connection from remote peer C{n} and complete the
         handshake.
@@ -257,12 +273,14 @@ class TorrentTestCase(SynchronousTestCase):
         proto = factory.buildProtocol(peerAddress)
         transport = RecordingTransport(peerAddress=peerAddress)
         proto.makeConnection(transport)
-        remote = FakeRemote(proto, transport)
-        remote.send(wire.Handshake(self.metainfo.infoHash, peerId(n)))
+        remote = FakeRemote(proto, transport, reserved)
+        remote.send(wire.Handshake(self.metainfo.infoHash, peerId(n), reserved))
         if pieces is not None:
             remote.send(wire.Bitfield(Bitfield(NUM_PIECES, pieces).toBytes()))
         received = remote.received()
-        self.assertEqual(received[:1], [wire.Handshake(self.metainfo.infoHash, OUR_ID)])
+        self.assertEqual(
+            received[:1], [wire.Handshake(self.metainfo.infoHash, OUR_ID, OUR_RESERVED)]
+        )
         remote.afterHandshake = received[1:]  # type: ignore[attr-defined]
         return remote
 
@@ -1027,6 +1045,18 @@ class LifecycleTests(TorrentTestCase):
         seeder.answer(self.payload, seeder.requests()[:2])
         self.assertGreater(self.torrent.status().downloadRate, 0)
         self.torrent.pause()
+        self.assertEqual(self.torrent.status().downloadRate, 0)
+
+    def test_downloadRateZeroOnceComplete(self) -> None:
+        """
+        Once every piece is in, the download rate is 0 at once, not what the
+        last seconds of the download measured.
+        """
+        self.makeTorrent()
+        seeder = self.connect(1, pieces=range(NUM_PIECES))
+        seeder.send(wire.Unchoke())
+        self.downloadAll(seeder, seeder.requests())
+        self.assertEqual(self.torrent.state, TorrentState.SEEDING)
         self.assertEqual(self.torrent.status().downloadRate, 0)
 
     def test_peerSources(self) -> None:

@@ -722,6 +722,29 @@ class AnnouncerTests(SynchronousTestCase):
         self.assertEqual(self.asked(), [("a", b"started"), ("b", b"started"), ("b", None)])
         self.assertEqual(self.peers, [[("10.0.0.1", 6881)]] * 2)
 
+    def test_trackerStatuses(self) -> None:
+        """
+        Each tracker's status says whether it worked, when, what it gave,
+        its error (escaped), and when the next announce is; trackers not yet
+        asked are "not contacted".
+        """
+        broken, good, later = self.addTracker("a", code=500), self.addTracker("b"), self.addTracker("c")
+        a = self.makeAnnouncer([[broken, good], [later]])
+        before = a.trackerStatuses()
+        self.assertEqual([s.state for s in before], ["not contacted"] * 3)
+        self.clock.advance(5)
+        a.start()
+        first, second, third = a.trackerStatuses()
+        self.assertEqual((second.url, second.tier, second.state), (broken, 0, "error"))
+        self.assertIn("500", second.error)
+        self.assertEqual(second.lastAnnounce, 5)
+        self.assertEqual(
+            (first.url, first.state, first.peers, first.error, first.lastAnnounce),
+            (good, "working", 1, None, 5),
+        )
+        self.assertEqual(first.nextAnnounce, 5 + 1800)
+        self.assertEqual((third.url, third.tier, third.state), (later, 1, "not contacted"))
+
     def test_failoverToNextTier(self) -> None:
         """
         When a whole tier fails the next tier is asked; the first tier is

@@ -7,6 +7,7 @@ import struct
 
 from hypothesis import given, settings, strategies as st
 
+from twisted.internet.error import CannotListenError
 from twisted.trial.unittest import SynchronousTestCase
 
 from bittwist import tracker
@@ -391,6 +392,26 @@ class ClientTests(SynchronousTestCase):
         self.assertIn("has no port", str(self.failureResultOf(d, UDPTrackerError).value))
         d = self.client.announce("udp://[::1]:6969", INFO_HASH, PEER_ID, 1, 0, 0, 0)
         self.assertIn("IPv6", str(self.failureResultOf(d, UDPTrackerError).value))
+
+    def test_cannotListen(self) -> None:
+        """
+        When no UDP socket can be opened, the announce fails as a
+        L{UDPTrackerError} saying why.
+        """
+        def refuse(*args, **kwargs):
+            raise CannotListenError("", 0, OSError("no sockets left"))
+
+        self.clock.listenUDP = refuse
+        error = self.failureResultOf(self.announce(), UDPTrackerError).value
+        self.assertIn("could not announce", error.reason)
+        self.assertIn("no sockets left", error.reason)
+
+    def test_malformedURL(self) -> None:
+        """
+        A URL that does not parse fails as not a C{udp://host:port} URL.
+        """
+        d = self.client.announce("udp://[oops:1/", INFO_HASH, PEER_ID, 1, 0, 0, 0)
+        self.assertIn("not a udp://host:port", str(self.failureResultOf(d, UDPTrackerError).value))
 
     def test_timeout(self) -> None:
         """

@@ -8,6 +8,7 @@ from treq.testing import StubTreq
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.web.resource import Resource
 
 from bittwist import trackertap
 from bittwist.tracker import announce as httpAnnounce
@@ -25,8 +26,15 @@ from bittwist.udptracker import (
     decodeReply,
     encode,
 )
-from bittwist.udptrackerserver import MAX_PEERS, UDPTrackerServer, WebTrackerAdapter
-from tests.fakes import UDPClock
+from bittwist.errors import BittwistError
+from bittwist.udptrackerserver import (
+    MAX_PEERS,
+    StoreTrackerAdapter,
+    UDPTrackerServer,
+    WebTrackerAdapter,
+    adapterFor,
+)
+from tests.fakes import FakeTrackerStore, UDPClock
 
 INFO_HASH = b"\x11" * 20
 
@@ -44,7 +52,7 @@ class ServerTests(SynchronousTestCase):
         self.clock = UDPClock()
         self.clock.advance(1000)
         self.resource = TrackerResource(reactor=self.clock, interval=900)
-        self.server = UDPTrackerServer(WebTrackerAdapter(self.resource), reactor=self.clock,
+        self.server = UDPTrackerServer(adapterFor(self.resource), reactor=self.clock,
                                        secret=b"s" * 32)
         self.port = self.clock.listenUDP(6969, self.server)
 
@@ -184,6 +192,75 @@ class ServerTests(SynchronousTestCase):
             self.assertLessEqual(len(answer), max(len(data), 44))
 
 
+class _Refused(BittwistError):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class StoreAdapterTests(SynchronousTestCase):
+    """
+    L{StoreTrackerAdapter}: the UDP front-end over a transport-free store,
+    and L{adapterFor}'s choice.
+    """
+
+    def setUp(self) -> None:
+        self.clock = UDPClock()
+        self.store = FakeTrackerStore()
+        self.server = UDPTrackerServer(StoreTrackerAdapter(self.store), reactor=self.clock)
+        self.port = self.clock.listenUDP(6969, self.server)
+        self.addr = ("10.0.0.1", 5000)
+
+    def ask(self, packet):
+        self.server.datagramReceived(encode(packet), self.addr)
+        return decodeReply(self.port.written[-1][0])
+
+    def connectionId(self) -> int:
+        return self.ask(ConnectRequest(1)).connectionId
+
+    def test_announce(self) -> None:
+        """
+        An announce reaches the store with the source address, event, left
+        and numwant; its peers and counts come back.
+        """
+        self.store.peers = [(b"p" * 20, "10.0.0.2", 6002)]
+        reply = self.ask(AnnounceRequest(self.connectionId(), 2, INFO_HASH, peerId(1), 5, 7, 9,
+                                         "completed", 0, 0, 30, 6001))
+        self.assertEqual(self.store.announces,
+                         [(INFO_HASH, peerId(1), "10.0.0.1", 6001, "completed", 7, 30)])
+        self.assertEqual(reply, AnnounceReply(2, 900, 1, 2, (("10.0.0.2", 6002),)))
+
+    def test_refused(self) -> None:
+        """
+        The store's refusal reaches the client as an error reply with its
+        reason.
+        """
+        self.store.refuse = _Refused("too many swarms from your address")
+        connectionId = self.connectionId()
+        reply = self.ask(AnnounceRequest(connectionId, 3, INFO_HASH, peerId(1), 0, 0, 0, None, 0,
+                                         0, 5, 1))
+        self.assertEqual(reply, ErrorReply(3, "too many swarms from your address"))
+        reply = self.ask(ScrapeRequest(connectionId, 4, (INFO_HASH,)))
+        self.assertEqual(reply, ErrorReply(4, "too many swarms from your address"))
+
+    def test_scrape(self) -> None:
+        """
+        A scrape maps the store's complete, downloaded, incomplete.
+        """
+        reply = self.ask(ScrapeRequest(self.connectionId(), 5, (INFO_HASH,)))
+        self.assertEqual(reply, ScrapeReply(5, (ScrapeEntry(1, 3, 2),)))
+
+    def test_adapterFor(self) -> None:
+        """
+        A resource with a store (C{tracker}) is served through the store;
+        one without, through its web interface.
+        """
+        resource = Resource()
+        self.assertIsInstance(adapterFor(resource), WebTrackerAdapter)
+        resource.tracker = self.store
+        self.assertIsInstance(adapterFor(resource), StoreTrackerAdapter)
+
+
 class TapTests(SynchronousTestCase):
     """
     C{twistd bittorrent-tracker --udp-port}.
@@ -236,7 +313,7 @@ class LoopbackTests(TestCase):
         learns of the first, with the counts.
         """
         resource = TrackerResource(reactor=reactor, interval=120)
-        server = UDPTrackerServer(WebTrackerAdapter(resource), reactor=reactor)
+        server = UDPTrackerServer(adapterFor(resource), reactor=reactor)
         port = reactor.listenUDP(0, server, interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         url = f"udp://127.0.0.1:{port.getHost().port}/announce"

@@ -19,20 +19,28 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, inlineCallbacks, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Protocol, connectionDone
-from twisted.internet.testing import EventLoggingObserver, MemoryReactorClock
+from twisted.internet.task import deferLater
+from twisted.internet.error import ConnectionDone
+from twisted.internet.testing import EventLoggingObserver, MemoryReactorClock, StringTransport
 from twisted.logger import globalLogPublisher
 from twisted.python import usage
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
+from twisted.web.resource import Resource
 from twisted.web.test.requesthelper import DummyRequest
 
 from bittwist import tap
+from bittwist.fetch import FETCH_TIMEOUT
 from bittwist.metainfo import createTorrent
 from bittwist.service import BitTorrentService
+from bittwist.tracker import Announcer
 from bittwist.web.api import EventsResource
 from bittwist.web.site import AccessGuard, WebService, isLoopback, makeWebSite
 from tests.fakes import MemoryStorageFactory
+from tests.httpserver import TorrentFileServer
+from tests.test_fetch import nonPersistentClient
+from tests.test_tracker import FakeTracker
 
 BASE = "http://127.0.0.1:8080"
 CHANGE = {"X-Bittwist": "1"}
@@ -51,17 +59,19 @@ def multipart(field: str, filename: str, data: bytes) -> tuple[dict[str, str], b
     return {**CHANGE, "Content-Type": f"multipart/form-data; boundary={boundary}"}, body
 
 
-def makeTorrentBytes(testCase: SynchronousTestCase, name: str = "payload.bin", size: int = 40000) -> bytes:
+def makeTorrentBytes(
+    testCase: SynchronousTestCase, name: str = "payload.bin", size: int = 40000, trackers: list[str] = []
+) -> bytes:
     """
-    @return: the bytes of a torrent (no tracker) of a file of C{size}
-        bytes, in pieces of 16 KiB.
+    @return: the bytes of a torrent (with C{trackers}, none by default) of a
+        file of C{size} bytes, in pieces of 16 KiB.
     """
     folder = os.path.abspath(testCase.mktemp())
     os.makedirs(folder)
     path = os.path.join(folder, name)
     with open(path, "wb") as f:
         f.write(name.encode("ascii") * (size // len(name)))
-    return createTorrent(path, pieceLength=16384)
+    return createTorrent(path, pieceLength=16384, trackers=trackers)
 
 
 class WebTestCase(SynchronousTestCase):
@@ -76,7 +86,7 @@ class WebTestCase(SynchronousTestCase):
         self.clock = MemoryReactorClock()
         self.storageFactory = MemoryStorageFactory()
         self.service = BitTorrentService(
-            "tcp:6881", reactor=self.clock, httpClient=object(), progressInterval=None,
+            "tcp:6881", reactor=self.clock, httpClient=self.trackerClient(), progressInterval=None,
             storageFactory=self.storageFactory,
         )
         self.service.startService()
@@ -88,6 +98,13 @@ class WebTestCase(SynchronousTestCase):
         self.treq = StubTreq(self.site.resource)
         self.torrent = self.service.addTorrent(makeTorrentBytes(self), "here", announce=False)
         self.hex = self.torrent.infoHash.hex()
+
+    def trackerClient(self) -> Any:
+        """
+        @return: the treq-like client the service asks trackers with (none
+            is used by default).
+        """
+        return object()
 
     def request(self, method: str, path: str, **kwargs: Any) -> tuple[Any, Any]:
         """
@@ -164,6 +181,17 @@ class TorrentApiTests(WebTestCase):
         for path in ("/api/nothing", f"/api/torrents/{self.hex}/nothing", f"/api/torrents/{self.hex}/pieces/x"):
             response, body = self.request("GET", path)
             self.assertError(response, body, 404, "no such resource")
+
+    def test_headWithoutGet(self) -> None:
+        """
+        C{HEAD} on a resource that has no C{GET} (an action) is a 405 naming
+        what it takes, not a 500.
+        """
+        response = self.successResultOf(
+            self.treq.request("HEAD", BASE + f"/api/torrents/{self.hex}/pause", headers=CHANGE)
+        )
+        self.assertEqual(response.code, 405)
+        self.assertEqual(response.headers.getRawHeaders("allow"), ["POST"])
 
     def test_peers(self) -> None:
         """
@@ -778,6 +806,56 @@ class RawHTTPClient(Protocol):
         self.closed.callback(None)
 
 
+class GuardedRequestTests(SynchronousTestCase):
+    """
+    L{bittwist.web.site.GuardedSite} fed bytes through a L{StringTransport}
+    on a L{MemoryReactorClock}.
+    """
+
+    def setUp(self) -> None:
+        self.clock = MemoryReactorClock()
+        service = BitTorrentService(
+            "tcp:6881", reactor=self.clock, httpClient=object(), progressInterval=None,
+            storageFactory=MemoryStorageFactory(),
+        )
+        self.site = makeWebSite(service, "downloads", token="sesame", requireToken=True, reactor=self.clock)
+        self.transport = StringTransport()
+        self.channel = self.site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+        self.channel.makeConnection(self.transport)
+        self.addCleanup(self.channel.connectionLost, Failure(ConnectionDone()))
+
+    def test_byteByByte(self) -> None:
+        """
+        Fed one byte at a time, a request without its token is answered
+        (401) when the blank line ending its headers arrives, not before.
+        """
+        head = (
+            b"POST /api/torrents HTTP/1.1\r\nHost: box\r\nX-Bittwist: 1\r\n"
+            b"Content-Length: 50000000\r\n\r\n"
+        )
+        for i in range(len(head)):
+            self.assertEqual(self.transport.value(), b"", i)
+            self.channel.dataReceived(head[i : i + 1])
+        self.assertTrue(self.transport.value().startswith(b"HTTP/1.1 401 "), self.transport.value())
+
+    def test_bodyDroppedThenClosed(self) -> None:
+        """
+        After an early refusal, body bytes are dropped without an answer of
+        their own, and the connection is closed after the linger time.
+        """
+        self.channel.dataReceived(
+            b"POST /api/torrents HTTP/1.1\r\nHost: box\r\nContent-Length: 50000000\r\n\r\n"
+        )
+        answer = self.transport.value()
+        self.assertIn(b"401", answer.split(b"\r\n")[0])
+        for _ in range(100):
+            self.channel.dataReceived(b"GET / HTTP/1.1\r\n\r\n" * 100)
+        self.assertEqual(self.transport.value(), answer)
+        self.assertFalse(self.transport.disconnecting)
+        self.clock.advance(self.site.lingerSeconds)
+        self.assertTrue(self.transport.disconnecting)
+
+
 class LoopbackTests(TestCase):
     """
     The site served by a real L{GuardedSite} on 127.0.0.1: requests are
@@ -806,6 +884,7 @@ class LoopbackTests(TestCase):
             reactor=reactor,
         )
         self.site.maxBodySize = 4000
+        self.site.lingerSeconds = 0.2
         port = reactor.listenTCP(0, self.site, interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         self.base = f"http://127.0.0.1:{port.getHost().port}"
@@ -889,6 +968,21 @@ class LoopbackTests(TestCase):
         yield self.assertRefusedEarly(self.head(4001), 413, "larger than 4000 bytes")
 
     @inlineCallbacks
+    def test_expectContinueRefused(self) -> Any:
+        """
+        An upload that waits for C{100 Continue} (as curl's do) and is
+        refused gets the refusal alone, never an invitation to send the
+        body after it.
+        """
+        client = yield self.connect()
+        client.transport.write(self.head(Origin="http://evil.example", Expect="100-continue"))
+        status, headers, body = yield client.answered.addTimeout(5, reactor)
+        self.assertEqual(status, 403)
+        yield client.closed.addTimeout(10, reactor)
+        self.assertNotIn(b"100 Continue", client.received)
+        self.assertTrue(client.received.startswith(b"HTTP/1.1 403 "), client.received[:100])
+
+    @inlineCallbacks
     def test_chunkedTooLarge(self) -> Any:
         """
         A chunked body is refused (413) as soon as it passes the limit,
@@ -956,3 +1050,210 @@ class LoopbackTests(TestCase):
         body = yield response.json()
         self.assertEqual(response.code, 400, body)
         self.assertIn("closing boundary", body["error"])
+
+
+class AddByURLTests(TestCase):
+    """
+    C{POST /api/torrents} with C{{"url": ...}}: the torrent is fetched from
+    a real server on 127.0.0.1 and added.
+    """
+
+    timeout = 20
+
+    def setUp(self) -> None:
+        self.server = TorrentFileServer(reactor)
+        self.server.start()
+        self.addCleanup(self.server.stop)
+        self.clock = MemoryReactorClock()
+        self.http = nonPersistentClient()
+        self.service = BitTorrentService(
+            "tcp:6881", reactor=self.clock, httpClient=self.http, progressInterval=None,
+            storageFactory=MemoryStorageFactory(),
+        )
+        self.service.startService()
+        self.addCleanup(self.service.stopService)
+        site = makeWebSite(self.service, os.path.abspath("downloads"), requireToken=False, reactor=reactor)
+        port = reactor.listenTCP(0, site, interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        self.api = f"http://127.0.0.1:{port.getHost().port}/api/torrents"
+
+    @inlineCallbacks
+    def post(self, value: Any, raw: Optional[bytes] = None) -> Any:
+        response = yield self.http.post(
+            self.api, data=json.dumps(value).encode("utf-8") if raw is None else raw,
+            headers={**CHANGE, "Content-Type": "application/json"},
+        )
+        body = yield response.json()
+        return response, body
+
+    @inlineCallbacks
+    def test_added(self) -> Any:
+        """
+        The torrent at the address is added: 201 with its status and
+        address.
+        """
+        url = self.server.add("byurl.torrent", makeTorrentBytes(self, "byurl.bin"))
+        response, body = yield self.post({"url": url})
+        self.assertEqual(response.code, 201, body)
+        self.assertEqual(body["name"], "byurl.bin")
+        self.assertEqual(response.headers.getRawHeaders("location"), [f"/api/torrents/{body['infoHash']}"])
+        self.assertIn(bytes.fromhex(body["infoHash"]), self.service.session.torrents)
+
+    @inlineCallbacks
+    def test_alreadyAdded(self) -> Any:
+        """
+        Adding the same address twice is a 409 the second time.
+        """
+        url = self.server.add("byurl.torrent", makeTorrentBytes(self, "byurl.bin"))
+        yield self.post({"url": url})
+        response, body = yield self.post({"url": url})
+        self.assertEqual(response.code, 409, body)
+        self.assertIn("already added", body["error"])
+
+    @inlineCallbacks
+    def test_errors(self) -> Any:
+        """
+        Each way a fetch fails is a JSON error saying what went wrong: a
+        404 from the server or a huge file (502), a web page (400), an
+        address that is not http(s) (400).
+        """
+        base = self.server.base
+        cases = [
+            ({"url": base + "/missing.torrent"}, 502, "the server answered 404"),
+            ({"url": base + "/huge.torrent"}, 502, "larger than"),
+            ({"url": base + "/page.html"}, 400, "not a .torrent file"),
+            ({"url": "file:///etc/passwd"}, 400, "only http:// and https://"),
+            ({"link": base}, 400, 'send {"url"'),
+            (["not", "an", "object"], 400, 'send {"url"'),
+        ]
+        for value, code, text in cases:
+            response, body = yield self.post(value)
+            self.assertEqual(response.code, code, (value, body))
+            self.assertIn(text, body["error"])
+        response, body = yield self.post(None, raw=b"{not json")
+        self.assertEqual(response.code, 400, body)
+        self.assertIn("not JSON", body["error"])
+        self.assertEqual(self.service.session.torrents, {})
+
+    @inlineCallbacks
+    def test_timeout(self) -> Any:
+        """
+        A server that does not answer in time is a 504 saying so.
+        """
+        d = self.post({"url": self.server.base + "/silent.torrent"})
+        while not self.server.silent.asked:
+            yield deferLater(reactor, 0.01, lambda: None)
+        self.clock.advance(FETCH_TIMEOUT)
+        response, body = yield d
+        self.assertEqual(response.code, 504, body)
+        self.assertIn(f"no complete answer within {FETCH_TIMEOUT:g} seconds", body["error"])
+
+
+class TrackerApiTests(WebTestCase):
+    """
+    Tests for C{/api/torrents/<hex>/trackers} and C{.../announce}, with a
+    torrent announcing to a fake HTTP tracker and a broken one.
+    """
+
+    def trackerClient(self) -> Any:
+        self.tracker = FakeTracker()
+        self.broken = FakeTracker(code=500)
+        root = Resource()
+        root.putChild(b"good", self.tracker)
+        root.putChild(b"broken", self.broken)
+        return StubTreq(root)
+
+    def setUp(self) -> None:
+        super().setUp()
+        data = makeTorrentBytes(
+            self, "tracked.bin",
+            trackers=["http://tracker.example/broken", "http://tracker.example/good"],
+        )
+        self.tracked = self.service.addTorrent(data, "tracked")
+        self.trackedHex = self.tracked.infoHash.hex()
+
+    def test_trackers(self) -> None:
+        """
+        C{GET .../trackers} lists each tracker with its tier, state, last
+        error, peers given, and times in seconds relative to now.
+        """
+        self.clock.advance(7)
+        response, body = self.request("GET", f"/api/torrents/{self.trackedHex}/trackers")
+        self.assertEqual(response.code, 200, body)
+        byURL = {t["url"]: t for t in body}
+        broken = byURL["http://tracker.example/broken"]
+        good = byURL["http://tracker.example/good"]
+        self.assertEqual((broken["tier"], broken["state"]), (0, "error"))
+        self.assertIn("500", broken["error"])
+        self.assertEqual((good["state"], good["peers"], good["error"]), ("working", 1, None))
+        self.assertEqual(good["lastAnnounceAgo"], 7)
+        # Short of peers, the torrent asks again as soon as the floor allows.
+        self.assertEqual(good["nextAnnounceIn"], Announcer.ANNOUNCE_NOW_FLOOR - 7)
+
+    def test_announce(self) -> None:
+        """
+        C{POST .../announce} asks the trackers again once the floor since the
+        last announce has passed; a paused torrent refuses with 409.
+        """
+        asked = len(self.tracker.requests)
+        self.clock.advance(120)
+        response, body = self.request("POST", f"/api/torrents/{self.trackedHex}/announce", headers=CHANGE)
+        self.assertEqual(response.code, 200, body)
+        self.assertEqual(len(self.tracker.requests), asked + 1)
+        self.tracked.pause()
+        response, body = self.request("POST", f"/api/torrents/{self.trackedHex}/announce", headers=CHANGE)
+        self.assertError(response, body, 409, "paused")
+
+    def test_noTrackers(self) -> None:
+        """
+        A torrent without trackers lists none.
+        """
+        response, body = self.request("GET", f"/api/torrents/{self.hex}/trackers")
+        self.assertEqual((response.code, body), (200, []))
+
+
+class MagnetApiTests(WebTestCase):
+    """
+    Tests for adding a magnet link through C{POST /api/torrents}.
+    """
+
+    def test_addMagnet(self) -> None:
+        """
+        C{{"magnet": ...}} adds the torrent, fetching its metadata: 201 with
+        its status; the list shows it.
+        """
+        link = "magnet:?xt=urn:btih:" + "ab" * 20 + "&dn=Some%20files"
+        response, body = self.request(
+            "POST", "/api/torrents", data=json.dumps({"magnet": link}).encode(),
+            headers={**CHANGE, "Content-Type": "application/json"},
+        )
+        self.assertEqual(response.code, 201, body)
+        self.assertEqual(
+            (body["name"], body["state"], body["infoHash"], body["progress"], body["metadataProgress"]),
+            ("Some files", "fetching metadata", "ab" * 20, 0.0, 0.0),
+        )
+        self.assertEqual(response.headers.getRawHeaders("location"), ["/api/torrents/" + "ab" * 20])
+        response, listed = self.request("GET", "/api/torrents")
+        self.assertIn("fetching metadata", [t["state"] for t in listed])
+        response, body = self.request("GET", "/api/torrents/" + "ab" * 20 + "/peers")
+        self.assertEqual((response.code, body), (200, []))
+        response, body = self.request("DELETE", "/api/torrents/" + "ab" * 20 + "?deleteData=1", headers=CHANGE)
+        self.assertEqual(response.code, 200, body)
+        self.assertNotIn(bytes.fromhex("ab" * 20), self.service.session.torrents)
+
+    def test_badMagnet(self) -> None:
+        """
+        A link that cannot be used is a 400 saying why; one already added a
+        409.
+        """
+        response, body = self.request(
+            "POST", "/api/torrents", data=json.dumps({"magnet": "magnet:?xt=urn:btmh:1220" + "00" * 32}).encode(),
+            headers={**CHANGE, "Content-Type": "application/json"},
+        )
+        self.assertError(response, body, 400, "v2")
+        link = "magnet:?xt=urn:btih:" + self.hex
+        response, body = self.request(
+            "POST", "/api/torrents", data=json.dumps({"magnet": link}).encode(),
+            headers={**CHANGE, "Content-Type": "application/json"},
+        )
+        self.assertError(response, body, 409, "already added")

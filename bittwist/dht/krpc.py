@@ -63,8 +63,8 @@ MAX_DATAGRAM = 1500
 MAX_DEPTH = 4
 
 #: The most values (strings, integers, lists, dictionaries) one datagram may
-#: hold.
-MAX_ITEMS = 400
+#: hold (a get_peers answer listing 100 peers holds about 120).
+MAX_ITEMS = 256
 
 #: The longest transaction id we accept, in bytes (clients use 2 to 4).
 MAX_TRANSACTION_ID = 16

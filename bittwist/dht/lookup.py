@@ -271,7 +271,7 @@ def announce(result: LookupResult, query: QueryFunction, port: Optional[int]) ->
 
     @param result: a finished get_peers lookup.
     @param query: sends one query; see L{QueryFunction}.
-    @param port: the TCP port to announce, or L{None} for the UDP port the
+    @param port: the TCP port to announce, or C{None} for the UDP port the
         query comes from (C{implied_port}).
     @return: fires with the number of nodes that acknowledged; never fails.
     """

@@ -10,9 +10,11 @@ small file across restarts.
 
 Answers are bounded so that the node is not an amplifier: an answer goes
 only to a well-formed query (never to a response, an error, or bytes without
-a transaction id), holds at most L{K} nodes and L{MAX_VALUES} peers (under
-900 bytes, whatever the query), and each source IP gets at most a few
-answers a second, so that a spoofed source costs its victim little.
+a transaction id), holds at most L{K} nodes or L{MAX_VALUES} peers (under
+600 bytes, whatever the query), and each source IP gets at most a few
+answers a second, so that a spoofed source costs its victim little.  We
+also read at most a few dozen datagrams a second from each source IP,
+dropping the rest before decoding, so that a flood costs little CPU.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any, Iterable, Optional, Sequence
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import LoopingCall
@@ -178,17 +181,22 @@ class DHTNode(DatagramProtocol):
         queryTimeout: float = QUERY_TIMEOUT,
         answerRate: float = 5.0,
         answerBurst: float = 20.0,
+        inputRate: float = 50.0,
+        inputBurst: float = 200.0,
         randomBytes=os.urandom,
     ) -> None:
         """
-        @param reactor: provides L{IReactorTime}, and C{resolve} for
+        @param reactor: provides C{IReactorTime}, and C{resolve} for
             bootstrap host names.
-        @param nodeId: our id; random if L{None}.
+        @param nodeId: our id; random if C{None}.
         @param bootstrap: C{(host, port)} of nodes to join through.
         @param knownNodes: nodes from an earlier run, pinged on start.
         @param queryTimeout: seconds to wait for an answer.
         @param answerRate: answers per second per source IP.
         @param answerBurst: answers a source IP may get at once.
+        @param inputRate: datagrams per second per source IP that we read at
+            all; beyond it they are dropped before decoding.
+        @param inputBurst: datagrams a source IP may send at once.
         """
         self._reactor = reactor
         self.nodeId = nodeId if nodeId is not None else randomBytes(20)
@@ -199,6 +207,7 @@ class DHTNode(DatagramProtocol):
         self.tokens = TokenKeeper(reactor, randomBytes)
         self.peerStore = PeerStore(reactor)
         self._limiter = SourceRateLimiter(reactor, answerRate, answerBurst)
+        self._inputLimiter = SourceRateLimiter(reactor, inputRate, inputBurst)
         self._bootstrap = tuple(bootstrap)
         self._bootstrapAddresses: list[Address] = []
         self._knownNodes = list(knownNodes)[:SAVED_NODES]
@@ -249,6 +258,8 @@ class DHTNode(DatagramProtocol):
         host, port = address[0], address[1]
         if not _isIPv4(host) or not 0 < port < 65536:
             return
+        if not self._inputLimiter.allow(host):
+            return
         try:
             message = krpc.decode(data)
         except KRPCError as e:
@@ -272,13 +283,11 @@ class DHTNode(DatagramProtocol):
             reply = Response(query.transactionId, self.nodeId, tuple(self.table.closest(query.target, K)))
         elif query.method == GET_PEERS:
             assert query.infoHash is not None
-            reply = Response(
-                query.transactionId,
-                self.nodeId,
-                tuple(self.table.closest(query.infoHash, K)),
-                tuple(self.peerStore.peers(query.infoHash, MAX_VALUES)),
-                self.tokens.tokenFor(host),
-            )
+            # Peers if we have some, else nodes (BEP 5): never both, which
+            # keeps the answer small.
+            values = tuple(self.peerStore.peers(query.infoHash, MAX_VALUES))
+            nodes = () if values else tuple(self.table.closest(query.infoHash, K))
+            reply = Response(query.transactionId, self.nodeId, nodes, values, self.tokens.tokenFor(host))
         elif query.method == ANNOUNCE_PEER:
             assert query.infoHash is not None and query.token is not None
             if not self.tokens.check(query.token, host):
@@ -340,7 +349,7 @@ class DHTNode(DatagramProtocol):
         @param method: L{PING}, L{FIND_NODE}, L{GET_PEERS} or
             L{ANNOUNCE_PEER}.
         @param key: the target (find_node) or info hash (the others).
-        @param port: for announce_peer, the TCP port; L{None} for the UDP
+        @param port: for announce_peer, the TCP port; C{None} for the UDP
             source port (C{implied_port}).
         @param token: for announce_peer, the node's token.
         @return: fires with the L{Response}; fails with L{DHTQueryError}
@@ -440,7 +449,7 @@ class DHTNode(DatagramProtocol):
         Announce that we have C{result.target}, to the nodes of a get_peers
         lookup.
 
-        @param port: our TCP port, or L{None} for our UDP port.
+        @param port: our TCP port, or C{None} for our UDP port.
         @return: fires with the number of nodes that acknowledged.
         """
         return announce(result, self.query, port)
@@ -501,10 +510,16 @@ class DHTNode(DatagramProtocol):
     def savedNodes(self) -> list[NodeInfo]:
         """
         @return: the nodes worth remembering across a restart: the table's,
-            those that answered us most recently first.
+            those that answered us most recently first, then those
+            remembered from the last run.
         """
         records = sorted(self.table.nodes(), key=lambda r: r.lastResponse or 0.0, reverse=True)
-        return [r.info for r in records[:SAVED_NODES]]
+        nodes = [r.info for r in records]
+        # Those remembered from before that we could not reach this time
+        # still beat nothing (a run without network must not forget them).
+        addresses = {n.address for n in nodes}
+        nodes.extend(n for n in self._knownNodes if n.address not in addresses)
+        return nodes[:SAVED_NODES]
 
 
 def _failed(error: Exception) -> Deferred:
@@ -528,7 +543,7 @@ def loadTable(path: str) -> Optional[tuple[bytes, list[NodeInfo]]]:
     """
     Read a routing table file written by L{saveTable}.
 
-    @return: our node id and the nodes, or L{None} if the file is missing,
+    @return: our node id and the nodes, or C{None} if the file is missing,
         too large or malformed (it is only a cache: we join afresh).
     """
     try:
@@ -555,8 +570,14 @@ class DHTService(Service):
     """
     A DHT node on a UDP port, its routing table kept in a file.
 
-    @ivar node: the L{DHTNode}, while running.
+    The node is made at once (so that peer sources can be given it before
+    the service starts); it listens while the service runs.
+
+    @ivar node: the L{DHTNode}.
     @ivar port: the listening UDP port, while running.
+    @ivar portNumber: the UDP port number asked for.
+    @ivar bootstrap: C{(host, port)} of the nodes it joins through.
+    @ivar tablePath: the routing table file, or C{None}.
     """
 
     log = Logger()
@@ -575,69 +596,74 @@ class DHTService(Service):
         @param port: the UDP port to listen on (0: any).
         @param interface: the address to listen on (all by default).
         @param bootstrap: C{(host, port)} of nodes to join through.
-        @param tablePath: the routing table file, read on start and written
-            every C{saveInterval} seconds and on stop; L{None} for none.
+        @param tablePath: the routing table file, read now and written every
+            C{saveInterval} seconds and on stop; C{None} for none.
         @param nodeOptions: more keyword arguments for L{DHTNode}.
         """
         if reactor is None:
             from twisted.internet import reactor
         self._reactor = reactor
-        self._portNumber = port
+        self.portNumber = port
         self._interface = interface
-        self._bootstrapNodes = tuple(bootstrap)
-        self._tablePath = tablePath
+        self.bootstrap = tuple(bootstrap)
+        self.tablePath = tablePath
         self._saveInterval = saveInterval
-        self._nodeOptions = nodeOptions
         self._saver: Optional[LoopingCall] = None
-        self.node: Optional[DHTNode] = None
+        nodeId = None
+        known: list[NodeInfo] = []
+        if tablePath is not None:
+            saved = loadTable(tablePath)
+            if saved is not None:
+                nodeId, known = saved
+        self._known = len(known)
+        self.node = DHTNode(reactor, nodeId=nodeId, bootstrap=self.bootstrap, knownNodes=known, **nodeOptions)
         self.port: Any = None
 
     def startService(self) -> None:
-        nodeId = None
-        known: list[NodeInfo] = []
-        if self._tablePath is not None:
-            saved = loadTable(self._tablePath)
-            if saved is not None:
-                nodeId, known = saved
-        self.node = DHTNode(
-            self._reactor,
-            nodeId=nodeId,
-            bootstrap=self._bootstrapNodes,
-            knownNodes=known,
-            **self._nodeOptions,
-        )
-        self.port = self._reactor.listenUDP(self._portNumber, self.node, interface=self._interface)
+        """
+        Listen, and join the DHT.  If the UDP port cannot be had, say so and
+        run without the DHT (torrents still have their trackers).
+        """
+        super().startService()
+        try:
+            self.port = self._reactor.listenUDP(self.portNumber, self.node, interface=self._interface)
+        except CannotListenError as e:
+            self.log.error(
+                "No DHT: cannot listen on UDP port {port} ({reason}); choose another "
+                "with --dht-port, or turn the DHT off with --no-dht",
+                port=self.portNumber,
+                reason=str(e.socketError),
+            )
+            return
         self.log.info(
             "DHT node listening on UDP port {port}, {known} nodes remembered",
             port=self.port.getHost().port,
-            known=len(known),
+            known=self._known,
         )
-        if self._tablePath is not None:
+        if self.tablePath is not None:
             self._saver = LoopingCall(self.save)
             self._saver.clock = self._reactor
             self._saver.start(self._saveInterval, now=False)
-        super().startService()
 
     def save(self) -> None:
         """
         Write the routing table file now.
         """
-        if self._tablePath is None or self.node is None:
+        if self.tablePath is None:
             return
         try:
-            saveTable(self._tablePath, self.node.nodeId, self.node.savedNodes())
+            saveTable(self.tablePath, self.node.nodeId, self.node.savedNodes())
         except OSError as e:
-            self.log.warn("could not save the DHT routing table to {path}: {e}", path=self._tablePath, e=e)
+            self.log.warn("could not save the DHT routing table to {path}: {e}", path=self.tablePath, e=e)
 
     def stopService(self) -> Deferred[None]:
         super().stopService()
         if self._saver is not None and self._saver.running:
             self._saver.stop()
         self._saver = None
-        self.save()
         port, self.port = self.port, None
-        self.node = None
         if port is None:
             return succeed(None)
+        self.save()
         d = port.stopListening()
         return d if isinstance(d, Deferred) else succeed(None)

@@ -63,8 +63,8 @@ class NodeRecord:
     """
     What the table knows of one node.
 
-    @ivar lastResponse: when it last answered one of our queries, or L{None}.
-    @ivar lastQuery: when it last queried us, or L{None}.
+    @ivar lastResponse: when it last answered one of our queries, or C{None}.
+    @ivar lastQuery: when it last queried us, or C{None}.
     @ivar failures: queries it failed to answer since its last answer.
     """
 
@@ -150,13 +150,13 @@ class RoutingTable:
     def get(self, nodeId: bytes) -> Optional[NodeRecord]:
         """
         @return: the record of a node in the table (not in a replacement
-            cache), or L{None}.
+            cache), or C{None}.
         """
         return self._bucketFor(nodeId).nodes.get(nodeId)
 
     def idAt(self, address: Address) -> Optional[bytes]:
         """
-        @return: the id of the node in the table at C{address}, or L{None}.
+        @return: the id of the node in the table at C{address}, or C{None}.
         """
         return self._byAddress.get(address)
 

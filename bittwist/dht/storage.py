@@ -53,6 +53,7 @@ class PeerStore:
         self._rng = rng or random.Random()
         self._swarms: dict[bytes, OrderedDict[Address, float]] = {}
         self._total = 0
+        self._lastSweep = float("-inf")
 
     def __len__(self) -> int:
         """
@@ -79,11 +80,11 @@ class PeerStore:
             swarm.move_to_end(address)
             return True
         if swarm is None and len(self._swarms) >= self._maxInfoHashes:
-            self.expireAll()
+            self._expireWhenFull(now)
             if len(self._swarms) >= self._maxInfoHashes:
                 return False
         if self._total >= self._maxPeers and (swarm is None or len(swarm) < self._maxPerInfoHash):
-            self.expireAll()
+            self._expireWhenFull(now)
             if self._total >= self._maxPeers:
                 return False
         swarm = self._swarms.setdefault(infoHash, OrderedDict())
@@ -107,11 +108,17 @@ class PeerStore:
             return addresses
         return self._rng.sample(addresses, count)
 
+    def _expireWhenFull(self, now: float) -> None:
+        # A full store is swept at most once a minute: otherwise every
+        # refused announcement would cost a sweep of the whole store.
+        if now - self._lastSweep >= 60:
+            self.expireAll()
+
     def expireAll(self) -> None:
         """
         Drop every expired announcement.
         """
-        now = self._clock.seconds()
+        now = self._lastSweep = self._clock.seconds()
         for infoHash in list(self._swarms):
             self._expire(infoHash, now)
 

@@ -6,8 +6,9 @@ Each source provides L{IPeerSource}. The torrent starts its sources when it
 goes looking for peers and stops them when it stops; a source hands the
 addresses it finds to L{ISourceOwner.addPeers}, tagged with its
 L{IPeerSource.name}, so every peer can say where it came from. Trackers
-(every scheme, in BEP 12 tiers), the user's own C{--peer} list, and later
-PEX and the DHT are sources; C{"incoming"} tags the peers that dialled us.
+(every scheme, in BEP 12 tiers), the user's own C{--peer} list, peer
+exchange (L{bittwist.sources.pex}) and later the DHT are sources;
+C{"incoming"} tags the peers that dialled us.
 """
 
 from typing import Any, Iterable, Optional, Sequence
@@ -15,7 +16,7 @@ from typing import Any, Iterable, Optional, Sequence
 from twisted.internet.defer import Deferred, succeed
 from zope.interface import Attribute, Interface, implementer
 
-from bittwist.tracker import Announcer
+from bittwist.tracker import Announcer, TrackerStatus
 
 __all__ = ["IPeerSource", "ISourceOwner", "TrackerSource", "ManualSource", "INCOMING"]
 
@@ -131,6 +132,19 @@ class TrackerSource:
     def wantPeers(self) -> None:
         if self.announcer is not None:
             self.announcer.announceNow()
+
+    def trackerStatuses(self) -> list[TrackerStatus]:
+        """
+        @return: each tracker's status; all C{"not contacted"} while the
+            source is stopped.
+        """
+        if self.announcer is not None:
+            return self.announcer.trackerStatuses()
+        return [
+            TrackerStatus(url, number, "not contacted")
+            for number, tier in enumerate(self._tiers)
+            for url in dict.fromkeys(tier)
+        ]
 
 
 @implementer(IPeerSource)

@@ -13,12 +13,12 @@ from typing import Any, Optional
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
-from zope.interface import implementer
+from zope.interface import Interface, implementer
 
 from bittwist.dht import IDHTNode
 from bittwist.sources import IPeerSource, ISourceOwner
 
-__all__ = ["DHTSource", "dhtSourceFor", "ANNOUNCE_INTERVAL", "MIN_INTERVAL"]
+__all__ = ["DHTSource", "IDHTPortListener", "dhtSourceFor", "ANNOUNCE_INTERVAL", "MIN_INTERVAL"]
 
 #: Seconds between two rounds (get_peers, then announce_peer).
 ANNOUNCE_INTERVAL = 15 * 60
@@ -27,7 +27,19 @@ ANNOUNCE_INTERVAL = 15 * 60
 MIN_INTERVAL = 60
 
 
-@implementer(IPeerSource)
+class IDHTPortListener(Interface):
+    """
+    A peer source that wants the DHT ports peers tell us (the peer wire
+    C{port} message of BEP 5).
+    """
+
+    def peerDHTPort(host: str, port: int) -> None:
+        """
+        The peer at C{host} runs a DHT node on UDP C{port}.
+        """
+
+
+@implementer(IPeerSource, IDHTPortListener)
 class DHTSource:
     """
     Finds peers for one torrent in the DHT, and announces it there.
@@ -87,6 +99,9 @@ class DHTSource:
             return
         self._round()
 
+    def peerDHTPort(self, host: str, port: int) -> None:
+        self._node.addNode(host, port)
+
     def _round(self) -> None:
         owner = self._owner
         if owner is None or self._running:
@@ -123,8 +138,8 @@ def dhtSourceFor(private: bool, node: Optional[IDHTNode], reactor: Any) -> Optio
     The DHT source of a torrent, if it may have one.
 
     @param private: the torrent's BEP 27 C{private} flag.
-    @param node: the session's DHT node, or L{None} when the DHT is off.
-    @return: a L{DHTSource}, or L{None} for a private torrent or without a
+    @param node: the session's DHT node, or C{None} when the DHT is off.
+    @return: a L{DHTSource}, or C{None} for a private torrent or without a
         node.
     """
     if private or node is None:

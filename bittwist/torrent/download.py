@@ -20,7 +20,7 @@ from bittwist import wire
 from bittwist.bitfield import Bitfield
 from bittwist.metainfo import Metainfo
 from bittwist.peer import PeerProtocol
-from bittwist.picker import PiecePicker
+from bittwist.picker import PiecePicker, wantedPieceSizes
 from bittwist.rate import RateMeter
 from bittwist.ratelimit import TokenBucket
 from bittwist.storage import IPieceStorage
@@ -126,7 +126,7 @@ class Download:
         """
         metainfo = self._metainfo
         self.picker = PiecePicker(
-            metainfo.numPieces, metainfo.pieceSize, have, endgameDelay=ENDGAME_DELAY
+            metainfo.numPieces, wantedPieceSizes(metainfo), have, endgameDelay=ENDGAME_DELAY
         )
         self.verifiedLength = sum(metainfo.pieceSize(i) for i in have)
 
@@ -192,6 +192,15 @@ class Download:
     def peerChoked(self, peer: PeerProtocol, requests: list[tuple[int, int]]) -> None:
         if self.picker is not None and requests:
             self.picker.abandon(peer, requests)
+            self.fillAll()
+
+    def requestRejected(self, peer: PeerProtocol, index: int, begin: int) -> None:
+        """
+        The peer rejected our request (BEP 6): the block is free to be asked
+        of any peer at once.
+        """
+        if self.picker is not None:
+            self.picker.abandon(peer, [(index, begin)])
             self.fillAll()
 
     def peerUnchoked(self, peer: PeerProtocol) -> None:
@@ -271,6 +280,11 @@ class Download:
         state = peer.state
         requested = state.requested
         depth = record.requestDepth
+        queueLimit = peer.requestQueueLimit
+        if queueLimit is not None and queueLimit < depth:
+            # The peer said how many requests it queues (reqq): more would
+            # be dropped or held against us.
+            depth = queueLimit
         # A snubbed peer gets one request at a time, so it can prove itself
         # without holding blocks other peers would send.
         room = (1 if record.snubbed else depth) - len(requested)
@@ -282,11 +296,17 @@ class Download:
         if (
             picker is None
             or not self.active
-            or state.peerChoking
             or not state.amInterested
             or self._writeBacklog >= MAX_WRITE_BACKLOG
         ):
             return
+        pieces = state.pieces
+        if state.peerChoking:
+            # Choked: only the pieces it allowed us fast (BEP 6), if any.
+            allowed = [i for i in state.allowedFastIn if i in pieces]
+            if not allowed:
+                return
+            pieces = Bitfield(pieces.length, allowed)
         limit = self._limit
         if limit.limited:
             # Ask for no more than the tokens pay for: the peer then has no
@@ -297,7 +317,7 @@ class Download:
                 return
             room = min(room, 1 + int(tokens) // wire.BLOCK_SIZE)
         now = self._reactor.seconds()
-        blocks = picker.pick(peer, state.pieces, room, len(requested), now)
+        blocks = picker.pick(peer, pieces, room, len(requested), now)
         if blocks:
             if not requested:
                 record.lastBlockAt = now

@@ -19,21 +19,24 @@ from zope.interface import implementer
 
 from bittwist import events
 from bittwist.bitfield import Bitfield
-from bittwist.clientname import describeClient
 from bittwist.config import TorrentConfig
-from bittwist.encryption import isEncrypted
 from bittwist.errors import BittwistError, InternalError
 from bittwist.factory import PeerDialer
 from bittwist.metainfo import Metainfo
 from bittwist.peer import PeerProtocol
 from bittwist.ratelimit import TokenBucket
-from bittwist.sources import IPeerSource, ISourceOwner
+from bittwist.sources import IPeerSource, ISourceOwner, TrackerSource
+from bittwist.sources.dht import IDHTPortListener
+from bittwist.sources.pex import PeerExchange
 from bittwist.storage import IPieceStorage
 from bittwist.torrent.download import Download
+from bittwist.extensions.table import ExtensionTable
+from bittwist.torrent.metadataserver import MetadataServer
 from bittwist.torrent.lifecycle import ACTIVE, Lifecycle, TorrentInput, TorrentState
-from bittwist.torrent.status import PeerStatus, TorrentStatus
+from bittwist.torrent.status import PeerStatus, TorrentStatus, describePeer
 from bittwist.torrent.swarm import Swarm
 from bittwist.torrent.upload import Upload
+from bittwist.tracker import TrackerStatus
 
 __all__ = ["Torrent"]
 
@@ -69,6 +72,9 @@ class Torrent:
     @ivar download: its download side.
     @ivar upload: its upload side.
     @ivar sources: where it finds peers.
+    @ivar extensions: the extensions of the extension protocol it speaks.
+    @ivar pex: its peer exchange (BEP 11), or C{None} for a private
+        torrent.
     """
 
     log = Logger()
@@ -131,6 +137,15 @@ class Torrent:
             seedRatio=config.seedRatio,
             seedTime=config.seedTime,
         )
+        handlers = []
+        self.pex: Optional[PeerExchange] = None
+        if not metainfo.private:
+            # BEP 27: a private torrent learns peers from its trackers only.
+            self.pex = PeerExchange(reactor, lambda: self.swarm.peers)
+            self.sources.append(self.pex.source)
+            handlers.append(self.pex)
+        handlers.append(MetadataServer(metainfo.infoBytes))
+        self.extensions = ExtensionTable(handlers)
         self._ticker = LoopingCall(self._tick)
         self._ticker.clock = reactor
 
@@ -479,6 +494,7 @@ class Torrent:
         self._emit(events.PeerDisconnected(self, peer.address, reason))
         self.log.debug("Disconnected from {peer}: {reason}", peer=peer, reason=reason)
         self.download.peerLeft(peer)
+        self.extensions.peerGone(peer)
         self._choke()
 
     def blockReceived(self, peer: PeerProtocol, index: int, begin: int, block: bytes) -> None:
@@ -487,7 +503,8 @@ class Torrent:
     def requestReceived(self, peer: PeerProtocol, index: int, begin: int, length: int) -> None:
         verified = self.download.verifiedPieces()
         if verified is None or index not in verified:
-            peer.drop(f"requested piece {index}, which we do not have")
+            if not peer.rejectRequest(index, begin, length):
+                peer.drop(f"requested piece {index}, which we do not have")
             return
         if begin + length > self.metainfo.pieceSize(index):
             peer.drop(f"requested past the end of piece {index}")
@@ -496,6 +513,35 @@ class Torrent:
 
     def peerWritable(self, peer: PeerProtocol) -> None:
         self.upload.serve(peer)
+
+    def requestRejected(self, peer: PeerProtocol, index: int, begin: int) -> None:
+        self.download.requestRejected(peer, index, begin)
+
+    def peerAllowedFast(self, peer: PeerProtocol, index: int) -> None:
+        self.download.fill(peer)
+
+    def extendedHandshakeFields(self) -> tuple[Sequence[str], dict[str, Any]]:
+        fields = self.extensions.handshakeFields()
+        if self.port:
+            fields["listenPort"] = self.port
+        return self.extensions.names, fields
+
+    def peerExtended(self, peer: PeerProtocol) -> None:
+        self.extensions.peerExtended(peer)
+
+    def extensionMessage(self, peer: PeerProtocol, name: str, payload: bytes) -> None:
+        self.extensions.received(peer, name, payload)
+
+    def peerPort(self, peer: PeerProtocol, port: int) -> None:
+        """
+        The peer's DHT node listens on UDP C{port} (BEP 5): tell our DHT
+        source, if any, so that our node can add it.
+        """
+        if peer.address is None:
+            return
+        for source in self.sources:
+            if IDHTPortListener.providedBy(source):
+                source.peerDHTPort(peer.address[0], port)
 
     # Snapshots.
 
@@ -513,7 +559,8 @@ class Torrent:
             verifiedLength=download.verifiedLength,
             piecesVerified=len(verified) if verified is not None else 0,
             numPieces=self.numPieces,
-            downloadRate=download.rate.rate() if self.state in ACTIVE else 0.0,
+            # Seeding, nothing more comes: no trailing rate from the last pieces.
+            downloadRate=download.rate.rate() if self.state is _State.DOWNLOADING else 0.0,
             uploadRate=self.upload.rate.rate() if self.state in ACTIVE else 0.0,
             downloaded=download.rate.total,
             uploaded=self.upload.rate.total,
@@ -524,33 +571,34 @@ class Torrent:
             peersUsed=len(download.contributors),
         )
 
+    def trackerStatuses(self) -> list[TrackerStatus]:
+        """
+        @return: the status of each of the torrent's trackers.
+        """
+        return [
+            status
+            for source in self.sources
+            if isinstance(source, TrackerSource)
+            for status in source.trackerStatuses()
+        ]
+
+    def announceNow(self) -> None:
+        """
+        Ask every peer source for peers now, within each one's limits of
+        politeness (a tracker's C{min interval}).
+        """
+        if self.state in ACTIVE:
+            for source in self.sources:
+                source.wantPeers()
+
     def peerStatuses(self) -> list[PeerStatus]:
         """
         @return: a snapshot of every connected peer.
         """
         result = []
         for peer in self.peers:
-            host, port = peer.address or ("?", 0)
-            state = peer.state
             record = self.download.record(peer)
-            result.append(
-                PeerStatus(
-                    address=f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
-                    client=describeClient(peer.peerId or b""),
-                    outgoing=peer.outgoing,
-                    downloadRate=peer.downloadRate.rate(),
-                    uploadRate=peer.uploadRate.rate(),
-                    amChoking=state.amChoking,
-                    amInterested=state.amInterested,
-                    peerChoking=state.peerChoking,
-                    peerInterested=state.peerInterested,
-                    snubbed=record is not None and record.snubbed,
-                    progress=state.progress(),
-                    requests=len(state.requested),
-                    source=peer.source,
-                    encrypted=isEncrypted(peer),
-                )
-            )
+            result.append(describePeer(peer, snubbed=record is not None and record.snubbed))
         return result
 
     def verifiedPieces(self) -> Optional[Bitfield]:

@@ -26,6 +26,9 @@ class TorrentState(enum.StrEnum):
 
     STOPPED = "stopped"
     """Not started, or stopped for good (storage closed)."""
+    FETCHING_METADATA = "fetching metadata"
+    """Added by magnet link: getting the torrent's metadata from peers
+    (then the torrent made of it checks, downloads and seeds)."""
     CHECKING = "checking"
     """Finding out which pieces storage already holds."""
     DOWNLOADING = "downloading"

@@ -4,11 +4,12 @@ Snapshots of a torrent and its peers, for display.
 """
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
+from bittwist.encryption import isEncrypted
 from bittwist.torrent.lifecycle import TorrentState
 
-__all__ = ["TorrentStatus", "PeerStatus"]
+__all__ = ["TorrentStatus", "PeerStatus", "describePeer"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,11 @@ class TorrentStatus:
     """
     How many distinct peers sent us data.
     """
+    metadataProgress: float = 1.0
+    """
+    The fraction of the metadata in: below 1 only while fetching it for a
+    magnet link.
+    """
 
     @property
     def eta(self) -> Optional[float]:
@@ -50,8 +56,11 @@ class TorrentStatus:
     @property
     def progress(self) -> float:
         """
-        The verified fraction of the torrent, 0 to 1.
+        The verified fraction of the torrent, 0 to 1 (0 while its size is
+        unknown, its metadata being fetched).
         """
+        if self.state is TorrentState.FETCHING_METADATA:
+            return 0.0
         return self.verifiedLength / self.totalLength if self.totalLength else 1.0
 
 
@@ -83,3 +92,29 @@ class PeerStatus:
     source: str
     encrypted: bool = False
 
+
+
+def describePeer(peer: Any, snubbed: bool = False) -> PeerStatus:
+    """
+    @param peer: a connected L{bittwist.peer.PeerProtocol}.
+    @param snubbed: whether it stopped sending us data.
+    @return: a snapshot of it.
+    """
+    host, port = peer.address or ("?", 0)
+    state = peer.state
+    return PeerStatus(
+        address=f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        client=peer.clientName,
+        outgoing=peer.outgoing,
+        downloadRate=peer.downloadRate.rate(),
+        uploadRate=peer.uploadRate.rate(),
+        amChoking=state.amChoking,
+        amInterested=state.amInterested,
+        peerChoking=state.peerChoking,
+        peerInterested=state.peerInterested,
+        snubbed=snubbed,
+        progress=state.progress(),
+        requests=len(state.requested),
+        source=peer.source,
+        encrypted=isEncrypted(peer),
+    )

@@ -156,6 +156,14 @@ class Swarm:
                 return True
         return False
 
+    def addresses(self) -> list[tuple[Address, str]]:
+        """
+        @return: the addresses known and not banned, each with its source,
+            connected ones first.
+        """
+        known = [(a, c.source) for a, c in self._candidates.items() if not c.banned]
+        return sorted(known, key=lambda entry: not self._candidates[entry[0]].connected)
+
     def resetBackoff(self) -> None:
         """
         Make every address eligible now (after a pause).

@@ -24,9 +24,18 @@ from twisted.web.server import NOT_DONE_YET, Request
 from twisted.web.error import UnsupportedMethod
 
 from bittwist import events
-from bittwist.errors import BittwistError, FormDataError, MetainfoError
+from bittwist.errors import (
+    BittwistError,
+    FormDataError,
+    MagnetError,
+    MetainfoError,
+    TorrentFetchError,
+    UsageError,
+)
+from bittwist.fetch import MAX_TORRENT_SIZE
 from bittwist.metainfo import parse
 from bittwist.torrent import Torrent, TorrentState
+from bittwist.torrent.lifecycle import ACTIVE
 from bittwist.web.multipart import FormDataParser, boundaryFrom
 
 __all__ = [
@@ -40,13 +49,10 @@ __all__ = [
     "MAX_BODY_SIZE",
 ]
 
-MAX_UPLOAD_SIZE = 10 * 2**20
+MAX_UPLOAD_SIZE = MAX_TORRENT_SIZE
 """
-The largest C{.torrent} accepted by upload or by URL. Real ones are
-kilobytes, a few megabytes for huge payloads: 10 MiB of piece hashes
-describe 500,000 pieces, 8 TiB in 16 MiB pieces. libtorrent refuses to load
-a torrent file over 10 MB by default (C{load_torrent_limits}); we accept
-slightly more. This bounds what one request makes us parse.
+The largest C{.torrent} accepted by upload: see
+L{bittwist.fetch.MAX_TORRENT_SIZE}.
 """
 
 MAX_BODY_SIZE = MAX_UPLOAD_SIZE + 64 * 2**10
@@ -64,6 +70,12 @@ The largest JSON body (C{{"url": ...}}) we parse.
 _READ_SIZE = 64 * 2**10
 
 TORRENT_CONTENT_TYPE = "application/x-bittorrent"
+
+_FETCH_ERROR_CODES = {"url": 400, "metainfo": 400, "status": 502, "network": 502, "size": 502, "timeout": 504}
+"""
+The answer to a failed fetch by URL, by L{TorrentFetchError.kind}: the
+user's mistake (400), or the other server's (502, 504 if it was too slow).
+"""
 
 _HEX_INFO_HASH = re.compile(rb"[0-9a-fA-F]{40}\Z")
 
@@ -100,6 +112,23 @@ def torrentToJson(torrent: Torrent) -> dict[str, Any]:
     result = dataclasses.asdict(status)
     result["progress"] = status.progress
     result["eta"] = status.eta
+    return result
+
+
+def trackersToJson(torrent: Torrent, now: float) -> list[dict[str, Any]]:
+    """
+    @param now: the time on the clock the tracker times were taken on.
+    @return: each tracker's L{bittwist.tracker.TrackerStatus} as a JSON
+        object, its times as C{lastAnnounceAgo} and C{nextAnnounceIn}
+        (seconds, or C{null}).
+    """
+    result = []
+    for status in torrent.trackerStatuses():
+        entry = dataclasses.asdict(status)
+        last, following = entry.pop("lastAnnounce"), entry.pop("nextAnnounce")
+        entry["lastAnnounceAgo"] = None if last is None else max(0.0, now - last)
+        entry["nextAnnounceIn"] = None if following is None else max(0.0, following - now)
+        result.append(entry)
     return result
 
 
@@ -178,8 +207,10 @@ class ApiResource(_JsonResource):
 
 class TorrentsResource(_JsonResource):
     """
-    C{/api/torrents}: list the torrents (GET), add one by uploading its
-    C{.torrent} (POST); C{/api/torrents/<info hash in hex>} is one torrent.
+    C{/api/torrents}: list the torrents (GET), add one (POST) by uploading
+    its C{.torrent} (the raw body, or C{multipart/form-data} with the file in
+    field C{torrent}) or by giving its address as JSON C{{"url": ...}};
+    C{/api/torrents/<info hash in hex>} is one torrent.
     """
 
     log = Logger()
@@ -210,10 +241,12 @@ class TorrentsResource(_JsonResource):
         torrents = list(self._service.session.torrents.values())
         return writeJson(request, [torrentToJson(t) for t in torrents])
 
-    def render_POST(self, request: Request) -> bytes:
+    def render_POST(self, request: Request) -> Any:
         contentType = (request.getHeader(b"content-type") or b"").lower()
         assert request.content is not None
         request.content.seek(0)
+        if contentType.startswith(b"application/json"):
+            return self._addFromURL(request)
         if contentType.startswith(b"multipart/form-data"):
             try:
                 data = _readFormField(request, "torrent", MAX_UPLOAD_SIZE)
@@ -236,6 +269,85 @@ class TorrentsResource(_JsonResource):
         except MetainfoError as e:
             return errorJson(request, 400, str(e))
         return self._add(request, metainfo)
+
+    def _addFromURL(self, request: Request) -> Any:
+        """
+        Add the torrent at the address in the JSON body C{{"url": ...}},
+        answering once it is fetched.
+        """
+        assert request.content is not None
+        raw = request.content.read(MAX_JSON_SIZE + 1)
+        if len(raw) > MAX_JSON_SIZE:
+            return errorJson(request, 413, f"a JSON body is at most {MAX_JSON_SIZE} bytes")
+        try:
+            value = json.loads(raw)
+        except ValueError as e:
+            return errorJson(request, 400, f"the body is not JSON ({e}); send {{\"url\": \"https://...\"}}")
+        magnet = value.get("magnet") if isinstance(value, dict) else None
+        if isinstance(magnet, str):
+            return self._addMagnet(request, magnet)
+        url = value.get("url") if isinstance(value, dict) else None
+        if not isinstance(url, str) or not url.strip():
+            return errorJson(
+                request,
+                400,
+                'send {"url": "https://..."} with the address of a .torrent file, '
+                'or {"magnet": "magnet:?xt=urn:btih:..."}',
+            )
+        d = self._service.addTorrentFromURL(url.strip(), self._downloadDir)
+        gone: list[object] = []
+
+        def disconnected(reason: object) -> None:
+            gone.append(reason)
+            d.cancel()
+
+        request.notifyFinish().addErrback(disconnected)
+
+        def answer(body: bytes) -> None:
+            if not gone:
+                request.write(body)
+                request.finish()
+
+        def added(torrent: Torrent) -> None:
+            name = torrent.metainfo.name
+            self.log.info("{name}: added through the web page from {url}", name=name, url=url)
+            self._changed()
+            request.setHeader(b"location", f"/api/torrents/{torrent.infoHash.hex()}".encode("ascii"))
+            answer(writeJson(request, torrentToJson(torrent), 201))
+
+        def failed(failure: Failure) -> None:
+            if gone:
+                return
+            if failure.check(TorrentFetchError):
+                code = _FETCH_ERROR_CODES.get(failure.value.kind, 502)
+                answer(errorJson(request, code, str(failure.value)))
+            elif failure.check(UsageError):
+                answer(errorJson(request, 409, str(failure.value)))
+            elif failure.check(BittwistError):
+                answer(errorJson(request, 400, str(failure.value)))
+            else:
+                self.log.failure("Adding {url} failed", failure, url=url)
+                answer(errorJson(request, 500, "internal error; see the log"))
+
+        d.addCallbacks(added, failed)
+        return NOT_DONE_YET
+
+    def _addMagnet(self, request: Request, link: str) -> bytes:
+        """
+        Add the torrent of a magnet link, downloading into the web layer's
+        folder: 201 with its status (C{fetching metadata}), 400 for a link
+        that cannot be used, 409 if the torrent is already added.
+        """
+        try:
+            magnet = self._service.addMagnet(link.strip(), self._downloadDir)
+        except MagnetError as e:
+            return errorJson(request, 400, str(e))
+        except UsageError as e:
+            return errorJson(request, 409, str(e))
+        self.log.info("{name}: magnet link added through the web page", name=magnet.name)
+        self._changed()
+        request.setHeader(b"location", f"/api/torrents/{magnet.infoHash.hex()}".encode("ascii"))
+        return writeJson(request, torrentToJson(magnet), 201)
 
     def _add(self, request: Request, metainfo: Any) -> bytes:
         """
@@ -282,7 +394,8 @@ class TorrentResource(_JsonResource):
     """
     C{/api/torrents/<hex>}: one torrent's status (GET), removing it
     (DELETE, with C{?deleteData=1} to delete its files too), and its
-    children C{peers}, C{pieces}, C{pause}, C{resume}.
+    children C{peers}, C{pieces}, C{trackers}, C{pause}, C{resume},
+    C{announce}.
     """
 
     def __init__(self, service: Any, infoHash: bytes, changed: Callable[[], None]) -> None:
@@ -292,14 +405,22 @@ class TorrentResource(_JsonResource):
         self._changed = changed
         self.putChild(b"peers", _TorrentPart(self, "peers"))
         self.putChild(b"pieces", _TorrentPart(self, "pieces"))
+        self.putChild(b"trackers", _TorrentPart(self, "trackers"))
         self.putChild(b"pause", _TorrentAction(self, "pause"))
         self.putChild(b"resume", _TorrentAction(self, "resume"))
+        self.putChild(b"announce", _TorrentAction(self, "announce"))
 
     def torrent(self) -> Optional[Torrent]:
         """
         @return: the torrent, or C{None} if it was removed meanwhile.
         """
         return self._service.session.torrents.get(self.infoHash)
+
+    def now(self) -> float:
+        """
+        @return: the session's clock, which tracker times are measured on.
+        """
+        return self._service.session.reactor.seconds()
 
     def gone(self, request: Request) -> bytes:
         return errorJson(request, 404, f"no torrent with info hash {self.infoHash.hex()}; it was removed")
@@ -344,7 +465,7 @@ class TorrentResource(_JsonResource):
 
 class _TorrentPart(_JsonResource):
     """
-    C{/api/torrents/<hex>/peers} and C{.../pieces}.
+    C{/api/torrents/<hex>/peers}, C{.../pieces} and C{.../trackers}.
     """
 
     def __init__(self, parent: TorrentResource, part: str) -> None:
@@ -358,6 +479,8 @@ class _TorrentPart(_JsonResource):
             return self._parent.gone(request)
         if self._part == "peers":
             return writeJson(request, [dataclasses.asdict(p) for p in torrent.peerStatuses()])
+        if self._part == "trackers":
+            return writeJson(request, trackersToJson(torrent, self._parent.now()))
         pieces = torrent.pieces()
         return writeJson(
             request,
@@ -372,7 +495,9 @@ class _TorrentPart(_JsonResource):
 
 class _TorrentAction(_JsonResource):
     """
-    C{POST /api/torrents/<hex>/pause} and C{.../resume}.
+    C{POST /api/torrents/<hex>/pause}, C{.../resume} and C{.../announce}
+    (ask the trackers for peers now, as far as their C{min interval}
+    allows).
     """
 
     def __init__(self, parent: TorrentResource, action: str) -> None:
@@ -384,6 +509,11 @@ class _TorrentAction(_JsonResource):
         torrent = self._parent.torrent()
         if torrent is None:
             return self._parent.gone(request)
+        if self._action == "announce":
+            if torrent.state not in ACTIVE:
+                return errorJson(request, 409, f"a torrent that is {torrent.state} does not announce")
+            torrent.announceNow()
+            return writeJson(request, trackersToJson(torrent, self._parent.now()))
         if self._action == "pause":
             if torrent.state not in _PAUSABLE:
                 return errorJson(request, 409, f"cannot pause a torrent that is {torrent.state}")

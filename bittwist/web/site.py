@@ -254,8 +254,9 @@ class GuardedRequest(Request):
     headers are in (L{gotLength}), the site's L{AccessGuard} and the body
     limit decide; a refused request is answered at once, its body is
     dropped as it arrives, and its connection closed when the body ends or
-    after L{LINGER_SECONDS}. An accepted body is counted as it arrives and
-    refused (413) as soon as it passes the limit, chunked or not.
+    after L{GuardedSite.lingerSeconds}. An accepted body is counted as it
+    arrives and refused (413) as soon as it passes the limit, chunked or
+    not.
     """
 
     _refused = False
@@ -325,9 +326,12 @@ class GuardedRequest(Request):
         """
         Send C{answer} now, drop the body from here on, and close the
         connection once the answer is sent and the body ended (or after
-        L{LINGER_SECONDS}).
+        L{GuardedSite.lingerSeconds}).
         """
         self._refused = True
+        # The channel would otherwise invite the body with '100 Continue'
+        # after our final answer (RFC 9110 allows answering instead).
+        self.requestHeaders.removeHeader(b"expect")
         self.content.close()
         self.content = io.BytesIO()
         # What follows the body cannot be parsed as a next request.
@@ -338,7 +342,7 @@ class GuardedRequest(Request):
         self.setHeader(b"content-length", b"%d" % len(body))
         self.setHeader(b"connection", b"close")
         self.write(body)
-        self._linger = site.reactor.callLater(LINGER_SECONDS, self._stopLingering)
+        self._linger = site.reactor.callLater(site.lingerSeconds, self._stopLingering)
 
     def _stopLingering(self) -> None:
         if not self.finished:
@@ -382,10 +386,13 @@ class GuardedSite(Site):
     asks for updates every second, which would bury the progress lines.
 
     @ivar maxBodySize: the most bytes a request body may have.
+    @ivar lingerSeconds: how long the body of a refused request is read
+        and dropped before its connection is closed (L{LINGER_SECONDS}).
     """
 
     requestFactory = GuardedRequest
     protocol = _EarlyHeadersChannel
+    lingerSeconds = LINGER_SECONDS
 
     def __init__(self, resource: "AccessGuard", reactor: Any, maxBodySize: int = MAX_BODY_SIZE) -> None:
         super().__init__(resource, reactor=reactor, parsePOSTFormSubmission=False)

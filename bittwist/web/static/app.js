@@ -94,16 +94,19 @@
     q(".name").title = t.infoHash;
     const state = q(".state");
     state.textContent = t.state;
-    state.className = "state state-" + t.state;
+    state.className = "state state-" + t.state.replace(" ", "-");
     if (t.error) state.title = t.error;
-    q(".fill").style.width = (t.progress * 100).toFixed(2) + "%";
-    q(".fill").classList.toggle("done", t.progress >= 1);
-    q(".progress-text").textContent = percent(t.progress);
-    q(".size").textContent = formatSize(t.totalLength);
+    // A magnet's size is unknown until its metadata is in: show that instead.
+    const fetching = t.state === "fetching metadata";
+    const shown = fetching ? t.metadataProgress : t.progress;
+    q(".fill").style.width = (shown * 100).toFixed(2) + "%";
+    q(".fill").classList.toggle("done", !fetching && t.progress >= 1);
+    q(".progress-text").textContent = fetching ? "metadata " + percent(shown) : percent(t.progress);
+    q(".size").textContent = fetching ? "?" : formatSize(t.totalLength);
     q(".down").textContent = formatRate(t.downloadRate);
     q(".up").textContent = formatRate(t.uploadRate);
     q(".peers").textContent = t.peers + (t.knownPeers > t.peers ? " / " + t.knownPeers : "");
-    q(".eta").textContent = t.progress >= 1 ? "done" : formatEta(t.eta);
+    q(".eta").textContent = !fetching && t.progress >= 1 ? "done" : formatEta(t.eta);
     const pause = q("button.pause");
     const resumable = RESUMABLE.includes(t.state);
     pause.textContent = resumable ? "Resume" : "Pause";
@@ -152,8 +155,9 @@
     detailBusy = true;
     try {
       const base = "/api/torrents/" + t.infoHash;
-      const [pieces, peers] = await Promise.all([api("GET", base + "/pieces"), api("GET", base + "/peers")]);
-      if (t.infoHash === selected) { drawPieces(pieces); showPeers(peers); }
+      const [pieces, peers, trackers] = await Promise.all(
+        [api("GET", base + "/pieces"), api("GET", base + "/peers"), api("GET", base + "/trackers")]);
+      if (t.infoHash === selected) { drawPieces(pieces); showPeers(peers); showTrackers(trackers); }
     } catch (e) {
       // Removed meanwhile: the next update hides it.
     } finally {
@@ -209,6 +213,30 @@
     $("no-peers").hidden = peers.length > 0;
   }
 
+  function showTrackers(trackers) {
+    const body = $("tracker-rows");
+    body.replaceChildren();
+    for (const t of trackers) {
+      const row = body.insertRow();
+      const seeds = t.seeders === null ? "–" : `${t.seeders} / ${t.leechers === null ? "–" : t.leechers}`;
+      const values = [t.url, String(t.tier), t.state, formatEta(t.lastAnnounceAgo),
+        formatEta(t.nextAnnounceIn), String(t.peers), seeds, t.error || ""];
+      values.forEach((v, i) => { cell(row, i === 1 || (i >= 3 && i <= 6) ? "num" : "").textContent = v; });
+    }
+    $("trackers-card").hidden = trackers.length === 0;
+    $("no-trackers").hidden = trackers.length > 0;
+  }
+
+  async function announce() {
+    if (!selected) return;
+    try {
+      await api("POST", `/api/torrents/${selected}/announce`);
+      refreshDetail();
+    } catch (e) {
+      showMessage(e.message, true);
+    }
+  }
+
   async function act(infoHash, state) {
     const action = RESUMABLE.includes(state) ? "resume" : "pause";
     try {
@@ -229,6 +257,7 @@
     }
   }
 
+  $("announce").addEventListener("click", announce);
   $("add-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const input = $("torrent-file");
@@ -241,6 +270,28 @@
       selected = t.infoHash;
     } catch (e) {
       showMessage(e.message, true);
+    }
+  });
+
+  $("url-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const input = $("torrent-url");
+    const url = input.value.trim();
+    if (!url) { showMessage("Paste a magnet link or the address of a .torrent file first.", true); return; }
+    const button = $("url-button");
+    button.disabled = true;
+    const magnet = url.toLowerCase().startsWith("magnet:");
+    showMessage(magnet ? "Adding the magnet link…" : `Fetching ${url}…`, false);
+    try {
+      const body = magnet ? {magnet: url} : {url};
+      const t = await api("POST", "/api/torrents", JSON.stringify(body), "application/json");
+      showMessage(`Added ${t.name}`, false);
+      input.value = "";
+      selected = t.infoHash;
+    } catch (e) {
+      showMessage(e.message, true);
+    } finally {
+      button.disabled = false;
     }
   });
 

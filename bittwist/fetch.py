@@ -1,0 +1,204 @@
+# -*- test-case-name: tests.test_fetch -*-
+"""
+Fetch a C{.torrent} file from an C{http://} or C{https://} address, bounded
+in size and time.
+"""
+
+from typing import Any, Optional
+from urllib.parse import urlsplit
+
+from twisted.internet.defer import CancelledError, Deferred, fail, maybeDeferred
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.python.failure import Failure
+from twisted.web.client import Agent, HTTPConnectionPool, ResponseDone
+from twisted.web.http import PotentialDataLoss
+from twisted.web.iweb import UNKNOWN_LENGTH
+
+from bittwist.errors import MetainfoError, TorrentFetchError
+from bittwist.metainfo import Metainfo, parse
+
+__all__ = ["fetchTorrent", "MAX_TORRENT_SIZE", "FETCH_TIMEOUT", "MAX_URL_LENGTH"]
+
+MAX_TORRENT_SIZE = 10 * 2**20
+"""
+The largest C{.torrent} accepted by URL or by upload. Real ones are
+kilobytes, a few megabytes for huge payloads: 10 MiB of piece hashes
+describe 500,000 pieces, 8 TiB in 16 MiB pieces. libtorrent refuses to load
+a torrent file over 10 MB by default (C{load_torrent_limits}); we accept
+slightly more. This bounds what one fetch or upload makes us hold and parse.
+"""
+
+FETCH_TIMEOUT = 30.0
+"""
+Seconds a fetch may take, from asking to the last byte of the body.
+"""
+
+MAX_URL_LENGTH = 4096
+"""
+The longest address accepted (browsers and servers rarely take more than a
+few thousand characters).
+"""
+
+
+class _TooLarge(Exception):
+    """
+    The body passed the size limit.
+    """
+
+
+class _BoundedBody(Protocol):
+    """
+    Collect a response body into C{finished}, closing the connection as soon
+    as it passes C{limit} bytes.
+    """
+
+    def __init__(self, finished: Deferred[bytes], limit: int) -> None:
+        self.finished: Optional[Deferred[bytes]] = finished
+        self.limit = limit
+        self.chunks: list[bytes] = []
+        self.size = 0
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.finished is None:
+            return
+        self.size += len(data)
+        if self.size > self.limit:
+            finished, self.finished = self.finished, None
+            self.chunks = []
+            self.stop()
+            finished.errback(_TooLarge())
+            return
+        self.chunks.append(data)
+
+    def stop(self) -> None:
+        """
+        Close the connection without reading the rest.
+        """
+        if self.transport is not None:
+            self.transport.stopProducing()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self.finished is None:
+            return
+        finished, self.finished = self.finished, None
+        if reason.check(ResponseDone, PotentialDataLoss):
+            finished.callback(b"".join(self.chunks))
+        else:
+            finished.errback(reason)
+
+
+def _readBody(response: Any, limit: int) -> Deferred[bytes]:
+    def cancel(d: Deferred[bytes]) -> None:
+        reader.finished = None
+        reader.stop()
+
+    finished: Deferred[bytes] = Deferred(cancel)
+    reader = _BoundedBody(finished, limit)
+    response.deliverBody(reader)
+    return finished
+
+
+def _defaultClient(reactor: Any) -> Any:
+    from treq.client import HTTPClient
+
+    return HTTPClient(Agent(reactor, pool=HTTPConnectionPool(reactor, persistent=False)))
+
+
+def fetchTorrent(
+    url: str,
+    httpClient: Any = None,
+    reactor: Any = None,
+    maxSize: int = MAX_TORRENT_SIZE,
+    timeout: float = FETCH_TIMEOUT,
+) -> Deferred[Metainfo]:
+    """
+    Fetch and parse the C{.torrent} at C{url}. Redirects are followed (by
+    the client; treq's follows up to 20).
+
+    @param url: an C{http://} or C{https://} address.
+    @param httpClient: a treq-like client (C{get(url)} giving a response
+        with C{code}, C{phrase}, C{length} and C{deliverBody}); a new treq
+        client without persistent connections by default.
+    @param reactor: times the fetch out (the global one by default).
+    @param maxSize: the most bytes read; past it the connection is closed.
+    @param timeout: seconds the whole fetch may take.
+    @return: fires with the parsed torrent, or fails with
+        L{TorrentFetchError} and nothing else.
+    """
+    if reactor is None:
+        from twisted.internet import reactor  # type: ignore[no-redef]
+    shown = url if len(url) <= 200 else url[:200] + "..."
+    if len(url) > MAX_URL_LENGTH:
+        return fail(
+            TorrentFetchError(shown, f"the address is longer than {MAX_URL_LENGTH} characters", "url")
+        )
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as e:
+        return fail(TorrentFetchError(shown, f"not a valid address ({e})", "url"))
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return fail(
+            TorrentFetchError(
+                shown, "only http:// and https:// addresses of .torrent files can be fetched", "url"
+            )
+        )
+    if httpClient is None:
+        httpClient = _defaultClient(reactor)
+
+    def gotResponse(response: Any) -> Deferred[bytes]:
+        if response.code != 200:
+            phrase = (response.phrase or b"").decode("ascii", "replace")[:100]
+            _readBody(response, 0).addErrback(lambda _: None)
+            answered = f"the server answered {response.code} {phrase}".rstrip()
+            raise TorrentFetchError(shown, answered + "; check the address", "status")
+        length = getattr(response, "length", UNKNOWN_LENGTH)
+        if length is not UNKNOWN_LENGTH and length > maxSize:
+            _readBody(response, 0).addErrback(lambda _: None)
+            raise _TooLarge()
+        return _readBody(response, maxSize)
+
+    def parsed(data: bytes) -> Metainfo:
+        try:
+            return parse(data, source=shown)
+        except MetainfoError as e:
+            raise TorrentFetchError(shown, f"this is not a .torrent file ({e})", "metainfo")
+
+    def failed(failure: Failure) -> Failure:
+        if failure.check(TorrentFetchError):
+            return failure
+        if failure.check(_TooLarge):
+            error = TorrentFetchError(
+                shown, f"the file is larger than {maxSize} bytes; that is no .torrent file", "size"
+            )
+        elif timedOut:
+            # Cancelling reaches the failure in many wrappings (the
+            # client's ResponseNeverReceived, for one): go by the timer.
+            error = TorrentFetchError(shown, f"no complete answer within {timeout:g} seconds", "timeout")
+        elif failure.check(CancelledError):
+            error = TorrentFetchError(shown, "the fetch was cancelled", "network")
+        else:
+            error = TorrentFetchError(
+                shown, f"could not fetch it: {failure.getErrorMessage() or failure.type.__name__}", "network"
+            )
+        return Failure(error)
+
+    # Unbuffered: the body is read once, by the bounded reader.
+    timedOut: list[bool] = []
+
+    def timeUp() -> None:
+        timedOut.append(True)
+        d.cancel()
+
+    def stopTimer(result: object) -> object:
+        if timer.active():
+            timer.cancel()
+        return result
+
+    d = maybeDeferred(httpClient.get, url, unbuffered=True)
+    d.addCallback(gotResponse)
+    timer = reactor.callLater(timeout, timeUp)
+    d.addBoth(stopTimer)
+    d.addCallback(parsed)
+    d.addErrback(failed)
+    return d

@@ -1,0 +1,244 @@
+# -*- test-case-name: tests.test_pex -*-
+"""
+Peer exchange (BEP 11, C{ut_pex}) in the engine: a peer source fed by what
+peers tell us, and the messages we send them.
+
+L{PeerExchange} is the handler of the C{ut_pex} extension for one torrent
+(see L{bittwist.extensions.table}); its L{PeerExchange.source} is the
+L{IPeerSource} tagged C{pex} that hands what peers tell us to the swarm.
+To each peer that speaks C{ut_pex} it sends the listening addresses of the
+other peers we are connected to: all of them (up to the message bound)
+when the peer's extended handshake arrives, then at most once every
+L{PEX_INTERVAL} seconds what changed (added and dropped), as
+L{bittwist.extensions.ut_pex.nextPexMessage} computes it.
+
+What a peer tells us is bounded three ways: the codec reads at most
+L{bittwist.extensions.ut_pex.MAX_PEX_PEERS_RECEIVED} added peers a message;
+a peer's messages closer together than L{MIN_RECEIVE_INTERVAL} are ignored;
+and the whole torrent learns at most L{MAX_LEARNED_PER_MINUTE} addresses a
+minute this way.
+
+A private torrent (BEP 27) has no L{PeerExchange}: it neither announces
+C{ut_pex} nor learns peers from it.
+"""
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Optional
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.task import LoopingCall
+from zope.interface import implementer
+
+from bittwist.extensions import ut_pex
+from bittwist.extensions.ut_pex import PeerAddress, PexFlags, PexMessage, nextPexMessage
+from bittwist.peer import PeerProtocol
+from bittwist.sources import IPeerSource, ISourceOwner
+from bittwist.extensions.table import IExtensionHandler
+
+__all__ = [
+    "PeerExchange",
+    "PexSource",
+    "PEX_INTERVAL",
+    "MIN_RECEIVE_INTERVAL",
+    "MAX_LEARNED_PER_MINUTE",
+]
+
+PEX_INTERVAL = 60.0
+"""
+Seconds between two C{ut_pex} messages to one peer (BEP 11: at most one a
+minute).
+"""
+
+MIN_RECEIVE_INTERVAL = 30.0
+"""
+A peer's C{ut_pex} message that comes sooner than this after the last one
+we took from it is ignored: well-behaved peers send one a minute.
+"""
+
+MAX_LEARNED_PER_MINUTE = 300
+"""
+The most addresses the torrent takes from C{ut_pex} messages in a minute,
+all peers together.
+"""
+
+_CHECK_PERIOD = 5.0
+
+
+@implementer(IPeerSource)
+class PexSource:
+    """
+    The peer source of addresses learnt through peer exchange.
+
+    @ivar owner: the torrent, while started.
+    """
+
+    name = "pex"
+
+    def __init__(self) -> None:
+        self.owner: Optional[ISourceOwner] = None
+        self.running = False
+
+    def start(self, owner: ISourceOwner) -> None:
+        self.owner = owner
+        self.running = True
+
+    def stop(self) -> Deferred[None]:
+        self.running = False
+        return succeed(None)
+
+    def completed(self) -> None:
+        pass
+
+    def wantPeers(self) -> None:
+        # Peers tell us on their own schedule; there is no one to ask.
+        pass
+
+    def found(self, addresses: list[PeerAddress]) -> None:
+        """
+        Hand addresses a peer told us of to the torrent, if started.
+        """
+        if self.running and self.owner is not None and addresses:
+            self.owner.addPeers(addresses, self.name)
+
+
+@dataclass
+class _PexPeer:
+    """
+    What peer exchange knows of one peer speaking C{ut_pex}.
+    """
+
+    told: dict[PeerAddress, PexFlags] = field(default_factory=dict)
+    lastSent: Optional[float] = None
+    lastReceived: Optional[float] = None
+
+
+def _canonical(address: Optional[tuple[str, int]]) -> Optional[PeerAddress]:
+    """
+    @return: C{address} with its host as C{ipaddress} writes it, or C{None}
+        if it has no IP address (a host name) or port.
+    """
+    if address is None or not 0 < address[1] <= 65535:
+        return None
+    try:
+        host = ipaddress.ip_address(address[0])
+    except ValueError:
+        return None
+    if isinstance(host, ipaddress.IPv6Address) and host.ipv4_mapped is not None:
+        host = host.ipv4_mapped
+    return (str(host), address[1])
+
+
+@implementer(IExtensionHandler)
+class PeerExchange:
+    """
+    The C{ut_pex} extension of one torrent.
+
+    @ivar source: the peer source its learnt addresses go out through.
+    """
+
+    name = ut_pex.EXTENSION_NAME
+
+    def __init__(self, reactor: Any, peers: Callable[[], Iterable[PeerProtocol]]) -> None:
+        """
+        @param reactor: for time.
+        @param peers: gives the torrent's connected (handshaken) peers.
+        """
+        self._reactor = reactor
+        self._peers = peers
+        self.source = PexSource()
+        self._pexPeers: dict[PeerProtocol, _PexPeer] = {}
+        self._windowStart = 0.0
+        self._learnedInWindow = 0
+        self._timer = LoopingCall(self._sendDue)
+        self._timer.clock = reactor
+
+    # IExtensionHandler.
+
+    def handshakeFields(self) -> dict[str, Any]:
+        return {}
+
+    def peerReady(self, peer: PeerProtocol) -> None:
+        if peer in self._pexPeers:
+            return
+        self._pexPeers[peer] = _PexPeer()
+        if not self._timer.running:
+            self._timer.start(_CHECK_PERIOD, now=False)
+        self._send(peer, self._reactor.seconds())
+
+    def received(self, peer: PeerProtocol, payload: bytes) -> None:
+        message = PexMessage.decode(payload)
+        record = self._pexPeers.get(peer)
+        if record is None:
+            # It never announced ut_pex, yet uses our id for it: take
+            # nothing from it, as from a peer flooding us.
+            return
+        now = self._reactor.seconds()
+        if record.lastReceived is not None and now - record.lastReceived < MIN_RECEIVE_INTERVAL:
+            return
+        record.lastReceived = now
+        if now - self._windowStart >= 60.0:
+            self._windowStart = now
+            self._learnedInWindow = 0
+        room = MAX_LEARNED_PER_MINUTE - self._learnedInWindow
+        ourselves = self._ourAddress(peer)
+        addresses = []
+        for address, _ in message.added:
+            if len(addresses) >= room:
+                break
+            canonical = _canonical(address)
+            if canonical is not None and canonical != ourselves:
+                addresses.append(canonical)
+        self._learnedInWindow += len(addresses)
+        self.source.found(addresses)
+
+    def _ourAddress(self, peer: PeerProtocol) -> Optional[PeerAddress]:
+        """
+        @return: our own listening address as C{peer} sees it (it may tell
+            us of ourselves), if known.
+        """
+        handshake = peer.extendedHandshake
+        owner = self.source.owner
+        if handshake is None or handshake.yourIp is None or owner is None:
+            return None
+        return _canonical((str(handshake.yourIp), owner.port))
+
+    def peerGone(self, peer: PeerProtocol) -> None:
+        self._pexPeers.pop(peer, None)
+        if not self._pexPeers and self._timer.running:
+            self._timer.stop()
+
+    # Sending.
+
+    def _current(self) -> dict[PeerAddress, PexFlags]:
+        """
+        @return: the listening addresses of the connected peers, with their
+            flags.
+        """
+        current = {}
+        for peer in self._peers():
+            address = _canonical(peer.listenAddress)
+            if address is None:
+                continue
+            flags = PexFlags.NONE
+            if peer.outgoing:
+                flags |= PexFlags.REACHABLE
+            if peer.handshaked and peer.state.pieces.complete():
+                flags |= PexFlags.SEED
+            current[address] = flags
+        return current
+
+    def _send(self, peer: PeerProtocol, now: float) -> None:
+        record = self._pexPeers[peer]
+        message, told = nextPexMessage(
+            record.told, self._current(), exclude=_canonical(peer.listenAddress)
+        )
+        record.lastSent = now
+        if message is not None and peer.sendExtended(self.name, message.encode()):
+            record.told = told
+
+    def _sendDue(self) -> None:
+        now = self._reactor.seconds()
+        for peer, record in list(self._pexPeers.items()):
+            if record.lastSent is None or now - record.lastSent >= PEX_INTERVAL:
+                self._send(peer, now)

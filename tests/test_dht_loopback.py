@@ -1,0 +1,270 @@
+"""
+Integration tests of the DHT on 127.0.0.1: a dozen of our nodes, and
+libtorrent's DHT among them.
+"""
+
+import os
+import random
+
+from twisted.internet import reactor
+from twisted.internet.defer import inlineCallbacks
+from twisted.internet.task import deferLater
+from twisted.trial.unittest import TestCase
+
+from bittwist.dht.node import DHTNode, DHTService
+from bittwist.events import PeerConnected
+from bittwist.dht.routing import K, distance
+from bittwist.service import BitTorrentService
+from tests.ltdht import LibtorrentDHT
+from tests.ltpeer import createTorrentWithLibtorrent, digestTree, makePayload
+
+#: Our loopback nodes share one IP: let each answer it freely.
+_OPEN = {"answerRate": 1000.0, "answerBurst": 1000.0, "inputRate": 5000.0, "inputBurst": 5000.0}
+
+
+def _sleep(seconds: float):
+    return deferLater(reactor, seconds, lambda: None)
+
+
+class LoopbackDHTTestCase(TestCase):
+    """
+    Starts a dozen of our nodes, each joining through the first.
+    """
+
+    size = 12
+
+    @inlineCallbacks
+    def setUp(self):
+        self.rng = random.Random(11)
+        self.nodes = []
+        first = self.startNode(bootstrap=())
+        self.bootstrap = ("127.0.0.1", self.portOf[first])
+        for _ in range(self.size - 1):
+            self.startNode(bootstrap=[self.bootstrap])
+        yield _sleep(0.3)
+        for node in self.nodes:
+            yield node.bootstrap()
+
+    def startNode(self, bootstrap) -> DHTNode:
+        if not hasattr(self, "portOf"):
+            self.portOf = {}
+        node = DHTNode(reactor, nodeId=self.rng.randbytes(20), bootstrap=bootstrap, **_OPEN)
+        port = reactor.listenUDP(0, node, interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        self.portOf[node] = port.getHost().port
+        self.nodes.append(node)
+        return node
+
+    def startLibtorrent(self) -> LibtorrentDHT:
+        peer = LibtorrentDHT(reactor, [self.bootstrap])
+        self.addCleanup(peer.stop)
+        return peer
+
+
+class OurDHTTests(LoopbackDHTTestCase):
+    """
+    Lookups among our own nodes.
+    """
+
+    def test_tablesFilled(self) -> None:
+        """
+        After bootstrap every node knows most of the others.
+        """
+        for node in self.nodes:
+            self.assertGreaterEqual(len(node.table), K, node.nodeId.hex())
+
+    @inlineCallbacks
+    def test_lookupsConverge(self):
+        """
+        A find_node lookup from any node ends on the K nodes truly closest
+        to the target.
+        """
+        for asker in (self.nodes[1], self.nodes[7], self.nodes[11]):
+            target = self.rng.randbytes(20)
+            result = yield asker.findNode(target)
+            others = [n for n in self.nodes if n is not asker]
+            expected = sorted(others, key=lambda n: distance(n.nodeId, target))[:K]
+            self.assertEqual([info.nodeId for info, _ in result.closest], [n.nodeId for n in expected])
+            self.assertEqual(
+                [info.address for info, _ in result.closest],
+                [("127.0.0.1", self.portOf[n]) for n in expected],
+            )
+
+    @inlineCallbacks
+    def test_announcedPeerFound(self):
+        infoHash = self.rng.randbytes(20)
+        result = yield self.nodes[3].getPeers(infoHash)
+        self.assertEqual(result.peers, [])
+        acknowledged = yield self.nodes[3].announcePeer(result, 6881)
+        self.assertEqual(acknowledged, K)
+        found = yield self.nodes[9].getPeers(infoHash)
+        self.assertEqual(found.peers, [("127.0.0.1", 6881)])
+
+
+class LibtorrentInteropTests(LoopbackDHTTestCase):
+    """
+    libtorrent's DHT node joins ours on 127.0.0.1.
+    """
+
+    @inlineCallbacks
+    def waitFor(self, condition, timeout: float, what: str, peer: LibtorrentDHT, retry=None):
+        for _ in range(int(timeout / 0.2)):
+            if condition():
+                return
+            if retry is not None:
+                retry()
+            yield _sleep(0.2)
+        self.fail(f"{what} within {timeout} s; libtorrent said:\n" + "\n".join(peer.alerts[-20:]))
+
+    @inlineCallbacks
+    def test_libtorrentFindsOurAnnounce(self):
+        """
+        A peer announced through our nodes, before libtorrent joined, is
+        found by libtorrent's get_peers through our nodes.
+        """
+        infoHash = self.rng.randbytes(20)
+        result = yield self.nodes[4].getPeers(infoHash)
+        acknowledged = yield self.nodes[4].announcePeer(result, 51413)
+        self.assertEqual(acknowledged, K)
+        peer = self.startLibtorrent()
+        yield self.waitFor(lambda: peer.nodeCount() > 0, 10, "libtorrent joined no node", peer)
+        ticks = iter(range(1000))
+
+        def askEveryTwoSeconds() -> None:
+            if next(ticks) % 10 == 0:
+                peer.getPeers(infoHash)
+
+        yield self.waitFor(
+            lambda: ("127.0.0.1", 51413) in peer.found.get(infoHash, ()),
+            20,
+            "libtorrent did not find the peer",
+            peer,
+            retry=askEveryTwoSeconds,
+        )
+
+    @inlineCallbacks
+    def test_weFindLibtorrentsAnnounce(self):
+        """
+        libtorrent announces through our nodes; our get_peers from another
+        node finds it.
+        """
+        infoHash = self.rng.randbytes(20)
+        peer = self.startLibtorrent()
+        yield self.waitFor(lambda: peer.nodeCount() >= K, 10, "libtorrent joined too few nodes", peer)
+        peer.announce(infoHash, 40000)
+        for _ in range(50):
+            result = yield self.nodes[10].getPeers(infoHash)
+            if ("127.0.0.1", 40000) in result.peers:
+                break
+            yield _sleep(0.2)
+        else:
+            self.fail("libtorrent's announce was not found:\n" + "\n".join(peer.alerts[-20:]))
+        # libtorrent is a node of our DHT like any other.
+        known = {r.address for node in self.nodes for r in node.table.nodes()}
+        self.assertIn(("127.0.0.1", peer.port), known)
+
+
+class SeedThroughDHTTests(LoopbackDHTTestCase):
+    """
+    The DHT in a whole download: a libtorrent leecher, whose only way to
+    peers is bittwist's DHT node, downloads from a bittwist seeder.
+    """
+
+    timeout = 120
+
+    @inlineCallbacks
+    def test_libtorrentLeecherFindsBittwistSeeder(self):
+        """
+        bittwist seeds a torrent without trackers; its DHT source announces
+        it through bittwist's node (joined to our loopback DHT); libtorrent,
+        bootstrapped from bittwist's node only, finds the seeder there and
+        downloads every byte.
+        """
+        seedDir = os.path.abspath(self.mktemp())
+        makePayload(os.path.join(seedDir, "payload"), {"a.bin": 300_000, "b/c.bin": 123_457}, seed=3)
+        data = createTorrentWithLibtorrent(seedDir, "payload", pieceLength=32768, v1Only=True)
+        dht = DHTService(0, "127.0.0.1", bootstrap=[self.bootstrap], reactor=reactor, **_OPEN)
+        service = BitTorrentService(
+            "tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None, dht=dht
+        )
+        seeder = service.addTorrent(data, seedDir)
+        self.assertIn("dht", [source.name for source in seeder.sources])
+        service.startService()
+        self.addCleanup(service.stopService)
+        port = yield service.whenListening()
+        infoHash = seeder.metainfo.infoHash
+
+        def announced() -> bool:
+            return any(("127.0.0.1", port) in n.peerStore.peers(infoHash, 50) for n in self.nodes)
+
+        for _ in range(150):
+            if announced():
+                break
+            yield _sleep(0.1)
+        else:
+            self.fail("the seeder was never announced in the DHT")
+        leecher = LibtorrentDHT(reactor, [("127.0.0.1", dht.port.getHost().port)])
+        self.addCleanup(leecher.stop)
+        leechDir = os.path.abspath(self.mktemp())
+        handle = leecher.addTorrent(data, leechDir)
+        for _ in range(600):
+            status = handle.status()
+            if status.is_seeding or status.is_finished:
+                break
+            yield _sleep(0.1)
+        else:
+            self.fail("libtorrent did not download through the DHT:\n" + "\n".join(leecher.alerts[-20:]))
+        self.assertEqual(digestTree(os.path.join(leechDir, "payload")), digestTree(os.path.join(seedDir, "payload")))
+        # No tracker, no LSD, no PEX: libtorrent's DHT lookup found the seeder.
+        self.assertGreater(leecher.torrentPeersFromDHT, 0)
+
+    @inlineCallbacks
+    def test_bittwistFindsLibtorrentSeeder(self):
+        """
+        libtorrent seeds a torrent without trackers and announces it in the
+        DHT; bittwist, bootstrapped from libtorrent's DHT node only, finds
+        the seeder through its dht source and downloads every byte.
+        """
+        seedDir = os.path.abspath(self.mktemp())
+        makePayload(os.path.join(seedDir, "payload"), {"a.bin": 250_000, "b.bin": 70_001}, seed=4)
+        data = createTorrentWithLibtorrent(seedDir, "payload", pieceLength=32768, v1Only=True)
+        seeder = LibtorrentDHT(reactor, [self.bootstrap])
+        self.addCleanup(seeder.stop)
+        for _ in range(100):
+            if seeder.nodeCount() >= K:
+                break
+            yield _sleep(0.1)
+        handle = seeder.addTorrent(data, seedDir, seed=True)
+        infoHash = handle.info_hashes().v1.to_bytes()
+        # libtorrent announces the torrent on its own; wait until our DHT
+        # holds it, so that bittwist's first lookup can find it.
+        for _ in range(200):
+            if any(n.peerStore.peers(infoHash, 50) for n in self.nodes):
+                break
+            yield _sleep(0.1)
+        else:
+            self.fail("libtorrent did not announce its torrent:\n" + "\n".join(seeder.alerts[-20:]))
+        dht = DHTService(0, "127.0.0.1", bootstrap=[("127.0.0.1", seeder.port)], reactor=reactor, **_OPEN)
+        service = BitTorrentService(
+            "tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None, dht=dht
+        )
+        leechDir = os.path.abspath(self.mktemp())
+        torrent = service.addTorrent(data, leechDir)
+        [source] = [source for source in torrent.sources if source.name == "dht"]
+        connected = []
+        torrent.addObserver(
+            lambda event: connected.append(event.address) if isinstance(event, PeerConnected) else None
+        )
+        service.startService()
+        self.addCleanup(service.stopService)
+        yield service.whenListening()
+        for _ in range(300):
+            if torrent.state == "seeding":
+                break
+            yield _sleep(0.1)
+        else:
+            self.fail(f"bittwist did not download through the DHT ({torrent.state}):\n" + "\n".join(seeder.alerts[-20:]))
+        self.assertEqual(digestTree(os.path.join(leechDir, "payload")), digestTree(os.path.join(seedDir, "payload")))
+        # No tracker, no --peer: the seeder's address came from the DHT.
+        self.assertGreaterEqual(source.lastPeers, 1)
+        self.assertEqual(connected, [("127.0.0.1", seeder.port)])
