@@ -15,7 +15,6 @@ client and round, and the bittwist/libtorrent ratio.
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tests.ltpeer import addTorrentBlocking, blockingSession  # noqa: E402
 from benchmarks.common import checkSame, preparePayload, printBest  # noqa: E402
+from benchmarks.probe import peakRssMiB  # noqa: E402
 
 #: libtorrent settings: encrypted connections only, RC4 only.
 FORCED_RC4 = {
@@ -108,7 +108,7 @@ def main() -> None:
         client, torrentPath, folder, peer = args.child
         run = childBittwist if client == "bittwist" else childLibtorrent
         result = run(torrentPath, folder, peer)
-        result["maxrssMiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result["maxrssMiB"] = peakRssMiB()
         print(json.dumps(result))
         return
 
