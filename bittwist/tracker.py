@@ -260,6 +260,12 @@ def _readBody(response: Any, limit: int | None = None) -> Deferred[bytes]:
     finished: Deferred[bytes] = Deferred(cancel)
     reader = _BoundedBodyReader(finished, MAX_RESPONSE_SIZE if limit is None else limit)
     response.deliverBody(reader)
+    length = getattr(response, "length", None)
+    if isinstance(length, int) and length > reader.limit and reader.finished is not None:
+        # The headers already say it is too large: read none of it.
+        reader.finished = None
+        reader.abort()
+        finished.errback(_BodyTooLarge())
     return finished
 
 

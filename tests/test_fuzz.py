@@ -19,6 +19,7 @@ from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from bittwist.bitfield import Bitfield as PieceBitfield
+from bittwist.dht.node import DHTNode
 from bittwist.errors import ExtensionError, MetainfoError, ProtocolError, TrackerError
 from bittwist.extensions.handshake import ExtendedHandshake
 from bittwist.extensions.ut_metadata import decodeMetadataMessage
@@ -29,7 +30,7 @@ from bittwist.state import ResumeData, StateFolder, TorrentRecord, stampFiles
 from bittwist.tracker import AnnounceResponse, parseAnnounceBody
 from bittwist.web.site import makeWebSite
 from bittwist.wire import Decoder, ReservedBit, encode, makeReserved
-from tests.fakes import UncheckedStorage
+from tests.fakes import FakeDatagramTransport, UncheckedStorage
 from tests.fuzzing import InputMeter, Limits, MiB, ResourceLimitExceeded, fuzzSettings
 from tests.test_wire import chunked, extensionMessages, handshakes, messages
 
@@ -160,7 +161,7 @@ class MeterTests(SynchronousTestCase):
         Each measured input is counted, with the most time and memory one
         took.
         """
-        meter = InputMeter(self, "test", Limits(seconds=10, memory=4 * MiB))
+        meter = InputMeter(self, "test", Limits(seconds=10, memory=4 * MiB), report=False)
         for size in (1000, 100_000):
             with meter.measure():
                 bytearray(size)
@@ -173,7 +174,7 @@ class MeterTests(SynchronousTestCase):
         An input taking more memory than the limit fails, even if the memory
         was freed before the end.
         """
-        meter = InputMeter(self, "test", Limits(seconds=10, memory=MiB))
+        meter = InputMeter(self, "test", Limits(seconds=10, memory=MiB), report=False)
 
         def greedy() -> None:
             with meter.measure():
@@ -187,7 +188,7 @@ class MeterTests(SynchronousTestCase):
         """
         An input taking more CPU time than the limit fails.
         """
-        meter = InputMeter(self, "test", Limits(seconds=-1, memory=MiB))
+        meter = InputMeter(self, "test", Limits(seconds=-1, memory=MiB), report=False)
 
         def slow() -> None:
             with meter.measure():
@@ -200,7 +201,7 @@ class MeterTests(SynchronousTestCase):
         """
         An exception of the measured code is not hidden by the limits.
         """
-        meter = InputMeter(self, "test", Limits(seconds=-1, memory=0))
+        meter = InputMeter(self, "test", Limits(seconds=-1, memory=0), report=False)
 
         def broken() -> None:
             with meter.measure():
@@ -638,3 +639,48 @@ class StateRecordFuzzTests(SynchronousTestCase):
         else:
             torrentData = oversizedTorrent(draw.draw(st.sampled_from(SHAPES)), draw.draw(bigCount))
         self.check(jsonData, torrentData)
+
+
+_KRPC_KEYS = [b"t", b"y", b"q", b"a", b"r", b"e", b"v", b"ro"]
+_KRPC_ARGUMENTS = [b"id", b"target", b"info_hash", b"port", b"implied_port", b"token", b"nodes", b"values"]
+
+
+class KRPCFuzzTests(SynchronousTestCase):
+    """
+    Whatever datagram arrives, a DHT node neither raises nor answers with
+    more than a bounded answer (BEP 5, L{bittwist.dht}).
+    """
+
+    def setUp(self) -> None:
+        self.meter = InputMeter(self, "DHT datagrams", Limits(seconds=1, memory=2 * MiB))
+        self.clock = Clock()
+        self.node = DHTNode(self.clock, nodeId=b"\x80" * 20, bootstrap=(), answerRate=1e9, answerBurst=1e9,
+                            inputRate=1e9, inputBurst=1e9)
+        self.transport = FakeDatagramTransport()
+        self.node.makeConnection(self.transport)
+        self.addCleanup(self.node.doStop)
+
+    @fuzzSettings(50)
+    @given(st.binary(max_size=1600)
+           | bencodable().map(bencodepy.encode)
+           | st.fixed_dictionaries(
+               {b"t": st.binary(max_size=4), b"y": st.sampled_from([b"q", b"r", b"e"])},
+               optional={
+                   b"q": st.sampled_from([b"ping", b"find_node", b"get_peers", b"announce_peer", b"x"]),
+                   b"a": st.dictionaries(st.sampled_from(_KRPC_ARGUMENTS), bencodable(), max_size=6),
+                   b"r": st.dictionaries(st.sampled_from(_KRPC_ARGUMENTS), bencodable(), max_size=6),
+                   b"e": bencodable(),
+                   b"ro": bencodable(),
+               },
+           ).map(bencodepy.encode))
+    def test_datagrams(self, datagram: bytes) -> None:
+        """
+        Random bytes, bencoded values, and KRPC-shaped dictionaries whose
+        fields hold values of any type.
+        """
+        self.transport.written.clear()
+        with self.meter.measure():
+            self.node.datagramReceived(datagram, ("192.0.2.1", 6881))
+        for answer, address in self.transport.written:
+            self.assertEqual(address, ("192.0.2.1", 6881))
+            self.assertLess(len(answer), 600)

@@ -423,8 +423,9 @@ class StreamingTracker(Resource):
 
     isLeaf = True
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, sayLength: bool = True) -> None:
         super().__init__()
+        self.sayLength = sayLength
         count = (size - 40) // 6
         head = b"d8:intervali60e5:peers" + str(6 * count).encode() + b":"
         self.body = head + bytes([10, 0, 0, 1, 26, 225]) * count + b"e"
@@ -435,7 +436,8 @@ class StreamingTracker(Resource):
         from twisted.internet import reactor
         from twisted.web.server import NOT_DONE_YET
 
-        request.setHeader(b"content-length", str(len(self.body)).encode())
+        if self.sayLength:
+            request.setHeader(b"content-length", str(len(self.body)).encode())
         finished = request.notifyFinish()
         done = []
         finished.addBoth(done.append)
@@ -475,11 +477,11 @@ class LoopbackBodyLimitTests(TestCase):
 
     async def test_hugeAnswerCut(self) -> None:
         """
-        A 4 MiB answer is refused with a L{TrackerError} once it passes
-        L{tracker.MAX_RESPONSE_SIZE}, and the connection is closed: the
-        tracker does not get to send the rest.
+        A 4 MiB answer of unannounced length (chunked) is refused with a
+        L{TrackerError} once it passes L{tracker.MAX_RESPONSE_SIZE}, and the
+        connection is closed: the tracker does not get to send the rest.
         """
-        resource = StreamingTracker(4 * 2**20)
+        resource = StreamingTracker(4 * 2**20, sayLength=False)
         url = self.listen(resource)
         d = announce(url, INFO_HASH, PEER_ID, 6881, 0, 0, 1, httpClient=self.client)
         error = await self.assertFailure(d, TrackerError)
@@ -487,6 +489,20 @@ class LoopbackBodyLimitTests(TestCase):
         (closed,) = await resource.closed
         self.assertIsInstance(closed, Failure)
         self.assertLess(resource.written, 2 * tracker.MAX_RESPONSE_SIZE)
+
+    async def test_hugeLengthRefusedUnread(self) -> None:
+        """
+        An answer whose C{Content-Length} is past the cap is refused as soon
+        as its headers arrive.
+        """
+        resource = StreamingTracker(4 * 2**20)
+        url = self.listen(resource)
+        d = announce(url, INFO_HASH, PEER_ID, 6881, 0, 0, 1, httpClient=self.client)
+        error = await self.assertFailure(d, TrackerError)
+        self.assertIn("larger than", error.reason)
+        (closed,) = await resource.closed
+        self.assertIsInstance(closed, Failure)
+        self.assertLess(resource.written, tracker.MAX_RESPONSE_SIZE // 2)
 
     async def test_answerUnderCapRead(self) -> None:
         """

@@ -31,6 +31,7 @@ from twisted.web.resource import Resource
 from twisted.web.test.requesthelper import DummyRequest
 
 from bittwist import tap
+from bittwist.dht.node import DHTService
 from bittwist.fetch import FETCH_TIMEOUT
 from bittwist.metainfo import createTorrent
 from bittwist.service import BitTorrentService
@@ -1257,3 +1258,34 @@ class MagnetApiTests(WebTestCase):
             headers={**CHANGE, "Content-Type": "application/json"},
         )
         self.assertError(response, body, 409, "already added")
+
+
+class DHTApiTests(WebTestCase):
+    """
+    C{GET /api/dht}: the DHT node's figures.
+    """
+
+    def test_disabled(self) -> None:
+        response, body = self.request("GET", "/api/dht")
+        self.assertEqual((response.code, body), (200, {"enabled": False}))
+
+    def test_enabled(self) -> None:
+        dht = DHTService(0, bootstrap=(), reactor=self.clock)
+        service = BitTorrentService("tcp:0", reactor=self.clock, httpClient=object(), progressInterval=None, dht=dht)
+        dht.node.table.heard(b"\x01" * 20, ("10.0.0.1", 6881), self.clock.seconds(), responded=True)
+        dht.node.table.heard(b"\x02" * 20, ("10.0.0.2", 6881), self.clock.seconds(), responded=False)
+        site = makeWebSite(service, self.downloadDir, token="sesame", requireToken=False, reactor=self.clock)
+        self.treq = StubTreq(site.resource)
+        response, body = self.request("GET", "/api/dht")
+        self.assertEqual(
+            body,
+            {
+                "enabled": True,
+                "nodes": 2,
+                "goodNodes": 1,
+                "lookupsRunning": 0,
+                "lookupsDone": 0,
+                "peersStored": 0,
+                "infoHashesStored": 0,
+            },
+        )

@@ -46,7 +46,7 @@ from bittwist.dht.krpc import (
     Response,
 )
 from bittwist.dht.lookup import Lookup, LookupResult, announce
-from bittwist.dht.routing import K, RoutingTable
+from bittwist.dht.routing import K, NodeState, RoutingTable
 from bittwist.dht.storage import PeerStore
 from bittwist.dht.tokens import TokenKeeper
 from bittwist.errors import DHTQueryError, KRPCError
@@ -506,6 +506,22 @@ class DHTNode(DatagramProtocol):
             self.findNode(target)
         for info in self.table.questionable(now)[:PINGS_PER_ROUND]:
             self.ping(info.address).addErrback(lambda f: None)
+
+    def stats(self) -> dict[str, int]:
+        """
+        @return: the node's figures for display: nodes in the routing table
+            (and how many are good), lookups running and done, peers and
+            info hashes stored for others.
+        """
+        counts = self.table.counts(self._reactor.seconds())
+        return {
+            "nodes": len(self.table),
+            "goodNodes": counts[NodeState.GOOD],
+            "lookupsRunning": self.lookupsRunning,
+            "lookupsDone": self.lookupsDone,
+            "peersStored": len(self.peerStore),
+            "infoHashesStored": self.peerStore.infoHashCount,
+        }
 
     def savedNodes(self) -> list[NodeInfo]:
         """

@@ -34,6 +34,7 @@ from bittwist.errors import (
 )
 from bittwist.fetch import MAX_TORRENT_SIZE
 from bittwist.metainfo import parse
+from bittwist.safetext import printable
 from bittwist.torrent import Torrent, TorrentState
 from bittwist.torrent.lifecycle import ACTIVE
 from bittwist.web.multipart import FormDataParser, boundaryFrom
@@ -200,9 +201,31 @@ class ApiResource(_JsonResource):
         self.torrents = TorrentsResource(service, downloadDir, self.events.notify)
         self.putChild(b"torrents", self.torrents)
         self.putChild(b"events", self.events)
+        self.putChild(b"dht", DHTResource(service))
 
     def render_GET(self, request: Request) -> bytes:
-        return writeJson(request, {"torrents": "/api/torrents", "events": "/api/events"})
+        return writeJson(
+            request, {"torrents": "/api/torrents", "events": "/api/events", "dht": "/api/dht"}
+        )
+
+
+class DHTResource(_JsonResource):
+    """
+    C{/api/dht}: the DHT node's figures (see
+    L{bittwist.dht.node.DHTNode.stats}), and whether it is C{enabled}.
+    """
+
+    isLeaf = True
+
+    def __init__(self, service: Any) -> None:
+        super().__init__()
+        self._service = service
+
+    def render_GET(self, request: Request) -> bytes:
+        dht = self._service.dht
+        if dht is None:
+            return writeJson(request, {"enabled": False})
+        return writeJson(request, {"enabled": True, **dht.node.stats()})
 
 
 class TorrentsResource(_JsonResource):
@@ -365,7 +388,7 @@ class TorrentsResource(_JsonResource):
             torrent = self._service.addTorrent(metainfo, self._downloadDir)
         except BittwistError as e:
             return errorJson(request, 400, str(e))
-        self.log.info("{name}: added through the web page", name=metainfo.name)
+        self.log.info("{name}: added through the web page", name=printable(metainfo.name))
         self._changed()
         request.setHeader(b"location", f"/api/torrents/{metainfo.infoHash.hex()}".encode("ascii"))
         return writeJson(request, torrentToJson(torrent), 201)

@@ -316,4 +316,17 @@
     history.replaceState(null, "", location.pathname);
   }
   connect();
+
+  // The DHT node's figures, every few seconds; hidden when it is off.
+  async function refreshDHT() {
+    try {
+      const d = await api("GET", "/api/dht");
+      $("dht").hidden = !d.enabled;
+      if (d.enabled) $("dht").textContent = `DHT ${d.nodes} nodes, ${d.lookupsRunning} lookups`;
+    } catch (e) {
+      $("dht").hidden = true;
+    }
+  }
+  refreshDHT();
+  setInterval(refreshDHT, 5000);
 })();
