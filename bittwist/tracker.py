@@ -35,14 +35,12 @@ from twisted.internet.defer import (
     maybeDeferred,
     succeed,
 )
-from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.client import ResponseDone
-from twisted.web.http import PotentialDataLoss
 
 from bittwist.bdecode import decode as bdecode
 from bittwist.errors import BencodeError, TrackerError
+from bittwist.httpbody import BodyTooLarge, readBoundedBody
 from bittwist.safetext import printable
 
 __all__ = [
@@ -188,85 +186,11 @@ def _announceURL(
     return base + separator + query
 
 
-class _BodyTooLarge(Exception):
+def _readBody(response: Any) -> Deferred[bytes]:
     """
-    The tracker's answer is longer than L{MAX_RESPONSE_SIZE}.
+    Read a tracker's answer, at most L{MAX_RESPONSE_SIZE} bytes of it.
     """
-
-
-class _BoundedBodyReader(Protocol):
-    """
-    Collect a response body of at most C{limit} bytes into C{finished}.
-
-    Going over the limit, or cancelling C{finished}, closes the connection.
-    """
-
-    def __init__(self, finished: Deferred[bytes], limit: int) -> None:
-        self.finished: Deferred[bytes] | None = finished
-        self.limit = limit
-        self.chunks: list[bytes] = []
-        self.size = 0
-
-    def dataReceived(self, data: bytes) -> None:
-        if self.finished is None:
-            return
-        self.size += len(data)
-        if self.size > self.limit:
-            finished, self.finished = self.finished, None
-            self.chunks = []
-            self.abort()
-            finished.errback(_BodyTooLarge())
-            return
-        self.chunks.append(data)
-
-    def abort(self) -> None:
-        """
-        Close the connection without reading the rest of the body.
-        """
-        transport = self.transport
-        if transport is None:
-            return
-        for name in ("abortConnection", "loseConnection", "stopProducing"):
-            method = getattr(transport, name, None)
-            if method is not None:
-                method()
-                return
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        if self.finished is None:
-            return
-        finished, self.finished = self.finished, None
-        if reason.check(ResponseDone, PotentialDataLoss):
-            finished.callback(b"".join(self.chunks))
-        else:
-            finished.errback(reason)
-
-
-def _readBody(response: Any, limit: int | None = None) -> Deferred[bytes]:
-    """
-    Read C{response}'s body, at most C{limit} (by default
-    L{MAX_RESPONSE_SIZE}) bytes of it.
-
-    @return: a Deferred firing with the body, or failing with
-        L{_BodyTooLarge}; cancelling it closes the connection.
-    """
-    if getattr(response, "length", None) == 0:
-        return succeed(b"")
-
-    def cancel(d: Deferred[bytes]) -> None:
-        reader.finished = None
-        reader.abort()
-
-    finished: Deferred[bytes] = Deferred(cancel)
-    reader = _BoundedBodyReader(finished, MAX_RESPONSE_SIZE if limit is None else limit)
-    response.deliverBody(reader)
-    length = getattr(response, "length", None)
-    if isinstance(length, int) and length > reader.limit and reader.finished is not None:
-        # The headers already say it is too large: read none of it.
-        reader.finished = None
-        reader.abort()
-        finished.errback(_BodyTooLarge())
-    return finished
+    return readBoundedBody(response, MAX_RESPONSE_SIZE)
 
 
 def _text(value: bytes) -> str:
@@ -495,7 +419,7 @@ def announce(
             return failure
         if timedOut:
             reason = f"no answer within {timeout:g} seconds"
-        elif failure.check(_BodyTooLarge):
+        elif failure.check(BodyTooLarge):
             reason = f"the answer is larger than {MAX_RESPONSE_SIZE} bytes; stopped reading it"
         elif failure.check(CancelledError):
             reason = "the announce was cancelled"

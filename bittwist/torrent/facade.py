@@ -26,7 +26,7 @@ from bittwist.metainfo import Metainfo
 from bittwist.peer import PeerProtocol
 from bittwist.ratelimit import TokenBucket
 from bittwist.safetext import printable
-from bittwist.sources import IPeerSource, ISourceOwner, TrackerSource
+from bittwist.sources import IPeerSource, ISourceOwner, trackerStatusesOf
 from bittwist.sources.dht import IDHTPortListener
 from bittwist.sources.pex import PeerExchange
 from bittwist.storage import IPieceStorage
@@ -581,12 +581,7 @@ class Torrent:
         """
         @return: the status of each of the torrent's trackers.
         """
-        return [
-            status
-            for source in self.sources
-            if isinstance(source, TrackerSource)
-            for status in source.trackerStatuses()
-        ]
+        return trackerStatusesOf(self.sources)
 
     def announceNow(self) -> None:
         """
