@@ -374,7 +374,7 @@ def announce(
     """
     if event not in _EVENTS:
         raise ValueError(f"unknown announce event {event!r}")
-    if urlsplit(url).scheme.lower() not in ("http", "https"):
+    if _scheme(url) not in ("http", "https"):
         return fail(TrackerError(url, "not an http:// or https:// tracker"))
     if reactor is None:
         from twisted.internet import reactor  # type: ignore[no-redef]
@@ -479,13 +479,26 @@ TRACKER_CLIENTS: dict[str, Callable[[Announcer], Any]] = {
 }
 
 
+def _scheme(url: str) -> str | None:
+    """
+    @return: the scheme of C{url}, lower case; C{None} if C{url} cannot be
+        parsed (C{urlsplit} raises for a bad IPv6 literal such as C{[2J}).
+    """
+    try:
+        return urlsplit(url).scheme.lower()
+    except ValueError:
+        return None
+
+
 def trackerScheme(url: str) -> str:
     """
     @return: the scheme of C{url}, lower case, if L{TRACKER_CLIENTS} has a
         client for it.
     @raise TrackerError: if it has none.
     """
-    scheme = urlsplit(url).scheme.lower()
+    scheme = _scheme(url)
+    if scheme is None:
+        raise TrackerError(url, "not a URL; the torrent is damaged")
     if scheme not in TRACKER_CLIENTS:
         raise TrackerError(url, f"unsupported tracker scheme {scheme!r}")
     return scheme
@@ -566,7 +579,7 @@ class Announcer:
                 try:
                     trackerScheme(url)
                 except TrackerError as e:
-                    self.log.info("Skipping tracker {url}: {reason}", url=url, reason=e.reason)
+                    self.log.info("Skipping tracker {url}: {reason}", url=printable(url), reason=e.reason)
                     continue
                 if url not in usable:
                     usable.append(url)
@@ -661,7 +674,8 @@ class Announcer:
         def stopFailed(failure: Failure) -> None:
             self.log.info(
                 "Tracker {url} did not hear that we stopped: {reason}",
-                url=url, reason=failure.value,
+                url=printable(url),
+                reason=getattr(failure.value, "reason", None) or printable(failure.getErrorMessage()),
             )
 
         d.addCallbacks(lambda _: None, stopFailed)
@@ -765,7 +779,7 @@ class Announcer:
                         url, state="error", error=printable(e.reason, 300),
                         lastAnnounce=self._reactor.seconds(),
                     )
-                    self.log.info("Tracker {url} failed: {reason}", url=url, reason=e.reason)
+                    self.log.info("Tracker {url} failed: {reason}", url=printable(url), reason=e.reason)
                     continue
                 self._note(
                     url, state="working", error=None, lastAnnounce=self._reactor.seconds(),
@@ -793,11 +807,13 @@ class Announcer:
         elif event == "completed":
             self._completedSent = True
         if response.warning is not None:
-            self.log.warn("Tracker {url} warns: {trackerWarning}", url=url, trackerWarning=response.warning)
+            self.log.warn(
+                "Tracker {url} warns: {trackerWarning}", url=printable(url), trackerWarning=response.warning
+            )
         try:
             self._onPeers(list(response.peers))
         except Exception:
-            self.log.failure("Error handling peers from tracker {url}", url=url)
+            self.log.failure("Error handling peers from tracker {url}", url=printable(url))
         if self._again or self._nextEvent() is not None:
             delay = 0.0
         else:
@@ -817,7 +833,7 @@ class Announcer:
         self._failures += 1
         self.log.warn(
             "Every tracker failed; last: {url}: {reason}; retrying in {delay} seconds",
-            url=error.url, reason=error.reason, delay=delay,
+            url=printable(error.url), reason=error.reason, delay=delay,
         )
         if self._running:
             self._schedule(delay)

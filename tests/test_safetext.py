@@ -130,6 +130,32 @@ class LoggedOutsideTextTests(SynchronousTestCase):
         self.assertIn("warns: \\x1b[2Jgone\\x0afake line", self.formatted())
         self.assertNotIn("\x1b", self.formatted())
 
+    def test_trackerURLs(self) -> None:
+        """
+        Tracker URLs (from C{.torrent} files) are logged escaped, whether
+        skipped or failing.
+        """
+        from twisted.internet.defer import fail
+        from twisted.internet.error import ConnectionRefusedError
+        from twisted.internet.testing import Clock
+
+        from bittwist.tracker import Announcer
+
+        class Refusing:
+            def get(self, url, **kwargs):
+                return fail(ConnectionRefusedError("no"))
+
+        announcer = Announcer(
+            [["gopher://evil\x1b[2J/"], ["http://t.example/\x1b]0;x\x07"]], b"\x01" * 20,
+            b"\x02" * 20, 6881, lambda: (0, 0, 1), lambda peers: None, reactor=Clock(),
+            httpClient=Refusing(),
+        )
+        announcer.start()
+        text = self.formatted()
+        self.assertIn("Skipping tracker gopher://evil\\x1b[2J/", text)
+        self.assertIn("Tracker http://t.example/\\x1b]0;x\\x07 failed", text)
+        self.assertNotIn("\x1b", text)
+
     def test_torrentNameInLog(self) -> None:
         """
         A torrent's name, from its C{.torrent} file, is logged escaped.

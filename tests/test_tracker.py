@@ -405,6 +405,18 @@ class AnnounceResponseTests(SynchronousTestCase):
             self.assertIn("could not reach the tracker", error.reason)
             self.assertEqual(clock.getDelayedCalls(), [])
 
+    def test_unparsableURL(self) -> None:
+        """
+        A URL that C{urlsplit} cannot parse (a torrent's C{http://x[2J/})
+        fails the announce with a L{TrackerError}, and an L{Announcer}
+        skips it instead of raising.
+        """
+        d = announce("http://x[2J/", INFO_HASH, PEER_ID, 1, 0, 0, 0,
+                     httpClient=SilentClient(), reactor=Clock())
+        self.failureResultOf(d, TrackerError)
+        Announcer([["http://x[2J/"]], INFO_HASH, PEER_ID, 1, lambda: (0, 0, 0),
+                  lambda peers: None, reactor=Clock(), httpClient=SilentClient()).start()
+
     def test_notHTTP(self) -> None:
         """
         A non-HTTP tracker URL is a L{TrackerError}.
@@ -440,9 +452,17 @@ class StreamingTracker(Resource):
             request.setHeader(b"content-length", str(len(self.body)).encode())
         finished = request.notifyFinish()
         done = []
-        finished.addBoth(done.append)
-        # A Failure if the connection closed before the answer was whole.
-        finished.addBoth(lambda _: self.closed.callback((done[0],)))
+        calls = []
+
+        def closed(result: object) -> None:
+            done.append(result)
+            # No write left pending when the test ends.
+            if calls and calls[-1].active():
+                calls[-1].cancel()
+            # A Failure if the connection closed before the answer was whole.
+            self.closed.callback((result,))
+
+        finished.addBoth(closed)
 
         def more() -> None:
             if done:
@@ -453,7 +473,7 @@ class StreamingTracker(Resource):
             chunk = self.body[self.written : self.written + 65536]
             self.written += len(chunk)
             request.write(chunk)
-            reactor.callLater(0.001, more)
+            calls.append(reactor.callLater(0.001, more))
 
         more()
         return NOT_DONE_YET
