@@ -12,7 +12,6 @@ ratio, which means more than the absolute figures on a shared machine.
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from tests.ltpeer import (  # noqa: E402
     blockingSession,
 )
 from benchmarks.common import checkSame, preparePayload, printBest  # noqa: E402
+from benchmarks.probe import peakRssMiB  # noqa: E402
 
 
 def childBittwist(torrentPath: str, folder: str, peer: str) -> dict:
@@ -93,7 +93,7 @@ def main() -> None:
         client, torrentPath, folder, peer = args.child
         run = childBittwist if client == "bittwist" else childLibtorrent
         result = run(torrentPath, folder, peer)
-        result["maxrssMiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result["maxrssMiB"] = peakRssMiB()
         print(json.dumps(result))
         return
 

@@ -6,8 +6,8 @@ process of its own.
 
     python benchmarks/bench_mse.py [--size-mib 128] [--rounds 2]
 
-bittwist connects through L{bittwist.encryption.EncryptedClientFactory}
-under the C{require} policy; the libtorrent leecher and seeder force
+bittwist runs with C{SessionConfig(encryption=Policy.REQUIRE)} (what
+C{--encryption require} sets); the libtorrent leecher and seeder force
 encryption in and out with RC4 as the only allowed level. Prints MiB/s per
 client and round, and the bittwist/libtorrent ratio.
 """
@@ -15,7 +15,6 @@ client and round, and the bittwist/libtorrent ratio.
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tests.ltpeer import addTorrentBlocking, blockingSession  # noqa: E402
 from benchmarks.common import checkSame, preparePayload, printBest  # noqa: E402
+from benchmarks.probe import peakRssMiB  # noqa: E402
 
 #: libtorrent settings: encrypted connections only, RC4 only.
 FORCED_RC4 = {
@@ -38,37 +38,31 @@ FORCED_RC4 = {
 
 def childBittwist(torrentPath: str, folder: str, peer: str) -> dict:
     from twisted.internet import reactor
-    from twisted.internet.task import LoopingCall
 
-    from bittwist.encryption import EncryptedClientFactory
-    from bittwist.factory import PeerClientFactory
+    from bittwist.config import SessionConfig
+    from bittwist.encryption import isEncrypted
     from bittwist.mse import Policy
     from bittwist.service import BitTorrentService
 
     host, port = peer.rsplit(":", 1)
-    address = (host, int(port))
-    service = BitTorrentService("tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None)
-    torrent = service.addTorrent(torrentPath, folder, announce=False)
+    # The engine's own policy, as --encryption require sets it: every
+    # connection, out and in, is RC4 or nothing.
+    service = BitTorrentService(
+        "tcp:0:interface=127.0.0.1",
+        reactor=reactor,
+        progressInterval=None,
+        config=SessionConfig(encryption=Policy.REQUIRE),
+    )
+    torrent = service.addTorrent(torrentPath, folder, peers=[(host, int(port))], announce=False)
     result = {}
-    factories = []
+    encrypted = []
 
-    def connectWhenReady():
-        # The torrent takes peers once it has checked its (empty) folder.
-        if torrent.state != "downloading":
-            return
-        waiting.stop()
-        factory = EncryptedClientFactory(
-            PeerClientFactory(reactor, torrent, address),
-            torrent.infoHash,
-            Policy.REQUIRE,
-            reactor=reactor,
-        )
-        factories.append(factory)
-        reactor.connectTCP(host, int(port), factory, timeout=10)
+    def peerSeen(event):
+        encrypted.extend(isEncrypted(p) for p in torrent.peers)
 
     def done(_):
         result["seconds"] = time.perf_counter() - started
-        result["fellBack"] = factories[0].fellBack
+        result["encrypted"] = bool(encrypted) and all(encrypted)
         reactor.callLater(0, reactor.stop)
 
     def failed(f):
@@ -77,8 +71,7 @@ def childBittwist(torrentPath: str, folder: str, peer: str) -> dict:
 
     started = time.perf_counter()
     service.startService()
-    waiting = LoopingCall(connectWhenReady)
-    waiting.start(0.005)
+    torrent.addObserver(peerSeen)
     torrent.whenComplete().addCallbacks(done, failed)
     reactor.run()
     return result
@@ -115,7 +108,7 @@ def main() -> None:
         client, torrentPath, folder, peer = args.child
         run = childBittwist if client == "bittwist" else childLibtorrent
         result = run(torrentPath, folder, peer)
-        result["maxrssMiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result["maxrssMiB"] = peakRssMiB()
         print(json.dumps(result))
         return
 
@@ -137,8 +130,8 @@ def main() -> None:
                 result = runChild(client, torrentPath, folder, peer)
                 if "error" in result:
                     raise SystemExit(f"{client} failed: {result['error']}")
-                if result.get("fellBack"):
-                    raise SystemExit(f"{client} fell back to plaintext")
+                if client == "bittwist" and not result.get("encrypted"):
+                    raise SystemExit("bittwist's connection was not RC4")
                 checkSame(folder, seedDir, client)
                 rate = args.size_mib / result["seconds"]
                 rates[client].append(rate)

@@ -14,7 +14,6 @@ and writes its stats to FILE.
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -29,10 +28,11 @@ from tests.ltpeer import (  # noqa: E402
     blockingSession,
 )
 from benchmarks.common import checkSame, preparePayload, printBest  # noqa: E402
+from benchmarks.probe import peakRssMiB  # noqa: E402
 
 
 def _report(extra: dict) -> None:
-    extra["maxrssMiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    extra["maxrssMiB"] = peakRssMiB()
     print(json.dumps(extra), flush=True)
 
 

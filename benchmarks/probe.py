@@ -31,7 +31,15 @@ def cpuSeconds() -> float:
 def peakRssMiB() -> float:
     """
     @return: this process's peak resident set size, in MiB.
+
+    Read from C{VmHWM}, not C{getrusage}: Linux carries C{ru_maxrss} across
+    C{fork} and C{exec}, so a child's would be at least its parent's size
+    when it was started (the benchmark runner's, libtorrent seeder and all).
     """
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

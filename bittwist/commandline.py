@@ -2,7 +2,7 @@
 """
 Command-line errors in one line.
 
-C{twistd} (and C{twist}) answer a L{usage.UsageError} raised by a plugin's
+C{twistd} (and C{twist}) answer a C{usage.UsageError} raised by a plugin's
 options with the whole usage text, some thirty lines, before the line that
 says what is wrong.  L{OneLineUsageErrors} makes a plugin's options say it
 in one line instead, pointing to C{--help} for the rest.
@@ -29,13 +29,13 @@ def usageLine(command: str, message: str) -> str:
 
 class OneLineUsageErrors:
     """
-    A mixin for L{usage.Options}, first among the bases: parsed as a
-    C{twistd} subcommand, a L{usage.UsageError} leaves the process at once
+    A mixin for C{usage.Options}, first among the bases: parsed as a
+    C{twistd} subcommand, a C{usage.UsageError} leaves the process at once
     with L{usageLine} on standard error and exit status 1 (what C{twistd}
     gives a usage error), so the runner never prints its usage text.
 
     Parsed on its own (by a test or a program embedding bittwist), the
-    options raise L{usage.UsageError} as usual: only a runner that made them
+    options raise C{usage.UsageError} as usual: only a runner that made them
     a subcommand (set C{parent} and its C{subCommand}) gets the exit.
     """
 

@@ -66,14 +66,20 @@ class SessionConfig:
     @ivar encryption: MSE/PE for peer connections: C{prefer} (encrypt
         outgoing connections, falling back to plaintext; accept both),
         C{require} (encrypted only, both ways) or C{off} (plaintext only).
+    @ivar maxCandidates: the most peer addresses all torrents remember
+        together; each torrent gets an equal share of it (at least 100),
+        and at most its own C{maxCandidates}.
     """
 
     torrent: TorrentConfig = field(default_factory=TorrentConfig)
     maxUploadRate: int = 0
     maxDownloadRate: int = 0
     encryption: Policy = Policy.PREFER
+    maxCandidates: int = 50_000
 
     def __post_init__(self) -> None:
+        if self.maxCandidates < 1:
+            raise UsageError(f"maxCandidates must be at least 1, not {self.maxCandidates}")
         for name in ("maxUploadRate", "maxDownloadRate"):
             if getattr(self, name) < 0:
                 raise UsageError(f"{name} must not be negative, not {getattr(self, name)}")

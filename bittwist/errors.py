@@ -279,7 +279,7 @@ class BencodeError(BittwistError):
 
 class AnnounceRefused(BittwistError):
     """
-    Our tracker (C{bittwist.trackerstore.Tracker}) refuses an announce or a
+    Our tracker (L{bittwist.trackerstore.Tracker}) refuses an announce or a
     scrape: the request is malformed or the asker hit one of its limits.
     The message is what the tracker sends back as C{failure reason}.
 

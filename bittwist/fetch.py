@@ -4,17 +4,15 @@ Fetch a C{.torrent} file from an C{http://} or C{https://} address, bounded
 in size and time.
 """
 
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import urlsplit
 
 from twisted.internet.defer import CancelledError, Deferred, fail, maybeDeferred
-from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
-from twisted.web.client import Agent, HTTPConnectionPool, ResponseDone
-from twisted.web.http import PotentialDataLoss
-from twisted.web.iweb import UNKNOWN_LENGTH
+from twisted.web.client import Agent, HTTPConnectionPool
 
 from bittwist.errors import MetainfoError, TorrentFetchError
+from bittwist.httpbody import BodyTooLarge, readBoundedBody
 from bittwist.metainfo import Metainfo, parse
 
 __all__ = ["fetchTorrent", "MAX_TORRENT_SIZE", "FETCH_TIMEOUT", "MAX_URL_LENGTH"]
@@ -38,64 +36,6 @@ MAX_URL_LENGTH = 4096
 The longest address accepted (browsers and servers rarely take more than a
 few thousand characters).
 """
-
-
-class _TooLarge(Exception):
-    """
-    The body passed the size limit.
-    """
-
-
-class _BoundedBody(Protocol):
-    """
-    Collect a response body into C{finished}, closing the connection as soon
-    as it passes C{limit} bytes.
-    """
-
-    def __init__(self, finished: Deferred[bytes], limit: int) -> None:
-        self.finished: Optional[Deferred[bytes]] = finished
-        self.limit = limit
-        self.chunks: list[bytes] = []
-        self.size = 0
-
-    def dataReceived(self, data: bytes) -> None:
-        if self.finished is None:
-            return
-        self.size += len(data)
-        if self.size > self.limit:
-            finished, self.finished = self.finished, None
-            self.chunks = []
-            self.stop()
-            finished.errback(_TooLarge())
-            return
-        self.chunks.append(data)
-
-    def stop(self) -> None:
-        """
-        Close the connection without reading the rest.
-        """
-        if self.transport is not None:
-            self.transport.stopProducing()
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        if self.finished is None:
-            return
-        finished, self.finished = self.finished, None
-        if reason.check(ResponseDone, PotentialDataLoss):
-            finished.callback(b"".join(self.chunks))
-        else:
-            finished.errback(reason)
-
-
-def _readBody(response: Any, limit: int) -> Deferred[bytes]:
-    def cancel(d: Deferred[bytes]) -> None:
-        reader.finished = None
-        reader.stop()
-
-    finished: Deferred[bytes] = Deferred(cancel)
-    reader = _BoundedBody(finished, limit)
-    response.deliverBody(reader)
-    return finished
 
 
 def _defaultClient(reactor: Any) -> Any:
@@ -149,14 +89,11 @@ def fetchTorrent(
     def gotResponse(response: Any) -> Deferred[bytes]:
         if response.code != 200:
             phrase = (response.phrase or b"").decode("ascii", "replace")[:100]
-            _readBody(response, 0).addErrback(lambda _: None)
+            readBoundedBody(response, 0).addErrback(lambda _: None)
             answered = f"the server answered {response.code} {phrase}".rstrip()
             raise TorrentFetchError(shown, answered + "; check the address", "status")
-        length = getattr(response, "length", UNKNOWN_LENGTH)
-        if length is not UNKNOWN_LENGTH and length > maxSize:
-            _readBody(response, 0).addErrback(lambda _: None)
-            raise _TooLarge()
-        return _readBody(response, maxSize)
+        # (A Content-Length past the limit is refused before any reading.)
+        return readBoundedBody(response, maxSize)
 
     def parsed(data: bytes) -> Metainfo:
         try:
@@ -167,7 +104,7 @@ def fetchTorrent(
     def failed(failure: Failure) -> Failure:
         if failure.check(TorrentFetchError):
             return failure
-        if failure.check(_TooLarge):
+        if failure.check(BodyTooLarge):
             error = TorrentFetchError(
                 shown, f"the file is larger than {maxSize} bytes; that is no .torrent file", "size"
             )

@@ -28,6 +28,7 @@ from bittwist.fast import allowedFastSet
 from bittwist.extensions.handshake import HANDSHAKE_ID, ExtendedHandshake, ExtensionRegistry
 from bittwist.peerstate import MAX_QUEUED_REQUESTS, PeerState
 from bittwist.rate import RateMeter
+from bittwist.safetext import printable
 
 __all__ = ["PeerProtocol", "IPeerEvents", "MAX_QUEUED_REQUESTS", "OUR_RESERVED", "CLIENT_NAME"]
 
@@ -335,7 +336,8 @@ class PeerProtocol(Protocol):
         if self._disconnecting:
             return
         self._disconnecting = True
-        self.log.debug("Dropping {peer}: {why}", peer=self, why=why)
+        # C{why} may quote what the peer sent.
+        self.log.debug("Dropping {peer}: {why}", peer=self, why=printable(why))
         # A registered producer keeps loseConnection from closing.
         self.transport.unregisterProducer()
         self.transport.loseConnection()

@@ -165,17 +165,16 @@ class TokenBucket:
 
     def clear(self) -> None:
         """
-        Forget whoever waits (their connections are closing): cancel the
-        waiting L{acquire}s, drop the L{whenAvailable} callbacks and the
-        timer. The bucket can be used again afterwards.
+        Forget whoever waits (their connections are closing): the waiting
+        L{acquire}s never fire (cancelling them would be an error in each
+        waiter's chain), the L{whenAvailable} callbacks are dropped, and so
+        is the timer. The bucket can be used again afterwards.
         """
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
         self._watchers = []
-        waiters, self._waiters = self._waiters, type(self._waiters)()
-        for _, d in waiters:
-            d.cancel()
+        self._waiters.clear()
 
     def _schedule(self) -> None:
         if self._timer is not None and self._timer.active():

@@ -25,6 +25,7 @@ from bittwist.fetch import fetchTorrent
 from bittwist.magnet import MagnetLink, parseMagnet
 from bittwist.metainfo import Metainfo
 from bittwist.progress import ProgressLogger, formatRate, formatSize
+from bittwist.safetext import printable
 from bittwist.session import Session, StorageFactory
 from bittwist.state import (
     StateFolder,
@@ -440,7 +441,7 @@ class BitTorrentService(MultiService):
             self.log.info(
                 "{name}: fast resume: {trusted} pieces trusted, {rehashed} to hash "
                 "(in files changed since saved)",
-                name=torrent.metainfo.name,
+                name=printable(torrent.metainfo.name),
                 trusted=len(trusted),
                 rehashed=len(rehash),
             )
@@ -455,7 +456,7 @@ class BitTorrentService(MultiService):
             if not status.downloaded:
                 self.log.info(
                     "{name}: all {size} already here and verified, in {path}; seeding",
-                    name=status.name,
+                    name=printable(status.name),
                     size=formatSize(status.totalLength),
                     path=path,
                     folder=folder,
@@ -465,7 +466,7 @@ class BitTorrentService(MultiService):
             self.log.info(
                 "{name}: complete and verified: {size} in {elapsed:.1f} s "
                 "({rate} average) from {peersUsed} peers; the files are in {path}",
-                name=status.name,
+                name=printable(status.name),
                 size=formatSize(status.totalLength),
                 elapsed=elapsed,
                 rate=formatRate(status.downloaded / elapsed),
@@ -476,7 +477,7 @@ class BitTorrentService(MultiService):
 
         def failed(failure: Failure) -> None:
             if not failure.check(BittwistError):
-                self.log.failure("{name} failed", failure, name=torrent.metainfo.name)
+                self.log.failure("{name} failed", failure, name=printable(torrent.metainfo.name))
 
         torrent.whenComplete().addCallbacks(complete, failed)
 
@@ -506,7 +507,7 @@ class BitTorrentService(MultiService):
                 except BittwistError as e:
                     self.log.error(
                         "Cannot add {name} again from the state folder {path}: {error}",
-                        name=record.metainfo.name,
+                        name=printable(record.metainfo.name),
                         path=self.state.path,
                         error=str(e),
                     )

@@ -29,6 +29,7 @@ from bittwist.sources.dht import dhtSourceFor
 from bittwist.storage import FileStorage, IPieceStorage
 from bittwist.torrent import Torrent
 from bittwist.torrent.magnet import MagnetTorrent
+from bittwist.torrent.swarm import CandidateBudget
 
 __all__ = ["Session", "makePeerId"]
 
@@ -90,6 +91,8 @@ class Session:
         (C{uploadLimit.setRate(bytesPerSecond)}; 0 is unlimited).
     @ivar downloadLimit: the download rate limit of every torrent together.
     @ivar dialer: makes the outgoing peer connections of every torrent.
+    @ivar candidateBudget: the peer addresses every torrent remembers
+        together (L{SessionConfig.maxCandidates}).
     @ivar dht: the DHT node (a L{bittwist.dht.IDHTNode}) that torrents added
         from now on use as a peer source, unless private; C{None} for none.
     """
@@ -124,6 +127,7 @@ class Session:
         self.uploadLimit = TokenBucket(reactor, config.maxUploadRate)
         self.downloadLimit = TokenBucket(reactor, config.maxDownloadRate)
         self.dialer = PeerDialer(reactor, self.peerId, endpointFactory, encryption=config.encryption)
+        self.candidateBudget = CandidateBudget(config.maxCandidates)
         self.torrents: dict[bytes, Torrent] = {}
         self.port = 0
         self._listening: Optional[IListeningPort] = None
@@ -206,6 +210,7 @@ class Session:
             uploadLimit=self.uploadLimit,
             downloadLimit=self.downloadLimit,
             port=self.port,
+            candidateBudget=self.candidateBudget,
         )
         self.torrents[metainfo.infoHash] = torrent
         return torrent

@@ -35,14 +35,12 @@ from twisted.internet.defer import (
     maybeDeferred,
     succeed,
 )
-from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.client import ResponseDone
-from twisted.web.http import PotentialDataLoss
 
 from bittwist.bdecode import decode as bdecode
 from bittwist.errors import BencodeError, TrackerError
+from bittwist.httpbody import BodyTooLarge, readBoundedBody
 from bittwist.safetext import printable
 
 __all__ = [
@@ -188,79 +186,11 @@ def _announceURL(
     return base + separator + query
 
 
-class _BodyTooLarge(Exception):
+def _readBody(response: Any) -> Deferred[bytes]:
     """
-    The tracker's answer is longer than L{MAX_RESPONSE_SIZE}.
+    Read a tracker's answer, at most L{MAX_RESPONSE_SIZE} bytes of it.
     """
-
-
-class _BoundedBodyReader(Protocol):
-    """
-    Collect a response body of at most C{limit} bytes into C{finished}.
-
-    Going over the limit, or cancelling C{finished}, closes the connection.
-    """
-
-    def __init__(self, finished: Deferred[bytes], limit: int) -> None:
-        self.finished: Deferred[bytes] | None = finished
-        self.limit = limit
-        self.chunks: list[bytes] = []
-        self.size = 0
-
-    def dataReceived(self, data: bytes) -> None:
-        if self.finished is None:
-            return
-        self.size += len(data)
-        if self.size > self.limit:
-            finished, self.finished = self.finished, None
-            self.chunks = []
-            self.abort()
-            finished.errback(_BodyTooLarge())
-            return
-        self.chunks.append(data)
-
-    def abort(self) -> None:
-        """
-        Close the connection without reading the rest of the body.
-        """
-        transport = self.transport
-        if transport is None:
-            return
-        for name in ("abortConnection", "loseConnection", "stopProducing"):
-            method = getattr(transport, name, None)
-            if method is not None:
-                method()
-                return
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        if self.finished is None:
-            return
-        finished, self.finished = self.finished, None
-        if reason.check(ResponseDone, PotentialDataLoss):
-            finished.callback(b"".join(self.chunks))
-        else:
-            finished.errback(reason)
-
-
-def _readBody(response: Any, limit: int | None = None) -> Deferred[bytes]:
-    """
-    Read C{response}'s body, at most C{limit} (by default
-    L{MAX_RESPONSE_SIZE}) bytes of it.
-
-    @return: a Deferred firing with the body, or failing with
-        L{_BodyTooLarge}; cancelling it closes the connection.
-    """
-    if getattr(response, "length", None) == 0:
-        return succeed(b"")
-
-    def cancel(d: Deferred[bytes]) -> None:
-        reader.finished = None
-        reader.abort()
-
-    finished: Deferred[bytes] = Deferred(cancel)
-    reader = _BoundedBodyReader(finished, MAX_RESPONSE_SIZE if limit is None else limit)
-    response.deliverBody(reader)
-    return finished
+    return readBoundedBody(response, MAX_RESPONSE_SIZE)
 
 
 def _text(value: bytes) -> str:
@@ -444,7 +374,7 @@ def announce(
     """
     if event not in _EVENTS:
         raise ValueError(f"unknown announce event {event!r}")
-    if urlsplit(url).scheme.lower() not in ("http", "https"):
+    if _scheme(url) not in ("http", "https"):
         return fail(TrackerError(url, "not an http:// or https:// tracker"))
     if reactor is None:
         from twisted.internet import reactor  # type: ignore[no-redef]
@@ -489,7 +419,7 @@ def announce(
             return failure
         if timedOut:
             reason = f"no answer within {timeout:g} seconds"
-        elif failure.check(_BodyTooLarge):
+        elif failure.check(BodyTooLarge):
             reason = f"the answer is larger than {MAX_RESPONSE_SIZE} bytes; stopped reading it"
         elif failure.check(CancelledError):
             reason = "the announce was cancelled"
@@ -549,13 +479,26 @@ TRACKER_CLIENTS: dict[str, Callable[[Announcer], Any]] = {
 }
 
 
+def _scheme(url: str) -> str | None:
+    """
+    @return: the scheme of C{url}, lower case; C{None} if C{url} cannot be
+        parsed (C{urlsplit} raises for a bad IPv6 literal such as C{[2J}).
+    """
+    try:
+        return urlsplit(url).scheme.lower()
+    except ValueError:
+        return None
+
+
 def trackerScheme(url: str) -> str:
     """
     @return: the scheme of C{url}, lower case, if L{TRACKER_CLIENTS} has a
         client for it.
     @raise TrackerError: if it has none.
     """
-    scheme = urlsplit(url).scheme.lower()
+    scheme = _scheme(url)
+    if scheme is None:
+        raise TrackerError(url, "not a URL; the torrent is damaged")
     if scheme not in TRACKER_CLIENTS:
         raise TrackerError(url, f"unsupported tracker scheme {scheme!r}")
     return scheme
@@ -636,7 +579,7 @@ class Announcer:
                 try:
                     trackerScheme(url)
                 except TrackerError as e:
-                    self.log.info("Skipping tracker {url}: {reason}", url=url, reason=e.reason)
+                    self.log.info("Skipping tracker {url}: {reason}", url=printable(url), reason=e.reason)
                     continue
                 if url not in usable:
                     usable.append(url)
@@ -731,7 +674,8 @@ class Announcer:
         def stopFailed(failure: Failure) -> None:
             self.log.info(
                 "Tracker {url} did not hear that we stopped: {reason}",
-                url=url, reason=failure.value,
+                url=printable(url),
+                reason=getattr(failure.value, "reason", None) or printable(failure.getErrorMessage()),
             )
 
         d.addCallbacks(lambda _: None, stopFailed)
@@ -835,7 +779,7 @@ class Announcer:
                         url, state="error", error=printable(e.reason, 300),
                         lastAnnounce=self._reactor.seconds(),
                     )
-                    self.log.info("Tracker {url} failed: {reason}", url=url, reason=e.reason)
+                    self.log.info("Tracker {url} failed: {reason}", url=printable(url), reason=e.reason)
                     continue
                 self._note(
                     url, state="working", error=None, lastAnnounce=self._reactor.seconds(),
@@ -863,11 +807,13 @@ class Announcer:
         elif event == "completed":
             self._completedSent = True
         if response.warning is not None:
-            self.log.warn("Tracker {url} warns: {trackerWarning}", url=url, trackerWarning=response.warning)
+            self.log.warn(
+                "Tracker {url} warns: {trackerWarning}", url=printable(url), trackerWarning=response.warning
+            )
         try:
             self._onPeers(list(response.peers))
         except Exception:
-            self.log.failure("Error handling peers from tracker {url}", url=url)
+            self.log.failure("Error handling peers from tracker {url}", url=printable(url))
         if self._again or self._nextEvent() is not None:
             delay = 0.0
         else:
@@ -887,7 +833,7 @@ class Announcer:
         self._failures += 1
         self.log.warn(
             "Every tracker failed; last: {url}: {reason}; retrying in {delay} seconds",
-            url=error.url, reason=error.reason, delay=delay,
+            url=printable(error.url), reason=error.reason, delay=delay,
         )
         if self._running:
             self._schedule(delay)

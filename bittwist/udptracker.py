@@ -30,6 +30,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from bittwist.errors import UDPPacketError, UDPTrackerError
+from bittwist.safetext import printable
 from bittwist.tracker import AnnounceResponse
 
 __all__ = [
@@ -711,9 +712,10 @@ def _shortURL(url: str) -> str:
 
 def _printable(text: str) -> str:
     """
-    C{text} without control characters (a tracker's words reach the log).
+    C{text} with control characters escaped (a tracker's words reach the
+    log), as for HTTP trackers.
     """
-    return "".join(c if c.isprintable() else "?" for c in text)[:200]
+    return printable(text, 200)
 
 
 def _keyNumber(key: bytes | None) -> int:

@@ -11,3 +11,14 @@ settings.register_profile(
     "bittwist", deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile("bittwist")
+
+# No test may use the user's own state folder (another bittwist may hold
+# it, and tests must not leave torrents in it): the default one, for the
+# tests and the processes they start, is a fresh temporary folder.
+import atexit as _atexit
+import os as _os
+import shutil as _shutil
+import tempfile as _tempfile
+
+_os.environ["XDG_STATE_HOME"] = _tempfile.mkdtemp(prefix="bittwist-tests-state-")
+_atexit.register(_shutil.rmtree, _os.environ["XDG_STATE_HOME"], True)

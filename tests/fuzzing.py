@@ -87,17 +87,20 @@ class InputMeter:
     @ivar maxMemory: the most memory one input took.
     """
 
-    def __init__(self, testCase: SynchronousTestCase, parser: str, limits: Limits) -> None:
+    def __init__(
+        self, testCase: SynchronousTestCase, parser: str, limits: Limits, report: bool = True
+    ) -> None:
         """
-        @param testCase: when it ends, the counts are reported if
-            C{$BITTWIST_FUZZ_REPORT} names a file.
+        @param testCase: when it ends, the counts are reported if C{report}
+            and C{$BITTWIST_FUZZ_REPORT} names a file.
         """
         self.parser = parser
         self.limits = limits
         self.count = 0
         self.maxSeconds = 0.0
         self.maxMemory = 0
-        testCase.addCleanup(self.report)
+        if report:
+            testCase.addCleanup(self.report)
 
     @contextmanager
     def measure(self) -> Iterator[None]:

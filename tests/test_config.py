@@ -28,6 +28,7 @@ class ConfigTests(SynchronousTestCase):
         self.assertEqual((config.torrent.seedRatio, config.torrent.seedTime), (None, None))
         self.assertTrue(config.torrent.announce)
         self.assertEqual((config.maxUploadRate, config.maxDownloadRate), (0, 0))
+        self.assertEqual((config.torrent.maxCandidates, config.maxCandidates), (2000, 50_000))
 
     def test_invalid(self) -> None:
         """
@@ -41,6 +42,7 @@ class ConfigTests(SynchronousTestCase):
         ]:
             self.assertIn(name, str(self.assertRaises(UsageError, TorrentConfig, **kwargs)))
         self.assertRaises(UsageError, SessionConfig, maxUploadRate=-1)
+        self.assertIn("maxCandidates", str(self.assertRaises(UsageError, SessionConfig, maxCandidates=0)))
 
     def test_frozen(self) -> None:
         """

@@ -130,6 +130,15 @@ class ExtensionInteropTests(TestCase):
             "us to name libtorrent",
             lambda: repr([s.client for s in seeder.peerStatuses()]),
         )
+        yield self.waitUntil(
+            lambda: [
+                s
+                for s in seeder.peerStatuses()
+                if s.extensions == ("ext", "fast", "pex", "metadata")
+            ],
+            "libtorrent's extensions to show",
+            lambda: repr([s.extensions for s in seeder.peerStatuses()]),
+        )
 
     @inlineCallbacks
     def test_libtorrentLearnsThroughOurPex(self):

@@ -161,7 +161,7 @@ class MeterTests(SynchronousTestCase):
         Each measured input is counted, with the most time and memory one
         took.
         """
-        meter = InputMeter(self, "test", Limits(seconds=10, memory=4 * MiB))
+        meter = InputMeter(self, "test", Limits(seconds=10, memory=4 * MiB), report=False)
         for size in (1000, 100_000):
             with meter.measure():
                 bytearray(size)
@@ -174,7 +174,7 @@ class MeterTests(SynchronousTestCase):
         An input taking more memory than the limit fails, even if the memory
         was freed before the end.
         """
-        meter = InputMeter(self, "test", Limits(seconds=10, memory=MiB))
+        meter = InputMeter(self, "test", Limits(seconds=10, memory=MiB), report=False)
 
         def greedy() -> None:
             with meter.measure():
@@ -188,7 +188,7 @@ class MeterTests(SynchronousTestCase):
         """
         An input taking more CPU time than the limit fails.
         """
-        meter = InputMeter(self, "test", Limits(seconds=-1, memory=MiB))
+        meter = InputMeter(self, "test", Limits(seconds=-1, memory=MiB), report=False)
 
         def slow() -> None:
             with meter.measure():
@@ -201,7 +201,7 @@ class MeterTests(SynchronousTestCase):
         """
         An exception of the measured code is not hidden by the limits.
         """
-        meter = InputMeter(self, "test", Limits(seconds=-1, memory=0))
+        meter = InputMeter(self, "test", Limits(seconds=-1, memory=0), report=False)
 
         def broken() -> None:
             with meter.measure():

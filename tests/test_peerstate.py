@@ -7,7 +7,12 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from bittwist import wire
 from bittwist.errors import ProtocolError
-from bittwist.peerstate import MAX_CANCELLED_REMEMBERED, MAX_QUEUED_REQUESTS, PeerState
+from bittwist.peerstate import (
+    MAX_ALLOWED_FAST_KEPT,
+    MAX_CANCELLED_REMEMBERED,
+    MAX_QUEUED_REQUESTS,
+    PeerState,
+)
 
 
 class PeerStateTests(SynchronousTestCase):
@@ -257,3 +262,12 @@ class FastStateTests(SynchronousTestCase):
         s = PeerState(10, fast=True)
         s.addRequests([(4, 0, 5)])
         self.assertRaises(ProtocolError, s.peerRejected, (4, 0, 6))
+
+    def test_allowedFastBounded(self) -> None:
+        """
+        At most L{MAX_ALLOWED_FAST_KEPT} pieces allowed fast are kept.
+        """
+        s = PeerState(MAX_ALLOWED_FAST_KEPT + 10, fast=True)
+        kept = [s.peerAllowedFast(i) for i in range(MAX_ALLOWED_FAST_KEPT + 1)]
+        self.assertEqual(kept, [True] * MAX_ALLOWED_FAST_KEPT + [False])
+        self.assertEqual(len(s.allowedFastIn), MAX_ALLOWED_FAST_KEPT)

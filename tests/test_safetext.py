@@ -76,3 +76,110 @@ class PrintableTests(SynchronousTestCase):
         out = printable(text, limit)
         self.assertLessEqual(len(out), 10 * limit + 1)
         self.assertFalse([c for c in out if unicodedata.category(c)[0] == "C"])
+
+
+class LoggedOutsideTextTests(SynchronousTestCase):
+    """
+    Where text from peers, trackers and torrent files reaches the log, it
+    arrives escaped.
+    """
+
+    def setUp(self) -> None:
+        from twisted.internet.testing import EventLoggingObserver
+        from twisted.logger import globalLogPublisher
+
+        self.logged = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+
+    def formatted(self) -> str:
+        from twisted.logger import formatEvent
+
+        return "\n".join(formatEvent(event) for event in self.logged)
+
+    def test_peerDropReason(self) -> None:
+        """
+        The reason a peer is dropped (which may quote what it sent) is
+        logged escaped.
+        """
+        from tests.test_peer import connectPeer
+
+        proto, _, _ = connectPeer(lookup=lambda infoHash: None)
+        proto.drop("bad name '\x1b]0;pwned\x07'")
+        self.assertIn("bad name '\\x1b]0;pwned\\x07'", self.formatted())
+        self.assertNotIn("\x1b", self.formatted())
+
+    def test_trackerWarning(self) -> None:
+        """
+        A tracker's C{warning message} is logged escaped.
+        """
+        import bencodepy
+        from treq.testing import StubTreq
+        from twisted.internet.testing import Clock
+
+        from bittwist.tracker import Announcer
+        from tests.test_tracker import FakeTracker
+
+        body = bencodepy.encode(
+            {b"interval": 60, b"peers": b"", b"warning message": b"\x1b[2Jgone\nfake line"}
+        )
+        announcer = Announcer(
+            [["http://t.example/announce"]], b"\x01" * 20, b"\x02" * 20, 6881,
+            lambda: (0, 0, 1), lambda peers: None, reactor=Clock(),
+            httpClient=StubTreq(FakeTracker(body)),
+        )
+        announcer.start()
+        self.assertIn("warns: \\x1b[2Jgone\\x0afake line", self.formatted())
+        self.assertNotIn("\x1b", self.formatted())
+
+    def test_trackerURLs(self) -> None:
+        """
+        Tracker URLs (from C{.torrent} files) are logged escaped, whether
+        skipped or failing.
+        """
+        from twisted.internet.defer import fail
+        from twisted.internet.error import ConnectionRefusedError
+        from twisted.internet.testing import Clock
+
+        from bittwist.tracker import Announcer
+
+        class Refusing:
+            def get(self, url, **kwargs):
+                return fail(ConnectionRefusedError("no"))
+
+        announcer = Announcer(
+            [["gopher://evil\x1b[2J/"], ["http://t.example/\x1b]0;x\x07"]], b"\x01" * 20,
+            b"\x02" * 20, 6881, lambda: (0, 0, 1), lambda peers: None, reactor=Clock(),
+            httpClient=Refusing(),
+        )
+        announcer.start()
+        text = self.formatted()
+        self.assertIn("Skipping tracker gopher://evil\\x1b[2J/", text)
+        self.assertIn("Tracker http://t.example/\\x1b]0;x\\x07 failed", text)
+        self.assertNotIn("\x1b", text)
+
+    def test_torrentNameInLog(self) -> None:
+        """
+        A torrent's name, from its C{.torrent} file, is logged escaped.
+        """
+        import os
+
+        from twisted.internet.testing import MemoryReactorClock
+
+        from bittwist.config import TorrentConfig
+        from bittwist.metainfo import createTorrent, parse
+        from bittwist.storage import MemoryStorage
+        from bittwist.torrent import Torrent
+
+        folder = os.path.abspath(self.mktemp())
+        os.makedirs(folder)
+        path = os.path.join(folder, "evil\x1b[2J.bin")
+        with open(path, "wb") as f:
+            f.write(b"x" * 1000)
+        metainfo = parse(createTorrent(path, pieceLength=16384))
+        torrent = Torrent(
+            metainfo, MemoryStorage(metainfo), b"\x03" * 20, MemoryReactorClock(),
+            TorrentConfig(announce=False),
+        )
+        self.successResultOf(torrent.start())
+        self.assertIn("evil\\x1b[2J.bin: ", self.formatted())
+        self.assertNotIn("\x1b", self.formatted())
+        torrent.stop()

@@ -17,7 +17,7 @@ from bittwist import wire
 from bittwist.errors import UsageError
 from bittwist.metainfo import Metainfo, createTorrent, parse
 from bittwist.peer import OUR_RESERVED
-from bittwist.config import TorrentConfig
+from bittwist.config import SessionConfig, TorrentConfig
 from bittwist.session import Session, makePeerId
 from bittwist.storage import FileStorage, MemoryStorage
 
@@ -152,6 +152,21 @@ class SessionTests(SynchronousTestCase):
         )
         self.assertEqual(torrents[second].peers, {proto})
         self.assertEqual(torrents[first].peers, set())
+
+    def test_candidatesBoundedSessionWide(self) -> None:
+        """
+        The peer addresses all torrents remember together stay within
+        L{SessionConfig.maxCandidates}, shared equally.
+        """
+        session = Session(self.clock, config=SessionConfig(maxCandidates=300), httpClient=object())
+        torrents = [
+            session.addTorrent(m, "d", storage=MemoryStorage(m), config=TorrentConfig(announce=False))
+            for m in (makeMetainfo(self, "one.bin"), makeMetainfo(self, "two.bin"))
+        ]
+        for torrent in torrents:
+            for start in range(0, 2000, 500):
+                torrent.addPeers([(f"10.0.{n // 250}.{n % 250}", 6881) for n in range(start, start + 500)])
+        self.assertEqual([t.swarm.knownCount for t in torrents], [150, 150])
 
     def test_serverFactoryDropsUnknownInfoHash(self) -> None:
         """

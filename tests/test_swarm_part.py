@@ -14,7 +14,13 @@ from bittwist.encryption import EncryptedClientFactory
 from bittwist.factory import PeerClientFactory, PeerDialer
 from bittwist.mse import Policy
 from bittwist.peer import PeerProtocol
-from bittwist.torrent.swarm import BAN_STRIKES, MAX_ADDRESSES_PER_CALL, Swarm
+from bittwist.torrent.swarm import (
+    BAN_STRIKES,
+    MAX_ADDRESSES_PER_CALL,
+    MIN_CANDIDATE_SHARE,
+    CandidateBudget,
+    Swarm,
+)
 from tests.fakes import FakeEndpoints
 from tests.test_peer import INFO_HASH, OUR_ID, RecordingTorrent
 
@@ -223,3 +229,73 @@ class SwarmTests(SynchronousTestCase):
         self.assertTrue(swarm.shortOfPeers())
         swarm.add([address(1), address(2)], "manual")
         self.assertFalse(swarm.shortOfPeers())
+
+
+class CandidateBudgetTests(SynchronousTestCase):
+    """
+    Tests for L{CandidateBudget}: the addresses of all a session's torrents.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.swarms: list[Swarm] = []
+
+    def makeSwarm(self, budget: CandidateBudget, **config: int) -> Swarm:
+        dialer = PeerDialer(self.clock, OUR_ID, endpointFactory=FakeEndpoints())
+        swarm = Swarm(RecordingTorrent(peerId=OUR_ID), dialer, TorrentConfig(**config), self.clock, budget)
+        self.swarms.append(swarm)
+        return swarm
+
+    def test_sharedEqually(self) -> None:
+        """
+        Torrents sharing a budget remember at most an equal share each,
+        however many addresses their sources hand over: the total stays
+        within the budget; a torrent that joins shrinks the others to the
+        new share, forgetting their oldest addresses first.
+        """
+        budget = CandidateBudget(1000)
+        first = self.makeSwarm(budget)
+        for start in range(0, 3000, MAX_ADDRESSES_PER_CALL):
+            first.add([address(n) for n in range(start, start + MAX_ADDRESSES_PER_CALL)], "tracker")
+        self.assertEqual(first.knownCount, 1000)
+        second = self.makeSwarm(budget)
+        self.assertEqual((budget.share, first.knownCount), (500, 500))
+        for start in range(0, 3000, MAX_ADDRESSES_PER_CALL):
+            second.add([address(n) for n in range(start, start + MAX_ADDRESSES_PER_CALL)], "pex")
+        self.assertEqual(second.knownCount, 500)
+        self.assertEqual(first.add([address(2999)], "tracker"), 0)
+        self.assertEqual(first.add([address(0)], "tracker"), 1)
+        self.assertEqual(first.knownCount, 500)
+
+    def test_minimumShare(self) -> None:
+        """
+        However many torrents share it, each may remember
+        L{MIN_CANDIDATE_SHARE} addresses.
+        """
+        budget = CandidateBudget(150)
+        swarms = [self.makeSwarm(budget) for _ in range(3)]
+        self.assertEqual(budget.share, MIN_CANDIDATE_SHARE)
+        swarms[2].add([address(n) for n in range(300)], "tracker")
+        self.assertEqual(swarms[2].knownCount, MIN_CANDIDATE_SHARE)
+
+    def test_ownLimitStillApplies(self) -> None:
+        """
+        A torrent's own C{maxCandidates} applies when smaller than its share.
+        """
+        swarm = self.makeSwarm(CandidateBudget(10_000), maxCandidates=30)
+        swarm.add([address(n) for n in range(100)], "tracker")
+        self.assertEqual(swarm.knownCount, 30)
+
+    def test_leavesWhenCollected(self) -> None:
+        """
+        A swarm garbage collected no longer counts against the budget.
+        """
+        import gc
+
+        budget = CandidateBudget(1000)
+        self.makeSwarm(budget)
+        self.makeSwarm(budget)
+        self.assertEqual(budget.share, 500)
+        self.swarms.pop()
+        gc.collect()
+        self.assertEqual(budget.share, 1000)

@@ -1461,6 +1461,21 @@ class RateLimitTests(TorrentTestCase):
         ratio = sent / 10.0 / rate
         self.assertTrue(0.9 <= ratio <= 1.1, f"uploaded at {ratio:.3f} times the limit")
 
+    def test_clearedBucketIsNoError(self) -> None:
+        """
+        Requests waiting for upload tokens when the bucket is cleared (the
+        session stops) are dropped quietly: the torrent is not put in error.
+        """
+        bucket = TokenBucket(self.clock, 16 * 1024)
+        self.makeTorrent(full=True, uploadLimit=bucket)
+        remote = self.accept(1)
+        remote.send(wire.Interested())
+        remote.send(*(wire.Request(*block) for block in sorted(self.allBlocks())[:8]))
+        bucket.clear()
+        self.clock.advance(1)
+        self.assertIs(self.torrent.state, TorrentState.SEEDING)
+        self.assertEqual(self.flushLoggedErrors(), [])
+
     def test_uploadLimitSharedByPeers(self) -> None:
         """
         Two peers share one upload limit about evenly.

@@ -5,6 +5,8 @@ L{bittwist.extensions.table} and the torrent's use of the peers'
 extended handshakes.
 """
 
+import dataclasses
+import json
 from typing import Any
 
 from zope.interface import implementer
@@ -128,3 +130,26 @@ class ExtensionTableTests(TorrentTestCase):
         remote.send(theirHandshake(requestQueue=3))
         remote.send(wire.Bitfield(Bitfield(NUM_PIECES, range(NUM_PIECES)).toBytes()), wire.Unchoke())
         self.assertEqual(len(remote.requests()), 3)
+
+
+class ExtensionFlagsTests(TorrentTestCase):
+    """
+    A peer's status says which extensions are in use with it.
+    """
+
+    def test_flags(self) -> None:
+        """
+        C{ext} and C{fast} when both sides set their bits, and the peer's
+        extensions we speak too; none for a plain BEP 3 peer. The JSON API
+        gives them as a list.
+        """
+        self.makeTorrent()
+        both = wire.makeReserved(wire.ReservedBit.EXTENSION_PROTOCOL, wire.ReservedBit.FAST)
+        remote = self.connect(1, reserved=both)
+        remote.send(theirHandshake(extensions={"ut_pex": 3, "ut_metadata": 4, "lt_donthave": 7}))
+        self.connect(2)
+        statuses = {s.address: s for s in self.torrent.peerStatuses()}
+        self.assertEqual(statuses["10.0.0.1:6881"].extensions, ("ext", "fast", "pex", "metadata"))
+        self.assertEqual(statuses["10.0.0.2:6881"].extensions, ())
+        body = json.loads(json.dumps(dataclasses.asdict(statuses["10.0.0.1:6881"])))
+        self.assertEqual(body["extensions"], ["ext", "fast", "pex", "metadata"])

@@ -405,6 +405,18 @@ class AnnounceResponseTests(SynchronousTestCase):
             self.assertIn("could not reach the tracker", error.reason)
             self.assertEqual(clock.getDelayedCalls(), [])
 
+    def test_unparsableURL(self) -> None:
+        """
+        A URL that C{urlsplit} cannot parse (a torrent's C{http://x[2J/})
+        fails the announce with a L{TrackerError}, and an L{Announcer}
+        skips it instead of raising.
+        """
+        d = announce("http://x[2J/", INFO_HASH, PEER_ID, 1, 0, 0, 0,
+                     httpClient=SilentClient(), reactor=Clock())
+        self.failureResultOf(d, TrackerError)
+        Announcer([["http://x[2J/"]], INFO_HASH, PEER_ID, 1, lambda: (0, 0, 0),
+                  lambda peers: None, reactor=Clock(), httpClient=SilentClient()).start()
+
     def test_notHTTP(self) -> None:
         """
         A non-HTTP tracker URL is a L{TrackerError}.
@@ -423,8 +435,9 @@ class StreamingTracker(Resource):
 
     isLeaf = True
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, sayLength: bool = True) -> None:
         super().__init__()
+        self.sayLength = sayLength
         count = (size - 40) // 6
         head = b"d8:intervali60e5:peers" + str(6 * count).encode() + b":"
         self.body = head + bytes([10, 0, 0, 1, 26, 225]) * count + b"e"
@@ -435,12 +448,21 @@ class StreamingTracker(Resource):
         from twisted.internet import reactor
         from twisted.web.server import NOT_DONE_YET
 
-        request.setHeader(b"content-length", str(len(self.body)).encode())
+        if self.sayLength:
+            request.setHeader(b"content-length", str(len(self.body)).encode())
         finished = request.notifyFinish()
         done = []
-        finished.addBoth(done.append)
-        # A Failure if the connection closed before the answer was whole.
-        finished.addBoth(lambda _: self.closed.callback((done[0],)))
+        calls = []
+
+        def closed(result: object) -> None:
+            done.append(result)
+            # No write left pending when the test ends.
+            if calls and calls[-1].active():
+                calls[-1].cancel()
+            # A Failure if the connection closed before the answer was whole.
+            self.closed.callback((result,))
+
+        finished.addBoth(closed)
 
         def more() -> None:
             if done:
@@ -451,7 +473,7 @@ class StreamingTracker(Resource):
             chunk = self.body[self.written : self.written + 65536]
             self.written += len(chunk)
             request.write(chunk)
-            reactor.callLater(0.001, more)
+            calls.append(reactor.callLater(0.001, more))
 
         more()
         return NOT_DONE_YET
@@ -475,11 +497,11 @@ class LoopbackBodyLimitTests(TestCase):
 
     async def test_hugeAnswerCut(self) -> None:
         """
-        A 4 MiB answer is refused with a L{TrackerError} once it passes
-        L{tracker.MAX_RESPONSE_SIZE}, and the connection is closed: the
-        tracker does not get to send the rest.
+        A 4 MiB answer of unannounced length (chunked) is refused with a
+        L{TrackerError} once it passes L{tracker.MAX_RESPONSE_SIZE}, and the
+        connection is closed: the tracker does not get to send the rest.
         """
-        resource = StreamingTracker(4 * 2**20)
+        resource = StreamingTracker(4 * 2**20, sayLength=False)
         url = self.listen(resource)
         d = announce(url, INFO_HASH, PEER_ID, 6881, 0, 0, 1, httpClient=self.client)
         error = await self.assertFailure(d, TrackerError)
@@ -487,6 +509,20 @@ class LoopbackBodyLimitTests(TestCase):
         (closed,) = await resource.closed
         self.assertIsInstance(closed, Failure)
         self.assertLess(resource.written, 2 * tracker.MAX_RESPONSE_SIZE)
+
+    async def test_hugeLengthRefusedUnread(self) -> None:
+        """
+        An answer whose C{Content-Length} is past the cap is refused as soon
+        as its headers arrive.
+        """
+        resource = StreamingTracker(4 * 2**20)
+        url = self.listen(resource)
+        d = announce(url, INFO_HASH, PEER_ID, 6881, 0, 0, 1, httpClient=self.client)
+        error = await self.assertFailure(d, TrackerError)
+        self.assertIn("larger than", error.reason)
+        (closed,) = await resource.closed
+        self.assertIsInstance(closed, Failure)
+        self.assertLess(resource.written, tracker.MAX_RESPONSE_SIZE // 2)
 
     async def test_answerUnderCapRead(self) -> None:
         """

@@ -241,7 +241,42 @@ class AnnounceTests(DirectMixin, SynchronousTestCase):
         self.announce(1, info_hash=OTHER_HASH)
         self.clock.advance(3600)
         self.announce(1)
-        self.assertNotIn(OTHER_HASH, self.tracker._swarms)
+        self.assertEqual(self.tracker.tracker.swarmCount, 1)
+        files = self.render(b"scrape", {"info_hash": OTHER_HASH})[b"files"]
+        self.assertEqual(files[OTHER_HASH][b"incomplete"], 0)
+
+    def test_peerIdsPerAddressCapped(self) -> None:
+        """
+        One address registering peer id after peer id in a swarm is refused
+        past the store's limit, with a failure reason saying so, and the
+        swarm does not grow.
+        """
+        limit = self.tracker.tracker.limits.maxPeerIdsPerAddress
+        for n in range(limit):
+            self.announce(n, host="10.0.0.1")
+        answer = self.announce(limit, host="10.0.0.1")
+        self.assertIn(b"too many peer ids from 10.0.0.1", answer[b"failure reason"])
+        self.assertEqual(self.announce(99, host="10.0.0.2")[b"incomplete"], limit + 1)
+
+    def test_sharedStore(self) -> None:
+        """
+        Two front-ends given one L{Tracker} see the same swarms.
+        """
+        other = TrackerResource(tracker=self.tracker.tracker)
+        self.announce(1)
+        answer = self.render(b"announce", announceParams(2), "10.0.0.2", tracker=other)
+        self.assertEqual(answer[b"incomplete"], 2)
+
+    def test_longQueryRefused(self) -> None:
+        """
+        A request longer than 8 KiB is refused without being looked at.
+        """
+        request = DummyRequest([b"announce"])
+        request.client = IPv4Address("TCP", "10.0.0.1", 1)
+        request.uri = b"/announce?" + b"x" * 9000
+        request.args = {}
+        body = bencodepy.decode(getChildForRequest(self.tracker, request).render(request))
+        self.assertIn(b"longer than 8192 bytes", body[b"failure reason"])
 
     def assertFailure(self, args: dict, words: str, host: str = "10.0.0.1") -> None:
         answer = self.render(b"announce", args, host)

@@ -347,13 +347,13 @@ class ClientTests(SynchronousTestCase):
     def test_errorReply(self) -> None:
         """
         An error reply fails the announce with the tracker's message
-        (control characters replaced), and forgets the connection id.
+        (control characters escaped), and forgets the connection id.
         """
         d = self.announce()
         self.connect(77)
         self.answer(ErrorReply(self.sent()[-1][0].transactionId, "torrent not\x1b registered"))
         self.assertEqual(self.failureResultOf(d, UDPTrackerError).value.reason,
-                         "the tracker refused: torrent not? registered")
+                         "the tracker refused: torrent not\\x1b registered")
         self.announce()
         self.assertIsInstance(self.sent()[-1][0], ConnectRequest)
 

@@ -753,7 +753,10 @@ class TapTests(SynchronousTestCase):
         path = os.path.abspath(self.mktemp())
         with open(path, "wb") as f:
             f.write(data)
-        options = self.parse("--torrent", path, "-d", "downloads")
+        # Not the user's own state folder, which another bittwist may hold.
+        options = self.parse(
+            "--torrent", path, "-d", "downloads", "--state-dir", os.path.abspath(self.mktemp())
+        )
         service = tap.makeService(options)
         [web] = [s for s in service if isinstance(s, WebService)]
         self.assertEqual(web.site.api.torrents._downloadDir, "downloads")

@@ -18,7 +18,7 @@ from zope.interface import Attribute, Interface, implementer
 
 from bittwist.tracker import Announcer, TrackerStatus
 
-__all__ = ["IPeerSource", "ISourceOwner", "TrackerSource", "ManualSource", "INCOMING"]
+__all__ = ["IPeerSource", "ISourceOwner", "TrackerSource", "ManualSource", "INCOMING", "trackerStatusesOf"]
 
 INCOMING = "incoming"
 """
@@ -145,6 +145,18 @@ class TrackerSource:
             for number, tier in enumerate(self._tiers)
             for url in dict.fromkeys(tier)
         ]
+
+
+def trackerStatusesOf(sources: Iterable[IPeerSource]) -> list[TrackerStatus]:
+    """
+    @return: the status of each tracker of C{sources}' tracker sources.
+    """
+    return [
+        status
+        for source in sources
+        if isinstance(source, TrackerSource)
+        for status in source.trackerStatuses()
+    ]
 
 
 @implementer(IPeerSource)

@@ -25,7 +25,8 @@ from bittwist.factory import PeerDialer
 from bittwist.metainfo import Metainfo
 from bittwist.peer import PeerProtocol
 from bittwist.ratelimit import TokenBucket
-from bittwist.sources import IPeerSource, ISourceOwner, TrackerSource
+from bittwist.safetext import printable
+from bittwist.sources import IPeerSource, ISourceOwner, trackerStatusesOf
 from bittwist.sources.dht import IDHTPortListener
 from bittwist.sources.pex import PeerExchange
 from bittwist.storage import IPieceStorage
@@ -34,7 +35,7 @@ from bittwist.extensions.table import ExtensionTable
 from bittwist.torrent.metadataserver import MetadataServer
 from bittwist.torrent.lifecycle import ACTIVE, Lifecycle, TorrentInput, TorrentState
 from bittwist.torrent.status import PeerStatus, TorrentStatus, describePeer
-from bittwist.torrent.swarm import Swarm
+from bittwist.torrent.swarm import CandidateBudget, Swarm
 from bittwist.torrent.upload import Upload
 from bittwist.tracker import TrackerStatus
 
@@ -91,6 +92,7 @@ class Torrent:
         uploadLimit: Optional[TokenBucket] = None,
         downloadLimit: Optional[TokenBucket] = None,
         port: int = 0,
+        candidateBudget: Optional[CandidateBudget] = None,
     ) -> None:
         """
         @param metainfo: the torrent.
@@ -104,6 +106,8 @@ class Torrent:
             session's torrents); unlimited by default.
         @param downloadLimit: the bucket download tokens come from.
         @param port: our listening port, as announced to trackers.
+        @param candidateBudget: the peer addresses the session's torrents
+            may remember together; no bound but C{config}'s if C{None}.
         """
         self.metainfo = metainfo
         self.storage = storage
@@ -118,7 +122,9 @@ class Torrent:
         self._pauseWhenChecked = False
         self.sources = list(sources)
         self._sourcesRunning = False
-        self.swarm = Swarm(self, dialer or PeerDialer(reactor, peerId), config, reactor)
+        self.swarm = Swarm(
+            self, dialer or PeerDialer(reactor, peerId), config, reactor, candidateBudget
+        )
         self.download = Download(
             metainfo,
             storage,
@@ -261,7 +267,7 @@ class Torrent:
 
     def _check(self, trusted: Optional[Bitfield], rehash: Iterable[int]) -> Deferred[None]:
         if trusted is None:
-            self.log.info("{name}: checking existing data", name=self.metainfo.name)
+            self.log.info("{name}: checking existing data", name=printable(self.metainfo.name))
             d = self.storage.check()
         else:
             d = self.storage.check(trusted, rehash)
@@ -275,7 +281,7 @@ class Torrent:
         self.download.begin(have)
         self.log.info(
             "{name}: {count} of {total} pieces already verified",
-            name=self.metainfo.name,
+            name=printable(self.metainfo.name),
             count=len(have),
             total=self.numPieces,
         )
@@ -316,7 +322,7 @@ class Torrent:
         if state is _State.CHECKING:
             self._pauseWhenChecked = False
         elif state is _State.ERROR:
-            self.log.info("{name}: resuming after an error", name=self.metainfo.name)
+            self.log.info("{name}: resuming after an error", name=printable(self.metainfo.name))
             self._pauseWhenChecked = False
             self._move(_In.RESUME_CHECK)
             self._check(self.download.verifiedPieces(), ())
@@ -355,13 +361,13 @@ class Torrent:
             return
         if failure.check(BittwistError):
             error = failure.value
-            self.log.error("{name}: {error}", name=self.metainfo.name, error=error)
+            self.log.error("{name}: {error}", name=printable(self.metainfo.name), error=error)
         else:
             error = InternalError(
                 f"{self.metainfo.name}: internal error ({failure.getErrorMessage()}); "
                 "this is a bug in bittwist, please report it with the log"
             )
-            self.log.failure("{name}: internal error", failure, name=self.metainfo.name)
+            self.log.failure("{name}: internal error", failure, name=printable(self.metainfo.name))
         self._lifecycle.error = error
         self._move(_In.FAIL)
         self._stopSources()
@@ -386,7 +392,7 @@ class Torrent:
             return
         self.log.info(
             "{name}: download complete, all {count} pieces verified",
-            name=self.metainfo.name,
+            name=printable(self.metainfo.name),
             count=self.numPieces,
         )
         if self.state is _State.DOWNLOADING:
@@ -404,7 +410,7 @@ class Torrent:
     def _pieceFailed(self, index: int, contributors: set[Any]) -> None:
         self.log.warn(
             "{name}: piece {index} failed its hash check; downloading it again",
-            name=self.metainfo.name,
+            name=printable(self.metainfo.name),
             index=index,
         )
         for peer in contributors:
@@ -417,7 +423,7 @@ class Torrent:
         if self.state is _State.SEEDING:
             why = self.upload.goalReached(self.download.rate.total, self.metainfo.totalLength)
             if why is not None:
-                self.log.info("{name}: {why}; done seeding", name=self.metainfo.name, why=why)
+                self.log.info("{name}: {why}; done seeding", name=printable(self.metainfo.name), why=why)
                 self._move(_In.SEED_GOAL)
                 self._stopSources()
                 return
@@ -575,12 +581,7 @@ class Torrent:
         """
         @return: the status of each of the torrent's trackers.
         """
-        return [
-            status
-            for source in self.sources
-            if isinstance(source, TrackerSource)
-            for status in source.trackerStatuses()
-        ]
+        return trackerStatusesOf(self.sources)
 
     def announceNow(self) -> None:
         """

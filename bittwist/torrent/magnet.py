@@ -29,7 +29,7 @@ from bittwist.extensions.table import ExtensionTable
 from bittwist.factory import PeerDialer
 from bittwist.magnet import MagnetLink, torrentFile
 from bittwist.peer import PeerProtocol
-from bittwist.sources import IPeerSource, TrackerSource
+from bittwist.sources import IPeerSource, trackerStatusesOf
 from bittwist.torrent.lifecycle import TorrentState
 from bittwist.torrent.metadatafetch import MetadataFetcher
 from bittwist.torrent.status import PeerStatus, TorrentStatus, describePeer
@@ -309,12 +309,7 @@ class MagnetTorrent:
         return [describePeer(peer) for peer in self.peers]
 
     def trackerStatuses(self) -> list[TrackerStatus]:
-        return [
-            status
-            for source in self.sources
-            if isinstance(source, TrackerSource)
-            for status in source.trackerStatuses()
-        ]
+        return trackerStatusesOf(self.sources)
 
     def announceNow(self) -> None:
         if self.state is TorrentState.FETCHING_METADATA:

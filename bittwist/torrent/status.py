@@ -9,7 +9,7 @@ from typing import Any, Optional
 from bittwist.encryption import isEncrypted
 from bittwist.torrent.lifecycle import TorrentState
 
-__all__ = ["TorrentStatus", "PeerStatus", "describePeer"]
+__all__ = ["TorrentStatus", "PeerStatus", "describePeer", "extensionFlags"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,10 @@ class PeerStatus:
     @ivar source: where its address came from (C{"tracker"}, C{"manual"},
         C{"incoming"}, ...).
     @ivar encrypted: whether the connection is encrypted (MSE/PE, RC4).
+    @ivar extensions: the protocol extensions in use with the peer:
+        C{"ext"} (the extension protocol, BEP 10), C{"fast"} (BEP 6), and
+        the peer's extensions we speak too: C{"pex"} (BEP 11) and
+        C{"metadata"} (BEP 9).
     """
 
     address: str
@@ -91,6 +95,7 @@ class PeerStatus:
     requests: int
     source: str
     encrypted: bool = False
+    extensions: tuple[str, ...] = ()
 
 
 
@@ -117,4 +122,23 @@ def describePeer(peer: Any, snubbed: bool = False) -> PeerStatus:
         requests=len(state.requested),
         source=peer.source,
         encrypted=isEncrypted(peer),
+        extensions=extensionFlags(peer),
     )
+
+
+_EXTENSION_FLAGS = (("ut_pex", "pex"), ("ut_metadata", "metadata"))
+
+
+def extensionFlags(peer: Any) -> tuple[str, ...]:
+    """
+    @param peer: a connected L{bittwist.peer.PeerProtocol}.
+    @return: the extensions in use with C{peer}, as L{PeerStatus.extensions}
+        names them.
+    """
+    flags = []
+    if peer.extensionProtocol:
+        flags.append("ext")
+    if peer.fast:
+        flags.append("fast")
+    flags.extend(flag for name, flag in _EXTENSION_FLAGS if peer.supports(name))
+    return tuple(flags)

@@ -10,6 +10,7 @@ admits handshaken peers up to the connection limit, and bans peers that
 sent corrupt data. It decides nothing about pieces or uploads.
 """
 
+import weakref
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
@@ -22,7 +23,7 @@ from bittwist.errors import EncryptionError
 from bittwist.mse import Policy
 from bittwist.peer import IPeerEvents, PeerProtocol
 
-__all__ = ["Swarm", "BAN_STRIKES", "MAX_ADDRESSES_PER_CALL"]
+__all__ = ["Swarm", "CandidateBudget", "BAN_STRIKES", "MAX_ADDRESSES_PER_CALL", "MIN_CANDIDATE_SHARE"]
 
 BAN_STRIKES = 4
 """
@@ -35,6 +36,12 @@ MAX_ADDRESSES_PER_CALL = 500
 The most addresses one source may hand over at once: more than any tracker
 answer we ask for (50) or a PEX message may carry, so a hostile source
 cannot flush the candidates the others found.
+"""
+
+MIN_CANDIDATE_SHARE = 100
+"""
+The fewest addresses a torrent may remember however many torrents share a
+L{CandidateBudget}.
 """
 
 RETRY_AFTER_CLOSE = 60.0
@@ -78,6 +85,39 @@ class _Candidate:
         return self.attempt is not None or self.connected or self.banned
 
 
+class CandidateBudget:
+    """
+    The addresses all the torrents of a session may remember together.
+
+    Each swarm that joins gets an equal share (at least
+    L{MIN_CANDIDATE_SHARE}); when one joins, the others forget their oldest
+    unused addresses down to the new share.  A swarm leaves when it is
+    garbage collected.
+
+    @ivar limit: the most addresses in all.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._members: "weakref.WeakSet[Swarm]" = weakref.WeakSet()
+
+    @property
+    def share(self) -> int:
+        """
+        How many addresses each swarm may remember now.
+        """
+        return max(MIN_CANDIDATE_SHARE, self.limit // max(1, len(self._members)))
+
+    def join(self, swarm: "Swarm") -> None:
+        """
+        Count C{swarm} in, and shrink the others to the new share.
+        """
+        self._members.add(swarm)
+        share = self.share
+        for member in list(self._members):
+            member.trim(share)
+
+
 class Swarm:
     """
     The candidates and connections of one torrent.
@@ -89,13 +129,20 @@ class Swarm:
     log = Logger()
 
     def __init__(
-        self, torrent: IPeerEvents, dialer: Any, config: TorrentConfig, reactor: Any
+        self,
+        torrent: IPeerEvents,
+        dialer: Any,
+        config: TorrentConfig,
+        reactor: Any,
+        budget: Optional[CandidateBudget] = None,
     ) -> None:
         """
         @param torrent: what the connections report to.
         @param dialer: makes connections (a L{bittwist.factory.PeerDialer}).
         @param config: the limits.
         @param reactor: for time.
+        @param budget: the addresses shared with the session's other
+            torrents, if any.
         """
         self._torrent = torrent
         self._dialer = dialer
@@ -108,6 +155,9 @@ class Swarm:
         self._pending = 0
         self._strikes: dict[bytes, int] = {}
         self._bannedIds: set[bytes] = set()
+        self._budget = budget
+        if budget is not None:
+            budget.join(self)
 
     @property
     def knownCount(self) -> int:
@@ -131,13 +181,16 @@ class Swarm:
         @return: how many were new.
         """
         candidates = self._candidates
+        room = self._config.maxCandidates
+        if self._budget is not None:
+            room = min(room, self._budget.share)
         added = 0
         for count, address in enumerate(addresses):
             if count >= MAX_ADDRESSES_PER_CALL:
                 break
             if address in candidates:
                 continue
-            if len(candidates) >= self._config.maxCandidates and not self._evictOne():
+            if len(candidates) >= room and not self._evictOne():
                 break
             candidates[address] = _Candidate(source)
             added += 1
@@ -155,6 +208,17 @@ class Swarm:
                 del self._candidates[address]
                 return True
         return False
+
+    def trim(self, most: int) -> None:
+        """
+        Forget the oldest addresses not in use until at most C{most} are
+        left (or only addresses in use are).
+        """
+        excess = len(self._candidates) - most
+        if excess <= 0:
+            return
+        for address in [a for a, c in self._candidates.items() if not c.inUse][:excess]:
+            del self._candidates[address]
 
     def addresses(self) -> list[tuple[Address, str]]:
         """

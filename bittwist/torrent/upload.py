@@ -9,6 +9,7 @@ the seed goals (ratio, time) are reached.
 
 from typing import Any, Callable, Collection, Iterable, Optional
 
+from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
 
 from bittwist.choker import Choker
@@ -101,10 +102,16 @@ class Upload:
                     # One request per peer waits for tokens at a time, so
                     # the bucket serves the peers in turn, block by block.
                     self._awaitingTokens.add(peer)
-                d.addCallback(self._read, peer, request)
+                d.addCallbacks(self._read, self._tokensWithdrawn, (peer, request), None, (peer,))
                 d.addErrback(self._onStorageFailed)
         finally:
             self._servingNow.discard(peer)
+
+    def _tokensWithdrawn(self, failure: Failure, peer: PeerProtocol) -> None:
+        # The bucket was cleared (the session stops, its connections are
+        # closing): nothing to read or send, and nothing went wrong.
+        failure.trap(CancelledError)
+        self._awaitingTokens.discard(peer)
 
     def _read(self, _: None, peer: PeerProtocol, request: tuple[int, int, int]) -> Any:
         index, begin, length = request

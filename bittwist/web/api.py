@@ -34,6 +34,7 @@ from bittwist.errors import (
 )
 from bittwist.fetch import MAX_TORRENT_SIZE
 from bittwist.metainfo import parse
+from bittwist.safetext import printable
 from bittwist.torrent import Torrent, TorrentState
 from bittwist.torrent.lifecycle import ACTIVE
 from bittwist.web.multipart import FormDataParser, boundaryFrom
@@ -387,7 +388,7 @@ class TorrentsResource(_JsonResource):
             torrent = self._service.addTorrent(metainfo, self._downloadDir)
         except BittwistError as e:
             return errorJson(request, 400, str(e))
-        self.log.info("{name}: added through the web page", name=metainfo.name)
+        self.log.info("{name}: added through the web page", name=printable(metainfo.name))
         self._changed()
         request.setHeader(b"location", f"/api/torrents/{metainfo.infoHash.hex()}".encode("ascii"))
         return writeJson(request, torrentToJson(torrent), 201)

@@ -204,6 +204,7 @@
         p.amInterested ? "interested" : "",
         p.snubbed ? "snubbed" : "",
         p.encrypted ? "encrypted" : "",
+        ...(p.extensions || []),
       ].filter(Boolean).join(", ");
       const values = [p.address, p.client, p.source, formatRate(p.downloadRate),
         formatRate(p.uploadRate), percent(p.progress), flags];
