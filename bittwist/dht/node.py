@@ -213,7 +213,6 @@ class DHTNode(DatagramProtocol):
         self._knownNodes = list(knownNodes)[:SAVED_NODES]
         self._queryTimeout = queryTimeout
         self._pending: dict[bytes, _Pending] = {}
-        self._nextTransaction = int.from_bytes(randomBytes(2), "big")
         self._lookups: set[Lookup] = set()
         self._maintenance: Optional[LoopingCall] = None
         self._bootstrapping: Optional[Deferred] = None
@@ -327,12 +326,15 @@ class DHTNode(DatagramProtocol):
         self.transport.write(krpc.encode(message, _VERSION), address)
 
     def _transactionId(self) -> bytes:
-        for _ in range(len(self._pending) + 1):
-            self._nextTransaction = (self._nextTransaction + 1) & 0xFFFF
-            tid = self._nextTransaction.to_bytes(2, "big")
+        # Random, so that an answer spoofed from the address we asked must
+        # also guess it; at most MAX_PENDING of 65,536 are taken.
+        for _ in range(64):
+            tid = self._randomBytes(2)
             if tid not in self._pending:
                 return tid
-        raise AssertionError("no free transaction id")  # pragma: no cover
+        return next(
+            tid for tid in (n.to_bytes(2, "big") for n in range(65536)) if tid not in self._pending
+        )
 
     def query(
         self,
