@@ -343,6 +343,20 @@ class BitTorrentService(MultiService):
             self._save(torrent)
         return torrent.pause()
 
+    def setSequential(self, infoHash: bytes, sequential: bool) -> None:
+        """
+        Download a torrent's pieces in order (to play a file while it
+        downloads) or rarest first, and remember the choice across restarts.
+
+        @raise bittwist.errors.UsageError: if there is no such torrent.
+        """
+        torrent = self._lookup(infoHash)
+        torrent.setSequential(sequential)
+        record = self._records[infoHash]
+        if record.sequential != sequential:
+            record.sequential = sequential
+            self._save(torrent)
+
     def resumeTorrent(self, infoHash: bytes) -> None:
         """
         Resume a paused torrent (see L{Torrent.resume}) and remember it.
@@ -502,7 +516,9 @@ class BitTorrentService(MultiService):
                         record.metainfo,
                         record.downloadDir,
                         peers=record.peers,
-                        config=self._torrentConfig(record.announce),
+                        config=dataclasses.replace(
+                            self._torrentConfig(record.announce), sequential=record.sequential
+                        ),
                     )
                 except BittwistError as e:
                     self.log.error(

@@ -196,6 +196,7 @@ class TorrentRecord:
     @ivar peers: the peer addresses it was added with.
     @ivar announce: whether it uses its trackers.
     @ivar resume: the last fast resume data saved, if any.
+    @ivar sequential: whether its pieces are downloaded in order.
     """
 
     metainfo: Metainfo
@@ -206,6 +207,7 @@ class TorrentRecord:
     peers: tuple[tuple[str, int], ...] = ()
     announce: bool = True
     resume: Optional[ResumeData] = field(default=None)
+    sequential: bool = False
 
     @property
     def infoHash(self) -> bytes:
@@ -367,6 +369,7 @@ def _encodeRecord(record: TorrentRecord) -> bytes:
         "addedAt": record.addedAt,
         "peers": [[host, port] for host, port in record.peers],
         "announce": record.announce,
+        "sequential": record.sequential,
         "resume": None
         if resume is None
         else {
@@ -456,6 +459,7 @@ def _decodeRecord(data: bytes, metainfo: Metainfo, torrentData: bytes) -> Torren
         peers=tuple(peers),
         announce=_expect(document.get("announce", True), bool, "announce"),
         resume=resume,
+        sequential=_expect(document.get("sequential", False), bool, "sequential"),
     )
 
 

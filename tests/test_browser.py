@@ -448,6 +448,15 @@ class BrowserTests(TestCase):
         self.assertTrue(peer[1].startswith("libtorrent"), peer)
         self.assertEqual(peer[2], "manual")
 
+        # Sequential download, from its checkbox.
+        yield page.evaluate("document.getElementById('sequential').click()")
+        yield page.waitFor(
+            "document.getElementById('message').textContent.endsWith('pieces in order')",
+            what="the page to confirm sequential download",
+        )
+        self.assertTrue(self.torrent.status().sequential)
+        self.assertTrue(self.torrent.download.picker.sequential)
+
         # The tracked torrent: one tracker, working.
         trackedHash = tracked.infoHash.hex()
         yield page.evaluate(rowExpression(trackedHash, ".name", "click()"))

@@ -395,6 +395,22 @@ class StateFolderTests(SynchronousTestCase):
         self.assertEqual(torrent.state, "downloading")
         self.assertFalse(self.saved()["paused"])
 
+    def test_sequentialRemembered(self) -> None:
+        """
+        A torrent set to download in order stays so in a new service.
+        """
+        service = self.makeService()
+        service.addTorrent(self.data, "downloads", announce=False)
+        service.startService()
+        service.setSequential(self.infoHash, True)
+        self.assertTrue(self.saved()["sequential"])
+        self.successResultOf(service.stopService())
+        again = self.makeService()
+        again.startService()
+        torrent = again.session.torrents[self.infoHash]
+        self.assertTrue(torrent.status().sequential)
+        self.assertTrue(torrent.download.picker.sequential)
+
     def test_directPauseRemembered(self) -> None:
         """
         L{Torrent.pause} called directly is remembered too.

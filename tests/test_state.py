@@ -205,7 +205,7 @@ class StateFolderTests(SynchronousTestCase):
         """
         record = makeRecord(
             self.data, self.root, paused=True, addedAt=12.5, peers=(("127.0.0.1", 6881),),
-            announce=False,
+            announce=False, sequential=True,
         )
         pieces = Bitfield(self.metainfo.numPieces, [1, 2])
         resume = self.successResultOf(self.folder.save(record, pieces))
@@ -216,8 +216,9 @@ class StateFolderTests(SynchronousTestCase):
             self.assertEqual(f.read(), self.data)
         loaded = self.folder.read(self.metainfo.infoHash)
         self.assertEqual(
-            (loaded.downloadDir, loaded.paused, loaded.addedAt, loaded.peers, loaded.announce),
-            (self.root, True, 12.5, (("127.0.0.1", 6881),), False),
+            (loaded.downloadDir, loaded.paused, loaded.addedAt, loaded.peers, loaded.announce,
+             loaded.sequential),
+            (self.root, True, 12.5, (("127.0.0.1", 6881),), False, True),
         )
         self.assertEqual(loaded.resume, resume)
         self.assertEqual(loaded.torrentData, self.data)

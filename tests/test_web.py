@@ -183,6 +183,26 @@ class TorrentApiTests(WebTestCase):
             response, body = self.request("GET", path)
             self.assertError(response, body, 404, "no such resource")
 
+    def test_sequentialOption(self) -> None:
+        """
+        C{POST .../options} with C{{"sequential": true}} makes the torrent
+        take its pieces in order, and its status says so; anything else is
+        a 400.
+        """
+        path = f"/api/torrents/{self.hex}/options"
+        headers = {**CHANGE, "Content-Type": "application/json"}
+        response, body = self.request("POST", path, data=b'{"sequential": true}', headers=headers)
+        self.assertEqual((response.code, body["sequential"]), (200, True), body)
+        self.assertTrue(self.torrent.download.picker.sequential)
+        response, body = self.request("GET", f"/api/torrents/{self.hex}")
+        self.assertTrue(body["sequential"])
+        for bad in (b'{"sequential": 1}', b'{"fast": true}', b"[]", b"nonsense"):
+            response, body = self.request("POST", path, data=bad, headers=headers)
+            self.assertError(response, body, 400)
+        response, body = self.request("POST", path, data=b'{"sequential": false}', headers=headers)
+        self.assertFalse(body["sequential"])
+        self.assertFalse(self.torrent.download.picker.sequential)
+
     def test_headWithoutGet(self) -> None:
         """
         C{HEAD} on a resource that has no C{GET} (an action) is a 405 naming

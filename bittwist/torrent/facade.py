@@ -9,6 +9,7 @@ peers. The facade wires them together, turns peer events into calls on the
 parts, carries out each state move, and tells observers.
 """
 
+import dataclasses
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
@@ -134,6 +135,7 @@ class Torrent:
             self._pieceFailed,
             self._fail,
         )
+        self.download.setSequential(config.sequential)
         self.upload = Upload(
             storage,
             reactor,
@@ -575,7 +577,17 @@ class Torrent:
             hashFailures=download.hashFailures,
             error=str(self.error) if self.error else None,
             peersUsed=len(download.contributors),
+            sequential=self.config.sequential,
         )
+
+    def setSequential(self, sequential: bool) -> None:
+        """
+        Download pieces in order, lowest first (C{True}: to play a file
+        while it downloads), or rarest first (C{False}, the default, best
+        for the swarm).
+        """
+        self.config = dataclasses.replace(self.config, sequential=sequential)
+        self.download.setSequential(sequential)
 
     def trackerStatuses(self) -> list[TrackerStatus]:
         """

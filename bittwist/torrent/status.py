@@ -37,6 +37,10 @@ class TorrentStatus:
     """
     How many distinct peers sent us data.
     """
+    sequential: bool = False
+    """
+    Whether pieces are downloaded in order, lowest first.
+    """
     metadataProgress: float = 1.0
     """
     The fraction of the metadata in: below 1 only while fetching it for a

@@ -418,7 +418,7 @@ class TorrentResource(_JsonResource):
     C{/api/torrents/<hex>}: one torrent's status (GET), removing it
     (DELETE, with C{?deleteData=1} to delete its files too), and its
     children C{peers}, C{pieces}, C{trackers}, C{pause}, C{resume},
-    C{announce}.
+    C{announce}, C{options}.
     """
 
     def __init__(self, service: Any, infoHash: bytes, changed: Callable[[], None]) -> None:
@@ -432,6 +432,7 @@ class TorrentResource(_JsonResource):
         self.putChild(b"pause", _TorrentAction(self, "pause"))
         self.putChild(b"resume", _TorrentAction(self, "resume"))
         self.putChild(b"announce", _TorrentAction(self, "announce"))
+        self.putChild(b"options", _TorrentOptions(self, service))
 
     def torrent(self) -> Optional[Torrent]:
         """
@@ -546,6 +547,43 @@ class _TorrentAction(_JsonResource):
             if torrent.state not in _RESUMABLE:
                 return errorJson(request, 409, f"cannot resume a torrent that is {torrent.state}")
             torrent.resume()
+        self._parent._changed()
+        return writeJson(request, torrentToJson(torrent))
+
+
+class _TorrentOptions(_JsonResource):
+    """
+    C{POST /api/torrents/<hex>/options} with a JSON object of options to
+    change: C{{"sequential": true}} downloads pieces in order (to play a
+    file while it downloads), C{false} rarest first. Remembered across
+    restarts. Answers with the torrent.
+    """
+
+    def __init__(self, parent: TorrentResource, service: Any) -> None:
+        super().__init__()
+        self._parent = parent
+        self._service = service
+
+    def render_POST(self, request: Request) -> bytes:
+        torrent = self._parent.torrent()
+        if torrent is None:
+            return self._parent.gone(request)
+        assert request.content is not None
+        request.content.seek(0)
+        raw = request.content.read(MAX_JSON_SIZE + 1)
+        try:
+            value = json.loads(raw) if len(raw) <= MAX_JSON_SIZE else None
+        except ValueError:
+            value = None
+        if not isinstance(value, dict) or set(value) - {"sequential"}:
+            return errorJson(request, 400, 'send a JSON object of options, e.g. {"sequential": true}')
+        sequential = value.get("sequential")
+        if sequential is not None:
+            if not isinstance(sequential, bool):
+                return errorJson(request, 400, "sequential must be true or false")
+            if torrent.metainfo is None:
+                return errorJson(request, 409, "the torrent's metadata is not here yet")
+            self._service.setSequential(torrent.infoHash, sequential)
         self._parent._changed()
         return writeJson(request, torrentToJson(torrent))
 

@@ -152,6 +152,9 @@
       `${t.infoHash} · ${formatSize(t.verifiedLength)} of ${formatSize(t.totalLength)} verified · ` +
       `downloaded ${formatSize(t.downloaded)}, uploaded ${formatSize(t.uploaded)} · ` +
       `${t.hashFailures} hash failures` + (t.error ? ` · error: ${t.error}` : "");
+    const sequential = $("sequential");
+    sequential.checked = t.sequential;
+    sequential.disabled = t.state === "fetching metadata";
     detailBusy = true;
     try {
       const base = "/api/torrents/" + t.infoHash;
@@ -259,6 +262,17 @@
   }
 
   $("announce").addEventListener("click", announce);
+  $("sequential").addEventListener("change", async (event) => {
+    if (!selected) return;
+    try {
+      const t = await api("POST", `/api/torrents/${selected}/options`,
+        JSON.stringify({sequential: event.target.checked}), "application/json");
+      showMessage(t.sequential ? `${t.name}: pieces in order` : `${t.name}: rarest pieces first`, false);
+    } catch (e) {
+      event.target.checked = !event.target.checked;
+      showMessage(e.message, true);
+    }
+  });
   $("add-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const input = $("torrent-file");
