@@ -350,12 +350,34 @@ class BitTorrentService(MultiService):
 
         @raise bittwist.errors.UsageError: if there is no such torrent.
         """
+        self.setTorrentOptions(infoHash, sequential=sequential)
+
+    def setTorrentOptions(self, infoHash: bytes, **options: Any) -> None:
+        """
+        Change a torrent's own settings while it runs, and remember them
+        across restarts: C{sequential} (pieces in order), C{maxPeers},
+        C{seedRatio}, C{seedTime} (seconds; C{None} for no goal).
+
+        @raise bittwist.errors.UsageError: if there is no such torrent, or an
+            option is unknown or its value refused.
+        """
         torrent = self._lookup(infoHash)
-        torrent.setSequential(sequential)
+        torrent.setOptions(**options)
         record = self._records[infoHash]
-        if record.sequential != sequential:
-            record.sequential = sequential
-            self._save(torrent)
+        record.options = {**record.options, **options}
+        self._save(torrent)
+
+    def _recordConfig(self, record: TorrentRecord) -> TorrentConfig:
+        """
+        @return: the config of a remembered torrent: the session's, with the
+            record's own options; a record whose options the config refuses
+            (saved by a version with other bounds) gets the session's.
+        """
+        config = self._torrentConfig(record.announce)
+        try:
+            return dataclasses.replace(config, **record.options)
+        except (UsageError, TypeError):
+            return config
 
     def resumeTorrent(self, infoHash: bytes) -> None:
         """
@@ -516,9 +538,7 @@ class BitTorrentService(MultiService):
                         record.metainfo,
                         record.downloadDir,
                         peers=record.peers,
-                        config=dataclasses.replace(
-                            self._torrentConfig(record.announce), sequential=record.sequential
-                        ),
+                        config=self._recordConfig(record),
                     )
                 except BittwistError as e:
                     self.log.error(

@@ -196,7 +196,9 @@ class TorrentRecord:
     @ivar peers: the peer addresses it was added with.
     @ivar announce: whether it uses its trackers.
     @ivar resume: the last fast resume data saved, if any.
-    @ivar sequential: whether its pieces are downloaded in order.
+    @ivar options: the torrent's own settings, changed while it ran (see
+        L{TORRENT_OPTIONS}): C{sequential}, C{maxPeers}, C{seedRatio},
+        C{seedTime}.
     """
 
     metainfo: Metainfo
@@ -207,7 +209,7 @@ class TorrentRecord:
     peers: tuple[tuple[str, int], ...] = ()
     announce: bool = True
     resume: Optional[ResumeData] = field(default=None)
-    sequential: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def infoHash(self) -> bytes:
@@ -369,7 +371,7 @@ def _encodeRecord(record: TorrentRecord) -> bytes:
         "addedAt": record.addedAt,
         "peers": [[host, port] for host, port in record.peers],
         "announce": record.announce,
-        "sequential": record.sequential,
+        "options": record.options,
         "resume": None
         if resume is None
         else {
@@ -459,8 +461,34 @@ def _decodeRecord(data: bytes, metainfo: Metainfo, torrentData: bytes) -> Torren
         peers=tuple(peers),
         announce=_expect(document.get("announce", True), bool, "announce"),
         resume=resume,
-        sequential=_expect(document.get("sequential", False), bool, "sequential"),
+        options=_options(document.get("options", {})),
     )
+
+
+TORRENT_OPTIONS: dict[str, tuple[type, ...]] = {
+    "sequential": (bool,),
+    "maxPeers": (int,),
+    "seedRatio": (int, float, type(None)),
+    "seedTime": (int, float, type(None)),
+}
+"""
+The settings of a torrent a record keeps, with the JSON types each may
+have.
+"""
+
+
+def _options(value: object) -> dict[str, Any]:
+    """
+    @return: a record's C{options}, checked.
+    @raise _Damaged: if they are not an object of known options of the
+        right types.
+    """
+    options = _expect(value, dict, "options")
+    for name, option in options.items():
+        types = TORRENT_OPTIONS.get(name)
+        if types is None or type(option) not in types:
+            raise _Damaged(f"option {name!r} is unknown, or {option!r} is not valid for it")
+    return dict(options)
 
 
 def _stateSizeLimit(torrentData: bytes) -> int:

@@ -457,6 +457,22 @@ class BrowserTests(TestCase):
         self.assertTrue(self.torrent.status().sequential)
         self.assertTrue(self.torrent.download.picker.sequential)
 
+        # Its limits, from the form.
+        maxPeers = yield page.evaluate("document.getElementById('max-peers').value")
+        self.assertEqual(maxPeers, str(self.torrent.config.maxPeers))
+        yield page.evaluate(
+            "document.getElementById('max-peers').value = '12';"
+            "document.getElementById('seed-ratio').value = '1.5';"
+            "document.getElementById('seed-time').value = '30';"
+            "document.getElementById('limits-button').click()"
+        )
+        yield page.waitFor(
+            "document.getElementById('message').textContent.endsWith('limits saved')",
+            what="the page to confirm the limits",
+        )
+        config = self.torrent.config
+        self.assertEqual((config.maxPeers, config.seedRatio, config.seedTime), (12, 1.5, 1800))
+
         # The tracked torrent: one tracker, working.
         trackedHash = tracked.infoHash.hex()
         yield page.evaluate(rowExpression(trackedHash, ".name", "click()"))

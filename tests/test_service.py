@@ -395,21 +395,33 @@ class StateFolderTests(SynchronousTestCase):
         self.assertEqual(torrent.state, "downloading")
         self.assertFalse(self.saved()["paused"])
 
-    def test_sequentialRemembered(self) -> None:
+    def test_optionsRemembered(self) -> None:
         """
-        A torrent set to download in order stays so in a new service.
+        A torrent's own settings (in order, max peers, seed goals) apply at
+        once and stay in a new service; a refused value changes nothing.
         """
         service = self.makeService()
-        service.addTorrent(self.data, "downloads", announce=False)
+        torrent = service.addTorrent(self.data, "downloads", announce=False)
         service.startService()
         service.setSequential(self.infoHash, True)
-        self.assertTrue(self.saved()["sequential"])
+        service.setTorrentOptions(self.infoHash, maxPeers=7, seedRatio=2.5, seedTime=None)
+        self.assertEqual(
+            (torrent.config.maxPeers, torrent.upload.seedRatio, torrent.download.picker.sequential),
+            (7, 2.5, True),
+        )
+        self.assertRaises(UsageError, service.setTorrentOptions, self.infoHash, maxPeers=0)
+        self.assertRaises(UsageError, service.setTorrentOptions, self.infoHash, uploadSlots=9)
+        self.assertEqual(torrent.config.maxPeers, 7)
+        self.assertEqual(
+            self.saved()["options"], {"sequential": True, "maxPeers": 7, "seedRatio": 2.5, "seedTime": None}
+        )
         self.successResultOf(service.stopService())
         again = self.makeService()
         again.startService()
         torrent = again.session.torrents[self.infoHash]
         self.assertTrue(torrent.status().sequential)
         self.assertTrue(torrent.download.picker.sequential)
+        self.assertEqual((torrent.config.maxPeers, torrent.config.seedRatio), (7, 2.5))
 
     def test_directPauseRemembered(self) -> None:
         """

@@ -196,7 +196,15 @@ class TorrentApiTests(WebTestCase):
         self.assertTrue(self.torrent.download.picker.sequential)
         response, body = self.request("GET", f"/api/torrents/{self.hex}")
         self.assertTrue(body["sequential"])
-        for bad in (b'{"sequential": 1}', b'{"fast": true}', b"[]", b"nonsense"):
+        response, body = self.request(
+            "POST", path, data=b'{"maxPeers": 9, "seedRatio": 1.5, "seedTime": null}', headers=headers
+        )
+        self.assertEqual(response.code, 200, body)
+        self.assertEqual((self.torrent.config.maxPeers, self.torrent.upload.seedRatio), (9, 1.5))
+        for bad in (
+            b'{"sequential": 1}', b'{"fast": true}', b"[]", b"nonsense", b"{}",
+            b'{"maxPeers": 0}', b'{"maxPeers": true}', b'{"seedRatio": -1}',
+        ):
             response, body = self.request("POST", path, data=bad, headers=headers)
             self.assertError(response, body, 400)
         response, body = self.request("POST", path, data=b'{"sequential": false}', headers=headers)

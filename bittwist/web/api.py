@@ -35,6 +35,7 @@ from bittwist.errors import (
 from bittwist.fetch import MAX_TORRENT_SIZE
 from bittwist.metainfo import parse
 from bittwist.safetext import printable
+from bittwist.state import TORRENT_OPTIONS
 from bittwist.torrent import Torrent, TorrentState
 from bittwist.torrent.lifecycle import ACTIVE
 from bittwist.web.multipart import FormDataParser, boundaryFrom
@@ -554,9 +555,10 @@ class _TorrentAction(_JsonResource):
 class _TorrentOptions(_JsonResource):
     """
     C{POST /api/torrents/<hex>/options} with a JSON object of options to
-    change: C{{"sequential": true}} downloads pieces in order (to play a
-    file while it downloads), C{false} rarest first. Remembered across
-    restarts. Answers with the torrent.
+    change, remembered across restarts: C{sequential} (C{true}: pieces in
+    order, to play a file while it downloads; C{false}: rarest first),
+    C{maxPeers}, C{seedRatio} and C{seedTime} (seconds; C{null}: no goal).
+    Answers with the torrent.
     """
 
     def __init__(self, parent: TorrentResource, service: Any) -> None:
@@ -575,15 +577,23 @@ class _TorrentOptions(_JsonResource):
             value = json.loads(raw) if len(raw) <= MAX_JSON_SIZE else None
         except ValueError:
             value = None
-        if not isinstance(value, dict) or set(value) - {"sequential"}:
-            return errorJson(request, 400, 'send a JSON object of options, e.g. {"sequential": true}')
-        sequential = value.get("sequential")
-        if sequential is not None:
-            if not isinstance(sequential, bool):
-                return errorJson(request, 400, "sequential must be true or false")
-            if torrent.metainfo is None:
-                return errorJson(request, 409, "the torrent's metadata is not here yet")
-            self._service.setSequential(torrent.infoHash, sequential)
+        if not isinstance(value, dict) or not value:
+            return errorJson(
+                request, 400, 'send a JSON object of options, e.g. {"sequential": true, "maxPeers": 30}'
+            )
+        for name, option in value.items():
+            types = TORRENT_OPTIONS.get(name)
+            if types is None or type(option) not in types:
+                return errorJson(
+                    request, 400, f"{name!r} is not an option, or {option!r} is no value for it; "
+                    f"options: {', '.join(TORRENT_OPTIONS)}"
+                )
+        if torrent.metainfo is None:
+            return errorJson(request, 409, "the torrent's metadata is not here yet")
+        try:
+            self._service.setTorrentOptions(torrent.infoHash, **value)
+        except UsageError as e:
+            return errorJson(request, 400, str(e))
         self._parent._changed()
         return writeJson(request, torrentToJson(torrent))
 

@@ -7,6 +7,7 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   let selected = null;        // info hash (hex) of the torrent shown below the table
+  let limitsShownFor = null;  // the torrent whose limits the form shows
   let torrents = [];
   // States a torrent leaves by resuming: paused, done seeding (seed again),
   // and error (check the data again and carry on).
@@ -155,6 +156,13 @@
     const sequential = $("sequential");
     sequential.checked = t.sequential;
     sequential.disabled = t.state === "fetching metadata";
+    if (limitsShownFor !== t.infoHash) {
+      // Filled once per torrent shown, not under the user's typing.
+      limitsShownFor = t.infoHash;
+      $("max-peers").value = t.maxPeers;
+      $("seed-ratio").value = t.seedRatio === null ? "" : t.seedRatio;
+      $("seed-time").value = t.seedTime === null ? "" : Math.round(t.seedTime / 60);
+    }
     detailBusy = true;
     try {
       const base = "/api/torrents/" + t.infoHash;
@@ -262,6 +270,24 @@
   }
 
   $("announce").addEventListener("click", announce);
+  $("limits-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!selected) return;
+    const number = (id) => ($(id).value.trim() === "" ? null : Number($(id).value));
+    const minutes = number("seed-time");
+    const body = {
+      maxPeers: number("max-peers"),
+      seedRatio: number("seed-ratio"),
+      seedTime: minutes === null ? null : minutes * 60,
+    };
+    if (body.maxPeers === null) delete body.maxPeers;
+    try {
+      const t = await api("POST", `/api/torrents/${selected}/options`, JSON.stringify(body), "application/json");
+      showMessage(`${t.name}: limits saved`, false);
+    } catch (e) {
+      showMessage(e.message, true);
+    }
+  });
   $("sequential").addEventListener("change", async (event) => {
     if (!selected) return;
     try {
