@@ -369,11 +369,12 @@ def main(argv: Optional[list[str]] = None) -> None:
                         line = row(payload, direction, client, sizeMiB, r)
                         line["round"] = round
                         rows.append(line)
+                        stall = line["stallMs"]
                         print(
                             f"{payload} {direction} round {round + 1} {client:10} "
                             f"{line['rate']:7.1f} MiB/s, {line['cpuPerGiB']:.2f} CPU s/GiB, "
                             f"peak RSS {line['peakRssMiB']:.0f} MiB"
-                            + (f", longest stall {line['stallMs']:.0f} ms" if line["stallMs"] is not None else ""),
+                            + (f", longest stall {stall:.0f} ms" if stall is not None else ""),
                             flush=True,
                         )
             del seeder
