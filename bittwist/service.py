@@ -367,6 +367,43 @@ class BitTorrentService(MultiService):
         record.options = {**record.options, **options}
         self._save(torrent)
 
+    def setRateLimits(
+        self, maxUploadRate: Optional[int] = None, maxDownloadRate: Optional[int] = None
+    ) -> None:
+        """
+        Change the session's rate limits at once (bytes per second for all
+        torrents together, 0 for unlimited; C{None} leaves one as it is),
+        and remember them in the state folder for the next start.
+
+        @raise bittwist.errors.UsageError: for a negative rate.
+        """
+        changes = {
+            name: value
+            for name, value in (("maxUploadRate", maxUploadRate), ("maxDownloadRate", maxDownloadRate))
+            if value is not None
+        }
+        config = dataclasses.replace(self.session.config, **changes)
+        self.session.config = config
+        self.session.uploadLimit.setRate(config.maxUploadRate)
+        self.session.downloadLimit.setRate(config.maxDownloadRate)
+        if self.state is not None:
+            self.state.saveSettings(
+                {"maxUploadRate": config.maxUploadRate, "maxDownloadRate": config.maxDownloadRate}
+            )
+
+    def _applySavedLimits(self, settings: dict[str, int]) -> None:
+        """
+        Take the rate limits last set while running (the page, the API),
+        except where this start was given a limit of its own (a
+        C{--max-*-rate} option wins).
+        """
+        config = self.session.config
+        changes = {name: value for name, value in settings.items() if not getattr(config, name)}
+        if changes:
+            self.session.config = config = dataclasses.replace(config, **changes)
+            self.session.uploadLimit.setRate(config.maxUploadRate)
+            self.session.downloadLimit.setRate(config.maxDownloadRate)
+
     def _recordConfig(self, record: TorrentRecord) -> TorrentConfig:
         """
         @return: the config of a remembered torrent: the session's, with the
@@ -529,6 +566,7 @@ class BitTorrentService(MultiService):
             self.state.open()
         super().startService()
         if self.state is not None:
+            self._applySavedLimits(self.state.readSettings())
             resumed = []
             for record in self.state.records():
                 if record.infoHash in self.session.torrents:

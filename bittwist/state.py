@@ -96,7 +96,7 @@ MAX_PID_SIZE = 32
 How much of a lock file is read for the pid of its owner.
 """
 
-_TEMPORARY = re.compile(r"\.[0-9a-f]{40}\.(?:json|torrent)[a-z0-9_]{8}\.tmp")
+_TEMPORARY = re.compile(r"\.(?:[0-9a-f]{40}\.(?:json|torrent)|settings\.json)[a-z0-9_]{8}\.tmp")
 """
 The names L{_temporaryFile} gives (C{tempfile.mkstemp} adds 8 characters of
 C{[a-z0-9_]}); nothing else in a state folder is removed as stale.
@@ -465,6 +465,21 @@ def _decodeRecord(data: bytes, metainfo: Metainfo, torrentData: bytes) -> Torren
     )
 
 
+SETTINGS_NAME = "settings.json"
+"""
+The file of the session's settings changed while it ran (the global rate
+limits), beside the torrents' records.
+"""
+
+SESSION_SETTINGS = ("maxUploadRate", "maxDownloadRate")
+"""
+The session settings L{StateFolder.saveSettings} keeps: bytes per second, 0
+for unlimited.
+"""
+
+_MAX_SETTINGS_SIZE = 4096
+_SETTINGS_QUEUE = b"settings"
+
 TORRENT_OPTIONS: dict[str, tuple[type, ...]] = {
     "sequential": (bool,),
     "maxPeers": (int,),
@@ -811,6 +826,44 @@ class StateFolder:
         if len(data) > limit:
             raise _Damaged(f"it is over {limit} bytes, too big for its torrent")
         return _decodeRecord(data, metainfo, torrentData)
+
+    def readSettings(self) -> dict[str, int]:
+        """
+        @return: the session's settings saved by L{saveSettings}
+            (C{maxUploadRate}, C{maxDownloadRate}), or none; a damaged file
+            is logged and ignored.
+        """
+        path = os.path.join(self.path, SETTINGS_NAME)
+        try:
+            with open(path, "rb") as f:
+                data = f.read(_MAX_SETTINGS_SIZE + 1)
+            document = json.loads(data)
+            settings = _expect(document, dict, "settings")
+            for name, value in settings.items():
+                if name not in SESSION_SETTINGS or type(value) is not int or value < 0:
+                    raise _Damaged(f"setting {name!r} is unknown, or {value!r} is not valid for it")
+            return dict(settings)
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError, _Damaged) as e:
+            self.log.error(
+                "Ignoring the damaged settings file {path}: {error}", path=path, error=str(e)
+            )
+            return {}
+
+    def saveSettings(self, settings: dict[str, int]) -> Deferred[None]:
+        """
+        Remember the session's settings (see L{readSettings}).
+
+        @return: fires when written; never fails (errors are logged).
+        """
+        data = json.dumps(dict(settings), sort_keys=True).encode("utf-8")
+
+        def write() -> None:
+            os.makedirs(self.path, mode=0o700, exist_ok=True)
+            _writeAtomically(os.path.join(self.path, SETTINGS_NAME), data)
+
+        return self._queue(_SETTINGS_QUEUE, write)
 
     def records(self) -> list[TorrentRecord]:
         """

@@ -473,6 +473,19 @@ class BrowserTests(TestCase):
         config = self.torrent.config
         self.assertEqual((config.maxPeers, config.seedRatio, config.seedTime), (12, 1.5, 1800))
 
+        # The session's rate limits, from the header's form.
+        down = yield page.evaluate("document.getElementById('max-down').value")
+        self.assertEqual(down, str(WAITING_RATE // 1024))
+        yield page.evaluate(
+            "document.getElementById('max-down').value = '256';"
+            "document.getElementById('rates-button').click()"
+        )
+        yield page.waitFor(
+            "document.getElementById('message').textContent.startsWith('Limits set')",
+            what="the page to confirm the rate limits",
+        )
+        self.assertEqual(self.service.session.downloadLimit.rate, 256 * 1024)
+
         # The tracked torrent: one tracker, working.
         trackedHash = tracked.infoHash.hex()
         yield page.evaluate(rowExpression(trackedHash, ".name", "click()"))

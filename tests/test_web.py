@@ -1320,3 +1320,27 @@ class DHTApiTests(WebTestCase):
                 "infoHashesStored": 0,
             },
         )
+
+
+class SettingsApiTests(WebTestCase):
+    """
+    Tests for C{/api/settings}: the session's rate limits.
+    """
+
+    def test_getAndSet(self) -> None:
+        """
+        GET gives the limits; POST changes them at once; bad values are a
+        400 that changes nothing.
+        """
+        response, body = self.request("GET", "/api/settings")
+        self.assertEqual((response.code, body), (200, {"maxUploadRate": 0, "maxDownloadRate": 0}))
+        headers = {**CHANGE, "Content-Type": "application/json"}
+        response, body = self.request(
+            "POST", "/api/settings", data=b'{"maxDownloadRate": 65536}', headers=headers
+        )
+        self.assertEqual(body, {"maxUploadRate": 0, "maxDownloadRate": 65536})
+        self.assertEqual(self.service.session.downloadLimit.rate, 65536)
+        for bad in (b'{"maxDownloadRate": -1}', b'{"maxDownloadRate": "1M"}', b'{"speed": 1}', b"{}", b"[]"):
+            response, body = self.request("POST", "/api/settings", data=bad, headers=headers)
+            self.assertError(response, body, 400, "bytes per second")
+        self.assertEqual(self.service.session.downloadLimit.rate, 65536)

@@ -35,13 +35,14 @@ from bittwist.errors import (
 from bittwist.fetch import MAX_TORRENT_SIZE
 from bittwist.metainfo import parse
 from bittwist.safetext import printable
-from bittwist.state import TORRENT_OPTIONS
+from bittwist.state import SESSION_SETTINGS, TORRENT_OPTIONS
 from bittwist.torrent import Torrent, TorrentState
 from bittwist.torrent.lifecycle import ACTIVE
 from bittwist.web.multipart import FormDataParser, boundaryFrom
 
 __all__ = [
     "ApiResource",
+    "SettingsResource",
     "TorrentsResource",
     "TorrentResource",
     "EventsResource",
@@ -202,6 +203,7 @@ class ApiResource(_JsonResource):
         self.torrents = TorrentsResource(service, downloadDir, self.events.notify)
         self.putChild(b"torrents", self.torrents)
         self.putChild(b"events", self.events)
+        self.putChild(b"settings", SettingsResource(service))
         self.putChild(b"dht", DHTResource(service))
 
     def render_GET(self, request: Request) -> bytes:
@@ -227,6 +229,51 @@ class DHTResource(_JsonResource):
         if dht is None:
             return writeJson(request, {"enabled": False})
         return writeJson(request, {"enabled": True, **dht.node.stats()})
+
+
+class SettingsResource(_JsonResource):
+    """
+    C{/api/settings}: the session's rate limits (bytes per second for all
+    torrents together, 0 for unlimited): GET them, POST a JSON object of
+    those to change (C{maxUploadRate}, C{maxDownloadRate}); remembered in
+    the state folder.
+    """
+
+    def __init__(self, service: Any) -> None:
+        super().__init__()
+        self._service = service
+
+    def _current(self) -> dict[str, int]:
+        # The buckets' rates: what limits the transfers now.
+        session = self._service.session
+        return {
+            "maxUploadRate": int(session.uploadLimit.rate),
+            "maxDownloadRate": int(session.downloadLimit.rate),
+        }
+
+    def render_GET(self, request: Request) -> bytes:
+        return writeJson(request, self._current())
+
+    def render_POST(self, request: Request) -> bytes:
+        assert request.content is not None
+        request.content.seek(0)
+        raw = request.content.read(MAX_JSON_SIZE + 1)
+        try:
+            value = json.loads(raw) if len(raw) <= MAX_JSON_SIZE else None
+        except ValueError:
+            value = None
+        if (
+            not isinstance(value, dict)
+            or not value
+            or set(value) - set(SESSION_SETTINGS)
+            or any(type(rate) is not int or rate < 0 for rate in value.values())
+        ):
+            return errorJson(
+                request, 400, "send a JSON object of rates in bytes per second (0: unlimited), "
+                'e.g. {"maxDownloadRate": 1048576, "maxUploadRate": 0}'
+            )
+        self._service.setRateLimits(**value)
+        return writeJson(request, self._current())
 
 
 class TorrentsResource(_JsonResource):

@@ -270,6 +270,31 @@
   }
 
   $("announce").addEventListener("click", announce);
+
+  // Global rate limits: KiB/s on the page, bytes/s in the API, 0 = none.
+  const kib = (rate) => (rate ? String(Math.round(rate / 1024)) : "");
+  async function showRates() {
+    try {
+      const settings = await api("GET", "/api/settings");
+      $("max-down").value = kib(settings.maxDownloadRate);
+      $("max-up").value = kib(settings.maxUploadRate);
+    } catch (e) {
+      showMessage(e.message, true);
+    }
+  }
+  $("rates-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const rate = (id) => Math.max(0, Math.round(Number($(id).value || 0) * 1024));
+    try {
+      const settings = await api("POST", "/api/settings",
+        JSON.stringify({maxDownloadRate: rate("max-down"), maxUploadRate: rate("max-up")}), "application/json");
+      showMessage(`Limits set: down ${kib(settings.maxDownloadRate) || "unlimited"}, ` +
+        `up ${kib(settings.maxUploadRate) || "unlimited"} KiB/s`, false);
+    } catch (e) {
+      showMessage(e.message, true);
+    }
+  });
+  showRates();
   $("limits-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     if (!selected) return;
