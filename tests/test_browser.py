@@ -448,6 +448,15 @@ class BrowserTests(TestCase):
         self.assertTrue(peer[1].startswith("libtorrent"), peer)
         self.assertEqual(peer[2], "manual")
 
+        # Its files, with their progress.
+        fileRow = yield page.waitFor(
+            "(() => { const r = document.querySelector('#file-rows tr');"
+            " return r && [...r.cells].map(c => c.textContent); })()",
+            what="a file row",
+        )
+        self.assertEqual(fileRow[:2], ["payload/big.bin", "6.00 MiB"])
+        self.assertTrue(fileRow[2].endswith("%"), fileRow)
+
         # Sequential download, from its checkbox.
         yield page.evaluate("document.getElementById('sequential').click()")
         yield page.waitFor(

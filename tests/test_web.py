@@ -211,6 +211,19 @@ class TorrentApiTests(WebTestCase):
         self.assertFalse(body["sequential"])
         self.assertFalse(self.torrent.download.picker.sequential)
 
+    def test_files(self) -> None:
+        """
+        C{GET .../files} lists the torrent's files with size, verified bytes
+        and progress.
+        """
+        self.torrent.download.picker.pieceVerified(1)
+        response, body = self.request("GET", f"/api/torrents/{self.hex}/files")
+        self.assertEqual(response.code, 200)
+        size = self.torrent.metainfo.totalLength
+        self.assertEqual(
+            body, [{"path": "payload.bin", "size": size, "verified": 16384, "progress": 16384 / size}]
+        )
+
     def test_headWithoutGet(self) -> None:
         """
         C{HEAD} on a resource that has no C{GET} (an action) is a 405 naming

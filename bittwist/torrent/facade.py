@@ -35,7 +35,7 @@ from bittwist.torrent.download import Download
 from bittwist.extensions.table import ExtensionTable
 from bittwist.torrent.metadataserver import MetadataServer
 from bittwist.torrent.lifecycle import ACTIVE, Lifecycle, TorrentInput, TorrentState
-from bittwist.torrent.status import PeerStatus, TorrentStatus, describePeer
+from bittwist.torrent.status import FileStatus, PeerStatus, TorrentStatus, describeFiles, describePeer
 from bittwist.torrent.swarm import CandidateBudget, Swarm
 from bittwist.torrent.upload import Upload
 from bittwist.tracker import TrackerStatus
@@ -582,6 +582,13 @@ class Torrent:
             seedRatio=self.config.seedRatio,
             seedTime=self.config.seedTime,
         )
+
+    def fileStatuses(self) -> list[FileStatus]:
+        """
+        @return: each of its files (but pad files) with its size and the
+            bytes of it verified.
+        """
+        return describeFiles(self.metainfo, self.download.verifiedPieces())
 
     def setSequential(self, sequential: bool) -> None:
         """

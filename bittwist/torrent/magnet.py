@@ -316,6 +316,12 @@ class MagnetTorrent:
             for source in self.sources:
                 source.wantPeers()
 
+    def fileStatuses(self) -> list:
+        """
+        @return: no file: they are unknown until the metadata is in.
+        """
+        return []
+
     def pieces(self) -> Bitfield:
         return Bitfield(0)
 

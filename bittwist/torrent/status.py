@@ -158,3 +158,48 @@ def extensionFlags(peer: Any) -> tuple[str, ...]:
         flags.append("fast")
     flags.extend(flag for name, flag in _EXTENSION_FLAGS if peer.supports(name))
     return tuple(flags)
+
+
+@dataclass(frozen=True)
+class FileStatus:
+    """
+    A snapshot of one file of a torrent, for display.
+
+    @ivar path: its path below the download folder, C{/}-separated.
+    @ivar size: its size in bytes.
+    @ivar verified: how many of its bytes are in verified pieces.
+    """
+
+    path: str
+    size: int
+    verified: int
+
+    @property
+    def progress(self) -> float:
+        """
+        The verified fraction of the file, 0 to 1.
+        """
+        return self.verified / self.size if self.size else 1.0
+
+
+def describeFiles(metainfo: Any, verified: Any) -> list[FileStatus]:
+    """
+    @param metainfo: the torrent's L{bittwist.metainfo.Metainfo}.
+    @param verified: its verified pieces (a L{bittwist.bitfield.Bitfield}),
+        or C{None} before its check.
+    @return: each file but pad files, in order, with its verified bytes.
+    """
+    pieceLength = metainfo.pieceLength
+    result = []
+    for entry in metainfo.files:
+        if entry.pad:
+            continue
+        done = 0
+        if verified is not None and entry.length:
+            start, end = entry.offset, entry.offset + entry.length
+            for index in range(start // pieceLength, (end - 1) // pieceLength + 1):
+                if index in verified:
+                    pieceStart = index * pieceLength
+                    done += min(end, pieceStart + pieceLength) - max(start, pieceStart)
+        result.append(FileStatus("/".join(entry.path), entry.length, done))
+    return result

@@ -465,7 +465,7 @@ class TorrentResource(_JsonResource):
     """
     C{/api/torrents/<hex>}: one torrent's status (GET), removing it
     (DELETE, with C{?deleteData=1} to delete its files too), and its
-    children C{peers}, C{pieces}, C{trackers}, C{pause}, C{resume},
+    children C{peers}, C{pieces}, C{trackers}, C{files}, C{pause}, C{resume},
     C{announce}, C{options}.
     """
 
@@ -477,6 +477,7 @@ class TorrentResource(_JsonResource):
         self.putChild(b"peers", _TorrentPart(self, "peers"))
         self.putChild(b"pieces", _TorrentPart(self, "pieces"))
         self.putChild(b"trackers", _TorrentPart(self, "trackers"))
+        self.putChild(b"files", _TorrentPart(self, "files"))
         self.putChild(b"pause", _TorrentAction(self, "pause"))
         self.putChild(b"resume", _TorrentAction(self, "resume"))
         self.putChild(b"announce", _TorrentAction(self, "announce"))
@@ -537,7 +538,8 @@ class TorrentResource(_JsonResource):
 
 class _TorrentPart(_JsonResource):
     """
-    C{/api/torrents/<hex>/peers}, C{.../pieces} and C{.../trackers}.
+    C{/api/torrents/<hex>/peers}, C{.../pieces}, C{.../trackers} and
+    C{.../files}.
     """
 
     def __init__(self, parent: TorrentResource, part: str) -> None:
@@ -553,6 +555,11 @@ class _TorrentPart(_JsonResource):
             return writeJson(request, [dataclasses.asdict(p) for p in torrent.peerStatuses()])
         if self._part == "trackers":
             return writeJson(request, trackersToJson(torrent, self._parent.now()))
+        if self._part == "files":
+            return writeJson(
+                request,
+                [{**dataclasses.asdict(f), "progress": f.progress} for f in torrent.fileStatuses()],
+            )
         pieces = torrent.pieces()
         return writeJson(
             request,

@@ -166,9 +166,12 @@
     detailBusy = true;
     try {
       const base = "/api/torrents/" + t.infoHash;
-      const [pieces, peers, trackers] = await Promise.all(
-        [api("GET", base + "/pieces"), api("GET", base + "/peers"), api("GET", base + "/trackers")]);
-      if (t.infoHash === selected) { drawPieces(pieces); showPeers(peers); showTrackers(trackers); }
+      const [pieces, peers, trackers, files] = await Promise.all([
+        api("GET", base + "/pieces"), api("GET", base + "/peers"), api("GET", base + "/trackers"),
+        api("GET", base + "/files")]);
+      if (t.infoHash === selected) {
+        drawPieces(pieces); showPeers(peers); showTrackers(trackers); showFiles(files);
+      }
     } catch (e) {
       // Removed meanwhile: the next update hides it.
     } finally {
@@ -223,6 +226,18 @@
     }
     $("peers-card").hidden = peers.length === 0;
     $("no-peers").hidden = peers.length > 0;
+  }
+
+  function showFiles(files) {
+    const body = $("file-rows");
+    body.replaceChildren();
+    for (const f of files) {
+      const row = body.insertRow();
+      cell(row, "").textContent = f.path;
+      cell(row, "num").textContent = formatSize(f.size);
+      cell(row, "num").textContent = percent(f.progress);
+    }
+    $("files-card").hidden = files.length === 0;
   }
 
   function showTrackers(trackers) {
