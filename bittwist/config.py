@@ -31,6 +31,8 @@ class TorrentConfig:
     @ivar seedTime: stop seeding after this many seconds of it; C{None}
         never, 0 as soon as the download is verified.
     @ivar announce: whether to use the torrent's trackers.
+    @ivar sequential: download pieces in order, lowest first (to play a
+        file while it downloads), instead of rarest first.
     """
 
     maxPeers: int = 50
@@ -40,6 +42,7 @@ class TorrentConfig:
     seedRatio: Optional[float] = None
     seedTime: Optional[float] = None
     announce: bool = True
+    sequential: bool = False
 
     def __post_init__(self) -> None:
         for name in ("maxPeers", "maxHalfOpen", "maxCandidates"):

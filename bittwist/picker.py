@@ -132,6 +132,7 @@ class PiecePicker:
             waited for before it is requested again from another peer.
         """
         self._endgameDelay = endgameDelay
+        self._sequential = False
         self._now = 0.0
         self.numPieces = numPieces
         self._pieceSize = pieceSize
@@ -301,12 +302,32 @@ class PiecePicker:
                 partial.nextMissing = block + 1
             block += 1
 
+    @property
+    def sequential(self) -> bool:
+        """
+        Whether new pieces are taken in order, lowest index first (to play
+        a file while it downloads), instead of rarest first.
+        """
+        return self._sequential
+
+    @sequential.setter
+    def sequential(self, sequential: bool) -> None:
+        self._sequential = sequential
+        self._order = None
+
     def _newPieces(self, pieces: Bitfield, wanted: int) -> list[int]:
         done, partial, filled = self.done, self._partial, self._filled
-        if len(done) < _RANDOM_FIRST_PIECES:
+        if len(done) < _RANDOM_FIRST_PIECES and not self._sequential:
             return self._randomPieces(pieces, wanted)
         order = self._order
-        if order is None:
+        if order is None and self._sequential:
+            order = self._order = [
+                i
+                for i in range(self.numPieces)
+                if i not in done and i not in partial and i not in filled
+            ]
+            self._orderStart = 0
+        elif order is None:
             # Sorting once and walking the order is what keeps a pick cheap:
             # scanning every piece per pick made the picker the bottleneck of
             # a fast download.

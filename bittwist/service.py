@@ -343,6 +343,79 @@ class BitTorrentService(MultiService):
             self._save(torrent)
         return torrent.pause()
 
+    def setSequential(self, infoHash: bytes, sequential: bool) -> None:
+        """
+        Download a torrent's pieces in order (to play a file while it
+        downloads) or rarest first, and remember the choice across restarts.
+
+        @raise bittwist.errors.UsageError: if there is no such torrent.
+        """
+        self.setTorrentOptions(infoHash, sequential=sequential)
+
+    def setTorrentOptions(self, infoHash: bytes, **options: Any) -> None:
+        """
+        Change a torrent's own settings while it runs, and remember them
+        across restarts: C{sequential} (pieces in order), C{maxPeers},
+        C{seedRatio}, C{seedTime} (seconds; C{None} for no goal).
+
+        @raise bittwist.errors.UsageError: if there is no such torrent, or an
+            option is unknown or its value refused.
+        """
+        torrent = self._lookup(infoHash)
+        torrent.setOptions(**options)
+        record = self._records[infoHash]
+        record.options = {**record.options, **options}
+        self._save(torrent)
+
+    def setRateLimits(
+        self, maxUploadRate: Optional[int] = None, maxDownloadRate: Optional[int] = None
+    ) -> None:
+        """
+        Change the session's rate limits at once (bytes per second for all
+        torrents together, 0 for unlimited; C{None} leaves one as it is),
+        and remember them in the state folder for the next start.
+
+        @raise bittwist.errors.UsageError: for a negative rate.
+        """
+        changes = {
+            name: value
+            for name, value in (("maxUploadRate", maxUploadRate), ("maxDownloadRate", maxDownloadRate))
+            if value is not None
+        }
+        config = dataclasses.replace(self.session.config, **changes)
+        self.session.config = config
+        self.session.uploadLimit.setRate(config.maxUploadRate)
+        self.session.downloadLimit.setRate(config.maxDownloadRate)
+        if self.state is not None:
+            self.state.saveSettings(
+                {"maxUploadRate": config.maxUploadRate, "maxDownloadRate": config.maxDownloadRate}
+            )
+
+    def _applySavedLimits(self, settings: dict[str, int]) -> None:
+        """
+        Take the rate limits last set while running (the page, the API),
+        except where this start was given a limit of its own (a
+        C{--max-*-rate} option wins).
+        """
+        config = self.session.config
+        changes = {name: value for name, value in settings.items() if not getattr(config, name)}
+        if changes:
+            self.session.config = config = dataclasses.replace(config, **changes)
+            self.session.uploadLimit.setRate(config.maxUploadRate)
+            self.session.downloadLimit.setRate(config.maxDownloadRate)
+
+    def _recordConfig(self, record: TorrentRecord) -> TorrentConfig:
+        """
+        @return: the config of a remembered torrent: the session's, with the
+            record's own options; a record whose options the config refuses
+            (saved by a version with other bounds) gets the session's.
+        """
+        config = self._torrentConfig(record.announce)
+        try:
+            return dataclasses.replace(config, **record.options)
+        except (UsageError, TypeError):
+            return config
+
     def resumeTorrent(self, infoHash: bytes) -> None:
         """
         Resume a paused torrent (see L{Torrent.resume}) and remember it.
@@ -493,6 +566,7 @@ class BitTorrentService(MultiService):
             self.state.open()
         super().startService()
         if self.state is not None:
+            self._applySavedLimits(self.state.readSettings())
             resumed = []
             for record in self.state.records():
                 if record.infoHash in self.session.torrents:
@@ -502,7 +576,7 @@ class BitTorrentService(MultiService):
                         record.metainfo,
                         record.downloadDir,
                         peers=record.peers,
-                        config=self._torrentConfig(record.announce),
+                        config=self._recordConfig(record),
                     )
                 except BittwistError as e:
                     self.log.error(

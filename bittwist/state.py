@@ -96,7 +96,7 @@ MAX_PID_SIZE = 32
 How much of a lock file is read for the pid of its owner.
 """
 
-_TEMPORARY = re.compile(r"\.[0-9a-f]{40}\.(?:json|torrent)[a-z0-9_]{8}\.tmp")
+_TEMPORARY = re.compile(r"\.(?:[0-9a-f]{40}\.(?:json|torrent)|settings\.json)[a-z0-9_]{8}\.tmp")
 """
 The names L{_temporaryFile} gives (C{tempfile.mkstemp} adds 8 characters of
 C{[a-z0-9_]}); nothing else in a state folder is removed as stale.
@@ -196,6 +196,9 @@ class TorrentRecord:
     @ivar peers: the peer addresses it was added with.
     @ivar announce: whether it uses its trackers.
     @ivar resume: the last fast resume data saved, if any.
+    @ivar options: the torrent's own settings, changed while it ran (see
+        L{TORRENT_OPTIONS}): C{sequential}, C{maxPeers}, C{seedRatio},
+        C{seedTime}.
     """
 
     metainfo: Metainfo
@@ -206,6 +209,7 @@ class TorrentRecord:
     peers: tuple[tuple[str, int], ...] = ()
     announce: bool = True
     resume: Optional[ResumeData] = field(default=None)
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def infoHash(self) -> bytes:
@@ -367,6 +371,7 @@ def _encodeRecord(record: TorrentRecord) -> bytes:
         "addedAt": record.addedAt,
         "peers": [[host, port] for host, port in record.peers],
         "announce": record.announce,
+        "options": record.options,
         "resume": None
         if resume is None
         else {
@@ -456,7 +461,49 @@ def _decodeRecord(data: bytes, metainfo: Metainfo, torrentData: bytes) -> Torren
         peers=tuple(peers),
         announce=_expect(document.get("announce", True), bool, "announce"),
         resume=resume,
+        options=_options(document.get("options", {})),
     )
+
+
+SETTINGS_NAME = "settings.json"
+"""
+The file of the session's settings changed while it ran (the global rate
+limits), beside the torrents' records.
+"""
+
+SESSION_SETTINGS = ("maxUploadRate", "maxDownloadRate")
+"""
+The session settings L{StateFolder.saveSettings} keeps: bytes per second, 0
+for unlimited.
+"""
+
+_MAX_SETTINGS_SIZE = 4096
+_SETTINGS_QUEUE = b"settings"
+
+TORRENT_OPTIONS: dict[str, tuple[type, ...]] = {
+    "sequential": (bool,),
+    "maxPeers": (int,),
+    "seedRatio": (int, float, type(None)),
+    "seedTime": (int, float, type(None)),
+}
+"""
+The settings of a torrent a record keeps, with the JSON types each may
+have.
+"""
+
+
+def _options(value: object) -> dict[str, Any]:
+    """
+    @return: a record's C{options}, checked.
+    @raise _Damaged: if they are not an object of known options of the
+        right types.
+    """
+    options = _expect(value, dict, "options")
+    for name, option in options.items():
+        types = TORRENT_OPTIONS.get(name)
+        if types is None or type(option) not in types:
+            raise _Damaged(f"option {name!r} is unknown, or {option!r} is not valid for it")
+    return dict(options)
 
 
 def _stateSizeLimit(torrentData: bytes) -> int:
@@ -779,6 +826,44 @@ class StateFolder:
         if len(data) > limit:
             raise _Damaged(f"it is over {limit} bytes, too big for its torrent")
         return _decodeRecord(data, metainfo, torrentData)
+
+    def readSettings(self) -> dict[str, int]:
+        """
+        @return: the session's settings saved by L{saveSettings}
+            (C{maxUploadRate}, C{maxDownloadRate}), or none; a damaged file
+            is logged and ignored.
+        """
+        path = os.path.join(self.path, SETTINGS_NAME)
+        try:
+            with open(path, "rb") as f:
+                data = f.read(_MAX_SETTINGS_SIZE + 1)
+            document = json.loads(data)
+            settings = _expect(document, dict, "settings")
+            for name, value in settings.items():
+                if name not in SESSION_SETTINGS or type(value) is not int or value < 0:
+                    raise _Damaged(f"setting {name!r} is unknown, or {value!r} is not valid for it")
+            return dict(settings)
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError, _Damaged) as e:
+            self.log.error(
+                "Ignoring the damaged settings file {path}: {error}", path=path, error=str(e)
+            )
+            return {}
+
+    def saveSettings(self, settings: dict[str, int]) -> Deferred[None]:
+        """
+        Remember the session's settings (see L{readSettings}).
+
+        @return: fires when written; never fails (errors are logged).
+        """
+        data = json.dumps(dict(settings), sort_keys=True).encode("utf-8")
+
+        def write() -> None:
+            os.makedirs(self.path, mode=0o700, exist_ok=True)
+            _writeAtomically(os.path.join(self.path, SETTINGS_NAME), data)
+
+        return self._queue(_SETTINGS_QUEUE, write)
 
     def records(self) -> list[TorrentRecord]:
         """

@@ -8,8 +8,9 @@ all of its disk I/O and SHA-1 hashing run, in order, on the threads of a
 L{bittwist.diskpool.DiskPool} shared by every torrent, so nothing blocks the
 reactor and a L{IPieceStorage.verifyPiece} always sees the writes queued
 before it.  A piece whose blocks were written in order from its start is
-hashed as they are written, and verified without reading it back.  L{MemoryStorage} keeps the data in
-a C{bytearray}, for tests and small swarms.
+hashed as they are written, and verified without reading it back.
+L{MemoryStorage} keeps the data in a C{bytearray}, for tests and small
+swarms.
 
 Byte layout: a torrent is one byte stream cut into pieces; its files (BEP 47
 pad files included) lie end to end in that stream.  A block may span several

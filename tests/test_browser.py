@@ -448,6 +448,44 @@ class BrowserTests(TestCase):
         self.assertTrue(peer[1].startswith("libtorrent"), peer)
         self.assertEqual(peer[2], "manual")
 
+        # Sequential download, from its checkbox.
+        yield page.evaluate("document.getElementById('sequential').click()")
+        yield page.waitFor(
+            "document.getElementById('message').textContent.endsWith('pieces in order')",
+            what="the page to confirm sequential download",
+        )
+        self.assertTrue(self.torrent.status().sequential)
+        self.assertTrue(self.torrent.download.picker.sequential)
+
+        # Its limits, from the form.
+        maxPeers = yield page.evaluate("document.getElementById('max-peers').value")
+        self.assertEqual(maxPeers, str(self.torrent.config.maxPeers))
+        yield page.evaluate(
+            "document.getElementById('max-peers').value = '12';"
+            "document.getElementById('seed-ratio').value = '1.5';"
+            "document.getElementById('seed-time').value = '30';"
+            "document.getElementById('limits-button').click()"
+        )
+        yield page.waitFor(
+            "document.getElementById('message').textContent.endsWith('limits saved')",
+            what="the page to confirm the limits",
+        )
+        config = self.torrent.config
+        self.assertEqual((config.maxPeers, config.seedRatio, config.seedTime), (12, 1.5, 1800))
+
+        # The session's rate limits, from the header's form.
+        down = yield page.evaluate("document.getElementById('max-down').value")
+        self.assertEqual(down, str(WAITING_RATE // 1024))
+        yield page.evaluate(
+            "document.getElementById('max-down').value = '256';"
+            "document.getElementById('rates-button').click()"
+        )
+        yield page.waitFor(
+            "document.getElementById('message').textContent.startsWith('Limits set')",
+            what="the page to confirm the rate limits",
+        )
+        self.assertEqual(self.service.session.downloadLimit.rate, 256 * 1024)
+
         # The tracked torrent: one tracker, working.
         trackedHash = tracked.infoHash.hex()
         yield page.evaluate(rowExpression(trackedHash, ".name", "click()"))

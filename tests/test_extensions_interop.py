@@ -149,6 +149,10 @@ class ExtensionInteropTests(TestCase):
         """
         data, seedDir = self.makeTorrent()
         seed = yield self.startLibtorrent(data, seedDir, seed=True)
+        # Slow enough that the leecher is still connected to the seed when
+        # we look (on a quiet machine it downloaded all in a moment, and
+        # had left the seed before the first look).
+        seed.handle.set_upload_limit(300_000)
         # Slow, so that we are still downloading (and connected to the
         # seed) when the leecher comes.
         _, middle, port = yield self.startBittwist(

@@ -149,6 +149,18 @@ class PickOrderTests(SynchronousTestCase):
     Which pieces are chosen, and for whom.
     """
 
+    def test_sequential(self) -> None:
+        """
+        In sequential mode new pieces are taken lowest index first, from the
+        start (no random first pieces), among those the peer has; the pieces
+        already started are finished first, as always.
+        """
+        picker = makePicker()
+        picker.sequential = True
+        self.assertEqual(firstSeen(picker.pick("a", allPieces(picker), 8)), [0, 1])
+        self.assertEqual(firstSeen(picker.pick("b", Bitfield(8, [5, 3, 7]), 8)), [3, 5])
+        self.assertEqual(firstSeen(picker.pick("c", allPieces(picker), 8)), [2, 4])
+
     def test_countRespected(self) -> None:
         """
         No more than C{count} blocks are picked; none for a count of 0 or

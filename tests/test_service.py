@@ -21,6 +21,7 @@ from bittwist import events
 from bittwist import service as serviceModule
 from bittwist.errors import ListenError, MetainfoError, StateFolderLocked, UsageError
 from bittwist.metainfo import createTorrent, parse
+from bittwist.config import SessionConfig
 from bittwist.service import BitTorrentService
 from tests.fakes import MemoryStorageFactory
 
@@ -394,6 +395,61 @@ class StateFolderTests(SynchronousTestCase):
         again.resumeTorrent(self.infoHash)
         self.assertEqual(torrent.state, "downloading")
         self.assertFalse(self.saved()["paused"])
+
+    def test_optionsRemembered(self) -> None:
+        """
+        A torrent's own settings (in order, max peers, seed goals) apply at
+        once and stay in a new service; a refused value changes nothing.
+        """
+        service = self.makeService()
+        torrent = service.addTorrent(self.data, "downloads", announce=False)
+        service.startService()
+        service.setSequential(self.infoHash, True)
+        service.setTorrentOptions(self.infoHash, maxPeers=7, seedRatio=2.5, seedTime=None)
+        self.assertEqual(
+            (torrent.config.maxPeers, torrent.upload.seedRatio, torrent.download.picker.sequential),
+            (7, 2.5, True),
+        )
+        self.assertRaises(UsageError, service.setTorrentOptions, self.infoHash, maxPeers=0)
+        self.assertRaises(UsageError, service.setTorrentOptions, self.infoHash, uploadSlots=9)
+        self.assertEqual(torrent.config.maxPeers, 7)
+        self.assertEqual(
+            self.saved()["options"], {"sequential": True, "maxPeers": 7, "seedRatio": 2.5, "seedTime": None}
+        )
+        self.successResultOf(service.stopService())
+        again = self.makeService()
+        again.startService()
+        torrent = again.session.torrents[self.infoHash]
+        self.assertTrue(torrent.status().sequential)
+        self.assertTrue(torrent.download.picker.sequential)
+        self.assertEqual((torrent.config.maxPeers, torrent.config.seedRatio), (7, 2.5))
+
+    def test_rateLimitsRemembered(self) -> None:
+        """
+        Rate limits set while running apply at once and in a new service,
+        unless that one is given its own limit.
+        """
+        service = self.makeService()
+        service.startService()
+        service.setRateLimits(maxDownloadRate=100_000)
+        self.assertEqual(service.session.downloadLimit.rate, 100_000)
+        self.assertRaises(UsageError, service.setRateLimits, maxUploadRate=-1)
+        self.successResultOf(service.state.whenIdle())
+        self.successResultOf(service.stopService())
+        again = self.makeService()
+        again.startService()
+        self.assertEqual(
+            (again.session.config.maxDownloadRate, again.session.downloadLimit.rate), (100_000, 100_000)
+        )
+        self.successResultOf(again.stopService())
+        given = BitTorrentService(
+            "tcp:6881", reactor=self.clock, httpClient=object(), progressInterval=None,
+            stateDir=self.stateDir, storageFactory=MemoryStorageFactory(),
+            config=SessionConfig(maxDownloadRate=5_000),
+        )
+        given.startService()
+        self.addCleanup(given.stopService)
+        self.assertEqual(given.session.downloadLimit.rate, 5_000)
 
     def test_directPauseRemembered(self) -> None:
         """

@@ -205,7 +205,7 @@ class StateFolderTests(SynchronousTestCase):
         """
         record = makeRecord(
             self.data, self.root, paused=True, addedAt=12.5, peers=(("127.0.0.1", 6881),),
-            announce=False,
+            announce=False, options={"sequential": True, "seedRatio": 1.5},
         )
         pieces = Bitfield(self.metainfo.numPieces, [1, 2])
         resume = self.successResultOf(self.folder.save(record, pieces))
@@ -216,8 +216,9 @@ class StateFolderTests(SynchronousTestCase):
             self.assertEqual(f.read(), self.data)
         loaded = self.folder.read(self.metainfo.infoHash)
         self.assertEqual(
-            (loaded.downloadDir, loaded.paused, loaded.addedAt, loaded.peers, loaded.announce),
-            (self.root, True, 12.5, (("127.0.0.1", 6881),), False),
+            (loaded.downloadDir, loaded.paused, loaded.addedAt, loaded.peers, loaded.announce,
+             loaded.options),
+            (self.root, True, 12.5, (("127.0.0.1", 6881),), False, {"sequential": True, "seedRatio": 1.5}),
         )
         self.assertEqual(loaded.resume, resume)
         self.assertEqual(loaded.torrentData, self.data)
@@ -301,6 +302,16 @@ class StateFolderTests(SynchronousTestCase):
             return json.dumps(document)
 
         self.assertSkipped(self.damage(change), "paused")
+
+    def test_badOptions(self) -> None:
+        """
+        An unknown option, or one of the wrong type, is damage.
+        """
+        def change(document: dict) -> str:
+            document["options"] = {"maxPeers": "lots"}
+            return json.dumps(document)
+
+        self.assertSkipped(self.damage(change), "maxPeers")
 
     def test_missingTorrent(self) -> None:
         """

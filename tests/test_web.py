@@ -183,6 +183,34 @@ class TorrentApiTests(WebTestCase):
             response, body = self.request("GET", path)
             self.assertError(response, body, 404, "no such resource")
 
+    def test_sequentialOption(self) -> None:
+        """
+        C{POST .../options} with C{{"sequential": true}} makes the torrent
+        take its pieces in order, and its status says so; anything else is
+        a 400.
+        """
+        path = f"/api/torrents/{self.hex}/options"
+        headers = {**CHANGE, "Content-Type": "application/json"}
+        response, body = self.request("POST", path, data=b'{"sequential": true}', headers=headers)
+        self.assertEqual((response.code, body["sequential"]), (200, True), body)
+        self.assertTrue(self.torrent.download.picker.sequential)
+        response, body = self.request("GET", f"/api/torrents/{self.hex}")
+        self.assertTrue(body["sequential"])
+        response, body = self.request(
+            "POST", path, data=b'{"maxPeers": 9, "seedRatio": 1.5, "seedTime": null}', headers=headers
+        )
+        self.assertEqual(response.code, 200, body)
+        self.assertEqual((self.torrent.config.maxPeers, self.torrent.upload.seedRatio), (9, 1.5))
+        for bad in (
+            b'{"sequential": 1}', b'{"fast": true}', b"[]", b"nonsense", b"{}",
+            b'{"maxPeers": 0}', b'{"maxPeers": true}', b'{"seedRatio": -1}',
+        ):
+            response, body = self.request("POST", path, data=bad, headers=headers)
+            self.assertError(response, body, 400)
+        response, body = self.request("POST", path, data=b'{"sequential": false}', headers=headers)
+        self.assertFalse(body["sequential"])
+        self.assertFalse(self.torrent.download.picker.sequential)
+
     def test_headWithoutGet(self) -> None:
         """
         C{HEAD} on a resource that has no C{GET} (an action) is a 405 naming
@@ -1292,3 +1320,27 @@ class DHTApiTests(WebTestCase):
                 "infoHashesStored": 0,
             },
         )
+
+
+class SettingsApiTests(WebTestCase):
+    """
+    Tests for C{/api/settings}: the session's rate limits.
+    """
+
+    def test_getAndSet(self) -> None:
+        """
+        GET gives the limits; POST changes them at once; bad values are a
+        400 that changes nothing.
+        """
+        response, body = self.request("GET", "/api/settings")
+        self.assertEqual((response.code, body), (200, {"maxUploadRate": 0, "maxDownloadRate": 0}))
+        headers = {**CHANGE, "Content-Type": "application/json"}
+        response, body = self.request(
+            "POST", "/api/settings", data=b'{"maxDownloadRate": 65536}', headers=headers
+        )
+        self.assertEqual(body, {"maxUploadRate": 0, "maxDownloadRate": 65536})
+        self.assertEqual(self.service.session.downloadLimit.rate, 65536)
+        for bad in (b'{"maxDownloadRate": -1}', b'{"maxDownloadRate": "1M"}', b'{"speed": 1}', b"{}", b"[]"):
+            response, body = self.request("POST", "/api/settings", data=bad, headers=headers)
+            self.assertError(response, body, 400, "bytes per second")
+        self.assertEqual(self.service.session.downloadLimit.rate, 65536)

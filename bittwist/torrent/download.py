@@ -118,6 +118,15 @@ class Download:
         self._records: dict[PeerProtocol, DownloadRecord] = {}
         self._writeBacklog = 0
         self._waitingForTokens = False
+        self.sequential = False
+
+    def setSequential(self, sequential: bool) -> None:
+        """
+        Take new pieces in order (C{True}) or rarest first (C{False}).
+        """
+        self.sequential = sequential
+        if self.picker is not None:
+            self.picker.sequential = sequential
 
     def begin(self, have: Bitfield) -> None:
         """
@@ -128,6 +137,7 @@ class Download:
         self.picker = PiecePicker(
             metainfo.numPieces, wantedPieceSizes(metainfo), have, endgameDelay=ENDGAME_DELAY
         )
+        self.picker.sequential = self.sequential
         self.verifiedLength = sum(metainfo.pieceSize(i) for i in have)
 
     def complete(self) -> bool:

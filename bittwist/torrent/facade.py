@@ -9,6 +9,7 @@ peers. The facade wires them together, turns peer events into calls on the
 parts, carries out each state move, and tells observers.
 """
 
+import dataclasses
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
@@ -20,7 +21,7 @@ from zope.interface import implementer
 from bittwist import events
 from bittwist.bitfield import Bitfield
 from bittwist.config import TorrentConfig
-from bittwist.errors import BittwistError, InternalError
+from bittwist.errors import BittwistError, InternalError, UsageError
 from bittwist.factory import PeerDialer
 from bittwist.metainfo import Metainfo
 from bittwist.peer import PeerProtocol
@@ -134,6 +135,7 @@ class Torrent:
             self._pieceFailed,
             self._fail,
         )
+        self.download.setSequential(config.sequential)
         self.upload = Upload(
             storage,
             reactor,
@@ -575,7 +577,36 @@ class Torrent:
             hashFailures=download.hashFailures,
             error=str(self.error) if self.error else None,
             peersUsed=len(download.contributors),
+            sequential=self.config.sequential,
+            maxPeers=self.config.maxPeers,
+            seedRatio=self.config.seedRatio,
+            seedTime=self.config.seedTime,
         )
+
+    def setSequential(self, sequential: bool) -> None:
+        """
+        Download pieces in order, lowest first (C{True}: to play a file
+        while it downloads), or rarest first (C{False}, the default, best
+        for the swarm).
+        """
+        self.setOptions(sequential=sequential)
+
+    def setOptions(self, **changes: Any) -> None:
+        """
+        Change some of the torrent's L{TorrentConfig} while it runs:
+        C{sequential}, C{maxPeers}, C{seedRatio}, C{seedTime}.
+
+        @raise bittwist.errors.UsageError: for another option, or a value
+            L{TorrentConfig} refuses.
+        """
+        unknown = set(changes) - {"sequential", "maxPeers", "seedRatio", "seedTime"}
+        if unknown:
+            raise UsageError(f"cannot change {', '.join(sorted(unknown))} of a running torrent")
+        self.config = config = dataclasses.replace(self.config, **changes)
+        self.download.setSequential(config.sequential)
+        self.swarm.setConfig(config)
+        self.upload.seedRatio = config.seedRatio
+        self.upload.seedTime = config.seedTime
 
     def trackerStatuses(self) -> list[TrackerStatus]:
         """

@@ -37,6 +37,22 @@ class TorrentStatus:
     """
     How many distinct peers sent us data.
     """
+    sequential: bool = False
+    """
+    Whether pieces are downloaded in order, lowest first.
+    """
+    maxPeers: int = 0
+    """
+    The most peer connections it makes or takes.
+    """
+    seedRatio: Optional[float] = None
+    """
+    Its seed ratio goal, if any.
+    """
+    seedTime: Optional[float] = None
+    """
+    Its seed time goal, in seconds, if any.
+    """
     metadataProgress: float = 1.0
     """
     The fraction of the metadata in: below 1 only while fetching it for a

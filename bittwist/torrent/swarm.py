@@ -220,6 +220,14 @@ class Swarm:
         for address in [a for a, c in self._candidates.items() if not c.inUse][:excess]:
             del self._candidates[address]
 
+    def setConfig(self, config: TorrentConfig) -> None:
+        """
+        Take new limits (C{maxPeers} and the like); peers beyond a lower
+        limit stay until they leave, none is dropped for it.
+        """
+        self._config = config
+        self.connectMore()
+
     def addresses(self) -> list[tuple[Address, str]]:
         """
         @return: the addresses known and not banned, each with its source,

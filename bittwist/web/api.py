@@ -35,12 +35,14 @@ from bittwist.errors import (
 from bittwist.fetch import MAX_TORRENT_SIZE
 from bittwist.metainfo import parse
 from bittwist.safetext import printable
+from bittwist.state import SESSION_SETTINGS, TORRENT_OPTIONS
 from bittwist.torrent import Torrent, TorrentState
 from bittwist.torrent.lifecycle import ACTIVE
 from bittwist.web.multipart import FormDataParser, boundaryFrom
 
 __all__ = [
     "ApiResource",
+    "SettingsResource",
     "TorrentsResource",
     "TorrentResource",
     "EventsResource",
@@ -201,6 +203,7 @@ class ApiResource(_JsonResource):
         self.torrents = TorrentsResource(service, downloadDir, self.events.notify)
         self.putChild(b"torrents", self.torrents)
         self.putChild(b"events", self.events)
+        self.putChild(b"settings", SettingsResource(service))
         self.putChild(b"dht", DHTResource(service))
 
     def render_GET(self, request: Request) -> bytes:
@@ -226,6 +229,51 @@ class DHTResource(_JsonResource):
         if dht is None:
             return writeJson(request, {"enabled": False})
         return writeJson(request, {"enabled": True, **dht.node.stats()})
+
+
+class SettingsResource(_JsonResource):
+    """
+    C{/api/settings}: the session's rate limits (bytes per second for all
+    torrents together, 0 for unlimited): GET them, POST a JSON object of
+    those to change (C{maxUploadRate}, C{maxDownloadRate}); remembered in
+    the state folder.
+    """
+
+    def __init__(self, service: Any) -> None:
+        super().__init__()
+        self._service = service
+
+    def _current(self) -> dict[str, int]:
+        # The buckets' rates: what limits the transfers now.
+        session = self._service.session
+        return {
+            "maxUploadRate": int(session.uploadLimit.rate),
+            "maxDownloadRate": int(session.downloadLimit.rate),
+        }
+
+    def render_GET(self, request: Request) -> bytes:
+        return writeJson(request, self._current())
+
+    def render_POST(self, request: Request) -> bytes:
+        assert request.content is not None
+        request.content.seek(0)
+        raw = request.content.read(MAX_JSON_SIZE + 1)
+        try:
+            value = json.loads(raw) if len(raw) <= MAX_JSON_SIZE else None
+        except ValueError:
+            value = None
+        if (
+            not isinstance(value, dict)
+            or not value
+            or set(value) - set(SESSION_SETTINGS)
+            or any(type(rate) is not int or rate < 0 for rate in value.values())
+        ):
+            return errorJson(
+                request, 400, "send a JSON object of rates in bytes per second (0: unlimited), "
+                'e.g. {"maxDownloadRate": 1048576, "maxUploadRate": 0}'
+            )
+        self._service.setRateLimits(**value)
+        return writeJson(request, self._current())
 
 
 class TorrentsResource(_JsonResource):
@@ -418,7 +466,7 @@ class TorrentResource(_JsonResource):
     C{/api/torrents/<hex>}: one torrent's status (GET), removing it
     (DELETE, with C{?deleteData=1} to delete its files too), and its
     children C{peers}, C{pieces}, C{trackers}, C{pause}, C{resume},
-    C{announce}.
+    C{announce}, C{options}.
     """
 
     def __init__(self, service: Any, infoHash: bytes, changed: Callable[[], None]) -> None:
@@ -432,6 +480,7 @@ class TorrentResource(_JsonResource):
         self.putChild(b"pause", _TorrentAction(self, "pause"))
         self.putChild(b"resume", _TorrentAction(self, "resume"))
         self.putChild(b"announce", _TorrentAction(self, "announce"))
+        self.putChild(b"options", _TorrentOptions(self, service))
 
     def torrent(self) -> Optional[Torrent]:
         """
@@ -546,6 +595,52 @@ class _TorrentAction(_JsonResource):
             if torrent.state not in _RESUMABLE:
                 return errorJson(request, 409, f"cannot resume a torrent that is {torrent.state}")
             torrent.resume()
+        self._parent._changed()
+        return writeJson(request, torrentToJson(torrent))
+
+
+class _TorrentOptions(_JsonResource):
+    """
+    C{POST /api/torrents/<hex>/options} with a JSON object of options to
+    change, remembered across restarts: C{sequential} (C{true}: pieces in
+    order, to play a file while it downloads; C{false}: rarest first),
+    C{maxPeers}, C{seedRatio} and C{seedTime} (seconds; C{null}: no goal).
+    Answers with the torrent.
+    """
+
+    def __init__(self, parent: TorrentResource, service: Any) -> None:
+        super().__init__()
+        self._parent = parent
+        self._service = service
+
+    def render_POST(self, request: Request) -> bytes:
+        torrent = self._parent.torrent()
+        if torrent is None:
+            return self._parent.gone(request)
+        assert request.content is not None
+        request.content.seek(0)
+        raw = request.content.read(MAX_JSON_SIZE + 1)
+        try:
+            value = json.loads(raw) if len(raw) <= MAX_JSON_SIZE else None
+        except ValueError:
+            value = None
+        if not isinstance(value, dict) or not value:
+            return errorJson(
+                request, 400, 'send a JSON object of options, e.g. {"sequential": true, "maxPeers": 30}'
+            )
+        for name, option in value.items():
+            types = TORRENT_OPTIONS.get(name)
+            if types is None or type(option) not in types:
+                return errorJson(
+                    request, 400, f"{name!r} is not an option, or {option!r} is no value for it; "
+                    f"options: {', '.join(TORRENT_OPTIONS)}"
+                )
+        if torrent.metainfo is None:
+            return errorJson(request, 409, "the torrent's metadata is not here yet")
+        try:
+            self._service.setTorrentOptions(torrent.infoHash, **value)
+        except UsageError as e:
+            return errorJson(request, 400, str(e))
         self._parent._changed()
         return writeJson(request, torrentToJson(torrent))
 

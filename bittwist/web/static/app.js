@@ -7,6 +7,7 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   let selected = null;        // info hash (hex) of the torrent shown below the table
+  let limitsShownFor = null;  // the torrent whose limits the form shows
   let torrents = [];
   // States a torrent leaves by resuming: paused, done seeding (seed again),
   // and error (check the data again and carry on).
@@ -152,6 +153,16 @@
       `${t.infoHash} · ${formatSize(t.verifiedLength)} of ${formatSize(t.totalLength)} verified · ` +
       `downloaded ${formatSize(t.downloaded)}, uploaded ${formatSize(t.uploaded)} · ` +
       `${t.hashFailures} hash failures` + (t.error ? ` · error: ${t.error}` : "");
+    const sequential = $("sequential");
+    sequential.checked = t.sequential;
+    sequential.disabled = t.state === "fetching metadata";
+    if (limitsShownFor !== t.infoHash) {
+      // Filled once per torrent shown, not under the user's typing.
+      limitsShownFor = t.infoHash;
+      $("max-peers").value = t.maxPeers;
+      $("seed-ratio").value = t.seedRatio === null ? "" : t.seedRatio;
+      $("seed-time").value = t.seedTime === null ? "" : Math.round(t.seedTime / 60);
+    }
     detailBusy = true;
     try {
       const base = "/api/torrents/" + t.infoHash;
@@ -259,6 +270,60 @@
   }
 
   $("announce").addEventListener("click", announce);
+
+  // Global rate limits: KiB/s on the page, bytes/s in the API, 0 = none.
+  const kib = (rate) => (rate ? String(Math.round(rate / 1024)) : "");
+  async function showRates() {
+    try {
+      const settings = await api("GET", "/api/settings");
+      $("max-down").value = kib(settings.maxDownloadRate);
+      $("max-up").value = kib(settings.maxUploadRate);
+    } catch (e) {
+      showMessage(e.message, true);
+    }
+  }
+  $("rates-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const rate = (id) => Math.max(0, Math.round(Number($(id).value || 0) * 1024));
+    try {
+      const settings = await api("POST", "/api/settings",
+        JSON.stringify({maxDownloadRate: rate("max-down"), maxUploadRate: rate("max-up")}), "application/json");
+      showMessage(`Limits set: down ${kib(settings.maxDownloadRate) || "unlimited"}, ` +
+        `up ${kib(settings.maxUploadRate) || "unlimited"} KiB/s`, false);
+    } catch (e) {
+      showMessage(e.message, true);
+    }
+  });
+  showRates();
+  $("limits-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!selected) return;
+    const number = (id) => ($(id).value.trim() === "" ? null : Number($(id).value));
+    const minutes = number("seed-time");
+    const body = {
+      maxPeers: number("max-peers"),
+      seedRatio: number("seed-ratio"),
+      seedTime: minutes === null ? null : minutes * 60,
+    };
+    if (body.maxPeers === null) delete body.maxPeers;
+    try {
+      const t = await api("POST", `/api/torrents/${selected}/options`, JSON.stringify(body), "application/json");
+      showMessage(`${t.name}: limits saved`, false);
+    } catch (e) {
+      showMessage(e.message, true);
+    }
+  });
+  $("sequential").addEventListener("change", async (event) => {
+    if (!selected) return;
+    try {
+      const t = await api("POST", `/api/torrents/${selected}/options`,
+        JSON.stringify({sequential: event.target.checked}), "application/json");
+      showMessage(t.sequential ? `${t.name}: pieces in order` : `${t.name}: rarest pieces first`, false);
+    } catch (e) {
+      event.target.checked = !event.target.checked;
+      showMessage(e.message, true);
+    }
+  });
   $("add-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const input = $("torrent-file");
