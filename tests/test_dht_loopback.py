@@ -268,3 +268,45 @@ class SeedThroughDHTTests(LoopbackDHTTestCase):
         # No tracker, no --peer: the seeder's address came from the DHT.
         self.assertGreaterEqual(source.lastPeers, 1)
         self.assertEqual(connected, [("127.0.0.1", seeder.port)])
+
+    @inlineCallbacks
+    def test_magnetThroughLibtorrentDHT(self):
+        """
+        bittwist given only a magnet link (no tracker, no peer) and a
+        libtorrent DHT node as bootstrap finds a libtorrent seeder through
+        the DHT, fetches the metadata from it, then the files.
+        """
+        seedDir = os.path.abspath(self.mktemp())
+        makePayload(os.path.join(seedDir, "payload"), {"a.bin": 200_000, "b.bin": 50_001}, seed=5)
+        data = createTorrentWithLibtorrent(seedDir, "payload", pieceLength=32768, v1Only=True)
+        seeder = LibtorrentDHT(reactor, [self.bootstrap])
+        self.addCleanup(seeder.stop)
+        for _ in range(100):
+            if seeder.nodeCount() >= K:
+                break
+            yield _sleep(0.1)
+        handle = seeder.addTorrent(data, seedDir, seed=True)
+        infoHash = handle.info_hashes().v1.to_bytes()
+        for _ in range(200):
+            if any(n.peerStore.peers(infoHash, 50) for n in self.nodes):
+                break
+            yield _sleep(0.1)
+        else:
+            self.fail("libtorrent did not announce its torrent:\n" + "\n".join(seeder.alerts[-20:]))
+        dht = DHTService(0, "127.0.0.1", bootstrap=[("127.0.0.1", seeder.port)], reactor=reactor, **_OPEN)
+        service = BitTorrentService(
+            "tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None, dht=dht
+        )
+        leechDir = os.path.abspath(self.mktemp())
+        magnet = service.addMagnet(f"magnet:?xt=urn:btih:{infoHash.hex()}", leechDir)
+        service.startService()
+        self.addCleanup(service.stopService)
+        torrent = yield magnet.whenTorrent()
+        self.assertEqual(torrent.metainfo.infoHash, infoHash)
+        for _ in range(300):
+            if torrent.state == "seeding":
+                break
+            yield _sleep(0.1)
+        else:
+            self.fail(f"bittwist did not download after the metadata ({torrent.state})")
+        self.assertEqual(digestTree(os.path.join(leechDir, "payload")), digestTree(os.path.join(seedDir, "payload")))
