@@ -125,6 +125,13 @@ class IPeerEvents(TypingProtocol):
         The peer runs a DHT node on UDP port C{port} (BEP 5).
         """
 
+    def dhtPort(self) -> Optional[int]:
+        """
+        @return: the UDP port of our DHT node, if this torrent uses the DHT:
+            our handshake then says so, and peers that run one too hear the
+            port (BEP 5).
+        """
+
     # The fast extension (BEP 6).
 
     def requestRejected(self, peer: "PeerProtocol", index: int, begin: int) -> None:
@@ -297,7 +304,7 @@ class PeerProtocol(Protocol):
         if self.outgoing:
             assert self.torrent is not None
             self._write(
-                wire.encode(wire.Handshake(self.torrent.infoHash, self._ourPeerId, OUR_RESERVED))
+                wire.encode(wire.Handshake(self.torrent.infoHash, self._ourPeerId, self._ourReserved()))
             )
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
@@ -383,7 +390,7 @@ class PeerProtocol(Protocol):
             if self.torrent is None:
                 raise ProtocolError("handshake for a torrent we do not serve")
             self._write(
-                wire.encode(wire.Handshake(message.infoHash, self._ourPeerId, OUR_RESERVED))
+                wire.encode(wire.Handshake(message.infoHash, self._ourPeerId, self._ourReserved()))
             )
         elif message.infoHash != self.torrent.infoHash:
             raise ProtocolError("handshake for another torrent")
@@ -414,6 +421,19 @@ class PeerProtocol(Protocol):
             self.sendMessage(wire.Bitfield(ours.toBytes()))
         if self.extensionProtocol:
             self._sendExtendedHandshake()
+        dhtPort = self.torrent.dhtPort()
+        if dhtPort is not None and wire.hasReservedBit(self.reserved, wire.ReservedBit.DHT):
+            self.sendMessage(wire.Port(dhtPort))
+
+    def _ourReserved(self) -> bytes:
+        """
+        @return: the reserved bytes of our handshake: L{OUR_RESERVED}, and
+            the DHT bit if the torrent uses our DHT node.
+        """
+        assert self.torrent is not None
+        if self.torrent.dhtPort() is None:
+            return OUR_RESERVED
+        return wire.setReservedBit(OUR_RESERVED, wire.ReservedBit.DHT)
 
     def _sendExtendedHandshake(self) -> None:
         assert self.torrent is not None and self.address is not None

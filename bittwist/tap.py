@@ -306,6 +306,14 @@ def makeService(options: Options) -> IService:
     stdout = sys.stdout
     line = StatusLine(stdout) if console and streamIsTerminal(stdout) else None
     stateDir = options["state-dir"]
+    # The demo alone: its swarm is on 127.0.0.1, and a DHT node would only
+    # announce a throwaway torrent to the world.
+    demoOnly = (
+        stateDir is None
+        and options["metainfo"] is None
+        and options["magnet-link"] is None
+        and options["watch-dir"] is None
+    )
     if stateDir is None and options["metainfo"] is None and options["magnet-link"] is None:
         # The demo makes a new torrent each run: remembering it would only
         # pile up torrents in the user's state folder.
@@ -320,7 +328,7 @@ def makeService(options: Options) -> IService:
         stateDir=stateDir,
         # The progress line says it all on a terminal.
         progressInterval=None if line is not None else 5.0,
-        dht=_dht(options, stateDir),
+        dht=None if demoOnly else _dht(options, stateDir),
     )
     assert service.state is not None
     try:

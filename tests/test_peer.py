@@ -62,6 +62,7 @@ class RecordingTorrent:
         self.bitfield: Optional[Bitfield] = Bitfield(numPieces, have)
         self.extensionNames: tuple[str, ...] = ("ut_pex", "ut_metadata")
         self.extensionFields: dict[str, Any] = {"listenPort": 6881}
+        self.ourDHTPort: Optional[int] = None
         self.calls: list[tuple[Any, ...]] = []
         self._waiters: dict[str, list[Deferred]] = {}
 
@@ -134,6 +135,9 @@ class RecordingTorrent:
 
     def peerPort(self, peer: PeerProtocol, port: int) -> None:
         self._record("peerPort", peer, port)
+
+    def dhtPort(self) -> Optional[int]:
+        return self.ourDHTPort
 
     def requestRejected(self, peer: PeerProtocol, index: int, begin: int) -> None:
         self._record("requestRejected", peer, index, begin)
@@ -290,6 +294,25 @@ class OutgoingHandshakeTestsMixin(FeedMixin):
         self.assertEqual(haveNone, wire.HaveNone())
         self.assertEqual(extended.extendedId, 0)
         self.assertFalse(transport.disconnecting)
+
+    def test_dhtPortAnnounced(self) -> None:
+        """
+        With a DHT node, our handshake sets the DHT bit, and a peer whose
+        handshake sets it too hears our node's port; a peer without the bit
+        does not.
+        """
+        for theirs, expected in (
+            (wire.makeReserved(wire.ReservedBit.DHT), [wire.Port(6999)]),
+            (bytes(8), []),
+        ):
+            torrent = RecordingTorrent()
+            torrent.ourDHTPort = 6999
+            proto, transport, _ = connectPeer(torrent)
+            [handshake] = sentMessages(transport, handshake=True)
+            self.assertTrue(wire.hasReservedBit(handshake.reserved, wire.ReservedBit.DHT))
+            transport.clear()
+            self.feed(proto, wire.encode(wire.Handshake(INFO_HASH, THEIR_ID, theirs)))
+            self.assertEqual([m for m in sentMessages(transport) if isinstance(m, wire.Port)], expected)
 
     def test_handshakeWaitsForLastByte(self) -> None:
         """

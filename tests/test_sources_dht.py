@@ -16,6 +16,8 @@ from bittwist.dht.krpc import NodeInfo
 from bittwist.dht.lookup import LookupResult
 from bittwist.session import Session
 from bittwist.sources import IPeerSource
+from bittwist.storage import MemoryStorage
+from bittwist.torrent import Torrent
 from bittwist.sources.dht import (
     ANNOUNCE_INTERVAL,
     MIN_INTERVAL,
@@ -44,6 +46,7 @@ class FakeDHTNode:
         self.lookups: list[tuple[bytes, Deferred]] = []
         self.announced: list[tuple[bytes, Optional[int]]] = []
         self.added: list[tuple[str, int]] = []
+        self.port: Optional[int] = 6881
 
     def getPeers(self, infoHash: bytes) -> Deferred:
         d: Deferred = Deferred()
@@ -57,6 +60,9 @@ class FakeDHTNode:
     def addNode(self, host: str, port: int) -> None:
         self.added.append((host, port))
 
+    def listeningPort(self) -> Optional[int]:
+        return self.port
+
 
 def _result(infoHash: bytes, peers) -> LookupResult:
     return LookupResult(infoHash, [(NodeInfo(b"\x01" * 20, ("10.0.0.9", 1)), b"tok")], list(peers))
@@ -68,6 +74,27 @@ class DHTSourceTests(SynchronousTestCase):
         self.node = FakeDHTNode()
         self.owner = RecordingOwner()
         self.source = DHTSource(self.node, self.clock)
+
+    def test_dhtPort(self) -> None:
+        """
+        The source gives the node's UDP port, C{None} while it does not
+        listen.
+        """
+        self.assertEqual(self.source.dhtPort(), 6881)
+        self.node.port = None
+        self.assertIsNone(self.source.dhtPort())
+
+    def test_torrentsDHTPort(self) -> None:
+        """
+        A torrent with the DHT among its sources gives its node's port to
+        its peers; one without, none.
+        """
+        metainfo, _ = makeTorrent(self)
+        withDHT = Torrent(metainfo, MemoryStorage(metainfo), b"-BW0100-" + b"x" * 12, self.clock,
+                          sources=[self.source])
+        self.assertEqual(withDHT.dhtPort(), 6881)
+        without = Torrent(metainfo, MemoryStorage(metainfo), b"-BW0100-" + b"x" * 12, self.clock)
+        self.assertIsNone(without.dhtPort())
 
     def test_interfaces(self) -> None:
         self.assertTrue(verifyObject(IPeerSource, self.source))

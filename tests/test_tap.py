@@ -225,7 +225,8 @@ class OptionsTests(SynchronousTestCase):
         """
         Without a torrent, C{makeService} returns a stopped service holding
         a L{DemoSwarm} and a L{BitTorrentService} that has no torrent yet
-        (it is added when the swarm is ready).
+        (it is added when the swarm is ready), and no DHT node: the demo's
+        swarm is on 127.0.0.1.
         """
         options = self.parse("--port", "tcp:0")
         top = tap.makeService(options)
@@ -238,6 +239,7 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(os.path.dirname(stateDir), os.path.abspath(tempfile.gettempdir()))
         self.assertFalse(top.running)
         self.assertEqual(children[1].session.torrents, {})
+        self.assertIsNone(children[1].dht)
 
 
 class WatchDirTests(SynchronousTestCase):

@@ -40,6 +40,11 @@ class IDHTNode(Interface):
         @return: fires with the number of nodes that acknowledged.
         """
 
+    def listeningPort() -> Optional[int]:
+        """
+        @return: the UDP port the node listens on, or C{None} if it does not.
+        """
+
     def addNode(host: str, port: int) -> None:
         """
         Learn of a node (the peer wire C{port} message).

@@ -401,6 +401,11 @@ class DHTNode(DatagramProtocol):
         """
         return self.query(address, PING)
 
+    def listeningPort(self) -> Optional[int]:
+        if self.transport is None:
+            return None
+        return self.transport.getHost().port
+
     def addNode(self, host: str, port: int) -> None:
         """
         A peer told us its DHT port (the peer wire C{port} message): ping it,

@@ -38,6 +38,12 @@ class IDHTPortListener(Interface):
         The peer at C{host} runs a DHT node on UDP C{port}.
         """
 
+    def dhtPort() -> Optional[int]:
+        """
+        @return: the UDP port our DHT node listens on, or C{None} if it does
+            not (yet).
+        """
+
 
 @implementer(IPeerSource, IDHTPortListener)
 class DHTSource:
@@ -101,6 +107,9 @@ class DHTSource:
 
     def peerDHTPort(self, host: str, port: int) -> None:
         self._node.addNode(host, port)
+
+    def dhtPort(self) -> Optional[int]:
+        return self._node.listeningPort()
 
     def _round(self) -> None:
         owner = self._owner

@@ -540,6 +540,16 @@ class Torrent:
     def extensionMessage(self, peer: PeerProtocol, name: str, payload: bytes) -> None:
         self.extensions.received(peer, name, payload)
 
+    def dhtPort(self) -> Optional[int]:
+        """
+        @return: the UDP port of our DHT node, if one of the torrent's
+            sources is the DHT and it listens.
+        """
+        for source in self.sources:
+            if IDHTPortListener.providedBy(source):
+                return source.dhtPort()
+        return None
+
     def peerPort(self, peer: PeerProtocol, port: int) -> None:
         """
         The peer's DHT node listens on UDP C{port} (BEP 5): tell our DHT

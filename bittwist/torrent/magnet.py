@@ -30,6 +30,7 @@ from bittwist.factory import PeerDialer
 from bittwist.magnet import MagnetLink, torrentFile
 from bittwist.peer import PeerProtocol
 from bittwist.sources import IPeerSource, trackerStatusesOf
+from bittwist.sources.dht import IDHTPortListener
 from bittwist.torrent.lifecycle import TorrentState
 from bittwist.torrent.metadatafetch import MetadataFetcher
 from bittwist.torrent.status import PeerStatus, TorrentStatus, describePeer
@@ -278,7 +279,15 @@ class MagnetTorrent:
         self.extensions.received(peer, name, payload)
 
     def peerPort(self, peer: PeerProtocol, port: int) -> None:
-        pass
+        for source in self.sources:
+            if IDHTPortListener.providedBy(source):
+                source.peerDHTPort(peer.address[0], port)
+
+    def dhtPort(self) -> Optional[int]:
+        for source in self.sources:
+            if IDHTPortListener.providedBy(source):
+                return source.dhtPort()
+        return None
 
     # Snapshots, as a Torrent gives them.
 
