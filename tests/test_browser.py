@@ -321,8 +321,11 @@ class BrowserTests(TestCase):
         )
         added = self.service.session.torrents[bytes.fromhex(addedHash)]
         self.assertEqual(added.storage.downloadDir, os.path.abspath(self.downloadDir))
-        message = yield page.evaluate("document.getElementById('message').textContent")
-        self.assertEqual(message, "Added added.bin")
+        # The row may show before the answer that sets the message.
+        yield page.waitFor(
+            "document.getElementById('message').textContent === 'Added added.bin'",
+            what="the message 'Added added.bin'",
+        )
         yield page.waitFor(rowExpression(addedHash, ".state") + " === 'downloading'", what="downloading")
 
         # Pause, then resume it with its button.
@@ -361,8 +364,11 @@ class BrowserTests(TestCase):
         yield page.evaluate("document.getElementById('url-button').click()")
         first = yield page.waitFor(rowExpression(infoHash, ".state"), what="the magnet's row")
         self.assertIn(first, ("fetching metadata", "checking", "downloading", "seeding"))
-        message = yield page.evaluate("document.getElementById('message').textContent")
-        self.assertEqual(message, "Added linked")
+        # The row may show before the answer that sets the message.
+        yield page.waitFor(
+            "document.getElementById('message').textContent === 'Added linked'",
+            what="the message 'Added linked'",
+        )
         yield page.waitFor(
             rowExpression(infoHash, ".state") + " === 'seeding'", timeout=60, what="the magnet's torrent seeding"
         )
@@ -398,8 +404,11 @@ class BrowserTests(TestCase):
         )
         added = self.service.session.torrents[bytes.fromhex(addedHash)]
         self.assertEqual(added.storage.downloadDir, os.path.abspath(self.downloadDir))
-        message = yield page.evaluate("document.getElementById('message').textContent")
-        self.assertEqual(message, "Added byurl.bin")
+        # The row may show before the answer that sets the message.
+        yield page.waitFor(
+            "document.getElementById('message').textContent === 'Added byurl.bin'",
+            what="the message 'Added byurl.bin'",
+        )
         field = yield page.evaluate("document.getElementById('torrent-url').value")
         self.assertEqual(field, "")
         yield page.screenshot(os.path.join(self.folder, "added-by-url.png"))
