@@ -342,7 +342,7 @@ def row(payload: str, direction: str, client: str, sizeMiB: int, r: dict) -> dic
 def printTable(rows: list[dict]) -> None:
     print()
     print(
-        f"{'payload':8} {'dir':4} {'client':10} {'MiB/s':>7} {'ratio':>6} "
+        f"{'payload':8} {'dir':5} {'client':10} {'MiB/s':>7} {'ratio':>6} "
         f"{'CPU s/GiB':>9} {'CPU ratio':>9} {'peak RSS':>9} {'stall ms':>8} {'threads':>7}"
     )
     for r in rows:
@@ -354,7 +354,7 @@ def printTable(rows: list[dict]) -> None:
         stall = f"{r['stallMs']:8.0f}" if r["stallMs"] is not None else f"{'':8}"
         threads = f"{r['threads']:7}" if r["threads"] is not None else f"{'':7}"
         print(
-            f"{r['payload']:8} {r['direction']:4} {r['client']:10} {r['rate']:7.1f} "
+            f"{r['payload']:8} {r['direction']:5} {r['client']:10} {r['rate']:7.1f} "
             f"{r['rate'] / base['rate']:6.2f} {r['cpuPerGiB']:9.2f} "
             f"{r['cpuPerGiB'] / base['cpuPerGiB']:9.2f} {r['peakRssMiB']:7.0f} M "
             f"{stall} {threads}"
