@@ -107,12 +107,17 @@ def childDownload(torrentsDir: str, downloadDir: str, stateDir: str, peer: str, 
         result.setdefault("error", f.getErrorMessage())
 
     service.startService()
+    if os.environ.get("BENCH_GC_FREEZE"):
+        import gc
+
+        gc.freeze()
     probe.start()
     for torrent in torrents:
         torrent.whenComplete().addCallbacks(one, failed)
     reactor.run()
     result["stallMs"] = probe.longest * 1000
     result["gcMs"] = probe.longestGc * 1000
+    result["gcCpuMs"] = probe.longestGcCpu * 1000
     result["gcSeconds"] = probe.gcSeconds
     probe.printTraces()
     return result
@@ -154,6 +159,7 @@ def childStartup(stateDir: str, idle: str) -> dict:
     reactor.run()
     result["stallMs"] = probe.longest * 1000
     result["gcMs"] = probe.longestGc * 1000
+    result["gcCpuMs"] = probe.longestGcCpu * 1000
     result["gcSeconds"] = probe.gcSeconds
     probe.printTraces()
     return result
@@ -176,7 +182,8 @@ def report(title: str, r: dict) -> None:
         f"{1024 * (r['rssMiB'] - r['rssBeforeMiB']) / r['count']:.0f} KiB per torrent "
         f"over {r['rssBeforeMiB']:.0f} MiB before any), longest stall "
         f"{r['stallMs']:.0f} ms (longest garbage collection {r['gcMs']:.0f} ms, "
-        f"{r['gcSeconds']:.1f} s in all); "
+        + (f"{r['gcCpuMs']:.0f} ms of CPU at most, " if "gcCpuMs" in r else "")
+        + f"{r['gcSeconds']:.1f} s in all); "
         + (f"state folder written {r['saveSeconds']:.1f} s after; " if "saveSeconds" in r else "")
         + f"idle after: {r['idleCpuPercent']:.1f}% CPU, "
         f"RSS {r['idleRssMiB']:.0f} MiB, {r['threads']} threads",
