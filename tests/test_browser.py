@@ -482,6 +482,7 @@ class BrowserTests(TestCase):
             "document.getElementById('max-peers').value = '12';"
             "document.getElementById('seed-ratio').value = '1.5';"
             "document.getElementById('seed-time').value = '30';"
+            "document.getElementById('torrent-down').value = '100';"
             "document.getElementById('limits-button').click()"
         )
         yield page.waitFor(
@@ -489,7 +490,11 @@ class BrowserTests(TestCase):
             what="the page to confirm the limits",
         )
         config = self.torrent.config
-        self.assertEqual((config.maxPeers, config.seedRatio, config.seedTime), (12, 1.5, 1800))
+        self.assertEqual(
+            (config.maxPeers, config.seedRatio, config.seedTime, config.maxDownloadRate),
+            (12, 1.5, 1800, 100 * 1024),
+        )
+        self.assertEqual(self.torrent.ownDownloadLimit.rate, 100 * 1024)
 
         # The session's rate limits, from the header's form.
         down = yield page.evaluate("document.getElementById('max-down').value")

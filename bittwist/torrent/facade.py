@@ -25,7 +25,7 @@ from bittwist.errors import BittwistError, InternalError, UsageError
 from bittwist.factory import PeerDialer
 from bittwist.metainfo import Metainfo
 from bittwist.peer import PeerProtocol
-from bittwist.ratelimit import TokenBucket
+from bittwist.ratelimit import BucketChain, TokenBucket
 from bittwist.safetext import printable
 from bittwist.sources import IPeerSource, ISourceOwner, trackerStatusesOf
 from bittwist.sources.dht import IDHTPortListener
@@ -126,11 +126,17 @@ class Torrent:
         self.swarm = Swarm(
             self, dialer or PeerDialer(reactor, peerId), config, reactor, candidateBudget
         )
+        # Its own limits, within the session's (the buckets it shares).
+        self.ownUploadLimit = TokenBucket(reactor, config.maxUploadRate)
+        self.ownDownloadLimit = TokenBucket(reactor, config.maxDownloadRate)
         self.download = Download(
             metainfo,
             storage,
             reactor,
-            downloadLimit if downloadLimit is not None else TokenBucket(reactor),
+            BucketChain(
+                self.ownDownloadLimit,
+                downloadLimit if downloadLimit is not None else TokenBucket(reactor),
+            ),
             self._pieceVerified,
             self._pieceFailed,
             self._fail,
@@ -139,7 +145,10 @@ class Torrent:
         self.upload = Upload(
             storage,
             reactor,
-            uploadLimit if uploadLimit is not None else TokenBucket(reactor),
+            BucketChain(
+                self.ownUploadLimit,
+                uploadLimit if uploadLimit is not None else TokenBucket(reactor),
+            ),
             config.uploadSlots,
             self._fail,
             seedRatio=config.seedRatio,
@@ -591,6 +600,8 @@ class Torrent:
             maxPeers=self.config.maxPeers,
             seedRatio=self.config.seedRatio,
             seedTime=self.config.seedTime,
+            maxUploadRate=self.config.maxUploadRate,
+            maxDownloadRate=self.config.maxDownloadRate,
         )
 
     def fileStatuses(self) -> list[FileStatus]:
@@ -611,12 +622,15 @@ class Torrent:
     def setOptions(self, **changes: Any) -> None:
         """
         Change some of the torrent's L{TorrentConfig} while it runs:
-        C{sequential}, C{maxPeers}, C{seedRatio}, C{seedTime}.
+        C{sequential}, C{maxPeers}, C{seedRatio}, C{seedTime},
+        C{maxUploadRate}, C{maxDownloadRate}.
 
         @raise bittwist.errors.UsageError: for another option, or a value
             L{TorrentConfig} refuses.
         """
-        unknown = set(changes) - {"sequential", "maxPeers", "seedRatio", "seedTime"}
+        unknown = set(changes) - {
+            "sequential", "maxPeers", "seedRatio", "seedTime", "maxUploadRate", "maxDownloadRate"
+        }
         if unknown:
             raise UsageError(f"cannot change {', '.join(sorted(unknown))} of a running torrent")
         self.config = config = dataclasses.replace(self.config, **changes)
@@ -624,6 +638,8 @@ class Torrent:
         self.swarm.setConfig(config)
         self.upload.seedRatio = config.seedRatio
         self.upload.seedTime = config.seedTime
+        self.ownUploadLimit.setRate(config.maxUploadRate)
+        self.ownDownloadLimit.setRate(config.maxDownloadRate)
 
     def trackerStatuses(self) -> list[TrackerStatus]:
         """
