@@ -24,13 +24,13 @@ from bittwist.errors import BittwistError, InternalError, UsageError
 from bittwist.factory import PeerDialer
 from bittwist.metainfo import Metainfo
 from bittwist.peer import PeerProtocol
-from bittwist.ratelimit import TokenBucket
+from bittwist.ratelimit import BucketChain, TokenBucket
 from bittwist.safetext import printable
 from bittwist.sources import IPeerSource, ISourceOwner, trackerStatusesOf
-from bittwist.sources.dht import IDHTPortListener
 from bittwist.sources.pex import PeerExchange
 from bittwist.storage import IPieceStorage
 from bittwist.torrent.download import Download
+from bittwist.torrent.extensionevents import ExtensionEvents
 from bittwist.extensions.table import ExtensionTable
 from bittwist.torrent.metadataserver import MetadataServer
 from bittwist.torrent.lifecycle import ACTIVE, Lifecycle, TorrentInput, TorrentState
@@ -47,7 +47,7 @@ _State = TorrentState
 
 
 @implementer(ISourceOwner, ITickable)
-class Torrent:
+class Torrent(ExtensionEvents):
     """
     Downloads and seeds one torrent.
 
@@ -123,11 +123,17 @@ class Torrent:
         self.swarm = Swarm(
             self, dialer or PeerDialer(reactor, peerId), config, reactor, candidateBudget
         )
+        # Its own limits, within the session's (the buckets it shares).
+        self.ownUploadLimit = TokenBucket(reactor, config.maxUploadRate)
+        self.ownDownloadLimit = TokenBucket(reactor, config.maxDownloadRate)
         self.download = Download(
             metainfo,
             storage,
             reactor,
-            downloadLimit if downloadLimit is not None else TokenBucket(reactor),
+            BucketChain(
+                self.ownDownloadLimit,
+                downloadLimit if downloadLimit is not None else TokenBucket(reactor),
+            ),
             self._pieceVerified,
             self._pieceFailed,
             self._fail,
@@ -136,7 +142,10 @@ class Torrent:
         self.upload = Upload(
             storage,
             reactor,
-            uploadLimit if uploadLimit is not None else TokenBucket(reactor),
+            BucketChain(
+                self.ownUploadLimit,
+                uploadLimit if uploadLimit is not None else TokenBucket(reactor),
+            ),
             config.uploadSlots,
             self._fail,
             seedRatio=config.seedRatio,
@@ -534,39 +543,6 @@ class Torrent:
     def peerAllowedFast(self, peer: PeerProtocol, index: int) -> None:
         self.download.fill(peer)
 
-    def extendedHandshakeFields(self) -> tuple[Sequence[str], dict[str, Any]]:
-        fields = self.extensions.handshakeFields()
-        if self.port:
-            fields["listenPort"] = self.port
-        return self.extensions.names, fields
-
-    def peerExtended(self, peer: PeerProtocol) -> None:
-        self.extensions.peerExtended(peer)
-
-    def extensionMessage(self, peer: PeerProtocol, name: str, payload: bytes) -> None:
-        self.extensions.received(peer, name, payload)
-
-    def dhtPort(self) -> Optional[int]:
-        """
-        @return: the UDP port of our DHT node, if one of the torrent's
-            sources is the DHT and it listens.
-        """
-        for source in self.sources:
-            if IDHTPortListener.providedBy(source):
-                return source.dhtPort()
-        return None
-
-    def peerPort(self, peer: PeerProtocol, port: int) -> None:
-        """
-        The peer's DHT node listens on UDP C{port} (BEP 5): tell our DHT
-        source, if any, so that our node can add it.
-        """
-        if peer.address is None:
-            return
-        for source in self.sources:
-            if IDHTPortListener.providedBy(source):
-                source.peerDHTPort(peer.address[0], port)
-
     # Snapshots.
 
     def status(self) -> TorrentStatus:
@@ -597,6 +573,8 @@ class Torrent:
             maxPeers=self.config.maxPeers,
             seedRatio=self.config.seedRatio,
             seedTime=self.config.seedTime,
+            maxUploadRate=self.config.maxUploadRate,
+            maxDownloadRate=self.config.maxDownloadRate,
         )
 
     def fileStatuses(self) -> list[FileStatus]:
@@ -617,12 +595,15 @@ class Torrent:
     def setOptions(self, **changes: Any) -> None:
         """
         Change some of the torrent's L{TorrentConfig} while it runs:
-        C{sequential}, C{maxPeers}, C{seedRatio}, C{seedTime}.
+        C{sequential}, C{maxPeers}, C{seedRatio}, C{seedTime},
+        C{maxUploadRate}, C{maxDownloadRate}.
 
         @raise bittwist.errors.UsageError: for another option, or a value
             L{TorrentConfig} refuses.
         """
-        unknown = set(changes) - {"sequential", "maxPeers", "seedRatio", "seedTime"}
+        unknown = set(changes) - {
+            "sequential", "maxPeers", "seedRatio", "seedTime", "maxUploadRate", "maxDownloadRate"
+        }
         if unknown:
             raise UsageError(f"cannot change {', '.join(sorted(unknown))} of a running torrent")
         self.config = config = dataclasses.replace(self.config, **changes)
@@ -630,6 +611,8 @@ class Torrent:
         self.swarm.setConfig(config)
         self.upload.seedRatio = config.seedRatio
         self.upload.seedTime = config.seedTime
+        self.ownUploadLimit.setRate(config.maxUploadRate)
+        self.ownDownloadLimit.setRate(config.maxDownloadRate)
         if self.state in ACTIVE:
             # A new goal is looked at within a tick.
             self._ticks.wake(self)
