@@ -59,7 +59,7 @@ class ITickService(Interface):
 @implementer(ITickService)
 class TickService:
     """
-    One L{LoopingCall}, running only while something is awake.
+    One C{LoopingCall}, running only while something is awake.
 
     @ivar period: seconds between rounds.
     """
