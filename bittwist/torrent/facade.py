@@ -669,6 +669,8 @@ class Torrent:
         if self.state is _State.DOWNLOADING and complete:
             self._completed()
         elif self.state in (_State.SEEDING, _State.FINISHED) and not complete:
+            # Seeds we dropped as "both seeding" have what we now want.
+            self.swarm.resetBackoff()
             self._move(_In.WANT_MORE)
             self.download.refreshInterest()
 
