@@ -39,6 +39,10 @@ class TorrentConfig:
     @ivar announce: whether to use the torrent's trackers.
     @ivar sequential: download pieces in order, lowest first (to play a
         file while it downloads), instead of rarest first.
+    @ivar maxUploadRate: bytes per second this torrent sends, within the
+        session's limit; 0 for no limit of its own.
+    @ivar maxDownloadRate: bytes per second this torrent receives, within
+        the session's limit; 0 for no limit of its own.
     @ivar filePriorities: per file but pad files, in order: 0 to skip it
         (not downloaded, not created), 1 normal, 2 high (downloaded first);
         files beyond its end are normal.
@@ -52,6 +56,8 @@ class TorrentConfig:
     seedTime: Optional[float] = None
     announce: bool = True
     sequential: bool = False
+    maxUploadRate: int = 0
+    maxDownloadRate: int = 0
     filePriorities: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
@@ -70,6 +76,9 @@ class TorrentConfig:
                 raise UsageError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.uploadSlots < 0:
             raise UsageError(f"uploadSlots must not be negative, not {self.uploadSlots}")
+        for name in ("maxUploadRate", "maxDownloadRate"):
+            if getattr(self, name) < 0:
+                raise UsageError(f"{name} must be 0 (no limit) or more, not {getattr(self, name)}")
         for name in ("seedRatio", "seedTime"):
             value = getattr(self, name)
             if value is not None and not value >= 0:

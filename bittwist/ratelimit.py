@@ -14,12 +14,12 @@ zero. So one block is never split, and over time the rate is the limit.
 
 import re
 from collections import deque
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
-__all__ = ["TokenBucket", "parseRate"]
+__all__ = ["TokenBucket", "BucketChain", "parseRate"]
 
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30}
 _RATE = re.compile(r"\s*(\d+(?:\.\d*)?)\s*([KMG]?)(?:I?B)?(?:/S)?\s*\Z", re.IGNORECASE)
@@ -203,3 +203,81 @@ class TokenBucket:
                 callback()
         if self._waiters or self._watchers:
             self._schedule()
+
+
+class BucketChain:
+    """
+    Two buckets spent together: a torrent's own limit and the session's
+    (either may be unlimited). It offers what the download and upload parts
+    use of a L{TokenBucket}: a spend goes through when both allow it, and
+    is taken from both.
+
+    @ivar buckets: the buckets, the torrent's first.
+    """
+
+    def __init__(self, *buckets: TokenBucket) -> None:
+        self.buckets = buckets
+
+    @property
+    def limited(self) -> bool:
+        """
+        Whether either bucket limits.
+        """
+        return any(bucket.limited for bucket in self.buckets)
+
+    def available(self) -> float:
+        """
+        @return: the tokens the tighter bucket holds now.
+        """
+        return min(bucket.available() for bucket in self.buckets)
+
+    def allows(self) -> bool:
+        """
+        @return: whether both buckets let a spend start now.
+        """
+        return all(bucket.allows() for bucket in self.buckets)
+
+    def consume(self, amount: float) -> None:
+        """
+        Spend (or, negative, give back) C{amount} in both buckets.
+        """
+        for bucket in self.buckets:
+            bucket.consume(amount)
+
+    def whenAvailable(self, callback: Callable[[], None]) -> None:
+        """
+        Call C{callback} once, when both buckets allow a spend.
+        """
+        for bucket in self.buckets:
+            if not bucket.allows():
+                bucket.whenAvailable(lambda: self.whenAvailable(callback))
+                return
+        callback()
+
+    def acquire(self, amount: float) -> Deferred[None]:
+        """
+        Spend C{amount} in each bucket in turn, each as soon as it allows:
+        each bucket keeps its own queue, so peers take their turns in the
+        torrent's bucket and torrents theirs in the session's.
+
+        @return: fires once spent in both (already fired if it could be
+            spent at once); cancelling it gives up (tokens already taken
+            from the first bucket stay spent).
+        """
+        limited = [bucket for bucket in self.buckets if bucket.limited]
+        if not limited:
+            return succeed(None)
+        if len(limited) == 1:
+            # The bucket's own Deferred: whether it fired at once shows.
+            return limited[0].acquire(amount)
+        first, second = limited
+        inner = first.acquire(amount)
+        inner.addCallback(lambda _: second.acquire(amount))
+        result: Deferred[None] = Deferred(lambda _: inner.cancel())
+
+        def failed(failure: Any) -> None:
+            if not result.called:
+                result.errback(failure)
+
+        inner.addCallbacks(result.callback, failed)
+        return result

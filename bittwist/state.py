@@ -485,6 +485,8 @@ TORRENT_OPTIONS: dict[str, tuple[type, ...]] = {
     "maxPeers": (int,),
     "seedRatio": (int, float, type(None)),
     "seedTime": (int, float, type(None)),
+    "maxUploadRate": (int,),
+    "maxDownloadRate": (int,),
     "filePriorities": (list,),
 }
 """

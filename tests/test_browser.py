@@ -425,13 +425,23 @@ class BrowserTests(TestCase):
         self.assertIn("the server answered 404", error)
         self.assertEqual(len(self.service.session.torrents), 2)
 
-    @inlineCallbacks
     def test_peersAndTrackers(self) -> Any:
         """
         The detail of a torrent shows its peers with their client and
-        source, and its trackers with their status; "Announce now" asks the
-        tracker again.
+        source, its files, and its trackers with their status; "Announce
+        now" asks the tracker again; its options and limits, and the
+        session's limits, are set from their controls.
         """
+        return self.detailAndControls(width=1280, height=860, mobile=False)
+
+    def test_peersAndTrackersPhone(self) -> Any:
+        """
+        The same tabs and controls work on a phone-sized screen (420 px).
+        """
+        return self.detailAndControls(width=420, height=860, mobile=True)
+
+    @inlineCallbacks
+    def detailAndControls(self, **pageSize: Any) -> Any:
         trackerPort = reactor.listenTCP(0, makeTrackerSite(reactor), interface="127.0.0.1")
         self.addCleanup(trackerPort.stopListening)
         announceURL = f"http://127.0.0.1:{trackerPort.getHost().port}/announce"
@@ -443,7 +453,7 @@ class BrowserTests(TestCase):
             createTorrent(payload, pieceLength=16384, trackers=[announceURL]),
             os.path.dirname(payload),
         )
-        page = yield Page.open(self.browser, self.url)
+        page = yield Page.open(self.browser, self.url, **pageSize)
         yield page.waitFor("document.readyState === 'complete'", what="the page to load")
 
         # The downloading torrent: its libtorrent seeder, given by hand.
@@ -482,6 +492,7 @@ class BrowserTests(TestCase):
             "document.getElementById('max-peers').value = '12';"
             "document.getElementById('seed-ratio').value = '1.5';"
             "document.getElementById('seed-time').value = '30';"
+            "document.getElementById('torrent-down').value = '100';"
             "document.getElementById('limits-button').click()"
         )
         yield page.waitFor(
@@ -489,7 +500,11 @@ class BrowserTests(TestCase):
             what="the page to confirm the limits",
         )
         config = self.torrent.config
-        self.assertEqual((config.maxPeers, config.seedRatio, config.seedTime), (12, 1.5, 1800))
+        self.assertEqual(
+            (config.maxPeers, config.seedRatio, config.seedTime, config.maxDownloadRate),
+            (12, 1.5, 1800, 100 * 1024),
+        )
+        self.assertEqual(self.torrent.ownDownloadLimit.rate, 100 * 1024)
 
         # The session's rate limits, from the header's form.
         down = yield page.evaluate("document.getElementById('max-down').value")
@@ -513,7 +528,7 @@ class BrowserTests(TestCase):
             what="the tracker row to say working",
         )
         self.assertEqual(cells[0], announceURL)
-        yield page.screenshot(os.path.join(self.folder, "trackers.png"))
+        yield page.screenshot(os.path.join(self.folder, f"trackers-{pageSize['width']}.png"))
         nextCell = "document.querySelector('#tracker-rows tr').cells[4].textContent"
         before = yield page.evaluate(nextCell)
         self.assertIn("min", before)

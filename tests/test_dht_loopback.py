@@ -1,6 +1,6 @@
 """
 Integration tests of the DHT on 127.0.0.1: a dozen of our nodes, and
-libtorrent's DHT among them.
+libtorrent's DHT among them, and a mixed dozen of both.
 """
 
 import os
@@ -60,6 +60,20 @@ class LoopbackDHTTestCase(TestCase):
         self.addCleanup(peer.stop)
         return peer
 
+    @inlineCallbacks
+    def waitFor(self, condition, timeout: float, what: str, peer: LibtorrentDHT, retry=None):
+        """
+        Poll C{condition} every 0.2 s on the real reactor, calling C{retry}
+        each time, and fail with libtorrent's last alerts after C{timeout}.
+        """
+        for _ in range(int(timeout / 0.2)):
+            if condition():
+                return
+            if retry is not None:
+                retry()
+            yield _sleep(0.2)
+        self.fail(f"{what} within {timeout} s; libtorrent said:\n" + "\n".join(peer.alerts[-20:]))
+
 
 class OurDHTTests(LoopbackDHTTestCase):
     """
@@ -105,16 +119,6 @@ class LibtorrentInteropTests(LoopbackDHTTestCase):
     """
     libtorrent's DHT node joins ours on 127.0.0.1.
     """
-
-    @inlineCallbacks
-    def waitFor(self, condition, timeout: float, what: str, peer: LibtorrentDHT, retry=None):
-        for _ in range(int(timeout / 0.2)):
-            if condition():
-                return
-            if retry is not None:
-                retry()
-            yield _sleep(0.2)
-        self.fail(f"{what} within {timeout} s; libtorrent said:\n" + "\n".join(peer.alerts[-20:]))
 
     @inlineCallbacks
     def test_libtorrentFindsOurAnnounce(self):
@@ -310,3 +314,86 @@ class SeedThroughDHTTests(LoopbackDHTTestCase):
         else:
             self.fail(f"bittwist did not download after the metadata ({torrent.state})")
         self.assertEqual(digestTree(os.path.join(leechDir, "payload")), digestTree(os.path.join(seedDir, "payload")))
+
+
+class MixedDHTTests(LoopbackDHTTestCase):
+    """
+    One loopback DHT of a dozen nodes: eight of ours and four libtorrent
+    sessions' DHT nodes, all joined through our first node.
+    """
+
+    size = 8
+    libtorrents = 4
+
+    @inlineCallbacks
+    def setUp(self):
+        yield super().setUp()
+        self.peers = [self.startLibtorrent() for _ in range(self.libtorrents)]
+        for peer in self.peers:
+            yield self.waitFor(lambda: peer.nodeCount() >= K, 10, "libtorrent joined too few nodes", peer)
+        # libtorrent's node ids, as they answer on the wire.
+        self.ltIdOf = {}
+        for peer in self.peers:
+            response = yield self.nodes[0].ping(("127.0.0.1", peer.port))
+            self.ltIdOf[peer] = response.senderId
+
+    @inlineCallbacks
+    def test_lookupsConvergeOnMixedNodes(self):
+        """
+        A get_peers lookup from one of our nodes, for a target next to each
+        libtorrent node's id in turn, ends on the K nodes truly closest to it
+        among all eleven others: libtorrent's and ours alike, libtorrent's
+        own node first.
+        """
+        asker = self.nodes[2]
+        everyone = [(n.nodeId, ("127.0.0.1", self.portOf[n])) for n in self.nodes if n is not asker]
+        everyone += [(self.ltIdOf[p], ("127.0.0.1", p.port)) for p in self.peers]
+        for peer in self.peers:
+            target = self.ltIdOf[peer][:19] + bytes([self.ltIdOf[peer][19] ^ 1])
+            expected = sorted(everyone, key=lambda entry: distance(entry[0], target))[:K]
+            result = yield asker.getPeers(target)
+            self.assertEqual([(info.nodeId, info.address) for info, _ in result.closest], expected)
+            self.assertEqual(result.closest[0][0].address, ("127.0.0.1", peer.port))
+            # Every one of them gave a token to announce with.
+            self.assertNotIn(None, [token for _, token in result.closest])
+
+    @inlineCallbacks
+    def test_weFindLibtorrentsAnnounce(self):
+        """
+        One libtorrent node announces an info hash; a get_peers lookup from
+        one of our nodes finds it.
+        """
+        infoHash = self.rng.randbytes(20)
+        self.peers[1].announce(infoHash, 40001)
+        for _ in range(50):
+            result = yield self.nodes[5].getPeers(infoHash)
+            if ("127.0.0.1", 40001) in result.peers:
+                break
+            yield _sleep(0.2)
+        else:
+            self.fail("libtorrent's announce was not found:\n" + "\n".join(self.peers[1].alerts[-20:]))
+
+    @inlineCallbacks
+    def test_libtorrentFindsOurAnnounce(self):
+        """
+        One of our nodes announces an info hash; libtorrent's
+        C{dht_get_peers} from another session finds it.
+        """
+        infoHash = self.rng.randbytes(20)
+        result = yield self.nodes[6].getPeers(infoHash)
+        acknowledged = yield self.nodes[6].announcePeer(result, 51414)
+        self.assertEqual(acknowledged, K)
+        peer = self.peers[3]
+        ticks = iter(range(1000))
+
+        def askEveryTwoSeconds() -> None:
+            if next(ticks) % 10 == 0:
+                peer.getPeers(infoHash)
+
+        yield self.waitFor(
+            lambda: ("127.0.0.1", 51414) in peer.found.get(infoHash, ()),
+            20,
+            "libtorrent did not find the peer",
+            peer,
+            retry=askEveryTwoSeconds,
+        )

@@ -263,6 +263,19 @@ class QueryingTests(NodeTestCase):
         self.receive(Error(query.transactionId, 202, "busy"))
         self.assertEqual(self.failureResultOf(d, DHTQueryError).value.code, 202)
 
+    def test_errorTextEscaped(self) -> None:
+        """
+        The text of a node's error answer reaches our error message escaped:
+        a node cannot send terminal escape codes or forge log lines.
+        """
+        d = self.node.ping(SOURCE)
+        (query, _), = self.sent()
+        self.receive(Error(query.transactionId, 201, "\x1b[2Jbusy\nfake line"))
+        message = str(self.failureResultOf(d, DHTQueryError).value)
+        self.assertNotIn("\x1b", message)
+        self.assertNotIn("\n", message)
+        self.assertIn("\\x1b[2Jbusy\\x0afake line", message)
+
     def test_pendingBounded(self) -> None:
         # The bootstrap lookup's query is one of them.
         waiting = [self.node.ping(("10.3.0.1", n + 1)) for n in range(MAX_PENDING - 1)]

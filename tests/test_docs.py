@@ -4,6 +4,10 @@ C{docs} environment builds it; the user guide covers every option and state,
 and its commands run.
 """
 
+import ast
+import importlib
+import inspect
+import operator
 import os
 import re
 import shlex
@@ -175,3 +179,149 @@ class UserGuideTests(SynchronousTestCase):
         self.assertIn("--seed-time 0", self.usage)
         for policy in ("`prefer`", "`require`", "`off`"):
             self.assertIn(policy, self.usage)
+
+
+#: A limit named in C{docs/security.md}: C{`module.NAME = value`}.
+_LIMIT_MARKER = re.compile(r"`([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)+) = ([^`]+)`")
+
+_OPERATORS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Pow: operator.pow,
+    ast.FloorDiv: operator.floordiv,
+}
+
+
+def documentedLimits(text: str) -> list[tuple[str, str]]:
+    """
+    @return: the C{(dotted name, value expression)} of every limit marker in
+        C{text}.
+    """
+    return _LIMIT_MARKER.findall(text)
+
+
+def codeValue(dotted: str) -> tuple[object, dict[str, object]]:
+    """
+    Find what a marker's name names: a module's constant, a class attribute,
+    or a keyword argument's default (C{module.Class.argument},
+    C{module.function.argument}).
+
+    @param dotted: the name under C{bittwist}, e.g. C{dht.node.MAX_VALUES}.
+    @return: its value, and the namespace of its module (for the names a
+        value expression uses).
+    @raise LookupError: if the name names nothing.
+    """
+    parts = dotted.split(".")
+    module = None
+    for end in range(len(parts) - 1, 0, -1):
+        try:
+            module = importlib.import_module("bittwist." + ".".join(parts[:end]))
+        except ImportError:
+            continue
+        break
+    if module is None:
+        raise LookupError(f"no module bittwist.{dotted}")
+    value: object = module
+    for name in parts[end:]:
+        if hasattr(value, name):
+            value = getattr(value, name)
+            continue
+        try:
+            parameter = inspect.signature(value).parameters[name]  # type: ignore[arg-type]
+        except (TypeError, ValueError, KeyError):
+            raise LookupError(f"bittwist.{dotted}: no {name!r} in {value!r}") from None
+        if parameter.default is inspect.Parameter.empty:
+            raise LookupError(f"bittwist.{dotted}: {name!r} has no default")
+        value = parameter.default
+    return value, vars(module)
+
+
+def evaluate(expression: str, namespace: dict[str, object]) -> object:
+    """
+    @return: the value of a marker's expression: numbers, strings and bytes,
+        C{+ - * ** //}, and names of the module's constants.
+    @raise ValueError: for anything else.
+    """
+
+    def walk(node: ast.AST) -> object:
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, bytes)):
+            return node.value
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+            return _OPERATORS[type(node.op)](walk(node.left), walk(node.right))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -walk(node.operand)  # type: ignore[operator]
+        if isinstance(node, ast.Name) and node.id in namespace:
+            return namespace[node.id]
+        raise ValueError(f"not a simple value: {ast.dump(node)}")
+
+    return walk(ast.parse(expression.strip(), mode="eval").body)
+
+
+def limitMismatches(text: str) -> list[str]:
+    """
+    @return: a line for each limit marker of C{text} whose name names
+        nothing in the code or whose value differs from the code's.
+    """
+    wrong = []
+    for dotted, expression in documentedLimits(text):
+        try:
+            actual, namespace = codeValue(dotted)
+            stated = evaluate(expression, namespace)
+        except (LookupError, ValueError, SyntaxError) as e:
+            wrong.append(f"`{dotted} = {expression}`: {e}")
+            continue
+        if stated != actual or type(stated) is not type(actual):
+            wrong.append(f"`{dotted} = {expression}`: the code has {actual!r}")
+    return wrong
+
+
+class SecurityDocTests(SynchronousTestCase):
+    """
+    C{docs/security.md} states each limit as C{`module.NAME = value`}; the
+    code must agree.
+    """
+
+    def test_limitsMatchTheCode(self):
+        """
+        Every limit named in the threat model exists in the code with the
+        value the page states.
+        """
+        self.assertEqual(limitMismatches(readDoc("docs", "security.md")), [])
+
+    def test_everyDoorHasLimits(self):
+        """
+        Each section of the threat model names its limits as markers (so a
+        change of syntax cannot make the check above vacuous).
+        """
+        text = readDoc("docs", "security.md")
+        sections = re.split(r"^## ", text, flags=re.M)[1:]
+        titles = [section.splitlines()[0] for section in sections]
+        self.assertEqual(
+            titles,
+            ["Peers", "Trackers", "Torrent files and magnet links", "Web clients", "The DHT", "Local users"],
+        )
+        for title, section in zip(titles, sections):
+            self.assertGreaterEqual(len(documentedLimits(section)), 3, title)
+
+    def test_mismatchesFound(self):
+        """
+        A wrong value, a wrong type, a name that names nothing and a value
+        that is no simple expression are each reported; constants, class
+        attributes, defaults and expressions over module names are read.
+        """
+        self.assertEqual(
+            limitMismatches(
+                "`wire.MAX_BLOCK_LENGTH = 131072`, `wire.MAX_MESSAGE_LENGTH = 1 + 8 + MAX_BLOCK_LENGTH`, "
+                "`tracker.Announcer.BACKOFF_MAX = 30 * 60`, `dht.node.DHTNode.answerRate = 5.0`, "
+                "`config.TorrentConfig.maxPeers = 50`, `web.site.CSRF_HEADER = b\"x-bittwist\"`"
+            ),
+            [],
+        )
+        wrong = limitMismatches(
+            "`wire.MAX_BLOCK_LENGTH = 131073` `dht.node.DHTNode.answerRate = 5` `wire.NO_SUCH = 1` "
+            "`nosuchmodule.X = 1` `wire.MAX_BLOCK_LENGTH = len('x')`"
+        )
+        self.assertEqual(len(wrong), 5, wrong)
+        self.assertIn("the code has 131072", wrong[0])
+        self.assertIn("the code has 5.0", wrong[1])

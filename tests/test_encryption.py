@@ -627,6 +627,9 @@ class FakeTorrent:
     def ourBitfield(self):
         return None
 
+    def dhtPort(self):
+        return None
+
     def peerDisconnected(self, peer, reason) -> None:
         pass
 

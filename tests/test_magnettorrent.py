@@ -9,7 +9,7 @@ import hashlib
 import os
 
 from twisted.internet import reactor
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet.defer import TimeoutError, inlineCallbacks
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
@@ -277,8 +277,14 @@ class MagnetInteropTests(TestCase):
             f"magnet:?xt=urn:btih:{infoHash.hex()}&dn=payload&x.pe=127.0.0.1:{seeder.port}",
             downloadDir,
         )
-        torrent = yield magnet.whenTorrent()
+        try:
+            torrent = yield magnet.whenTorrent().addTimeout(45, reactor)
+        except TimeoutError:
+            self.fail(f"no metadata in 45 s: {magnet.status()}, {magnet.peerStatuses()}")
         self.assertEqual(torrent.metainfo.infoBytes, parse(data).infoBytes)
-        yield torrent.whenComplete()
+        try:
+            yield torrent.whenComplete().addTimeout(45, reactor)
+        except TimeoutError:
+            self.fail(f"not complete in 45 s: {torrent.status()}, {torrent.peerStatuses()}")
         self.assertEqual(digestTree(downloadDir), digestTree(seedDir))
         self.assertEqual(torrent.status().hashFailures, 0)

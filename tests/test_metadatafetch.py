@@ -21,7 +21,12 @@ from bittwist.extensions.ut_metadata import (
 )
 from bittwist.magnet import torrentFile
 from bittwist.metainfo import createTorrent, parse
-from bittwist.torrent.metadatafetch import REQUEST_TIMEOUT, REQUESTS_PER_PEER, MetadataFetcher
+from bittwist.torrent.metadatafetch import (
+    REQUEST_TIMEOUT,
+    REQUESTS_PER_PEER,
+    RETRY_AFTER,
+    MetadataFetcher,
+)
 
 
 class FakePeer:
@@ -164,6 +169,26 @@ class MetadataFetcherTests(SynchronousTestCase):
         self.fetcher.received(a, MetadataReject(0).encode())
         self.fetcher.peerReady(b)
         self.assertIn(0, b.requested())
+
+    def test_onlyPeerAskedAgain(self) -> None:
+        """
+        The only peer, having rejected a piece or let a request time out,
+        is asked for it again after L{RETRY_AFTER}: the fetch does not stall.
+        """
+        peer = FakePeer("only", len(self.metadata))
+        d = self.fetcher.whenFetched()
+        self.fetcher.peerReady(peer)
+        self.assertEqual(peer.requested(), [0, 1, 2, 3])
+        self.fetcher.received(peer, MetadataReject(0).encode())
+        self.clock.advance(RETRY_AFTER)
+        self.assertEqual(peer.requested(), [0, 1, 2, 3, 0])
+        # Pieces 1 to 3 time out: asked again after the delay.
+        self.clock.advance(REQUEST_TIMEOUT - RETRY_AFTER)
+        self.clock.advance(RETRY_AFTER)
+        self.assertEqual(sorted(peer.requested()[5:]), [0, 1, 2, 3])
+        for piece in range(4):
+            self.fetcher.received(peer, data(self.metadata, piece))
+        self.assertEqual(self.successResultOf(d), self.metadata)
 
     def test_wrongMetadataDropsSenders(self) -> None:
         """

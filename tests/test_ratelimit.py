@@ -8,7 +8,7 @@ from twisted.internet.defer import CancelledError
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from bittwist.ratelimit import TokenBucket, parseRate
+from bittwist.ratelimit import BucketChain, TokenBucket, parseRate
 
 BLOCK = 16384
 
@@ -251,3 +251,69 @@ class TokenBucketTests(SynchronousTestCase):
         A negative rate is refused.
         """
         self.assertRaises(ValueError, TokenBucket, self.clock, -1)
+
+
+class BucketChainTests(SynchronousTestCase):
+    """
+    Tests for L{BucketChain}: a torrent's limit within the session's.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+
+    def pump(self, chain: BucketChain, seconds: float) -> int:
+        """
+        A greedy sender through C{chain} for C{seconds}.
+
+        @return: the bytes it got.
+        """
+        sent = [0]
+        stopAt = self.clock.seconds() + seconds
+
+        def again(_: object = None) -> None:
+            if self.clock.seconds() < stopAt:
+                chain.acquire(BLOCK).addCallback(granted)
+
+        def granted(_: object) -> None:
+            sent[0] += BLOCK
+            again()
+
+        again()
+        for _ in range(int(seconds * 100)):
+            self.clock.advance(0.01)
+        return sent[0]
+
+    def test_tighterWins(self) -> None:
+        """
+        The spends go at the rate of the tighter bucket, whichever it is;
+        both buckets are charged.
+        """
+        for own, shared, expected in ((100_000, 0, 100_000), (0, 50_000, 50_000), (100_000, 50_000, 50_000)):
+            ownBucket, sharedBucket = TokenBucket(self.clock, own), TokenBucket(self.clock, shared)
+            chain = BucketChain(ownBucket, sharedBucket)
+            self.assertEqual(chain.limited, bool(own or shared))
+            rate = self.pump(chain, 10) / 10
+            self.assertTrue(0.85 <= rate / expected <= 1.15, f"{own}, {shared}: {rate}")
+
+    def test_unlimited(self) -> None:
+        """
+        Two unlimited buckets never make a spend wait.
+        """
+        chain = BucketChain(TokenBucket(self.clock), TokenBucket(self.clock))
+        self.assertFalse(chain.limited)
+        self.assertTrue(chain.acquire(10**9).called)
+        called = []
+        chain.whenAvailable(lambda: called.append(True))
+        self.assertEqual(called, [True])
+
+    def test_cancel(self) -> None:
+        """
+        A waiting spend can be cancelled.
+        """
+        own, shared = TokenBucket(self.clock, 1000), TokenBucket(self.clock, 1000)
+        chain = BucketChain(own, shared)
+        chain.consume(10_000)
+        d = chain.acquire(100)
+        self.assertNoResult(d)
+        d.cancel()
+        self.failureResultOf(d, CancelledError)

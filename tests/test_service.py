@@ -405,16 +405,20 @@ class StateFolderTests(SynchronousTestCase):
         torrent = service.addTorrent(self.data, "downloads", announce=False)
         service.startService()
         service.setSequential(self.infoHash, True)
-        service.setTorrentOptions(self.infoHash, maxPeers=7, seedRatio=2.5, seedTime=None)
+        service.setTorrentOptions(
+            self.infoHash, maxPeers=7, seedRatio=2.5, seedTime=None, maxDownloadRate=50_000
+        )
         self.assertEqual(
             (torrent.config.maxPeers, torrent.upload.seedRatio, torrent.download.picker.sequential),
             (7, 2.5, True),
         )
+        self.assertEqual(torrent.ownDownloadLimit.rate, 50_000)
         self.assertRaises(UsageError, service.setTorrentOptions, self.infoHash, maxPeers=0)
         self.assertRaises(UsageError, service.setTorrentOptions, self.infoHash, uploadSlots=9)
         self.assertEqual(torrent.config.maxPeers, 7)
         self.assertEqual(
-            self.saved()["options"], {"sequential": True, "maxPeers": 7, "seedRatio": 2.5, "seedTime": None}
+            self.saved()["options"],
+            {"sequential": True, "maxPeers": 7, "seedRatio": 2.5, "seedTime": None, "maxDownloadRate": 50_000},
         )
         self.successResultOf(service.stopService())
         again = self.makeService()
@@ -423,6 +427,7 @@ class StateFolderTests(SynchronousTestCase):
         self.assertTrue(torrent.status().sequential)
         self.assertTrue(torrent.download.picker.sequential)
         self.assertEqual((torrent.config.maxPeers, torrent.config.seedRatio), (7, 2.5))
+        self.assertEqual(torrent.ownDownloadLimit.rate, 50_000)
 
     def test_filePrioritiesRemembered(self) -> None:
         """

@@ -22,7 +22,7 @@ from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.task import deferLater
 from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import EventLoggingObserver, MemoryReactorClock, StringTransport
-from twisted.logger import globalLogPublisher
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.python import usage
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
@@ -1312,6 +1312,21 @@ class MagnetApiTests(WebTestCase):
         response, body = self.request("DELETE", "/api/torrents/" + "ab" * 20 + "?deleteData=1", headers=CHANGE)
         self.assertEqual(response.code, 200, body)
         self.assertNotIn(bytes.fromhex("ab" * 20), self.service.session.torrents)
+
+    def test_nameLoggedEscaped(self) -> None:
+        """
+        A link's C{dn} reaches the log escaped: terminal escape codes and
+        newlines in it are written as C{\\x1b} and C{\\x0a}.
+        """
+        log = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        link = "magnet:?xt=urn:btih:" + "cd" * 20 + "&dn=%1B%5B2Jx%0Afake%20line"
+        response, body = self.request(
+            "POST", "/api/torrents", data=json.dumps({"magnet": link}).encode(),
+            headers={**CHANGE, "Content-Type": "application/json"},
+        )
+        self.assertEqual(response.code, 201, body)
+        [added] = [formatEvent(e) for e in log if "magnet link added" in formatEvent(e)]
+        self.assertEqual(added, "\\x1b[2Jx\\x0afake line: magnet link added through the web page")
 
     def test_badMagnet(self) -> None:
         """

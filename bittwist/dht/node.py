@@ -50,6 +50,7 @@ from bittwist.dht.routing import K, NodeState, RoutingTable
 from bittwist.dht.storage import PeerStore
 from bittwist.dht.tokens import TokenKeeper
 from bittwist.errors import DHTQueryError, KRPCError
+from bittwist.safetext import printable
 
 __all__ = [
     "DEFAULT_BOOTSTRAP",
@@ -315,7 +316,7 @@ class DHTNode(DatagramProtocol):
             entry.deferred.callback(message)
         else:
             entry.deferred.errback(
-                DHTQueryError(address, f"error {message.code}: {message.message}", message.code)
+                DHTQueryError(address, f"error {message.code}: {printable(message.message)}", message.code)
             )
 
     # -- sending -----------------------------------------------------------

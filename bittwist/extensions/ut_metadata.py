@@ -331,6 +331,15 @@ class MetadataAssembler:
         self._forget(peer, piece)
         self._rejected.setdefault(piece, set()).add(peer)
 
+    def forgive(self, peer: Hashable) -> None:
+        """
+        Forget what C{peer} rejected or let time out, so that it may be
+        asked for those pieces again (a peer may reject while it is still
+        busy, and with one peer there is nobody else to ask).
+        """
+        for rejecters in self._rejected.values():
+            rejecters.discard(peer)
+
     def peerLost(self, peer: Hashable) -> None:
         """
         Forget every request to C{peer}, which is gone.

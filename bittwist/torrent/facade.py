@@ -26,7 +26,7 @@ from bittwist.factory import PeerDialer
 from bittwist.metainfo import Metainfo
 from bittwist.peer import PeerProtocol
 from bittwist.picker import NORMAL, SKIP, piecePriorities
-from bittwist.ratelimit import TokenBucket
+from bittwist.ratelimit import BucketChain, TokenBucket
 from bittwist.safetext import printable
 from bittwist.sources import IPeerSource, ISourceOwner, trackerStatusesOf
 from bittwist.sources.dht import IDHTPortListener
@@ -127,11 +127,17 @@ class Torrent:
         self.swarm = Swarm(
             self, dialer or PeerDialer(reactor, peerId), config, reactor, candidateBudget
         )
+        # Its own limits, within the session's (the buckets it shares).
+        self.ownUploadLimit = TokenBucket(reactor, config.maxUploadRate)
+        self.ownDownloadLimit = TokenBucket(reactor, config.maxDownloadRate)
         self.download = Download(
             metainfo,
             storage,
             reactor,
-            downloadLimit if downloadLimit is not None else TokenBucket(reactor),
+            BucketChain(
+                self.ownDownloadLimit,
+                downloadLimit if downloadLimit is not None else TokenBucket(reactor),
+            ),
             self._pieceVerified,
             self._pieceFailed,
             self._fail,
@@ -146,7 +152,10 @@ class Torrent:
         self.upload = Upload(
             storage,
             reactor,
-            uploadLimit if uploadLimit is not None else TokenBucket(reactor),
+            BucketChain(
+                self.ownUploadLimit,
+                uploadLimit if uploadLimit is not None else TokenBucket(reactor),
+            ),
             config.uploadSlots,
             self._fail,
             seedRatio=config.seedRatio,
@@ -616,6 +625,8 @@ class Torrent:
             maxPeers=self.config.maxPeers,
             seedRatio=self.config.seedRatio,
             seedTime=self.config.seedTime,
+            maxUploadRate=self.config.maxUploadRate,
+            maxDownloadRate=self.config.maxDownloadRate,
         )
 
     def fileStatuses(self) -> list[FileStatus]:
@@ -686,13 +697,15 @@ class Torrent:
         """
         Change some of the torrent's L{TorrentConfig} while it runs:
         C{sequential}, C{maxPeers}, C{seedRatio}, C{seedTime},
-        C{filePriorities} (see L{setFilePriorities}).
+        C{maxUploadRate}, C{maxDownloadRate}, C{filePriorities} (see
+        L{setFilePriorities}).
 
         @raise bittwist.errors.UsageError: for another option, or a value
             L{TorrentConfig} refuses.
         """
         unknown = set(changes) - {
-            "sequential", "maxPeers", "seedRatio", "seedTime", "filePriorities"
+            "sequential", "maxPeers", "seedRatio", "seedTime", "maxUploadRate",
+            "maxDownloadRate", "filePriorities",
         }
         if unknown:
             raise UsageError(f"cannot change {', '.join(sorted(unknown))} of a running torrent")
@@ -704,13 +717,16 @@ class Torrent:
                 f"(0 skip, 1 normal, 2 high) for each, not {len(config.filePriorities)}"
             )
         self.config = config
-        if config.filePriorities != old.filePriorities:
-            self._applyFilePriorities(config.filePriorities)
-            self._filePrioritiesChanged()
         self.download.setSequential(config.sequential)
         self.swarm.setConfig(config)
         self.upload.seedRatio = config.seedRatio
         self.upload.seedTime = config.seedTime
+        self.ownUploadLimit.setRate(config.maxUploadRate)
+        self.ownDownloadLimit.setRate(config.maxDownloadRate)
+        if config.filePriorities != old.filePriorities:
+            # Last: it may move the torrent to seeding or downloading.
+            self._applyFilePriorities(config.filePriorities)
+            self._filePrioritiesChanged()
 
     def trackerStatuses(self) -> list[TrackerStatus]:
         """

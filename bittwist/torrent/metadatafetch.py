@@ -27,11 +27,17 @@ from bittwist.extensions.ut_metadata import (
     decodeMetadataMessage,
 )
 
-__all__ = ["MetadataFetcher", "REQUEST_TIMEOUT", "REQUESTS_PER_PEER"]
+__all__ = ["MetadataFetcher", "REQUEST_TIMEOUT", "REQUESTS_PER_PEER", "RETRY_AFTER"]
 
 REQUEST_TIMEOUT = 10.0
 """
 Seconds a peer has to answer a request for a piece of metadata.
+"""
+
+RETRY_AFTER = 5.0
+"""
+Seconds after a peer rejected a piece, or let a request time out, before
+it may be asked for that piece again.
 """
 
 REQUESTS_PER_PEER = 4
@@ -68,6 +74,7 @@ class MetadataFetcher:
         self.metadataSize: Optional[int] = None
         self._peers: set[Any] = set()
         self._timers: dict[tuple[Any, int], IDelayedCall] = {}
+        self._retries: dict[Any, IDelayedCall] = {}
         self._result: Optional[bytes] = None
         self._waiting: list[Deferred[bytes]] = []
 
@@ -117,6 +124,7 @@ class MetadataFetcher:
         timer.cancel()
         if isinstance(message, MetadataReject):
             self._assembler.receiveReject(peer, message)
+            self._retryLater(peer)
             self._askOthers()
             return
         assert isinstance(message, MetadataData)
@@ -137,6 +145,9 @@ class MetadataFetcher:
         self._peers.discard(peer)
         for key in [key for key in self._timers if key[0] is peer]:
             self._timers.pop(key).cancel()
+        retry = self._retries.pop(peer, None)
+        if retry is not None:
+            retry.cancel()
         if self._assembler is not None:
             self._assembler.peerLost(peer)
             self._askOthers()
@@ -169,9 +180,10 @@ class MetadataFetcher:
         """
         Stop fetching: forget every request and peer.
         """
-        for timer in self._timers.values():
+        for timer in list(self._timers.values()) + list(self._retries.values()):
             timer.cancel()
         self._timers.clear()
+        self._retries.clear()
         self._peers.clear()
 
     # Asking.
@@ -201,7 +213,23 @@ class MetadataFetcher:
         del self._timers[(peer, piece)]
         assert self._assembler is not None
         self._assembler.cancelRequest(peer, piece)
+        self._retryLater(peer)
         self._askOthers()
+
+    def _retryLater(self, peer: Any) -> None:
+        """
+        Let C{peer} be asked again, after L{RETRY_AFTER}, for what it
+        rejected or let time out.
+        """
+        if peer not in self._retries:
+            self._retries[peer] = self._reactor.callLater(RETRY_AFTER, self._retry, peer)
+
+    def _retry(self, peer: Any) -> None:
+        del self._retries[peer]
+        if self._assembler is None or peer not in self._peers or self._result is not None:
+            return
+        self._assembler.forgive(peer)
+        self._askMore(peer)
 
     def _finish(self, metadata: bytes) -> None:
         self._result = metadata

@@ -53,6 +53,14 @@ class TorrentStatus:
     """
     Its seed time goal, in seconds, if any.
     """
+    maxUploadRate: int = 0
+    """
+    Its own upload limit in bytes per second (0: only the session's).
+    """
+    maxDownloadRate: int = 0
+    """
+    Its own download limit in bytes per second (0: only the session's).
+    """
     metadataProgress: float = 1.0
     """
     The fraction of the metadata in: below 1 only while fetching it for a

@@ -381,7 +381,9 @@ class TorrentsResource(_JsonResource):
 
         def added(torrent: Torrent) -> None:
             name = torrent.metainfo.name
-            self.log.info("{name}: added through the web page from {url}", name=name, url=url)
+            self.log.info(
+                "{name}: added through the web page from {url}", name=printable(name), url=printable(url)
+            )
             self._changed()
             request.setHeader(b"location", f"/api/torrents/{torrent.infoHash.hex()}".encode("ascii"))
             answer(writeJson(request, torrentToJson(torrent), 201))
@@ -397,7 +399,7 @@ class TorrentsResource(_JsonResource):
             elif failure.check(BittwistError):
                 answer(errorJson(request, 400, str(failure.value)))
             else:
-                self.log.failure("Adding {url} failed", failure, url=url)
+                self.log.failure("Adding {url} failed", failure, url=printable(url))
                 answer(errorJson(request, 500, "internal error; see the log"))
 
         d.addCallbacks(added, failed)
@@ -415,7 +417,7 @@ class TorrentsResource(_JsonResource):
             return errorJson(request, 400, str(e))
         except UsageError as e:
             return errorJson(request, 409, str(e))
-        self.log.info("{name}: magnet link added through the web page", name=magnet.name)
+        self.log.info("{name}: magnet link added through the web page", name=printable(magnet.name))
         self._changed()
         request.setHeader(b"location", f"/api/torrents/{magnet.infoHash.hex()}".encode("ascii"))
         return writeJson(request, torrentToJson(magnet), 201)

@@ -162,6 +162,8 @@
       $("max-peers").value = t.maxPeers;
       $("seed-ratio").value = t.seedRatio === null ? "" : t.seedRatio;
       $("seed-time").value = t.seedTime === null ? "" : Math.round(t.seedTime / 60);
+      $("torrent-down").value = t.maxDownloadRate ? Math.round(t.maxDownloadRate / 1024) : "";
+      $("torrent-up").value = t.maxUploadRate ? Math.round(t.maxUploadRate / 1024) : "";
     }
     detailBusy = true;
     try {
@@ -355,6 +357,8 @@
       maxPeers: number("max-peers"),
       seedRatio: number("seed-ratio"),
       seedTime: minutes === null ? null : minutes * 60,
+      maxDownloadRate: Math.round((number("torrent-down") || 0) * 1024),
+      maxUploadRate: Math.round((number("torrent-up") || 0) * 1024),
     };
     if (body.maxPeers === null) delete body.maxPeers;
     try {
