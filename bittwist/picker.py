@@ -453,10 +453,8 @@ class PiecePicker:
             at random.
         """
         done, partial, filled = self.done, self._partial, self._filled
-        priorities = self._priorities
-        if priorities is not None:
-            # Skipped pieces count as done here: never drawn.
-            done = Bitfield(self.numPieces, [i for i, p in enumerate(priorities) if not p or i in done])
+        # Every piece wanted (None), or per piece whether it is.
+        wantedPiece = self._priorities
         chosen: list[int] = []
         # Draw indexes at random and keep the eligible ones: at the start of
         # a download nearly every piece is, and listing them all on each
@@ -470,6 +468,7 @@ class PiecePicker:
             if (
                 i in pieces and i not in partial and i not in done
                 and i not in filled and i not in chosen
+                and (wantedPiece is None or wantedPiece[i])
             ):
                 chosen.append(i)
             else:
@@ -479,6 +478,7 @@ class PiecePicker:
                 i
                 for i in pieces
                 if i not in done and i not in partial and i not in filled and i not in chosen
+                and (wantedPiece is None or wantedPiece[i])
             ]
             chosen += self._random.sample(candidates, min(wanted - len(chosen), len(candidates)))
         return chosen
