@@ -5,6 +5,7 @@ announcer and peers, driven through real L{PeerProtocol}s on
 L{StringTransport}s and a L{MemoryReactorClock}.
 """
 
+import dataclasses
 import os
 import random
 import struct
@@ -1630,6 +1631,19 @@ class FilePriorityTests(TorrentTestCase):
         self.assertIsNone(self.successResultOf(done))
         self.assertEqual(self.torrent.state, TorrentState.SEEDING)
         self.assertEqual(bytes(self.storage.data), self.payload)
+
+    def test_wantedLeft(self) -> None:
+        """
+        With files skipped, the status counts the bytes still wanted, and
+        the ETA is the time to get them.
+        """
+        self.makeTorrent()
+        self.assertIsNone(self.torrent.status().wantedLeft)
+        self.torrent.setFilePriorities([2])
+        status = self.torrent.status()
+        self.assertEqual(status.wantedLeft, TOTAL)
+        partial = dataclasses.replace(status, downloadRate=1000.0, wantedLeft=5000)
+        self.assertEqual(partial.eta, 5.0)
 
     def test_badPriorities(self) -> None:
         """

@@ -136,6 +136,18 @@ class Download:
         picker.setPriorities(priorities)
         self.refreshInterest()
 
+    def wantedLeft(self) -> Optional[int]:
+        """
+        @return: with pieces skipped, the bytes of wanted pieces not yet
+            verified; C{None} when every piece is wanted or before the
+            check.
+        """
+        priorities, picker = self._priorities, self.picker
+        if priorities is None or picker is None:
+            return None
+        done, size = picker.done, self._metainfo.pieceSize
+        return sum(size(i) for i, p in enumerate(priorities) if p and i not in done)
+
     def refreshInterest(self) -> None:
         """
         Tell each peer whether we want any of its pieces, and ask for them.

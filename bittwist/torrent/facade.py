@@ -625,6 +625,7 @@ class Torrent:
             maxPeers=self.config.maxPeers,
             seedRatio=self.config.seedRatio,
             seedTime=self.config.seedTime,
+            wantedLeft=download.wantedLeft(),
             maxUploadRate=self.config.maxUploadRate,
             maxDownloadRate=self.config.maxDownloadRate,
         )

@@ -61,6 +61,11 @@ class TorrentStatus:
     """
     Its own download limit in bytes per second (0: only the session's).
     """
+    wantedLeft: Optional[int] = None
+    """
+    With files skipped, the bytes of wanted pieces not yet verified;
+    C{None} when every file is wanted.
+    """
     metadataProgress: float = 1.0
     """
     The fraction of the metadata in: below 1 only while fetching it for a
@@ -75,7 +80,8 @@ class TorrentStatus:
         """
         if self.state is not TorrentState.DOWNLOADING or self.downloadRate <= 0:
             return None
-        return (self.totalLength - self.verifiedLength) / self.downloadRate
+        left = self.totalLength - self.verifiedLength if self.wantedLeft is None else self.wantedLeft
+        return left / self.downloadRate
 
     @property
     def progress(self) -> float:
