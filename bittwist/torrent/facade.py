@@ -29,10 +29,10 @@ from bittwist.picker import NORMAL, SKIP, piecePriorities
 from bittwist.ratelimit import BucketChain, TokenBucket
 from bittwist.safetext import printable
 from bittwist.sources import IPeerSource, ISourceOwner, trackerStatusesOf
-from bittwist.sources.dht import IDHTPortListener
 from bittwist.sources.pex import PeerExchange
 from bittwist.storage import IPieceStorage
 from bittwist.torrent.download import Download
+from bittwist.torrent.extensionevents import ExtensionEvents
 from bittwist.extensions.table import ExtensionTable
 from bittwist.torrent.metadataserver import MetadataServer
 from bittwist.torrent.lifecycle import ACTIVE, Lifecycle, TorrentInput, TorrentState
@@ -54,7 +54,7 @@ _State = TorrentState
 
 
 @implementer(ISourceOwner)
-class Torrent:
+class Torrent(ExtensionEvents):
     """
     Downloads and seeds one torrent.
 
@@ -561,39 +561,6 @@ class Torrent:
 
     def peerAllowedFast(self, peer: PeerProtocol, index: int) -> None:
         self.download.fill(peer)
-
-    def extendedHandshakeFields(self) -> tuple[Sequence[str], dict[str, Any]]:
-        fields = self.extensions.handshakeFields()
-        if self.port:
-            fields["listenPort"] = self.port
-        return self.extensions.names, fields
-
-    def peerExtended(self, peer: PeerProtocol) -> None:
-        self.extensions.peerExtended(peer)
-
-    def extensionMessage(self, peer: PeerProtocol, name: str, payload: bytes) -> None:
-        self.extensions.received(peer, name, payload)
-
-    def dhtPort(self) -> Optional[int]:
-        """
-        @return: the UDP port of our DHT node, if one of the torrent's
-            sources is the DHT and it listens.
-        """
-        for source in self.sources:
-            if IDHTPortListener.providedBy(source):
-                return source.dhtPort()
-        return None
-
-    def peerPort(self, peer: PeerProtocol, port: int) -> None:
-        """
-        The peer's DHT node listens on UDP C{port} (BEP 5): tell our DHT
-        source, if any, so that our node can add it.
-        """
-        if peer.address is None:
-            return
-        for source in self.sources:
-            if IDHTPortListener.providedBy(source):
-                source.peerDHTPort(peer.address[0], port)
 
     # Snapshots.
 

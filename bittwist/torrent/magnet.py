@@ -30,7 +30,7 @@ from bittwist.factory import PeerDialer
 from bittwist.magnet import MagnetLink, torrentFile
 from bittwist.peer import PeerProtocol
 from bittwist.sources import IPeerSource, trackerStatusesOf
-from bittwist.sources.dht import IDHTPortListener
+from bittwist.torrent.extensionevents import ExtensionEvents
 from bittwist.torrent.lifecycle import TorrentState
 from bittwist.torrent.metadatafetch import MetadataFetcher
 from bittwist.torrent.status import PeerStatus, TorrentStatus, describePeer
@@ -46,7 +46,7 @@ us a seed in the tracker's eyes.
 """
 
 
-class MagnetTorrent:
+class MagnetTorrent(ExtensionEvents):
     """
     Fetches a torrent's metadata from the swarm.
 
@@ -261,33 +261,16 @@ class MagnetTorrent:
     def peerWritable(self, peer: PeerProtocol) -> None:
         pass
 
+    def requestRejected(self, peer: PeerProtocol, index: int, begin: int) -> None:
+        pass
+
+    def peerAllowedFast(self, peer: PeerProtocol, index: int) -> None:
+        pass
+
     def peerDisconnected(self, peer: PeerProtocol, reason: str) -> None:
         if self.swarm.removed(peer):
             self.extensions.peerGone(peer)
             self.swarm.connectMore()
-
-    def extendedHandshakeFields(self) -> tuple[Sequence[str], dict[str, Any]]:
-        fields: dict[str, Any] = {}
-        if self.port:
-            fields["listenPort"] = self.port
-        return self.extensions.names, fields
-
-    def peerExtended(self, peer: PeerProtocol) -> None:
-        self.extensions.peerExtended(peer)
-
-    def extensionMessage(self, peer: PeerProtocol, name: str, payload: bytes) -> None:
-        self.extensions.received(peer, name, payload)
-
-    def peerPort(self, peer: PeerProtocol, port: int) -> None:
-        for source in self.sources:
-            if IDHTPortListener.providedBy(source):
-                source.peerDHTPort(peer.address[0], port)
-
-    def dhtPort(self) -> Optional[int]:
-        for source in self.sources:
-            if IDHTPortListener.providedBy(source):
-                return source.dhtPort()
-        return None
 
     # Snapshots, as a Torrent gives them.
 

@@ -135,6 +135,23 @@ def trackersToJson(torrent: Torrent, now: float) -> list[dict[str, Any]]:
     return result
 
 
+def _readJsonObject(request: Request) -> Optional[dict[str, Any]]:
+    """
+    @return: the request's body as a JSON object, or C{None} if it is not
+        one or is longer than L{MAX_JSON_SIZE}.
+    """
+    assert request.content is not None
+    request.content.seek(0)
+    raw = request.content.read(MAX_JSON_SIZE + 1)
+    if len(raw) > MAX_JSON_SIZE:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 class _JsonResource(Resource):
     """
     A resource whose errors are JSON too: a method it lacks is a 405 naming
@@ -255,15 +272,9 @@ class SettingsResource(_JsonResource):
         return writeJson(request, self._current())
 
     def render_POST(self, request: Request) -> bytes:
-        assert request.content is not None
-        request.content.seek(0)
-        raw = request.content.read(MAX_JSON_SIZE + 1)
-        try:
-            value = json.loads(raw) if len(raw) <= MAX_JSON_SIZE else None
-        except ValueError:
-            value = None
+        value = _readJsonObject(request)
         if (
-            not isinstance(value, dict)
+            value is None
             or not value
             or set(value) - set(SESSION_SETTINGS)
             or any(type(rate) is not int or rate < 0 for rate in value.values())
@@ -680,14 +691,8 @@ class _TorrentOptions(_JsonResource):
         torrent = self._parent.torrent()
         if torrent is None:
             return self._parent.gone(request)
-        assert request.content is not None
-        request.content.seek(0)
-        raw = request.content.read(MAX_JSON_SIZE + 1)
-        try:
-            value = json.loads(raw) if len(raw) <= MAX_JSON_SIZE else None
-        except ValueError:
-            value = None
-        if not isinstance(value, dict) or not value:
+        value = _readJsonObject(request)
+        if not value:
             return errorJson(
                 request, 400, 'send a JSON object of options, e.g. {"sequential": true, "maxPeers": 30}'
             )
