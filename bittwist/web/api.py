@@ -602,18 +602,12 @@ class _TorrentFiles(_TorrentPart):
         torrent = self._parent.torrent()
         if torrent is None:
             return self._parent.gone(request)
-        assert request.content is not None
-        request.content.seek(0)
-        raw = request.content.read(MAX_JSON_SIZE + 1)
-        try:
-            value = json.loads(raw) if len(raw) <= MAX_JSON_SIZE else None
-        except ValueError:
-            value = None
+        value = _readJsonObject(request)
         usage = (
             'send {"priorities": [1, 0, 2]} (one per file) or {"index": 1, "priority": 0}; '
             "0 skips a file, 1 is normal, 2 high"
         )
-        if not isinstance(value, dict):
+        if value is None:
             return errorJson(request, 400, usage)
         if torrent.metainfo is None:
             return errorJson(request, 409, "the torrent's metadata is not here yet")
