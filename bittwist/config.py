@@ -11,7 +11,13 @@ from typing import Optional
 from bittwist.errors import UsageError
 from bittwist.mse import Policy
 
-__all__ = ["TorrentConfig", "SessionConfig"]
+__all__ = ["TorrentConfig", "SessionConfig", "FILE_PRIORITIES"]
+
+FILE_PRIORITIES = (0, 1, 2)
+"""
+The priorities a file may have: skip, normal, high (see
+L{bittwist.picker}).
+"""
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,9 @@ class TorrentConfig:
         session's limit; 0 for no limit of its own.
     @ivar maxDownloadRate: bytes per second this torrent receives, within
         the session's limit; 0 for no limit of its own.
+    @ivar filePriorities: per file but pad files, in order: 0 to skip it
+        (not downloaded, not created), 1 normal, 2 high (downloaded first);
+        files beyond its end are normal.
     """
 
     maxPeers: int = 50
@@ -49,8 +58,19 @@ class TorrentConfig:
     sequential: bool = False
     maxUploadRate: int = 0
     maxDownloadRate: int = 0
+    filePriorities: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
+        priorities = self.filePriorities
+        if not isinstance(priorities, (tuple, list)) or any(
+            type(p) is not int or p not in FILE_PRIORITIES for p in priorities
+        ):
+            raise UsageError(
+                f"filePriorities must be a list of 0 (skip), 1 (normal) or 2 (high), "
+                f"not {priorities!r:.100}"
+            )
+        # A list from JSON: kept as a tuple, the dataclass being frozen.
+        object.__setattr__(self, "filePriorities", tuple(priorities))
         for name in ("maxPeers", "maxHalfOpen", "maxCandidates"):
             if getattr(self, name) < 1:
                 raise UsageError(f"{name} must be at least 1, not {getattr(self, name)}")

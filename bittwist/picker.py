@@ -12,7 +12,7 @@ from typing import Any, Callable, Hashable, Iterable
 from bittwist.bitfield import Bitfield
 from bittwist.wire import BLOCK_SIZE
 
-__all__ = ["PiecePicker", "Block", "ENDGAME_BATCH"]
+__all__ = ["PiecePicker", "Block", "ENDGAME_BATCH", "SKIP", "NORMAL", "HIGH", "piecePriorities"]
 
 Block = tuple[int, int, int]
 """
@@ -23,6 +23,13 @@ ENDGAME_BATCH = 4
 """
 How many duplicate requests an idle peer gets at once in endgame.
 """
+
+SKIP = 0
+"""A file or piece not to download."""
+NORMAL = 1
+"""A file or piece downloaded in the usual order."""
+HIGH = 2
+"""A file or piece downloaded before every normal one."""
 
 _MISSING = 0
 _REQUESTED = 1
@@ -94,6 +101,37 @@ def wantedPieceSizes(metainfo: Any) -> Callable[[int], int]:
     return lambda index: trimmed.get(index) or pieceSize(index)
 
 
+def piecePriorities(metainfo: Any, filePriorities: Iterable[int]) -> list[int]:
+    """
+    The priority of each piece, from those of the files: a piece is wanted
+    if any byte of it belongs to a file not skipped, and takes the highest
+    priority of the files it holds bytes of.
+
+    @param metainfo: a L{bittwist.metainfo.Metainfo}.
+    @param filePriorities: per file but pad files, in order, L{SKIP},
+        L{NORMAL} or L{HIGH}; files beyond its end are L{NORMAL}.
+    @return: per piece, its priority.
+    """
+    pieceLength = metainfo.pieceLength
+    numPieces = metainfo.numPieces
+    priorities = [SKIP] * numPieces
+    given = list(filePriorities)
+    position = 0
+    for entry in metainfo.files:
+        if entry.pad:
+            continue
+        priority = given[position] if position < len(given) else NORMAL
+        position += 1
+        if not entry.length or priority == SKIP:
+            continue
+        first = entry.offset // pieceLength
+        last = (entry.offset + entry.length - 1) // pieceLength
+        for index in range(first, last + 1):
+            if priorities[index] < priority:
+                priorities[index] = priority
+    return priorities
+
+
 class PiecePicker:
     """
     Chooses blocks to request so that pieces complete quickly and rare pieces
@@ -133,6 +171,10 @@ class PiecePicker:
         """
         self._endgameDelay = endgameDelay
         self._sequential = False
+        # Per piece: SKIP, NORMAL or HIGH; None while every piece is NORMAL,
+        # the common case, which then costs nothing.
+        self._priorities: list[int] | None = None
+        self._high = False
         self._now = 0.0
         self.numPieces = numPieces
         self._pieceSize = pieceSize
@@ -168,26 +210,59 @@ class PiecePicker:
         """
         Whether every missing block has been requested at least once.
         """
-        return self._unrequested == 0 and not self.done.complete()
+        return self._unrequested == 0 and not self.complete()
 
     def complete(self) -> bool:
         """
-        @return: whether every piece is verified.
+        @return: whether every wanted piece is verified (every piece, unless
+            some are skipped).
         """
-        return self.done.complete()
+        if self._priorities is None:
+            return self.done.complete()
+        done = self.done
+        return all(i in done for i, p in enumerate(self._priorities) if p)
+
+    def setPriorities(self, priorities: list[int] | None) -> None:
+        """
+        Download only wanted pieces, L{HIGH} ones first.  Pieces already
+        started are finished whatever their priority.
+
+        @param priorities: per piece, L{SKIP}, L{NORMAL} or L{HIGH} (see
+            L{piecePriorities}); C{None} for every piece L{NORMAL}.
+        """
+        if priorities is not None and all(p == NORMAL for p in priorities):
+            priorities = None
+        self._priorities = priorities
+        self._high = priorities is not None and any(
+            p == HIGH and i not in self.done for i, p in enumerate(priorities)
+        )
+        self._order = None
+        self._unrequested = sum(self._unrequestedIn(i) for i in range(self.numPieces))
+
+    def priority(self, index: int) -> int:
+        """
+        @return: the priority of piece C{index}.
+        """
+        return NORMAL if self._priorities is None else self._priorities[index]
 
     def wants(self, index: int) -> bool:
         """
-        @return: whether piece C{index} is still needed (not verified, not
-            waiting for its hash check).
+        @return: whether piece C{index} is still needed (wanted, not
+            verified, not waiting for its hash check).
         """
-        return index not in self.done and index not in self._filled
+        return (
+            index not in self.done and index not in self._filled
+            and (self._priorities is None or self._priorities[index] != SKIP)
+        )
 
     def interestedIn(self, pieces: Bitfield) -> bool:
         """
         @return: whether a peer with C{pieces} has anything we still need.
         """
         done = self.done
+        priorities = self._priorities
+        if priorities is not None:
+            return any(i not in done and priorities[i] for i in pieces)
         if len(pieces) > len(done) or pieces.complete():
             return not done.complete()
         return any(i not in done for i in pieces)
@@ -317,10 +392,25 @@ class PiecePicker:
 
     def _newPieces(self, pieces: Bitfield, wanted: int) -> list[int]:
         done, partial, filled = self.done, self._partial, self._filled
-        if len(done) < _RANDOM_FIRST_PIECES and not self._sequential:
+        priorities = self._priorities
+        if len(done) < _RANDOM_FIRST_PIECES and not self._sequential and not self._high:
             return self._randomPieces(pieces, wanted)
         order = self._order
-        if order is None and self._sequential:
+        if order is None and priorities is not None:
+            # Skipped pieces never enter the order; high ones lead it.
+            availability = self.availability
+            rand = self._random.random
+            sequential = self._sequential
+            order = self._order = sorted(
+                (
+                    i
+                    for i in range(self.numPieces)
+                    if priorities[i] and i not in done and i not in partial and i not in filled
+                ),
+                key=lambda i: (-priorities[i], i if sequential else availability[i], rand()),
+            )
+            self._orderStart = 0
+        elif order is None and self._sequential:
             order = self._order = [
                 i
                 for i in range(self.numPieces)
@@ -363,6 +453,8 @@ class PiecePicker:
             at random.
         """
         done, partial, filled = self.done, self._partial, self._filled
+        # Every piece wanted (None), or per piece whether it is.
+        wantedPiece = self._priorities
         chosen: list[int] = []
         # Draw indexes at random and keep the eligible ones: at the start of
         # a download nearly every piece is, and listing them all on each
@@ -376,6 +468,7 @@ class PiecePicker:
             if (
                 i in pieces and i not in partial and i not in done
                 and i not in filled and i not in chosen
+                and (wantedPiece is None or wantedPiece[i])
             ):
                 chosen.append(i)
             else:
@@ -385,6 +478,7 @@ class PiecePicker:
                 i
                 for i in pieces
                 if i not in done and i not in partial and i not in filled and i not in chosen
+                and (wantedPiece is None or wantedPiece[i])
             ]
             chosen += self._random.sample(candidates, min(wanted - len(chosen), len(candidates)))
         return chosen
@@ -476,6 +570,9 @@ class PiecePicker:
             if partial.untouched():
                 del self._partial[index]
                 self._order = None
+                if self._priorities is not None and not self._priorities[index]:
+                    # A skipped piece is no longer counted once dropped.
+                    self._unrequested -= len(partial.states)
 
     def _unrequestedIn(self, index: int) -> int:
         """
@@ -485,6 +582,8 @@ class PiecePicker:
             return 0
         partial = self._partial.get(index)
         if partial is None:
+            if self._priorities is not None and not self._priorities[index]:
+                return 0
             return self._numBlocks(index)
         return partial.states.count(_MISSING)
 

@@ -6,7 +6,7 @@ application embeds bittwist.
 
 import dataclasses
 import os
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred, DeferredList, fail, succeed
@@ -356,16 +356,31 @@ class BitTorrentService(MultiService):
         """
         Change a torrent's own settings while it runs, and remember them
         across restarts: C{sequential} (pieces in order), C{maxPeers},
-        C{seedRatio}, C{seedTime} (seconds; C{None} for no goal).
+        C{seedRatio}, C{seedTime} (seconds; C{None} for no goal),
+        C{filePriorities} (see L{setFilePriorities}).
 
         @raise bittwist.errors.UsageError: if there is no such torrent, or an
             option is unknown or its value refused.
         """
         torrent = self._lookup(infoHash)
         torrent.setOptions(**options)
+        if "filePriorities" in options:
+            # Saved as JSON: a list.
+            options["filePriorities"] = list(torrent.config.filePriorities)
         record = self._records[infoHash]
         record.options = {**record.options, **options}
         self._save(torrent)
+
+    def setFilePriorities(self, infoHash: bytes, priorities: Sequence[int]) -> None:
+        """
+        Choose which files of a torrent to download, and remember it: per
+        file, 0 to skip it, 1 normal, 2 high (see
+        L{Torrent.setFilePriorities}).
+
+        @raise bittwist.errors.UsageError: if there is no such torrent, or
+            not one priority of 0, 1 or 2 per file.
+        """
+        self.setTorrentOptions(infoHash, filePriorities=list(priorities))
 
     def setRateLimits(
         self, maxUploadRate: Optional[int] = None, maxDownloadRate: Optional[int] = None

@@ -198,7 +198,7 @@ class TorrentRecord:
     @ivar resume: the last fast resume data saved, if any.
     @ivar options: the torrent's own settings, changed while it ran (see
         L{TORRENT_OPTIONS}): C{sequential}, C{maxPeers}, C{seedRatio},
-        C{seedTime}.
+        C{seedTime}, C{filePriorities}.
     """
 
     metainfo: Metainfo
@@ -487,6 +487,7 @@ TORRENT_OPTIONS: dict[str, tuple[type, ...]] = {
     "seedTime": (int, float, type(None)),
     "maxUploadRate": (int,),
     "maxDownloadRate": (int,),
+    "filePriorities": (list,),
 }
 """
 The settings of a torrent a record keeps, with the JSON types each may
@@ -505,6 +506,8 @@ def _options(value: object) -> dict[str, Any]:
         types = TORRENT_OPTIONS.get(name)
         if types is None or type(option) not in types:
             raise _Damaged(f"option {name!r} is unknown, or {option!r} is not valid for it")
+        if name == "filePriorities" and any(type(p) is not int or p not in (0, 1, 2) for p in option):
+            raise _Damaged(f"file priorities are 0, 1 or 2, not {option!r:.100}")
     return dict(options)
 
 

@@ -16,6 +16,16 @@ Byte layout: a torrent is one byte stream cut into pieces; its files (BEP 47
 pad files included) lie end to end in that stream.  A block may span several
 files.  Pad bytes are dropped on write, read back as zeros, and pad files are
 never created on disk.
+
+Skipped files (L{IPieceStorage.skipFiles}) are not created either.  A piece
+wanted for one file may hold bytes of a skipped one, and hashing it needs
+them: like libtorrent, L{FileStorage} keeps a skipped file's bytes in one
+hidden I{part file} per torrent, C{.<info hash>.parts} in the download
+folder, at their offset in the torrent's byte stream.  The part file is
+sparse: only the pieces downloaded take room on disk, in practice the one or
+two pieces each skipped file shares with wanted ones.  A file wanted again
+gets its bytes from the part file; the part file is deleted once no skipped
+file uses it.
 """
 
 import bisect
@@ -164,6 +174,21 @@ class IPieceStorage(Interface):
             mismatch or missing data (the caller downloads it again).
         """
 
+    def skipFiles(skipped: Iterable[int]) -> Deferred:
+        """
+        Do not create the files C{skipped}, and create the others when
+        written to, from now on: the caller downloads only pieces holding
+        bytes of files it wants.  Bytes of a skipped file that such a piece
+        holds are still written and read back, kept aside; a skipped file
+        already on disk keeps being used.  Ordered with every other call.
+
+        @param skipped: indexes of files among the torrent's files but pad
+            files (as L{bittwist.torrent.status.describeFiles} lists them).
+        @return: a C{Deferred} firing with C{None} once applied, or failing
+            with L{StorageError} (an index out of range, a failure moving
+            kept bytes into a file wanted again).
+        """
+
     def close() -> Deferred:
         """
         Finish the queued work, close the files, stop any worker.  Idempotent;
@@ -250,6 +275,8 @@ class _StorageBase:
         self._spans: list[_Span] = []
         self._starts: list[int] = []
         offset = 0
+        # Per file but pad files: its span, or None if it is empty.
+        self._fileSpans: list[_Span | None] = []
         for entry in metainfo.files:
             if entry.offset != offset:
                 raise StorageError(
@@ -257,12 +284,14 @@ class _StorageBase:
                     f"{entry.offset}, expected {offset}; the torrent is damaged"
                 )
             offset += entry.length
+            span = None
             if entry.length:
                 self._starts.append(entry.offset)
-                self._spans.append(
-                    _Span(entry.offset, entry.length, entry.pad,
-                          self._diskPath(entry), len(self._spans))
-                )
+                span = _Span(entry.offset, entry.length, entry.pad,
+                             self._diskPath(entry), len(self._spans))
+                self._spans.append(span)
+            if not entry.pad:
+                self._fileSpans.append(span)
         if offset != metainfo.totalLength:
             raise StorageError(
                 f"{metainfo.name}: files add up to {offset} bytes, not "
@@ -288,6 +317,21 @@ class _StorageBase:
             yield span, start - span.offset, size
             start += size
             i += 1
+
+    def _checkFiles(self, skipped: Iterable[int]) -> frozenset[int]:
+        """
+        @return: C{skipped}, checked.
+        @raise StorageError: if an index is not that of a file.
+        """
+        self._checkOpen()
+        indexes = frozenset(skipped)
+        count = len(self._fileSpans)
+        for index in indexes:
+            if type(index) is not int or not 0 <= index < count:
+                raise StorageError(
+                    f"file {index!r} is out of range 0..{count - 1} of {self.metainfo.name}"
+                )
+        return indexes
 
     def _checkOpen(self) -> None:
         if self._closed:
@@ -468,6 +512,14 @@ class MemoryStorage(_StorageBase):
             return defer.fail()
         return defer.succeed(self._verified(self._hashMatches(index), index))
 
+    def skipFiles(self, skipped: Iterable[int]) -> Deferred:
+        # Nothing is created in memory: skipped bytes are kept as others.
+        try:
+            self._checkFiles(skipped)
+        except StorageError:
+            return defer.fail()
+        return defer.succeed(None)
+
     def close(self) -> Deferred:
         self._closed = True
         return defer.succeed(None)
@@ -557,6 +609,13 @@ class FileStorage(_StorageBase):
         self._fds: collections.OrderedDict[int, tuple[int, bool]] = collections.OrderedDict()
         self._sized: set[int] = set()
         self._emptiesMade = False
+        # Skipped files (by index but pad files), and the spans whose bytes
+        # live in the part file: only ever used on the pool thread.
+        self._skippedFiles: frozenset[int] = frozenset()
+        self._inPart: set[int] = set()
+        self.partPath = os.path.join(self.downloadDir, f".{metainfo.infoHash.hex()}.parts")
+        # Length 0: never sized, it stays sparse.
+        self._partSpan = _Span(0, 0, False, self.partPath, -1)
         # Piece index to a SHA-1 of its first bytes, as written, and how
         # many those are; only ever used on the pool thread running our jobs.
         self._runningHashes: dict[int, tuple[Any, int]] = {}
@@ -676,6 +735,13 @@ class FileStorage(_StorageBase):
             return defer.fail()
         return self._submit(self._verifyStored, index).addCallback(self._verified, index)
 
+    def skipFiles(self, skipped: Iterable[int]) -> Deferred:
+        try:
+            indexes = self._checkFiles(skipped)
+        except StorageError:
+            return defer.fail()
+        return self._submit(self._applySkipped, indexes).addCallback(_discard)
+
     def close(self) -> Deferred:
         d = Deferred()
         if self._closing is None:
@@ -707,6 +773,12 @@ class FileStorage(_StorageBase):
         removed itself, never followed).
         """
         root = os.path.realpath(self.downloadDir)
+        try:
+            os.unlink(self.partPath)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise _osError(e, "deleting", self.partPath) from None
         folders: set[str] = set()
         for span in self._spans:
             if span.path is None:
@@ -820,13 +892,80 @@ class FileStorage(_StorageBase):
             os.close(oldFd)
         return fd
 
+    def _applySkipped(self, skipped: frozenset[int]) -> None:
+        """
+        Skip the files C{skipped} from now on: a newly skipped file not on
+        disk gets its bytes kept in the part file; a file wanted again gets
+        its bytes out of it.  The part file goes once nothing uses it.
+        """
+        spans = self._fileSpans
+        skippedSpans = {spans[i].index for i in skipped if spans[i] is not None}
+        for index in sorted(self._inPart - skippedSpans):
+            self._export(self._spans[index])
+            self._inPart.discard(index)
+        for index in skippedSpans - self._inPart:
+            span = self._spans[index]
+            if span.index not in self._fds and not os.path.lexists(span.path):
+                self._inPart.add(index)
+        self._skippedFiles = skipped
+        # Empty files wanted again are made on the next write.
+        self._emptiesMade = False
+        if not self._inPart:
+            self._dropPartFile()
+
+    def _export(self, span: _Span) -> None:
+        """
+        Copy the bytes of C{span} kept in the part file into its own file,
+        leaving holes where the part file has only zeros (never written).
+        """
+        part = self._fd(self._partSpan, False)
+        if part is None:
+            return
+        buffer = _readBuffer()
+        done = 0
+        while done < span.length:
+            n = min(span.length - done, len(buffer))
+            try:
+                got = os.preadv(part, [buffer[:n]], span.offset + done)
+            except OSError as e:
+                raise _osError(e, "reading", self.partPath) from None
+            if got <= 0:
+                break
+            chunk = buffer[:got]
+            if bytes(chunk).count(0) != got:
+                fd = self._fd(span, True)
+                try:
+                    at = done
+                    while chunk:
+                        written = os.pwrite(fd, chunk, at)
+                        chunk = chunk[written:]
+                        at += written
+                except OSError as e:
+                    raise _osError(e, "writing", span.path) from None
+            done += got
+
+    def _dropPartFile(self) -> None:
+        """
+        Close and delete the part file, if any.
+        """
+        entry = self._fds.pop(self._partSpan.index, None)
+        if entry is not None:
+            os.close(entry[0])
+        try:
+            os.unlink(self.partPath)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise _osError(e, "deleting", self.partPath) from None
+
     def _makeEmptyFiles(self, metainfo: Any) -> None:
         """
         Create the torrent's empty files, which no write would otherwise
         create.
         """
-        for entry in metainfo.files:
-            if entry.length == 0 and not entry.pad:
+        files = (entry for entry in metainfo.files if not entry.pad)
+        for index, entry in enumerate(files):
+            if entry.length == 0 and index not in self._skippedFiles:
                 path = os.path.join(self.downloadDir, *entry.path)
                 try:
                     self._checkInside(path)
@@ -870,7 +1009,10 @@ class FileStorage(_StorageBase):
             start, data = write[0], write[1]
             end = start + len(data)
             span = self._spans[bisect.bisect_right(self._starts, start) - 1]
-            inOneFile = not span.pad and end <= span.offset + span.length
+            inOneFile = (
+                not span.pad and end <= span.offset + span.length
+                and span.index not in self._inPart
+            )
             if run and inOneFile and span is runSpan and start == runEnd:
                 run.append(write)
                 runEnd = end
@@ -944,6 +1086,8 @@ class FileStorage(_StorageBase):
         for span, offset, size in self._segments(start, len(data)):
             padded = padded or span.pad
             if not span.pad:
+                if span.index in self._inPart:
+                    span, offset = self._partSpan, span.offset + offset
                 try:
                     fd = self._fd(span, True)
                     chunk = view[position:position + size]
@@ -1000,6 +1144,8 @@ class FileStorage(_StorageBase):
                     into(_ZEROS[:n])
                     size -= n
                 continue
+            if span.index in self._inPart:
+                span, offset = self._partSpan, span.offset + offset
             fd = self._fd(span, False)
             if fd is None:
                 raise _Absent()

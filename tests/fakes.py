@@ -147,6 +147,7 @@ class ManualStorage:
     @ivar holdVerify: whether L{verifyPiece} answers only when the test fires
         the L{Deferred} kept in L{verifications}.
     @ivar checkArgs: the arguments of the last L{check}.
+    @ivar skipped: the files last skipped.
     """
 
     def __init__(self, metainfo: Metainfo, data: Optional[bytes] = None) -> None:
@@ -159,6 +160,7 @@ class ManualStorage:
         self.verifications: list[tuple[int, Deferred[bool]]] = []
         self._check: Optional[Deferred[Bitfield]] = None
         self.checkArgs: tuple[Any, Any] = (None, ())
+        self.skipped: list[int] = []
 
     @property
     def have(self) -> Bitfield:
@@ -223,6 +225,10 @@ class ManualStorage:
         for index, d in verifications:
             self.inner.verifyPiece(index).chainDeferred(d)
 
+    def skipFiles(self, skipped: Iterable[int]) -> Deferred[None]:
+        self.skipped = sorted(skipped)
+        return self.inner.skipFiles(self.skipped)
+
     def close(self) -> Deferred[None]:
         return self.inner.close()
 
@@ -263,6 +269,9 @@ class UncheckedStorage:
 
     def verifyPiece(self, index: int) -> Deferred[bool]:
         return succeed(False)
+
+    def skipFiles(self, skipped: Iterable[int]) -> Deferred[None]:
+        return succeed(None)
 
     def close(self) -> Deferred[None]:
         return succeed(None)

@@ -659,6 +659,65 @@ class SmallScreenTests(TestCase):
                 self.assertGreaterEqual(box["left"], 0, (selector, box))
                 self.assertLessEqual(box["right"], width, (selector, box))
 
+    @inlineCallbacks
+    def test_skipFile(self) -> Any:
+        """
+        Each file of a torrent has a priority menu in the Files table;
+        choosing "Skip" for one skips it (the page says so and greys its
+        row) and the torrent's file priorities say so; choosing "High" for
+        another makes it high.  Screenshots at desktop and phone widths are
+        kept in the test's folder.
+        """
+        content = os.path.join(self.folder, "three", "album")
+        os.makedirs(content)
+        for name, size in (("one.flac", 20000), ("two.flac", 30000), ("three.flac", 10000)):
+            with open(os.path.join(content, name), "wb") as f:
+                f.write(name.encode() * (size // len(name)))
+        album = self.service.addTorrent(
+            createTorrent(content, pieceLength=16384), os.path.join(self.folder, "empty"), announce=False
+        )
+        infoHash = album.infoHash.hex()
+        paths = [f.path for f in album.fileStatuses()]
+        self.assertEqual(paths, ["album/one.flac", "album/three.flac", "album/two.flac"])
+        for width, mobile in ((1280, False), (PHONE_WIDTH, True)):
+            page = yield Page.open(self.browser, self.url, width=width, mobile=mobile)
+            yield page.waitFor("document.readyState === 'complete'", what="the page to load")
+            yield page.waitFor(rowExpression(infoHash, ".name"), what="the torrent's row")
+            yield page.evaluate(rowExpression(infoHash, ".name", "click()"))
+            menus = yield page.waitFor(
+                "(() => { const m = [...document.querySelectorAll('#file-rows select')];"
+                " return m.length === 3 && m.map(e => [e.value, e.getBoundingClientRect().width > 0]); })()",
+                what="three priority menus",
+            )
+            if width == 1280:
+                self.assertEqual(menus, [["1", True]] * 3)
+                choose = (
+                    "(() => {{ const e = document.querySelectorAll('#file-rows select')[{0}];"
+                    " e.value = '{1}'; e.dispatchEvent(new Event('change')); }})()"
+                )
+                yield page.evaluate(choose.format(1, "0"))
+                yield page.waitFor(
+                    "document.getElementById('message').textContent === 'album/three.flac: skipped'",
+                    what="the page to confirm the file is skipped",
+                )
+                self.assertEqual(album.config.filePriorities, (1, 0, 1))
+                yield page.evaluate(choose.format(2, "2"))
+                yield page.waitFor(
+                    "document.getElementById('message').textContent.endsWith('high priority')",
+                    what="the page to confirm the high priority",
+                )
+                self.assertEqual([f.priority for f in album.fileStatuses()], [1, 0, 2])
+            else:
+                self.assertEqual(menus, [["1", True], ["0", True], ["2", True]])
+            skipped = yield page.waitFor(
+                "(() => [...document.querySelectorAll('#file-rows tr')]"
+                ".map(r => r.classList.contains('skipped')).join())()",
+            )
+            self.assertEqual(skipped, "false,true,false")
+            yield page.evaluate("document.getElementById('files-card').scrollIntoView()")
+            yield page.screenshot(os.path.join(self.folder, f"files-{width}.png"))
+        self.assertFalse(os.path.lexists(os.path.join(self.folder, "empty", "album", "three.flac")))
+
     def test_phoneWidth(self) -> Any:
         """
         At 420 pixels wide, the document does not overflow sideways

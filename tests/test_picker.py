@@ -12,7 +12,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from bittwist.bitfield import Bitfield
 from bittwist.metainfo import FileEntry
-from bittwist.picker import ENDGAME_BATCH, Block, PiecePicker, wantedPieceSizes
+from bittwist.picker import (
+    ENDGAME_BATCH, HIGH, NORMAL, SKIP, Block, PiecePicker, piecePriorities, wantedPieceSizes,
+)
 from bittwist.wire import BLOCK_SIZE
 
 PIECE_LENGTH = 4 * BLOCK_SIZE
@@ -924,3 +926,127 @@ class WantedPieceSizesTests(SynchronousTestCase):
         self.assertEqual(wantedPieceSizes(metainfo)(1), 32)
         plain = self.metainfo([(70, False)], pieceLength=32)
         self.assertEqual([wantedPieceSizes(plain)(i) for i in range(3)], [32, 32, 6])
+
+
+class PriorityTests(SynchronousTestCase):
+    """
+    Tests for piece priorities: skipped pieces are never requested, high
+    ones come first, and the download is complete once every wanted piece
+    is verified.
+    """
+
+    def drain(self, picker: PiecePicker) -> list[int]:
+        """
+        Request, receive and verify every block a seed can give.
+
+        @return: the pieces, in the order first requested.
+        """
+        seed = allPieces(picker)
+        order: list[int] = []
+        while True:
+            blocks = picker.pick("seed", seed, 1)
+            if not blocks:
+                return order
+            index, begin, length = blocks[0]
+            if index not in order:
+                order.append(index)
+            _, filled = picker.blockReceived("seed", index, begin, length)
+            if filled:
+                picker.pieceVerified(index)
+
+    def test_skippedNeverRequested(self) -> None:
+        """
+        A skipped piece is never picked, and the picker is complete without
+        it.
+        """
+        picker = makePicker(numPieces=6)
+        picker.setPriorities([NORMAL, SKIP, NORMAL, SKIP, NORMAL, NORMAL])
+        self.assertFalse(picker.complete())
+        order = self.drain(picker)
+        self.assertEqual(sorted(order), [0, 2, 4, 5])
+        self.assertTrue(picker.complete())
+        self.assertFalse(picker.endgame)
+        self.assertFalse(picker.wants(1))
+        self.assertFalse(picker.interestedIn(Bitfield(6, [1, 3])))
+
+    def test_highFirst(self) -> None:
+        """
+        High-priority pieces are all requested before any normal one.
+        """
+        picker = makePicker(numPieces=8)
+        picker.setPriorities([NORMAL, NORMAL, HIGH, NORMAL, NORMAL, HIGH, NORMAL, HIGH])
+        order = self.drain(picker)
+        self.assertEqual(sorted(order[:3]), [2, 5, 7])
+        self.assertEqual(len(order), 8)
+
+    def test_highFirstSequential(self) -> None:
+        """
+        In sequential mode, high pieces come first, then the rest in order.
+        """
+        picker = makePicker(numPieces=5)
+        picker.sequential = True
+        picker.setPriorities([NORMAL, SKIP, NORMAL, HIGH, NORMAL])
+        self.assertEqual(self.drain(picker), [3, 0, 2, 4])
+
+    def test_wantedAgain(self) -> None:
+        """
+        A piece no longer skipped is downloaded, and the picker is not
+        complete until it is.
+        """
+        picker = makePicker(numPieces=3)
+        picker.setPriorities([NORMAL, SKIP, NORMAL])
+        self.drain(picker)
+        self.assertTrue(picker.complete())
+        picker.setPriorities(None)
+        self.assertFalse(picker.complete())
+        self.assertEqual(self.drain(picker), [1])
+        self.assertTrue(picker.complete())
+
+    def test_startedPieceFinished(self) -> None:
+        """
+        A piece skipped once started is finished, and an untouched piece
+        skipped after its requests are abandoned is not asked again.
+        """
+        picker = makePicker(numPieces=2)
+        seed = allPieces(picker)
+        picker.sequential = True
+        blocks = picker.pick("a", seed, 5)
+        self.assertEqual([b[0] for b in blocks], [0, 0, 0, 0, 1])
+        picker.setPriorities([SKIP, SKIP])
+        self.assertTrue(picker.complete())
+        picker.abandon("a", [(1, 0)])
+        self.assertNotIn(1, [b[0] for b in picker.pick("b", seed, 10)])
+        for index, begin, length in blocks[:4]:
+            picker.blockReceived("a", index, begin, length)
+        picker.pieceVerified(0)
+        self.assertEqual(picker.pick("b", seed, 10), [])
+        self.assertFalse(picker.endgame)
+
+
+class PiecePrioritiesTests(SynchronousTestCase):
+    """
+    Tests for L{piecePriorities}: a piece takes the highest priority of the
+    files it holds bytes of.
+    """
+
+    def test_priorities(self) -> None:
+        entries = [
+            FileEntry(("a",), 10, 0, False),
+            FileEntry(("pad",), 6, 10, True),
+            FileEntry(("b",), 20, 16, False),
+            FileEntry(("c",), 0, 36, False),
+            FileEntry(("d",), 12, 36, False),
+        ]
+
+        class Layout:
+            pieceLength = 8
+            numPieces = 6
+            files = entries
+
+        # Pieces: 0-7 a, 8-15 a+pad, 16-23 b, 24-31 b, 32-39 b+d, 40-47 d.
+        self.assertEqual(
+            piecePriorities(Layout, [SKIP, NORMAL, SKIP, HIGH]),
+            [SKIP, SKIP, NORMAL, NORMAL, HIGH, HIGH],
+        )
+        self.assertEqual(piecePriorities(Layout, [HIGH]), [HIGH, HIGH, NORMAL, NORMAL, NORMAL, NORMAL])
+        self.assertEqual(piecePriorities(Layout, [SKIP] * 4), [SKIP] * 6)

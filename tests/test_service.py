@@ -429,6 +429,25 @@ class StateFolderTests(SynchronousTestCase):
         self.assertEqual((torrent.config.maxPeers, torrent.config.seedRatio), (7, 2.5))
         self.assertEqual(torrent.ownDownloadLimit.rate, 50_000)
 
+    def test_filePrioritiesRemembered(self) -> None:
+        """
+        File priorities set through the service apply at once and stay in a
+        new service; a wrong count is refused and changes nothing.
+        """
+        service = self.makeService()
+        torrent = service.addTorrent(self.data, "downloads", announce=False)
+        service.startService()
+        service.setFilePriorities(self.infoHash, [0])
+        self.assertEqual(torrent.state, "seeding")
+        self.assertRaises(UsageError, service.setFilePriorities, self.infoHash, [1, 1])
+        self.assertEqual(self.saved()["options"], {"filePriorities": [0]})
+        self.successResultOf(service.stopService())
+        again = self.makeService()
+        again.startService()
+        torrent = again.session.torrents[self.infoHash]
+        self.assertEqual([f.priority for f in torrent.fileStatuses()], [0])
+        self.assertEqual(torrent.state, "seeding")
+
     def test_rateLimitsRemembered(self) -> None:
         """
         Rate limits set while running apply at once and in a new service,

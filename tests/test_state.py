@@ -313,6 +313,16 @@ class StateFolderTests(SynchronousTestCase):
 
         self.assertSkipped(self.damage(change), "maxPeers")
 
+    def test_badFilePriorities(self) -> None:
+        """
+        File priorities other than 0, 1 and 2 are damage.
+        """
+        def change(document: dict) -> str:
+            document["options"] = {"filePriorities": [1, 5]}
+            return json.dumps(document)
+
+        self.assertSkipped(self.damage(change), "file priorities")
+
     def test_missingTorrent(self) -> None:
         """
         A C{.json} without its C{.torrent} is damage.

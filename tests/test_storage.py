@@ -1088,3 +1088,125 @@ class FastResumeTests(TestCase):
         have = yield storage.check(Bitfield(4, [0, 1]), rehash=[3])
         self.assertEqual(list(have), [0, 1, 3])
         self.assertEqual(hashed, [3])
+
+
+class SkippedFileTests(TestCase):
+    """
+    Tests for L{IPieceStorage.skipFiles} on L{FileStorage}: a skipped file is
+    not created; bytes of it that wanted pieces hold are kept in the part
+    file, and go to the file if it is wanted again.
+    """
+
+    def setUp(self):
+        self.folder = os.path.abspath(self.mktemp())
+        os.makedirs(self.folder)
+        # Pieces of 16 bytes: piece 0 holds a, b, c and the start of d.
+        self.metainfo, self.stream = makeTorrent(
+            "t", THREE_FILES + [(("empty",), b"", False)]
+        )
+
+    def makeStorage(self):
+        store = FileStorage(self.metainfo, self.folder)
+        self.addCleanup(store.close)
+        return store
+
+    def path(self, *path):
+        return os.path.join(self.folder, "t", *path)
+
+    @defer.inlineCallbacks
+    def writeAll(self, store):
+        for index, data in pieces(self.metainfo, self.stream):
+            yield store.writeBlock(index, 0, data)
+        results = yield defer.gatherResults(
+            [store.verifyPiece(i) for i in range(self.metainfo.numPieces)]
+        )
+        return results
+
+    @defer.inlineCallbacks
+    def test_skippedNotCreated(self):
+        """
+        A skipped file is never created, nor a skipped empty file; the piece
+        it shares with wanted files is written, verified and read back,
+        its bytes kept in the hidden part file.
+        """
+        store = self.makeStorage()
+        yield store.skipFiles([2, 4])
+        results = yield self.writeAll(store)
+        self.assertEqual(results, [True, True, True])
+        self.assertFalse(os.path.lexists(self.path("sub", "deeper", "c")))
+        self.assertFalse(os.path.lexists(self.path("empty")))
+        self.assertEqual(open(self.path("a"), "rb").read(), b"AAAAA")
+        self.assertEqual(open(self.path("d"), "rb").read(), b"D" * 21)
+        self.assertTrue(os.path.exists(store.partPath))
+        self.assertEqual(os.path.dirname(store.partPath), self.folder)
+        self.assertTrue(os.path.basename(store.partPath).startswith("."))
+        block = yield store.readBlock(0, 0, 16)
+        self.assertEqual(block, self.stream[:16])
+
+    @defer.inlineCallbacks
+    def test_wantedAgain(self):
+        """
+        A file wanted again gets the bytes kept for it, and the part file,
+        no longer used, is deleted.
+        """
+        store = self.makeStorage()
+        yield store.skipFiles([2])
+        yield self.writeAll(store)
+        yield store.skipFiles([])
+        self.assertEqual(open(self.path("sub", "deeper", "c"), "rb").read(), b"CCCCCCC")
+        self.assertFalse(os.path.exists(store.partPath))
+        ok = yield store.verifyPiece(0)
+        self.assertTrue(ok)
+
+    @defer.inlineCallbacks
+    def test_resumeSkipped(self):
+        """
+        A new storage told the same skipped files finds every piece kept in
+        the part file when it checks.
+        """
+        store = self.makeStorage()
+        yield store.skipFiles([2])
+        yield self.writeAll(store)
+        yield store.close()
+        again = self.makeStorage()
+        yield again.skipFiles([2])
+        have = yield again.check()
+        self.assertEqual(list(have), [0, 1, 2])
+        self.assertFalse(os.path.lexists(self.path("sub", "deeper", "c")))
+
+    @defer.inlineCallbacks
+    def test_skippedOnDiskKept(self):
+        """
+        A file skipped once on disk stays in use: no part file is made, and
+        its pieces still verify.
+        """
+        store = self.makeStorage()
+        yield self.writeAll(store)
+        yield store.skipFiles([2])
+        ok = yield store.verifyPiece(0)
+        self.assertTrue(ok)
+        self.assertTrue(os.path.exists(self.path("sub", "deeper", "c")))
+        self.assertFalse(os.path.exists(store.partPath))
+
+    @defer.inlineCallbacks
+    def test_removeDataDeletesPartFile(self):
+        """
+        L{FileStorage.removeData} deletes the part file too.
+        """
+        store = self.makeStorage()
+        yield store.skipFiles([2])
+        yield self.writeAll(store)
+        yield store.removeData()
+        self.assertFalse(os.path.exists(store.partPath))
+        self.assertEqual(os.listdir(self.folder), [])
+
+    @defer.inlineCallbacks
+    def test_outOfRange(self):
+        """
+        Skipping a file the torrent does not have fails with
+        L{StorageError}, for both storages.
+        """
+        store = self.makeStorage()
+        yield self.assertFailure(store.skipFiles([5]), StorageError)
+        yield self.assertFailure(MemoryStorage(self.metainfo).skipFiles([-1]), StorageError)
+        yield MemoryStorage(self.metainfo).skipFiles([0, 4])

@@ -5,6 +5,7 @@ announcer and peers, driven through real L{PeerProtocol}s on
 L{StringTransport}s and a L{MemoryReactorClock}.
 """
 
+import dataclasses
 import os
 import random
 import struct
@@ -24,7 +25,7 @@ from zope.interface.verify import verifyObject
 from bittwist import events, wire
 from bittwist.bitfield import Bitfield
 from bittwist.config import TorrentConfig
-from bittwist.errors import InternalError, StorageError, TorrentStopped
+from bittwist.errors import InternalError, StorageError, TorrentStopped, UsageError
 from bittwist.factory import PeerDialer, PeerServerFactory
 from bittwist.metainfo import Metainfo, createTorrent, parse
 from bittwist.peer import OUR_RESERVED, PeerProtocol
@@ -1583,3 +1584,74 @@ class SeedGoalTests(TorrentTestCase):
         # Regular announces (for more peers) may come between.
         events = [e for e in self.tracker.events if e is not None]
         self.assertEqual(events, [b"started", b"completed", b"stopped"])
+
+
+class FilePriorityTests(TorrentTestCase):
+    """
+    L{Torrent.setFilePriorities}: skipped files are not downloaded, the
+    torrent seeds once every wanted piece is verified, and downloads again
+    when a missing file is wanted.
+    """
+
+    def test_skipAllSeedsAtOnce(self) -> None:
+        """
+        Skipping the one file of a torrent that is downloading completes
+        it: it seeds what it has, C{whenComplete} fires, and storage hears
+        the file is skipped.
+        """
+        storage = ManualStorage(self.metainfo)
+        self.makeTorrent(storage=storage, start=False)
+        d = self.torrent.start()
+        storage.finishCheck()
+        self.successResultOf(d)
+        done = self.torrent.whenComplete()
+        self.assertEqual(self.torrent.state, TorrentState.DOWNLOADING)
+        self.torrent.setFilePriorities([0])
+        self.assertEqual(storage.skipped, [0])
+        self.assertEqual(self.torrent.state, TorrentState.SEEDING)
+        self.assertIsNone(self.successResultOf(done))
+        self.assertEqual([f.priority for f in self.torrent.fileStatuses()], [0])
+
+    def test_wantedAgainDownloads(self) -> None:
+        """
+        Wanting a skipped file again moves a seeding torrent back to
+        downloading: it asks its peers for the missing pieces, and
+        C{whenComplete} waits for them.
+        """
+        self.makeTorrent(filePriorities=(0,))
+        self.assertEqual(self.torrent.state, TorrentState.SEEDING)
+        self.torrent.setFilePriorities([2])
+        self.assertEqual(self.torrent.state, TorrentState.DOWNLOADING)
+        done = self.torrent.whenComplete()
+        self.assertNoResult(done)
+        seeder = self.connect(2, pieces=range(NUM_PIECES))
+        seeder.received()
+        seeder.send(wire.Unchoke())
+        self.downloadAll(seeder, seeder.requests())
+        self.assertIsNone(self.successResultOf(done))
+        self.assertEqual(self.torrent.state, TorrentState.SEEDING)
+        self.assertEqual(bytes(self.storage.data), self.payload)
+
+    def test_wantedLeft(self) -> None:
+        """
+        With files skipped, the status counts the bytes still wanted, and
+        the ETA is the time to get them.
+        """
+        self.makeTorrent()
+        self.assertIsNone(self.torrent.status().wantedLeft)
+        self.torrent.setFilePriorities([2])
+        status = self.torrent.status()
+        self.assertEqual(status.wantedLeft, TOTAL)
+        partial = dataclasses.replace(status, downloadRate=1000.0, wantedLeft=5000)
+        self.assertEqual(partial.eta, 5.0)
+
+    def test_badPriorities(self) -> None:
+        """
+        Priorities other than 0, 1 and 2, or not one per file, are refused
+        with a message naming what is expected.
+        """
+        self.makeTorrent()
+        for bad in ([1, 1], [], [3], [True], ["1"]):
+            error = self.assertRaises(UsageError, self.torrent.setFilePriorities, bad)
+            self.assertIn("priorit", str(error).lower())
+        self.assertEqual(self.torrent.config.filePriorities, ())

@@ -221,8 +221,35 @@ class TorrentApiTests(WebTestCase):
         self.assertEqual(response.code, 200)
         size = self.torrent.metainfo.totalLength
         self.assertEqual(
-            body, [{"path": "payload.bin", "size": size, "verified": 16384, "progress": 16384 / size}]
+            body,
+            [{"path": "payload.bin", "size": size, "verified": 16384, "priority": 1,
+              "progress": 16384 / size}],
         )
+
+    def test_setFilePriorities(self) -> None:
+        """
+        C{POST .../files} sets the priorities of every file, or of one by
+        index, and answers with the files; anything else is a 400 saying
+        what to send.
+        """
+        path = f"/api/torrents/{self.hex}/files"
+        headers = {**CHANGE, "Content-Type": "application/json"}
+        response, body = self.request("POST", path, data=b'{"priorities": [2]}', headers=headers)
+        self.assertEqual((response.code, body[0]["priority"]), (200, 2), body)
+        self.assertEqual(self.torrent.config.filePriorities, (2,))
+        response, body = self.request(
+            "POST", path, data=b'{"index": 0, "priority": 0}', headers=headers
+        )
+        self.assertEqual((response.code, body[0]["priority"]), (200, 0), body)
+        self.assertEqual(self.torrent.state, "seeding")
+        for bad in (
+            b'{"priorities": [1, 1]}', b'{"priorities": [3]}', b'{"index": 1, "priority": 1}',
+            b'{"index": 0, "priority": 7}', b'{"priorities": "1"}', b"[]", b"nonsense",
+        ):
+            response, body = self.request("POST", path, data=bad, headers=headers)
+            self.assertError(response, body, 400)
+        response, body = self.request("GET", path)
+        self.assertEqual(body[0]["priority"], 0)
 
     def test_headWithoutGet(self) -> None:
         """

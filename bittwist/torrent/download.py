@@ -119,6 +119,45 @@ class Download:
         self._writeBacklog = 0
         self._waitingForTokens = False
         self.sequential = False
+        self._priorities: Optional[list[int]] = None
+
+    def setPriorities(self, priorities: Optional[list[int]]) -> None:
+        """
+        Download only the wanted pieces, high ones first, and tell each peer
+        whether it has any we want.
+
+        @param priorities: per piece (see L{bittwist.picker.piecePriorities}),
+            or C{None} for every piece normal.
+        """
+        self._priorities = priorities
+        picker = self.picker
+        if picker is None:
+            return
+        picker.setPriorities(priorities)
+        self.refreshInterest()
+
+    def wantedLeft(self) -> Optional[int]:
+        """
+        @return: with pieces skipped, the bytes of wanted pieces not yet
+            verified; C{None} when every piece is wanted or before the
+            check.
+        """
+        priorities, picker = self._priorities, self.picker
+        if priorities is None or picker is None:
+            return None
+        done, size = picker.done, self._metainfo.pieceSize
+        return sum(size(i) for i, p in enumerate(priorities) if p and i not in done)
+
+    def refreshInterest(self) -> None:
+        """
+        Tell each peer whether we want any of its pieces, and ask for them.
+        """
+        picker = self.picker
+        if picker is None:
+            return
+        for peer in list(self._records):
+            peer.setInterested(self.active and picker.interestedIn(peer.state.pieces))
+        self.fillAll()
 
     def setSequential(self, sequential: bool) -> None:
         """
@@ -138,11 +177,12 @@ class Download:
             metainfo.numPieces, wantedPieceSizes(metainfo), have, endgameDelay=ENDGAME_DELAY
         )
         self.picker.sequential = self.sequential
+        self.picker.setPriorities(self._priorities)
         self.verifiedLength = sum(metainfo.pieceSize(i) for i in have)
 
     def complete(self) -> bool:
         """
-        @return: whether every piece is verified.
+        @return: whether every wanted piece is verified.
         """
         return self.picker is not None and self.picker.complete()
 

@@ -24,6 +24,7 @@ from bittwist.errors import BittwistError, InternalError, UsageError
 from bittwist.factory import PeerDialer
 from bittwist.metainfo import Metainfo
 from bittwist.peer import PeerProtocol
+from bittwist.picker import NORMAL, SKIP, piecePriorities
 from bittwist.ratelimit import BucketChain, TokenBucket
 from bittwist.safetext import printable
 from bittwist.sources import IPeerSource, ISourceOwner, trackerStatusesOf
@@ -139,6 +140,12 @@ class Torrent(ExtensionEvents):
             self._fail,
         )
         self.download.setSequential(config.sequential)
+        self._numFiles = sum(1 for entry in metainfo.files if not entry.pad)
+        if config.filePriorities:
+            # Saved with the record: extra entries (a damaged record) go.
+            self.config = config = dataclasses.replace(
+                config, filePriorities=config.filePriorities[:self._numFiles]
+            )
         self.upload = Upload(
             storage,
             reactor,
@@ -161,6 +168,8 @@ class Torrent(ExtensionEvents):
         handlers.append(MetadataServer(metainfo.infoBytes))
         self.extensions = ExtensionTable(handlers)
         self._ticks = ticks if ticks is not None else TickService(reactor)
+        if config.filePriorities:
+            self._applyFilePriorities(config.filePriorities)
 
     def __repr__(self) -> str:
         return f"<Torrent {self.metainfo.name!r} {self.state.value}>"
@@ -290,7 +299,7 @@ class Torrent(ExtensionEvents):
             count=len(have),
             total=self.numPieces,
         )
-        complete = have.complete()
+        complete = self.download.complete()
         if self._pauseWhenChecked:
             self._move(_In.CHECKED_PAUSED)
         else:
@@ -393,13 +402,29 @@ class Torrent(ExtensionEvents):
         for peer in self.peers:
             peer.sendHave(index)
         self._emit(events.PieceVerified(self, index))
-        if not self.download.complete():
-            return
-        self.log.info(
-            "{name}: download complete, all {count} pieces verified",
-            name=printable(self.metainfo.name),
-            count=self.numPieces,
-        )
+        # Seeding already: a piece of a file skipped while it downloaded.
+        if self.download.complete() and self.state not in (_State.SEEDING, _State.FINISHED):
+            self._completed()
+
+    def _completed(self) -> None:
+        """
+        Every wanted piece is verified: seed, and tell whoever waits.
+        """
+        verified = self.download.verifiedPieces()
+        count = len(verified) if verified is not None else 0
+        if count == self.numPieces:
+            self.log.info(
+                "{name}: download complete, all {count} pieces verified",
+                name=printable(self.metainfo.name),
+                count=count,
+            )
+        else:
+            self.log.info(
+                "{name}: download complete, the {count} pieces of the wanted files "
+                "verified (some files skipped)",
+                name=printable(self.metainfo.name),
+                count=count,
+            )
         if self.state is _State.DOWNLOADING:
             self._move(_In.COMPLETED)
             self.download.stopRequesting()
@@ -573,6 +598,7 @@ class Torrent(ExtensionEvents):
             maxPeers=self.config.maxPeers,
             seedRatio=self.config.seedRatio,
             seedTime=self.config.seedTime,
+            wantedLeft=download.wantedLeft(),
             maxUploadRate=self.config.maxUploadRate,
             maxDownloadRate=self.config.maxDownloadRate,
         )
@@ -582,7 +608,56 @@ class Torrent(ExtensionEvents):
         @return: each of its files (but pad files) with its size and the
             bytes of it verified.
         """
-        return describeFiles(self.metainfo, self.download.verifiedPieces())
+        return describeFiles(
+            self.metainfo, self.download.verifiedPieces(), self.config.filePriorities
+        )
+
+    def setFilePriorities(self, priorities: Sequence[int]) -> None:
+        """
+        Choose which files to download, and which first: per file but pad
+        files, in the order of L{fileStatuses}, 0 to skip it (not
+        downloaded; not created, unless already on disk), 1 normal, 2 high
+        (downloaded before normal ones).  Pieces a skipped file shares with
+        a wanted one are downloaded whole.
+
+        Once every wanted piece is verified the torrent seeds what it has
+        (C{seeding}); wanting a missing file again downloads it
+        (C{downloading}).
+
+        @raise bittwist.errors.UsageError: unless there is one priority of
+            0, 1 or 2 per file.
+        """
+        self.setOptions(filePriorities=tuple(priorities))
+
+    def _applyFilePriorities(self, priorities: Sequence[int]) -> None:
+        """
+        Tell storage which files not to create, and the download which
+        pieces to get.
+        """
+        skipped = [i for i, p in enumerate(priorities) if p == SKIP]
+        self.storage.skipFiles(skipped).addErrback(self._fail)
+        pieces = None
+        if any(p != NORMAL for p in priorities):
+            pieces = piecePriorities(self.metainfo, priorities)
+        self.download.setPriorities(pieces)
+
+    def _filePrioritiesChanged(self) -> None:
+        """
+        The wanted pieces changed: seed if they are all in, download again
+        if some are missing.
+        """
+        if self.download.verifiedPieces() is None:
+            return  # not checked yet: the check decides
+        complete = self.download.complete()
+        if not complete:
+            self._lifecycle.incomplete()
+        if self.state is _State.DOWNLOADING and complete:
+            self._completed()
+        elif self.state in (_State.SEEDING, _State.FINISHED) and not complete:
+            # Seeds we dropped as "both seeding" have what we now want.
+            self.swarm.resetBackoff()
+            self._move(_In.WANT_MORE)
+            self.download.refreshInterest()
 
     def setSequential(self, sequential: bool) -> None:
         """
@@ -596,17 +671,26 @@ class Torrent(ExtensionEvents):
         """
         Change some of the torrent's L{TorrentConfig} while it runs:
         C{sequential}, C{maxPeers}, C{seedRatio}, C{seedTime},
-        C{maxUploadRate}, C{maxDownloadRate}.
+        C{maxUploadRate}, C{maxDownloadRate}, C{filePriorities} (see
+        L{setFilePriorities}).
 
         @raise bittwist.errors.UsageError: for another option, or a value
             L{TorrentConfig} refuses.
         """
         unknown = set(changes) - {
-            "sequential", "maxPeers", "seedRatio", "seedTime", "maxUploadRate", "maxDownloadRate"
+            "sequential", "maxPeers", "seedRatio", "seedTime", "maxUploadRate",
+            "maxDownloadRate", "filePriorities",
         }
         if unknown:
             raise UsageError(f"cannot change {', '.join(sorted(unknown))} of a running torrent")
-        self.config = config = dataclasses.replace(self.config, **changes)
+        old = self.config
+        config = dataclasses.replace(old, **changes)
+        if "filePriorities" in changes and len(config.filePriorities) != self._numFiles:
+            raise UsageError(
+                f"{self.metainfo.name} has {self._numFiles} file(s): give one priority "
+                f"(0 skip, 1 normal, 2 high) for each, not {len(config.filePriorities)}"
+            )
+        self.config = config
         self.download.setSequential(config.sequential)
         self.swarm.setConfig(config)
         self.upload.seedRatio = config.seedRatio
@@ -616,6 +700,10 @@ class Torrent(ExtensionEvents):
         if self.state in ACTIVE:
             # A new goal is looked at within a tick.
             self._ticks.wake(self)
+        if config.filePriorities != old.filePriorities:
+            # Last: it may move the torrent to seeding or downloading.
+            self._applyFilePriorities(config.filePriorities)
+            self._filePrioritiesChanged()
 
     def trackerStatuses(self) -> list[TrackerStatus]:
         """

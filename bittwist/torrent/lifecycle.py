@@ -34,7 +34,10 @@ class TorrentState(enum.StrEnum):
     DOWNLOADING = "downloading"
     """Getting pieces, and serving those it has."""
     SEEDING = "seeding"
-    """Every piece is verified; serving them."""
+    """Every wanted piece is verified; serving them. With files skipped
+    (L{bittwist.torrent.facade.Torrent.setFilePriorities}) this is a
+    partial seed: libtorrent's "finished" downloading, not our
+    C{finished}. Wanting a missing file again goes back to C{downloading}."""
     PAUSED = "paused"
     """No peers, no announces; storage open, every verified piece kept."""
     FINISHED = "finished"
@@ -57,7 +60,8 @@ class TorrentInput(enum.Enum):
     RESUME_INCOMPLETE = "resume, pieces missing"
     RESUME_COMPLETE = "resume, every piece verified"
     RESUME_CHECK = "resume after an error: check again"
-    COMPLETED = "last piece verified"
+    COMPLETED = "last wanted piece verified"
+    WANT_MORE = "files wanted again, pieces missing"
     SEED_GOAL = "seed goal reached"
     FAIL = "fail"
     STOP = "stop"
@@ -79,6 +83,8 @@ TRANSITIONS: dict[tuple[TorrentState, TorrentInput], TorrentState] = {
     (S.FINISHED, I.RESUME_COMPLETE): S.SEEDING,
     (S.ERROR, I.RESUME_CHECK): S.CHECKING,
     (S.DOWNLOADING, I.COMPLETED): S.SEEDING,
+    (S.SEEDING, I.WANT_MORE): S.DOWNLOADING,
+    (S.FINISHED, I.WANT_MORE): S.DOWNLOADING,
     (S.SEEDING, I.SEED_GOAL): S.FINISHED,
     (S.STOPPED, I.FAIL): S.ERROR,
     (S.CHECKING, I.FAIL): S.ERROR,
@@ -167,6 +173,13 @@ class Lifecycle:
         waiting, self._waiting = self._waiting, []
         for d in waiting:
             d.callback(None)
+
+    def incomplete(self) -> None:
+        """
+        Pieces are wanted again (a skipped file wanted): L{whenComplete}
+        waits for them.
+        """
+        self._complete = False
 
     def failed(self, error: BittwistError) -> None:
         """

@@ -4,7 +4,7 @@ Snapshots of a torrent and its peers, for display.
 """
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from bittwist.encryption import isEncrypted
 from bittwist.torrent.lifecycle import TorrentState
@@ -61,6 +61,11 @@ class TorrentStatus:
     """
     Its own download limit in bytes per second (0: only the session's).
     """
+    wantedLeft: Optional[int] = None
+    """
+    With files skipped, the bytes of wanted pieces not yet verified;
+    C{None} when every file is wanted.
+    """
     metadataProgress: float = 1.0
     """
     The fraction of the metadata in: below 1 only while fetching it for a
@@ -75,7 +80,8 @@ class TorrentStatus:
         """
         if self.state is not TorrentState.DOWNLOADING or self.downloadRate <= 0:
             return None
-        return (self.totalLength - self.verifiedLength) / self.downloadRate
+        left = self.totalLength - self.verifiedLength if self.wantedLeft is None else self.wantedLeft
+        return left / self.downloadRate
 
     @property
     def progress(self) -> float:
@@ -176,11 +182,13 @@ class FileStatus:
     @ivar path: its path below the download folder, C{/}-separated.
     @ivar size: its size in bytes.
     @ivar verified: how many of its bytes are in verified pieces.
+    @ivar priority: 0 skipped, 1 normal, 2 high.
     """
 
     path: str
     size: int
     verified: int
+    priority: int = 1
 
     @property
     def progress(self) -> float:
@@ -190,11 +198,13 @@ class FileStatus:
         return self.verified / self.size if self.size else 1.0
 
 
-def describeFiles(metainfo: Any, verified: Any) -> list[FileStatus]:
+def describeFiles(metainfo: Any, verified: Any, priorities: Sequence[int] = ()) -> list[FileStatus]:
     """
     @param metainfo: the torrent's L{bittwist.metainfo.Metainfo}.
     @param verified: its verified pieces (a L{bittwist.bitfield.Bitfield}),
         or C{None} before its check.
+    @param priorities: per file but pad files, its priority; normal beyond
+        its end.
     @return: each file but pad files, in order, with its verified bytes.
     """
     pieceLength = metainfo.pieceLength
@@ -209,5 +219,7 @@ def describeFiles(metainfo: Any, verified: Any) -> list[FileStatus]:
                 if index in verified:
                     pieceStart = index * pieceLength
                     done += min(end, pieceStart + pieceLength) - max(start, pieceStart)
-        result.append(FileStatus("/".join(entry.path), entry.length, done))
+        position = len(result)
+        priority = priorities[position] if position < len(priorities) else 1
+        result.append(FileStatus("/".join(entry.path), entry.length, done, priority))
     return result

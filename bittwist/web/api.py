@@ -490,7 +490,7 @@ class TorrentResource(_JsonResource):
         self.putChild(b"peers", _TorrentPart(self, "peers"))
         self.putChild(b"pieces", _TorrentPart(self, "pieces"))
         self.putChild(b"trackers", _TorrentPart(self, "trackers"))
-        self.putChild(b"files", _TorrentPart(self, "files"))
+        self.putChild(b"files", _TorrentFiles(self, service))
         self.putChild(b"pause", _TorrentAction(self, "pause"))
         self.putChild(b"resume", _TorrentAction(self, "resume"))
         self.putChild(b"announce", _TorrentAction(self, "announce"))
@@ -583,6 +583,54 @@ class _TorrentPart(_JsonResource):
                 "bitfield": base64.b64encode(pieces.toBytes()).decode("ascii"),
             },
         )
+
+
+class _TorrentFiles(_TorrentPart):
+    """
+    C{/api/torrents/<hex>/files}: C{GET} lists the files with their size,
+    progress and priority (0 skipped, 1 normal, 2 high); C{POST} sets
+    priorities, remembered across restarts, with C{{"priorities": [...]}}
+    (one per file) or C{{"index": i, "priority": p}} (one file), and
+    answers with the files.
+    """
+
+    def __init__(self, parent: TorrentResource, service: Any) -> None:
+        super().__init__(parent, "files")
+        self._service = service
+
+    def render_POST(self, request: Request) -> bytes:
+        torrent = self._parent.torrent()
+        if torrent is None:
+            return self._parent.gone(request)
+        value = _readJsonObject(request)
+        usage = (
+            'send {"priorities": [1, 0, 2]} (one per file) or {"index": 1, "priority": 0}; '
+            "0 skips a file, 1 is normal, 2 high"
+        )
+        if value is None:
+            return errorJson(request, 400, usage)
+        if torrent.metainfo is None:
+            return errorJson(request, 409, "the torrent's metadata is not here yet")
+        if set(value) == {"priorities"} and isinstance(value["priorities"], list):
+            priorities = value["priorities"]
+        elif (
+            set(value) == {"index", "priority"}
+            and type(value["index"]) is int and type(value["priority"]) is int
+        ):
+            priorities = [f.priority for f in torrent.fileStatuses()]
+            if not 0 <= value["index"] < len(priorities):
+                return errorJson(
+                    request, 400, f"no file {value['index']}: files are 0..{len(priorities) - 1}"
+                )
+            priorities[value["index"]] = value["priority"]
+        else:
+            return errorJson(request, 400, usage)
+        try:
+            self._service.setFilePriorities(torrent.infoHash, priorities)
+        except UsageError as e:
+            return errorJson(request, 400, str(e))
+        self._parent._changed()
+        return self.render_GET(request)
 
 
 class _TorrentAction(_JsonResource):

@@ -230,16 +230,52 @@
     $("no-peers").hidden = peers.length > 0;
   }
 
+  const PRIORITIES = [["0", "Skip"], ["1", "Normal"], ["2", "High"]];
+
   function showFiles(files) {
     const body = $("file-rows");
-    body.replaceChildren();
-    for (const f of files) {
-      const row = body.insertRow();
-      cell(row, "").textContent = f.path;
-      cell(row, "num").textContent = formatSize(f.size);
-      cell(row, "num").textContent = percent(f.progress);
+    // Rows are kept while the same files are shown, so that a priority
+    // menu the user has open is not rebuilt under them each second.
+    const key = selected + files.map((f) => f.path).join("\n");
+    if (body.dataset.key !== key) {
+      body.dataset.key = key;
+      body.replaceChildren();
+      files.forEach((f, index) => {
+        const row = body.insertRow();
+        cell(row, "").textContent = f.path;
+        cell(row, "num").textContent = formatSize(f.size);
+        cell(row, "num");
+        const choice = document.createElement("select");
+        choice.className = "file-priority";
+        choice.setAttribute("aria-label", `Priority of ${f.path}`);
+        for (const [value, label] of PRIORITIES) choice.add(new Option(label, value));
+        choice.addEventListener("change", () => setFilePriority(index, choice));
+        cell(row, "").appendChild(choice);
+      });
     }
+    files.forEach((f, index) => {
+      const row = body.rows[index];
+      row.cells[2].textContent = percent(f.progress);
+      row.classList.toggle("skipped", f.priority === 0);
+      const choice = row.cells[3].firstChild;
+      if (document.activeElement !== choice) choice.value = String(f.priority);
+    });
     $("files-card").hidden = files.length === 0;
+  }
+
+  async function setFilePriority(index, choice) {
+    if (!selected) return;
+    try {
+      const files = await api("POST", `/api/torrents/${selected}/files`,
+        JSON.stringify({index, priority: Number(choice.value)}), "application/json");
+      const f = files[index];
+      const label = PRIORITIES[f.priority][1].toLowerCase();
+      showMessage(f.priority === 0 ? `${f.path}: skipped` : `${f.path}: ${label} priority`, false);
+      showFiles(files);
+    } catch (e) {
+      showMessage(e.message, true);
+      refreshDetail();
+    }
   }
 
   function showTrackers(trackers) {
