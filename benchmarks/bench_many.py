@@ -3,6 +3,8 @@ Many torrents in one bittwist process: a seedbox's load.
 
     python -m benchmarks.bench_many [--count 1000] [--size-kib 1024] [--idle 10]
 
+C{BENCH_IDLE_PROFILE=FILE} profiles each idle phase into C{FILE.PID}.
+
 1. Download: C{count} torrents of C{size-kib} KiB each, all from one
    libtorrent session on 127.0.0.1, into one bittwist process (a state
    folder remembers them). Total time, peak RSS, threads, the longest reactor
@@ -34,9 +36,18 @@ def _idle(reactor: Any, seconds: float, result: dict, then: Any) -> None:
     from benchmarks.probe import cpuSeconds, rssMiB, threadCount
 
     before = cpuSeconds()
+    profile = os.environ.get("BENCH_IDLE_PROFILE")
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
 
     def done() -> None:
         result["idleCpuPercent"] = 100 * (cpuSeconds() - before) / seconds
+        if profile:
+            profiler.disable()
+            profiler.dump_stats(f"{profile}.{os.getpid()}")
         result["idleRssMiB"] = rssMiB()
         result["threads"] = threadCount()
         then()
@@ -77,24 +88,36 @@ def childDownload(torrentsDir: str, downloadDir: str, stateDir: str, peer: str, 
             result["peakRssMiB"] = peakRssMiB()
             result["rssMiB"] = rssMiB()
             probe.stop()
-            if os.environ.get("BENCH_GC_TYPES"):
-                import collections
-                import gc
+            # Measure idle once the state folder has written every record
+            # (a thousand completions queue a thousand writes).
+            savesFrom = time.perf_counter()
+            service.state.whenIdle().addCallback(saved, savesFrom)
 
-                types = collections.Counter(type(o).__name__ for o in gc.get_objects())
-                print(len(gc.get_objects()), types.most_common(25), gc.get_stats(), file=sys.stderr)
-            _idle(reactor, float(idle), result, stop)
+    def saved(_: object, savesFrom: float) -> None:
+        result["saveSeconds"] = time.perf_counter() - savesFrom
+        if os.environ.get("BENCH_GC_TYPES"):
+            import collections
+            import gc
+
+            types = collections.Counter(type(o).__name__ for o in gc.get_objects())
+            print(len(gc.get_objects()), types.most_common(25), gc.get_stats(), file=sys.stderr)
+        _idle(reactor, float(idle), result, stop)
 
     def failed(f: Any) -> None:
         result.setdefault("error", f.getErrorMessage())
 
     service.startService()
+    if os.environ.get("BENCH_GC_FREEZE"):
+        import gc
+
+        gc.freeze()
     probe.start()
     for torrent in torrents:
         torrent.whenComplete().addCallbacks(one, failed)
     reactor.run()
     result["stallMs"] = probe.longest * 1000
     result["gcMs"] = probe.longestGc * 1000
+    result["gcCpuMs"] = probe.longestGcCpu * 1000
     result["gcSeconds"] = probe.gcSeconds
     probe.printTraces()
     return result
@@ -136,6 +159,7 @@ def childStartup(stateDir: str, idle: str) -> dict:
     reactor.run()
     result["stallMs"] = probe.longest * 1000
     result["gcMs"] = probe.longestGc * 1000
+    result["gcCpuMs"] = probe.longestGcCpu * 1000
     result["gcSeconds"] = probe.gcSeconds
     probe.printTraces()
     return result
@@ -158,7 +182,10 @@ def report(title: str, r: dict) -> None:
         f"{1024 * (r['rssMiB'] - r['rssBeforeMiB']) / r['count']:.0f} KiB per torrent "
         f"over {r['rssBeforeMiB']:.0f} MiB before any), longest stall "
         f"{r['stallMs']:.0f} ms (longest garbage collection {r['gcMs']:.0f} ms, "
-        f"{r['gcSeconds']:.1f} s in all); idle after: {r['idleCpuPercent']:.1f}% CPU, "
+        + (f"{r['gcCpuMs']:.0f} ms of CPU at most, " if "gcCpuMs" in r else "")
+        + f"{r['gcSeconds']:.1f} s in all); "
+        + (f"state folder written {r['saveSeconds']:.1f} s after; " if "saveSeconds" in r else "")
+        + f"idle after: {r['idleCpuPercent']:.1f}% CPU, "
         f"RSS {r['idleRssMiB']:.0f} MiB, {r['threads']} threads",
         flush=True,
     )

@@ -68,6 +68,9 @@ class StallProbe:
 
     @ivar longest: the longest delay seen, in seconds.
     @ivar longestGc: the longest garbage collection, in seconds.
+    @ivar longestGcCpu: the CPU time of the longest garbage collection
+        (by CPU time), in seconds: on a loaded machine a collection may take
+        far longer than the work it does, waiting for a core.
     @ivar gcSeconds: the time spent collecting garbage, in all.
     """
 
@@ -79,7 +82,9 @@ class StallProbe:
         self.longest = 0.0
         self.longestGc = 0.0
         self.gcSeconds = 0.0
+        self.longestGcCpu = 0.0
         self._gcStarted = 0.0
+        self._gcCpuStarted = 0.0
 
     def start(self) -> None:
         self._last = self._reactor.seconds()
@@ -115,7 +120,9 @@ class StallProbe:
     def _gc(self, phase: str, info: dict) -> None:
         if phase == "start":
             self._gcStarted = time.perf_counter()
+            self._gcCpuStarted = time.thread_time()
         else:
+            self.longestGcCpu = max(self.longestGcCpu, time.thread_time() - self._gcCpuStarted)
             took = time.perf_counter() - self._gcStarted
             self.gcSeconds += took
             self.longestGc = max(self.longestGc, took)

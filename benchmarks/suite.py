@@ -3,18 +3,26 @@ The benchmark suite: bittwist beside libtorrent, downloading and uploading
 large payloads, as whole processes, with a table of ratios measured in the
 same run.
 
-    python -m benchmarks [--payloads 1g,1g-2000] [--directions down,up] [--rounds 1]
-                         [--with resume,many] [--many-count 1000]
+    python -m benchmarks [--payloads 1g,1g-2000] [--directions down,up,down8,up8]
+                         [--rounds 1] [--with resume,many] [--many-count 1000]
 
-Payloads: C{1g} (one 1 GiB file), C{1g-2000} (1 GiB in 2,000 files),
-C{4g} (one 4 GiB file).  A payload that does not fit on the disk of the
-temporary folder (it needs three times its size) is skipped, and said so.
+Payloads: C{128m}, C{256m}, C{1g}, C{4g} (one file of that size), C{1g-2000}
+(1 GiB in 2,000 files).  A payload that does not fit on the disk of the
+temporary folder (it needs three times its size, ten with C{up8}) is
+skipped, and said so.
 
 For each payload and direction, the same libtorrent peer is on the other
 side of both runs:
 
  - C{down}: a libtorrent seeder; the leecher is bittwist, then libtorrent.
  - C{up}: a libtorrent leecher; the seeder is bittwist, then libtorrent.
+ - C{down8}: eight libtorrent seeders, each a session of its own; the one
+   leecher is bittwist, then libtorrent.
+ - C{up8}: eight libtorrent leechers, each a session of its own, all
+   starting at once; the one seeder is bittwist, then libtorrent. The
+   leechers also trade pieces among themselves (they learn of each other
+   through peer exchange), as in a real swarm: the rate is the eight
+   downloads together, the CPU per GiB is per GiB the seeder uploaded.
 
 With C{--with}, it then runs L{benchmarks.bench_resume} (the resume check
 of a complete 1 GiB download against C{hashlib.sha1} alone) and
@@ -42,6 +50,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PAYLOADS = {
     # name: (total MiB, number of files)
     "128m": (128, 1),
+    "256m": (256, 1),
     "1g": (1024, 1),
     "1g-2000": (1024, 2000),
     "4g": (4096, 1),
@@ -56,17 +65,33 @@ def _bittwistService(reactor: Any) -> Any:
     )
 
 
-def childDownloadBittwist(torrentPath: str, folder: str, peer: str, profile: str) -> dict:
+SWARM = 8
+"""
+The peers on the other side in the C{down8} and C{up8} directions.
+"""
+
+
+def _addresses(peers: str) -> list[tuple[str, int]]:
     """
-    Download with bittwist from the seeder at C{peer}.
+    @return: the addresses of C{peers}, C{"HOST:PORT,HOST:PORT..."}.
+    """
+    result = []
+    for peer in peers.split(","):
+        host, port = peer.rsplit(":", 1)
+        result.append((host, int(port)))
+    return result
+
+
+def childDownloadBittwist(torrentPath: str, folder: str, peers: str, profile: str) -> dict:
+    """
+    Download with bittwist from the seeders at C{peers} (see L{_addresses}).
     """
     from twisted.internet import reactor
 
     from benchmarks.probe import StallProbe, cpuSeconds, threadCount
 
-    host, port = peer.rsplit(":", 1)
     service = _bittwistService(reactor)
-    torrent = service.addTorrent(torrentPath, folder, peers=[(host, int(port))], announce=False)
+    torrent = service.addTorrent(torrentPath, folder, peers=_addresses(peers), announce=False)
     probe = StallProbe(reactor)
     result: dict = {}
     started = time.perf_counter()
@@ -92,9 +117,9 @@ def childDownloadBittwist(torrentPath: str, folder: str, peer: str, profile: str
     return result
 
 
-def childDownloadLibtorrent(torrentPath: str, folder: str, peer: str, profile: str) -> dict:
+def childDownloadLibtorrent(torrentPath: str, folder: str, peers: str, profile: str) -> dict:
     """
-    Download with libtorrent from the seeder at C{peer}.
+    Download with libtorrent from the seeders at C{peers}.
     """
     from benchmarks.probe import cpuSeconds
     from tests.ltpeer import addTorrentBlocking, blockingSession
@@ -103,8 +128,8 @@ def childDownloadLibtorrent(torrentPath: str, folder: str, peer: str, profile: s
     handle = addTorrentBlocking(session, torrentPath, folder, seed=False)
     started = time.perf_counter()
     cpuBefore = cpuSeconds()
-    host, port = peer.rsplit(":", 1)
-    handle.connect_peer((host, int(port)))
+    for address in _addresses(peers):
+        handle.connect_peer(address)
     while not handle.status().is_seeding:
         time.sleep(0.01)
     return {"seconds": time.perf_counter() - started, "cpu": cpuSeconds() - cpuBefore}
@@ -192,9 +217,9 @@ def _child(*args: str) -> list[str]:
     return [sys.executable, "-m", "benchmarks.suite", "--child", *args]
 
 
-def download(client: str, torrentPath: str, folder: str, peer: str, profile: str) -> dict:
+def download(client: str, torrentPath: str, folder: str, peers: str, profile: str) -> dict:
     out = subprocess.run(
-        _child("down", client, torrentPath, folder, peer, profile),
+        _child("down", client, torrentPath, folder, peers, profile),
         check=True, capture_output=True, text=True,
     )
     if os.environ.get("BENCH_STALL_TRACE"):
@@ -202,7 +227,13 @@ def download(client: str, torrentPath: str, folder: str, peer: str, profile: str
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def upload(client: str, torrentPath: str, seedDir: str, leechDir: str, profile: str) -> dict:
+def upload(
+    client: str, torrentPath: str, seedDir: str, leechDirs: list[str], profile: str
+) -> dict:
+    """
+    Seed with C{client} in a child process to a libtorrent leecher in each
+    of C{leechDirs}, all started at once.
+    """
     import libtorrent as lt
 
     from tests.ltpeer import addTorrentBlocking, blockingSession
@@ -215,17 +246,21 @@ def upload(client: str, torrentPath: str, seedDir: str, leechDir: str, profile: 
     ready = json.loads(child.stdout.readline())
     if "error" in ready:
         raise SystemExit(f"{client}: {ready['error']}")
-    session = blockingSession(out_enc_policy=int(lt.enc_policy.disabled))
-    handle = addTorrentBlocking(session, torrentPath, leechDir, seed=False)
+    sessions = [blockingSession(out_enc_policy=int(lt.enc_policy.disabled)) for _ in leechDirs]
+    handles = [
+        addTorrentBlocking(session, torrentPath, leechDir, seed=False)
+        for session, leechDir in zip(sessions, leechDirs)
+    ]
     started = time.perf_counter()
-    handle.connect_peer(("127.0.0.1", ready["port"]))
+    for handle in handles:
+        handle.connect_peer(("127.0.0.1", ready["port"]))
     deadline = started + 900
-    while not handle.status().is_seeding:
+    while not all(handle.status().is_seeding for handle in handles):
         if time.perf_counter() > deadline:
-            raise SystemExit("leecher: not done in 900 s")
+            raise SystemExit("leechers: not done in 900 s")
         time.sleep(0.005)
     seconds = time.perf_counter() - started
-    del handle, session
+    del handles, sessions
     child.stdin.close()
     report = json.loads(child.stdout.readline())
     child.wait(timeout=120)
@@ -260,20 +295,42 @@ def preparePayload(folder: str, name: str) -> tuple[str, str, int]:
     return seedDir, torrentPath, sizeMiB
 
 
-def fits(folder: str, sizeMiB: int) -> bool:
+def startSeeder(torrentPath: str, seedDir: str) -> Any:
     """
-    @return: whether the seed and two downloaded copies fit under C{folder}.
+    @return: a libtorrent session seeding C{seedDir}, once it has checked
+        it in full (in seed mode libtorrent hashes each piece the first time
+        it sends it, which would slow whichever client goes first).
     """
-    return shutil.disk_usage(folder).free > 3.2 * sizeMiB * 2**20
+    from tests.ltpeer import addTorrentBlocking, blockingSession
+
+    seeder = blockingSession()
+    handle = addTorrentBlocking(seeder, torrentPath, seedDir, seed=False)
+    while not handle.status().is_seeding:
+        time.sleep(0.05)
+    return seeder
+
+
+def fits(folder: str, sizeMiB: int, copies: int = 3) -> bool:
+    """
+    @return: whether the seed and C{copies - 1} downloaded copies fit under
+        C{folder}.
+    """
+    return shutil.disk_usage(folder).free > (copies + 0.2) * sizeMiB * 2**20
 
 
 def row(payload: str, direction: str, client: str, sizeMiB: int, r: dict) -> dict:
-    gib = sizeMiB / 1024
+    """
+    @return: the table's row for one run: MiB/s of every download together,
+        CPU seconds per GiB the client moved (for a seeder, what it
+        uploaded, if it says).
+    """
+    moved = sizeMiB * (SWARM if direction == "up8" else 1)
+    gib = r["uploaded"] / 2**30 if direction.startswith("up") and r.get("uploaded") else sizeMiB / 1024
     return {
         "payload": payload,
         "direction": direction,
         "client": client,
-        "rate": sizeMiB / r["seconds"],
+        "rate": moved / r["seconds"],
         "seconds": r["seconds"],
         "cpuPerGiB": r["cpu"] / gib,
         "peakRssMiB": r["peakRssMiB"],
@@ -285,7 +342,7 @@ def row(payload: str, direction: str, client: str, sizeMiB: int, r: dict) -> dic
 def printTable(rows: list[dict]) -> None:
     print()
     print(
-        f"{'payload':8} {'dir':4} {'client':10} {'MiB/s':>7} {'ratio':>6} "
+        f"{'payload':8} {'dir':5} {'client':10} {'MiB/s':>7} {'ratio':>6} "
         f"{'CPU s/GiB':>9} {'CPU ratio':>9} {'peak RSS':>9} {'stall ms':>8} {'threads':>7}"
     )
     for r in rows:
@@ -297,7 +354,7 @@ def printTable(rows: list[dict]) -> None:
         stall = f"{r['stallMs']:8.0f}" if r["stallMs"] is not None else f"{'':8}"
         threads = f"{r['threads']:7}" if r["threads"] is not None else f"{'':7}"
         print(
-            f"{r['payload']:8} {r['direction']:4} {r['client']:10} {r['rate']:7.1f} "
+            f"{r['payload']:8} {r['direction']:5} {r['client']:10} {r['rate']:7.1f} "
             f"{r['rate'] / base['rate']:6.2f} {r['cpuPerGiB']:9.2f} "
             f"{r['cpuPerGiB'] / base['cpuPerGiB']:9.2f} {r['peakRssMiB']:7.0f} M "
             f"{stall} {threads}"
@@ -311,7 +368,9 @@ def printTable(rows: list[dict]) -> None:
 def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     parser.add_argument("--payloads", default="1g,1g-2000", help="comma-separated: " + ", ".join(PAYLOADS))
-    parser.add_argument("--directions", default="down,up", help="down, up or both")
+    parser.add_argument(
+        "--directions", default="down,up", help="comma-separated: down, up, down8, up8"
+    )
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--profile", default="", help="cProfile each bittwist child into FILE.N")
     parser.add_argument("--json", default="", help="also write the rows to this file")
@@ -325,7 +384,7 @@ def main(argv: Optional[list[str]] = None) -> None:
 
     import libtorrent as lt
 
-    from tests.ltpeer import addTorrentBlocking, blockingSession, digestTree
+    from tests.ltpeer import digestTree
 
     rows: list[dict] = []
     profiles = 0
@@ -333,23 +392,22 @@ def main(argv: Optional[list[str]] = None) -> None:
         tmp = tempfile.mkdtemp(prefix=f"bench-{payload}-")
         try:
             sizeMiB = PAYLOADS[payload][0]
-            if not fits(tmp, sizeMiB):
-                print(f"{payload}: skipped, needs {3.2 * sizeMiB / 1024:.1f} GiB free in {tmp}", flush=True)
+            copies = 2 + (SWARM if "up8" in args.directions else 1)
+            if not fits(tmp, sizeMiB, copies):
+                print(
+                    f"{payload}: skipped, needs {(copies + 0.2) * sizeMiB / 1024:.1f} GiB free in {tmp}",
+                    flush=True,
+                )
                 continue
             print(f"{payload}: writing the payload", flush=True)
             seedDir, torrentPath, sizeMiB = preparePayload(tmp, payload)
             expected = digestTree(seedDir)
-            seeder = None
+            seeders: list[Any] = []
             for direction in args.directions.split(","):
-                if direction == "down" and seeder is None:
-                    # Checked in full, not in seed mode: in seed mode
-                    # libtorrent hashes each piece the first time it sends
-                    # it, which would slow whichever client goes first.
-                    seeder = blockingSession()
-                    handle = addTorrentBlocking(seeder, torrentPath, seedDir, seed=False)
-                    while not handle.status().is_seeding:
-                        time.sleep(0.05)
-                peer = f"127.0.0.1:{seeder.listen_port()}" if seeder else ""
+                wanted = {"down": 1, "down8": SWARM}.get(direction, 0)
+                while len(seeders) < wanted:
+                    seeders.append(startSeeder(torrentPath, seedDir))
+                peers = ",".join(f"127.0.0.1:{s.listen_port()}" for s in seeders[:wanted])
                 for round in range(args.rounds):
                     for client in ("bittwist", "libtorrent"):
                         profile = ""
@@ -357,15 +415,22 @@ def main(argv: Optional[list[str]] = None) -> None:
                             profiles += 1
                             profile = f"{args.profile}.{profiles}"
                         other = os.path.join(tmp, f"{direction}-{client}-{round}")
-                        if direction == "down":
-                            r = download(client, torrentPath, other, peer, profile)
+                        if direction.startswith("down"):
+                            r = download(client, torrentPath, other, peers, profile)
+                            others = [other]
                         else:
-                            r = upload(client, torrentPath, seedDir, other, profile)
+                            others = [other] if direction == "up" else [
+                                f"{other}-{i}" for i in range(SWARM)
+                            ]
+                            r = upload(client, torrentPath, seedDir, others, profile)
                         if "error" in r:
                             raise SystemExit(f"{payload} {direction} {client}: {r['error']}")
-                        if digestTree(other) != expected:
-                            raise SystemExit(f"{payload} {direction} {client}: files differ from the seed")
-                        shutil.rmtree(other)
+                        for folder in others:
+                            if digestTree(folder) != expected:
+                                raise SystemExit(
+                                    f"{payload} {direction} {client}: files differ from the seed"
+                                )
+                            shutil.rmtree(folder)
                         line = row(payload, direction, client, sizeMiB, r)
                         line["round"] = round
                         rows.append(line)
@@ -377,7 +442,7 @@ def main(argv: Optional[list[str]] = None) -> None:
                             + (f", longest stall {stall:.0f} ms" if stall is not None else ""),
                             flush=True,
                         )
-            del seeder
+            del seeders
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     print(f"\nlibtorrent {lt.__version__}, {os.cpu_count()} CPUs")

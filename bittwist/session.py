@@ -30,6 +30,7 @@ from bittwist.storage import FileStorage, IPieceStorage
 from bittwist.torrent import Torrent
 from bittwist.torrent.magnet import MagnetTorrent
 from bittwist.torrent.swarm import CandidateBudget
+from bittwist.torrent.ticks import TickService
 
 __all__ = ["Session", "makePeerId"]
 
@@ -95,6 +96,8 @@ class Session:
         together (L{SessionConfig.maxCandidates}).
     @ivar dht: the DHT node (a L{bittwist.dht.IDHTNode}) that torrents added
         from now on use as a peer source, unless private; C{None} for none.
+    @ivar ticks: the one timer of every torrent's periodic work, ticking
+        only the torrents that have some.
     """
 
     log = Logger()
@@ -128,6 +131,7 @@ class Session:
         self.downloadLimit = TokenBucket(reactor, config.maxDownloadRate)
         self.dialer = PeerDialer(reactor, self.peerId, endpointFactory, encryption=config.encryption)
         self.candidateBudget = CandidateBudget(config.maxCandidates)
+        self.ticks = TickService(reactor)
         self.torrents: dict[bytes, Torrent] = {}
         self.port = 0
         self._listening: Optional[IListeningPort] = None
@@ -211,6 +215,7 @@ class Session:
             downloadLimit=self.downloadLimit,
             port=self.port,
             candidateBudget=self.candidateBudget,
+            ticks=self.ticks,
         )
         self.torrents[metainfo.infoHash] = torrent
         return torrent

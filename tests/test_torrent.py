@@ -207,7 +207,7 @@ class TorrentTestCase(SynchronousTestCase):
                 size = self.metainfo.pieceSize(index)
                 storage.writeBlock(index, 0, self.payload[begin:begin + size])
         kwargs.setdefault("announce", False)
-        limits = {k: kwargs.pop(k) for k in ("uploadLimit", "downloadLimit") if k in kwargs}
+        limits = {k: kwargs.pop(k) for k in ("uploadLimit", "downloadLimit", "ticks") if k in kwargs}
         httpClient = kwargs.pop("httpClient", None)
         sources = []
         if kwargs["announce"] and self.metainfo.announceTiers:

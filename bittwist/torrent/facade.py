@@ -13,7 +13,6 @@ import dataclasses
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
-from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -38,22 +37,17 @@ from bittwist.torrent.metadataserver import MetadataServer
 from bittwist.torrent.lifecycle import ACTIVE, Lifecycle, TorrentInput, TorrentState
 from bittwist.torrent.status import FileStatus, PeerStatus, TorrentStatus, describeFiles, describePeer
 from bittwist.torrent.swarm import CandidateBudget, Swarm
+from bittwist.torrent.ticks import ITickable, ITickService, TickService
 from bittwist.torrent.upload import Upload
 from bittwist.tracker import TrackerStatus
 
 __all__ = ["Torrent"]
 
-TICK = 1.0
-"""
-Seconds between two rounds of periodic work (request depths, snubs,
-endgame, choking, dialling).
-"""
-
 _In = TorrentInput
 _State = TorrentState
 
 
-@implementer(ISourceOwner)
+@implementer(ISourceOwner, ITickable)
 class Torrent(ExtensionEvents):
     """
     Downloads and seeds one torrent.
@@ -95,6 +89,7 @@ class Torrent(ExtensionEvents):
         downloadLimit: Optional[TokenBucket] = None,
         port: int = 0,
         candidateBudget: Optional[CandidateBudget] = None,
+        ticks: Optional[ITickService] = None,
     ) -> None:
         """
         @param metainfo: the torrent.
@@ -110,6 +105,8 @@ class Torrent(ExtensionEvents):
         @param port: our listening port, as announced to trackers.
         @param candidateBudget: the peer addresses the session's torrents
             may remember together; no bound but C{config}'s if C{None}.
+        @param ticks: runs its periodic work while it has any (shared by a
+            session's torrents); a timer of its own by default.
         """
         self.metainfo = metainfo
         self.storage = storage
@@ -170,8 +167,7 @@ class Torrent(ExtensionEvents):
             handlers.append(self.pex)
         handlers.append(MetadataServer(metainfo.infoBytes))
         self.extensions = ExtensionTable(handlers)
-        self._ticker = LoopingCall(self._tick)
-        self._ticker.clock = reactor
+        self._ticks = ticks if ticks is not None else TickService(reactor)
         if config.filePriorities:
             self._applyFilePriorities(config.filePriorities)
 
@@ -241,8 +237,7 @@ class Torrent(ExtensionEvents):
         self.download.active = downloading
         self.upload.active = True
         self.swarm.seeking = downloading
-        if not self._ticker.running:
-            self._ticker.start(TICK, now=False)
+        self._ticks.wake(self)
         if not self._sourcesRunning:
             self._sourcesRunning = True
             for source in self.sources:
@@ -250,8 +245,7 @@ class Torrent(ExtensionEvents):
         self.swarm.connectMore()
 
     def _deactivate(self, state: TorrentState) -> None:
-        if self._ticker.running:
-            self._ticker.stop()
+        self._ticks.sleep(self)
         self.download.active = False
         self.upload.active = False
         self.swarm.halt(state.value)
@@ -454,7 +448,14 @@ class Torrent(ExtensionEvents):
 
     # Periodic work.
 
-    def _tick(self) -> None:
+    def tick(self) -> bool:
+        """
+        Once a second while active (see L{ITickable}): pipelines and snubs,
+        seed goals, choking, dialling, asking for peers.
+
+        @return: whether there is periodic work left: a seeding torrent
+            without peers or a time goal has none until a peer comes.
+        """
         self.download.tick(self._reactor.seconds())
         if self.state is _State.SEEDING:
             why = self.upload.goalReached(self.download.rate.total, self.metainfo.totalLength)
@@ -462,12 +463,16 @@ class Torrent(ExtensionEvents):
                 self.log.info("{name}: {why}; done seeding", name=printable(self.metainfo.name), why=why)
                 self._move(_In.SEED_GOAL)
                 self._stopSources()
-                return
+                return False
         self._choke()
         self.swarm.connectMore()
-        if self.state is _State.DOWNLOADING and self.swarm.shortOfPeers():
-            for source in self.sources:
-                source.wantPeers()
+        if self.state is _State.DOWNLOADING:
+            if self.swarm.shortOfPeers():
+                for source in self.sources:
+                    source.wantPeers()
+            return True
+        # Seeding: peers come to us, and wake us (peerHandshaked).
+        return self.state is _State.SEEDING and bool(self.peers or self.upload.seedTime is not None)
 
     def _choke(self) -> None:
         peers = self.peers
@@ -501,6 +506,7 @@ class Torrent(ExtensionEvents):
         if self.state not in ACTIVE or not self.swarm.admit(peer):
             return False
         self.download.peerJoined(peer)
+        self._ticks.wake(self)
         assert peer.address is not None and peer.peerId is not None
         self._emit(events.PeerConnected(self, peer.address, peer.peerId))
         self.log.debug("Connected to {peer}", peer=peer)
@@ -691,6 +697,9 @@ class Torrent(ExtensionEvents):
         self.upload.seedTime = config.seedTime
         self.ownUploadLimit.setRate(config.maxUploadRate)
         self.ownDownloadLimit.setRate(config.maxDownloadRate)
+        if self.state in ACTIVE:
+            # A new goal is looked at within a tick.
+            self._ticks.wake(self)
         if config.filePriorities != old.filePriorities:
             # Last: it may move the torrent to seeding or downloading.
             self._applyFilePriorities(config.filePriorities)
