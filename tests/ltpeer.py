@@ -453,10 +453,13 @@ class LibtorrentPeer:
             started, self._started = self._started, None
             started.errback(RuntimeError(f"{self!r} failed to start: {self.describe()}"))
         if self._started is not None and self.port:
-            ready = s.is_seeding if self._seed else s.state not in (
+            # A torrent still checking closes the connections it gets; one
+            # in seed mode says is_seeding while it checks its resume data.
+            checked = s.state not in (
                 lt.torrent_status.states.checking_resume_data,
                 lt.torrent_status.states.checking_files,
             )
+            ready = checked and (s.is_seeding or not self._seed)
             if ready:
                 started, self._started = self._started, None
                 started.callback(None)

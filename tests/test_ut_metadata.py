@@ -478,21 +478,14 @@ class LibtorrentTests(TestCase):
         self.addCleanup(seeder.stop)
 
         endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", seeder.port)
-        # libtorrent may close a connection made while it is busy (seen
-        # under load in the full suite): a client dials again, so does the
-        # probe, once; what libtorrent logged is in the failure.
-        for attempt in range(2):
-            probe = _MetadataProbe(torrent.infoHash)
-            yield connectProtocol(endpoint, probe)
-            self.addCleanup(probe.transport.loseConnection)
-            probe.done.addTimeout(30, reactor)
-            try:
-                metadata = yield probe.done
-                break
-            except ConnectionDone:
-                if attempt:
-                    self.fail(f"libtorrent closed the connection twice: {seeder.describe()}")
-
+        probe = _MetadataProbe(torrent.infoHash)
+        yield connectProtocol(endpoint, probe)
+        self.addCleanup(probe.transport.loseConnection)
+        probe.done.addTimeout(30, reactor)
+        try:
+            metadata = yield probe.done
+        except ConnectionDone:
+            self.fail(f"libtorrent closed the connection: {seeder.describe()}")
         self.assertEqual(metadata, torrent.infoBytes)
         handshake = probe.peerHandshake
         self.assertTrue(handshake.client.startswith("libtorrent"))
