@@ -33,6 +33,7 @@ from twisted.web.test.requesthelper import DummyRequest
 from bittwist import tap
 from bittwist.dht.node import DHTService
 from bittwist.fetch import FETCH_TIMEOUT
+from bittwist.errors import StorageError
 from bittwist.metainfo import createTorrent
 from bittwist.service import BitTorrentService
 from bittwist.tracker import Announcer
@@ -375,6 +376,23 @@ class TorrentApiTests(WebTestCase):
         response, body = self.request("POST", f"/api/torrents/{self.hex}/resume", headers=CHANGE)
         self.assertEqual((response.code, body["state"]), (200, "downloading"))
         self.assertEqual(self.torrent.state, "downloading")
+
+    def test_resumeFromError(self) -> None:
+        """
+        A torrent in C{error} (say the disk filled) is resumed with
+        C{POST .../resume} once the cause is gone: it checks its data again
+        and goes on (that verified pieces are kept is
+        L{tests.test_torrent.LifecycleTests.test_resumeAfterError}'s).
+        """
+        self.torrent.download.picker.pieceVerified(1)
+        self.torrent.fail(StorageError("No space left on device", "/downloads/payload.bin"))
+        self.assertEqual(self.torrent.state, "error")
+        response, body = self.request("GET", f"/api/torrents/{self.hex}")
+        self.assertIn("No space left", body["error"])
+        response, body = self.request("POST", f"/api/torrents/{self.hex}/resume", headers=CHANGE)
+        self.assertEqual(response.code, 200, body)
+        self.assertIn(self.torrent.state, ("checking", "downloading"))
+        self.assertIsNone(self.torrent.error)
 
     def test_pauseStopped(self) -> None:
         """
