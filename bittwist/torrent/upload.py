@@ -97,13 +97,18 @@ class Upload:
                 request = peer.nextRequest(MAX_SERVING)
                 if request is None:
                     break
+                if self._limit.allows():
+                    # The common case (unlimited, or tokens to spare): spend
+                    # them now, without a Deferred per block to wait on.
+                    self._limit.consume(request[2])
+                    self._read(None, peer, request)
+                    continue
                 d = self._limit.acquire(request[2])
                 if not d.called:
                     # One request per peer waits for tokens at a time, so
                     # the bucket serves the peers in turn, block by block.
                     self._awaitingTokens.add(peer)
                 d.addCallbacks(self._read, self._tokensWithdrawn, (peer, request), None, (peer,))
-                d.addErrback(self._onStorageFailed)
         finally:
             self._servingNow.discard(peer)
 
@@ -113,7 +118,7 @@ class Upload:
         failure.trap(CancelledError)
         self._awaitingTokens.discard(peer)
 
-    def _read(self, _: None, peer: PeerProtocol, request: tuple[int, int, int]) -> Any:
+    def _read(self, _: None, peer: PeerProtocol, request: tuple[int, int, int]) -> None:
         index, begin, length = request
         self._awaitingTokens.discard(peer)
         if not peer.wants(request) or not self.active:
@@ -124,8 +129,8 @@ class Upload:
             return None
         d = self._storage.readBlock(index, begin, length)
         d.addCallback(self._send, peer, index, begin)
+        d.addErrback(self._onStorageFailed)
         self.serve(peer)
-        return d
 
     def _send(self, data: bytes, peer: PeerProtocol, index: int, begin: int) -> None:
         if peer.sendBlock(index, begin, data):
