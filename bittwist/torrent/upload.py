@@ -146,14 +146,17 @@ class Upload:
         self.serve(peer)
 
     def _send(self, data: bytes, peer: PeerProtocol, run: list[tuple[int, int, int]]) -> None:
-        offset = 0
+        offset = sent = 0
         for index, begin, length in run:
             block = data[offset:offset + length] if len(run) > 1 else data
             offset += length
             if peer.sendBlock(index, begin, block):
-                self.rate.add(length)
+                sent += length
             else:
+                # Cancelled or choked while read: give its tokens back.
                 self._limit.consume(-length)
+        if sent:
+            self.rate.add(sent)
         self.serve(peer)
 
     # Seed goals.
