@@ -146,17 +146,17 @@ class Upload:
         self.serve(peer)
 
     def _send(self, data: bytes, peer: PeerProtocol, run: list[tuple[int, int, int]]) -> None:
-        offset = sent = 0
+        blocks = []
+        offset = 0
         for index, begin, length in run:
-            block = data[offset:offset + length] if len(run) > 1 else data
+            blocks.append((index, begin, data[offset:offset + length]))
             offset += length
-            if peer.sendBlock(index, begin, block):
-                sent += length
-            else:
-                # Cancelled or choked while read: give its tokens back.
-                self._limit.consume(-length)
+        sent = peer.sendBlocks(blocks)
         if sent:
             self.rate.add(sent)
+        if sent < offset:
+            # Some were cancelled or choked while read: give their tokens back.
+            self._limit.consume(sent - offset)
         self.serve(peer)
 
     # Seed goals.
