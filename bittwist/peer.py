@@ -745,11 +745,29 @@ class PeerProtocol(Protocol):
 
         @return: whether the block was sent.
         """
-        if not self.state.answered((index, begin, len(block))) or self._disconnecting:
-            return False
-        self._write([wire.encodePieceHeader(index, begin, len(block)), block])
-        self.uploadRate.add(len(block))
-        return True
+        return self.sendBlocks([(index, begin, block)]) > 0
+
+    def sendBlocks(self, blocks: Iterable[tuple[int, int, bytes]]) -> int:
+        """
+        Answer requests taken by L{nextRequest}, those not cancelled or
+        choked since, in one write (a run read together costs one write, not
+        one per block).
+
+        @param blocks: C{(index, begin, block)} for each.
+        @return: the bytes of the blocks sent.
+        """
+        parts: list[bytes] = []
+        sent = 0
+        for index, begin, block in blocks:
+            length = len(block)
+            if self.state.answered((index, begin, length)):
+                parts += (wire.encodePieceHeader(index, begin, length), block)
+                sent += length
+        if not sent or self._disconnecting:
+            return 0
+        self._write(parts)
+        self.uploadRate.add(sent)
+        return sent
 
     # IPushProducer: the transport tells us when its buffer is full.
 

@@ -944,6 +944,27 @@ class SendTests(FeedMixin, SynchronousTestCase):
         self.assertEqual(proto.state.serving, [(1, 0, 4)])
         self.assertEqual(proto.uploadRate.total, 4)
 
+    def test_sendBlocks(self) -> None:
+        """
+        sendBlocks answers the requests still wanted among those given, all
+        in one write, and says how many bytes it sent.
+        """
+        proto, transport = self.queued(
+            wire.Request(1, 0, 4), wire.Request(1, 4, 4), wire.Request(1, 8, 4)
+        )
+        for _ in range(3):
+            proto.nextRequest(4)
+        self.feed(proto, encodeAll(wire.Cancel(1, 4, 4)))
+        transport.clear()
+        sent = proto.sendBlocks([(1, 0, b"abcd"), (1, 4, b"efgh"), (1, 8, b"ijkl")])
+        self.assertEqual(sent, 8)
+        self.assertEqual(len(transport.writes), 1)
+        self.assertEqual(
+            sentMessages(transport), [wire.Piece(1, 0, b"abcd"), wire.Piece(1, 8, b"ijkl")]
+        )
+        self.assertEqual(proto.state.serving, [])
+        self.assertEqual(proto.uploadRate.total, 8)
+
     def test_sendBlockNotQueued(self) -> None:
         """
         sendBlock for a block not being served (cancelled, never asked, or

@@ -84,7 +84,8 @@ class Upload:
         """
         Start serving C{peer}'s queued requests, as many as it may have in
         flight (see L{PeerProtocol.nextRequest}): each waits for upload
-        tokens, then is read from storage, then sent.
+        tokens, then is read from storage, then sent. Consecutive requests
+        of one piece are read together, as one read.
         """
         if peer in self._servingNow:
             # Called back from within the loop below (a read that completed
@@ -92,19 +93,32 @@ class Upload:
             # recursing once per block.
             return
         self._servingNow.add(peer)
+        run: list[tuple[int, int, int]] = []
         try:
             while peer not in self._awaitingTokens:
                 request = peer.nextRequest(MAX_SERVING)
                 if request is None:
                     break
+                if self._limit.allows():
+                    # The common case (unlimited, or tokens to spare): spend
+                    # them now, without a Deferred per block to wait on.
+                    self._limit.consume(request[2])
+                    if run and _follows(run[-1], request):
+                        run.append(request)
+                        continue
+                    if run:
+                        self._read(None, peer, run)
+                    run = [request]
+                    continue
                 d = self._limit.acquire(request[2])
                 if not d.called:
                     # One request per peer waits for tokens at a time, so
                     # the bucket serves the peers in turn, block by block.
                     self._awaitingTokens.add(peer)
-                d.addCallbacks(self._read, self._tokensWithdrawn, (peer, request), None, (peer,))
-                d.addErrback(self._onStorageFailed)
+                d.addCallbacks(self._read, self._tokensWithdrawn, (peer, [request]), None, (peer,))
         finally:
+            if run:
+                self._read(None, peer, run)
             self._servingNow.discard(peer)
 
     def _tokensWithdrawn(self, failure: Failure, peer: PeerProtocol) -> None:
@@ -113,25 +127,36 @@ class Upload:
         failure.trap(CancelledError)
         self._awaitingTokens.discard(peer)
 
-    def _read(self, _: None, peer: PeerProtocol, request: tuple[int, int, int]) -> Any:
-        index, begin, length = request
+    def _read(self, _: None, peer: PeerProtocol, run: list[tuple[int, int, int]]) -> None:
+        """
+        Read the consecutive requests C{run}, their tokens paid, as one read
+        (L{_send} sends those still wanted then).
+        """
         self._awaitingTokens.discard(peer)
-        if not peer.wants(request) or not self.active:
+        if not self.active or not any(peer.wants(request) for request in run):
             # Cancelled while waiting for tokens: read nothing, and give the
             # tokens back.
-            self._limit.consume(-length)
+            self._limit.consume(-sum(request[2] for request in run))
             self.serve(peer)
-            return None
-        d = self._storage.readBlock(index, begin, length)
-        d.addCallback(self._send, peer, index, begin)
+            return
+        index, begin, _ = run[0]
+        d = self._storage.readBlock(index, begin, sum(request[2] for request in run))
+        d.addCallback(self._send, peer, run)
+        d.addErrback(self._onStorageFailed)
         self.serve(peer)
-        return d
 
-    def _send(self, data: bytes, peer: PeerProtocol, index: int, begin: int) -> None:
-        if peer.sendBlock(index, begin, data):
-            self.rate.add(len(data))
-        else:
-            self._limit.consume(-len(data))
+    def _send(self, data: bytes, peer: PeerProtocol, run: list[tuple[int, int, int]]) -> None:
+        blocks = []
+        offset = 0
+        for index, begin, length in run:
+            blocks.append((index, begin, data[offset:offset + length]))
+            offset += length
+        sent = peer.sendBlocks(blocks)
+        if sent:
+            self.rate.add(sent)
+        if sent < offset:
+            # Some were cancelled or choked while read: give their tokens back.
+            self._limit.consume(sent - offset)
         self.serve(peer)
 
     # Seed goals.
@@ -164,3 +189,11 @@ class Upload:
         """
         self.seedRatio = None
         self.seedTime = None
+
+
+def _follows(previous: tuple[int, int, int], request: tuple[int, int, int]) -> bool:
+    """
+    @return: whether C{request} asks for the bytes just after C{previous},
+        in the same piece.
+    """
+    return request[0] == previous[0] and request[1] == previous[1] + previous[2]
