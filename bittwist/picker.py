@@ -7,6 +7,7 @@ have and what arrived; the picker answers with blocks to request.
 """
 
 import random
+from array import array
 from typing import Any, Callable, Hashable, Iterable
 
 from bittwist.bitfield import Bitfield
@@ -44,9 +45,19 @@ class _Partial:
     """
     Progress of one piece being downloaded.
 
+    A download keeps tens of thousands of these at once (many torrents, or a
+    fast link), and every object they hold is walked by each garbage
+    collection: so a piece holds few objects. Its block states and request
+    times are flat arrays, and a peer is stored as itself where one is the
+    rule, in a set only where several are (peers are hashable, so never
+    sets themselves).
+
     @ivar states: per block, one of C{_MISSING}, C{_REQUESTED}, C{_RECEIVED}.
-    @ivar requesters: per block, the peers it is requested from.
-    @ivar contributors: the peers that sent any block of this piece.
+    @ivar requesters: per block, the peer it is requested from, a set of
+        them (endgame), or C{None}.
+    @ivar requestedAt: per block, when it was last requested.
+    @ivar contributors: the peer that sent blocks of this piece, a set of
+        them if several did, or C{None}.
     @ivar size: the piece's size in bytes.
     """
 
@@ -59,15 +70,37 @@ class _Partial:
         # received, needs no call to the metainfo.
         self.size = size
         self.states = bytearray(numBlocks)
-        self.requesters: list[set[Hashable] | None] = [None] * numBlocks
-        self.requestedAt = [0.0] * numBlocks
+        self.requesters: list[Any] = [None] * numBlocks
+        self.requestedAt = array("d", bytes(8 * numBlocks))
         self.received = 0
-        self.contributors: set[Hashable] = set()
+        self.contributors: Any = None
         # All blocks before this one are requested or received; saves rescans.
         self.nextMissing = 0
 
     def untouched(self) -> bool:
         return self.received == 0 and not any(self.states)
+
+    def requestersOf(self, block: int) -> set[Hashable]:
+        """
+        @return: the peers block number C{block} is requested from.
+        """
+        requesters = self.requesters[block]
+        if requesters is None:
+            return set()
+        if isinstance(requesters, set):
+            return set(requesters)
+        return {requesters}
+
+    def contributorSet(self) -> set[Hashable]:
+        """
+        @return: the peers that sent blocks of this piece.
+        """
+        contributors = self.contributors
+        if contributors is None:
+            return set()
+        if isinstance(contributors, set):
+            return contributors
+        return {contributors}
 
 
 def wantedPieceSizes(metainfo: Any) -> Callable[[int], int]:
@@ -366,7 +399,7 @@ class PiecePicker:
         while block < numBlocks and len(picked) < count:
             if states[block] == _MISSING:
                 states[block] = _REQUESTED
-                requesters[block] = {peer}
+                requesters[block] = peer
                 partial.requestedAt[block] = self._now
                 self._unrequested -= 1
                 begin = block * blockSize
@@ -495,12 +528,17 @@ class PiecePicker:
                 if state != _REQUESTED:
                     continue
                 requesters = partial.requesters[block]
-                assert requesters is not None
-                if peer in requesters or len(requesters) >= limit:
+                if isinstance(requesters, set):
+                    if peer in requesters or len(requesters) >= limit:
+                        continue
+                elif requesters == peer or limit < 2:
                     continue
                 if self._now - partial.requestedAt[block] < self._endgameDelay:
                     continue
-                requesters.add(peer)
+                if isinstance(requesters, set):
+                    requesters.add(peer)
+                else:
+                    partial.requesters[block] = {requesters, peer}
                 begin = block * blockSize
                 picked.append((index, begin, self.blockLength(index, begin)))
                 if len(picked) >= count:
@@ -532,14 +570,22 @@ class PiecePicker:
         requesters = partial.requesters[block]
         # Outside endgame the block was asked of this peer alone: spare the
         # common case building a list of the others.
-        if requesters is None or (len(requesters) == 1 and peer in requesters):
+        if isinstance(requesters, set):
+            others = [p for p in requesters if p != peer]
+        elif requesters is None or requesters == peer:
             others = []
         else:
-            others = [p for p in requesters if p != peer]
+            others = [requesters]
         partial.states[block] = _RECEIVED
         partial.requesters[block] = None
         partial.received += 1
-        partial.contributors.add(peer)
+        contributors = partial.contributors
+        if contributors is None:
+            partial.contributors = peer
+        elif isinstance(contributors, set):
+            contributors.add(peer)
+        elif contributors != peer:
+            partial.contributors = {contributors, peer}
         filled = partial.received == len(partial.states)
         if filled:
             self._filled.add(index)
@@ -560,9 +606,14 @@ class PiecePicker:
             if block >= len(partial.states) or partial.states[block] != _REQUESTED:
                 continue
             requesters = partial.requesters[block]
-            assert requesters is not None
-            requesters.discard(peer)
-            if not requesters:
+            if isinstance(requesters, set):
+                requesters.discard(peer)
+                if len(requesters) == 1:
+                    partial.requesters[block] = next(iter(requesters))
+                still = bool(requesters)
+            else:
+                still = requesters is not None and requesters != peer
+            if not still:
                 partial.states[block] = _MISSING
                 partial.requesters[block] = None
                 partial.nextMissing = min(partial.nextMissing, block)
@@ -607,4 +658,4 @@ class PiecePicker:
         self._filled.discard(index)
         self._unrequested += self._unrequestedIn(index) - before
         self._order = None
-        return partial.contributors if partial is not None else set()
+        return partial.contributorSet() if partial is not None else set()

@@ -744,12 +744,13 @@ class SimulationTests(SynchronousTestCase):
         # The picker's requesters are exactly the outstanding requests.
         fromPicker: dict[Block, set[str]] = defaultdict(set)
         for index, partial in picker._partial.items():
-            for block, requesters in enumerate(partial.requesters):
+            for block in range(len(partial.states)):
+                requesters = partial.requestersOf(block)
                 self.assertEqual(bool(requesters), partial.states[block] == 1)
                 if requesters:
                     begin = block * picker._blockSize
                     key = (index, begin, picker.blockLength(index, begin))
-                    fromPicker[key] = set(requesters)
+                    fromPicker[key] = requesters
         fromModel: dict[Block, set[str]] = defaultdict(set)
         for peer, blocks in outstanding.items():
             for block in blocks:
