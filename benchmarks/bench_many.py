@@ -119,6 +119,8 @@ def childDownload(torrentsDir: str, downloadDir: str, stateDir: str, peer: str, 
     result["gcMs"] = probe.longestGc * 1000
     result["gcCpuMs"] = probe.longestGcCpu * 1000
     result["gcSeconds"] = probe.gcSeconds
+    result["fullCollections"] = probe.fullCollections
+    result["largestHeap"] = probe.largestHeap
     probe.printTraces()
     return result
 
@@ -161,6 +163,8 @@ def childStartup(stateDir: str, idle: str) -> dict:
     result["gcMs"] = probe.longestGc * 1000
     result["gcCpuMs"] = probe.longestGcCpu * 1000
     result["gcSeconds"] = probe.gcSeconds
+    result["fullCollections"] = probe.fullCollections
+    result["largestHeap"] = probe.largestHeap
     probe.printTraces()
     return result
 
@@ -183,7 +187,8 @@ def report(title: str, r: dict) -> None:
         f"over {r['rssBeforeMiB']:.0f} MiB before any), longest stall "
         f"{r['stallMs']:.0f} ms (longest garbage collection {r['gcMs']:.0f} ms, "
         + (f"{r['gcCpuMs']:.0f} ms of CPU at most, " if "gcCpuMs" in r else "")
-        + f"{r['gcSeconds']:.1f} s in all); "
+        + f"{r['gcSeconds']:.1f} s in all, {r['fullCollections']} full collections, "
+        f"the largest over {r['largestHeap']} objects); "
         + (f"state folder written {r['saveSeconds']:.1f} s after; " if "saveSeconds" in r else "")
         + f"idle after: {r['idleCpuPercent']:.1f}% CPU, "
         f"RSS {r['idleRssMiB']:.0f} MiB, {r['threads']} threads",

@@ -72,6 +72,10 @@ class StallProbe:
         (by CPU time), in seconds: on a loaded machine a collection may take
         far longer than the work it does, waiting for a core.
     @ivar gcSeconds: the time spent collecting garbage, in all.
+    @ivar fullCollections: how many collections of the oldest generation
+        ran (those walk every tracked object).
+    @ivar largestHeap: the most objects tracked at the start of a full
+        collection.
     """
 
     def __init__(self, reactor: Any) -> None:
@@ -85,6 +89,8 @@ class StallProbe:
         self.longestGcCpu = 0.0
         self._gcStarted = 0.0
         self._gcCpuStarted = 0.0
+        self.fullCollections = 0
+        self.largestHeap = 0
 
     def start(self) -> None:
         self._last = self._reactor.seconds()
@@ -119,6 +125,10 @@ class StallProbe:
 
     def _gc(self, phase: str, info: dict) -> None:
         if phase == "start":
+            if info["generation"] == 2:
+                # Counted before the clock starts, so as not to time it.
+                self.fullCollections += 1
+                self.largestHeap = max(self.largestHeap, len(gc.get_objects()))
             self._gcStarted = time.perf_counter()
             self._gcCpuStarted = time.thread_time()
         else:

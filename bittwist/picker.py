@@ -39,35 +39,56 @@ _RECEIVED = 2
 # peer that has it, and until we hold a few pieces we have nothing to trade.
 _RANDOM_FIRST_PIECES = 4
 
+# A block's key in the picker's tables of requests: its piece index shifted
+# left by this, plus its number in the piece. Plain integers, so that those
+# tables hold no object the garbage collector walks (a piece of 2**20 blocks
+# would be 16 GiB).
+_BLOCK_BITS = 20
+
 
 class _Partial:
     """
     Progress of one piece being downloaded.
 
+    A download keeps tens of thousands of these at once (many torrents, or a
+    fast link), and each garbage collection walks every container they
+    hold: so a piece is one object holding no other container but in
+    endgame. Its block states are bytes (not walked), who each block is
+    requested from is kept by the picker, and a peer is stored as itself
+    where one is the rule, in a set only where several are (peers are
+    hashable, so never sets themselves).
+
     @ivar states: per block, one of C{_MISSING}, C{_REQUESTED}, C{_RECEIVED}.
-    @ivar requesters: per block, the peers it is requested from.
-    @ivar contributors: the peers that sent any block of this piece.
+    @ivar contributors: the peer that sent blocks of this piece, a set of
+        them if several did, or C{None}.
     @ivar size: the piece's size in bytes.
     """
 
-    __slots__ = (
-        "states", "requesters", "requestedAt", "received", "contributors", "nextMissing", "size"
-    )
+    __slots__ = ("states", "received", "contributors", "nextMissing", "size")
 
     def __init__(self, numBlocks: int, size: int) -> None:
         # Kept here so that checking a block's length, once per block
         # received, needs no call to the metainfo.
         self.size = size
         self.states = bytearray(numBlocks)
-        self.requesters: list[set[Hashable] | None] = [None] * numBlocks
-        self.requestedAt = [0.0] * numBlocks
         self.received = 0
-        self.contributors: set[Hashable] = set()
+        self.contributors: Any = None
         # All blocks before this one are requested or received; saves rescans.
         self.nextMissing = 0
 
     def untouched(self) -> bool:
         return self.received == 0 and not any(self.states)
+
+    def contributorSet(self) -> set[Hashable]:
+        """
+        @return: the peers that sent blocks of this piece.
+        """
+        contributors = self.contributors
+        if contributors is None:
+            return set()
+        if isinstance(contributors, set):
+            return contributors
+        return {contributors}
 
 
 def wantedPieceSizes(metainfo: Any) -> Callable[[int], int]:
@@ -184,6 +205,11 @@ class PiecePicker:
         self.availability = [0] * numPieces
         self.done = Bitfield(numPieces, have)
         self._partial: dict[int, _Partial] = {}
+        # Per block requested (key: see _BLOCK_BITS), the peer it is
+        # requested from, or a set of them in endgame; and when it was
+        # last requested.
+        self._requesters: dict[int, Any] = {}
+        self._requestedAt: dict[int, float] = {}
         self._filled: set[int] = set()
         # Pieces not yet started, rarest first; rebuilt when None. A piece
         # going back to the pool (abandoned untouched, failed) or a peer's
@@ -358,7 +384,10 @@ class PiecePicker:
         count: int,
     ) -> None:
         states = partial.states
-        requesters = partial.requesters
+        requesters = self._requesters
+        requestedAt = self._requestedAt
+        now = self._now
+        first = index << _BLOCK_BITS
         blockSize = self._blockSize
         size = partial.size
         block = partial.nextMissing
@@ -366,8 +395,8 @@ class PiecePicker:
         while block < numBlocks and len(picked) < count:
             if states[block] == _MISSING:
                 states[block] = _REQUESTED
-                requesters[block] = {peer}
-                partial.requestedAt[block] = self._now
+                requesters[first + block] = peer
+                requestedAt[first + block] = now
                 self._unrequested -= 1
                 begin = block * blockSize
                 picked.append((index, begin, min(blockSize, size - begin)))
@@ -494,13 +523,19 @@ class PiecePicker:
             for block, state in enumerate(partial.states):
                 if state != _REQUESTED:
                     continue
-                requesters = partial.requesters[block]
-                assert requesters is not None
-                if peer in requesters or len(requesters) >= limit:
+                key = (index << _BLOCK_BITS) + block
+                requesters = self._requesters[key]
+                if isinstance(requesters, set):
+                    if peer in requesters or len(requesters) >= limit:
+                        continue
+                elif requesters == peer or limit < 2:
                     continue
-                if self._now - partial.requestedAt[block] < self._endgameDelay:
+                if self._now - self._requestedAt[key] < self._endgameDelay:
                     continue
-                requesters.add(peer)
+                if isinstance(requesters, set):
+                    requesters.add(peer)
+                else:
+                    self._requesters[key] = {requesters, peer}
                 begin = block * blockSize
                 picked.append((index, begin, self.blockLength(index, begin)))
                 if len(picked) >= count:
@@ -529,17 +564,26 @@ class PiecePicker:
             return None
         if state == _MISSING:
             self._unrequested -= 1
-        requesters = partial.requesters[block]
+        key = (index << _BLOCK_BITS) + block
+        requesters = self._requesters.pop(key, None)
+        self._requestedAt.pop(key, None)
         # Outside endgame the block was asked of this peer alone: spare the
         # common case building a list of the others.
-        if requesters is None or (len(requesters) == 1 and peer in requesters):
+        if isinstance(requesters, set):
+            others = [p for p in requesters if p != peer]
+        elif requesters is None or requesters == peer:
             others = []
         else:
-            others = [p for p in requesters if p != peer]
+            others = [requesters]
         partial.states[block] = _RECEIVED
-        partial.requesters[block] = None
         partial.received += 1
-        partial.contributors.add(peer)
+        contributors = partial.contributors
+        if contributors is None:
+            partial.contributors = peer
+        elif isinstance(contributors, set):
+            contributors.add(peer)
+        elif contributors != peer:
+            partial.contributors = {contributors, peer}
         filled = partial.received == len(partial.states)
         if filled:
             self._filled.add(index)
@@ -559,12 +603,19 @@ class PiecePicker:
             block = begin // self._blockSize
             if block >= len(partial.states) or partial.states[block] != _REQUESTED:
                 continue
-            requesters = partial.requesters[block]
-            assert requesters is not None
-            requesters.discard(peer)
-            if not requesters:
+            key = (index << _BLOCK_BITS) + block
+            requesters = self._requesters.get(key)
+            if isinstance(requesters, set):
+                requesters.discard(peer)
+                if len(requesters) == 1:
+                    self._requesters[key] = next(iter(requesters))
+                still = bool(requesters)
+            else:
+                still = requesters is not None and requesters != peer
+            if not still:
                 partial.states[block] = _MISSING
-                partial.requesters[block] = None
+                self._requesters.pop(key, None)
+                self._requestedAt.pop(key, None)
                 partial.nextMissing = min(partial.nextMissing, block)
                 self._unrequested += 1
             if partial.untouched():
@@ -587,12 +638,39 @@ class PiecePicker:
             return self._numBlocks(index)
         return partial.states.count(_MISSING)
 
+    def requestedFrom(self, index: int, begin: int) -> set[Hashable]:
+        """
+        @return: the peers the block at C{begin} of piece C{index} is
+            requested from and not yet received.
+        """
+        requesters = self._requesters.get((index << _BLOCK_BITS) + begin // self._blockSize)
+        if requesters is None:
+            return set()
+        if isinstance(requesters, set):
+            return set(requesters)
+        return {requesters}
+
+    def _dropPartial(self, index: int) -> _Partial | None:
+        """
+        Forget piece C{index}'s progress and its requests.
+
+        @return: its progress, if it was started.
+        """
+        partial = self._partial.pop(index, None)
+        if partial is not None:
+            first = index << _BLOCK_BITS
+            for block, state in enumerate(partial.states):
+                if state == _REQUESTED:
+                    self._requesters.pop(first + block, None)
+                    self._requestedAt.pop(first + block, None)
+        return partial
+
     def pieceVerified(self, index: int) -> None:
         """
         The piece passed its hash check: never ask for it again.
         """
         self._unrequested -= self._unrequestedIn(index)
-        self._partial.pop(index, None)
+        self._dropPartial(index)
         self._filled.discard(index)
         self.done.add(index)
 
@@ -603,8 +681,8 @@ class PiecePicker:
         @return: the peers that sent blocks of it.
         """
         before = self._unrequestedIn(index)
-        partial = self._partial.pop(index, None)
+        partial = self._dropPartial(index)
         self._filled.discard(index)
         self._unrequested += self._unrequestedIn(index) - before
         self._order = None
-        return partial.contributors if partial is not None else set()
+        return partial.contributorSet() if partial is not None else set()

@@ -486,6 +486,33 @@ class EndgameTests(SynchronousTestCase):
         self.assertEqual(len(duplicates), ENDGAME_BATCH)
         self.assertTrue(set(duplicates) <= set(blocks))
 
+    def test_requestedFrom(self) -> None:
+        """
+        L{PiecePicker.requestedFrom} names the one peer a block is asked of,
+        then every peer once endgame duplicates it, then none once received.
+        """
+        picker = makePicker(numPieces=1, lastLength=BLOCK_SIZE)
+        everything = Bitfield(1, [0])
+        [block] = picker.pick("a", everything, 100)
+        self.assertEqual(picker.requestedFrom(0, 0), {"a"})
+        self.assertEqual(picker.pick("b", everything, 100), [block])
+        self.assertEqual(picker.requestedFrom(0, 0), {"a", "b"})
+        picker.abandon("a", [(0, 0)])
+        self.assertEqual(picker.requestedFrom(0, 0), {"b"})
+        self.assertEqual(picker.blockReceived("b", *block), ([], True))
+        self.assertEqual(picker.requestedFrom(0, 0), set())
+
+    def test_verifiedPieceForgetsRequests(self) -> None:
+        """
+        A piece verified while some of its blocks are still requested (its
+        data came another way) leaves no request behind.
+        """
+        picker = makePicker()
+        blocks = picker.pick("a", Bitfield(8, [1]), 4)
+        picker.pieceVerified(1)
+        self.assertEqual(picker.requestedFrom(1, blocks[0][1]), set())
+        self.assertEqual(picker.blockReceived("a", *blocks[0]), None)
+
     def test_endgameWaitsForSlowBlocks(self) -> None:
         """
         With an C{endgameDelay}, a block is duplicated only once it has been
@@ -744,17 +771,21 @@ class SimulationTests(SynchronousTestCase):
         # The picker's requesters are exactly the outstanding requests.
         fromPicker: dict[Block, set[str]] = defaultdict(set)
         for index, partial in picker._partial.items():
-            for block, requesters in enumerate(partial.requesters):
+            for block in range(len(partial.states)):
+                requesters = picker.requestedFrom(index, block * picker._blockSize)
                 self.assertEqual(bool(requesters), partial.states[block] == 1)
                 if requesters:
                     begin = block * picker._blockSize
                     key = (index, begin, picker.blockLength(index, begin))
-                    fromPicker[key] = set(requesters)
+                    fromPicker[key] = requesters
         fromModel: dict[Block, set[str]] = defaultdict(set)
         for peer, blocks in outstanding.items():
             for block in blocks:
                 fromModel[block].add(peer)
         self.assertEqual(dict(fromPicker), dict(fromModel))
+        # No request outlives its block's piece.
+        self.assertEqual(len(picker._requesters), len(fromPicker))
+        self.assertEqual(len(picker._requestedAt), len(fromPicker))
         for requesters in fromModel.values():
             self.assertLessEqual(len(requesters), 1 + maxDuplicates)
 

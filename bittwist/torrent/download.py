@@ -108,6 +108,10 @@ class Download:
         self._onVerified = verified
         self._onFailedPiece = failedPiece
         self._onStorageFailed = storageFailed
+        # Bound once: a bound method made per block would be one more object
+        # per block waiting for storage, for every collection to walk.
+        self._writtenCallback = self._written
+        self._verifiedCallback = self._verified
         self.picker: Optional[PiecePicker] = None
         self.active = False
         self.rate = RateMeter(reactor)
@@ -286,7 +290,7 @@ class Download:
                 other.cancelRequest(index, begin)
             self.rate.add(size)
             self._writeBacklog += size
-            self._storage.queueWrite(index, begin, block, self._written, self._onStorageFailed)
+            self._storage.queueWrite(index, begin, block, self._writtenCallback, self._onStorageFailed)
             if filled:
                 self._verify(index)
         self.fill(peer)
@@ -299,7 +303,7 @@ class Download:
 
     def _verify(self, index: int) -> None:
         d = self._storage.verifyPiece(index)
-        d.addCallbacks(self._verified, self._onStorageFailed, (index,))
+        d.addCallbacks(self._verifiedCallback, self._onStorageFailed, (index,))
 
     def _verified(self, ok: bool, index: int) -> None:
         # Applied in every state but stopped: a check that finishes while
