@@ -672,8 +672,10 @@ class _TorrentOptions(_JsonResource):
     C{POST /api/torrents/<hex>/options} with a JSON object of options to
     change, remembered across restarts: C{sequential} (C{true}: pieces in
     order, to play a file while it downloads; C{false}: rarest first),
-    C{maxPeers}, C{seedRatio} and C{seedTime} (seconds; C{null}: no goal).
-    Answers with the torrent.
+    C{maxPeers}, C{seedRatio} and C{seedTime} (seconds; C{null}: no goal),
+    C{maxDownloadRate} and C{maxUploadRate} (bytes per second within the
+    session's limits; 0: none of its own), C{filePriorities}. Answers with
+    the torrent.
     """
 
     def __init__(self, parent: TorrentResource, service: Any) -> None:
