@@ -11,6 +11,7 @@ See C{docs/web.md} for the reference.
 
 import base64
 import dataclasses
+import functools
 import json
 import re
 from typing import Any, Callable, Optional
@@ -508,6 +509,12 @@ class TorrentResource(_JsonResource):
         """
         return self._service.session.reactor.seconds()
 
+    def changed(self) -> None:
+        """
+        Tell the event stream that this torrent changed.
+        """
+        self._changed()
+
     def gone(self, request: Request) -> bytes:
         return errorJson(request, 404, f"no torrent with info hash {self.infoHash.hex()}; it was removed")
 
@@ -549,6 +556,25 @@ class TorrentResource(_JsonResource):
         return NOT_DONE_YET
 
 
+def _withTorrent(
+    render: Callable[[Any, Request, Torrent], bytes]
+) -> Callable[[Any, Request], bytes]:
+    """
+    Decorate a C{render_*} method of a child of L{TorrentResource} (held as
+    C{self._parent}) so it is called with the torrent, or answers 404 if
+    the torrent was removed meanwhile.
+    """
+
+    @functools.wraps(render)
+    def withTorrent(self: Any, request: Request) -> bytes:
+        torrent = self._parent.torrent()
+        if torrent is None:
+            return self._parent.gone(request)
+        return render(self, request, torrent)
+
+    return withTorrent
+
+
 class _TorrentPart(_JsonResource):
     """
     C{/api/torrents/<hex>/peers}, C{.../pieces}, C{.../trackers} and
@@ -560,10 +586,8 @@ class _TorrentPart(_JsonResource):
         self._parent = parent
         self._part = part
 
-    def render_GET(self, request: Request) -> bytes:
-        torrent = self._parent.torrent()
-        if torrent is None:
-            return self._parent.gone(request)
+    @_withTorrent
+    def render_GET(self, request: Request, torrent: Torrent) -> bytes:
         if self._part == "peers":
             return writeJson(request, [dataclasses.asdict(p) for p in torrent.peerStatuses()])
         if self._part == "trackers":
@@ -598,10 +622,8 @@ class _TorrentFiles(_TorrentPart):
         super().__init__(parent, "files")
         self._service = service
 
-    def render_POST(self, request: Request) -> bytes:
-        torrent = self._parent.torrent()
-        if torrent is None:
-            return self._parent.gone(request)
+    @_withTorrent
+    def render_POST(self, request: Request, torrent: Torrent) -> bytes:
         value = _readJsonObject(request)
         usage = (
             'send {"priorities": [1, 0, 2]} (one per file) or {"index": 1, "priority": 0}; '
@@ -629,7 +651,7 @@ class _TorrentFiles(_TorrentPart):
             self._service.setFilePriorities(torrent.infoHash, priorities)
         except UsageError as e:
             return errorJson(request, 400, str(e))
-        self._parent._changed()
+        self._parent.changed()
         return self.render_GET(request)
 
 
@@ -645,10 +667,8 @@ class _TorrentAction(_JsonResource):
         self._parent = parent
         self._action = action
 
-    def render_POST(self, request: Request) -> bytes:
-        torrent = self._parent.torrent()
-        if torrent is None:
-            return self._parent.gone(request)
+    @_withTorrent
+    def render_POST(self, request: Request, torrent: Torrent) -> bytes:
         if self._action == "announce":
             if torrent.state not in ACTIVE:
                 return errorJson(request, 409, f"a torrent that is {torrent.state} does not announce")
@@ -663,7 +683,7 @@ class _TorrentAction(_JsonResource):
             if torrent.state not in _RESUMABLE:
                 return errorJson(request, 409, f"cannot resume a torrent that is {torrent.state}")
             torrent.resume()
-        self._parent._changed()
+        self._parent.changed()
         return writeJson(request, torrentToJson(torrent))
 
 
@@ -683,10 +703,8 @@ class _TorrentOptions(_JsonResource):
         self._parent = parent
         self._service = service
 
-    def render_POST(self, request: Request) -> bytes:
-        torrent = self._parent.torrent()
-        if torrent is None:
-            return self._parent.gone(request)
+    @_withTorrent
+    def render_POST(self, request: Request, torrent: Torrent) -> bytes:
         value = _readJsonObject(request)
         if not value:
             return errorJson(
@@ -705,7 +723,7 @@ class _TorrentOptions(_JsonResource):
             self._service.setTorrentOptions(torrent.infoHash, **value)
         except UsageError as e:
             return errorJson(request, 400, str(e))
-        self._parent._changed()
+        self._parent.changed()
         return writeJson(request, torrentToJson(torrent))
 
 
