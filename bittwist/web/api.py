@@ -396,9 +396,7 @@ class TorrentsResource(_JsonResource):
             self.log.info(
                 "{name}: added through the web page from {url}", name=printable(name), url=printable(url)
             )
-            self._changed()
-            request.setHeader(b"location", f"/api/torrents/{torrent.infoHash.hex()}".encode("ascii"))
-            answer(writeJson(request, torrentToJson(torrent), 201))
+            answer(self._created(request, torrent))
 
         def failed(failure: Failure) -> None:
             if gone:
@@ -430,9 +428,7 @@ class TorrentsResource(_JsonResource):
         except UsageError as e:
             return errorJson(request, 409, str(e))
         self.log.info("{name}: magnet link added through the web page", name=printable(magnet.name))
-        self._changed()
-        request.setHeader(b"location", f"/api/torrents/{magnet.infoHash.hex()}".encode("ascii"))
-        return writeJson(request, torrentToJson(magnet), 201)
+        return self._created(request, magnet)
 
     def _add(self, request: Request, metainfo: Any) -> bytes:
         """
@@ -451,8 +447,15 @@ class TorrentsResource(_JsonResource):
         except BittwistError as e:
             return errorJson(request, 400, str(e))
         self.log.info("{name}: added through the web page", name=printable(metainfo.name))
+        return self._created(request, torrent)
+
+    def _created(self, request: Request, torrent: Torrent) -> bytes:
+        """
+        Tell the event stream, and answer 201 with the torrent just added
+        and where it lives.
+        """
         self._changed()
-        request.setHeader(b"location", f"/api/torrents/{metainfo.infoHash.hex()}".encode("ascii"))
+        request.setHeader(b"location", f"/api/torrents/{torrent.infoHash.hex()}".encode("ascii"))
         return writeJson(request, torrentToJson(torrent), 201)
 
 
