@@ -11,6 +11,7 @@ See C{docs/web.md} for the reference.
 
 import base64
 import dataclasses
+import functools
 import json
 import re
 from typing import Any, Callable, Optional
@@ -395,9 +396,7 @@ class TorrentsResource(_JsonResource):
             self.log.info(
                 "{name}: added through the web page from {url}", name=printable(name), url=printable(url)
             )
-            self._changed()
-            request.setHeader(b"location", f"/api/torrents/{torrent.infoHash.hex()}".encode("ascii"))
-            answer(writeJson(request, torrentToJson(torrent), 201))
+            answer(self._created(request, torrent))
 
         def failed(failure: Failure) -> None:
             if gone:
@@ -429,9 +428,7 @@ class TorrentsResource(_JsonResource):
         except UsageError as e:
             return errorJson(request, 409, str(e))
         self.log.info("{name}: magnet link added through the web page", name=printable(magnet.name))
-        self._changed()
-        request.setHeader(b"location", f"/api/torrents/{magnet.infoHash.hex()}".encode("ascii"))
-        return writeJson(request, torrentToJson(magnet), 201)
+        return self._created(request, magnet)
 
     def _add(self, request: Request, metainfo: Any) -> bytes:
         """
@@ -450,8 +447,15 @@ class TorrentsResource(_JsonResource):
         except BittwistError as e:
             return errorJson(request, 400, str(e))
         self.log.info("{name}: added through the web page", name=printable(metainfo.name))
+        return self._created(request, torrent)
+
+    def _created(self, request: Request, torrent: Torrent) -> bytes:
+        """
+        Tell the event stream, and answer 201 with the torrent just added
+        and where it lives.
+        """
         self._changed()
-        request.setHeader(b"location", f"/api/torrents/{metainfo.infoHash.hex()}".encode("ascii"))
+        request.setHeader(b"location", f"/api/torrents/{torrent.infoHash.hex()}".encode("ascii"))
         return writeJson(request, torrentToJson(torrent), 201)
 
 
@@ -508,6 +512,12 @@ class TorrentResource(_JsonResource):
         """
         return self._service.session.reactor.seconds()
 
+    def changed(self) -> None:
+        """
+        Tell the event stream that this torrent changed.
+        """
+        self._changed()
+
     def gone(self, request: Request) -> bytes:
         return errorJson(request, 404, f"no torrent with info hash {self.infoHash.hex()}; it was removed")
 
@@ -549,6 +559,25 @@ class TorrentResource(_JsonResource):
         return NOT_DONE_YET
 
 
+def _withTorrent(
+    render: Callable[[Any, Request, Torrent], bytes]
+) -> Callable[[Any, Request], bytes]:
+    """
+    Decorate a C{render_*} method of a child of L{TorrentResource} (held as
+    C{self._parent}) so it is called with the torrent, or answers 404 if
+    the torrent was removed meanwhile.
+    """
+
+    @functools.wraps(render)
+    def withTorrent(self: Any, request: Request) -> bytes:
+        torrent = self._parent.torrent()
+        if torrent is None:
+            return self._parent.gone(request)
+        return render(self, request, torrent)
+
+    return withTorrent
+
+
 class _TorrentPart(_JsonResource):
     """
     C{/api/torrents/<hex>/peers}, C{.../pieces}, C{.../trackers} and
@@ -560,10 +589,8 @@ class _TorrentPart(_JsonResource):
         self._parent = parent
         self._part = part
 
-    def render_GET(self, request: Request) -> bytes:
-        torrent = self._parent.torrent()
-        if torrent is None:
-            return self._parent.gone(request)
+    @_withTorrent
+    def render_GET(self, request: Request, torrent: Torrent) -> bytes:
         if self._part == "peers":
             return writeJson(request, [dataclasses.asdict(p) for p in torrent.peerStatuses()])
         if self._part == "trackers":
@@ -598,10 +625,8 @@ class _TorrentFiles(_TorrentPart):
         super().__init__(parent, "files")
         self._service = service
 
-    def render_POST(self, request: Request) -> bytes:
-        torrent = self._parent.torrent()
-        if torrent is None:
-            return self._parent.gone(request)
+    @_withTorrent
+    def render_POST(self, request: Request, torrent: Torrent) -> bytes:
         value = _readJsonObject(request)
         usage = (
             'send {"priorities": [1, 0, 2]} (one per file) or {"index": 1, "priority": 0}; '
@@ -629,7 +654,7 @@ class _TorrentFiles(_TorrentPart):
             self._service.setFilePriorities(torrent.infoHash, priorities)
         except UsageError as e:
             return errorJson(request, 400, str(e))
-        self._parent._changed()
+        self._parent.changed()
         return self.render_GET(request)
 
 
@@ -645,10 +670,8 @@ class _TorrentAction(_JsonResource):
         self._parent = parent
         self._action = action
 
-    def render_POST(self, request: Request) -> bytes:
-        torrent = self._parent.torrent()
-        if torrent is None:
-            return self._parent.gone(request)
+    @_withTorrent
+    def render_POST(self, request: Request, torrent: Torrent) -> bytes:
         if self._action == "announce":
             if torrent.state not in ACTIVE:
                 return errorJson(request, 409, f"a torrent that is {torrent.state} does not announce")
@@ -663,7 +686,7 @@ class _TorrentAction(_JsonResource):
             if torrent.state not in _RESUMABLE:
                 return errorJson(request, 409, f"cannot resume a torrent that is {torrent.state}")
             torrent.resume()
-        self._parent._changed()
+        self._parent.changed()
         return writeJson(request, torrentToJson(torrent))
 
 
@@ -683,10 +706,8 @@ class _TorrentOptions(_JsonResource):
         self._parent = parent
         self._service = service
 
-    def render_POST(self, request: Request) -> bytes:
-        torrent = self._parent.torrent()
-        if torrent is None:
-            return self._parent.gone(request)
+    @_withTorrent
+    def render_POST(self, request: Request, torrent: Torrent) -> bytes:
         value = _readJsonObject(request)
         if not value:
             return errorJson(
@@ -705,7 +726,7 @@ class _TorrentOptions(_JsonResource):
             self._service.setTorrentOptions(torrent.infoHash, **value)
         except UsageError as e:
             return errorJson(request, 400, str(e))
-        self._parent._changed()
+        self._parent.changed()
         return writeJson(request, torrentToJson(torrent))
 
 
