@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Optional, Sequence
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import DatagramProtocol
@@ -360,9 +360,9 @@ class DHTNode(DatagramProtocol):
             Cancelling it counts as no answer.
         """
         if self.transport is None:
-            return _failed(DHTQueryError(address, "the DHT node is not running"))
+            return fail(DHTQueryError(address, "the DHT node is not running"))
         if len(self._pending) >= MAX_PENDING:
-            return _failed(DHTQueryError(address, f"{MAX_PENDING} queries already in flight"))
+            return fail(DHTQueryError(address, f"{MAX_PENDING} queries already in flight"))
         tid = self._transactionId()
         if method == FIND_NODE:
             message = Query(tid, method, self.nodeId, target=key)
@@ -544,12 +544,6 @@ class DHTNode(DatagramProtocol):
         addresses = {n.address for n in nodes}
         nodes.extend(n for n in self._knownNodes if n.address not in addresses)
         return nodes[:SAVED_NODES]
-
-
-def _failed(error: Exception) -> Deferred:
-    d: Deferred = Deferred()
-    d.errback(error)
-    return d
 
 
 def saveTable(path: str, nodeId: bytes, nodes: Iterable[NodeInfo]) -> None:
