@@ -150,6 +150,10 @@ class _Pending:
     deferred: Deferred
     timeout: Any
 
+    def stopTimer(self) -> None:
+        if self.timeout.active():
+            self.timeout.cancel()
+
 
 def _isIPv4(host: str) -> bool:
     try:
@@ -237,8 +241,7 @@ class DHTNode(DatagramProtocol):
             lookup.stop()
         pending, self._pending = self._pending, {}
         for entry in pending.values():
-            if entry.timeout.active():
-                entry.timeout.cancel()
+            entry.stopTimer()
             entry.deferred.errback(DHTQueryError(entry.address, "the DHT node stopped"))
 
     @property
@@ -309,8 +312,7 @@ class DHTNode(DatagramProtocol):
             # Not ours, late, or from another address than we asked: spoofed.
             return
         del self._pending[message.transactionId]
-        if entry.timeout.active():
-            entry.timeout.cancel()
+        entry.stopTimer()
         if isinstance(message, Response):
             self.table.heard(message.senderId, address, self._reactor.seconds(), responded=True)
             entry.deferred.callback(message)
@@ -388,8 +390,7 @@ class DHTNode(DatagramProtocol):
         entry = self._pending.pop(tid, None)
         if entry is None:
             return
-        if entry.timeout.active():
-            entry.timeout.cancel()
+        entry.stopTimer()
         nodeId = self.table.idAt(entry.address)
         if nodeId is not None:
             self.table.failed(nodeId, self._reactor.seconds())
