@@ -435,8 +435,10 @@ def _decodeQuery(top: dict, tid: bytes) -> Query:
     if name == ANNOUNCE_PEER:
         infoHash = _nodeId(args.get(b"info_hash"), "info_hash", tid, True)
         port = args.get(b"port")
+        if not isinstance(port, int) or not 0 < port < 65536:
+            port = None
         impliedPort = args.get(b"implied_port") == 1
-        if not impliedPort and (not isinstance(port, int) or not 0 < port < 65536):
+        if not impliedPort and port is None:
             raise KRPCError("announce_peer with a bad port", tid, True)
         token = args.get(b"token")
         if not isinstance(token, bytes) or not 0 < len(token) <= MAX_TOKEN:
@@ -446,7 +448,7 @@ def _decodeQuery(top: dict, tid: bytes) -> Query:
             name,
             senderId,
             infoHash=infoHash,
-            port=port if isinstance(port, int) and 0 < port < 65536 else None,
+            port=port,
             token=token,
             impliedPort=impliedPort,
             readOnly=readOnly,

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Optional, Sequence
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import DatagramProtocol
@@ -150,6 +150,10 @@ class _Pending:
     deferred: Deferred
     timeout: Any
 
+    def stopTimer(self) -> None:
+        if self.timeout.active():
+            self.timeout.cancel()
+
 
 def _isIPv4(host: str) -> bool:
     try:
@@ -237,8 +241,7 @@ class DHTNode(DatagramProtocol):
             lookup.stop()
         pending, self._pending = self._pending, {}
         for entry in pending.values():
-            if entry.timeout.active():
-                entry.timeout.cancel()
+            entry.stopTimer()
             entry.deferred.errback(DHTQueryError(entry.address, "the DHT node stopped"))
 
     @property
@@ -309,8 +312,7 @@ class DHTNode(DatagramProtocol):
             # Not ours, late, or from another address than we asked: spoofed.
             return
         del self._pending[message.transactionId]
-        if entry.timeout.active():
-            entry.timeout.cancel()
+        entry.stopTimer()
         if isinstance(message, Response):
             self.table.heard(message.senderId, address, self._reactor.seconds(), responded=True)
             entry.deferred.callback(message)
@@ -360,9 +362,9 @@ class DHTNode(DatagramProtocol):
             Cancelling it counts as no answer.
         """
         if self.transport is None:
-            return _failed(DHTQueryError(address, "the DHT node is not running"))
+            return fail(DHTQueryError(address, "the DHT node is not running"))
         if len(self._pending) >= MAX_PENDING:
-            return _failed(DHTQueryError(address, f"{MAX_PENDING} queries already in flight"))
+            return fail(DHTQueryError(address, f"{MAX_PENDING} queries already in flight"))
         tid = self._transactionId()
         if method == FIND_NODE:
             message = Query(tid, method, self.nodeId, target=key)
@@ -388,8 +390,7 @@ class DHTNode(DatagramProtocol):
         entry = self._pending.pop(tid, None)
         if entry is None:
             return
-        if entry.timeout.active():
-            entry.timeout.cancel()
+        entry.stopTimer()
         nodeId = self.table.idAt(entry.address)
         if nodeId is not None:
             self.table.failed(nodeId, self._reactor.seconds())
@@ -544,12 +545,6 @@ class DHTNode(DatagramProtocol):
         addresses = {n.address for n in nodes}
         nodes.extend(n for n in self._knownNodes if n.address not in addresses)
         return nodes[:SAVED_NODES]
-
-
-def _failed(error: Exception) -> Deferred:
-    d: Deferred = Deferred()
-    d.errback(error)
-    return d
 
 
 def saveTable(path: str, nodeId: bytes, nodes: Iterable[NodeInfo]) -> None:

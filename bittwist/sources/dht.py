@@ -99,8 +99,7 @@ class DHTSource:
         pass
 
     def wantPeers(self) -> None:
-        if self._owner is None or self._running:
-            return
+        # _round itself refuses without an owner or while a round runs.
         if self._lastStart is not None and self._reactor.seconds() - self._lastStart < self._minInterval:
             return
         self._round()
