@@ -44,8 +44,6 @@ ALLOWED_FAST_SET_SIZE = 10
 How many pieces we allow a peer fast (BEP 6's k).
 """
 
-_FAST_MESSAGE_IDS = frozenset({13, 14, 15, 16, 17})
-
 CLIENT_NAME = f"bittwist {__version__}"
 """
 The C{v} of our extended handshake.
@@ -603,7 +601,7 @@ class PeerProtocol(Protocol):
     def _receiveIgnored(self, message: wire.UnknownMessage) -> None:
         # Messages of extensions we do not speak.
         self._handshaken()
-        if message.messageId in _FAST_MESSAGE_IDS:
+        if message.messageId in wire.FAST_MESSAGE_IDS:
             raise ProtocolError(
                 f"fast extension message {message.messageId} without the fast extension"
             )
