@@ -44,8 +44,6 @@ ALLOWED_FAST_SET_SIZE = 10
 How many pieces we allow a peer fast (BEP 6's k).
 """
 
-_FAST_MESSAGE_IDS = frozenset({13, 14, 15, 16, 17})
-
 CLIENT_NAME = f"bittwist {__version__}"
 """
 The C{v} of our extended handshake.
@@ -488,22 +486,26 @@ class PeerProtocol(Protocol):
             torrent.peerHave(self, message.index)
 
     def _receiveBitfield(self, message: wire.Bitfield) -> None:
-        torrent = self._handshaken()
-        self.state.received()
-        self.state.peerBitfield(message.payload)
-        self._sendAllowedFast()
-        torrent.peerBitfield(self)
+        self._receivePieces(PeerState.peerBitfield, message.payload)
 
     def _receiveHaveAll(self, message: wire.HaveAll) -> None:
-        torrent = self._handshaken()
-        self.state.received()
-        self.state.peerHaveAll()
-        torrent.peerBitfield(self)
+        self._receivePieces(PeerState.peerHaveAll)
 
     def _receiveHaveNone(self, message: wire.HaveNone) -> None:
+        self._receivePieces(PeerState.peerHaveNone)
+
+    def _receivePieces(self, record: Callable[..., None], *args: Any) -> None:
+        """
+        The peer's first message says which pieces it has: a bitfield, or
+        (BEP 6) have all or have none.
+
+        @param record: the L{PeerState} method taking it, called with the
+            state and C{args}.
+        """
         torrent = self._handshaken()
         self.state.received()
-        self.state.peerHaveNone()
+        record(self.state, *args)
+        # A peer with every piece is allowed nothing fast.
         self._sendAllowedFast()
         torrent.peerBitfield(self)
 
@@ -599,7 +601,7 @@ class PeerProtocol(Protocol):
     def _receiveIgnored(self, message: wire.UnknownMessage) -> None:
         # Messages of extensions we do not speak.
         self._handshaken()
-        if message.messageId in _FAST_MESSAGE_IDS:
+        if message.messageId in wire.FAST_MESSAGE_IDS:
             raise ProtocolError(
                 f"fast extension message {message.messageId} without the fast extension"
             )

@@ -139,8 +139,7 @@ class PeerState:
         """
         if not self.piecesKnown:
             return False
-        if not 0 <= index < self.pieces.length:
-            raise ProtocolError(f"have for piece {index} of {self.pieces.length}")
+        self._checkIndex(index, "have")
         return self.pieces.add(index)
 
     def _checkFirst(self, what: str) -> None:

@@ -34,6 +34,7 @@ __all__ = [
     "makeReserved",
     "setReservedBit",
     "hasReservedBit",
+    "FAST_MESSAGE_IDS",
     "Handshake",
     "KeepAlive",
     "Choke",
@@ -575,6 +576,12 @@ _FAST_LENGTHS = {
     _ALLOWED_FAST: (5, 5),
 }
 _EXTENDED_LENGTHS = (2, 2 + MAX_EXTENDED_PAYLOAD)
+
+FAST_MESSAGE_IDS = frozenset(_FAST_LENGTHS)
+"""
+The ids of the fast extension's messages (BEP 6): a peer that did not
+negotiate it must not send them.
+"""
 
 
 class Decoder:

@@ -228,17 +228,32 @@ class PeerExchange:
             current[address] = flags
         return current
 
-    def _send(self, peer: PeerProtocol, now: float) -> None:
+    def _send(
+        self, peer: PeerProtocol, now: float, current: Optional[dict[PeerAddress, PexFlags]] = None
+    ) -> None:
+        """
+        @param current: L{_current}, if the caller has it already (one tick
+            sends to many peers from one list).
+        """
         record = self._pexPeers[peer]
-        message, told = nextPexMessage(
-            record.told, self._current(), exclude=_canonical(peer.listenAddress)
-        )
+        if current is None:
+            current = self._current()
+        message, told = nextPexMessage(record.told, current, exclude=_canonical(peer.listenAddress))
         record.lastSent = now
         if message is not None and peer.sendExtended(self.name, message.encode()):
             record.told = told
 
     def _sendDue(self) -> None:
         now = self._reactor.seconds()
-        for peer, record in list(self._pexPeers.items()):
-            if record.lastSent is None or now - record.lastSent >= PEX_INTERVAL:
-                self._send(peer, now)
+        due = [
+            peer
+            for peer, record in self._pexPeers.items()
+            if record.lastSent is None or now - record.lastSent >= PEX_INTERVAL
+        ]
+        if not due:
+            return
+        # The connected peers' addresses are listed once a tick, not once
+        # per peer sent to.
+        current = self._current()
+        for peer in due:
+            self._send(peer, now, current)
