@@ -421,45 +421,14 @@ class PiecePicker:
 
     def _newPieces(self, pieces: Bitfield, wanted: int) -> list[int]:
         done, partial, filled = self.done, self._partial, self._filled
-        priorities = self._priorities
         if len(done) < _RANDOM_FIRST_PIECES and not self._sequential and not self._high:
             return self._randomPieces(pieces, wanted)
         order = self._order
-        if order is None and priorities is not None:
-            # Skipped pieces never enter the order; high ones lead it.
-            availability = self.availability
-            rand = self._random.random
-            sequential = self._sequential
-            order = self._order = sorted(
-                (
-                    i
-                    for i in range(self.numPieces)
-                    if priorities[i] and i not in done and i not in partial and i not in filled
-                ),
-                key=lambda i: (-priorities[i], i if sequential else availability[i], rand()),
-            )
-            self._orderStart = 0
-        elif order is None and self._sequential:
-            order = self._order = [
-                i
-                for i in range(self.numPieces)
-                if i not in done and i not in partial and i not in filled
-            ]
-            self._orderStart = 0
-        elif order is None:
+        if order is None:
             # Sorting once and walking the order is what keeps a pick cheap:
             # scanning every piece per pick made the picker the bottleneck of
             # a fast download.
-            availability = self.availability
-            rand = self._random.random
-            order = self._order = sorted(
-                (
-                    i
-                    for i in range(self.numPieces)
-                    if i not in done and i not in partial and i not in filled
-                ),
-                key=lambda i: (availability[i], rand()),
-            )
+            order = self._order = self._freshOrder()
             self._orderStart = 0
         start, end = self._orderStart, len(order)
         while start < end and (
@@ -475,6 +444,31 @@ class PiecePicker:
                 if len(chosen) >= wanted:
                     break
         return chosen
+
+    def _freshOrder(self) -> list[int]:
+        """
+        @return: the wanted pieces not yet started, in the order to take
+            them: high before normal (skipped ones never), then lowest index
+            first if sequential, else rarest first, ties broken at random.
+        """
+        done, partial, filled = self.done, self._partial, self._filled
+        priorities = self._priorities
+        fresh = [
+            i
+            for i in range(self.numPieces)
+            if i not in done and i not in partial and i not in filled
+            and (priorities is None or priorities[i])
+        ]
+        sequential = self._sequential
+        if priorities is None and sequential:
+            return fresh
+        availability = self.availability
+        rand = self._random.random
+        if priorities is None:
+            return sorted(fresh, key=lambda i: (availability[i], rand()))
+        return sorted(
+            fresh, key=lambda i: (-priorities[i], i if sequential else availability[i], rand())
+        )
 
     def _randomPieces(self, pieces: Bitfield, wanted: int) -> list[int]:
         """
