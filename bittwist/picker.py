@@ -196,6 +196,7 @@ class PiecePicker:
         # the common case, which then costs nothing.
         self._priorities: list[int] | None = None
         self._high = False
+        self._wantedMissing = 0
         self._now = 0.0
         self.numPieces = numPieces
         self._pieceSize = pieceSize
@@ -245,8 +246,7 @@ class PiecePicker:
         """
         if self._priorities is None:
             return self.done.complete()
-        done = self.done
-        return all(i in done for i, p in enumerate(self._priorities) if p)
+        return self._wantedMissing == 0
 
     def setPriorities(self, priorities: list[int] | None) -> None:
         """
@@ -261,6 +261,11 @@ class PiecePicker:
         self._priorities = priorities
         self._high = priorities is not None and any(
             p == HIGH and i not in self.done for i, p in enumerate(priorities)
+        )
+        # Kept up to date by pieceVerified: complete() is asked once per
+        # piece verified, and must not walk every piece each time.
+        self._wantedMissing = 0 if priorities is None else sum(
+            1 for i, p in enumerate(priorities) if p and i not in self.done
         )
         self._order = None
         self._unrequested = sum(self._unrequestedIn(i) for i in range(self.numPieces))
@@ -666,6 +671,8 @@ class PiecePicker:
         self._unrequested -= self._unrequestedIn(index)
         self._dropPartial(index)
         self._filled.discard(index)
+        if self._priorities is not None and self._priorities[index] and index not in self.done:
+            self._wantedMissing -= 1
         self.done.add(index)
 
     def pieceFailed(self, index: int) -> set[Hashable]:
