@@ -196,6 +196,7 @@ class PiecePicker:
         # the common case, which then costs nothing.
         self._priorities: list[int] | None = None
         self._high = False
+        self._wantedMissing = 0
         self._now = 0.0
         self.numPieces = numPieces
         self._pieceSize = pieceSize
@@ -245,8 +246,7 @@ class PiecePicker:
         """
         if self._priorities is None:
             return self.done.complete()
-        done = self.done
-        return all(i in done for i, p in enumerate(self._priorities) if p)
+        return self._wantedMissing == 0
 
     def setPriorities(self, priorities: list[int] | None) -> None:
         """
@@ -261,6 +261,11 @@ class PiecePicker:
         self._priorities = priorities
         self._high = priorities is not None and any(
             p == HIGH and i not in self.done for i, p in enumerate(priorities)
+        )
+        # Kept up to date by pieceVerified: complete() is asked once per
+        # piece verified, and must not walk every piece each time.
+        self._wantedMissing = 0 if priorities is None else sum(
+            1 for i, p in enumerate(priorities) if p and i not in self.done
         )
         self._order = None
         self._unrequested = sum(self._unrequestedIn(i) for i in range(self.numPieces))
@@ -421,45 +426,14 @@ class PiecePicker:
 
     def _newPieces(self, pieces: Bitfield, wanted: int) -> list[int]:
         done, partial, filled = self.done, self._partial, self._filled
-        priorities = self._priorities
         if len(done) < _RANDOM_FIRST_PIECES and not self._sequential and not self._high:
             return self._randomPieces(pieces, wanted)
         order = self._order
-        if order is None and priorities is not None:
-            # Skipped pieces never enter the order; high ones lead it.
-            availability = self.availability
-            rand = self._random.random
-            sequential = self._sequential
-            order = self._order = sorted(
-                (
-                    i
-                    for i in range(self.numPieces)
-                    if priorities[i] and i not in done and i not in partial and i not in filled
-                ),
-                key=lambda i: (-priorities[i], i if sequential else availability[i], rand()),
-            )
-            self._orderStart = 0
-        elif order is None and self._sequential:
-            order = self._order = [
-                i
-                for i in range(self.numPieces)
-                if i not in done and i not in partial and i not in filled
-            ]
-            self._orderStart = 0
-        elif order is None:
+        if order is None:
             # Sorting once and walking the order is what keeps a pick cheap:
             # scanning every piece per pick made the picker the bottleneck of
             # a fast download.
-            availability = self.availability
-            rand = self._random.random
-            order = self._order = sorted(
-                (
-                    i
-                    for i in range(self.numPieces)
-                    if i not in done and i not in partial and i not in filled
-                ),
-                key=lambda i: (availability[i], rand()),
-            )
+            order = self._order = self._freshOrder()
             self._orderStart = 0
         start, end = self._orderStart, len(order)
         while start < end and (
@@ -475,6 +449,31 @@ class PiecePicker:
                 if len(chosen) >= wanted:
                     break
         return chosen
+
+    def _freshOrder(self) -> list[int]:
+        """
+        @return: the wanted pieces not yet started, in the order to take
+            them: high before normal (skipped ones never), then lowest index
+            first if sequential, else rarest first, ties broken at random.
+        """
+        done, partial, filled = self.done, self._partial, self._filled
+        priorities = self._priorities
+        fresh = [
+            i
+            for i in range(self.numPieces)
+            if i not in done and i not in partial and i not in filled
+            and (priorities is None or priorities[i])
+        ]
+        sequential = self._sequential
+        if priorities is None and sequential:
+            return fresh
+        availability = self.availability
+        rand = self._random.random
+        if priorities is None:
+            return sorted(fresh, key=lambda i: (availability[i], rand()))
+        return sorted(
+            fresh, key=lambda i: (-priorities[i], i if sequential else availability[i], rand())
+        )
 
     def _randomPieces(self, pieces: Bitfield, wanted: int) -> list[int]:
         """
@@ -672,6 +671,8 @@ class PiecePicker:
         self._unrequested -= self._unrequestedIn(index)
         self._dropPartial(index)
         self._filled.discard(index)
+        if self._priorities is not None and self._priorities[index] and index not in self.done:
+            self._wantedMissing -= 1
         self.done.add(index)
 
     def pieceFailed(self, index: int) -> set[Hashable]:

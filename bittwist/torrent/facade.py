@@ -109,6 +109,8 @@ class Torrent(ExtensionEvents):
             session's torrents); a timer of its own by default.
         """
         self.metainfo = metainfo
+        # Its name as logged: made safe for a terminal once, not per line.
+        self._logName = printable(metainfo.name)
         self.storage = storage
         self.peerId = peerId
         self.port = port
@@ -281,7 +283,7 @@ class Torrent(ExtensionEvents):
 
     def _check(self, trusted: Optional[Bitfield], rehash: Iterable[int]) -> Deferred[None]:
         if trusted is None:
-            self.log.info("{name}: checking existing data", name=printable(self.metainfo.name))
+            self.log.info("{name}: checking existing data", name=self._logName)
             d = self.storage.check()
         else:
             d = self.storage.check(trusted, rehash)
@@ -295,7 +297,7 @@ class Torrent(ExtensionEvents):
         self.download.begin(have)
         self.log.info(
             "{name}: {count} of {total} pieces already verified",
-            name=printable(self.metainfo.name),
+            name=self._logName,
             count=len(have),
             total=self.numPieces,
         )
@@ -336,7 +338,7 @@ class Torrent(ExtensionEvents):
         if state is _State.CHECKING:
             self._pauseWhenChecked = False
         elif state is _State.ERROR:
-            self.log.info("{name}: resuming after an error", name=printable(self.metainfo.name))
+            self.log.info("{name}: resuming after an error", name=self._logName)
             self._pauseWhenChecked = False
             self._move(_In.RESUME_CHECK)
             self._check(self.download.verifiedPieces(), ())
@@ -375,13 +377,13 @@ class Torrent(ExtensionEvents):
             return
         if failure.check(BittwistError):
             error = failure.value
-            self.log.error("{name}: {error}", name=printable(self.metainfo.name), error=error)
+            self.log.error("{name}: {error}", name=self._logName, error=error)
         else:
             error = InternalError(
                 f"{self.metainfo.name}: internal error ({failure.getErrorMessage()}); "
                 "this is a bug in bittwist, please report it with the log"
             )
-            self.log.failure("{name}: internal error", failure, name=printable(self.metainfo.name))
+            self.log.failure("{name}: internal error", failure, name=self._logName)
         self._lifecycle.error = error
         self._move(_In.FAIL)
         self._stopSources()
@@ -413,18 +415,13 @@ class Torrent(ExtensionEvents):
         verified = self.download.verifiedPieces()
         count = len(verified) if verified is not None else 0
         if count == self.numPieces:
-            self.log.info(
-                "{name}: download complete, all {count} pieces verified",
-                name=printable(self.metainfo.name),
-                count=count,
-            )
+            message = "{name}: download complete, all {count} pieces verified"
         else:
-            self.log.info(
+            message = (
                 "{name}: download complete, the {count} pieces of the wanted files "
-                "verified (some files skipped)",
-                name=printable(self.metainfo.name),
-                count=count,
+                "verified (some files skipped)"
             )
+        self.log.info(message, name=self._logName, count=count)
         if self.state is _State.DOWNLOADING:
             self._move(_In.COMPLETED)
             self.download.stopRequesting()
@@ -440,7 +437,7 @@ class Torrent(ExtensionEvents):
     def _pieceFailed(self, index: int, contributors: set[Any]) -> None:
         self.log.warn(
             "{name}: piece {index} failed its hash check; downloading it again",
-            name=printable(self.metainfo.name),
+            name=self._logName,
             index=index,
         )
         for peer in contributors:
@@ -460,7 +457,7 @@ class Torrent(ExtensionEvents):
         if self.state is _State.SEEDING:
             why = self.upload.goalReached(self.download.rate.total, self.metainfo.totalLength)
             if why is not None:
-                self.log.info("{name}: {why}; done seeding", name=printable(self.metainfo.name), why=why)
+                self.log.info("{name}: {why}; done seeding", name=self._logName, why=why)
                 self._move(_In.SEED_GOAL)
                 self._stopSources()
                 return False

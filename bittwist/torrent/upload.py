@@ -133,14 +133,15 @@ class Upload:
         (L{_send} sends those still wanted then).
         """
         self._awaitingTokens.discard(peer)
+        length = sum(request[2] for request in run)
         if not self.active or not any(peer.wants(request) for request in run):
             # Cancelled while waiting for tokens: read nothing, and give the
             # tokens back.
-            self._limit.consume(-sum(request[2] for request in run))
+            self._limit.consume(-length)
             self.serve(peer)
             return
         index, begin, _ = run[0]
-        d = self._storage.readBlock(index, begin, sum(request[2] for request in run))
+        d = self._storage.readBlock(index, begin, length)
         d.addCallback(self._send, peer, run)
         d.addErrback(self._onStorageFailed)
         self.serve(peer)
