@@ -12,7 +12,7 @@ from twisted.python.failure import Failure
 from twisted.web.client import Agent, HTTPConnectionPool
 
 from bittwist.errors import MetainfoError, TorrentFetchError
-from bittwist.httpbody import BodyTooLarge, readBoundedBody
+from bittwist.httpbody import BodyTooLarge, cancelAfter, readBoundedBody
 from bittwist.metainfo import Metainfo, parse
 
 __all__ = ["fetchTorrent", "MAX_TORRENT_SIZE", "FETCH_TIMEOUT", "MAX_URL_LENGTH"]
@@ -108,7 +108,7 @@ def fetchTorrent(
             error = TorrentFetchError(
                 shown, f"the file is larger than {maxSize} bytes; that is no .torrent file", "size"
             )
-        elif timedOut:
+        elif timedOut():
             # Cancelling reaches the failure in many wrappings (the
             # client's ResponseNeverReceived, for one): go by the timer.
             error = TorrentFetchError(shown, f"no complete answer within {timeout:g} seconds", "timeout")
@@ -121,21 +121,9 @@ def fetchTorrent(
         return Failure(error)
 
     # Unbuffered: the body is read once, by the bounded reader.
-    timedOut: list[bool] = []
-
-    def timeUp() -> None:
-        timedOut.append(True)
-        d.cancel()
-
-    def stopTimer(result: object) -> object:
-        if timer.active():
-            timer.cancel()
-        return result
-
     d = maybeDeferred(httpClient.get, url, unbuffered=True)
     d.addCallback(gotResponse)
-    timer = reactor.callLater(timeout, timeUp)
-    d.addBoth(stopTimer)
+    timedOut = cancelAfter(d, timeout, reactor)
     d.addCallback(parsed)
     d.addErrback(failed)
     return d

@@ -3,10 +3,10 @@
 Reading an HTTP response body under a size limit, for answers from outside
 (tracker answers, C{.torrent} files fetched by URL): reading stops, and the
 connection closes, as soon as the body passes the limit, or at once when
-its C{Content-Length} says it will.
+its C{Content-Length} says it will.  And a time limit on the whole request.
 """
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.protocol import Protocol, connectionDone
@@ -14,7 +14,7 @@ from twisted.python.failure import Failure
 from twisted.web.client import ResponseDone
 from twisted.web.http import PotentialDataLoss
 
-__all__ = ["BodyTooLarge", "readBoundedBody"]
+__all__ = ["BodyTooLarge", "cancelAfter", "readBoundedBody"]
 
 
 class BodyTooLarge(Exception):
@@ -99,3 +99,33 @@ def readBoundedBody(response: Any, limit: int) -> Deferred[bytes]:
         # The headers already say it is too large: read none of it.
         reader.giveUp(BodyTooLarge(limit))
     return finished
+
+
+def cancelAfter(d: Deferred, seconds: float, reactor: Any) -> Callable[[], bool]:
+    """
+    Cancel C{d} if it has not fired within C{seconds}.
+
+    Rather than C{Deferred.addTimeout}: cancelling a request that treq's
+    Agent has sent fails it with C{ResponseNeverReceived} (a list of
+    failures), not C{CancelledError}, so the caller's errback asks the
+    returned callable whether the time ran out.
+
+    @param d: the request (and the reading of its body).
+    @param reactor: provides C{callLater}.
+    @return: a callable saying whether the time ran out and C{d} was
+        cancelled for it.
+    """
+    expired: list[bool] = []
+
+    def expire() -> None:
+        expired.append(True)
+        d.cancel()
+
+    def stopTimer(result: object) -> object:
+        if timer.active():
+            timer.cancel()
+        return result
+
+    timer = reactor.callLater(seconds, expire)
+    d.addBoth(stopTimer)
+    return lambda: bool(expired)

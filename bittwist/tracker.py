@@ -40,7 +40,7 @@ from twisted.python.failure import Failure
 
 from bittwist.bdecode import decode as bdecode
 from bittwist.errors import BencodeError, TrackerError
-from bittwist.httpbody import BodyTooLarge, readBoundedBody
+from bittwist.httpbody import BodyTooLarge, cancelAfter, readBoundedBody
 from bittwist.safetext import printable
 
 __all__ = [
@@ -398,26 +398,10 @@ def announce(
             d.addCallback(lambda body: parseAnnounceBody(url, body))
         return d
 
-    # Our own timer rather than Deferred.addTimeout: cancelling a request
-    # that treq's Agent has sent fails it with ResponseNeverReceived (a list
-    # of failures), not CancelledError, so the timeout must be remembered
-    # here to be reported as one.
-    timedOut = False
-
-    def expire() -> None:
-        nonlocal timedOut
-        timedOut = True
-        d.cancel()
-
-    def stopTimer(result: object) -> object:
-        if timer.active():
-            timer.cancel()
-        return result
-
     def failed(failure: Failure) -> Failure:
-        if failure.check(TrackerError) and not timedOut:
+        if failure.check(TrackerError) and not timedOut():
             return failure
-        if timedOut:
+        if timedOut():
             reason = f"no answer within {timeout:g} seconds"
         elif failure.check(BodyTooLarge):
             reason = f"the answer is larger than {MAX_RESPONSE_SIZE} bytes; stopped reading it"
@@ -428,9 +412,8 @@ def announce(
         return Failure(TrackerError(url, reason))
 
     d = maybeDeferred(httpClient.get, fullURL)
-    timer = reactor.callLater(timeout, expire)
     d.addCallback(gotResponse)
-    d.addBoth(stopTimer)
+    timedOut = cancelAfter(d, timeout, reactor)
     d.addErrback(failed)
     return d
 

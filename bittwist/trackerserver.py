@@ -14,7 +14,6 @@ L{bittwist.trackerstore.Tracker}, which a UDP front-end may share.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Any
 
@@ -67,17 +66,11 @@ def _integer(args: dict[bytes, list[bytes]], name: bytes, required: bool = True)
 
 def _clientHost(request: Any) -> str:
     """
-    The connection's peer address as normalised text (IPv4-mapped IPv6
-    addresses become IPv4).
+    The connection's peer address (C{""} if it has none); the store
+    normalises it and refuses an announce without one.
     """
-    host = getattr(request.getClientAddress(), "host", None)
-    try:
-        address = ipaddress.ip_address(host)
-    except (TypeError, ValueError):
-        raise _BadRequest("cannot tell your IP address; announce over TCP/IP")
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return str(address)
+    host = getattr(request.getClientAddress(), "host", "")
+    return host if isinstance(host, str) else ""
 
 
 def _answer(request: Any, body: dict[bytes, Any]) -> bytes:

@@ -570,7 +570,7 @@ class UDPTrackerClient(DatagramProtocol):
     def _checked(self, url: str, d: Deferred, expected: type) -> Any:
         reply = yield d
         if isinstance(reply, ErrorReply):
-            raise UDPTrackerError(url, f"the tracker refused: {_printable(reply.message)}")
+            raise UDPTrackerError(url, f"the tracker refused: {printable(reply.message)}")
         if not isinstance(reply, expected):
             raise UDPTrackerError(url, f"answered with a {type(reply).__name__}, not a "
                                        f"{expected.__name__}; the tracker is broken")
@@ -708,14 +708,6 @@ def _shortURL(url: str) -> str:
     """
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
-
-
-def _printable(text: str) -> str:
-    """
-    C{text} with control characters escaped (a tracker's words reach the
-    log), as for HTTP trackers.
-    """
-    return printable(text, 200)
 
 
 def _keyNumber(key: bytes | None) -> int:

@@ -23,7 +23,7 @@ from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 
-from bittwist.errors import BittwistError, TrackerError, UDPPacketError
+from bittwist.errors import AnnounceRefused, TrackerError, UDPPacketError
 from bittwist.tracker import AnnounceResponse, parseAnnounceBody
 from bittwist.udptracker import (
     AnnounceReply,
@@ -174,9 +174,9 @@ class StoreTrackerAdapter:
     ) -> AnnounceResponse:
         try:
             result = self._store.announce(infoHash, peerId, host, port, event, left, numwant)
-        except BittwistError as e:
-            # The store's refusal (AnnounceRefused): its text is for the client.
-            raise TrackerError("announce", getattr(e, "reason", str(e)))
+        except AnnounceRefused as e:
+            # Its text is for the client.
+            raise TrackerError("announce", e.reason)
         return AnnounceResponse(
             interval=result.interval,
             minInterval=None,
@@ -190,8 +190,8 @@ class StoreTrackerAdapter:
     def scrape(self, host: str, infoHashes: tuple[bytes, ...]) -> list[ScrapeEntry]:
         try:
             results = self._store.scrape(infoHashes)
-        except BittwistError as e:
-            raise TrackerError("scrape", getattr(e, "reason", str(e)))
+        except AnnounceRefused as e:
+            raise TrackerError("scrape", e.reason)
         return [
             ScrapeEntry(results[h].complete, results[h].downloaded, results[h].incomplete)
             for h in infoHashes

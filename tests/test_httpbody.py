@@ -4,12 +4,13 @@ Tests for L{bittwist.httpbody}.
 
 from typing import Any, Optional
 
-from twisted.internet.testing import StringTransport
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.testing import Clock, StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.client import ResponseDone
 
-from bittwist.httpbody import BodyTooLarge, readBoundedBody
+from bittwist.httpbody import BodyTooLarge, cancelAfter, readBoundedBody
 
 
 class FakeResponse:
@@ -87,3 +88,35 @@ class ReadBoundedBodyTests(SynchronousTestCase):
         d.cancel()
         self.failureResultOf(d)
         self.assertTrue(response.transport.disconnecting)
+
+
+class CancelAfterTests(SynchronousTestCase):
+    """
+    Tests for L{cancelAfter}.
+    """
+
+    def test_expires(self) -> None:
+        """
+        A Deferred still waiting when the time runs out is cancelled, and
+        the returned callable says so.
+        """
+        clock = Clock()
+        d: Deferred[bytes] = Deferred()
+        timedOut = cancelAfter(d, 5, clock)
+        clock.advance(4)
+        self.assertFalse(timedOut())
+        clock.advance(1)
+        self.assertTrue(timedOut())
+        self.failureResultOf(d, CancelledError)
+
+    def test_firedInTime(self) -> None:
+        """
+        A Deferred that fires in time stops the timer and keeps its result.
+        """
+        clock = Clock()
+        d: Deferred[bytes] = Deferred()
+        timedOut = cancelAfter(d, 5, clock)
+        d.callback(b"body")
+        self.assertEqual(clock.getDelayedCalls(), [])
+        self.assertFalse(timedOut())
+        self.assertEqual(self.successResultOf(d), b"body")

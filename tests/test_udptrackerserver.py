@@ -26,7 +26,7 @@ from bittwist.udptracker import (
     decodeReply,
     encode,
 )
-from bittwist.errors import BittwistError
+from bittwist.errors import AnnounceRefused
 from bittwist.udptrackerserver import (
     MAX_PEERS,
     StoreTrackerAdapter,
@@ -192,12 +192,6 @@ class ServerTests(SynchronousTestCase):
             self.assertLessEqual(len(answer), max(len(data), 44))
 
 
-class _Refused(BittwistError):
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
-
-
 class StoreAdapterTests(SynchronousTestCase):
     """
     L{StoreTrackerAdapter}: the UDP front-end over a transport-free store,
@@ -235,7 +229,7 @@ class StoreAdapterTests(SynchronousTestCase):
         The store's refusal reaches the client as an error reply with its
         reason.
         """
-        self.store.refuse = _Refused("too many swarms from your address")
+        self.store.refuse = AnnounceRefused("too many swarms from your address")
         connectionId = self.connectionId()
         reply = self.ask(AnnounceRequest(connectionId, 3, INFO_HASH, peerId(1), 0, 0, 0, None, 0,
                                          0, 5, 1))
