@@ -531,6 +531,18 @@ class MemoryStorage(_StorageBase):
         return defer.succeed(None)
 
 
+def _pwriteAll(fd: int, data: memoryview, offset: int) -> None:
+    """
+    Write all of C{data} at C{offset} of C{fd}, going on after short writes.
+
+    @raise OSError: if a write fails.
+    """
+    while data:
+        written = os.pwrite(fd, data, offset)
+        data = data[written:]
+        offset += written
+
+
 def _osError(error: OSError, action: str, path: str) -> StorageError:
     """
     Turn an C{OSError} into a L{StorageError} a user can act on.
@@ -935,11 +947,7 @@ class FileStorage(_StorageBase):
             if bytes(chunk).count(0) != got:
                 fd = self._fd(span, True)
                 try:
-                    at = done
-                    while chunk:
-                        written = os.pwrite(fd, chunk, at)
-                        chunk = chunk[written:]
-                        at += written
+                    _pwriteAll(fd, chunk, done)
                 except OSError as e:
                     raise _osError(e, "writing", span.path) from None
             done += got
@@ -1090,11 +1098,7 @@ class FileStorage(_StorageBase):
                     span, offset = self._partSpan, span.offset + offset
                 try:
                     fd = self._fd(span, True)
-                    chunk = view[position:position + size]
-                    while chunk:
-                        written = os.pwrite(fd, chunk, offset)
-                        chunk = chunk[written:]
-                        offset += written
+                    _pwriteAll(fd, view[position:position + size], offset)
                 except OSError as e:
                     raise _osError(e, "writing", span.path) from None
             position += size
