@@ -785,12 +785,7 @@ class FileStorage(_StorageBase):
         removed itself, never followed).
         """
         root = os.path.realpath(self.downloadDir)
-        try:
-            os.unlink(self.partPath)
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            raise _osError(e, "deleting", self.partPath) from None
+        self._dropPartFile()
         folders: set[str] = set()
         for span in self._spans:
             if span.path is None:
