@@ -43,7 +43,7 @@ from twisted.python.failure import Failure
 from zope.interface import Attribute, Interface, implementer
 
 from bittwist.bitfield import Bitfield
-from bittwist.diskpool import DiskPool, sharedPool
+from bittwist.diskpool import DiskPool, deliver, sharedPool
 from bittwist.errors import StorageError
 
 __all__ = ["IPieceStorage", "FileStorage", "MemoryStorage", "MAX_OPEN_FILES"]
@@ -216,19 +216,6 @@ class _Absent(Exception):
     Raised on the worker thread when data to read is not stored (missing or
     short file); never leaves this module.
     """
-
-
-def _report(reports: list) -> None:
-    """
-    On the reactor thread: call each C{(callback, value)} of C{reports}.
-    """
-    for callback, value in reports:
-        try:
-            callback(value)
-        except Exception:
-            # Like SerialQueue's own reporting: one callback's bug must not
-            # keep the others from hearing about their blocks.
-            Logger().failure("Reporting a write with {callback}", callback=callback)
 
 
 class _Span:
@@ -731,7 +718,7 @@ class FileStorage(_StorageBase):
             for _, _, _, failed in writes:
                 failed(failure)
 
-        self._call(_report, failedAll, self._writeMany, writes)
+        self._call(deliver, failedAll, self._writeMany, writes)
 
     def readBlock(self, index: int, begin: int, length: int) -> Deferred:
         try:
