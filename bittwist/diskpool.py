@@ -121,7 +121,6 @@ class SerialQueue:
     jobs.
     """
 
-
     def __init__(self, pool: DiskPool, reactor: Any) -> None:
         self._pool = pool
         self._reactor = reactor
