@@ -1013,13 +1013,21 @@ class FileStorage(_StorageBase):
             if inOneFile:
                 run, runSpan, runEnd = [write], span, end
             else:
-                try:
-                    reports.append((write[2], self._write(start, data)))
-                except BaseException:
-                    reports.append((write[3], Failure()))
+                self._writeOne(write, reports)
         if run:
             self._writeRun(runSpan, run, reports)
         return reports
+
+    def _writeOne(self, write: tuple[int, bytes, Callable, Callable], reports: list) -> None:
+        """
+        Write one block queued by L{queueWrite}, adding how it went to
+        C{reports}.
+        """
+        start, data, written, failed = write
+        try:
+            reports.append((written, self._write(start, data)))
+        except BaseException:
+            reports.append((failed, Failure()))
 
     def _writeRun(self, span: _Span, run: list, reports: list) -> None:
         """
@@ -1027,11 +1035,7 @@ class FileStorage(_StorageBase):
         how each went to C{reports}.
         """
         if len(run) == 1:
-            start, data, written, failed = run[0]
-            try:
-                reports.append((written, self._write(start, data)))
-            except BaseException:
-                reports.append((failed, Failure()))
+            self._writeOne(run[0], reports)
             return
         if not self._emptiesMade:
             self._makeEmptyFiles(self.metainfo)
