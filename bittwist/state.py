@@ -507,7 +507,9 @@ def _options(value: object) -> dict[str, Any]:
         types = TORRENT_OPTIONS.get(name)
         if types is None or type(option) not in types:
             raise _Damaged(f"option {name!r} is unknown, or {option!r} is not valid for it")
-        if name == "filePriorities" and any(type(p) is not int or p not in FILE_PRIORITIES for p in option):
+        if name == "filePriorities" and any(
+            type(p) is not int or p not in FILE_PRIORITIES for p in option
+        ):
             raise _Damaged(f"file priorities are 0, 1 or 2, not {option!r:.100}")
     return dict(options)
 
