@@ -24,7 +24,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-__all__ = ["DiskPool", "SerialQueue", "sharedPool", "DEFAULT_THREADS"]
+__all__ = ["DiskPool", "SerialQueue", "sharedPool", "deliver", "DEFAULT_THREADS"]
 
 DEFAULT_THREADS = 4
 """
@@ -121,8 +121,6 @@ class SerialQueue:
     jobs.
     """
 
-    log = Logger()
-
     def __init__(self, pool: DiskPool, reactor: Any) -> None:
         self._pool = pool
         self._reactor = reactor
@@ -206,10 +204,21 @@ class SerialQueue:
             self._pool._schedule(self)
 
     def _deliver(self, results: list) -> None:
-        for report, value in results:
-            try:
-                report(value)
-            except Exception:
-                # A Deferred never raises here; a plain callback might, and
-                # must not keep the rest of the batch from being reported.
-                self.log.failure("Reporting a storage result with {report}", report=report)
+        deliver(results)
+
+
+_log = Logger()
+
+
+def deliver(results: list) -> None:
+    """
+    On the reactor thread: call each C{(report, value)} of C{results}, in
+    order, logging what one raises.
+    """
+    for report, value in results:
+        try:
+            report(value)
+        except Exception:
+            # A Deferred never raises here; a plain callback might, and
+            # must not keep the rest of the batch from being reported.
+            _log.failure("Reporting a storage result with {report}", report=report)

@@ -397,10 +397,7 @@ class BitTorrentService(MultiService):
             for name, value in (("maxUploadRate", maxUploadRate), ("maxDownloadRate", maxDownloadRate))
             if value is not None
         }
-        config = dataclasses.replace(self.session.config, **changes)
-        self.session.config = config
-        self.session.uploadLimit.setRate(config.maxUploadRate)
-        self.session.downloadLimit.setRate(config.maxDownloadRate)
+        config = self._setSessionLimits(changes)
         if self.state is not None:
             self.state.saveSettings(
                 {"maxUploadRate": config.maxUploadRate, "maxDownloadRate": config.maxDownloadRate}
@@ -415,9 +412,21 @@ class BitTorrentService(MultiService):
         config = self.session.config
         changes = {name: value for name, value in settings.items() if not getattr(config, name)}
         if changes:
-            self.session.config = config = dataclasses.replace(config, **changes)
-            self.session.uploadLimit.setRate(config.maxUploadRate)
-            self.session.downloadLimit.setRate(config.maxDownloadRate)
+            self._setSessionLimits(changes)
+
+    def _setSessionLimits(self, changes: dict[str, int]) -> SessionConfig:
+        """
+        Put C{changes} (C{maxUploadRate}, C{maxDownloadRate}) in the
+        session's config and apply its rate limits now.
+
+        @return: the session's new config.
+        @raise bittwist.errors.UsageError: for a negative rate.
+        """
+        config = dataclasses.replace(self.session.config, **changes)
+        self.session.config = config
+        self.session.uploadLimit.setRate(config.maxUploadRate)
+        self.session.downloadLimit.setRate(config.maxDownloadRate)
+        return config
 
     def _recordConfig(self, record: TorrentRecord) -> TorrentConfig:
         """

@@ -6,7 +6,7 @@ A session: our peer id, one listening port, and the torrents by info_hash.
 import os
 import secrets
 import string
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 from twisted.internet.defer import Deferred, DeferredList, maybeDeferred, succeed
 from twisted.internet.interfaces import IListeningPort, IStreamClientEndpoint, IStreamServerEndpoint
@@ -194,15 +194,9 @@ class Session:
             config = self.config.torrent
         if storage is None:
             storage = self._storageFactory(metainfo, os.path.abspath(downloadDir))
-        sources: list[IPeerSource] = []
-        if config.announce and metainfo.announceTiers:
-            sources.append(TrackerSource(metainfo.announceTiers, self._reactor, self._httpClient))
-        peers = tuple(peers)
-        if peers:
-            sources.append(ManualSource(peers))
-        dht = dhtSourceFor(metainfo.private, self.dht, self._reactor)
-        if dht is not None:
-            sources.append(dht)
+        sources = self._peerSources(
+            metainfo.announceTiers if config.announce else (), tuple(peers), metainfo.private
+        )
         torrent = Torrent(
             metainfo,
             storage,
@@ -219,6 +213,26 @@ class Session:
         )
         self.torrents[metainfo.infoHash] = torrent
         return torrent
+
+    def _peerSources(
+        self, tiers: Sequence[Sequence[str]], peers: tuple[tuple[str, int], ...], private: bool
+    ) -> list[IPeerSource]:
+        """
+        @param tiers: the tracker tiers to announce to; none to use no tracker.
+        @param peers: peer addresses given by the user or the link.
+        @param private: whether the torrent is private (no DHT).
+        @return: the peer sources of a torrent: its trackers, the peers
+            given, and the DHT if there is one and the torrent is public.
+        """
+        sources: list[IPeerSource] = []
+        if tiers:
+            sources.append(TrackerSource(tiers, self._reactor, self._httpClient))
+        if peers:
+            sources.append(ManualSource(peers))
+        dht = dhtSourceFor(private, self.dht, self._reactor)
+        if dht is not None:
+            sources.append(dht)
+        return sources
 
     def addMagnet(
         self,
@@ -240,18 +254,13 @@ class Session:
             raise UsageError(f"{link.name}: this torrent is already added")
         if config is None:
             config = self.config.torrent
-        sources: list[IPeerSource] = []
-        if config.announce and link.trackers:
-            tiers = [[url] for url in link.trackers]
-            sources.append(TrackerSource(tiers, self._reactor, self._httpClient))
-        peers = tuple(link.peers) + tuple(peers)
-        if peers:
-            sources.append(ManualSource(peers))
         # Whether the torrent is private is unknown until its metadata is
         # in; a magnet link is public by nature (BEP 9).
-        dht = dhtSourceFor(False, self.dht, self._reactor)
-        if dht is not None:
-            sources.append(dht)
+        sources = self._peerSources(
+            [[url] for url in link.trackers] if config.announce else (),
+            tuple(link.peers) + tuple(peers),
+            False,
+        )
         magnet = MagnetTorrent(
             link, self.peerId, self._reactor, config, sources=sources, dialer=self.dialer, port=self.port
         )

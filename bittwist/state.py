@@ -46,6 +46,7 @@ from twisted.python.failure import Failure
 
 from bittwist import metainfo as _metainfo
 from bittwist.bitfield import Bitfield
+from bittwist.config import FILE_PRIORITIES
 from bittwist.errors import MetainfoError, StateFolderError, StateFolderLocked
 from bittwist.metainfo import Metainfo
 
@@ -506,7 +507,9 @@ def _options(value: object) -> dict[str, Any]:
         types = TORRENT_OPTIONS.get(name)
         if types is None or type(option) not in types:
             raise _Damaged(f"option {name!r} is unknown, or {option!r} is not valid for it")
-        if name == "filePriorities" and any(type(p) is not int or p not in (0, 1, 2) for p in option):
+        if name == "filePriorities" and any(
+            type(p) is not int or p not in FILE_PRIORITIES for p in option
+        ):
             raise _Damaged(f"file priorities are 0, 1 or 2, not {option!r:.100}")
     return dict(options)
 

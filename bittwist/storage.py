@@ -43,7 +43,7 @@ from twisted.python.failure import Failure
 from zope.interface import Attribute, Interface, implementer
 
 from bittwist.bitfield import Bitfield
-from bittwist.diskpool import DiskPool, sharedPool
+from bittwist.diskpool import DiskPool, deliver, sharedPool
 from bittwist.errors import StorageError
 
 __all__ = ["IPieceStorage", "FileStorage", "MemoryStorage", "MAX_OPEN_FILES"]
@@ -216,19 +216,6 @@ class _Absent(Exception):
     Raised on the worker thread when data to read is not stored (missing or
     short file); never leaves this module.
     """
-
-
-def _report(reports: list) -> None:
-    """
-    On the reactor thread: call each C{(callback, value)} of C{reports}.
-    """
-    for callback, value in reports:
-        try:
-            callback(value)
-        except Exception:
-            # Like SerialQueue's own reporting: one callback's bug must not
-            # keep the others from hearing about their blocks.
-            Logger().failure("Reporting a write with {callback}", callback=callback)
 
 
 class _Span:
@@ -531,6 +518,18 @@ class MemoryStorage(_StorageBase):
         return defer.succeed(None)
 
 
+def _pwriteAll(fd: int, data: memoryview, offset: int) -> None:
+    """
+    Write all of C{data} at C{offset} of C{fd}, going on after short writes.
+
+    @raise OSError: if a write fails.
+    """
+    while data:
+        written = os.pwrite(fd, data, offset)
+        data = data[written:]
+        offset += written
+
+
 def _osError(error: OSError, action: str, path: str) -> StorageError:
     """
     Turn an C{OSError} into a L{StorageError} a user can act on.
@@ -719,7 +718,7 @@ class FileStorage(_StorageBase):
             for _, _, _, failed in writes:
                 failed(failure)
 
-        self._call(_report, failedAll, self._writeMany, writes)
+        self._call(deliver, failedAll, self._writeMany, writes)
 
     def readBlock(self, index: int, begin: int, length: int) -> Deferred:
         try:
@@ -773,12 +772,7 @@ class FileStorage(_StorageBase):
         removed itself, never followed).
         """
         root = os.path.realpath(self.downloadDir)
-        try:
-            os.unlink(self.partPath)
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            raise _osError(e, "deleting", self.partPath) from None
+        self._dropPartFile()
         folders: set[str] = set()
         for span in self._spans:
             if span.path is None:
@@ -935,11 +929,7 @@ class FileStorage(_StorageBase):
             if bytes(chunk).count(0) != got:
                 fd = self._fd(span, True)
                 try:
-                    at = done
-                    while chunk:
-                        written = os.pwrite(fd, chunk, at)
-                        chunk = chunk[written:]
-                        at += written
+                    _pwriteAll(fd, chunk, done)
                 except OSError as e:
                     raise _osError(e, "writing", span.path) from None
             done += got
@@ -1023,13 +1013,21 @@ class FileStorage(_StorageBase):
             if inOneFile:
                 run, runSpan, runEnd = [write], span, end
             else:
-                try:
-                    reports.append((write[2], self._write(start, data)))
-                except BaseException:
-                    reports.append((write[3], Failure()))
+                self._writeOne(write, reports)
         if run:
             self._writeRun(runSpan, run, reports)
         return reports
+
+    def _writeOne(self, write: tuple[int, bytes, Callable, Callable], reports: list) -> None:
+        """
+        Write one block queued by L{queueWrite}, adding how it went to
+        C{reports}.
+        """
+        start, data, written, failed = write
+        try:
+            reports.append((written, self._write(start, data)))
+        except BaseException:
+            reports.append((failed, Failure()))
 
     def _writeRun(self, span: _Span, run: list, reports: list) -> None:
         """
@@ -1037,11 +1035,7 @@ class FileStorage(_StorageBase):
         how each went to C{reports}.
         """
         if len(run) == 1:
-            start, data, written, failed = run[0]
-            try:
-                reports.append((written, self._write(start, data)))
-            except BaseException:
-                reports.append((failed, Failure()))
+            self._writeOne(run[0], reports)
             return
         if not self._emptiesMade:
             self._makeEmptyFiles(self.metainfo)
@@ -1090,11 +1084,7 @@ class FileStorage(_StorageBase):
                     span, offset = self._partSpan, span.offset + offset
                 try:
                     fd = self._fd(span, True)
-                    chunk = view[position:position + size]
-                    while chunk:
-                        written = os.pwrite(fd, chunk, offset)
-                        chunk = chunk[written:]
-                        offset += written
+                    _pwriteAll(fd, view[position:position + size], offset)
                 except OSError as e:
                     raise _osError(e, "writing", span.path) from None
             position += size
