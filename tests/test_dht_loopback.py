@@ -177,6 +177,43 @@ class SeedThroughDHTTests(LoopbackDHTTestCase):
     timeout = 120
 
     @inlineCallbacks
+    def announcedLibtorrentSeeder(self, files: dict, seed: int):
+        """
+        Start a libtorrent DHT node seeding a trackerless torrent of
+        C{files} (see L{makePayload}) and wait until our DHT holds its
+        announce, so that bittwist's first lookup can find it.
+
+        @return: a L{Deferred} firing with C{(seedDir, torrentData,
+            seeder, infoHash)}.
+        """
+        seedDir = os.path.abspath(self.mktemp())
+        makePayload(os.path.join(seedDir, "payload"), files, seed=seed)
+        data = createTorrentWithLibtorrent(seedDir, "payload", pieceLength=32768, v1Only=True)
+        seeder = LibtorrentDHT(reactor, [self.bootstrap])
+        self.addCleanup(seeder.stop)
+        for _ in range(100):
+            if seeder.nodeCount() >= K:
+                break
+            yield _sleep(0.1)
+        handle = seeder.addTorrent(data, seedDir, seed=True)
+        infoHash = handle.info_hashes().v1.to_bytes()
+        # libtorrent announces the torrent on its own.
+        for _ in range(200):
+            if any(n.peerStore.peers(infoHash, 50) for n in self.nodes):
+                break
+            yield _sleep(0.1)
+        else:
+            self.fail("libtorrent did not announce its torrent:\n" + "\n".join(seeder.alerts[-20:]))
+        return (seedDir, data, seeder, infoHash)
+
+    def serviceBootstrappedFrom(self, seeder: LibtorrentDHT) -> BitTorrentService:
+        """
+        A bittwist service whose DHT node joins through C{seeder}'s only.
+        """
+        dht = DHTService(0, "127.0.0.1", bootstrap=[("127.0.0.1", seeder.port)], reactor=reactor, **_OPEN)
+        return BitTorrentService("tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None, dht=dht)
+
+    @inlineCallbacks
     def test_libtorrentLeecherFindsBittwistSeeder(self):
         """
         bittwist seeds a torrent without trackers; its DHT source announces
@@ -229,29 +266,10 @@ class SeedThroughDHTTests(LoopbackDHTTestCase):
         DHT; bittwist, bootstrapped from libtorrent's DHT node only, finds
         the seeder through its dht source and downloads every byte.
         """
-        seedDir = os.path.abspath(self.mktemp())
-        makePayload(os.path.join(seedDir, "payload"), {"a.bin": 250_000, "b.bin": 70_001}, seed=4)
-        data = createTorrentWithLibtorrent(seedDir, "payload", pieceLength=32768, v1Only=True)
-        seeder = LibtorrentDHT(reactor, [self.bootstrap])
-        self.addCleanup(seeder.stop)
-        for _ in range(100):
-            if seeder.nodeCount() >= K:
-                break
-            yield _sleep(0.1)
-        handle = seeder.addTorrent(data, seedDir, seed=True)
-        infoHash = handle.info_hashes().v1.to_bytes()
-        # libtorrent announces the torrent on its own; wait until our DHT
-        # holds it, so that bittwist's first lookup can find it.
-        for _ in range(200):
-            if any(n.peerStore.peers(infoHash, 50) for n in self.nodes):
-                break
-            yield _sleep(0.1)
-        else:
-            self.fail("libtorrent did not announce its torrent:\n" + "\n".join(seeder.alerts[-20:]))
-        dht = DHTService(0, "127.0.0.1", bootstrap=[("127.0.0.1", seeder.port)], reactor=reactor, **_OPEN)
-        service = BitTorrentService(
-            "tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None, dht=dht
+        seedDir, data, seeder, infoHash = yield self.announcedLibtorrentSeeder(
+            {"a.bin": 250_000, "b.bin": 70_001}, seed=4
         )
+        service = self.serviceBootstrappedFrom(seeder)
         leechDir = os.path.abspath(self.mktemp())
         torrent = service.addTorrent(data, leechDir)
         [source] = [source for source in torrent.sources if source.name == "dht"]
@@ -280,27 +298,10 @@ class SeedThroughDHTTests(LoopbackDHTTestCase):
         libtorrent DHT node as bootstrap finds a libtorrent seeder through
         the DHT, fetches the metadata from it, then the files.
         """
-        seedDir = os.path.abspath(self.mktemp())
-        makePayload(os.path.join(seedDir, "payload"), {"a.bin": 200_000, "b.bin": 50_001}, seed=5)
-        data = createTorrentWithLibtorrent(seedDir, "payload", pieceLength=32768, v1Only=True)
-        seeder = LibtorrentDHT(reactor, [self.bootstrap])
-        self.addCleanup(seeder.stop)
-        for _ in range(100):
-            if seeder.nodeCount() >= K:
-                break
-            yield _sleep(0.1)
-        handle = seeder.addTorrent(data, seedDir, seed=True)
-        infoHash = handle.info_hashes().v1.to_bytes()
-        for _ in range(200):
-            if any(n.peerStore.peers(infoHash, 50) for n in self.nodes):
-                break
-            yield _sleep(0.1)
-        else:
-            self.fail("libtorrent did not announce its torrent:\n" + "\n".join(seeder.alerts[-20:]))
-        dht = DHTService(0, "127.0.0.1", bootstrap=[("127.0.0.1", seeder.port)], reactor=reactor, **_OPEN)
-        service = BitTorrentService(
-            "tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None, dht=dht
+        seedDir, data, seeder, infoHash = yield self.announcedLibtorrentSeeder(
+            {"a.bin": 200_000, "b.bin": 50_001}, seed=5
         )
+        service = self.serviceBootstrappedFrom(seeder)
         leechDir = os.path.abspath(self.mktemp())
         magnet = service.addMagnet(f"magnet:?xt=urn:btih:{infoHash.hex()}", leechDir)
         service.startService()
