@@ -16,7 +16,7 @@ from bittwist.events import PeerConnected
 from bittwist.dht.routing import K, distance
 from bittwist.service import BitTorrentService
 from tests.ltdht import LibtorrentDHT
-from tests.ltpeer import createTorrentWithLibtorrent, digestTree, makePayload
+from tests.ltpeer import digestTree, makeV1Seed
 
 #: Our loopback nodes share one IP: let each answer it freely.
 _OPEN = {"answerRate": 1000.0, "answerBurst": 1000.0, "inputRate": 5000.0, "inputBurst": 5000.0}
@@ -186,9 +186,7 @@ class SeedThroughDHTTests(LoopbackDHTTestCase):
         @return: a L{Deferred} firing with C{(seedDir, torrentData,
             seeder, infoHash)}.
         """
-        seedDir = os.path.abspath(self.mktemp())
-        makePayload(os.path.join(seedDir, "payload"), files, seed=seed)
-        data = createTorrentWithLibtorrent(seedDir, "payload", pieceLength=32768, v1Only=True)
+        data, seedDir = makeV1Seed(self.mktemp(), files, seed=seed, pieceLength=32768)
         seeder = LibtorrentDHT(reactor, [self.bootstrap])
         self.addCleanup(seeder.stop)
         for _ in range(100):
@@ -221,9 +219,7 @@ class SeedThroughDHTTests(LoopbackDHTTestCase):
         bootstrapped from bittwist's node only, finds the seeder there and
         downloads every byte.
         """
-        seedDir = os.path.abspath(self.mktemp())
-        makePayload(os.path.join(seedDir, "payload"), {"a.bin": 300_000, "b/c.bin": 123_457}, seed=3)
-        data = createTorrentWithLibtorrent(seedDir, "payload", pieceLength=32768, v1Only=True)
+        data, seedDir = makeV1Seed(self.mktemp(), {"a.bin": 300_000, "b/c.bin": 123_457}, seed=3, pieceLength=32768)
         dht = DHTService(0, "127.0.0.1", bootstrap=[self.bootstrap], reactor=reactor, **_OPEN)
         service = BitTorrentService(
             "tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None, dht=dht

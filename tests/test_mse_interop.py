@@ -19,7 +19,7 @@ from bittwist.errors import EncryptionError
 from bittwist.peer import PeerProtocol
 from bittwist.mse import CryptoMethod, Policy
 from bittwist.service import BitTorrentService
-from tests.ltpeer import LibtorrentPeer, createTorrentWithLibtorrent, digestTree, makePayload
+from tests.ltpeer import LibtorrentPeer, digestTree, makeV1Seed
 
 FILES = {"alpha.bin": 1_300_000, "sub/beta.bin": 700_001}
 
@@ -51,10 +51,7 @@ class MSEInteropTests(TestCase):
         """
         @return: C{(torrent bytes, the folder holding the payload)}.
         """
-        seedDir = os.path.abspath(self.mktemp())
-        makePayload(os.path.join(seedDir, "payload"), FILES, seed=3)
-        data = createTorrentWithLibtorrent(seedDir, "payload", pieceLength=65536, v1Only=True)
-        return data, seedDir
+        return makeV1Seed(self.mktemp(), FILES, seed=3, pieceLength=65536)
 
     def startBittwist(self, data, folder, policy):
         """
