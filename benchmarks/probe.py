@@ -113,6 +113,20 @@ class StallProbe:
                 if frame is not None:
                     self.traces["".join(traceback.format_stack(frame)[-12:])] += 1
 
+    def figures(self) -> dict:
+        """
+        @return: what this probe measured, as a benchmark reports it
+            (milliseconds where the name says so).
+        """
+        return {
+            "stallMs": self.longest * 1000,
+            "gcMs": self.longestGc * 1000,
+            "gcCpuMs": self.longestGcCpu * 1000,
+            "gcSeconds": self.gcSeconds,
+            "fullCollections": self.fullCollections,
+            "largestHeap": self.largestHeap,
+        }
+
     def printTraces(self) -> None:
         for stack, count in getattr(self, "traces", collections.Counter()).most_common(5):
             print(f"--- {count} samples over 20 ms late:\n{stack}", file=sys.stderr)
