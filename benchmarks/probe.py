@@ -58,6 +58,19 @@ def threadCount() -> int:
     return len(os.listdir("/proc/self/task"))
 
 
+
+def runReactor(reactor: Any, profile: str) -> None:
+    """
+    Run C{reactor} until it stops, under cProfile if C{profile} names a
+    file to write the stats to.
+    """
+    if profile:
+        import cProfile
+
+        cProfile.runctx("reactor.run()", globals(), {"reactor": reactor}, profile)
+    else:
+        reactor.run()
+
 class StallProbe:
     """
     A reactor-lag monitor: a timer due every L{PROBE_INTERVAL} seconds notes
