@@ -75,6 +75,25 @@ class LoopbackDHTTestCase(TestCase):
         self.fail(f"{what} within {timeout} s; libtorrent said:\n" + "\n".join(peer.alerts[-20:]))
 
 
+    def waitUntilLibtorrentFinds(self, peer: LibtorrentDHT, infoHash: bytes, address: tuple[str, int]):
+        """
+        Ask C{peer} for C{infoHash}'s peers every two seconds until
+        C{address} is among them; fail after 20 s.
+        """
+        ticks = iter(range(1000))
+
+        def askEveryTwoSeconds() -> None:
+            if next(ticks) % 10 == 0:
+                peer.getPeers(infoHash)
+
+        return self.waitFor(
+            lambda: address in peer.found.get(infoHash, ()),
+            20,
+            "libtorrent did not find the peer",
+            peer,
+            retry=askEveryTwoSeconds,
+        )
+
 class OurDHTTests(LoopbackDHTTestCase):
     """
     Lookups among our own nodes.
@@ -132,19 +151,7 @@ class LibtorrentInteropTests(LoopbackDHTTestCase):
         self.assertEqual(acknowledged, K)
         peer = self.startLibtorrent()
         yield self.waitFor(lambda: peer.nodeCount() > 0, 10, "libtorrent joined no node", peer)
-        ticks = iter(range(1000))
-
-        def askEveryTwoSeconds() -> None:
-            if next(ticks) % 10 == 0:
-                peer.getPeers(infoHash)
-
-        yield self.waitFor(
-            lambda: ("127.0.0.1", 51413) in peer.found.get(infoHash, ()),
-            20,
-            "libtorrent did not find the peer",
-            peer,
-            retry=askEveryTwoSeconds,
-        )
+        yield self.waitUntilLibtorrentFinds(peer, infoHash, ("127.0.0.1", 51413))
 
     @inlineCallbacks
     def test_weFindLibtorrentsAnnounce(self):
@@ -381,16 +388,4 @@ class MixedDHTTests(LoopbackDHTTestCase):
         acknowledged = yield self.nodes[6].announcePeer(result, 51414)
         self.assertEqual(acknowledged, K)
         peer = self.peers[3]
-        ticks = iter(range(1000))
-
-        def askEveryTwoSeconds() -> None:
-            if next(ticks) % 10 == 0:
-                peer.getPeers(infoHash)
-
-        yield self.waitFor(
-            lambda: ("127.0.0.1", 51414) in peer.found.get(infoHash, ()),
-            20,
-            "libtorrent did not find the peer",
-            peer,
-            retry=askEveryTwoSeconds,
-        )
+        yield self.waitUntilLibtorrentFinds(peer, infoHash, ("127.0.0.1", 51414))
