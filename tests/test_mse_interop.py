@@ -40,6 +40,22 @@ PLAINTEXT_ONLY = {
 }
 
 
+def recordBuilds(factory, built):
+    """
+    Make C{factory} append each protocol it builds to C{built}.
+
+    @return: C{factory}.
+    """
+    buildProtocol = factory.buildProtocol
+
+    def recordingBuild(addr):
+        proto = buildProtocol(addr)
+        built.append(proto)
+        return proto
+
+    factory.buildProtocol = recordingBuild
+    return factory
+
 class MSEInteropTests(TestCase):
     """
     bittwist and libtorrent exchange a small torrent over MSE.
@@ -69,18 +85,7 @@ class MSEInteropTests(TestCase):
         )
         dialled = []
 
-        def record(factory):
-            buildProtocol = factory.buildProtocol
-
-            def recordingBuild(addr):
-                proto = buildProtocol(addr)
-                dialled.append(proto)
-                return proto
-
-            factory.buildProtocol = recordingBuild
-            return factory
-
-        service.session.dialer.wrapFactory = record
+        service.session.dialer.wrapFactory = lambda factory: recordBuilds(factory, dialled)
         torrent = service.addTorrent(data, folder, announce=False)
         service.startService()
         self.addCleanup(service.stopService)
@@ -106,14 +111,7 @@ class MSEInteropTests(TestCase):
         """
         factory = service.session.serverFactory()
         built = []
-        buildProtocol = factory.buildProtocol
-
-        def recordingBuild(addr):
-            proto = buildProtocol(addr)
-            built.append(proto)
-            return proto
-
-        factory.buildProtocol = recordingBuild
+        recordBuilds(factory, built)
         port = reactor.listenTCP(0, factory, interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         return port.getHost().port, built
