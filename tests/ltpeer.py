@@ -102,7 +102,6 @@ def createTorrentWithLibtorrent(
     return lt.bencode(entry)
 
 
-
 def makeV1Seed(folder: str, files: dict[str, int], seed: int, pieceLength: int) -> tuple[bytes, str]:
     """
     Write a payload of C{files} under C{folder/payload} (see L{makePayload})
@@ -114,6 +113,7 @@ def makeV1Seed(folder: str, files: dict[str, int], seed: int, pieceLength: int) 
     seedDir = os.path.abspath(folder)
     makePayload(os.path.join(seedDir, "payload"), files, seed=seed)
     return createTorrentWithLibtorrent(seedDir, "payload", pieceLength=pieceLength, v1Only=True), seedDir
+
 
 def _settings() -> dict[str, object]:
     """
