@@ -115,12 +115,7 @@ def childDownload(torrentsDir: str, downloadDir: str, stateDir: str, peer: str, 
     for torrent in torrents:
         torrent.whenComplete().addCallbacks(one, failed)
     reactor.run()
-    result["stallMs"] = probe.longest * 1000
-    result["gcMs"] = probe.longestGc * 1000
-    result["gcCpuMs"] = probe.longestGcCpu * 1000
-    result["gcSeconds"] = probe.gcSeconds
-    result["fullCollections"] = probe.fullCollections
-    result["largestHeap"] = probe.largestHeap
+    result.update(probe.figures())
     probe.printTraces()
     return result
 
@@ -159,12 +154,7 @@ def childStartup(stateDir: str, idle: str) -> dict:
     watch = LoopingCall(poll)
     watch.start(0.01)
     reactor.run()
-    result["stallMs"] = probe.longest * 1000
-    result["gcMs"] = probe.longestGc * 1000
-    result["gcCpuMs"] = probe.longestGcCpu * 1000
-    result["gcSeconds"] = probe.gcSeconds
-    result["fullCollections"] = probe.fullCollections
-    result["largestHeap"] = probe.largestHeap
+    result.update(probe.figures())
     probe.printTraces()
     return result
 

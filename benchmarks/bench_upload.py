@@ -28,7 +28,7 @@ from tests.ltpeer import (  # noqa: E402
     blockingSession,
 )
 from benchmarks.common import checkSame, preparePayload, printBest  # noqa: E402
-from benchmarks.probe import peakRssMiB  # noqa: E402
+from benchmarks.probe import peakRssMiB, runReactor  # noqa: E402
 
 
 def _report(extra: dict) -> None:
@@ -72,12 +72,7 @@ def childBittwist(torrentPath: str, folder: str, profile: str) -> None:
     service.startService()
     torrent.whenComplete().addCallback(ready)
     StandardIO(UntilEOF())
-    if profile:
-        import cProfile
-
-        cProfile.runctx("reactor.run()", globals(), {"reactor": reactor}, profile)
-    else:
-        reactor.run()
+    runReactor(reactor, profile)
     _report({"uploaded": torrent.status().uploaded})
 
 

@@ -58,6 +58,19 @@ def threadCount() -> int:
     return len(os.listdir("/proc/self/task"))
 
 
+
+def runReactor(reactor: Any, profile: str) -> None:
+    """
+    Run C{reactor} until it stops, under cProfile if C{profile} names a
+    file to write the stats to.
+    """
+    if profile:
+        import cProfile
+
+        cProfile.runctx("reactor.run()", globals(), {"reactor": reactor}, profile)
+    else:
+        reactor.run()
+
 class StallProbe:
     """
     A reactor-lag monitor: a timer due every L{PROBE_INTERVAL} seconds notes
@@ -112,6 +125,20 @@ class StallProbe:
                 frame = sys._current_frames().get(reactorThread)
                 if frame is not None:
                     self.traces["".join(traceback.format_stack(frame)[-12:])] += 1
+
+    def figures(self) -> dict:
+        """
+        @return: what this probe measured, as a benchmark reports it
+            (milliseconds where the name says so).
+        """
+        return {
+            "stallMs": self.longest * 1000,
+            "gcMs": self.longestGc * 1000,
+            "gcCpuMs": self.longestGcCpu * 1000,
+            "gcSeconds": self.gcSeconds,
+            "fullCollections": self.fullCollections,
+            "largestHeap": self.largestHeap,
+        }
 
     def printTraces(self) -> None:
         for stack, count in getattr(self, "traces", collections.Counter()).most_common(5):

@@ -88,7 +88,7 @@ def childDownloadBittwist(torrentPath: str, folder: str, peers: str, profile: st
     """
     from twisted.internet import reactor
 
-    from benchmarks.probe import StallProbe, cpuSeconds, threadCount
+    from benchmarks.probe import StallProbe, cpuSeconds, runReactor, threadCount
 
     service = _bittwistService(reactor)
     torrent = service.addTorrent(torrentPath, folder, peers=_addresses(peers), announce=False)
@@ -111,7 +111,7 @@ def childDownloadBittwist(torrentPath: str, folder: str, peers: str, profile: st
     service.startService()
     probe.start()
     torrent.whenComplete().addCallbacks(done, failed)
-    _run(reactor, profile)
+    runReactor(reactor, profile)
     result["stallMs"] = probe.longest * 1000
     probe.printTraces()
     return result
@@ -135,15 +135,6 @@ def childDownloadLibtorrent(torrentPath: str, folder: str, peers: str, profile: 
     return {"seconds": time.perf_counter() - started, "cpu": cpuSeconds() - cpuBefore}
 
 
-def _run(reactor: Any, profile: str) -> None:
-    if profile:
-        import cProfile
-
-        cProfile.runctx("reactor.run()", globals(), {"reactor": reactor}, profile)
-    else:
-        reactor.run()
-
-
 def childSeedBittwist(torrentPath: str, folder: str, profile: str) -> dict:
     """
     Seed with bittwist: print the listening port once seeding, then seed
@@ -153,7 +144,7 @@ def childSeedBittwist(torrentPath: str, folder: str, profile: str) -> dict:
     from twisted.internet.protocol import Protocol
     from twisted.internet.stdio import StandardIO
 
-    from benchmarks.probe import StallProbe, cpuSeconds, threadCount
+    from benchmarks.probe import StallProbe, cpuSeconds, runReactor, threadCount
 
     service = _bittwistService(reactor)
     torrent = service.addTorrent(torrentPath, folder, announce=False)
@@ -179,7 +170,7 @@ def childSeedBittwist(torrentPath: str, folder: str, profile: str) -> dict:
     # Complete fires as the check ends, just before the state moves on.
     torrent.whenComplete().addCallback(lambda _: reactor.callLater(0, ready, None))
     StandardIO(UntilEOF())
-    _run(reactor, profile)
+    runReactor(reactor, profile)
     result["stallMs"] = probe.longest * 1000
     result["uploaded"] = torrent.status().uploaded
     return result

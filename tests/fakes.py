@@ -32,7 +32,9 @@ __all__ = [
     "FakeEndpoints",
     "ManualStorage",
     "MemoryStorageFactory",
+    "FakeDatagramTransport",
     "FakeDatagramPort",
+    "ResolvingClock",
     "UDPClock",
     "FakeTrackerStore",
 ]
@@ -298,75 +300,6 @@ class MemoryStorageFactory:
         return storage
 
 
-@implementer(IUDPTransport, IListeningPort)
-class FakeDatagramPort:
-    """
-    A UDP port that records what its protocol writes.
-
-    @ivar written: C{(datagram, address)} pairs, oldest first.
-    @ivar listening: C{False} once L{stopListening} is called.
-    """
-
-    def __init__(self, protocol: Any, port: int, interface: str) -> None:
-        self.protocol = protocol
-        self.port = port
-        self.interface = interface
-        self.written: list[tuple[bytes, tuple[str, int]]] = []
-        self.listening = True
-
-    def write(self, packet: bytes, addr: Any = None) -> None:
-        self.written.append((packet, addr))
-
-    def connect(self, host: str, port: int) -> None:
-        raise NotImplementedError("connected UDP is not used")
-
-    def getHost(self) -> IPv4Address:
-        return IPv4Address("UDP", self.interface or "0.0.0.0", self.port or 40000)
-
-    def stopListening(self) -> Deferred:
-        self.listening = False
-        self.protocol.doStop()
-        return succeed(None)
-
-    def startListening(self) -> None:
-        pass
-
-    def setBroadcastAllowed(self, enabled: bool) -> None:
-        pass
-
-    def getBroadcastAllowed(self) -> bool:
-        return False
-
-
-class UDPClock(Clock):
-    """
-    A L{Clock} that can also listen on UDP (L{FakeDatagramPort}s) and
-    resolve names from a table.
-
-    @ivar ports: every port opened, oldest first.
-    @ivar hosts: names L{resolve} knows, mapped to IPv4 addresses.
-    """
-
-    def __init__(self, hosts: Optional[dict[str, str]] = None) -> None:
-        super().__init__()
-        self.ports: list[FakeDatagramPort] = []
-        self.hosts = dict(hosts or {})
-
-    def listenUDP(self, port: int, protocol: Any, interface: str = "", maxPacketSize: int = 8192) -> FakeDatagramPort:
-        listening = FakeDatagramPort(protocol, port, interface)
-        self.ports.append(listening)
-        protocol.makeConnection(listening)
-        return listening
-
-    def resolve(self, name: str, timeout: Any = None) -> Deferred:
-        if name in self.hosts:
-            return succeed(self.hosts[name])
-        return fail(DNSLookupError(name))
-
-
-__all__ += ["FakeDatagramTransport", "ResolvingClock"]
-
-
 @implementer(IUDPTransport)
 class FakeDatagramTransport:
     """
@@ -385,13 +318,14 @@ class FakeDatagramTransport:
         self.written.append((packet, addr))
 
     def connect(self, host: str, port: int) -> None:
-        raise NotImplementedError("the DHT never connects its socket")
+        raise NotImplementedError("connected UDP is not used")
 
     def getHost(self) -> IPv4Address:
         return self._host
 
-    def stopListening(self) -> None:
+    def stopListening(self) -> Deferred:
         self.listening = False
+        return succeed(None)
 
     def setBroadcastAllowed(self, enabled: bool) -> None:
         self._broadcast = enabled
@@ -416,6 +350,49 @@ class ResolvingClock(Clock):
         if name in self.names:
             return succeed(self.names[name])
         return fail(DNSLookupError(name))
+
+
+@implementer(IListeningPort)
+class FakeDatagramPort(FakeDatagramTransport):
+    """
+    A L{FakeDatagramTransport} that a L{UDPClock} opened for C{protocol}:
+    stopping it stops the protocol too.
+
+    @ivar protocol: the protocol listening on this port.
+    @ivar port: the port number asked for (0: any).
+    @ivar interface: the interface asked for (C{""}: all).
+    """
+
+    def __init__(self, protocol: Any, port: int, interface: str) -> None:
+        super().__init__(interface or "0.0.0.0", port or 40000)
+        self.protocol = protocol
+        self.port = port
+        self.interface = interface
+
+    def stopListening(self) -> Deferred:
+        self.protocol.doStop()
+        return super().stopListening()
+
+    def startListening(self) -> None:
+        pass
+
+
+class UDPClock(ResolvingClock):
+    """
+    A L{ResolvingClock} that can also listen on UDP (L{FakeDatagramPort}s).
+
+    @ivar ports: every port opened, oldest first.
+    """
+
+    def __init__(self, hosts: Optional[dict[str, str]] = None) -> None:
+        super().__init__(hosts)
+        self.ports: list[FakeDatagramPort] = []
+
+    def listenUDP(self, port: int, protocol: Any, interface: str = "", maxPacketSize: int = 8192) -> FakeDatagramPort:
+        listening = FakeDatagramPort(protocol, port, interface)
+        self.ports.append(listening)
+        protocol.makeConnection(listening)
+        return listening
 
 
 class FakeTrackerStore:

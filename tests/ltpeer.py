@@ -32,6 +32,7 @@ __all__ = [
     "blockingSession",
     "createTorrentWithLibtorrent",
     "makePayload",
+    "makeV1Seed",
 ]
 
 _CHUNK = 1 << 20
@@ -99,6 +100,19 @@ def createTorrentWithLibtorrent(
     # Deterministic output: no creation date.
     entry.pop(b"creation date", None)
     return lt.bencode(entry)
+
+
+def makeV1Seed(folder: str, files: dict[str, int], seed: int, pieceLength: int) -> tuple[bytes, str]:
+    """
+    Write a payload of C{files} under C{folder/payload} (see L{makePayload})
+    and make a v1 torrent of it with libtorrent.
+
+    @param folder: a fresh directory, typically C{TestCase.mktemp()}.
+    @return: C{(torrent bytes, the absolute folder holding the payload)}.
+    """
+    seedDir = os.path.abspath(folder)
+    makePayload(os.path.join(seedDir, "payload"), files, seed=seed)
+    return createTorrentWithLibtorrent(seedDir, "payload", pieceLength=pieceLength, v1Only=True), seedDir
 
 
 def _settings() -> dict[str, object]:

@@ -228,6 +228,36 @@ def rowExpression(infoHash: str, selector: str, prop: str = "textContent") -> st
     )
 
 
+
+def rowNamedExpression(name: str) -> str:
+    """
+    @return: JavaScript giving the info hash of the torrent row named
+        C{name}, or C{undefined}.
+    """
+    return (
+        "(() => { const r = [...document.querySelectorAll('#torrent-rows tr')]"
+        f".find(r => r.querySelector('.name').textContent === '{name}'); return r && r.dataset.infoHash; }})()"
+    )
+
+
+def messageExpression(text: str) -> str:
+    """
+    @return: JavaScript true once the page's message line reads C{text}.
+    """
+    return f"document.getElementById('message').textContent === '{text}'"
+
+
+def writeSmallTorrent(payload: str, pattern: bytes) -> bytes:
+    """
+    Write C{pattern} 20000 times to C{payload}, making its folder.
+
+    @return: a torrent of it, in pieces of 16 KiB.
+    """
+    os.makedirs(os.path.dirname(payload))
+    with open(payload, "wb") as f:
+        f.write(pattern * 20000)
+    return createTorrent(payload, pieceLength=16384)
+
 class BrowserTests(TestCase):
     """
     The page in Chromium during a real download.
@@ -305,25 +335,21 @@ class BrowserTests(TestCase):
 
         # Add a torrent through the form.
         payload = os.path.join(self.folder, "added", "added.bin")
-        os.makedirs(os.path.dirname(payload))
-        with open(payload, "wb") as f:
-            f.write(b"added" * 20000)
         torrentPath = os.path.join(self.folder, "added.torrent")
-        data = createTorrent(payload, pieceLength=16384)
+        data = writeSmallTorrent(payload, b"added")
         with open(torrentPath, "wb") as f:
             f.write(data)
         yield page.setFile("#torrent-file", torrentPath)
         yield page.evaluate("document.getElementById('add-button').click()")
         addedHash = yield page.waitFor(
-            "(() => { const r = [...document.querySelectorAll('#torrent-rows tr')]"
-            ".find(r => r.querySelector('.name').textContent === 'added.bin'); return r && r.dataset.infoHash; })()",
+            rowNamedExpression("added.bin"),
             what="the added torrent's row",
         )
         added = self.service.session.torrents[bytes.fromhex(addedHash)]
         self.assertEqual(added.storage.downloadDir, os.path.abspath(self.downloadDir))
         # The row may show before the answer that sets the message.
         yield page.waitFor(
-            "document.getElementById('message').textContent === 'Added added.bin'",
+            messageExpression("Added added.bin"),
             what="the message 'Added added.bin'",
         )
         yield page.waitFor(rowExpression(addedHash, ".state") + " === 'downloading'", what="downloading")
@@ -366,7 +392,7 @@ class BrowserTests(TestCase):
         self.assertIn(first, ("fetching metadata", "checking", "downloading", "seeding"))
         # The row may show before the answer that sets the message.
         yield page.waitFor(
-            "document.getElementById('message').textContent === 'Added linked'",
+            messageExpression("Added linked"),
             what="the message 'Added linked'",
         )
         yield page.waitFor(
@@ -387,10 +413,7 @@ class BrowserTests(TestCase):
         server.start()
         self.addCleanup(server.stop)
         payload = os.path.join(self.folder, "byurl", "byurl.bin")
-        os.makedirs(os.path.dirname(payload))
-        with open(payload, "wb") as f:
-            f.write(b"by url" * 20000)
-        url = server.add("byurl.torrent", createTorrent(payload, pieceLength=16384))
+        url = server.add("byurl.torrent", writeSmallTorrent(payload, b"by url"))
 
         page = yield Page.open(self.browser, self.url)
         yield page.waitFor("document.readyState === 'complete'", what="the page to load")
@@ -398,15 +421,14 @@ class BrowserTests(TestCase):
         yield page.evaluate(f"document.getElementById('torrent-url').value = {json.dumps(url)}")
         yield page.evaluate("document.getElementById('url-button').click()")
         addedHash = yield page.waitFor(
-            "(() => { const r = [...document.querySelectorAll('#torrent-rows tr')]"
-            ".find(r => r.querySelector('.name').textContent === 'byurl.bin'); return r && r.dataset.infoHash; })()",
+            rowNamedExpression("byurl.bin"),
             what="the row of the torrent added by URL",
         )
         added = self.service.session.torrents[bytes.fromhex(addedHash)]
         self.assertEqual(added.storage.downloadDir, os.path.abspath(self.downloadDir))
         # The row may show before the answer that sets the message.
         yield page.waitFor(
-            "document.getElementById('message').textContent === 'Added byurl.bin'",
+            messageExpression("Added byurl.bin"),
             what="the message 'Added byurl.bin'",
         )
         field = yield page.evaluate("document.getElementById('torrent-url').value")
@@ -697,7 +719,7 @@ class SmallScreenTests(TestCase):
                 )
                 yield page.evaluate(choose.format(1, "0"))
                 yield page.waitFor(
-                    "document.getElementById('message').textContent === 'album/three.flac: skipped'",
+                    messageExpression("album/three.flac: skipped"),
                     what="the page to confirm the file is skipped",
                 )
                 self.assertEqual(album.config.filePriorities, (1, 0, 1))

@@ -16,7 +16,7 @@ from bittwist.events import PeerConnected
 from bittwist.dht.routing import K, distance
 from bittwist.service import BitTorrentService
 from tests.ltdht import LibtorrentDHT
-from tests.ltpeer import createTorrentWithLibtorrent, digestTree, makePayload
+from tests.ltpeer import digestTree, makeV1Seed
 
 #: Our loopback nodes share one IP: let each answer it freely.
 _OPEN = {"answerRate": 1000.0, "answerBurst": 1000.0, "inputRate": 5000.0, "inputBurst": 5000.0}
@@ -75,6 +75,25 @@ class LoopbackDHTTestCase(TestCase):
         self.fail(f"{what} within {timeout} s; libtorrent said:\n" + "\n".join(peer.alerts[-20:]))
 
 
+    def waitUntilLibtorrentFinds(self, peer: LibtorrentDHT, infoHash: bytes, address: tuple[str, int]):
+        """
+        Ask C{peer} for C{infoHash}'s peers every two seconds until
+        C{address} is among them; fail after 20 s.
+        """
+        ticks = iter(range(1000))
+
+        def askEveryTwoSeconds() -> None:
+            if next(ticks) % 10 == 0:
+                peer.getPeers(infoHash)
+
+        return self.waitFor(
+            lambda: address in peer.found.get(infoHash, ()),
+            20,
+            "libtorrent did not find the peer",
+            peer,
+            retry=askEveryTwoSeconds,
+        )
+
 class OurDHTTests(LoopbackDHTTestCase):
     """
     Lookups among our own nodes.
@@ -132,19 +151,7 @@ class LibtorrentInteropTests(LoopbackDHTTestCase):
         self.assertEqual(acknowledged, K)
         peer = self.startLibtorrent()
         yield self.waitFor(lambda: peer.nodeCount() > 0, 10, "libtorrent joined no node", peer)
-        ticks = iter(range(1000))
-
-        def askEveryTwoSeconds() -> None:
-            if next(ticks) % 10 == 0:
-                peer.getPeers(infoHash)
-
-        yield self.waitFor(
-            lambda: ("127.0.0.1", 51413) in peer.found.get(infoHash, ()),
-            20,
-            "libtorrent did not find the peer",
-            peer,
-            retry=askEveryTwoSeconds,
-        )
+        yield self.waitUntilLibtorrentFinds(peer, infoHash, ("127.0.0.1", 51413))
 
     @inlineCallbacks
     def test_weFindLibtorrentsAnnounce(self):
@@ -177,6 +184,41 @@ class SeedThroughDHTTests(LoopbackDHTTestCase):
     timeout = 120
 
     @inlineCallbacks
+    def announcedLibtorrentSeeder(self, files: dict, seed: int):
+        """
+        Start a libtorrent DHT node seeding a trackerless torrent of
+        C{files} (see L{makePayload}) and wait until our DHT holds its
+        announce, so that bittwist's first lookup can find it.
+
+        @return: a L{Deferred} firing with C{(seedDir, torrentData,
+            seeder, infoHash)}.
+        """
+        data, seedDir = makeV1Seed(self.mktemp(), files, seed=seed, pieceLength=32768)
+        seeder = LibtorrentDHT(reactor, [self.bootstrap])
+        self.addCleanup(seeder.stop)
+        for _ in range(100):
+            if seeder.nodeCount() >= K:
+                break
+            yield _sleep(0.1)
+        handle = seeder.addTorrent(data, seedDir, seed=True)
+        infoHash = handle.info_hashes().v1.to_bytes()
+        # libtorrent announces the torrent on its own.
+        for _ in range(200):
+            if any(n.peerStore.peers(infoHash, 50) for n in self.nodes):
+                break
+            yield _sleep(0.1)
+        else:
+            self.fail("libtorrent did not announce its torrent:\n" + "\n".join(seeder.alerts[-20:]))
+        return (seedDir, data, seeder, infoHash)
+
+    def serviceBootstrappedFrom(self, seeder: LibtorrentDHT) -> BitTorrentService:
+        """
+        A bittwist service whose DHT node joins through C{seeder}'s only.
+        """
+        dht = DHTService(0, "127.0.0.1", bootstrap=[("127.0.0.1", seeder.port)], reactor=reactor, **_OPEN)
+        return BitTorrentService("tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None, dht=dht)
+
+    @inlineCallbacks
     def test_libtorrentLeecherFindsBittwistSeeder(self):
         """
         bittwist seeds a torrent without trackers; its DHT source announces
@@ -184,9 +226,7 @@ class SeedThroughDHTTests(LoopbackDHTTestCase):
         bootstrapped from bittwist's node only, finds the seeder there and
         downloads every byte.
         """
-        seedDir = os.path.abspath(self.mktemp())
-        makePayload(os.path.join(seedDir, "payload"), {"a.bin": 300_000, "b/c.bin": 123_457}, seed=3)
-        data = createTorrentWithLibtorrent(seedDir, "payload", pieceLength=32768, v1Only=True)
+        data, seedDir = makeV1Seed(self.mktemp(), {"a.bin": 300_000, "b/c.bin": 123_457}, seed=3, pieceLength=32768)
         dht = DHTService(0, "127.0.0.1", bootstrap=[self.bootstrap], reactor=reactor, **_OPEN)
         service = BitTorrentService(
             "tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None, dht=dht
@@ -229,29 +269,10 @@ class SeedThroughDHTTests(LoopbackDHTTestCase):
         DHT; bittwist, bootstrapped from libtorrent's DHT node only, finds
         the seeder through its dht source and downloads every byte.
         """
-        seedDir = os.path.abspath(self.mktemp())
-        makePayload(os.path.join(seedDir, "payload"), {"a.bin": 250_000, "b.bin": 70_001}, seed=4)
-        data = createTorrentWithLibtorrent(seedDir, "payload", pieceLength=32768, v1Only=True)
-        seeder = LibtorrentDHT(reactor, [self.bootstrap])
-        self.addCleanup(seeder.stop)
-        for _ in range(100):
-            if seeder.nodeCount() >= K:
-                break
-            yield _sleep(0.1)
-        handle = seeder.addTorrent(data, seedDir, seed=True)
-        infoHash = handle.info_hashes().v1.to_bytes()
-        # libtorrent announces the torrent on its own; wait until our DHT
-        # holds it, so that bittwist's first lookup can find it.
-        for _ in range(200):
-            if any(n.peerStore.peers(infoHash, 50) for n in self.nodes):
-                break
-            yield _sleep(0.1)
-        else:
-            self.fail("libtorrent did not announce its torrent:\n" + "\n".join(seeder.alerts[-20:]))
-        dht = DHTService(0, "127.0.0.1", bootstrap=[("127.0.0.1", seeder.port)], reactor=reactor, **_OPEN)
-        service = BitTorrentService(
-            "tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None, dht=dht
+        seedDir, data, seeder, infoHash = yield self.announcedLibtorrentSeeder(
+            {"a.bin": 250_000, "b.bin": 70_001}, seed=4
         )
+        service = self.serviceBootstrappedFrom(seeder)
         leechDir = os.path.abspath(self.mktemp())
         torrent = service.addTorrent(data, leechDir)
         [source] = [source for source in torrent.sources if source.name == "dht"]
@@ -280,27 +301,10 @@ class SeedThroughDHTTests(LoopbackDHTTestCase):
         libtorrent DHT node as bootstrap finds a libtorrent seeder through
         the DHT, fetches the metadata from it, then the files.
         """
-        seedDir = os.path.abspath(self.mktemp())
-        makePayload(os.path.join(seedDir, "payload"), {"a.bin": 200_000, "b.bin": 50_001}, seed=5)
-        data = createTorrentWithLibtorrent(seedDir, "payload", pieceLength=32768, v1Only=True)
-        seeder = LibtorrentDHT(reactor, [self.bootstrap])
-        self.addCleanup(seeder.stop)
-        for _ in range(100):
-            if seeder.nodeCount() >= K:
-                break
-            yield _sleep(0.1)
-        handle = seeder.addTorrent(data, seedDir, seed=True)
-        infoHash = handle.info_hashes().v1.to_bytes()
-        for _ in range(200):
-            if any(n.peerStore.peers(infoHash, 50) for n in self.nodes):
-                break
-            yield _sleep(0.1)
-        else:
-            self.fail("libtorrent did not announce its torrent:\n" + "\n".join(seeder.alerts[-20:]))
-        dht = DHTService(0, "127.0.0.1", bootstrap=[("127.0.0.1", seeder.port)], reactor=reactor, **_OPEN)
-        service = BitTorrentService(
-            "tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None, dht=dht
+        seedDir, data, seeder, infoHash = yield self.announcedLibtorrentSeeder(
+            {"a.bin": 200_000, "b.bin": 50_001}, seed=5
         )
+        service = self.serviceBootstrappedFrom(seeder)
         leechDir = os.path.abspath(self.mktemp())
         magnet = service.addMagnet(f"magnet:?xt=urn:btih:{infoHash.hex()}", leechDir)
         service.startService()
@@ -384,16 +388,4 @@ class MixedDHTTests(LoopbackDHTTestCase):
         acknowledged = yield self.nodes[6].announcePeer(result, 51414)
         self.assertEqual(acknowledged, K)
         peer = self.peers[3]
-        ticks = iter(range(1000))
-
-        def askEveryTwoSeconds() -> None:
-            if next(ticks) % 10 == 0:
-                peer.getPeers(infoHash)
-
-        yield self.waitFor(
-            lambda: ("127.0.0.1", 51414) in peer.found.get(infoHash, ()),
-            20,
-            "libtorrent did not find the peer",
-            peer,
-            retry=askEveryTwoSeconds,
-        )
+        yield self.waitUntilLibtorrentFinds(peer, infoHash, ("127.0.0.1", 51414))

@@ -20,9 +20,8 @@ from bittwist.service import BitTorrentService
 from tests.ltpeer import (
     LibtorrentPeer,
     blockingSession,
-    createTorrentWithLibtorrent,
     digestTree,
-    makePayload,
+    makeV1Seed,
 )
 
 FILES = {"alpha.bin": 1_500_000, "beta.bin": 600_001}
@@ -44,10 +43,7 @@ class ExtensionInteropTests(TestCase):
         """
         @return: C{(torrent bytes, the folder holding the payload)}.
         """
-        seedDir = os.path.abspath(self.mktemp())
-        makePayload(os.path.join(seedDir, "payload"), FILES, seed=11)
-        data = createTorrentWithLibtorrent(seedDir, "payload", pieceLength=32768, v1Only=True)
-        return data, seedDir
+        return makeV1Seed(self.mktemp(), FILES, seed=11, pieceLength=32768)
 
     @inlineCallbacks
     def startBittwist(self, data, folder, peers=(), config=None):

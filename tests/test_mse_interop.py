@@ -19,7 +19,7 @@ from bittwist.errors import EncryptionError
 from bittwist.peer import PeerProtocol
 from bittwist.mse import CryptoMethod, Policy
 from bittwist.service import BitTorrentService
-from tests.ltpeer import LibtorrentPeer, createTorrentWithLibtorrent, digestTree, makePayload
+from tests.ltpeer import LibtorrentPeer, digestTree, makeV1Seed
 
 FILES = {"alpha.bin": 1_300_000, "sub/beta.bin": 700_001}
 
@@ -40,6 +40,22 @@ PLAINTEXT_ONLY = {
 }
 
 
+def recordBuilds(factory, built):
+    """
+    Make C{factory} append each protocol it builds to C{built}.
+
+    @return: C{factory}.
+    """
+    buildProtocol = factory.buildProtocol
+
+    def recordingBuild(addr):
+        proto = buildProtocol(addr)
+        built.append(proto)
+        return proto
+
+    factory.buildProtocol = recordingBuild
+    return factory
+
 class MSEInteropTests(TestCase):
     """
     bittwist and libtorrent exchange a small torrent over MSE.
@@ -51,10 +67,7 @@ class MSEInteropTests(TestCase):
         """
         @return: C{(torrent bytes, the folder holding the payload)}.
         """
-        seedDir = os.path.abspath(self.mktemp())
-        makePayload(os.path.join(seedDir, "payload"), FILES, seed=3)
-        data = createTorrentWithLibtorrent(seedDir, "payload", pieceLength=65536, v1Only=True)
-        return data, seedDir
+        return makeV1Seed(self.mktemp(), FILES, seed=3, pieceLength=65536)
 
     def startBittwist(self, data, folder, policy):
         """
@@ -72,18 +85,7 @@ class MSEInteropTests(TestCase):
         )
         dialled = []
 
-        def record(factory):
-            buildProtocol = factory.buildProtocol
-
-            def recordingBuild(addr):
-                proto = buildProtocol(addr)
-                dialled.append(proto)
-                return proto
-
-            factory.buildProtocol = recordingBuild
-            return factory
-
-        service.session.dialer.wrapFactory = record
+        service.session.dialer.wrapFactory = lambda factory: recordBuilds(factory, dialled)
         torrent = service.addTorrent(data, folder, announce=False)
         service.startService()
         self.addCleanup(service.stopService)
@@ -109,14 +111,7 @@ class MSEInteropTests(TestCase):
         """
         factory = service.session.serverFactory()
         built = []
-        buildProtocol = factory.buildProtocol
-
-        def recordingBuild(addr):
-            proto = buildProtocol(addr)
-            built.append(proto)
-            return proto
-
-        factory.buildProtocol = recordingBuild
+        recordBuilds(factory, built)
         port = reactor.listenTCP(0, factory, interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         return port.getHost().port, built
