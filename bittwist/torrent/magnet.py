@@ -19,7 +19,6 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 
 from bittwist import events
 from bittwist.bitfield import Bitfield
@@ -36,6 +35,7 @@ from bittwist.torrent.metadatafetch import MetadataFetcher
 from bittwist.torrent.status import PeerStatus, TorrentStatus, describePeer
 from bittwist.torrent.swarm import Swarm
 from bittwist.tracker import TrackerStatus
+from bittwist.waiters import Waiters
 
 __all__ = ["MagnetTorrent", "LEFT_WHILE_FETCHING"]
 
@@ -99,9 +99,9 @@ class MagnetTorrent(ExtensionEvents):
         self.fetcher = MetadataFetcher(self.infoHash, reactor)
         self.extensions = ExtensionTable([self.fetcher])
         self._observers: list[Callable[[events.TorrentEvent], None]] = []
-        self._waiting: list[Deferred[bytes]] = []
+        self._waiting: Waiters[bytes] = Waiters()
         self._torrentFile: Optional[bytes] = None
-        self._replacement: list[Deferred[Any]] = []
+        self._replacement: Waiters[Any] = Waiters()
         self.torrent: Any = None
 
     def __repr__(self) -> str:
@@ -154,9 +154,7 @@ class MagnetTorrent(ExtensionEvents):
         if self.state is not TorrentState.FETCHING_METADATA:
             return
         self._torrentFile = torrentFile(metadata, self.link.trackers)
-        waiting, self._waiting = self._waiting, []
-        for d in waiting:
-            d.callback(self._torrentFile)
+        self._waiting.fire(self._torrentFile)
 
     def whenMetadata(self) -> Deferred[bytes]:
         """
@@ -165,9 +163,7 @@ class MagnetTorrent(ExtensionEvents):
         """
         if self._torrentFile is not None:
             return succeed(self._torrentFile)
-        d: Deferred[bytes] = Deferred()
-        self._waiting.append(d)
-        return d
+        return self._waiting.wait()
 
     def replacedBy(self, torrent: Any) -> None:
         """
@@ -177,9 +173,7 @@ class MagnetTorrent(ExtensionEvents):
         @param torrent: the L{bittwist.torrent.Torrent}.
         """
         self.torrent = torrent
-        waiting, self._replacement = self._replacement, []
-        for d in waiting:
-            d.callback(torrent)
+        self._replacement.fire(torrent)
 
     def whenTorrent(self) -> Deferred[Any]:
         """
@@ -189,9 +183,7 @@ class MagnetTorrent(ExtensionEvents):
         """
         if self.torrent is not None:
             return succeed(self.torrent)
-        d: Deferred[Any] = Deferred()
-        self._replacement.append(d)
-        return d
+        return self._replacement.wait()
 
     def stop(self) -> Deferred[None]:
         """
@@ -203,10 +195,9 @@ class MagnetTorrent(ExtensionEvents):
         self.fetcher.stop()
         self.swarm.halt("stopped")
         self._setState(TorrentState.STOPPED)
-        waiting = self._waiting + (self._replacement if self.torrent is None else [])
-        self._waiting, self._replacement = [], []
-        for d in waiting:
-            d.errback(Failure(TorrentStopped(self.name)))
+        stopped = TorrentStopped(self.name)
+        self._waiting.fail(stopped)
+        self._replacement.fail(stopped)
         d = DeferredList([source.stop() for source in self.sources], consumeErrors=True)
         return d.addCallback(lambda _: None)
 
