@@ -10,7 +10,7 @@ parts, carries out each state move, and tells observers.
 """
 
 import dataclasses
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.logger import Logger
@@ -34,6 +34,7 @@ from bittwist.torrent.download import Download
 from bittwist.torrent.extensionevents import ExtensionEvents
 from bittwist.extensions.table import ExtensionTable
 from bittwist.torrent.metadataserver import MetadataServer
+from bittwist.torrent.observers import Observer, Observers
 from bittwist.torrent.lifecycle import ACTIVE, Lifecycle, TorrentInput, TorrentState
 from bittwist.torrent.status import FileStatus, PeerStatus, TorrentStatus, describeFiles, describePeer
 from bittwist.torrent.swarm import CandidateBudget, Swarm
@@ -119,7 +120,7 @@ class Torrent(ExtensionEvents):
         self.numPieces = metainfo.numPieces
         self._reactor = reactor
         self._lifecycle = Lifecycle(metainfo.name)
-        self._observers: list[Callable[[events.TorrentEvent], None]] = []
+        self._observers = Observers()
         self._pauseWhenChecked = False
         self.sources = list(sources)
         self._sourcesRunning = False
@@ -199,25 +200,21 @@ class Torrent(ExtensionEvents):
 
     # Observers.
 
-    def addObserver(self, observer: Callable[[events.TorrentEvent], None]) -> None:
+    def addObserver(self, observer: Observer) -> None:
         """
         Call C{observer} with every L{bittwist.events.TorrentEvent} of this
         torrent from now on.
         """
-        self._observers.append(observer)
+        self._observers.add(observer)
 
-    def removeObserver(self, observer: Callable[[events.TorrentEvent], None]) -> None:
+    def removeObserver(self, observer: Observer) -> None:
         """
-        Stop calling C{observer}.
+        Stop calling C{observer} (if it is observing).
         """
         self._observers.remove(observer)
 
     def _emit(self, event: events.TorrentEvent) -> None:
-        for observer in list(self._observers):
-            try:
-                observer(event)
-            except Exception:
-                self.log.failure("Observer {observer} failed on {event}", observer=observer, event=event)
+        self._observers.emit(event)
 
     # State moves: each input goes through the lifecycle's table, then the
     # parts are set for the new state.

@@ -15,7 +15,7 @@ It has no pieces and stores nothing: peers' bitfields and haves are ignored
 nothing they send is kept but metadata pieces, which are bounded.
 """
 
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.logger import Logger
@@ -32,6 +32,7 @@ from bittwist.sources import IPeerSource, trackerStatusesOf
 from bittwist.torrent.extensionevents import ExtensionEvents
 from bittwist.torrent.lifecycle import TorrentState
 from bittwist.torrent.metadatafetch import MetadataFetcher
+from bittwist.torrent.observers import Observer, Observers
 from bittwist.torrent.status import PeerStatus, TorrentStatus, describePeer
 from bittwist.torrent.swarm import Swarm
 from bittwist.tracker import TrackerStatus
@@ -98,7 +99,7 @@ class MagnetTorrent(ExtensionEvents):
         self.swarm = Swarm(self, dialer or PeerDialer(reactor, peerId), config, reactor)
         self.fetcher = MetadataFetcher(self.infoHash, reactor)
         self.extensions = ExtensionTable([self.fetcher])
-        self._observers: list[Callable[[events.TorrentEvent], None]] = []
+        self._observers = Observers()
         self._waiting: Waiters[bytes] = Waiters()
         self._torrentFile: Optional[bytes] = None
         self._replacement: Waiters[Any] = Waiters()
@@ -116,20 +117,16 @@ class MagnetTorrent(ExtensionEvents):
 
     # Observers, as a Torrent has them.
 
-    def addObserver(self, observer: Callable[[events.TorrentEvent], None]) -> None:
-        self._observers.append(observer)
+    def addObserver(self, observer: Observer) -> None:
+        self._observers.add(observer)
 
-    def removeObserver(self, observer: Callable[[events.TorrentEvent], None]) -> None:
-        if observer in self._observers:
-            self._observers.remove(observer)
+    def removeObserver(self, observer: Observer) -> None:
+        self._observers.remove(observer)
 
     def _setState(self, state: TorrentState) -> None:
-        if state is self.state:
-            return
-        self.state = state
-        event = events.StateChanged(self, state)
-        for observer in list(self._observers):
-            observer(event)
+        if state is not self.state:
+            self.state = state
+            self._observers.emit(events.StateChanged(self, state))
 
     # Life.
 
