@@ -34,7 +34,7 @@ from bittwist.torrent.lifecycle import TorrentState
 from bittwist.torrent.metadatafetch import MetadataFetcher
 from bittwist.torrent.observers import Observer, Observers
 from bittwist.torrent.status import PeerStatus, TorrentStatus, describePeer
-from bittwist.torrent.swarm import Swarm
+from bittwist.torrent.swarm import CandidateBudget, Swarm
 from bittwist.tracker import TrackerStatus
 from bittwist.waiters import Waiters
 
@@ -76,6 +76,7 @@ class MagnetTorrent(ExtensionEvents):
         sources: Sequence[IPeerSource] = (),
         dialer: Optional[PeerDialer] = None,
         port: int = 0,
+        candidateBudget: Optional[CandidateBudget] = None,
     ) -> None:
         """
         @param link: the magnet link.
@@ -85,6 +86,8 @@ class MagnetTorrent(ExtensionEvents):
         @param sources: where to find peers.
         @param dialer: makes outgoing connections.
         @param port: our listening port.
+        @param candidateBudget: the peer addresses the session's torrents
+            may remember together; no bound but C{config}'s if C{None}.
         """
         self.link = link
         self.infoHash = link.infoHash
@@ -96,7 +99,9 @@ class MagnetTorrent(ExtensionEvents):
         self._reactor = reactor
         self.state = TorrentState.STOPPED
         self.error = None
-        self.swarm = Swarm(self, dialer or PeerDialer(reactor, peerId), config, reactor)
+        self.swarm = Swarm(
+            self, dialer or PeerDialer(reactor, peerId), config, reactor, candidateBudget
+        )
         self.fetcher = MetadataFetcher(self.infoHash, reactor)
         self.extensions = ExtensionTable([self.fetcher])
         self._observers = Observers()
