@@ -17,7 +17,7 @@ nothing they send is kept but metadata pieces, which are bounded.
 
 from typing import Any, Iterable, Optional, Sequence
 
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 
 from bittwist import events
@@ -28,12 +28,13 @@ from bittwist.extensions.table import ExtensionTable
 from bittwist.factory import PeerDialer
 from bittwist.magnet import MagnetLink, torrentFile
 from bittwist.peer import PeerProtocol
-from bittwist.sources import IPeerSource, trackerStatusesOf
+from bittwist.sources import IPeerSource
 from bittwist.torrent.extensionevents import ExtensionEvents
 from bittwist.torrent.lifecycle import TorrentState
 from bittwist.torrent.metadatafetch import MetadataFetcher
 from bittwist.torrent.observers import Observer, Observers
-from bittwist.torrent.status import PeerStatus, TorrentStatus, describePeer
+from bittwist.torrent.peersources import PeerSources
+from bittwist.torrent.status import PeerStatus, TorrentStatus, describeMagnet, describePeers
 from bittwist.torrent.swarm import CandidateBudget, Swarm
 from bittwist.tracker import TrackerStatus
 from bittwist.waiters import Waiters
@@ -57,7 +58,7 @@ class MagnetTorrent(ExtensionEvents):
     @ivar peerId: our peer id.
     @ivar port: our listening port, as announced.
     @ivar config: the limits of the swarm (and, later, of the torrent).
-    @ivar sources: where it finds peers.
+    @ivar sources: where it finds peers (its L{PeerSources}).
     @ivar swarm: its addresses and connections.
     @ivar fetcher: the C{ut_metadata} extension that fetches the metadata.
     @ivar numPieces: always C{None}: unknown until the metadata is in.
@@ -95,7 +96,7 @@ class MagnetTorrent(ExtensionEvents):
         self.peerId = peerId
         self.port = port
         self.config = config
-        self.sources = list(sources)
+        self.sources = PeerSources(sources)
         self._reactor = reactor
         self.state = TorrentState.STOPPED
         self.error = None
@@ -145,8 +146,7 @@ class MagnetTorrent(ExtensionEvents):
             return succeed(None)
         self._setState(TorrentState.FETCHING_METADATA)
         self.swarm.seeking = True
-        for source in self.sources:
-            source.start(self)
+        self.sources.start(self)
         self.swarm.connectMore()
         self.fetcher.whenFetched().addCallback(self._fetched)
         self.log.info("{name}: fetching the metadata from peers", name=self.name)
@@ -200,8 +200,7 @@ class MagnetTorrent(ExtensionEvents):
         stopped = TorrentStopped(self.name)
         self._waiting.fail(stopped)
         self._replacement.fail(stopped)
-        d = DeferredList([source.stop() for source in self.sources], consumeErrors=True)
-        return d.addCallback(lambda _: None)
+        return self.sources.stop()
 
     def knownAddresses(self) -> list[tuple[str, list[tuple[str, int]]]]:
         """
@@ -271,35 +270,17 @@ class MagnetTorrent(ExtensionEvents):
         """
         @return: a snapshot: no size yet; C{progress} is the metadata's.
         """
-        return TorrentStatus(
-            name=self.name,
-            infoHash=self.infoHash.hex(),
-            state=self.state,
-            totalLength=0,
-            verifiedLength=0,
-            piecesVerified=0,
-            numPieces=0,
-            downloadRate=0.0,
-            uploadRate=0.0,
-            downloaded=0,
-            uploaded=0,
-            peers=len(self.peers),
-            knownPeers=self.swarm.knownCount,
-            hashFailures=0,
-            error=None,
-            metadataProgress=self.fetcher.progress,
-        )
+        return describeMagnet(self)
 
     def peerStatuses(self) -> list[PeerStatus]:
-        return [describePeer(peer) for peer in self.peers]
+        return describePeers(self.peers)
 
     def trackerStatuses(self) -> list[TrackerStatus]:
-        return trackerStatusesOf(self.sources)
+        return self.sources.trackerStatuses()
 
     def announceNow(self) -> None:
         if self.state is TorrentState.FETCHING_METADATA:
-            for source in self.sources:
-                source.wantPeers()
+            self.sources.wantPeers()
 
     def fileStatuses(self) -> list:
         """
