@@ -4,9 +4,10 @@ L{Torrent}: one download and seed, a small facade over its parts.
 
 The parts each have one job: L{Lifecycle} the states and their moves,
 L{Swarm} the addresses and connections, L{Download} the requests and
-verification, L{Upload} choking and serving, and the L{IPeerSource}s finding
-peers. The facade wires them together, turns peer events into calls on the
-parts, carries out each state move, and tells observers.
+verification, L{Upload} choking and serving, L{PeerSources} finding peers,
+L{TorrentOptions} the options changed while it runs, L{Observers} whoever
+watches. The facade wires them together, turns peer events into calls on
+the parts, and carries out each state move.
 """
 
 from typing import Any, Iterable, Optional, Sequence
