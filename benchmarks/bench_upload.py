@@ -11,7 +11,6 @@ shared machine. With C{--profile}, the bittwist seeder runs under cProfile
 and writes its stats to FILE.
 """
 
-import argparse
 import json
 import os
 import subprocess
@@ -23,23 +22,24 @@ import libtorrent as lt
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tests.ltpeer import (  # noqa: E402
-    addTorrentBlocking,
-    blockingSession,
+from tests.ltpeer import addTorrentBlocking, blockingSession  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    benchmarkParser,
+    checkSame,
+    childCommand,
+    childMain,
+    preparePayload,
+    runRounds,
 )
-from benchmarks.common import checkSame, preparePayload, printBest  # noqa: E402
-from benchmarks.probe import peakRssMiB, runReactor  # noqa: E402
+from benchmarks.probe import runReactor  # noqa: E402
 
 
-def _report(extra: dict) -> None:
-    extra["maxrssMiB"] = peakRssMiB()
-    print(json.dumps(extra), flush=True)
-
-
-def childBittwist(torrentPath: str, folder: str, profile: str) -> None:
+def childBittwist(torrentPath: str, folder: str, profile: str) -> dict:
     """
     Seed with bittwist: print the listening port once seeding, then seed
-    until stdin closes, then print the report.
+    until stdin closes.
+
+    @return: the bytes uploaded.
     """
     from twisted.internet import reactor
     from twisted.internet.protocol import Protocol
@@ -73,10 +73,10 @@ def childBittwist(torrentPath: str, folder: str, profile: str) -> None:
     torrent.whenComplete().addCallback(ready)
     StandardIO(UntilEOF())
     runReactor(reactor, profile)
-    _report({"uploaded": torrent.status().uploaded})
+    return {"uploaded": torrent.status().uploaded}
 
 
-def childLibtorrent(torrentPath: str, folder: str, profile: str) -> None:
+def childLibtorrent(torrentPath: str, folder: str, profile: str) -> dict:
     """
     Seed with libtorrent, the same way.
     """
@@ -84,7 +84,7 @@ def childLibtorrent(torrentPath: str, folder: str, profile: str) -> None:
     handle = addTorrentBlocking(session, torrentPath, folder, seed=True)
     print(json.dumps({"port": session.listen_port()}), flush=True)
     sys.stdin.read()
-    _report({"uploaded": handle.status().total_payload_upload})
+    return {"uploaded": handle.status().total_payload_upload}
 
 
 def leech(torrentPath: str, folder: str, port: int) -> float:
@@ -93,9 +93,8 @@ def leech(torrentPath: str, folder: str, port: int) -> float:
 
     @return: seconds from connecting to having everything.
     """
-    # libtorrent first tries an encrypted handshake (MSE), which bittwist
-    # does not speak, and retries in plaintext a second later: that second
-    # would be counted against bittwist's upload rate.
+    # Plaintext: this measures serving, not RC4 (bench_mse.py does), and
+    # libtorrent would otherwise try MSE first.
     session = blockingSession(out_enc_policy=int(lt.enc_policy.disabled))
     handle = addTorrentBlocking(session, torrentPath, folder, seed=False)
     started = time.perf_counter()
@@ -112,7 +111,7 @@ def leech(torrentPath: str, folder: str, port: int) -> float:
 
 def runRound(client: str, torrentPath: str, seedDir: str, leechDir: str, profile: str) -> dict:
     child = subprocess.Popen(
-        [sys.executable, __file__, "--child", client, torrentPath, seedDir, profile or ""],
+        childCommand(__file__, client, torrentPath, seedDir, profile or ""),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -130,38 +129,33 @@ def runRound(client: str, torrentPath: str, seedDir: str, leechDir: str, profile
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--size-mib", type=int, default=256)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser = benchmarkParser(256, ("CLIENT", "TORRENT", "DIR", "PROFILE"))
     parser.add_argument("--profile", default="", help="cProfile the bittwist seeder into FILE")
-    parser.add_argument("--child", nargs=4, metavar=("CLIENT", "TORRENT", "DIR", "PROFILE"))
     args = parser.parse_args()
     if args.child:
-        client, torrentPath, folder, profile = args.child
-        run = childBittwist if client == "bittwist" else childLibtorrent
-        run(torrentPath, folder, profile)
+        childMain(args.child, {"bittwist": childBittwist, "libtorrent": childLibtorrent})
         return
 
     with tempfile.TemporaryDirectory(prefix="bench-upload-") as tmp:
         seedDir, torrentPath = preparePayload(tmp, args.size_mib)
         print(f"payload {args.size_mib} MiB, leecher libtorrent {lt.__version__}")
 
-        rates: dict[str, list[float]] = {"bittwist": [], "libtorrent": []}
-        for round in range(args.rounds):
-            for client in ("bittwist", "libtorrent"):
-                leechDir = os.path.join(tmp, f"leech-{client}-{round}")
-                result = runRound(client, torrentPath, seedDir, leechDir, args.profile)
-                rate = args.size_mib / result["seconds"]
-                rates[client].append(rate)
-                print(
-                    f"round {round + 1} {client:10} seeding {rate:7.1f} MiB/s "
-                    f"({result['seconds']:.2f} s, {result['uploaded'] / 2**20:.0f} MiB sent), "
-                    f"seeder peak RSS {result['maxrssMiB']:.0f} MiB",
-                    flush=True,
-                )
-                checkSame(leechDir, seedDir, client)
-                subprocess.run(["rm", "-rf", leechDir], check=True)
-        printBest(rates)
+        def measure(client: str, round: int) -> dict:
+            leechDir = os.path.join(tmp, f"leech-{client}-{round}")
+            result = runRound(client, torrentPath, seedDir, leechDir, args.profile)
+            checkSame(leechDir, seedDir, client)
+            return result
+
+        runRounds(
+            args.rounds,
+            args.size_mib,
+            measure,
+            lambda rate, r: (
+                f"seeding {rate:7.1f} MiB/s ({r['seconds']:.2f} s, {r['uploaded'] / 2**20:.0f} MiB "
+                f"sent), seeder peak RSS {r['maxrssMiB']:.0f} MiB"
+            ),
+        )
+
 
 if __name__ == "__main__":
     main()

@@ -17,6 +17,7 @@ from twisted.logger import Logger
 from bittwist import metainfo
 from bittwist.service import BitTorrentService
 from bittwist.trackerserver import makeTrackerSite
+from bittwist.waiters import Waiters
 
 __all__ = ["DemoSwarm", "makeDemoPayload"]
 
@@ -94,7 +95,7 @@ class DemoSwarm(MultiService):
         )
         self._seeder.session.uploadLimit.setRate(uploadRate)
         self._seeder.setServiceParent(self)
-        self._waiting: list[Deferred[None]] = []
+        self._waiting: Waiters[None] = Waiters()
 
     def whenReady(self) -> Deferred[None]:
         """
@@ -102,9 +103,7 @@ class DemoSwarm(MultiService):
         """
         if self.seederAddress is not None:
             return succeed(None)
-        d: Deferred[None] = Deferred()
-        self._waiting.append(d)
-        return d
+        return self._waiting.wait()
 
     def startService(self) -> None:
         site = makeTrackerSite(self._reactor, interval=60)
@@ -129,9 +128,7 @@ class DemoSwarm(MultiService):
 
         def seeding(_: None) -> None:
             self.seederAddress = ("127.0.0.1", self._seeder.session.port)
-            waiting, self._waiting = self._waiting, []
-            for d in waiting:
-                d.callback(None)
+            self._waiting.fire(None)
 
         torrent.whenComplete().addCallback(seeding)
 

@@ -207,12 +207,12 @@ class TokenBucket:
 
 class BucketChain:
     """
-    Two buckets spent together: a torrent's own limit and the session's
-    (either may be unlimited). It offers what the download and upload parts
-    use of a L{TokenBucket}: a spend goes through when both allow it, and
-    is taken from both.
+    Buckets spent together: a torrent's own limit within the session's, or
+    any number of nested limits (any of them may be unlimited). It offers
+    what the download and upload parts use of a L{TokenBucket}: a spend goes
+    through when every bucket allows it, and is taken from each.
 
-    @ivar buckets: the buckets, the torrent's first.
+    @ivar buckets: the buckets, the innermost (the torrent's) first.
     """
 
     def __init__(self, *buckets: TokenBucket) -> None:
@@ -221,32 +221,32 @@ class BucketChain:
     @property
     def limited(self) -> bool:
         """
-        Whether either bucket limits.
+        Whether any bucket limits.
         """
         return any(bucket.limited for bucket in self.buckets)
 
     def available(self) -> float:
         """
-        @return: the tokens the tighter bucket holds now.
+        @return: the tokens the tightest bucket holds now.
         """
         return min(bucket.available() for bucket in self.buckets)
 
     def allows(self) -> bool:
         """
-        @return: whether both buckets let a spend start now.
+        @return: whether every bucket lets a spend start now.
         """
         return all(bucket.allows() for bucket in self.buckets)
 
     def consume(self, amount: float) -> None:
         """
-        Spend (or, negative, give back) C{amount} in both buckets.
+        Spend (or, negative, give back) C{amount} in every bucket.
         """
         for bucket in self.buckets:
             bucket.consume(amount)
 
     def whenAvailable(self, callback: Callable[[], None]) -> None:
         """
-        Call C{callback} once, when both buckets allow a spend.
+        Call C{callback} once, when every bucket allows a spend.
         """
         for bucket in self.buckets:
             if not bucket.allows():
@@ -260,19 +260,22 @@ class BucketChain:
         each bucket keeps its own queue, so peers take their turns in the
         torrent's bucket and torrents theirs in the session's.
 
-        @return: fires once spent in both (already fired if it could be
-            spent at once); cancelling it gives up (tokens already taken
-            from the first bucket stay spent).
+        @return: fires once spent in every bucket (already fired if it could
+            be spent at once); cancelling it gives up the place in the
+            bucket it waits in (tokens taken from the buckets before stay
+            spent).
         """
         limited = [bucket for bucket in self.buckets if bucket.limited]
         if not limited:
             return succeed(None)
+        inner = limited[0].acquire(amount)
         if len(limited) == 1:
             # The bucket's own Deferred: whether it fired at once shows.
-            return limited[0].acquire(amount)
-        first, second = limited
-        inner = first.acquire(amount)
-        inner.addCallback(lambda _: second.acquire(amount))
+            return inner
+        for bucket in limited[1:]:
+            # Waiting on the next bucket's Deferred: cancelling inner
+            # cancels that one, which leaves its queue.
+            inner.addCallback(lambda _, bucket=bucket: bucket.acquire(amount))
         result: Deferred[None] = Deferred(lambda _: inner.cancel())
 
         def failed(failure: Any) -> None:

@@ -262,7 +262,14 @@ class Session:
             False,
         )
         magnet = MagnetTorrent(
-            link, self.peerId, self._reactor, config, sources=sources, dialer=self.dialer, port=self.port
+            link,
+            self.peerId,
+            self._reactor,
+            config,
+            sources=sources,
+            dialer=self.dialer,
+            port=self.port,
+            candidateBudget=self.candidateBudget,
         )
         self.torrents[link.infoHash] = magnet  # type: ignore[assignment]
         return magnet

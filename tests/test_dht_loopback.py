@@ -17,6 +17,7 @@ from bittwist.dht.routing import K, distance
 from bittwist.service import BitTorrentService
 from tests.ltdht import LibtorrentDHT
 from tests.ltpeer import digestTree, makeV1Seed
+from tests.polling import pollUntil
 
 #: Our loopback nodes share one IP: let each answer it freely.
 _OPEN = {"answerRate": 1000.0, "answerBurst": 1000.0, "inputRate": 5000.0, "inputBurst": 5000.0}
@@ -60,19 +61,13 @@ class LoopbackDHTTestCase(TestCase):
         self.addCleanup(peer.stop)
         return peer
 
-    @inlineCallbacks
     def waitFor(self, condition, timeout: float, what: str, peer: LibtorrentDHT, retry=None):
         """
         Poll C{condition} every 0.2 s on the real reactor, calling C{retry}
         each time, and fail with libtorrent's last alerts after C{timeout}.
         """
-        for _ in range(int(timeout / 0.2)):
-            if condition():
-                return
-            if retry is not None:
-                retry()
-            yield _sleep(0.2)
-        self.fail(f"{what} within {timeout} s; libtorrent said:\n" + "\n".join(peer.alerts[-20:]))
+        alerts = lambda: "libtorrent said:\n" + "\n".join(peer.alerts[-20:])  # noqa: E731
+        return pollUntil(condition, timeout, what, alerts, interval=0.2, retry=retry)
 
 
     def waitUntilLibtorrentFinds(self, peer: LibtorrentDHT, infoHash: bytes, address: tuple[str, int]):

@@ -10,7 +10,6 @@ import libtorrent as lt
 
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
-from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThreadPool
 from twisted.trial.unittest import TestCase
 
@@ -23,6 +22,7 @@ from tests.ltpeer import (
     digestTree,
     makeV1Seed,
 )
+from tests.polling import pollUntil
 
 FILES = {"alpha.bin": 1_500_000, "beta.bin": 600_001}
 
@@ -77,13 +77,8 @@ class ExtensionInteropTests(TestCase):
         yield peer.start()
         return peer
 
-    @inlineCallbacks
     def waitUntil(self, condition, what, describe=lambda: ""):
-        deadline = reactor.seconds() + WAIT
-        while not condition():
-            if reactor.seconds() > deadline:
-                raise AssertionError(f"timed out after {WAIT} s waiting for {what}\n{describe()}")
-            yield deferLater(reactor, 0.05, lambda: None)
+        return pollUntil(condition, WAIT, what, describe)
 
     def ltPeers(self, peer):
         """

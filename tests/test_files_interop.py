@@ -8,11 +8,11 @@ import os
 
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
-from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from bittwist.service import BitTorrentService
 from tests.ltpeer import LibtorrentPeer, createTorrentWithLibtorrent, digestTree, makePayload
+from tests.polling import pollUntil
 
 # Sizes off the 16 KiB piece boundaries: without pad files, the skipped file
 # shares its first and last pieces with the wanted ones.
@@ -81,8 +81,7 @@ class SkipFileTests(TestCase):
         # Wanted again: it downloads, and the part file goes. First the
         # seeder, dropped as we seeded too, must be gone: a connection
         # closing is redialled only after a while.
-        while torrent.peers:
-            yield deferLater(reactor, 0.05, lambda: None)
+        yield pollUntil(lambda: not torrent.peers, 30, "the seeder to be gone")
         service.setFilePriorities(torrent.infoHash, [1, 1, 1])
         self.assertEqual(torrent.state, "downloading")
         yield torrent.whenComplete()

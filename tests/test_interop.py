@@ -7,7 +7,6 @@ import os
 
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
-from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from bittwist.config import SessionConfig
@@ -16,6 +15,7 @@ from bittwist.service import BitTorrentService
 from bittwist.trackerserver import makeTrackerSite
 from tests.corruptingproxy import CorruptingProxy
 from tests.ltpeer import LibtorrentPeer, digestTree, createTorrentWithLibtorrent, makePayload
+from tests.polling import pollUntil
 
 FILES = {
     "alpha.bin": 1_500_000,
@@ -82,8 +82,7 @@ class DownloadFromLibtorrentTests(TestCase):
         announce = f"http://127.0.0.1:{port.getHost().port}/announce"
         data, seedDir, seeder = yield self.seed(trackers=[announce])
         # Wait for the seeder to be known to the tracker before we ask it.
-        while not seeder.status().current_tracker:
-            yield deferLater(reactor, 0.05, lambda: None)
+        yield pollUntil(lambda: seeder.status().current_tracker, 30, "the seeder to announce")
         service, torrent, downloadDir = self.download(data)
         yield torrent.whenComplete()
         self.assertEqual(digestTree(downloadDir), digestTree(seedDir))

@@ -10,7 +10,6 @@ import libtorrent as lt
 
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
-from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from bittwist.config import SessionConfig
@@ -20,6 +19,7 @@ from bittwist.peer import PeerProtocol
 from bittwist.mse import CryptoMethod, Policy
 from bittwist.service import BitTorrentService
 from tests.ltpeer import LibtorrentPeer, digestTree, makeV1Seed
+from tests.polling import pollUntil
 
 FILES = {"alpha.bin": 1_300_000, "sub/beta.bin": 700_001}
 
@@ -116,13 +116,8 @@ class MSEInteropTests(TestCase):
         self.addCleanup(port.stopListening)
         return port.getHost().port, built
 
-    @inlineCallbacks
     def waitUntil(self, condition, what):
-        deadline = reactor.seconds() + FINISH_TIMEOUT
-        while not condition():
-            if reactor.seconds() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            yield deferLater(reactor, 0.02, lambda: None)
+        return pollUntil(condition, FINISH_TIMEOUT, what, interval=0.02)
 
     @inlineCallbacks
     def seedToLibtorrent(self, policy, settings):

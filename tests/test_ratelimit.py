@@ -317,3 +317,31 @@ class BucketChainTests(SynchronousTestCase):
         self.assertNoResult(d)
         d.cancel()
         self.failureResultOf(d, CancelledError)
+
+    def test_anyNumberOfBuckets(self) -> None:
+        """
+        Three limited buckets: spends go at the rate of the tightest, the
+        last one, and every bucket is charged.
+        """
+        rates = (200_000, 100_000, 50_000)
+        sent = self.pump(BucketChain(*(TokenBucket(self.clock, rate) for rate in rates)), 10)
+        self.assertTrue(0.85 <= sent / 10 / 50_000 <= 1.15, sent)
+        buckets = [TokenBucket(self.clock, rate) for rate in rates]
+        self.successResultOf(BucketChain(*buckets).acquire(1000))
+        self.assertEqual([bucket.available() for bucket in buckets], [-1000] * 3)
+
+    def test_cancelInLastBucket(self) -> None:
+        """
+        A spend cancelled while it waits in the last of three buckets gives
+        up its place in that bucket's queue: the next spend there goes first.
+        """
+        first, second, last = (TokenBucket(self.clock, 1000) for _ in range(3))
+        last.consume(10_000)
+        d = BucketChain(first, second, last).acquire(100)
+        self.assertNoResult(d)
+        d.cancel()
+        self.failureResultOf(d, CancelledError)
+        after = last.acquire(100)
+        self.clock.advance(10)
+        self.successResultOf(after)
+        self.assertAlmostEqual(last.available(), -100, delta=1)

@@ -8,7 +8,6 @@ import os
 
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
-from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from bittwist.metainfo import createTorrentInThread, parse
@@ -17,6 +16,7 @@ from bittwist.sources import TrackerSource
 from bittwist.torrent import Torrent
 from bittwist.trackerserver import makeTrackerSite
 from tests.ltpeer import digestTree, LibtorrentPeer, makePayload
+from tests.polling import pollUntil
 
 FILES = {
     "alpha.bin": 1_500_000,
@@ -95,18 +95,13 @@ class SwarmMixin:
         yield peer.start()
         return peer
 
-    @inlineCallbacks
     def waitUntil(self, condition, timeout=FINISH_TIMEOUT, what="condition"):
         """
         Poll C{condition()} every 20 ms until it is true.
 
         @raise AssertionError: after C{timeout} seconds.
         """
-        deadline = reactor.seconds() + timeout
-        while not condition():
-            if reactor.seconds() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            yield deferLater(reactor, 0.02, lambda: None)
+        return pollUntil(condition, timeout, what, interval=0.02)
 
 
 class SeedToLibtorrentTests(SwarmMixin, TestCase):

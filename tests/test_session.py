@@ -15,6 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from bittwist import wire
 from bittwist.errors import UsageError
+from bittwist.magnet import MagnetLink
 from bittwist.metainfo import Metainfo, createTorrent, parse
 from bittwist.peer import OUR_RESERVED
 from bittwist.config import SessionConfig, TorrentConfig
@@ -167,6 +168,22 @@ class SessionTests(SynchronousTestCase):
             for start in range(0, 2000, 500):
                 torrent.addPeers([(f"10.0.{n // 250}.{n % 250}", 6881) for n in range(start, start + 500)])
         self.assertEqual([t.swarm.knownCount for t in torrents], [150, 150])
+
+    def test_magnetCandidatesBoundedSessionWide(self) -> None:
+        """
+        A torrent added by magnet link shares the same bound: it and a
+        torrent remember half of L{SessionConfig.maxCandidates} each.
+        """
+        session = Session(self.clock, config=SessionConfig(maxCandidates=300), httpClient=object())
+        metainfo = makeMetainfo(self)
+        torrent = session.addTorrent(
+            metainfo, "d", storage=MemoryStorage(metainfo), config=TorrentConfig(announce=False)
+        )
+        magnet = session.addMagnet(MagnetLink(b"\x01" * 20, "other"), config=TorrentConfig(announce=False))
+        for owner in (torrent, magnet):
+            for start in range(0, 2000, 500):
+                owner.addPeers([(f"10.0.{n // 250}.{n % 250}", 6881) for n in range(start, start + 500)])
+        self.assertEqual([torrent.swarm.knownCount, magnet.swarm.knownCount], [150, 150])
 
     def test_serverFactoryDropsUnknownInfoHash(self) -> None:
         """

@@ -7,8 +7,22 @@ import os
 from twisted.trial.unittest import SynchronousTestCase
 
 from bittwist.bitfield import Bitfield
-from bittwist.metainfo import createTorrent, parse
+from bittwist.metainfo import Metainfo, createTorrent, parse
 from bittwist.torrent.status import FileStatus, describeFiles
+
+
+def makeMetainfo(testCase: SynchronousTestCase) -> Metainfo:
+    """
+    @return: a torrent of four 16 KiB pieces over two files, C{pay/a.bin}
+        (20,000 bytes) and C{pay/sub/b.bin} (30,000 bytes), written in a
+        temporary folder.
+    """
+    folder = os.path.abspath(testCase.mktemp())
+    os.makedirs(os.path.join(folder, "pay", "sub"))
+    for name, size in (("a.bin", 20_000), ("sub/b.bin", 30_000)):
+        with open(os.path.join(folder, "pay", name), "wb") as f:
+            f.write(b"x" * size)
+    return parse(createTorrent(os.path.join(folder, "pay"), pieceLength=16384))
 
 
 class DescribeFilesTests(SynchronousTestCase):
@@ -17,12 +31,7 @@ class DescribeFilesTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        folder = os.path.abspath(self.mktemp())
-        os.makedirs(os.path.join(folder, "pay", "sub"))
-        for name, size in (("a.bin", 20_000), ("sub/b.bin", 30_000)):
-            with open(os.path.join(folder, "pay", name), "wb") as f:
-                f.write(b"x" * size)
-        self.metainfo = parse(createTorrent(os.path.join(folder, "pay"), pieceLength=16384))
+        self.metainfo = makeMetainfo(self)
 
     def test_verifiedBytes(self) -> None:
         """

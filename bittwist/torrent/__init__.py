@@ -8,6 +8,9 @@ L{Torrent} is a small facade over parts with one job each:
   - L{swarm}: candidate addresses, dialling, admission, bans;
   - L{download}: requests, writes, verification;
   - L{upload}: choking, serving, seed goals;
+  - L{options}: the options changed while it runs;
+  - L{peersources}: its peer sources, together;
+  - L{observers}: whoever watches its events;
   - L{status}: snapshots for display.
 
 Peers are found by L{bittwist.sources} and configured by

@@ -10,8 +10,7 @@ from typing import Any, Optional, Sequence
 
 from bittwist.extensions.table import ExtensionTable
 from bittwist.peer import PeerProtocol
-from bittwist.sources import IPeerSource
-from bittwist.sources.dht import IDHTPortListener
+from bittwist.torrent.peersources import PeerSources
 
 __all__ = ["ExtensionEvents"]
 
@@ -19,12 +18,12 @@ __all__ = ["ExtensionEvents"]
 class ExtensionEvents:
     """
     A mixin implementing those events of L{bittwist.peer.IPeerEvents} for a
-    class that has C{extensions} (an L{ExtensionTable}), C{sources} and
-    C{port}.
+    class that has C{extensions} (an L{ExtensionTable}), C{sources} (its
+    L{PeerSources}) and C{port}.
     """
 
     extensions: ExtensionTable
-    sources: Sequence[IPeerSource]
+    sources: PeerSources
     port: int
 
     def extendedHandshakeFields(self) -> tuple[Sequence[str], dict[str, Any]]:
@@ -44,18 +43,12 @@ class ExtensionEvents:
         @return: the UDP port of our DHT node, if one of the sources is the
             DHT and it listens.
         """
-        for source in self.sources:
-            if IDHTPortListener.providedBy(source):
-                return source.dhtPort()
-        return None
+        return self.sources.dhtPort()
 
     def peerPort(self, peer: PeerProtocol, port: int) -> None:
         """
         The peer's DHT node listens on UDP C{port} (BEP 5): tell our DHT
         source, if any, so that our node can add it.
         """
-        if peer.address is None:
-            return
-        for source in self.sources:
-            if IDHTPortListener.providedBy(source):
-                source.peerDHTPort(peer.address[0], port)
+        if peer.address is not None:
+            self.sources.peerDHTPort(peer.address[0], port)

@@ -4,13 +4,13 @@ L{Torrent}: one download and seed, a small facade over its parts.
 
 The parts each have one job: L{Lifecycle} the states and their moves,
 L{Swarm} the addresses and connections, L{Download} the requests and
-verification, L{Upload} choking and serving, and the L{IPeerSource}s finding
-peers. The facade wires them together, turns peer events into calls on the
-parts, carries out each state move, and tells observers.
+verification, L{Upload} choking and serving, L{PeerSources} finding peers,
+L{TorrentOptions} the options changed while it runs, L{Observers} whoever
+watches. The facade wires them together, turns peer events into calls on
+the parts, and carries out each state move.
 """
 
-import dataclasses
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.logger import Logger
@@ -20,22 +20,31 @@ from zope.interface import implementer
 from bittwist import events
 from bittwist.bitfield import Bitfield
 from bittwist.config import TorrentConfig
-from bittwist.errors import BittwistError, InternalError, UsageError
+from bittwist.errors import BittwistError, InternalError
 from bittwist.factory import PeerDialer
 from bittwist.metainfo import Metainfo
 from bittwist.peer import PeerProtocol
-from bittwist.picker import NORMAL, SKIP, piecePriorities
 from bittwist.ratelimit import BucketChain, TokenBucket
 from bittwist.safetext import printable
-from bittwist.sources import IPeerSource, ISourceOwner, trackerStatusesOf
+from bittwist.sources import IPeerSource, ISourceOwner
 from bittwist.sources.pex import PeerExchange
 from bittwist.storage import IPieceStorage
 from bittwist.torrent.download import Download
 from bittwist.torrent.extensionevents import ExtensionEvents
 from bittwist.extensions.table import ExtensionTable
 from bittwist.torrent.metadataserver import MetadataServer
+from bittwist.torrent.observers import Observer, Observers
+from bittwist.torrent.options import TorrentOptions
+from bittwist.torrent.peersources import PeerSources
 from bittwist.torrent.lifecycle import ACTIVE, Lifecycle, TorrentInput, TorrentState
-from bittwist.torrent.status import FileStatus, PeerStatus, TorrentStatus, describeFiles, describePeer
+from bittwist.torrent.status import (
+    FileStatus,
+    PeerStatus,
+    TorrentStatus,
+    describeFiles,
+    describePeers,
+    describeTorrent,
+)
 from bittwist.torrent.swarm import CandidateBudget, Swarm
 from bittwist.torrent.ticks import ITickable, ITickService, TickService
 from bittwist.torrent.upload import Upload
@@ -64,11 +73,12 @@ class Torrent(ExtensionEvents):
     @ivar infoHash: the torrent's info hash.
     @ivar peerId: our peer id.
     @ivar port: our listening port, as announced.
-    @ivar config: how it behaves.
+    @ivar options: how it behaves (its L{TorrentConfig}), changed by
+        L{setOptions}.
     @ivar swarm: its addresses and connections.
     @ivar download: its download side.
     @ivar upload: its upload side.
-    @ivar sources: where it finds peers.
+    @ivar sources: where it finds peers (its L{PeerSources}).
     @ivar extensions: the extensions of the extension protocol it speaks.
     @ivar pex: its peer exchange (BEP 11), or C{None} for a private
         torrent.
@@ -114,15 +124,12 @@ class Torrent(ExtensionEvents):
         self.storage = storage
         self.peerId = peerId
         self.port = port
-        self.config = config
         self.infoHash = metainfo.infoHash
         self.numPieces = metainfo.numPieces
         self._reactor = reactor
         self._lifecycle = Lifecycle(metainfo.name)
-        self._observers: list[Callable[[events.TorrentEvent], None]] = []
+        self._observers = Observers()
         self._pauseWhenChecked = False
-        self.sources = list(sources)
-        self._sourcesRunning = False
         self.swarm = Swarm(
             self, dialer or PeerDialer(reactor, peerId), config, reactor, candidateBudget
         )
@@ -133,48 +140,51 @@ class Torrent(ExtensionEvents):
             metainfo,
             storage,
             reactor,
-            BucketChain(
-                self.ownDownloadLimit,
-                downloadLimit if downloadLimit is not None else TokenBucket(reactor),
-            ),
+            BucketChain(self.ownDownloadLimit, downloadLimit or TokenBucket(reactor)),
             self._pieceVerified,
             self._pieceFailed,
             self._fail,
         )
-        self.download.setSequential(config.sequential)
-        self._numFiles = sum(1 for entry in metainfo.files if not entry.pad)
-        if config.filePriorities:
-            # Saved with the record: extra entries (a damaged record) go.
-            self.config = config = dataclasses.replace(
-                config, filePriorities=config.filePriorities[:self._numFiles]
-            )
         self.upload = Upload(
             storage,
             reactor,
-            BucketChain(
-                self.ownUploadLimit,
-                uploadLimit if uploadLimit is not None else TokenBucket(reactor),
-            ),
+            BucketChain(self.ownUploadLimit, uploadLimit or TokenBucket(reactor)),
             config.uploadSlots,
             self._fail,
             seedRatio=config.seedRatio,
             seedTime=config.seedTime,
         )
-        handlers = []
         self.pex: Optional[PeerExchange] = None
+        handlers: list[Any] = [MetadataServer(metainfo.infoBytes)]
         if not metainfo.private:
             # BEP 27: a private torrent learns peers from its trackers only.
             self.pex = PeerExchange(reactor, lambda: self.swarm.peers)
-            self.sources.append(self.pex.source)
-            handlers.append(self.pex)
-        handlers.append(MetadataServer(metainfo.infoBytes))
+            sources = [*sources, self.pex.source]
+            handlers.insert(0, self.pex)
+        self.sources = PeerSources(sources)
         self.extensions = ExtensionTable(handlers)
         self._ticks = ticks if ticks is not None else TickService(reactor)
-        if config.filePriorities:
-            self._applyFilePriorities(config.filePriorities)
+        # Last: a file that cannot be skipped puts the torrent in error.
+        self.options = TorrentOptions(
+            metainfo,
+            config,
+            storage,
+            self.download,
+            self.upload,
+            self.swarm,
+            (self.ownUploadLimit, self.ownDownloadLimit),
+            self._fail,
+        )
 
     def __repr__(self) -> str:
         return f"<Torrent {self.metainfo.name!r} {self.state.value}>"
+
+    @property
+    def config(self) -> TorrentConfig:
+        """
+        How it behaves now (see L{setOptions}).
+        """
+        return self.options.config
 
     @property
     def state(self) -> TorrentState:
@@ -199,25 +209,21 @@ class Torrent(ExtensionEvents):
 
     # Observers.
 
-    def addObserver(self, observer: Callable[[events.TorrentEvent], None]) -> None:
+    def addObserver(self, observer: Observer) -> None:
         """
         Call C{observer} with every L{bittwist.events.TorrentEvent} of this
         torrent from now on.
         """
-        self._observers.append(observer)
+        self._observers.add(observer)
 
-    def removeObserver(self, observer: Callable[[events.TorrentEvent], None]) -> None:
+    def removeObserver(self, observer: Observer) -> None:
         """
-        Stop calling C{observer}.
+        Stop calling C{observer} (if it is observing).
         """
         self._observers.remove(observer)
 
     def _emit(self, event: events.TorrentEvent) -> None:
-        for observer in list(self._observers):
-            try:
-                observer(event)
-            except Exception:
-                self.log.failure("Observer {observer} failed on {event}", observer=observer, event=event)
+        self._observers.emit(event)
 
     # State moves: each input goes through the lifecycle's table, then the
     # parts are set for the new state.
@@ -240,10 +246,7 @@ class Torrent(ExtensionEvents):
         self.upload.active = True
         self.swarm.seeking = downloading
         self._ticks.wake(self)
-        if not self._sourcesRunning:
-            self._sourcesRunning = True
-            for source in self.sources:
-                source.start(self)
+        self.sources.start(self)
         self.swarm.connectMore()
 
     def _deactivate(self, state: TorrentState) -> None:
@@ -251,13 +254,6 @@ class Torrent(ExtensionEvents):
         self.download.active = False
         self.upload.active = False
         self.swarm.halt(state.value)
-
-    def _stopSources(self) -> Deferred[None]:
-        if not self._sourcesRunning:
-            return succeed(None)
-        self._sourcesRunning = False
-        d = DeferredList([source.stop() for source in self.sources], consumeErrors=True)
-        return d.addCallback(lambda _: None)
 
     # Lifecycle.
 
@@ -326,7 +322,7 @@ class Torrent(ExtensionEvents):
         if not self._lifecycle.allows(_In.PAUSE):
             return succeed(None)
         self._move(_In.PAUSE)
-        return self._stopSources()
+        return self.sources.stop()
 
     def resume(self) -> None:
         """
@@ -359,7 +355,7 @@ class Torrent(ExtensionEvents):
             return succeed(None)
         self._move(_In.STOP)
         self._lifecycle.stopped()
-        d = DeferredList([self._stopSources(), self.storage.close()], consumeErrors=True)
+        d = DeferredList([self.sources.stop(), self.storage.close()], consumeErrors=True)
         return d.addCallback(lambda _: None)
 
     def fail(self, error: BittwistError) -> None:
@@ -386,7 +382,7 @@ class Torrent(ExtensionEvents):
             self.log.failure("{name}: internal error", failure, name=self._logName)
         self._lifecycle.error = error
         self._move(_In.FAIL)
-        self._stopSources()
+        self.sources.stop()
         self._lifecycle.failed(error)
 
     def whenComplete(self) -> Deferred[None]:
@@ -426,8 +422,7 @@ class Torrent(ExtensionEvents):
             self._move(_In.COMPLETED)
             self.download.stopRequesting()
             self.swarm.seeking = False
-            for source in self.sources:
-                source.completed()
+            self.sources.completed()
             for peer in list(self.peers):
                 if peer.state.pieces.complete():
                     peer.drop("both seeding")
@@ -459,14 +454,13 @@ class Torrent(ExtensionEvents):
             if why is not None:
                 self.log.info("{name}: {why}; done seeding", name=self._logName, why=why)
                 self._move(_In.SEED_GOAL)
-                self._stopSources()
+                self.sources.stop()
                 return False
         self._choke()
         self.swarm.connectMore()
         if self.state is _State.DOWNLOADING:
             if self.swarm.shortOfPeers():
-                for source in self.sources:
-                    source.wantPeers()
+                self.sources.wantPeers()
             return True
         # Seeding: peers come to us, and wake us (peerHandshaked).
         return self.state is _State.SEEDING and bool(self.peers or self.upload.seedTime is not None)
@@ -571,34 +565,7 @@ class Torrent(ExtensionEvents):
         """
         @return: a snapshot of this torrent.
         """
-        download = self.download
-        verified = download.verifiedPieces()
-        return TorrentStatus(
-            name=self.metainfo.name,
-            infoHash=self.infoHash.hex(),
-            state=self.state,
-            totalLength=self.metainfo.totalLength,
-            verifiedLength=download.verifiedLength,
-            piecesVerified=len(verified) if verified is not None else 0,
-            numPieces=self.numPieces,
-            # Seeding, nothing more comes: no trailing rate from the last pieces.
-            downloadRate=download.rate.rate() if self.state is _State.DOWNLOADING else 0.0,
-            uploadRate=self.upload.rate.rate() if self.state in ACTIVE else 0.0,
-            downloaded=download.rate.total,
-            uploaded=self.upload.rate.total,
-            peers=len(self.peers),
-            knownPeers=self.swarm.knownCount,
-            hashFailures=download.hashFailures,
-            error=str(self.error) if self.error else None,
-            peersUsed=len(download.contributors),
-            sequential=self.config.sequential,
-            maxPeers=self.config.maxPeers,
-            seedRatio=self.config.seedRatio,
-            seedTime=self.config.seedTime,
-            wantedLeft=download.wantedLeft(),
-            maxUploadRate=self.config.maxUploadRate,
-            maxDownloadRate=self.config.maxDownloadRate,
-        )
+        return describeTorrent(self)
 
     def fileStatuses(self) -> list[FileStatus]:
         """
@@ -625,18 +592,6 @@ class Torrent(ExtensionEvents):
             0, 1 or 2 per file.
         """
         self.setOptions(filePriorities=tuple(priorities))
-
-    def _applyFilePriorities(self, priorities: Sequence[int]) -> None:
-        """
-        Tell storage which files not to create, and the download which
-        pieces to get.
-        """
-        skipped = [i for i, p in enumerate(priorities) if p == SKIP]
-        self.storage.skipFiles(skipped).addErrback(self._fail)
-        pieces = None
-        if any(p != NORMAL for p in priorities):
-            pieces = piecePriorities(self.metainfo, priorities)
-        self.download.setPriorities(pieces)
 
     def _filePrioritiesChanged(self) -> None:
         """
@@ -674,39 +629,19 @@ class Torrent(ExtensionEvents):
         @raise bittwist.errors.UsageError: for another option, or a value
             L{TorrentConfig} refuses.
         """
-        unknown = set(changes) - {
-            "sequential", "maxPeers", "seedRatio", "seedTime", "maxUploadRate",
-            "maxDownloadRate", "filePriorities",
-        }
-        if unknown:
-            raise UsageError(f"cannot change {', '.join(sorted(unknown))} of a running torrent")
-        old = self.config
-        config = dataclasses.replace(old, **changes)
-        if "filePriorities" in changes and len(config.filePriorities) != self._numFiles:
-            raise UsageError(
-                f"{self.metainfo.name} has {self._numFiles} file(s): give one priority "
-                f"(0 skip, 1 normal, 2 high) for each, not {len(config.filePriorities)}"
-            )
-        self.config = config
-        self.download.setSequential(config.sequential)
-        self.swarm.setConfig(config)
-        self.upload.seedRatio = config.seedRatio
-        self.upload.seedTime = config.seedTime
-        self.ownUploadLimit.setRate(config.maxUploadRate)
-        self.ownDownloadLimit.setRate(config.maxDownloadRate)
+        wantedChanged = self.options.change(changes)
         if self.state in ACTIVE:
             # A new goal is looked at within a tick.
             self._ticks.wake(self)
-        if config.filePriorities != old.filePriorities:
+        if wantedChanged:
             # Last: it may move the torrent to seeding or downloading.
-            self._applyFilePriorities(config.filePriorities)
             self._filePrioritiesChanged()
 
     def trackerStatuses(self) -> list[TrackerStatus]:
         """
         @return: the status of each of the torrent's trackers.
         """
-        return trackerStatusesOf(self.sources)
+        return self.sources.trackerStatuses()
 
     def announceNow(self) -> None:
         """
@@ -714,18 +649,13 @@ class Torrent(ExtensionEvents):
         politeness (a tracker's C{min interval}).
         """
         if self.state in ACTIVE:
-            for source in self.sources:
-                source.wantPeers()
+            self.sources.wantPeers()
 
     def peerStatuses(self) -> list[PeerStatus]:
         """
         @return: a snapshot of every connected peer.
         """
-        result = []
-        for peer in self.peers:
-            record = self.download.record(peer)
-            result.append(describePeer(peer, snubbed=record is not None and record.snubbed))
-        return result
+        return describePeers(self.peers, self.download)
 
     def verifiedPieces(self) -> Optional[Bitfield]:
         """

@@ -14,6 +14,7 @@ from typing import Optional
 from twisted.internet.defer import Deferred, fail, succeed
 
 from bittwist.errors import BittwistError, InternalError, TorrentStopped
+from bittwist.waiters import Waiters
 
 __all__ = ["TorrentState", "TorrentInput", "TRANSITIONS", "Lifecycle"]
 
@@ -121,7 +122,7 @@ class Lifecycle:
         self._name = name
         self.state = TorrentState.STOPPED
         self.error: Optional[BittwistError] = None
-        self._waiting: list[Deferred[None]] = []
+        self._waiting: Waiters[None] = Waiters()
         self._complete = False
 
     def process(self, event: TorrentInput) -> tuple[TorrentState, TorrentState]:
@@ -161,18 +162,14 @@ class Lifecycle:
             return succeed(None)
         if self.state is TorrentState.ERROR and self.error is not None:
             return fail(self.error)
-        d: Deferred[None] = Deferred()
-        self._waiting.append(d)
-        return d
+        return self._waiting.wait()
 
     def complete(self) -> None:
         """
         Every piece is verified: fire L{whenComplete}.
         """
         self._complete = True
-        waiting, self._waiting = self._waiting, []
-        for d in waiting:
-            d.callback(None)
+        self._waiting.fire(None)
 
     def incomplete(self) -> None:
         """
@@ -186,14 +183,10 @@ class Lifecycle:
         The torrent failed with C{error}: fail L{whenComplete}.
         """
         self.error = error
-        waiting, self._waiting = self._waiting, []
-        for d in waiting:
-            d.errback(error)
+        self._waiting.fail(error)
 
     def stopped(self) -> None:
         """
         The torrent stopped before completing: fail L{whenComplete}.
         """
-        waiting, self._waiting = self._waiting, []
-        for d in waiting:
-            d.errback(TorrentStopped(self._name))
+        self._waiting.fail(TorrentStopped(self._name))

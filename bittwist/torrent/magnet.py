@@ -15,11 +15,10 @@ It has no pieces and stores nothing: peers' bitfields and haves are ignored
 nothing they send is kept but metadata pieces, which are bounded.
 """
 
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 
 from bittwist import events
 from bittwist.bitfield import Bitfield
@@ -29,13 +28,16 @@ from bittwist.extensions.table import ExtensionTable
 from bittwist.factory import PeerDialer
 from bittwist.magnet import MagnetLink, torrentFile
 from bittwist.peer import PeerProtocol
-from bittwist.sources import IPeerSource, trackerStatusesOf
+from bittwist.sources import IPeerSource
 from bittwist.torrent.extensionevents import ExtensionEvents
 from bittwist.torrent.lifecycle import TorrentState
 from bittwist.torrent.metadatafetch import MetadataFetcher
-from bittwist.torrent.status import PeerStatus, TorrentStatus, describePeer
-from bittwist.torrent.swarm import Swarm
+from bittwist.torrent.observers import Observer, Observers
+from bittwist.torrent.peersources import PeerSources
+from bittwist.torrent.status import PeerStatus, TorrentStatus, describeMagnet, describePeers
+from bittwist.torrent.swarm import CandidateBudget, Swarm
 from bittwist.tracker import TrackerStatus
+from bittwist.waiters import Waiters
 
 __all__ = ["MagnetTorrent", "LEFT_WHILE_FETCHING"]
 
@@ -56,7 +58,7 @@ class MagnetTorrent(ExtensionEvents):
     @ivar peerId: our peer id.
     @ivar port: our listening port, as announced.
     @ivar config: the limits of the swarm (and, later, of the torrent).
-    @ivar sources: where it finds peers.
+    @ivar sources: where it finds peers (its L{PeerSources}).
     @ivar swarm: its addresses and connections.
     @ivar fetcher: the C{ut_metadata} extension that fetches the metadata.
     @ivar numPieces: always C{None}: unknown until the metadata is in.
@@ -75,6 +77,7 @@ class MagnetTorrent(ExtensionEvents):
         sources: Sequence[IPeerSource] = (),
         dialer: Optional[PeerDialer] = None,
         port: int = 0,
+        candidateBudget: Optional[CandidateBudget] = None,
     ) -> None:
         """
         @param link: the magnet link.
@@ -84,6 +87,8 @@ class MagnetTorrent(ExtensionEvents):
         @param sources: where to find peers.
         @param dialer: makes outgoing connections.
         @param port: our listening port.
+        @param candidateBudget: the peer addresses the session's torrents
+            may remember together; no bound but C{config}'s if C{None}.
         """
         self.link = link
         self.infoHash = link.infoHash
@@ -91,17 +96,19 @@ class MagnetTorrent(ExtensionEvents):
         self.peerId = peerId
         self.port = port
         self.config = config
-        self.sources = list(sources)
+        self.sources = PeerSources(sources)
         self._reactor = reactor
         self.state = TorrentState.STOPPED
         self.error = None
-        self.swarm = Swarm(self, dialer or PeerDialer(reactor, peerId), config, reactor)
+        self.swarm = Swarm(
+            self, dialer or PeerDialer(reactor, peerId), config, reactor, candidateBudget
+        )
         self.fetcher = MetadataFetcher(self.infoHash, reactor)
         self.extensions = ExtensionTable([self.fetcher])
-        self._observers: list[Callable[[events.TorrentEvent], None]] = []
-        self._waiting: list[Deferred[bytes]] = []
+        self._observers = Observers()
+        self._waiting: Waiters[bytes] = Waiters()
         self._torrentFile: Optional[bytes] = None
-        self._replacement: list[Deferred[Any]] = []
+        self._replacement: Waiters[Any] = Waiters()
         self.torrent: Any = None
 
     def __repr__(self) -> str:
@@ -116,20 +123,16 @@ class MagnetTorrent(ExtensionEvents):
 
     # Observers, as a Torrent has them.
 
-    def addObserver(self, observer: Callable[[events.TorrentEvent], None]) -> None:
-        self._observers.append(observer)
+    def addObserver(self, observer: Observer) -> None:
+        self._observers.add(observer)
 
-    def removeObserver(self, observer: Callable[[events.TorrentEvent], None]) -> None:
-        if observer in self._observers:
-            self._observers.remove(observer)
+    def removeObserver(self, observer: Observer) -> None:
+        self._observers.remove(observer)
 
     def _setState(self, state: TorrentState) -> None:
-        if state is self.state:
-            return
-        self.state = state
-        event = events.StateChanged(self, state)
-        for observer in list(self._observers):
-            observer(event)
+        if state is not self.state:
+            self.state = state
+            self._observers.emit(events.StateChanged(self, state))
 
     # Life.
 
@@ -143,8 +146,7 @@ class MagnetTorrent(ExtensionEvents):
             return succeed(None)
         self._setState(TorrentState.FETCHING_METADATA)
         self.swarm.seeking = True
-        for source in self.sources:
-            source.start(self)
+        self.sources.start(self)
         self.swarm.connectMore()
         self.fetcher.whenFetched().addCallback(self._fetched)
         self.log.info("{name}: fetching the metadata from peers", name=self.name)
@@ -154,9 +156,7 @@ class MagnetTorrent(ExtensionEvents):
         if self.state is not TorrentState.FETCHING_METADATA:
             return
         self._torrentFile = torrentFile(metadata, self.link.trackers)
-        waiting, self._waiting = self._waiting, []
-        for d in waiting:
-            d.callback(self._torrentFile)
+        self._waiting.fire(self._torrentFile)
 
     def whenMetadata(self) -> Deferred[bytes]:
         """
@@ -165,9 +165,7 @@ class MagnetTorrent(ExtensionEvents):
         """
         if self._torrentFile is not None:
             return succeed(self._torrentFile)
-        d: Deferred[bytes] = Deferred()
-        self._waiting.append(d)
-        return d
+        return self._waiting.wait()
 
     def replacedBy(self, torrent: Any) -> None:
         """
@@ -177,9 +175,7 @@ class MagnetTorrent(ExtensionEvents):
         @param torrent: the L{bittwist.torrent.Torrent}.
         """
         self.torrent = torrent
-        waiting, self._replacement = self._replacement, []
-        for d in waiting:
-            d.callback(torrent)
+        self._replacement.fire(torrent)
 
     def whenTorrent(self) -> Deferred[Any]:
         """
@@ -189,9 +185,7 @@ class MagnetTorrent(ExtensionEvents):
         """
         if self.torrent is not None:
             return succeed(self.torrent)
-        d: Deferred[Any] = Deferred()
-        self._replacement.append(d)
-        return d
+        return self._replacement.wait()
 
     def stop(self) -> Deferred[None]:
         """
@@ -203,12 +197,10 @@ class MagnetTorrent(ExtensionEvents):
         self.fetcher.stop()
         self.swarm.halt("stopped")
         self._setState(TorrentState.STOPPED)
-        waiting = self._waiting + (self._replacement if self.torrent is None else [])
-        self._waiting, self._replacement = [], []
-        for d in waiting:
-            d.errback(Failure(TorrentStopped(self.name)))
-        d = DeferredList([source.stop() for source in self.sources], consumeErrors=True)
-        return d.addCallback(lambda _: None)
+        stopped = TorrentStopped(self.name)
+        self._waiting.fail(stopped)
+        self._replacement.fail(stopped)
+        return self.sources.stop()
 
     def knownAddresses(self) -> list[tuple[str, list[tuple[str, int]]]]:
         """
@@ -278,35 +270,17 @@ class MagnetTorrent(ExtensionEvents):
         """
         @return: a snapshot: no size yet; C{progress} is the metadata's.
         """
-        return TorrentStatus(
-            name=self.name,
-            infoHash=self.infoHash.hex(),
-            state=self.state,
-            totalLength=0,
-            verifiedLength=0,
-            piecesVerified=0,
-            numPieces=0,
-            downloadRate=0.0,
-            uploadRate=0.0,
-            downloaded=0,
-            uploaded=0,
-            peers=len(self.peers),
-            knownPeers=self.swarm.knownCount,
-            hashFailures=0,
-            error=None,
-            metadataProgress=self.fetcher.progress,
-        )
+        return describeMagnet(self)
 
     def peerStatuses(self) -> list[PeerStatus]:
-        return [describePeer(peer) for peer in self.peers]
+        return describePeers(self.peers)
 
     def trackerStatuses(self) -> list[TrackerStatus]:
-        return trackerStatusesOf(self.sources)
+        return self.sources.trackerStatuses()
 
     def announceNow(self) -> None:
         if self.state is TorrentState.FETCHING_METADATA:
-            for source in self.sources:
-                source.wantPeers()
+            self.sources.wantPeers()
 
     def fileStatuses(self) -> list:
         """

@@ -26,6 +26,7 @@ from bittwist.extensions.ut_metadata import (
     MetadataRequest,
     decodeMetadataMessage,
 )
+from bittwist.waiters import Waiters
 
 __all__ = ["MetadataFetcher", "REQUEST_TIMEOUT", "REQUESTS_PER_PEER", "RETRY_AFTER"]
 
@@ -76,7 +77,7 @@ class MetadataFetcher:
         self._timers: dict[tuple[Any, int], IDelayedCall] = {}
         self._retries: dict[Any, IDelayedCall] = {}
         self._result: Optional[bytes] = None
-        self._waiting: list[Deferred[bytes]] = []
+        self._waiting: Waiters[bytes] = Waiters()
 
     # What the extension table asks.
 
@@ -161,9 +162,7 @@ class MetadataFetcher:
         """
         if self._result is not None:
             return succeed(self._result)
-        d: Deferred[bytes] = Deferred()
-        self._waiting.append(d)
-        return d
+        return self._waiting.wait()
 
     @property
     def progress(self) -> float:
@@ -237,6 +236,4 @@ class MetadataFetcher:
         self.log.info(
             "metadata of {size} bytes received and verified", size=len(metadata)
         )
-        waiting, self._waiting = self._waiting, []
-        for d in waiting:
-            d.callback(metadata)
+        self._waiting.fire(metadata)

@@ -4,12 +4,22 @@ Snapshots of a torrent and its peers, for display.
 """
 
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 from bittwist.encryption import isEncrypted
-from bittwist.torrent.lifecycle import TorrentState
+from bittwist.torrent.lifecycle import ACTIVE, TorrentState
 
-__all__ = ["TorrentStatus", "PeerStatus", "describePeer", "extensionFlags"]
+__all__ = [
+    "TorrentStatus",
+    "PeerStatus",
+    "FileStatus",
+    "describeTorrent",
+    "describeMagnet",
+    "describePeer",
+    "describePeers",
+    "describeFiles",
+    "extensionFlags",
+]
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,67 @@ class TorrentStatus:
         return self.verifiedLength / self.totalLength if self.totalLength else 1.0
 
 
+def describeTorrent(torrent: Any) -> TorrentStatus:
+    """
+    @param torrent: a L{bittwist.torrent.Torrent}.
+    @return: a snapshot of it.
+    """
+    download, config, state = torrent.download, torrent.config, torrent.state
+    verified = download.verifiedPieces()
+    return TorrentStatus(
+        name=torrent.metainfo.name,
+        infoHash=torrent.infoHash.hex(),
+        state=state,
+        totalLength=torrent.metainfo.totalLength,
+        verifiedLength=download.verifiedLength,
+        piecesVerified=len(verified) if verified is not None else 0,
+        numPieces=torrent.numPieces,
+        # Seeding, nothing more comes: no trailing rate from the last pieces.
+        downloadRate=download.rate.rate() if state is TorrentState.DOWNLOADING else 0.0,
+        uploadRate=torrent.upload.rate.rate() if state in ACTIVE else 0.0,
+        downloaded=download.rate.total,
+        uploaded=torrent.upload.rate.total,
+        peers=len(torrent.peers),
+        knownPeers=torrent.swarm.knownCount,
+        hashFailures=download.hashFailures,
+        error=str(torrent.error) if torrent.error else None,
+        peersUsed=len(download.contributors),
+        sequential=config.sequential,
+        maxPeers=config.maxPeers,
+        seedRatio=config.seedRatio,
+        seedTime=config.seedTime,
+        wantedLeft=download.wantedLeft(),
+        maxUploadRate=config.maxUploadRate,
+        maxDownloadRate=config.maxDownloadRate,
+    )
+
+
+def describeMagnet(magnet: Any) -> TorrentStatus:
+    """
+    @param magnet: a L{bittwist.torrent.magnet.MagnetTorrent}.
+    @return: a snapshot of it: no size yet; C{metadataProgress} is the
+        fraction of the metadata in.
+    """
+    return TorrentStatus(
+        name=magnet.name,
+        infoHash=magnet.infoHash.hex(),
+        state=magnet.state,
+        totalLength=0,
+        verifiedLength=0,
+        piecesVerified=0,
+        numPieces=0,
+        downloadRate=0.0,
+        uploadRate=0.0,
+        downloaded=0,
+        uploaded=0,
+        peers=len(magnet.peers),
+        knownPeers=magnet.swarm.knownCount,
+        hashFailures=0,
+        error=None,
+        metadataProgress=magnet.fetcher.progress,
+    )
+
+
 @dataclass(frozen=True)
 class PeerStatus:
     """
@@ -154,6 +225,20 @@ def describePeer(peer: Any, snubbed: bool = False) -> PeerStatus:
         encrypted=isEncrypted(peer),
         extensions=extensionFlags(peer),
     )
+
+
+def describePeers(peers: Iterable[Any], download: Any = None) -> list[PeerStatus]:
+    """
+    @param peers: connected L{bittwist.peer.PeerProtocol}s.
+    @param download: the L{bittwist.torrent.download.Download} that knows
+        which of them snubbed us, if any.
+    @return: a snapshot of each.
+    """
+    result = []
+    for peer in peers:
+        record = download.record(peer) if download is not None else None
+        result.append(describePeer(peer, snubbed=record is not None and record.snubbed))
+    return result
 
 
 _EXTENSION_FLAGS = (("ut_pex", "pex"), ("ut_metadata", "metadata"))
