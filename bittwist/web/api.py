@@ -36,7 +36,8 @@ from bittwist.errors import (
 from bittwist.fetch import MAX_TORRENT_SIZE
 from bittwist.metainfo import parse
 from bittwist.safetext import printable
-from bittwist.state import SESSION_SETTINGS, TORRENT_OPTIONS
+from bittwist.state.records import TORRENT_OPTIONS
+from bittwist.state.settings import SESSION_SETTINGS
 from bittwist.torrent import Torrent, TorrentState
 from bittwist.torrent.lifecycle import ACTIVE
 from bittwist.web.multipart import FormDataParser, boundaryFrom
