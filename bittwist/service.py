@@ -78,6 +78,7 @@ class BitTorrentService(MultiService):
         storageFactory: Optional[StorageFactory] = None,
         endpointFactory: Optional[Callable[[str, int], IStreamClientEndpoint]] = None,
         dht: Optional[DHTService] = None,
+        allowPrivateURLs: bool = False,
     ) -> None:
         """
         @param endpoint: where to accept peers: an endpoint, its string
@@ -97,6 +98,9 @@ class BitTorrentService(MultiService):
             C{(host, port)} (TCP by default).
         @param dht: a DHT node to run as a child service and to find peers
             through (public torrents only), or C{None} for no DHT.
+        @param allowPrivateURLs: whether L{addTorrentFromURL} may fetch
+            from loopback, private and other non-public addresses (only
+            public ones by default, see L{bittwist.addressguard}).
         """
         super().__init__()
         if reactor is None:
@@ -108,6 +112,7 @@ class BitTorrentService(MultiService):
             endpoint = serverFromString(reactor, endpoint)
         self._endpoint = endpoint
         self._httpClient = httpClient
+        self._allowPrivateURLs = allowPrivateURLs
         self._listening: Optional[Deferred[Any]] = None
         self._listenWaiters: list[Deferred[int]] = []
         self._listenResult: Optional[Union[int, Failure]] = None
@@ -249,14 +254,23 @@ class BitTorrentService(MultiService):
         (bounded in size and time, see L{bittwist.fetch}) and add it like
         L{addTorrent}.
 
+        Only public addresses are fetched from, checked at each connection
+        (redirects included) on the address connected to, unless the
+        service was made with C{allowPrivateURLs}; an C{httpClient} given
+        to the service is used as it is, with only C{url}'s own host
+        checked.
+
         @param url: the address of the C{.torrent} file.
         @param downloadDir: the folder its files go in.
         @return: fires with the torrent, or fails with
-            L{bittwist.errors.TorrentFetchError} if it cannot be fetched or
-            is no torrent, or L{bittwist.errors.UsageError} if it is already
+            L{bittwist.errors.TorrentFetchError} if it cannot be fetched, is
+            no torrent, or is at an address refused (its C{kind} is then
+            C{"address"}), or L{bittwist.errors.UsageError} if it is already
             added.
         """
-        d = fetchTorrent(url, self._httpClient, self._reactor)
+        d = fetchTorrent(
+            url, self._httpClient, self._reactor, allowPrivate=self._allowPrivateURLs
+        )
         return d.addCallback(self.addTorrent, downloadDir)
 
     def removeTorrent(self, infoHash: bytes, deleteData: bool = False) -> Deferred[None]:

@@ -279,7 +279,10 @@ class BrowserTests(TestCase):
         self.addCleanup(seeder.stop)
 
         self.downloadDir = os.path.join(self.folder, "downloads")
-        self.service = BitTorrentService("tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None)
+        # The page adds a torrent by URL from a server on 127.0.0.1.
+        self.service = BitTorrentService(
+            "tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None, allowPrivateURLs=True
+        )
         self.service.session.downloadLimit.setRate(WAITING_RATE)
         self.web = WebService("tcp:0:interface=127.0.0.1", self.service, self.downloadDir, reactor, interval=0.25)
         self.web.setServiceParent(self.service)

@@ -1156,9 +1156,10 @@ class AddByURLTests(TestCase):
         self.addCleanup(self.server.stop)
         self.clock = MemoryReactorClock()
         self.http = nonPersistentClient()
+        # The server is on 127.0.0.1.
         self.service = BitTorrentService(
             "tcp:6881", reactor=self.clock, httpClient=self.http, progressInterval=None,
-            storageFactory=MemoryStorageFactory(),
+            storageFactory=MemoryStorageFactory(), allowPrivateURLs=True,
         )
         self.service.startService()
         self.addCleanup(self.service.stopService)
@@ -1224,6 +1225,26 @@ class AddByURLTests(TestCase):
         self.assertEqual(response.code, 400, body)
         self.assertIn("not JSON", body["error"])
         self.assertEqual(self.service.session.torrents, {})
+
+    @inlineCallbacks
+    def test_privateRefused(self) -> Any:
+        """
+        The page of a service that fetches from public addresses only
+        answers 403 for one on the loopback, saying how to allow it.
+        """
+        service = BitTorrentService(
+            "tcp:6881", reactor=self.clock, progressInterval=None, storageFactory=MemoryStorageFactory()
+        )
+        site = makeWebSite(service, os.path.abspath("downloads"), requireToken=False, reactor=reactor)
+        port = reactor.listenTCP(0, site, interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        self.api = f"http://127.0.0.1:{port.getHost().port}/api/torrents"
+        url = self.server.add("byurl.torrent", makeTorrentBytes(self, "byurl.bin"))
+        response, body = yield self.post({"url": url})
+        self.assertEqual(response.code, 403, body)
+        self.assertIn("loopback address", body["error"])
+        self.assertIn("--allow-private-urls", body["error"])
+        self.assertEqual(service.session.torrents, {})
 
     @inlineCallbacks
     def test_timeout(self) -> Any:

@@ -76,10 +76,19 @@ _READ_SIZE = 64 * 2**10
 
 TORRENT_CONTENT_TYPE = "application/x-bittorrent"
 
-_FETCH_ERROR_CODES = {"url": 400, "metainfo": 400, "status": 502, "network": 502, "size": 502, "timeout": 504}
+_FETCH_ERROR_CODES = {
+    "url": 400,
+    "metainfo": 400,
+    "address": 403,
+    "status": 502,
+    "network": 502,
+    "size": 502,
+    "timeout": 504,
+}
 """
 The answer to a failed fetch by URL, by L{TorrentFetchError.kind}: the
-user's mistake (400), or the other server's (502, 504 if it was too slow).
+user's mistake (400), an address we do not fetch from (403), or the other
+server's (502, 504 if it was too slow).
 """
 
 _HEX_INFO_HASH = re.compile(rb"[0-9a-fA-F]{40}\Z")
