@@ -435,3 +435,23 @@ class AddressRefused(BittwistError):
             "from public addresses only, unless started with --allow-private-urls "
             "(allowPrivateURLs=True when embedded)"
         )
+
+
+# The web API
+
+__all__ += ["JsonBodyError"]
+
+
+class JsonBodyError(BittwistError):
+    """
+    The body of a web API request is not the JSON object asked for: too
+    long, not JSON, or not an object.
+
+    @ivar reason: what is wrong with it.
+    @ivar tooLarge: whether it is longer than the API reads (an HTTP 413).
+    """
+
+    def __init__(self, reason: str, tooLarge: bool = False) -> None:
+        self.reason = reason
+        self.tooLarge = tooLarge
+        super().__init__(reason)

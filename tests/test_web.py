@@ -28,16 +28,17 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET
 from twisted.web.test.requesthelper import DummyRequest
 
 from bittwist import tap
 from bittwist.dht.node import DHTService
 from bittwist.fetch import FETCH_TIMEOUT
-from bittwist.errors import StorageError
+from bittwist.errors import StorageError, TorrentFetchError
 from bittwist.metainfo import createTorrent
 from bittwist.service import BitTorrentService
 from bittwist.tracker import Announcer
-from bittwist.web.api import EventsResource
+from bittwist.web.api import MAX_JSON_SIZE, EventsResource, TorrentsResource
 from bittwist.web.site import AccessGuard, WebService, isLoopback, makeWebSite
 from tests.fakes import MemoryStorageFactory
 from tests.httpserver import TorrentFileServer
@@ -1438,3 +1439,69 @@ class SettingsApiTests(WebTestCase):
             response, body = self.request("POST", "/api/settings", data=bad, headers=headers)
             self.assertError(response, body, 400, "bytes per second")
         self.assertEqual(self.service.session.downloadLimit.rate, 65536)
+
+
+class LateAnswerTests(SynchronousTestCase):
+    """
+    An answer that comes after its client left (adding by URL, removing a
+    torrent) is dropped, and the work it waited for is cancelled where it
+    can be.
+    """
+
+    def setUp(self) -> None:
+        self.pending: Deferred[Any] = Deferred(lambda d: self.cancelled.append(d))
+        self.cancelled: list[Deferred[Any]] = []
+        service = self
+
+        class FakeService:
+            session = type("FakeSession", (), {"torrents": {}})()
+
+            def addTorrentFromURL(self, url: str, downloadDir: str) -> Deferred[Any]:
+                return service.pending
+
+        self.resource = TorrentsResource(FakeService(), "/downloads", lambda: None)
+
+    def post(self, body: bytes) -> DummyRequest:
+        request = DummyRequest([b""])
+        request.method = b"POST"
+        request.requestHeaders.setRawHeaders(b"content-type", [b"application/json"])
+        request.content = io.BytesIO(body)
+        return request
+
+    def test_fetchCancelledWhenClientGoes(self) -> None:
+        """
+        A client leaving while its URL is fetched cancels the fetch, and
+        nothing is written to it.
+        """
+        request = self.post(b'{"url": "https://example.com/x.torrent"}')
+        self.assertEqual(self.resource.render(request), NOT_DONE_YET)
+        request.processingFailed(Failure(ConnectionDone()))
+        self.assertEqual(len(self.cancelled), 1)
+        self.assertEqual(request.written, [])
+
+    def test_answeredWhileConnected(self) -> None:
+        """
+        A client still there gets the answer once the fetch fails.
+        """
+        request = self.post(b'{"url": "https://example.com/x.torrent"}')
+        self.resource.render(request)
+        self.pending.errback(TorrentFetchError("https://example.com/x.torrent", "no", "network"))
+        self.assertEqual(request.responseCode, 502)
+        self.assertEqual(request.finished, 1)
+        self.assertIn(b"no", b"".join(request.written))
+
+    def test_badJsonNamed(self) -> None:
+        """
+        A body that is not JSON, not an object, or too long says which,
+        then what to send.
+        """
+        for body, code, text in [
+            (b"{nope", 400, "the body is not JSON"),
+            (b"[1]", 400, "the body is not a JSON object"),
+            (b" " * (MAX_JSON_SIZE + 1), 413, f"at most {MAX_JSON_SIZE} bytes"),
+        ]:
+            request = self.post(body)
+            answer = json.loads(self.resource.render(request))
+            self.assertEqual(request.responseCode, code, body[:10])
+            self.assertIn(text, answer["error"])
+            self.assertIn('send {"url"', answer["error"])

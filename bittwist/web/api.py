@@ -16,6 +16,7 @@ import json
 import re
 from typing import Any, Callable, Optional
 
+from twisted.internet.defer import CancelledError
 from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
@@ -28,6 +29,7 @@ from bittwist import events
 from bittwist.errors import (
     BittwistError,
     FormDataError,
+    JsonBodyError,
     MagnetError,
     MetainfoError,
     TorrentFetchError,
@@ -146,21 +148,60 @@ def trackersToJson(torrent: Torrent, now: float) -> list[dict[str, Any]]:
     return result
 
 
-def _readJsonObject(request: Request) -> Optional[dict[str, Any]]:
+def _readJsonObject(request: Request) -> dict[str, Any]:
     """
-    @return: the request's body as a JSON object, or C{None} if it is not
-        one or is longer than L{MAX_JSON_SIZE}.
+    @return: the request's body as a JSON object.
+    @raise JsonBodyError: if it is longer than L{MAX_JSON_SIZE}, not JSON,
+        or not an object.
     """
     assert request.content is not None
     request.content.seek(0)
     raw = request.content.read(MAX_JSON_SIZE + 1)
     if len(raw) > MAX_JSON_SIZE:
-        return None
+        raise JsonBodyError(f"a JSON body is at most {MAX_JSON_SIZE} bytes", tooLarge=True)
     try:
         value = json.loads(raw)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
+    except ValueError as e:
+        raise JsonBodyError(f"the body is not JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise JsonBodyError("the body is not a JSON object")
+    return value
+
+
+def _badJson(request: Request, error: JsonBodyError, usage: str) -> bytes:
+    """
+    @return: the answer to a body that is not the JSON object asked for:
+        what is wrong, then C{usage}.
+    """
+    return errorJson(request, 413 if error.tooLarge else 400, f"{error}; {usage}")
+
+
+def _answerLater(
+    request: Request, disconnected: Callable[[], object] = lambda: None
+) -> Callable[[bytes], None]:
+    """
+    Get ready to answer C{request}, whose C{render} returned
+    C{NOT_DONE_YET}, once a result comes: by then its client may be gone.
+
+    @param disconnected: called if the client goes before the answer (to
+        cancel the work, say).
+    @return: writes an answer's body and finishes the request, if its
+        client is still connected; else does nothing.
+    """
+    gone: list[object] = []
+
+    def lost(reason: object) -> None:
+        gone.append(reason)
+        disconnected()
+
+    request.notifyFinish().addErrback(lost)
+
+    def answer(body: bytes) -> None:
+        if not gone:
+            request.write(body)
+            request.finish()
+
+    return answer
 
 
 class _JsonResource(Resource):
@@ -283,17 +324,20 @@ class SettingsResource(_JsonResource):
         return writeJson(request, self._current())
 
     def render_POST(self, request: Request) -> bytes:
-        value = _readJsonObject(request)
+        usage = (
+            "send a JSON object of rates in bytes per second (0: unlimited), "
+            'e.g. {"maxDownloadRate": 1048576, "maxUploadRate": 0}'
+        )
+        try:
+            value = _readJsonObject(request)
+        except JsonBodyError as e:
+            return _badJson(request, e, usage)
         if (
-            value is None
-            or not value
+            not value
             or set(value) - set(SESSION_SETTINGS)
             or any(type(rate) is not int or rate < 0 for rate in value.values())
         ):
-            return errorJson(
-                request, 400, "send a JSON object of rates in bytes per second (0: unlimited), "
-                'e.g. {"maxDownloadRate": 1048576, "maxUploadRate": 0}'
-            )
+            return errorJson(request, 400, usage)
         self._service.setRateLimits(**value)
         return writeJson(request, self._current())
 
@@ -368,38 +412,22 @@ class TorrentsResource(_JsonResource):
         Add the torrent at the address in the JSON body C{{"url": ...}},
         answering once it is fetched.
         """
-        assert request.content is not None
-        raw = request.content.read(MAX_JSON_SIZE + 1)
-        if len(raw) > MAX_JSON_SIZE:
-            return errorJson(request, 413, f"a JSON body is at most {MAX_JSON_SIZE} bytes")
+        usage = (
+            'send {"url": "https://..."} with the address of a .torrent file, '
+            'or {"magnet": "magnet:?xt=urn:btih:..."}'
+        )
         try:
-            value = json.loads(raw)
-        except ValueError as e:
-            return errorJson(request, 400, f"the body is not JSON ({e}); send {{\"url\": \"https://...\"}}")
-        magnet = value.get("magnet") if isinstance(value, dict) else None
+            value = _readJsonObject(request)
+        except JsonBodyError as e:
+            return _badJson(request, e, usage)
+        magnet = value.get("magnet")
         if isinstance(magnet, str):
             return self._addMagnet(request, magnet)
-        url = value.get("url") if isinstance(value, dict) else None
+        url = value.get("url")
         if not isinstance(url, str) or not url.strip():
-            return errorJson(
-                request,
-                400,
-                'send {"url": "https://..."} with the address of a .torrent file, '
-                'or {"magnet": "magnet:?xt=urn:btih:..."}',
-            )
+            return errorJson(request, 400, usage)
         d = self._service.addTorrentFromURL(url.strip(), self._downloadDir)
-        gone: list[object] = []
-
-        def disconnected(reason: object) -> None:
-            gone.append(reason)
-            d.cancel()
-
-        request.notifyFinish().addErrback(disconnected)
-
-        def answer(body: bytes) -> None:
-            if not gone:
-                request.write(body)
-                request.finish()
+        answer = _answerLater(request, d.cancel)
 
         def added(torrent: Torrent) -> None:
             name = torrent.metainfo.name
@@ -409,7 +437,8 @@ class TorrentsResource(_JsonResource):
             answer(self._created(request, torrent))
 
         def failed(failure: Failure) -> None:
-            if gone:
+            if failure.check(CancelledError):
+                # Its client left.
                 return
             if failure.check(TorrentFetchError):
                 code = _FETCH_ERROR_CODES.get(failure.value.kind, 502)
@@ -546,13 +575,7 @@ class TorrentResource(_JsonResource):
         deleteData = flag in (b"1", b"true")
         d = self._service.removeTorrent(self.infoHash, deleteData=deleteData)
         self._changed()
-        finished = []
-        request.notifyFinish().addBoth(finished.append)
-
-        def answer(body: bytes) -> None:
-            if not finished:
-                request.write(body)
-                request.finish()
+        answer = _answerLater(request)
 
         def removed(_: None) -> None:
             answer(writeJson(request, {"removed": self.infoHash.hex(), "dataDeleted": deleteData}))
@@ -637,13 +660,14 @@ class _TorrentFiles(_TorrentPart):
 
     @_withTorrent
     def render_POST(self, request: Request, torrent: Torrent) -> bytes:
-        value = _readJsonObject(request)
         usage = (
             'send {"priorities": [1, 0, 2]} (one per file) or {"index": 1, "priority": 0}; '
             "0 skips a file, 1 is normal, 2 high"
         )
-        if value is None:
-            return errorJson(request, 400, usage)
+        try:
+            value = _readJsonObject(request)
+        except JsonBodyError as e:
+            return _badJson(request, e, usage)
         if torrent.metainfo is None:
             return errorJson(request, 409, "the torrent's metadata is not here yet")
         if set(value) == {"priorities"} and isinstance(value["priorities"], list):
@@ -718,11 +742,13 @@ class _TorrentOptions(_JsonResource):
 
     @_withTorrent
     def render_POST(self, request: Request, torrent: Torrent) -> bytes:
-        value = _readJsonObject(request)
+        usage = 'send a JSON object of options, e.g. {"sequential": true, "maxPeers": 30}'
+        try:
+            value = _readJsonObject(request)
+        except JsonBodyError as e:
+            return _badJson(request, e, usage)
         if not value:
-            return errorJson(
-                request, 400, 'send a JSON object of options, e.g. {"sequential": true, "maxPeers": 30}'
-            )
+            return errorJson(request, 400, usage)
         for name, option in value.items():
             types = TORRENT_OPTIONS.get(name)
             if types is None or type(option) not in types:
