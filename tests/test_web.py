@@ -28,6 +28,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.resource import Resource
+from twisted.web.http import HTTPChannel
 from twisted.web.server import NOT_DONE_YET
 from twisted.web.test.requesthelper import DummyRequest
 
@@ -928,6 +929,32 @@ class GuardedRequestTests(SynchronousTestCase):
             self.assertEqual(self.transport.value(), b"", i)
             self.channel.dataReceived(head[i : i + 1])
         self.assertTrue(self.transport.value().startswith(b"HTTP/1.1 401 "), self.transport.value())
+
+    def test_tokenInQueryBeforeBody(self) -> None:
+        """
+        The query of the request line is read before the body: a token
+        there lets the request wait for its body, while a wrong one is
+        refused (403) at the end of the headers.
+        """
+        head = (
+            b"POST /api/torrents?token=%s HTTP/1.1\r\nHost: box\r\nX-Bittwist: 1\r\n"
+            b"Content-Length: 5000\r\n\r\n"
+        )
+        self.channel.dataReceived(head % b"sesame")
+        self.assertEqual(self.transport.value(), b"")
+        other = self.site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40001))
+        transport = StringTransport()
+        other.makeConnection(transport)
+        self.addCleanup(other.connectionLost, Failure(ConnectionDone()))
+        other.dataReceived(head % b"wrong")
+        self.assertTrue(transport.value().startswith(b"HTTP/1.1 403 "), transport.value())
+
+    def test_http11Only(self) -> None:
+        """
+        The site speaks HTTP/1.1 (not HTTP/2, whose requests have no
+        request line before their body).
+        """
+        self.assertIsInstance(self.channel, HTTPChannel)
 
     def test_bodyDroppedThenClosed(self) -> None:
         """
