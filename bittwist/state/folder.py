@@ -8,13 +8,12 @@ import os
 from dataclasses import replace
 from typing import Any, Optional
 
-from twisted.internet.defer import Deferred, fail, succeed
-from twisted.internet.interfaces import IReactorThreads
-from twisted.internet.threads import deferToThreadPool
+from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from bittwist.bitfield import Bitfield
+from bittwist.offthread import runOffThread
 from bittwist.state import settings as _settings
 from bittwist.state.files import DamagedFile, removeTemporaries, writeAtomically
 from bittwist.state.lock import FolderLock
@@ -297,12 +296,7 @@ class StateFolder:
         return self._writes.whenIdle()
 
     def _run(self, job: Any) -> Deferred[Any]:
-        if IReactorThreads.providedBy(self._reactor):
-            return deferToThreadPool(self._reactor, self._reactor.getThreadPool(), job)
-        try:
-            return succeed(job())
-        except BaseException:
-            return fail()
+        return runOffThread(self._reactor, job)
 
     def _writeFailed(self, key: bytes, failure: Failure) -> None:
         if key == _SETTINGS_QUEUE:
