@@ -148,32 +148,25 @@ def trackersToJson(torrent: Torrent, now: float) -> list[dict[str, Any]]:
     return result
 
 
-def _readJsonObject(request: Request) -> dict[str, Any]:
+def _readJsonObject(request: Request, usage: str) -> dict[str, Any]:
     """
+    @param usage: what to send instead, for the error's message.
     @return: the request's body as a JSON object.
     @raise JsonBodyError: if it is longer than L{MAX_JSON_SIZE}, not JSON,
-        or not an object.
+        or not an object (L{_JsonResource} answers it).
     """
     assert request.content is not None
     request.content.seek(0)
     raw = request.content.read(MAX_JSON_SIZE + 1)
     if len(raw) > MAX_JSON_SIZE:
-        raise JsonBodyError(f"a JSON body is at most {MAX_JSON_SIZE} bytes", tooLarge=True)
+        raise JsonBodyError(f"a JSON body is at most {MAX_JSON_SIZE} bytes; {usage}", tooLarge=True)
     try:
         value = json.loads(raw)
     except ValueError as e:
-        raise JsonBodyError(f"the body is not JSON ({e})") from None
+        raise JsonBodyError(f"the body is not JSON ({e}); {usage}") from None
     if not isinstance(value, dict):
-        raise JsonBodyError("the body is not a JSON object")
+        raise JsonBodyError(f"the body is not a JSON object; {usage}")
     return value
-
-
-def _badJson(request: Request, error: JsonBodyError, usage: str) -> bytes:
-    """
-    @return: the answer to a body that is not the JSON object asked for:
-        what is wrong, then C{usage}.
-    """
-    return errorJson(request, 413 if error.tooLarge else 400, f"{error}; {usage}")
 
 
 def _answerLater(
@@ -207,12 +200,15 @@ def _answerLater(
 class _JsonResource(Resource):
     """
     A resource whose errors are JSON too: a method it lacks is a 405 naming
-    those it has, a child it lacks is a 404.
+    those it has, a child it lacks is a 404, a body that is not the JSON
+    object asked for a 400 (413 if too long).
     """
 
     def render(self, request: Request) -> Any:
         try:
             return super().render(request)
+        except JsonBodyError as e:
+            return errorJson(request, 413 if e.tooLarge else 400, str(e))
         except UnsupportedMethod as e:
             allowed = sorted({m.decode("ascii") for m in e.allowedMethods} - {"HEAD"})
             request.setHeader(b"allow", ", ".join(allowed).encode("ascii"))
@@ -328,10 +324,7 @@ class SettingsResource(_JsonResource):
             "send a JSON object of rates in bytes per second (0: unlimited), "
             'e.g. {"maxDownloadRate": 1048576, "maxUploadRate": 0}'
         )
-        try:
-            value = _readJsonObject(request)
-        except JsonBodyError as e:
-            return _badJson(request, e, usage)
+        value = _readJsonObject(request, usage)
         if (
             not value
             or set(value) - set(SESSION_SETTINGS)
@@ -416,10 +409,7 @@ class TorrentsResource(_JsonResource):
             'send {"url": "https://..."} with the address of a .torrent file, '
             'or {"magnet": "magnet:?xt=urn:btih:..."}'
         )
-        try:
-            value = _readJsonObject(request)
-        except JsonBodyError as e:
-            return _badJson(request, e, usage)
+        value = _readJsonObject(request, usage)
         magnet = value.get("magnet")
         if isinstance(magnet, str):
             return self._addMagnet(request, magnet)
@@ -664,10 +654,7 @@ class _TorrentFiles(_TorrentPart):
             'send {"priorities": [1, 0, 2]} (one per file) or {"index": 1, "priority": 0}; '
             "0 skips a file, 1 is normal, 2 high"
         )
-        try:
-            value = _readJsonObject(request)
-        except JsonBodyError as e:
-            return _badJson(request, e, usage)
+        value = _readJsonObject(request, usage)
         if torrent.metainfo is None:
             return errorJson(request, 409, "the torrent's metadata is not here yet")
         if set(value) == {"priorities"} and isinstance(value["priorities"], list):
@@ -743,10 +730,7 @@ class _TorrentOptions(_JsonResource):
     @_withTorrent
     def render_POST(self, request: Request, torrent: Torrent) -> bytes:
         usage = 'send a JSON object of options, e.g. {"sequential": true, "maxPeers": 30}'
-        try:
-            value = _readJsonObject(request)
-        except JsonBodyError as e:
-            return _badJson(request, e, usage)
+        value = _readJsonObject(request, usage)
         if not value:
             return errorJson(request, 400, usage)
         for name, option in value.items():
