@@ -62,6 +62,8 @@ class BitTorrentService(MultiService):
     @ivar session: the torrents and their shared peer id and port.
     @ivar state: the state folder, or C{None}.
     @ivar dht: the L{DHTService}, or C{None}.
+    @ivar allowPrivateURLs: whether L{addTorrentFromURL} fetches from
+        non-public addresses too.
     """
 
     log = Logger()
@@ -112,7 +114,7 @@ class BitTorrentService(MultiService):
             endpoint = serverFromString(reactor, endpoint)
         self._endpoint = endpoint
         self._httpClient = httpClient
-        self._allowPrivateURLs = allowPrivateURLs
+        self.allowPrivateURLs = allowPrivateURLs
         self._listening: Optional[Deferred[Any]] = None
         self._listenWaiters: list[Deferred[int]] = []
         self._listenResult: Optional[Union[int, Failure]] = None
@@ -269,7 +271,7 @@ class BitTorrentService(MultiService):
             added.
         """
         d = fetchTorrent(
-            url, self._httpClient, self._reactor, allowPrivate=self._allowPrivateURLs
+            url, self._httpClient, self._reactor, allowPrivate=self.allowPrivateURLs
         )
         return d.addCallback(self.addTorrent, downloadDir)
 
