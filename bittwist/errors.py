@@ -348,8 +348,9 @@ class TorrentFetchError(BittwistError):
 
     @ivar url: the address asked for.
     @ivar reason: what went wrong.
-    @ivar kind: one of C{"url"} (the address itself is wrong), C{"status"}
-        (the server answered with an error), C{"size"}, C{"timeout"},
+    @ivar kind: one of C{"url"} (the address itself is wrong), C{"address"}
+        (its host is not public, see L{AddressRefused}), C{"status"} (the
+        server answered with an error), C{"size"}, C{"timeout"},
         C{"network"} or C{"metainfo"} (not a torrent).
     """
 
@@ -404,3 +405,53 @@ class DHTQueryError(BittwistError):
 
 
 
+
+
+# Fetches by URL
+
+__all__ += ["AddressRefused"]
+
+
+class AddressRefused(BittwistError):
+    """
+    A fetch was refused: the host of its address (or of a redirect) is, or
+    resolves to, an address that is not public (loopback, private,
+    link-local, ...), which a client of ours must not make bittwist reach.
+
+    @ivar host: the host named.
+    @ivar address: the address refused.
+    @ivar kind: what it is: C{"loopback"}, C{"private"}, C{"link-local"},
+        C{"multicast"}, C{"unspecified"} or C{"reserved"}.
+    """
+
+    def __init__(self, host: str, address: str, kind: str) -> None:
+        self.host = host
+        self.address = address
+        self.kind = kind
+        at = "" if address == host.strip("[]") else f" is at {address}, which"
+        article = "an" if kind[0] in "aeiou" else "a"
+        super().__init__(
+            f"{host}{at} is {article} {kind} address, not a public one; bittwist fetches torrents "
+            "from public addresses only, unless started with --allow-private-urls "
+            "(allowPrivateURLs=True when embedded)"
+        )
+
+
+# The web API
+
+__all__ += ["JsonBodyError"]
+
+
+class JsonBodyError(BittwistError):
+    """
+    The body of a web API request is not the JSON object asked for: too
+    long, not JSON, or not an object.
+
+    @ivar reason: what is wrong with it.
+    @ivar tooLarge: whether it is longer than the API reads (an HTTP 413).
+    """
+
+    def __init__(self, reason: str, tooLarge: bool = False) -> None:
+        self.reason = reason
+        self.tooLarge = tooLarge
+        super().__init__(reason)

@@ -1,17 +1,19 @@
 # -*- test-case-name: tests.test_fetch -*-
 """
 Fetch a C{.torrent} file from an C{http://} or C{https://} address, bounded
-in size and time.
+in size and time, from public addresses only unless told otherwise (see
+L{bittwist.addressguard}).
 """
 
-from typing import Any
+from typing import Any, Optional
 from urllib.parse import urlsplit
 
 from twisted.internet.defer import CancelledError, Deferred, fail, maybeDeferred
 from twisted.python.failure import Failure
 from twisted.web.client import Agent, HTTPConnectionPool
 
-from bittwist.errors import MetainfoError, TorrentFetchError
+from bittwist.addressguard import PublicEndpointFactory, checkHost
+from bittwist.errors import AddressRefused, MetainfoError, TorrentFetchError
 from bittwist.httpbody import BodyTooLarge, cancelAfter, readBoundedBody
 from bittwist.metainfo import Metainfo, parse
 
@@ -38,10 +40,13 @@ few thousand characters).
 """
 
 
-def _defaultClient(reactor: Any) -> Any:
+def _defaultClient(reactor: Any, allowPrivate: bool) -> Any:
     from treq.client import HTTPClient
 
-    return HTTPClient(Agent(reactor, pool=HTTPConnectionPool(reactor, persistent=False)))
+    pool = HTTPConnectionPool(reactor, persistent=False)
+    if allowPrivate:
+        return HTTPClient(Agent(reactor, pool=pool))
+    return HTTPClient(Agent.usingEndpointFactory(reactor, PublicEndpointFactory(reactor), pool=pool))
 
 
 def fetchTorrent(
@@ -50,6 +55,7 @@ def fetchTorrent(
     reactor: Any = None,
     maxSize: int = MAX_TORRENT_SIZE,
     timeout: float = FETCH_TIMEOUT,
+    allowPrivate: bool = False,
 ) -> Deferred[Metainfo]:
     """
     Fetch and parse the C{.torrent} at C{url}. Redirects are followed (by
@@ -57,11 +63,17 @@ def fetchTorrent(
 
     @param url: an C{http://} or C{https://} address.
     @param httpClient: a treq-like client (C{get(url)} giving a response
-        with C{code}, C{phrase}, C{length} and C{deliverBody}); a new treq
-        client without persistent connections by default.
+        with C{code}, C{phrase}, C{length} and C{deliverBody}); by default
+        a new treq client without persistent connections, which connects to
+        public addresses only (unless C{allowPrivate}), checked on the
+        resolved address of every connection, redirects included.  A
+        client given is used as it is: only the address of C{url} is
+        checked before it is asked.
     @param reactor: times the fetch out (the global one by default).
     @param maxSize: the most bytes read; past it the connection is closed.
     @param timeout: seconds the whole fetch may take.
+    @param allowPrivate: whether loopback, private and other non-public
+        addresses may be fetched from (kind C{"address"} otherwise).
     @return: fires with the parsed torrent, or fails with
         L{TorrentFetchError} and nothing else.
     """
@@ -83,8 +95,13 @@ def fetchTorrent(
                 shown, "only http:// and https:// addresses of .torrent files can be fetched", "url"
             )
         )
+    if not allowPrivate:
+        try:
+            checkHost(host)
+        except AddressRefused as e:
+            return fail(TorrentFetchError(shown, str(e), "address"))
     if httpClient is None:
-        httpClient = _defaultClient(reactor)
+        httpClient = _defaultClient(reactor, allowPrivate)
 
     def gotResponse(response: Any) -> Deferred[bytes]:
         if response.code != 200:
@@ -104,6 +121,9 @@ def fetchTorrent(
     def failed(failure: Failure) -> Failure:
         if failure.check(TorrentFetchError):
             return failure
+        refused = _refusal(failure)
+        if refused is not None:
+            return Failure(TorrentFetchError(shown, str(refused), "address"))
         if failure.check(BodyTooLarge):
             error = TorrentFetchError(
                 shown, f"the file is larger than {maxSize} bytes; that is no .torrent file", "size"
@@ -127,3 +147,17 @@ def fetchTorrent(
     d.addCallback(parsed)
     d.addErrback(failed)
     return d
+
+
+def _refusal(failure: Failure) -> Optional[AddressRefused]:
+    """
+    @return: the L{AddressRefused} that failed a fetch, if one did: as it
+        is, or among the reasons of the client's C{ResponseNeverReceived}
+        or C{RequestTransmissionFailed}.
+    """
+    if failure.check(AddressRefused):
+        return failure.value
+    for reason in getattr(failure.value, "reasons", ()):
+        if isinstance(reason, Failure) and reason.check(AddressRefused):
+            return reason.value
+    return None

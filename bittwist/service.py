@@ -4,42 +4,34 @@ L{BitTorrentService}: BitTorrent as a Twisted service, the point where an
 application embeds bittwist.
 """
 
-import dataclasses
 import os
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred, DeferredList, fail, succeed
-from twisted.internet.task import LoopingCall
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IStreamClientEndpoint, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from bittwist import events
 from bittwist import metainfo as _metainfo
-from bittwist.config import SessionConfig, TorrentConfig
+from bittwist.config import SessionConfig
 from bittwist.dht.node import DHTService
-from bittwist.errors import BittwistError, ListenError, StorageError, TorrentStopped, UsageError
+from bittwist.errors import BittwistError, ListenError, UsageError
 from bittwist.fetch import fetchTorrent
 from bittwist.magnet import MagnetLink, parseMagnet
+from bittwist.magnethandoff import MagnetHandOff
 from bittwist.metainfo import Metainfo
+from bittwist.persistence import SAVE_EVERY_PIECES, SAVE_INTERVAL, TorrentPersistence
 from bittwist.progress import ProgressLogger, formatRate, formatSize
 from bittwist.safetext import printable
 from bittwist.session import Session, StorageFactory
-from bittwist.state import (
-    StateFolder,
-    TorrentRecord,
-    describeRecords,
-    metainfoBytes,
-    missingData,
-    resumePlan,
-)
+from bittwist.settingscontrol import SettingsController
+from bittwist.state import StateFolder, TorrentRecord, metainfoBytes, resumePlan
 from bittwist.torrent import Torrent, TorrentState
-from bittwist.torrent.lifecycle import ACTIVE
 from bittwist.torrent.magnet import MagnetTorrent
 
-__all__ = ["BitTorrentService", "endpointDescription"]
+__all__ = ["BitTorrentService", "endpointDescription", "SAVE_INTERVAL", "SAVE_EVERY_PIECES"]
 
 
 def endpointDescription(text: str) -> str:
@@ -50,18 +42,6 @@ def endpointDescription(text: str) -> str:
     text = text.strip()
     return f"tcp:{text}" if text.isdigit() else text
 
-SAVE_INTERVAL = 30.0
-"""
-Seconds between saves of the state of a torrent that verified pieces since
-its last save.
-"""
-
-SAVE_EVERY_PIECES = 256
-"""
-A downloading torrent's state is also saved each time it verified this many
-more pieces.
-"""
-
 
 class BitTorrentService(MultiService):
     """
@@ -70,16 +50,20 @@ class BitTorrentService(MultiService):
     Add it to an application like any service; add torrents before or after
     it starts. It listens for peers on one endpoint shared by its torrents.
 
-    With a state folder (see L{bittwist.state}), it remembers its torrents:
-    each is saved when added, paused, resumed or completed, every
-    L{SAVE_INTERVAL} seconds and every L{SAVE_EVERY_PIECES} pieces while it
-    downloads, and when the service stops; when the service starts, every
-    torrent saved there is added again, paused ones paused, and those whose
-    files did not change since are not hashed again (fast resume).
+    With a state folder (see L{bittwist.state}), it remembers its torrents
+    (see L{TorrentPersistence}): each is saved when added, paused, resumed
+    or completed, every L{SAVE_INTERVAL} seconds and every
+    L{SAVE_EVERY_PIECES} pieces while it downloads, and when the service
+    stops; when the service starts, every torrent saved there is added
+    again, paused ones paused, and those whose files did not change since
+    are not hashed again (fast resume).  A magnet becomes a torrent through
+    L{MagnetHandOff}; settings change through L{SettingsController}.
 
     @ivar session: the torrents and their shared peer id and port.
     @ivar state: the state folder, or C{None}.
     @ivar dht: the L{DHTService}, or C{None}.
+    @ivar allowPrivateURLs: whether L{addTorrentFromURL} fetches from
+        non-public addresses too.
     """
 
     log = Logger()
@@ -96,6 +80,7 @@ class BitTorrentService(MultiService):
         storageFactory: Optional[StorageFactory] = None,
         endpointFactory: Optional[Callable[[str, int], IStreamClientEndpoint]] = None,
         dht: Optional[DHTService] = None,
+        allowPrivateURLs: bool = False,
     ) -> None:
         """
         @param endpoint: where to accept peers: an endpoint, its string
@@ -115,6 +100,9 @@ class BitTorrentService(MultiService):
             C{(host, port)} (TCP by default).
         @param dht: a DHT node to run as a child service and to find peers
             through (public torrents only), or C{None} for no DHT.
+        @param allowPrivateURLs: whether L{addTorrentFromURL} may fetch
+            from loopback, private and other non-public addresses (only
+            public ones by default, see L{bittwist.addressguard}).
         """
         super().__init__()
         if reactor is None:
@@ -126,6 +114,7 @@ class BitTorrentService(MultiService):
             endpoint = serverFromString(reactor, endpoint)
         self._endpoint = endpoint
         self._httpClient = httpClient
+        self.allowPrivateURLs = allowPrivateURLs
         self._listening: Optional[Deferred[Any]] = None
         self._listenWaiters: list[Deferred[int]] = []
         self._listenResult: Optional[Union[int, Failure]] = None
@@ -145,11 +134,12 @@ class BitTorrentService(MultiService):
         # failed to), so that none is started twice.
         self._ready = False
         self.state = None if stateDir is None else StateFolder(stateDir, reactor)
-        self._records: dict[bytes, TorrentRecord] = {}
-        self._ephemeral: set[bytes] = set()
-        self._unsaved: dict[bytes, int] = {}
-        self._saver = LoopingCall(self._savePeriodically)
-        self._saver.clock = reactor
+        self._persistence = TorrentPersistence(self.state, self.session, reactor)
+        self._settings = SettingsController(self.session, self.state)
+        self._handOff = MagnetHandOff(
+            self.session,
+            lambda data, downloadDir, announce: self.addTorrent(data, downloadDir, announce=announce),
+        )
         if progressInterval:
             ProgressLogger(
                 lambda: self.session.torrents.values(), reactor, progressInterval
@@ -203,7 +193,7 @@ class BitTorrentService(MultiService):
             # Added again without peers: keep those the user gave before.
             peers = saved.peers
         added = self.session.addTorrent(
-            torrent, downloadDir, peers=peers, config=self._torrentConfig(announce)
+            torrent, downloadDir, peers=peers, config=self._settings.torrentConfig(announce)
         )
         record = TorrentRecord(
             metainfo=torrent,
@@ -213,16 +203,14 @@ class BitTorrentService(MultiService):
             peers=peers,
             announce=announce,
         )
-        if not remember:
-            self._ephemeral.add(torrent.infoHash)
-        elif self.state is not None:
+        if remember and self.state is not None:
             if not data:
                 record.torrentData = metainfoBytes(torrent)
             if saved is not None and saved.downloadDir == downloadDir:
                 record.paused = saved.paused
                 record.addedAt = saved.addedAt
                 record.resume = saved.resume
-        self._track(added, record)
+        self._persistence.track(added, record, remember=remember)
         if self._ready:
             self._startTorrent(added)
         return added
@@ -254,37 +242,11 @@ class BitTorrentService(MultiService):
         if isinstance(link, str):
             link = parseMagnet(link)
         downloadDir = os.path.abspath(downloadDir)
-        magnet = self.session.addMagnet(link, peers, config=self._torrentConfig(announce))
-        d = magnet.whenMetadata()
-        d.addCallback(self._metadataFetched, magnet, downloadDir, announce)
-        # Removed or stopped before its metadata came: nothing to do.
-        d.addErrback(lambda failure: failure.trap(TorrentStopped) and None)
+        magnet = self.session.addMagnet(link, peers, config=self._settings.torrentConfig(announce))
+        self._handOff.watch(magnet, downloadDir, announce)
         if self._ready:
             magnet.start()
         return magnet
-
-    def _metadataFetched(
-        self, data: bytes, magnet: MagnetTorrent, downloadDir: str, announce: bool
-    ) -> None:
-        addresses = magnet.knownAddresses()
-        self.session.replaceMagnet(magnet)
-        try:
-            torrent = self.addTorrent(data, downloadDir, announce=announce)
-        except BittwistError as e:
-            # The metadata matched the info hash, so it is what the link
-            # names; a torrent we cannot take (too big, paths refused) is
-            # the user's to know about.
-            self.log.error("{name}: {error}", name=magnet.name, error=str(e))
-            magnet.stop()
-            return
-        for source, group in addresses:
-            torrent.addPeers(group, source)
-        magnet.replacedBy(torrent)
-        magnet.stop()
-        self.log.info(
-            "{name}: metadata received from peers; the torrent is saved and downloads",
-            name=torrent.metainfo.name,
-        )
 
     def addTorrentFromURL(
         self, url: str, downloadDir: Union[str, os.PathLike[str]]
@@ -294,14 +256,23 @@ class BitTorrentService(MultiService):
         (bounded in size and time, see L{bittwist.fetch}) and add it like
         L{addTorrent}.
 
+        Only public addresses are fetched from, checked at each connection
+        (redirects included) on the address connected to, unless the
+        service was made with C{allowPrivateURLs}; an C{httpClient} given
+        to the service is used as it is, with only C{url}'s own host
+        checked.
+
         @param url: the address of the C{.torrent} file.
         @param downloadDir: the folder its files go in.
         @return: fires with the torrent, or fails with
-            L{bittwist.errors.TorrentFetchError} if it cannot be fetched or
-            is no torrent, or L{bittwist.errors.UsageError} if it is already
+            L{bittwist.errors.TorrentFetchError} if it cannot be fetched, is
+            no torrent, or is at an address refused (its C{kind} is then
+            C{"address"}), or L{bittwist.errors.UsageError} if it is already
             added.
         """
-        d = fetchTorrent(url, self._httpClient, self._reactor)
+        d = fetchTorrent(
+            url, self._httpClient, self._reactor, allowPrivate=self.allowPrivateURLs
+        )
         return d.addCallback(self.addTorrent, downloadDir)
 
     def removeTorrent(self, infoHash: bytes, deleteData: bool = False) -> Deferred[None]:
@@ -315,13 +286,7 @@ class BitTorrentService(MultiService):
         """
         torrent = self.session.torrents.get(infoHash)
         d = self.session.removeTorrent(infoHash, deleteData)
-        if torrent is not None:
-            torrent.removeObserver(self._observe)
-        self._records.pop(infoHash, None)
-        self._unsaved.pop(infoHash, None)
-        if self.state is None:
-            return d
-        forgotten = self.state.remove(infoHash)
+        forgotten = self._persistence.forget(infoHash, torrent)
 
         def afterForgotten(result: object) -> Deferred[None]:
             return forgotten.addCallback(lambda _: result)
@@ -337,10 +302,7 @@ class BitTorrentService(MultiService):
         @return: fires when the trackers have been told; never fails.
         """
         torrent = self._lookup(infoHash)
-        record = self._records[infoHash]
-        if not record.paused:
-            record.paused = True
-            self._save(torrent)
+        self._persistence.setPaused(torrent, True)
         return torrent.pause()
 
     def setSequential(self, infoHash: bytes, sequential: bool) -> None:
@@ -367,9 +329,7 @@ class BitTorrentService(MultiService):
         if "filePriorities" in options:
             # Saved as JSON: a list.
             options["filePriorities"] = list(torrent.config.filePriorities)
-        record = self._records[infoHash]
-        record.options = {**record.options, **options}
-        self._save(torrent)
+        self._persistence.setOptions(torrent, options)
 
     def setFilePriorities(self, infoHash: bytes, priorities: Sequence[int]) -> None:
         """
@@ -392,53 +352,7 @@ class BitTorrentService(MultiService):
 
         @raise bittwist.errors.UsageError: for a negative rate.
         """
-        changes = {
-            name: value
-            for name, value in (("maxUploadRate", maxUploadRate), ("maxDownloadRate", maxDownloadRate))
-            if value is not None
-        }
-        config = self._setSessionLimits(changes)
-        if self.state is not None:
-            self.state.saveSettings(
-                {"maxUploadRate": config.maxUploadRate, "maxDownloadRate": config.maxDownloadRate}
-            )
-
-    def _applySavedLimits(self, settings: dict[str, int]) -> None:
-        """
-        Take the rate limits last set while running (the page, the API),
-        except where this start was given a limit of its own (a
-        C{--max-*-rate} option wins).
-        """
-        config = self.session.config
-        changes = {name: value for name, value in settings.items() if not getattr(config, name)}
-        if changes:
-            self._setSessionLimits(changes)
-
-    def _setSessionLimits(self, changes: dict[str, int]) -> SessionConfig:
-        """
-        Put C{changes} (C{maxUploadRate}, C{maxDownloadRate}) in the
-        session's config and apply its rate limits now.
-
-        @return: the session's new config.
-        @raise bittwist.errors.UsageError: for a negative rate.
-        """
-        config = dataclasses.replace(self.session.config, **changes)
-        self.session.config = config
-        self.session.uploadLimit.setRate(config.maxUploadRate)
-        self.session.downloadLimit.setRate(config.maxDownloadRate)
-        return config
-
-    def _recordConfig(self, record: TorrentRecord) -> TorrentConfig:
-        """
-        @return: the config of a remembered torrent: the session's, with the
-            record's own options; a record whose options the config refuses
-            (saved by a version with other bounds) gets the session's.
-        """
-        config = self._torrentConfig(record.announce)
-        try:
-            return dataclasses.replace(config, **record.options)
-        except (UsageError, TypeError):
-            return config
+        self._settings.setRateLimits(maxUploadRate, maxDownloadRate)
 
     def resumeTorrent(self, infoHash: bytes) -> None:
         """
@@ -447,76 +361,14 @@ class BitTorrentService(MultiService):
         @raise bittwist.errors.UsageError: if there is no such torrent.
         """
         torrent = self._lookup(infoHash)
-        record = self._records[infoHash]
-        if record.paused:
-            record.paused = False
-            self._save(torrent)
+        self._persistence.setPaused(torrent, False)
         torrent.resume()
-
-    def _torrentConfig(self, announce: bool) -> TorrentConfig:
-        return dataclasses.replace(self.session.config.torrent, announce=announce)
 
     def _lookup(self, infoHash: bytes) -> Torrent:
         torrent = self.session.torrents.get(infoHash)
-        if torrent is None or infoHash not in self._records:
+        if torrent is None or self._persistence.record(infoHash) is None:
             raise UsageError(f"no torrent with info hash {infoHash.hex()} in this service")
         return torrent
-
-    # Remembering torrents.
-
-    def _track(self, torrent: Torrent, record: TorrentRecord, save: bool = True) -> None:
-        self._records[torrent.infoHash] = record
-        self._unsaved[torrent.infoHash] = 0
-        torrent.addObserver(self._observe)
-        if save:
-            self._save(torrent)
-
-    def _observe(self, event: events.TorrentEvent) -> None:
-        """
-        Save a torrent's state when it changes in a way worth remembering;
-        this also catches L{Torrent.pause} and L{Torrent.resume} called
-        directly.
-        """
-        torrent = event.torrent
-        record = self._records.get(torrent.infoHash)
-        if record is None:
-            return
-        if isinstance(event, events.PieceVerified):
-            self._unsaved[torrent.infoHash] += 1
-            if self._unsaved[torrent.infoHash] >= SAVE_EVERY_PIECES:
-                self._save(torrent)
-        elif isinstance(event, events.Completed):
-            self._save(torrent)
-        elif isinstance(event, events.StateChanged):
-            if event.state is TorrentState.PAUSED and not record.paused:
-                record.paused = True
-                self._save(torrent)
-            elif event.state in ACTIVE and record.paused:
-                record.paused = False
-                self._save(torrent)
-
-    def _save(self, torrent: Torrent) -> Deferred[None]:
-        """
-        Save a torrent's state, with its verified pieces once it has been
-        checked.
-        """
-        if self.state is None or torrent.infoHash in self._ephemeral:
-            return succeed(None)
-        record = self._records[torrent.infoHash]
-        self._unsaved[torrent.infoHash] = 0
-        pieces = torrent.verifiedPieces()
-
-        def saved(resume: Any) -> None:
-            if resume is not None:
-                record.resume = resume
-
-        return self.state.save(record, pieces).addCallback(saved)
-
-    def _savePeriodically(self) -> None:
-        for infoHash, count in list(self._unsaved.items()):
-            torrent = self.session.torrents.get(infoHash)
-            if count and torrent is not None:
-                self._save(torrent)
 
     def _startTorrent(self, torrent: Torrent) -> None:
         if isinstance(torrent, MagnetTorrent):
@@ -527,7 +379,7 @@ class BitTorrentService(MultiService):
             # user to resume or remove it.
             return
         started = self._reactor.seconds()
-        record = self._records.get(torrent.infoHash)
+        record = self._persistence.record(torrent.infoHash)
         plan = None
         if record is not None and self.state is not None:
             plan = resumePlan(torrent.metainfo, record.downloadDir, record.resume)
@@ -589,42 +441,15 @@ class BitTorrentService(MultiService):
         if self.state is not None:
             self.state.open()
         super().startService()
-        if self.state is not None:
-            self._applySavedLimits(self.state.readSettings())
-            resumed = []
-            for record in self.state.records():
-                if record.infoHash in self.session.torrents:
-                    continue
-                try:
-                    torrent = self.session.addTorrent(
-                        record.metainfo,
-                        record.downloadDir,
-                        peers=record.peers,
-                        config=self._recordConfig(record),
-                    )
-                except BittwistError as e:
-                    self.log.error(
-                        "Cannot add {name} again from the state folder {path}: {error}",
-                        name=printable(record.metainfo.name),
-                        path=self.state.path,
-                        error=str(e),
-                    )
-                    continue
-                self._track(torrent, record, save=False)
-                resumed.append(record)
-                problem = missingData(record)
-                if problem is not None:
-                    # Downloading again into a recreated folder would hide
-                    # the loss: wait for the user to restore or remove it.
-                    torrent.fail(StorageError(problem, record.downloadDir))
-            if resumed:
-                self.log.info(
-                    "Resumed {count} torrents from {path}: {names}",
-                    count=len(resumed),
-                    path=self.state.path,
-                    names=describeRecords(resumed),
-                )
-            self._saver.start(SAVE_INTERVAL, now=False)
+        self._settings.applySaved()
+        self._persistence.restore(
+            lambda record: self.session.addTorrent(
+                record.metainfo,
+                record.downloadDir,
+                peers=record.peers,
+                config=self._settings.recordConfig(record),
+            )
+        )
 
         def listening(port: Any) -> None:
             self._listened(self.session.port)
@@ -673,21 +498,9 @@ class BitTorrentService(MultiService):
         self._listenResult = None
         if self._listening is not None:
             self._listening.cancel()
-        if self._saver.running:
-            self._saver.stop()
+        self._persistence.stop()
         # Wait for the children too (the web page's port, for one).
         d = DeferredList([children, self.session.stop()], consumeErrors=True)
         d.addCallback(lambda _: None)
-        state = self.state
-        if state is None:
-            return d
-
-        def saveAll(_: object) -> Deferred[None]:
-            # Now that storage is closed, the files' times cover every piece.
-            for infoHash in self._records:
-                torrent = self.session.torrents.get(infoHash)
-                if torrent is not None:
-                    self._save(torrent)
-            return state.whenIdle().addCallback(lambda _: state.close())
-
-        return d.addCallback(saveAll)
+        # Now that storage is closed, the files' times cover every piece.
+        return d.addCallback(lambda _: self._persistence.saveAll(self.session.torrents.values()))

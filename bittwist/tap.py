@@ -79,6 +79,12 @@ class Options(OneLineUsageErrors, usage.Options):
             "when logging to standard output.",
         ],
         ["no-dht", None, "Do not run a DHT node: find peers through trackers and --peer only."],
+        [
+            "allow-private-urls",
+            None,
+            "Let the web page add torrents by URL from loopback and private addresses "
+            "(your own network), not only public ones.",
+        ],
     ]
     optParameters = [
         ["torrent", "t", None, "The .torrent file to download."],
@@ -329,6 +335,7 @@ def makeService(options: Options) -> IService:
         # The progress line says it all on a terminal.
         progressInterval=None if line is not None else 5.0,
         dht=None if demoOnly else _dht(options, stateDir),
+        allowPrivateURLs=bool(options["allow-private-urls"]),
     )
     assert service.state is not None
     try:

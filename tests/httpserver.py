@@ -97,6 +97,7 @@ class TorrentFileServer:
     Serves, on 127.0.0.1:
       - C{/<name>.torrent}: each torrent given to L{add};
       - C{/redirect/<name>.torrent}: a redirect to it;
+      - each redirect given to L{addRedirect};
       - C{/page.html}: a web page, not a torrent;
       - C{/huge.torrent}: announces 1 GiB, sends 100 bytes, never ends;
       - C{/endless.torrent}: a body without a length that never ends;
@@ -129,6 +130,15 @@ class TorrentFileServer:
         """
         self._root.putChild(name.encode("ascii"), _Bytes(data))
         self._redirects.putChild(name.encode("ascii"), Redirect(f"/{name}".encode("ascii")))
+        return f"{self.base}/{name}"
+
+    def addRedirect(self, name: str, location: str) -> str:
+        """
+        Serve C{/<name>} as a redirect to C{location}, any address.
+
+        @return: its address.
+        """
+        self._root.putChild(name.encode("ascii"), Redirect(location.encode("ascii")))
         return f"{self.base}/{name}"
 
     def start(self) -> str:

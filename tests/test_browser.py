@@ -279,7 +279,10 @@ class BrowserTests(TestCase):
         self.addCleanup(seeder.stop)
 
         self.downloadDir = os.path.join(self.folder, "downloads")
-        self.service = BitTorrentService("tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None)
+        # The page adds a torrent by URL from a server on 127.0.0.1.
+        self.service = BitTorrentService(
+            "tcp:0:interface=127.0.0.1", reactor=reactor, progressInterval=None, allowPrivateURLs=True
+        )
         self.service.session.downloadLimit.setRate(WAITING_RATE)
         self.web = WebService("tcp:0:interface=127.0.0.1", self.service, self.downloadDir, reactor, interval=0.25)
         self.web.setServiceParent(self.service)
@@ -450,9 +453,10 @@ class BrowserTests(TestCase):
     def test_peersAndTrackers(self) -> Any:
         """
         The detail of a torrent shows its peers with their client and
-        source, its files, and its trackers with their status; "Announce
-        now" asks the tracker again; its options and limits, and the
-        session's limits, are set from their controls.
+        source, its files, and its trackers with their status (the files
+        and trackers, folded at first, are asked for only once unfolded);
+        "Announce now" asks the tracker again; its options and limits, and
+        the session's limits, are set from their controls.
         """
         return self.detailAndControls(width=1280, height=860, mobile=False)
 
@@ -488,6 +492,20 @@ class BrowserTests(TestCase):
         )
         self.assertTrue(peer[1].startswith("libtorrent"), peer)
         self.assertEqual(peer[2], "manual")
+
+        # Folded, the files and trackers are not asked for, while the
+        # peers (open) are, every update; opened, they are.
+        yield page.evaluate(
+            "window.asked = []; const fetchBefore = window.fetch;"
+            " window.fetch = (url, options) => { window.asked.push(String(url)); return fetchBefore(url, options); }"
+        )
+        asked = yield page.waitFor(
+            "window.asked.filter(u => u.endsWith('/peers')).length >= 3 && window.asked",
+            what="three updates of the peers",
+        )
+        self.assertEqual([u for u in asked if u.endswith(("/files", "/trackers"))], [], asked)
+        yield page.evaluate("document.getElementById('files-panel').open = true")
+        yield page.waitFor("window.asked.some(u => u.endsWith('/files'))", what="the files asked for")
 
         # Its files, with their progress.
         fileRow = yield page.waitFor(
@@ -544,6 +562,7 @@ class BrowserTests(TestCase):
         # The tracked torrent: one tracker, working.
         trackedHash = tracked.infoHash.hex()
         yield page.evaluate(rowExpression(trackedHash, ".name", "click()"))
+        yield page.evaluate("document.getElementById('trackers-panel').open = true")
         cells = yield page.waitFor(
             "(() => { const r = document.querySelector('#tracker-rows tr');"
             " return r && r.cells[2].textContent === 'working' && [...r.cells].map(c => c.textContent); })()",
@@ -706,6 +725,7 @@ class SmallScreenTests(TestCase):
             yield page.waitFor("document.readyState === 'complete'", what="the page to load")
             yield page.waitFor(rowExpression(infoHash, ".name"), what="the torrent's row")
             yield page.evaluate(rowExpression(infoHash, ".name", "click()"))
+            yield page.evaluate("document.getElementById('files-panel').open = true")
             menus = yield page.waitFor(
                 "(() => { const m = [...document.querySelectorAll('#file-rows select')];"
                 " return m.length === 3 && m.map(e => [e.value, e.getBoundingClientRect().width > 0]); })()",

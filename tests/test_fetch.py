@@ -5,7 +5,7 @@ against a real C{twisted.web} server on 127.0.0.1.
 """
 
 import os
-from typing import Any
+from typing import Any, Optional
 
 from treq.client import HTTPClient
 from twisted.internet import reactor
@@ -15,6 +15,7 @@ from twisted.internet.task import Clock, deferLater
 from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
 
+from bittwist.addressguard import PublicEndpointFactory
 from bittwist.errors import TorrentFetchError, UsageError
 from bittwist.fetch import fetchTorrent
 from bittwist.metainfo import createTorrent
@@ -56,6 +57,7 @@ class FetchTests(TestCase):
 
     @inlineCallbacks
     def assertFetchError(self, url: str, kind: str, text: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("allowPrivate", True)
         error = yield self.assertFailure(fetchTorrent(url, self.client, **kwargs), TorrentFetchError)
         self.assertEqual(error.kind, kind, str(error))
         self.assertIn(text, str(error))
@@ -67,7 +69,7 @@ class FetchTests(TestCase):
         A C{.torrent} served over HTTP is fetched and parsed; its info hash
         is that of the file served.
         """
-        metainfo = yield fetchTorrent(self.url, self.client)
+        metainfo = yield fetchTorrent(self.url, self.client, allowPrivate=True)
         self.assertEqual(metainfo.name, "fetched.bin")
         self.assertIn(metainfo.infoBytes, self.data)
 
@@ -76,7 +78,7 @@ class FetchTests(TestCase):
         """
         A redirect to the C{.torrent} is followed.
         """
-        metainfo = yield fetchTorrent(self.base + "/redirect/good.torrent", self.client)
+        metainfo = yield fetchTorrent(self.base + "/redirect/good.torrent", self.client, allowPrivate=True)
         self.assertEqual(metainfo.name, "fetched.bin")
 
     @inlineCallbacks
@@ -121,7 +123,9 @@ class FetchTests(TestCase):
         L{TorrentFetchError} saying so; the connection is closed.
         """
         clock = Clock()
-        d = fetchTorrent(self.base + "/silent.torrent", self.client, reactor=clock, timeout=30)
+        d = fetchTorrent(
+            self.base + "/silent.torrent", self.client, reactor=clock, timeout=30, allowPrivate=True
+        )
         while not self.server.silent.asked:
             yield deferLater(reactor, 0.01, lambda: None)
         self.assertNoResult(d)
@@ -152,6 +156,65 @@ class FetchTests(TestCase):
         yield self.assertFetchError(url, "network", "could not fetch it")
 
 
+class PublicOnlyFetchTests(TestCase):
+    """
+    L{fetchTorrent} from public addresses only, against a real server on
+    127.0.0.1.
+    """
+
+    timeout = 20
+
+    def setUp(self) -> None:
+        self.server = TorrentFileServer(reactor)
+        self.server.start()
+        self.addCleanup(self.server.stop)
+        self.url = self.server.add("good.torrent", torrentBytes(self))
+
+    @inlineCallbacks
+    def test_loopbackRefused(self) -> Any:
+        """
+        By default a loopback address is not fetched from: the error, of
+        kind C{"address"}, says why and how to allow it.
+        """
+        for client in (None, nonPersistentClient()):
+            failure = yield self.assertFailure(fetchTorrent(self.url, client), TorrentFetchError)
+            self.assertEqual(failure.kind, "address")
+            self.assertIn("127.0.0.1 is a loopback address", str(failure))
+            self.assertIn("--allow-private-urls", str(failure))
+
+    @inlineCallbacks
+    def test_allowed(self) -> Any:
+        """
+        With C{allowPrivate}, the default client fetches from the loopback.
+        """
+        metainfo = yield fetchTorrent(self.url, allowPrivate=True)
+        self.assertEqual(metainfo.name, "fetched.bin")
+
+    @inlineCallbacks
+    def test_redirectChecked(self) -> Any:
+        """
+        A redirect is a new connection, checked like the first: a client
+        whose line puts 127.0.0.2 beyond the public (and 127.0.0.1 within)
+        follows a redirect there into an C{"address"} error, without
+        connecting.
+        """
+
+        def kindOf(address: str) -> Optional[str]:
+            return "loopback" if address == "127.0.0.2" else None
+
+        port = self.url.rsplit(":", 1)[1].split("/")[0]
+        url = self.server.addRedirect("away.torrent", f"http://127.0.0.2:{port}/good.torrent")
+        agent = Agent.usingEndpointFactory(
+            reactor, PublicEndpointFactory(reactor, kindOf=kindOf),
+            pool=HTTPConnectionPool(reactor, persistent=False),
+        )
+        failure = yield self.assertFailure(
+            fetchTorrent(url, HTTPClient(agent), allowPrivate=True), TorrentFetchError
+        )
+        self.assertEqual(failure.kind, "address")
+        self.assertIn("127.0.0.2 is a loopback address", str(failure))
+
+
 class ServiceFetchTests(TestCase):
     """
     Tests for L{BitTorrentService.addTorrentFromURL}.
@@ -164,9 +227,10 @@ class ServiceFetchTests(TestCase):
         self.server.start()
         self.addCleanup(self.server.stop)
         self.storageFactory = MemoryStorageFactory()
+        # The server is on 127.0.0.1.
         self.service = BitTorrentService(
             "tcp:6881", reactor=Clock(), httpClient=nonPersistentClient(), progressInterval=None,
-            storageFactory=self.storageFactory,
+            storageFactory=self.storageFactory, allowPrivateURLs=True,
         )
 
     @inlineCallbacks
@@ -180,6 +244,20 @@ class ServiceFetchTests(TestCase):
         self.assertEqual(torrent.metainfo.name, "fetched.bin")
         self.assertIs(self.service.session.torrents[torrent.infoHash], torrent)
         self.assertEqual(self.storageFactory.made[-1][1], os.path.abspath("downloads"))
+
+    @inlineCallbacks
+    def test_privateRefusedByDefault(self) -> Any:
+        """
+        A service made without C{allowPrivateURLs} does not fetch from the
+        loopback; nothing is added.
+        """
+        service = BitTorrentService(
+            "tcp:6881", reactor=reactor, progressInterval=None, storageFactory=self.storageFactory
+        )
+        url = self.server.add("good.torrent", torrentBytes(self))
+        failure = yield self.assertFailure(service.addTorrentFromURL(url, "downloads"), TorrentFetchError)
+        self.assertEqual(failure.kind, "address")
+        self.assertEqual(service.session.torrents, {})
 
     @inlineCallbacks
     def test_alreadyAdded(self) -> Any:

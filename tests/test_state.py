@@ -20,7 +20,6 @@ from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import LogLevel, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
-from bittwist import state
 from bittwist.bitfield import Bitfield
 from bittwist.errors import BittwistError, StateFolderError, StateFolderLocked
 from bittwist.metainfo import createTorrent, parse
@@ -36,6 +35,18 @@ from bittwist.state import (
     resumePlan,
     stampFiles,
 )
+from bittwist.state import folder as stateFolder
+from bittwist.state.files import DamagedFile, temporaryFile
+from bittwist.state.lock import LOCK_NAME
+from bittwist.state.records import (
+    STATE_SIZE_RATIO,
+    STATE_SIZE_SLACK,
+    decodeRecord,
+    encodeRecord,
+    stateSizeLimit,
+)
+from bittwist.state.resume import dataFiles
+from bittwist.state.settings import MAX_SETTINGS_SIZE, SETTINGS_NAME
 
 PIECE = 16384
 
@@ -380,11 +391,11 @@ class StateFolderTests(SynchronousTestCase):
     @given(st.binary(max_size=300))
     def test_anyBytes(self, data: bytes) -> None:
         """
-        Any bytes as a C{.json}: a record or L{state._Damaged}, nothing else.
+        Any bytes as a C{.json}: a record or L{DamagedFile}, nothing else.
         """
         try:
-            state._decodeRecord(data, self.metainfo, self.data)
-        except state._Damaged:
+            decodeRecord(data, self.metainfo, self.data)
+        except DamagedFile:
             pass
 
     @settings(max_examples=200, deadline=None)
@@ -405,7 +416,7 @@ class StateFolderTests(SynchronousTestCase):
     def test_anyFields(self, changes: dict) -> None:
         """
         A valid document with any fields changed to any JSON values: a
-        record or L{state._Damaged}, nothing else.
+        record or L{DamagedFile}, nothing else.
         """
         document = {
             "version": 1, "infoHash": self.metainfo.infoHash.hex(), "downloadDir": "/x",
@@ -413,8 +424,8 @@ class StateFolderTests(SynchronousTestCase):
         }
         document.update(changes)
         try:
-            state._decodeRecord(json.dumps(document).encode(), self.metainfo, self.data)
-        except state._Damaged:
+            decodeRecord(json.dumps(document).encode(), self.metainfo, self.data)
+        except DamagedFile:
             pass
 
 
@@ -454,14 +465,14 @@ def temporaryFor(path: str) -> str:
 
     @return: its path.
     """
-    fd, temporary = state._temporaryFile(path)
+    fd, temporary = temporaryFile(path)
     os.write(fd, b"half")
     os.close(fd)
     return temporary
 
 
 def readLock(folder: str) -> bytes:
-    with open(os.path.join(folder, state.LOCK_NAME), "rb") as f:
+    with open(os.path.join(folder, LOCK_NAME), "rb") as f:
         return f.read()
 
 
@@ -519,7 +530,8 @@ class LockTests(SynchronousTestCase):
         A lock file not holding a pid gives a message without one.
         """
         folder = self.openFolder()
-        os.ftruncate(folder._lockFd, 0)
+        self.assertTrue(folder.isOpen)
+        os.truncate(os.path.join(self.path, LOCK_NAME), 0)
         error = self.assertRaises(StateFolderLocked, StateFolder(self.path, Clock()).open)
         self.assertIsNone(error.pid)
         self.assertIn("(pid unknown)", str(error))
@@ -603,7 +615,7 @@ class LockTests(SynchronousTestCase):
         target = os.path.abspath(self.mktemp())
         with open(target, "w") as f:
             f.write("precious")
-        os.symlink(target, os.path.join(self.path, state.LOCK_NAME))
+        os.symlink(target, os.path.join(self.path, LOCK_NAME))
         self.assertRaises(StateFolderError, StateFolder(self.path, Clock()).open)
         with open(target) as f:
             self.assertEqual(f.read(), "precious")
@@ -721,7 +733,7 @@ class MissingDataTests(SynchronousTestCase):
         """
         shutil.rmtree(self.root)
         self.assertIsNone(missingData(self.record(resume=False)))
-        nothing = tuple(FileStamp(e.path, None, None) for e in state._dataFiles(self.metainfo))
+        nothing = tuple(FileStamp(e.path, None, None) for e in dataFiles(self.metainfo))
         self.assertIsNone(missingData(self.record([], nothing)))
         os.makedirs(self.root)
         self.assertIsNone(missingData(self.record([], nothing)))
@@ -887,7 +899,7 @@ class BoundedReadTests(SynchronousTestCase):
         """
         A C{.json} bigger than its C{.torrent} can explain is not parsed.
         """
-        limit = state.STATE_SIZE_SLACK + state.STATE_SIZE_RATIO * len(self.data)
+        limit = STATE_SIZE_SLACK + STATE_SIZE_RATIO * len(self.data)
         self.write(self.jsonPath, b" " * (limit + 1))
         self.assertSkipped(f"over {limit} bytes")
 
@@ -905,13 +917,13 @@ class BoundedReadTests(SynchronousTestCase):
         data = createTorrent(folder, pieceLength=PIECE)
         metainfo = parse(data)
         stamps = tuple(
-            FileStamp(e.path, 2**40, 2**61) for e in state._dataFiles(metainfo)
+            FileStamp(e.path, 2**40, 2**61) for e in dataFiles(metainfo)
         )
         record = TorrentRecord(
             metainfo, data, "/" + name * 50, peers=(("127.0.0.1", 1),) * 1000,
             resume=ResumeData(Bitfield(metainfo.numPieces, [0]), stamps),
         )
-        self.assertLess(len(state._encodeRecord(record)) * 2, state._stateSizeLimit(data))
+        self.assertLess(len(encodeRecord(record)) * 2, stateSizeLimit(data))
 
     def test_fifo(self) -> None:
         """
@@ -939,7 +951,7 @@ class BoundedReadTests(SynchronousTestCase):
         def broken(*args: object) -> None:
             raise TypeError("a bug")
 
-        self.patch(state, "_decodeRecord", broken)
+        self.patch(stateFolder, "readRecord", broken)
         self.assertEqual(self.folder.records(), [])
         self.assertEqual(len(self.flushLoggedErrors(TypeError)), 1)
 
@@ -971,7 +983,7 @@ class BoundedReadTests(SynchronousTestCase):
         short are skipped and logged; a valid record with bytes changed is
         skipped and logged, or loads if still valid: nothing else.
         """
-        valid = state._encodeRecord(
+        valid = encodeRecord(
             makeRecord(self.data, self.root, resume=ResumeData(
                 Bitfield(self.metainfo.numPieces, [1]), stampFiles(self.metainfo, self.root)
             ))
@@ -997,3 +1009,69 @@ class BoundedReadTests(SynchronousTestCase):
         logged, nothing else.
         """
         self.checkSkipped(self.torrentPath, content)
+
+
+class SettingsTests(SynchronousTestCase):
+    """
+    Tests for L{StateFolder.saveSettings} and L{StateFolder.readSettings}.
+    """
+
+    def setUp(self) -> None:
+        self.path = os.path.abspath(self.mktemp())
+        self.folder = StateFolder(self.path, Clock())
+        self.settingsPath = os.path.join(self.path, SETTINGS_NAME)
+        self.log = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+
+    def errors(self) -> list[dict]:
+        return [e for e in self.log if e["log_level"] in (LogLevel.error, LogLevel.critical)]
+
+    def test_roundTrip(self) -> None:
+        """
+        Settings saved are read back.
+        """
+        settings = {"maxUploadRate": 1000, "maxDownloadRate": 0}
+        self.successResultOf(self.folder.saveSettings(settings))
+        self.assertEqual(self.folder.readSettings(), settings)
+
+    def test_missing(self) -> None:
+        """
+        No settings file is no settings, and no error.
+        """
+        self.assertEqual(self.folder.readSettings(), {})
+        self.assertEqual(self.errors(), [])
+
+    def test_fifo(self) -> None:
+        """
+        A FIFO in place of the settings file is ignored at once, not read
+        (reading it would block the start until something wrote to it).
+        """
+        os.makedirs(self.path)
+        os.mkfifo(self.settingsPath)
+        self.assertEqual(self.folder.readSettings(), {})
+        [error] = self.errors()
+        self.assertIn("not a regular file", error["error"])
+
+    def test_huge(self) -> None:
+        """
+        A settings file over L{MAX_SETTINGS_SIZE} is ignored as damaged,
+        however big, after reading one byte past the bound.
+        """
+        os.makedirs(self.path)
+        with open(self.settingsPath, "wb") as f:
+            f.truncate(2**40)
+        self.assertEqual(self.folder.readSettings(), {})
+        [error] = self.errors()
+        self.assertIn(f"over {MAX_SETTINGS_SIZE} bytes", error["error"])
+
+    def test_damaged(self) -> None:
+        """
+        A settings file that is not an object of known rates is ignored,
+        the error naming the file.
+        """
+        os.makedirs(self.path)
+        for data in (b"[1]", b"{nope", b'{"maxUploadRate": -1}', b'{"colour": 1}'):
+            with open(self.settingsPath, "wb") as f:
+                f.write(data)
+            self.assertEqual(self.folder.readSettings(), {}, data)
+        self.assertEqual(len(self.errors()), 4)
+        self.assertEqual({e["path"] for e in self.errors()}, {self.settingsPath})

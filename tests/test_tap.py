@@ -159,6 +159,21 @@ class OptionsTests(SynchronousTestCase):
         for torrent in service.session.torrents.values():
             self.successResultOf(torrent.storage.close())
 
+    def test_allowPrivateURLs(self) -> None:
+        """
+        Adding by URL fetches from public addresses only, unless
+        C{--allow-private-urls} is given.
+        """
+        for extra, allowed in (((), False), (("--allow-private-urls",), True)):
+            options = self.parse(
+                "--torrent", self.torrentPath, "--port", "tcp:0", "--no-dht", *extra,
+                "--state-dir", os.path.abspath(self.mktemp()), "-d", os.path.abspath(self.mktemp()),
+            )
+            service = tap.makeService(options)
+            self.assertIs(service.allowPrivateURLs, allowed)
+            for torrent in service.session.torrents.values():
+                self.successResultOf(torrent.storage.close())
+
     def test_magnet(self) -> None:
         """
         C{--magnet} reads the link and C{makeService} adds it as a magnet

@@ -4,12 +4,16 @@ Tests for L{bittwist.watchdir}, on a L{Clock}, with real files.
 """
 
 import os
+from typing import Any
 
 from twisted.application.service import IService
+from twisted.internet.interfaces import IReactorThreads
 from twisted.internet.task import Clock
 from twisted.internet.testing import EventLoggingObserver, MemoryReactorClock
 from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.python.failure import Failure
+from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from bittwist.errors import UsageError
@@ -30,18 +34,17 @@ class RecordingService:
     Adds torrents as L{BitTorrentService.addTorrent} does, remembering
     what was added.
 
-    @ivar added: C{(path, downloadDir, name)} of each torrent added.
+    @ivar added: C{(downloadDir, name)} of each torrent added.
     """
 
     def __init__(self) -> None:
-        self.added: list[tuple[str, str, str]] = []
+        self.added: list[tuple[str, str]] = []
 
-    def addTorrent(self, path: str, downloadDir: str) -> FakeTorrent:
-        with open(path, "rb") as f:
-            metainfo = parse(f.read(), path)
-        if any(name == metainfo.name for _, _, name in self.added):
+    def addTorrent(self, data: bytes, downloadDir: str) -> FakeTorrent:
+        metainfo = parse(data)
+        if any(name == metainfo.name for _, name in self.added):
             raise UsageError(f"{metainfo.name}: this torrent is already added")
-        self.added.append((path, downloadDir, metainfo.name))
+        self.added.append((downloadDir, metainfo.name))
         return FakeTorrent(metainfo)
 
 
@@ -87,11 +90,11 @@ class WatchFolderTests(SynchronousTestCase):
         C{X.torrent.added}.
         """
         self.start()
-        path = self.drop("one.torrent", makeTorrentBytes(self, "one.bin"))
+        self.drop("one.torrent", makeTorrentBytes(self, "one.bin"))
         self.clock.advance(3)
         self.assertEqual(self.service.added, [])
         self.clock.advance(3)
-        self.assertEqual(self.service.added, [(path, self.downloads, "one.bin")])
+        self.assertEqual(self.service.added, [(self.downloads, "one.bin")])
         self.assertEqual(self.listing(), ["one.torrent.added"])
         self.clock.advance(30)
         self.assertEqual(len(self.service.added), 1)
@@ -107,7 +110,7 @@ class WatchFolderTests(SynchronousTestCase):
         self.start()
         self.assertEqual(self.service.added, [])
         self.clock.advance(3)
-        self.assertEqual([name for _, _, name in self.service.added], ["one.bin"])
+        self.assertEqual([name for _, name in self.service.added], ["one.bin"])
 
     def test_stillBeingWritten(self) -> None:
         """
@@ -186,7 +189,7 @@ class WatchFolderTests(SynchronousTestCase):
         os.makedirs(os.path.join(self.folder, "dir.torrent"))
         self.drop("UPPER.TORRENT", makeTorrentBytes(self, "upper.bin"))
         self.clock.pump([3, 3, 3])
-        self.assertEqual([name for _, _, name in self.service.added], ["upper.bin"])
+        self.assertEqual([name for _, name in self.service.added], ["upper.bin"])
         self.assertEqual(
             self.listing(), ["UPPER.TORRENT.added", "dir.torrent", "notes.txt", "old.torrent.added"]
         )
@@ -215,7 +218,7 @@ class WatchFolderTests(SynchronousTestCase):
         self.start()
         self.drop("one.torrent", makeTorrentBytes(self, "one.bin"))
         self.patch(os, "replace", self.failReplace)
-        self.clock.pump([3, 3, 3, 3])
+        self.clock.pump([3] * 10)
         self.assertEqual(len(self.service.added), 1)
         errors = [e for e in self.events if e["log_level"] is LogLevel.error]
         self.assertEqual(len(errors), 1)
@@ -235,6 +238,72 @@ class WatchFolderTests(SynchronousTestCase):
         self.drop("one.torrent", makeTorrentBytes(self, "one.bin"))
         self.clock.pump([3, 3])
         self.assertEqual(self.service.added, [])
+
+
+@implementer(IReactorThreads)
+class HandRunThreadsClock(Clock):
+    """
+    A clock whose thread pool runs its jobs when the test says.
+
+    @ivar jobs: the jobs waiting, as C{(onResult, f, args)}.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.jobs: list[tuple[Any, Any, tuple[Any, ...]]] = []
+
+    def getThreadPool(self) -> "HandRunThreadsClock":
+        return self
+
+    def callInThreadWithCallback(self, onResult: Any, f: Any, *args: Any) -> None:
+        self.jobs.append((onResult, f, args))
+
+    def callFromThread(self, f: Any, *args: Any) -> None:
+        f(*args)
+
+    def runJob(self) -> None:
+        onResult, f, args = self.jobs.pop(0)
+        try:
+            result = f(*args)
+        except BaseException:
+            onResult(False, Failure())
+        else:
+            onResult(True, result)
+
+
+class OffThreadTests(SynchronousTestCase):
+    """
+    L{WatchFolder} touches the disk only in the reactor's thread pool.
+    """
+
+    def test_ioInThreadPool(self) -> None:
+        """
+        Listing the folder, reading a file and renaming it are each a job of
+        the thread pool: none happens until the pool runs it, and the next
+        poll waits for them.
+        """
+        clock = HandRunThreadsClock()
+        folder = os.path.abspath(self.mktemp())
+        os.makedirs(folder)
+        service = RecordingService()
+        watch = WatchFolder(folder, service, "downloads", clock, interval=3.0)
+        watch.startService()
+        self.addCleanup(watch.stopService)
+        with open(os.path.join(folder, "one.torrent"), "wb") as f:
+            f.write(makeTorrentBytes(self, "one.bin"))
+        clock.runJob()  # the listing at start
+        clock.advance(3)
+        self.assertEqual(len(clock.jobs), 1)
+        clock.runJob()  # the listing: the file is stable; it is to be read
+        self.assertEqual(service.added, [])
+        clock.advance(3)
+        self.assertEqual(len(clock.jobs), 1, "a poll started before the last one ended")
+        clock.runJob()  # the reading; the torrent is added at once
+        self.assertEqual([name for _, name in service.added], ["one.bin"])
+        self.assertEqual(os.listdir(folder), ["one.torrent"])
+        clock.runJob()  # the renaming
+        self.assertEqual(os.listdir(folder), ["one.torrent.added"])
+        self.assertEqual(clock.jobs, [])
 
 
 class WithServiceTests(SynchronousTestCase):

@@ -28,16 +28,18 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.resource import Resource
+from twisted.web.http import HTTPChannel
+from twisted.web.server import NOT_DONE_YET
 from twisted.web.test.requesthelper import DummyRequest
 
 from bittwist import tap
 from bittwist.dht.node import DHTService
 from bittwist.fetch import FETCH_TIMEOUT
-from bittwist.errors import StorageError
+from bittwist.errors import StorageError, TorrentFetchError
 from bittwist.metainfo import createTorrent
 from bittwist.service import BitTorrentService
 from bittwist.tracker import Announcer
-from bittwist.web.api import EventsResource
+from bittwist.web.api import MAX_JSON_SIZE, EventsResource, TorrentsResource
 from bittwist.web.site import AccessGuard, WebService, isLoopback, makeWebSite
 from tests.fakes import MemoryStorageFactory
 from tests.httpserver import TorrentFileServer
@@ -928,6 +930,32 @@ class GuardedRequestTests(SynchronousTestCase):
             self.channel.dataReceived(head[i : i + 1])
         self.assertTrue(self.transport.value().startswith(b"HTTP/1.1 401 "), self.transport.value())
 
+    def test_tokenInQueryBeforeBody(self) -> None:
+        """
+        The query of the request line is read before the body: a token
+        there lets the request wait for its body, while a wrong one is
+        refused (403) at the end of the headers.
+        """
+        head = (
+            b"POST /api/torrents?token=%s HTTP/1.1\r\nHost: box\r\nX-Bittwist: 1\r\n"
+            b"Content-Length: 5000\r\n\r\n"
+        )
+        self.channel.dataReceived(head % b"sesame")
+        self.assertEqual(self.transport.value(), b"")
+        other = self.site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40001))
+        transport = StringTransport()
+        other.makeConnection(transport)
+        self.addCleanup(other.connectionLost, Failure(ConnectionDone()))
+        other.dataReceived(head % b"wrong")
+        self.assertTrue(transport.value().startswith(b"HTTP/1.1 403 "), transport.value())
+
+    def test_http11Only(self) -> None:
+        """
+        The site speaks HTTP/1.1 (not HTTP/2, whose requests have no
+        request line before their body).
+        """
+        self.assertIsInstance(self.channel, HTTPChannel)
+
     def test_bodyDroppedThenClosed(self) -> None:
         """
         After an early refusal, body bytes are dropped without an answer of
@@ -1156,9 +1184,10 @@ class AddByURLTests(TestCase):
         self.addCleanup(self.server.stop)
         self.clock = MemoryReactorClock()
         self.http = nonPersistentClient()
+        # The server is on 127.0.0.1.
         self.service = BitTorrentService(
             "tcp:6881", reactor=self.clock, httpClient=self.http, progressInterval=None,
-            storageFactory=MemoryStorageFactory(),
+            storageFactory=MemoryStorageFactory(), allowPrivateURLs=True,
         )
         self.service.startService()
         self.addCleanup(self.service.stopService)
@@ -1224,6 +1253,26 @@ class AddByURLTests(TestCase):
         self.assertEqual(response.code, 400, body)
         self.assertIn("not JSON", body["error"])
         self.assertEqual(self.service.session.torrents, {})
+
+    @inlineCallbacks
+    def test_privateRefused(self) -> Any:
+        """
+        The page of a service that fetches from public addresses only
+        answers 403 for one on the loopback, saying how to allow it.
+        """
+        service = BitTorrentService(
+            "tcp:6881", reactor=self.clock, progressInterval=None, storageFactory=MemoryStorageFactory()
+        )
+        site = makeWebSite(service, os.path.abspath("downloads"), requireToken=False, reactor=reactor)
+        port = reactor.listenTCP(0, site, interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        self.api = f"http://127.0.0.1:{port.getHost().port}/api/torrents"
+        url = self.server.add("byurl.torrent", makeTorrentBytes(self, "byurl.bin"))
+        response, body = yield self.post({"url": url})
+        self.assertEqual(response.code, 403, body)
+        self.assertIn("loopback address", body["error"])
+        self.assertIn("--allow-private-urls", body["error"])
+        self.assertEqual(service.session.torrents, {})
 
     @inlineCallbacks
     def test_timeout(self) -> Any:
@@ -1417,3 +1466,69 @@ class SettingsApiTests(WebTestCase):
             response, body = self.request("POST", "/api/settings", data=bad, headers=headers)
             self.assertError(response, body, 400, "bytes per second")
         self.assertEqual(self.service.session.downloadLimit.rate, 65536)
+
+
+class LateAnswerTests(SynchronousTestCase):
+    """
+    An answer that comes after its client left (adding by URL, removing a
+    torrent) is dropped, and the work it waited for is cancelled where it
+    can be.
+    """
+
+    def setUp(self) -> None:
+        self.pending: Deferred[Any] = Deferred(lambda d: self.cancelled.append(d))
+        self.cancelled: list[Deferred[Any]] = []
+        service = self
+
+        class FakeService:
+            session = type("FakeSession", (), {"torrents": {}})()
+
+            def addTorrentFromURL(self, url: str, downloadDir: str) -> Deferred[Any]:
+                return service.pending
+
+        self.resource = TorrentsResource(FakeService(), "/downloads", lambda: None)
+
+    def post(self, body: bytes) -> DummyRequest:
+        request = DummyRequest([b""])
+        request.method = b"POST"
+        request.requestHeaders.setRawHeaders(b"content-type", [b"application/json"])
+        request.content = io.BytesIO(body)
+        return request
+
+    def test_fetchCancelledWhenClientGoes(self) -> None:
+        """
+        A client leaving while its URL is fetched cancels the fetch, and
+        nothing is written to it.
+        """
+        request = self.post(b'{"url": "https://example.com/x.torrent"}')
+        self.assertEqual(self.resource.render(request), NOT_DONE_YET)
+        request.processingFailed(Failure(ConnectionDone()))
+        self.assertEqual(len(self.cancelled), 1)
+        self.assertEqual(request.written, [])
+
+    def test_answeredWhileConnected(self) -> None:
+        """
+        A client still there gets the answer once the fetch fails.
+        """
+        request = self.post(b'{"url": "https://example.com/x.torrent"}')
+        self.resource.render(request)
+        self.pending.errback(TorrentFetchError("https://example.com/x.torrent", "no", "network"))
+        self.assertEqual(request.responseCode, 502)
+        self.assertEqual(request.finished, 1)
+        self.assertIn(b"no", b"".join(request.written))
+
+    def test_badJsonNamed(self) -> None:
+        """
+        A body that is not JSON, not an object, or too long says which,
+        then what to send.
+        """
+        for body, code, text in [
+            (b"{nope", 400, "the body is not JSON"),
+            (b"[1]", 400, "the body is not a JSON object"),
+            (b" " * (MAX_JSON_SIZE + 1), 413, f"at most {MAX_JSON_SIZE} bytes"),
+        ]:
+            request = self.post(body)
+            answer = json.loads(self.resource.render(request))
+            self.assertEqual(request.responseCode, code, body[:10])
+            self.assertIn(text, answer["error"])
+            self.assertIn('send {"url"', answer["error"])

@@ -16,6 +16,7 @@ import json
 import re
 from typing import Any, Callable, Optional
 
+from twisted.internet.defer import CancelledError
 from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
@@ -28,6 +29,7 @@ from bittwist import events
 from bittwist.errors import (
     BittwistError,
     FormDataError,
+    JsonBodyError,
     MagnetError,
     MetainfoError,
     TorrentFetchError,
@@ -36,7 +38,8 @@ from bittwist.errors import (
 from bittwist.fetch import MAX_TORRENT_SIZE
 from bittwist.metainfo import parse
 from bittwist.safetext import printable
-from bittwist.state import SESSION_SETTINGS, TORRENT_OPTIONS
+from bittwist.state.records import TORRENT_OPTIONS
+from bittwist.state.settings import SESSION_SETTINGS
 from bittwist.torrent import Torrent, TorrentState
 from bittwist.torrent.lifecycle import ACTIVE
 from bittwist.web.multipart import FormDataParser, boundaryFrom
@@ -75,10 +78,19 @@ _READ_SIZE = 64 * 2**10
 
 TORRENT_CONTENT_TYPE = "application/x-bittorrent"
 
-_FETCH_ERROR_CODES = {"url": 400, "metainfo": 400, "status": 502, "network": 502, "size": 502, "timeout": 504}
+_FETCH_ERROR_CODES = {
+    "url": 400,
+    "metainfo": 400,
+    "address": 403,
+    "status": 502,
+    "network": 502,
+    "size": 502,
+    "timeout": 504,
+}
 """
 The answer to a failed fetch by URL, by L{TorrentFetchError.kind}: the
-user's mistake (400), or the other server's (502, 504 if it was too slow).
+user's mistake (400), an address we do not fetch from (403), or the other
+server's (502, 504 if it was too slow).
 """
 
 _HEX_INFO_HASH = re.compile(rb"[0-9a-fA-F]{40}\Z")
@@ -136,32 +148,67 @@ def trackersToJson(torrent: Torrent, now: float) -> list[dict[str, Any]]:
     return result
 
 
-def _readJsonObject(request: Request) -> Optional[dict[str, Any]]:
+def _readJsonObject(request: Request, usage: str) -> dict[str, Any]:
     """
-    @return: the request's body as a JSON object, or C{None} if it is not
-        one or is longer than L{MAX_JSON_SIZE}.
+    @param usage: what to send instead, for the error's message.
+    @return: the request's body as a JSON object.
+    @raise JsonBodyError: if it is longer than L{MAX_JSON_SIZE}, not JSON,
+        or not an object (L{_JsonResource} answers it).
     """
     assert request.content is not None
     request.content.seek(0)
     raw = request.content.read(MAX_JSON_SIZE + 1)
     if len(raw) > MAX_JSON_SIZE:
-        return None
+        raise JsonBodyError(f"a JSON body is at most {MAX_JSON_SIZE} bytes; {usage}", tooLarge=True)
     try:
         value = json.loads(raw)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
+    except ValueError as e:
+        raise JsonBodyError(f"the body is not JSON ({e}); {usage}") from None
+    if not isinstance(value, dict):
+        raise JsonBodyError(f"the body is not a JSON object; {usage}")
+    return value
+
+
+def _answerLater(
+    request: Request, disconnected: Callable[[], object] = lambda: None
+) -> Callable[[bytes], None]:
+    """
+    Get ready to answer C{request}, whose C{render} returned
+    C{NOT_DONE_YET}, once a result comes: by then its client may be gone.
+
+    @param disconnected: called if the client goes before the answer (to
+        cancel the work, say).
+    @return: writes an answer's body and finishes the request, if its
+        client is still connected; else does nothing.
+    """
+    gone: list[object] = []
+
+    def lost(reason: object) -> None:
+        gone.append(reason)
+        disconnected()
+
+    request.notifyFinish().addErrback(lost)
+
+    def answer(body: bytes) -> None:
+        if not gone:
+            request.write(body)
+            request.finish()
+
+    return answer
 
 
 class _JsonResource(Resource):
     """
     A resource whose errors are JSON too: a method it lacks is a 405 naming
-    those it has, a child it lacks is a 404.
+    those it has, a child it lacks is a 404, a body that is not the JSON
+    object asked for a 400 (413 if too long).
     """
 
     def render(self, request: Request) -> Any:
         try:
             return super().render(request)
+        except JsonBodyError as e:
+            return errorJson(request, 413 if e.tooLarge else 400, str(e))
         except UnsupportedMethod as e:
             allowed = sorted({m.decode("ascii") for m in e.allowedMethods} - {"HEAD"})
             request.setHeader(b"allow", ", ".join(allowed).encode("ascii"))
@@ -273,17 +320,17 @@ class SettingsResource(_JsonResource):
         return writeJson(request, self._current())
 
     def render_POST(self, request: Request) -> bytes:
-        value = _readJsonObject(request)
+        usage = (
+            "send a JSON object of rates in bytes per second (0: unlimited), "
+            'e.g. {"maxDownloadRate": 1048576, "maxUploadRate": 0}'
+        )
+        value = _readJsonObject(request, usage)
         if (
-            value is None
-            or not value
+            not value
             or set(value) - set(SESSION_SETTINGS)
             or any(type(rate) is not int or rate < 0 for rate in value.values())
         ):
-            return errorJson(
-                request, 400, "send a JSON object of rates in bytes per second (0: unlimited), "
-                'e.g. {"maxDownloadRate": 1048576, "maxUploadRate": 0}'
-            )
+            return errorJson(request, 400, usage)
         self._service.setRateLimits(**value)
         return writeJson(request, self._current())
 
@@ -358,38 +405,19 @@ class TorrentsResource(_JsonResource):
         Add the torrent at the address in the JSON body C{{"url": ...}},
         answering once it is fetched.
         """
-        assert request.content is not None
-        raw = request.content.read(MAX_JSON_SIZE + 1)
-        if len(raw) > MAX_JSON_SIZE:
-            return errorJson(request, 413, f"a JSON body is at most {MAX_JSON_SIZE} bytes")
-        try:
-            value = json.loads(raw)
-        except ValueError as e:
-            return errorJson(request, 400, f"the body is not JSON ({e}); send {{\"url\": \"https://...\"}}")
-        magnet = value.get("magnet") if isinstance(value, dict) else None
+        usage = (
+            'send {"url": "https://..."} with the address of a .torrent file, '
+            'or {"magnet": "magnet:?xt=urn:btih:..."}'
+        )
+        value = _readJsonObject(request, usage)
+        magnet = value.get("magnet")
         if isinstance(magnet, str):
             return self._addMagnet(request, magnet)
-        url = value.get("url") if isinstance(value, dict) else None
+        url = value.get("url")
         if not isinstance(url, str) or not url.strip():
-            return errorJson(
-                request,
-                400,
-                'send {"url": "https://..."} with the address of a .torrent file, '
-                'or {"magnet": "magnet:?xt=urn:btih:..."}',
-            )
+            return errorJson(request, 400, usage)
         d = self._service.addTorrentFromURL(url.strip(), self._downloadDir)
-        gone: list[object] = []
-
-        def disconnected(reason: object) -> None:
-            gone.append(reason)
-            d.cancel()
-
-        request.notifyFinish().addErrback(disconnected)
-
-        def answer(body: bytes) -> None:
-            if not gone:
-                request.write(body)
-                request.finish()
+        answer = _answerLater(request, d.cancel)
 
         def added(torrent: Torrent) -> None:
             name = torrent.metainfo.name
@@ -399,7 +427,8 @@ class TorrentsResource(_JsonResource):
             answer(self._created(request, torrent))
 
         def failed(failure: Failure) -> None:
-            if gone:
+            if failure.check(CancelledError):
+                # Its client left.
                 return
             if failure.check(TorrentFetchError):
                 code = _FETCH_ERROR_CODES.get(failure.value.kind, 502)
@@ -536,13 +565,7 @@ class TorrentResource(_JsonResource):
         deleteData = flag in (b"1", b"true")
         d = self._service.removeTorrent(self.infoHash, deleteData=deleteData)
         self._changed()
-        finished = []
-        request.notifyFinish().addBoth(finished.append)
-
-        def answer(body: bytes) -> None:
-            if not finished:
-                request.write(body)
-                request.finish()
+        answer = _answerLater(request)
 
         def removed(_: None) -> None:
             answer(writeJson(request, {"removed": self.infoHash.hex(), "dataDeleted": deleteData}))
@@ -627,13 +650,11 @@ class _TorrentFiles(_TorrentPart):
 
     @_withTorrent
     def render_POST(self, request: Request, torrent: Torrent) -> bytes:
-        value = _readJsonObject(request)
         usage = (
             'send {"priorities": [1, 0, 2]} (one per file) or {"index": 1, "priority": 0}; '
             "0 skips a file, 1 is normal, 2 high"
         )
-        if value is None:
-            return errorJson(request, 400, usage)
+        value = _readJsonObject(request, usage)
         if torrent.metainfo is None:
             return errorJson(request, 409, "the torrent's metadata is not here yet")
         if set(value) == {"priorities"} and isinstance(value["priorities"], list):
@@ -708,11 +729,10 @@ class _TorrentOptions(_JsonResource):
 
     @_withTorrent
     def render_POST(self, request: Request, torrent: Torrent) -> bytes:
-        value = _readJsonObject(request)
+        usage = 'send a JSON object of options, e.g. {"sequential": true, "maxPeers": 30}'
+        value = _readJsonObject(request, usage)
         if not value:
-            return errorJson(
-                request, 400, 'send a JSON object of options, e.g. {"sequential": true, "maxPeers": 30}'
-            )
+            return errorJson(request, 400, usage)
         for name, option in value.items():
             types = TORRENT_OPTIONS.get(name)
             if types is None or type(option) not in types:

@@ -33,7 +33,7 @@ import os
 import secrets
 import socket
 from typing import Any, Optional, Union
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
@@ -41,7 +41,7 @@ from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IDelayedCall, IListeningPort, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.http import HTTPChannel
+from twisted.web.http import HTTPChannel, parse_qs
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
@@ -263,20 +263,6 @@ class GuardedRequest(Request):
     _received = 0
     _linger: Optional[IDelayedCall] = None
 
-    def requestLineReceived(self, line: bytes) -> None:
-        """
-        Learn the method, address and version from the request line, read
-        before the headers, so that the guard can judge the request by its
-        headers alone (the query may carry the token).
-        """
-        parts = line.split(b" ")
-        if len(parts) != 3:
-            # The channel refuses it as a bad request.
-            return
-        self.method, self.uri, self.clientproto = parts
-        self.path, _, query = self.uri.partition(b"?")
-        self.args = parse_qs(query, 1)
-
     def gotLength(self, length: Optional[int]) -> None:
         """
         The headers are in: refuse the request now if the guard does, or if
@@ -287,6 +273,7 @@ class GuardedRequest(Request):
         super().gotLength(length)
         if length == 0:
             return
+        self._takeRequestLine()
         # Request.site is set only when processing starts.
         site = self.channel.site
         denied = site.resource.check(self, remember=False)
@@ -294,6 +281,19 @@ class GuardedRequest(Request):
             denied = _tooLarge(site.maxBodySize)
         if denied is not None:
             self._refuseEarly(denied)
+
+    def _takeRequestLine(self) -> None:
+        """
+        Take the method, address and version the channel parsed (and
+        validated) from the request line: C{Request} learns them only in
+        C{requestReceived}, once the body is in, and the guard needs them
+        now (the query may carry the token).  The query is read as
+        C{requestReceived} reads it.
+        """
+        channel = self.channel
+        self.method, self.uri, self.clientproto = channel._command, channel._path, channel._version
+        self.path, _, query = self.uri.partition(b"?")
+        self.args = parse_qs(query, 1)
 
     def handleContentChunk(self, data: bytes) -> None:
         """
@@ -360,22 +360,6 @@ def _tooLarge(limit: int) -> JsonError:
     )
 
 
-class _EarlyHeadersChannel(HTTPChannel):
-    """
-    An HTTP/1.1 channel that gives each L{GuardedRequest} its request line
-    as soon as it is read, so that the request can be judged by its
-    headers before its body arrives.
-    """
-
-    def lineReceived(self, line: bytes) -> None:
-        last = self.requests[-1] if self.requests else None
-        super().lineReceived(line)
-        if self.requests and self.requests[-1] is not last:
-            request = self.requests[-1]
-            if isinstance(request, GuardedRequest):
-                request.requestLineReceived(line)
-
-
 class GuardedSite(Site):
     """
     The page's C{Site}: its requests are L{GuardedRequest}s, judged by the
@@ -391,7 +375,9 @@ class GuardedSite(Site):
     """
 
     requestFactory = GuardedRequest
-    protocol = _EarlyHeadersChannel
+    # Not the default, which may speak HTTP/2 over TLS: its streams give
+    # their requests no request line before the body.
+    protocol = HTTPChannel
     lingerSeconds = LINGER_SECONDS
 
     def __init__(self, resource: "AccessGuard", reactor: Any, maxBodySize: int = MAX_BODY_SIZE) -> None:

@@ -13,6 +13,9 @@
   // and error (check the data again and carry on).
   const RESUMABLE = ["paused", "finished", "error"];
   let detailBusy = false;
+  // The folding panels of the detail, with what draws each: an open one is
+  // asked for with the pieces, a folded one not at all.
+  const PANELS = [["peers", showPeers], ["files", showFiles], ["trackers", showTrackers]];
 
   async function api(method, path, body, contentType) {
     const headers = {};
@@ -165,15 +168,15 @@
       $("torrent-down").value = t.maxDownloadRate ? Math.round(t.maxDownloadRate / 1024) : "";
       $("torrent-up").value = t.maxUploadRate ? Math.round(t.maxUploadRate / 1024) : "";
     }
+    // Nothing is drawn while the page is in the background: ask nothing.
+    if (document.hidden) return;
     detailBusy = true;
     try {
       const base = "/api/torrents/" + t.infoHash;
-      const [pieces, peers, trackers, files] = await Promise.all([
-        api("GET", base + "/pieces"), api("GET", base + "/peers"), api("GET", base + "/trackers"),
-        api("GET", base + "/files")]);
-      if (t.infoHash === selected) {
-        drawPieces(pieces); showPeers(peers); showTrackers(trackers); showFiles(files);
-      }
+      // The pieces, and each folding panel only while it is open.
+      const parts = [["pieces", drawPieces], ...PANELS.filter(([part]) => $(part + "-panel").open)];
+      const answers = await Promise.all(parts.map(([part]) => api("GET", `${base}/${part}`)));
+      if (t.infoHash === selected) parts.forEach(([, show], i) => show(answers[i]));
     } catch (e) {
       // Removed meanwhile: the next update hides it.
     } finally {
@@ -323,6 +326,18 @@
   }
 
   $("announce").addEventListener("click", announce);
+
+  // Whether each folding panel is open is remembered for the next visit.
+  for (const [part] of PANELS) {
+    const panel = $(part + "-panel");
+    const saved = localStorage.getItem("bittwist-panel-" + part);
+    if (saved !== null) panel.open = saved === "open";
+    panel.addEventListener("toggle", () => {
+      localStorage.setItem("bittwist-panel-" + part, panel.open ? "open" : "closed");
+      if (panel.open) refreshDetail();
+    });
+  }
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) refreshDetail(); });
 
   // Global rate limits: KiB/s on the page, bytes/s in the API, 0 = none.
   const kib = (rate) => (rate ? String(Math.round(rate / 1024)) : "");
