@@ -265,6 +265,8 @@ class LibtorrentPeer:
         self._pollDone: Deferred | None = None
         self._started: Deferred[None] | None = None
         self._finished: list[tuple[Deferred[None], object]] = []
+        self._flushAsked = False
+        self._flushed = False
         self._removed: Deferred[None] | None = None
         self._lastStatus: lt.torrent_status | None = None
         self._dying: list[lt.session] = []
@@ -340,14 +342,18 @@ class LibtorrentPeer:
 
     def whenFinished(self, timeout: float) -> Deferred[None]:
         """
-        Wait for a downloading peer to hold every wanted piece.
+        Wait for a downloading peer to hold every wanted piece, written out.
+
+        libtorrent says a torrent is finished once its pieces pass their hash checks, which
+        may be before its disk threads have written them: the wait also asks it to flush its
+        cache and waits for C{cache_flushed_alert}, so that the files can be compared.
 
         @param timeout: seconds to wait.
         @return: a Deferred that fires with L{None} when the download is complete, or fails
             with L{TimeoutError} (whose message shows the status and the recent alerts).
         """
         d: Deferred[None] = Deferred()
-        if self._isFinished():
+        if self._isFinished() and self._flushed:
             d.callback(None)
             return d
         call = self._reactor.callLater(timeout, self._finishTimedOut, d, timeout)
@@ -453,6 +459,8 @@ class LibtorrentPeer:
             elif isinstance(alert, lt.torrent_removed_alert):
                 if self._removed is not None and not self._removed.called:
                     self._removed.callback(None)
+            elif isinstance(alert, lt.cache_flushed_alert):
+                self._flushed = self._flushAsked
             elif isinstance(alert, lt.torrent_error_alert):
                 self.log.warn("{peer}: {message}", peer=self, message=alert.message())
         if self.session is None:
@@ -477,7 +485,10 @@ class LibtorrentPeer:
             if ready:
                 started, self._started = self._started, None
                 started.callback(None)
-        if self._finished and self._isFinished():
+        if self._finished and self._isFinished() and not self._flushAsked:
+            self._flushAsked = True
+            self.handle.flush_cache()
+        if self._finished and self._isFinished() and self._flushed:
             waiting, self._finished = self._finished, []
             for d, call in waiting:
                 call.cancel()
