@@ -33,7 +33,6 @@ import math
 import os
 import re
 import stat
-import tempfile
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional, Sequence
 
@@ -45,6 +44,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from bittwist import metainfo as _metainfo
+from bittwist.atomicfile import temporaryFile as _temporaryFile
+from bittwist.atomicfile import writeAtomically as _writeAtomically
 from bittwist.bitfield import Bitfield
 from bittwist.config import FILE_PRIORITIES
 from bittwist.errors import MetainfoError, StateFolderError, StateFolderLocked
@@ -547,37 +548,6 @@ def _readBounded(path: str, limit: int, what: str) -> bytes:
             return data
         except OSError as e:
             raise _Damaged(f"{what} cannot be read ({e.strerror or e})") from None
-
-
-def _temporaryFile(path: str) -> tuple[int, str]:
-    """
-    Create the temporary file a write of C{path} goes through, in the same
-    folder (for C{os.replace}); its name matches L{_TEMPORARY}.
-
-    @return: its descriptor and path.
-    """
-    folder = os.path.dirname(path)
-    return tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path), suffix=".tmp")
-
-
-def _writeAtomically(path: str, data: bytes) -> None:
-    """
-    Replace the file at C{path} with C{data}: readers see the old file or
-    the new one, whole, even after a crash.
-    """
-    fd, temporary = _temporaryFile(path)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
 
 
 def _writePid(fd: int) -> None:

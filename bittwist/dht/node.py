@@ -24,6 +24,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional, Sequence
 
+import bencodepy
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.internet.error import CannotListenError
@@ -34,6 +35,8 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from bittwist import __version__
+from bittwist.atomicfile import writeAtomically
+from bittwist.bdecode import decode as bdecode
 from bittwist.dht import IDHTNode, krpc
 from bittwist.dht.krpc import (
     ANNOUNCE_PEER,
@@ -49,7 +52,7 @@ from bittwist.dht.lookup import Lookup, LookupResult, announce
 from bittwist.dht.routing import K, NodeState, RoutingTable
 from bittwist.dht.storage import PeerStore
 from bittwist.dht.tokens import TokenKeeper
-from bittwist.errors import DHTQueryError, KRPCError
+from bittwist.errors import BencodeError, DHTQueryError, KRPCError
 from bittwist.safetext import printable
 
 __all__ = [
@@ -551,11 +554,7 @@ def saveTable(path: str, nodeId: bytes, nodes: Iterable[NodeInfo]) -> None:
     """
     Write our node id and some nodes to C{path}, atomically.
     """
-    data = krpc.bencode({b"id": nodeId, b"nodes": krpc.encodeNodes(nodes)})
-    temporary = path + ".tmp"
-    with open(temporary, "wb") as f:
-        f.write(data)
-    os.replace(temporary, path)
+    writeAtomically(path, bencodepy.encode({b"id": nodeId, b"nodes": krpc.encodeNodes(nodes)}))
 
 
 def loadTable(path: str) -> Optional[tuple[bytes, list[NodeInfo]]]:
@@ -573,14 +572,14 @@ def loadTable(path: str) -> Optional[tuple[bytes, list[NodeInfo]]]:
     if len(data) > MAX_TABLE_FILE:
         return None
     try:
-        top = krpc.bdecode(data, maxDepth=1, maxItems=5)
+        top = bdecode(data, maxValues=5, maxDepth=1)
         if not isinstance(top, dict):
             return None
         nodeId = top.get(b"id")
         if not isinstance(nodeId, bytes) or len(nodeId) != 20:
             return None
         nodes = list(krpc.decodeNodes(top.get(b"nodes", b"")))
-    except KRPCError:
+    except (BencodeError, KRPCError):
         return None
     return nodeId, nodes[:SAVED_NODES]
 
