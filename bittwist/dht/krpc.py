@@ -262,12 +262,13 @@ def decode(data: bytes) -> Message:
     """
     if len(data) > MAX_DATAGRAM:
         raise KRPCError(f"datagram of {len(data)} bytes is longer than {MAX_DATAGRAM}")
+    # Most junk fails here, before the decoder's own error costs anything.
+    if data[:1] != b"d":
+        raise KRPCError("not a dictionary")
     try:
         top = bdecode(data, maxValues=MAX_ITEMS, maxDepth=MAX_DEPTH)
     except BencodeError as e:
         raise KRPCError(e.reason) from None
-    if not isinstance(top, dict):
-        raise KRPCError("not a dictionary")
     tid = top.get(b"t")
     if not isinstance(tid, bytes) or not 0 < len(tid) <= MAX_TRANSACTION_ID:
         raise KRPCError("missing or bad transaction id")
