@@ -34,6 +34,7 @@ from bittwist.dht.node import (
     loadTable,
     saveTable,
 )
+from bittwist.dht.lookup import QUERY_TIMEOUT as LOOKUP_TIMEOUT
 from bittwist.dht.routing import K, NodeState
 from bittwist.errors import DHTQueryError
 from tests.fakes import FakeDatagramTransport, ResolvingClock
@@ -255,6 +256,21 @@ class QueryingTests(NodeTestCase):
         self.clock.advance(QUERY_TIMEOUT)
         failure = self.failureResultOf(d, DHTQueryError)
         self.assertIn("no answer", str(failure.value))
+        self.assertEqual(self.node.table.get(PEER_ID).failures, 1)
+
+    def test_oneTimerPerQuery(self) -> None:
+        """
+        A lookup's query is timed by one timer, with the lookup's timeout:
+        it fails, and the node counts the failure, once that has passed.
+        """
+        self.sent()  # the bootstrap find_node
+        before = len(self.clock.getDelayedCalls())
+        self.node.table.heard(PEER_ID, SOURCE, 0, responded=True)
+        self.node.findNode(b"\x01" * 20)
+        sent = self.sent()
+        self.assertIn(SOURCE, [address for _, address in sent])
+        self.assertEqual(len(self.clock.getDelayedCalls()), before + len(sent))
+        self.clock.advance(LOOKUP_TIMEOUT)
         self.assertEqual(self.node.table.get(PEER_ID).failures, 1)
 
     def test_errorAnswer(self) -> None:

@@ -349,9 +349,10 @@ class DHTNode(DatagramProtocol):
         key: Optional[bytes] = None,
         port: Optional[int] = None,
         token: Optional[bytes] = None,
+        timeout: Optional[float] = None,
     ) -> Deferred[Response]:
         """
-        Send one query.
+        Send one query, timed by one timer of its own.
 
         @param address: the node's C{(IPv4 address, port)}.
         @param method: L{PING}, L{FIND_NODE}, L{GET_PEERS} or
@@ -360,6 +361,8 @@ class DHTNode(DatagramProtocol):
         @param port: for announce_peer, the TCP port; C{None} for the UDP
             source port (C{implied_port}).
         @param token: for announce_peer, the node's token.
+        @param timeout: seconds to wait for the answer; the node's
+            C{queryTimeout} if C{None}.
         @return: fires with the L{Response}; fails with L{DHTQueryError}
             (no answer in time, a KRPC error, too many queries in flight).
             Cancelling it counts as no answer.
@@ -384,7 +387,9 @@ class DHTNode(DatagramProtocol):
             self._giveUp(tid, None)
 
         d: Deferred[Response] = Deferred(cancel)
-        call = self._reactor.callLater(self._queryTimeout, self._giveUp, tid, "no answer within %g s" % self._queryTimeout)
+        if timeout is None:
+            timeout = self._queryTimeout
+        call = self._reactor.callLater(timeout, self._giveUp, tid, "no answer within %g s" % timeout)
         self._pending[tid] = _Pending(address, d, call)
         self._send(message, address)
         return d
@@ -431,7 +436,7 @@ class DHTNode(DatagramProtocol):
         seeds = self.table.closest(target, K)
         bootstrap = self._bootstrapAddresses if len(seeds) < K else []
         lookup = Lookup(
-            target, method, self.query, self._reactor, seeds, bootstrap, ownId=self.nodeId
+            target, method, self.query, seeds, bootstrap, ownId=self.nodeId
         )
         self._lookups.add(lookup)
 
