@@ -13,6 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
 from bittwist.dht import IDHTNode, krpc
+from bittwist.dht import node as nodeModule
 from bittwist.dht.krpc import (
     ANNOUNCE_PEER,
     FIND_NODE,
@@ -217,7 +218,23 @@ class AnsweringTests(NodeTestCase):
 
     def test_ipv6SourceIgnored(self) -> None:
         self.node.datagramReceived(krpc.encode(Query(b"t1", PING, PEER_ID)), ("::1", 4000))
+        self.node.datagramReceived(krpc.encode(Query(b"t1", PING, PEER_ID)), ("::ffff:10.0.0.1", 4000))
         self.assertEqual(self.sent(), [])
+
+    def test_noAddressParsingPerDatagram(self) -> None:
+        """
+        A datagram's source address is not parsed as an IP address: the
+        input limit and the answer need none of it.
+        """
+
+        class NoParsing:
+            def __getattr__(self, name: str) -> None:
+                raise AssertionError(f"ipaddress.{name} used")
+
+        self.patch(nodeModule, "ipaddress", NoParsing())
+        for n in range(5):
+            self.receive(Query(b"t%d" % n, PING, PEER_ID))
+        self.assertEqual(len(self.sent()), 5)
 
 
 class QueryingTests(NodeTestCase):

@@ -262,9 +262,10 @@ class DHTNode(DatagramProtocol):
 
     def datagramReceived(self, data: bytes, address: Address) -> None:
         host, port = address[0], address[1]
-        if not _isIPv4(host) or not 0 < port < 65536:
-            return
-        if not self._inputLimiter.allow(host):
+        # Our UDP port is IPv4, whose sources come as dotted quads: a colon
+        # is all it takes to tell an IPv6 one, no address parsing per
+        # datagram.  Then the input limit, before any decoding.
+        if ":" in host or not 0 < port < 65536 or not self._inputLimiter.allow(host):
             return
         try:
             message = krpc.decode(data)
