@@ -220,7 +220,10 @@ class PeerExchange:
             flags = PexFlags.NONE
             if peer.outgoing:
                 flags |= PexFlags.REACHABLE
-            if peer.handshaked and peer.state.pieces.complete():
+            # Without a piece count (metadata still coming) the empty
+            # bitfield is "complete": that is no seed.
+            state = peer.state
+            if peer.handshaked and state.piecesKnown and state.pieces.complete():
                 flags |= PexFlags.SEED
             current[address] = flags
         return current
