@@ -27,11 +27,13 @@ from twisted.web.client import Agent, HTTPConnectionPool  # noqa: E402
 
 import treq  # noqa: E402
 from bittwist.tracker import announce as httpAnnounce  # noqa: E402
-from bittwist.trackerserver import TrackerResource, makeTrackerSite  # noqa: E402
+from bittwist.trackerserver import makeTrackerSite  # noqa: E402
+from bittwist.trackerstore import Tracker, TrackerLimits  # noqa: E402
 from bittwist.udptracker import UDPTrackerClient  # noqa: E402
-from bittwist.udptrackerserver import UDPTrackerServer, adapterFor  # noqa: E402
+from bittwist.udptrackerserver import UDPTrackerServer  # noqa: E402
 
 INFO_HASH = b"\x42" * 20
+PEERS = 50
 
 
 def freePort(host):
@@ -53,13 +55,17 @@ async def measure(name, announceOnce, count):
 
 
 async def main(count):
-    resource = TrackerResource(reactor=reactor)
-    udpPort = reactor.listenUDP(0, UDPTrackerServer(adapterFor(resource)), interface="127.0.0.1")
-    tcpPort = reactor.listenTCP(0, makeTrackerSite(reactor), interface="127.0.0.1")
+    # A swarm of 50 peers, all on 127.0.0.1: more peer ids from one address
+    # than the store allows by default.
+    limits = TrackerLimits(maxPeerIdsPerAddress=PEERS)
+    store = Tracker(reactor, limits=limits)
+    udpPort = reactor.listenUDP(0, UDPTrackerServer(store), interface="127.0.0.1")
+    site = makeTrackerSite(reactor, tracker=Tracker(reactor, limits=limits))
+    tcpPort = reactor.listenTCP(0, site, interface="127.0.0.1")
     client = UDPTrackerClient(reactor, tries=1)
 
     def udp(url):
-        return lambda n: client.announce(url, INFO_HASH, b"-BT0000-%012d" % (n % 50), 6881 + n % 50, 0, 0, 1)
+        return lambda n: client.announce(url, INFO_HASH, b"-BT0000-%012d" % (n % PEERS), 6881 + n % PEERS, 0, 0, 1)
 
     await measure("bittwist UDP tracker", udp(f"udp://127.0.0.1:{udpPort.getHost().port}"), count)
 
@@ -88,7 +94,7 @@ async def main(count):
     url = f"http://127.0.0.1:{tcpPort.getHost().port}/announce"
     await measure(
         "bittwist HTTP tracker",
-        lambda n: httpAnnounce(url, INFO_HASH, b"-BT0000-%012d" % (n % 50), 6881 + n % 50, 0, 0, 1,
+        lambda n: httpAnnounce(url, INFO_HASH, b"-BT0000-%012d" % (n % PEERS), 6881 + n % PEERS, 0, 0, 1,
                                httpClient=http),
         count,
     )
@@ -103,6 +109,6 @@ if __name__ == "__main__":
     parser.add_argument("--announces", type=int, default=500)
     args = parser.parse_args()
     d = ensureDeferred(main(args.announces))
-    d.addErrback(lambda f: f.printTraceback())
+    d.addErrback(lambda f: print(f.getTraceback(), file=sys.stderr))
     d.addBoth(lambda _: reactor.stop())
     reactor.run()

@@ -270,10 +270,16 @@ class BencodeError(BittwistError):
     under (L{bittwist.bdecode.decode}).
 
     @ivar reason: what is wrong with it.
+    @ivar key: the dictionary key that appears twice, if that is what is
+        wrong.
+    @ivar limit: whether it breaks a bound (values, depth) rather than the
+        format.
     """
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, key: bytes | None = None, limit: bool = False) -> None:
         self.reason = reason
+        self.key = key
+        self.limit = limit
         super().__init__(f"bad bencode: {reason}")
 
 

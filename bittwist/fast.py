@@ -11,6 +11,8 @@ import hashlib
 import ipaddress
 import struct
 
+from bittwist.ipaddr import ipAddress
+
 __all__ = ["DEFAULT_ALLOWED_FAST", "MAX_ALLOWED_FAST", "allowedFastSet"]
 
 DEFAULT_ALLOWED_FAST = 10
@@ -63,15 +65,13 @@ def allowedFastSet(
         bytes, C{numPieces} is negative, or C{k} is not 0 to
         L{MAX_ALLOWED_FAST}.
     """
-    address = ipaddress.ip_address(ip)
+    address = ipAddress(ip)
     if len(infoHash) != 20:
         raise ValueError(f"info hash must be 20 bytes, not {len(infoHash)}")
     if numPieces < 0:
         raise ValueError(f"number of pieces {numPieces} is negative")
     if not 0 <= k <= MAX_ALLOWED_FAST:
         raise ValueError(f"allowed fast set size {k} is not 0 to {MAX_ALLOWED_FAST}")
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
     if isinstance(address, ipaddress.IPv6Address) and maskNetwork:
         return ()
     if k >= numPieces:

@@ -11,7 +11,6 @@ file or a folder; L{createTorrentInThread} does so off the reactor thread.
 
 import hashlib
 import os
-import re
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -20,7 +19,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import bencodepy
 
 from bittwist import __version__
-from bittwist.errors import MetainfoError, StorageError, UsageError
+from bittwist.bdecode import decodeWithSpans
+from bittwist.errors import BencodeError, MetainfoError, StorageError, UsageError
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
@@ -60,7 +60,7 @@ MAX_PIECE_LENGTH = 16 * 1024 * 1024
 MAX_DECODE_DEPTH = 100
 """
 The deepest nesting of lists and dictionaries accepted (libtorrent's
-default).  A torrent needs 5 levels; bencode.py decodes recursively.
+default).  A torrent needs 5 levels.
 """
 
 MAX_DECODE_ITEMS = 3_000_000
@@ -90,10 +90,6 @@ could not be opened anyway.
 _TARGET_MAX_PIECES = 2000
 _HASH_SIZE = 20
 
-# Canonical bencode: no leading zeros, no "-0", no sign on lengths.
-_INTEGER = re.compile(rb"i(?:0|-?[1-9][0-9]*)e")
-# A 64 MiB file needs no more than 8 digits of length; 15 keeps int() cheap.
-_STRING_LENGTH = re.compile(rb"(0|[1-9][0-9]{0,14}):")
 _WINDOWS = os.name == "nt"
 
 
@@ -195,112 +191,27 @@ def _limitError(source: str, field: str, reason: str) -> MetainfoError:
     return MetainfoError(source, field, reason, hint=_LIMIT_HINT)
 
 
-def _infoSpan(data: bytes, source: str) -> tuple[int, int]:
+def _decodeTop(data: bytes, source: str) -> tuple[dict, dict[bytes, tuple[int, int]]]:
     """
-    Find where the top-level C{info} value starts and ends in C{data}, and
-    check that decoding C{data} stays within L{MAX_DECODE_DEPTH} and
-    L{MAX_DECODE_ITEMS}.
+    Decode a torrent within L{MAX_DECODE_DEPTH} and L{MAX_DECODE_ITEMS}.
 
-    The info hash is the SHA-1 of the C{info} value's bytes exactly as they
-    stand in the file.  bencode.py only gives back decoded values, and its
-    encoder sorts dictionary keys, so re-encoding would change the hash of
-    any torrent whose C{info} keys are not sorted.  Hence this: it walks the
-    top-level dictionary and skips over each value without building it.
-    While skipping it also insists on canonical integers and string lengths,
-    which bencode.py is lax about (it takes C{i+1e} and C{1_0:}), and counts
-    nesting and values: bencode.py has no limits of its own (it recurses
-    once per level and builds every value), so this walk, which builds
-    nothing and uses no stack, is what bounds the decoding that follows.
-
-    @return: C{(start, end)}, so that C{data[start:end]} is the C{info} value.
-    @raise MetainfoError: if C{data} is not one bencoded dictionary, a
-        top-level key repeats, there is no C{info} key, or a limit is
-        exceeded.
+    @return: the top-level dictionary and where each of its values stands
+        in C{data} (see L{bittwist.bdecode.decodeWithSpans}).
+    @raise MetainfoError: if C{data} is not one bencoded dictionary or
+        breaks a bound.
     """
     if data[:1] != b"d":
         raise MetainfoError(source, "metainfo", "is not a bencoded dictionary")
-    span = None
-    seen = set()
-    position = 1
-    items = 1
-    while data[position : position + 1] != b"e":
-        match = _STRING_LENGTH.match(data, position)
-        if match is None:
-            raise MetainfoError(source, "metainfo", f"has a bad key at byte {position}")
-        keyStart = match.end()
-        position = keyStart + int(match.group(1))
-        if position > len(data):
-            raise MetainfoError(source, "metainfo", "is truncated")
-        key = data[keyStart:position]
-        if key in seen:
-            raise MetainfoError(source, key.decode("utf-8", "replace"), "appears twice")
-        seen.add(key)
-        items += 1
-        valueStart = position
-        position, items = _skipValue(data, position, source, items)
-        if key == b"info":
-            span = (valueStart, position)
-    if position + 1 != len(data):
-        raise MetainfoError(source, "metainfo", "has bytes after its end")
-    if span is None:
-        raise MetainfoError(source, "info", "is missing")
-    return span
-
-
-def _skipValue(data: bytes, position: int, source: str, items: int) -> tuple[int, int]:
-    """
-    Skip one bencoded value inside the top-level dictionary (iteratively, so
-    nesting costs no stack), counting the values it holds.
-
-    @param items: how many values were counted before this one.
-    @return: the position just after it, and the count of values so far.
-    @raise MetainfoError: if it is not canonical bencode, is truncated, is
-        nested deeper than L{MAX_DECODE_DEPTH} or brings the count over
-        L{MAX_DECODE_ITEMS}.
-    """
-    # The top-level dictionary is the first level.
-    maxDepth = MAX_DECODE_DEPTH - 1
-    maxItems = MAX_DECODE_ITEMS
-    depth = 0
-    while True:
-        token = data[position : position + 1]
-        if token == b"e" and depth:
-            depth -= 1
-            position += 1
-        else:
-            items += 1
-            if items > maxItems:
-                raise _limitError(
-                    source, "metainfo", f"holds more than the limit of {maxItems} values"
-                )
-            if token in (b"l", b"d"):
-                depth += 1
-                if depth > maxDepth:
-                    raise _limitError(
-                        source, "metainfo",
-                        f"nests lists and dictionaries deeper than the limit of "
-                        f"{MAX_DECODE_DEPTH} levels",
-                    )
-                position += 1
-                continue
-            if token == b"i":
-                match = _INTEGER.match(data, position)
-                if match is None:
-                    raise MetainfoError(
-                        source, "metainfo", f"has a bad integer at byte {position}"
-                    )
-                position = match.end()
-            else:
-                match = _STRING_LENGTH.match(data, position)
-                if match is None:
-                    raise MetainfoError(
-                        source, "metainfo", f"is not valid bencode at byte {position}"
-                    )
-                position = match.end() + int(match.group(1))
-                if position > len(data):
-                    raise MetainfoError(source, "metainfo", "is truncated")
-        if depth == 0:
-            return position, items
+    try:
+        return decodeWithSpans(data, maxValues=MAX_DECODE_ITEMS, maxDepth=MAX_DECODE_DEPTH)
+    except BencodeError as e:
+        if e.key is not None:
+            raise MetainfoError(
+                source, e.key.decode("utf-8", "replace"), "appears twice in one dictionary"
+            ) from None
+        if e.limit:
+            raise _limitError(source, "metainfo", f"holds {e.reason}") from None
+        raise MetainfoError(source, "metainfo", f"is not valid bencode: {e.reason}") from None
 
 
 def parse(data: bytes, source: str = "<bytes>") -> Metainfo:
@@ -321,12 +232,10 @@ def parse(data: bytes, source: str = "<bytes>") -> Metainfo:
         raise MetainfoError(
             source, "metainfo", f"is {len(data)} bytes, over the limit of {MAX_METAINFO_SIZE}"
         )
-    start, end = _infoSpan(data, source)
-    try:
-        top = bencodepy.decode(data)
-    except (bencodepy.BencodeDecodeError, ValueError, TypeError, IndexError,
-            KeyError, RecursionError) as e:
-        raise MetainfoError(source, "metainfo", f"is not valid bencode ({e})") from None
+    top, spans = _decodeTop(data, source)
+    if b"info" not in spans:
+        raise MetainfoError(source, "info", "is missing")
+    start, end = spans[b"info"]
     infoBytes = data[start:end]
     info = top[b"info"]
     if not isinstance(info, dict):

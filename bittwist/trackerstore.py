@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Sequence
 
 from bittwist.errors import AnnounceRefused
+from bittwist.ipaddr import ipAddress
 
 __all__ = [
     "Tracker",
@@ -198,12 +199,9 @@ class _Swarm:
 
 def _normalisedAddress(ip: str) -> str:
     try:
-        address = ipaddress.ip_address(ip)
+        return str(ipAddress(ip))
     except (TypeError, ValueError):
         raise AnnounceRefused("cannot tell your IP address; announce over TCP/IP or UDP/IP")
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return str(address)
 
 
 class Tracker:

@@ -23,7 +23,7 @@ from twisted.web.server import Site
 
 from bittwist.commandline import OneLineUsageErrors
 from bittwist.trackerserver import TrackerResource
-from bittwist.udptrackerserver import UDPTrackerServer, adapterFor
+from bittwist.udptrackerserver import UDPTrackerServer
 
 __all__ = ["Options", "makeService"]
 
@@ -106,7 +106,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     web.setServiceParent(both)
     udp = UDPServer(
         options["udp-port"],
-        UDPTrackerServer(adapterFor(resource), reactor=reactor),
+        UDPTrackerServer(resource.tracker, reactor=reactor),
         interface=options["udp-interface"],
         reactor=reactor,
     )

@@ -18,7 +18,6 @@ from bittwist.dht.krpc import (
     NodeInfo,
     Query,
     Response,
-    bdecode,
     decode,
     encode,
 )
@@ -34,47 +33,59 @@ def _q(method: bytes, args: dict, extra: dict = {}) -> bytes:
     return bencodepy.encode(top)
 
 
-class BdecodeTests(SynchronousTestCase):
+def _r(extra: bytes = b"") -> bytes:
     """
-    The bounded bencode decoder.
+    @return: a response datagram with C{extra} (bencoded key-value pairs)
+        added to its body, keys unsorted.
+    """
+    return b"d1:t2:aa1:y1:r1:rd2:id20:" + ID + extra + b"ee"
+
+
+class BoundsTests(SynchronousTestCase):
+    """
+    Datagrams are decoded by L{bittwist.bdecode} under KRPC's own bounds;
+    its errors are L{KRPCError}s.
     """
 
-    def test_values(self) -> None:
-        self.assertEqual(
-            bdecode(b"d1:ai-3e1:bl1:x0:ee"), {b"a": -3, b"b": [b"x", b""]}
-        )
+    def test_valid(self) -> None:
+        self.assertEqual(decode(_r()), Response(b"aa", ID))
 
-    def test_badIntegers(self) -> None:
-        for data in [b"i-0e", b"i03e", b"ie", b"i1", b"i+1e", b"i1_0e", b"i" + b"9" * 30 + b"e"]:
-            self.assertRaises(KRPCError, bdecode, data)
-
-    def test_badStrings(self) -> None:
-        for data in [b"3:ab", b"01:a", b"-1:a", b"1_0:aaaaaaaaaa", b"999999999:a"]:
-            self.assertRaises(KRPCError, bdecode, data)
+    def test_badNumbers(self) -> None:
+        for bad in [b"i-0e", b"i03e", b"ie", b"i+1e", b"i1_0e", b"i" + b"9" * 30 + b"e",
+                    b"01:a", b"1_0:aaaaaaaaaa", b"999999999:a"]:
+            error = self.assertRaises(KRPCError, decode, _r(b"1:x" + bad))
+            self.assertIn("byte", error.reason)
 
     def test_tooDeep(self) -> None:
-        self.assertRaises(KRPCError, bdecode, b"l" * 5 + b"e" * 5)
-        self.assertEqual(bdecode(b"l" * 4 + b"e" * 4), [[[[]]]])
+        """
+        The message, its body and two more levels are allowed
+        (L{krpc.MAX_DEPTH}); a fifth is not.
+        """
+        self.assertEqual(decode(_r(b"1:xllee")), Response(b"aa", ID))
+        error = self.assertRaises(KRPCError, decode, _r(b"1:xllleee"))
+        self.assertIn("deeper than the limit of 4 levels", error.reason)
 
     def test_tooManyItems(self) -> None:
-        self.assertRaises(KRPCError, bdecode, b"l" + b"i1e" * krpc.MAX_ITEMS + b"e")
-        self.assertEqual(len(bdecode(b"l" + b"i1e" * (krpc.MAX_ITEMS - 1) + b"e")), krpc.MAX_ITEMS - 1)
+        """
+        At most L{krpc.MAX_ITEMS} values, keys included: the bare response
+        holds 9, the extra key and its list 2.
+        """
+        room = krpc.MAX_ITEMS - 11
+        self.assertEqual(decode(_r(b"1:xl" + b"i1e" * room + b"e")), Response(b"aa", ID))
+        error = self.assertRaises(KRPCError, decode, _r(b"1:xl" + b"i1e" * (room + 1) + b"e"))
+        self.assertIn(f"more than the limit of {krpc.MAX_ITEMS} values", error.reason)
 
     def test_trailing(self) -> None:
-        self.assertRaises(KRPCError, bdecode, b"i1ei2e")
+        self.assertRaises(KRPCError, decode, _r() + b"i1e")
 
     def test_repeatedKey(self) -> None:
-        self.assertRaises(KRPCError, bdecode, b"d1:ai1e1:ai2ee")
+        self.assertRaises(KRPCError, decode, _r(b"2:id20:" + OTHER))
 
     def test_nonStringKey(self) -> None:
-        self.assertRaises(KRPCError, bdecode, b"di1ei2ee")
+        self.assertRaises(KRPCError, decode, _r(b"i1ei2e"))
 
     def test_unsortedKeysAccepted(self) -> None:
-        self.assertEqual(bdecode(b"d1:bi1e1:ai2ee"), {b"a": 2, b"b": 1})
-
-    def test_encodeIsCanonical(self) -> None:
-        value = {b"z": [1, b"x"], "a": {b"k": -5}}
-        self.assertEqual(krpc.bencode(value), bencodepy.encode({b"z": [1, b"x"], b"a": {b"k": -5}}))
+        self.assertEqual(decode(b"d1:y1:r1:rd2:id20:" + ID + b"e1:t2:aae"), Response(b"aa", ID))
 
 
 class DecodeTests(SynchronousTestCase):

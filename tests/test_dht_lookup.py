@@ -12,6 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from bittwist.dht.krpc import ANNOUNCE_PEER, FIND_NODE, GET_PEERS, NodeInfo, Response
 from bittwist.dht.lookup import ALPHA, MAX_QUERIES, QUERY_TIMEOUT, Lookup, announce
 from bittwist.dht.routing import K, distance
+from bittwist.errors import DHTQueryError
 
 
 class SimulatedNetwork:
@@ -40,11 +41,16 @@ class SimulatedNetwork:
         self.inFlight = 0
         self.maxInFlight = 0
         self.announced: list = []
+        self.timeouts: list = []
 
-    def query(self, address, method, key, port=None, token=None) -> Deferred:
+    def query(self, address, method, key, port=None, token=None, timeout=None) -> Deferred:
         self.sent.append((address, method))
         d: Deferred = Deferred()
         if address in self.dead:
+            # As the node does: the query fails once its timeout passes.
+            if timeout is not None:
+                self.timeouts.append(timeout)
+                self.clock.callLater(timeout, d.errback, DHTQueryError(address, "no answer"))
             return d
         node = self.byAddress[address]
         self.inFlight += 1
@@ -91,7 +97,7 @@ class LookupTests(SynchronousTestCase):
 
     def test_converges(self) -> None:
         target = random.Random(5).randbytes(20)
-        lookup = Lookup(target, FIND_NODE, self.network.query, self.clock, self.network.nodes[:3])
+        lookup = Lookup(target, FIND_NODE, self.network.query, self.network.nodes[:3])
         result = self.runLookup(lookup)
         self.assertEqual([info for info, _ in result.closest], self.network.trueClosest(target))
         self.assertLessEqual(self.network.maxInFlight, ALPHA)
@@ -102,7 +108,7 @@ class LookupTests(SynchronousTestCase):
         closest = self.network.trueClosest(target)
         self.network.peers[closest[0].address] = [("10.9.9.9", 1234)]
         result = self.runLookup(
-            Lookup(target, GET_PEERS, self.network.query, self.clock, self.network.nodes[:3])
+            Lookup(target, GET_PEERS, self.network.query, self.network.nodes[:3])
         )
         self.assertEqual(result.peers, [("10.9.9.9", 1234)])
         self.assertTrue(all(token for _, token in result.closest))
@@ -116,7 +122,7 @@ class LookupTests(SynchronousTestCase):
         for n in self.network.trueClosest(target, 4):
             self.network.dead.add(n.address)
         result = self.runLookup(
-            Lookup(target, FIND_NODE, self.network.query, self.clock, self.network.nodes[:3])
+            Lookup(target, FIND_NODE, self.network.query, self.network.nodes[:3])
         )
         found = [info for info, _ in result.closest]
         self.assertEqual(len(found), K)
@@ -124,6 +130,9 @@ class LookupTests(SynchronousTestCase):
         # The dead nodes took what they alone knew with them; the rest is found.
         self.assertGreaterEqual(len(set(found) & set(self.network.trueClosest(target))), K - 2)
         self.assertGreaterEqual(self.clock.seconds(), QUERY_TIMEOUT)
+        # The lookup hands its timeout to the query function, which keeps
+        # the one timer per query.
+        self.assertEqual(set(self.network.timeouts), {QUERY_TIMEOUT})
 
     def test_bootstrapByAddress(self) -> None:
         """
@@ -131,11 +140,11 @@ class LookupTests(SynchronousTestCase):
         """
         target = random.Random(8).randbytes(20)
         bootstrap = [n.address for n in self.network.nodes[:2]]
-        result = self.runLookup(Lookup(target, FIND_NODE, self.network.query, self.clock, [], bootstrap))
+        result = self.runLookup(Lookup(target, FIND_NODE, self.network.query, [], bootstrap))
         self.assertEqual([info for info, _ in result.closest], self.network.trueClosest(target))
 
     def test_nothingToAsk(self) -> None:
-        lookup = Lookup(b"\x00" * 20, FIND_NODE, self.network.query, self.clock, [])
+        lookup = Lookup(b"\x00" * 20, FIND_NODE, self.network.query, [])
         result = self.successResultOf(lookup.start())
         self.assertEqual((result.closest, result.queries), ([], 0))
 
@@ -144,7 +153,7 @@ class LookupTests(SynchronousTestCase):
         Stopping fires the result with what was found and cancels what is in
         flight.
         """
-        lookup = Lookup(b"\x00" * 20, FIND_NODE, self.network.query, self.clock, self.network.nodes[:3])
+        lookup = Lookup(b"\x00" * 20, FIND_NODE, self.network.query, self.network.nodes[:3])
         d = lookup.start()
         self.assertEqual(lookup.inFlight, 3)
         lookup.stop()
@@ -154,7 +163,7 @@ class LookupTests(SynchronousTestCase):
 
     def test_ownIdNotCandidate(self) -> None:
         own = self.network.nodes[0]
-        lookup = Lookup(own.nodeId, FIND_NODE, self.network.query, self.clock, self.network.nodes[:3], ownId=own.nodeId)
+        lookup = Lookup(own.nodeId, FIND_NODE, self.network.query, self.network.nodes[:3], ownId=own.nodeId)
         result = self.runLookup(lookup)
         self.assertNotIn(own, [info for info, _ in result.closest])
         self.assertNotIn((own.address, FIND_NODE), self.network.sent)
@@ -166,7 +175,7 @@ class LookupTests(SynchronousTestCase):
         """
         rng = random.Random(9)
 
-        def query(address, method, key, port=None, token=None) -> Deferred:
+        def query(address, method, key, port=None, token=None, timeout=None) -> Deferred:
             d: Deferred = Deferred()
             # Always a closer node than before: the lookup never converges by itself.
             nodes = tuple(
@@ -177,14 +186,14 @@ class LookupTests(SynchronousTestCase):
             return d
 
         result = self.runLookup(
-            Lookup(b"\x00" * 20, FIND_NODE, query, self.clock, self.network.nodes[:3])
+            Lookup(b"\x00" * 20, FIND_NODE, query, self.network.nodes[:3])
         )
         self.assertLessEqual(result.queries, MAX_QUERIES)
 
     def test_announce(self) -> None:
         target = random.Random(10).randbytes(20)
         result = self.runLookup(
-            Lookup(target, GET_PEERS, self.network.query, self.clock, self.network.nodes[:3])
+            Lookup(target, GET_PEERS, self.network.query, self.network.nodes[:3])
         )
         d = announce(result, self.network.query, 6881)
         self.clock.advance(1)

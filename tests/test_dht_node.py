@@ -13,6 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
 from bittwist.dht import IDHTNode, krpc
+from bittwist.dht import node as nodeModule
 from bittwist.dht.krpc import (
     ANNOUNCE_PEER,
     FIND_NODE,
@@ -34,6 +35,7 @@ from bittwist.dht.node import (
     loadTable,
     saveTable,
 )
+from bittwist.dht.lookup import QUERY_TIMEOUT as LOOKUP_TIMEOUT
 from bittwist.dht.routing import K, NodeState
 from bittwist.errors import DHTQueryError
 from tests.fakes import FakeDatagramTransport, ResolvingClock
@@ -216,7 +218,23 @@ class AnsweringTests(NodeTestCase):
 
     def test_ipv6SourceIgnored(self) -> None:
         self.node.datagramReceived(krpc.encode(Query(b"t1", PING, PEER_ID)), ("::1", 4000))
+        self.node.datagramReceived(krpc.encode(Query(b"t1", PING, PEER_ID)), ("::ffff:10.0.0.1", 4000))
         self.assertEqual(self.sent(), [])
+
+    def test_noAddressParsingPerDatagram(self) -> None:
+        """
+        A datagram's source address is not parsed as an IP address: the
+        input limit and the answer need none of it.
+        """
+
+        class NoParsing:
+            def __getattr__(self, name: str) -> None:
+                raise AssertionError(f"ipaddress.{name} used")
+
+        self.patch(nodeModule, "ipaddress", NoParsing())
+        for n in range(5):
+            self.receive(Query(b"t%d" % n, PING, PEER_ID))
+        self.assertEqual(len(self.sent()), 5)
 
 
 class QueryingTests(NodeTestCase):
@@ -255,6 +273,21 @@ class QueryingTests(NodeTestCase):
         self.clock.advance(QUERY_TIMEOUT)
         failure = self.failureResultOf(d, DHTQueryError)
         self.assertIn("no answer", str(failure.value))
+        self.assertEqual(self.node.table.get(PEER_ID).failures, 1)
+
+    def test_oneTimerPerQuery(self) -> None:
+        """
+        A lookup's query is timed by one timer, with the lookup's timeout:
+        it fails, and the node counts the failure, once that has passed.
+        """
+        self.sent()  # the bootstrap find_node
+        before = len(self.clock.getDelayedCalls())
+        self.node.table.heard(PEER_ID, SOURCE, 0, responded=True)
+        self.node.findNode(b"\x01" * 20)
+        sent = self.sent()
+        self.assertIn(SOURCE, [address for _, address in sent])
+        self.assertEqual(len(self.clock.getDelayedCalls()), before + len(sent))
+        self.clock.advance(LOOKUP_TIMEOUT)
         self.assertEqual(self.node.table.get(PEER_ID).failures, 1)
 
     def test_errorAnswer(self) -> None:

@@ -14,6 +14,7 @@ from bittwist.errors import ExtensionError, ProtocolError
 from bittwist.extensions.handshake import (
     HANDSHAKE_ID,
     MAX_EXTENSION_NAME_LENGTH,
+    MAX_EXTENSION_VALUES,
     MAX_EXTENSIONS,
     MAX_METADATA_SIZE,
     MAX_REQUEST_QUEUE,
@@ -80,6 +81,18 @@ class DecodeDictionaryTests(SynchronousTestCase):
             self.assertIsInstance(error, ProtocolError)
             self.assertEqual(error.extension, "ut_pex")
             self.assertIn("ut_pex", str(error))
+
+    def test_valueLimit(self) -> None:
+        """
+        A message of more than L{MAX_EXTENSION_VALUES} values is refused as
+        it is read: the dictionary, its key and the list take 3.
+        """
+        room = MAX_EXTENSION_VALUES - 3
+        self.assertEqual(len(decodeDictionary(b"d1:ll" + b"le" * room + b"ee", "x")[b"l"]), room)
+        error = self.assertRaises(
+            ExtensionError, decodeDictionary, b"d1:ll" + b"le" * (room + 1) + b"ee", "x"
+        )
+        self.assertIn(f"more than the limit of {MAX_EXTENSION_VALUES} values", str(error))
 
     def test_hugeInteger(self) -> None:
         """

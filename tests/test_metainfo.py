@@ -518,6 +518,16 @@ class RejectionTests(SynchronousTestCase):
         data = b"d4:info" + encode(singleInfo()) + b"4:info" + encode(singleInfo(length=1)) + b"e"
         self.assertRejected(data, "info", "twice")
 
+    def test_duplicateInfoKey(self):
+        """
+        A key repeated inside C{info} is rejected too: peers reading the
+        first and peers reading the second would share one info hash for
+        two different torrents.
+        """
+        info = encode(singleInfo())
+        data = b"d4:info" + info[:-1] + b"4:name3:twoe" + b"e"
+        self.assertRejected(data, "name", "appears twice")
+
     def test_info(self):
         """
         C{info} must be present and a dictionary.

@@ -12,6 +12,8 @@ from typing import Any
 
 import bencodepy
 
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from bittwist import wire
@@ -20,7 +22,13 @@ from bittwist.extensions.table import IExtensionHandler
 from bittwist.extensions.ut_pex import PexFlags, PexMessage
 from bittwist.metainfo import createTorrent, parse
 from bittwist.sources import IPeerSource
-from bittwist.sources.pex import MAX_LEARNED_PER_MINUTE, MIN_RECEIVE_INTERVAL, PEX_INTERVAL
+from bittwist.peerstate import PeerState
+from bittwist.sources.pex import (
+    MAX_LEARNED_PER_MINUTE,
+    MIN_RECEIVE_INTERVAL,
+    PEX_INTERVAL,
+    PeerExchange,
+)
 from tests.test_torrent import PIECE_LENGTH, TorrentTestCase, address
 
 EXTENDED = wire.makeReserved(wire.ReservedBit.EXTENSION_PROTOCOL)
@@ -266,3 +274,61 @@ class PrivateTests(PexTestCase):
         self.clock.advance(PEX_INTERVAL * 2)
         self.assertEqual(self.torrent.swarm.knownCount, known)
         self.assertEqual(self.pexMessages(remote), [])
+
+
+class _Peer:
+    """
+    The part of a L{bittwist.peer.PeerProtocol} peer exchange reads, with
+    the messages sent to it kept.
+    """
+
+    def __init__(self, n: int, state: PeerState) -> None:
+        self.listenAddress = address(n)
+        self.outgoing = False
+        self.handshaked = True
+        self.state = state
+        self.extendedHandshake = None
+        self.sent: list[PexMessage] = []
+
+    def sendExtended(self, name: str, payload: bytes) -> bool:
+        self.sent.append(PexMessage.decode(payload))
+        return True
+
+
+class SeedFlagTests(SynchronousTestCase):
+    """
+    A peer is told of another as a seed only if that one has every piece
+    of a torrent whose pieces are known.
+    """
+
+    def flagsOf(self, state: PeerState) -> PexFlags:
+        other = _Peer(2, state)
+        told = _Peer(1, PeerState(4))
+        exchange = PeerExchange(Clock(), lambda: [told, other])
+        exchange.peerReady(told)
+        [message] = told.sent
+        [(_, flags)] = message.added
+        return flags
+
+    def test_seed(self) -> None:
+        state = PeerState(4)
+        state.received()
+        state.peerHaveAll()
+        self.assertEqual(self.flagsOf(state), PexFlags.SEED)
+
+    def test_notSeed(self) -> None:
+        state = PeerState(4)
+        state.received()
+        state.peerHas(0)
+        self.assertEqual(self.flagsOf(state), PexFlags.NONE)
+
+    def test_piecesUnknown(self) -> None:
+        """
+        While the torrent's metadata is fetched (a magnet link) no piece
+        count is known and the peer's empty bitfield is "complete": it is
+        no seed for that.
+        """
+        state = PeerState(None)
+        state.received()
+        state.peerHaveAll()
+        self.assertEqual(self.flagsOf(state), PexFlags.NONE)

@@ -18,9 +18,9 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.trial.unittest import TestCase
 
 from bittwist.metainfo import parse
-from bittwist.trackerserver import TrackerResource
+from bittwist.trackerstore import Tracker
 from bittwist.udptracker import UDPTrackerClient
-from bittwist.udptrackerserver import UDPTrackerServer, adapterFor
+from bittwist.udptrackerserver import UDPTrackerServer
 from tests.ltpeer import digestTree
 from tests.test_seed import FINISH_TIMEOUT, FILES, SwarmMixin, trackerOf
 
@@ -123,7 +123,7 @@ class OurUDPTrackerTests(_MeetThroughUDPTracker, TestCase):
     """
 
     def startUDPTracker(self, infoHash, host):
-        server = UDPTrackerServer(adapterFor(TrackerResource(reactor=reactor)), reactor=reactor)
+        server = UDPTrackerServer(Tracker(reactor), reactor=reactor)
         port = reactor.listenUDP(0, server, interface=host)
         self.addCleanup(port.stopListening)
         return succeed(f"udp://{host}:{port.getHost().port}/announce")

@@ -8,7 +8,6 @@ from treq.testing import StubTreq
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import SynchronousTestCase, TestCase
-from twisted.web.resource import Resource
 
 from bittwist import trackertap
 from bittwist.tracker import announce as httpAnnounce
@@ -27,13 +26,7 @@ from bittwist.udptracker import (
     encode,
 )
 from bittwist.errors import AnnounceRefused
-from bittwist.udptrackerserver import (
-    MAX_PEERS,
-    StoreTrackerAdapter,
-    UDPTrackerServer,
-    WebTrackerAdapter,
-    adapterFor,
-)
+from bittwist.udptrackerserver import MAX_PEERS, UDPTrackerServer
 from tests.fakes import FakeTrackerStore, UDPClock
 
 INFO_HASH = b"\x11" * 20
@@ -52,7 +45,7 @@ class ServerTests(SynchronousTestCase):
         self.clock = UDPClock()
         self.clock.advance(1000)
         self.resource = TrackerResource(reactor=self.clock, interval=900)
-        self.server = UDPTrackerServer(adapterFor(self.resource), reactor=self.clock,
+        self.server = UDPTrackerServer(self.resource.tracker, reactor=self.clock,
                                        secret=b"s" * 32)
         self.port = self.clock.listenUDP(6969, self.server)
 
@@ -192,16 +185,15 @@ class ServerTests(SynchronousTestCase):
             self.assertLessEqual(len(answer), max(len(data), 44))
 
 
-class StoreAdapterTests(SynchronousTestCase):
+class StoreTests(SynchronousTestCase):
     """
-    L{StoreTrackerAdapter}: the UDP front-end over a transport-free store,
-    and L{adapterFor}'s choice.
+    L{UDPTrackerServer} calls its transport-free store directly.
     """
 
     def setUp(self) -> None:
         self.clock = UDPClock()
         self.store = FakeTrackerStore()
-        self.server = UDPTrackerServer(StoreTrackerAdapter(self.store), reactor=self.clock)
+        self.server = UDPTrackerServer(self.store, reactor=self.clock)
         self.port = self.clock.listenUDP(6969, self.server)
         self.addr = ("10.0.0.1", 5000)
 
@@ -243,16 +235,6 @@ class StoreAdapterTests(SynchronousTestCase):
         """
         reply = self.ask(ScrapeRequest(self.connectionId(), 5, (INFO_HASH,)))
         self.assertEqual(reply, ScrapeReply(5, (ScrapeEntry(1, 3, 2),)))
-
-    def test_adapterFor(self) -> None:
-        """
-        A resource with a store (C{tracker}) is served through the store;
-        one without, through its web interface.
-        """
-        resource = Resource()
-        self.assertIsInstance(adapterFor(resource), WebTrackerAdapter)
-        resource.tracker = self.store
-        self.assertIsInstance(adapterFor(resource), StoreTrackerAdapter)
 
 
 class TapTests(SynchronousTestCase):
@@ -307,7 +289,7 @@ class LoopbackTests(TestCase):
         learns of the first, with the counts.
         """
         resource = TrackerResource(reactor=reactor, interval=120)
-        server = UDPTrackerServer(adapterFor(resource), reactor=reactor)
+        server = UDPTrackerServer(resource.tracker, reactor=reactor)
         port = reactor.listenUDP(0, server, interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         url = f"udp://127.0.0.1:{port.getHost().port}/announce"

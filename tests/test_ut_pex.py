@@ -7,6 +7,7 @@ import bencodepy
 from hypothesis import given, strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
+from bittwist.bdecode import MAX_INTEGER_DIGITS
 from bittwist.errors import ExtensionError
 from bittwist.extensions.ut_pex import (
     MAX_PEX_PEERS,
@@ -17,6 +18,7 @@ from bittwist.extensions.ut_pex import (
 )
 
 ports = st.integers(1, 65535)
+integers = st.integers(-(10**MAX_INTEGER_DIGITS) + 1, 10**MAX_INTEGER_DIGITS - 1)
 v4Addresses = st.tuples(st.ip_addresses(v=4).map(str), ports)
 v6Addresses = st.tuples(st.ip_addresses(v=6).map(str), ports)
 flags = st.integers(0, 255).map(PexFlags)
@@ -186,14 +188,14 @@ class PexMessageTests(SynchronousTestCase):
         st.dictionaries(
             st.sampled_from([b"added", b"added.f", b"added6", b"added6.f",
                              b"dropped", b"dropped6", b"x"]),
-            st.one_of(st.binary(max_size=80), st.integers(), st.lists(st.integers())),
+            st.one_of(st.binary(max_size=80), integers, st.lists(integers)),
         )
     )
     def test_arbitraryDictionaries(self, top) -> None:
         """
-        Dictionaries with BEP 11's keys and any values decode to a message
-        within the bounds that re-encodes, if it is within the sending
-        bounds.
+        Dictionaries with BEP 11's keys and any values (integers as long as
+        L{bittwist.bdecode} reads) decode to a message within the bounds
+        that re-encodes, if it is within the sending bounds.
         """
         message = PexMessage.decode(bencodepy.encode(top))
         self.assertLessEqual(len(message.added), MAX_PEX_PEERS_RECEIVED)

@@ -9,11 +9,9 @@ back.  It never touches a socket.
 
 Every datagram comes from anyone on the Internet, so decoding is bounded
 before it starts: a datagram longer than L{MAX_DATAGRAM} is refused unread,
-and the bencode decoder here is our own, small and strict, rather than
-C{bencodepy}'s, because that one decodes whatever it is given (any depth, any
-number of items, lax integers) and only then lets us look.  Ours refuses
-nesting deeper than L{MAX_DEPTH} and more than L{MAX_ITEMS} values as it
-reads, so a hostile datagram costs at most a few kilobytes.
+and L{bittwist.bdecode} refuses nesting deeper than L{MAX_DEPTH} and more
+than L{MAX_ITEMS} values as it reads, so a hostile datagram costs at most a
+few kilobytes.
 """
 
 from __future__ import annotations
@@ -23,7 +21,10 @@ import struct
 from dataclasses import dataclass, field
 from typing import Iterable, Union
 
-from bittwist.errors import KRPCError
+import bencodepy
+
+from bittwist.bdecode import decode as bdecode
+from bittwist.errors import BencodeError, KRPCError
 
 __all__ = [
     "MAX_DATAGRAM",
@@ -45,8 +46,6 @@ __all__ = [
     "METHOD_UNKNOWN",
     "decode",
     "encode",
-    "bdecode",
-    "bencode",
     "encodeNodes",
     "decodeNodes",
     "encodePeer",
@@ -90,141 +89,6 @@ PROTOCOL_ERROR = 203
 METHOD_UNKNOWN = 204
 
 Address = tuple[str, int]
-
-
-# ---------------------------------------------------------------------------
-# Bencode, bounded.
-
-
-class _Budget:
-    """
-    How many more values one decode may produce.
-    """
-
-    def __init__(self, items: int) -> None:
-        self.items = items
-
-    def spend(self) -> None:
-        self.items -= 1
-        if self.items < 0:
-            raise KRPCError(f"more than {MAX_ITEMS} values")
-
-
-def bdecode(data: bytes, maxDepth: int = MAX_DEPTH, maxItems: int = MAX_ITEMS) -> object:
-    """
-    Decode exactly one bencoded value, within bounds.
-
-    Strings come back as C{bytes}, dictionary keys too.  Integers must be
-    canonical (no leading zeros, no C{-0}, at most 20 digits).  Dictionary
-    keys need not be sorted (some clients do not sort them), but may not
-    repeat.
-
-    @param data: the bencoded bytes.
-    @param maxDepth: the deepest nesting of lists and dictionaries allowed.
-    @param maxItems: the most values allowed in all.
-    @raise KRPCError: if C{data} is not exactly one valid bencoded value
-        within the bounds.
-    """
-    budget = _Budget(maxItems)
-    value, end = _decodeAt(bytes(data), 0, maxDepth, budget)
-    if end != len(data):
-        raise KRPCError(f"{len(data) - end} trailing bytes after the message")
-    return value
-
-
-def _decodeAt(data: bytes, i: int, depth: int, budget: _Budget) -> tuple[object, int]:
-    budget.spend()
-    if i >= len(data):
-        raise KRPCError("truncated bencode")
-    c = data[i]
-    if c == 0x69:  # i
-        end = data.find(b"e", i + 1, i + 23)
-        if end < 0:
-            raise KRPCError("bad or overlong integer")
-        digits = data[i + 1 : end]
-        body = digits[1:] if digits[:1] == b"-" else digits
-        if (
-            not body
-            or not body.isdigit()
-            or (body[:1] == b"0" and len(body) > 1)
-            or digits == b"-0"
-        ):
-            raise KRPCError("bad integer")
-        return int(digits), end + 1
-    if 0x30 <= c <= 0x39:  # string length
-        colon = data.find(b":", i, i + 6)
-        if colon < 0:
-            raise KRPCError("bad string length")
-        digits = data[i:colon]
-        if not digits.isdigit() or (digits[:1] == b"0" and len(digits) > 1):
-            raise KRPCError("bad string length")
-        length = int(digits)
-        start = colon + 1
-        if start + length > len(data):
-            raise KRPCError("string runs past the end of the datagram")
-        return data[start : start + length], start + length
-    if c == 0x6C or c == 0x64:  # l or d
-        if depth <= 0:
-            raise KRPCError(f"nested deeper than {MAX_DEPTH}")
-        i += 1
-        if c == 0x6C:
-            items = []
-            while True:
-                if i >= len(data):
-                    raise KRPCError("truncated list")
-                if data[i] == 0x65:
-                    return items, i + 1
-                item, i = _decodeAt(data, i, depth - 1, budget)
-                items.append(item)
-        result: dict[bytes, object] = {}
-        while True:
-            if i >= len(data):
-                raise KRPCError("truncated dictionary")
-            if data[i] == 0x65:
-                return result, i + 1
-            key, i = _decodeAt(data, i, depth - 1, budget)
-            if not isinstance(key, bytes):
-                raise KRPCError("dictionary key is not a string")
-            if key in result:
-                raise KRPCError("repeated dictionary key")
-            result[key], i = _decodeAt(data, i, depth - 1, budget)
-    raise KRPCError(f"unexpected byte 0x{c:02x} in bencode")
-
-
-def bencode(value: object) -> bytes:
-    """
-    Encode C{value} (bytes, str, int, list, tuple, dict with bytes or str
-    keys) as canonical bencode.
-    """
-    out: list[bytes] = []
-    _encodeInto(value, out)
-    return b"".join(out)
-
-
-def _encodeInto(value: object, out: list[bytes]) -> None:
-    if isinstance(value, bool):
-        value = int(value)
-    if isinstance(value, int):
-        out.append(b"i%de" % value)
-    elif isinstance(value, (bytes, bytearray)):
-        out.append(b"%d:" % len(value))
-        out.append(bytes(value))
-    elif isinstance(value, str):
-        _encodeInto(value.encode("utf-8"), out)
-    elif isinstance(value, (list, tuple)):
-        out.append(b"l")
-        for item in value:
-            _encodeInto(item, out)
-        out.append(b"e")
-    elif isinstance(value, dict):
-        out.append(b"d")
-        keys = {(k.encode("utf-8") if isinstance(k, str) else k): v for k, v in value.items()}
-        for key in sorted(keys):
-            _encodeInto(key, out)
-            _encodeInto(keys[key], out)
-        out.append(b"e")
-    else:
-        raise TypeError(f"cannot bencode {type(value).__name__}")
 
 
 # ---------------------------------------------------------------------------
@@ -398,9 +262,13 @@ def decode(data: bytes) -> Message:
     """
     if len(data) > MAX_DATAGRAM:
         raise KRPCError(f"datagram of {len(data)} bytes is longer than {MAX_DATAGRAM}")
-    top = bdecode(data)
-    if not isinstance(top, dict):
+    # Most junk fails here, before the decoder's own error costs anything.
+    if data[:1] != b"d":
         raise KRPCError("not a dictionary")
+    try:
+        top = bdecode(data, maxValues=MAX_ITEMS, maxDepth=MAX_DEPTH)
+    except BencodeError as e:
+        raise KRPCError(e.reason) from None
     tid = top.get(b"t")
     if not isinstance(tid, bytes) or not 0 < len(tid) <= MAX_TRANSACTION_ID:
         raise KRPCError("missing or bad transaction id")
@@ -525,5 +393,5 @@ def encode(message: Message, version: bytes | None = None) -> bytes:
     else:
         top[b"y"] = b"e"
         top[b"e"] = [message.code, message.message]
-    return bencode(top)
+    return bencodepy.encode(top)
 

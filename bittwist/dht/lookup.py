@@ -7,8 +7,8 @@ A L{Lookup} keeps the candidates it has heard of sorted by distance to the
 target and keeps L{ALPHA} queries in flight to the closest ones not yet
 asked.  It is done when the L{K} closest candidates that did not fail have
 all answered, or nothing is left to ask.  Each query that takes longer than
-its timeout (on the given clock) counts as failed.  Every bound is explicit:
-candidates kept, queries sent, peers gathered.
+its timeout (kept by the query function) counts as failed.  Every bound is
+explicit: candidates kept, queries sent, peers gathered.
 
 The lookup does no I/O itself: it calls a C{query} function (the node's) that
 returns a Deferred of the L{Response}.  L{announce} then sends
@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional, Sequence
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
-from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from bittwist.dht.krpc import ANNOUNCE_PEER, FIND_NODE, GET_PEERS, NodeInfo, Response
@@ -56,9 +55,10 @@ MAX_PEERS = 1000
 
 Address = tuple[str, int]
 
-#: C{query(address, method, key, port=None, token=None)}: send one query
-#: (C{key} is the target of find_node, the info hash otherwise) and return a
-#: Deferred of the L{Response}.
+#: C{query(address, method, key, port=None, token=None, timeout=None)}: send
+#: one query (C{key} is the target of find_node, the info hash otherwise) and
+#: return a Deferred of the L{Response} that fails if no answer comes within
+#: C{timeout} seconds: the query's one timer is the node's.
 QueryFunction = Callable[..., Deferred]
 
 
@@ -107,7 +107,6 @@ class Lookup:
         target: bytes,
         method: str,
         query: QueryFunction,
-        clock: IReactorTime,
         seeds: Iterable[NodeInfo],
         bootstrap: Sequence[Address] = (),
         ownId: Optional[bytes] = None,
@@ -119,18 +118,17 @@ class Lookup:
         @param target: the id (find_node) or info hash (get_peers) sought.
         @param method: L{FIND_NODE} or L{GET_PEERS}.
         @param query: sends one query; see L{QueryFunction}.
-        @param clock: times each query out.
         @param seeds: nodes to start from (the routing table's closest).
         @param bootstrap: addresses of nodes whose id we do not know (the
             bootstrap routers), asked first.
         @param ownId: our id, never a candidate.
+        @param timeout: seconds each query may take, handed to C{query}.
         """
         if method not in (FIND_NODE, GET_PEERS):
             raise ValueError(f"cannot look up with {method}")
         self.target = target
         self.method = method
         self._query = query
-        self._clock = clock
         self._alpha = alpha
         self._k = k
         self._timeout = timeout
@@ -211,8 +209,7 @@ class Lookup:
     def _send(self, address: Address, candidate: Optional[_Candidate]) -> None:
         self._queries += 1
         key = object()
-        d = self._query(address, self.method, self.target)
-        d.addTimeout(self._timeout, self._clock)
+        d = self._query(address, self.method, self.target, timeout=self._timeout)
         self._inFlight[key] = d
         d.addCallbacks(
             self._answered,

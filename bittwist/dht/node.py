@@ -24,6 +24,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional, Sequence
 
+import bencodepy
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.internet.error import CannotListenError
@@ -34,6 +35,8 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from bittwist import __version__
+from bittwist.atomicfile import writeAtomically
+from bittwist.bdecode import decode as bdecode
 from bittwist.dht import IDHTNode, krpc
 from bittwist.dht.krpc import (
     ANNOUNCE_PEER,
@@ -49,7 +52,7 @@ from bittwist.dht.lookup import Lookup, LookupResult, announce
 from bittwist.dht.routing import K, NodeState, RoutingTable
 from bittwist.dht.storage import PeerStore
 from bittwist.dht.tokens import TokenKeeper
-from bittwist.errors import DHTQueryError, KRPCError
+from bittwist.errors import BencodeError, DHTQueryError, KRPCError
 from bittwist.safetext import printable
 
 __all__ = [
@@ -259,9 +262,10 @@ class DHTNode(DatagramProtocol):
 
     def datagramReceived(self, data: bytes, address: Address) -> None:
         host, port = address[0], address[1]
-        if not _isIPv4(host) or not 0 < port < 65536:
-            return
-        if not self._inputLimiter.allow(host):
+        # Our UDP port is IPv4, whose sources come as dotted quads: a colon
+        # is all it takes to tell an IPv6 one, no address parsing per
+        # datagram.  Then the input limit, before any decoding.
+        if ":" in host or not 0 < port < 65536 or not self._inputLimiter.allow(host):
             return
         try:
             message = krpc.decode(data)
@@ -346,9 +350,10 @@ class DHTNode(DatagramProtocol):
         key: Optional[bytes] = None,
         port: Optional[int] = None,
         token: Optional[bytes] = None,
+        timeout: Optional[float] = None,
     ) -> Deferred[Response]:
         """
-        Send one query.
+        Send one query, timed by one timer of its own.
 
         @param address: the node's C{(IPv4 address, port)}.
         @param method: L{PING}, L{FIND_NODE}, L{GET_PEERS} or
@@ -357,6 +362,8 @@ class DHTNode(DatagramProtocol):
         @param port: for announce_peer, the TCP port; C{None} for the UDP
             source port (C{implied_port}).
         @param token: for announce_peer, the node's token.
+        @param timeout: seconds to wait for the answer; the node's
+            C{queryTimeout} if C{None}.
         @return: fires with the L{Response}; fails with L{DHTQueryError}
             (no answer in time, a KRPC error, too many queries in flight).
             Cancelling it counts as no answer.
@@ -381,7 +388,9 @@ class DHTNode(DatagramProtocol):
             self._giveUp(tid, None)
 
         d: Deferred[Response] = Deferred(cancel)
-        call = self._reactor.callLater(self._queryTimeout, self._giveUp, tid, "no answer within %g s" % self._queryTimeout)
+        if timeout is None:
+            timeout = self._queryTimeout
+        call = self._reactor.callLater(timeout, self._giveUp, tid, "no answer within %g s" % timeout)
         self._pending[tid] = _Pending(address, d, call)
         self._send(message, address)
         return d
@@ -428,7 +437,7 @@ class DHTNode(DatagramProtocol):
         seeds = self.table.closest(target, K)
         bootstrap = self._bootstrapAddresses if len(seeds) < K else []
         lookup = Lookup(
-            target, method, self.query, self._reactor, seeds, bootstrap, ownId=self.nodeId
+            target, method, self.query, seeds, bootstrap, ownId=self.nodeId
         )
         self._lookups.add(lookup)
 
@@ -551,11 +560,7 @@ def saveTable(path: str, nodeId: bytes, nodes: Iterable[NodeInfo]) -> None:
     """
     Write our node id and some nodes to C{path}, atomically.
     """
-    data = krpc.bencode({b"id": nodeId, b"nodes": krpc.encodeNodes(nodes)})
-    temporary = path + ".tmp"
-    with open(temporary, "wb") as f:
-        f.write(data)
-    os.replace(temporary, path)
+    writeAtomically(path, bencodepy.encode({b"id": nodeId, b"nodes": krpc.encodeNodes(nodes)}))
 
 
 def loadTable(path: str) -> Optional[tuple[bytes, list[NodeInfo]]]:
@@ -573,14 +578,14 @@ def loadTable(path: str) -> Optional[tuple[bytes, list[NodeInfo]]]:
     if len(data) > MAX_TABLE_FILE:
         return None
     try:
-        top = krpc.bdecode(data, maxDepth=1, maxItems=5)
+        top = bdecode(data, maxValues=5, maxDepth=1)
         if not isinstance(top, dict):
             return None
         nodeId = top.get(b"id")
         if not isinstance(nodeId, bytes) or len(nodeId) != 20:
             return None
         nodes = list(krpc.decodeNodes(top.get(b"nodes", b"")))
-    except KRPCError:
+    except (BencodeError, KRPCError):
         return None
     return nodeId, nodes[:SAVED_NODES]
 

@@ -20,8 +20,9 @@ from typing import Any, Mapping
 
 import bencodepy
 
+from bittwist.bdecode import decodePrefix
 from bittwist.clientname import MAX_CLIENT_NAME_LENGTH, sanitiseClientName
-from bittwist.errors import ExtensionError
+from bittwist.errors import BencodeError, ExtensionError
 from bittwist.metainfo import MAX_METAINFO_SIZE
 from bittwist.wire import Extended
 
@@ -33,7 +34,10 @@ __all__ = [
     "MAX_REQUEST_QUEUE",
     "ExtendedHandshake",
     "ExtensionRegistry",
+    "MAX_EXTENSION_VALUES",
+    "MAX_EXTENSION_DEPTH",
     "decodeDictionary",
+    "decodeDictionaryPrefix",
 ]
 
 HANDSHAKE_ID = 0
@@ -67,6 +71,43 @@ requests to one peer than that anyway.
 """
 
 
+MAX_EXTENSION_VALUES = 1024
+"""
+The most bencoded values (keys included) one extension message may hold: a
+handshake with L{MAX_EXTENSIONS} entries in C{m} and every other key takes
+under 200; a PEX message about a dozen.
+"""
+
+MAX_EXTENSION_DEPTH = 8
+"""
+The deepest nesting of lists and dictionaries in an extension message (the
+extended handshake needs 2).
+"""
+
+
+def decodeDictionaryPrefix(
+    payload: bytes, extension: str, maxValues: int = MAX_EXTENSION_VALUES
+) -> tuple[dict[bytes, Any], int]:
+    """
+    Decode the bencoded dictionary at the start of an extension message
+    (a C{ut_metadata} data message's raw bytes follow it).
+
+    @param payload: the bytes, starting with one bencoded value.
+    @param extension: the extension's name, for the error.
+    @param maxValues: the most values to decode (see L{bittwist.bdecode}).
+    @return: the dictionary, with bytes keys, and where it ends.
+    @raise ExtensionError: if C{payload} does not start with a bencoded
+        dictionary within L{MAX_EXTENSION_DEPTH} and C{maxValues}.
+    """
+    try:
+        value, end = decodePrefix(payload, maxValues=maxValues, maxDepth=MAX_EXTENSION_DEPTH)
+    except BencodeError as e:
+        raise ExtensionError(extension, f"not valid bencode ({e.reason})") from None
+    if not isinstance(value, dict):
+        raise ExtensionError(extension, f"a {type(value).__name__}, not a dictionary")
+    return value, end
+
+
 def decodeDictionary(payload: bytes, extension: str) -> dict[bytes, Any]:
     """
     Decode the bencoded dictionary an extension message carries.
@@ -74,22 +115,12 @@ def decodeDictionary(payload: bytes, extension: str) -> dict[bytes, Any]:
     @param payload: the bytes, exactly one bencoded value.
     @param extension: the extension's name, for the error.
     @return: the dictionary, with bytes keys.
-    @raise ExtensionError: if C{payload} is not valid bencode (nested at
-        most 100 deep) or not a dictionary.
+    @raise ExtensionError: as L{decodeDictionaryPrefix} does, or if bytes
+        follow the dictionary.
     """
-    try:
-        value = bencodepy.decode(bytes(payload))
-    except (
-        bencodepy.BencodeDecodeError,
-        ValueError,
-        TypeError,
-        IndexError,
-        KeyError,
-        RecursionError,
-    ) as e:
-        raise ExtensionError(extension, f"not valid bencode ({e})") from None
-    if not isinstance(value, dict):
-        raise ExtensionError(extension, f"a {type(value).__name__}, not a dictionary")
+    value, end = decodeDictionaryPrefix(payload, extension)
+    if end != len(payload):
+        raise ExtensionError(extension, f"{len(payload) - end} bytes after the dictionary")
     return value
 
 

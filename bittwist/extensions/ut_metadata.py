@@ -19,9 +19,8 @@ from typing import Hashable, Union
 
 import bencodepy
 
-from bittwist.errors import BencodeError, ExtensionError, MetadataHashError
-from bittwist.extensions.handshake import MAX_METADATA_SIZE, decodeDictionary
-from bittwist.bdecode import decodePrefix
+from bittwist.errors import ExtensionError, MetadataHashError
+from bittwist.extensions.handshake import MAX_METADATA_SIZE, decodeDictionaryPrefix
 
 __all__ = [
     "EXTENSION_NAME",
@@ -186,13 +185,9 @@ def decodeMetadataMessage(payload: bytes) -> MetadataMessage | None:
     payload = bytes(payload)
     if payload[:1] != b"d":
         raise _fail("does not start with a bencoded dictionary")
-    try:
-        # The dictionary has three or four entries: a few dozen values is
-        # plenty, and bounds what a hostile one costs.
-        _, end = decodePrefix(payload, maxValues=64, maxDepth=4)
-    except BencodeError as e:
-        raise _fail(f"not valid bencode ({e.reason})") from None
-    top = decodeDictionary(payload[:end], EXTENSION_NAME)
+    # The dictionary has three or four entries: a few dozen values is
+    # plenty, and bounds what a hostile one costs.
+    top, end = decodeDictionaryPrefix(payload, EXTENSION_NAME, maxValues=64)
     messageType = top.get(b"msg_type")
     piece = top.get(b"piece")
     if type(messageType) is not int:

@@ -22,7 +22,6 @@ A private torrent (BEP 27) has no L{PeerExchange}: it neither announces
 C{ut_pex} nor learns peers from it.
 """
 
-import ipaddress
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional
 
@@ -35,6 +34,7 @@ from bittwist.extensions.ut_pex import PeerAddress, PexFlags, PexMessage, nextPe
 from bittwist.peer import PeerProtocol
 from bittwist.sources import IPeerSource, ISourceOwner
 from bittwist.extensions.table import IExtensionHandler
+from bittwist.ipaddr import ipAddress
 
 __all__ = [
     "PeerExchange",
@@ -121,12 +121,9 @@ def _canonical(address: Optional[tuple[str, int]]) -> Optional[PeerAddress]:
     if address is None or not 0 < address[1] <= 65535:
         return None
     try:
-        host = ipaddress.ip_address(address[0])
+        return (str(ipAddress(address[0])), address[1])
     except ValueError:
         return None
-    if isinstance(host, ipaddress.IPv6Address) and host.ipv4_mapped is not None:
-        host = host.ipv4_mapped
-    return (str(host), address[1])
 
 
 @implementer(IExtensionHandler)
@@ -223,7 +220,10 @@ class PeerExchange:
             flags = PexFlags.NONE
             if peer.outgoing:
                 flags |= PexFlags.REACHABLE
-            if peer.handshaked and peer.state.pieces.complete():
+            # Without a piece count (metadata still coming) the empty
+            # bitfield is "complete": that is no seed.
+            state = peer.state
+            if peer.handshaked and state.piecesKnown and state.pieces.complete():
                 flags |= PexFlags.SEED
             current[address] = flags
         return current

@@ -7,7 +7,8 @@ removing what an interrupted write left behind.
 import os
 import re
 import stat
-import tempfile
+
+from bittwist.atomicfile import temporaryFile, writeAtomically
 
 __all__ = ["DamagedFile", "readBounded", "writeAtomically", "temporaryFile", "removeTemporaries"]
 
@@ -59,37 +60,6 @@ def readBounded(path: str, limit: int, what: str) -> bytes:
             return data
         except OSError as e:
             raise DamagedFile(f"{what} cannot be read ({e.strerror or e})") from None
-
-
-def temporaryFile(path: str) -> tuple[int, str]:
-    """
-    Create the temporary file a write of C{path} goes through, in the same
-    folder (for C{os.replace}); its name matches L{TEMPORARY}.
-
-    @return: its descriptor and path.
-    """
-    folder = os.path.dirname(path)
-    return tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path), suffix=".tmp")
-
-
-def writeAtomically(path: str, data: bytes) -> None:
-    """
-    Replace the file at C{path} with C{data}: readers see the old file or
-    the new one, whole, even after a crash.
-    """
-    fd, temporary = temporaryFile(path)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
 
 
 def removeTemporaries(folder: str) -> tuple[int, list[tuple[str, str]]]:
