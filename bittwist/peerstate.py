@@ -391,6 +391,33 @@ class PeerState:
         self.serving.append(request)
         return request
 
+    def nextRun(self, maxServing: int) -> list[Request]:
+        """
+        Take the oldest queued requests to serve that follow one another in
+        one piece (a run read as one read), as L{nextRequest} would take
+        them one by one.
+
+        @return: the requests, now in L{serving}, in order; empty if none
+            may be served now.
+        """
+        requestsIn = self.requestsIn
+        room = maxServing - len(self.serving)
+        if not requestsIn or room <= 0:
+            return []
+        index, begin, length = requestsIn[0]
+        if self.amChoking and index not in self.allowedFastOut:
+            return []
+        run = [requestsIn.popleft()]
+        end = begin + length
+        while len(run) < room and requestsIn:
+            following = requestsIn[0]
+            if following[0] != index or following[1] != end:
+                break
+            run.append(requestsIn.popleft())
+            end += following[2]
+        self.serving += run
+        return run
+
     def wants(self, request: Request) -> bool:
         """
         @return: whether a request taken by L{nextRequest} is still to be

@@ -118,6 +118,9 @@ class RecordingTorrent:
     def requestReceived(self, peer: PeerProtocol, index: int, begin: int, length: int) -> None:
         self._record("requestReceived", peer, index, begin, length)
 
+    def requestsQueued(self, peer: PeerProtocol) -> None:
+        self._record("requestsQueued", peer)
+
     def peerWritable(self, peer: PeerProtocol) -> None:
         self._record("peerWritable", peer)
 
@@ -655,9 +658,9 @@ class ReceiveTestsMixin(FeedMixin):
         self.feed(proto, encodeAll(wire.Request(1, 0, 16384), wire.Request(1, 16384, 100)))
         self.assertEqual(list(proto.state.requestsIn), [(1, 0, 16384), (1, 16384, 100)])
         self.assertEqual(
-            torrent.calls,
-            [("requestReceived", proto, 1, 0, 16384), ("requestReceived", proto, 1, 16384, 100)],
+            torrent.named("requestReceived"), [(proto, 1, 0, 16384), (proto, 1, 16384, 100)]
         )
+        self.assertEqual(torrent.calls[-1], ("requestsQueued", proto))
 
     def test_tooManyRequestsDrop(self) -> None:
         """
@@ -836,7 +839,28 @@ class IncomingHandshakeByteByByteTests(IncomingHandshakeTestsMixin, SynchronousT
 
 
 class ReceiveWholeTests(ReceiveTestsMixin, SynchronousTestCase):
-    pass
+    def test_requestsQueuedOncePerRead(self) -> None:
+        """
+        The requests of one read are reported one by one, then queued for
+        serving once.
+        """
+        proto, transport, torrent, _ = self.handshaken()
+        proto.setChoking(False)
+        self.feed(proto, encodeAll(*(wire.Request(1, i * 4, 4) for i in range(3))))
+        self.assertEqual(
+            [call[0] for call in torrent.calls], ["requestReceived"] * 3 + ["requestsQueued"]
+        )
+
+    def test_noRequestsQueuedOnceDropped(self) -> None:
+        """
+        Requests followed, in the same read, by an offence that drops the
+        peer are not served.
+        """
+        proto, transport, torrent, _ = self.handshaken()
+        proto.setChoking(False)
+        self.feed(proto, encodeAll(wire.Request(1, 0, 4), wire.Have(99)))
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(torrent.named("requestsQueued"), [])
 
 
 class ReceiveByteByByteTests(ReceiveTestsMixin, SynchronousTestCase):
@@ -944,19 +968,20 @@ class SendTests(FeedMixin, SynchronousTestCase):
         self.assertEqual(proto.state.serving, [(1, 0, 4)])
         self.assertEqual(proto.uploadRate.total, 4)
 
-    def test_sendBlocks(self) -> None:
+    def test_sendRun(self) -> None:
         """
-        sendBlocks answers the requests still wanted among those given, all
-        in one write, and says how many bytes it sent.
+        sendRun answers the requests still wanted among a run taken by
+        nextRun, from their blocks read end to end, all in one write, and
+        says how many bytes it sent.
         """
         proto, transport = self.queued(
             wire.Request(1, 0, 4), wire.Request(1, 4, 4), wire.Request(1, 8, 4)
         )
-        for _ in range(3):
-            proto.nextRequest(4)
+        run = proto.nextRun(4)
+        self.assertEqual(run, [(1, 0, 4), (1, 4, 4), (1, 8, 4)])
         self.feed(proto, encodeAll(wire.Cancel(1, 4, 4)))
         transport.clear()
-        sent = proto.sendBlocks([(1, 0, b"abcd"), (1, 4, b"efgh"), (1, 8, b"ijkl")])
+        sent = proto.sendRun(run, bytearray(b"abcdefghijkl"))
         self.assertEqual(sent, 8)
         self.assertEqual(len(transport.writes), 1)
         self.assertEqual(
@@ -964,6 +989,16 @@ class SendTests(FeedMixin, SynchronousTestCase):
         )
         self.assertEqual(proto.state.serving, [])
         self.assertEqual(proto.uploadRate.total, 8)
+
+    def test_nextRunWhilePaused(self) -> None:
+        """
+        nextRun hands out nothing while the transport pauses us.
+        """
+        proto, transport = self.queued(wire.Request(1, 0, 4))
+        proto.pauseProducing()
+        self.assertEqual(proto.nextRun(4), [])
+        proto.resumeProducing()
+        self.assertEqual(proto.nextRun(4), [(1, 0, 4)])
 
     def test_sendBlockNotQueued(self) -> None:
         """
@@ -1234,10 +1269,15 @@ def splitAt(data: bytes, points: list[int]) -> list[bytes]:
 
 def observable(proto: PeerProtocol, torrent: RecordingTorrent) -> tuple[Any, ...]:
     """
-    Everything a run can be compared by, with the peer left out of the calls.
+    Everything a run can be compared by, with the peer left out of the calls
+    (but C{requestsQueued}: one per read, so as many as the bytes came in).
     """
     return (
-        [(c[0],) + c[2:] if c[1:2] == (proto,) else c for c in torrent.calls],
+        [
+            (c[0],) + c[2:] if c[1:2] == (proto,) else c
+            for c in torrent.calls
+            if c[0] != "requestsQueued"
+        ],
         proto.transport.disconnecting,
         proto.transport.value(),
         proto.state.pieces,

@@ -92,6 +92,39 @@ class PeerStateTests(SynchronousTestCase):
         self.assertFalse(s.answered((0, 0, 1)))
         self.assertIsNone(s.nextRequest(2))
 
+    def test_nextRun(self) -> None:
+        """
+        C{nextRun} takes the oldest queued requests that follow one another
+        in one piece, no more than C{maxServing} being served in all.
+        """
+        s = self.state
+        s.setChoking(False)
+        for request in [(0, 0, 4), (0, 4, 4), (0, 8, 2), (0, 12, 4), (1, 0, 4), (1, 4, 4)]:
+            s.peerRequested(request)
+        self.assertEqual(s.nextRun(5), [(0, 0, 4), (0, 4, 4), (0, 8, 2)])
+        # A gap ends a run, and so does another piece.
+        self.assertEqual(s.nextRun(5), [(0, 12, 4)])
+        # One slot left of five.
+        self.assertEqual(s.nextRun(5), [(1, 0, 4)])
+        self.assertEqual(s.nextRun(5), [])
+        self.assertEqual(len(s.serving), 5)
+        self.assertTrue(s.answered((0, 0, 4)))
+        self.assertEqual(s.nextRun(5), [(1, 4, 4)])
+        self.assertEqual(s.nextRun(5), [])
+
+    def test_nextRunWhileChoking(self) -> None:
+        """
+        While we choke the peer, C{nextRun} takes only requests for pieces
+        we allowed it fast.
+        """
+        s = PeerState(8, fast=True)
+        s.allowedFastOut.add(2)
+        s.peerRequested((2, 0, 4))
+        s.peerRequested((2, 4, 4))
+        s.peerRequested((3, 0, 4))
+        self.assertEqual(s.nextRun(8), [(2, 0, 4), (2, 4, 4)])
+        self.assertEqual(s.nextRun(8), [])
+
     def test_blocks(self) -> None:
         """
         A block we asked for is taken; a block of a request we withdrew is

@@ -553,7 +553,8 @@ class Torrent(ExtensionEvents):
             return
         if begin + length > self.metainfo.pieceSize(index):
             peer.drop(f"requested past the end of piece {index}")
-            return
+
+    def requestsQueued(self, peer: PeerProtocol) -> None:
         self.upload.serve(peer)
 
     def peerWritable(self, peer: PeerProtocol) -> None:

@@ -258,6 +258,9 @@ class MagnetTorrent(ExtensionEvents):
     def requestReceived(self, peer: PeerProtocol, index: int, begin: int, length: int) -> None:
         peer.drop(f"requested piece {index}, which we do not have")
 
+    def requestsQueued(self, peer: PeerProtocol) -> None:
+        pass
+
     def peerWritable(self, peer: PeerProtocol) -> None:
         pass
 
