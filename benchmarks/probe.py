@@ -99,6 +99,9 @@ class StallProbe:
     @ivar longestGcCpu: the CPU time of the longest garbage collection
         (by CPU time), in seconds: on a loaded machine a collection may take
         far longer than the work it does, waiting for a core.
+    @ivar longestCpu: the reactor thread's CPU time during the longest
+        delay, in seconds: far less than the delay when the thread waited
+        for a core (a loaded machine), not for its own work.
     @ivar gcSeconds: the time spent collecting garbage, in all.
     @ivar fullCollections: how many collections of the oldest generation
         ran (those walk every tracked object).
@@ -111,7 +114,9 @@ class StallProbe:
         self._loop = LoopingCall(self._tick)
         self._loop.clock = reactor
         self._last = 0.0
+        self._lastCpu = 0.0
         self.longest = 0.0
+        self.longestCpu = 0.0
         self.longestGc = 0.0
         self.gcSeconds = 0.0
         self.longestGcCpu = 0.0
@@ -122,6 +127,7 @@ class StallProbe:
 
     def start(self) -> None:
         self._last = self._reactor.seconds()
+        self._lastCpu = time.thread_time()
         self._loop.start(PROBE_INTERVAL, now=False)
         gc.callbacks.append(self._gc)
         if os.environ.get("BENCH_STALL_TRACE"):
@@ -148,6 +154,7 @@ class StallProbe:
         """
         return {
             "stallMs": self.longest * 1000,
+            "stallCpuMs": self.longestCpu * 1000,
             "gcMs": self.longestGc * 1000,
             "gcCpuMs": self.longestGcCpu * 1000,
             "gcSeconds": self.gcSeconds,
@@ -181,8 +188,13 @@ class StallProbe:
 
     def _tick(self) -> None:
         now = self._reactor.seconds()
-        self.longest = max(self.longest, now - self._last - PROBE_INTERVAL)
+        cpu = time.thread_time()
+        late = now - self._last - PROBE_INTERVAL
+        if late > self.longest:
+            self.longest = late
+            self.longestCpu = cpu - self._lastCpu
         self._last = now
+        self._lastCpu = cpu
 
 
 __all__ = ["StallProbe", "cpuSeconds", "peakRssMiB", "rssMiB", "threadCount"]

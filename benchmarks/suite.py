@@ -113,6 +113,7 @@ def childDownloadBittwist(torrentPath: str, folder: str, peers: str, profile: st
     torrent.whenComplete().addCallbacks(done, failed)
     runReactor(reactor, profile)
     result["stallMs"] = probe.longest * 1000
+    result["stallCpuMs"] = probe.longestCpu * 1000
     probe.printTraces()
     return result
 
@@ -174,7 +175,9 @@ def childSeedBittwist(torrentPath: str, folder: str, profile: str) -> dict:
     StandardIO(UntilEOF())
     runReactor(reactor, profile)
     result["stallMs"] = probe.longest * 1000
+    result["stallCpuMs"] = probe.longestCpu * 1000
     result["uploaded"] = torrent.status().uploaded
+    probe.printTraces()
     return result
 
 
@@ -335,6 +338,7 @@ def row(payload: str, direction: str, client: str, sizeMiB: int, r: dict) -> dic
         "uploadedGiB": r["uploaded"] / 2**30 if r.get("uploaded") else None,
         "peakRssMiB": r["peakRssMiB"],
         "stallMs": r.get("stallMs"),
+        "stallCpuMs": r.get("stallCpuMs"),
         "threads": r.get("threads"),
     }
 
@@ -443,7 +447,10 @@ def main(argv: Optional[list[str]] = None) -> None:
                             + (f" ({kernel:.2f} in the kernel)" if kernel is not None else "")
                             + (f", {uploaded:.2f} GiB uploaded" if uploaded is not None else "")
                             + f", peak RSS {line['peakRssMiB']:.0f} MiB"
-                            + (f", longest stall {stall:.0f} ms" if stall is not None else ""),
+                            + (
+                                f", longest stall {stall:.0f} ms ({line['stallCpuMs']:.0f} ms CPU)"
+                                if stall is not None else ""
+                            ),
                             flush=True,
                         )
             del seeders
