@@ -214,7 +214,9 @@ class PeerProtocol(Protocol):
         self.outgoing = torrent is not None
         self.dialed = dialed
         self.source = source
-        self._decoder = wire.Decoder(expectHandshake=True, reserved=OUR_RESERVED)
+        self._decoder = wire.Decoder(
+            expectHandshake=True, reserved=OUR_RESERVED, batchRequests=True
+        )
         self.peerId: Optional[bytes] = None
         self.reserved = bytes(8)
         self.extensions: Optional[ExtensionRegistry] = None
@@ -572,15 +574,18 @@ class PeerProtocol(Protocol):
         self.state.received(countsAsMessage=False)
         self.state.peerSuggested(message.index)
 
-    def _receiveRequest(self, message: wire.Request) -> None:
+    def _receiveRequests(self, message: wire.Requests) -> None:
         torrent = self._handshaken()
-        self.state.received()
-        request = (message.index, message.begin, message.length)
-        if self.state.peerRequested(request):
-            torrent.requestReceived(self, message.index, message.begin, message.length)
-            self._requestsQueued = True
-        elif self.fast:
-            self.sendMessage(wire.RejectRequest(*request))
+        state = self.state
+        for request in message.requests:
+            state.received()
+            if state.peerRequested(request):
+                torrent.requestReceived(self, *request)
+                if self._disconnecting:
+                    return
+                self._requestsQueued = True
+            elif self.fast:
+                self.sendMessage(wire.RejectRequest(*request))
 
     def _receiveCancel(self, message: wire.Cancel) -> None:
         self._handshaken()
@@ -637,7 +642,7 @@ class PeerProtocol(Protocol):
         wire.NotInterested: _receiveNotInterested,
         wire.Have: _receiveHave,
         wire.Bitfield: _receiveBitfield,
-        wire.Request: _receiveRequest,
+        wire.Requests: _receiveRequests,
         wire.Cancel: _receiveCancel,
         wire.Piece: _receivePiece,
         wire.Port: _receivePort,
