@@ -15,7 +15,6 @@ import bencodepy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet import defer
-from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
@@ -26,6 +25,7 @@ from bittwist.diskpool import DiskPool
 from bittwist.errors import StorageError
 from bittwist.metainfo import FileEntry, createTorrent, parse
 from bittwist.storage import FileStorage, IPieceStorage, MemoryStorage
+from tests.fakes import HeldPool, ThreadlessReactor
 
 __all__ = [
     "MemoryStorageTests", "FileStorageTests", "ReadNowTests", "LayoutTests", "OSErrorTests",
@@ -939,37 +939,6 @@ def randomTorrent(layout):
         ],
         pieceLength,
     )
-
-
-class HeldPool(DiskPool):
-    """
-    A L{DiskPool} without threads: the jobs of its queues run when the test
-    says, on the test's thread.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(1)
-        self.waiting: list = []
-
-    def _schedule(self, serial) -> None:
-        self.waiting.append(serial)
-
-    def runJobs(self) -> None:
-        """
-        Run every queued job, and those queued by their results.
-        """
-        while self.waiting:
-            self.waiting.pop(0)._runBatch()
-
-
-class ThreadlessReactor(MemoryReactorClock):
-    """
-    A L{MemoryReactorClock} whose C{callFromThread} calls at once (there is
-    one thread).
-    """
-
-    def callFromThread(self, f, *args, **kwargs) -> None:
-        f(*args, **kwargs)
 
 
 class ReadNowTests(SynchronousTestCase):
