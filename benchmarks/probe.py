@@ -138,14 +138,22 @@ class StallProbe:
     def _watch(self, reactorThread: int) -> None:
         """
         While the reactor is late by more than 20 ms, sample where it is,
-        so that C{printTraces} can say what stalls it.
+        so that C{printTraces} can say what stalls it: each sample says
+        whether the reactor thread ran most of the last 10 ms (busy) or
+        waited (for a core, or in a system call).
         """
+        clock = time.pthread_getcpuclockid(reactorThread)
+        cpu = time.clock_gettime(clock)
         while self._loop.running:
             time.sleep(0.01)
+            now = time.clock_gettime(clock)
+            busy = now - cpu > 0.005
+            cpu = now
             if self._reactor.seconds() - self._last > 0.02 + PROBE_INTERVAL:
                 frame = sys._current_frames().get(reactorThread)
                 if frame is not None:
-                    self.traces["".join(traceback.format_stack(frame)[-12:])] += 1
+                    stack = "".join(traceback.format_stack(frame)[-12:])
+                    self.traces[("busy" if busy else "waiting") + "\n" + stack] += 1
 
     def figures(self) -> dict:
         """
