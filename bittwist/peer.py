@@ -90,16 +90,17 @@ class IPeerEvents(TypingProtocol):
     def peerUnchoked(self, peer: "PeerProtocol") -> None: ...
     def peerInterestChanged(self, peer: "PeerProtocol") -> None: ...
     def blockReceived(self, peer: "PeerProtocol", index: int, begin: int, block: bytes) -> None: ...
-    def requestReceived(self, peer: "PeerProtocol", index: int, begin: int, length: int) -> None:
+    def requestsReceived(self, peer: "PeerProtocol", requests: list[tuple[int, int, int]]) -> None:
         """
-        The peer queued a request: check it (L{PeerProtocol.rejectRequest}
-        or L{PeerProtocol.drop} if it is not to be served).
+        The peer queued requests, C{(index, begin, length)} each, in
+        order: check them (L{PeerProtocol.rejectRequest} or
+        L{PeerProtocol.drop} for those not to be served).
         """
 
     def requestsQueued(self, peer: "PeerProtocol") -> None:
         """
         The requests of one read from the peer are queued, each reported to
-        L{requestReceived} first: serve them (once per read, not per
+        L{requestsReceived} first: serve them (once per read, not per
         request).
         """
 
@@ -577,15 +578,19 @@ class PeerProtocol(Protocol):
     def _receiveRequests(self, message: wire.Requests) -> None:
         torrent = self._handshaken()
         state = self.state
-        for request in message.requests:
-            state.received()
-            if state.peerRequested(request):
-                torrent.requestReceived(self, *request)
-                if self._disconnecting:
-                    return
-                self._requestsQueued = True
-            elif self.fast:
-                self.sendMessage(wire.RejectRequest(*request))
+        # What counts is whether any message came before the bitfield.
+        state.received()
+        requests = message.requests
+        refused = state.peerRequestedMany(requests)
+        if refused:
+            if self.fast:
+                for request in refused:
+                    self.sendMessage(wire.RejectRequest(*request))
+            requests = [request for request in requests if request not in refused]
+            if not requests:
+                return
+        torrent.requestsReceived(self, requests)
+        self._requestsQueued = True
 
     def _receiveCancel(self, message: wire.Cancel) -> None:
         self._handshaken()

@@ -242,6 +242,26 @@ class PeerState:
         self.requestsIn.append(request)
         return True
 
+    def peerRequestedMany(self, requests: list[Request]) -> list[Request]:
+        """
+        The peer asked for blocks (a burst of requests): L{peerRequested}
+        for each, in order, without a call per request while we do not
+        choke it.
+
+        @return: those not queued (racing our choke), in order.
+        @raise ProtocolError: if the peer has too many queued (those that
+            fit are queued).
+        """
+        if self.amChoking:
+            return [request for request in requests if not self.peerRequested(request)]
+        requestsIn = self.requestsIn
+        room = MAX_QUEUED_REQUESTS - len(requestsIn)
+        if len(requests) > room:
+            requestsIn.extend(requests[:room])
+            raise ProtocolError(f"more than {MAX_QUEUED_REQUESTS} requests queued")
+        requestsIn.extend(requests)
+        return []
+
     def peerCancelled(self, request: Request) -> bool:
         """
         The peer withdrew a request; a block being read for it is dropped when

@@ -115,8 +115,14 @@ class RecordingTorrent:
     def blockReceived(self, peer: PeerProtocol, index: int, begin: int, block: bytes) -> None:
         self._record("blockReceived", peer, index, begin, block)
 
-    def requestReceived(self, peer: PeerProtocol, index: int, begin: int, length: int) -> None:
-        self._record("requestReceived", peer, index, begin, length)
+    def requestsReceived(self, peer: PeerProtocol, requests: list[tuple[int, int, int]]) -> None:
+        self._record("requestsReceived", peer, list(requests))
+
+    def requestsReported(self) -> list[tuple[int, int, int]]:
+        """
+        @return: every request reported to L{requestsReceived}, in order.
+        """
+        return [request for _, requests in self.named("requestsReceived") for request in requests]
 
     def requestsQueued(self, peer: PeerProtocol) -> None:
         self._record("requestsQueued", peer)
@@ -657,9 +663,7 @@ class ReceiveTestsMixin(FeedMixin):
         proto.setChoking(False)
         self.feed(proto, encodeAll(wire.Request(1, 0, 16384), wire.Request(1, 16384, 100)))
         self.assertEqual(list(proto.state.requestsIn), [(1, 0, 16384), (1, 16384, 100)])
-        self.assertEqual(
-            torrent.named("requestReceived"), [(proto, 1, 0, 16384), (proto, 1, 16384, 100)]
-        )
+        self.assertEqual(torrent.requestsReported(), [(1, 0, 16384), (1, 16384, 100)])
         self.assertEqual(torrent.calls[-1], ("requestsQueued", proto))
 
     def test_tooManyRequestsDrop(self) -> None:
@@ -676,7 +680,7 @@ class ReceiveTestsMixin(FeedMixin):
         self.feed(proto, encodeAll(wire.Request(1, 0, 1)))
         self.assertTrue(transport.disconnecting)
         self.assertEqual(len(proto.state.requestsIn), MAX_QUEUED_REQUESTS)
-        self.assertEqual(len(torrent.named("requestReceived")), MAX_QUEUED_REQUESTS)
+        self.assertEqual(len(torrent.requestsReported()), MAX_QUEUED_REQUESTS)
 
     def test_cancel(self) -> None:
         """
@@ -841,14 +845,18 @@ class IncomingHandshakeByteByByteTests(IncomingHandshakeTestsMixin, SynchronousT
 class ReceiveWholeTests(ReceiveTestsMixin, SynchronousTestCase):
     def test_requestsQueuedOncePerRead(self) -> None:
         """
-        The requests of one read are reported one by one, then queued for
-        serving once.
+        The requests of one read are reported, then queued for serving,
+        once: not once per request.
         """
         proto, transport, torrent, _ = self.handshaken()
         proto.setChoking(False)
         self.feed(proto, encodeAll(*(wire.Request(1, i * 4, 4) for i in range(3))))
         self.assertEqual(
-            [call[0] for call in torrent.calls], ["requestReceived"] * 3 + ["requestsQueued"]
+            torrent.calls,
+            [
+                ("requestsReceived", proto, [(1, 0, 4), (1, 4, 4), (1, 8, 4)]),
+                ("requestsQueued", proto),
+            ],
         )
 
     def test_noRequestsQueuedOnceDropped(self) -> None:
@@ -1270,14 +1278,17 @@ def splitAt(data: bytes, points: list[int]) -> list[bytes]:
 def observable(proto: PeerProtocol, torrent: RecordingTorrent) -> tuple[Any, ...]:
     """
     Everything a run can be compared by, with the peer left out of the calls
-    (but C{requestsQueued}: one per read, so as many as the bytes came in).
+    and the requests reported one by one (they are reported, and queued for
+    serving, once per read: as often as the bytes came in).
     """
+    calls: list[tuple[Any, ...]] = []
+    for c in torrent.calls:
+        if c[0] == "requestsReceived":
+            calls += [("request", *request) for request in c[2]]
+        elif c[0] != "requestsQueued":
+            calls.append((c[0],) + c[2:] if c[1:2] == (proto,) else c)
     return (
-        [
-            (c[0],) + c[2:] if c[1:2] == (proto,) else c
-            for c in torrent.calls
-            if c[0] != "requestsQueued"
-        ],
+        calls,
         proto.transport.disconnecting,
         proto.transport.value(),
         proto.state.pieces,

@@ -73,6 +73,30 @@ class PeerStateTests(SynchronousTestCase):
             s.peerRequested((0, n, 1))
         self.assertRaises(ProtocolError, s.peerRequested, (0, 0, 1))
 
+    def test_requestedMany(self) -> None:
+        """
+        C{peerRequestedMany} queues a burst of requests in order; past
+        L{MAX_QUEUED_REQUESTS} it queues those that fit and raises.
+        """
+        s = self.state
+        s.setChoking(False)
+        self.assertEqual(s.peerRequestedMany([(0, 0, 1), (0, 1, 1)]), [])
+        self.assertEqual(list(s.requestsIn), [(0, 0, 1), (0, 1, 1)])
+        burst = [(1, n, 1) for n in range(MAX_QUEUED_REQUESTS)]
+        self.assertRaises(ProtocolError, s.peerRequestedMany, burst)
+        self.assertEqual(len(s.requestsIn), MAX_QUEUED_REQUESTS)
+        self.assertEqual(s.requestsIn[-1], (1, MAX_QUEUED_REQUESTS - 3, 1))
+
+    def test_requestedManyWhileChoking(self) -> None:
+        """
+        While we choke the peer, C{peerRequestedMany} queues only requests
+        for pieces allowed fast, and returns the others.
+        """
+        s = PeerState(8, fast=True)
+        s.allowedFastOut.add(2)
+        self.assertEqual(s.peerRequestedMany([(1, 0, 4), (2, 0, 4), (3, 0, 4)]), [(1, 0, 4), (3, 0, 4)])
+        self.assertEqual(list(s.requestsIn), [(2, 0, 4)])
+
     def test_serving(self) -> None:
         """
         C{nextRequest} hands out at most C{maxServing} requests; a cancelled
