@@ -171,7 +171,16 @@ class StallProbe:
         }
 
     def printTraces(self) -> None:
-        for stack, count in getattr(self, "traces", collections.Counter()).most_common(5):
+        if not hasattr(self, "traces"):
+            return
+        print(
+            f"longest stall {self.longest * 1000:.0f} ms ({self.longestCpu * 1000:.0f} ms CPU); "
+            f"longest collection {self.longestGc * 1000:.0f} ms "
+            f"({self.longestGcCpu * 1000:.0f} ms CPU), {self.fullCollections} full, "
+            f"at most {self.largestHeap} objects",
+            file=sys.stderr,
+        )
+        for stack, count in self.traces.most_common(5):
             print(f"--- {count} samples over 20 ms late:\n{stack}", file=sys.stderr)
 
     def stop(self) -> None:
