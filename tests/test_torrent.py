@@ -1376,6 +1376,35 @@ class ServingTests(TorrentTestCase):
                 piece.block, blockOf(self.payload, piece.index, piece.begin, len(piece.block))
             )
 
+    def test_servedAtOnceUntilPaused(self) -> None:
+        """
+        Blocks the storage reads at once are sent at once, a run per write,
+        until the peer's transport pauses us; the rest go when it resumes.
+        """
+        self.makeTorrent(full=True)
+        remote = self.accept(1)
+        remote.send(wire.Interested())
+        remote.received()
+        write = remote.transport.write
+
+        def pauseAfterWrite(data: bytes) -> None:
+            write(data)
+            remote.proto.pauseProducing()
+
+        remote.transport.write = pauseAfterWrite  # type: ignore[method-assign]
+        blocks = sorted(self.allBlocks())
+        remote.send(*(wire.Request(*block) for block in blocks))
+        # One run: the blocks of the first piece.
+        first = remote.received()
+        self.assertEqual(
+            [(piece.index, piece.begin) for piece in first],
+            [(0, begin) for begin in range(0, PIECE_LENGTH, BLOCK)],
+        )
+        remote.transport.write = write  # type: ignore[method-assign]
+        remote.proto.resumeProducing()
+        sent = first + remote.received()
+        self.assertEqual([(p.index, p.begin, len(p.block)) for p in sent], blocks)
+
     def test_cancelledQueuedRequestNotRead(self) -> None:
         """
         A request cancelled while queued is neither read nor sent.

@@ -23,9 +23,10 @@ __all__ = ["Upload", "MAX_SERVING"]
 MAX_SERVING = 16
 """
 Requests of one peer being read from storage (or waiting for upload tokens)
-at once. Each read is a round trip to the storage thread; 16 blocks (256 KiB)
-in flight keep a loopback link to libtorrent busy (4 halved the upload rate),
-and bound what one peer's reads hold in memory.
+at once. A read the storage cannot serve at once is a round trip to a disk
+thread; 16 blocks (256 KiB) in flight keep a loopback link to libtorrent busy
+(4 halved the upload rate), and bound what one peer's reads hold in memory.
+Reads served at once are sent at once, until the peer's transport pauses us.
 """
 
 
