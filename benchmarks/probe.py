@@ -28,6 +28,14 @@ def cpuSeconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def systemSeconds() -> float:
+    """
+    @return: the system (kernel) part of L{cpuSeconds}: on loopback, the
+        sender's C{send} also runs much of the receiver's TCP stack.
+    """
+    return resource.getrusage(resource.RUSAGE_SELF).ru_stime
+
+
 def peakRssMiB() -> float:
     """
     @return: this process's peak resident set size, in MiB.
@@ -62,12 +70,19 @@ def threadCount() -> int:
 def runReactor(reactor: Any, profile: str) -> None:
     """
     Run C{reactor} until it stops, under cProfile if C{profile} names a
-    file to write the stats to.
+    file to write the stats to. With C{BENCH_PROFILE_CPU=1} the profile
+    counts the reactor thread's CPU time, not wall time: on a loaded
+    machine wall time also counts waiting for a core.
     """
     if profile:
         import cProfile
 
-        cProfile.runctx("reactor.run()", globals(), {"reactor": reactor}, profile)
+        timer = time.thread_time if os.environ.get("BENCH_PROFILE_CPU") else time.perf_counter
+        profiler = cProfile.Profile(timer)
+        try:
+            profiler.runcall(reactor.run)
+        finally:
+            profiler.dump_stats(profile)
     else:
         reactor.run()
 
@@ -84,6 +99,9 @@ class StallProbe:
     @ivar longestGcCpu: the CPU time of the longest garbage collection
         (by CPU time), in seconds: on a loaded machine a collection may take
         far longer than the work it does, waiting for a core.
+    @ivar longestCpu: the reactor thread's CPU time during the longest
+        delay, in seconds: far less than the delay when the thread waited
+        for a core (a loaded machine), not for its own work.
     @ivar gcSeconds: the time spent collecting garbage, in all.
     @ivar fullCollections: how many collections of the oldest generation
         ran (those walk every tracked object).
@@ -96,7 +114,9 @@ class StallProbe:
         self._loop = LoopingCall(self._tick)
         self._loop.clock = reactor
         self._last = 0.0
+        self._lastCpu = 0.0
         self.longest = 0.0
+        self.longestCpu = 0.0
         self.longestGc = 0.0
         self.gcSeconds = 0.0
         self.longestGcCpu = 0.0
@@ -107,6 +127,7 @@ class StallProbe:
 
     def start(self) -> None:
         self._last = self._reactor.seconds()
+        self._lastCpu = time.thread_time()
         self._loop.start(PROBE_INTERVAL, now=False)
         gc.callbacks.append(self._gc)
         if os.environ.get("BENCH_STALL_TRACE"):
@@ -117,14 +138,22 @@ class StallProbe:
     def _watch(self, reactorThread: int) -> None:
         """
         While the reactor is late by more than 20 ms, sample where it is,
-        so that C{printTraces} can say what stalls it.
+        so that C{printTraces} can say what stalls it: each sample says
+        whether the reactor thread ran most of the last 10 ms (busy) or
+        waited (for a core, or in a system call).
         """
+        clock = time.pthread_getcpuclockid(reactorThread)
+        cpu = time.clock_gettime(clock)
         while self._loop.running:
             time.sleep(0.01)
+            now = time.clock_gettime(clock)
+            busy = now - cpu > 0.005
+            cpu = now
             if self._reactor.seconds() - self._last > 0.02 + PROBE_INTERVAL:
                 frame = sys._current_frames().get(reactorThread)
                 if frame is not None:
-                    self.traces["".join(traceback.format_stack(frame)[-12:])] += 1
+                    stack = "".join(traceback.format_stack(frame)[-12:])
+                    self.traces[("busy" if busy else "waiting") + "\n" + stack] += 1
 
     def figures(self) -> dict:
         """
@@ -133,6 +162,7 @@ class StallProbe:
         """
         return {
             "stallMs": self.longest * 1000,
+            "stallCpuMs": self.longestCpu * 1000,
             "gcMs": self.longestGc * 1000,
             "gcCpuMs": self.longestGcCpu * 1000,
             "gcSeconds": self.gcSeconds,
@@ -141,7 +171,16 @@ class StallProbe:
         }
 
     def printTraces(self) -> None:
-        for stack, count in getattr(self, "traces", collections.Counter()).most_common(5):
+        if not hasattr(self, "traces"):
+            return
+        print(
+            f"longest stall {self.longest * 1000:.0f} ms ({self.longestCpu * 1000:.0f} ms CPU); "
+            f"longest collection {self.longestGc * 1000:.0f} ms "
+            f"({self.longestGcCpu * 1000:.0f} ms CPU), {self.fullCollections} full, "
+            f"at most {self.largestHeap} objects",
+            file=sys.stderr,
+        )
+        for stack, count in self.traces.most_common(5):
             print(f"--- {count} samples over 20 ms late:\n{stack}", file=sys.stderr)
 
     def stop(self) -> None:
@@ -166,8 +205,13 @@ class StallProbe:
 
     def _tick(self) -> None:
         now = self._reactor.seconds()
-        self.longest = max(self.longest, now - self._last - PROBE_INTERVAL)
+        cpu = time.thread_time()
+        late = now - self._last - PROBE_INTERVAL
+        if late > self.longest:
+            self.longest = late
+            self.longestCpu = cpu - self._lastCpu
         self._last = now
+        self._lastCpu = cpu
 
 
 __all__ = ["StallProbe", "cpuSeconds", "peakRssMiB", "rssMiB", "threadCount"]

@@ -113,6 +113,7 @@ def childDownloadBittwist(torrentPath: str, folder: str, peers: str, profile: st
     torrent.whenComplete().addCallbacks(done, failed)
     runReactor(reactor, profile)
     result["stallMs"] = probe.longest * 1000
+    result["stallCpuMs"] = probe.longestCpu * 1000
     probe.printTraces()
     return result
 
@@ -144,7 +145,7 @@ def childSeedBittwist(torrentPath: str, folder: str, profile: str) -> dict:
     from twisted.internet.protocol import Protocol
     from twisted.internet.stdio import StandardIO
 
-    from benchmarks.probe import StallProbe, cpuSeconds, runReactor, threadCount
+    from benchmarks.probe import StallProbe, cpuSeconds, runReactor, systemSeconds, threadCount
 
     service = _bittwistService(reactor)
     torrent = service.addTorrent(torrentPath, folder, announce=False)
@@ -154,6 +155,7 @@ def childSeedBittwist(torrentPath: str, folder: str, profile: str) -> dict:
     class UntilEOF(Protocol):
         def connectionLost(self, reason: object = None) -> None:
             result["cpu"] = cpuSeconds() - result.get("cpuReady", 0.0)
+            result["sys"] = systemSeconds() - result.get("sysReady", 0.0)
             result["threads"] = threadCount()
             probe.stop()
             service.stopService().addBoth(lambda _: reactor.stop())
@@ -163,6 +165,7 @@ def childSeedBittwist(torrentPath: str, folder: str, profile: str) -> dict:
             print(json.dumps({"error": f"not seeding but {torrent.state}"}), flush=True)
             return
         result["cpuReady"] = cpuSeconds()
+        result["sysReady"] = systemSeconds()
         probe.start()
         print(json.dumps({"port": service.session.port}), flush=True)
 
@@ -172,7 +175,9 @@ def childSeedBittwist(torrentPath: str, folder: str, profile: str) -> dict:
     StandardIO(UntilEOF())
     runReactor(reactor, profile)
     result["stallMs"] = probe.longest * 1000
+    result["stallCpuMs"] = probe.longestCpu * 1000
     result["uploaded"] = torrent.status().uploaded
+    probe.printTraces()
     return result
 
 
@@ -180,15 +185,20 @@ def childSeedLibtorrent(torrentPath: str, folder: str, profile: str) -> dict:
     """
     Seed with libtorrent, the same way.
     """
-    from benchmarks.probe import cpuSeconds
+    from benchmarks.probe import cpuSeconds, systemSeconds
     from tests.ltpeer import addTorrentBlocking, blockingSession
 
     session = blockingSession()
     handle = addTorrentBlocking(session, torrentPath, folder, seed=True)
     cpuReady = cpuSeconds()
+    sysReady = systemSeconds()
     print(json.dumps({"port": session.listen_port()}), flush=True)
     sys.stdin.read()
-    return {"cpu": cpuSeconds() - cpuReady, "uploaded": handle.status().total_payload_upload}
+    return {
+        "cpu": cpuSeconds() - cpuReady,
+        "sys": systemSeconds() - sysReady,
+        "uploaded": handle.status().total_payload_upload,
+    }
 
 
 def childMain(args: list[str]) -> None:
@@ -324,8 +334,11 @@ def row(payload: str, direction: str, client: str, sizeMiB: int, r: dict) -> dic
         "rate": moved / r["seconds"],
         "seconds": r["seconds"],
         "cpuPerGiB": r["cpu"] / gib,
+        "sysPerGiB": r["sys"] / gib if "sys" in r else None,
+        "uploadedGiB": r["uploaded"] / 2**30 if r.get("uploaded") else None,
         "peakRssMiB": r["peakRssMiB"],
         "stallMs": r.get("stallMs"),
+        "stallCpuMs": r.get("stallCpuMs"),
         "threads": r.get("threads"),
     }
 
@@ -426,11 +439,18 @@ def main(argv: Optional[list[str]] = None) -> None:
                         line["round"] = round
                         rows.append(line)
                         stall = line["stallMs"]
+                        kernel = line["sysPerGiB"]
+                        uploaded = line["uploadedGiB"]
                         print(
                             f"{payload} {direction} round {round + 1} {client:10} "
-                            f"{line['rate']:7.1f} MiB/s, {line['cpuPerGiB']:.2f} CPU s/GiB, "
-                            f"peak RSS {line['peakRssMiB']:.0f} MiB"
-                            + (f", longest stall {stall:.0f} ms" if stall is not None else ""),
+                            f"{line['rate']:7.1f} MiB/s, {line['cpuPerGiB']:.2f} CPU s/GiB"
+                            + (f" ({kernel:.2f} in the kernel)" if kernel is not None else "")
+                            + (f", {uploaded:.2f} GiB uploaded" if uploaded is not None else "")
+                            + f", peak RSS {line['peakRssMiB']:.0f} MiB"
+                            + (
+                                f", longest stall {stall:.0f} ms ({line['stallCpuMs']:.0f} ms CPU)"
+                                if stall is not None else ""
+                            ),
                             flush=True,
                         )
             del seeders

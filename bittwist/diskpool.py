@@ -160,6 +160,18 @@ class SerialQueue:
             self._scheduled = True
         self._pool._schedule(self)
 
+    @property
+    def idle(self) -> bool:
+        """
+        Whether no job is queued or running: until the reactor thread
+        queues one, no pool thread touches what the jobs use, so the
+        reactor thread may (briefly) use it itself. Read on the reactor
+        thread.
+        """
+        # _scheduled goes false, under the lock, only after the last job
+        # ran; reading a stale true only makes us wait for the pool.
+        return not self._scheduled
+
     def stop(self, function: Callable[[], Any]) -> Deferred:
         """
         Queue C{function} as the last job.

@@ -90,7 +90,20 @@ class IPeerEvents(TypingProtocol):
     def peerUnchoked(self, peer: "PeerProtocol") -> None: ...
     def peerInterestChanged(self, peer: "PeerProtocol") -> None: ...
     def blockReceived(self, peer: "PeerProtocol", index: int, begin: int, block: bytes) -> None: ...
-    def requestReceived(self, peer: "PeerProtocol", index: int, begin: int, length: int) -> None: ...
+    def requestsReceived(self, peer: "PeerProtocol", requests: list[tuple[int, int, int]]) -> None:
+        """
+        The peer queued requests, C{(index, begin, length)} each, in
+        order: check them (L{PeerProtocol.rejectRequest} or
+        L{PeerProtocol.drop} for those not to be served).
+        """
+
+    def requestsQueued(self, peer: "PeerProtocol") -> None:
+        """
+        The requests of one read from the peer are queued, each reported to
+        L{requestsReceived} first: serve them (once per read, not per
+        request).
+        """
+
     def peerWritable(self, peer: "PeerProtocol") -> None: ...
     def peerDisconnected(self, peer: "PeerProtocol", reason: str) -> None: ...
 
@@ -202,7 +215,9 @@ class PeerProtocol(Protocol):
         self.outgoing = torrent is not None
         self.dialed = dialed
         self.source = source
-        self._decoder = wire.Decoder(expectHandshake=True, reserved=OUR_RESERVED)
+        self._decoder = wire.Decoder(
+            expectHandshake=True, reserved=OUR_RESERVED, batchRequests=True
+        )
         self.peerId: Optional[bytes] = None
         self.reserved = bytes(8)
         self.extensions: Optional[ExtensionRegistry] = None
@@ -218,6 +233,7 @@ class PeerProtocol(Protocol):
         self._timer = None
         self._closed: list[Deferred[bool]] = []
         self._isClosed = False
+        self._requestsQueued = False
         self.lostReason: Optional[Failure] = None
 
     def __repr__(self) -> str:
@@ -372,12 +388,19 @@ class PeerProtocol(Protocol):
         self._lastReceived = self._reactor.seconds()
         try:
             messages = self._decoder.receiveData(data)
+            dispatch = self._dispatch
             for message in messages:
                 if self._disconnecting:
                     return
-                self._dispatch[type(message)](self, message)
+                dispatch[type(message)](self, message)
         except ProtocolError as e:
             self.drop(str(e))
+        if self._requestsQueued:
+            # One serving pass for every request of this read.
+            self._requestsQueued = False
+            if not self._disconnecting:
+                assert self.torrent is not None
+                self.torrent.requestsQueued(self)
 
     def _receiveHandshake(self, message: wire.Handshake) -> None:
         if self.handshaked:
@@ -552,14 +575,22 @@ class PeerProtocol(Protocol):
         self.state.received(countsAsMessage=False)
         self.state.peerSuggested(message.index)
 
-    def _receiveRequest(self, message: wire.Request) -> None:
+    def _receiveRequests(self, message: wire.Requests) -> None:
         torrent = self._handshaken()
-        self.state.received()
-        request = (message.index, message.begin, message.length)
-        if self.state.peerRequested(request):
-            torrent.requestReceived(self, message.index, message.begin, message.length)
-        elif self.fast:
-            self.sendMessage(wire.RejectRequest(*request))
+        state = self.state
+        # What counts is whether any message came before the bitfield.
+        state.received()
+        requests = message.requests
+        refused = state.peerRequestedMany(requests)
+        if refused:
+            if self.fast:
+                for request in refused:
+                    self.sendMessage(wire.RejectRequest(*request))
+            requests = [request for request in requests if request not in refused]
+            if not requests:
+                return
+        torrent.requestsReceived(self, requests)
+        self._requestsQueued = True
 
     def _receiveCancel(self, message: wire.Cancel) -> None:
         self._handshaken()
@@ -616,7 +647,7 @@ class PeerProtocol(Protocol):
         wire.NotInterested: _receiveNotInterested,
         wire.Have: _receiveHave,
         wire.Bitfield: _receiveBitfield,
-        wire.Request: _receiveRequest,
+        wire.Requests: _receiveRequests,
         wire.Cancel: _receiveCancel,
         wire.Piece: _receivePiece,
         wire.Port: _receivePort,
@@ -717,8 +748,8 @@ class PeerProtocol(Protocol):
         """
         self.sendMessage(self.state.cancelRequest(index, begin))
 
-    # Serving: the torrent takes requests with nextRequest, reads them, and
-    # answers with sendBlock.
+    # Serving: the torrent takes requests with nextRun (or nextRequest),
+    # reads them, and answers with sendRun (or sendBlock).
 
     def nextRequest(self, maxServing: int) -> Optional[tuple[int, int, int]]:
         """
@@ -731,6 +762,17 @@ class PeerProtocol(Protocol):
         if self.writePaused or self._disconnecting or not self.handshaked:
             return None
         return self.state.nextRequest(maxServing)
+
+    def nextRun(self, maxServing: int) -> list[tuple[int, int, int]]:
+        """
+        Take the oldest queued requests that follow one another in one
+        piece, as many as L{nextRequest} would hand out now.
+
+        @return: the requests, in order; empty if none may be served now.
+        """
+        if self.writePaused or self._disconnecting or not self.handshaked:
+            return []
+        return self.state.nextRun(maxServing)
 
     def wants(self, request: tuple[int, int, int]) -> bool:
         """
@@ -747,27 +789,35 @@ class PeerProtocol(Protocol):
 
         @return: whether the block was sent.
         """
-        return self.sendBlocks([(index, begin, block)]) > 0
+        return self.sendRun([(index, begin, len(block))], block) > 0
 
-    def sendBlocks(self, blocks: Iterable[tuple[int, int, bytes]]) -> int:
+    def sendRun(self, run: Sequence[tuple[int, int, int]], data: bytes | bytearray) -> int:
         """
-        Answer requests taken by L{nextRequest}, those not cancelled or
-        choked since, in one write (a run read together costs one write, not
-        one per block).
+        Answer requests taken by L{nextRun} or L{nextRequest}, those not
+        cancelled or choked since, in one write.
 
-        @param blocks: C{(index, begin, block)} for each.
+        @param run: C{(index, begin, length)} of each request.
+        @param data: their blocks end to end (one read of a run).
         @return: the bytes of the blocks sent.
         """
-        parts: list[bytes] = []
-        sent = 0
-        for index, begin, block in blocks:
-            length = len(block)
-            if self.state.answered((index, begin, length)):
-                parts += (wire.encodePieceHeader(index, begin, length), block)
-                sent += length
-        if not sent or self._disconnecting:
-            return 0
-        self._write(parts)
+        parts: list[Any] = []
+        offset = sent = 0
+        answered = self.state.answered
+        header = wire.encodePieceHeader
+        with memoryview(data) as view:
+            for request in run:
+                index, begin, length = request
+                if answered(request):
+                    parts += (header(index, begin, length), view[offset:offset + length])
+                    sent += length
+                offset += length
+            if not sent or self._disconnecting:
+                return 0
+            # One copy, into the bytes the transport wants: the blocks are
+            # views of the read, not slices of it.
+            message = b"".join(parts)
+            del parts
+        self._write(message)
         self.uploadRate.add(sent)
         return sent
 

@@ -242,6 +242,26 @@ class PeerState:
         self.requestsIn.append(request)
         return True
 
+    def peerRequestedMany(self, requests: list[Request]) -> list[Request]:
+        """
+        The peer asked for blocks (a burst of requests): L{peerRequested}
+        for each, in order, without a call per request while we do not
+        choke it.
+
+        @return: those not queued (racing our choke), in order.
+        @raise ProtocolError: if the peer has too many queued (those that
+            fit are queued).
+        """
+        if self.amChoking:
+            return [request for request in requests if not self.peerRequested(request)]
+        requestsIn = self.requestsIn
+        room = MAX_QUEUED_REQUESTS - len(requestsIn)
+        if len(requests) > room:
+            requestsIn.extend(requests[:room])
+            raise ProtocolError(f"more than {MAX_QUEUED_REQUESTS} requests queued")
+        requestsIn.extend(requests)
+        return []
+
     def peerCancelled(self, request: Request) -> bool:
         """
         The peer withdrew a request; a block being read for it is dropped when
@@ -390,6 +410,33 @@ class PeerState:
         request = self.requestsIn.popleft()
         self.serving.append(request)
         return request
+
+    def nextRun(self, maxServing: int) -> list[Request]:
+        """
+        Take the oldest queued requests to serve that follow one another in
+        one piece (a run read as one read), as L{nextRequest} would take
+        them one by one.
+
+        @return: the requests, now in L{serving}, in order; empty if none
+            may be served now.
+        """
+        requestsIn = self.requestsIn
+        room = maxServing - len(self.serving)
+        if not requestsIn or room <= 0:
+            return []
+        index, begin, length = requestsIn[0]
+        if self.amChoking and index not in self.allowedFastOut:
+            return []
+        run = [requestsIn.popleft()]
+        end = begin + length
+        while len(run) < room and requestsIn:
+            following = requestsIn[0]
+            if following[0] != index or following[1] != end:
+                break
+            run.append(requestsIn.popleft())
+            end += following[2]
+        self.serving += run
+        return run
 
     def wants(self, request: Request) -> bool:
         """

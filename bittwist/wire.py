@@ -44,6 +44,7 @@ __all__ = [
     "Have",
     "Bitfield",
     "Request",
+    "Requests",
     "Piece",
     "Cancel",
     "Port",
@@ -296,6 +297,19 @@ class Request:
     length: int
 
 
+@dataclass(frozen=True, slots=True)
+class Requests:
+    """
+    Consecutive C{request} messages, decoded as one by a L{Decoder} made
+    with C{batchRequests} (a downloader sends them in bursts, and a seeder
+    then handles a burst without a L{Request} object per block).
+
+    @ivar requests: C{(index, begin, length)} of each, in order.
+    """
+
+    requests: list[tuple[int, int, int]]
+
+
 @dataclass(frozen=True, slots=True, repr=False)
 class Piece:
     """
@@ -427,6 +441,7 @@ Message = Union[
     Have,
     Bitfield,
     Request,
+    Requests,
     Piece,
     Cancel,
     Port,
@@ -510,6 +525,9 @@ def encode(message: Union[Handshake, Message]) -> bytes:
             return _REQUEST_MESSAGE.pack(
                 13, _CANCEL, message.index, message.begin, message.length
             )
+        if kind is Requests:
+            pack = _REQUEST_MESSAGE.pack
+            return b"".join([pack(13, _REQUEST, *request) for request in message.requests])
         if kind is Bitfield:
             payload = message.payload
             return _HEADER.pack(1 + len(payload), _BITFIELD) + payload
@@ -609,6 +627,10 @@ class Decoder:
 
     So the decoder never holds more than one incomplete message.
 
+    A decoder made with C{batchRequests} returns consecutive C{request}
+    messages as one L{Requests}; one made without returns a L{Request} for
+    each.
+
     The messages of the fast extension (BEP 6) and of the extension protocol
     (BEP 10) are decoded to their own classes only once both sides have
     announced the extension: ours in C{reserved}, the peer's in its
@@ -628,6 +650,7 @@ class Decoder:
         expectHandshake: bool = True,
         maxMessageLength: int = MAX_MESSAGE_LENGTH,
         reserved: bytes = bytes(8),
+        batchRequests: bool = False,
     ) -> None:
         """
         @param expectHandshake: whether the stream starts with a handshake.
@@ -635,11 +658,14 @@ class Decoder:
             payload included.
         @param reserved: the reserved bytes of our own handshake: the
             extensions we speak (see L{makeReserved}).
+        @param batchRequests: whether to return consecutive C{request}
+            messages as one L{Requests}.
         @raise ValueError: if C{reserved} is not 8 bytes.
         """
         if len(reserved) != 8:
             raise ValueError(f"reserved bytes must be 8 bytes, not {len(reserved)}")
         self.maxMessageLength = maxMessageLength
+        self._batchRequests = batchRequests
         self._reserved = bytes(reserved)
         self._fast = False
         self._extensionProtocol = False
@@ -875,6 +901,7 @@ class Decoder:
         maxMessageLength = self.maxMessageLength
         minLengths = self._minLengths
         maxLengths = self._maxLengths
+        batchRequests = self._batchRequests
         self._needed = 0
         while True:
             available = end - offset
@@ -906,16 +933,21 @@ class Decoder:
             elif messageId == _HAVE:
                 append(Have(_ONE_INT.unpack_from(view, start)[0]))
             elif messageId == _REQUEST or messageId == _CANCEL:
-                index, begin, blockLength = _THREE_INTS.unpack_from(view, start)
+                request = _THREE_INTS.unpack_from(view, start)
+                blockLength = request[2]
                 if not 0 < blockLength <= MAX_BLOCK_LENGTH:
                     raise self._fail(
                         f"{_NAMES[messageId]} for {blockLength} bytes; blocks "
                         f"must be 1 to {MAX_BLOCK_LENGTH} bytes"
                     )
-                if messageId == _REQUEST:
-                    append(Request(index, begin, blockLength))
+                if messageId == _CANCEL:
+                    append(Cancel(*request))
+                elif not batchRequests:
+                    append(Request(*request))
+                elif messages and type(messages[-1]) is Requests:
+                    messages[-1].requests.append(request)
                 else:
-                    append(Cancel(index, begin, blockLength))
+                    append(Requests([request]))
             elif messageId < _HAVE:
                 append(_NO_PAYLOAD[messageId])
             elif messageId == _BITFIELD:

@@ -17,11 +17,12 @@ from twisted.internet.interfaces import (
 )
 from twisted.internet.task import Clock
 from twisted.internet.protocol import Protocol
-from twisted.internet.testing import StringTransport
+from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from bittwist.bitfield import Bitfield
+from bittwist.diskpool import DiskPool
 from bittwist.errors import StorageError
 from bittwist.metainfo import Metainfo
 from bittwist.storage import IPieceStorage, MemoryStorage
@@ -37,6 +38,8 @@ __all__ = [
     "ResolvingClock",
     "UDPClock",
     "FakeTrackerStore",
+    "HeldPool",
+    "ThreadlessReactor",
 ]
 
 
@@ -426,3 +429,34 @@ class FakeTrackerStore:
         if self.refuse is not None:
             raise self.refuse
         return {h: SimpleNamespace(complete=1, incomplete=2, downloaded=3) for h in infoHashes}
+
+
+class HeldPool(DiskPool):
+    """
+    A L{DiskPool} without threads: the jobs of its queues run when the test
+    says, on the test's thread.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.waiting: list = []
+
+    def _schedule(self, serial: Any) -> None:
+        self.waiting.append(serial)
+
+    def runJobs(self) -> None:
+        """
+        Run every queued job, and those queued by their results.
+        """
+        while self.waiting:
+            self.waiting.pop(0)._runBatch()
+
+
+class ThreadlessReactor(MemoryReactorClock):
+    """
+    A L{MemoryReactorClock} whose C{callFromThread} calls at once (there is
+    one thread).
+    """
+
+    def callFromThread(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        f(*args, **kwargs)

@@ -10,6 +10,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
 from bittwist.diskpool import BATCH, DiskPool, sharedPool
+from tests.fakes import HeldPool
 
 WAIT = 10.0
 """Seconds a test waits for a pool thread before failing (never reached)."""
@@ -62,6 +63,19 @@ class DiskPoolTests(TestCase):
         self.assertEqual(ran, list(range(count)))
         self.assertEqual([r for r, _ in reported], list(range(count)))
         self.assertEqual({t for _, t in reported}, {threading.current_thread()})
+
+    def test_idle(self) -> None:
+        """
+        A queue is idle until a job is queued, busy until its jobs ran, and
+        idle again after.
+        """
+        pool = HeldPool()
+        jobs = pool.queue(self.reactor)
+        self.assertTrue(jobs.idle)
+        jobs.call(lambda _: None, self.fail, lambda: None)
+        self.assertFalse(jobs.idle)
+        pool.runJobs()
+        self.assertTrue(jobs.idle)
 
     def test_failureReported(self) -> None:
         """

@@ -115,8 +115,17 @@ class RecordingTorrent:
     def blockReceived(self, peer: PeerProtocol, index: int, begin: int, block: bytes) -> None:
         self._record("blockReceived", peer, index, begin, block)
 
-    def requestReceived(self, peer: PeerProtocol, index: int, begin: int, length: int) -> None:
-        self._record("requestReceived", peer, index, begin, length)
+    def requestsReceived(self, peer: PeerProtocol, requests: list[tuple[int, int, int]]) -> None:
+        self._record("requestsReceived", peer, list(requests))
+
+    def requestsReported(self) -> list[tuple[int, int, int]]:
+        """
+        @return: every request reported to L{requestsReceived}, in order.
+        """
+        return [request for _, requests in self.named("requestsReceived") for request in requests]
+
+    def requestsQueued(self, peer: PeerProtocol) -> None:
+        self._record("requestsQueued", peer)
 
     def peerWritable(self, peer: PeerProtocol) -> None:
         self._record("peerWritable", peer)
@@ -654,10 +663,8 @@ class ReceiveTestsMixin(FeedMixin):
         proto.setChoking(False)
         self.feed(proto, encodeAll(wire.Request(1, 0, 16384), wire.Request(1, 16384, 100)))
         self.assertEqual(list(proto.state.requestsIn), [(1, 0, 16384), (1, 16384, 100)])
-        self.assertEqual(
-            torrent.calls,
-            [("requestReceived", proto, 1, 0, 16384), ("requestReceived", proto, 1, 16384, 100)],
-        )
+        self.assertEqual(torrent.requestsReported(), [(1, 0, 16384), (1, 16384, 100)])
+        self.assertEqual(torrent.calls[-1], ("requestsQueued", proto))
 
     def test_tooManyRequestsDrop(self) -> None:
         """
@@ -673,7 +680,7 @@ class ReceiveTestsMixin(FeedMixin):
         self.feed(proto, encodeAll(wire.Request(1, 0, 1)))
         self.assertTrue(transport.disconnecting)
         self.assertEqual(len(proto.state.requestsIn), MAX_QUEUED_REQUESTS)
-        self.assertEqual(len(torrent.named("requestReceived")), MAX_QUEUED_REQUESTS)
+        self.assertEqual(len(torrent.requestsReported()), MAX_QUEUED_REQUESTS)
 
     def test_cancel(self) -> None:
         """
@@ -836,7 +843,32 @@ class IncomingHandshakeByteByByteTests(IncomingHandshakeTestsMixin, SynchronousT
 
 
 class ReceiveWholeTests(ReceiveTestsMixin, SynchronousTestCase):
-    pass
+    def test_requestsQueuedOncePerRead(self) -> None:
+        """
+        The requests of one read are reported, then queued for serving,
+        once: not once per request.
+        """
+        proto, transport, torrent, _ = self.handshaken()
+        proto.setChoking(False)
+        self.feed(proto, encodeAll(*(wire.Request(1, i * 4, 4) for i in range(3))))
+        self.assertEqual(
+            torrent.calls,
+            [
+                ("requestsReceived", proto, [(1, 0, 4), (1, 4, 4), (1, 8, 4)]),
+                ("requestsQueued", proto),
+            ],
+        )
+
+    def test_noRequestsQueuedOnceDropped(self) -> None:
+        """
+        Requests followed, in the same read, by an offence that drops the
+        peer are not served.
+        """
+        proto, transport, torrent, _ = self.handshaken()
+        proto.setChoking(False)
+        self.feed(proto, encodeAll(wire.Request(1, 0, 4), wire.Have(99)))
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(torrent.named("requestsQueued"), [])
 
 
 class ReceiveByteByByteTests(ReceiveTestsMixin, SynchronousTestCase):
@@ -944,19 +976,20 @@ class SendTests(FeedMixin, SynchronousTestCase):
         self.assertEqual(proto.state.serving, [(1, 0, 4)])
         self.assertEqual(proto.uploadRate.total, 4)
 
-    def test_sendBlocks(self) -> None:
+    def test_sendRun(self) -> None:
         """
-        sendBlocks answers the requests still wanted among those given, all
-        in one write, and says how many bytes it sent.
+        sendRun answers the requests still wanted among a run taken by
+        nextRun, from their blocks read end to end, all in one write, and
+        says how many bytes it sent.
         """
         proto, transport = self.queued(
             wire.Request(1, 0, 4), wire.Request(1, 4, 4), wire.Request(1, 8, 4)
         )
-        for _ in range(3):
-            proto.nextRequest(4)
+        run = proto.nextRun(4)
+        self.assertEqual(run, [(1, 0, 4), (1, 4, 4), (1, 8, 4)])
         self.feed(proto, encodeAll(wire.Cancel(1, 4, 4)))
         transport.clear()
-        sent = proto.sendBlocks([(1, 0, b"abcd"), (1, 4, b"efgh"), (1, 8, b"ijkl")])
+        sent = proto.sendRun(run, bytearray(b"abcdefghijkl"))
         self.assertEqual(sent, 8)
         self.assertEqual(len(transport.writes), 1)
         self.assertEqual(
@@ -964,6 +997,16 @@ class SendTests(FeedMixin, SynchronousTestCase):
         )
         self.assertEqual(proto.state.serving, [])
         self.assertEqual(proto.uploadRate.total, 8)
+
+    def test_nextRunWhilePaused(self) -> None:
+        """
+        nextRun hands out nothing while the transport pauses us.
+        """
+        proto, transport = self.queued(wire.Request(1, 0, 4))
+        proto.pauseProducing()
+        self.assertEqual(proto.nextRun(4), [])
+        proto.resumeProducing()
+        self.assertEqual(proto.nextRun(4), [(1, 0, 4)])
 
     def test_sendBlockNotQueued(self) -> None:
         """
@@ -1234,10 +1277,18 @@ def splitAt(data: bytes, points: list[int]) -> list[bytes]:
 
 def observable(proto: PeerProtocol, torrent: RecordingTorrent) -> tuple[Any, ...]:
     """
-    Everything a run can be compared by, with the peer left out of the calls.
+    Everything a run can be compared by, with the peer left out of the calls
+    and the requests reported one by one (they are reported, and queued for
+    serving, once per read: as often as the bytes came in).
     """
+    calls: list[tuple[Any, ...]] = []
+    for c in torrent.calls:
+        if c[0] == "requestsReceived":
+            calls += [("request", *request) for request in c[2]]
+        elif c[0] != "requestsQueued":
+            calls.append((c[0],) + c[2:] if c[1:2] == (proto,) else c)
     return (
-        [(c[0],) + c[2:] if c[1:2] == (proto,) else c for c in torrent.calls],
+        calls,
         proto.transport.disconnecting,
         proto.transport.value(),
         proto.state.pieces,

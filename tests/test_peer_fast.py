@@ -134,11 +134,11 @@ class FastConnectionTests(FeedMixin, SynchronousTestCase):
         other = min(set(range(NUM_PIECES)) - proto.state.allowedFastOut)
         self.feed(proto, wire.encode(wire.Request(other, 0, BLOCK)))
         self.assertEqual(sentMessages(transport), [wire.RejectRequest(other, 0, BLOCK)])
-        self.assertEqual(torrent.named("requestReceived"), [])
+        self.assertEqual(torrent.named("requestsReceived"), [])
         transport.clear()
         self.feed(proto, wire.encode(wire.Request(allowed, 0, BLOCK)))
         self.assertEqual(sentMessages(transport), [])
-        self.assertEqual(torrent.named("requestReceived"), [(proto, allowed, 0, BLOCK)])
+        self.assertEqual(torrent.named("requestsReceived"), [(proto, [(allowed, 0, BLOCK)])])
         self.assertEqual(proto.nextRequest(16), (allowed, 0, BLOCK))
         self.assertTrue(proto.sendBlock(allowed, 0, b"x" * BLOCK))
 

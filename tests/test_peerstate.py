@@ -73,6 +73,30 @@ class PeerStateTests(SynchronousTestCase):
             s.peerRequested((0, n, 1))
         self.assertRaises(ProtocolError, s.peerRequested, (0, 0, 1))
 
+    def test_requestedMany(self) -> None:
+        """
+        C{peerRequestedMany} queues a burst of requests in order; past
+        L{MAX_QUEUED_REQUESTS} it queues those that fit and raises.
+        """
+        s = self.state
+        s.setChoking(False)
+        self.assertEqual(s.peerRequestedMany([(0, 0, 1), (0, 1, 1)]), [])
+        self.assertEqual(list(s.requestsIn), [(0, 0, 1), (0, 1, 1)])
+        burst = [(1, n, 1) for n in range(MAX_QUEUED_REQUESTS)]
+        self.assertRaises(ProtocolError, s.peerRequestedMany, burst)
+        self.assertEqual(len(s.requestsIn), MAX_QUEUED_REQUESTS)
+        self.assertEqual(s.requestsIn[-1], (1, MAX_QUEUED_REQUESTS - 3, 1))
+
+    def test_requestedManyWhileChoking(self) -> None:
+        """
+        While we choke the peer, C{peerRequestedMany} queues only requests
+        for pieces allowed fast, and returns the others.
+        """
+        s = PeerState(8, fast=True)
+        s.allowedFastOut.add(2)
+        self.assertEqual(s.peerRequestedMany([(1, 0, 4), (2, 0, 4), (3, 0, 4)]), [(1, 0, 4), (3, 0, 4)])
+        self.assertEqual(list(s.requestsIn), [(2, 0, 4)])
+
     def test_serving(self) -> None:
         """
         C{nextRequest} hands out at most C{maxServing} requests; a cancelled
@@ -91,6 +115,39 @@ class PeerStateTests(SynchronousTestCase):
         self.assertTrue(s.answered((0, 0, 1)))
         self.assertFalse(s.answered((0, 0, 1)))
         self.assertIsNone(s.nextRequest(2))
+
+    def test_nextRun(self) -> None:
+        """
+        C{nextRun} takes the oldest queued requests that follow one another
+        in one piece, no more than C{maxServing} being served in all.
+        """
+        s = self.state
+        s.setChoking(False)
+        for request in [(0, 0, 4), (0, 4, 4), (0, 8, 2), (0, 12, 4), (1, 0, 4), (1, 4, 4)]:
+            s.peerRequested(request)
+        self.assertEqual(s.nextRun(5), [(0, 0, 4), (0, 4, 4), (0, 8, 2)])
+        # A gap ends a run, and so does another piece.
+        self.assertEqual(s.nextRun(5), [(0, 12, 4)])
+        # One slot left of five.
+        self.assertEqual(s.nextRun(5), [(1, 0, 4)])
+        self.assertEqual(s.nextRun(5), [])
+        self.assertEqual(len(s.serving), 5)
+        self.assertTrue(s.answered((0, 0, 4)))
+        self.assertEqual(s.nextRun(5), [(1, 4, 4)])
+        self.assertEqual(s.nextRun(5), [])
+
+    def test_nextRunWhileChoking(self) -> None:
+        """
+        While we choke the peer, C{nextRun} takes only requests for pieces
+        we allowed it fast.
+        """
+        s = PeerState(8, fast=True)
+        s.allowedFastOut.add(2)
+        s.peerRequested((2, 0, 4))
+        s.peerRequested((2, 4, 4))
+        s.peerRequested((3, 0, 4))
+        self.assertEqual(s.nextRun(8), [(2, 0, 4), (2, 4, 4)])
+        self.assertEqual(s.nextRun(8), [])
 
     def test_blocks(self) -> None:
         """

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet import defer
 from twisted.python.failure import Failure
-from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
 from bittwist import storage
@@ -25,8 +25,12 @@ from bittwist.diskpool import DiskPool
 from bittwist.errors import StorageError
 from bittwist.metainfo import FileEntry, createTorrent, parse
 from bittwist.storage import FileStorage, IPieceStorage, MemoryStorage
+from tests.fakes import HeldPool, ThreadlessReactor
 
-__all__ = ["MemoryStorageTests", "FileStorageTests", "LayoutTests", "OSErrorTests", "FastResumeTests"]
+__all__ = [
+    "MemoryStorageTests", "FileStorageTests", "ReadNowTests", "LayoutTests", "OSErrorTests",
+    "FastResumeTests",
+]
 
 
 def makeTorrent(name, files, pieceLength=16):
@@ -935,6 +939,122 @@ def randomTorrent(layout):
         ],
         pieceLength,
     )
+
+
+class ReadNowTests(SynchronousTestCase):
+    """
+    L{FileStorage.readBlock} reads on the calling thread what the page cache
+    holds while no job is queued or running, and leaves the rest to the
+    pool.
+    """
+
+    def setUp(self) -> None:
+        self.folder = os.path.abspath(self.mktemp())
+        os.makedirs(self.folder)
+        self.metainfo, self.stream = makeTorrent("multi", WITH_PAD)
+        self.pool = HeldPool()
+        self.reactor = ThreadlessReactor()
+
+    def makeStorage(self) -> FileStorage:
+        store = FileStorage(self.metainfo, self.folder, reactor=self.reactor, pool=self.pool)
+        self.addCleanup(self.pool.runJobs)
+        self.addCleanup(store.close)
+        return store
+
+    def written(self) -> FileStorage:
+        """
+        @return: a storage that wrote and verified every piece, its jobs
+            done.
+        """
+        store = self.makeStorage()
+        results = []
+        for index, data in pieces(self.metainfo, self.stream):
+            store.writeBlock(index, 0, data).addCallback(results.append)
+        self.reactor.advance(0)
+        self.pool.runJobs()
+        for index in range(self.metainfo.numPieces):
+            store.verifyPiece(index).addCallback(results.append)
+        self.pool.runJobs()
+        self.assertEqual(results[-self.metainfo.numPieces:], [True] * self.metainfo.numPieces)
+        if not store._readsNow:
+            raise SkipTest("no reads without waiting (RWF_NOWAIT) here")
+        return store
+
+    def test_readNowWhenIdle(self) -> None:
+        """
+        With no job queued or running and the files open, a read the page
+        cache holds (bytes just written) is done at once, across files and
+        pad files, without a job.
+        """
+        store = self.written()
+        self.assertEqual(self.successResultOf(store.readBlock(0, 0, 16)), self.stream[:16])
+        self.assertEqual(self.successResultOf(store.readBlock(1, 4, 12)), self.stream[20:32])
+        self.assertEqual(self.pool.waiting, [])
+
+    def test_readBehindJobs(self) -> None:
+        """
+        A read while a job is queued waits its turn in the pool, and sees
+        the writes queued before it.
+        """
+        store = self.written()
+        store.writeBlock(0, 0, b"X" * 16)
+        d = store.readBlock(0, 0, 16)
+        self.assertNoResult(d)
+        self.pool.runJobs()
+        # Pad bytes are not written: they read as zeros.
+        self.assertEqual(self.successResultOf(d), b"X" * 10 + bytes(6))
+
+    def test_unopenedFileReadByPool(self) -> None:
+        """
+        A file not yet open is opened and read by the pool (opening may wait
+        for the disk); once open, it is read at once.
+        """
+        self.written()
+        store = self.makeStorage()
+        d = store.readBlock(0, 0, 8)
+        self.assertNoResult(d)
+        self.pool.runJobs()
+        self.assertEqual(self.successResultOf(d), self.stream[:8])
+        self.assertEqual(self.successResultOf(store.readBlock(0, 0, 8)), self.stream[:8])
+
+    def test_uncachedReadByPool(self) -> None:
+        """
+        A read the page cache cannot serve without waiting (EAGAIN) is left
+        to the pool.
+        """
+        store = self.written()
+        preadv = os.preadv
+
+        def notCached(fd, buffers, offset, *flags):
+            if flags:
+                raise BlockingIOError(errno.EAGAIN, "would wait")
+            return preadv(fd, buffers, offset)
+
+        self.patch(os, "preadv", notCached)
+        d = store.readBlock(0, 0, 16)
+        self.assertNoResult(d)
+        self.pool.runJobs()
+        self.assertEqual(self.successResultOf(d), self.stream[:16])
+        self.assertTrue(store._readsNow)
+
+    def test_unsupportedReadNow(self) -> None:
+        """
+        Where reads without waiting are not supported, every read goes to
+        the pool from then on.
+        """
+        store = self.written()
+        preadv = os.preadv
+
+        def unsupported(fd, buffers, offset, *flags):
+            if flags:
+                raise OSError(errno.EOPNOTSUPP, "not supported")
+            return preadv(fd, buffers, offset)
+
+        self.patch(os, "preadv", unsupported)
+        d = store.readBlock(0, 0, 16)
+        self.pool.runJobs()
+        self.assertEqual(self.successResultOf(d), self.stream[:16])
+        self.assertFalse(store._readsNow)
 
 
 class LayoutTests(SynchronousTestCase):

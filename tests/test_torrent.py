@@ -1294,6 +1294,13 @@ class HeldReadStorage(MemoryStorage):
         self.reads: list[tuple[int, int, int]] = []
         self.pending: list[tuple[Deferred[bytes], bytes]] = []
 
+    def blocksRead(self) -> int:
+        """
+        @return: how many blocks the reads so far covered (a run read as
+            one counts each of its blocks).
+        """
+        return sum(-(-length // BLOCK) for _, _, length in self.reads)
+
     def readBlock(self, index: int, begin: int, length: int) -> Deferred[bytes]:
         self.reads.append((index, begin, length))
         data = self.successResultOf(super().readBlock(index, begin, length))
@@ -1342,10 +1349,12 @@ class ServingTests(TorrentTestCase):
         blocks are read at once; as they are sent, the next are read.
         """
         remote, storage = self.serve(100)
-        self.assertEqual(len(storage.reads), MAX_SERVING)
+        self.assertEqual(storage.blocksRead(), MAX_SERVING)
+        # The consecutive blocks of a piece are read together.
+        self.assertLess(len(storage.reads), MAX_SERVING)
         storage.finishReads()
         self.assertEqual(len(remote.received()), MAX_SERVING)
-        self.assertEqual(len(storage.reads), 2 * MAX_SERVING)
+        self.assertEqual(storage.blocksRead(), 2 * MAX_SERVING)
 
     def test_pausedPeerNotRead(self) -> None:
         """
@@ -1355,12 +1364,10 @@ class ServingTests(TorrentTestCase):
         remote, storage = self.serve(100)
         remote.proto.pauseProducing()
         storage.finishReads()
-        self.assertEqual(len(storage.reads), MAX_SERVING)
+        self.assertEqual(storage.blocksRead(), MAX_SERVING)
         self.assertEqual(storage.pending, [])
         remote.proto.resumeProducing()
-        # The next MAX_SERVING requests, taken at once: the consecutive
-        # ones are read together.
-        self.assertLess(len(storage.reads), 2 * MAX_SERVING)
+        self.assertEqual(storage.blocksRead(), 2 * MAX_SERVING)
         storage.finishReads()
         sent = remote.received()
         self.assertEqual(len(sent), 2 * MAX_SERVING)
@@ -1368,6 +1375,35 @@ class ServingTests(TorrentTestCase):
             self.assertEqual(
                 piece.block, blockOf(self.payload, piece.index, piece.begin, len(piece.block))
             )
+
+    def test_servedAtOnceUntilPaused(self) -> None:
+        """
+        Blocks the storage reads at once are sent at once, a run per write,
+        until the peer's transport pauses us; the rest go when it resumes.
+        """
+        self.makeTorrent(full=True)
+        remote = self.accept(1)
+        remote.send(wire.Interested())
+        remote.received()
+        write = remote.transport.write
+
+        def pauseAfterWrite(data: bytes) -> None:
+            write(data)
+            remote.proto.pauseProducing()
+
+        remote.transport.write = pauseAfterWrite  # type: ignore[method-assign]
+        blocks = sorted(self.allBlocks())
+        remote.send(*(wire.Request(*block) for block in blocks))
+        # One run: the blocks of the first piece.
+        first = remote.received()
+        self.assertEqual(
+            [(piece.index, piece.begin) for piece in first],
+            [(0, begin) for begin in range(0, PIECE_LENGTH, BLOCK)],
+        )
+        remote.transport.write = write  # type: ignore[method-assign]
+        remote.proto.resumeProducing()
+        sent = first + remote.received()
+        self.assertEqual([(p.index, p.begin, len(p.block)) for p in sent], blocks)
 
     def test_cancelledQueuedRequestNotRead(self) -> None:
         """
@@ -1390,7 +1426,7 @@ class ServingTests(TorrentTestCase):
         remote, storage = self.serve(0)
         remote.send(wire.Request(2, 0, BLOCK), wire.Request(2, BLOCK, BLOCK))
         remote.send(wire.Cancel(2, 0, BLOCK))
-        self.assertEqual(storage.reads, [(2, 0, BLOCK), (2, BLOCK, BLOCK)])
+        self.assertEqual(storage.reads, [(2, 0, 2 * BLOCK)])
         storage.finishReads()
         self.assertEqual(remote.received(), [wire.Piece(2, BLOCK, blockOf(self.payload, 2, BLOCK, BLOCK))])
         self.assertEqual(self.torrent.status().uploaded, BLOCK)

@@ -33,6 +33,7 @@ from bittwist.wire import (
     Port,
     RejectRequest,
     Request,
+    Requests,
     ReservedBit,
     SuggestPiece,
     Unchoke,
@@ -487,6 +488,73 @@ class DecodeTests(SynchronousTestCase):
             i += 1
             self.assertLess(decoder.bufferedBytes, len(message))
         self.assertEqual(count, 256)
+        self.assertEqual(decoder.bufferedBytes, 0)
+
+
+def expandRequests(received: list) -> list:
+    """
+    @return: C{received} with each L{Requests} replaced by its requests, as
+        L{Request}s.
+    """
+    expanded = []
+    for message in received:
+        if type(message) is Requests:
+            expanded.extend(Request(*request) for request in message.requests)
+        else:
+            expanded.append(message)
+    return expanded
+
+
+class BatchRequestsTests(SynchronousTestCase):
+    """
+    A L{Decoder} made with C{batchRequests} returns consecutive C{request}
+    messages as one L{Requests}.
+    """
+
+    def test_consecutiveRequests(self) -> None:
+        """
+        Requests one after another are one L{Requests}; any other message
+        between them, a C{cancel} included, starts another.
+        """
+        sent = [
+            Request(1, 0, 4), Request(1, 4, 4), Have(2), Request(3, 0, 4),
+            Cancel(3, 0, 4), Request(4, 0, 4),
+        ]
+        decoder = Decoder(expectHandshake=False, batchRequests=True)
+        self.assertEqual(
+            decoder.receiveData(b"".join(map(encode, sent))),
+            [
+                Requests([(1, 0, 4), (1, 4, 4)]), Have(2), Requests([(3, 0, 4)]),
+                Cancel(3, 0, 4), Requests([(4, 0, 4)]),
+            ],
+        )
+
+    def test_encode(self) -> None:
+        """
+        L{Requests} encodes as its requests, one after another.
+        """
+        self.assertEqual(
+            encode(Requests([(1, 0, 4), (2, 8, 16)])),
+            encode(Request(1, 0, 4)) + encode(Request(2, 8, 16)),
+        )
+
+    def test_lengthsChecked(self) -> None:
+        """
+        A batched request for 0 bytes is an error, as unbatched.
+        """
+        decoder = Decoder(expectHandshake=False, batchRequests=True)
+        data = encode(Request(1, 0, 4)) + struct.pack(">IBIII", 13, 6, 1, 4, 0)
+        self.assertRaises(ProtocolError, decoder.receiveData, data)
+
+    @given(st.lists(messages, max_size=20), st.lists(st.integers(min_value=0)))
+    def test_sameMessages(self, sent, cuts) -> None:
+        """
+        Any messages, cut anywhere, decode batched to the same requests, in
+        the same order among the other messages, as unbatched.
+        """
+        data = encode(HANDSHAKE) + b"".join(map(encode, sent))
+        decoder = Decoder(batchRequests=True)
+        self.assertEqual(expandRequests(feed(decoder, chunked(data, cuts))), [HANDSHAKE] + sent)
         self.assertEqual(decoder.bufferedBytes, 0)
 
 

@@ -539,15 +539,19 @@ class Torrent(ExtensionEvents):
     def blockReceived(self, peer: PeerProtocol, index: int, begin: int, block: bytes) -> None:
         self.download.blockReceived(peer, index, begin, block)
 
-    def requestReceived(self, peer: PeerProtocol, index: int, begin: int, length: int) -> None:
+    def requestsReceived(self, peer: PeerProtocol, requests: list[tuple[int, int, int]]) -> None:
         verified = self.download.verifiedPieces()
-        if verified is None or index not in verified:
-            if not peer.rejectRequest(index, begin, length):
-                peer.drop(f"requested piece {index}, which we do not have")
-            return
-        if begin + length > self.metainfo.pieceSize(index):
-            peer.drop(f"requested past the end of piece {index}")
-            return
+        pieceSize = self.metainfo.pieceSize
+        for index, begin, length in requests:
+            if verified is None or index not in verified:
+                if not peer.rejectRequest(index, begin, length):
+                    peer.drop(f"requested piece {index}, which we do not have")
+                    return
+            elif begin + length > pieceSize(index):
+                peer.drop(f"requested past the end of piece {index}")
+                return
+
+    def requestsQueued(self, peer: PeerProtocol) -> None:
         self.upload.serve(peer)
 
     def peerWritable(self, peer: PeerProtocol) -> None:

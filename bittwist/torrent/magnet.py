@@ -247,8 +247,11 @@ class MagnetTorrent(ExtensionEvents):
         # Never asked for: PeerState refuses unrequested blocks before this.
         peer.drop("sent piece data while we fetch the metadata")
 
-    def requestReceived(self, peer: PeerProtocol, index: int, begin: int, length: int) -> None:
-        peer.drop(f"requested piece {index}, which we do not have")
+    def requestsReceived(self, peer: PeerProtocol, requests: list[tuple[int, int, int]]) -> None:
+        peer.drop(f"requested piece {requests[0][0]}, which we do not have")
+
+    def requestsQueued(self, peer: PeerProtocol) -> None:
+        pass
 
     def peerWritable(self, peer: PeerProtocol) -> None:
         pass

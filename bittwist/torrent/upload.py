@@ -23,9 +23,10 @@ __all__ = ["Upload", "MAX_SERVING"]
 MAX_SERVING = 16
 """
 Requests of one peer being read from storage (or waiting for upload tokens)
-at once. Each read is a round trip to the storage thread; 16 blocks (256 KiB)
-in flight keep a loopback link to libtorrent busy (4 halved the upload rate),
-and bound what one peer's reads hold in memory.
+at once. A read the storage cannot serve at once is a round trip to a disk
+thread; 16 blocks (256 KiB) in flight keep a loopback link to libtorrent busy
+(4 halved the upload rate), and bound what one peer's reads hold in memory.
+Reads served at once are sent at once, until the peer's transport pauses us.
 """
 
 
@@ -83,16 +84,34 @@ class Upload:
     def serve(self, peer: PeerProtocol) -> None:
         """
         Start serving C{peer}'s queued requests, as many as it may have in
-        flight (see L{PeerProtocol.nextRequest}): each waits for upload
-        tokens, then is read from storage, then sent. Consecutive requests
-        of one piece are read together, as one read.
+        flight (see L{PeerProtocol.nextRun}): each waits for upload tokens,
+        then is read from storage, then sent. Consecutive requests of one
+        piece are read together, as one read, and sent in one write.
         """
         if peer in self._servingNow:
             # Called back from within the loop below (a read that completed
-            # at once): the loop takes the next request itself, without
-            # recursing once per block.
+            # at once): the loop takes the next run itself, without
+            # recursing once per read.
             return
         self._servingNow.add(peer)
+        try:
+            if self._limit.limited:
+                self._serveLimited(peer)
+                return
+            # Unlimited: no tokens to count, a run goes out as it comes.
+            while True:
+                run = peer.nextRun(MAX_SERVING)
+                if not run:
+                    break
+                self._read(peer, run)
+        finally:
+            self._servingNow.discard(peer)
+
+    def _serveLimited(self, peer: PeerProtocol) -> None:
+        """
+        L{serve} under an upload limit: block by block, each paying its
+        tokens, the consecutive ones paid at once still read as one run.
+        """
         run: list[tuple[int, int, int]] = []
         try:
             while peer not in self._awaitingTokens:
@@ -100,14 +119,14 @@ class Upload:
                 if request is None:
                     break
                 if self._limit.allows():
-                    # The common case (unlimited, or tokens to spare): spend
-                    # them now, without a Deferred per block to wait on.
+                    # Tokens to spare: spend them now, without a Deferred
+                    # per block to wait on.
                     self._limit.consume(request[2])
                     if run and _follows(run[-1], request):
                         run.append(request)
                         continue
                     if run:
-                        self._read(None, peer, run)
+                        self._read(peer, run)
                     run = [request]
                     continue
                 d = self._limit.acquire(request[2])
@@ -115,11 +134,12 @@ class Upload:
                     # One request per peer waits for tokens at a time, so
                     # the bucket serves the peers in turn, block by block.
                     self._awaitingTokens.add(peer)
-                d.addCallbacks(self._read, self._tokensWithdrawn, (peer, [request]), None, (peer,))
+                d.addCallbacks(
+                    self._tokensPaid, self._tokensWithdrawn, (peer, [request]), None, (peer,)
+                )
         finally:
             if run:
-                self._read(None, peer, run)
-            self._servingNow.discard(peer)
+                self._read(peer, run)
 
     def _tokensWithdrawn(self, failure: Failure, peer: PeerProtocol) -> None:
         # The bucket was cleared (the session stops, its connections are
@@ -127,37 +147,40 @@ class Upload:
         failure.trap(CancelledError)
         self._awaitingTokens.discard(peer)
 
-    def _read(self, _: None, peer: PeerProtocol, run: list[tuple[int, int, int]]) -> None:
+    def _tokensPaid(self, _: None, peer: PeerProtocol, run: list[tuple[int, int, int]]) -> None:
+        """
+        The tokens of C{run} are paid: read it, unless it was cancelled
+        while waiting.
+        """
+        self._awaitingTokens.discard(peer)
+        if not any(peer.wants(request) for request in run):
+            # Give the tokens back.
+            self._limit.consume(-sum(request[2] for request in run))
+            self.serve(peer)
+            return
+        self._read(peer, run)
+        self.serve(peer)
+
+    def _read(self, peer: PeerProtocol, run: list[tuple[int, int, int]]) -> None:
         """
         Read the consecutive requests C{run}, their tokens paid, as one read
         (L{_send} sends those still wanted then).
         """
-        self._awaitingTokens.discard(peer)
-        length = sum(request[2] for request in run)
-        if not self.active or not any(peer.wants(request) for request in run):
-            # Cancelled while waiting for tokens: read nothing, and give the
-            # tokens back.
-            self._limit.consume(-length)
-            self.serve(peer)
+        if not self.active:
+            self._limit.consume(-sum(request[2] for request in run))
             return
         index, begin, _ = run[0]
-        d = self._storage.readBlock(index, begin, length)
-        d.addCallback(self._send, peer, run)
-        d.addErrback(self._onStorageFailed)
-        self.serve(peer)
+        last = run[-1]
+        d = self._storage.readBlock(index, begin, last[1] + last[2] - begin)
+        d.addCallbacks(self._send, self._onStorageFailed, (peer, run))
 
     def _send(self, data: bytes, peer: PeerProtocol, run: list[tuple[int, int, int]]) -> None:
-        blocks = []
-        offset = 0
-        for index, begin, length in run:
-            blocks.append((index, begin, data[offset:offset + length]))
-            offset += length
-        sent = peer.sendBlocks(blocks)
+        sent = peer.sendRun(run, data)
         if sent:
             self.rate.add(sent)
-        if sent < offset:
+        if sent < len(data):
             # Some were cancelled or choked while read: give their tokens back.
-            self._limit.consume(sent - offset)
+            self._limit.consume(sent - len(data))
         self.serve(peer)
 
     # Seed goals.
