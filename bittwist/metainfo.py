@@ -31,6 +31,7 @@ __all__ = [
     "parse",
     "load",
     "createTorrent",
+    "createParsedTorrent",
     "createTorrentInThread",
     "checkTrackerURL",
     "MAX_METAINFO_SIZE",
@@ -628,6 +629,29 @@ def createTorrent(
         name that is not UTF-8.
     @raise StorageError: if reading the files fails.
     """
+    return createParsedTorrent(
+        path, trackers, pieceLength, private, comment, name, progress
+    )[0]
+
+
+def createParsedTorrent(
+    path: str,
+    trackers: Sequence[str] | Sequence[Sequence[str]] = (),
+    pieceLength: int | None = None,
+    private: bool = False,
+    comment: str | None = None,
+    name: str | None = None,
+    progress: Callable[[int, int], object] | None = None,
+) -> tuple[bytes, Metainfo]:
+    """
+    L{createTorrent}, also giving the torrent as parsed: the check that it
+    parses makes it anyway, and a big torrent is costly to parse twice.
+
+    @return: the bencoded torrent and its L{Metainfo} (whose C{source} is
+        C{"<created>"}).
+    @raise UsageError: as L{createTorrent} does.
+    @raise StorageError: as L{createTorrent} does.
+    """
     if isinstance(trackers, str):
         trackers = [trackers]
     tiers = [
@@ -704,8 +728,8 @@ def createTorrent(
     if comment:
         top[b"comment"] = comment.encode("utf-8")
     data = bencodepy.encode(top)
-    parse(data, "<created>")  # never hand out a torrent we would refuse
-    return data
+    # Never hand out a torrent we would refuse.
+    return data, parse(data, "<created>")
 
 
 def _hashFiles(
