@@ -20,7 +20,7 @@ import bencodepy
 
 from bittwist import __version__
 from bittwist.bdecode import decodeWithSpans
-from bittwist.errors import BencodeError, MetainfoError, StorageError, UsageError
+from bittwist.errors import BencodeError, InternalError, MetainfoError, StorageError, UsageError
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
@@ -94,7 +94,7 @@ _HASH_SIZE = 20
 _WINDOWS = os.name == "nt"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileEntry:
     """
     One file of a torrent's layout.
@@ -125,8 +125,10 @@ class Metainfo:
         hybrid).
     @ivar name: the suggested name of the file or top folder.
     @ivar pieceLength: the size of every piece but maybe the last.
-    @ivar pieceHashes: the SHA-1 of each piece, 20 bytes each.
-    @ivar numPieces: C{len(pieceHashes)}.
+    @ivar hashes: C{info.pieces}: the SHA-1s of the pieces end to end, 20
+        bytes each, as a read-only view of C{infoBytes} rather than a copy
+        (or a tuple of a million small C{bytes}); L{hashOf} gives one.
+    @ivar numPieces: C{len(hashes) // 20}.
     @ivar totalLength: the sum of all file lengths, pad files included.
     @ivar files: every file in C{info} order, pad files included.
     @ivar announce: the C{announce} URL, if any.
@@ -145,7 +147,7 @@ class Metainfo:
     infoHash: bytes
     name: str
     pieceLength: int
-    pieceHashes: tuple[bytes, ...]
+    hashes: memoryview
     numPieces: int
     totalLength: int
     files: tuple[FileEntry, ...]
@@ -182,7 +184,8 @@ class Metainfo:
         """
         if not 0 <= index < self.numPieces:
             raise IndexError(f"piece {index} out of range 0..{self.numPieces - 1}")
-        return self.pieceHashes[index]
+        start = index * _HASH_SIZE
+        return self.hashes[start : start + _HASH_SIZE].tobytes()
 
 
 _LIMIT_HINT = "bittwist refuses torrents beyond this limit, as libtorrent does"
@@ -236,8 +239,7 @@ def parse(data: bytes, source: str = "<bytes>") -> Metainfo:
     top, spans = _decodeTop(data, source)
     if b"info" not in spans:
         raise MetainfoError(source, "info", "is missing")
-    start, end = spans[b"info"]
-    infoBytes = data[start:end]
+    infoStart, infoEnd = spans[b"info"]
     info = top[b"info"]
     if not isinstance(info, dict):
         raise MetainfoError(source, "info", "is not a dictionary")
@@ -274,12 +276,20 @@ def parse(data: bytes, source: str = "<bytes>") -> Metainfo:
             f"lists {len(pieces) // _HASH_SIZE} pieces, over the limit of {MAX_PIECES}",
         )
 
+    # The hashes are kept as a view of infoBytes: the decoded copy goes
+    # before infoBytes is made, so that both are never held at once.
+    hashesEnd = infoEnd - 1 - _encodedSizeAfter(info, b"pieces")
+    hashesStart = hashesEnd - len(pieces)
+    if not data.startswith(b"6:pieces%d:" % len(pieces), hashesStart - 9 - len(str(len(pieces)))):
+        raise InternalError(f"{source}: info.pieces is not where its decoded size puts it")
+    del info[b"pieces"], pieces
+
     files = _files(info, name, source)
     totalLength = sum(entry.length for entry in files)
     if totalLength == 0:
         where = "info.length" if b"length" in info else "info.files"
         raise MetainfoError(source, where, "come to 0 bytes in all: the torrent holds no data")
-    numPieces = len(pieces) // _HASH_SIZE
+    numPieces = (hashesEnd - hashesStart) // _HASH_SIZE
     expected = -(-totalLength // pieceLength)
     if numPieces != expected:
         raise MetainfoError(
@@ -293,6 +303,7 @@ def parse(data: bytes, source: str = "<bytes>") -> Metainfo:
     if not isinstance(private, int):
         raise MetainfoError(source, "info.private", "is not an integer")
     creationDate = top.get(b"creation date")
+    infoBytes = data[infoStart:infoEnd]
 
     return Metainfo(
         source=source,
@@ -300,9 +311,7 @@ def parse(data: bytes, source: str = "<bytes>") -> Metainfo:
         infoBytes=infoBytes,
         name=name,
         pieceLength=pieceLength,
-        pieceHashes=tuple(
-            pieces[i : i + _HASH_SIZE] for i in range(0, len(pieces), _HASH_SIZE)
-        ),
+        hashes=memoryview(infoBytes)[hashesStart - infoStart : hashesEnd - infoStart],
         numPieces=numPieces,
         totalLength=totalLength,
         files=files,
@@ -338,6 +347,30 @@ def load(path: str) -> Metainfo:
             hint="check the path and that the file is readable",
         ) from None
     return parse(data, path)
+
+
+def _encodedSize(value: Any) -> int:
+    """
+    @return: the size of C{value} bencoded, which is its size in the data
+        it was decoded from: L{bittwist.bdecode} accepts canonical integers
+        and lengths only, and keeps a dictionary's keys in their order.
+    """
+    if isinstance(value, bytes):
+        return len(value) + len(str(len(value))) + 1
+    if isinstance(value, int):
+        return len(str(value)) + 2
+    if isinstance(value, list):
+        return 2 + sum(map(_encodedSize, value))
+    return 2 + sum(_encodedSize(k) + _encodedSize(v) for k, v in value.items())
+
+
+def _encodedSizeAfter(d: dict, key: bytes) -> int:
+    """
+    @return: the size of the entries of C{d} after C{key}'s, bencoded: where
+        C{key}'s value ends, counted back from the end of C{d}.
+    """
+    keys = list(d)
+    return sum(_encodedSize(k) + _encodedSize(d[k]) for k in keys[keys.index(key) + 1 :])
 
 
 def _integer(d: dict, key: bytes, fieldName: str, source: str) -> int:

@@ -124,6 +124,42 @@ class InfoHashTests(SynchronousTestCase):
         reencoded = bencodepy.encode(bencodepy.decode(span))
         self.assertNotEqual(hashlib.sha1(reencoded).digest(), metainfo.infoHash)
 
+    def test_hashesAfterOtherKeys(self):
+        """
+        C{hashes} is C{info.pieces} wherever the key stands among the
+        others, with values of every kind after it.
+        """
+        pieces = bytes(range(20)) + b"6:pieces20:" + bytes(9)
+        info = {
+            b"pieces": pieces,
+            b"name": b"file.bin",
+            b"x-after": [b"", b"\xff" * 300, -12, 0, 10**19, {b"k": [[], {}]}, {}],
+            b"length": 20000,
+            b"piece length": 16384,
+            b"private": 1,
+        }
+        metainfo = parse(torrent(info))
+        self.assertEqual(metainfo.hashes, pieces)
+        self.assertEqual((metainfo.hashOf(0), metainfo.hashOf(1)), (pieces[:20], pieces[20:]))
+
+    def test_hashesAreAView(self):
+        """
+        The piece hashes are a view of C{infoBytes}, not a copy of them: a
+        torrent's parse holds little more than the torrent's size at its
+        peak, whatever its number of pieces.
+        """
+        data = torrent(singleInfo(length=50000 * 16384))
+        tracemalloc.start()
+        try:
+            metainfo = parse(data)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        self.assertIs(metainfo.hashes.obj, metainfo.infoBytes)
+        self.assertTrue(metainfo.hashes.readonly)
+        self.assertEqual(metainfo.hashOf(49999), bytes(range(20)))
+        self.assertLess(peak, len(data) * 1.25)
+
     def test_unknownKeysCount(self):
         """
         Unknown C{info} keys are kept: they are in the hashed span, and the
@@ -175,7 +211,7 @@ class LayoutTests(SynchronousTestCase):
             [metainfo.pieceSize(i) for i in range(3)], [16384, 16384, 40000 - 32768]
         )
         self.assertEqual(metainfo.hashOf(2), b"\x02" * 20)
-        self.assertEqual(len(metainfo.pieceHashes), 3)
+        self.assertEqual(metainfo.hashes, info[b"pieces"])
         self.assertFalse(metainfo.isHybrid)
         for bad in (-1, 3):
             self.assertRaises(IndexError, metainfo.pieceSize, bad)
@@ -711,7 +747,7 @@ class FuzzTests(SynchronousTestCase):
         except MetainfoError:
             return
         self.assertEqual(len(metainfo.infoHash), 20)
-        self.assertEqual(metainfo.numPieces, len(metainfo.pieceHashes))
+        self.assertEqual(metainfo.numPieces * 20, len(metainfo.hashes))
 
     @settings(max_examples=300, deadline=None)
     @given(st.binary(max_size=200))
@@ -822,7 +858,7 @@ class LibtorrentTests(SynchronousTestCase):
                 creator = lt.create_torrent(fs, 16384, lt.create_torrent.v1_only)
             lt.set_piece_hashes(creator, os.path.dirname(path))
             reference = parse(lt.bencode(creator.generate()))
-            self.assertEqual(metainfo.pieceHashes, reference.pieceHashes)
+            self.assertEqual(metainfo.hashes, reference.hashes)
 
 
 class CreateTorrentTests(SynchronousTestCase):
@@ -853,8 +889,8 @@ class CreateTorrentTests(SynchronousTestCase):
         )
         stream = b"A" * 30000 + b"D" * 5000
         self.assertEqual(
-            metainfo.pieceHashes,
-            tuple(hashlib.sha1(stream[i : i + 16384]).digest() for i in range(0, 35000, 16384)),
+            metainfo.hashes,
+            b"".join(hashlib.sha1(stream[i : i + 16384]).digest() for i in range(0, 35000, 16384)),
         )
         self.assertIsNone(metainfo.announce)
         self.assertFalse(metainfo.private)
