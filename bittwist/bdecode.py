@@ -99,11 +99,24 @@ def _decode(
                     f"more than the limit of {maxValues} values", limit=True
                 )
         if 0x30 <= first <= 0x39:  # a string: its length
-            match = matchLength(data, position)
-            if match is None:
-                raise _badNumber(data, position, "string length")
-            start = match.end()
-            end = start + int(match.group(1))
+            # Most strings are shorter than 100 bytes: their one or two
+            # digits are read without the regular expression.
+            second = data[position + 1] if position + 1 < size else 0
+            if second == 0x3A:  # :
+                start = position + 2
+                end = start + first - 0x30
+            elif (
+                first != 0x30 and 0x30 <= second <= 0x39
+                and position + 2 < size and data[position + 2] == 0x3A
+            ):
+                start = position + 3
+                end = start + (first - 0x30) * 10 + second - 0x30
+            else:
+                match = matchLength(data, position)
+                if match is None:
+                    raise _badNumber(data, position, "string length")
+                start = match.end()
+                end = start + int(match.group(1))
             if end > size:
                 raise BencodeError(f"a string at byte {position} runs past the end")
             value = data[start:end]

@@ -11,6 +11,7 @@ file or a folder; L{createTorrentInThread} does so off the reactor thread.
 
 import hashlib
 import os
+import re
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -440,7 +441,8 @@ def _files(info: dict, name: str, source: str) -> tuple[FileEntry, ...]:
 
     Linear in the number of path components: the files seen so far are kept
     as a tree of dictionaries, one per folder, so a path is checked against
-    them in one walk.
+    them in one walk; a file in the same folder as the one before costs a
+    look at its own name only.
     """
     hasLength = b"length" in info
     hasFiles = b"files" in info
@@ -469,49 +471,172 @@ def _files(info: dict, name: str, source: str) -> tuple[FileEntry, ...]:
     entries = []
     offset = 0
     tree: dict[str, Any] = {}
+    folderNames: dict[bytes, str] = {}
+    # The last file's folder, as decoded (None: none yet, or not usable),
+    # as text, its path length, and its tree node (None: not looked up yet).
+    # Most files share their folder with the one before: checking a file is
+    # then a matter of its own name.
+    lastRawFolder: list | None = None
+    folderPath: tuple[str, ...] = ()
+    folderLength = 0
+    folder: dict | None = None
     for i, item in enumerate(fileList):
-        where = f"info.files[{i}]"
-        if not isinstance(item, dict):
-            raise MetainfoError(source, where, "is not a dictionary")
-        length = _integer(item, b"length", where + ".length", source)
-        if length < 0:
-            raise MetainfoError(source, where + ".length", f"is {length}, negative")
-        pathKey = b"path.utf-8" if b"path.utf-8" in item else b"path"
-        pathField = f"{where}.{pathKey.decode()}"
-        rawPath = item.get(pathKey)
-        if not isinstance(rawPath, list):
-            raise MetainfoError(source, pathField, "is missing or not a list")
-        if not rawPath:
-            raise MetainfoError(source, pathField, "is empty")
-        if len(rawPath) > MAX_PATH_DEPTH:
-            raise _limitError(
-                source, pathField,
-                f"has {len(rawPath)} components, over the limit of {MAX_PATH_DEPTH}",
-            )
-        pathLength = nameLength + sum(
-            1 + len(c) if isinstance(c, bytes) else 0 for c in rawPath
-        )
-        if pathLength > MAX_PATH_LENGTH:
-            raise _limitError(
-                source, pathField,
-                f"is {pathLength} bytes long with the name, over the limit of "
-                f"{MAX_PATH_LENGTH}",
-            )
-        path = tuple(_decode(c, pathField, source) for c in rawPath)
-        for component in path:
-            _checkComponent(component, pathField, source)
-        attr = item.get(b"attr", b"")
-        if not isinstance(attr, bytes):
-            raise MetainfoError(source, where + ".attr", "is not a string")
-        pad = b"p" in attr
-        full = (name,) + path
-        if not pad:
-            # Pad files are never written, and libtorrent gives pads of one
-            # size the same path; only real files can collide on disk.
-            _addFile(tree, full, source, pathField)
-        entries.append(FileEntry(full, length, offset, pad))
-        offset += length
+        # Dropped as soon as read: the decoded dictionaries of a million
+        # files take more memory than the entries made of them.
+        fileList[i] = None
+        entry = None
+        if type(item) is dict:
+            length = item.get(b"length")
+            rawPath = item.get(b"path.utf-8")
+            if rawPath is None:
+                rawPath = item.get(b"path")
+            attr = item.get(b"attr", b"")
+            if (
+                type(length) is int and length >= 0 and type(attr) is bytes
+                and type(rawPath) is list and 0 < len(rawPath) <= MAX_PATH_DEPTH
+            ):
+                rawFolder = rawPath[:-1]
+                if rawFolder != lastRawFolder:
+                    lastRawFolder = None
+                    known = _folderPath(rawFolder, folderNames, name, nameLength)
+                    if known is not None:
+                        folderPath, folderLength = known
+                        lastRawFolder = rawFolder
+                        folder = None
+                leaf = rawPath[-1]
+                leafName = None if lastRawFolder is None else _plainName(leaf)
+                if leafName is not None and folderLength + 1 + len(leaf) <= MAX_PATH_LENGTH:
+                    pad = b"p" in attr
+                    if not pad and folder is None:
+                        folder = _folder(tree, folderPath)
+                    if pad:
+                        # Pad files are never written, and libtorrent gives
+                        # pads of one size the same path; only real files
+                        # can collide on disk.
+                        entry = FileEntry(folderPath + (leafName,), length, offset, True)
+                    elif folder is not None and leafName not in folder:
+                        folder[leafName] = _FILE
+                        entry = FileEntry(folderPath + (leafName,), length, offset, False)
+        if entry is None:
+            # Something is unusual or wrong: the careful path says what.
+            entry = _checkedFile(item, i, name, nameLength, tree, offset, source)
+            lastRawFolder = None
+        entries.append(entry)
+        offset += entry.length
     return tuple(entries)
+
+
+_UNSAFE = re.compile(rb"[/\\\0]")
+"""
+Bytes a path component must not hold (see L{_checkComponent}); in UTF-8
+they stand for themselves only.
+"""
+
+
+def _plainName(component: Any) -> str | None:
+    """
+    @return: C{component} as text if it is a usable file or folder name
+        (see L{_checkComponent}), else C{None}.
+    """
+    if (
+        type(component) is not bytes
+        or component in (b"", b".", b"..")
+        or _UNSAFE.search(component)
+        or (_WINDOWS and b":" in component)
+    ):
+        return None
+    try:
+        return component.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _folderPath(
+    rawFolder: list, names: dict[bytes, str], name: str, nameLength: int
+) -> tuple[tuple[str, ...], int] | None:
+    """
+    @param rawFolder: a file's decoded path without its last component.
+    @param names: the folder names already checked, by their bytes: filled.
+    @return: the folder's path (the torrent's name first) and its length in
+        bytes with separators, or C{None} if a component is not usable.
+    """
+    path = [name]
+    length = nameLength
+    for raw in rawFolder:
+        if type(raw) is not bytes:
+            return None
+        text = names.get(raw)
+        if text is None:
+            text = _plainName(raw)
+            if text is None:
+                return None
+            names[raw] = text
+        path.append(text)
+        length += 1 + len(raw)
+    return tuple(path), length
+
+
+def _folder(tree: dict[str, Any], path: tuple[str, ...]) -> dict | None:
+    """
+    @return: the node of folder C{path} in C{tree} (see L{_addFile}), made
+        if need be, or C{None} if the path lies under a file.
+    """
+    for component in path:
+        tree = tree.setdefault(component, {})
+        if tree is _FILE:
+            return None
+    return tree
+
+
+def _checkedFile(
+    item: Any, i: int, name: str, nameLength: int, tree: dict[str, Any], offset: int,
+    source: str,
+) -> FileEntry:
+    """
+    Check C{info.files[i]} step by step, saying what is wrong first, and add
+    it to C{tree} (see L{_addFile}).
+
+    @return: its entry, if it is usable after all.
+    @raise MetainfoError: if not.
+    """
+    where = f"info.files[{i}]"
+    if not isinstance(item, dict):
+        raise MetainfoError(source, where, "is not a dictionary")
+    length = _integer(item, b"length", where + ".length", source)
+    if length < 0:
+        raise MetainfoError(source, where + ".length", f"is {length}, negative")
+    pathKey = b"path.utf-8" if b"path.utf-8" in item else b"path"
+    pathField = f"{where}.{pathKey.decode()}"
+    rawPath = item.get(pathKey)
+    if not isinstance(rawPath, list):
+        raise MetainfoError(source, pathField, "is missing or not a list")
+    if not rawPath:
+        raise MetainfoError(source, pathField, "is empty")
+    if len(rawPath) > MAX_PATH_DEPTH:
+        raise _limitError(
+            source, pathField,
+            f"has {len(rawPath)} components, over the limit of {MAX_PATH_DEPTH}",
+        )
+    pathLength = nameLength + sum(
+        1 + len(c) if isinstance(c, bytes) else 0 for c in rawPath
+    )
+    if pathLength > MAX_PATH_LENGTH:
+        raise _limitError(
+            source, pathField,
+            f"is {pathLength} bytes long with the name, over the limit of "
+            f"{MAX_PATH_LENGTH}",
+        )
+    path = tuple(_decode(c, pathField, source) for c in rawPath)
+    for component in path:
+        _checkComponent(component, pathField, source)
+    attr = item.get(b"attr", b"")
+    if not isinstance(attr, bytes):
+        raise MetainfoError(source, where + ".attr", "is not a string")
+    pad = b"p" in attr
+    full = (name,) + path
+    if not pad:
+        _addFile(tree, full, source, pathField)
+    return FileEntry(full, length, offset, pad)
 
 
 def _addFile(tree: dict[str, Any], full: tuple[str, ...], source: str, pathField: str) -> None:

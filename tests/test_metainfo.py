@@ -703,6 +703,75 @@ class RejectionTests(SynchronousTestCase):
         self.assertRejected(torrent(multiInfo([(1, [b"a", b"b"]), (1, [b"a"])])),
                             "info.files[1].path", "twice")
 
+    def test_duplicatePathsInOneFolder(self):
+        """
+        A file is checked against the files before it in its folder, whether
+        that folder is the one of the file before or not: each may collide,
+        and a bad name is named by its own index.
+        """
+        self.assertRejected(
+            torrent(multiInfo([(1, [b"d", b"x"]), (1, [b"d", b"y"]), (1, [b"d", b"x"])])),
+            "info.files[2].path", "twice",
+        )
+        self.assertRejected(
+            torrent(multiInfo([(1, [b"d", b"x"]), (1, [b"e", b"y"]), (1, [b"d", b"x"])])),
+            "info.files[2].path", "twice",
+        )
+        self.assertRejected(
+            torrent(multiInfo([(1, [b"d", b"x"]), (1, [b"d", b"x", b"z"])])),
+            "info.files[1].path", "under a file",
+        )
+        self.assertRejected(
+            torrent(multiInfo([(1, [b"d", b"x"]), (1, [b"d", b"\xff"])])),
+            "info.files[1].path", "UTF-8",
+        )
+        self.assertRejected(
+            torrent(multiInfo([(1, [b"d", b"x"]), (1, [b"d", b".."])])),
+            "info.files[1].path", "not a file name",
+        )
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(
+        st.tuples(
+            st.lists(st.sampled_from([b"a", b"b", b"", b"..", b"a/b", b"\xff", 7]),
+                     min_size=1, max_size=3),
+            st.integers(-1, 3),
+            st.sampled_from([None, b"", b"p", 1]),
+        ),
+        min_size=1, max_size=6,
+    ))
+    def test_filesAsCheckedOneByOne(self, files):
+        """
+        Any file list gives the files, or the error, that checking each file
+        on its own step by step gives.
+        """
+        entries = []
+        for path, length, attr in files:
+            entry = {b"length": length, b"path": path}
+            if attr is not None:
+                entry[b"attr"] = attr
+            entries.append(entry)
+        info = {b"files": entries, b"name": b"n", b"piece length": 16384,
+                b"pieces": b"\x01" * 20}
+        data = torrent(info)
+
+        def outcome():
+            try:
+                return parse(data).files
+            except MetainfoError as e:
+                return str(e)
+
+        fast = outcome()
+        # Patched by hand: self.patch would be undone after the last example
+        # only.
+        plainName = metainfoModule._plainName
+        metainfoModule._plainName = lambda component: None
+        try:
+            careful = outcome()
+        finally:
+            metainfoModule._plainName = plainName
+        self.assertEqual(fast, careful)
+
     def test_trackers(self):
         """
         A mistyped C{announce} or C{announce-list} is rejected.
