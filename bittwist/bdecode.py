@@ -41,6 +41,8 @@ _INTEGER = re.compile(rb"i(0|-?[1-9][0-9]{0,%d})e" % _MORE)
 _LENGTH = re.compile(rb"(0|[1-9][0-9]{0,%d}):" % _MORE)
 _NUMBER = re.compile(rb"-?[0-9]*")
 
+_MAX_SHARED_KEYS = 256
+
 
 def _badNumber(data: bytes, position: int, what: str) -> BencodeError:
     """
@@ -88,6 +90,9 @@ def _decode(
     key: Any = None
     valueStart = 0
     values = 0
+    # One object per distinct key (the first few hundred of them): a
+    # torrent's many file dictionaries repeat b"length" and b"path".
+    keys: dict[bytes, bytes] = {}
     while True:
         if position >= size:
             raise BencodeError(f"the data ends early, at byte {position}")
@@ -128,7 +133,11 @@ def _decode(
                         f"at byte {start}",
                         key=value,
                     )
-                key = value
+                key = keys.get(value)
+                if key is None:
+                    key = value
+                    if len(keys) < _MAX_SHARED_KEYS:
+                        keys[value] = value
                 if spans is not None and len(stack) == 1:
                     valueStart = position
                 continue
