@@ -9,6 +9,7 @@ can leave the download folder.  L{createTorrent} makes a v1 torrent from a
 file or a folder; L{createTorrentInThread} does so off the reactor thread.
 """
 
+import gc
 import hashlib
 import os
 import re
@@ -230,6 +231,22 @@ def parse(data: bytes, source: str = "<bytes>") -> Metainfo:
     @param data: the whole file.
     @param source: what to call it in errors.
     @raise MetainfoError: naming the offending field, for anything wrong.
+    """
+    # A big torrent decodes to millions of lists and dictionaries, in no
+    # cycle, which the cyclic garbage collector would walk over and over as
+    # they pile up: a third of the time of a torrent of 300,000 files.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse(data, source)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _parse(data: bytes, source: str) -> Metainfo:
+    """
+    L{parse}, without the cyclic garbage collector's help.
     """
     if not isinstance(data, bytes):
         raise MetainfoError(source, "metainfo", "is not bytes")
