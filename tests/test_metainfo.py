@@ -2,6 +2,7 @@
 Tests for L{bittwist.metainfo}.
 """
 
+import gc
 import hashlib
 import os
 import threading
@@ -159,6 +160,28 @@ class InfoHashTests(SynchronousTestCase):
         self.assertTrue(metainfo.hashes.readonly)
         self.assertEqual(metainfo.hashOf(49999), bytes(range(20)))
         self.assertLess(peak, len(data) * 1.25)
+
+    def test_collectorLeftAsFound(self):
+        """
+        L{parse} runs without the cyclic garbage collector and leaves it as
+        it found it, on or off, whether the torrent parses or not.
+        """
+        self.addCleanup(gc.enable if gc.isenabled() else gc.disable)
+        seen = []
+
+        def recordingParse(data, source):
+            seen.append(gc.isenabled())
+            return parseWithCollector(data, source)
+
+        parseWithCollector = metainfoModule._parse
+        self.patch(metainfoModule, "_parse", recordingParse)
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            parse(torrent(singleInfo()))
+            self.assertEqual(gc.isenabled(), enabled)
+            self.assertRaises(MetainfoError, parse, b"d4:infoi1ee")
+            self.assertEqual(gc.isenabled(), enabled)
+        self.assertEqual(seen, [False] * 4)
 
     def test_unknownKeysCount(self):
         """
