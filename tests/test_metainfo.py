@@ -89,6 +89,18 @@ def multiInfo(files, pieceLength=16384, name=b"folder") -> dict:
     }
 
 
+def tracedPeak(f, *args):
+    """
+    @return: what C{f(*args)} returns, and the most memory it had allocated
+        at once, as C{tracemalloc} counts it.
+    """
+    tracemalloc.start()
+    try:
+        return f(*args), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def torrent(info, **top) -> bytes:
     """
     @return: a bencoded torrent of C{info} with extra top-level keys.
@@ -150,12 +162,7 @@ class InfoHashTests(SynchronousTestCase):
         peak, whatever its number of pieces.
         """
         data = torrent(singleInfo(length=50000 * 16384))
-        tracemalloc.start()
-        try:
-            metainfo = parse(data)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        metainfo, peak = tracedPeak(parse, data)
         self.assertIs(metainfo.hashes.obj, metainfo.infoBytes)
         self.assertTrue(metainfo.hashes.readonly)
         self.assertEqual(metainfo.hashOf(49999), bytes(range(20)))
@@ -459,12 +466,7 @@ class RejectionTests(SynchronousTestCase):
         path = self.mktemp()
         with open(path, "wb") as f:
             f.write(torrent(singleInfo()))
-        tracemalloc.start()
-        try:
-            load(path)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        _, peak = tracedPeak(load, path)
         self.assertLess(peak, 1024 * 1024)
 
     def test_deepNesting(self):
@@ -561,12 +563,7 @@ class RejectionTests(SynchronousTestCase):
         self.patch(metainfoModule, "MAX_PATH_LENGTH", 10**7)
         components = [b"%d" % (i,) for i in range(4000)]
         data = torrent(multiInfo([(1, components), (1, components[:-1] + [b"z"])]))
-        tracemalloc.start()
-        try:
-            metainfo = parse(data)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        metainfo, peak = tracedPeak(parse, data)
         self.assertEqual(len(metainfo.files[0].path), 4001)
         self.assertLess(peak, 16 * 1024 * 1024)
 
