@@ -41,6 +41,8 @@ _INTEGER = re.compile(rb"i(0|-?[1-9][0-9]{0,%d})e" % _MORE)
 _LENGTH = re.compile(rb"(0|[1-9][0-9]{0,%d}):" % _MORE)
 _NUMBER = re.compile(rb"-?[0-9]*")
 
+_MAX_SHARED_KEYS = 256
+
 
 def _badNumber(data: bytes, position: int, what: str) -> BencodeError:
     """
@@ -88,6 +90,9 @@ def _decode(
     key: Any = None
     valueStart = 0
     values = 0
+    # One object per distinct key (the first few hundred of them): a
+    # torrent's many file dictionaries repeat b"length" and b"path".
+    keys: dict[bytes, bytes] = {}
     while True:
         if position >= size:
             raise BencodeError(f"the data ends early, at byte {position}")
@@ -99,11 +104,24 @@ def _decode(
                     f"more than the limit of {maxValues} values", limit=True
                 )
         if 0x30 <= first <= 0x39:  # a string: its length
-            match = matchLength(data, position)
-            if match is None:
-                raise _badNumber(data, position, "string length")
-            start = match.end()
-            end = start + int(match.group(1))
+            # Most strings are shorter than 100 bytes: their one or two
+            # digits are read without the regular expression.
+            second = data[position + 1] if position + 1 < size else 0
+            if second == 0x3A:  # :
+                start = position + 2
+                end = start + first - 0x30
+            elif (
+                first != 0x30 and 0x30 <= second <= 0x39
+                and position + 2 < size and data[position + 2] == 0x3A
+            ):
+                start = position + 3
+                end = start + (first - 0x30) * 10 + second - 0x30
+            else:
+                match = matchLength(data, position)
+                if match is None:
+                    raise _badNumber(data, position, "string length")
+                start = match.end()
+                end = start + int(match.group(1))
             if end > size:
                 raise BencodeError(f"a string at byte {position} runs past the end")
             value = data[start:end]
@@ -115,7 +133,11 @@ def _decode(
                         f"at byte {start}",
                         key=value,
                     )
-                key = value
+                key = keys.get(value)
+                if key is None:
+                    key = value
+                    if len(keys) < _MAX_SHARED_KEYS:
+                        keys[value] = value
                 if spans is not None and len(stack) == 1:
                     valueStart = position
                 continue

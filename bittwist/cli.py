@@ -14,7 +14,7 @@ from typing import IO, Callable, NoReturn, Optional, Sequence
 from bittwist import __version__
 from bittwist.commandline import usageLine
 from bittwist.errors import BittwistError, UsageError
-from bittwist.metainfo import Metainfo, checkTrackerURL, createTorrent, load, parse
+from bittwist.metainfo import Metainfo, checkTrackerURL, createParsedTorrent, load
 from bittwist.progress import formatSize
 
 __all__ = ["main", "formatInfo", "HashingProgress"]
@@ -164,7 +164,7 @@ def _info(options: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 class HashingProgress:
     """
-    A C{progress(doneBytes, totalBytes)} callback for L{createTorrent} that
+    A C{progress(doneBytes, totalBytes)} callback for L{createParsedTorrent} that
     writes a line C{hashing: 45% (12.0 MiB of 26.6 MiB)} each time another
     C{step} percent is done, and at the end.
     """
@@ -192,18 +192,18 @@ class HashingProgress:
 
 def _hashInThread(
     options: argparse.Namespace, progress: Optional[Callable[[int, int], object]]
-) -> bytes:
+) -> tuple[bytes, Metainfo]:
     """
-    Run L{createTorrent} off the main thread, which meanwhile reports its
+    Run L{createParsedTorrent} off the main thread, which meanwhile reports its
     progress: the main thread stays free to print (and to take Ctrl-C).
 
-    @return: the torrent's bytes.
-    @raise BittwistError: as L{createTorrent} does.
+    @return: the torrent's bytes and its L{Metainfo}.
+    @raise BittwistError: as L{createParsedTorrent} does.
     """
     reports: "queue.Queue[tuple[int, int]]" = queue.Queue()
     with concurrent.futures.ThreadPoolExecutor(1, "bittwist-create") as pool:
         future = pool.submit(
-            createTorrent,
+            createParsedTorrent,
             options.path,
             trackers=options.tracker,
             pieceLength=options.piece_length,
@@ -229,8 +229,7 @@ def _hashInThread(
 
 
 def _create(options: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    data = _hashInThread(options, None if options.quiet else HashingProgress(stderr))
-    metainfo = parse(data, "<created>")
+    data, metainfo = _hashInThread(options, None if options.quiet else HashingProgress(stderr))
     output = options.output or f"{metainfo.name}.torrent"
     mode = "wb" if options.force else "xb"
     try:

@@ -9,8 +9,10 @@ can leave the download folder.  L{createTorrent} makes a v1 torrent from a
 file or a folder; L{createTorrentInThread} does so off the reactor thread.
 """
 
+import gc
 import hashlib
 import os
+import re
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ import bencodepy
 
 from bittwist import __version__
 from bittwist.bdecode import decodeWithSpans
-from bittwist.errors import BencodeError, MetainfoError, StorageError, UsageError
+from bittwist.errors import BencodeError, InternalError, MetainfoError, StorageError, UsageError
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
@@ -31,6 +33,7 @@ __all__ = [
     "parse",
     "load",
     "createTorrent",
+    "createParsedTorrent",
     "createTorrentInThread",
     "checkTrackerURL",
     "MAX_METAINFO_SIZE",
@@ -93,7 +96,7 @@ _HASH_SIZE = 20
 _WINDOWS = os.name == "nt"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileEntry:
     """
     One file of a torrent's layout.
@@ -124,8 +127,10 @@ class Metainfo:
         hybrid).
     @ivar name: the suggested name of the file or top folder.
     @ivar pieceLength: the size of every piece but maybe the last.
-    @ivar pieceHashes: the SHA-1 of each piece, 20 bytes each.
-    @ivar numPieces: C{len(pieceHashes)}.
+    @ivar hashes: C{info.pieces}: the SHA-1s of the pieces end to end, 20
+        bytes each, as a read-only view of C{infoBytes} rather than a copy
+        (or a tuple of a million small C{bytes}); L{hashOf} gives one.
+    @ivar numPieces: C{len(hashes) // 20}.
     @ivar totalLength: the sum of all file lengths, pad files included.
     @ivar files: every file in C{info} order, pad files included.
     @ivar announce: the C{announce} URL, if any.
@@ -144,7 +149,7 @@ class Metainfo:
     infoHash: bytes
     name: str
     pieceLength: int
-    pieceHashes: tuple[bytes, ...]
+    hashes: memoryview
     numPieces: int
     totalLength: int
     files: tuple[FileEntry, ...]
@@ -181,7 +186,8 @@ class Metainfo:
         """
         if not 0 <= index < self.numPieces:
             raise IndexError(f"piece {index} out of range 0..{self.numPieces - 1}")
-        return self.pieceHashes[index]
+        start = index * _HASH_SIZE
+        return self.hashes[start : start + _HASH_SIZE].tobytes()
 
 
 _LIMIT_HINT = "bittwist refuses torrents beyond this limit, as libtorrent does"
@@ -226,6 +232,22 @@ def parse(data: bytes, source: str = "<bytes>") -> Metainfo:
     @param source: what to call it in errors.
     @raise MetainfoError: naming the offending field, for anything wrong.
     """
+    # A big torrent decodes to millions of lists and dictionaries, in no
+    # cycle, which the cyclic garbage collector would walk over and over as
+    # they pile up: a third of the time of a torrent of 300,000 files.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse(data, source)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _parse(data: bytes, source: str) -> Metainfo:
+    """
+    L{parse}, without the cyclic garbage collector's help.
+    """
     if not isinstance(data, bytes):
         raise MetainfoError(source, "metainfo", "is not bytes")
     if len(data) > MAX_METAINFO_SIZE:
@@ -235,8 +257,7 @@ def parse(data: bytes, source: str = "<bytes>") -> Metainfo:
     top, spans = _decodeTop(data, source)
     if b"info" not in spans:
         raise MetainfoError(source, "info", "is missing")
-    start, end = spans[b"info"]
-    infoBytes = data[start:end]
+    infoStart, infoEnd = spans[b"info"]
     info = top[b"info"]
     if not isinstance(info, dict):
         raise MetainfoError(source, "info", "is not a dictionary")
@@ -273,12 +294,20 @@ def parse(data: bytes, source: str = "<bytes>") -> Metainfo:
             f"lists {len(pieces) // _HASH_SIZE} pieces, over the limit of {MAX_PIECES}",
         )
 
+    # The hashes are kept as a view of infoBytes: the decoded copy goes
+    # before infoBytes is made, so that both are never held at once.
+    hashesEnd = infoEnd - 1 - _encodedSizeAfter(info, b"pieces")
+    hashesStart = hashesEnd - len(pieces)
+    if not data.startswith(b"6:pieces%d:" % len(pieces), hashesStart - 9 - len(str(len(pieces)))):
+        raise InternalError(f"{source}: info.pieces is not where its decoded size puts it")
+    del info[b"pieces"], pieces
+
     files = _files(info, name, source)
     totalLength = sum(entry.length for entry in files)
     if totalLength == 0:
         where = "info.length" if b"length" in info else "info.files"
         raise MetainfoError(source, where, "come to 0 bytes in all: the torrent holds no data")
-    numPieces = len(pieces) // _HASH_SIZE
+    numPieces = (hashesEnd - hashesStart) // _HASH_SIZE
     expected = -(-totalLength // pieceLength)
     if numPieces != expected:
         raise MetainfoError(
@@ -292,6 +321,7 @@ def parse(data: bytes, source: str = "<bytes>") -> Metainfo:
     if not isinstance(private, int):
         raise MetainfoError(source, "info.private", "is not an integer")
     creationDate = top.get(b"creation date")
+    infoBytes = data[infoStart:infoEnd]
 
     return Metainfo(
         source=source,
@@ -299,9 +329,7 @@ def parse(data: bytes, source: str = "<bytes>") -> Metainfo:
         infoBytes=infoBytes,
         name=name,
         pieceLength=pieceLength,
-        pieceHashes=tuple(
-            pieces[i : i + _HASH_SIZE] for i in range(0, len(pieces), _HASH_SIZE)
-        ),
+        hashes=memoryview(infoBytes)[hashesStart - infoStart : hashesEnd - infoStart],
         numPieces=numPieces,
         totalLength=totalLength,
         files=files,
@@ -337,6 +365,30 @@ def load(path: str) -> Metainfo:
             hint="check the path and that the file is readable",
         ) from None
     return parse(data, path)
+
+
+def _encodedSize(value: Any) -> int:
+    """
+    @return: the size of C{value} bencoded, which is its size in the data
+        it was decoded from: L{bittwist.bdecode} accepts canonical integers
+        and lengths only, and keeps a dictionary's keys in their order.
+    """
+    if isinstance(value, bytes):
+        return len(value) + len(str(len(value))) + 1
+    if isinstance(value, int):
+        return len(str(value)) + 2
+    if isinstance(value, list):
+        return 2 + sum(map(_encodedSize, value))
+    return 2 + sum(_encodedSize(k) + _encodedSize(v) for k, v in value.items())
+
+
+def _encodedSizeAfter(d: dict, key: bytes) -> int:
+    """
+    @return: the size of the entries of C{d} after C{key}'s, bencoded: where
+        C{key}'s value ends, counted back from the end of C{d}.
+    """
+    keys = list(d)
+    return sum(_encodedSize(k) + _encodedSize(d[k]) for k in keys[keys.index(key) + 1 :])
 
 
 def _integer(d: dict, key: bytes, fieldName: str, source: str) -> int:
@@ -406,7 +458,8 @@ def _files(info: dict, name: str, source: str) -> tuple[FileEntry, ...]:
 
     Linear in the number of path components: the files seen so far are kept
     as a tree of dictionaries, one per folder, so a path is checked against
-    them in one walk.
+    them in one walk; a file in the same folder as the one before costs a
+    look at its own name only.
     """
     hasLength = b"length" in info
     hasFiles = b"files" in info
@@ -435,49 +488,172 @@ def _files(info: dict, name: str, source: str) -> tuple[FileEntry, ...]:
     entries = []
     offset = 0
     tree: dict[str, Any] = {}
+    folderNames: dict[bytes, str] = {}
+    # The last file's folder, as decoded (None: none yet, or not usable),
+    # as text, its path length, and its tree node (None: not looked up yet).
+    # Most files share their folder with the one before: checking a file is
+    # then a matter of its own name.
+    lastRawFolder: list | None = None
+    folderPath: tuple[str, ...] = ()
+    folderLength = 0
+    folder: dict | None = None
     for i, item in enumerate(fileList):
-        where = f"info.files[{i}]"
-        if not isinstance(item, dict):
-            raise MetainfoError(source, where, "is not a dictionary")
-        length = _integer(item, b"length", where + ".length", source)
-        if length < 0:
-            raise MetainfoError(source, where + ".length", f"is {length}, negative")
-        pathKey = b"path.utf-8" if b"path.utf-8" in item else b"path"
-        pathField = f"{where}.{pathKey.decode()}"
-        rawPath = item.get(pathKey)
-        if not isinstance(rawPath, list):
-            raise MetainfoError(source, pathField, "is missing or not a list")
-        if not rawPath:
-            raise MetainfoError(source, pathField, "is empty")
-        if len(rawPath) > MAX_PATH_DEPTH:
-            raise _limitError(
-                source, pathField,
-                f"has {len(rawPath)} components, over the limit of {MAX_PATH_DEPTH}",
-            )
-        pathLength = nameLength + sum(
-            1 + len(c) if isinstance(c, bytes) else 0 for c in rawPath
-        )
-        if pathLength > MAX_PATH_LENGTH:
-            raise _limitError(
-                source, pathField,
-                f"is {pathLength} bytes long with the name, over the limit of "
-                f"{MAX_PATH_LENGTH}",
-            )
-        path = tuple(_decode(c, pathField, source) for c in rawPath)
-        for component in path:
-            _checkComponent(component, pathField, source)
-        attr = item.get(b"attr", b"")
-        if not isinstance(attr, bytes):
-            raise MetainfoError(source, where + ".attr", "is not a string")
-        pad = b"p" in attr
-        full = (name,) + path
-        if not pad:
-            # Pad files are never written, and libtorrent gives pads of one
-            # size the same path; only real files can collide on disk.
-            _addFile(tree, full, source, pathField)
-        entries.append(FileEntry(full, length, offset, pad))
-        offset += length
+        # Dropped as soon as read: the decoded dictionaries of a million
+        # files take more memory than the entries made of them.
+        fileList[i] = None
+        entry = None
+        if type(item) is dict:
+            length = item.get(b"length")
+            rawPath = item.get(b"path.utf-8")
+            if rawPath is None:
+                rawPath = item.get(b"path")
+            attr = item.get(b"attr", b"")
+            if (
+                type(length) is int and length >= 0 and type(attr) is bytes
+                and type(rawPath) is list and 0 < len(rawPath) <= MAX_PATH_DEPTH
+            ):
+                rawFolder = rawPath[:-1]
+                if rawFolder != lastRawFolder:
+                    lastRawFolder = None
+                    known = _folderPath(rawFolder, folderNames, name, nameLength)
+                    if known is not None:
+                        folderPath, folderLength = known
+                        lastRawFolder = rawFolder
+                        folder = None
+                leaf = rawPath[-1]
+                leafName = None if lastRawFolder is None else _plainName(leaf)
+                if leafName is not None and folderLength + 1 + len(leaf) <= MAX_PATH_LENGTH:
+                    pad = b"p" in attr
+                    if not pad and folder is None:
+                        folder = _folder(tree, folderPath)
+                    if pad:
+                        # Pad files are never written, and libtorrent gives
+                        # pads of one size the same path; only real files
+                        # can collide on disk.
+                        entry = FileEntry(folderPath + (leafName,), length, offset, True)
+                    elif folder is not None and leafName not in folder:
+                        folder[leafName] = _FILE
+                        entry = FileEntry(folderPath + (leafName,), length, offset, False)
+        if entry is None:
+            # Something is unusual or wrong: the careful path says what.
+            entry = _checkedFile(item, i, name, nameLength, tree, offset, source)
+            lastRawFolder = None
+        entries.append(entry)
+        offset += entry.length
     return tuple(entries)
+
+
+_UNSAFE = re.compile(rb"[/\\\0]")
+"""
+Bytes a path component must not hold (see L{_checkComponent}); in UTF-8
+they stand for themselves only.
+"""
+
+
+def _plainName(component: Any) -> str | None:
+    """
+    @return: C{component} as text if it is a usable file or folder name
+        (see L{_checkComponent}), else C{None}.
+    """
+    if (
+        type(component) is not bytes
+        or component in (b"", b".", b"..")
+        or _UNSAFE.search(component)
+        or (_WINDOWS and b":" in component)
+    ):
+        return None
+    try:
+        return component.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _folderPath(
+    rawFolder: list, names: dict[bytes, str], name: str, nameLength: int
+) -> tuple[tuple[str, ...], int] | None:
+    """
+    @param rawFolder: a file's decoded path without its last component.
+    @param names: the folder names already checked, by their bytes: filled.
+    @return: the folder's path (the torrent's name first) and its length in
+        bytes with separators, or C{None} if a component is not usable.
+    """
+    path = [name]
+    length = nameLength
+    for raw in rawFolder:
+        if type(raw) is not bytes:
+            return None
+        text = names.get(raw)
+        if text is None:
+            text = _plainName(raw)
+            if text is None:
+                return None
+            names[raw] = text
+        path.append(text)
+        length += 1 + len(raw)
+    return tuple(path), length
+
+
+def _folder(tree: dict[str, Any], path: tuple[str, ...]) -> dict | None:
+    """
+    @return: the node of folder C{path} in C{tree} (see L{_addFile}), made
+        if need be, or C{None} if the path lies under a file.
+    """
+    for component in path:
+        tree = tree.setdefault(component, {})
+        if tree is _FILE:
+            return None
+    return tree
+
+
+def _checkedFile(
+    item: Any, i: int, name: str, nameLength: int, tree: dict[str, Any], offset: int,
+    source: str,
+) -> FileEntry:
+    """
+    Check C{info.files[i]} step by step, saying what is wrong first, and add
+    it to C{tree} (see L{_addFile}).
+
+    @return: its entry, if it is usable after all.
+    @raise MetainfoError: if not.
+    """
+    where = f"info.files[{i}]"
+    if not isinstance(item, dict):
+        raise MetainfoError(source, where, "is not a dictionary")
+    length = _integer(item, b"length", where + ".length", source)
+    if length < 0:
+        raise MetainfoError(source, where + ".length", f"is {length}, negative")
+    pathKey = b"path.utf-8" if b"path.utf-8" in item else b"path"
+    pathField = f"{where}.{pathKey.decode()}"
+    rawPath = item.get(pathKey)
+    if not isinstance(rawPath, list):
+        raise MetainfoError(source, pathField, "is missing or not a list")
+    if not rawPath:
+        raise MetainfoError(source, pathField, "is empty")
+    if len(rawPath) > MAX_PATH_DEPTH:
+        raise _limitError(
+            source, pathField,
+            f"has {len(rawPath)} components, over the limit of {MAX_PATH_DEPTH}",
+        )
+    pathLength = nameLength + sum(
+        1 + len(c) if isinstance(c, bytes) else 0 for c in rawPath
+    )
+    if pathLength > MAX_PATH_LENGTH:
+        raise _limitError(
+            source, pathField,
+            f"is {pathLength} bytes long with the name, over the limit of "
+            f"{MAX_PATH_LENGTH}",
+        )
+    path = tuple(_decode(c, pathField, source) for c in rawPath)
+    for component in path:
+        _checkComponent(component, pathField, source)
+    attr = item.get(b"attr", b"")
+    if not isinstance(attr, bytes):
+        raise MetainfoError(source, where + ".attr", "is not a string")
+    pad = b"p" in attr
+    full = (name,) + path
+    if not pad:
+        _addFile(tree, full, source, pathField)
+    return FileEntry(full, length, offset, pad)
 
 
 def _addFile(tree: dict[str, Any], full: tuple[str, ...], source: str, pathField: str) -> None:
@@ -628,6 +804,29 @@ def createTorrent(
         name that is not UTF-8.
     @raise StorageError: if reading the files fails.
     """
+    return createParsedTorrent(
+        path, trackers, pieceLength, private, comment, name, progress
+    )[0]
+
+
+def createParsedTorrent(
+    path: str,
+    trackers: Sequence[str] | Sequence[Sequence[str]] = (),
+    pieceLength: int | None = None,
+    private: bool = False,
+    comment: str | None = None,
+    name: str | None = None,
+    progress: Callable[[int, int], object] | None = None,
+) -> tuple[bytes, Metainfo]:
+    """
+    L{createTorrent}, also giving the torrent as parsed: the check that it
+    parses makes it anyway, and a big torrent is costly to parse twice.
+
+    @return: the bencoded torrent and its L{Metainfo} (whose C{source} is
+        C{"<created>"}).
+    @raise UsageError: as L{createTorrent} does.
+    @raise StorageError: as L{createTorrent} does.
+    """
     if isinstance(trackers, str):
         trackers = [trackers]
     tiers = [
@@ -704,8 +903,8 @@ def createTorrent(
     if comment:
         top[b"comment"] = comment.encode("utf-8")
     data = bencodepy.encode(top)
-    parse(data, "<created>")  # never hand out a torrent we would refuse
-    return data
+    # Never hand out a torrent we would refuse.
+    return data, parse(data, "<created>")
 
 
 def _hashFiles(

@@ -85,6 +85,25 @@ class DecodeTests(SynchronousTestCase):
             self.assertFalse(error.limit)
             self.assertIsNone(error.key)
 
+    def test_shortLengths(self) -> None:
+        """
+        One- and two-digit string lengths (read without the regular
+        expression) are read as longer ones are, and refused as they are.
+        """
+        for length in (0, 1, 9, 10, 99, 100):
+            self.assertEqual(decode(b"%d:" % length + b"x" * length, maxValues=1), b"x" * length)
+        for bad in [b"1", b"12", b"1:", b"12:short", b"00:", b"01:a", b"1a:b", b"9x"]:
+            error = self.assertRaises(BencodeError, decode, bad, maxValues=10)
+            self.assertFalse(error.limit)
+
+    def test_sharedKeys(self) -> None:
+        """
+        A key repeated in many dictionaries is one object, as the keys of a
+        torrent's many file dictionaries are.
+        """
+        first, second = decode(b"ld6:lengthi1eed6:lengthi2eee", maxValues=10)
+        self.assertIs(next(iter(first)), next(iter(second)))
+
     def test_digitLimit(self) -> None:
         """
         Integers and string lengths of up to L{MAX_INTEGER_DIGITS} (20)

@@ -12,7 +12,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from bittwist import cli
 from bittwist.cli import HashingProgress, main
 from bittwist.progress import formatSize
-from bittwist.metainfo import createTorrent, load
+from bittwist import metainfo
+from bittwist.metainfo import createParsedTorrent, createTorrent, load
 
 
 class FormatSizeTests(SynchronousTestCase):
@@ -200,9 +201,9 @@ class CommandTests(SynchronousTestCase):
 
         def recordingCreate(*args, **kwargs):
             threads.append(threading.current_thread())
-            return createTorrent(*args, **kwargs)
+            return createParsedTorrent(*args, **kwargs)
 
-        self.patch(cli, "createTorrent", recordingCreate)
+        self.patch(cli, "createParsedTorrent", recordingCreate)
         progressThreads = []
         original = HashingProgress.__call__
 
@@ -219,6 +220,27 @@ class CommandTests(SynchronousTestCase):
         self.assertTrue(progressThreads)
         self.assertEqual(set(progressThreads), {threading.main_thread()})
         self.assertIn("100%", err)
+
+    def test_createParsesOnce(self):
+        """
+        C{create} parses the torrent it made once: the check that it parses
+        gives the L{metainfo.Metainfo} it prints.
+        """
+        parsed = []
+        original = metainfo.parse
+
+        def countingParse(*args, **kwargs):
+            parsed.append(args[1:])
+            return original(*args, **kwargs)
+
+        self.patch(metainfo, "parse", countingParse)
+        if hasattr(cli, "parse"):
+            self.patch(cli, "parse", countingParse)
+        output = os.path.join(self.root, "once.torrent")
+        status, out, err = self.runMain("create", self.folder, "-o", output)
+        self.assertEqual(status, 0)
+        self.assertEqual(parsed, [("<created>",)])
+        self.assertIn(load(output).infoHash.hex(), out)
 
     def test_createDefaultOutput(self):
         """

@@ -2,6 +2,7 @@
 Tests for L{bittwist.metainfo}.
 """
 
+import gc
 import hashlib
 import os
 import threading
@@ -88,6 +89,18 @@ def multiInfo(files, pieceLength=16384, name=b"folder") -> dict:
     }
 
 
+def tracedPeak(f, *args):
+    """
+    @return: what C{f(*args)} returns, and the most memory it had allocated
+        at once, as C{tracemalloc} counts it.
+    """
+    tracemalloc.start()
+    try:
+        return f(*args), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def torrent(info, **top) -> bytes:
     """
     @return: a bencoded torrent of C{info} with extra top-level keys.
@@ -123,6 +136,59 @@ class InfoHashTests(SynchronousTestCase):
         self.assertEqual(metainfo.infoBytes, span)
         reencoded = bencodepy.encode(bencodepy.decode(span))
         self.assertNotEqual(hashlib.sha1(reencoded).digest(), metainfo.infoHash)
+
+    def test_hashesAfterOtherKeys(self):
+        """
+        C{hashes} is C{info.pieces} wherever the key stands among the
+        others, with values of every kind after it.
+        """
+        pieces = bytes(range(20)) + b"6:pieces20:" + bytes(9)
+        info = {
+            b"pieces": pieces,
+            b"name": b"file.bin",
+            b"x-after": [b"", b"\xff" * 300, -12, 0, 10**19, {b"k": [[], {}]}, {}],
+            b"length": 20000,
+            b"piece length": 16384,
+            b"private": 1,
+        }
+        metainfo = parse(torrent(info))
+        self.assertEqual(metainfo.hashes, pieces)
+        self.assertEqual((metainfo.hashOf(0), metainfo.hashOf(1)), (pieces[:20], pieces[20:]))
+
+    def test_hashesAreAView(self):
+        """
+        The piece hashes are a view of C{infoBytes}, not a copy of them: a
+        torrent's parse holds little more than the torrent's size at its
+        peak, whatever its number of pieces.
+        """
+        data = torrent(singleInfo(length=50000 * 16384))
+        metainfo, peak = tracedPeak(parse, data)
+        self.assertIs(metainfo.hashes.obj, metainfo.infoBytes)
+        self.assertTrue(metainfo.hashes.readonly)
+        self.assertEqual(metainfo.hashOf(49999), bytes(range(20)))
+        self.assertLess(peak, len(data) * 1.25)
+
+    def test_collectorLeftAsFound(self):
+        """
+        L{parse} runs without the cyclic garbage collector and leaves it as
+        it found it, on or off, whether the torrent parses or not.
+        """
+        self.addCleanup(gc.enable if gc.isenabled() else gc.disable)
+        seen = []
+
+        def recordingParse(data, source):
+            seen.append(gc.isenabled())
+            return parseWithCollector(data, source)
+
+        parseWithCollector = metainfoModule._parse
+        self.patch(metainfoModule, "_parse", recordingParse)
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            parse(torrent(singleInfo()))
+            self.assertEqual(gc.isenabled(), enabled)
+            self.assertRaises(MetainfoError, parse, b"d4:infoi1ee")
+            self.assertEqual(gc.isenabled(), enabled)
+        self.assertEqual(seen, [False] * 4)
 
     def test_unknownKeysCount(self):
         """
@@ -175,7 +241,7 @@ class LayoutTests(SynchronousTestCase):
             [metainfo.pieceSize(i) for i in range(3)], [16384, 16384, 40000 - 32768]
         )
         self.assertEqual(metainfo.hashOf(2), b"\x02" * 20)
-        self.assertEqual(len(metainfo.pieceHashes), 3)
+        self.assertEqual(metainfo.hashes, info[b"pieces"])
         self.assertFalse(metainfo.isHybrid)
         for bad in (-1, 3):
             self.assertRaises(IndexError, metainfo.pieceSize, bad)
@@ -400,12 +466,7 @@ class RejectionTests(SynchronousTestCase):
         path = self.mktemp()
         with open(path, "wb") as f:
             f.write(torrent(singleInfo()))
-        tracemalloc.start()
-        try:
-            load(path)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        _, peak = tracedPeak(load, path)
         self.assertLess(peak, 1024 * 1024)
 
     def test_deepNesting(self):
@@ -502,12 +563,7 @@ class RejectionTests(SynchronousTestCase):
         self.patch(metainfoModule, "MAX_PATH_LENGTH", 10**7)
         components = [b"%d" % (i,) for i in range(4000)]
         data = torrent(multiInfo([(1, components), (1, components[:-1] + [b"z"])]))
-        tracemalloc.start()
-        try:
-            metainfo = parse(data)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        metainfo, peak = tracedPeak(parse, data)
         self.assertEqual(len(metainfo.files[0].path), 4001)
         self.assertLess(peak, 16 * 1024 * 1024)
 
@@ -667,6 +723,75 @@ class RejectionTests(SynchronousTestCase):
         self.assertRejected(torrent(multiInfo([(1, [b"a", b"b"]), (1, [b"a"])])),
                             "info.files[1].path", "twice")
 
+    def test_duplicatePathsInOneFolder(self):
+        """
+        A file is checked against the files before it in its folder, whether
+        that folder is the one of the file before or not: each may collide,
+        and a bad name is named by its own index.
+        """
+        self.assertRejected(
+            torrent(multiInfo([(1, [b"d", b"x"]), (1, [b"d", b"y"]), (1, [b"d", b"x"])])),
+            "info.files[2].path", "twice",
+        )
+        self.assertRejected(
+            torrent(multiInfo([(1, [b"d", b"x"]), (1, [b"e", b"y"]), (1, [b"d", b"x"])])),
+            "info.files[2].path", "twice",
+        )
+        self.assertRejected(
+            torrent(multiInfo([(1, [b"d", b"x"]), (1, [b"d", b"x", b"z"])])),
+            "info.files[1].path", "under a file",
+        )
+        self.assertRejected(
+            torrent(multiInfo([(1, [b"d", b"x"]), (1, [b"d", b"\xff"])])),
+            "info.files[1].path", "UTF-8",
+        )
+        self.assertRejected(
+            torrent(multiInfo([(1, [b"d", b"x"]), (1, [b"d", b".."])])),
+            "info.files[1].path", "not a file name",
+        )
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(
+        st.tuples(
+            st.lists(st.sampled_from([b"a", b"b", b"", b"..", b"a/b", b"\xff", 7]),
+                     min_size=1, max_size=3),
+            st.integers(-1, 3),
+            st.sampled_from([None, b"", b"p", 1]),
+        ),
+        min_size=1, max_size=6,
+    ))
+    def test_filesAsCheckedOneByOne(self, files):
+        """
+        Any file list gives the files, or the error, that checking each file
+        on its own step by step gives.
+        """
+        entries = []
+        for path, length, attr in files:
+            entry = {b"length": length, b"path": path}
+            if attr is not None:
+                entry[b"attr"] = attr
+            entries.append(entry)
+        info = {b"files": entries, b"name": b"n", b"piece length": 16384,
+                b"pieces": b"\x01" * 20}
+        data = torrent(info)
+
+        def outcome():
+            try:
+                return parse(data).files
+            except MetainfoError as e:
+                return str(e)
+
+        fast = outcome()
+        # Patched by hand: self.patch would be undone after the last example
+        # only.
+        plainName = metainfoModule._plainName
+        metainfoModule._plainName = lambda component: None
+        try:
+            careful = outcome()
+        finally:
+            metainfoModule._plainName = plainName
+        self.assertEqual(fast, careful)
+
     def test_trackers(self):
         """
         A mistyped C{announce} or C{announce-list} is rejected.
@@ -711,7 +836,7 @@ class FuzzTests(SynchronousTestCase):
         except MetainfoError:
             return
         self.assertEqual(len(metainfo.infoHash), 20)
-        self.assertEqual(metainfo.numPieces, len(metainfo.pieceHashes))
+        self.assertEqual(metainfo.numPieces * 20, len(metainfo.hashes))
 
     @settings(max_examples=300, deadline=None)
     @given(st.binary(max_size=200))
@@ -822,7 +947,7 @@ class LibtorrentTests(SynchronousTestCase):
                 creator = lt.create_torrent(fs, 16384, lt.create_torrent.v1_only)
             lt.set_piece_hashes(creator, os.path.dirname(path))
             reference = parse(lt.bencode(creator.generate()))
-            self.assertEqual(metainfo.pieceHashes, reference.pieceHashes)
+            self.assertEqual(metainfo.hashes, reference.hashes)
 
 
 class CreateTorrentTests(SynchronousTestCase):
@@ -853,8 +978,8 @@ class CreateTorrentTests(SynchronousTestCase):
         )
         stream = b"A" * 30000 + b"D" * 5000
         self.assertEqual(
-            metainfo.pieceHashes,
-            tuple(hashlib.sha1(stream[i : i + 16384]).digest() for i in range(0, 35000, 16384)),
+            metainfo.hashes,
+            b"".join(hashlib.sha1(stream[i : i + 16384]).digest() for i in range(0, 35000, 16384)),
         )
         self.assertIsNone(metainfo.announce)
         self.assertFalse(metainfo.private)

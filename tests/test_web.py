@@ -655,11 +655,14 @@ class GuardTests(SynchronousTestCase):
 
     def test_isLoopback(self) -> None:
         """
-        Loopback addresses and C{localhost} are loopback; others are not.
+        Loopback addresses (IPv4-mapped ones too) and C{localhost} are
+        loopback; others are not.
         """
-        for host in ("127.0.0.1", "127.3.2.1", "::1", "[::1]", "localhost", "LOCALHOST"):
+        for host in ("127.0.0.1", "127.3.2.1", "::1", "[::1]", "localhost", "LOCALHOST",
+                     "::ffff:127.0.0.1", "[::ffff:127.0.0.1]"):
             self.assertTrue(isLoopback(host), host)
-        for host in ("0.0.0.0", "10.0.0.1", "::", "example.com", "localhost.evil.example", ""):
+        for host in ("0.0.0.0", "10.0.0.1", "::", "example.com", "localhost.evil.example", "",
+                     "::ffff:10.0.0.1", "::ffff:0.0.0.0"):
             self.assertFalse(isLoopback(host), host)
 
 

@@ -28,7 +28,6 @@ it.
 
 import hmac
 import io
-import ipaddress
 import os
 import secrets
 import socket
@@ -45,6 +44,7 @@ from twisted.web.http import HTTPChannel, parse_qs
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
+from bittwist.ipaddr import ipAddress
 from bittwist.web.api import MAX_BODY_SIZE, ApiResource, JsonError
 
 __all__ = [
@@ -89,13 +89,14 @@ _SECURITY_HEADERS = {
 def isLoopback(host: str) -> bool:
     """
     @return: whether C{host} (an IP address or a name) is this machine's
-        loopback: C{localhost}, C{127.0.0.0/8} or C{::1}.
+        loopback: C{localhost}, C{127.0.0.0/8} (also IPv4-mapped, as a
+        dual-stack socket reports it: C{::ffff:127.0.0.1}) or C{::1}.
     """
     host = host.strip("[]")
     if host.lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipAddress(host).is_loopback
     except ValueError:
         return False
 
@@ -497,7 +498,7 @@ class WebService(Service):
         if host is None:
             self.url = f"{address}"
         else:
-            if ipaddress.ip_address(host).is_unspecified:
+            if ipAddress(host).is_unspecified:
                 host = socket.gethostname()
             elif ":" in host:
                 host = f"[{host}]"
