@@ -26,8 +26,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from twisted.internet.task import Clock  # noqa: E402
 
 from bittwist.dht import krpc  # noqa: E402
-from bittwist.dht.krpc import ANNOUNCE_PEER, FIND_NODE, GET_PEERS, PING, Query  # noqa: E402
-from bittwist.dht.node import DHTNode  # noqa: E402
+from bittwist.dht.krpc import ANNOUNCE_PEER, FIND_NODE, GET_PEERS, PING, Query, Response  # noqa: E402
+from bittwist.dht.node import MAX_VALUES, DHTNode  # noqa: E402
 from bittwist.dht.routing import RoutingTable  # noqa: E402
 from bittwist.dht.storage import PeerStore  # noqa: E402
 from bittwist.errors import KRPCError  # noqa: E402
@@ -58,6 +58,52 @@ def decodeCost(datagrams: list[bytes]) -> tuple[float, int]:
     return elapsed / len(datagrams) * 1e6, peak
 
 
+def _perCall(function, count: int) -> float:
+    start = time.process_time()
+    for _ in range(count):
+        function()
+    return (time.process_time() - start) / count * 1e6
+
+
+def answerCosts(rng: random.Random, count: int) -> list[tuple[str, float]]:
+    """
+    @return: microseconds to encode a get_peers answer with L{MAX_VALUES}
+        peers, one with 8 nodes, and to answer a get_peers query whole
+        (decoding, the store, the token, encoding) on a node without rate
+        limits.
+    """
+    big = 1e12
+    node = DHTNode(
+        ResolvingClock(), nodeId=rng.randbytes(20), bootstrap=(),
+        answerRate=big, answerBurst=big, inputRate=big, inputBurst=big,
+    )
+    transport = FakeDatagramTransport()
+    node.makeConnection(transport)
+    for i in range(300):
+        node.table.heard(rng.randbytes(20), (f"10.1.{i // 256}.{i % 256}", 6881), 0, responded=True)
+    infoHash = rng.randbytes(20)
+    for i in range(500):
+        node.peerStore.announce(infoHash, (f"10.2.{i // 256}.{i % 256}", 6881))
+    peers = tuple(node.peerStore.peers(infoHash, MAX_VALUES))
+    nodes = tuple(node.table.closest(rng.randbytes(20), 8))
+    withPeers = Response(b"aa", node.nodeId, (), peers, b"t" * 8)
+    withNodes = Response(b"aa", node.nodeId, nodes, (), b"t" * 8)
+    query = krpc.encode(Query(b"aa", GET_PEERS, rng.randbytes(20), infoHash=infoHash))
+
+    def answerWhole() -> None:
+        node.datagramReceived(query, ("192.0.2.7", 1234))
+        transport.written.clear()
+
+    try:
+        return [
+            (f"encode get_peers answer, {len(peers)} peers", _perCall(lambda: krpc.encode(withPeers), count)),
+            (f"encode get_peers answer, {len(nodes)} nodes", _perCall(lambda: krpc.encode(withNodes), count)),
+            ("answer a get_peers query (peers)", _perCall(answerWhole, count)),
+        ]
+    finally:
+        node.doStop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--datagrams", type=int, default=20000)
@@ -85,6 +131,9 @@ def main() -> None:
     infoHash = rng.randbytes(20)
     for i in range(500):
         node.peerStore.announce(infoHash, (f"10.2.{i // 256}.{i % 256}", 6881))
+    print("KRPC encode and answer, per message:")
+    for name, micros in answerCosts(rng, n // 10):
+        print(f"  {name:38s} {micros:8.1f} us")
     print("Answers (largest per query, amplification = answer / query bytes):")
     token = node.tokens.tokenFor("192.0.2.1")
     queries = {
