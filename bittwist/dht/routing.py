@@ -24,6 +24,7 @@ import heapq
 import random
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterator, Optional
 
 from bittwist.dht.krpc import NODE_ID_LENGTH, NodeInfo
@@ -87,8 +88,12 @@ class NodeRecord:
                 return NodeState.GOOD
         return NodeState.QUESTIONABLE
 
-    @property
+    @cached_property
     def info(self) -> NodeInfo:
+        """
+        The node as L{NodeInfo}, made once (with its compact form, once
+        asked for) since a record's id and address never change.
+        """
         return NodeInfo(self.nodeId, self.address)
 
 
