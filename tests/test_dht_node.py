@@ -1,6 +1,7 @@
 """
-Tests for L{bittwist.dht.node}: the DHT node over a fake UDP transport on a
-clock, and the service on a real loopback port.
+Tests for L{bittwist.dht.node} and the parts it is a facade over: the DHT
+node over a fake UDP transport on a clock, and L{bittwist.dht.service} on a
+real loopback port.
 """
 
 import ipaddress
@@ -30,12 +31,12 @@ from bittwist.dht.tablefile import MAX_TABLE_FILE
 from bittwist.dht.node import (
     MAX_VALUES,
     DHTNode,
-    DHTService,
     loadTable,
     saveTable,
 )
 from bittwist.dht.lookup import QUERY_TIMEOUT as LOOKUP_TIMEOUT
 from bittwist.dht.routing import K, NodeState
+from bittwist.dht.service import DHTService
 from bittwist.errors import DHTQueryError
 from tests.fakes import FakeDatagramTransport, ResolvingClock
 
