@@ -4,6 +4,7 @@ node over a fake UDP transport on a clock, and L{bittwist.dht.service} on a
 real loopback port.
 """
 
+import inspect
 import ipaddress
 import os
 
@@ -37,6 +38,7 @@ from bittwist.dht.node import (
 from bittwist.dht.lookup import QUERY_TIMEOUT as LOOKUP_TIMEOUT
 from bittwist.dht.routing import K, NodeState
 from bittwist.dht.service import DHTService
+from bittwist.dht.sourcelimit import SourceRateLimiter
 from bittwist.errors import DHTQueryError
 from tests.fakes import FakeDatagramTransport, ResolvingClock
 
@@ -215,6 +217,25 @@ class AnsweringTests(NodeTestCase):
         self.clock.advance(1)
         node.datagramReceived(krpc.encode(Response(query.transactionId, PEER_ID)), SOURCE)
         self.successResultOf(d)
+
+    def test_forgedSourcesBounded(self) -> None:
+        """
+        A flood from ever new (forged) source IPs grows no state without
+        bound: past the sources the limiters remember, a new source is
+        refused until the remembered ones have refilled, and the routing
+        table stays within its buckets.
+        """
+        sources = inspect.signature(SourceRateLimiter).parameters["maxSources"].default
+        data = krpc.encode(Query(b"t1", PING, PEER_ID))
+        for n in range(sources + 500):
+            self.node.datagramReceived(data, (f"10.{n >> 16}.{n >> 8 & 255}.{n & 255}", 4000))
+        self.assertEqual(len(self.sent()), sources)
+        self.assertLessEqual(len(self.node.table), 160 * K)
+        # Four seconds on (burst / rate), every remembered source is full
+        # again and may be forgotten: new sources are answered.
+        self.clock.advance(4)
+        self.node.datagramReceived(data, ("192.0.2.1", 4000))
+        self.assertEqual(len(self.sent()), 1)
 
     def test_ipv6SourceIgnored(self) -> None:
         self.node.datagramReceived(krpc.encode(Query(b"t1", PING, PEER_ID)), ("::1", 4000))
