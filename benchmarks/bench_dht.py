@@ -104,6 +104,24 @@ def answerCosts(rng: random.Random, count: int) -> list[tuple[str, float]]:
         node.doStop()
 
 
+def closestCost(rng: random.Random, count: int) -> tuple[int, int, float]:
+    """
+    @return: the nodes and buckets of a table split as deep as hostile ids
+        near ours can split it, and microseconds per C{closest(target, 8)}
+        (what a find_node or get_peers answer without peers looks up).
+    """
+    own = rng.randbytes(20)
+    table = RoutingTable(own)
+    for n in range(20_000):
+        shared = n % 20
+        table.heard(own[:shared] + rng.randbytes(20 - shared), (f"10.{n >> 16}.{n >> 8 & 255}.{n & 255}", 1), 0, True)
+    targets = [rng.randbytes(20) for _ in range(count)]
+    start = time.process_time()
+    for target in targets:
+        table.closest(target, 8)
+    return len(table), table.bucketCount, (time.process_time() - start) / count * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--datagrams", type=int, default=20000)
@@ -134,6 +152,8 @@ def main() -> None:
     print("KRPC encode and answer, per message:")
     for name, micros in answerCosts(rng, n // 10):
         print(f"  {name:38s} {micros:8.1f} us")
+    nodes, buckets, micros = closestCost(rng, n // 10)
+    print(f"  {f'closest 8 of {nodes} nodes in {buckets} buckets':38s} {micros:8.1f} us")
     print("Answers (largest per query, amplification = answer / query bytes):")
     token = node.tokens.tokenFor("192.0.2.1")
     queries = {

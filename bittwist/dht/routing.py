@@ -245,15 +245,19 @@ class RoutingTable:
             first.
         """
         t = int.from_bytes(target, "big")
-        candidates = (
-            record
-            for bucket in self._buckets
-            for record in bucket.nodes.values()
-            if record.failures < MAX_FAILURES
-        )
-        best = heapq.nsmallest(
-            count, candidates, key=lambda r: int.from_bytes(r.nodeId, "big") ^ t
-        )
+        # A bucket covers an aligned power-of-two range of ids, so their
+        # distances to t fill an aligned range of the same size starting at
+        # low ^ t with the range's own bits cleared; the buckets' ranges
+        # being disjoint, so are those.  Every node of a bucket nearer by
+        # that floor is closer than any node of a farther one: only the
+        # nearest buckets are looked at, not the whole table.
+        order = sorted(self._buckets, key=lambda b: (b.low ^ t) & ~(b.high - b.low - 1))
+        candidates: list[NodeRecord] = []
+        for bucket in order:
+            candidates.extend(r for r in bucket.nodes.values() if r.failures < MAX_FAILURES)
+            if len(candidates) >= count:
+                break
+        best = heapq.nsmallest(count, candidates, key=lambda r: int.from_bytes(r.nodeId, "big") ^ t)
         return [r.info for r in best]
 
     def nodes(self) -> Iterator[NodeRecord]:
