@@ -65,6 +65,25 @@ def _perCall(function, count: int) -> float:
     return (time.process_time() - start) / count * 1e6
 
 
+def filledNode(
+    rng: random.Random, clock: ResolvingClock, **options: float
+) -> tuple[DHTNode, FakeDatagramTransport, bytes]:
+    """
+    @return: a running node on a fake transport, with 300 nodes heard and
+        500 peers announced for one info hash, its transport, and that
+        info hash.
+    """
+    node = DHTNode(clock, nodeId=rng.randbytes(20), bootstrap=(), **options)
+    transport = FakeDatagramTransport()
+    node.makeConnection(transport)
+    for i in range(300):
+        node.table.heard(rng.randbytes(20), (f"10.1.{i // 256}.{i % 256}", 6881), 0, responded=True)
+    infoHash = rng.randbytes(20)
+    for i in range(500):
+        node.peerStore.announce(infoHash, (f"10.2.{i // 256}.{i % 256}", 6881))
+    return node, transport, infoHash
+
+
 def answerCosts(rng: random.Random, count: int) -> list[tuple[str, float]]:
     """
     @return: microseconds to encode a get_peers answer with L{MAX_VALUES}
@@ -73,17 +92,9 @@ def answerCosts(rng: random.Random, count: int) -> list[tuple[str, float]]:
         limits.
     """
     big = 1e12
-    node = DHTNode(
-        ResolvingClock(), nodeId=rng.randbytes(20), bootstrap=(),
-        answerRate=big, answerBurst=big, inputRate=big, inputBurst=big,
+    node, transport, infoHash = filledNode(
+        rng, ResolvingClock(), answerRate=big, answerBurst=big, inputRate=big, inputBurst=big
     )
-    transport = FakeDatagramTransport()
-    node.makeConnection(transport)
-    for i in range(300):
-        node.table.heard(rng.randbytes(20), (f"10.1.{i // 256}.{i % 256}", 6881), 0, responded=True)
-    infoHash = rng.randbytes(20)
-    for i in range(500):
-        node.peerStore.announce(infoHash, (f"10.2.{i // 256}.{i % 256}", 6881))
     peers = tuple(node.peerStore.peers(infoHash, MAX_VALUES))
     nodes = tuple(node.table.closest(rng.randbytes(20), 8))
     withPeers = Response(b"aa", node.nodeId, (), peers, b"t" * 8)
@@ -141,14 +152,7 @@ def main() -> None:
         print(f"  {name:28s} {micros:8.1f} us   peak {peak / 1024:6.1f} KiB")
 
     clock = ResolvingClock()
-    node = DHTNode(clock, nodeId=rng.randbytes(20), bootstrap=())
-    transport = FakeDatagramTransport()
-    node.makeConnection(transport)
-    for i in range(300):
-        node.table.heard(rng.randbytes(20), (f"10.1.{i // 256}.{i % 256}", 6881), 0, responded=True)
-    infoHash = rng.randbytes(20)
-    for i in range(500):
-        node.peerStore.announce(infoHash, (f"10.2.{i // 256}.{i % 256}", 6881))
+    node, transport, infoHash = filledNode(rng, clock)
     print("KRPC encode and answer, per message:")
     for name, micros in answerCosts(rng, n // 10):
         print(f"  {name:38s} {micros:8.1f} us")
