@@ -26,8 +26,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from twisted.internet.task import Clock  # noqa: E402
 
 from bittwist.dht import krpc  # noqa: E402
-from bittwist.dht.krpc import ANNOUNCE_PEER, FIND_NODE, GET_PEERS, PING, Query  # noqa: E402
-from bittwist.dht.node import DHTNode  # noqa: E402
+from bittwist.dht.krpc import ANNOUNCE_PEER, FIND_NODE, GET_PEERS, PING, Query, Response  # noqa: E402
+from bittwist.dht.node import MAX_VALUES, DHTNode  # noqa: E402
 from bittwist.dht.routing import RoutingTable  # noqa: E402
 from bittwist.dht.storage import PeerStore  # noqa: E402
 from bittwist.errors import KRPCError  # noqa: E402
@@ -58,6 +58,81 @@ def decodeCost(datagrams: list[bytes]) -> tuple[float, int]:
     return elapsed / len(datagrams) * 1e6, peak
 
 
+def _perCall(function, count: int) -> float:
+    start = time.process_time()
+    for _ in range(count):
+        function()
+    return (time.process_time() - start) / count * 1e6
+
+
+def filledNode(
+    rng: random.Random, clock: ResolvingClock, **options: float
+) -> tuple[DHTNode, FakeDatagramTransport, bytes]:
+    """
+    @return: a running node on a fake transport, with 300 nodes heard and
+        500 peers announced for one info hash, its transport, and that
+        info hash.
+    """
+    node = DHTNode(clock, nodeId=rng.randbytes(20), bootstrap=(), **options)
+    transport = FakeDatagramTransport()
+    node.makeConnection(transport)
+    for i in range(300):
+        node.table.heard(rng.randbytes(20), (f"10.1.{i // 256}.{i % 256}", 6881), 0, responded=True)
+    infoHash = rng.randbytes(20)
+    for i in range(500):
+        node.peerStore.announce(infoHash, (f"10.2.{i // 256}.{i % 256}", 6881))
+    return node, transport, infoHash
+
+
+def answerCosts(rng: random.Random, count: int) -> list[tuple[str, float]]:
+    """
+    @return: microseconds to encode a get_peers answer with L{MAX_VALUES}
+        peers, one with 8 nodes, and to answer a get_peers query whole
+        (decoding, the store, the token, encoding) on a node without rate
+        limits.
+    """
+    big = 1e12
+    node, transport, infoHash = filledNode(
+        rng, ResolvingClock(), answerRate=big, answerBurst=big, inputRate=big, inputBurst=big
+    )
+    peers = tuple(node.peerStore.peers(infoHash, MAX_VALUES))
+    nodes = tuple(node.table.closest(rng.randbytes(20), 8))
+    withPeers = Response(b"aa", node.nodeId, (), peers, b"t" * 8)
+    withNodes = Response(b"aa", node.nodeId, nodes, (), b"t" * 8)
+    query = krpc.encode(Query(b"aa", GET_PEERS, rng.randbytes(20), infoHash=infoHash))
+
+    def answerWhole() -> None:
+        node.datagramReceived(query, ("192.0.2.7", 1234))
+        transport.written.clear()
+
+    try:
+        return [
+            (f"encode get_peers answer, {len(peers)} peers", _perCall(lambda: krpc.encode(withPeers), count)),
+            (f"encode get_peers answer, {len(nodes)} nodes", _perCall(lambda: krpc.encode(withNodes), count)),
+            ("answer a get_peers query (peers)", _perCall(answerWhole, count)),
+        ]
+    finally:
+        node.doStop()
+
+
+def closestCost(rng: random.Random, count: int) -> tuple[int, int, float]:
+    """
+    @return: the nodes and buckets of a table split as deep as hostile ids
+        near ours can split it, and microseconds per C{closest(target, 8)}
+        (what a find_node or get_peers answer without peers looks up).
+    """
+    own = rng.randbytes(20)
+    table = RoutingTable(own)
+    for n in range(20_000):
+        shared = n % 20
+        table.heard(own[:shared] + rng.randbytes(20 - shared), (f"10.{n >> 16}.{n >> 8 & 255}.{n & 255}", 1), 0, True)
+    targets = [rng.randbytes(20) for _ in range(count)]
+    start = time.process_time()
+    for target in targets:
+        table.closest(target, 8)
+    return len(table), table.bucketCount, (time.process_time() - start) / count * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--datagrams", type=int, default=20000)
@@ -77,14 +152,12 @@ def main() -> None:
         print(f"  {name:28s} {micros:8.1f} us   peak {peak / 1024:6.1f} KiB")
 
     clock = ResolvingClock()
-    node = DHTNode(clock, nodeId=rng.randbytes(20), bootstrap=())
-    transport = FakeDatagramTransport()
-    node.makeConnection(transport)
-    for i in range(300):
-        node.table.heard(rng.randbytes(20), (f"10.1.{i // 256}.{i % 256}", 6881), 0, responded=True)
-    infoHash = rng.randbytes(20)
-    for i in range(500):
-        node.peerStore.announce(infoHash, (f"10.2.{i // 256}.{i % 256}", 6881))
+    node, transport, infoHash = filledNode(rng, clock)
+    print("KRPC encode and answer, per message:")
+    for name, micros in answerCosts(rng, n // 10):
+        print(f"  {name:38s} {micros:8.1f} us")
+    nodes, buckets, micros = closestCost(rng, n // 10)
+    print(f"  {f'closest 8 of {nodes} nodes in {buckets} buckets':38s} {micros:8.1f} us")
     print("Answers (largest per query, amplification = answer / query bytes):")
     token = node.tokens.tokenFor("192.0.2.1")
     queries = {

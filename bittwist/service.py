@@ -16,7 +16,7 @@ from twisted.python.failure import Failure
 
 from bittwist import metainfo as _metainfo
 from bittwist.config import SessionConfig
-from bittwist.dht.node import DHTService
+from bittwist.dht.service import DHTService
 from bittwist.errors import BittwistError, ListenError, UsageError
 from bittwist.fetch import fetchTorrent
 from bittwist.magnet import MagnetLink, parseMagnet

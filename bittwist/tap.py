@@ -18,7 +18,8 @@ from bittwist import events, metainfo
 from bittwist.commandline import OneLineUsageErrors
 from bittwist.config import SessionConfig, TorrentConfig
 from bittwist.demo import DemoSwarm
-from bittwist.dht.node import DEFAULT_BOOTSTRAP, DHTService
+from bittwist.dht.node import DEFAULT_BOOTSTRAP
+from bittwist.dht.service import DHTService
 from bittwist.errors import MagnetError, MetainfoError, StateFolderError
 from bittwist.magnet import parseMagnet
 from bittwist.mse import Policy

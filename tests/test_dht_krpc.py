@@ -324,3 +324,46 @@ class HostileInputTests(SynchronousTestCase):
         trouble.
         """
         self.assertRaises(KRPCError, decode, b"l" * depth + b"e" * depth)
+
+
+def _canonical(message: Response, version: bytes | None) -> bytes:
+    """
+    @return: C{message} as bencodepy encodes the dictionary BEP 5 describes.
+    """
+    body: dict[bytes, object] = {b"id": message.senderId}
+    if message.nodes:
+        body[b"nodes"] = b"".join(
+            n.nodeId + bytes(map(int, n.address[0].split("."))) + n.address[1].to_bytes(2, "big")
+            for n in message.nodes
+        )
+    if message.values:
+        body[b"values"] = [bytes(map(int, h.split("."))) + p.to_bytes(2, "big") for h, p in message.values]
+    if message.token is not None:
+        body[b"token"] = message.token
+    top: dict[bytes, object] = {b"t": message.transactionId, b"y": b"r", b"r": body}
+    if version is not None:
+        top[b"v"] = version
+    return bencodepy.encode(top)
+
+
+class EncodeTests(SynchronousTestCase):
+    """
+    Responses, written out directly, are the canonical bencoding; compact
+    forms refuse what is not IPv4.
+    """
+
+    @settings(max_examples=300, deadline=None)
+    @given(_responses, st.one_of(st.none(), st.binary(max_size=4)))
+    def test_responseCanonical(self, message: Response, version: bytes | None) -> None:
+        self.assertEqual(encode(message, version), _canonical(message, version))
+
+    def test_nodeCompact(self) -> None:
+        info = NodeInfo(ID, ("192.0.2.1", 6881))
+        self.assertEqual(info.compact, ID + b"\xc0\x00\x02\x01\x1a\xe1")
+        self.assertEqual(krpc.encodeNodes([info, info]), info.compact * 2)
+
+    def test_notIPv4(self) -> None:
+        for address in [("::1", 1), ("1", 1), ("192.0.2.1", 70000), ("example.com", 1)]:
+            self.assertRaises(ValueError, krpc.encodeNodes, [NodeInfo(ID, address)])
+            self.assertRaises(ValueError, krpc.encodePeer, address)
+            self.assertRaises(ValueError, encode, Response(b"aa", ID, values=(address,)))

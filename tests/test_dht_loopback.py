@@ -11,7 +11,8 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
-from bittwist.dht.node import DHTNode, DHTService
+from bittwist.dht.node import DHTNode
+from bittwist.dht.service import DHTService
 from bittwist.events import PeerConnected
 from bittwist.dht.routing import K, distance
 from bittwist.service import BitTorrentService

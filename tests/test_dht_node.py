@@ -1,8 +1,11 @@
 """
-Tests for L{bittwist.dht.node}: the DHT node over a fake UDP transport on a
-clock, and the service on a real loopback port.
+Tests for L{bittwist.dht.node} and the parts it is a facade over: the DHT
+node over a fake UDP transport on a clock, and L{bittwist.dht.service} on a
+real loopback port.
 """
 
+import inspect
+import ipaddress
 import os
 
 from twisted.internet import reactor
@@ -13,7 +16,6 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
 from bittwist.dht import IDHTNode, krpc
-from bittwist.dht import node as nodeModule
 from bittwist.dht.krpc import (
     ANNOUNCE_PEER,
     FIND_NODE,
@@ -24,19 +26,19 @@ from bittwist.dht.krpc import (
     Query,
     Response,
 )
+from bittwist.dht.client import MAX_PENDING, QUERY_TIMEOUT
+from bittwist.dht.maintainer import MAINTENANCE_INTERVAL
+from bittwist.dht.tablefile import MAX_TABLE_FILE
 from bittwist.dht.node import (
-    MAINTENANCE_INTERVAL,
-    MAX_PENDING,
-    MAX_TABLE_FILE,
     MAX_VALUES,
-    QUERY_TIMEOUT,
     DHTNode,
-    DHTService,
     loadTable,
     saveTable,
 )
 from bittwist.dht.lookup import QUERY_TIMEOUT as LOOKUP_TIMEOUT
 from bittwist.dht.routing import K, NodeState
+from bittwist.dht.service import DHTService
+from bittwist.dht.sourcelimit import SourceRateLimiter
 from bittwist.errors import DHTQueryError
 from tests.fakes import FakeDatagramTransport, ResolvingClock
 
@@ -216,6 +218,25 @@ class AnsweringTests(NodeTestCase):
         node.datagramReceived(krpc.encode(Response(query.transactionId, PEER_ID)), SOURCE)
         self.successResultOf(d)
 
+    def test_forgedSourcesBounded(self) -> None:
+        """
+        A flood from ever new (forged) source IPs grows no state without
+        bound: past the sources the limiters remember, a new source is
+        refused until the remembered ones have refilled, and the routing
+        table stays within its buckets.
+        """
+        sources = inspect.signature(SourceRateLimiter).parameters["maxSources"].default
+        data = krpc.encode(Query(b"t1", PING, PEER_ID))
+        for n in range(sources + 500):
+            self.node.datagramReceived(data, (f"10.{n >> 16}.{n >> 8 & 255}.{n & 255}", 4000))
+        self.assertEqual(len(self.sent()), sources)
+        self.assertLessEqual(len(self.node.table), 160 * K)
+        # Four seconds on (burst / rate), every remembered source is full
+        # again and may be forgotten: new sources are answered.
+        self.clock.advance(4)
+        self.node.datagramReceived(data, ("192.0.2.1", 4000))
+        self.assertEqual(len(self.sent()), 1)
+
     def test_ipv6SourceIgnored(self) -> None:
         self.node.datagramReceived(krpc.encode(Query(b"t1", PING, PEER_ID)), ("::1", 4000))
         self.node.datagramReceived(krpc.encode(Query(b"t1", PING, PEER_ID)), ("::ffff:10.0.0.1", 4000))
@@ -227,11 +248,11 @@ class AnsweringTests(NodeTestCase):
         input limit and the answer need none of it.
         """
 
-        class NoParsing:
-            def __getattr__(self, name: str) -> None:
-                raise AssertionError(f"ipaddress.{name} used")
+        def noParsing(*args: object) -> None:
+            raise AssertionError("ipaddress used")
 
-        self.patch(nodeModule, "ipaddress", NoParsing())
+        for name in ["ip_address", "IPv4Address", "IPv6Address"]:
+            self.patch(ipaddress, name, noParsing)
         for n in range(5):
             self.receive(Query(b"t%d" % n, PING, PEER_ID))
         self.assertEqual(len(self.sent()), 5)

@@ -201,6 +201,29 @@ class HostileTableTests(SynchronousTestCase):
         expected = sorted(alive, key=lambda i: distance(i, target))[:K]
         self.assertEqual([i.nodeId for i in table.closest(target)], expected)
 
+    @settings(max_examples=150, deadline=None)
+    @given(
+        st.binary(min_size=20, max_size=20),
+        st.lists(st.binary(min_size=20, max_size=20), max_size=300),
+        st.lists(st.binary(min_size=20, max_size=20), min_size=1, max_size=5),
+        st.integers(1, 20),
+    )
+    def test_closestExact(self, own: bytes, ids: list[bytes], targets: list[bytes], count: int) -> None:
+        """
+        closest() looks only at the nearest buckets, yet agrees with a
+        brute-force sort for any target, including ids near our own (deep
+        buckets).
+        """
+        table = RoutingTable(own)
+        # Ids sharing 0 to 19 bytes with ours: they split the table deep.
+        near = [own[: n % 20] + i[n % 20 :] for n, i in enumerate(ids[:100])]
+        for n, nodeId in enumerate(ids + near):
+            table.heard(nodeId, _address(n), 0, True)
+        alive = [r.nodeId for r in table.nodes()]
+        for target in targets + [own]:
+            expected = sorted(alive, key=lambda i: distance(i, target))[:count]
+            self.assertEqual([i.nodeId for i in table.closest(target, count)], expected)
+
     def test_nearIdsCannotGrowWithoutBound(self) -> None:
         """
         Ids sharing ever longer prefixes with ours split at most 160 times.

@@ -18,7 +18,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from bittwist import tap
 from bittwist.demo import DemoSwarm
-from bittwist.dht.node import DEFAULT_BOOTSTRAP, DHTService
+from bittwist.dht.node import DEFAULT_BOOTSTRAP
+from bittwist.dht.service import DHTService
 from bittwist.metainfo import createTorrent, parse
 from bittwist.mse import Policy
 from bittwist.torrent.magnet import MagnetTorrent

@@ -4,8 +4,11 @@ The mainline DHT (BEP 5): a node that finds peers without a tracker.
 
 One module per job: L{krpc} (the codec, sans-IO), L{routing} (k-buckets),
 L{tokens} (announce tokens), L{storage} (peers announced to us), L{lookup}
-(iterative lookups), L{node} (the Twisted glue: L{node.DHTNode} and
-L{node.DHTService}).  A torrent uses the DHT through
+(iterative lookups), L{sourcelimit} (per-source rate limits), L{responder}
+(answering queries), L{client} (our queries and their answers),
+L{maintainer} (joining and table upkeep), L{tablefile} (the table across
+restarts), L{node} (L{node.DHTNode}, the C{DatagramProtocol} and facade
+over them) and L{service} (L{service.DHTService}: a node on a UDP port).  A torrent uses the DHT through
 L{bittwist.sources.dht.DHTSource}.
 """
 

@@ -24,6 +24,7 @@ import heapq
 import random
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterator, Optional
 
 from bittwist.dht.krpc import NODE_ID_LENGTH, NodeInfo
@@ -87,8 +88,12 @@ class NodeRecord:
                 return NodeState.GOOD
         return NodeState.QUESTIONABLE
 
-    @property
+    @cached_property
     def info(self) -> NodeInfo:
+        """
+        The node as L{NodeInfo}, made once (with its compact form, once
+        asked for) since a record's id and address never change.
+        """
         return NodeInfo(self.nodeId, self.address)
 
 
@@ -240,15 +245,19 @@ class RoutingTable:
             first.
         """
         t = int.from_bytes(target, "big")
-        candidates = (
-            record
-            for bucket in self._buckets
-            for record in bucket.nodes.values()
-            if record.failures < MAX_FAILURES
-        )
-        best = heapq.nsmallest(
-            count, candidates, key=lambda r: int.from_bytes(r.nodeId, "big") ^ t
-        )
+        # A bucket covers an aligned power-of-two range of ids, so their
+        # distances to t fill an aligned range of the same size starting at
+        # low ^ t with the range's own bits cleared; the buckets' ranges
+        # being disjoint, so are those.  Every node of a bucket nearer by
+        # that floor is closer than any node of a farther one: only the
+        # nearest buckets are looked at, not the whole table.
+        order = sorted(self._buckets, key=lambda b: (b.low ^ t) & ~(b.high - b.low - 1))
+        candidates: list[NodeRecord] = []
+        for bucket in order:
+            candidates.extend(r for r in bucket.nodes.values() if r.failures < MAX_FAILURES)
+            if len(candidates) >= count:
+                break
+        best = heapq.nsmallest(count, candidates, key=lambda r: int.from_bytes(r.nodeId, "big") ^ t)
         return [r.info for r in best]
 
     def nodes(self) -> Iterator[NodeRecord]:

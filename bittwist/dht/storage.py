@@ -6,7 +6,9 @@ info hashes we are close to.
 Each announcement expires after L{PEER_TTL} seconds unless renewed.  The
 store is bounded three ways, so that announcements cannot exhaust memory:
 peers per info hash (the oldest goes), info hashes in all (a new info hash
-is refused while the store is full), and peers in all.
+is refused while the store is full), and peers in all.  And one IP address
+holds at most a few entries, whatever its ports and info hashes, so that a
+single host can neither fill the store nor push a swarm's peers out.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class PeerStore:
         maxPerInfoHash: int = 200,
         maxInfoHashes: int = 2000,
         maxPeers: int = 20000,
+        maxPerHost: int = 32,
         rng: Optional[random.Random] = None,
     ) -> None:
         """
@@ -44,15 +47,19 @@ class PeerStore:
         @param maxPerInfoHash: peers kept per info hash.
         @param maxInfoHashes: info hashes kept.
         @param maxPeers: peers kept in all.
+        @param maxPerHost: entries one IP address may hold, in all.
         @param rng: picks which peers an answer lists.
         """
         self._clock = clock
         self._maxPerInfoHash = maxPerInfoHash
         self._maxInfoHashes = maxInfoHashes
         self._maxPeers = maxPeers
+        self._maxPerHost = maxPerHost
         self._rng = rng or random.Random()
         self._swarms: dict[bytes, OrderedDict[Address, float]] = {}
         self._total = 0
+        # host -> entries it holds; a host is forgotten with its last entry.
+        self._perHost: dict[str, int] = {}
         self._lastSweep = float("-inf")
 
     def __len__(self) -> int:
@@ -70,7 +77,7 @@ class PeerStore:
         Remember that C{address} has C{infoHash}, or renew it.
 
         @return: whether it is held (a new announcement may be refused when
-            the store is full).
+            the store is full, or when its host holds C{maxPerHost} entries).
         """
         now = self._clock.seconds()
         self._expire(infoHash, now)
@@ -87,13 +94,28 @@ class PeerStore:
             self._expireWhenFull(now)
             if self._total >= self._maxPeers:
                 return False
+        host = address[0]
+        if self._perHost.get(host, 0) >= self._maxPerHost:
+            self._expireWhenFull(now)
+            if self._perHost.get(host, 0) >= self._maxPerHost:
+                return False
         swarm = self._swarms.setdefault(infoHash, OrderedDict())
         if len(swarm) >= self._maxPerInfoHash:
-            swarm.popitem(last=False)
-            self._total -= 1
+            oldest, _ = swarm.popitem(last=False)
+            self._forget(oldest)
         swarm[address] = now
         self._total += 1
+        self._perHost[host] = self._perHost.get(host, 0) + 1
         return True
+
+    def _forget(self, address: Address) -> None:
+        self._total -= 1
+        host = address[0]
+        left = self._perHost[host] - 1
+        if left:
+            self._perHost[host] = left
+        else:
+            del self._perHost[host]
 
     def peers(self, infoHash: bytes, count: int) -> list[Address]:
         """
@@ -132,6 +154,6 @@ class PeerStore:
             if now - when < PEER_TTL:
                 break
             del swarm[address]
-            self._total -= 1
+            self._forget(address)
         if not swarm:
             del self._swarms[infoHash]
