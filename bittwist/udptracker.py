@@ -29,9 +29,11 @@ from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from zope.interface import implementer
+
 from bittwist.errors import UDPPacketError, UDPTrackerError
 from bittwist.safetext import printable
-from bittwist.tracker import AnnounceResponse
+from bittwist.trackerclient import AnnounceQuery, AnnounceResponse, ITrackerClient, addCompactPeers
 
 __all__ = [
     "PROTOCOL_ID",
@@ -205,13 +207,8 @@ def _peerList(blob: bytes, size: int) -> tuple[tuple[str, int], ...]:
     Compact peers (address then big-endian port), at most
     L{MAX_REPLY_PEERS}, without port 0 entries or duplicates.
     """
-    family = socket.AF_INET if size == 6 else socket.AF_INET6
     peers: dict[tuple[str, int], None] = {}
-    end = min(len(blob), MAX_REPLY_PEERS * size)
-    for offset in range(0, end, size):
-        port = int.from_bytes(blob[offset + size - 2 : offset + size], "big")
-        if port:
-            peers[(socket.inet_ntop(family, blob[offset : offset + size - 2]), port)] = None
+    addCompactPeers(blob, size, peers, MAX_REPLY_PEERS)
     return tuple(peers)
 
 
@@ -391,6 +388,7 @@ class _Transaction:
         self.timer: Any = None
 
 
+@implementer(ITrackerClient)
 class UDPTrackerClient(DatagramProtocol):
     """
     Announces to and scrapes UDP trackers (BEP 15) from one UDP socket.
@@ -592,46 +590,32 @@ class UDPTrackerClient(DatagramProtocol):
         return Failure(UDPTrackerError(url, f"could not announce: {failure.getErrorMessage()}"))
 
     def announce(
-        self,
-        url: str,
-        infoHash: bytes,
-        peerId: bytes,
-        port: int,
-        uploaded: int,
-        downloaded: int,
-        left: int,
-        event: str | None = None,
-        numwant: int = 50,
-        key: bytes | None = None,
-        trackerId: bytes | None = None,
-        timeout: float | None = None,
-        tries: int | None = None,
+        self, url: str, query: AnnounceQuery, timeout: float | None = None, tries: int | None = None
     ) -> Deferred[AnnounceResponse]:
         """
         Announce to a UDP tracker.
 
         @param url: C{udp://host:port}, maybe with a path (ignored).
-        @param key: our announce key; its first 4 bytes (or their hex text)
-            are sent.
-        @param trackerId: ignored: UDP trackers have none.
+        @param query: the announce; of its key, the first 4 bytes (or their
+            hex text) are sent; its C{trackerId} is ignored: UDP trackers
+            have none.
         @param timeout: if given, give up after this many seconds whatever
             the retry schedule (for the C{stopped} announce).
         @param tries: tries per request; L{tries} if C{None}.
-        @return: a Deferred firing with a L{bittwist.tracker.AnnounceResponse},
-            or failing with L{UDPTrackerError}; cancelling it stops the
-            retries.
-        @raise ValueError: if C{event} is not one of BEP 3's.
+        @return: a Deferred firing with a
+            L{bittwist.trackerclient.AnnounceResponse}, or failing with
+            L{UDPTrackerError}; cancelling it stops the retries.
+        @raise ValueError: if C{tries} is out of range.
         """
-        if event not in EVENTS:
-            raise ValueError(f"unknown announce event {event!r}")
         if tries is not None and not 1 <= tries <= MAX_TRIES:
             raise ValueError(f"tries must be between 1 and {MAX_TRIES}, not {tries}")
-        keyNumber = _keyNumber(key)
+        keyNumber = _keyNumber(query.key)
+        numwant = max(-1, min(query.numwant, 2 ** 31 - 1))
 
         def build(connectionId: int, transactionId: int) -> AnnounceRequest:
             return AnnounceRequest(
-                connectionId, transactionId, infoHash, peerId, downloaded, left,
-                uploaded, event, 0, keyNumber, max(-1, min(numwant, 2 ** 31 - 1)), port,
+                connectionId, transactionId, query.infoHash, query.peerId, query.downloaded,
+                query.left, query.uploaded, query.event, 0, keyNumber, numwant, query.port,
             )
 
         @inlineCallbacks

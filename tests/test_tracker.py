@@ -15,10 +15,20 @@ from twisted.web.client import Agent
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.resource import Resource
+from zope.interface.verify import verifyObject
 
 from bittwist import tracker
 from bittwist.errors import TrackerError
-from bittwist.tracker import AnnounceResponse, Announcer, announce, parseAnnounceBody
+from bittwist import announcer, httptracker
+from bittwist.tracker import (
+    AnnounceQuery,
+    AnnounceResponse,
+    Announcer,
+    HTTPTrackerClient,
+    ITrackerClient,
+    announce,
+    parseAnnounceBody,
+)
 from bittwist.trackerserver import TrackerResource
 
 INFO_HASH = b"\x00\x01 ~-._aZ9%+&=?#/\xff\x80\x7f"
@@ -76,10 +86,9 @@ class SilentClient:
         return d
 
 
-def announceTo(resource, url="http://tracker.example/announce", **kwargs):
-    kwargs.setdefault("reactor", Clock())
-    return announce(url, INFO_HASH, PEER_ID, 6881, 1, 2, 3,
-                    httpClient=StubTreq(resource), **kwargs)
+def announceTo(resource, url="http://tracker.example/announce", reactor=None, **kwargs):
+    query = AnnounceQuery(INFO_HASH, PEER_ID, 6881, 1, 2, 3, **kwargs)
+    return announce(url, query, httpClient=StubTreq(resource), reactor=reactor or Clock())
 
 
 class AnnounceRequestTests(SynchronousTestCase):
@@ -142,6 +151,30 @@ class AnnounceRequestTests(SynchronousTestCase):
         self.assertRaises(ValueError, announceTo, FakeTracker(), event="finished")
 
 
+class HTTPTrackerClientTests(SynchronousTestCase):
+    """
+    L{HTTPTrackerClient}, the announcer's client for C{http} and C{https}.
+    """
+
+    def test_interface(self) -> None:
+        """
+        L{HTTPTrackerClient} provides L{ITrackerClient}.
+        """
+        self.assertTrue(verifyObject(ITrackerClient, HTTPTrackerClient(Clock(), SilentClient())))
+
+    def test_announce(self) -> None:
+        """
+        L{HTTPTrackerClient.announce} announces through its HTTP client and
+        fires with the parsed answer.
+        """
+        fake = FakeTracker()
+        client = HTTPTrackerClient(Clock(), StubTreq(fake))
+        response = self.successResultOf(client.announce(
+            "http://t.example/announce", AnnounceQuery(INFO_HASH, PEER_ID, 6881, 0, 0, 0)))
+        self.assertEqual(response.peers, (("10.0.0.1", 6881),))
+        self.assertEqual(fake.requests[0][b"port"], b"6881")
+
+
 class AnnounceResponseTests(SynchronousTestCase):
     """
     How L{announce} reads the tracker's answer.
@@ -161,8 +194,7 @@ class AnnounceResponseTests(SynchronousTestCase):
         """
         resource = TrackerResource(reactor=Clock())
         self.successResultOf(announceTo(resource))
-        response = self.successResultOf(announce(
-            "http://tracker.example/announce", INFO_HASH, b"x" * 20, 7000, 0, 0, 0,
+        response = self.successResultOf(announce("http://tracker.example/announce", AnnounceQuery(INFO_HASH, b"x" * 20, 7000, 0, 0, 0),
             httpClient=StubTreq(resource), reactor=Clock()))
         self.assertEqual(response.peers, (("127.0.0.1", 6881),))
         self.assertEqual((response.complete, response.incomplete), (1, 1))
@@ -324,7 +356,7 @@ class AnnounceResponseTests(SynchronousTestCase):
         An answer larger than L{tracker.MAX_RESPONSE_SIZE} is a
         L{TrackerError}.
         """
-        self.patch(tracker, "MAX_RESPONSE_SIZE", 100)
+        self.patch(httptracker, "MAX_RESPONSE_SIZE", 100)
         self.assertIn("larger than 100 bytes", self.failure(okBody(pad=b"x" * 200)).reason)
         self.successResultOf(self.answer(okBody()))
 
@@ -335,7 +367,7 @@ class AnnounceResponseTests(SynchronousTestCase):
         """
         clock = Clock()
         client = SilentClient()
-        d = announce("http://t.example/a", INFO_HASH, PEER_ID, 1, 0, 0, 0,
+        d = announce("http://t.example/a", AnnounceQuery(INFO_HASH, PEER_ID, 1, 0, 0, 0),
                      httpClient=client, timeout=10, reactor=clock)
         clock.advance(9)
         self.assertNoResult(d)
@@ -352,7 +384,7 @@ class AnnounceResponseTests(SynchronousTestCase):
         """
         clock = MemoryReactorClock()
         client = treq.client.HTTPClient(Agent(clock))
-        d = announce("http://t.example/a", INFO_HASH, PEER_ID, 1, 0, 0, 0,
+        d = announce("http://t.example/a", AnnounceQuery(INFO_HASH, PEER_ID, 1, 0, 0, 0),
                      httpClient=client, reactor=clock)
         factory = clock.tcpClients[0][2]
         protocol = factory.buildProtocol(None)
@@ -374,7 +406,7 @@ class AnnounceResponseTests(SynchronousTestCase):
         """
         clock = MemoryReactorClock()
         client = treq.client.HTTPClient(Agent(clock))
-        d = announce("http://t.example/a", INFO_HASH, PEER_ID, 1, 0, 0, 0,
+        d = announce("http://t.example/a", AnnounceQuery(INFO_HASH, PEER_ID, 1, 0, 0, 0),
                      httpClient=client, reactor=clock)
         protocol = clock.tcpClients[0][2].buildProtocol(None)
         protocol.makeConnection(StringTransport())
@@ -399,7 +431,7 @@ class AnnounceResponseTests(SynchronousTestCase):
 
         for client in (Refusing(), Raising()):
             clock = Clock()
-            d = announce("http://t.example/a", INFO_HASH, PEER_ID, 1, 0, 0, 0,
+            d = announce("http://t.example/a", AnnounceQuery(INFO_HASH, PEER_ID, 1, 0, 0, 0),
                          httpClient=client, reactor=clock)
             error = self.failureResultOf(d, TrackerError).value
             self.assertIn("could not reach the tracker", error.reason)
@@ -411,7 +443,7 @@ class AnnounceResponseTests(SynchronousTestCase):
         fails the announce with a L{TrackerError}, and an L{Announcer}
         skips it instead of raising.
         """
-        d = announce("http://x[2J/", INFO_HASH, PEER_ID, 1, 0, 0, 0,
+        d = announce("http://x[2J/", AnnounceQuery(INFO_HASH, PEER_ID, 1, 0, 0, 0),
                      httpClient=SilentClient(), reactor=Clock())
         self.failureResultOf(d, TrackerError)
         Announcer([["http://x[2J/"]], INFO_HASH, PEER_ID, 1, lambda: (0, 0, 0),
@@ -421,7 +453,7 @@ class AnnounceResponseTests(SynchronousTestCase):
         """
         A non-HTTP tracker URL is a L{TrackerError}.
         """
-        d = announce("udp://t.example:80", INFO_HASH, PEER_ID, 1, 0, 0, 0,
+        d = announce("udp://t.example:80", AnnounceQuery(INFO_HASH, PEER_ID, 1, 0, 0, 0),
                      httpClient=SilentClient(), reactor=Clock())
         self.assertIn("http", self.failureResultOf(d, TrackerError).value.reason)
 
@@ -503,7 +535,7 @@ class LoopbackBodyLimitTests(TestCase):
         """
         resource = StreamingTracker(4 * 2**20, sayLength=False)
         url = self.listen(resource)
-        d = announce(url, INFO_HASH, PEER_ID, 6881, 0, 0, 1, httpClient=self.client)
+        d = announce(url, AnnounceQuery(INFO_HASH, PEER_ID, 6881, 0, 0, 1), httpClient=self.client)
         error = await self.assertFailure(d, TrackerError)
         self.assertIn(f"larger than {tracker.MAX_RESPONSE_SIZE} bytes", error.reason)
         (closed,) = await resource.closed
@@ -517,7 +549,7 @@ class LoopbackBodyLimitTests(TestCase):
         """
         resource = StreamingTracker(4 * 2**20)
         url = self.listen(resource)
-        d = announce(url, INFO_HASH, PEER_ID, 6881, 0, 0, 1, httpClient=self.client)
+        d = announce(url, AnnounceQuery(INFO_HASH, PEER_ID, 6881, 0, 0, 1), httpClient=self.client)
         error = await self.assertFailure(d, TrackerError)
         self.assertIn("larger than", error.reason)
         (closed,) = await resource.closed
@@ -531,7 +563,7 @@ class LoopbackBodyLimitTests(TestCase):
         """
         resource = StreamingTracker(tracker.MAX_RESPONSE_SIZE - 100)
         url = self.listen(resource)
-        response = await announce(url, INFO_HASH, PEER_ID, 6881, 0, 0, 1, httpClient=self.client)
+        response = await announce(url, AnnounceQuery(INFO_HASH, PEER_ID, 6881, 0, 0, 1), httpClient=self.client)
         self.assertEqual(response.peers, (("10.0.0.1", 6881),))
         self.assertEqual(resource.written, len(resource.body))
         self.assertEqual(await resource.closed, (None,))
@@ -592,7 +624,7 @@ class AnnouncerTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        self.patch(tracker, "_shuffle", lambda tier: None)
+        self.patch(announcer, "_shuffle", lambda tier: None)
         self.clock = Clock()
         self.root = Resource()
         self.trackers: dict[str, FakeTracker] = {}
@@ -869,7 +901,7 @@ class AnnouncerTests(SynchronousTestCase):
         Each tier is shuffled once, at start.
         """
         shuffled = []
-        self.patch(tracker, "_shuffle", lambda tier: (tier.reverse(), shuffled.append(list(tier))))
+        self.patch(announcer, "_shuffle", lambda tier: (tier.reverse(), shuffled.append(list(tier))))
         tiers = [[self.addTracker("a"), self.addTracker("b")], [self.addTracker("c")]]
         a = self.makeAnnouncer(tiers)
         a.start()

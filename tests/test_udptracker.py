@@ -9,10 +9,11 @@ from hypothesis import given, settings, strategies as st
 
 from twisted.internet.error import CannotListenError
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
 
-from bittwist import tracker
+from bittwist import announcer, tracker
 from bittwist.errors import TrackerError, UDPPacketError, UDPTrackerError
-from bittwist.tracker import Announcer, AnnounceResponse
+from bittwist.tracker import AnnounceQuery, Announcer, AnnounceResponse, ITrackerClient
 from bittwist.udptracker import (
     MAX_REPLY_PEERS,
     PROTOCOL_ID,
@@ -236,6 +237,12 @@ class ClientTests(SynchronousTestCase):
             return []
         return [(decodeRequest(data), addr) for data, addr in self.clock.ports[-1].written]
 
+    def test_interface(self) -> None:
+        """
+        L{UDPTrackerClient} provides L{ITrackerClient}.
+        """
+        self.assertTrue(verifyObject(ITrackerClient, self.client))
+
     def answer(self, reply, addr=TRACKER) -> None:
         self.client.datagramReceived(encode(reply), addr)
 
@@ -247,7 +254,10 @@ class ClientTests(SynchronousTestCase):
     def announce(self, **kwargs):
         args = dict(uploaded=1, downloaded=2, left=3, event="started", numwant=20, key=b"0000abcd")
         args.update(kwargs)
-        return self.client.announce(URL, INFO_HASH, PEER_ID, 6881, **args)
+        tries = args.pop("tries", None)
+        timeout = args.pop("timeout", None)
+        query = AnnounceQuery(INFO_HASH, PEER_ID, 6881, **args)
+        return self.client.announce(URL, query, timeout=timeout, tries=tries)
 
     def test_announce(self) -> None:
         """
@@ -379,7 +389,7 @@ class ClientTests(SynchronousTestCase):
         """
         A host that does not resolve fails naming it; nothing is sent.
         """
-        d = self.client.announce("udp://nowhere.example:1/", INFO_HASH, PEER_ID, 1, 0, 0, 0)
+        d = self.client.announce("udp://nowhere.example:1/", AnnounceQuery(INFO_HASH, PEER_ID, 1, 0, 0, 0))
         error = self.failureResultOf(d, UDPTrackerError).value
         self.assertIn("cannot resolve nowhere.example", error.reason)
         self.assertEqual(self.clock.ports, [])
@@ -388,9 +398,9 @@ class ClientTests(SynchronousTestCase):
         """
         A URL without a port, or with an IPv6 host, fails saying why.
         """
-        d = self.client.announce("udp://tracker.example/announce", INFO_HASH, PEER_ID, 1, 0, 0, 0)
+        d = self.client.announce("udp://tracker.example/announce", AnnounceQuery(INFO_HASH, PEER_ID, 1, 0, 0, 0))
         self.assertIn("has no port", str(self.failureResultOf(d, UDPTrackerError).value))
-        d = self.client.announce("udp://[::1]:6969", INFO_HASH, PEER_ID, 1, 0, 0, 0)
+        d = self.client.announce("udp://[::1]:6969", AnnounceQuery(INFO_HASH, PEER_ID, 1, 0, 0, 0))
         self.assertIn("IPv6", str(self.failureResultOf(d, UDPTrackerError).value))
 
     def test_cannotListen(self) -> None:
@@ -410,7 +420,7 @@ class ClientTests(SynchronousTestCase):
         """
         A URL that does not parse fails as not a C{udp://host:port} URL.
         """
-        d = self.client.announce("udp://[oops:1/", INFO_HASH, PEER_ID, 1, 0, 0, 0)
+        d = self.client.announce("udp://[oops:1/", AnnounceQuery(INFO_HASH, PEER_ID, 1, 0, 0, 0))
         self.assertIn("not a udp://host:port", str(self.failureResultOf(d, UDPTrackerError).value))
 
     def test_timeout(self) -> None:
@@ -483,7 +493,7 @@ class AnnouncerSchemeTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        self.patch(tracker, "_shuffle", lambda tier: None)
+        self.patch(announcer, "_shuffle", lambda tier: None)
         self.clock = UDPClock({"tracker.example": TRACKER[0]})
         self.peers: list = []
 
