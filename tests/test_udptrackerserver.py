@@ -12,7 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from bittwist import trackertap
 from bittwist.tracker import AnnounceQuery, announce as httpAnnounce
 from bittwist.trackerserver import TrackerResource
-from bittwist.udptracker import (
+from bittwist.udptrackercodec import (
     AnnounceReply,
     AnnounceRequest,
     ConnectReply,
@@ -21,11 +21,11 @@ from bittwist.udptracker import (
     ScrapeEntry,
     ScrapeReply,
     ScrapeRequest,
-    UDPTrackerClient,
     decodeReply,
     encode,
 )
 from bittwist.errors import AnnounceRefused
+from bittwist.udptracker import UDPTrackerClient
 from bittwist.udptrackerserver import MAX_PEERS, UDPTrackerServer
 from tests.fakes import FakeTrackerStore, UDPClock
 
