@@ -45,6 +45,7 @@ from twisted.web.http import HTTPChannel, parse_qs
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
+from bittwist.waiters import Waiters
 from bittwist.web.api import MAX_BODY_SIZE, ApiResource, JsonError
 
 __all__ = [
@@ -464,7 +465,7 @@ class WebService(Service):
         self.site = makeWebSite(torrentService, downloadDir, token, True, reactor, interval)
         self.url: Optional[str] = None
         self._port: Optional[IListeningPort] = None
-        self._waiting: list[Deferred[str]] = []
+        self._waiting: Waiters[str] = Waiters()
 
     @property
     def token(self) -> str:
@@ -476,9 +477,7 @@ class WebService(Service):
         """
         if self.url is not None:
             return succeed(self.url)
-        d: Deferred[str] = Deferred()
-        self._waiting.append(d)
-        return d
+        return self._waiting.wait()
 
     def startService(self) -> None:
         super().startService()
@@ -511,9 +510,7 @@ class WebService(Service):
             )
         else:
             self.log.info("Web status page at {url}", url=self.url)
-        waiting, self._waiting = self._waiting, []
-        for d in waiting:
-            d.callback(self.url)
+        self._waiting.fire(self.url)
 
     def _cannotListen(self, failure: Failure) -> None:
         self.log.error(
