@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_tracker -*-
+# -*- test-case-name: tests.test_announcer -*-
 """
 Keeping one torrent announced to all its trackers (BEP 12 tiers).
 

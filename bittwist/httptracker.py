@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_tracker -*-
+# -*- test-case-name: tests.test_httptracker -*-
 """
 Announcing to HTTP(S) trackers (BEP 3, BEP 23, BEP 7).
 

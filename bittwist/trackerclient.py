@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_tracker -*-
+# -*- test-case-name: tests.test_trackerclient -*-
 """
 What every tracker client shares, whatever its transport: the announce it
 is asked to make (L{AnnounceQuery}), the answer it gives
