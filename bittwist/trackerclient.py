@@ -12,6 +12,7 @@ L{bittwist.udptracker}'s; L{bittwist.announcer} picks one by URL scheme.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -129,15 +130,18 @@ def addCompactPeers(
     @param size: 6 for IPv4 entries, 18 for IPv6 ones.
     @param peers: an ordered set: duplicates are dropped, the order kept.
     """
-    addressFactory = ipaddress.IPv4Address if size == 6 else ipaddress.IPv6Address
+    # inet_ntop writes IPv4 text as ipaddress does, in a fifth of the time;
+    # ipaddress keeps IPv6 text one way (an IPv4-mapped address as hex).
+    ntop, family = socket.inet_ntop, socket.AF_INET
+    ipv4 = size == 6
     for offset in range(0, len(blob) - size + 1, size):
         if len(peers) >= limit:
             return
-        entry = blob[offset : offset + size]
-        port = int.from_bytes(entry[-2:], "big")
+        port = int.from_bytes(blob[offset + size - 2 : offset + size], "big")
         if port:
-            peers[str(addressFactory(entry[:-2])), port] = None
-
+            packed = blob[offset : offset + size - 2]
+            host = ntop(family, packed) if ipv4 else str(ipaddress.IPv6Address(packed))
+            peers[host, port] = None
 
 def urlScheme(url: str) -> str | None:
     """

@@ -44,7 +44,7 @@ from bittwist.web.site import AccessGuard, WebService, isLoopback, makeWebSite
 from tests.fakes import MemoryStorageFactory
 from tests.httpserver import TorrentFileServer
 from tests.test_fetch import nonPersistentClient
-from tests.test_tracker import FakeTracker
+from tests.test_httptracker import FakeTracker
 
 BASE = "http://127.0.0.1:8080"
 CHANGE = {"X-Bittwist": "1"}
