@@ -1,10 +1,11 @@
 # -*- test-case-name: tests.test_web -*-
 """
 What every resource of the JSON API shares: JSON answers and errors, the
-JSON body read under a bound, the answer given later, and
-L{JsonResource}, whose errors are JSON too.
+JSON body read under a bound, the answer given later, L{JsonResource},
+whose errors are JSON too, and L{withTorrent} for a torrent's children.
 """
 
+import functools
 import json
 from typing import Any, Callable, Optional
 
@@ -13,6 +14,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request
 
 from bittwist.errors import JsonBodyError
+from bittwist.torrent import Torrent
 
 __all__ = [
     "JsonResource",
@@ -22,6 +24,7 @@ __all__ = [
     "errorJson",
     "readJsonObject",
     "answerLater",
+    "withTorrent",
     "MAX_JSON_SIZE",
 ]
 
@@ -157,3 +160,22 @@ class JsonError(Resource):
         for name, value in self.headers.items():
             request.setHeader(name, value)
         return errorJson(request, self.code, self.message)
+
+
+def withTorrent(
+    render: Callable[[Any, Request, Torrent], bytes]
+) -> Callable[[Any, Request], bytes]:
+    """
+    Decorate a C{render_*} method of a child of
+    L{bittwist.web.api.torrent.TorrentResource} (held as C{self._parent}) so it is called with the torrent, or answers 404 if
+    the torrent was removed meanwhile.
+    """
+
+    @functools.wraps(render)
+    def withTorrent(self: Any, request: Request) -> bytes:
+        torrent = self._parent.torrent()
+        if torrent is None:
+            return self._parent.gone(request)
+        return render(self, request, torrent)
+
+    return withTorrent

@@ -5,7 +5,6 @@ module each: the parts read (L{bittwist.web.api.torrentparts}) and the
 controls (L{bittwist.web.api.torrentcontrol}).
 """
 
-import functools
 from typing import Any, Callable, Optional
 
 from twisted.python.failure import Failure
@@ -14,8 +13,10 @@ from twisted.web.server import NOT_DONE_YET, Request
 from bittwist.torrent import Torrent
 from bittwist.web.api.base import JsonResource, answerLater, errorJson, writeJson
 from bittwist.web.api.tojson import torrentToJson
+from bittwist.web.api.torrentcontrol import TorrentAction, TorrentOptions
+from bittwist.web.api.torrentparts import TorrentFiles, TorrentPart
 
-__all__ = ["TorrentResource", "withTorrent"]
+__all__ = ["TorrentResource"]
 
 
 class TorrentResource(JsonResource):
@@ -31,9 +32,6 @@ class TorrentResource(JsonResource):
         self._service = service
         self.infoHash = infoHash
         self._changed = changed
-        from bittwist.web.api.torrentcontrol import TorrentAction, TorrentOptions
-        from bittwist.web.api.torrentparts import TorrentFiles, TorrentPart
-
         self.putChild(b"peers", TorrentPart(self, "peers"))
         self.putChild(b"pieces", TorrentPart(self, "pieces"))
         self.putChild(b"trackers", TorrentPart(self, "trackers"))
@@ -94,22 +92,3 @@ class TorrentResource(JsonResource):
 
         d.addCallbacks(removed, failed)
         return NOT_DONE_YET
-
-
-def withTorrent(
-    render: Callable[[Any, Request, Torrent], bytes]
-) -> Callable[[Any, Request], bytes]:
-    """
-    Decorate a C{render_*} method of a child of L{TorrentResource} (held as
-    C{self._parent}) so it is called with the torrent, or answers 404 if
-    the torrent was removed meanwhile.
-    """
-
-    @functools.wraps(render)
-    def withTorrent(self: Any, request: Request) -> bytes:
-        torrent = self._parent.torrent()
-        if torrent is None:
-            return self._parent.gone(request)
-        return render(self, request, torrent)
-
-    return withTorrent

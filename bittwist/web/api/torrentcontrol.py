@@ -4,7 +4,7 @@ One torrent controlled: C{POST /api/torrents/<hex>/pause}, C{.../resume},
 C{.../announce} and C{.../options}.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.web.server import Request
 
@@ -12,9 +12,11 @@ from bittwist.errors import UsageError
 from bittwist.state.records import TORRENT_OPTIONS
 from bittwist.torrent import Torrent, TorrentState
 from bittwist.torrent.lifecycle import ACTIVE
-from bittwist.web.api.base import JsonResource, errorJson, readJsonObject, writeJson
+from bittwist.web.api.base import JsonResource, errorJson, readJsonObject, withTorrent, writeJson
 from bittwist.web.api.tojson import torrentToJson, trackersToJson
-from bittwist.web.api.torrent import TorrentResource, withTorrent
+
+if TYPE_CHECKING:
+    from bittwist.web.api.torrent import TorrentResource
 
 __all__ = ["TorrentAction", "TorrentOptions"]
 
@@ -35,7 +37,7 @@ class TorrentAction(JsonResource):
     allows).
     """
 
-    def __init__(self, parent: TorrentResource, action: str) -> None:
+    def __init__(self, parent: "TorrentResource", action: str) -> None:
         super().__init__()
         self._parent = parent
         self._action = action
@@ -71,7 +73,7 @@ class TorrentOptions(JsonResource):
     the torrent.
     """
 
-    def __init__(self, parent: TorrentResource, service: Any) -> None:
+    def __init__(self, parent: "TorrentResource", service: Any) -> None:
         super().__init__()
         self._parent = parent
         self._service = service

@@ -6,15 +6,17 @@ C{.../trackers} and C{.../files} (whose priorities are set there too).
 
 import base64
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.web.server import Request
 
 from bittwist.errors import UsageError
 from bittwist.torrent import Torrent
-from bittwist.web.api.base import JsonResource, errorJson, readJsonObject, writeJson
+from bittwist.web.api.base import JsonResource, errorJson, readJsonObject, withTorrent, writeJson
 from bittwist.web.api.tojson import trackersToJson
-from bittwist.web.api.torrent import TorrentResource, withTorrent
+
+if TYPE_CHECKING:
+    from bittwist.web.api.torrent import TorrentResource
 
 __all__ = ["TorrentPart", "TorrentFiles"]
 
@@ -25,7 +27,7 @@ class TorrentPart(JsonResource):
     C{.../files}.
     """
 
-    def __init__(self, parent: TorrentResource, part: str) -> None:
+    def __init__(self, parent: "TorrentResource", part: str) -> None:
         super().__init__()
         self._parent = parent
         self._part = part
@@ -62,7 +64,7 @@ class TorrentFiles(TorrentPart):
     answers with the files.
     """
 
-    def __init__(self, parent: TorrentResource, service: Any) -> None:
+    def __init__(self, parent: "TorrentResource", service: Any) -> None:
         super().__init__(parent, "files")
         self._service = service
 
