@@ -461,3 +461,25 @@ class JsonBodyError(BittwistError):
         self.reason = reason
         self.tooLarge = tooLarge
         super().__init__(reason)
+
+
+# The web status page
+
+__all__ += ["WebListenError"]
+
+
+class WebListenError(BittwistError):
+    """
+    The web status page cannot listen where it was told to.
+
+    @ivar endpoint: the endpoint description, e.g. C{"tcp:8080"}.
+    @ivar reason: why.
+    """
+
+    def __init__(self, endpoint: str, reason: str) -> None:
+        self.endpoint = endpoint
+        self.reason = reason
+        super().__init__(
+            f"cannot serve the web status page on {endpoint}: {reason}; choose another --web "
+            "endpoint, or --web none"
+        )
