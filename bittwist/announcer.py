@@ -78,7 +78,6 @@ TRACKER_CLIENTS: dict[str, Callable[[Announcer], ITrackerClient]] = {
 }
 
 
-
 def trackerScheme(url: str) -> str:
     """
     @return: the scheme of C{url}, lower case, if L{TRACKER_CLIENTS} has a

@@ -186,8 +186,9 @@ class AnnounceResponseTests(SynchronousTestCase):
         """
         resource = TrackerResource(reactor=Clock())
         self.successResultOf(announceTo(resource))
-        response = self.successResultOf(announce("http://tracker.example/announce", AnnounceQuery(INFO_HASH, b"x" * 20, 7000, 0, 0, 0),
-            httpClient=StubTreq(resource), reactor=Clock()))
+        query = AnnounceQuery(INFO_HASH, b"x" * 20, 7000, 0, 0, 0)
+        response = self.successResultOf(announce(
+            "http://tracker.example/announce", query, httpClient=StubTreq(resource), reactor=Clock()))
         self.assertEqual(response.peers, (("127.0.0.1", 6881),))
         self.assertEqual((response.complete, response.incomplete), (1, 1))
 

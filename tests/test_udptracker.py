@@ -401,6 +401,3 @@ class AnnouncerSchemeTests(SynchronousTestCase):
         error = self.assertRaises(TrackerError, tracker.trackerScheme, "wss://t.example/x")
         self.assertEqual(str(error), "tracker wss://t.example/x: unsupported tracker scheme 'wss'")
         self.assertEqual(tracker.trackerScheme("UDP://t:1"), "udp")
-
-
-

@@ -167,8 +167,9 @@ def withTorrent(
 ) -> Callable[[Any, Request], bytes]:
     """
     Decorate a C{render_*} method of a child of
-    L{bittwist.web.api.torrent.TorrentResource} (held as C{self._parent}) so it is called with the torrent, or answers 404 if
-    the torrent was removed meanwhile.
+    L{bittwist.web.api.torrent.TorrentResource} (held as C{self._parent})
+    so it is called with the torrent, or answers 404 if the torrent was
+    removed meanwhile.
     """
 
     @functools.wraps(render)
