@@ -121,13 +121,14 @@ class ListenError(BittwistError):
     @ivar reason: why.
     """
 
+    #: What could not be done, and what to do instead, for the message.
+    _what = "accept peers"
+    _fix = "choose another --port (e.g. --port tcp:6882) or stop the program using it"
+
     def __init__(self, endpoint: str, reason: str) -> None:
         self.endpoint = endpoint
         self.reason = reason
-        super().__init__(
-            f"cannot accept peers on {endpoint}: {reason}; choose another --port "
-            "(e.g. --port tcp:6882) or stop the program using it"
-        )
+        super().__init__(f"cannot {self._what} on {endpoint}: {reason}; {self._fix}")
 
 
 class StateFolderError(BittwistError):
@@ -468,18 +469,10 @@ class JsonBodyError(BittwistError):
 __all__ += ["WebListenError"]
 
 
-class WebListenError(BittwistError):
+class WebListenError(ListenError):
     """
     The web status page cannot listen where it was told to.
-
-    @ivar endpoint: the endpoint description, e.g. C{"tcp:8080"}.
-    @ivar reason: why.
     """
 
-    def __init__(self, endpoint: str, reason: str) -> None:
-        self.endpoint = endpoint
-        self.reason = reason
-        super().__init__(
-            f"cannot serve the web status page on {endpoint}: {reason}; choose another --web "
-            "endpoint, or --web none"
-        )
+    _what = "serve the web status page"
+    _fix = "choose another --web endpoint, or --web none"
