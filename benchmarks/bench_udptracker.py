@@ -26,7 +26,7 @@ from twisted.internet.defer import ensureDeferred  # noqa: E402
 from twisted.web.client import Agent, HTTPConnectionPool  # noqa: E402
 
 import treq  # noqa: E402
-from bittwist.tracker import announce as httpAnnounce  # noqa: E402
+from bittwist.tracker import AnnounceQuery, announce as httpAnnounce  # noqa: E402
 from bittwist.trackerserver import makeTrackerSite  # noqa: E402
 from bittwist.trackerstore import Tracker, TrackerLimits  # noqa: E402
 from bittwist.udptracker import UDPTrackerClient  # noqa: E402
@@ -34,6 +34,13 @@ from bittwist.udptrackerserver import UDPTrackerServer  # noqa: E402
 
 INFO_HASH = b"\x42" * 20
 PEERS = 50
+
+
+def query(n):
+    """
+    The announce of peer C{n} of the swarm.
+    """
+    return AnnounceQuery(INFO_HASH, b"-BT0000-%012d" % (n % PEERS), 6881 + n % PEERS, 0, 0, 1)
 
 
 def freePort(host):
@@ -65,7 +72,7 @@ async def main(count):
     client = UDPTrackerClient(reactor, tries=1)
 
     def udp(url):
-        return lambda n: client.announce(url, INFO_HASH, b"-BT0000-%012d" % (n % PEERS), 6881 + n % PEERS, 0, 0, 1)
+        return lambda n: client.announce(url, query(n))
 
     await measure("bittwist UDP tracker", udp(f"udp://127.0.0.1:{udpPort.getHost().port}"), count)
 
@@ -94,8 +101,7 @@ async def main(count):
     url = f"http://127.0.0.1:{tcpPort.getHost().port}/announce"
     await measure(
         "bittwist HTTP tracker",
-        lambda n: httpAnnounce(url, INFO_HASH, b"-BT0000-%012d" % (n % PEERS), 6881 + n % PEERS, 0, 0, 1,
-                               httpClient=http),
+        lambda n: httpAnnounce(url, query(n), httpClient=http),
         count,
     )
     await client.close()

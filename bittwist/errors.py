@@ -121,13 +121,14 @@ class ListenError(BittwistError):
     @ivar reason: why.
     """
 
+    #: What could not be done, and what to do instead, for the message.
+    _what = "accept peers"
+    _fix = "choose another --port (e.g. --port tcp:6882) or stop the program using it"
+
     def __init__(self, endpoint: str, reason: str) -> None:
         self.endpoint = endpoint
         self.reason = reason
-        super().__init__(
-            f"cannot accept peers on {endpoint}: {reason}; choose another --port "
-            "(e.g. --port tcp:6882) or stop the program using it"
-        )
+        super().__init__(f"cannot {self._what} on {endpoint}: {reason}; {self._fix}")
 
 
 class StateFolderError(BittwistError):
@@ -461,3 +462,17 @@ class JsonBodyError(BittwistError):
         self.reason = reason
         self.tooLarge = tooLarge
         super().__init__(reason)
+
+
+# The web status page
+
+__all__ += ["WebListenError"]
+
+
+class WebListenError(ListenError):
+    """
+    The web status page cannot listen where it was told to.
+    """
+
+    _what = "serve the web status page"
+    _fix = "choose another --web endpoint, or --web none"

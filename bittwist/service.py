@@ -30,6 +30,7 @@ from bittwist.settingscontrol import SettingsController
 from bittwist.state import StateFolder, TorrentRecord, metainfoBytes, resumePlan
 from bittwist.torrent import Torrent, TorrentState
 from bittwist.torrent.magnet import MagnetTorrent
+from bittwist.waiters import Waiters
 
 __all__ = ["BitTorrentService", "endpointDescription", "SAVE_INTERVAL", "SAVE_EVERY_PIECES"]
 
@@ -116,7 +117,7 @@ class BitTorrentService(MultiService):
         self._httpClient = httpClient
         self.allowPrivateURLs = allowPrivateURLs
         self._listening: Optional[Deferred[Any]] = None
-        self._listenWaiters: list[Deferred[int]] = []
+        self._listenWaiters: Waiters[int] = Waiters()
         self._listenResult: Optional[Union[int, Failure]] = None
         self.session = Session(
             reactor,
@@ -472,12 +473,10 @@ class BitTorrentService(MultiService):
     def _listened(self, result: Union[int, Failure]) -> None:
         self._listening = None
         self._listenResult = result
-        waiting, self._listenWaiters = self._listenWaiters, []
-        for d in waiting:
-            if isinstance(result, Failure):
-                d.errback(result)
-            else:
-                d.callback(result)
+        if isinstance(result, Failure):
+            self._listenWaiters.fail(result)
+        else:
+            self._listenWaiters.fire(result)
 
     def whenListening(self) -> Deferred[int]:
         """
@@ -487,9 +486,7 @@ class BitTorrentService(MultiService):
         """
         result = self._listenResult
         if result is None:
-            d: Deferred[int] = Deferred()
-            self._listenWaiters.append(d)
-            return d
+            return self._listenWaiters.wait()
         return fail(result) if isinstance(result, Failure) else succeed(result)
 
     def stopService(self) -> Deferred[None]:

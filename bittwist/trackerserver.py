@@ -15,7 +15,7 @@ L{bittwist.trackerstore.Tracker}, which a UDP front-end may share.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable
 
 import bencodepy
 from twisted.logger import Logger
@@ -84,30 +84,21 @@ def _failure(request: Any, reason: str) -> bytes:
     return _answer(request, {b"failure reason": reason.encode("utf-8")})
 
 
-class _Announce(Resource):
+class _Endpoint(Resource):
+    """
+    One of the tracker's children: answers a GET with what C{handle} makes
+    of the request, or with the C{failure reason} it raised.
+    """
+
     isLeaf = True
 
-    def __init__(self, tracker: TrackerResource) -> None:
+    def __init__(self, handle: Callable[[Any], dict[bytes, Any]]) -> None:
         super().__init__()
-        self._tracker = tracker
+        self._handle = handle
 
     def render_GET(self, request: Any) -> bytes:
         try:
-            return _answer(request, self._tracker.announceRequest(request))
-        except (_BadRequest, AnnounceRefused) as e:
-            return _failure(request, str(e))
-
-
-class _Scrape(Resource):
-    isLeaf = True
-
-    def __init__(self, tracker: TrackerResource) -> None:
-        super().__init__()
-        self._tracker = tracker
-
-    def render_GET(self, request: Any) -> bytes:
-        try:
-            return _answer(request, self._tracker.scrapeRequest(request))
+            return _answer(request, self._handle(request))
         except (_BadRequest, AnnounceRefused) as e:
             return _failure(request, str(e))
 
@@ -150,8 +141,8 @@ class TrackerResource(Resource):
         if tracker is None:
             tracker = Tracker(reactor, interval, minInterval, peerTimeout)
         self.tracker = tracker
-        self.putChild(b"announce", _Announce(self))
-        self.putChild(b"scrape", _Scrape(self))
+        self.putChild(b"announce", _Endpoint(self.announceRequest))
+        self.putChild(b"scrape", _Endpoint(self.scrapeRequest))
 
     @property
     def interval(self) -> int:

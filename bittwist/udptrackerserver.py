@@ -24,7 +24,7 @@ from twisted.logger import Logger
 
 from bittwist.errors import AnnounceRefused, UDPPacketError
 from bittwist.trackerstore import Tracker
-from bittwist.udptracker import (
+from bittwist.udptrackercodec import (
     AnnounceReply,
     AnnounceRequest,
     ConnectReply,

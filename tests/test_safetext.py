@@ -116,7 +116,7 @@ class LoggedOutsideTextTests(SynchronousTestCase):
         from twisted.internet.testing import Clock
 
         from bittwist.tracker import Announcer
-        from tests.test_tracker import FakeTracker
+        from tests.test_httptracker import FakeTracker
 
         body = bencodepy.encode(
             {b"interval": 60, b"peers": b"", b"warning message": b"\x1b[2Jgone\nfake line"}

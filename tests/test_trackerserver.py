@@ -17,7 +17,7 @@ from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.resource import getChildForRequest
 from twisted.web.test.requesthelper import DummyRequest
 
-from bittwist.tracker import announce
+from bittwist.tracker import AnnounceQuery, announce
 from bittwist.trackerserver import TrackerResource, makeTrackerSite
 
 INFO_HASH = bytes(range(20))
@@ -501,10 +501,10 @@ class LoopbackTests(TestCase):
         """
         A second peer learns the first peer's loopback address and port.
         """
-        first = await announce(self.url, INFO_HASH, peerId(1), 6881, 0, 0, 10,
-                               event="started", httpClient=self.client)
+        first = await announce(self.url, AnnounceQuery(INFO_HASH, peerId(1), 6881, 0, 0, 10, event="started"),
+                               httpClient=self.client)
         self.assertEqual(first.peers, ())
-        second = await announce(self.url, INFO_HASH, peerId(2), 6882, 0, 0, 10,
-                                event="started", httpClient=self.client)
+        second = await announce(self.url, AnnounceQuery(INFO_HASH, peerId(2), 6882, 0, 0, 10, event="started"),
+                                httpClient=self.client)
         self.assertEqual(second.peers, (("127.0.0.1", 6881),))
         self.assertEqual((second.interval, second.incomplete), (1800, 2))

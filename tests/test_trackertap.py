@@ -17,7 +17,7 @@ from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.server import Site
 
 from bittwist import trackertap
-from bittwist.tracker import announce
+from bittwist.tracker import AnnounceQuery, announce
 from bittwist.trackerserver import TrackerResource
 
 
@@ -136,10 +136,8 @@ class ServeTests(TestCase):
         v1, v2 = b"\x01" * 20, b"\x02" * 20
 
         def ask(infoHash: bytes, peerId: bytes, port: int):
-            return announce(
-                url, infoHash, peerId, port, uploaded=0, downloaded=0, left=10,
-                event="started", httpClient=client,
-            )
+            query = AnnounceQuery(infoHash, peerId, port, uploaded=0, downloaded=0, left=10, event="started")
+            return announce(url, query, httpClient=client)
 
         first = yield ask(v1, b"A" * 20, 6001)
         self.assertEqual((first.interval, list(first.peers)), (45, []))

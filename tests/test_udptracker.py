@@ -1,21 +1,19 @@
 """
-Tests for L{bittwist.udptracker}: the BEP 15 codec, and the client on a
-L{Clock} with a fake UDP port.
+Tests for L{bittwist.udptracker}: the client on a L{Clock} with a fake UDP
+port.
 """
 
 import struct
 
-from hypothesis import given, settings, strategies as st
-
 from twisted.internet.error import CannotListenError
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
 
-from bittwist import tracker
-from bittwist.errors import TrackerError, UDPPacketError, UDPTrackerError
-from bittwist.tracker import Announcer, AnnounceResponse
-from bittwist.udptracker import (
-    MAX_REPLY_PEERS,
-    PROTOCOL_ID,
+from bittwist import announcer, tracker
+from bittwist.errors import TrackerError, UDPTrackerError
+from bittwist.tracker import AnnounceQuery, Announcer, AnnounceResponse, ITrackerClient
+from bittwist.udptracker import UDPTrackerClient, retryDelay
+from bittwist.udptrackercodec import (
     AnnounceReply,
     AnnounceRequest,
     ConnectReply,
@@ -23,12 +21,8 @@ from bittwist.udptracker import (
     ErrorReply,
     ScrapeEntry,
     ScrapeReply,
-    ScrapeRequest,
-    UDPTrackerClient,
-    decodeReply,
     decodeRequest,
     encode,
-    retryDelay,
 )
 from tests.fakes import UDPClock
 
@@ -36,187 +30,6 @@ INFO_HASH = bytes(range(20))
 PEER_ID = b"-BT0001-abcdefghijkl"
 TRACKER = ("10.0.0.5", 6969)
 URL = "udp://tracker.example:6969/announce"
-
-
-def announceRequest(**overrides):
-    fields = dict(
-        connectionId=7, transactionId=9, infoHash=INFO_HASH, peerId=PEER_ID,
-        downloaded=1, left=2, uploaded=3, event="started", ip=0, key=0xABCD,
-        numwant=50, port=6881,
-    )
-    fields.update(overrides)
-    return AnnounceRequest(**fields)
-
-
-class CodecTests(SynchronousTestCase):
-    """
-    L{encode}, L{decodeRequest} and L{decodeReply}.
-    """
-
-    def test_connectRequestBytes(self) -> None:
-        """
-        A connect request is the protocol id, action 0 and the transaction
-        id: 16 bytes.
-        """
-        data = encode(ConnectRequest(0x01020304))
-        self.assertEqual(data, struct.pack(">QiI", PROTOCOL_ID, 0, 0x01020304))
-        self.assertEqual(decodeRequest(data), ConnectRequest(0x01020304))
-
-    def test_announceRequestLayout(self) -> None:
-        """
-        An announce request is 98 bytes in BEP 15's order, event
-        C{started} as 2, and decodes back to itself.
-        """
-        request = announceRequest()
-        data = encode(request)
-        self.assertEqual(len(data), 98)
-        self.assertEqual(data[:16], struct.pack(">QiI", 7, 1, 9))
-        self.assertEqual(data[16:36], INFO_HASH)
-        self.assertEqual(data[36:56], PEER_ID)
-        self.assertEqual(struct.unpack(">QQQi", data[56:84]), (1, 2, 3, 2))
-        self.assertEqual(struct.unpack(">IIiH", data[84:]), (0, 0xABCD, 50, 6881))
-        self.assertEqual(decodeRequest(data), request)
-
-    def test_requestsRoundTrip(self) -> None:
-        """
-        Every request kind decodes to what was encoded, every event too.
-        """
-        packets = [ConnectRequest(1), ScrapeRequest(5, 6, (INFO_HASH, b"x" * 20))]
-        packets += [announceRequest(event=e) for e in (None, "started", "completed", "stopped")]
-        for packet in packets:
-            self.assertEqual(decodeRequest(encode(packet)), packet)
-
-    def test_repliesRoundTrip(self) -> None:
-        """
-        Every reply kind decodes to what was encoded.
-        """
-        packets = [
-            ConnectReply(1, 2 ** 64 - 1),
-            AnnounceReply(3, 1800, 4, 5, (("10.0.0.1", 6881), ("192.168.1.2", 1))),
-            ScrapeReply(4, (ScrapeEntry(1, 2, 3), ScrapeEntry(0, 0, 0))),
-            ErrorReply(5, "go away"),
-        ]
-        for packet in packets:
-            self.assertEqual(decodeReply(encode(packet)), packet)
-
-    def test_ipv6Peers(self) -> None:
-        """
-        With 18-byte entries, an announce reply's peers are IPv6.
-        """
-        data = encode(AnnounceReply(3, 60, 0, 1, (("2001:db8::1", 6881),)))
-        self.assertEqual(decodeReply(data, peerSize=18).peers, (("2001:db8::1", 6881),))
-
-    def test_strictReplyLengths(self) -> None:
-        """
-        A connect reply that is not 16 bytes, an announce reply whose peers
-        are not whole, a scrape reply that is not whole entries, a reply
-        shorter than its header, and an unknown action are refused.
-        """
-        connect = encode(ConnectReply(1, 2))
-        announce = encode(AnnounceReply(1, 60, 0, 0, (("10.0.0.1", 1),)))
-        scrape = encode(ScrapeReply(1, (ScrapeEntry(1, 2, 3),)))
-        for data in (connect[:-1], connect + b"\0", announce[:-1], announce[:19],
-                     scrape + b"\0", b"\0\0\0", struct.pack(">iI", 9, 1)):
-            self.assertRaises(UDPPacketError, decodeReply, data)
-
-    def test_strictRequestLengths(self) -> None:
-        """
-        A connect request that is not 16 bytes or lacks the protocol id, a
-        short announce, an overlong one, a scrape of no torrent or of half a
-        hash, an unknown event or action are refused.
-        """
-        connect = encode(ConnectRequest(1))
-        announce = encode(announceRequest())
-        scrape = encode(ScrapeRequest(1, 2, (INFO_HASH,)))
-        bad = [
-            connect + b"\0", b"\0" * 8 + connect[8:], announce[:97],
-            announce + b"\0" * 1000, scrape[:16], scrape[:-1],
-            scrape[:16] + INFO_HASH * 75,
-            announce[:80] + struct.pack(">i", 4) + announce[84:],
-            struct.pack(">QiI", 1, 7, 1),
-        ]
-        for data in bad:
-            self.assertRaises(UDPPacketError, decodeRequest, data)
-
-    def test_optionsAfterAnnounceIgnored(self) -> None:
-        """
-        BEP 41 options after the 98 bytes of an announce are allowed and
-        ignored.
-        """
-        request = announceRequest()
-        self.assertEqual(decodeRequest(encode(request) + b"\x02\x05/path"), request)
-
-    def test_peerCountBounded(self) -> None:
-        """
-        An announce reply lists at most L{MAX_REPLY_PEERS} peers, whatever
-        it carries; port 0 entries and duplicates are dropped.
-        """
-        many = tuple((f"10.{i >> 8 & 255}.{i & 255}.1", 1000) for i in range(MAX_REPLY_PEERS + 10))
-        self.assertEqual(len(decodeReply(encode(AnnounceReply(1, 60, 0, 0, many))).peers),
-                         MAX_REPLY_PEERS)
-        odd = (("10.0.0.1", 1), ("10.0.0.1", 1), ("10.0.0.2", 0))
-        self.assertEqual(decodeReply(encode(AnnounceReply(1, 60, 0, 0, odd))).peers,
-                         (("10.0.0.1", 1),))
-
-    def test_errorMessageBounded(self) -> None:
-        """
-        An error reply's message is cut to 1024 bytes.
-        """
-        data = struct.pack(">iI", 3, 1) + b"x" * 5000
-        self.assertEqual(len(decodeReply(data).message), 1024)
-
-    @given(st.binary(max_size=2000))
-    @settings(max_examples=500, deadline=None)
-    def test_hostileReplies(self, data: bytes) -> None:
-        """
-        Any bytes decode as a reply or raise L{UDPPacketError}, and a
-        decoded reply has bounded peers.
-        """
-        try:
-            reply = decodeReply(data)
-        except UDPPacketError:
-            return
-        if isinstance(reply, AnnounceReply):
-            self.assertLessEqual(len(reply.peers), MAX_REPLY_PEERS)
-
-    @given(st.binary(max_size=2000))
-    @settings(max_examples=500, deadline=None)
-    def test_hostileRequests(self, data: bytes) -> None:
-        """
-        Any bytes decode as a request that encodes back to their prefix,
-        or raise L{UDPPacketError}.
-        """
-        try:
-            request = decodeRequest(data)
-        except UDPPacketError:
-            return
-        self.assertEqual(data[: len(encode(request))], encode(request))
-
-    @given(st.integers(0, 2 ** 32 - 1), st.sampled_from([0, 1, 2, 3]),
-           st.binary(min_size=20, max_size=20), st.integers(-1, 2 ** 31 - 1),
-           st.integers(0, 65535), st.binary(max_size=200))
-    @settings(max_examples=200, deadline=None)
-    def test_mutatedAnnounce(self, tid, event, infoHash, numwant, port, tail) -> None:
-        """
-        Announce requests with any field values decode, or raise only
-        L{UDPPacketError} when a tail makes them too long.
-        """
-        data = struct.pack(">QiI20s20sQQQiIIiH", 1, 1, tid, infoHash, PEER_ID, 0, 0, 0,
-                           event, 0, 0, numwant, port) + tail
-        try:
-            request = decodeRequest(data)
-        except UDPPacketError:
-            self.assertGreater(len(data), 610)
-            return
-        self.assertEqual((request.transactionId, request.numwant, request.port),
-                         (tid, numwant, port))
-
-    def test_retrySchedule(self) -> None:
-        """
-        BEP 15's waits: 15 * 2 ** n seconds, n capped at 8.
-        """
-        self.assertEqual([retryDelay(n) for n in range(11)],
-                         [15, 30, 60, 120, 240, 480, 960, 1920, 3840, 3840, 3840])
 
 
 class ClientTests(SynchronousTestCase):
@@ -236,6 +49,19 @@ class ClientTests(SynchronousTestCase):
             return []
         return [(decodeRequest(data), addr) for data, addr in self.clock.ports[-1].written]
 
+    def test_retrySchedule(self) -> None:
+        """
+        BEP 15's waits: 15 * 2 ** n seconds, n capped at 8.
+        """
+        self.assertEqual([retryDelay(n) for n in range(11)],
+                         [15, 30, 60, 120, 240, 480, 960, 1920, 3840, 3840, 3840])
+
+    def test_interface(self) -> None:
+        """
+        L{UDPTrackerClient} provides L{ITrackerClient}.
+        """
+        self.assertTrue(verifyObject(ITrackerClient, self.client))
+
     def answer(self, reply, addr=TRACKER) -> None:
         self.client.datagramReceived(encode(reply), addr)
 
@@ -247,7 +73,10 @@ class ClientTests(SynchronousTestCase):
     def announce(self, **kwargs):
         args = dict(uploaded=1, downloaded=2, left=3, event="started", numwant=20, key=b"0000abcd")
         args.update(kwargs)
-        return self.client.announce(URL, INFO_HASH, PEER_ID, 6881, **args)
+        tries = args.pop("tries", None)
+        timeout = args.pop("timeout", None)
+        query = AnnounceQuery(INFO_HASH, PEER_ID, 6881, **args)
+        return self.client.announce(URL, query, timeout=timeout, tries=tries)
 
     def test_announce(self) -> None:
         """
@@ -379,7 +208,7 @@ class ClientTests(SynchronousTestCase):
         """
         A host that does not resolve fails naming it; nothing is sent.
         """
-        d = self.client.announce("udp://nowhere.example:1/", INFO_HASH, PEER_ID, 1, 0, 0, 0)
+        d = self.client.announce("udp://nowhere.example:1/", AnnounceQuery(INFO_HASH, PEER_ID, 1, 0, 0, 0))
         error = self.failureResultOf(d, UDPTrackerError).value
         self.assertIn("cannot resolve nowhere.example", error.reason)
         self.assertEqual(self.clock.ports, [])
@@ -388,9 +217,9 @@ class ClientTests(SynchronousTestCase):
         """
         A URL without a port, or with an IPv6 host, fails saying why.
         """
-        d = self.client.announce("udp://tracker.example/announce", INFO_HASH, PEER_ID, 1, 0, 0, 0)
+        d = self.client.announce("udp://tracker.example/announce", AnnounceQuery(INFO_HASH, PEER_ID, 1, 0, 0, 0))
         self.assertIn("has no port", str(self.failureResultOf(d, UDPTrackerError).value))
-        d = self.client.announce("udp://[::1]:6969", INFO_HASH, PEER_ID, 1, 0, 0, 0)
+        d = self.client.announce("udp://[::1]:6969", AnnounceQuery(INFO_HASH, PEER_ID, 1, 0, 0, 0))
         self.assertIn("IPv6", str(self.failureResultOf(d, UDPTrackerError).value))
 
     def test_cannotListen(self) -> None:
@@ -410,7 +239,7 @@ class ClientTests(SynchronousTestCase):
         """
         A URL that does not parse fails as not a C{udp://host:port} URL.
         """
-        d = self.client.announce("udp://[oops:1/", INFO_HASH, PEER_ID, 1, 0, 0, 0)
+        d = self.client.announce("udp://[oops:1/", AnnounceQuery(INFO_HASH, PEER_ID, 1, 0, 0, 0))
         self.assertIn("not a udp://host:port", str(self.failureResultOf(d, UDPTrackerError).value))
 
     def test_timeout(self) -> None:
@@ -483,7 +312,7 @@ class AnnouncerSchemeTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
-        self.patch(tracker, "_shuffle", lambda tier: None)
+        self.patch(announcer, "_shuffle", lambda tier: None)
         self.clock = UDPClock({"tracker.example": TRACKER[0]})
         self.peers: list = []
 
@@ -572,6 +401,3 @@ class AnnouncerSchemeTests(SynchronousTestCase):
         error = self.assertRaises(TrackerError, tracker.trackerScheme, "wss://t.example/x")
         self.assertEqual(str(error), "tracker wss://t.example/x: unsupported tracker scheme 'wss'")
         self.assertEqual(tracker.trackerScheme("UDP://t:1"), "udp")
-
-
-

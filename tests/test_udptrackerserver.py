@@ -10,9 +10,9 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from bittwist import trackertap
-from bittwist.tracker import announce as httpAnnounce
+from bittwist.tracker import AnnounceQuery, announce as httpAnnounce
 from bittwist.trackerserver import TrackerResource
-from bittwist.udptracker import (
+from bittwist.udptrackercodec import (
     AnnounceReply,
     AnnounceRequest,
     ConnectReply,
@@ -21,11 +21,11 @@ from bittwist.udptracker import (
     ScrapeEntry,
     ScrapeReply,
     ScrapeRequest,
-    UDPTrackerClient,
     decodeReply,
     encode,
 )
 from bittwist.errors import AnnounceRefused
+from bittwist.udptracker import UDPTrackerClient
 from bittwist.udptrackerserver import MAX_PEERS, UDPTrackerServer
 from tests.fakes import FakeTrackerStore, UDPClock
 
@@ -160,7 +160,7 @@ class ServerTests(SynchronousTestCase):
         """
         A peer announced over HTTP is given to a peer announcing over UDP.
         """
-        d = httpAnnounce("http://t.example/announce", INFO_HASH, peerId(7), 7777, 0, 0, 1,
+        d = httpAnnounce("http://t.example/announce", AnnounceQuery(INFO_HASH, peerId(7), 7777, 0, 0, 1),
                          httpClient=StubTreq(self.resource), reactor=self.clock)
         self.successResultOf(d)
         self.assertIn(("127.0.0.1", 7777), self.announce(1).peers)
@@ -296,8 +296,8 @@ class LoopbackTests(TestCase):
         first, second = UDPTrackerClient(reactor, tries=1), UDPTrackerClient(reactor, tries=1)
         self.addCleanup(first.close)
         self.addCleanup(second.close)
-        yield first.announce(url, INFO_HASH, peerId(1), 6001, 0, 0, 0, event="started")
-        answer = yield second.announce(url, INFO_HASH, peerId(2), 6002, 0, 0, 5, event="started")
+        yield first.announce(url, AnnounceQuery(INFO_HASH, peerId(1), 6001, 0, 0, 0, event="started"))
+        answer = yield second.announce(url, AnnounceQuery(INFO_HASH, peerId(2), 6002, 0, 0, 5, event="started"))
         self.assertEqual(answer.peers, (("127.0.0.1", 6001),))
         self.assertEqual((answer.interval, answer.complete, answer.incomplete), (120, 1, 1))
         scraped = yield second.scrape(url, [INFO_HASH])

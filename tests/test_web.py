@@ -16,11 +16,11 @@ from treq.client import HTTPClient
 from treq.testing import StubTreq
 from twisted.internet import reactor
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import Deferred, inlineCallbacks, succeed
+from twisted.internet.defer import Deferred, fail, inlineCallbacks, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.task import deferLater
-from twisted.internet.error import ConnectionDone
+from twisted.internet.error import CannotListenError, ConnectionDone
 from twisted.internet.testing import EventLoggingObserver, MemoryReactorClock, StringTransport
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.python import usage
@@ -35,7 +35,7 @@ from twisted.web.test.requesthelper import DummyRequest
 from bittwist import tap
 from bittwist.dht.node import DHTService
 from bittwist.fetch import FETCH_TIMEOUT
-from bittwist.errors import StorageError, TorrentFetchError
+from bittwist.errors import StorageError, TorrentFetchError, WebListenError
 from bittwist.metainfo import createTorrent
 from bittwist.service import BitTorrentService
 from bittwist.tracker import Announcer
@@ -44,7 +44,7 @@ from bittwist.web.site import AccessGuard, WebService, isLoopback, makeWebSite
 from tests.fakes import MemoryStorageFactory
 from tests.httpserver import TorrentFileServer
 from tests.test_fetch import nonPersistentClient
-from tests.test_tracker import FakeTracker
+from tests.test_httptracker import FakeTracker
 
 BASE = "http://127.0.0.1:8080"
 CHANGE = {"X-Bittwist": "1"}
@@ -773,6 +773,14 @@ class FakeEndpoint:
         return succeed(self.port)
 
 
+class FailingEndpoint:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def listen(self, factory: Any) -> Deferred[FakePort]:
+        return fail(self.error)
+
+
 class WebServiceTests(SynchronousTestCase):
     """
     Tests for L{WebService}.
@@ -813,6 +821,22 @@ class WebServiceTests(SynchronousTestCase):
         service, endpoint, logged = self.start("127.0.0.1")
         self.successResultOf(service.stopService())
         self.assertTrue(endpoint.port.stopped)
+
+    def test_cannotListen(self) -> None:
+        """
+        When the endpoint cannot listen, the error is logged with what to
+        do, and L{WebService.whenListening} fails with L{WebListenError},
+        for those waiting already and those who ask afterwards.
+        """
+        logged = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        endpoint = FailingEndpoint(CannotListenError("127.0.0.1", 8080, OSError("in use")))
+        service = WebService(endpoint, object(), "downloads", reactor=MemoryReactorClock())
+        before = service.whenListening()
+        service.startService()
+        error = self.failureResultOf(before, WebListenError).value
+        self.assertIn("choose another --web endpoint", str(error))
+        self.assertIs(self.failureResultOf(service.whenListening(), WebListenError).value, error)
+        self.assertEqual([e["error"] for e in logged if "error" in e], [str(error)])
 
     def test_freshToken(self) -> None:
         """

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Optional, Sequence
 from twisted.internet.defer import Deferred, succeed
 from zope.interface import Attribute, Interface, implementer
 
-from bittwist.tracker import Announcer, TrackerStatus
+from bittwist.announcer import Announcer, TrackerStatus
 
 __all__ = ["IPeerSource", "ISourceOwner", "TrackerSource", "ManualSource", "INCOMING", "trackerStatusesOf"]
 

@@ -8,6 +8,8 @@ from typing import Any, Callable
 from twisted.internet.defer import Deferred, succeed
 from twisted.python.failure import Failure
 
+from bittwist.waiters import Waiters
+
 __all__ = ["KeyedWriteQueue"]
 
 
@@ -32,25 +34,23 @@ class KeyedWriteQueue:
         """
         self._run = run
         self._failed = failed
-        self._pending: dict[bytes, tuple[Callable[[], Any], list[Deferred[Any]]]] = {}
+        self._pending: dict[bytes, tuple[Callable[[], Any], Waiters[Any]]] = {}
         self._order: list[bytes] = []
         self._busy = False
-        self._idle: list[Deferred[None]] = []
+        self._idle: Waiters[None] = Waiters()
 
     def queue(self, key: bytes, job: Callable[[], Any]) -> "Deferred[Any]":
         """
         @return: fires with the result of C{job}, or of the job that
             replaced it, once run; never fails.
         """
-        d: Deferred[Any] = Deferred()
         if key in self._pending:
             _, waiting = self._pending[key]
-            self._pending[key] = (job, waiting)
         else:
-            waiting = []
-            self._pending[key] = (job, waiting)
+            waiting = Waiters()
             self._order.append(key)
-        waiting.append(d)
+        self._pending[key] = (job, waiting)
+        d = waiting.wait()
         self._next()
         return d
 
@@ -60,17 +60,13 @@ class KeyedWriteQueue:
         """
         if not self._busy and not self._order:
             return succeed(None)
-        d: Deferred[None] = Deferred()
-        self._idle.append(d)
-        return d
+        return self._idle.wait()
 
     def _next(self) -> None:
         if self._busy:
             return
         if not self._order:
-            idle, self._idle = self._idle, []
-            for d in idle:
-                d.callback(None)
+            self._idle.fire(None)
             return
         key = self._order.pop(0)
         job, waiting = self._pending.pop(key)
@@ -81,8 +77,7 @@ class KeyedWriteQueue:
             if isinstance(result, Failure):
                 self._failed(key, result)
                 result = None
-            for d in waiting:
-                d.callback(result)
+            waiting.fire(result)
             self._next()
 
         self._run(job).addBoth(done)

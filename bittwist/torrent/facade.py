@@ -48,7 +48,7 @@ from bittwist.torrent.status import (
 from bittwist.torrent.swarm import CandidateBudget, Swarm
 from bittwist.torrent.ticks import ITickable, ITickService, TickService
 from bittwist.torrent.upload import Upload
-from bittwist.tracker import TrackerStatus
+from bittwist.announcer import TrackerStatus
 
 __all__ = ["Torrent"]
 

@@ -36,7 +36,7 @@ from bittwist.torrent.observers import Observer, Observers
 from bittwist.torrent.peersources import PeerSources
 from bittwist.torrent.status import PeerStatus, TorrentStatus, describeMagnet, describePeers
 from bittwist.torrent.swarm import CandidateBudget, Swarm
-from bittwist.tracker import TrackerStatus
+from bittwist.announcer import TrackerStatus
 from bittwist.waiters import Waiters
 
 __all__ = ["MagnetTorrent", "LEFT_WHILE_FETCHING"]

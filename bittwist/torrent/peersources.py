@@ -10,7 +10,7 @@ from twisted.internet.defer import Deferred, DeferredList, succeed
 
 from bittwist.sources import IPeerSource, ISourceOwner, trackerStatusesOf
 from bittwist.sources.dht import IDHTPortListener
-from bittwist.tracker import TrackerStatus
+from bittwist.announcer import TrackerStatus
 
 __all__ = ["PeerSources"]
 

@@ -35,7 +35,7 @@ from typing import Any, Optional, Union
 from urllib.parse import urlsplit
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.internet.defer import Deferred, fail, maybeDeferred, succeed
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IDelayedCall, IListeningPort, IStreamServerEndpoint
 from twisted.logger import Logger
@@ -44,7 +44,9 @@ from twisted.web.http import HTTPChannel, parse_qs
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
+from bittwist.errors import WebListenError
 from bittwist.ipaddr import ipAddress
+from bittwist.waiters import Waiters
 from bittwist.web.api import MAX_BODY_SIZE, ApiResource, JsonError
 
 __all__ = [
@@ -458,6 +460,7 @@ class WebService(Service):
             from twisted.internet import reactor  # type: ignore[no-redef]
         self._reactor = reactor
         self._secure = isinstance(endpoint, str) and endpoint.split(":", 1)[0] in ("ssl", "tls")
+        self._endpointDescription = endpoint if isinstance(endpoint, str) else "the endpoint given"
         if isinstance(endpoint, str):
             endpoint = serverFromString(reactor, endpoint)
         self._endpoint = endpoint
@@ -465,7 +468,8 @@ class WebService(Service):
         self.site = makeWebSite(torrentService, downloadDir, token, True, reactor, interval)
         self.url: Optional[str] = None
         self._port: Optional[IListeningPort] = None
-        self._waiting: list[Deferred[str]] = []
+        self._waiting: Waiters[str] = Waiters()
+        self._listenError: Optional[WebListenError] = None
 
     @property
     def token(self) -> str:
@@ -473,16 +477,18 @@ class WebService(Service):
 
     def whenListening(self) -> Deferred[str]:
         """
-        @return: fires with L{url} once listening.
+        @return: fires with L{url} once listening, or fails with
+            L{WebListenError} if it cannot.
         """
         if self.url is not None:
             return succeed(self.url)
-        d: Deferred[str] = Deferred()
-        self._waiting.append(d)
-        return d
+        if self._listenError is not None:
+            return fail(self._listenError)
+        return self._waiting.wait()
 
     def startService(self) -> None:
         super().startService()
+        self._listenError = None
         self._endpoint.listen(self.site).addCallbacks(self._listening, self._cannotListen)
 
     def _listening(self, port: IListeningPort) -> None:
@@ -512,15 +518,12 @@ class WebService(Service):
             )
         else:
             self.log.info("Web status page at {url}", url=self.url)
-        waiting, self._waiting = self._waiting, []
-        for d in waiting:
-            d.callback(self.url)
+        self._waiting.fire(self.url)
 
     def _cannotListen(self, failure: Failure) -> None:
-        self.log.error(
-            "Cannot serve the web status page ({error}); choose another --web endpoint, or --web none",
-            error=failure.getErrorMessage(),
-        )
+        self._listenError = WebListenError(self._endpointDescription, failure.getErrorMessage())
+        self.log.error("{error}", error=str(self._listenError))
+        self._waiting.fail(self._listenError)
 
     def stopService(self) -> Deferred[None]:
         super().stopService()
