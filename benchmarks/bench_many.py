@@ -169,13 +169,26 @@ def run(*args: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _gcMark(generation: int) -> str:
+    """
+    @return: what a stall's figure says of the collections during it.
+    """
+    return f", a generation {generation} collection in it" if generation > 0 else ""
+
+
 def report(title: str, r: dict) -> None:
     print(
         f"{title}: {r['count']} torrents in {r['seconds']:.1f} s, {r['cpu']:.1f} CPU s, "
         f"peak RSS {r['peakRssMiB']:.0f} MiB (RSS {r['rssMiB']:.0f} MiB, "
         f"{1024 * (r['rssMiB'] - r['rssBeforeMiB']) / r['count']:.0f} KiB per torrent "
         f"over {r['rssBeforeMiB']:.0f} MiB before any), longest stall "
-        f"{r['stallMs']:.0f} ms (longest garbage collection {r['gcMs']:.0f} ms, "
+        f"{r['stallMs']:.0f} ms"
+        + (
+            f" ({r['stallCpuMs']:.0f} ms of reactor CPU{_gcMark(r['stallGc'])}), longest busy "
+            f"stall {r['busyMs']:.0f} ms of reactor CPU{_gcMark(r['busyGc'])}"
+            if "busyMs" in r else ""
+        )
+        + f" (longest garbage collection {r['gcMs']:.0f} ms, "
         + (f"{r['gcCpuMs']:.0f} ms of CPU at most, " if "gcCpuMs" in r else "")
         + f"{r['gcSeconds']:.1f} s in all, {r['fullCollections']} full collections, "
         f"the largest over {r['largestHeap']} objects); "

@@ -75,11 +75,26 @@ class StallProbe:
     """
     A reactor-lag monitor: a timer due every L{PROBE_INTERVAL} seconds notes
     how late it runs; the longest delay is the longest time the reactor was
-    busy with something else (one callback, one read, one write...).
+    busy with something else (one callback, one read, one write...) or
+    waiting for a core.
+
+    To tell our stalls from the machine's, each interval's CPU time of the
+    reactor thread (C{time.thread_time}) is noted too: a stall is "busy" for
+    as much of it as the reactor thread was running. On a loaded machine the
+    longest stall by wall time is mostly waiting for a core; the longest
+    busy one is what our own code costs in one go.
 
     It also times the garbage collector's passes, which stop every thread.
 
     @ivar longest: the longest delay seen, in seconds.
+    @ivar longestCpu: the reactor thread's CPU time during that delay.
+    @ivar longestGcRan: the highest generation the garbage collector
+        collected during that delay, or C{-1} if it did not run.
+    @ivar longestBusy: the most CPU time the reactor thread spent in one
+        late interval (at most its delay), in seconds.
+    @ivar longestBusyGc: the highest generation collected in that interval,
+        or C{-1} for none.
+    @ivar cpu: the reactor thread's CPU seconds while the probe ran.
     @ivar longestGc: the longest garbage collection, in seconds.
     @ivar longestGcCpu: the CPU time of the longest garbage collection
         (by CPU time), in seconds: on a loaded machine a collection may take
@@ -96,7 +111,16 @@ class StallProbe:
         self._loop = LoopingCall(self._tick)
         self._loop.clock = reactor
         self._last = 0.0
+        self._lastCpu = 0.0
+        self._startCpu = 0.0
+        # The highest generation collected since the last tick, -1 if none.
+        self._gcInInterval = -1
         self.longest = 0.0
+        self.longestCpu = 0.0
+        self.longestGcRan = -1
+        self.longestBusy = 0.0
+        self.longestBusyGc = -1
+        self.cpu = 0.0
         self.longestGc = 0.0
         self.gcSeconds = 0.0
         self.longestGcCpu = 0.0
@@ -107,6 +131,7 @@ class StallProbe:
 
     def start(self) -> None:
         self._last = self._reactor.seconds()
+        self._lastCpu = self._startCpu = time.thread_time()
         self._loop.start(PROBE_INTERVAL, now=False)
         gc.callbacks.append(self._gc)
         if os.environ.get("BENCH_STALL_TRACE"):
@@ -133,6 +158,11 @@ class StallProbe:
         """
         return {
             "stallMs": self.longest * 1000,
+            "stallCpuMs": self.longestCpu * 1000,
+            "stallGc": self.longestGcRan,
+            "busyMs": self.longestBusy * 1000,
+            "busyGc": self.longestBusyGc,
+            "reactorCpu": self.cpu,
             "gcMs": self.longestGc * 1000,
             "gcCpuMs": self.longestGcCpu * 1000,
             "gcSeconds": self.gcSeconds,
@@ -147,11 +177,13 @@ class StallProbe:
     def stop(self) -> None:
         if self._loop.running:
             self._loop.stop()
+            self.cpu = time.thread_time() - self._startCpu
         if self._gc in gc.callbacks:
             gc.callbacks.remove(self._gc)
 
     def _gc(self, phase: str, info: dict) -> None:
         if phase == "start":
+            self._gcInInterval = max(self._gcInInterval, info["generation"])
             if info["generation"] == 2:
                 # Counted before the clock starts, so as not to time it.
                 self.fullCollections += 1
@@ -166,8 +198,17 @@ class StallProbe:
 
     def _tick(self) -> None:
         now = self._reactor.seconds()
-        self.longest = max(self.longest, now - self._last - PROBE_INTERVAL)
-        self._last = now
+        # The reactor thread's own CPU: the collector runs on whichever
+        # thread allocates, mostly this one, so it is in here too.
+        cpu = time.thread_time()
+        late = now - self._last - PROBE_INTERVAL
+        used = cpu - self._lastCpu
+        if late > self.longest:
+            self.longest, self.longestCpu, self.longestGcRan = late, used, self._gcInInterval
+        busy = min(late, used)
+        if busy > self.longestBusy:
+            self.longestBusy, self.longestBusyGc = busy, self._gcInInterval
+        self._last, self._lastCpu, self._gcInInterval = now, cpu, -1
 
 
 __all__ = ["StallProbe", "cpuSeconds", "peakRssMiB", "rssMiB", "threadCount"]
