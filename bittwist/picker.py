@@ -39,6 +39,10 @@ _RECEIVED = 2
 # peer that has it, and until we hold a few pieces we have nothing to trade.
 _RANDOM_FIRST_PIECES = 4
 
+# What blockReceived answers in the common case: no one else to cancel, the
+# piece not complete yet; one tuple for every such block.
+_NOTHING_ELSE: tuple[tuple[Hashable, ...], bool] = ((), False)
+
 # A block's key in the picker's tables of requests: its piece index shifted
 # left by this, plus its number in the piece. Plain integers, so that those
 # tables hold no object the garbage collector walks (a piece of 2**20 blocks
@@ -542,7 +546,7 @@ class PiecePicker:
 
     def blockReceived(
         self, peer: Hashable, index: int, begin: int, length: int
-    ) -> tuple[list[Hashable], bool] | None:
+    ) -> tuple[tuple[Hashable, ...], bool] | None:
         """
         Record a block that arrived from C{peer}.
 
@@ -569,11 +573,11 @@ class PiecePicker:
         # Outside endgame the block was asked of this peer alone: spare the
         # common case building a list of the others.
         if isinstance(requesters, set):
-            others = [p for p in requesters if p != peer]
+            others: tuple[Hashable, ...] = tuple(p for p in requesters if p != peer)
         elif requesters is None or requesters == peer:
-            others = []
+            others = ()
         else:
-            others = [requesters]
+            others = (requesters,)
         partial.states[block] = _RECEIVED
         partial.received += 1
         contributors = partial.contributors
@@ -583,10 +587,10 @@ class PiecePicker:
             contributors.add(peer)
         elif contributors != peer:
             partial.contributors = {contributors, peer}
-        filled = partial.received == len(partial.states)
-        if filled:
-            self._filled.add(index)
-        return others, filled
+        if partial.received < len(partial.states):
+            return (others, False) if others else _NOTHING_ELSE
+        self._filled.add(index)
+        return others, True
 
     def abandon(self, peer: Hashable, blocks: Iterable[tuple[int, int]]) -> None:
         """

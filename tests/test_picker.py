@@ -355,7 +355,7 @@ class AbandonTests(SynchronousTestCase):
             picker.pick("c", Bitfield(8, [3]), 4),
             [(3, 2 * BLOCK_SIZE, BLOCK_SIZE), (3, 3 * BLOCK_SIZE, BLOCK_SIZE)],
         )
-        self.assertEqual(picker.blockReceived("a", *blocks[1]), ([], False))
+        self.assertEqual(picker.blockReceived("a", *blocks[1]), ((), False))
 
     def test_abandonInEndgameKeepsOtherRequesters(self) -> None:
         """
@@ -369,7 +369,7 @@ class AbandonTests(SynchronousTestCase):
         picker.abandon("a", [(0, 0)])
         self.assertTrue(picker.endgame)
         self.assertEqual(picker.pick("b", pieces, 4), [])
-        self.assertEqual(picker.blockReceived("b", 0, 0, BLOCK_SIZE), ([], False))
+        self.assertEqual(picker.blockReceived("b", 0, 0, BLOCK_SIZE), ((), False))
 
 
 class BlockReceivedTests(SynchronousTestCase):
@@ -387,9 +387,9 @@ class BlockReceivedTests(SynchronousTestCase):
         completes the piece.
         """
         first, second, last = self.blocks
-        self.assertEqual(self.picker.blockReceived("a", *first), ([], False))
-        self.assertEqual(self.picker.blockReceived("a", *last), ([], False))
-        self.assertEqual(self.picker.blockReceived("a", *second), ([], True))
+        self.assertEqual(self.picker.blockReceived("a", *first), ((), False))
+        self.assertEqual(self.picker.blockReceived("a", *last), ((), False))
+        self.assertEqual(self.picker.blockReceived("a", *second), ((), True))
         self.assertFalse(self.picker.wants(7))
 
     def test_unknownPiece(self) -> None:
@@ -416,7 +416,7 @@ class BlockReceivedTests(SynchronousTestCase):
         self.assertIsNone(self.picker.blockReceived("a", 7, 0, BLOCK_SIZE - 1))
         self.assertIsNone(self.picker.blockReceived("a", 7, 0, BLOCK_SIZE + 1))
         self.assertIsNone(self.picker.blockReceived("a", 7, 2 * BLOCK_SIZE, BLOCK_SIZE))
-        self.assertEqual(self.picker.blockReceived("a", 7, 0, BLOCK_SIZE), ([], False))
+        self.assertEqual(self.picker.blockReceived("a", 7, 0, BLOCK_SIZE), ((), False))
 
     def test_misaligned(self) -> None:
         """
@@ -429,7 +429,7 @@ class BlockReceivedTests(SynchronousTestCase):
         self.assertIsNone(self.picker.blockReceived("a", 7, -BLOCK_SIZE, BLOCK_SIZE))
         self.assertIsNone(self.picker.blockReceived("a", 7, -3 * BLOCK_SIZE, BLOCK_SIZE))
         # The last block is still to come.
-        self.assertEqual(self.picker.blockReceived("a", 7, 2 * BLOCK_SIZE, 1000), ([], False))
+        self.assertEqual(self.picker.blockReceived("a", 7, 2 * BLOCK_SIZE, 1000), ((), False))
 
     def test_abandonedBlockStillAccepted(self) -> None:
         """
@@ -437,7 +437,7 @@ class BlockReceivedTests(SynchronousTestCase):
         not picked again.
         """
         self.picker.abandon("a", [(7, 0)])
-        self.assertEqual(self.picker.blockReceived("a", 7, 0, BLOCK_SIZE), ([], False))
+        self.assertEqual(self.picker.blockReceived("a", 7, 0, BLOCK_SIZE), ((), False))
         self.assertEqual(self.picker.pick("b", Bitfield(8, [7]), 3), [])
 
     def test_lateBlockCancelsReRequest(self) -> None:
@@ -447,7 +447,7 @@ class BlockReceivedTests(SynchronousTestCase):
         """
         self.picker.abandon("a", [(7, 0)])
         self.assertEqual(self.picker.pick("b", Bitfield(8, [7]), 1), [(7, 0, BLOCK_SIZE)])
-        self.assertEqual(self.picker.blockReceived("a", 7, 0, BLOCK_SIZE), (["b"], False))
+        self.assertEqual(self.picker.blockReceived("a", 7, 0, BLOCK_SIZE), (("b",), False))
 
 
 class EndgameTests(SynchronousTestCase):
@@ -499,7 +499,7 @@ class EndgameTests(SynchronousTestCase):
         self.assertEqual(picker.requestedFrom(0, 0), {"a", "b"})
         picker.abandon("a", [(0, 0)])
         self.assertEqual(picker.requestedFrom(0, 0), {"b"})
-        self.assertEqual(picker.blockReceived("b", *block), ([], True))
+        self.assertEqual(picker.blockReceived("b", *block), ((), True))
         self.assertEqual(picker.requestedFrom(0, 0), set())
 
     def test_verifiedPieceForgetsRequests(self) -> None:

@@ -265,34 +265,48 @@ class Download:
 
     # Blocks arriving.
 
-    def blockReceived(self, peer: PeerProtocol, index: int, begin: int, block: bytes) -> None:
+    def blocksReceived(self, peer: PeerProtocol, blocks: list[wire.Piece]) -> None:
+        """
+        Blocks arrived from C{peer}, in order: record them, write the ones
+        we want, have each piece they complete verified, then top up the
+        peer's requests once for them all.
+        """
         picker = self.picker
-        size = len(block)
         record = self._records.get(peer)
         if picker is None or not self.active or record is None:
-            self.wasted += size
+            self.wasted += sum(len(message.block) for message in blocks)
             return
         record.lastBlockAt = self._reactor.seconds()
         record.snubbed = False
+        # Slow start: each block answered makes room for one more, so a
+        # fast peer's pipeline grows within a round trip or two instead of
+        # waiting for the next rate measurement.
         if record.requestDepth < MAX_REQUEST_DEPTH:
-            # Slow start: each block answered makes room for one more, so a
-            # fast peer's pipeline grows within a round trip or two instead
-            # of waiting for the next rate measurement.
-            record.requestDepth += 1
-        result = picker.blockReceived(peer, index, begin, size)
-        if result is None:
-            self.wasted += size
-        else:
+            record.requestDepth = min(MAX_REQUEST_DEPTH, record.requestDepth + len(blocks))
+        received = picker.blockReceived
+        queueWrite = self._storage.queueWrite
+        written, failed = self._writtenCallback, self._onStorageFailed
+        got = 0
+        for message in blocks:
+            index, begin, block = message.index, message.begin, message.block
+            size = len(block)
+            result = received(peer, index, begin, size)
+            if result is None:
+                self.wasted += size
+                continue
             others, filled = result
-            if peer.peerId is not None:
-                self.contributors.add(peer.peerId)
             for other in others:
                 other.cancelRequest(index, begin)
-            self.rate.add(size)
+            got += size
+            # Counted before it is queued: storage may report it at once.
             self._writeBacklog += size
-            self._storage.queueWrite(index, begin, block, self._writtenCallback, self._onStorageFailed)
+            queueWrite(index, begin, block, written, failed)
             if filled:
                 self._verify(index)
+        if got:
+            if peer.peerId is not None:
+                self.contributors.add(peer.peerId)
+            self.rate.add(got)
         self.fill(peer)
 
     def _written(self, size: int) -> None:

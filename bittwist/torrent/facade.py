@@ -17,7 +17,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from bittwist import events
+from bittwist import events, wire
 from bittwist.bitfield import Bitfield
 from bittwist.config import TorrentConfig
 from bittwist.errors import BittwistError, InternalError, UsageError
@@ -542,8 +542,8 @@ class Torrent(ExtensionEvents):
         self.extensions.peerGone(peer)
         self._choke()
 
-    def blockReceived(self, peer: PeerProtocol, index: int, begin: int, block: bytes) -> None:
-        self.download.blockReceived(peer, index, begin, block)
+    def blocksReceived(self, peer: PeerProtocol, blocks: list[wire.Piece]) -> None:
+        self.download.blocksReceived(peer, blocks)
 
     def requestReceived(self, peer: PeerProtocol, index: int, begin: int, length: int) -> None:
         verified = self.download.verifiedPieces()

@@ -21,7 +21,7 @@ from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from bittwist import events
+from bittwist import events, wire
 from bittwist.bitfield import Bitfield
 from bittwist.config import TorrentConfig
 from bittwist.errors import TorrentStopped
@@ -251,7 +251,7 @@ class MagnetTorrent(ExtensionEvents):
     def peerInterestChanged(self, peer: PeerProtocol) -> None:
         pass
 
-    def blockReceived(self, peer: PeerProtocol, index: int, begin: int, block: bytes) -> None:
+    def blocksReceived(self, peer: PeerProtocol, blocks: list[wire.Piece]) -> None:
         # Never asked for: PeerState refuses unrequested blocks before this.
         peer.drop("sent piece data while we fetch the metadata")
 
