@@ -149,7 +149,9 @@ class IPieceStorage(Interface):
         rest of queueing the write.  Ordered with every other call as
         L{writeBlock} is.  C{data} must not be mutated until reported.
 
-        @param written: called with C{len(data)} once written.
+        @param written: called with C{len(data)} once written; consecutive
+            blocks queued with the same C{written} may be reported by one
+            call, with the sum of their lengths.
         @param failed: called with a C{Failure} of L{StorageError} instead
             if the write failed.  Either may be called before C{queueWrite}
             returns, and always on the reactor thread.
@@ -988,8 +990,9 @@ class FileStorage(_StorageBase):
         Write blocks queued by L{queueWrite}, in order; a run of blocks that
         follow each other in one file goes in one C{pwritev}.
 
-        @return: for each block, its C{written} callback and length, or its
-            C{failed} callback and the failure.
+        @return: for each block, its C{written} callback and length (one
+            for consecutive blocks with the same callback, with the sum of
+            their lengths), or its C{failed} callback and the failure.
         """
         reports = []
         run: list[tuple[int, bytes, Callable, Callable]] = []
@@ -1016,7 +1019,19 @@ class FileStorage(_StorageBase):
                 self._writeOne(write, reports)
         if run:
             self._writeRun(runSpan, run, reports)
-        return reports
+        # One report for the consecutive blocks written for one callback
+        # (a download's: all of its blocks), not one call per block on the
+        # reactor thread.
+        merged: list = []
+        for report, value in reports:
+            if (
+                merged and type(value) is int and merged[-1][0] is report
+                and type(merged[-1][1]) is int
+            ):
+                merged[-1] = (report, merged[-1][1] + value)
+            else:
+                merged.append((report, value))
+        return merged
 
     def _writeOne(self, write: tuple[int, bytes, Callable, Callable], reports: list) -> None:
         """

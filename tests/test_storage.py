@@ -645,6 +645,29 @@ class FileStorageTests(TestCase):
         self.assertEqual(results, [True] * metainfo.numPieces)
 
     @defer.inlineCallbacks
+    def test_queuedWritesReportedTogether(self):
+        """
+        Consecutive blocks queued in one reactor turn with the same
+        C{written} callback are reported by one call, with the sum of their
+        lengths; a block with another callback between them splits the
+        report.
+        """
+        metainfo, stream = makeTorrent("x", os.urandom(64), pieceLength=16)
+        store = self.makeStorage(metainfo)
+        reported = []
+
+        def written(size):
+            reported.append(("a", size))
+
+        def other(size):
+            reported.append(("b", size))
+
+        for begin, callback in [(0, written), (8, written), (16, written), (24, other), (32, written)]:
+            store.queueWrite(begin // 16, begin % 16, stream[begin:begin + 8], callback, self.fail)
+        yield store.verifyPiece(0)
+        self.assertEqual(reported, [("a", 24), ("b", 8), ("a", 8)])
+
+    @defer.inlineCallbacks
     def test_coalescedWriteFails(self):
         """
         When a C{pwritev} of queued blocks fails, each of its blocks is
