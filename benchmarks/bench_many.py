@@ -59,6 +59,7 @@ def childDownload(torrentsDir: str, downloadDir: str, stateDir: str, peer: str, 
     from twisted.internet import reactor
 
     from benchmarks.probe import StallProbe, cpuSeconds, peakRssMiB, rssMiB
+    from bittwist.heap import freezeStartupObjects
     from bittwist.service import BitTorrentService
 
     host, port = peer.rsplit(":", 1)
@@ -107,10 +108,8 @@ def childDownload(torrentsDir: str, downloadDir: str, stateDir: str, peer: str, 
         result.setdefault("error", f.getErrorMessage())
 
     service.startService()
-    if os.environ.get("BENCH_GC_FREEZE"):
-        import gc
-
-        gc.freeze()
+    # As twistd's plugin does once the reactor runs (bittwist.tap).
+    freezeStartupObjects()
     probe.start()
     for torrent in torrents:
         torrent.whenComplete().addCallbacks(one, failed)
@@ -125,6 +124,7 @@ def childStartup(stateDir: str, idle: str) -> dict:
     from twisted.internet.task import LoopingCall
 
     from benchmarks.probe import StallProbe, cpuSeconds, peakRssMiB, rssMiB
+    from bittwist.heap import freezeStartupObjects
     from bittwist.service import BitTorrentService
 
     result: dict = {"rssBeforeMiB": rssMiB()}
@@ -150,6 +150,8 @@ def childStartup(stateDir: str, idle: str) -> dict:
             _idle(reactor, float(idle), result, stop)
 
     service.startService()
+    # As twistd's plugin does once the reactor runs (bittwist.tap).
+    freezeStartupObjects()
     probe.start()
     watch = LoopingCall(poll)
     watch.start(0.01)

@@ -89,6 +89,7 @@ def childDownloadBittwist(torrentPath: str, folder: str, peers: str, profile: st
     from twisted.internet import reactor
 
     from benchmarks.probe import StallProbe, cpuSeconds, runReactor, threadCount
+    from bittwist.heap import freezeStartupObjects
 
     service = _bittwistService(reactor)
     torrent = service.addTorrent(torrentPath, folder, peers=_addresses(peers), announce=False)
@@ -109,6 +110,8 @@ def childDownloadBittwist(torrentPath: str, folder: str, peers: str, profile: st
         reactor.stop()
 
     service.startService()
+    # As twistd's plugin does once the reactor runs (bittwist.tap).
+    freezeStartupObjects()
     probe.start()
     torrent.whenComplete().addCallbacks(done, failed)
     runReactor(reactor, profile)
@@ -145,6 +148,7 @@ def childSeedBittwist(torrentPath: str, folder: str, profile: str) -> dict:
     from twisted.internet.stdio import StandardIO
 
     from benchmarks.probe import StallProbe, cpuSeconds, runReactor, threadCount
+    from bittwist.heap import freezeStartupObjects
 
     service = _bittwistService(reactor)
     torrent = service.addTorrent(torrentPath, folder, announce=False)
@@ -167,6 +171,8 @@ def childSeedBittwist(torrentPath: str, folder: str, profile: str) -> dict:
         print(json.dumps({"port": service.session.port}), flush=True)
 
     service.startService()
+    # As twistd's plugin does once the reactor runs (bittwist.tap).
+    freezeStartupObjects()
     # Complete fires as the check ends, just before the state moves on.
     torrent.whenComplete().addCallback(lambda _: reactor.callLater(0, ready, None))
     StandardIO(UntilEOF())

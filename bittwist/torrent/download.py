@@ -356,9 +356,11 @@ class Download:
         # A snubbed peer gets one request at a time, so it can prove itself
         # without holding blocks other peers would send.
         room = (1 if record.snubbed else depth) - len(requested)
-        # Refill in batches, not one request per block received. Tested
-        # first: this is called for every block, and mostly ends here.
-        if room < min(16, depth // 4) and requested:
+        # Refill in batches of a quarter of the pipeline, not a few requests
+        # per read: each refill is a write, a system call that also wakes the
+        # peer. Tested first: this is called for every read, and mostly ends
+        # here.
+        if room < depth // 4 and requested:
             return
         picker = self.picker
         if (
