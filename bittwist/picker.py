@@ -199,7 +199,9 @@ class PiecePicker:
         # Per piece: SKIP, NORMAL or HIGH; None while every piece is NORMAL,
         # the common case, which then costs nothing.
         self._priorities: list[int] | None = None
-        self._high = False
+        # Wanted high pieces not yet verified: while there are some, they
+        # go first, and the random first pieces are not taken.
+        self._highMissing = 0
         self._wantedMissing = 0
         self._now = 0.0
         self.numPieces = numPieces
@@ -263,8 +265,8 @@ class PiecePicker:
         if priorities is not None and all(p == NORMAL for p in priorities):
             priorities = None
         self._priorities = priorities
-        self._high = priorities is not None and any(
-            p == HIGH and i not in self.done for i, p in enumerate(priorities)
+        self._highMissing = 0 if priorities is None else sum(
+            1 for i, p in enumerate(priorities) if p == HIGH and i not in self.done
         )
         # Kept up to date by pieceVerified: complete() is asked once per
         # piece verified, and must not walk every piece each time.
@@ -273,6 +275,14 @@ class PiecePicker:
         )
         self._order = None
         self._unrequested = sum(self._unrequestedIn(i) for i in range(self.numPieces))
+
+    @property
+    def priorities(self) -> list[int] | None:
+        """
+        Per piece, its priority; C{None} while every piece is L{NORMAL}.
+        Do not change it: use L{setPriorities}.
+        """
+        return self._priorities
 
     def priority(self, index: int) -> int:
         """
@@ -430,7 +440,7 @@ class PiecePicker:
 
     def _newPieces(self, pieces: Bitfield, wanted: int) -> list[int]:
         done, partial, filled = self.done, self._partial, self._filled
-        if len(done) < _RANDOM_FIRST_PIECES and not self._sequential and not self._high:
+        if len(done) < _RANDOM_FIRST_PIECES and not self._sequential and not self._highMissing:
             return self._randomPieces(pieces, wanted)
         order = self._order
         if order is None:
@@ -675,8 +685,11 @@ class PiecePicker:
         self._unrequested -= self._unrequestedIn(index)
         self._dropPartial(index)
         self._filled.discard(index)
-        if self._priorities is not None and self._priorities[index] and index not in self.done:
+        priorities = self._priorities
+        if priorities is not None and priorities[index] and index not in self.done:
             self._wantedMissing -= 1
+            if priorities[index] == HIGH:
+                self._highMissing -= 1
         self.done.add(index)
 
     def pieceFailed(self, index: int) -> set[Hashable]:

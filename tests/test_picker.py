@@ -1010,6 +1010,26 @@ class PriorityTests(SynchronousTestCase):
         self.assertEqual(sorted(order[:3]), [2, 5, 7])
         self.assertEqual(len(order), 8)
 
+    def test_randomFirstPiecesOnceHighDone(self) -> None:
+        """
+        Once every high piece is verified, the first pieces are taken at
+        random again, as when none was high: not the rarest one each time.
+        """
+        firstPicked = set()
+        for seed in range(10):
+            picker = PiecePicker(20, sizes(20, PIECE_LENGTH, PIECE_LENGTH), rng=random.Random(seed))
+            picker.setPriorities([HIGH] + [NORMAL] * 19)
+            picker.peerHasPieces(range(20))
+            for _ in range(4):
+                # Pieces 0 and 1 are the rarest.
+                picker.peerHasPieces(range(2, 20))
+            for index, begin, length in picker.pick("a", allPieces(picker), 4):
+                self.assertEqual(index, 0)
+                picker.blockReceived("a", index, begin, length)
+            picker.pieceVerified(0)
+            firstPicked.add(picker.pick("a", allPieces(picker), 1)[0][0])
+        self.assertGreater(len(firstPicked), 1)
+
     def test_highFirstSequential(self) -> None:
         """
         In sequential mode, high pieces come first, then the rest in order.

@@ -1654,6 +1654,22 @@ class FilePriorityTests(TorrentTestCase):
         partial = dataclasses.replace(status, downloadRate=1000.0, wantedLeft=5000)
         self.assertEqual(partial.eta, 5.0)
 
+    def test_wantedLeftAsPiecesVerify(self) -> None:
+        """
+        With files skipped, the bytes still wanted go down by each piece's
+        size as it is verified.
+        """
+        self.makeTorrent()
+        self.torrent.setFilePriorities([2])
+        remote = self.connect(1, range(NUM_PIECES))
+        remote.send(wire.Unchoke())
+        requests = remote.requests()
+        first = requests[0][0]
+        remote.answer(self.payload, [r for r in requests if r[0] == first])
+        self.assertEqual(
+            self.torrent.status().wantedLeft, TOTAL - self.metainfo.pieceSize(first)
+        )
+
     def test_badPriorities(self) -> None:
         """
         Priorities other than 0, 1 and 2, or not one per file, are refused

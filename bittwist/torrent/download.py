@@ -122,8 +122,22 @@ class Download:
         self._records: dict[PeerProtocol, DownloadRecord] = {}
         self._writeBacklog = 0
         self._waitingForTokens = False
-        self.sequential = False
+        # The settings asked for before there is a picker to hold them;
+        # after, the picker's are the only ones.
+        self._sequential = False
         self._priorities: Optional[list[int]] = None
+        # With pieces skipped, the bytes of wanted pieces not verified:
+        # counted when the priorities or the pieces held change wholesale,
+        # kept as pieces are verified (the status asks every second).
+        self._wantedLeft: Optional[int] = None
+
+    @property
+    def sequential(self) -> bool:
+        """
+        Whether new pieces are taken in order instead of rarest first.
+        """
+        picker = self.picker
+        return self._sequential if picker is None else picker.sequential
 
     def setPriorities(self, priorities: Optional[list[int]]) -> None:
         """
@@ -133,12 +147,22 @@ class Download:
         @param priorities: per piece (see L{bittwist.picker.piecePriorities}),
             or C{None} for every piece normal.
         """
-        self._priorities = priorities
         picker = self.picker
         if picker is None:
+            self._priorities = priorities
             return
         picker.setPriorities(priorities)
+        self._countWantedLeft()
         self.refreshInterest()
+
+    def _countWantedLeft(self) -> None:
+        picker = self.picker
+        priorities = None if picker is None else picker.priorities
+        if priorities is None:
+            self._wantedLeft = None
+            return
+        done, size = picker.done, self._metainfo.pieceSize
+        self._wantedLeft = sum(size(i) for i, p in enumerate(priorities) if p and i not in done)
 
     def wantedLeft(self) -> Optional[int]:
         """
@@ -146,11 +170,7 @@ class Download:
             verified; C{None} when every piece is wanted or before the
             check.
         """
-        priorities, picker = self._priorities, self.picker
-        if priorities is None or picker is None:
-            return None
-        done, size = picker.done, self._metainfo.pieceSize
-        return sum(size(i) for i, p in enumerate(priorities) if p and i not in done)
+        return self._wantedLeft
 
     def refreshInterest(self) -> None:
         """
@@ -167,8 +187,9 @@ class Download:
         """
         Take new pieces in order (C{True}) or rarest first (C{False}).
         """
-        self.sequential = sequential
-        if self.picker is not None:
+        if self.picker is None:
+            self._sequential = sequential
+        else:
             self.picker.sequential = sequential
 
     def begin(self, have: Bitfield) -> None:
@@ -177,11 +198,17 @@ class Download:
         check).
         """
         metainfo = self._metainfo
+        old = self.picker
+        if old is None:
+            sequential, priorities = self._sequential, self._priorities
+        else:
+            sequential, priorities = old.sequential, old.priorities
         self.picker = PiecePicker(
             metainfo.numPieces, wantedPieceSizes(metainfo), have, endgameDelay=ENDGAME_DELAY
         )
-        self.picker.sequential = self.sequential
-        self.picker.setPriorities(self._priorities)
+        self.picker.sequential = sequential
+        self.picker.setPriorities(priorities)
+        self._countWantedLeft()
         self.verifiedLength = sum(metainfo.pieceSize(i) for i in have)
 
     def complete(self) -> bool:
@@ -332,8 +359,11 @@ class Download:
             self._onFailedPiece(index, contributors)
             self.fillAll()
             return
+        size = self._metainfo.pieceSize(index)
+        if self._wantedLeft is not None and picker.priority(index) and index not in picker.done:
+            self._wantedLeft -= size
         picker.pieceVerified(index)
-        self.verifiedLength += self._metainfo.pieceSize(index)
+        self.verifiedLength += size
         self._onVerified(index)
 
     # Requesting.
