@@ -166,7 +166,7 @@ def run(*args: str) -> dict:
         [sys.executable, "-m", "benchmarks.bench_many", "--child", *args],
         check=True, capture_output=True, text=True,
     )
-    if os.environ.get("BENCH_STALL_TRACE"):
+    if os.environ.get("BENCH_STALL_TRACE") or os.environ.get("BENCH_GC_TYPES"):
         print(out.stderr, file=sys.stderr)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -70,6 +70,19 @@ def runReactor(reactor: Any, profile: str) -> None:
     else:
         reactor.run()
 
+def _kind(o: object) -> str:
+    """
+    @return: what C{o} is, for a census of the heap: its type's name, and
+        for a bound method or a timed call the function's name too.
+    """
+    name = type(o).__name__
+    if name == "method":
+        return f"method {getattr(o.__func__, '__qualname__', '?')}"  # type: ignore[attr-defined]
+    if name == "DelayedCall":
+        return f"DelayedCall {getattr(o.func, '__qualname__', '?')}"  # type: ignore[attr-defined]
+    return name
+
+
 class StallProbe:
     """
     A reactor-lag monitor: a timer due every L{PROBE_INTERVAL} seconds notes
@@ -171,6 +184,9 @@ class StallProbe:
         }
 
     def printTraces(self) -> None:
+        heapTypes = getattr(self, "heapTypes", None)
+        if heapTypes:
+            print(f"largest heap ({self.largestHeap} objects): {heapTypes.most_common(40)}", file=sys.stderr)
         for stack, count in getattr(self, "traces", collections.Counter()).most_common(5):
             print(f"--- {count} samples over 20 ms late:\n{stack}", file=sys.stderr)
 
@@ -188,7 +204,13 @@ class StallProbe:
             if info["generation"] == 2:
                 # Counted before the clock starts, so as not to time it.
                 self.fullCollections += 1
-                self.largestHeap = max(self.largestHeap, len(gc.get_objects()))
+                heap = gc.get_objects()
+                if len(heap) > self.largestHeap:
+                    self.largestHeap = len(heap)
+                    if os.environ.get("BENCH_GC_TYPES"):
+                        # What the largest heap is made of, for printTraces.
+                        self.heapTypes = collections.Counter(map(_kind, heap))
+                del heap
             self._gcStarted = time.perf_counter()
             self._gcCpuStarted = time.thread_time()
         else:

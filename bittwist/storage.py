@@ -82,6 +82,11 @@ until then.
 
 _perThread = threading.local()
 
+_VERIFY = object()
+"""
+In L{FileStorage}'s queue of writes, in place of a block: a piece to verify.
+"""
+
 
 def _readBuffer() -> memoryview:
     """
@@ -155,6 +160,25 @@ class IPieceStorage(Interface):
         @param failed: called with a C{Failure} of L{StorageError} instead
             if the write failed.  Either may be called before C{queueWrite}
             returns, and always on the reactor thread.
+        """
+
+    def queueVerify(
+        index: int,
+        verified: Callable[[int, bool], None],
+        failed: Callable[[Failure], None],
+    ) -> None:
+        """
+        L{verifyPiece}, reporting by a plain call instead of a C{Deferred}:
+        for the download path, which verifies every piece (tens of thousands
+        in flight with many torrents, each a C{Deferred} and its callbacks
+        for the garbage collector to walk).  Ordered with every other call
+        as L{verifyPiece} is.
+
+        @param verified: called with C{index} and whether it matched its
+            hash, once C{have} says so.
+        @param failed: called with a C{Failure} of L{StorageError} instead
+            if the piece could not be read.  Either may be called before
+            C{queueVerify} returns, and always on the reactor thread.
         """
 
     def readBlock(index: int, begin: int, length: int) -> Deferred:
@@ -501,6 +525,19 @@ class MemoryStorage(_StorageBase):
             return defer.fail()
         return defer.succeed(self._verified(self._hashMatches(index), index))
 
+    def queueVerify(
+        self,
+        index: int,
+        verified: Callable[[int, bool], None],
+        failed: Callable[[Failure], None],
+    ) -> None:
+        try:
+            self._checkPiece(index)
+        except StorageError:
+            failed(Failure())
+            return
+        verified(index, self._verified(self._hashMatches(index), index))
+
     def skipFiles(self, skipped: Iterable[int]) -> Deferred:
         # Nothing is created in memory: skipped bytes are kept as others.
         try:
@@ -625,6 +662,8 @@ class FileStorage(_StorageBase):
         # one reactor turn go as one job (see _flushWrites).
         self._pendingWrites: list[tuple[int, bytes, Callable, Callable]] = []
         self._pendingBytes = 0
+        # Bound once, not once per piece verified.
+        self._deliverVerifiedCallback = self._deliverVerified
         self._closing: Deferred | None = None
         self._closeWaiters: list[Deferred] = []
         self._trigger = None
@@ -703,6 +742,24 @@ class FileStorage(_StorageBase):
             self._reactor.callLater(0, self._flushWrites)
         elif self._pendingBytes >= _MAX_PENDING_BYTES or len(pending) >= _MAX_PENDING_WRITES:
             self._flushWrites()
+
+    def queueVerify(
+        self,
+        index: int,
+        verified: Callable[[int, bool], None],
+        failed: Callable[[Failure], None],
+    ) -> None:
+        try:
+            self._checkPiece(index)
+        except StorageError:
+            failed(Failure())
+            return
+        # Queued with the writes of this reactor turn, in their job: the
+        # piece's last blocks and its check cost one thread hop.
+        pending = self._pendingWrites
+        pending.append((index, _VERIFY, verified, failed))
+        if len(pending) == 1:
+            self._reactor.callLater(0, self._flushWrites)
 
     def _flushWrites(self) -> None:
         """
@@ -1000,6 +1057,12 @@ class FileStorage(_StorageBase):
         runEnd = -1
         for write in writes:
             start, data = write[0], write[1]
+            if data is _VERIFY:
+                if run:
+                    self._writeRun(runSpan, run, reports)
+                    run = []
+                self._verifyQueued(write, reports)
+                continue
             end = start + len(data)
             span = self._spans[bisect.bisect_right(self._starts, start) - 1]
             inOneFile = (
@@ -1032,6 +1095,22 @@ class FileStorage(_StorageBase):
             else:
                 merged.append((report, value))
         return merged
+
+    def _verifyQueued(self, verify: tuple[int, object, Callable, Callable], reports: list) -> None:
+        """
+        Verify a piece queued by L{queueVerify}, adding how it went to
+        C{reports}: the answer goes through L{_deliverVerified}, which
+        updates C{have} on the reactor thread first.
+        """
+        index, _, verified, failed = verify
+        try:
+            reports.append((self._deliverVerifiedCallback, (verified, index, self._verifyStored(index))))
+        except BaseException:
+            reports.append((failed, Failure()))
+
+    def _deliverVerified(self, result: tuple[Callable[[int, bool], None], int, bool]) -> None:
+        verified, index, matched = result
+        verified(index, self._verified(matched, index))
 
     def _writeOne(self, write: tuple[int, bytes, Callable, Callable], reports: list) -> None:
         """

@@ -138,6 +138,22 @@ class MemoryStorageTests(SynchronousTestCase):
         self.assertIsInstance(reports[1], Failure)
         reports[1].trap(StorageError)
 
+    def test_queueVerify(self):
+        """
+        L{MemoryStorage.queueVerify} reports a piece's check before
+        returning, with C{have} updated; a piece out of range calls
+        C{failed} with a L{StorageError} instead.
+        """
+        metainfo, stream = makeTorrent("x", b"0123456789abcdefXYZ")
+        store = MemoryStorage(metainfo)
+        store.writeBlock(0, 0, stream[:16])
+        reports = []
+        store.queueVerify(0, lambda index, ok: reports.append((index, ok, index in store.have)), self.fail)
+        store.queueVerify(1, lambda index, ok: reports.append((index, ok, index in store.have)), self.fail)
+        self.assertEqual(reports, [(0, True, True), (1, False, False)])
+        store.queueVerify(2, self.fail, reports.append)
+        reports[2].trap(StorageError)
+
     def test_padBytesDropped(self):
         """
         Bytes written over a pad file are dropped and read back as zeros.
@@ -643,6 +659,34 @@ class FileStorageTests(TestCase):
         self.assertEqual(self.readFile("multi", "sub", "deeper", "c"), stream[8:15])
         results = yield defer.gatherResults([store.verifyPiece(i) for i in range(metainfo.numPieces)])
         self.assertEqual(results, [True] * metainfo.numPieces)
+
+    @defer.inlineCallbacks
+    def test_queueVerify(self):
+        """
+        L{FileStorage.queueVerify} reports a piece's check by a call with
+        its index and whether it matched, after the writes queued before it
+        and with C{have} already updated; a piece out of range is reported
+        failed with a L{StorageError} at once.
+        """
+        metainfo, stream = makeTorrent("x", os.urandom(32), pieceLength=16)
+        store = self.makeStorage(metainfo)
+        fired = []
+        done = defer.Deferred()
+
+        def verified(index, ok):
+            fired.append((index, ok, index in store.have))
+            if index == 1:
+                done.callback(None)
+
+        store.queueWrite(0, 0, stream[:16], lambda size: fired.append(("w", size)), self.fail)
+        store.queueVerify(0, verified, self.fail)
+        store.queueWrite(1, 0, bytes(16), lambda size: fired.append(("w", size)), self.fail)
+        store.queueVerify(1, verified, self.fail)
+        failures = []
+        store.queueVerify(2, self.fail, failures.append)
+        failures[0].trap(StorageError)
+        yield done
+        self.assertEqual(fired, [("w", 16), (0, True, True), ("w", 16), (1, False, False)])
 
     @defer.inlineCallbacks
     def test_queuedWritesReportedTogether(self):

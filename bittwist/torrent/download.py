@@ -343,10 +343,9 @@ class Download:
             self.fillAll()
 
     def _verify(self, index: int) -> None:
-        d = self._storage.verifyPiece(index)
-        d.addCallbacks(self._verifiedCallback, self._onStorageFailed, (index,))
+        self._storage.queueVerify(index, self._verifiedCallback, self._onStorageFailed)
 
-    def _verified(self, ok: bool, index: int) -> None:
+    def _verified(self, index: int, ok: bool) -> None:
         # Applied in every state but stopped: a check that finishes while
         # paused must still count, or the piece would be neither verified nor
         # asked for again, and the download would stall one piece short.
