@@ -24,8 +24,9 @@ from bittwist.picker import PiecePicker, wantedPieceSizes
 from bittwist.rate import RateMeter
 from bittwist.ratelimit import TokenBucket
 from bittwist.storage import IPieceStorage
+from bittwist.torrent.backlog import MAX_WRITE_BACKLOG, WriteBacklog
 
-__all__ = ["Download", "DownloadRecord"]
+__all__ = ["Download", "DownloadRecord", "MAX_WRITE_BACKLOG"]
 
 SNUB_TIMEOUT = 30.0
 """
@@ -48,12 +49,6 @@ In endgame, a block is requested from a second peer only after the first
 has kept us waiting this long (seconds).
 """
 
-MAX_WRITE_BACKLOG = 16 * 2**20
-"""
-Bytes received but not yet on disk. Past this, no more blocks are requested
-until the disk catches up: memory stays bounded when the network is faster
-than the disk.
-"""
 
 
 @dataclass
@@ -94,12 +89,15 @@ class Download:
         verified: Callable[[int], None],
         failedPiece: Callable[[int, set[Any]], None],
         storageFailed: Callable[[Failure], None],
+        backlog: Optional[WriteBacklog] = None,
     ) -> None:
         """
         @param verified: called with a piece index once it passed its hash.
         @param failedPiece: called with a piece index and the peers that sent
             its blocks, once it failed its hash.
         @param storageFailed: called when storage fails.
+        @param backlog: the bytes on their way to disk, shared by a
+            session's downloads; one of its own by default.
         """
         self._metainfo = metainfo
         self._storage = storage
@@ -120,7 +118,9 @@ class Download:
         self.verifiedLength = 0
         self.contributors: set[bytes] = set()
         self._records: dict[PeerProtocol, DownloadRecord] = {}
-        self._writeBacklog = 0
+        self._backlog = backlog if backlog is not None else WriteBacklog()
+        # Bound once: the backlog keeps it while we wait for room.
+        self._fillAllCallback = self.fillAll
         self._waitingForTokens = False
         # The settings asked for before there is a picker to hold them;
         # after, the picker's are the only ones.
@@ -311,6 +311,7 @@ class Download:
         if record.requestDepth < MAX_REQUEST_DEPTH:
             record.requestDepth = min(MAX_REQUEST_DEPTH, record.requestDepth + len(blocks))
         received = picker.blockReceived
+        backlog = self._backlog
         queueWrite = self._storage.queueWrite
         written, failed = self._writtenCallback, self._onStorageFailed
         got = 0
@@ -326,7 +327,7 @@ class Download:
                 other.cancelRequest(index, begin)
             got += size
             # Counted before it is queued: storage may report it at once.
-            self._writeBacklog += size
+            backlog.size += size
             queueWrite(index, begin, block, written, failed)
             if filled:
                 self._verify(index)
@@ -337,10 +338,7 @@ class Download:
         self.fill(peer)
 
     def _written(self, size: int) -> None:
-        throttled = self._writeBacklog >= MAX_WRITE_BACKLOG
-        self._writeBacklog -= size
-        if throttled and self._writeBacklog < MAX_WRITE_BACKLOG:
-            self.fillAll()
+        self._backlog.written(size)
 
     def _verify(self, index: int) -> None:
         self._storage.queueVerify(index, self._verifiedCallback, self._onStorageFailed)
@@ -396,8 +394,10 @@ class Download:
             picker is None
             or not self.active
             or not state.amInterested
-            or self._writeBacklog >= MAX_WRITE_BACKLOG
         ):
+            return
+        if self._backlog.full:
+            self._backlog.waitForRoom(self._fillAllCallback)
             return
         pieces = state.pieces
         if state.peerChoking:

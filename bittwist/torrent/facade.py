@@ -30,6 +30,7 @@ from bittwist.safetext import printable
 from bittwist.sources import IPeerSource, ISourceOwner, trackerStatusesOf
 from bittwist.sources.pex import PeerExchange
 from bittwist.storage import IPieceStorage
+from bittwist.torrent.backlog import WriteBacklog
 from bittwist.torrent.download import Download
 from bittwist.torrent.extensionevents import ExtensionEvents
 from bittwist.extensions.table import ExtensionTable
@@ -90,6 +91,7 @@ class Torrent(ExtensionEvents):
         port: int = 0,
         candidateBudget: Optional[CandidateBudget] = None,
         ticks: Optional[ITickService] = None,
+        writeBacklog: Optional[WriteBacklog] = None,
     ) -> None:
         """
         @param metainfo: the torrent.
@@ -107,6 +109,8 @@ class Torrent(ExtensionEvents):
             may remember together; no bound but C{config}'s if C{None}.
         @param ticks: runs its periodic work while it has any (shared by a
             session's torrents); a timer of its own by default.
+        @param writeBacklog: the bytes received and not yet written (shared
+            by a session's torrents, for one bound); its own by default.
         """
         self.metainfo = metainfo
         # Its name as logged: made safe for a terminal once, not per line.
@@ -140,6 +144,7 @@ class Torrent(ExtensionEvents):
             self._pieceVerified,
             self._pieceFailed,
             self._fail,
+            writeBacklog,
         )
         self.download.setSequential(config.sequential)
         self._numFiles = sum(1 for entry in metainfo.files if not entry.pad)
