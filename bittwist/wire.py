@@ -914,8 +914,12 @@ class Decoder:
             offset += 4 + length
             if messageId == _PIECE:
                 index, begin = _TWO_INTS.unpack_from(view, start)
-                block = view[start + 8 : offset]
-                append(Piece(index, begin, block if share else bytes(block)))
+                # No view of the buffer may outlive this call (not even in a
+                # local a traceback keeps): the buffer shrinks after it.
+                if share:
+                    append(Piece(index, begin, view[start + 8 : offset]))
+                else:
+                    append(Piece(index, begin, bytes(view[start + 8 : offset])))
             elif messageId == _HAVE:
                 append(Have(_ONE_INT.unpack_from(view, start)[0]))
             elif messageId == _REQUEST or messageId == _CANCEL:
