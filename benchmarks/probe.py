@@ -79,7 +79,7 @@ def _kind(o: object) -> str:
     if name == "method":
         return f"method {getattr(o.__func__, '__qualname__', '?')}"  # type: ignore[attr-defined]
     if name == "DelayedCall":
-        return f"DelayedCall {getattr(o.func, '__qualname__', '?')}"  # type: ignore[attr-defined]
+        return f"DelayedCall {getattr(getattr(o, 'func', None), '__qualname__', '?')}"
     return name
 
 
