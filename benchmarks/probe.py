@@ -78,6 +78,8 @@ def _kind(o: object) -> str:
     name = type(o).__name__
     if name == "method":
         return f"method {getattr(o.__func__, '__qualname__', '?')}"  # type: ignore[attr-defined]
+    if name in ("tuple", "list") and os.environ.get("BENCH_GC_TYPES") == "2":
+        return f"{name} of " + ",".join(type(item).__name__ for item in o[:4])  # type: ignore[index]
     if name == "DelayedCall":
         return f"DelayedCall {getattr(getattr(o, 'func', None), '__qualname__', '?')}"
     return name
