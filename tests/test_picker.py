@@ -744,11 +744,11 @@ def expectedUnrequested(picker: PiecePicker) -> int:
     for index in range(picker.numPieces):
         if index in picker.done or index in picker._filled:
             continue
-        partial = picker._partial.get(index)
-        if partial is None:
+        states = picker._partial.get(index)
+        if states is None:
             total += -(-picker._pieceSize(index) // picker._blockSize)
         else:
-            total += sum(1 for state in partial.states if state == 0)
+            total += sum(1 for state in states if state == 0)
     return total
 
 
@@ -770,10 +770,10 @@ class SimulationTests(SynchronousTestCase):
         self.assertEqual(picker._unrequested, expectedUnrequested(picker))
         # The picker's requesters are exactly the outstanding requests.
         fromPicker: dict[Block, set[str]] = defaultdict(set)
-        for index, partial in picker._partial.items():
-            for block in range(len(partial.states)):
+        for index, states in picker._partial.items():
+            for block in range(len(states)):
                 requesters = picker.requestedFrom(index, block * picker._blockSize)
-                self.assertEqual(bool(requesters), partial.states[block] == 1)
+                self.assertEqual(bool(requesters), states[block] == 1)
                 if requesters:
                     begin = block * picker._blockSize
                     key = (index, begin, picker.blockLength(index, begin))
