@@ -44,10 +44,12 @@ a long queue drains, many enough that a burst of blocks costs one thread hop.
 """
 
 
-DELIVERY_SLICE = 0.01
+DELIVERY_SLICE = 0.02
 """
 Seconds of reporting results in one go on the reactor thread; the rest wait
-for the next reactor turn.
+for the next reactor turn.  (10 ms was tried: with 1,000 torrents the peak
+RSS grew, 220-350 MiB against about 210 without a bound, as reads got more
+of each turn; 20 ms kept the start-up under 20 ms of reactor CPU.)
 """
 
 
