@@ -803,6 +803,9 @@ class FileStorage(_StorageBase):
     def close(self) -> Deferred:
         d = Deferred()
         if self._closing is None:
+            # Blocks and checks queued in this reactor turn go before the
+            # files close, as every other job does.
+            self._flushWrites()
             self._closed = True
             if self._trigger is not None:
                 self._reactor.removeSystemEventTrigger(self._trigger)

@@ -689,6 +689,20 @@ class FileStorageTests(TestCase):
         self.assertEqual(fired, [("w", 16), (0, True, True), ("w", 16), (1, False, False)])
 
     @defer.inlineCallbacks
+    def test_queuedBeforeCloseDoneBeforeClose(self):
+        """
+        Writes and checks queued in the reactor turn that closes the
+        storage are done, and reported, before the close is.
+        """
+        metainfo, stream = makeTorrent("x", os.urandom(32), pieceLength=16)
+        store = self.makeStorage(metainfo)
+        fired = []
+        store.queueWrite(0, 0, stream[:16], lambda size: fired.append(("w", size)), self.fail)
+        store.queueVerify(0, lambda index, ok: fired.append(("v", index, ok)), self.fail)
+        yield store.close().addCallback(lambda _: fired.append("closed"))
+        self.assertEqual(fired, [("w", 16), ("v", 0, True), "closed"])
+
+    @defer.inlineCallbacks
     def test_queuedWritesReportedTogether(self):
         """
         Consecutive blocks queued in one reactor turn with the same

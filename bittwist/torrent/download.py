@@ -50,7 +50,6 @@ has kept us waiting this long (seconds).
 """
 
 
-
 @dataclass
 class DownloadRecord:
     """
