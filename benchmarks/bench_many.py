@@ -59,6 +59,7 @@ def childDownload(torrentsDir: str, downloadDir: str, stateDir: str, peer: str, 
     from twisted.internet import reactor
 
     from benchmarks.probe import StallProbe, cpuSeconds, peakRssMiB, rssMiB
+    from bittwist.heap import freezeStartupObjects
     from bittwist.service import BitTorrentService
 
     host, port = peer.rsplit(":", 1)
@@ -107,10 +108,8 @@ def childDownload(torrentsDir: str, downloadDir: str, stateDir: str, peer: str, 
         result.setdefault("error", f.getErrorMessage())
 
     service.startService()
-    if os.environ.get("BENCH_GC_FREEZE"):
-        import gc
-
-        gc.freeze()
+    # As twistd's plugin does once the reactor runs (bittwist.tap).
+    freezeStartupObjects()
     probe.start()
     for torrent in torrents:
         torrent.whenComplete().addCallbacks(one, failed)
@@ -125,6 +124,7 @@ def childStartup(stateDir: str, idle: str) -> dict:
     from twisted.internet.task import LoopingCall
 
     from benchmarks.probe import StallProbe, cpuSeconds, peakRssMiB, rssMiB
+    from bittwist.heap import freezeStartupObjects
     from bittwist.service import BitTorrentService
 
     result: dict = {"rssBeforeMiB": rssMiB()}
@@ -150,6 +150,8 @@ def childStartup(stateDir: str, idle: str) -> dict:
             _idle(reactor, float(idle), result, stop)
 
     service.startService()
+    # As twistd's plugin does once the reactor runs (bittwist.tap).
+    freezeStartupObjects()
     probe.start()
     watch = LoopingCall(poll)
     watch.start(0.01)
@@ -164,9 +166,16 @@ def run(*args: str) -> dict:
         [sys.executable, "-m", "benchmarks.bench_many", "--child", *args],
         check=True, capture_output=True, text=True,
     )
-    if os.environ.get("BENCH_STALL_TRACE"):
+    if os.environ.get("BENCH_STALL_TRACE") or os.environ.get("BENCH_GC_TYPES"):
         print(out.stderr, file=sys.stderr)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _gcMark(generation: int) -> str:
+    """
+    @return: what a stall's figure says of the collections during it.
+    """
+    return f", a generation {generation} collection in it" if generation > 0 else ""
 
 
 def report(title: str, r: dict) -> None:
@@ -175,7 +184,13 @@ def report(title: str, r: dict) -> None:
         f"peak RSS {r['peakRssMiB']:.0f} MiB (RSS {r['rssMiB']:.0f} MiB, "
         f"{1024 * (r['rssMiB'] - r['rssBeforeMiB']) / r['count']:.0f} KiB per torrent "
         f"over {r['rssBeforeMiB']:.0f} MiB before any), longest stall "
-        f"{r['stallMs']:.0f} ms (longest garbage collection {r['gcMs']:.0f} ms, "
+        f"{r['stallMs']:.0f} ms"
+        + (
+            f" ({r['stallCpuMs']:.0f} ms of reactor CPU{_gcMark(r['stallGc'])}), longest busy "
+            f"stall {r['busyMs']:.0f} ms of reactor CPU{_gcMark(r['busyGc'])}"
+            if "busyMs" in r else ""
+        )
+        + f" (longest garbage collection {r['gcMs']:.0f} ms, "
         + (f"{r['gcCpuMs']:.0f} ms of CPU at most, " if "gcCpuMs" in r else "")
         + f"{r['gcSeconds']:.1f} s in all, {r['fullCollections']} full collections, "
         f"the largest over {r['largestHeap']} objects); "

@@ -13,7 +13,6 @@ import time
 import traceback
 from typing import Any
 
-from twisted.internet.task import LoopingCall
 
 PROBE_INTERVAL = 0.005
 """Seconds between two reactor-lag probes."""
@@ -86,15 +85,45 @@ def runReactor(reactor: Any, profile: str) -> None:
     else:
         reactor.run()
 
+def _kind(o: object) -> str:
+    """
+    @return: what C{o} is, for a census of the heap: its type's name, and
+        for a bound method or a timed call the function's name too.
+    """
+    name = type(o).__name__
+    if name == "method":
+        return f"method {getattr(o.__func__, '__qualname__', '?')}"  # type: ignore[attr-defined]
+    if name in ("tuple", "list") and os.environ.get("BENCH_GC_TYPES") == "2":
+        return f"{name} of " + ",".join(type(item).__name__ for item in o[:4])  # type: ignore[index]
+    if name == "DelayedCall":
+        return f"DelayedCall {getattr(getattr(o, 'func', None), '__qualname__', '?')}"
+    return name
+
+
 class StallProbe:
     """
     A reactor-lag monitor: a timer due every L{PROBE_INTERVAL} seconds notes
     how late it runs; the longest delay is the longest time the reactor was
-    busy with something else (one callback, one read, one write...).
+    busy with something else (one callback, one read, one write...) or
+    waiting for a core.
+
+    To tell our stalls from the machine's, each interval's CPU time of the
+    reactor thread (C{time.thread_time}) is noted too: a stall is "busy" for
+    as much of it as the reactor thread was running. On a loaded machine the
+    longest stall by wall time is mostly waiting for a core; the longest
+    busy one is what our own code costs in one go.
 
     It also times the garbage collector's passes, which stop every thread.
 
     @ivar longest: the longest delay seen, in seconds.
+    @ivar longestCpu: the reactor thread's CPU time during that delay.
+    @ivar longestGcRan: the highest generation the garbage collector
+        collected during that delay, or C{-1} if it did not run.
+    @ivar longestBusy: the most CPU time the reactor thread spent in one
+        late interval (at most its delay), in seconds.
+    @ivar longestBusyGc: the highest generation collected in that interval,
+        or C{-1} for none.
+    @ivar cpu: the reactor thread's CPU seconds while the probe ran.
     @ivar longestGc: the longest garbage collection, in seconds.
     @ivar longestGcCpu: the CPU time of the longest garbage collection
         (by CPU time), in seconds: on a loaded machine a collection may take
@@ -111,12 +140,20 @@ class StallProbe:
 
     def __init__(self, reactor: Any) -> None:
         self._reactor = reactor
-        self._loop = LoopingCall(self._tick)
-        self._loop.clock = reactor
+        # A plain callLater chain, not a LoopingCall: 200 ticks a second
+        # through maybeDeferred were a measurable part of what we measure.
+        self._call: Any = None
         self._last = 0.0
         self._lastCpu = 0.0
+        self._startCpu = 0.0
+        # The highest generation collected since the last tick, -1 if none.
+        self._gcInInterval = -1
         self.longest = 0.0
         self.longestCpu = 0.0
+        self.longestGcRan = -1
+        self.longestBusy = 0.0
+        self.longestBusyGc = -1
+        self.cpu = 0.0
         self.longestGc = 0.0
         self.gcSeconds = 0.0
         self.longestGcCpu = 0.0
@@ -127,8 +164,8 @@ class StallProbe:
 
     def start(self) -> None:
         self._last = self._reactor.seconds()
-        self._lastCpu = time.thread_time()
-        self._loop.start(PROBE_INTERVAL, now=False)
+        self._lastCpu = self._startCpu = time.thread_time()
+        self._call = self._reactor.callLater(PROBE_INTERVAL, self._tick)
         gc.callbacks.append(self._gc)
         if os.environ.get("BENCH_STALL_TRACE"):
             self.traces: collections.Counter = collections.Counter()
@@ -144,7 +181,7 @@ class StallProbe:
         """
         clock = time.pthread_getcpuclockid(reactorThread)
         cpu = time.clock_gettime(clock)
-        while self._loop.running:
+        while self._call is not None:
             time.sleep(0.01)
             now = time.clock_gettime(clock)
             busy = now - cpu > 0.005
@@ -163,6 +200,10 @@ class StallProbe:
         return {
             "stallMs": self.longest * 1000,
             "stallCpuMs": self.longestCpu * 1000,
+            "stallGc": self.longestGcRan,
+            "busyMs": self.longestBusy * 1000,
+            "busyGc": self.longestBusyGc,
+            "reactorCpu": self.cpu,
             "gcMs": self.longestGc * 1000,
             "gcCpuMs": self.longestGcCpu * 1000,
             "gcSeconds": self.gcSeconds,
@@ -171,6 +212,9 @@ class StallProbe:
         }
 
     def printTraces(self) -> None:
+        heapTypes = getattr(self, "heapTypes", None)
+        if heapTypes:
+            print(f"largest heap ({self.largestHeap} objects): {heapTypes.most_common(40)}", file=sys.stderr)
         if not hasattr(self, "traces"):
             return
         print(
@@ -184,17 +228,26 @@ class StallProbe:
             print(f"--- {count} samples over 20 ms late:\n{stack}", file=sys.stderr)
 
     def stop(self) -> None:
-        if self._loop.running:
-            self._loop.stop()
+        if self._call is not None:
+            self._call.cancel()
+            self._call = None
+            self.cpu = time.thread_time() - self._startCpu
         if self._gc in gc.callbacks:
             gc.callbacks.remove(self._gc)
 
     def _gc(self, phase: str, info: dict) -> None:
         if phase == "start":
+            self._gcInInterval = max(self._gcInInterval, info["generation"])
             if info["generation"] == 2:
                 # Counted before the clock starts, so as not to time it.
                 self.fullCollections += 1
-                self.largestHeap = max(self.largestHeap, len(gc.get_objects()))
+                heap = gc.get_objects()
+                if len(heap) > self.largestHeap:
+                    self.largestHeap = len(heap)
+                    if os.environ.get("BENCH_GC_TYPES"):
+                        # What the largest heap is made of, for printTraces.
+                        self.heapTypes = collections.Counter(map(_kind, heap))
+                del heap
             self._gcStarted = time.perf_counter()
             self._gcCpuStarted = time.thread_time()
         else:
@@ -205,13 +258,18 @@ class StallProbe:
 
     def _tick(self) -> None:
         now = self._reactor.seconds()
+        # The reactor thread's own CPU: the collector runs on whichever
+        # thread allocates, mostly this one, so it is in here too.
         cpu = time.thread_time()
         late = now - self._last - PROBE_INTERVAL
+        used = cpu - self._lastCpu
         if late > self.longest:
-            self.longest = late
-            self.longestCpu = cpu - self._lastCpu
-        self._last = now
-        self._lastCpu = cpu
+            self.longest, self.longestCpu, self.longestGcRan = late, used, self._gcInInterval
+        busy = min(late, used)
+        if busy > self.longestBusy:
+            self.longestBusy, self.longestBusyGc = busy, self._gcInInterval
+        self._last, self._lastCpu, self._gcInInterval = now, cpu, -1
+        self._call = self._reactor.callLater(PROBE_INTERVAL, self._tick)
 
 
 __all__ = ["StallProbe", "cpuSeconds", "peakRssMiB", "rssMiB", "threadCount"]

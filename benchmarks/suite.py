@@ -89,6 +89,7 @@ def childDownloadBittwist(torrentPath: str, folder: str, peers: str, profile: st
     from twisted.internet import reactor
 
     from benchmarks.probe import StallProbe, cpuSeconds, runReactor, threadCount
+    from bittwist.heap import freezeStartupObjects
 
     service = _bittwistService(reactor)
     torrent = service.addTorrent(torrentPath, folder, peers=_addresses(peers), announce=False)
@@ -109,11 +110,12 @@ def childDownloadBittwist(torrentPath: str, folder: str, peers: str, profile: st
         reactor.stop()
 
     service.startService()
+    # As twistd's plugin does once the reactor runs (bittwist.tap).
+    freezeStartupObjects()
     probe.start()
     torrent.whenComplete().addCallbacks(done, failed)
     runReactor(reactor, profile)
-    result["stallMs"] = probe.longest * 1000
-    result["stallCpuMs"] = probe.longestCpu * 1000
+    result.update(probe.figures())
     probe.printTraces()
     return result
 
@@ -146,6 +148,7 @@ def childSeedBittwist(torrentPath: str, folder: str, profile: str) -> dict:
     from twisted.internet.stdio import StandardIO
 
     from benchmarks.probe import StallProbe, cpuSeconds, runReactor, systemSeconds, threadCount
+    from bittwist.heap import freezeStartupObjects
 
     service = _bittwistService(reactor)
     torrent = service.addTorrent(torrentPath, folder, announce=False)
@@ -170,12 +173,13 @@ def childSeedBittwist(torrentPath: str, folder: str, profile: str) -> dict:
         print(json.dumps({"port": service.session.port}), flush=True)
 
     service.startService()
+    # As twistd's plugin does once the reactor runs (bittwist.tap).
+    freezeStartupObjects()
     # Complete fires as the check ends, just before the state moves on.
     torrent.whenComplete().addCallback(lambda _: reactor.callLater(0, ready, None))
     StandardIO(UntilEOF())
     runReactor(reactor, profile)
-    result["stallMs"] = probe.longest * 1000
-    result["stallCpuMs"] = probe.longestCpu * 1000
+    result.update(probe.figures())
     result["uploaded"] = torrent.status().uploaded
     probe.printTraces()
     return result
@@ -339,6 +343,10 @@ def row(payload: str, direction: str, client: str, sizeMiB: int, r: dict) -> dic
         "peakRssMiB": r["peakRssMiB"],
         "stallMs": r.get("stallMs"),
         "stallCpuMs": r.get("stallCpuMs"),
+        "stallGc": r.get("stallGc"),
+        "busyMs": r.get("busyMs"),
+        "busyGc": r.get("busyGc"),
+        "reactorCpuPerGiB": r["reactorCpu"] / gib if "reactorCpu" in r else None,
         "threads": r.get("threads"),
     }
 
@@ -347,7 +355,8 @@ def printTable(rows: list[dict]) -> None:
     print()
     print(
         f"{'payload':8} {'dir':5} {'client':10} {'MiB/s':>7} {'ratio':>6} "
-        f"{'CPU s/GiB':>9} {'CPU ratio':>9} {'peak RSS':>9} {'stall ms':>8} {'threads':>7}"
+        f"{'CPU s/GiB':>9} {'CPU ratio':>9} {'reactor':>7} {'peak RSS':>9} {'stall ms':>8} "
+        f"{'busy ms':>7} {'threads':>7}"
     )
     for r in rows:
         base = next(
@@ -355,18 +364,35 @@ def printTable(rows: list[dict]) -> None:
             if b["payload"] == r["payload"] and b["direction"] == r["direction"]
             and b["client"] == "libtorrent" and b["round"] == r["round"]
         )
-        stall = f"{r['stallMs']:8.0f}" if r["stallMs"] is not None else f"{'':8}"
-        threads = f"{r['threads']:7}" if r["threads"] is not None else f"{'':7}"
+        reactorCpu = r.get("reactorCpuPerGiB")
         print(
             f"{r['payload']:8} {r['direction']:5} {r['client']:10} {r['rate']:7.1f} "
             f"{r['rate'] / base['rate']:6.2f} {r['cpuPerGiB']:9.2f} "
-            f"{r['cpuPerGiB'] / base['cpuPerGiB']:9.2f} {r['peakRssMiB']:7.0f} M "
-            f"{stall} {threads}"
+            f"{r['cpuPerGiB'] / base['cpuPerGiB']:9.2f} "
+            + (f"{reactorCpu:7.2f}" if reactorCpu is not None else f"{'':7}")
+            + f" {r['peakRssMiB']:7.0f} M "
+            + _stall(r.get("stallMs"), r.get("stallGc"), 8)
+            + " " + _stall(r.get("busyMs"), r.get("busyGc"), 7)
+            + (f" {r['threads']:7}" if r.get("threads") is not None else "")
         )
     print(
         "\nratio: MiB/s against libtorrent in the same round and direction "
         "(down: libtorrent seeds to the client; up: the client seeds to libtorrent)"
+        "\nreactor: the reactor thread's CPU s/GiB; stall: the longest reactor delay by wall time;"
+        " busy: the longest by the reactor thread's own CPU; g1, g2: a garbage collection"
+        " of that generation ran during it"
     )
+
+
+def _stall(ms: Optional[float], gc: Optional[int], width: int) -> str:
+    """
+    @return: a stall's milliseconds in C{width} columns, marked C{gN} if a
+        collection of generation N ran during it (blank for libtorrent).
+    """
+    if ms is None:
+        return " " * width
+    mark = f" g{gc}" if gc is not None and gc > 0 else ""
+    return f"{ms:.0f}{mark}".rjust(width)
 
 
 def main(argv: Optional[list[str]] = None) -> None:
@@ -448,7 +474,8 @@ def main(argv: Optional[list[str]] = None) -> None:
                             + (f", {uploaded:.2f} GiB uploaded" if uploaded is not None else "")
                             + f", peak RSS {line['peakRssMiB']:.0f} MiB"
                             + (
-                                f", longest stall {stall:.0f} ms ({line['stallCpuMs']:.0f} ms CPU)"
+                                f", reactor {line['reactorCpuPerGiB']:.2f} CPU s/GiB, longest stall "
+                                f"{stall:.0f} ms ({line['stallCpuMs']:.0f} ms CPU), busy {line['busyMs']:.0f} ms"
                                 if stall is not None else ""
                             ),
                             flush=True,

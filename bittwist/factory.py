@@ -4,6 +4,7 @@ Factories of peer connections: L{PeerClientFactory} for the connections we
 make, L{PeerServerFactory} for the ones we accept.
 """
 
+import collections
 import ipaddress
 from typing import Any, Callable, Optional
 
@@ -16,7 +17,7 @@ from bittwist.encryption import EncryptedClientFactory
 from bittwist.mse import Policy
 from bittwist.peer import IPeerEvents, PeerProtocol
 
-__all__ = ["PeerClientFactory", "PeerServerFactory", "PeerDialer", "tcpEndpoint"]
+__all__ = ["PeerClientFactory", "PeerServerFactory", "PeerDialer", "tcpEndpoint", "DIAL_BATCH", "DIAL_INTERVAL"]
 
 CONNECT_TIMEOUT = 15
 """
@@ -78,9 +79,22 @@ def tcpEndpoint(reactor: Any, host: str, port: int) -> IStreamClientEndpoint:
     return endpoint(reactor, host, port, timeout=CONNECT_TIMEOUT)
 
 
+DIAL_BATCH = 32
+DIAL_INTERVAL = 0.05
+"""
+At most L{DIAL_BATCH} connection attempts start every L{DIAL_INTERVAL}
+seconds (640 a second), for every torrent of a session together; the rest
+wait their turn.  A thousand torrents starting at once each dialled their
+peers in the same reactor turn: a thousand connections (and MSE key
+exchanges) in one go stalled the reactor for a second.  libtorrent paces
+its attempts likewise (its C{connection_speed}).
+"""
+
+
 class PeerDialer:
     """
-    Makes outgoing peer connections through client endpoints.
+    Makes outgoing peer connections through client endpoints, paced (see
+    L{DIAL_BATCH}).
 
     @ivar endpointFactory: makes the endpoint for a C{(host, port)}.
     @ivar wrapFactory: wraps a connection's factory before it dials, or
@@ -109,6 +123,12 @@ class PeerDialer:
         self.endpointFactory = endpointFactory or (lambda host, port: tcpEndpoint(reactor, host, port))
         self.wrapFactory = wrapFactory
         self.encryption = encryption
+        # Attempts started since _windowStart, and those waiting for the
+        # next window (with the timer that starts them).
+        self._windowStart = -DIAL_INTERVAL
+        self._started = 0
+        self._waiting: collections.deque[tuple[Deferred, Callable[[], None]]] = collections.deque()
+        self._timer: Any = None
 
     def dial(
         self, torrent: IPeerEvents, address: tuple[str, int], source: str, encrypt: bool = True
@@ -123,6 +143,55 @@ class PeerDialer:
             handshake is then under way), or fails; cancel it to give up. A
             failed MSE/PE handshake closes the protocol with an
             L{bittwist.errors.EncryptionError} (see L{PeerProtocol.lostReason}).
+        """
+        attempt: Optional[Deferred] = None
+
+        def cancel(d: Deferred) -> None:
+            if attempt is not None:
+                attempt.cancel()
+            else:
+                self._waiting.remove(entry)
+
+        def start() -> None:
+            nonlocal attempt
+            attempt = self._connect(torrent, address, source, encrypt)
+            attempt.chainDeferred(d)
+
+        d: Deferred[PeerProtocol] = Deferred(cancel)
+        entry = (d, start)
+        now = self._reactor.seconds()
+        if now - self._windowStart >= DIAL_INTERVAL:
+            self._windowStart, self._started = now, 0
+        if self._started < DIAL_BATCH and not self._waiting:
+            self._started += 1
+            start()
+        else:
+            self._waiting.append(entry)
+            if self._timer is None:
+                self._timer = self._reactor.callLater(
+                    self._windowStart + DIAL_INTERVAL - now, self._nextWindow
+                )
+        return d
+
+    def _nextWindow(self) -> None:
+        """
+        Start the next L{DIAL_BATCH} attempts waiting.
+        """
+        self._timer = None
+        self._windowStart, self._started = self._reactor.seconds(), 0
+        waiting = self._waiting
+        while waiting and self._started < DIAL_BATCH:
+            _, start = waiting.popleft()
+            self._started += 1
+            start()
+        if waiting:
+            self._timer = self._reactor.callLater(DIAL_INTERVAL, self._nextWindow)
+
+    def _connect(
+        self, torrent: IPeerEvents, address: tuple[str, int], source: str, encrypt: bool
+    ) -> Deferred[PeerProtocol]:
+        """
+        Start one connection attempt (see L{dial}).
         """
         factory = PeerClientFactory(self._reactor, torrent, address, self.peerId, source)
         outer: Factory = factory

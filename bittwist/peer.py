@@ -89,7 +89,7 @@ class IPeerEvents(TypingProtocol):
     def peerChoked(self, peer: "PeerProtocol", requests: list[tuple[int, int]]) -> None: ...
     def peerUnchoked(self, peer: "PeerProtocol") -> None: ...
     def peerInterestChanged(self, peer: "PeerProtocol") -> None: ...
-    def blockReceived(self, peer: "PeerProtocol", index: int, begin: int, block: bytes) -> None: ...
+    def blocksReceived(self, peer: "PeerProtocol", blocks: list[wire.Piece]) -> None: ...
     def requestsReceived(self, peer: "PeerProtocol", requests: list[tuple[int, int, int]]) -> None:
         """
         The peer queued requests, C{(index, begin, length)} each, in
@@ -155,6 +155,9 @@ class IPeerEvents(TypingProtocol):
         """
         The peer lets us request piece C{index} while it chokes us.
         """
+
+
+_PIECE = wire.Piece
 
 
 @implementer(IPushProducer)
@@ -388,11 +391,25 @@ class PeerProtocol(Protocol):
         self._lastReceived = self._reactor.seconds()
         try:
             messages = self._decoder.receiveData(data)
+            # The blocks that follow each other go to the torrent as one
+            # batch: a fast peer sends a dozen or more per read, and their
+            # bookkeeping is cheaper done once than per block.
+            blocks: list[wire.Piece] = []
             dispatch = self._dispatch
             for message in messages:
                 if self._disconnecting:
                     return
+                if type(message) is _PIECE:
+                    blocks.append(message)
+                    continue
+                if blocks:
+                    self._receiveBlocks(blocks)
+                    blocks = []
+                    if self._disconnecting:
+                        return
                 dispatch[type(message)](self, message)
+            if blocks:
+                self._receiveBlocks(blocks)
         except ProtocolError as e:
             self.drop(str(e))
         if self._requestsQueued:
@@ -600,13 +617,33 @@ class PeerProtocol(Protocol):
             # BEP 6: even a cancelled request gets its answer.
             self.sendMessage(wire.RejectRequest(*request))
 
-    def _receivePiece(self, message: wire.Piece) -> None:
+    def _receiveBlocks(self, blocks: list[wire.Piece]) -> None:
+        """
+        Blocks arrived, one after the other: check each was asked for and
+        hand them to the torrent together.
+
+        @raise ProtocolError: for a block we did not ask for, or not of the
+            size asked; the blocks before it are handed on first, so that
+            none is left counted as requested from a peer about to go.
+        """
         torrent = self._handshaken()
-        self.state.received()
-        size = len(message.block)
-        self.state.blockArrived(message.index, message.begin, size)
-        self.downloadRate.add(size)
-        torrent.blockReceived(self, message.index, message.begin, message.block)
+        state = self.state
+        state.received()
+        arrived = state.blockArrived
+        total = accepted = 0
+        try:
+            for message in blocks:
+                size = len(message.block)
+                arrived(message.index, message.begin, size)
+                total += size
+                accepted += 1
+        except ProtocolError:
+            if accepted:
+                self.downloadRate.add(total)
+                torrent.blocksReceived(self, blocks[:accepted])
+            raise
+        self.downloadRate.add(total)
+        torrent.blocksReceived(self, blocks)
 
     def _receivePort(self, message: wire.Port) -> None:
         torrent = self._handshaken()
@@ -638,6 +675,7 @@ class PeerProtocol(Protocol):
             )
         self.state.received()
 
+    # Not wire.Piece: dataReceived batches blocks for _receiveBlocks.
     _dispatch = {
         wire.Handshake: _receiveHandshake,
         wire.KeepAlive: _receiveKeepAlive,
@@ -649,7 +687,6 @@ class PeerProtocol(Protocol):
         wire.Bitfield: _receiveBitfield,
         wire.Requests: _receiveRequests,
         wire.Cancel: _receiveCancel,
-        wire.Piece: _receivePiece,
         wire.Port: _receivePort,
         wire.HaveAll: _receiveHaveAll,
         wire.HaveNone: _receiveHaveNone,

@@ -39,56 +39,20 @@ _RECEIVED = 2
 # peer that has it, and until we hold a few pieces we have nothing to trade.
 _RANDOM_FIRST_PIECES = 4
 
+# The tie-breaking randomness of every picker not given its own: seeding one
+# per torrent read 2.5 KB from os.urandom each, a thousand times when a
+# thousand torrents finish their checks together.
+_SHARED_RANDOM = random.Random()
+
+# What blockReceived answers in the common case: no one else to cancel, the
+# piece not complete yet; one tuple for every such block.
+_NOTHING_ELSE: tuple[tuple[Hashable, ...], bool] = ((), False)
+
 # A block's key in the picker's tables of requests: its piece index shifted
 # left by this, plus its number in the piece. Plain integers, so that those
 # tables hold no object the garbage collector walks (a piece of 2**20 blocks
 # would be 16 GiB).
 _BLOCK_BITS = 20
-
-
-class _Partial:
-    """
-    Progress of one piece being downloaded.
-
-    A download keeps tens of thousands of these at once (many torrents, or a
-    fast link), and each garbage collection walks every container they
-    hold: so a piece is one object holding no other container but in
-    endgame. Its block states are bytes (not walked), who each block is
-    requested from is kept by the picker, and a peer is stored as itself
-    where one is the rule, in a set only where several are (peers are
-    hashable, so never sets themselves).
-
-    @ivar states: per block, one of C{_MISSING}, C{_REQUESTED}, C{_RECEIVED}.
-    @ivar contributors: the peer that sent blocks of this piece, a set of
-        them if several did, or C{None}.
-    @ivar size: the piece's size in bytes.
-    """
-
-    __slots__ = ("states", "received", "contributors", "nextMissing", "size")
-
-    def __init__(self, numBlocks: int, size: int) -> None:
-        # Kept here so that checking a block's length, once per block
-        # received, needs no call to the metainfo.
-        self.size = size
-        self.states = bytearray(numBlocks)
-        self.received = 0
-        self.contributors: Any = None
-        # All blocks before this one are requested or received; saves rescans.
-        self.nextMissing = 0
-
-    def untouched(self) -> bool:
-        return self.received == 0 and not any(self.states)
-
-    def contributorSet(self) -> set[Hashable]:
-        """
-        @return: the peers that sent blocks of this piece.
-        """
-        contributors = self.contributors
-        if contributors is None:
-            return set()
-        if isinstance(contributors, set):
-            return contributors
-        return {contributors}
 
 
 def wantedPieceSizes(metainfo: Any) -> Callable[[int], int]:
@@ -184,7 +148,8 @@ class PiecePicker:
         @param pieceSize: the size in bytes of a piece, by index.
         @param have: pieces already verified.
         @param blockSize: the size of a block request.
-        @param rng: randomness for tie-breaking (seed it in tests).
+        @param rng: randomness for tie-breaking (seed it in tests); one
+            shared by the pickers not given one by default.
         @param maxDuplicates: in endgame, how many peers beyond the first a
             block may be requested from.
         @param endgameDelay: in endgame, how long a block must have been
@@ -195,17 +160,28 @@ class PiecePicker:
         # Per piece: SKIP, NORMAL or HIGH; None while every piece is NORMAL,
         # the common case, which then costs nothing.
         self._priorities: list[int] | None = None
-        self._high = False
+        # Wanted high pieces not yet verified: while there are some, they
+        # go first, and the random first pieces are not taken.
+        self._highMissing = 0
         self._wantedMissing = 0
         self._now = 0.0
         self.numPieces = numPieces
         self._pieceSize = pieceSize
         self._blockSize = blockSize
-        self._random = rng or random.Random()
+        self._random = rng or _SHARED_RANDOM
         self._maxDuplicates = maxDuplicates
         self.availability = [0] * numPieces
         self.done = Bitfield(numPieces, have)
-        self._partial: dict[int, _Partial] = {}
+        # The pieces being downloaded: per piece, its blocks' states, one
+        # byte each (_MISSING, _REQUESTED, _RECEIVED). A fast link, or many
+        # torrents, have tens of thousands of pieces in flight, and every
+        # garbage collection walks every object they hold: a bytearray is
+        # not one it walks, and neither is this dict while it holds only
+        # them. Who each block is requested from is in _requesters; who sent
+        # a piece's blocks, in _contributors (the peer, or a set of them if
+        # several did).
+        self._partial: dict[int, bytearray] = {}
+        self._contributors: dict[int, Any] = {}
         # Per block requested (key: see _BLOCK_BITS), the peer it is
         # requested from, or a set of them in endgame; and when it was
         # last requested.
@@ -259,8 +235,8 @@ class PiecePicker:
         if priorities is not None and all(p == NORMAL for p in priorities):
             priorities = None
         self._priorities = priorities
-        self._high = priorities is not None and any(
-            p == HIGH and i not in self.done for i, p in enumerate(priorities)
+        self._highMissing = 0 if priorities is None else sum(
+            1 for i, p in enumerate(priorities) if p == HIGH and i not in self.done
         )
         # Kept up to date by pieceVerified: complete() is asked once per
         # piece verified, and must not walk every piece each time.
@@ -269,6 +245,14 @@ class PiecePicker:
         )
         self._order = None
         self._unrequested = sum(self._unrequestedIn(i) for i in range(self.numPieces))
+
+    @property
+    def priorities(self) -> list[int] | None:
+        """
+        Per piece, its priority; C{None} while every piece is L{NORMAL}.
+        Do not change it: use L{setPriorities}.
+        """
+        return self._priorities
 
     def priority(self, index: int) -> int:
         """
@@ -356,12 +340,12 @@ class PiecePicker:
         picked: list[Block] = []
         if count <= 0:
             return picked
-        for index, partial in self._partial.items():
+        for index, states in self._partial.items():
             # Most started pieces are fully requested: on a fast link dozens
             # are in flight, and skipping them here without a call keeps a
             # pick cheap.
-            if partial.nextMissing < len(partial.states) and index in pieces:
-                self._takeMissing(peer, index, partial, picked, count)
+            if _MISSING in states and index in pieces:
+                self._takeMissing(peer, index, states, picked, count)
                 if len(picked) >= count:
                     return picked
         while len(picked) < count and self._unrequested:
@@ -371,9 +355,8 @@ class PiecePicker:
             if not fresh:
                 break
             for index in fresh:
-                size = self._pieceSize(index)
-                partial = self._partial[index] = _Partial(-(-size // self._blockSize), size)
-                self._takeMissing(peer, index, partial, picked, count)
+                states = self._partial[index] = bytearray(self._numBlocks(index))
+                self._takeMissing(peer, index, states, picked, count)
                 if len(picked) >= count:
                     break
         if not picked and not inFlight and self._unrequested == 0:
@@ -384,32 +367,25 @@ class PiecePicker:
         self,
         peer: Hashable,
         index: int,
-        partial: _Partial,
+        states: bytearray,
         picked: list[Block],
         count: int,
     ) -> None:
-        states = partial.states
         requesters = self._requesters
         requestedAt = self._requestedAt
         now = self._now
         first = index << _BLOCK_BITS
         blockSize = self._blockSize
-        size = partial.size
-        block = partial.nextMissing
-        numBlocks = len(states)
-        while block < numBlocks and len(picked) < count:
-            if states[block] == _MISSING:
-                states[block] = _REQUESTED
-                requesters[first + block] = peer
-                requestedAt[first + block] = now
-                self._unrequested -= 1
-                begin = block * blockSize
-                picked.append((index, begin, min(blockSize, size - begin)))
-                if block == partial.nextMissing:
-                    partial.nextMissing = block + 1
-            elif block == partial.nextMissing:
-                partial.nextMissing = block + 1
-            block += 1
+        size = self._pieceSize(index)
+        block = states.find(_MISSING)
+        while block >= 0 and len(picked) < count:
+            states[block] = _REQUESTED
+            requesters[first + block] = peer
+            requestedAt[first + block] = now
+            self._unrequested -= 1
+            begin = block * blockSize
+            picked.append((index, begin, min(blockSize, size - begin)))
+            block = states.find(_MISSING, block + 1)
 
     @property
     def sequential(self) -> bool:
@@ -426,7 +402,7 @@ class PiecePicker:
 
     def _newPieces(self, pieces: Bitfield, wanted: int) -> list[int]:
         done, partial, filled = self.done, self._partial, self._filled
-        if len(done) < _RANDOM_FIRST_PIECES and not self._sequential and not self._high:
+        if len(done) < _RANDOM_FIRST_PIECES and not self._sequential and not self._highMissing:
             return self._randomPieces(pieces, wanted)
         order = self._order
         if order is None:
@@ -516,10 +492,10 @@ class PiecePicker:
     ) -> None:
         limit = 1 + self._maxDuplicates
         blockSize = self._blockSize
-        for index, partial in self._partial.items():
+        for index, states in self._partial.items():
             if index not in pieces:
                 continue
-            for block, state in enumerate(partial.states):
+            for block, state in enumerate(states):
                 if state != _REQUESTED:
                     continue
                 key = (index << _BLOCK_BITS) + block
@@ -542,7 +518,7 @@ class PiecePicker:
 
     def blockReceived(
         self, peer: Hashable, index: int, begin: int, length: int
-    ) -> tuple[list[Hashable], bool] | None:
+    ) -> tuple[tuple[Hashable, ...], bool] | None:
         """
         Record a block that arrived from C{peer}.
 
@@ -551,14 +527,14 @@ class PiecePicker:
             peers it was also requested from (to cancel), and whether the
             piece is now complete and ready for its hash check.
         """
-        partial = self._partial.get(index)
-        if partial is None or begin < 0 or begin % self._blockSize:
+        states = self._partial.get(index)
+        if states is None or begin < 0 or begin % self._blockSize:
             return None
         blockSize = self._blockSize
         block = begin // blockSize
-        if block >= len(partial.states) or length != min(blockSize, partial.size - begin):
+        if block >= len(states) or length != min(blockSize, self._pieceSize(index) - begin):
             return None
-        state = partial.states[block]
+        state = states[block]
         if state == _RECEIVED:
             return None
         if state == _MISSING:
@@ -569,24 +545,23 @@ class PiecePicker:
         # Outside endgame the block was asked of this peer alone: spare the
         # common case building a list of the others.
         if isinstance(requesters, set):
-            others = [p for p in requesters if p != peer]
+            others: tuple[Hashable, ...] = tuple(p for p in requesters if p != peer)
         elif requesters is None or requesters == peer:
-            others = []
+            others = ()
         else:
-            others = [requesters]
-        partial.states[block] = _RECEIVED
-        partial.received += 1
-        contributors = partial.contributors
+            others = (requesters,)
+        states[block] = _RECEIVED
+        contributors = self._contributors.get(index)
         if contributors is None:
-            partial.contributors = peer
+            self._contributors[index] = peer
         elif isinstance(contributors, set):
             contributors.add(peer)
         elif contributors != peer:
-            partial.contributors = {contributors, peer}
-        filled = partial.received == len(partial.states)
-        if filled:
-            self._filled.add(index)
-        return others, filled
+            self._contributors[index] = {contributors, peer}
+        if _MISSING in states or _REQUESTED in states:
+            return (others, False) if others else _NOTHING_ELSE
+        self._filled.add(index)
+        return others, True
 
     def abandon(self, peer: Hashable, blocks: Iterable[tuple[int, int]]) -> None:
         """
@@ -596,11 +571,11 @@ class PiecePicker:
         @param blocks: (index, begin) of each request.
         """
         for index, begin in blocks:
-            partial = self._partial.get(index)
-            if partial is None or begin < 0 or begin % self._blockSize:
+            states = self._partial.get(index)
+            if states is None or begin < 0 or begin % self._blockSize:
                 continue
             block = begin // self._blockSize
-            if block >= len(partial.states) or partial.states[block] != _REQUESTED:
+            if block >= len(states) or states[block] != _REQUESTED:
                 continue
             key = (index << _BLOCK_BITS) + block
             requesters = self._requesters.get(key)
@@ -612,17 +587,17 @@ class PiecePicker:
             else:
                 still = requesters is not None and requesters != peer
             if not still:
-                partial.states[block] = _MISSING
+                states[block] = _MISSING
                 self._requesters.pop(key, None)
                 self._requestedAt.pop(key, None)
-                partial.nextMissing = min(partial.nextMissing, block)
                 self._unrequested += 1
-            if partial.untouched():
+            if not any(states):
+                # Untouched: nothing requested, nothing received.
                 del self._partial[index]
                 self._order = None
                 if self._priorities is not None and not self._priorities[index]:
                     # A skipped piece is no longer counted once dropped.
-                    self._unrequested -= len(partial.states)
+                    self._unrequested -= len(states)
 
     def _unrequestedIn(self, index: int) -> int:
         """
@@ -630,12 +605,12 @@ class PiecePicker:
         """
         if index in self.done or index in self._filled:
             return 0
-        partial = self._partial.get(index)
-        if partial is None:
+        states = self._partial.get(index)
+        if states is None:
             if self._priorities is not None and not self._priorities[index]:
                 return 0
             return self._numBlocks(index)
-        return partial.states.count(_MISSING)
+        return states.count(_MISSING)
 
     def requestedFrom(self, index: int, begin: int) -> set[Hashable]:
         """
@@ -649,20 +624,23 @@ class PiecePicker:
             return set(requesters)
         return {requesters}
 
-    def _dropPartial(self, index: int) -> _Partial | None:
+    def _dropPartial(self, index: int) -> set[Hashable]:
         """
         Forget piece C{index}'s progress and its requests.
 
-        @return: its progress, if it was started.
+        @return: the peers that sent blocks of it.
         """
-        partial = self._partial.pop(index, None)
-        if partial is not None:
+        states = self._partial.pop(index, None)
+        if states is not None:
             first = index << _BLOCK_BITS
-            for block, state in enumerate(partial.states):
+            for block, state in enumerate(states):
                 if state == _REQUESTED:
                     self._requesters.pop(first + block, None)
                     self._requestedAt.pop(first + block, None)
-        return partial
+        contributors = self._contributors.pop(index, None)
+        if contributors is None:
+            return set()
+        return contributors if isinstance(contributors, set) else {contributors}
 
     def pieceVerified(self, index: int) -> None:
         """
@@ -671,8 +649,11 @@ class PiecePicker:
         self._unrequested -= self._unrequestedIn(index)
         self._dropPartial(index)
         self._filled.discard(index)
-        if self._priorities is not None and self._priorities[index] and index not in self.done:
+        priorities = self._priorities
+        if priorities is not None and priorities[index] and index not in self.done:
             self._wantedMissing -= 1
+            if priorities[index] == HIGH:
+                self._highMissing -= 1
         self.done.add(index)
 
     def pieceFailed(self, index: int) -> set[Hashable]:
@@ -682,8 +663,8 @@ class PiecePicker:
         @return: the peers that sent blocks of it.
         """
         before = self._unrequestedIn(index)
-        partial = self._dropPartial(index)
+        contributors = self._dropPartial(index)
         self._filled.discard(index)
         self._unrequested += self._unrequestedIn(index) - before
         self._order = None
-        return partial.contributorSet() if partial is not None else set()
+        return contributors

@@ -28,6 +28,7 @@ from bittwist.sources import IPeerSource, ManualSource, TrackerSource
 from bittwist.sources.dht import dhtSourceFor
 from bittwist.storage import FileStorage, IPieceStorage
 from bittwist.torrent import Torrent
+from bittwist.torrent.backlog import WriteBacklog
 from bittwist.torrent.magnet import MagnetTorrent
 from bittwist.torrent.swarm import CandidateBudget
 from bittwist.torrent.ticks import TickService
@@ -98,6 +99,8 @@ class Session:
         from now on use as a peer source, unless private; C{None} for none.
     @ivar ticks: the one timer of every torrent's periodic work, ticking
         only the torrents that have some.
+    @ivar writeBacklog: the bytes every torrent received and has not yet
+        written, under one bound.
     """
 
     log = Logger()
@@ -132,6 +135,9 @@ class Session:
         self.dialer = PeerDialer(reactor, self.peerId, endpointFactory, encryption=config.encryption)
         self.candidateBudget = CandidateBudget(config.maxCandidates)
         self.ticks = TickService(reactor)
+        # One bound on the bytes waiting for the disk, whatever the number
+        # of torrents downloading.
+        self.writeBacklog = WriteBacklog()
         self.torrents: dict[bytes, Torrent] = {}
         self.port = 0
         self._listening: Optional[IListeningPort] = None
@@ -210,6 +216,7 @@ class Session:
             port=self.port,
             candidateBudget=self.candidateBudget,
             ticks=self.ticks,
+            writeBacklog=self.writeBacklog,
         )
         self.torrents[metainfo.infoHash] = torrent
         return torrent

@@ -91,6 +91,11 @@ disk (Linux 4.14 and later), or C{None} where there is none.
 
 _perThread = threading.local()
 
+_VERIFY = object()
+"""
+In L{FileStorage}'s queue of writes, in place of a block: a piece to verify.
+"""
+
 
 def _readBuffer() -> memoryview:
     """
@@ -158,10 +163,31 @@ class IPieceStorage(Interface):
         rest of queueing the write.  Ordered with every other call as
         L{writeBlock} is.  C{data} must not be mutated until reported.
 
-        @param written: called with C{len(data)} once written.
+        @param written: called with C{len(data)} once written; consecutive
+            blocks queued with the same C{written} may be reported by one
+            call, with the sum of their lengths.
         @param failed: called with a C{Failure} of L{StorageError} instead
             if the write failed.  Either may be called before C{queueWrite}
             returns, and always on the reactor thread.
+        """
+
+    def queueVerify(
+        index: int,
+        verified: Callable[[int, bool], None],
+        failed: Callable[[Failure], None],
+    ) -> None:
+        """
+        L{verifyPiece}, reporting by a plain call instead of a C{Deferred}:
+        for the download path, which verifies every piece (tens of thousands
+        in flight with many torrents, each a C{Deferred} and its callbacks
+        for the garbage collector to walk).  Ordered with every other call
+        as L{verifyPiece} is.
+
+        @param verified: called with C{index} and whether it matched its
+            hash, once C{have} says so.
+        @param failed: called with a C{Failure} of L{StorageError} instead
+            if the piece could not be read.  Either may be called before
+            C{queueVerify} returns, and always on the reactor thread.
         """
 
     def readBlock(index: int, begin: int, length: int) -> Deferred:
@@ -509,6 +535,19 @@ class MemoryStorage(_StorageBase):
             return defer.fail()
         return defer.succeed(self._verified(self._hashMatches(index), index))
 
+    def queueVerify(
+        self,
+        index: int,
+        verified: Callable[[int, bool], None],
+        failed: Callable[[Failure], None],
+    ) -> None:
+        try:
+            self._checkPiece(index)
+        except StorageError:
+            failed(Failure())
+            return
+        verified(index, self._verified(self._hashMatches(index), index))
+
     def skipFiles(self, skipped: Iterable[int]) -> Deferred:
         # Nothing is created in memory: skipped bytes are kept as others.
         try:
@@ -635,6 +674,8 @@ class FileStorage(_StorageBase):
         # one reactor turn go as one job (see _flushWrites).
         self._pendingWrites: list[tuple[int, bytes, Callable, Callable]] = []
         self._pendingBytes = 0
+        # Bound once, not once per piece verified.
+        self._deliverVerifiedCallback = self._deliverVerified
         self._closing: Deferred | None = None
         self._closeWaiters: list[Deferred] = []
         self._trigger = None
@@ -717,6 +758,24 @@ class FileStorage(_StorageBase):
         elif self._pendingBytes >= _MAX_PENDING_BYTES or len(pending) >= _MAX_PENDING_WRITES:
             self._flushWrites()
 
+    def queueVerify(
+        self,
+        index: int,
+        verified: Callable[[int, bool], None],
+        failed: Callable[[Failure], None],
+    ) -> None:
+        try:
+            self._checkPiece(index)
+        except StorageError:
+            failed(Failure())
+            return
+        # Queued with the writes of this reactor turn, in their job: the
+        # piece's last blocks and its check cost one thread hop.
+        pending = self._pendingWrites
+        pending.append((index, _VERIFY, verified, failed))
+        if len(pending) == 1:
+            self._reactor.callLater(0, self._flushWrites)
+
     def _flushWrites(self) -> None:
         """
         Hand the writes queued so far to the pool as one job: one thread hop
@@ -766,6 +825,9 @@ class FileStorage(_StorageBase):
     def close(self) -> Deferred:
         d = Deferred()
         if self._closing is None:
+            # Blocks and checks queued in this reactor turn go before the
+            # files close, as every other job does.
+            self._flushWrites()
             self._closed = True
             if self._trigger is not None:
                 self._reactor.removeSystemEventTrigger(self._trigger)
@@ -1010,8 +1072,9 @@ class FileStorage(_StorageBase):
         Write blocks queued by L{queueWrite}, in order; a run of blocks that
         follow each other in one file goes in one C{pwritev}.
 
-        @return: for each block, its C{written} callback and length, or its
-            C{failed} callback and the failure.
+        @return: for each block, its C{written} callback and length (one
+            for consecutive blocks with the same callback, with the sum of
+            their lengths), or its C{failed} callback and the failure.
         """
         reports = []
         run: list[tuple[int, bytes, Callable, Callable]] = []
@@ -1019,6 +1082,12 @@ class FileStorage(_StorageBase):
         runEnd = -1
         for write in writes:
             start, data = write[0], write[1]
+            if data is _VERIFY:
+                if run:
+                    self._writeRun(runSpan, run, reports)
+                    run = []
+                self._verifyQueued(write, reports)
+                continue
             end = start + len(data)
             span = self._spans[bisect.bisect_right(self._starts, start) - 1]
             inOneFile = (
@@ -1038,7 +1107,35 @@ class FileStorage(_StorageBase):
                 self._writeOne(write, reports)
         if run:
             self._writeRun(runSpan, run, reports)
-        return reports
+        # One report for the consecutive blocks written for one callback
+        # (a download's: all of its blocks), not one call per block on the
+        # reactor thread.
+        merged: list = []
+        for report, value in reports:
+            if (
+                merged and type(value) is int and merged[-1][0] is report
+                and type(merged[-1][1]) is int
+            ):
+                merged[-1] = (report, merged[-1][1] + value)
+            else:
+                merged.append((report, value))
+        return merged
+
+    def _verifyQueued(self, verify: tuple[int, object, Callable, Callable], reports: list) -> None:
+        """
+        Verify a piece queued by L{queueVerify}, adding how it went to
+        C{reports}: the answer goes through L{_deliverVerified}, which
+        updates C{have} on the reactor thread first.
+        """
+        index, _, verified, failed = verify
+        try:
+            reports.append((self._deliverVerifiedCallback, (verified, index, self._verifyStored(index))))
+        except BaseException:
+            reports.append((failed, Failure()))
+
+    def _deliverVerified(self, result: tuple[Callable[[int, bool], None], int, bool]) -> None:
+        verified, index, matched = result
+        verified(index, self._verified(matched, index))
 
     def _writeOne(self, write: tuple[int, bytes, Callable, Callable], reports: list) -> None:
         """

@@ -314,11 +314,14 @@ class Requests:
 class Piece:
     """
     A block of data: the bytes of piece C{index} from offset C{begin}.
+
+    A decoded block is C{bytes}, or a read-only C{memoryview} of the bytes
+    it arrived in (no copy); either compares equal to the same bytes.
     """
 
     index: int
     begin: int
-    block: bytes
+    block: bytes | memoryview
 
     def __repr__(self) -> str:
         return (
@@ -810,7 +813,12 @@ class Decoder:
                     if source is not buffer:
                         buffer += view
                     return messages
-            offset = self._receiveMessages(view, offset, end, messages)
+            # A block of an immutable C{bytes} is handed on as a view of it,
+            # not copied; one of the buffer must be copied, as the buffer
+            # changes.
+            offset = self._receiveMessages(
+                view, offset, end, messages, type(source) is bytes
+            )
             if source is buffer:
                 # The view must be released before the buffer can shrink.
                 view.release()
@@ -890,10 +898,14 @@ class Decoder:
         offset: int,
         end: int,
         messages: list[Union[Handshake, Message]],
+        share: bool = False,
     ) -> int:
         """
         Decode every complete message of C{view[offset:end]}.
 
+        @param share: whether the bytes under C{view} never change, so that
+            a L{Piece}'s block may be a view of them instead of a copy (at
+            the cost of keeping them all alive while any block is).
         @return: the offset of the first byte not consumed.
         """
         append = messages.append
@@ -929,7 +941,12 @@ class Decoder:
             offset += 4 + length
             if messageId == _PIECE:
                 index, begin = _TWO_INTS.unpack_from(view, start)
-                append(Piece(index, begin, bytes(view[start + 8 : offset])))
+                # No view of the buffer may outlive this call (not even in a
+                # local a traceback keeps): the buffer shrinks after it.
+                if share:
+                    append(Piece(index, begin, view[start + 8 : offset]))
+                else:
+                    append(Piece(index, begin, bytes(view[start + 8 : offset])))
             elif messageId == _HAVE:
                 append(Have(_ONE_INT.unpack_from(view, start)[0]))
             elif messageId == _REQUEST or messageId == _CANCEL:

@@ -222,6 +222,14 @@ class ManualStorage:
         self.verifications.append((index, held))
         return held
 
+    def queueVerify(
+        self,
+        index: int,
+        verified: Callable[[int, bool], None],
+        failed: Callable[[Failure], None],
+    ) -> None:
+        self.verifyPiece(index).addCallbacks(lambda ok: verified(index, ok), failed)
+
     def finishVerifications(self) -> None:
         """
         Answer every held verification.
@@ -274,6 +282,14 @@ class UncheckedStorage:
 
     def verifyPiece(self, index: int) -> Deferred[bool]:
         return succeed(False)
+
+    def queueVerify(
+        self,
+        index: int,
+        verified: Callable[[int, bool], None],
+        failed: Callable[[Failure], None],
+    ) -> None:
+        verified(index, False)
 
     def skipFiles(self, skipped: Iterable[int]) -> Deferred[None]:
         return succeed(None)

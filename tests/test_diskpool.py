@@ -4,11 +4,13 @@ Tests for L{bittwist.diskpool}.
 
 import queue
 import threading
+import time
 from typing import Any, Callable
 
 from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 
+from bittwist import diskpool
 from bittwist.diskpool import BATCH, DiskPool, sharedPool
 from tests.fakes import HeldPool
 
@@ -165,3 +167,32 @@ class DiskPoolTests(TestCase):
         L{sharedPool} is one pool for the whole process.
         """
         self.assertIs(sharedPool(), sharedPool())
+
+    def test_deliveriesSpreadOverTurns(self) -> None:
+        """
+        Results waiting for the reactor are reported L{DELIVERY_SLICE}
+        seconds at a time: past it, the rest wait for another
+        C{callFromThread} call, so one reactor turn does not report them
+        all.
+        """
+        self.patch(diskpool, "DELIVERY_SLICE", -1.0)
+        pool = DiskPool(size=1)
+        queues = [pool.queue(self.reactor) for _ in range(3)]
+        hold = threading.Event()
+        reported: list[int] = []
+        # The one thread runs the three queues' jobs after the first is
+        # released, so all three results wait when the reactor looks.
+        queues[0].call(reported.append, self.fail, lambda: hold.wait(WAIT) and 0)
+        for i, jobs in enumerate(queues[1:], 1):
+            jobs.call(reported.append, self.fail, lambda i=i: i)
+        outbox = pool._outboxes[self.reactor]
+        hold.set()
+        deadline = time.monotonic() + WAIT
+        while len(outbox._batches) < 3 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        self.reactor.runNext()
+        self.assertEqual(reported, [0])
+        self.reactor.runNext()
+        self.reactor.runNext()
+        self.assertEqual(sorted(reported), [0, 1, 2])
+        self.assertTrue(self.reactor.calls.empty())

@@ -7,7 +7,7 @@ from typing import Any
 
 from twisted.internet import reactor as globalReactor
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import gatherResults, inlineCallbacks
+from twisted.internet.defer import CancelledError, gatherResults, inlineCallbacks
 from twisted.internet.error import ConnectionDone, ConnectionRefusedError
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
@@ -18,6 +18,8 @@ from twisted.internet.endpoints import HostnameEndpoint
 
 from bittwist.factory import (
     CONNECT_TIMEOUT,
+    DIAL_BATCH,
+    DIAL_INTERVAL,
     PeerClientFactory,
     PeerDialer,
     PeerServerFactory,
@@ -79,6 +81,31 @@ class PeerDialerTests(SynchronousTestCase):
         d = self.dialer.dial(self.torrent, ADDRESS, "manual")
         self.endpoints.made[0].refuse()
         self.failureResultOf(d, ConnectionRefusedError)
+
+    def test_dialsPaced(self) -> None:
+        """
+        At most L{DIAL_BATCH} attempts start at once; the others start
+        L{DIAL_BATCH} at a time every L{DIAL_INTERVAL} seconds, in order. A
+        waiting attempt cancelled never starts, and one under way is
+        cancelled through its endpoint.
+        """
+        dials = [
+            self.dialer.dial(self.torrent, ("10.0.1.1", 1000 + n), "tracker")
+            for n in range(2 * DIAL_BATCH + 2)
+        ]
+        self.assertEqual(len(self.endpoints.made), DIAL_BATCH)
+        dials[-1].cancel()
+        self.failureResultOf(dials[-1], CancelledError)
+        self.reactor.advance(DIAL_INTERVAL)
+        self.assertEqual(len(self.endpoints.made), 2 * DIAL_BATCH)
+        self.reactor.advance(DIAL_INTERVAL)
+        made = self.endpoints.made
+        self.assertEqual(
+            [e.address[1] for e in made], [1000 + n for n in range(2 * DIAL_BATCH + 1)]
+        )
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+        proto = made[0].succeed()
+        self.assertIs(self.successResultOf(dials[0]), proto)
 
     def test_wrapFactory(self) -> None:
         """

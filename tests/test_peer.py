@@ -112,8 +112,8 @@ class RecordingTorrent:
     def peerInterestChanged(self, peer: PeerProtocol) -> None:
         self._record("peerInterestChanged", peer, peer.peerInterested)
 
-    def blockReceived(self, peer: PeerProtocol, index: int, begin: int, block: bytes) -> None:
-        self._record("blockReceived", peer, index, begin, block)
+    def blocksReceived(self, peer: PeerProtocol, blocks: list[wire.Piece]) -> None:
+        self._record("blocksReceived", peer, list(blocks))
 
     def requestsReceived(self, peer: PeerProtocol, requests: list[tuple[int, int, int]]) -> None:
         self._record("requestsReceived", peer, list(requests))
@@ -712,9 +712,43 @@ class ReceiveTestsMixin(FeedMixin):
         reactor.advance(7)
         self.feed(proto, encodeAll(wire.Piece(1, 0, b"abcd")))
         self.assertEqual(proto.state.requested, {(1, 4): 4})
-        self.assertEqual(torrent.calls, [("blockReceived", proto, 1, 0, b"abcd")])
+        self.assertEqual(torrent.calls, [("blocksReceived", proto, [wire.Piece(1, 0, b"abcd")])])
         self.assertEqual(proto.downloadRate.total, 4)
         self.assertGreater(proto.downloadRate.rate(), 0)
+
+    def test_piecesInOneRead(self) -> None:
+        """
+        The blocks of one read that follow each other reach the torrent as
+        one batch, in order; a message between them splits the batch, so
+        that the torrent hears everything in the order it was sent.
+        """
+        proto, transport, torrent, _ = self.handshaken()
+        proto.sendRequests([(1, 0, 2), (1, 2, 2), (1, 4, 2)])
+        proto.dataReceived(
+            encodeAll(wire.Piece(1, 0, b"ab"), wire.Piece(1, 2, b"cd"), wire.Have(3), wire.Piece(1, 4, b"ef"))
+        )
+        self.assertEqual(
+            torrent.calls,
+            [
+                ("blocksReceived", proto, [wire.Piece(1, 0, b"ab"), wire.Piece(1, 2, b"cd")]),
+                ("peerHave", proto, 3),
+                ("blocksReceived", proto, [wire.Piece(1, 4, b"ef")]),
+            ],
+        )
+        self.assertEqual(proto.state.requested, {})
+        self.assertEqual(proto.downloadRate.total, 6)
+
+    def test_pieceUnrequestedAfterGoodOnes(self) -> None:
+        """
+        A block we never asked for, after blocks we did in the same read,
+        drops the peer, but the blocks before it are still handed on: they
+        are no longer counted as requested, so the torrent must hear of them.
+        """
+        proto, transport, torrent, _ = self.handshaken()
+        proto.sendRequests([(1, 0, 2)])
+        proto.dataReceived(encodeAll(wire.Piece(1, 0, b"ab"), wire.Piece(1, 2, b"cd")))
+        self.assertEqual(torrent.calls, [("blocksReceived", proto, [wire.Piece(1, 0, b"ab")])])
+        self.assertTrue(transport.disconnecting)
 
     def test_pieceUnrequested(self) -> None:
         """
@@ -735,7 +769,7 @@ class ReceiveTestsMixin(FeedMixin):
         proto.sendRequests([(2, 0, 2)])
         proto.cancelRequest(2, 0)
         self.feed(proto, encodeAll(wire.Piece(2, 0, b"xy")))
-        self.assertEqual(torrent.calls, [("blockReceived", proto, 2, 0, b"xy")])
+        self.assertEqual(torrent.calls, [("blocksReceived", proto, [wire.Piece(2, 0, b"xy")])])
         self.assertFalse(transport.disconnecting)
         self.assertFalse(transport.disconnecting)
 

@@ -355,7 +355,7 @@ class AbandonTests(SynchronousTestCase):
             picker.pick("c", Bitfield(8, [3]), 4),
             [(3, 2 * BLOCK_SIZE, BLOCK_SIZE), (3, 3 * BLOCK_SIZE, BLOCK_SIZE)],
         )
-        self.assertEqual(picker.blockReceived("a", *blocks[1]), ([], False))
+        self.assertEqual(picker.blockReceived("a", *blocks[1]), ((), False))
 
     def test_abandonInEndgameKeepsOtherRequesters(self) -> None:
         """
@@ -369,7 +369,7 @@ class AbandonTests(SynchronousTestCase):
         picker.abandon("a", [(0, 0)])
         self.assertTrue(picker.endgame)
         self.assertEqual(picker.pick("b", pieces, 4), [])
-        self.assertEqual(picker.blockReceived("b", 0, 0, BLOCK_SIZE), ([], False))
+        self.assertEqual(picker.blockReceived("b", 0, 0, BLOCK_SIZE), ((), False))
 
 
 class BlockReceivedTests(SynchronousTestCase):
@@ -387,9 +387,9 @@ class BlockReceivedTests(SynchronousTestCase):
         completes the piece.
         """
         first, second, last = self.blocks
-        self.assertEqual(self.picker.blockReceived("a", *first), ([], False))
-        self.assertEqual(self.picker.blockReceived("a", *last), ([], False))
-        self.assertEqual(self.picker.blockReceived("a", *second), ([], True))
+        self.assertEqual(self.picker.blockReceived("a", *first), ((), False))
+        self.assertEqual(self.picker.blockReceived("a", *last), ((), False))
+        self.assertEqual(self.picker.blockReceived("a", *second), ((), True))
         self.assertFalse(self.picker.wants(7))
 
     def test_unknownPiece(self) -> None:
@@ -416,7 +416,7 @@ class BlockReceivedTests(SynchronousTestCase):
         self.assertIsNone(self.picker.blockReceived("a", 7, 0, BLOCK_SIZE - 1))
         self.assertIsNone(self.picker.blockReceived("a", 7, 0, BLOCK_SIZE + 1))
         self.assertIsNone(self.picker.blockReceived("a", 7, 2 * BLOCK_SIZE, BLOCK_SIZE))
-        self.assertEqual(self.picker.blockReceived("a", 7, 0, BLOCK_SIZE), ([], False))
+        self.assertEqual(self.picker.blockReceived("a", 7, 0, BLOCK_SIZE), ((), False))
 
     def test_misaligned(self) -> None:
         """
@@ -429,7 +429,7 @@ class BlockReceivedTests(SynchronousTestCase):
         self.assertIsNone(self.picker.blockReceived("a", 7, -BLOCK_SIZE, BLOCK_SIZE))
         self.assertIsNone(self.picker.blockReceived("a", 7, -3 * BLOCK_SIZE, BLOCK_SIZE))
         # The last block is still to come.
-        self.assertEqual(self.picker.blockReceived("a", 7, 2 * BLOCK_SIZE, 1000), ([], False))
+        self.assertEqual(self.picker.blockReceived("a", 7, 2 * BLOCK_SIZE, 1000), ((), False))
 
     def test_abandonedBlockStillAccepted(self) -> None:
         """
@@ -437,7 +437,7 @@ class BlockReceivedTests(SynchronousTestCase):
         not picked again.
         """
         self.picker.abandon("a", [(7, 0)])
-        self.assertEqual(self.picker.blockReceived("a", 7, 0, BLOCK_SIZE), ([], False))
+        self.assertEqual(self.picker.blockReceived("a", 7, 0, BLOCK_SIZE), ((), False))
         self.assertEqual(self.picker.pick("b", Bitfield(8, [7]), 3), [])
 
     def test_lateBlockCancelsReRequest(self) -> None:
@@ -447,7 +447,7 @@ class BlockReceivedTests(SynchronousTestCase):
         """
         self.picker.abandon("a", [(7, 0)])
         self.assertEqual(self.picker.pick("b", Bitfield(8, [7]), 1), [(7, 0, BLOCK_SIZE)])
-        self.assertEqual(self.picker.blockReceived("a", 7, 0, BLOCK_SIZE), (["b"], False))
+        self.assertEqual(self.picker.blockReceived("a", 7, 0, BLOCK_SIZE), (("b",), False))
 
 
 class EndgameTests(SynchronousTestCase):
@@ -499,7 +499,7 @@ class EndgameTests(SynchronousTestCase):
         self.assertEqual(picker.requestedFrom(0, 0), {"a", "b"})
         picker.abandon("a", [(0, 0)])
         self.assertEqual(picker.requestedFrom(0, 0), {"b"})
-        self.assertEqual(picker.blockReceived("b", *block), ([], True))
+        self.assertEqual(picker.blockReceived("b", *block), ((), True))
         self.assertEqual(picker.requestedFrom(0, 0), set())
 
     def test_verifiedPieceForgetsRequests(self) -> None:
@@ -744,11 +744,11 @@ def expectedUnrequested(picker: PiecePicker) -> int:
     for index in range(picker.numPieces):
         if index in picker.done or index in picker._filled:
             continue
-        partial = picker._partial.get(index)
-        if partial is None:
+        states = picker._partial.get(index)
+        if states is None:
             total += -(-picker._pieceSize(index) // picker._blockSize)
         else:
-            total += sum(1 for state in partial.states if state == 0)
+            total += sum(1 for state in states if state == 0)
     return total
 
 
@@ -770,10 +770,10 @@ class SimulationTests(SynchronousTestCase):
         self.assertEqual(picker._unrequested, expectedUnrequested(picker))
         # The picker's requesters are exactly the outstanding requests.
         fromPicker: dict[Block, set[str]] = defaultdict(set)
-        for index, partial in picker._partial.items():
-            for block in range(len(partial.states)):
+        for index, states in picker._partial.items():
+            for block in range(len(states)):
                 requesters = picker.requestedFrom(index, block * picker._blockSize)
-                self.assertEqual(bool(requesters), partial.states[block] == 1)
+                self.assertEqual(bool(requesters), states[block] == 1)
                 if requesters:
                     begin = block * picker._blockSize
                     key = (index, begin, picker.blockLength(index, begin))
@@ -1009,6 +1009,26 @@ class PriorityTests(SynchronousTestCase):
         order = self.drain(picker)
         self.assertEqual(sorted(order[:3]), [2, 5, 7])
         self.assertEqual(len(order), 8)
+
+    def test_randomFirstPiecesOnceHighDone(self) -> None:
+        """
+        Once every high piece is verified, the first pieces are taken at
+        random again, as when none was high: not the rarest one each time.
+        """
+        firstPicked = set()
+        for seed in range(10):
+            picker = PiecePicker(20, sizes(20, PIECE_LENGTH, PIECE_LENGTH), rng=random.Random(seed))
+            picker.setPriorities([HIGH] + [NORMAL] * 19)
+            picker.peerHasPieces(range(20))
+            for _ in range(4):
+                # Pieces 0 and 1 are the rarest.
+                picker.peerHasPieces(range(2, 20))
+            for index, begin, length in picker.pick("a", allPieces(picker), 4):
+                self.assertEqual(index, 0)
+                picker.blockReceived("a", index, begin, length)
+            picker.pieceVerified(0)
+            firstPicked.add(picker.pick("a", allPieces(picker), 1)[0][0])
+        self.assertGreater(len(firstPicked), 1)
 
     def test_highFirstSequential(self) -> None:
         """

@@ -142,6 +142,22 @@ class MemoryStorageTests(SynchronousTestCase):
         self.assertIsInstance(reports[1], Failure)
         reports[1].trap(StorageError)
 
+    def test_queueVerify(self):
+        """
+        L{MemoryStorage.queueVerify} reports a piece's check before
+        returning, with C{have} updated; a piece out of range calls
+        C{failed} with a L{StorageError} instead.
+        """
+        metainfo, stream = makeTorrent("x", b"0123456789abcdefXYZ")
+        store = MemoryStorage(metainfo)
+        store.writeBlock(0, 0, stream[:16])
+        reports = []
+        store.queueVerify(0, lambda index, ok: reports.append((index, ok, index in store.have)), self.fail)
+        store.queueVerify(1, lambda index, ok: reports.append((index, ok, index in store.have)), self.fail)
+        self.assertEqual(reports, [(0, True, True), (1, False, False)])
+        store.queueVerify(2, self.fail, reports.append)
+        reports[2].trap(StorageError)
+
     def test_padBytesDropped(self):
         """
         Bytes written over a pad file are dropped and read back as zeros.
@@ -647,6 +663,71 @@ class FileStorageTests(TestCase):
         self.assertEqual(self.readFile("multi", "sub", "deeper", "c"), stream[8:15])
         results = yield defer.gatherResults([store.verifyPiece(i) for i in range(metainfo.numPieces)])
         self.assertEqual(results, [True] * metainfo.numPieces)
+
+    @defer.inlineCallbacks
+    def test_queueVerify(self):
+        """
+        L{FileStorage.queueVerify} reports a piece's check by a call with
+        its index and whether it matched, after the writes queued before it
+        and with C{have} already updated; a piece out of range is reported
+        failed with a L{StorageError} at once.
+        """
+        metainfo, stream = makeTorrent("x", os.urandom(32), pieceLength=16)
+        store = self.makeStorage(metainfo)
+        fired = []
+        done = defer.Deferred()
+
+        def verified(index, ok):
+            fired.append((index, ok, index in store.have))
+            if index == 1:
+                done.callback(None)
+
+        store.queueWrite(0, 0, stream[:16], lambda size: fired.append(("w", size)), self.fail)
+        store.queueVerify(0, verified, self.fail)
+        store.queueWrite(1, 0, bytes(16), lambda size: fired.append(("w", size)), self.fail)
+        store.queueVerify(1, verified, self.fail)
+        failures = []
+        store.queueVerify(2, self.fail, failures.append)
+        failures[0].trap(StorageError)
+        yield done
+        self.assertEqual(fired, [("w", 16), (0, True, True), ("w", 16), (1, False, False)])
+
+    @defer.inlineCallbacks
+    def test_queuedBeforeCloseDoneBeforeClose(self):
+        """
+        Writes and checks queued in the reactor turn that closes the
+        storage are done, and reported, before the close is.
+        """
+        metainfo, stream = makeTorrent("x", os.urandom(32), pieceLength=16)
+        store = self.makeStorage(metainfo)
+        fired = []
+        store.queueWrite(0, 0, stream[:16], lambda size: fired.append(("w", size)), self.fail)
+        store.queueVerify(0, lambda index, ok: fired.append(("v", index, ok)), self.fail)
+        yield store.close().addCallback(lambda _: fired.append("closed"))
+        self.assertEqual(fired, [("w", 16), ("v", 0, True), "closed"])
+
+    @defer.inlineCallbacks
+    def test_queuedWritesReportedTogether(self):
+        """
+        Consecutive blocks queued in one reactor turn with the same
+        C{written} callback are reported by one call, with the sum of their
+        lengths; a block with another callback between them splits the
+        report.
+        """
+        metainfo, stream = makeTorrent("x", os.urandom(64), pieceLength=16)
+        store = self.makeStorage(metainfo)
+        reported = []
+
+        def written(size):
+            reported.append(("a", size))
+
+        def other(size):
+            reported.append(("b", size))
+
+        for begin, callback in [(0, written), (8, written), (16, written), (24, other), (32, written)]:
+            store.queueWrite(begin // 16, begin % 16, stream[begin:begin + 8], callback, self.fail)
+        yield store.verifyPiece(0)
+        self.assertEqual(reported, [("a", 24), ("b", 8), ("a", 8)])
 
     @defer.inlineCallbacks
     def test_coalescedWriteFails(self):

@@ -36,6 +36,7 @@ from bittwist.storage import IPieceStorage, MemoryStorage
 from bittwist.torrent import Torrent, TorrentState
 from bittwist.torrent import download as downloadModule
 from bittwist.torrent.download import ENDGAME_DELAY, SNUB_TIMEOUT
+from bittwist.torrent.backlog import WriteBacklog
 from bittwist.torrent.upload import MAX_SERVING
 from tests.fakes import FakeEndpoints, ManualStorage, RecordingTransport
 
@@ -207,7 +208,11 @@ class TorrentTestCase(SynchronousTestCase):
                 size = self.metainfo.pieceSize(index)
                 storage.writeBlock(index, 0, self.payload[begin:begin + size])
         kwargs.setdefault("announce", False)
-        limits = {k: kwargs.pop(k) for k in ("uploadLimit", "downloadLimit", "ticks") if k in kwargs}
+        limits = {
+            k: kwargs.pop(k)
+            for k in ("uploadLimit", "downloadLimit", "ticks", "writeBacklog")
+            if k in kwargs
+        }
         httpClient = kwargs.pop("httpClient", None)
         sources = []
         if kwargs["announce"] and self.metainfo.announceTiers:
@@ -882,13 +887,12 @@ class WriteBacklogTests(TorrentTestCase):
 
     def test_backlogStopsRequests(self) -> None:
         """
-        Past L{torrent.MAX_WRITE_BACKLOG} bytes not yet written, no block is
-        requested until the writes complete.
+        Past the write backlog's limit of bytes not yet written, no block
+        is requested until the writes complete.
         """
-        self.patch(downloadModule, "MAX_WRITE_BACKLOG", BLOCK)
         self.patch(downloadModule, "MAX_REQUEST_DEPTH", 4)
         storage = ManualStorage(self.metainfo)
-        self.makeTorrent(storage=storage, start=False)
+        self.makeTorrent(storage=storage, start=False, writeBacklog=WriteBacklog(BLOCK))
         self.torrent.start()
         storage.finishCheck()
         storage.holdWrites = True
@@ -904,6 +908,22 @@ class WriteBacklogTests(TorrentTestCase):
         self.assertEqual(remote.requests(), [])
         storage.writes[1].callback(None)
         self.assertEqual(len(remote.requests()), 2)
+
+    def test_sharedBacklogStopsRequests(self) -> None:
+        """
+        A write backlog shared with other torrents (a session's) and full
+        of their bytes stops this torrent's requests too, until their
+        writes make room.
+        """
+        backlog = WriteBacklog(BLOCK)
+        self.makeTorrent(writeBacklog=backlog)
+        # Another torrent's block, on its way to disk.
+        backlog.size += BLOCK
+        remote = self.connect(1, pieces=range(NUM_PIECES))
+        remote.send(wire.Unchoke())
+        self.assertEqual(remote.requests(), [])
+        backlog.written(BLOCK)
+        self.assertNotEqual(remote.requests(), [])
 
     def test_noBacklogKeepsRequesting(self) -> None:
         """
@@ -1689,6 +1709,22 @@ class FilePriorityTests(TorrentTestCase):
         self.assertEqual(status.wantedLeft, TOTAL)
         partial = dataclasses.replace(status, downloadRate=1000.0, wantedLeft=5000)
         self.assertEqual(partial.eta, 5.0)
+
+    def test_wantedLeftAsPiecesVerify(self) -> None:
+        """
+        With files skipped, the bytes still wanted go down by each piece's
+        size as it is verified.
+        """
+        self.makeTorrent()
+        self.torrent.setFilePriorities([2])
+        remote = self.connect(1, range(NUM_PIECES))
+        remote.send(wire.Unchoke())
+        requests = remote.requests()
+        first = requests[0][0]
+        remote.answer(self.payload, [r for r in requests if r[0] == first])
+        self.assertEqual(
+            self.torrent.status().wantedLeft, TOTAL - self.metainfo.pieceSize(first)
+        )
 
     def test_badPriorities(self) -> None:
         """

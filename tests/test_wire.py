@@ -286,6 +286,26 @@ class DecodeTests(SynchronousTestCase):
             self.assertEqual(decoder.receiveData(encode(message)), [message])
             self.assertEqual(decoder.bufferedBytes, 0)
 
+    def test_pieceBlockSharesReceivedBytes(self) -> None:
+        """
+        A piece whole within the C{bytes} fed carries a view of them, not a
+        copy; one completed in the decoder's buffer, or fed in a mutable
+        C{bytearray}, carries a copy.
+        """
+        data = encode(Piece(3, 16, b"abcdef"))
+        [whole] = Decoder(expectHandshake=False).receiveData(data)
+        self.assertIsInstance(whole.block, memoryview)
+        self.assertIs(whole.block.obj, data)
+        self.assertEqual(whole, Piece(3, 16, b"abcdef"))
+        decoder = Decoder(expectHandshake=False)
+        decoder.receiveData(data[:7])
+        [split] = decoder.receiveData(data[7:])
+        self.assertIsInstance(split.block, bytes)
+        mutable = bytearray(data)
+        [copied] = Decoder(expectHandshake=False).receiveData(mutable)
+        mutable[-1:] = b"X"
+        self.assertEqual(copied.block, b"abcdef")
+
     def test_eachMessageByteByByte(self) -> None:
         """
         Each message fed one byte at a time decodes only when its last byte

@@ -24,8 +24,9 @@ from bittwist.picker import PiecePicker, wantedPieceSizes
 from bittwist.rate import RateMeter
 from bittwist.ratelimit import TokenBucket
 from bittwist.storage import IPieceStorage
+from bittwist.torrent.backlog import MAX_WRITE_BACKLOG, WriteBacklog
 
-__all__ = ["Download", "DownloadRecord"]
+__all__ = ["Download", "DownloadRecord", "MAX_WRITE_BACKLOG"]
 
 SNUB_TIMEOUT = 30.0
 """
@@ -46,13 +47,6 @@ ENDGAME_DELAY = 1.0
 """
 In endgame, a block is requested from a second peer only after the first
 has kept us waiting this long (seconds).
-"""
-
-MAX_WRITE_BACKLOG = 16 * 2**20
-"""
-Bytes received but not yet on disk. Past this, no more blocks are requested
-until the disk catches up: memory stays bounded when the network is faster
-than the disk.
 """
 
 
@@ -94,12 +88,15 @@ class Download:
         verified: Callable[[int], None],
         failedPiece: Callable[[int, set[Any]], None],
         storageFailed: Callable[[Failure], None],
+        backlog: Optional[WriteBacklog] = None,
     ) -> None:
         """
         @param verified: called with a piece index once it passed its hash.
         @param failedPiece: called with a piece index and the peers that sent
             its blocks, once it failed its hash.
         @param storageFailed: called when storage fails.
+        @param backlog: the bytes on their way to disk, shared by a
+            session's downloads; one of its own by default.
         """
         self._metainfo = metainfo
         self._storage = storage
@@ -120,10 +117,26 @@ class Download:
         self.verifiedLength = 0
         self.contributors: set[bytes] = set()
         self._records: dict[PeerProtocol, DownloadRecord] = {}
-        self._writeBacklog = 0
+        self._backlog = backlog if backlog is not None else WriteBacklog()
+        # Bound once: the backlog keeps it while we wait for room.
+        self._fillAllCallback = self.fillAll
         self._waitingForTokens = False
-        self.sequential = False
+        # The settings asked for before there is a picker to hold them;
+        # after, the picker's are the only ones.
+        self._sequential = False
         self._priorities: Optional[list[int]] = None
+        # With pieces skipped, the bytes of wanted pieces not verified:
+        # counted when the priorities or the pieces held change wholesale,
+        # kept as pieces are verified (the status asks every second).
+        self._wantedLeft: Optional[int] = None
+
+    @property
+    def sequential(self) -> bool:
+        """
+        Whether new pieces are taken in order instead of rarest first.
+        """
+        picker = self.picker
+        return self._sequential if picker is None else picker.sequential
 
     def setPriorities(self, priorities: Optional[list[int]]) -> None:
         """
@@ -133,12 +146,22 @@ class Download:
         @param priorities: per piece (see L{bittwist.picker.piecePriorities}),
             or C{None} for every piece normal.
         """
-        self._priorities = priorities
         picker = self.picker
         if picker is None:
+            self._priorities = priorities
             return
         picker.setPriorities(priorities)
+        self._countWantedLeft()
         self.refreshInterest()
+
+    def _countWantedLeft(self) -> None:
+        picker = self.picker
+        priorities = None if picker is None else picker.priorities
+        if priorities is None:
+            self._wantedLeft = None
+            return
+        done, size = picker.done, self._metainfo.pieceSize
+        self._wantedLeft = sum(size(i) for i, p in enumerate(priorities) if p and i not in done)
 
     def wantedLeft(self) -> Optional[int]:
         """
@@ -146,11 +169,7 @@ class Download:
             verified; C{None} when every piece is wanted or before the
             check.
         """
-        priorities, picker = self._priorities, self.picker
-        if priorities is None or picker is None:
-            return None
-        done, size = picker.done, self._metainfo.pieceSize
-        return sum(size(i) for i, p in enumerate(priorities) if p and i not in done)
+        return self._wantedLeft
 
     def refreshInterest(self) -> None:
         """
@@ -167,8 +186,9 @@ class Download:
         """
         Take new pieces in order (C{True}) or rarest first (C{False}).
         """
-        self.sequential = sequential
-        if self.picker is not None:
+        if self.picker is None:
+            self._sequential = sequential
+        else:
             self.picker.sequential = sequential
 
     def begin(self, have: Bitfield) -> None:
@@ -177,11 +197,17 @@ class Download:
         check).
         """
         metainfo = self._metainfo
+        old = self.picker
+        if old is None:
+            sequential, priorities = self._sequential, self._priorities
+        else:
+            sequential, priorities = old.sequential, old.priorities
         self.picker = PiecePicker(
             metainfo.numPieces, wantedPieceSizes(metainfo), have, endgameDelay=ENDGAME_DELAY
         )
-        self.picker.sequential = self.sequential
-        self.picker.setPriorities(self._priorities)
+        self.picker.sequential = sequential
+        self.picker.setPriorities(priorities)
+        self._countWantedLeft()
         self.verifiedLength = sum(metainfo.pieceSize(i) for i in have)
 
     def complete(self) -> bool:
@@ -265,47 +291,58 @@ class Download:
 
     # Blocks arriving.
 
-    def blockReceived(self, peer: PeerProtocol, index: int, begin: int, block: bytes) -> None:
+    def blocksReceived(self, peer: PeerProtocol, blocks: list[wire.Piece]) -> None:
+        """
+        Blocks arrived from C{peer}, in order: record them, write the ones
+        we want, have each piece they complete verified, then top up the
+        peer's requests once for them all.
+        """
         picker = self.picker
-        size = len(block)
         record = self._records.get(peer)
         if picker is None or not self.active or record is None:
-            self.wasted += size
+            self.wasted += sum(len(message.block) for message in blocks)
             return
         record.lastBlockAt = self._reactor.seconds()
         record.snubbed = False
+        # Slow start: each block answered makes room for one more, so a
+        # fast peer's pipeline grows within a round trip or two instead of
+        # waiting for the next rate measurement.
         if record.requestDepth < MAX_REQUEST_DEPTH:
-            # Slow start: each block answered makes room for one more, so a
-            # fast peer's pipeline grows within a round trip or two instead
-            # of waiting for the next rate measurement.
-            record.requestDepth += 1
-        result = picker.blockReceived(peer, index, begin, size)
-        if result is None:
-            self.wasted += size
-        else:
+            record.requestDepth = min(MAX_REQUEST_DEPTH, record.requestDepth + len(blocks))
+        received = picker.blockReceived
+        backlog = self._backlog
+        queueWrite = self._storage.queueWrite
+        written, failed = self._writtenCallback, self._onStorageFailed
+        got = 0
+        for message in blocks:
+            index, begin, block = message.index, message.begin, message.block
+            size = len(block)
+            result = received(peer, index, begin, size)
+            if result is None:
+                self.wasted += size
+                continue
             others, filled = result
-            if peer.peerId is not None:
-                self.contributors.add(peer.peerId)
             for other in others:
                 other.cancelRequest(index, begin)
-            self.rate.add(size)
-            self._writeBacklog += size
-            self._storage.queueWrite(index, begin, block, self._writtenCallback, self._onStorageFailed)
+            got += size
+            # Counted before it is queued: storage may report it at once.
+            backlog.size += size
+            queueWrite(index, begin, block, written, failed)
             if filled:
                 self._verify(index)
+        if got:
+            if peer.peerId is not None:
+                self.contributors.add(peer.peerId)
+            self.rate.add(got)
         self.fill(peer)
 
     def _written(self, size: int) -> None:
-        throttled = self._writeBacklog >= MAX_WRITE_BACKLOG
-        self._writeBacklog -= size
-        if throttled and self._writeBacklog < MAX_WRITE_BACKLOG:
-            self.fillAll()
+        self._backlog.written(size)
 
     def _verify(self, index: int) -> None:
-        d = self._storage.verifyPiece(index)
-        d.addCallbacks(self._verifiedCallback, self._onStorageFailed, (index,))
+        self._storage.queueVerify(index, self._verifiedCallback, self._onStorageFailed)
 
-    def _verified(self, ok: bool, index: int) -> None:
+    def _verified(self, index: int, ok: bool) -> None:
         # Applied in every state but stopped: a check that finishes while
         # paused must still count, or the piece would be neither verified nor
         # asked for again, and the download would stall one piece short.
@@ -318,8 +355,11 @@ class Download:
             self._onFailedPiece(index, contributors)
             self.fillAll()
             return
+        size = self._metainfo.pieceSize(index)
+        if self._wantedLeft is not None and picker.priority(index) and index not in picker.done:
+            self._wantedLeft -= size
         picker.pieceVerified(index)
-        self.verifiedLength += self._metainfo.pieceSize(index)
+        self.verifiedLength += size
         self._onVerified(index)
 
     # Requesting.
@@ -342,17 +382,21 @@ class Download:
         # A snubbed peer gets one request at a time, so it can prove itself
         # without holding blocks other peers would send.
         room = (1 if record.snubbed else depth) - len(requested)
-        # Refill in batches, not one request per block received. Tested
-        # first: this is called for every block, and mostly ends here.
-        if room < min(16, depth // 4) and requested:
+        # Refill in batches of a quarter of the pipeline, not a few requests
+        # per read: each refill is a write, a system call that also wakes the
+        # peer. Tested first: this is called for every read, and mostly ends
+        # here.
+        if room < depth // 4 and requested:
             return
         picker = self.picker
         if (
             picker is None
             or not self.active
             or not state.amInterested
-            or self._writeBacklog >= MAX_WRITE_BACKLOG
         ):
+            return
+        if self._backlog.full:
+            self._backlog.waitForRoom(self._fillAllCallback)
             return
         pieces = state.pieces
         if state.peerChoking:

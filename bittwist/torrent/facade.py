@@ -17,7 +17,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from bittwist import events
+from bittwist import events, wire
 from bittwist.bitfield import Bitfield
 from bittwist.config import TorrentConfig
 from bittwist.errors import BittwistError, InternalError
@@ -29,6 +29,7 @@ from bittwist.safetext import printable
 from bittwist.sources import IPeerSource, ISourceOwner
 from bittwist.sources.pex import PeerExchange
 from bittwist.storage import IPieceStorage
+from bittwist.torrent.backlog import WriteBacklog
 from bittwist.torrent.download import Download
 from bittwist.torrent.extensionevents import ExtensionEvents
 from bittwist.extensions.table import ExtensionTable
@@ -100,6 +101,7 @@ class Torrent(ExtensionEvents):
         port: int = 0,
         candidateBudget: Optional[CandidateBudget] = None,
         ticks: Optional[ITickService] = None,
+        writeBacklog: Optional[WriteBacklog] = None,
     ) -> None:
         """
         @param metainfo: the torrent.
@@ -117,6 +119,8 @@ class Torrent(ExtensionEvents):
             may remember together; no bound but C{config}'s if C{None}.
         @param ticks: runs its periodic work while it has any (shared by a
             session's torrents); a timer of its own by default.
+        @param writeBacklog: the bytes received and not yet written (shared
+            by a session's torrents, for one bound); its own by default.
         """
         self.metainfo = metainfo
         # Its name as logged: made safe for a terminal once, not per line.
@@ -144,6 +148,7 @@ class Torrent(ExtensionEvents):
             self._pieceVerified,
             self._pieceFailed,
             self._fail,
+            writeBacklog,
         )
         self.upload = Upload(
             storage,
@@ -536,8 +541,8 @@ class Torrent(ExtensionEvents):
         self.extensions.peerGone(peer)
         self._choke()
 
-    def blockReceived(self, peer: PeerProtocol, index: int, begin: int, block: bytes) -> None:
-        self.download.blockReceived(peer, index, begin, block)
+    def blocksReceived(self, peer: PeerProtocol, blocks: list[wire.Piece]) -> None:
+        self.download.blocksReceived(peer, blocks)
 
     def requestsReceived(self, peer: PeerProtocol, requests: list[tuple[int, int, int]]) -> None:
         verified = self.download.verifiedPieces()

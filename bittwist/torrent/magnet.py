@@ -20,7 +20,7 @@ from typing import Any, Iterable, Optional, Sequence
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 
-from bittwist import events
+from bittwist import events, wire
 from bittwist.bitfield import Bitfield
 from bittwist.config import TorrentConfig
 from bittwist.errors import TorrentStopped
@@ -243,7 +243,7 @@ class MagnetTorrent(ExtensionEvents):
     def peerInterestChanged(self, peer: PeerProtocol) -> None:
         pass
 
-    def blockReceived(self, peer: PeerProtocol, index: int, begin: int, block: bytes) -> None:
+    def blocksReceived(self, peer: PeerProtocol, blocks: list[wire.Piece]) -> None:
         # Never asked for: PeerState refuses unrequested blocks before this.
         peer.drop("sent piece data while we fetch the metadata")
 
