@@ -24,24 +24,26 @@ from bittwist import __version__, wire
 from bittwist.bitfield import Bitfield
 from bittwist.clientname import describeClient
 from bittwist.errors import ProtocolError
-from bittwist.fast import allowedFastSet
+from bittwist.fastpolicy import ALLOWED_FAST_SET_SIZE, FastPolicy
 from bittwist.extensions.handshake import HANDSHAKE_ID, ExtendedHandshake, ExtensionRegistry
 from bittwist.peerstate import MAX_QUEUED_REQUESTS, PeerState
 from bittwist.rate import RateMeter
 from bittwist.safetext import printable
 
-__all__ = ["PeerProtocol", "IPeerEvents", "MAX_QUEUED_REQUESTS", "OUR_RESERVED", "CLIENT_NAME"]
+__all__ = [
+    "PeerProtocol",
+    "IPeerEvents",
+    "MAX_QUEUED_REQUESTS",
+    "OUR_RESERVED",
+    "CLIENT_NAME",
+    "ALLOWED_FAST_SET_SIZE",
+]
 
 OUR_RESERVED = wire.makeReserved(wire.ReservedBit.EXTENSION_PROTOCOL, wire.ReservedBit.FAST)
 """
 The reserved bytes of our handshake: we speak the extension protocol
 (BEP 10) and the fast extension (BEP 6). Each is used on a connection only
 when the peer's handshake announces it too.
-"""
-
-ALLOWED_FAST_SET_SIZE = 10
-"""
-How many pieces we allow a peer fast (BEP 6's k).
 """
 
 CLIENT_NAME = f"bittwist {__version__}"
@@ -237,6 +239,7 @@ class PeerProtocol(Protocol):
         self._closed: list[Deferred[bool]] = []
         self._isClosed = False
         self._requestsQueued = False
+        self._fastPolicy = FastPolicy(self)
         self.lostReason: Optional[Failure] = None
 
     def __repr__(self) -> str:
@@ -545,52 +548,19 @@ class PeerProtocol(Protocol):
         torrent = self._handshaken()
         self.state.received()
         record(self.state, *args)
-        # A peer with every piece is allowed nothing fast.
-        self._sendAllowedFast()
+        self._fastPolicy.allowFast()
         torrent.peerBitfield(self)
 
-    def _sendAllowedFast(self) -> None:
-        """
-        Under the fast extension, allow the peer fast the pieces of its
-        allowed fast set (BEP 6's algorithm) that we have and it lacks, so
-        that a new peer can get started before we unchoke it.
-        """
-        if not self.fast or self.state.pieces.complete() or self.address is None:
-            return
-        assert self.torrent is not None
-        ours = self.torrent.ourBitfield()
-        if ours is None or not len(ours):
-            return
-        try:
-            indices = allowedFastSet(
-                self.address[0], self.torrent.infoHash, self.torrent.numPieces, ALLOWED_FAST_SET_SIZE
-            )
-        except ValueError:
-            # Not an IP address (a test transport, say): nothing allowed.
-            return
-        for index in indices:
-            if index in ours and index not in self.state.pieces:
-                self.state.allowedFastOut.add(index)
-                self.sendMessage(wire.AllowedFast(index))
+    # The fast extension's messages go to its part.
 
     def _receiveRejectRequest(self, message: wire.RejectRequest) -> None:
-        torrent = self._handshaken()
-        self.state.received()
-        if self.state.peerRejected((message.index, message.begin, message.length)):
-            torrent.requestRejected(self, message.index, message.begin)
+        self._fastPolicy.receiveRejectRequest(message)
 
     def _receiveAllowedFast(self, message: wire.AllowedFast) -> None:
-        torrent = self._handshaken()
-        # libtorrent sends these right after its bitfield, some clients
-        # before it.
-        self.state.received(countsAsMessage=False)
-        if self.state.peerAllowedFast(message.index):
-            torrent.peerAllowedFast(self, message.index)
+        self._fastPolicy.receiveAllowedFast(message)
 
     def _receiveSuggestPiece(self, message: wire.SuggestPiece) -> None:
-        self._handshaken()
-        self.state.received(countsAsMessage=False)
-        self.state.peerSuggested(message.index)
+        self._fastPolicy.receiveSuggestPiece(message)
 
     def _receiveRequests(self, message: wire.Requests) -> None:
         torrent = self._handshaken()
@@ -600,9 +570,7 @@ class PeerProtocol(Protocol):
         requests = message.requests
         refused = state.peerRequestedMany(requests)
         if refused:
-            if self.fast:
-                for request in refused:
-                    self.sendMessage(wire.RejectRequest(*request))
+            self._fastPolicy.reject(refused)
             requests = [request for request in requests if request not in refused]
             if not requests:
                 return
@@ -613,9 +581,9 @@ class PeerProtocol(Protocol):
         self._handshaken()
         self.state.received()
         request = (message.index, message.begin, message.length)
-        if self.state.peerCancelled(request) and self.fast:
+        if self.state.peerCancelled(request):
             # BEP 6: even a cancelled request gets its answer.
-            self.sendMessage(wire.RejectRequest(*request))
+            self._fastPolicy.reject((request,))
 
     def _receiveBlocks(self, blocks: list[wire.Piece]) -> None:
         """
@@ -739,9 +707,8 @@ class PeerProtocol(Protocol):
         """
         message = self.state.setChoking(choking)
         self.sendMessage(message)
-        if message is not None and choking and self.fast:
-            for request in self.state.rejectUnallowed():
-                self.sendMessage(wire.RejectRequest(*request))
+        if message is not None and choking:
+            self._fastPolicy.choked()
 
     def rejectRequest(self, index: int, begin: int, length: int) -> bool:
         """
@@ -752,10 +719,7 @@ class PeerProtocol(Protocol):
             fast extension, and a request we will not serve is its fault).
         """
         self.state.unqueue((index, begin, length))
-        if not self.fast:
-            return False
-        self.sendMessage(wire.RejectRequest(index, begin, length))
-        return True
+        return self._fastPolicy.reject(((index, begin, length),))
 
     def sendHave(self, index: int) -> None:
         """
