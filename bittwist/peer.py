@@ -10,7 +10,6 @@ event to its torrent, which decides policy. Nothing else writes to a peer's
 transport.
 """
 
-import ipaddress
 from typing import Any, Callable, Iterable, Optional, Protocol as TypingProtocol, Sequence
 
 from twisted.internet.defer import Deferred
@@ -20,12 +19,13 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from bittwist import __version__, wire
+from bittwist import wire
 from bittwist.bitfield import Bitfield
 from bittwist.clientname import describeClient
 from bittwist.errors import ProtocolError
 from bittwist.fastpolicy import ALLOWED_FAST_SET_SIZE, FastPolicy
-from bittwist.extensions.handshake import HANDSHAKE_ID, ExtendedHandshake, ExtensionRegistry
+from bittwist.extendedsession import CLIENT_NAME, ExtendedSession
+from bittwist.extensions.handshake import ExtendedHandshake, ExtensionRegistry
 from bittwist.peerstate import MAX_QUEUED_REQUESTS, PeerState
 from bittwist.rate import RateMeter
 from bittwist.safetext import printable
@@ -44,11 +44,6 @@ OUR_RESERVED = wire.makeReserved(wire.ReservedBit.EXTENSION_PROTOCOL, wire.Reser
 The reserved bytes of our handshake: we speak the extension protocol
 (BEP 10) and the fast extension (BEP 6). Each is used on a connection only
 when the peer's handshake announces it too.
-"""
-
-CLIENT_NAME = f"bittwist {__version__}"
-"""
-The C{v} of our extended handshake.
 """
 
 KEEPALIVE_INTERVAL = 120.0
@@ -225,8 +220,6 @@ class PeerProtocol(Protocol):
         )
         self.peerId: Optional[bytes] = None
         self.reserved = bytes(8)
-        self.extensions: Optional[ExtensionRegistry] = None
-        self.extendedHandshake: Optional[ExtendedHandshake] = None
         self.handshaked = False
         self.writePaused = False
         self.downloadRate = RateMeter(reactor)
@@ -240,6 +233,7 @@ class PeerProtocol(Protocol):
         self._isClosed = False
         self._requestsQueued = False
         self._fastPolicy = FastPolicy(self)
+        self._extended = ExtendedSession(self)
         self.lostReason: Optional[Failure] = None
 
     def __repr__(self) -> str:
@@ -270,12 +264,27 @@ class PeerProtocol(Protocol):
         """
         return self._decoder.fast
 
+    @property
+    def extensions(self) -> Optional[ExtensionRegistry]:
+        """
+        The extension ids of the connection, once handshaken if both sides
+        speak the extension protocol (BEP 10), else C{None}.
+        """
+        return self._extended.registry
+
+    @property
+    def extendedHandshake(self) -> Optional[ExtendedHandshake]:
+        """
+        The peer's latest extended handshake, if any.
+        """
+        return self._extended.handshake
+
     def supports(self, name: str) -> bool:
         """
         @return: whether the peer announced extension C{name} (one of ours)
             in its extended handshake.
         """
-        return self.extensions is not None and self.extensions.remoteId(name) is not None
+        return self._extended.supports(name)
 
     @property
     def clientName(self) -> str:
@@ -461,7 +470,7 @@ class PeerProtocol(Protocol):
         elif ours is not None and len(ours):
             self.sendMessage(wire.Bitfield(ours.toBytes()))
         if self.extensionProtocol:
-            self._sendExtendedHandshake()
+            self._extended.start()
         dhtPort = self.torrent.dhtPort()
         if dhtPort is not None and wire.hasReservedBit(self.reserved, wire.ReservedBit.DHT):
             self.sendMessage(wire.Port(dhtPort))
@@ -475,19 +484,6 @@ class PeerProtocol(Protocol):
         if self.torrent.dhtPort() is None:
             return OUR_RESERVED
         return wire.setReservedBit(OUR_RESERVED, wire.ReservedBit.DHT)
-
-    def _sendExtendedHandshake(self) -> None:
-        assert self.torrent is not None and self.address is not None
-        names, fields = self.torrent.extendedHandshakeFields()
-        self.extensions = ExtensionRegistry.withNames(*names)
-        try:
-            yourIp = ipaddress.ip_address(self.address[0])
-        except ValueError:
-            yourIp = None
-        handshake = self.extensions.makeHandshake(
-            client=CLIENT_NAME, requestQueue=MAX_QUEUED_REQUESTS, yourIp=yourIp, **fields
-        )
-        self.sendMessage(wire.Extended(HANDSHAKE_ID, handshake.encode()))
 
     def _handshaken(self) -> IPeerEvents:
         if not self.handshaked:
@@ -620,19 +616,7 @@ class PeerProtocol(Protocol):
         torrent.peerPort(self, message.port)
 
     def _receiveExtended(self, message: wire.Extended) -> None:
-        torrent = self._handshaken()
-        # libtorrent sends its extended handshake before its bitfield.
-        self.state.received(countsAsMessage=False)
-        assert self.extensions is not None
-        if message.extendedId == HANDSHAKE_ID:
-            handshake = ExtendedHandshake.decode(message.payload)
-            self.extensions.receiveHandshake(handshake)
-            self.extendedHandshake = handshake
-            torrent.peerExtended(self)
-            return
-        name = self.extensions.localName(message.extendedId)
-        if name is not None:
-            torrent.extensionMessage(self, name, message.payload)
+        self._extended.receive(message)
 
     def _receiveIgnored(self, message: wire.UnknownMessage) -> None:
         # Messages of extensions we do not speak.
@@ -687,11 +671,9 @@ class PeerProtocol(Protocol):
 
         @return: whether it was sent.
         """
-        if self._disconnecting or not self.supports(name):
+        if self._disconnecting:
             return False
-        assert self.extensions is not None
-        self.sendMessage(self.extensions.message(name, payload))
-        return True
+        return self._extended.send(name, payload)
 
     def setInterested(self, interested: bool) -> None:
         """
