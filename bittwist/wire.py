@@ -20,6 +20,8 @@ import struct
 from typing import Union
 
 from bittwist.errors import ProtocolError
+from bittwist.wireframes import FrameBuffer
+from bittwist.wirehandshake import HandshakeReader
 from bittwist.wiremessages import (
     AllowedFast,
     BLOCK_SIZE,
@@ -27,11 +29,8 @@ from bittwist.wiremessages import (
     Cancel,
     Choke,
     Extended,
-    FAST_IDS,
     HANDSHAKE_LENGTH,
     HANDSHAKE_PREFIX,
-    HAVE_ALL,
-    HAVE_NONE,
     Handshake,
     Have,
     HaveAll,
@@ -52,16 +51,12 @@ from bittwist.wiremessages import (
     ID_REQUEST,
     ID_SUGGEST_PIECE,
     ID_UNCHOKE,
-    INFO_HASH_END,
     Interested,
-    KEEP_ALIVE,
     KeepAlive,
     MAX_BLOCK_LENGTH,
     MAX_EXTENDED_PAYLOAD,
     MAX_MESSAGE_LENGTH,
-    MESSAGE_NAMES,
     Message,
-    NO_PAYLOAD,
     NotInterested,
     PROTOCOL_NAME,
     Piece,
@@ -77,6 +72,7 @@ from bittwist.wiremessages import (
     makeReserved,
     setReservedBit,
 )
+from bittwist.wiretable import FAST_MESSAGE_IDS, MessageTable
 
 __all__ = [
     "PROTOCOL_NAME",
@@ -243,41 +239,13 @@ def encode(message: Union[Handshake, Message]) -> bytes:
     raise TypeError(f"not a peer wire message: {message!r}")
 
 
-# For each message id, the smallest and largest length prefix allowed.  Ids
-# 10 and above are unknown messages, bounded only by maxMessageLength.
-_FIXED_LENGTHS = {
-    ID_CHOKE: (1, 1),
-    ID_UNCHOKE: (1, 1),
-    ID_INTERESTED: (1, 1),
-    ID_NOT_INTERESTED: (1, 1),
-    ID_HAVE: (5, 5),
-    ID_REQUEST: (13, 13),
-    ID_CANCEL: (13, 13),
-    ID_PIECE: (9, 9 + MAX_BLOCK_LENGTH),
-    ID_PORT: (3, 3),
-}
-
-# The same for the messages of the extensions, once negotiated.
-_FAST_LENGTHS = {
-    ID_SUGGEST_PIECE: (5, 5),
-    ID_HAVE_ALL: (1, 1),
-    ID_HAVE_NONE: (1, 1),
-    ID_REJECT_REQUEST: (13, 13),
-    ID_ALLOWED_FAST: (5, 5),
-}
-_EXTENDED_LENGTHS = (2, 2 + MAX_EXTENDED_PAYLOAD)
-
-FAST_MESSAGE_IDS = frozenset(_FAST_LENGTHS)
-"""
-The ids of the fast extension's messages (BEP 6): a peer that did not
-negotiate it must not send them.
-"""
-
-
 class Decoder:
     """
     An incremental decoder of what one peer sends: feed it bytes as they
-    arrive, get back the messages they complete.
+    arrive, get back the messages they complete. It is made of three parts:
+    a L{HandshakeReader} for the handshake, then a L{FrameBuffer} that cuts
+    the stream into messages, decoding each by its id through a
+    L{MessageTable}.
 
     Limits, each checked as soon as the bytes that break it arrive:
       - the handshake must start with C{pstrlen} 19 and C{pstr}
@@ -337,22 +305,14 @@ class Decoder:
         if len(reserved) != 8:
             raise ValueError(f"reserved bytes must be 8 bytes, not {len(reserved)}")
         self.maxMessageLength = maxMessageLength
-        self._batchRequests = batchRequests
         self._reserved = bytes(reserved)
         self._fast = False
         self._extensionProtocol = False
-        self._expectHandshake = expectHandshake
-        self._buffer = bytearray()
         self._failure: ProtocolError | None = None
+        self._handshake: HandshakeReader | None = HandshakeReader() if expectHandshake else None
         self._infoHash: bytes | None = None
-        # How big the buffer must grow before a message can complete: lets
-        # small chunks of a large message be appended without parsing.
-        self._needed = 0
-        self._minLengths = [1] * 256
-        self._maxLengths = [maxMessageLength] * 256
-        for messageId, (low, high) in _FIXED_LENGTHS.items():
-            self._minLengths[messageId] = low
-            self._maxLengths[messageId] = min(high, maxMessageLength)
+        self._table = MessageTable(maxMessageLength)
+        self._frames = FrameBuffer(self._table, batchRequests)
 
     @property
     def bufferedBytes(self) -> int:
@@ -360,7 +320,9 @@ class Decoder:
         How many bytes are held waiting for the rest of a message (or of the
         handshake).
         """
-        return len(self._buffer)
+        if self._handshake is not None:
+            return self._handshake.bufferedBytes
+        return self._frames.bufferedBytes
 
     @property
     def infoHash(self) -> bytes | None:
@@ -406,16 +368,7 @@ class Decoder:
         both = bytes(a & b for a, b in zip(self._reserved, peerReserved))
         self._fast = hasReservedBit(both, ReservedBit.FAST)
         self._extensionProtocol = hasReservedBit(both, ReservedBit.EXTENSION_PROTOCOL)
-        maxMessageLength = self.maxMessageLength
-        lengths = dict.fromkeys(FAST_IDS, (1, maxMessageLength))
-        lengths[ID_EXTENDED] = (1, maxMessageLength)
-        if self._fast:
-            lengths.update(_FAST_LENGTHS)
-        if self._extensionProtocol:
-            lengths[ID_EXTENDED] = _EXTENDED_LENGTHS
-        for messageId, (low, high) in lengths.items():
-            self._minLengths[messageId] = low
-            self._maxLengths[messageId] = min(high, maxMessageLength)
+        self._table.negotiate(self._fast, self._extensionProtocol)
 
     def setMaxBitfieldPieces(self, numPieces: int) -> None:
         """
@@ -428,9 +381,7 @@ class Decoder:
         """
         if numPieces < 0:
             raise ValueError(f"number of pieces {numPieces} is negative")
-        self._maxLengths[ID_BITFIELD] = min(
-            1 + (numPieces + 7) // 8, self.maxMessageLength
-        )
+        self._table.limitBitfield(numPieces)
 
     def receiveData(self, data: bytes) -> list[Union[Handshake, Message]]:
         """
@@ -446,261 +397,30 @@ class Decoder:
         if self._failure is not None:
             raise ProtocolError(f"peer wire decoder already failed: {self._failure}")
         try:
-            return self._receive(data)
+            if self._handshake is None:
+                return self._frames.receive(data)
+            return self._receiveHandshake(self._handshake, data)
         except ProtocolError as e:
             self._failure = e
-            self._buffer = bytearray()
+            self._frames.clear()
+            if self._handshake is not None:
+                self._handshake.clear()
             raise
 
-    def _fail(self, reason: str) -> ProtocolError:
-        return ProtocolError(f"peer broke the wire protocol: {reason}")
-
-    def _receive(self, data: bytes) -> list[Union[Handshake, Message]]:
-        buffer = self._buffer
-        messages: list[Union[Handshake, Message]] = []
-        offset = 0
-        if buffer and not self._expectHandshake:
-            # Only the bytes that complete the buffered message are copied
-            # to the buffer; the rest is decoded where it lies.
-            offset = self._topUp(data, messages)
-            if buffer:
-                return messages
-            source = data
-        elif buffer:
-            buffer += data
-            if len(buffer) < self._needed:
-                return []
-            source = buffer
-        else:
-            source = data
-        view = memoryview(source)
-        try:
-            end = len(view)
-            if self._expectHandshake:
-                offset = self._receiveHandshake(view, messages)
-                if not offset:
-                    if source is not buffer:
-                        buffer += view
-                    return messages
-            # A block of an immutable C{bytes} is handed on as a view of it,
-            # not copied; one of the buffer must be copied, as the buffer
-            # changes.
-            offset = self._receiveMessages(
-                view, offset, end, messages, type(source) is bytes
-            )
-            if source is buffer:
-                # The view must be released before the buffer can shrink.
-                view.release()
-                del buffer[:offset]
-            elif offset < end:
-                buffer += view[offset:]
-        finally:
-            view.release()
-        return messages
-
-    def _topUp(self, data: bytes, messages: list[Union[Handshake, Message]]) -> int:
-        """
-        Complete the message held in the buffer with the first bytes of
-        C{data}, and decode it.
-
-        @return: how many bytes of C{data} were taken; all of them if the
-            buffer still holds part of a message.
-        """
-        buffer = self._buffer
-        size = len(data)
-        taken = 0
-        with memoryview(data) as incoming:
-            while buffer:
-                # What the buffer must hold to make progress: the whole
-                # message once its length is known, else its length (a
-                # keep-alive is nothing more), then its id.
-                target = self._needed or (4 if len(buffer) < 4 else 5)
-                take = min(target - len(buffer), size - taken)
-                buffer += incoming[taken:taken + take]
-                taken += take
-                if len(buffer) < target:
-                    return taken
-                with memoryview(buffer) as view:
-                    consumed = self._receiveMessages(view, 0, len(buffer), messages)
-                del buffer[:consumed]
-        return taken
-
     def _receiveHandshake(
-        self, view: memoryview, messages: list[Union[Handshake, Message]]
-    ) -> int:
+        self, reader: HandshakeReader, data: bytes
+    ) -> list[Union[Handshake, Message]]:
         """
-        Check what has arrived of the handshake and decode it once complete.
-
-        @return: 0 while incomplete, else L{HANDSHAKE_LENGTH}.
+        Feed bytes to the handshake reader; once it has the handshake,
+        negotiate and decode what follows it as messages.
         """
-        size = len(view)
-        checked = min(size, len(HANDSHAKE_PREFIX))
-        if view[:checked] != HANDSHAKE_PREFIX[:checked]:
-            if view[0] != len(PROTOCOL_NAME):
-                raise self._fail(
-                    f"handshake protocol name length is {view[0]}, expected "
-                    f"{len(PROTOCOL_NAME)}"
-                )
-            raise self._fail(
-                f"handshake protocol name {bytes(view[1:checked])!r} is not "
-                f"{PROTOCOL_NAME!r}"
-            )
-        if size >= INFO_HASH_END and self._infoHash is None:
-            self._infoHash = bytes(view[28:48])
-        if size < HANDSHAKE_LENGTH:
-            return 0
-        reserved = bytes(view[20:28])
-        messages.append(
-            Handshake(
-                infoHash=self._infoHash,
-                peerId=bytes(view[48:68]),
-                reserved=reserved,
-            )
-        )
-        self._expectHandshake = False
-        self.negotiate(reserved)
-        return HANDSHAKE_LENGTH
-
-    def _receiveMessages(
-        self,
-        view: memoryview,
-        offset: int,
-        end: int,
-        messages: list[Union[Handshake, Message]],
-        share: bool = False,
-    ) -> int:
-        """
-        Decode every complete message of C{view[offset:end]}.
-
-        @param share: whether the bytes under C{view} never change, so that
-            a L{Piece}'s block may be a view of them instead of a copy (at
-            the cost of keeping them all alive while any block is).
-        @return: the offset of the first byte not consumed.
-        """
-        append = messages.append
-        unpackLength = _LENGTH.unpack_from
-        maxMessageLength = self.maxMessageLength
-        minLengths = self._minLengths
-        maxLengths = self._maxLengths
-        batchRequests = self._batchRequests
-        self._needed = 0
-        while True:
-            available = end - offset
-            if available < 4:
-                return offset
-            (length,) = unpackLength(view, offset)
-            if length == 0:
-                append(KEEP_ALIVE)
-                offset += 4
-                continue
-            if length > maxMessageLength:
-                raise self._fail(
-                    f"message length {length} exceeds the limit of "
-                    f"{maxMessageLength}"
-                )
-            if available < 5:
-                return offset
-            messageId = view[offset + 4]
-            if not minLengths[messageId] <= length <= maxLengths[messageId]:
-                raise self._lengthError(messageId, length)
-            if available < 4 + length:
-                self._needed = 4 + length
-                return offset
-            start = offset + 5
-            offset += 4 + length
-            if messageId == ID_PIECE:
-                index, begin = _TWO_INTS.unpack_from(view, start)
-                # No view of the buffer may outlive this call (not even in a
-                # local a traceback keeps): the buffer shrinks after it.
-                if share:
-                    append(Piece(index, begin, view[start + 8 : offset]))
-                else:
-                    append(Piece(index, begin, bytes(view[start + 8 : offset])))
-            elif messageId == ID_HAVE:
-                append(Have(_ONE_INT.unpack_from(view, start)[0]))
-            elif messageId == ID_REQUEST or messageId == ID_CANCEL:
-                request = _THREE_INTS.unpack_from(view, start)
-                blockLength = request[2]
-                if not 0 < blockLength <= MAX_BLOCK_LENGTH:
-                    raise self._fail(
-                        f"{MESSAGE_NAMES[messageId]} for {blockLength} bytes; blocks "
-                        f"must be 1 to {MAX_BLOCK_LENGTH} bytes"
-                    )
-                if messageId == ID_CANCEL:
-                    append(Cancel(*request))
-                elif not batchRequests:
-                    append(Request(*request))
-                elif messages and type(messages[-1]) is Requests:
-                    messages[-1].requests.append(request)
-                else:
-                    append(Requests([request]))
-            elif messageId < ID_HAVE:
-                append(NO_PAYLOAD[messageId])
-            elif messageId == ID_BITFIELD:
-                append(Bitfield(bytes(view[start:offset])))
-            elif messageId == ID_PORT:
-                append(Port(_SHORT.unpack_from(view, start)[0]))
-            else:
-                append(self._decodeExtension(messageId, view, start, offset))
-
-    def _decodeExtension(
-        self, messageId: int, view: memoryview, start: int, end: int
-    ) -> Message:
-        """
-        Decode a message whose id BEP 3 does not define, its length already
-        checked.
-
-        @return: the message of a negotiated extension, else an
-            L{UnknownMessage}.
-        """
-        if messageId == ID_EXTENDED and self._extensionProtocol:
-            return Extended(view[start], bytes(view[start + 1 : end]))
-        if self._fast and messageId in _FAST_LENGTHS:
-            if messageId == ID_HAVE_ALL:
-                return HAVE_ALL
-            if messageId == ID_HAVE_NONE:
-                return HAVE_NONE
-            if messageId == ID_REJECT_REQUEST:
-                index, begin, blockLength = _THREE_INTS.unpack_from(view, start)
-                if not 0 < blockLength <= MAX_BLOCK_LENGTH:
-                    raise self._fail(
-                        f"reject request for {blockLength} bytes; blocks must "
-                        f"be 1 to {MAX_BLOCK_LENGTH} bytes"
-                    )
-                return RejectRequest(index, begin, blockLength)
-            (index,) = _ONE_INT.unpack_from(view, start)
-            if messageId == ID_SUGGEST_PIECE:
-                return SuggestPiece(index)
-            return AllowedFast(index)
-        return UnknownMessage(messageId, bytes(view[start:end]))
-
-    def _lengthError(self, messageId: int, length: int) -> ProtocolError:
-        """
-        @return: the error for a message whose length prefix is impossible
-            for its id.
-        """
-        payload = length - 1
-        if messageId == ID_PIECE:
-            if payload < 8:
-                return self._fail(f"piece message with a {payload}-byte payload")
-            return self._fail(
-                f"piece with a block of {payload - 8} bytes, more than "
-                f"{MAX_BLOCK_LENGTH}"
-            )
-        if messageId == ID_BITFIELD:
-            return self._fail(
-                f"bitfield of {payload} bytes, more than "
-                f"{self._maxLengths[ID_BITFIELD] - 1}"
-            )
-        if messageId == ID_EXTENDED:
-            if payload < 1:
-                return self._fail("extended message without an extended id")
-            return self._fail(
-                f"extended message with a {payload - 1}-byte payload, more "
-                f"than {MAX_EXTENDED_PAYLOAD}"
-            )
-        expected = {**_FIXED_LENGTHS, **_FAST_LENGTHS}[messageId][0] - 1
-        return self._fail(
-            f"{MESSAGE_NAMES[messageId]} message with a {payload}-byte payload, "
-            f"expected {expected}"
-        )
+        handshake, rest = reader.receive(data)
+        self._infoHash = reader.infoHash
+        if handshake is None:
+            return []
+        self._handshake = None
+        self.negotiate(handshake.reserved)
+        messages: list[Union[Handshake, Message]] = [handshake]
+        if rest:
+            self._frames.receive(rest, messages)
+        return messages

@@ -9,6 +9,8 @@ import enum
 from dataclasses import dataclass
 from typing import Union
 
+from bittwist.errors import ProtocolError
+
 __all__ = [
     "PROTOCOL_NAME",
     "HANDSHAKE_LENGTH",
@@ -438,3 +440,11 @@ NO_PAYLOAD = (Choke(), Unchoke(), Interested(), NotInterested())
 """
 The messages without a payload of BEP 3, by id.
 """
+
+
+def wireViolation(reason: str) -> ProtocolError:
+    """
+    @param reason: what the peer did wrong.
+    @return: the error for a peer that broke the wire protocol.
+    """
+    return ProtocolError(f"peer broke the wire protocol: {reason}")
