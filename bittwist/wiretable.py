@@ -163,6 +163,36 @@ _FAST_DECODERS: dict[int, PayloadDecoder] = {
 }
 
 
+def _negotiated(fast: bool, extensionProtocol: bool) -> tuple[tuple[int, int, int, PayloadDecoder], ...]:
+    """
+    @return: C{(id, smallest length, largest length, decoder)} of each
+        extension message id, as negotiated (largest length C{-1}: no bound
+        but C{maxMessageLength}).
+    """
+    entries = {messageId: (1, -1, decodeUnknown) for messageId in (*FAST_IDS, ID_EXTENDED)}
+    if fast:
+        for messageId, (low, high) in FAST_LENGTHS.items():
+            entries[messageId] = (low, high, _FAST_DECODERS[messageId])
+    if extensionProtocol:
+        entries[ID_EXTENDED] = (*EXTENDED_LENGTHS, decodeExtended)
+    return tuple((messageId, *entry) for messageId, entry in entries.items())
+
+
+# Worked out once, not per connection.
+_NEGOTIATED = {
+    (fast, extensionProtocol): _negotiated(fast, extensionProtocol)
+    for fast in (False, True)
+    for extensionProtocol in (False, True)
+}
+_BEP3_MIN_LENGTHS = [1] * 256
+for _id, (_low, _high) in FIXED_LENGTHS.items():
+    _BEP3_MIN_LENGTHS[_id] = _low
+_BEP3_TABLE: list[Optional[PayloadDecoder]] = [decodeUnknown] * 256
+for _id, _decoder in _BEP3_DECODERS.items():
+    _BEP3_TABLE[_id] = _decoder
+del _id, _low, _high, _decoder
+
+
 class MessageTable:
     """
     Each message id's bounds and decoder on one connection: BEP 3's from the
@@ -184,14 +214,11 @@ class MessageTable:
             payload included.
         """
         self.maxMessageLength = maxMessageLength
-        self.minLengths = [1] * 256
+        self.minLengths = _BEP3_MIN_LENGTHS[:]
         self.maxLengths = [maxMessageLength] * 256
-        self.decoders: list[Optional[PayloadDecoder]] = [decodeUnknown] * 256
         for messageId, (low, high) in FIXED_LENGTHS.items():
-            self.minLengths[messageId] = low
             self.maxLengths[messageId] = min(high, maxMessageLength)
-        for messageId, decoder in _BEP3_DECODERS.items():
-            self.decoders[messageId] = decoder
+        self.decoders = _BEP3_TABLE[:]
 
     def negotiate(self, fast: bool, extensionProtocol: bool) -> None:
         """
@@ -199,21 +226,11 @@ class MessageTable:
         such, or as unknown messages, from now on.
         """
         maxMessageLength = self.maxMessageLength
-        lengths = dict.fromkeys(FAST_IDS, (1, maxMessageLength))
-        lengths[ID_EXTENDED] = (1, maxMessageLength)
-        decoders: dict[int, PayloadDecoder] = dict.fromkeys(FAST_IDS, decodeUnknown)
-        decoders[ID_EXTENDED] = decodeUnknown
-        if fast:
-            lengths.update(FAST_LENGTHS)
-            decoders.update(_FAST_DECODERS)
-        if extensionProtocol:
-            lengths[ID_EXTENDED] = EXTENDED_LENGTHS
-            decoders[ID_EXTENDED] = decodeExtended
-        for messageId, (low, high) in lengths.items():
-            self.minLengths[messageId] = low
-            self.maxLengths[messageId] = min(high, maxMessageLength)
-        for messageId, decoder in decoders.items():
-            self.decoders[messageId] = decoder
+        minLengths, maxLengths, decoders = self.minLengths, self.maxLengths, self.decoders
+        for messageId, low, high, decoder in _NEGOTIATED[fast, extensionProtocol]:
+            minLengths[messageId] = low
+            maxLengths[messageId] = maxMessageLength if high < 0 else min(high, maxMessageLength)
+            decoders[messageId] = decoder
 
     def limitBitfield(self, numPieces: int) -> None:
         """
