@@ -19,6 +19,7 @@ message we would reject anyway.
 import struct
 from typing import Union
 
+from bittwist import wiremessages
 from bittwist.errors import ProtocolError
 from bittwist.wireframes import FrameBuffer
 from bittwist.wirehandshake import HandshakeReader
@@ -75,38 +76,8 @@ from bittwist.wiremessages import (
 from bittwist.wiretable import FAST_MESSAGE_IDS, MessageTable
 
 __all__ = [
-    "PROTOCOL_NAME",
-    "HANDSHAKE_LENGTH",
-    "BLOCK_SIZE",
-    "MAX_BLOCK_LENGTH",
-    "MAX_MESSAGE_LENGTH",
-    "MAX_EXTENDED_PAYLOAD",
-    "ReservedBit",
-    "makeReserved",
-    "setReservedBit",
-    "hasReservedBit",
+    *wiremessages.__all__,
     "FAST_MESSAGE_IDS",
-    "Handshake",
-    "KeepAlive",
-    "Choke",
-    "Unchoke",
-    "Interested",
-    "NotInterested",
-    "Have",
-    "Bitfield",
-    "Request",
-    "Requests",
-    "Piece",
-    "Cancel",
-    "Port",
-    "SuggestPiece",
-    "HaveAll",
-    "HaveNone",
-    "RejectRequest",
-    "AllowedFast",
-    "Extended",
-    "UnknownMessage",
-    "Message",
     "encode",
     "encodePieceHeader",
     "encodeRequest",
@@ -114,11 +85,6 @@ __all__ = [
 ]
 
 
-_LENGTH = struct.Struct(">I")
-_ONE_INT = struct.Struct(">I")
-_TWO_INTS = struct.Struct(">II")
-_THREE_INTS = struct.Struct(">III")
-_SHORT = struct.Struct(">H")
 _HEADER = struct.Struct(">IB")
 _HAVE_MESSAGE = struct.Struct(">IBI")
 _REQUEST_MESSAGE = struct.Struct(">IBIII")
