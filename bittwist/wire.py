@@ -19,7 +19,6 @@ message we would reject anyway.
 import struct
 from typing import Union
 
-from bittwist import wiremessages
 from bittwist.errors import ProtocolError
 from bittwist.wireframes import FrameBuffer
 from bittwist.wirehandshake import HandshakeReader
@@ -76,8 +75,38 @@ from bittwist.wiremessages import (
 from bittwist.wiretable import FAST_MESSAGE_IDS, MessageTable
 
 __all__ = [
-    *wiremessages.__all__,
+    "PROTOCOL_NAME",
+    "HANDSHAKE_LENGTH",
+    "BLOCK_SIZE",
+    "MAX_BLOCK_LENGTH",
+    "MAX_MESSAGE_LENGTH",
+    "MAX_EXTENDED_PAYLOAD",
+    "ReservedBit",
+    "makeReserved",
+    "setReservedBit",
+    "hasReservedBit",
     "FAST_MESSAGE_IDS",
+    "Handshake",
+    "KeepAlive",
+    "Choke",
+    "Unchoke",
+    "Interested",
+    "NotInterested",
+    "Have",
+    "Bitfield",
+    "Request",
+    "Requests",
+    "Piece",
+    "Cancel",
+    "Port",
+    "SuggestPiece",
+    "HaveAll",
+    "HaveNone",
+    "RejectRequest",
+    "AllowedFast",
+    "Extended",
+    "UnknownMessage",
+    "Message",
     "encode",
     "encodePieceHeader",
     "encodeRequest",
