@@ -7,7 +7,9 @@ decoder, drives the sans-IO L{bittwist.peerstate.PeerState} (choked and
 interested both ways, the peer's pieces, requests in flight both ways),
 writes what it says to send, keeps the connection alive, and hands every
 event to its torrent, which decides policy. Nothing else writes to a peer's
-transport.
+transport. Two parts of it live in modules of their own: the fast
+extension's policy (L{bittwist.fastpolicy.FastPolicy}) and the extension
+protocol's session (L{bittwist.extendedsession.ExtendedSession}).
 """
 
 from typing import Any, Callable, Iterable, Optional, Protocol as TypingProtocol, Sequence
