@@ -7,10 +7,11 @@ decoder, drives the sans-IO L{bittwist.peerstate.PeerState} (choked and
 interested both ways, the peer's pieces, requests in flight both ways),
 writes what it says to send, keeps the connection alive, and hands every
 event to its torrent, which decides policy. Nothing else writes to a peer's
-transport.
+transport. Two parts of it live in modules of their own: the fast
+extension's policy (L{bittwist.fastpolicy.FastPolicy}) and the extension
+protocol's session (L{bittwist.extendedsession.ExtendedSession}).
 """
 
-import ipaddress
 from typing import Any, Callable, Iterable, Optional, Protocol as TypingProtocol, Sequence
 
 from twisted.internet.defer import Deferred
@@ -20,33 +21,31 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from bittwist import __version__, wire
+from bittwist import wire
 from bittwist.bitfield import Bitfield
 from bittwist.clientname import describeClient
 from bittwist.errors import ProtocolError
-from bittwist.fast import allowedFastSet
-from bittwist.extensions.handshake import HANDSHAKE_ID, ExtendedHandshake, ExtensionRegistry
+from bittwist.fastpolicy import ALLOWED_FAST_SET_SIZE, FastPolicy
+from bittwist.extendedsession import CLIENT_NAME, ExtendedSession
+from bittwist.extensions.handshake import ExtendedHandshake, ExtensionRegistry
 from bittwist.peerstate import MAX_QUEUED_REQUESTS, PeerState
 from bittwist.rate import RateMeter
 from bittwist.safetext import printable
 
-__all__ = ["PeerProtocol", "IPeerEvents", "MAX_QUEUED_REQUESTS", "OUR_RESERVED", "CLIENT_NAME"]
+__all__ = [
+    "PeerProtocol",
+    "IPeerEvents",
+    "MAX_QUEUED_REQUESTS",
+    "OUR_RESERVED",
+    "CLIENT_NAME",
+    "ALLOWED_FAST_SET_SIZE",
+]
 
 OUR_RESERVED = wire.makeReserved(wire.ReservedBit.EXTENSION_PROTOCOL, wire.ReservedBit.FAST)
 """
 The reserved bytes of our handshake: we speak the extension protocol
 (BEP 10) and the fast extension (BEP 6). Each is used on a connection only
 when the peer's handshake announces it too.
-"""
-
-ALLOWED_FAST_SET_SIZE = 10
-"""
-How many pieces we allow a peer fast (BEP 6's k).
-"""
-
-CLIENT_NAME = f"bittwist {__version__}"
-"""
-The C{v} of our extended handshake.
 """
 
 KEEPALIVE_INTERVAL = 120.0
@@ -223,8 +222,6 @@ class PeerProtocol(Protocol):
         )
         self.peerId: Optional[bytes] = None
         self.reserved = bytes(8)
-        self.extensions: Optional[ExtensionRegistry] = None
-        self.extendedHandshake: Optional[ExtendedHandshake] = None
         self.handshaked = False
         self.writePaused = False
         self.downloadRate = RateMeter(reactor)
@@ -237,6 +234,8 @@ class PeerProtocol(Protocol):
         self._closed: list[Deferred[bool]] = []
         self._isClosed = False
         self._requestsQueued = False
+        self._fastPolicy = FastPolicy(self)
+        self._extended = ExtendedSession(self)
         self.lostReason: Optional[Failure] = None
 
     def __repr__(self) -> str:
@@ -267,12 +266,27 @@ class PeerProtocol(Protocol):
         """
         return self._decoder.fast
 
+    @property
+    def extensions(self) -> Optional[ExtensionRegistry]:
+        """
+        The extension ids of the connection, once handshaken if both sides
+        speak the extension protocol (BEP 10), else C{None}.
+        """
+        return self._extended.registry
+
+    @property
+    def extendedHandshake(self) -> Optional[ExtendedHandshake]:
+        """
+        The peer's latest extended handshake, if any.
+        """
+        return self._extended.handshake
+
     def supports(self, name: str) -> bool:
         """
         @return: whether the peer announced extension C{name} (one of ours)
             in its extended handshake.
         """
-        return self.extensions is not None and self.extensions.remoteId(name) is not None
+        return self._extended.supports(name)
 
     @property
     def clientName(self) -> str:
@@ -458,7 +472,7 @@ class PeerProtocol(Protocol):
         elif ours is not None and len(ours):
             self.sendMessage(wire.Bitfield(ours.toBytes()))
         if self.extensionProtocol:
-            self._sendExtendedHandshake()
+            self._extended.start()
         dhtPort = self.torrent.dhtPort()
         if dhtPort is not None and wire.hasReservedBit(self.reserved, wire.ReservedBit.DHT):
             self.sendMessage(wire.Port(dhtPort))
@@ -472,19 +486,6 @@ class PeerProtocol(Protocol):
         if self.torrent.dhtPort() is None:
             return OUR_RESERVED
         return wire.setReservedBit(OUR_RESERVED, wire.ReservedBit.DHT)
-
-    def _sendExtendedHandshake(self) -> None:
-        assert self.torrent is not None and self.address is not None
-        names, fields = self.torrent.extendedHandshakeFields()
-        self.extensions = ExtensionRegistry.withNames(*names)
-        try:
-            yourIp = ipaddress.ip_address(self.address[0])
-        except ValueError:
-            yourIp = None
-        handshake = self.extensions.makeHandshake(
-            client=CLIENT_NAME, requestQueue=MAX_QUEUED_REQUESTS, yourIp=yourIp, **fields
-        )
-        self.sendMessage(wire.Extended(HANDSHAKE_ID, handshake.encode()))
 
     def _handshaken(self) -> IPeerEvents:
         if not self.handshaked:
@@ -545,52 +546,19 @@ class PeerProtocol(Protocol):
         torrent = self._handshaken()
         self.state.received()
         record(self.state, *args)
-        # A peer with every piece is allowed nothing fast.
-        self._sendAllowedFast()
+        self._fastPolicy.allowFast()
         torrent.peerBitfield(self)
 
-    def _sendAllowedFast(self) -> None:
-        """
-        Under the fast extension, allow the peer fast the pieces of its
-        allowed fast set (BEP 6's algorithm) that we have and it lacks, so
-        that a new peer can get started before we unchoke it.
-        """
-        if not self.fast or self.state.pieces.complete() or self.address is None:
-            return
-        assert self.torrent is not None
-        ours = self.torrent.ourBitfield()
-        if ours is None or not len(ours):
-            return
-        try:
-            indices = allowedFastSet(
-                self.address[0], self.torrent.infoHash, self.torrent.numPieces, ALLOWED_FAST_SET_SIZE
-            )
-        except ValueError:
-            # Not an IP address (a test transport, say): nothing allowed.
-            return
-        for index in indices:
-            if index in ours and index not in self.state.pieces:
-                self.state.allowedFastOut.add(index)
-                self.sendMessage(wire.AllowedFast(index))
+    # The fast extension's messages go to its part.
 
     def _receiveRejectRequest(self, message: wire.RejectRequest) -> None:
-        torrent = self._handshaken()
-        self.state.received()
-        if self.state.peerRejected((message.index, message.begin, message.length)):
-            torrent.requestRejected(self, message.index, message.begin)
+        self._fastPolicy.receiveRejectRequest(message)
 
     def _receiveAllowedFast(self, message: wire.AllowedFast) -> None:
-        torrent = self._handshaken()
-        # libtorrent sends these right after its bitfield, some clients
-        # before it.
-        self.state.received(countsAsMessage=False)
-        if self.state.peerAllowedFast(message.index):
-            torrent.peerAllowedFast(self, message.index)
+        self._fastPolicy.receiveAllowedFast(message)
 
     def _receiveSuggestPiece(self, message: wire.SuggestPiece) -> None:
-        self._handshaken()
-        self.state.received(countsAsMessage=False)
-        self.state.peerSuggested(message.index)
+        self._fastPolicy.receiveSuggestPiece(message)
 
     def _receiveRequests(self, message: wire.Requests) -> None:
         torrent = self._handshaken()
@@ -600,9 +568,7 @@ class PeerProtocol(Protocol):
         requests = message.requests
         refused = state.peerRequestedMany(requests)
         if refused:
-            if self.fast:
-                for request in refused:
-                    self.sendMessage(wire.RejectRequest(*request))
+            self._fastPolicy.reject(refused)
             requests = [request for request in requests if request not in refused]
             if not requests:
                 return
@@ -613,9 +579,9 @@ class PeerProtocol(Protocol):
         self._handshaken()
         self.state.received()
         request = (message.index, message.begin, message.length)
-        if self.state.peerCancelled(request) and self.fast:
+        if self.state.peerCancelled(request):
             # BEP 6: even a cancelled request gets its answer.
-            self.sendMessage(wire.RejectRequest(*request))
+            self._fastPolicy.reject((request,))
 
     def _receiveBlocks(self, blocks: list[wire.Piece]) -> None:
         """
@@ -652,19 +618,7 @@ class PeerProtocol(Protocol):
         torrent.peerPort(self, message.port)
 
     def _receiveExtended(self, message: wire.Extended) -> None:
-        torrent = self._handshaken()
-        # libtorrent sends its extended handshake before its bitfield.
-        self.state.received(countsAsMessage=False)
-        assert self.extensions is not None
-        if message.extendedId == HANDSHAKE_ID:
-            handshake = ExtendedHandshake.decode(message.payload)
-            self.extensions.receiveHandshake(handshake)
-            self.extendedHandshake = handshake
-            torrent.peerExtended(self)
-            return
-        name = self.extensions.localName(message.extendedId)
-        if name is not None:
-            torrent.extensionMessage(self, name, message.payload)
+        self._extended.receive(message)
 
     def _receiveIgnored(self, message: wire.UnknownMessage) -> None:
         # Messages of extensions we do not speak.
@@ -719,11 +673,9 @@ class PeerProtocol(Protocol):
 
         @return: whether it was sent.
         """
-        if self._disconnecting or not self.supports(name):
+        if self._disconnecting:
             return False
-        assert self.extensions is not None
-        self.sendMessage(self.extensions.message(name, payload))
-        return True
+        return self._extended.send(name, payload)
 
     def setInterested(self, interested: bool) -> None:
         """
@@ -739,9 +691,8 @@ class PeerProtocol(Protocol):
         """
         message = self.state.setChoking(choking)
         self.sendMessage(message)
-        if message is not None and choking and self.fast:
-            for request in self.state.rejectUnallowed():
-                self.sendMessage(wire.RejectRequest(*request))
+        if message is not None and choking:
+            self._fastPolicy.choked()
 
     def rejectRequest(self, index: int, begin: int, length: int) -> bool:
         """
@@ -752,10 +703,7 @@ class PeerProtocol(Protocol):
             fast extension, and a request we will not serve is its fault).
         """
         self.state.unqueue((index, begin, length))
-        if not self.fast:
-            return False
-        self.sendMessage(wire.RejectRequest(index, begin, length))
-        return True
+        return self._fastPolicy.reject(((index, begin, length),))
 
     def sendHave(self, index: int) -> None:
         """
