@@ -27,12 +27,20 @@ Eight fast peers of one torrent keep 32 MiB of requests in flight
 them room.
 """
 
+WAKE_FRACTION = 16
+"""
+Waiting downloads are woken while this fraction of L{MAX_IN_FLIGHT} (or of
+a backlog's own limit) is free: each then sends a batch of requests, not a
+request or two per block written, each a write that wakes its peer.
+"""
+
+
 
 class WriteBacklog:
     """
     Counts the bytes requested and the bytes on their way to disk, across the
     downloads sharing it, and wakes the downloads that stopped requesting, one
-    at a time, while it has room again.
+    at a time, while it has room enough again (L{WAKE_FRACTION}).
 
     @ivar size: the bytes received and not yet written.
     @ivar requested: the bytes requested and not yet received.
@@ -79,7 +87,7 @@ class WriteBacklog:
     def written(self, size: int) -> None:
         """
         C{size} bytes reached the disk (or failed to): take them off, and
-        wake waiting downloads if that made room.
+        wake waiting downloads if that made room enough.
         """
         self.size -= size
         if self._waiting:
@@ -89,7 +97,7 @@ class WriteBacklog:
         """
         C{size} bytes requested will not come (cancelled, choked, rejected,
         the peer gone): take them off, and wake waiting downloads if that
-        made room.
+        made room enough.
         """
         self.requested -= size
         if self._waiting:
@@ -104,7 +112,7 @@ class WriteBacklog:
         self._waking = True
         try:
             waiting = self._waiting
-            while waiting and not self.full:
+            while waiting and self.room() >= self.inFlightLimit // WAKE_FRACTION:
                 refill = next(iter(waiting))
                 del waiting[refill]
                 refill()

@@ -429,7 +429,9 @@ class Download:
         # blocks not yet written, so a thousand downloads cannot each fill a
         # pipeline at once.
         budget = self._backlog.room() // wire.BLOCK_SIZE
-        if budget < 1:
+        if budget < 1 or (budget < room and budget < depth // 4 and requested):
+            # Too little for a batch while the peer still has work: wait
+            # for room rather than send a request or two per block written.
             self._backlog.waitForRoom(self._fillAllCallback)
             return
         room = min(room, budget)
