@@ -111,10 +111,17 @@ class WriteBacklog:
             return
         self._waking = True
         try:
-            waiting = self._waiting
-            while waiting and self.room() >= self.inFlightLimit // WAKE_FRACTION:
+            # Each called once per wake: a refill that asks to wait again
+            # waits for the next.
+            waiting, self._waiting = self._waiting, {}
+            threshold = self.inFlightLimit // WAKE_FRACTION
+            while waiting and self.room() >= threshold:
                 refill = next(iter(waiting))
                 del waiting[refill]
                 refill()
+            if waiting:
+                # Not woken: ahead of the ones that asked during this wake.
+                waiting.update(self._waiting)
+                self._waiting = waiting
         finally:
             self._waking = False

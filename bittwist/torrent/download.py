@@ -434,7 +434,10 @@ class Download:
             # for room rather than send a request or two per block written.
             self._backlog.waitForRoom(self._fillAllCallback)
             return
-        room = min(room, budget)
+        if budget < room:
+            # Less than the peer could take: the rest once there is room.
+            self._backlog.waitForRoom(self._fillAllCallback)
+            room = budget
         pieces = state.pieces
         if state.peerChoking:
             # Choked: only the pieces it allowed us fast (BEP 6), if any.
