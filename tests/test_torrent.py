@@ -925,6 +925,35 @@ class WriteBacklogTests(TorrentTestCase):
         backlog.written(BLOCK)
         self.assertNotEqual(remote.requests(), [])
 
+    def test_budgetBoundsRequestsInFlight(self) -> None:
+        """
+        Requests in flight count against the session's budget
+        (C{inFlightLimit}) until their blocks are written: past it no more
+        are sent, whatever the peer's pipeline depth; writes make room
+        again, and a peer leaving gives back what it held.
+        """
+        self.patch(downloadModule, "MAX_REQUEST_DEPTH", 4)
+        storage = ManualStorage(self.metainfo)
+        backlog = WriteBacklog(inFlightLimit=2 * BLOCK)
+        self.makeTorrent(storage=storage, start=False, writeBacklog=backlog)
+        self.torrent.start()
+        storage.finishCheck()
+        storage.holdWrites = True
+        remote = self.connect(1, pieces=range(NUM_PIECES))
+        self.torrent.download.record(remote.proto).requestDepth = 4
+        remote.send(wire.Unchoke())
+        requests = remote.requests()
+        self.assertEqual(len(requests), 2)
+        self.assertEqual(backlog.requested, 2 * BLOCK)
+        full = [r for r in requests if r[2] == BLOCK]
+        remote.answer(self.payload, full)
+        self.assertEqual(remote.requests(), [])
+        for write in list(storage.writes):
+            write.callback(None)
+        self.assertEqual(len(remote.requests()), 2)
+        remote.close()
+        self.assertEqual(backlog.requested, 0)
+
     def test_noBacklogKeepsRequesting(self) -> None:
         """
         Below the backlog limit, each answered block makes room for another

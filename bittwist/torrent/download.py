@@ -59,11 +59,14 @@ class DownloadRecord:
     @ivar snubbed: whether it kept us waiting L{SNUB_TIMEOUT} for a block.
     @ivar lastBlockAt: when it last sent a block, or when we started
         waiting for one.
+    @ivar charged: how many of our requests in flight to it are counted
+        in the session's budget (L{WriteBacklog.requested}).
     """
 
     requestDepth: int = INITIAL_REQUEST_DEPTH
     snubbed: bool = False
     lastBlockAt: float = 0.0
+    charged: int = 0
 
 
 class Download:
@@ -234,8 +237,12 @@ class Download:
         self._records[peer] = DownloadRecord(lastBlockAt=self._reactor.seconds())
 
     def peerLeft(self, peer: PeerProtocol) -> None:
-        if self._records.pop(peer, None) is None:
+        record = self._records.pop(peer, None)
+        if record is None:
             return
+        if record.charged:
+            self._backlog.released(record.charged * wire.BLOCK_SIZE)
+            record.charged = 0
         picker = self.picker
         if picker is not None:
             picker.peerLostPieces(peer.state.pieces)
@@ -301,6 +308,8 @@ class Download:
         record = self._records.get(peer)
         if picker is None or not self.active or record is None:
             self.wasted += sum(len(message.block) for message in blocks)
+            if record is not None:
+                self._charge(peer, record)
             return
         record.lastBlockAt = self._reactor.seconds()
         record.snubbed = False
@@ -324,6 +333,9 @@ class Download:
             others, filled = result
             for other in others:
                 other.cancelRequest(index, begin)
+                otherRecord = self._records.get(other)
+                if otherRecord is not None:
+                    self._charge(other, otherRecord)
             got += size
             # Counted before it is queued: storage may report it at once.
             backlog.size += size
@@ -338,6 +350,22 @@ class Download:
 
     def _written(self, size: int) -> None:
         self._backlog.written(size)
+
+    def _charge(self, peer: PeerProtocol, record: DownloadRecord) -> None:
+        """
+        Bring the session's count of bytes requested in step with the
+        requests in flight to C{peer}: they change as blocks arrive, as we
+        send or cancel, as the peer chokes or rejects, and the peer's state
+        is the one account of them.
+        """
+        count = len(peer.state.requested)
+        change = count - record.charged
+        if change:
+            record.charged = count
+            if change > 0:
+                self._backlog.requested += change * wire.BLOCK_SIZE
+            else:
+                self._backlog.released(-change * wire.BLOCK_SIZE)
 
     def _verify(self, index: int) -> None:
         self._storage.queueVerify(index, self._verifiedCallback, self._onStorageFailed)
@@ -373,6 +401,8 @@ class Download:
             return
         state = peer.state
         requested = state.requested
+        if len(requested) != record.charged:
+            self._charge(peer, record)
         depth = record.requestDepth
         queueLimit = peer.requestQueueLimit
         if queueLimit is not None and queueLimit < depth:
@@ -395,9 +425,19 @@ class Download:
             or not state.amInterested
         ):
             return
-        if self._backlog.full:
+        # The session's budget: every torrent's requests in flight and
+        # blocks not yet written, so a thousand downloads cannot each fill a
+        # pipeline at once.
+        budget = self._backlog.room() // wire.BLOCK_SIZE
+        if budget < 1 or (budget < room and budget < depth // 4 and requested):
+            # Too little for a batch while the peer still has work: wait
+            # for room rather than send a request or two per block written.
             self._backlog.waitForRoom(self._fillAllCallback)
             return
+        if budget < room:
+            # Less than the peer could take: the rest once there is room.
+            self._backlog.waitForRoom(self._fillAllCallback)
+            room = budget
         pieces = state.pieces
         if state.peerChoking:
             # Choked: only the pieces it allowed us fast (BEP 6), if any.
@@ -420,6 +460,7 @@ class Download:
             if not requested:
                 record.lastBlockAt = now
             sent = peer.sendRequests(blocks)
+            self._charge(peer, record)
             if limit.limited:
                 limit.consume(sum(length for _, _, length in sent))
             if len(sent) < len(blocks):
@@ -468,6 +509,8 @@ class Download:
                 for index, begin in list(requested):
                     peer.cancelRequest(index, begin)
                 stalled = True
+            if len(requested) != record.charged:
+                self._charge(peer, record)
         if self.active and (stalled or (picker is not None and picker.endgame)):
             self.fillAll()
 
