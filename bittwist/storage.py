@@ -36,7 +36,6 @@ import collections
 import errno
 import hashlib
 import os
-import threading
 from typing import Any, Callable, Iterable
 
 from twisted.internet import defer, threads
@@ -48,6 +47,13 @@ from zope.interface import Attribute, Interface, implementer
 from bittwist.bitfield import Bitfield
 from bittwist.diskpool import DiskPool, deliver, sharedPool
 from bittwist.errors import StorageError
+from bittwist.filestorage.shared import HASH_CHUNK as _HASH_CHUNK
+from bittwist.filestorage.shared import ZEROS as _ZEROS
+from bittwist.filestorage.shared import Absent as _Absent
+from bittwist.filestorage.shared import Span as _Span
+from bittwist.filestorage.shared import osError as _osError
+from bittwist.filestorage.shared import pwriteAll as _pwriteAll
+from bittwist.filestorage.shared import readBuffer as _readBuffer
 
 __all__ = ["IPieceStorage", "FileStorage", "MemoryStorage", "MAX_OPEN_FILES"]
 
@@ -57,11 +63,6 @@ How many file descriptors one L{FileStorage} keeps open at most; beyond that
 the least recently used is closed.  A torrent may have many thousands of
 files, more than the process's open-files limit.
 """
-
-_HASH_CHUNK = 1024 * 1024
-"""Pieces are hashed from disk in chunks of at most this many bytes."""
-
-_ZEROS = bytes(_HASH_CHUNK)
 
 _MAX_PENDING_BYTES = 1024 * 1024
 """
@@ -89,23 +90,10 @@ C{preadv}'s flag for a read that fails at once rather than wait for the
 disk (Linux 4.14 and later), or C{None} where there is none.
 """
 
-_perThread = threading.local()
-
 _VERIFY = object()
 """
 In L{FileStorage}'s queue of writes, in place of a block: a piece to verify.
 """
-
-
-def _readBuffer() -> memoryview:
-    """
-    @return: the calling thread's buffer of L{_HASH_CHUNK} bytes to read
-        into: per pool thread, not per torrent, so idle torrents hold none.
-    """
-    buffer = getattr(_perThread, "buffer", None)
-    if buffer is None:
-        buffer = _perThread.buffer = memoryview(bytearray(_HASH_CHUNK))
-    return buffer
 
 
 class IPieceStorage(Interface):
@@ -245,34 +233,6 @@ class IPieceStorage(Interface):
 
 def _discard(result: object) -> None:
     return None
-
-
-class _Absent(Exception):
-    """
-    Raised on the worker thread when data to read is not stored (missing or
-    short file); never leaves this module.
-    """
-
-
-class _Span:
-    """
-    One file of the layout, as the storage uses it.
-
-    @ivar offset: where it starts in the torrent's byte stream.
-    @ivar length: its size.
-    @ivar pad: whether it is a BEP 47 pad file.
-    @ivar path: its path on disk (C{None} for a pad file).
-    @ivar index: its position among the spans.
-    """
-
-    __slots__ = ("offset", "length", "pad", "path", "index")
-
-    def __init__(self, offset: int, length: int, pad: bool, path: str | None, index: int):
-        self.offset = offset
-        self.length = length
-        self.pad = pad
-        self.path = path
-        self.index = index
 
 
 class _StorageBase:
@@ -565,56 +525,6 @@ class MemoryStorage(_StorageBase):
         self.data = bytearray(len(self.data))
         self.have = Bitfield(self.metainfo.numPieces)
         return defer.succeed(None)
-
-
-def _pwriteAll(fd: int, data: memoryview, offset: int) -> None:
-    """
-    Write all of C{data} at C{offset} of C{fd}, going on after short writes.
-
-    @raise OSError: if a write fails.
-    """
-    while data:
-        written = os.pwrite(fd, data, offset)
-        data = data[written:]
-        offset += written
-
-
-def _osError(error: OSError, action: str, path: str) -> StorageError:
-    """
-    Turn an C{OSError} into a L{StorageError} a user can act on.
-
-    @param action: C{"writing"}, C{"reading"} or C{"opening"}.
-    """
-    code = error.errno
-    if code in (errno.ENOSPC, errno.EDQUOT):
-        message = (
-            f"disk full {action} {path}: free some space and restart; "
-            f"verified pieces are kept"
-        )
-    elif code in (errno.EACCES, errno.EPERM):
-        message = (
-            f"permission denied {action} {path}: make the download folder "
-            f"writable by this user"
-        )
-    elif code == errno.EROFS:
-        message = f"read-only file system {action} {path}: choose another download folder"
-    elif code == errno.EISDIR:
-        message = (
-            f"{path} is a folder where the torrent has a file: move it out of "
-            f"the way and restart"
-        )
-    elif code in (errno.ENOTDIR, errno.EEXIST):
-        message = (
-            f"a file is in the way of the folders of {path}: move it out of "
-            f"the way and restart"
-        )
-    elif code == errno.ELOOP:
-        message = f"{path} is a symbolic link: refusing to follow it; remove it and restart"
-    elif code in (errno.EMFILE, errno.ENFILE):
-        message = f"too many open files {action} {path}: raise the open-files limit (ulimit -n)"
-    else:
-        message = f"error {action} {path}: {error.strerror or error}"
-    return StorageError(message, path)
 
 
 @implementer(IPieceStorage)
