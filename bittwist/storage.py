@@ -32,7 +32,6 @@ file uses it.
 """
 
 import bisect
-import collections
 import errno
 import hashlib
 import os
@@ -47,6 +46,7 @@ from zope.interface import Attribute, Interface, implementer
 from bittwist.bitfield import Bitfield
 from bittwist.diskpool import DiskPool, deliver, sharedPool
 from bittwist.errors import StorageError
+from bittwist.filestorage.filecache import MAX_OPEN_FILES, FileCache
 from bittwist.filestorage.shared import HASH_CHUNK as _HASH_CHUNK
 from bittwist.filestorage.shared import ZEROS as _ZEROS
 from bittwist.filestorage.shared import Absent as _Absent
@@ -56,13 +56,6 @@ from bittwist.filestorage.shared import pwriteAll as _pwriteAll
 from bittwist.filestorage.shared import readBuffer as _readBuffer
 
 __all__ = ["IPieceStorage", "FileStorage", "MemoryStorage", "MAX_OPEN_FILES"]
-
-MAX_OPEN_FILES = 256
-"""
-How many file descriptors one L{FileStorage} keeps open at most; beyond that
-the least recently used is closed.  A torrent may have many thousands of
-files, more than the process's open-files limit.
-"""
 
 _MAX_PENDING_BYTES = 1024 * 1024
 """
@@ -563,10 +556,7 @@ class FileStorage(_StorageBase):
         self._reactor = reactor
         self.downloadDir = os.path.abspath(downloadDir)
         super().__init__(metainfo)
-        self._root: str | None = None
-        self._fds: collections.OrderedDict[int, tuple[int, bool]] = collections.OrderedDict()
-        self._sized: set[int] = set()
-        self._emptiesMade = False
+        self._files = FileCache(self.downloadDir)
         # Skipped files (by index but pad files), and the spans whose bytes
         # live in the part file: used on the pool thread running our jobs,
         # or (as are the open files) on the reactor thread while none is
@@ -742,7 +732,7 @@ class FileStorage(_StorageBase):
             if self._trigger is not None:
                 self._reactor.removeSystemEventTrigger(self._trigger)
                 self._trigger = None
-            self._closing = self._jobs.stop(self._closeFiles)
+            self._closing = self._jobs.stop(self._files.closeAll)
             self._closeWaiters.append(d)
             self._closing.addBoth(self._closeDone)
         elif self._closeWaiters is None:
@@ -811,75 +801,6 @@ class FileStorage(_StorageBase):
 
     # Worker thread.
 
-    def _rootDir(self) -> str:
-        if self._root is None:
-            self._root = os.path.realpath(self.downloadDir)
-        return self._root
-
-    def _checkInside(self, path: str) -> None:
-        """
-        @raise StorageError: if C{path}, symbolic links resolved, is not
-            inside the download folder.
-        """
-        root = self._rootDir()
-        real = os.path.realpath(path)
-        if real == root or os.path.commonpath([root, real]) != root:
-            raise StorageError(
-                f"{path} resolves to {real}, outside the download folder "
-                f"{self.downloadDir}: refusing to use it; remove the symbolic "
-                f"link in the way",
-                path,
-            )
-
-    def _fd(self, span: _Span, write: bool) -> int | None:
-        """
-        The descriptor of C{span}'s file, opened (and for writing created
-        and sized) as needed.
-
-        @return: the descriptor, or C{None} if reading a missing file.
-        """
-        fds = self._fds
-        entry = fds.get(span.index)
-        if entry is not None:
-            fd, writable = entry
-            if writable or not write:
-                fds.move_to_end(span.index)
-                return fd
-            del fds[span.index]
-            os.close(fd)
-        path = span.path
-        self._checkInside(path)
-        try:
-            if write:
-                folder = os.path.dirname(path)
-                os.makedirs(folder, exist_ok=True)
-                # makedirs follows links in the folders; look again.
-                self._checkInside(path)
-                fd = os.open(
-                    path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666
-                )
-            else:
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except FileNotFoundError:
-            if write:
-                raise
-            return None
-        except OSError as e:
-            raise _osError(e, "writing" if write else "reading", path) from None
-        if write and span.index not in self._sized:
-            try:
-                if os.fstat(fd).st_size < span.length:
-                    os.ftruncate(fd, span.length)
-            except OSError as e:
-                os.close(fd)
-                raise _osError(e, "writing", path) from None
-            self._sized.add(span.index)
-        fds[span.index] = (fd, write)
-        while len(fds) > MAX_OPEN_FILES:
-            _, (oldFd, _) = fds.popitem(last=False)
-            os.close(oldFd)
-        return fd
-
     def _applySkipped(self, skipped: frozenset[int]) -> None:
         """
         Skip the files C{skipped} from now on: a newly skipped file not on
@@ -893,11 +814,11 @@ class FileStorage(_StorageBase):
             self._inPart.discard(index)
         for index in skippedSpans - self._inPart:
             span = self._spans[index]
-            if span.index not in self._fds and not os.path.lexists(span.path):
+            if span.index not in self._files.fds and not os.path.lexists(span.path):
                 self._inPart.add(index)
         self._skippedFiles = skipped
         # Empty files wanted again are made on the next write.
-        self._emptiesMade = False
+        self._files.emptiesMade = False
         if not self._inPart:
             self._dropPartFile()
 
@@ -906,7 +827,7 @@ class FileStorage(_StorageBase):
         Copy the bytes of C{span} kept in the part file into its own file,
         leaving holes where the part file has only zeros (never written).
         """
-        part = self._fd(self._partSpan, False)
+        part = self._files.fd(self._partSpan, False)
         if part is None:
             return
         buffer = _readBuffer()
@@ -921,7 +842,7 @@ class FileStorage(_StorageBase):
                 break
             chunk = buffer[:got]
             if bytes(chunk).count(0) != got:
-                fd = self._fd(span, True)
+                fd = self._files.fd(span, True)
                 try:
                     _pwriteAll(fd, chunk, done)
                 except OSError as e:
@@ -932,9 +853,7 @@ class FileStorage(_StorageBase):
         """
         Close and delete the part file, if any.
         """
-        entry = self._fds.pop(self._partSpan.index, None)
-        if entry is not None:
-            os.close(entry[0])
+        self._files.close(self._partSpan)
         try:
             os.unlink(self.partPath)
         except FileNotFoundError:
@@ -942,32 +861,12 @@ class FileStorage(_StorageBase):
         except OSError as e:
             raise _osError(e, "deleting", self.partPath) from None
 
-    def _makeEmptyFiles(self, metainfo: Any) -> None:
-        """
-        Create the torrent's empty files, which no write would otherwise
-        create.
-        """
-        files = (entry for entry in metainfo.files if not entry.pad)
-        for index, entry in enumerate(files):
-            if entry.length == 0 and index not in self._skippedFiles:
-                path = os.path.join(self.downloadDir, *entry.path)
-                try:
-                    self._checkInside(path)
-                    os.makedirs(os.path.dirname(path), exist_ok=True)
-                    self._checkInside(path)
-                    os.close(os.open(
-                        path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666
-                    ))
-                except OSError as e:
-                    raise _osError(e, "writing", path) from None
-        self._emptiesMade = True
-
     def _write(self, start: int, data: bytes) -> int:
         """
         @return: how many bytes were written: all of C{data}.
         """
-        if not self._emptiesMade:
-            self._makeEmptyFiles(self.metainfo)
+        if not self._files.emptiesMade:
+            self._files.makeEmptyFiles(self.metainfo, self._skippedFiles)
         try:
             padded = self._writeSpans(start, data)
         except BaseException:
@@ -1066,14 +965,14 @@ class FileStorage(_StorageBase):
         if len(run) == 1:
             self._writeOne(run[0], reports)
             return
-        if not self._emptiesMade:
-            self._makeEmptyFiles(self.metainfo)
+        if not self._files.emptiesMade:
+            self._files.makeEmptyFiles(self.metainfo, self._skippedFiles)
         first = run[0][0]
         offset = first - span.offset
         buffers = [memoryview(data) for _, data, _, _ in run]
         try:
             try:
-                fd = self._fd(span, True)
+                fd = self._files.fd(span, True)
                 total = sum(len(b) for b in buffers)
                 done = os.pwritev(fd, buffers, offset)
                 while done < total:
@@ -1112,7 +1011,7 @@ class FileStorage(_StorageBase):
                 if span.index in self._inPart:
                     span, offset = self._partSpan, span.offset + offset
                 try:
-                    fd = self._fd(span, True)
+                    fd = self._files.fd(span, True)
                     _pwriteAll(fd, view[position:position + size], offset)
                 except OSError as e:
                     raise _osError(e, "writing", span.path) from None
@@ -1165,7 +1064,7 @@ class FileStorage(_StorageBase):
                 continue
             if span.index in self._inPart:
                 span, offset = self._partSpan, span.offset + offset
-            fd = self._fd(span, False)
+            fd = self._files.fd(span, False)
             if fd is None:
                 raise _Absent()
             buffer = _readBuffer()
@@ -1219,11 +1118,11 @@ class FileStorage(_StorageBase):
                 if span.index in self._inPart:
                     span, offset = self._partSpan, span.offset + offset
                 if now:
-                    entry = self._fds.get(span.index)
+                    entry = self._files.fds.get(span.index)
                     # Opening a file may wait on the disk: the pool does it.
                     fd = entry[0] if entry is not None else None
                 else:
-                    fd = self._fd(span, False)
+                    fd = self._files.fd(span, False)
                 if fd is None:
                     if now:
                         return None
@@ -1295,14 +1194,3 @@ class FileStorage(_StorageBase):
             if self._hashMatches(index):
                 found.append(index)
         return found
-
-    def _closeFiles(self) -> None:
-        fds, self._fds = self._fds, collections.OrderedDict()
-        errors = []
-        for fd, _ in fds.values():
-            try:
-                os.close(fd)
-            except OSError as e:
-                errors.append(e)
-        if errors:
-            raise errors[0]

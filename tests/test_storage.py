@@ -1212,7 +1212,7 @@ class LayoutTests(SynchronousTestCase):
             self.check(store, write, read, metainfo, stream, requests)
             self.assertFalse(os.path.exists(os.path.join(folder, "t", ".pad")))
         finally:
-            store._closeFiles()
+            store._files.closeAll()
             shutil.rmtree(folder)
 
 
