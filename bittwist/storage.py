@@ -47,6 +47,7 @@ from bittwist.bitfield import Bitfield
 from bittwist.diskpool import DiskPool, deliver, sharedPool
 from bittwist.errors import StorageError
 from bittwist.filestorage.filecache import MAX_OPEN_FILES, FileCache
+from bittwist.filestorage.hashes import MAX_RUNNING_HASHES, RunningHashes
 from bittwist.filestorage.shared import HASH_CHUNK as _HASH_CHUNK
 from bittwist.filestorage.shared import ZEROS as _ZEROS
 from bittwist.filestorage.shared import Absent as _Absent
@@ -55,7 +56,7 @@ from bittwist.filestorage.shared import osError as _osError
 from bittwist.filestorage.shared import pwriteAll as _pwriteAll
 from bittwist.filestorage.shared import readBuffer as _readBuffer
 
-__all__ = ["IPieceStorage", "FileStorage", "MemoryStorage", "MAX_OPEN_FILES"]
+__all__ = ["IPieceStorage", "FileStorage", "MemoryStorage", "MAX_OPEN_FILES", "MAX_RUNNING_HASHES"]
 
 _MAX_PENDING_BYTES = 1024 * 1024
 """
@@ -67,14 +68,6 @@ _MAX_PENDING_WRITES = 64
 """
 ...and this many blocks (a C{pwritev} takes at most C{IOV_MAX}, 1024 on
 Linux, buffers).
-"""
-
-MAX_RUNNING_HASHES = 256
-"""
-How many pieces one L{FileStorage} hashes as their blocks are written, at
-most; beyond that the oldest is forgotten (and read back when verified).
-Pieces in flight are far fewer; a piece abandoned half-way keeps its place
-until then.
 """
 
 _READ_NOW_FLAGS = getattr(os, "RWF_NOWAIT", None)
@@ -566,9 +559,7 @@ class FileStorage(_StorageBase):
         self.partPath = os.path.join(self.downloadDir, f".{metainfo.infoHash.hex()}.parts")
         # Length 0: never sized, it stays sparse.
         self._partSpan = _Span(0, 0, False, self.partPath, -1)
-        # Piece index to a SHA-1 of its first bytes, as written, and how
-        # many those are; only ever used on the pool thread running our jobs.
-        self._runningHashes: dict[int, tuple[Any, int]] = {}
+        self._hashes = RunningHashes(self._pieceLength, self._segments)
         self._jobs = (pool or sharedPool()).queue(reactor)
         # Writes queued by queueWrite, not yet handed to the pool: those of
         # one reactor turn go as one job (see _flushWrites).
@@ -871,9 +862,9 @@ class FileStorage(_StorageBase):
             padded = self._writeSpans(start, data)
         except BaseException:
             # Part of it may be on disk: the piece's running hash is no more.
-            self._runningHashes.pop(start // self._pieceLength, None)
+            self._hashes.forget(start // self._pieceLength)
             raise
-        self._hashWritten(start, data, padded)
+        self._hashes.written(start, data, padded)
         return len(data)
 
     def _writeMany(self, writes: list[tuple[int, bytes, Callable, Callable]]) -> list:
@@ -989,11 +980,11 @@ class FileStorage(_StorageBase):
         except BaseException:
             failure = Failure()
             for start, _, _, failed in run:
-                self._runningHashes.pop(start // self._pieceLength, None)
+                self._hashes.forget(start // self._pieceLength)
                 reports.append((failed, failure))
             return
         for start, data, written, _ in run:
-            self._hashWritten(start, data, False)
+            self._hashes.written(start, data, False)
             reports.append((written, len(data)))
 
     def _writeSpans(self, start: int, data: bytes) -> bool:
@@ -1017,36 +1008,6 @@ class FileStorage(_StorageBase):
                     raise _osError(e, "writing", span.path) from None
             position += size
         return padded
-
-    def _hashWritten(self, start: int, data: bytes, padded: bool) -> None:
-        """
-        Carry on the running hash of the piece C{data} was written to, if it
-        continues what is hashed so far; start one if it begins the piece.
-
-        Invariant: a running hash covers exactly the piece's first bytes as
-        they are on disk.  Any other write to the piece ends it.  Pad bytes
-        are hashed as the zeros they read back as, whatever a peer sent.
-        """
-        index, begin = divmod(start, self._pieceLength)
-        running = self._runningHashes
-        entry = running.pop(index, None)
-        if begin == 0:
-            if len(running) >= MAX_RUNNING_HASHES:
-                del running[next(iter(running))]
-            sha1 = hashlib.sha1()
-        elif entry is not None and entry[1] == begin:
-            sha1 = entry[0]
-        else:
-            return
-        if padded:
-            view = memoryview(data)
-            position = 0
-            for span, _, size in self._segments(start, len(data)):
-                sha1.update(_ZEROS[:size] if span.pad else view[position:position + size])
-                position += size
-        else:
-            sha1.update(data)
-        running[index] = (sha1, begin + len(data))
 
     def _readSegments(self, start: int, length: int, into: Callable[[Any], None]) -> None:
         """
@@ -1169,22 +1130,10 @@ class FileStorage(_StorageBase):
         Hash piece C{index}: from its running hash if that covers it all,
         else by reading it back.
         """
-        entry = self._runningHashes.pop(index, None)
-        size = self.metainfo.pieceSize(index)
-        if entry is not None:
-            sha1, hashed = entry
-            if hashed < size:
-                # Pad bytes that end the piece are never downloaded: they
-                # are zeros.
-                start = index * self._pieceLength
-                rest = list(self._segments(start + hashed, size - hashed))
-                if all(span.pad for span, _, _ in rest):
-                    for _, _, length in rest:
-                        sha1.update(bytes(length))
-                    hashed = size
-            if hashed == size:
-                return sha1.digest() == self.metainfo.hashOf(index)
-        return self._hashMatches(index)
+        digest = self._hashes.take(index, self.metainfo.pieceSize(index))
+        if digest is None:
+            return self._hashMatches(index)
+        return digest == self.metainfo.hashOf(index)
 
     def _checkAll(self, indexes: Iterable[int]) -> list[int]:
         found = []
