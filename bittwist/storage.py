@@ -48,6 +48,7 @@ from bittwist.diskpool import DiskPool, deliver, sharedPool
 from bittwist.errors import StorageError
 from bittwist.filestorage.filecache import MAX_OPEN_FILES, FileCache
 from bittwist.filestorage.hashes import MAX_RUNNING_HASHES, RunningHashes
+from bittwist.filestorage.partfile import PartFile
 from bittwist.filestorage.shared import HASH_CHUNK as _HASH_CHUNK
 from bittwist.filestorage.shared import ZEROS as _ZEROS
 from bittwist.filestorage.shared import Absent as _Absent
@@ -550,15 +551,11 @@ class FileStorage(_StorageBase):
         self.downloadDir = os.path.abspath(downloadDir)
         super().__init__(metainfo)
         self._files = FileCache(self.downloadDir)
-        # Skipped files (by index but pad files), and the spans whose bytes
-        # live in the part file: used on the pool thread running our jobs,
-        # or (as are the open files) on the reactor thread while none is
-        # queued or running (see readBlock).
-        self._skippedFiles: frozenset[int] = frozenset()
-        self._inPart: set[int] = set()
         self.partPath = os.path.join(self.downloadDir, f".{metainfo.infoHash.hex()}.parts")
-        # Length 0: never sized, it stays sparse.
-        self._partSpan = _Span(0, 0, False, self.partPath, -1)
+        self._part = PartFile(self.partPath, self._files, self._spans, self._fileSpans)
+        # The part file's, held here for the per-block paths.
+        self._inPart = self._part.inPart
+        self._partSpan = self._part.span
         self._hashes = RunningHashes(self._pieceLength, self._segments)
         self._jobs = (pool or sharedPool()).queue(reactor)
         # Writes queued by queueWrite, not yet handed to the pool: those of
@@ -711,7 +708,7 @@ class FileStorage(_StorageBase):
             indexes = self._checkFiles(skipped)
         except StorageError:
             return defer.fail()
-        return self._submit(self._applySkipped, indexes).addCallback(_discard)
+        return self._submit(self._part.apply, indexes).addCallback(_discard)
 
     def close(self) -> Deferred:
         d = Deferred()
@@ -747,7 +744,7 @@ class FileStorage(_StorageBase):
         removed itself, never followed).
         """
         root = os.path.realpath(self.downloadDir)
-        self._dropPartFile()
+        self._part.drop()
         folders: set[str] = set()
         for span in self._spans:
             if span.path is None:
@@ -792,72 +789,12 @@ class FileStorage(_StorageBase):
 
     # Worker thread.
 
-    def _applySkipped(self, skipped: frozenset[int]) -> None:
-        """
-        Skip the files C{skipped} from now on: a newly skipped file not on
-        disk gets its bytes kept in the part file; a file wanted again gets
-        its bytes out of it.  The part file goes once nothing uses it.
-        """
-        spans = self._fileSpans
-        skippedSpans = {spans[i].index for i in skipped if spans[i] is not None}
-        for index in sorted(self._inPart - skippedSpans):
-            self._export(self._spans[index])
-            self._inPart.discard(index)
-        for index in skippedSpans - self._inPart:
-            span = self._spans[index]
-            if span.index not in self._files.fds and not os.path.lexists(span.path):
-                self._inPart.add(index)
-        self._skippedFiles = skipped
-        # Empty files wanted again are made on the next write.
-        self._files.emptiesMade = False
-        if not self._inPart:
-            self._dropPartFile()
-
-    def _export(self, span: _Span) -> None:
-        """
-        Copy the bytes of C{span} kept in the part file into its own file,
-        leaving holes where the part file has only zeros (never written).
-        """
-        part = self._files.fd(self._partSpan, False)
-        if part is None:
-            return
-        buffer = _readBuffer()
-        done = 0
-        while done < span.length:
-            n = min(span.length - done, len(buffer))
-            try:
-                got = os.preadv(part, [buffer[:n]], span.offset + done)
-            except OSError as e:
-                raise _osError(e, "reading", self.partPath) from None
-            if got <= 0:
-                break
-            chunk = buffer[:got]
-            if bytes(chunk).count(0) != got:
-                fd = self._files.fd(span, True)
-                try:
-                    _pwriteAll(fd, chunk, done)
-                except OSError as e:
-                    raise _osError(e, "writing", span.path) from None
-            done += got
-
-    def _dropPartFile(self) -> None:
-        """
-        Close and delete the part file, if any.
-        """
-        self._files.close(self._partSpan)
-        try:
-            os.unlink(self.partPath)
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            raise _osError(e, "deleting", self.partPath) from None
-
     def _write(self, start: int, data: bytes) -> int:
         """
         @return: how many bytes were written: all of C{data}.
         """
         if not self._files.emptiesMade:
-            self._files.makeEmptyFiles(self.metainfo, self._skippedFiles)
+            self._files.makeEmptyFiles(self.metainfo, self._part.skipped)
         try:
             padded = self._writeSpans(start, data)
         except BaseException:
@@ -957,7 +894,7 @@ class FileStorage(_StorageBase):
             self._writeOne(run[0], reports)
             return
         if not self._files.emptiesMade:
-            self._files.makeEmptyFiles(self.metainfo, self._skippedFiles)
+            self._files.makeEmptyFiles(self.metainfo, self._part.skipped)
         first = run[0][0]
         offset = first - span.offset
         buffers = [memoryview(data) for _, data, _, _ in run]
