@@ -32,7 +32,6 @@ file uses it.
 """
 
 import bisect
-import errno
 import hashlib
 import os
 from typing import Any, Callable, Iterable
@@ -49,13 +48,11 @@ from bittwist.errors import StorageError
 from bittwist.filestorage.filecache import MAX_OPEN_FILES, FileCache
 from bittwist.filestorage.hashes import MAX_RUNNING_HASHES, RunningHashes
 from bittwist.filestorage.partfile import PartFile
-from bittwist.filestorage.shared import HASH_CHUNK as _HASH_CHUNK
-from bittwist.filestorage.shared import ZEROS as _ZEROS
+from bittwist.filestorage.reader import BlockReader
 from bittwist.filestorage.shared import Absent as _Absent
 from bittwist.filestorage.shared import Span as _Span
 from bittwist.filestorage.shared import osError as _osError
 from bittwist.filestorage.shared import pwriteAll as _pwriteAll
-from bittwist.filestorage.shared import readBuffer as _readBuffer
 
 __all__ = ["IPieceStorage", "FileStorage", "MemoryStorage", "MAX_OPEN_FILES", "MAX_RUNNING_HASHES"]
 
@@ -69,12 +66,6 @@ _MAX_PENDING_WRITES = 64
 """
 ...and this many blocks (a C{pwritev} takes at most C{IOV_MAX}, 1024 on
 Linux, buffers).
-"""
-
-_READ_NOW_FLAGS = getattr(os, "RWF_NOWAIT", None)
-"""
-C{preadv}'s flag for a read that fails at once rather than wait for the
-disk (Linux 4.14 and later), or C{None} where there is none.
 """
 
 _VERIFY = object()
@@ -557,6 +548,7 @@ class FileStorage(_StorageBase):
         self._inPart = self._part.inPart
         self._partSpan = self._part.span
         self._hashes = RunningHashes(self._pieceLength, self._segments)
+        self._reader = BlockReader(self._segments, self._files, self._part)
         self._jobs = (pool or sharedPool()).queue(reactor)
         # Writes queued by queueWrite, not yet handed to the pool: those of
         # one reactor turn go as one job (see _flushWrites).
@@ -567,9 +559,6 @@ class FileStorage(_StorageBase):
         self._closing: Deferred | None = None
         self._closeWaiters: list[Deferred] = []
         self._trigger = None
-        # Whether reads may be tried on the reactor thread, from the page
-        # cache (not where the system cannot read without waiting).
-        self._readsNow = _READ_NOW_FLAGS is not None
 
     def _diskPath(self, entry: Any) -> str | None:
         if entry.pad:
@@ -687,11 +676,11 @@ class FileStorage(_StorageBase):
             start = self._checkRange(index, begin, length)
         except StorageError:
             return defer.fail()
-        if self._readsNow and not self._pendingWrites and self._jobs.idle:
+        if self._reader.readsNow and not self._pendingWrites and self._jobs.idle:
             # No pool thread is using our files: read on this thread, if
             # that takes no waiting for the disk (a seed's hot blocks),
             # sparing two thread hops per read.
-            data = self._readRange(start, length, now=True)
+            data = self._reader.readRange(start, length, now=True)
             if data is not None:
                 return defer.succeed(data)
         return self._submit(self._read, start, length)
@@ -946,41 +935,9 @@ class FileStorage(_StorageBase):
             position += size
         return padded
 
-    def _readSegments(self, start: int, length: int, into: Callable[[Any], None]) -> None:
-        """
-        Read a byte range in chunks of at most L{_HASH_CHUNK} bytes, passing
-        each to C{into} (a view valid only during the call).
-
-        @raise _Absent: if part of it is not on disk.
-        """
-        for span, offset, size in self._segments(start, length):
-            if span.pad:
-                while size:
-                    n = min(size, _HASH_CHUNK)
-                    into(_ZEROS[:n])
-                    size -= n
-                continue
-            if span.index in self._inPart:
-                span, offset = self._partSpan, span.offset + offset
-            fd = self._files.fd(span, False)
-            if fd is None:
-                raise _Absent()
-            buffer = _readBuffer()
-            while size:
-                n = min(size, len(buffer))
-                try:
-                    got = os.preadv(fd, [buffer[:n]], offset)
-                except OSError as e:
-                    raise _osError(e, "reading", span.path) from None
-                if got <= 0:
-                    raise _Absent()
-                into(buffer[:got])
-                offset += got
-                size -= got
-
     def _read(self, start: int, length: int) -> bytearray:
         try:
-            data = self._readRange(start, length, now=False)
+            data = self._reader.readRange(start, length, now=False)
         except _Absent:
             index = start // self._pieceLength
             raise StorageError(
@@ -991,71 +948,10 @@ class FileStorage(_StorageBase):
         assert data is not None
         return data
 
-    def _readRange(self, start: int, length: int, now: bool) -> bytearray | None:
-        """
-        Read a byte range into a new buffer, straight from the files (no
-        copy through a shared buffer): on a pool thread, or with C{now} on
-        the reactor thread while no job is queued or running.
-
-        @param now: read only from files already open, and only what the
-            page cache holds, never waiting for the disk.
-        @return: the bytes; C{None} if C{now} and that was not possible
-            (the pool is to read them).
-        @raise _Absent: if part of the range is not on disk (not with
-            C{now}).
-        @raise StorageError: if reading fails (not with C{now}).
-        """
-        data = bytearray(length)
-        position = 0
-        with memoryview(data) as view:
-            for span, offset, size in self._segments(start, length):
-                if span.pad:
-                    # Zeros already.
-                    position += size
-                    continue
-                if span.index in self._inPart:
-                    span, offset = self._partSpan, span.offset + offset
-                if now:
-                    entry = self._files.fds.get(span.index)
-                    # Opening a file may wait on the disk: the pool does it.
-                    fd = entry[0] if entry is not None else None
-                else:
-                    fd = self._files.fd(span, False)
-                if fd is None:
-                    if now:
-                        return None
-                    raise _Absent()
-                end = position + size
-                while position < end:
-                    try:
-                        if now:
-                            got = os.preadv(fd, [view[position:end]], offset, _READ_NOW_FLAGS)
-                        else:
-                            got = os.preadv(fd, [view[position:end]], offset)
-                    except OSError as e:
-                        if not now:
-                            raise _osError(e, "reading", span.path) from None
-                        if e.errno in (errno.EOPNOTSUPP, errno.EINVAL):
-                            # Not here (an old kernel, another file system).
-                            self._readsNow = False
-                        # Not in the page cache (EAGAIN), or an error for
-                        # the pool to report.
-                        return None
-                    if got <= 0:
-                        if now:
-                            return None
-                        raise _Absent()
-                    if now and got < end - position:
-                        # Partly cached: the pool reads it all.
-                        return None
-                    position += got
-                    offset += got
-        return data
-
     def _hashMatches(self, index: int) -> bool:
         sha1 = hashlib.sha1()
         try:
-            self._readSegments(
+            self._reader.readChunks(
                 index * self._pieceLength, self.metainfo.pieceSize(index), sha1.update
             )
         except _Absent:

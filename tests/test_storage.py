@@ -1057,7 +1057,7 @@ class ReadNowTests(SynchronousTestCase):
             store.verifyPiece(index).addCallback(results.append)
         self.pool.runJobs()
         self.assertEqual(results[-self.metainfo.numPieces:], [True] * self.metainfo.numPieces)
-        if not store._readsNow:
+        if not store._reader.readsNow:
             raise SkipTest("no reads without waiting (RWF_NOWAIT) here")
         return store
 
@@ -1116,7 +1116,7 @@ class ReadNowTests(SynchronousTestCase):
         self.assertNoResult(d)
         self.pool.runJobs()
         self.assertEqual(self.successResultOf(d), self.stream[:16])
-        self.assertTrue(store._readsNow)
+        self.assertTrue(store._reader.readsNow)
 
     def test_unsupportedReadNow(self) -> None:
         """
@@ -1135,7 +1135,7 @@ class ReadNowTests(SynchronousTestCase):
         d = store.readBlock(0, 0, 16)
         self.pool.runJobs()
         self.assertEqual(self.successResultOf(d), self.stream[:16])
-        self.assertFalse(store._readsNow)
+        self.assertFalse(store._reader.readsNow)
 
 
 class LayoutTests(SynchronousTestCase):
