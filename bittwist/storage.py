@@ -49,10 +49,11 @@ from bittwist.filestorage.filecache import MAX_OPEN_FILES, FileCache
 from bittwist.filestorage.hashes import MAX_RUNNING_HASHES, RunningHashes
 from bittwist.filestorage.partfile import PartFile
 from bittwist.filestorage.reader import BlockReader
+from bittwist.filestorage.writer import VERIFY as _VERIFY
+from bittwist.filestorage.writer import BlockWriter
 from bittwist.filestorage.shared import Absent as _Absent
 from bittwist.filestorage.shared import Span as _Span
 from bittwist.filestorage.shared import osError as _osError
-from bittwist.filestorage.shared import pwriteAll as _pwriteAll
 
 __all__ = ["IPieceStorage", "FileStorage", "MemoryStorage", "MAX_OPEN_FILES", "MAX_RUNNING_HASHES"]
 
@@ -67,12 +68,6 @@ _MAX_PENDING_WRITES = 64
 ...and this many blocks (a C{pwritev} takes at most C{IOV_MAX}, 1024 on
 Linux, buffers).
 """
-
-_VERIFY = object()
-"""
-In L{FileStorage}'s queue of writes, in place of a block: a piece to verify.
-"""
-
 
 class IPieceStorage(Interface):
     """
@@ -544,18 +539,16 @@ class FileStorage(_StorageBase):
         self._files = FileCache(self.downloadDir)
         self.partPath = os.path.join(self.downloadDir, f".{metainfo.infoHash.hex()}.parts")
         self._part = PartFile(self.partPath, self._files, self._spans, self._fileSpans)
-        # The part file's, held here for the per-block paths.
-        self._inPart = self._part.inPart
-        self._partSpan = self._part.span
         self._hashes = RunningHashes(self._pieceLength, self._segments)
         self._reader = BlockReader(self._segments, self._files, self._part)
+        self._writer = BlockWriter(
+            self, self._files, self._part, self._hashes, self._verifyStored, self._deliverVerified
+        )
         self._jobs = (pool or sharedPool()).queue(reactor)
         # Writes queued by queueWrite, not yet handed to the pool: those of
         # one reactor turn go as one job (see _flushWrites).
         self._pendingWrites: list[tuple[int, bytes, Callable, Callable]] = []
         self._pendingBytes = 0
-        # Bound once, not once per piece verified.
-        self._deliverVerifiedCallback = self._deliverVerified
         self._closing: Deferred | None = None
         self._closeWaiters: list[Deferred] = []
         self._trigger = None
@@ -612,7 +605,7 @@ class FileStorage(_StorageBase):
             start = self._checkRange(index, begin, len(data))
         except StorageError:
             return defer.fail()
-        return self._submit(self._write, start, data).addCallback(_discard)
+        return self._submit(self._writer.write, start, data).addCallback(_discard)
 
     def queueWrite(
         self,
@@ -669,7 +662,7 @@ class FileStorage(_StorageBase):
             for _, _, _, failed in writes:
                 failed(failure)
 
-        self._call(deliver, failedAll, self._writeMany, writes)
+        self._call(deliver, failedAll, self._writer.writeMany, writes)
 
     def readBlock(self, index: int, begin: int, length: int) -> Deferred:
         try:
@@ -778,162 +771,9 @@ class FileStorage(_StorageBase):
 
     # Worker thread.
 
-    def _write(self, start: int, data: bytes) -> int:
-        """
-        @return: how many bytes were written: all of C{data}.
-        """
-        if not self._files.emptiesMade:
-            self._files.makeEmptyFiles(self.metainfo, self._part.skipped)
-        try:
-            padded = self._writeSpans(start, data)
-        except BaseException:
-            # Part of it may be on disk: the piece's running hash is no more.
-            self._hashes.forget(start // self._pieceLength)
-            raise
-        self._hashes.written(start, data, padded)
-        return len(data)
-
-    def _writeMany(self, writes: list[tuple[int, bytes, Callable, Callable]]) -> list:
-        """
-        Write blocks queued by L{queueWrite}, in order; a run of blocks that
-        follow each other in one file goes in one C{pwritev}.
-
-        @return: for each block, its C{written} callback and length (one
-            for consecutive blocks with the same callback, with the sum of
-            their lengths), or its C{failed} callback and the failure.
-        """
-        reports = []
-        run: list[tuple[int, bytes, Callable, Callable]] = []
-        runSpan: _Span | None = None
-        runEnd = -1
-        for write in writes:
-            start, data = write[0], write[1]
-            if data is _VERIFY:
-                if run:
-                    self._writeRun(runSpan, run, reports)
-                    run = []
-                self._verifyQueued(write, reports)
-                continue
-            end = start + len(data)
-            span = self._spans[bisect.bisect_right(self._starts, start) - 1]
-            inOneFile = (
-                not span.pad and end <= span.offset + span.length
-                and span.index not in self._inPart
-            )
-            if run and inOneFile and span is runSpan and start == runEnd:
-                run.append(write)
-                runEnd = end
-                continue
-            if run:
-                self._writeRun(runSpan, run, reports)
-                run = []
-            if inOneFile:
-                run, runSpan, runEnd = [write], span, end
-            else:
-                self._writeOne(write, reports)
-        if run:
-            self._writeRun(runSpan, run, reports)
-        # One report for the consecutive blocks written for one callback
-        # (a download's: all of its blocks), not one call per block on the
-        # reactor thread.
-        merged: list = []
-        for report, value in reports:
-            if (
-                merged and type(value) is int and merged[-1][0] is report
-                and type(merged[-1][1]) is int
-            ):
-                merged[-1] = (report, merged[-1][1] + value)
-            else:
-                merged.append((report, value))
-        return merged
-
-    def _verifyQueued(self, verify: tuple[int, object, Callable, Callable], reports: list) -> None:
-        """
-        Verify a piece queued by L{queueVerify}, adding how it went to
-        C{reports}: the answer goes through L{_deliverVerified}, which
-        updates C{have} on the reactor thread first.
-        """
-        index, _, verified, failed = verify
-        try:
-            reports.append((self._deliverVerifiedCallback, (verified, index, self._verifyStored(index))))
-        except BaseException:
-            reports.append((failed, Failure()))
-
     def _deliverVerified(self, result: tuple[Callable[[int, bool], None], int, bool]) -> None:
         verified, index, matched = result
         verified(index, self._verified(matched, index))
-
-    def _writeOne(self, write: tuple[int, bytes, Callable, Callable], reports: list) -> None:
-        """
-        Write one block queued by L{queueWrite}, adding how it went to
-        C{reports}.
-        """
-        start, data, written, failed = write
-        try:
-            reports.append((written, self._write(start, data)))
-        except BaseException:
-            reports.append((failed, Failure()))
-
-    def _writeRun(self, span: _Span, run: list, reports: list) -> None:
-        """
-        Write blocks that follow each other in the file of C{span}, adding
-        how each went to C{reports}.
-        """
-        if len(run) == 1:
-            self._writeOne(run[0], reports)
-            return
-        if not self._files.emptiesMade:
-            self._files.makeEmptyFiles(self.metainfo, self._part.skipped)
-        first = run[0][0]
-        offset = first - span.offset
-        buffers = [memoryview(data) for _, data, _, _ in run]
-        try:
-            try:
-                fd = self._files.fd(span, True)
-                total = sum(len(b) for b in buffers)
-                done = os.pwritev(fd, buffers, offset)
-                while done < total:
-                    # A short write: the rest one buffer at a time.
-                    skip = done
-                    for b in buffers:
-                        if skip >= len(b):
-                            skip -= len(b)
-                            continue
-                        done += os.pwrite(fd, b[skip:], offset + done)
-                        break
-            except OSError as e:
-                raise _osError(e, "writing", span.path) from None
-        except BaseException:
-            failure = Failure()
-            for start, _, _, failed in run:
-                self._hashes.forget(start // self._pieceLength)
-                reports.append((failed, failure))
-            return
-        for start, data, written, _ in run:
-            self._hashes.written(start, data, False)
-            reports.append((written, len(data)))
-
-    def _writeSpans(self, start: int, data: bytes) -> bool:
-        """
-        Write C{data} at stream offset C{start} into the files it spans.
-
-        @return: whether it spans pad bytes (dropped).
-        """
-        view = memoryview(data)
-        position = 0
-        padded = False
-        for span, offset, size in self._segments(start, len(data)):
-            padded = padded or span.pad
-            if not span.pad:
-                if span.index in self._inPart:
-                    span, offset = self._partSpan, span.offset + offset
-                try:
-                    fd = self._files.fd(span, True)
-                    _pwriteAll(fd, view[position:position + size], offset)
-                except OSError as e:
-                    raise _osError(e, "writing", span.path) from None
-            position += size
-        return padded
 
     def _read(self, start: int, length: int) -> bytearray:
         try:

@@ -1203,7 +1203,7 @@ class LayoutTests(SynchronousTestCase):
 
         def write(store, index, begin, data):
             start = store._checkRange(index, begin, len(data))
-            store._write(start, data)
+            store._writer.write(start, data)
 
         def read(store, index, begin, length):
             return store._read(store._checkRange(index, begin, length), length)
