@@ -84,8 +84,9 @@ class BlockWriter:
 
     def writeMany(self, writes: list[tuple[int, bytes, Callable, Callable]]) -> list:
         """
-        Write blocks queued by L{bittwist.storage.FileStorage.queueWrite}, in order; a run of blocks that
-        follow each other in one file goes in one C{pwritev}.
+        Write blocks queued by L{bittwist.storage.FileStorage.queueWrite},
+        in order; a run of blocks that follow each other in one file goes in
+        one C{pwritev}.
 
         @return: for each block, its C{written} callback and length (one
             for consecutive blocks with the same callback, with the sum of
@@ -138,9 +139,10 @@ class BlockWriter:
 
     def _verifyQueued(self, verify: tuple[int, object, Callable, Callable], reports: list) -> None:
         """
-        Verify a piece queued by L{bittwist.storage.FileStorage.queueVerify}, adding how it went to
-        C{reports}: the answer goes through C{deliverVerified}, which
-        updates C{have} on the reactor thread first.
+        Verify a piece queued by L{bittwist.storage.FileStorage.queueVerify},
+        adding how it went to C{reports}: the answer goes through
+        C{deliverVerified}, which updates C{have} on the reactor thread
+        first.
         """
         index, _, verified, failed = verify
         try:
@@ -150,8 +152,8 @@ class BlockWriter:
 
     def _writeOne(self, write: tuple[int, bytes, Callable, Callable], reports: list) -> None:
         """
-        Write one block queued by L{bittwist.storage.FileStorage.queueWrite}, adding how it went to
-        C{reports}.
+        Write one block queued by L{bittwist.storage.FileStorage.queueWrite},
+        adding how it went to C{reports}.
         """
         start, data, written, failed = write
         try:
