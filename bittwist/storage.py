@@ -49,6 +49,7 @@ from bittwist.filestorage.filecache import MAX_OPEN_FILES, FileCache
 from bittwist.filestorage.hashes import MAX_RUNNING_HASHES, RunningHashes
 from bittwist.filestorage.partfile import PartFile
 from bittwist.filestorage.reader import BlockReader
+from bittwist.filestorage.removal import removeFiles
 from bittwist.filestorage.writer import VERIFY as _VERIFY
 from bittwist.filestorage.writer import BlockWriter
 from bittwist.filestorage.shared import Absent as _Absent
@@ -714,49 +715,11 @@ class FileStorage(_StorageBase):
     def removeData(self) -> Deferred:
         def remove(_: object) -> Deferred:
             return threads.deferToThreadPool(
-                self._reactor, self._reactor.getThreadPool(), self._removeFiles
+                self._reactor, self._reactor.getThreadPool(),
+                removeFiles, self.downloadDir, self.metainfo, self._spans, self._part,
             )
 
         return self.close().addCallback(remove)
-
-    def _removeFiles(self) -> None:
-        """
-        Delete the torrent's files and the folders left empty, refusing any
-        path that resolves outside the download folder (a symbolic link is
-        removed itself, never followed).
-        """
-        root = os.path.realpath(self.downloadDir)
-        self._part.drop()
-        folders: set[str] = set()
-        for span in self._spans:
-            if span.path is None:
-                continue
-            parent = os.path.realpath(os.path.dirname(span.path))
-            if os.path.commonpath([root, parent]) != root:
-                raise StorageError(
-                    f"not deleting {span.path}: it is outside {self.downloadDir}", span.path
-                )
-            try:
-                os.unlink(span.path)
-            except FileNotFoundError:
-                pass
-            except OSError as e:
-                raise _osError(e, "deleting", span.path) from None
-            folders.add(os.path.dirname(span.path))
-        for entry in self.metainfo.files:
-            if not entry.pad and entry.length == 0:
-                path = os.path.join(self.downloadDir, *entry.path)
-                if os.path.lexists(path) and not os.path.isdir(path):
-                    os.unlink(path)
-                folders.add(os.path.dirname(path))
-        # Deepest first, stopping at the download folder itself.
-        for folder in sorted(folders, key=len, reverse=True):
-            while os.path.realpath(folder) != root and folder.startswith(self.downloadDir):
-                try:
-                    os.rmdir(folder)
-                except OSError:
-                    break
-                folder = os.path.dirname(folder)
 
     def _closeDone(self, result: Any) -> None:
         waiters, self._closeWaiters = self._closeWaiters, None
