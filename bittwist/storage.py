@@ -12,8 +12,10 @@ hashed as they are written, and verified without reading it back.  The one
 exception is a read for upload while the storage has no job queued or
 running: it is served on the reactor thread if the page cache holds it all
 (C{RWF_NOWAIT}, which never waits for the disk), without a thread hop.
-L{MemoryStorage} keeps the data in a C{bytearray}, for tests and small
-swarms.
+L{FileStorage} is a facade over parts with one job each, in
+L{bittwist.filestorage}: the open files, the running hashes, the part file,
+the reads and the writes.  L{MemoryStorage} keeps the data in a
+C{bytearray}, for tests and small swarms.
 
 Byte layout: a torrent is one byte stream cut into pieces; its files (BEP 47
 pad files included) lie end to end in that stream.  A block may span several
@@ -50,11 +52,8 @@ from bittwist.filestorage.hashes import MAX_RUNNING_HASHES, RunningHashes
 from bittwist.filestorage.partfile import PartFile
 from bittwist.filestorage.reader import BlockReader
 from bittwist.filestorage.removal import removeFiles
-from bittwist.filestorage.writer import VERIFY as _VERIFY
-from bittwist.filestorage.writer import BlockWriter
-from bittwist.filestorage.shared import Absent as _Absent
-from bittwist.filestorage.shared import Span as _Span
-from bittwist.filestorage.shared import osError as _osError
+from bittwist.filestorage.shared import Absent, Span
+from bittwist.filestorage.writer import VERIFY, BlockWriter
 
 __all__ = ["IPieceStorage", "FileStorage", "MemoryStorage", "MAX_OPEN_FILES", "MAX_RUNNING_HASHES"]
 
@@ -229,11 +228,11 @@ class _StorageBase:
         self._pieceLength = metainfo.pieceLength
         # Pieces before the last one are all full-size.
         self._fullPieces = max(0, metainfo.numPieces - 1)
-        self._spans: list[_Span] = []
+        self._spans: list[Span] = []
         self._starts: list[int] = []
         offset = 0
         # Per file but pad files: its span, or None if it is empty.
-        self._fileSpans: list[_Span | None] = []
+        self._fileSpans: list[Span | None] = []
         for entry in metainfo.files:
             if entry.offset != offset:
                 raise StorageError(
@@ -244,7 +243,7 @@ class _StorageBase:
             span = None
             if entry.length:
                 self._starts.append(entry.offset)
-                span = _Span(entry.offset, entry.length, entry.pad,
+                span = Span(entry.offset, entry.length, entry.pad,
                              self._diskPath(entry), len(self._spans))
                 self._spans.append(span)
             if not entry.pad:
@@ -643,7 +642,7 @@ class FileStorage(_StorageBase):
         # Queued with the writes of this reactor turn, in their job: the
         # piece's last blocks and its check cost one thread hop.
         pending = self._pendingWrites
-        pending.append((index, _VERIFY, verified, failed))
+        pending.append((index, VERIFY, verified, failed))
         if len(pending) == 1:
             self._reactor.callLater(0, self._flushWrites)
 
@@ -741,7 +740,7 @@ class FileStorage(_StorageBase):
     def _read(self, start: int, length: int) -> bytearray:
         try:
             data = self._reader.readRange(start, length, now=False)
-        except _Absent:
+        except Absent:
             index = start // self._pieceLength
             raise StorageError(
                 f"piece {index} of {self.metainfo.name} is not on disk in "
@@ -757,7 +756,7 @@ class FileStorage(_StorageBase):
             self._reader.readChunks(
                 index * self._pieceLength, self.metainfo.pieceSize(index), sha1.update
             )
-        except _Absent:
+        except Absent:
             return False
         return sha1.digest() == self.metainfo.hashOf(index)
 

@@ -23,6 +23,7 @@ from bittwist import storage
 from bittwist.bitfield import Bitfield
 from bittwist.diskpool import DiskPool
 from bittwist.errors import StorageError
+from bittwist.filestorage.shared import osError
 from bittwist.metainfo import FileEntry, createTorrent, parse
 from bittwist.storage import FileStorage, IPieceStorage, MemoryStorage
 from tests.fakes import HeldPool, ThreadlessReactor
@@ -1233,7 +1234,7 @@ class OSErrorTests(SynchronousTestCase):
             (errno.EMFILE, "ulimit -n"),
             (errno.EIO, os.strerror(errno.EIO)),
         ]:
-            error = storage._osError(OSError(code, os.strerror(code)), "writing", "/d/f")
+            error = osError(OSError(code, os.strerror(code)), "writing", "/d/f")
             self.assertIsInstance(error, StorageError)
             self.assertEqual(error.path, "/d/f")
             self.assertIn("/d/f", str(error))
