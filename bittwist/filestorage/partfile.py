@@ -7,7 +7,7 @@ in one sparse hidden file per torrent, as libtorrent keeps them.
 import os
 
 from bittwist.filestorage.filecache import FileCache
-from bittwist.filestorage.shared import Span, osError, pwriteAll, readBuffer
+from bittwist.filestorage.shared import Span, osError, pwriteAll, readBuffer, unlink
 
 __all__ = ["PartFile"]
 
@@ -111,9 +111,4 @@ class PartFile:
         @raise StorageError: if it cannot be deleted.
         """
         self._files.close(self.span)
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            raise osError(e, "deleting", self.path) from None
+        unlink(self.path)

@@ -8,7 +8,7 @@ from typing import Any
 
 from bittwist.errors import StorageError
 from bittwist.filestorage.partfile import PartFile
-from bittwist.filestorage.shared import Span, osError
+from bittwist.filestorage.shared import Span, unlink
 
 __all__ = ["removeFiles"]
 
@@ -37,12 +37,7 @@ def removeFiles(downloadDir: str, metainfo: Any, spans: list[Span], part: PartFi
             raise StorageError(
                 f"not deleting {span.path}: it is outside {downloadDir}", span.path
             )
-        try:
-            os.unlink(span.path)
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            raise osError(e, "deleting", span.path) from None
+        unlink(span.path)
         folders.add(os.path.dirname(span.path))
     for entry in metainfo.files:
         if not entry.pad and entry.length == 0:

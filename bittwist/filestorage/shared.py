@@ -10,7 +10,9 @@ import threading
 
 from bittwist.errors import StorageError
 
-__all__ = ["HASH_CHUNK", "ZEROS", "Absent", "Span", "readBuffer", "pwriteAll", "osError"]
+__all__ = [
+    "HASH_CHUNK", "ZEROS", "Absent", "Span", "readBuffer", "pwriteAll", "unlink", "osError",
+]
 
 HASH_CHUNK = 1024 * 1024
 """Pieces are hashed from disk in chunks of at most this many bytes."""
@@ -69,6 +71,20 @@ def pwriteAll(fd: int, data: memoryview, offset: int) -> None:
         written = os.pwrite(fd, data, offset)
         data = data[written:]
         offset += written
+
+
+def unlink(path: str) -> None:
+    """
+    Delete the file C{path}, if there is one.
+
+    @raise StorageError: if it cannot be deleted.
+    """
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise osError(e, "deleting", path) from None
 
 
 def osError(error: OSError, action: str, path: str) -> StorageError:
