@@ -541,6 +541,8 @@ class FileStorage(_StorageBase):
         self._part = PartFile(self.partPath, self._files, self._spans, self._fileSpans)
         self._hashes = RunningHashes(self._pieceLength, self._segments)
         self._reader = BlockReader(self._segments, self._files, self._part)
+        # The writer holds _deliverVerified bound once, not once per piece
+        # verified.
         self._writer = BlockWriter(
             self, self._files, self._part, self._hashes, self._verifyStored, self._deliverVerified
         )
@@ -731,11 +733,11 @@ class FileStorage(_StorageBase):
         self._trigger = None
         return self.close()
 
-    # Worker thread.
-
     def _deliverVerified(self, result: tuple[Callable[[int, bool], None], int, bool]) -> None:
         verified, index, matched = result
         verified(index, self._verified(matched, index))
+
+    # Worker thread.
 
     def _read(self, start: int, length: int) -> bytearray:
         try:
