@@ -12,8 +12,10 @@ hashed as they are written, and verified without reading it back.  The one
 exception is a read for upload while the storage has no job queued or
 running: it is served on the reactor thread if the page cache holds it all
 (C{RWF_NOWAIT}, which never waits for the disk), without a thread hop.
-L{MemoryStorage} keeps the data in a C{bytearray}, for tests and small
-swarms.
+L{FileStorage} is a facade over parts with one job each, in
+L{bittwist.filestorage}: the open files, the running hashes, the part file,
+the reads and the writes.  L{MemoryStorage} keeps the data in a
+C{bytearray}, for tests and small swarms.
 
 Byte layout: a torrent is one byte stream cut into pieces; its files (BEP 47
 pad files included) lie end to end in that stream.  A block may span several
@@ -32,11 +34,8 @@ file uses it.
 """
 
 import bisect
-import collections
-import errno
 import hashlib
 import os
-import threading
 from typing import Any, Callable, Iterable
 
 from twisted.internet import defer, threads
@@ -48,20 +47,15 @@ from zope.interface import Attribute, Interface, implementer
 from bittwist.bitfield import Bitfield
 from bittwist.diskpool import DiskPool, deliver, sharedPool
 from bittwist.errors import StorageError
+from bittwist.filestorage.filecache import MAX_OPEN_FILES, FileCache
+from bittwist.filestorage.hashes import MAX_RUNNING_HASHES, RunningHashes
+from bittwist.filestorage.partfile import PartFile
+from bittwist.filestorage.reader import BlockReader
+from bittwist.filestorage.removal import removeFiles
+from bittwist.filestorage.shared import Absent, Span
+from bittwist.filestorage.writer import VERIFY, BlockWriter
 
-__all__ = ["IPieceStorage", "FileStorage", "MemoryStorage", "MAX_OPEN_FILES"]
-
-MAX_OPEN_FILES = 256
-"""
-How many file descriptors one L{FileStorage} keeps open at most; beyond that
-the least recently used is closed.  A torrent may have many thousands of
-files, more than the process's open-files limit.
-"""
-
-_HASH_CHUNK = 1024 * 1024
-"""Pieces are hashed from disk in chunks of at most this many bytes."""
-
-_ZEROS = bytes(_HASH_CHUNK)
+__all__ = ["IPieceStorage", "FileStorage", "MemoryStorage", "MAX_OPEN_FILES", "MAX_RUNNING_HASHES"]
 
 _MAX_PENDING_BYTES = 1024 * 1024
 """
@@ -74,39 +68,6 @@ _MAX_PENDING_WRITES = 64
 ...and this many blocks (a C{pwritev} takes at most C{IOV_MAX}, 1024 on
 Linux, buffers).
 """
-
-MAX_RUNNING_HASHES = 256
-"""
-How many pieces one L{FileStorage} hashes as their blocks are written, at
-most; beyond that the oldest is forgotten (and read back when verified).
-Pieces in flight are far fewer; a piece abandoned half-way keeps its place
-until then.
-"""
-
-_READ_NOW_FLAGS = getattr(os, "RWF_NOWAIT", None)
-"""
-C{preadv}'s flag for a read that fails at once rather than wait for the
-disk (Linux 4.14 and later), or C{None} where there is none.
-"""
-
-_perThread = threading.local()
-
-_VERIFY = object()
-"""
-In L{FileStorage}'s queue of writes, in place of a block: a piece to verify.
-"""
-
-
-def _readBuffer() -> memoryview:
-    """
-    @return: the calling thread's buffer of L{_HASH_CHUNK} bytes to read
-        into: per pool thread, not per torrent, so idle torrents hold none.
-    """
-    buffer = getattr(_perThread, "buffer", None)
-    if buffer is None:
-        buffer = _perThread.buffer = memoryview(bytearray(_HASH_CHUNK))
-    return buffer
-
 
 class IPieceStorage(Interface):
     """
@@ -247,34 +208,6 @@ def _discard(result: object) -> None:
     return None
 
 
-class _Absent(Exception):
-    """
-    Raised on the worker thread when data to read is not stored (missing or
-    short file); never leaves this module.
-    """
-
-
-class _Span:
-    """
-    One file of the layout, as the storage uses it.
-
-    @ivar offset: where it starts in the torrent's byte stream.
-    @ivar length: its size.
-    @ivar pad: whether it is a BEP 47 pad file.
-    @ivar path: its path on disk (C{None} for a pad file).
-    @ivar index: its position among the spans.
-    """
-
-    __slots__ = ("offset", "length", "pad", "path", "index")
-
-    def __init__(self, offset: int, length: int, pad: bool, path: str | None, index: int):
-        self.offset = offset
-        self.length = length
-        self.pad = pad
-        self.path = path
-        self.index = index
-
-
 class _StorageBase:
     """
     What both storages share: the layout, range checks and C{have}.
@@ -295,11 +228,11 @@ class _StorageBase:
         self._pieceLength = metainfo.pieceLength
         # Pieces before the last one are all full-size.
         self._fullPieces = max(0, metainfo.numPieces - 1)
-        self._spans: list[_Span] = []
+        self._spans: list[Span] = []
         self._starts: list[int] = []
         offset = 0
         # Per file but pad files: its span, or None if it is empty.
-        self._fileSpans: list[_Span | None] = []
+        self._fileSpans: list[Span | None] = []
         for entry in metainfo.files:
             if entry.offset != offset:
                 raise StorageError(
@@ -310,7 +243,7 @@ class _StorageBase:
             span = None
             if entry.length:
                 self._starts.append(entry.offset)
-                span = _Span(entry.offset, entry.length, entry.pad,
+                span = Span(entry.offset, entry.length, entry.pad,
                              self._diskPath(entry), len(self._spans))
                 self._spans.append(span)
             if not entry.pad:
@@ -567,56 +500,6 @@ class MemoryStorage(_StorageBase):
         return defer.succeed(None)
 
 
-def _pwriteAll(fd: int, data: memoryview, offset: int) -> None:
-    """
-    Write all of C{data} at C{offset} of C{fd}, going on after short writes.
-
-    @raise OSError: if a write fails.
-    """
-    while data:
-        written = os.pwrite(fd, data, offset)
-        data = data[written:]
-        offset += written
-
-
-def _osError(error: OSError, action: str, path: str) -> StorageError:
-    """
-    Turn an C{OSError} into a L{StorageError} a user can act on.
-
-    @param action: C{"writing"}, C{"reading"} or C{"opening"}.
-    """
-    code = error.errno
-    if code in (errno.ENOSPC, errno.EDQUOT):
-        message = (
-            f"disk full {action} {path}: free some space and restart; "
-            f"verified pieces are kept"
-        )
-    elif code in (errno.EACCES, errno.EPERM):
-        message = (
-            f"permission denied {action} {path}: make the download folder "
-            f"writable by this user"
-        )
-    elif code == errno.EROFS:
-        message = f"read-only file system {action} {path}: choose another download folder"
-    elif code == errno.EISDIR:
-        message = (
-            f"{path} is a folder where the torrent has a file: move it out of "
-            f"the way and restart"
-        )
-    elif code in (errno.ENOTDIR, errno.EEXIST):
-        message = (
-            f"a file is in the way of the folders of {path}: move it out of "
-            f"the way and restart"
-        )
-    elif code == errno.ELOOP:
-        message = f"{path} is a symbolic link: refusing to follow it; remove it and restart"
-    elif code in (errno.EMFILE, errno.ENFILE):
-        message = f"too many open files {action} {path}: raise the open-files limit (ulimit -n)"
-    else:
-        message = f"error {action} {path}: {error.strerror or error}"
-    return StorageError(message, path)
-
-
 @implementer(IPieceStorage)
 class FileStorage(_StorageBase):
     """
@@ -653,35 +536,24 @@ class FileStorage(_StorageBase):
         self._reactor = reactor
         self.downloadDir = os.path.abspath(downloadDir)
         super().__init__(metainfo)
-        self._root: str | None = None
-        self._fds: collections.OrderedDict[int, tuple[int, bool]] = collections.OrderedDict()
-        self._sized: set[int] = set()
-        self._emptiesMade = False
-        # Skipped files (by index but pad files), and the spans whose bytes
-        # live in the part file: used on the pool thread running our jobs,
-        # or (as are the open files) on the reactor thread while none is
-        # queued or running (see readBlock).
-        self._skippedFiles: frozenset[int] = frozenset()
-        self._inPart: set[int] = set()
+        self._files = FileCache(self.downloadDir)
         self.partPath = os.path.join(self.downloadDir, f".{metainfo.infoHash.hex()}.parts")
-        # Length 0: never sized, it stays sparse.
-        self._partSpan = _Span(0, 0, False, self.partPath, -1)
-        # Piece index to a SHA-1 of its first bytes, as written, and how
-        # many those are; only ever used on the pool thread running our jobs.
-        self._runningHashes: dict[int, tuple[Any, int]] = {}
+        self._part = PartFile(self.partPath, self._files, self._spans, self._fileSpans)
+        self._hashes = RunningHashes(self._pieceLength, self._segments)
+        self._reader = BlockReader(self._segments, self._files, self._part)
+        # The writer holds _deliverVerified bound once, not once per piece
+        # verified.
+        self._writer = BlockWriter(
+            self, self._files, self._part, self._hashes, self._verifyStored, self._deliverVerified
+        )
         self._jobs = (pool or sharedPool()).queue(reactor)
         # Writes queued by queueWrite, not yet handed to the pool: those of
         # one reactor turn go as one job (see _flushWrites).
         self._pendingWrites: list[tuple[int, bytes, Callable, Callable]] = []
         self._pendingBytes = 0
-        # Bound once, not once per piece verified.
-        self._deliverVerifiedCallback = self._deliverVerified
         self._closing: Deferred | None = None
         self._closeWaiters: list[Deferred] = []
         self._trigger = None
-        # Whether reads may be tried on the reactor thread, from the page
-        # cache (not where the system cannot read without waiting).
-        self._readsNow = _READ_NOW_FLAGS is not None
 
     def _diskPath(self, entry: Any) -> str | None:
         if entry.pad:
@@ -735,7 +607,7 @@ class FileStorage(_StorageBase):
             start = self._checkRange(index, begin, len(data))
         except StorageError:
             return defer.fail()
-        return self._submit(self._write, start, data).addCallback(_discard)
+        return self._submit(self._writer.write, start, data).addCallback(_discard)
 
     def queueWrite(
         self,
@@ -772,7 +644,7 @@ class FileStorage(_StorageBase):
         # Queued with the writes of this reactor turn, in their job: the
         # piece's last blocks and its check cost one thread hop.
         pending = self._pendingWrites
-        pending.append((index, _VERIFY, verified, failed))
+        pending.append((index, VERIFY, verified, failed))
         if len(pending) == 1:
             self._reactor.callLater(0, self._flushWrites)
 
@@ -792,18 +664,18 @@ class FileStorage(_StorageBase):
             for _, _, _, failed in writes:
                 failed(failure)
 
-        self._call(deliver, failedAll, self._writeMany, writes)
+        self._call(deliver, failedAll, self._writer.writeMany, writes)
 
     def readBlock(self, index: int, begin: int, length: int) -> Deferred:
         try:
             start = self._checkRange(index, begin, length)
         except StorageError:
             return defer.fail()
-        if self._readsNow and not self._pendingWrites and self._jobs.idle:
+        if self._reader.readsNow and not self._pendingWrites and self._jobs.idle:
             # No pool thread is using our files: read on this thread, if
             # that takes no waiting for the disk (a seed's hot blocks),
             # sparing two thread hops per read.
-            data = self._readRange(start, length, now=True)
+            data = self._reader.readRange(start, length, now=True)
             if data is not None:
                 return defer.succeed(data)
         return self._submit(self._read, start, length)
@@ -820,7 +692,7 @@ class FileStorage(_StorageBase):
             indexes = self._checkFiles(skipped)
         except StorageError:
             return defer.fail()
-        return self._submit(self._applySkipped, indexes).addCallback(_discard)
+        return self._submit(self._part.apply, indexes).addCallback(_discard)
 
     def close(self) -> Deferred:
         d = Deferred()
@@ -832,7 +704,7 @@ class FileStorage(_StorageBase):
             if self._trigger is not None:
                 self._reactor.removeSystemEventTrigger(self._trigger)
                 self._trigger = None
-            self._closing = self._jobs.stop(self._closeFiles)
+            self._closing = self._jobs.stop(self._files.closeAll)
             self._closeWaiters.append(d)
             self._closing.addBoth(self._closeDone)
         elif self._closeWaiters is None:
@@ -844,49 +716,11 @@ class FileStorage(_StorageBase):
     def removeData(self) -> Deferred:
         def remove(_: object) -> Deferred:
             return threads.deferToThreadPool(
-                self._reactor, self._reactor.getThreadPool(), self._removeFiles
+                self._reactor, self._reactor.getThreadPool(),
+                removeFiles, self.downloadDir, self.metainfo, self._spans, self._part,
             )
 
         return self.close().addCallback(remove)
-
-    def _removeFiles(self) -> None:
-        """
-        Delete the torrent's files and the folders left empty, refusing any
-        path that resolves outside the download folder (a symbolic link is
-        removed itself, never followed).
-        """
-        root = os.path.realpath(self.downloadDir)
-        self._dropPartFile()
-        folders: set[str] = set()
-        for span in self._spans:
-            if span.path is None:
-                continue
-            parent = os.path.realpath(os.path.dirname(span.path))
-            if os.path.commonpath([root, parent]) != root:
-                raise StorageError(
-                    f"not deleting {span.path}: it is outside {self.downloadDir}", span.path
-                )
-            try:
-                os.unlink(span.path)
-            except FileNotFoundError:
-                pass
-            except OSError as e:
-                raise _osError(e, "deleting", span.path) from None
-            folders.add(os.path.dirname(span.path))
-        for entry in self.metainfo.files:
-            if not entry.pad and entry.length == 0:
-                path = os.path.join(self.downloadDir, *entry.path)
-                if os.path.lexists(path) and not os.path.isdir(path):
-                    os.unlink(path)
-                folders.add(os.path.dirname(path))
-        # Deepest first, stopping at the download folder itself.
-        for folder in sorted(folders, key=len, reverse=True):
-            while os.path.realpath(folder) != root and folder.startswith(self.downloadDir):
-                try:
-                    os.rmdir(folder)
-                except OSError:
-                    break
-                folder = os.path.dirname(folder)
 
     def _closeDone(self, result: Any) -> None:
         waiters, self._closeWaiters = self._closeWaiters, None
@@ -899,382 +733,16 @@ class FileStorage(_StorageBase):
         self._trigger = None
         return self.close()
 
-    # Worker thread.
-
-    def _rootDir(self) -> str:
-        if self._root is None:
-            self._root = os.path.realpath(self.downloadDir)
-        return self._root
-
-    def _checkInside(self, path: str) -> None:
-        """
-        @raise StorageError: if C{path}, symbolic links resolved, is not
-            inside the download folder.
-        """
-        root = self._rootDir()
-        real = os.path.realpath(path)
-        if real == root or os.path.commonpath([root, real]) != root:
-            raise StorageError(
-                f"{path} resolves to {real}, outside the download folder "
-                f"{self.downloadDir}: refusing to use it; remove the symbolic "
-                f"link in the way",
-                path,
-            )
-
-    def _fd(self, span: _Span, write: bool) -> int | None:
-        """
-        The descriptor of C{span}'s file, opened (and for writing created
-        and sized) as needed.
-
-        @return: the descriptor, or C{None} if reading a missing file.
-        """
-        fds = self._fds
-        entry = fds.get(span.index)
-        if entry is not None:
-            fd, writable = entry
-            if writable or not write:
-                fds.move_to_end(span.index)
-                return fd
-            del fds[span.index]
-            os.close(fd)
-        path = span.path
-        self._checkInside(path)
-        try:
-            if write:
-                folder = os.path.dirname(path)
-                os.makedirs(folder, exist_ok=True)
-                # makedirs follows links in the folders; look again.
-                self._checkInside(path)
-                fd = os.open(
-                    path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666
-                )
-            else:
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except FileNotFoundError:
-            if write:
-                raise
-            return None
-        except OSError as e:
-            raise _osError(e, "writing" if write else "reading", path) from None
-        if write and span.index not in self._sized:
-            try:
-                if os.fstat(fd).st_size < span.length:
-                    os.ftruncate(fd, span.length)
-            except OSError as e:
-                os.close(fd)
-                raise _osError(e, "writing", path) from None
-            self._sized.add(span.index)
-        fds[span.index] = (fd, write)
-        while len(fds) > MAX_OPEN_FILES:
-            _, (oldFd, _) = fds.popitem(last=False)
-            os.close(oldFd)
-        return fd
-
-    def _applySkipped(self, skipped: frozenset[int]) -> None:
-        """
-        Skip the files C{skipped} from now on: a newly skipped file not on
-        disk gets its bytes kept in the part file; a file wanted again gets
-        its bytes out of it.  The part file goes once nothing uses it.
-        """
-        spans = self._fileSpans
-        skippedSpans = {spans[i].index for i in skipped if spans[i] is not None}
-        for index in sorted(self._inPart - skippedSpans):
-            self._export(self._spans[index])
-            self._inPart.discard(index)
-        for index in skippedSpans - self._inPart:
-            span = self._spans[index]
-            if span.index not in self._fds and not os.path.lexists(span.path):
-                self._inPart.add(index)
-        self._skippedFiles = skipped
-        # Empty files wanted again are made on the next write.
-        self._emptiesMade = False
-        if not self._inPart:
-            self._dropPartFile()
-
-    def _export(self, span: _Span) -> None:
-        """
-        Copy the bytes of C{span} kept in the part file into its own file,
-        leaving holes where the part file has only zeros (never written).
-        """
-        part = self._fd(self._partSpan, False)
-        if part is None:
-            return
-        buffer = _readBuffer()
-        done = 0
-        while done < span.length:
-            n = min(span.length - done, len(buffer))
-            try:
-                got = os.preadv(part, [buffer[:n]], span.offset + done)
-            except OSError as e:
-                raise _osError(e, "reading", self.partPath) from None
-            if got <= 0:
-                break
-            chunk = buffer[:got]
-            if bytes(chunk).count(0) != got:
-                fd = self._fd(span, True)
-                try:
-                    _pwriteAll(fd, chunk, done)
-                except OSError as e:
-                    raise _osError(e, "writing", span.path) from None
-            done += got
-
-    def _dropPartFile(self) -> None:
-        """
-        Close and delete the part file, if any.
-        """
-        entry = self._fds.pop(self._partSpan.index, None)
-        if entry is not None:
-            os.close(entry[0])
-        try:
-            os.unlink(self.partPath)
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            raise _osError(e, "deleting", self.partPath) from None
-
-    def _makeEmptyFiles(self, metainfo: Any) -> None:
-        """
-        Create the torrent's empty files, which no write would otherwise
-        create.
-        """
-        files = (entry for entry in metainfo.files if not entry.pad)
-        for index, entry in enumerate(files):
-            if entry.length == 0 and index not in self._skippedFiles:
-                path = os.path.join(self.downloadDir, *entry.path)
-                try:
-                    self._checkInside(path)
-                    os.makedirs(os.path.dirname(path), exist_ok=True)
-                    self._checkInside(path)
-                    os.close(os.open(
-                        path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666
-                    ))
-                except OSError as e:
-                    raise _osError(e, "writing", path) from None
-        self._emptiesMade = True
-
-    def _write(self, start: int, data: bytes) -> int:
-        """
-        @return: how many bytes were written: all of C{data}.
-        """
-        if not self._emptiesMade:
-            self._makeEmptyFiles(self.metainfo)
-        try:
-            padded = self._writeSpans(start, data)
-        except BaseException:
-            # Part of it may be on disk: the piece's running hash is no more.
-            self._runningHashes.pop(start // self._pieceLength, None)
-            raise
-        self._hashWritten(start, data, padded)
-        return len(data)
-
-    def _writeMany(self, writes: list[tuple[int, bytes, Callable, Callable]]) -> list:
-        """
-        Write blocks queued by L{queueWrite}, in order; a run of blocks that
-        follow each other in one file goes in one C{pwritev}.
-
-        @return: for each block, its C{written} callback and length (one
-            for consecutive blocks with the same callback, with the sum of
-            their lengths), or its C{failed} callback and the failure.
-        """
-        reports = []
-        run: list[tuple[int, bytes, Callable, Callable]] = []
-        runSpan: _Span | None = None
-        runEnd = -1
-        for write in writes:
-            start, data = write[0], write[1]
-            if data is _VERIFY:
-                if run:
-                    self._writeRun(runSpan, run, reports)
-                    run = []
-                self._verifyQueued(write, reports)
-                continue
-            end = start + len(data)
-            span = self._spans[bisect.bisect_right(self._starts, start) - 1]
-            inOneFile = (
-                not span.pad and end <= span.offset + span.length
-                and span.index not in self._inPart
-            )
-            if run and inOneFile and span is runSpan and start == runEnd:
-                run.append(write)
-                runEnd = end
-                continue
-            if run:
-                self._writeRun(runSpan, run, reports)
-                run = []
-            if inOneFile:
-                run, runSpan, runEnd = [write], span, end
-            else:
-                self._writeOne(write, reports)
-        if run:
-            self._writeRun(runSpan, run, reports)
-        # One report for the consecutive blocks written for one callback
-        # (a download's: all of its blocks), not one call per block on the
-        # reactor thread.
-        merged: list = []
-        for report, value in reports:
-            if (
-                merged and type(value) is int and merged[-1][0] is report
-                and type(merged[-1][1]) is int
-            ):
-                merged[-1] = (report, merged[-1][1] + value)
-            else:
-                merged.append((report, value))
-        return merged
-
-    def _verifyQueued(self, verify: tuple[int, object, Callable, Callable], reports: list) -> None:
-        """
-        Verify a piece queued by L{queueVerify}, adding how it went to
-        C{reports}: the answer goes through L{_deliverVerified}, which
-        updates C{have} on the reactor thread first.
-        """
-        index, _, verified, failed = verify
-        try:
-            reports.append((self._deliverVerifiedCallback, (verified, index, self._verifyStored(index))))
-        except BaseException:
-            reports.append((failed, Failure()))
-
     def _deliverVerified(self, result: tuple[Callable[[int, bool], None], int, bool]) -> None:
         verified, index, matched = result
         verified(index, self._verified(matched, index))
 
-    def _writeOne(self, write: tuple[int, bytes, Callable, Callable], reports: list) -> None:
-        """
-        Write one block queued by L{queueWrite}, adding how it went to
-        C{reports}.
-        """
-        start, data, written, failed = write
-        try:
-            reports.append((written, self._write(start, data)))
-        except BaseException:
-            reports.append((failed, Failure()))
-
-    def _writeRun(self, span: _Span, run: list, reports: list) -> None:
-        """
-        Write blocks that follow each other in the file of C{span}, adding
-        how each went to C{reports}.
-        """
-        if len(run) == 1:
-            self._writeOne(run[0], reports)
-            return
-        if not self._emptiesMade:
-            self._makeEmptyFiles(self.metainfo)
-        first = run[0][0]
-        offset = first - span.offset
-        buffers = [memoryview(data) for _, data, _, _ in run]
-        try:
-            try:
-                fd = self._fd(span, True)
-                total = sum(len(b) for b in buffers)
-                done = os.pwritev(fd, buffers, offset)
-                while done < total:
-                    # A short write: the rest one buffer at a time.
-                    skip = done
-                    for b in buffers:
-                        if skip >= len(b):
-                            skip -= len(b)
-                            continue
-                        done += os.pwrite(fd, b[skip:], offset + done)
-                        break
-            except OSError as e:
-                raise _osError(e, "writing", span.path) from None
-        except BaseException:
-            failure = Failure()
-            for start, _, _, failed in run:
-                self._runningHashes.pop(start // self._pieceLength, None)
-                reports.append((failed, failure))
-            return
-        for start, data, written, _ in run:
-            self._hashWritten(start, data, False)
-            reports.append((written, len(data)))
-
-    def _writeSpans(self, start: int, data: bytes) -> bool:
-        """
-        Write C{data} at stream offset C{start} into the files it spans.
-
-        @return: whether it spans pad bytes (dropped).
-        """
-        view = memoryview(data)
-        position = 0
-        padded = False
-        for span, offset, size in self._segments(start, len(data)):
-            padded = padded or span.pad
-            if not span.pad:
-                if span.index in self._inPart:
-                    span, offset = self._partSpan, span.offset + offset
-                try:
-                    fd = self._fd(span, True)
-                    _pwriteAll(fd, view[position:position + size], offset)
-                except OSError as e:
-                    raise _osError(e, "writing", span.path) from None
-            position += size
-        return padded
-
-    def _hashWritten(self, start: int, data: bytes, padded: bool) -> None:
-        """
-        Carry on the running hash of the piece C{data} was written to, if it
-        continues what is hashed so far; start one if it begins the piece.
-
-        Invariant: a running hash covers exactly the piece's first bytes as
-        they are on disk.  Any other write to the piece ends it.  Pad bytes
-        are hashed as the zeros they read back as, whatever a peer sent.
-        """
-        index, begin = divmod(start, self._pieceLength)
-        running = self._runningHashes
-        entry = running.pop(index, None)
-        if begin == 0:
-            if len(running) >= MAX_RUNNING_HASHES:
-                del running[next(iter(running))]
-            sha1 = hashlib.sha1()
-        elif entry is not None and entry[1] == begin:
-            sha1 = entry[0]
-        else:
-            return
-        if padded:
-            view = memoryview(data)
-            position = 0
-            for span, _, size in self._segments(start, len(data)):
-                sha1.update(_ZEROS[:size] if span.pad else view[position:position + size])
-                position += size
-        else:
-            sha1.update(data)
-        running[index] = (sha1, begin + len(data))
-
-    def _readSegments(self, start: int, length: int, into: Callable[[Any], None]) -> None:
-        """
-        Read a byte range in chunks of at most L{_HASH_CHUNK} bytes, passing
-        each to C{into} (a view valid only during the call).
-
-        @raise _Absent: if part of it is not on disk.
-        """
-        for span, offset, size in self._segments(start, length):
-            if span.pad:
-                while size:
-                    n = min(size, _HASH_CHUNK)
-                    into(_ZEROS[:n])
-                    size -= n
-                continue
-            if span.index in self._inPart:
-                span, offset = self._partSpan, span.offset + offset
-            fd = self._fd(span, False)
-            if fd is None:
-                raise _Absent()
-            buffer = _readBuffer()
-            while size:
-                n = min(size, len(buffer))
-                try:
-                    got = os.preadv(fd, [buffer[:n]], offset)
-                except OSError as e:
-                    raise _osError(e, "reading", span.path) from None
-                if got <= 0:
-                    raise _Absent()
-                into(buffer[:got])
-                offset += got
-                size -= got
+    # Worker thread.
 
     def _read(self, start: int, length: int) -> bytearray:
         try:
-            data = self._readRange(start, length, now=False)
-        except _Absent:
+            data = self._reader.readRange(start, length, now=False)
+        except Absent:
             index = start // self._pieceLength
             raise StorageError(
                 f"piece {index} of {self.metainfo.name} is not on disk in "
@@ -1284,74 +752,13 @@ class FileStorage(_StorageBase):
         assert data is not None
         return data
 
-    def _readRange(self, start: int, length: int, now: bool) -> bytearray | None:
-        """
-        Read a byte range into a new buffer, straight from the files (no
-        copy through a shared buffer): on a pool thread, or with C{now} on
-        the reactor thread while no job is queued or running.
-
-        @param now: read only from files already open, and only what the
-            page cache holds, never waiting for the disk.
-        @return: the bytes; C{None} if C{now} and that was not possible
-            (the pool is to read them).
-        @raise _Absent: if part of the range is not on disk (not with
-            C{now}).
-        @raise StorageError: if reading fails (not with C{now}).
-        """
-        data = bytearray(length)
-        position = 0
-        with memoryview(data) as view:
-            for span, offset, size in self._segments(start, length):
-                if span.pad:
-                    # Zeros already.
-                    position += size
-                    continue
-                if span.index in self._inPart:
-                    span, offset = self._partSpan, span.offset + offset
-                if now:
-                    entry = self._fds.get(span.index)
-                    # Opening a file may wait on the disk: the pool does it.
-                    fd = entry[0] if entry is not None else None
-                else:
-                    fd = self._fd(span, False)
-                if fd is None:
-                    if now:
-                        return None
-                    raise _Absent()
-                end = position + size
-                while position < end:
-                    try:
-                        if now:
-                            got = os.preadv(fd, [view[position:end]], offset, _READ_NOW_FLAGS)
-                        else:
-                            got = os.preadv(fd, [view[position:end]], offset)
-                    except OSError as e:
-                        if not now:
-                            raise _osError(e, "reading", span.path) from None
-                        if e.errno in (errno.EOPNOTSUPP, errno.EINVAL):
-                            # Not here (an old kernel, another file system).
-                            self._readsNow = False
-                        # Not in the page cache (EAGAIN), or an error for
-                        # the pool to report.
-                        return None
-                    if got <= 0:
-                        if now:
-                            return None
-                        raise _Absent()
-                    if now and got < end - position:
-                        # Partly cached: the pool reads it all.
-                        return None
-                    position += got
-                    offset += got
-        return data
-
     def _hashMatches(self, index: int) -> bool:
         sha1 = hashlib.sha1()
         try:
-            self._readSegments(
+            self._reader.readChunks(
                 index * self._pieceLength, self.metainfo.pieceSize(index), sha1.update
             )
-        except _Absent:
+        except Absent:
             return False
         return sha1.digest() == self.metainfo.hashOf(index)
 
@@ -1360,22 +767,10 @@ class FileStorage(_StorageBase):
         Hash piece C{index}: from its running hash if that covers it all,
         else by reading it back.
         """
-        entry = self._runningHashes.pop(index, None)
-        size = self.metainfo.pieceSize(index)
-        if entry is not None:
-            sha1, hashed = entry
-            if hashed < size:
-                # Pad bytes that end the piece are never downloaded: they
-                # are zeros.
-                start = index * self._pieceLength
-                rest = list(self._segments(start + hashed, size - hashed))
-                if all(span.pad for span, _, _ in rest):
-                    for _, _, length in rest:
-                        sha1.update(bytes(length))
-                    hashed = size
-            if hashed == size:
-                return sha1.digest() == self.metainfo.hashOf(index)
-        return self._hashMatches(index)
+        digest = self._hashes.take(index, self.metainfo.pieceSize(index))
+        if digest is None:
+            return self._hashMatches(index)
+        return digest == self.metainfo.hashOf(index)
 
     def _checkAll(self, indexes: Iterable[int]) -> list[int]:
         found = []
@@ -1385,14 +780,3 @@ class FileStorage(_StorageBase):
             if self._hashMatches(index):
                 found.append(index)
         return found
-
-    def _closeFiles(self) -> None:
-        fds, self._fds = self._fds, collections.OrderedDict()
-        errors = []
-        for fd, _ in fds.values():
-            try:
-                os.close(fd)
-            except OSError as e:
-                errors.append(e)
-        if errors:
-            raise errors[0]

@@ -23,6 +23,7 @@ from bittwist import storage
 from bittwist.bitfield import Bitfield
 from bittwist.diskpool import DiskPool
 from bittwist.errors import StorageError
+from bittwist.filestorage.shared import osError
 from bittwist.metainfo import FileEntry, createTorrent, parse
 from bittwist.storage import FileStorage, IPieceStorage, MemoryStorage
 from tests.fakes import HeldPool, ThreadlessReactor
@@ -1057,7 +1058,7 @@ class ReadNowTests(SynchronousTestCase):
             store.verifyPiece(index).addCallback(results.append)
         self.pool.runJobs()
         self.assertEqual(results[-self.metainfo.numPieces:], [True] * self.metainfo.numPieces)
-        if not store._readsNow:
+        if not store._reader.readsNow:
             raise SkipTest("no reads without waiting (RWF_NOWAIT) here")
         return store
 
@@ -1116,7 +1117,7 @@ class ReadNowTests(SynchronousTestCase):
         self.assertNoResult(d)
         self.pool.runJobs()
         self.assertEqual(self.successResultOf(d), self.stream[:16])
-        self.assertTrue(store._readsNow)
+        self.assertTrue(store._reader.readsNow)
 
     def test_unsupportedReadNow(self) -> None:
         """
@@ -1135,7 +1136,7 @@ class ReadNowTests(SynchronousTestCase):
         d = store.readBlock(0, 0, 16)
         self.pool.runJobs()
         self.assertEqual(self.successResultOf(d), self.stream[:16])
-        self.assertFalse(store._readsNow)
+        self.assertFalse(store._reader.readsNow)
 
 
 class LayoutTests(SynchronousTestCase):
@@ -1203,7 +1204,7 @@ class LayoutTests(SynchronousTestCase):
 
         def write(store, index, begin, data):
             start = store._checkRange(index, begin, len(data))
-            store._write(start, data)
+            store._writer.write(start, data)
 
         def read(store, index, begin, length):
             return store._read(store._checkRange(index, begin, length), length)
@@ -1212,7 +1213,7 @@ class LayoutTests(SynchronousTestCase):
             self.check(store, write, read, metainfo, stream, requests)
             self.assertFalse(os.path.exists(os.path.join(folder, "t", ".pad")))
         finally:
-            store._closeFiles()
+            store._files.closeAll()
             shutil.rmtree(folder)
 
 
@@ -1233,7 +1234,7 @@ class OSErrorTests(SynchronousTestCase):
             (errno.EMFILE, "ulimit -n"),
             (errno.EIO, os.strerror(errno.EIO)),
         ]:
-            error = storage._osError(OSError(code, os.strerror(code)), "writing", "/d/f")
+            error = osError(OSError(code, os.strerror(code)), "writing", "/d/f")
             self.assertIsInstance(error, StorageError)
             self.assertEqual(error.path, "/d/f")
             self.assertIn("/d/f", str(error))

@@ -1,0 +1,107 @@
+# -*- test-case-name: tests.test_storage -*-
+"""
+L{RunningHashes}: pieces hashed as their blocks are written in order, so
+that verifying them reads nothing back.
+"""
+
+import hashlib
+from typing import Any, Callable, Iterator
+
+from bittwist.filestorage.shared import ZEROS, Span
+
+__all__ = ["MAX_RUNNING_HASHES", "RunningHashes"]
+
+MAX_RUNNING_HASHES = 256
+"""
+How many pieces one L{bittwist.storage.FileStorage} hashes as their blocks
+are written, at most; beyond that the oldest is forgotten (and read back
+when verified).  Pieces in flight are far fewer; a piece abandoned half-way
+keeps its place until then.
+"""
+
+
+class RunningHashes:
+    """
+    The SHA-1 of each piece's first bytes, as written, and how many those
+    are.  Invariant: a running hash covers exactly the piece's first bytes
+    as they are on disk; any other write to the piece ends it.  Only ever
+    used on the pool thread running the storage's jobs.
+    """
+
+    def __init__(
+        self,
+        pieceLength: int,
+        segments: Callable[[int, int], Iterator[tuple[Span, int, int]]],
+    ) -> None:
+        """
+        @param pieceLength: the torrent's piece length.
+        @param segments: cuts a byte range of the stream at file boundaries
+            (see L{bittwist.storage._StorageBase._segments}).
+        """
+        self._pieceLength = pieceLength
+        self._segments = segments
+        self._running: dict[int, tuple[Any, int]] = {}
+
+    def written(self, start: int, data: bytes, padded: bool) -> None:
+        """
+        Carry on the running hash of the piece C{data} was written to, if it
+        continues what is hashed so far; start one if it begins the piece.
+        Pad bytes are hashed as the zeros they read back as, whatever a
+        peer sent.
+
+        @param start: where C{data} was written in the stream.
+        @param padded: whether C{data} spans pad bytes.
+        """
+        index, begin = divmod(start, self._pieceLength)
+        running = self._running
+        entry = running.pop(index, None)
+        if begin == 0:
+            if len(running) >= MAX_RUNNING_HASHES:
+                del running[next(iter(running))]
+            sha1 = hashlib.sha1()
+        elif entry is not None and entry[1] == begin:
+            sha1 = entry[0]
+        else:
+            return
+        if padded:
+            view = memoryview(data)
+            position = 0
+            for span, _, size in self._segments(start, len(data)):
+                sha1.update(ZEROS[:size] if span.pad else view[position:position + size])
+                position += size
+        else:
+            sha1.update(data)
+        running[index] = (sha1, begin + len(data))
+
+    def forget(self, index: int) -> None:
+        """
+        End the running hash of piece C{index}, if any: a write to it
+        failed, and part of it may be on disk.
+        """
+        self._running.pop(index, None)
+
+    def take(self, index: int, size: int) -> bytes | None:
+        """
+        End the running hash of piece C{index}.
+
+        @param size: the piece's size.
+        @return: its digest if it covers the whole piece (pad bytes ending
+            the piece count as the zeros they are), else C{None}: the piece
+            is to be read back.
+        """
+        entry = self._running.pop(index, None)
+        if entry is None:
+            return None
+        sha1, hashed = entry
+        if hashed < size:
+            # Pad bytes that end the piece are never downloaded: they are
+            # zeros.
+            start = index * self._pieceLength
+            rest = list(self._segments(start + hashed, size - hashed))
+            if all(span.pad for span, _, _ in rest):
+                for _, _, length in rest:
+                    sha1.update(bytes(length))
+                hashed = size
+        if hashed == size:
+            return sha1.digest()
+        return None
