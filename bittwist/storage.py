@@ -293,6 +293,20 @@ class _StorageBase:
         if self._closed:
             raise StorageError(f"storage of {self.metainfo.name} is closed")
 
+    def _pieceChecked(self, index: int, failed: Callable[[Failure], None]) -> bool:
+        """
+        Check piece C{index} for L{IPieceStorage.queueVerify}: a bad index
+        goes to C{failed} (its L{StorageError}), not to the caller.
+
+        @return: whether the piece is there to verify.
+        """
+        try:
+            self._checkPiece(index)
+        except StorageError:
+            failed(Failure())
+            return False
+        return True
+
     def _checkPiece(self, index: int) -> int:
         """
         @return: the stream offset of piece C{index}.
@@ -474,12 +488,8 @@ class MemoryStorage(_StorageBase):
         verified: Callable[[int, bool], None],
         failed: Callable[[Failure], None],
     ) -> None:
-        try:
-            self._checkPiece(index)
-        except StorageError:
-            failed(Failure())
-            return
-        verified(index, self._verified(self._hashMatches(index), index))
+        if self._pieceChecked(index, failed):
+            verified(index, self._verified(self._hashMatches(index), index))
 
     def skipFiles(self, skipped: Iterable[int]) -> Deferred:
         # Nothing is created in memory: skipped bytes are kept as others.
@@ -636,10 +646,7 @@ class FileStorage(_StorageBase):
         verified: Callable[[int, bool], None],
         failed: Callable[[Failure], None],
     ) -> None:
-        try:
-            self._checkPiece(index)
-        except StorageError:
-            failed(Failure())
+        if not self._pieceChecked(index, failed):
             return
         # Queued with the writes of this reactor turn, in their job: the
         # piece's last blocks and its check cost one thread hop.

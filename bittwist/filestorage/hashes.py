@@ -7,7 +7,7 @@ that verifying them reads nothing back.
 import hashlib
 from typing import Any, Callable, Iterator
 
-from bittwist.filestorage.shared import ZEROS, Span
+from bittwist.filestorage.shared import HASH_CHUNK, ZEROS, Span
 
 __all__ = ["MAX_RUNNING_HASHES", "RunningHashes"]
 
@@ -100,7 +100,11 @@ class RunningHashes:
             rest = list(self._segments(start + hashed, size - hashed))
             if all(span.pad for span, _, _ in rest):
                 for _, _, length in rest:
-                    sha1.update(bytes(length))
+                    # From the shared zeros, not a new buffer per piece.
+                    while length:
+                        n = min(length, HASH_CHUNK)
+                        sha1.update(ZEROS[:n])
+                        length -= n
                 hashed = size
         if hashed == size:
             return sha1.digest()
