@@ -54,6 +54,7 @@ from bittwist.filestorage.reader import BlockReader
 from bittwist.filestorage.removal import removeFiles
 from bittwist.filestorage.shared import Absent, Span
 from bittwist.filestorage.writer import VERIFY, BlockWriter
+from bittwist.waiters import Waiters
 
 __all__ = ["IPieceStorage", "FileStorage", "MemoryStorage", "MAX_OPEN_FILES", "MAX_RUNNING_HASHES"]
 
@@ -554,7 +555,8 @@ class FileStorage(_StorageBase):
         # The writer holds _deliverVerified bound once, not once per piece
         # verified.
         self._writer = BlockWriter(
-            self, self._files, self._part, self._hashes, self._verifyStored, self._deliverVerified
+            metainfo, self._spans, self._starts, self._segments,
+            self._files, self._part, self._hashes, self._verifyStored, self._deliverVerified,
         )
         self._jobs = (pool or sharedPool()).queue(reactor)
         # Writes queued by queueWrite, not yet handed to the pool: those of
@@ -562,7 +564,7 @@ class FileStorage(_StorageBase):
         self._pendingWrites: list[tuple[int, bytes, Callable, Callable]] = []
         self._pendingBytes = 0
         self._closing: Deferred | None = None
-        self._closeWaiters: list[Deferred] = []
+        self._closeWaiters: Waiters[None] = Waiters()
         self._trigger = None
 
     def _diskPath(self, entry: Any) -> str | None:
@@ -702,7 +704,6 @@ class FileStorage(_StorageBase):
         return self._submit(self._part.apply, indexes).addCallback(_discard)
 
     def close(self) -> Deferred:
-        d = Deferred()
         if self._closing is None:
             # Blocks and checks queued in this reactor turn go before the
             # files close, as every other job does.
@@ -711,14 +712,13 @@ class FileStorage(_StorageBase):
             if self._trigger is not None:
                 self._reactor.removeSystemEventTrigger(self._trigger)
                 self._trigger = None
+            d = self._closeWaiters.wait()
             self._closing = self._jobs.stop(self._files.closeAll)
-            self._closeWaiters.append(d)
             self._closing.addBoth(self._closeDone)
-        elif self._closeWaiters is None:
-            d.callback(None)
-        else:
-            self._closeWaiters.append(d)
-        return d
+            return d
+        if self._closing.called:
+            return defer.succeed(None)
+        return self._closeWaiters.wait()
 
     def removeData(self) -> Deferred:
         def remove(_: object) -> Deferred:
@@ -730,11 +730,9 @@ class FileStorage(_StorageBase):
         return self.close().addCallback(remove)
 
     def _closeDone(self, result: Any) -> None:
-        waiters, self._closeWaiters = self._closeWaiters, None
         if isinstance(result, Failure):
             self.log.failure("Closing storage of {name}", result, name=self.metainfo.name)
-        for d in waiters:
-            d.callback(None)
+        self._closeWaiters.fire(None)
 
     def _shutdown(self) -> Deferred:
         self._trigger = None

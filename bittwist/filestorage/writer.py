@@ -7,7 +7,7 @@ in the same job; on the pool thread running the storage's jobs.
 
 import bisect
 import os
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from twisted.python.failure import Failure
 
@@ -33,7 +33,10 @@ class BlockWriter:
 
     def __init__(
         self,
-        storage: Any,
+        metainfo: Any,
+        spans: Any,
+        starts: Any,
+        segments: Callable[[int, int], Iterator[tuple[Span, int, int]]],
         files: FileCache,
         part: PartFile,
         hashes: RunningHashes,
@@ -41,8 +44,11 @@ class BlockWriter:
         deliverVerified: Callable[[tuple[Callable[[int, bool], None], int, bool]], None],
     ) -> None:
         """
-        @param storage: the storage, for its layout (spans and their
-            starts, C{_segments}) and metainfo.
+        @param metainfo: the torrent's metainfo.
+        @param spans: the storage's file spans, in stream order.
+        @param starts: where each span starts in the stream.
+        @param segments: the storage's C{_segments}: the spans a byte range
+            covers.
         @param files: its open files.
         @param part: its part file.
         @param hashes: its running hashes.
@@ -51,11 +57,11 @@ class BlockWriter:
         @param deliverVerified: reports a piece verified, on the reactor
             thread.
         """
-        self._metainfo = storage.metainfo
-        self._pieceLength = storage._pieceLength
-        self._spans = storage._spans
-        self._starts = storage._starts
-        self._segments = storage._segments
+        self._metainfo = metainfo
+        self._pieceLength = metainfo.pieceLength
+        self._spans = spans
+        self._starts = starts
+        self._segments = segments
         self._files = files
         self._part = part
         # Held for the per-block paths; both are changed in place only.
