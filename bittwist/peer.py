@@ -14,7 +14,7 @@ protocol's session (L{bittwist.extendedsession.ExtendedSession}).
 
 from typing import Any, Callable, Iterable, Optional, Protocol as TypingProtocol, Sequence
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
@@ -31,6 +31,7 @@ from bittwist.extensions.handshake import ExtendedHandshake, ExtensionRegistry
 from bittwist.peerstate import MAX_QUEUED_REQUESTS, PeerState
 from bittwist.rate import RateMeter
 from bittwist.safetext import printable
+from bittwist.waiters import Waiters
 
 __all__ = [
     "PeerProtocol",
@@ -231,7 +232,7 @@ class PeerProtocol(Protocol):
         self._lastReceived = self._lastSent = reactor.seconds()
         self._connectedAt = reactor.seconds()
         self._timer = None
-        self._closed: list[Deferred[bool]] = []
+        self._closed: Waiters[bool] = Waiters()
         self._isClosed = False
         self._requestsQueued = False
         self._fastPolicy = FastPolicy(self)
@@ -349,9 +350,7 @@ class PeerProtocol(Protocol):
         self._timer = None
         if self.handshaked and self.torrent is not None:
             self.torrent.peerDisconnected(self, reason.getErrorMessage())
-        waiting, self._closed = self._closed, []
-        for d in waiting:
-            d.callback(self.handshaked)
+        self._closed.fire(self.handshaked)
 
     def whenClosed(self) -> Deferred[bool]:
         """
@@ -359,12 +358,8 @@ class PeerProtocol(Protocol):
             through the handshake.
         """
         if self._isClosed:
-            d: Deferred[bool] = Deferred()
-            d.callback(self.handshaked)
-            return d
-        d = Deferred()
-        self._closed.append(d)
-        return d
+            return succeed(self.handshaked)
+        return self._closed.wait()
 
     def drop(self, why: str) -> None:
         """
