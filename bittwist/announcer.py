@@ -63,6 +63,10 @@ class TrackerStatus:
     error: str | None = None
 
 
+def _httpTrackerClient(announcer: Announcer) -> ITrackerClient:
+    return HTTPTrackerClient(announcer.reactor, announcer.httpClient, announcer.ANNOUNCE_TIMEOUT)
+
+
 def _udpTrackerClient(announcer: Announcer) -> ITrackerClient:
     # Several trackers to fall back on: do not wait minutes for one.
     tries = 2 if announcer.trackerCount > 1 else UDPTrackerClient.DEFAULT_TRIES
@@ -72,8 +76,8 @@ def _udpTrackerClient(announcer: Announcer) -> ITrackerClient:
 #: Tracker clients by URL scheme: each makes an L{ITrackerClient} for an
 #: L{Announcer}.
 TRACKER_CLIENTS: dict[str, Callable[[Announcer], ITrackerClient]] = {
-    "http": lambda a: HTTPTrackerClient(a.reactor, a.httpClient, a.ANNOUNCE_TIMEOUT),
-    "https": lambda a: HTTPTrackerClient(a.reactor, a.httpClient, a.ANNOUNCE_TIMEOUT),
+    "http": _httpTrackerClient,
+    "https": _httpTrackerClient,
     "udp": _udpTrackerClient,
 }
 
