@@ -23,7 +23,7 @@ and waiting for the disk), for a whole session. Bounding what was received
 alone let a thousand torrents each ask for a whole pipeline at once, and the
 answers, arriving together, were all in memory before any reached the disk.
 Eight fast peers of one torrent keep 32 MiB of requests in flight
-(L{bittwist.torrent.download.MAX_REQUEST_DEPTH} blocks each): this leaves
+(L{bittwist.torrent.pipeline.MAX_REQUEST_DEPTH} blocks each): this leaves
 them room.
 """
 

@@ -4,14 +4,13 @@ The download side of one torrent: what to ask whom for, and what to do with
 what arrives.
 
 L{Download} keeps a record per peer (how many requests it may have in
-flight, whether it snubs us), asks the L{bittwist.picker.PiecePicker} for
-blocks to request, pays for them from the download bucket, sends arriving
-blocks to storage (pausing requests while too much waits for the disk), and
-has each complete piece verified. It calls back its owner for what the rest
+flight, whether it snubs us), has its L{RequestPipeline} ask the
+L{bittwist.picker.PiecePicker} for blocks to request, sends arriving blocks
+to storage (pausing requests while too much waits for the disk), and has
+each complete piece verified. It calls back its owner for what the rest
 of the torrent must hear: a piece verified, a piece failed, storage failed.
 """
 
-from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from twisted.python.failure import Failure
@@ -25,48 +24,26 @@ from bittwist.rate import RateMeter
 from bittwist.ratelimit import TokenBucket
 from bittwist.storage import IPieceStorage
 from bittwist.torrent.backlog import MAX_WRITE_BACKLOG, WriteBacklog
+from bittwist.torrent.pipeline import (
+    MAX_REQUEST_DEPTH,
+    SNUB_TIMEOUT,
+    DownloadRecord,
+    RequestPipeline,
+)
 
-__all__ = ["Download", "DownloadRecord", "MAX_WRITE_BACKLOG"]
-
-SNUB_TIMEOUT = 30.0
-"""
-A peer that sends no block for this long while we wait for some is snubbing
-us: its requests go to other peers.
-"""
-
-INITIAL_REQUEST_DEPTH = 64
-MIN_REQUEST_DEPTH = 32
-MAX_REQUEST_DEPTH = 250
-"""
-Requests in flight to one peer. Enough to cover a second of what the peer
-sends, so a fast link never idles waiting for our next request; capped at
-what libtorrent queues for a peer by default.
-"""
+__all__ = [
+    "Download",
+    "DownloadRecord",
+    "MAX_REQUEST_DEPTH",
+    "MAX_WRITE_BACKLOG",
+    "SNUB_TIMEOUT",
+]
 
 ENDGAME_DELAY = 1.0
 """
 In endgame, a block is requested from a second peer only after the first
 has kept us waiting this long (seconds).
 """
-
-
-@dataclass
-class DownloadRecord:
-    """
-    What the download knows of one peer.
-
-    @ivar requestDepth: how many requests we keep in flight to it.
-    @ivar snubbed: whether it kept us waiting L{SNUB_TIMEOUT} for a block.
-    @ivar lastBlockAt: when it last sent a block, or when we started
-        waiting for one.
-    @ivar charged: how many of our requests in flight to it are counted
-        in the session's budget (L{WriteBacklog.requested}).
-    """
-
-    requestDepth: int = INITIAL_REQUEST_DEPTH
-    snubbed: bool = False
-    lastBlockAt: float = 0.0
-    charged: int = 0
 
 
 class Download:
@@ -80,6 +57,11 @@ class Download:
     @ivar hashFailures: how many pieces failed their hash check.
     @ivar verifiedLength: bytes of verified pieces.
     @ivar contributors: the peer ids of the peers that sent us data.
+    @ivar fill: tops up the requests in flight to a peer
+        (L{RequestPipeline.fill}).
+    @ivar fillAll: tops up every peer (L{RequestPipeline.fillAll}).
+    @ivar tick: once a second, sizes pipelines and takes requests from
+        peers that snub us (L{RequestPipeline.tick}).
     """
 
     def __init__(
@@ -104,7 +86,6 @@ class Download:
         self._metainfo = metainfo
         self._storage = storage
         self._reactor = reactor
-        self._limit = downloadLimit
         self._onVerified = verified
         self._onFailedPiece = failedPiece
         self._onStorageFailed = storageFailed
@@ -121,9 +102,13 @@ class Download:
         self.contributors: set[bytes] = set()
         self._records: dict[PeerProtocol, DownloadRecord] = {}
         self._backlog = backlog if backlog is not None else WriteBacklog()
-        # Bound once: the backlog keeps it while we wait for room.
-        self._fillAllCallback = self.fillAll
-        self._waitingForTokens = False
+        pipeline = RequestPipeline(self, self._records, reactor, downloadLimit, self._backlog)
+        # The pipeline's methods themselves, not methods calling them: no
+        # extra call per read.
+        self.fill = pipeline.fill
+        self.fillAll = pipeline.fillAll
+        self._charge = pipeline.charge
+        self.tick = pipeline.tick
         # The settings asked for before there is a picker to hold them;
         # after, the picker's are the only ones.
         self._sequential = False
@@ -351,22 +336,6 @@ class Download:
     def _written(self, size: int) -> None:
         self._backlog.written(size)
 
-    def _charge(self, peer: PeerProtocol, record: DownloadRecord) -> None:
-        """
-        Bring the session's count of bytes requested in step with the
-        requests in flight to C{peer}: they change as blocks arrive, as we
-        send or cancel, as the peer chokes or rejects, and the peer's state
-        is the one account of them.
-        """
-        count = len(peer.state.requested)
-        change = count - record.charged
-        if change:
-            record.charged = count
-            if change > 0:
-                self._backlog.requested += change * wire.BLOCK_SIZE
-            else:
-                self._backlog.released(-change * wire.BLOCK_SIZE)
-
     def _verify(self, index: int) -> None:
         self._storage.queueVerify(index, self._verifiedCallback, self._onStorageFailed)
 
@@ -389,130 +358,6 @@ class Download:
         picker.pieceVerified(index)
         self.verifiedLength += size
         self._onVerified(index)
-
-    # Requesting.
-
-    def fill(self, peer: PeerProtocol) -> None:
-        """
-        Top up the requests in flight to C{peer}.
-        """
-        record = self._records.get(peer)
-        if record is None:
-            return
-        state = peer.state
-        requested = state.requested
-        if len(requested) != record.charged:
-            self._charge(peer, record)
-        depth = record.requestDepth
-        queueLimit = peer.requestQueueLimit
-        if queueLimit is not None and queueLimit < depth:
-            # The peer said how many requests it queues (reqq): more would
-            # be dropped or held against us.
-            depth = queueLimit
-        # A snubbed peer gets one request at a time, so it can prove itself
-        # without holding blocks other peers would send.
-        room = (1 if record.snubbed else depth) - len(requested)
-        # Refill in batches of a quarter of the pipeline, not a few requests
-        # per read: each refill is a write, a system call that also wakes the
-        # peer. Tested first: this is called for every read, and mostly ends
-        # here.
-        if room < depth // 4 and requested:
-            return
-        picker = self.picker
-        if (
-            picker is None
-            or not self.active
-            or not state.amInterested
-        ):
-            return
-        # The session's budget: every torrent's requests in flight and
-        # blocks not yet written, so a thousand downloads cannot each fill a
-        # pipeline at once.
-        budget = self._backlog.room() // wire.BLOCK_SIZE
-        if budget < 1 or (budget < room and budget < depth // 4 and requested):
-            # Too little for a batch while the peer still has work: wait
-            # for room rather than send a request or two per block written.
-            self._backlog.waitForRoom(self._fillAllCallback)
-            return
-        if budget < room:
-            # Less than the peer could take: the rest once there is room.
-            self._backlog.waitForRoom(self._fillAllCallback)
-            room = budget
-        pieces = state.pieces
-        if state.peerChoking:
-            # Choked: only the pieces it allowed us fast (BEP 6), if any.
-            allowed = [i for i in state.allowedFastIn if i in pieces]
-            if not allowed:
-                return
-            pieces = Bitfield(pieces.length, allowed)
-        limit = self._limit
-        if limit.limited:
-            # Ask for no more than the tokens pay for: the peer then has no
-            # cause to send faster than the limit.
-            tokens = limit.available()
-            if tokens < 0:
-                self._waitForTokens()
-                return
-            room = min(room, 1 + int(tokens) // wire.BLOCK_SIZE)
-        now = self._reactor.seconds()
-        blocks = picker.pick(peer, pieces, room, len(requested), now)
-        if blocks:
-            if not requested:
-                record.lastBlockAt = now
-            sent = peer.sendRequests(blocks)
-            self._charge(peer, record)
-            if limit.limited:
-                limit.consume(sum(length for _, _, length in sent))
-            if len(sent) < len(blocks):
-                # A peer being dropped sends nothing: give its blocks back.
-                sentKeys = {(i, b) for i, b, _ in sent}
-                picker.abandon(peer, [(i, b) for i, b, _ in blocks if (i, b) not in sentKeys])
-        elif not requested and not picker.interestedIn(state.pieces):
-            peer.setInterested(False)
-
-    def _waitForTokens(self) -> None:
-        if self._waitingForTokens:
-            return
-        self._waitingForTokens = True
-
-        def available() -> None:
-            self._waitingForTokens = False
-            self.fillAll()
-
-        self._limit.whenAvailable(available)
-
-    def fillAll(self) -> None:
-        """
-        Top up every peer, snubbed ones last so the others get first pick.
-        """
-        records = self._records
-        for peer in sorted(records, key=lambda p: records[p].snubbed):
-            self.fill(peer)
-
-    def tick(self, now: float) -> None:
-        """
-        Once a second: size each peer's pipeline to its rate, take requests
-        from peers that snub us, and in endgame ask again for slow blocks.
-        """
-        picker = self.picker
-        stalled = False
-        for peer, record in list(self._records.items()):
-            rate = peer.downloadRate.rate()
-            record.requestDepth = max(
-                MIN_REQUEST_DEPTH, min(MAX_REQUEST_DEPTH, int(rate / wire.BLOCK_SIZE))
-            )
-            requested = peer.state.requested
-            if requested and now - record.lastBlockAt >= SNUB_TIMEOUT:
-                record.snubbed = True
-                if picker is not None:
-                    picker.abandon(peer, list(requested))
-                for index, begin in list(requested):
-                    peer.cancelRequest(index, begin)
-                stalled = True
-            if len(requested) != record.charged:
-                self._charge(peer, record)
-        if self.active and (stalled or (picker is not None and picker.endgame)):
-            self.fillAll()
 
     def stopRequesting(self) -> None:
         """
