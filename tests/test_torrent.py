@@ -939,7 +939,10 @@ class WriteBacklogTests(TorrentTestCase):
         self.torrent.start()
         storage.finishCheck()
         storage.holdWrites = True
-        remote = self.connect(1, pieces=range(NUM_PIECES))
+        # Not the last piece: its short last block would leave less than a
+        # block of room once the full ones are written, and which blocks
+        # the picker asks for first is random.
+        remote = self.connect(1, pieces=range(NUM_PIECES - 1))
         self.torrent.download.record(remote.proto).requestDepth = 4
         remote.send(wire.Unchoke())
         requests = remote.requests()
