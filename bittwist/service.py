@@ -17,18 +17,18 @@ from twisted.python.failure import Failure
 from bittwist import metainfo as _metainfo
 from bittwist.config import SessionConfig
 from bittwist.dht.service import DHTService
-from bittwist.errors import BittwistError, ListenError, UsageError
+from bittwist.errors import ListenError, UsageError
 from bittwist.fetch import fetchTorrent
 from bittwist.magnet import MagnetLink, parseMagnet
 from bittwist.magnethandoff import MagnetHandOff
 from bittwist.metainfo import Metainfo
 from bittwist.persistence import SAVE_EVERY_PIECES, SAVE_INTERVAL, TorrentPersistence
-from bittwist.progress import ProgressLogger, formatRate, formatSize
-from bittwist.safetext import printable
+from bittwist.progress import ProgressLogger
 from bittwist.session import Session, StorageFactory
 from bittwist.settingscontrol import SettingsController
-from bittwist.state import StateFolder, TorrentRecord, metainfoBytes, resumePlan
-from bittwist.torrent import Torrent, TorrentState
+from bittwist.state import StateFolder, TorrentRecord, metainfoBytes
+from bittwist.torrent import Torrent
+from bittwist.torrentstart import TorrentStarter
 from bittwist.torrent.magnet import MagnetTorrent
 from bittwist.waiters import Waiters
 
@@ -137,6 +137,7 @@ class BitTorrentService(MultiService):
         self.state = None if stateDir is None else StateFolder(stateDir, reactor)
         self._persistence = TorrentPersistence(self.state, self.session, reactor)
         self._settings = SettingsController(self.session, self.state)
+        self._starter = TorrentStarter(reactor, self._persistence, self.state)
         self._handOff = MagnetHandOff(
             self.session,
             lambda data, downloadDir, announce: self.addTorrent(data, downloadDir, announce=announce),
@@ -213,7 +214,7 @@ class BitTorrentService(MultiService):
                 record.resume = saved.resume
         self._persistence.track(added, record, remember=remember)
         if self._ready:
-            self._startTorrent(added)
+            self._starter.start(added)
         return added
 
     def addMagnet(
@@ -371,66 +372,6 @@ class BitTorrentService(MultiService):
             raise UsageError(f"no torrent with info hash {infoHash.hex()} in this service")
         return torrent
 
-    def _startTorrent(self, torrent: Torrent) -> None:
-        if isinstance(torrent, MagnetTorrent):
-            torrent.start()
-            return
-        if torrent.state is not TorrentState.STOPPED:
-            # In error since added (its data is missing): it waits for the
-            # user to resume or remove it.
-            return
-        started = self._reactor.seconds()
-        record = self._persistence.record(torrent.infoHash)
-        plan = None
-        if record is not None and self.state is not None:
-            plan = resumePlan(torrent.metainfo, record.downloadDir, record.resume)
-        if plan is None:
-            torrent.start(paused=record is not None and record.paused)
-        else:
-            trusted, rehash = plan
-            self.log.info(
-                "{name}: fast resume: {trusted} pieces trusted, {rehashed} to hash "
-                "(in files changed since saved)",
-                name=printable(torrent.metainfo.name),
-                trusted=len(trusted),
-                rehashed=len(rehash),
-            )
-            torrent.start(paused=record.paused, trusted=trusted, rehash=rehash)
-
-        def complete(_: None) -> None:
-            status = torrent.status()
-            folder = getattr(torrent.storage, "downloadDir", None)
-            # Where a user finds the files: the file, or the folder holding
-            # them, named for the torrent.
-            path = "memory" if folder is None else os.path.join(folder, torrent.metainfo.name)
-            if not status.downloaded:
-                self.log.info(
-                    "{name}: all {size} already here and verified, in {path}; seeding",
-                    name=printable(status.name),
-                    size=formatSize(status.totalLength),
-                    path=path,
-                    folder=folder,
-                )
-                return
-            elapsed = max(self._reactor.seconds() - started, 1e-6)
-            self.log.info(
-                "{name}: complete and verified: {size} in {elapsed:.1f} s "
-                "({rate} average) from {peersUsed} peers; the files are in {path}",
-                name=printable(status.name),
-                size=formatSize(status.totalLength),
-                elapsed=elapsed,
-                rate=formatRate(status.downloaded / elapsed),
-                peersUsed=status.peersUsed,
-                path=path,
-                folder=folder,
-            )
-
-        def failed(failure: Failure) -> None:
-            if not failure.check(BittwistError):
-                self.log.failure("{name} failed", failure, name=printable(torrent.metainfo.name))
-
-        torrent.whenComplete().addCallbacks(complete, failed)
-
     def startService(self) -> None:
         """
         Lock the state folder, add the torrents it remembers, listen, and
@@ -458,7 +399,7 @@ class BitTorrentService(MultiService):
                 return
             self._ready = True
             for torrent in self.session.torrents.values():
-                self._startTorrent(torrent)
+                self._starter.start(torrent)
 
         def cannotListen(failure: Failure) -> None:
             # Announcing port 0 would tell the swarm nothing true: start no
