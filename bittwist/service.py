@@ -8,17 +8,15 @@ import os
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from twisted.application.service import MultiService
-from twisted.internet.defer import Deferred, DeferredList, fail, succeed
-from twisted.internet.endpoints import serverFromString
+from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.interfaces import IStreamClientEndpoint, IStreamServerEndpoint
-from twisted.logger import Logger
-from twisted.python.failure import Failure
 
 from bittwist import metainfo as _metainfo
 from bittwist.config import SessionConfig
 from bittwist.dht.service import DHTService
-from bittwist.errors import ListenError, UsageError
+from bittwist.errors import UsageError
 from bittwist.fetch import fetchTorrent
+from bittwist.listener import PeerListener, endpointDescription
 from bittwist.magnet import MagnetLink, parseMagnet
 from bittwist.magnethandoff import MagnetHandOff
 from bittwist.metainfo import Metainfo
@@ -30,18 +28,8 @@ from bittwist.state import StateFolder, TorrentRecord, metainfoBytes
 from bittwist.torrent import Torrent
 from bittwist.torrentstart import TorrentStarter
 from bittwist.torrent.magnet import MagnetTorrent
-from bittwist.waiters import Waiters
 
 __all__ = ["BitTorrentService", "endpointDescription", "SAVE_INTERVAL", "SAVE_EVERY_PIECES"]
-
-
-def endpointDescription(text: str) -> str:
-    """
-    @return: C{text} as a server endpoint description: a bare port number
-        (C{"6881"}) becomes C{"tcp:6881"}; anything else is kept.
-    """
-    text = text.strip()
-    return f"tcp:{text}" if text.isdigit() else text
 
 
 class BitTorrentService(MultiService):
@@ -66,8 +54,6 @@ class BitTorrentService(MultiService):
     @ivar allowPrivateURLs: whether L{addTorrentFromURL} fetches from
         non-public addresses too.
     """
-
-    log = Logger()
 
     def __init__(
         self,
@@ -109,16 +95,8 @@ class BitTorrentService(MultiService):
         if reactor is None:
             from twisted.internet import reactor  # type: ignore[no-redef]
         self._reactor = reactor
-        self._endpointDescription = "the endpoint given"
-        if isinstance(endpoint, str):
-            self._endpointDescription = endpoint = endpointDescription(endpoint)
-            endpoint = serverFromString(reactor, endpoint)
-        self._endpoint = endpoint
         self._httpClient = httpClient
         self.allowPrivateURLs = allowPrivateURLs
-        self._listening: Optional[Deferred[Any]] = None
-        self._listenWaiters: Waiters[int] = Waiters()
-        self._listenResult: Optional[Union[int, Failure]] = None
         self.session = Session(
             reactor,
             config,
@@ -127,6 +105,7 @@ class BitTorrentService(MultiService):
             storageFactory=storageFactory,
             endpointFactory=endpointFactory,
         )
+        self._listener = PeerListener(self.session, reactor, endpoint)
         self.dht = dht
         if dht is not None:
             self.session.dht = dht.node
@@ -393,31 +372,14 @@ class BitTorrentService(MultiService):
             )
         )
 
-        def listening(port: Any) -> None:
-            self._listened(self.session.port)
+        def listening() -> None:
             if not self.running:
                 return
             self._ready = True
             for torrent in self.session.torrents.values():
                 self._starter.start(torrent)
 
-        def cannotListen(failure: Failure) -> None:
-            # Announcing port 0 would tell the swarm nothing true: start no
-            # torrent, and say what to do.
-            error = ListenError(self._endpointDescription, failure.getErrorMessage())
-            self.log.error("{error}", error=str(error))
-            self._listened(Failure(error))
-
-        self._listening = self.session.listen(self._endpoint)
-        self._listening.addCallbacks(listening, cannotListen)
-
-    def _listened(self, result: Union[int, Failure]) -> None:
-        self._listening = None
-        self._listenResult = result
-        if isinstance(result, Failure):
-            self._listenWaiters.fail(result)
-        else:
-            self._listenWaiters.fire(result)
+        self._listener.listen(listening)
 
     def whenListening(self) -> Deferred[int]:
         """
@@ -425,17 +387,12 @@ class BitTorrentService(MultiService):
             or fails with L{bittwist.errors.ListenError} if it cannot (then
             no torrent starts).
         """
-        result = self._listenResult
-        if result is None:
-            return self._listenWaiters.wait()
-        return fail(result) if isinstance(result, Failure) else succeed(result)
+        return self._listener.whenListening()
 
     def stopService(self) -> Deferred[None]:
         children = super().stopService()
         self._ready = False
-        self._listenResult = None
-        if self._listening is not None:
-            self._listening.cancel()
+        self._listener.stop()
         self._persistence.stop()
         # Wait for the children too (the web page's port, for one).
         d = DeferredList([children, self.session.stop()], consumeErrors=True)
