@@ -11,7 +11,6 @@ from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.interfaces import IStreamClientEndpoint, IStreamServerEndpoint
 
-from bittwist import metainfo as _metainfo
 from bittwist.config import SessionConfig
 from bittwist.dht.service import DHTService
 from bittwist.errors import UsageError
@@ -24,8 +23,9 @@ from bittwist.persistence import SAVE_EVERY_PIECES, SAVE_INTERVAL, TorrentPersis
 from bittwist.progress import ProgressLogger
 from bittwist.session import Session, StorageFactory
 from bittwist.settingscontrol import SettingsController
-from bittwist.state import StateFolder, TorrentRecord, metainfoBytes
+from bittwist.state import StateFolder
 from bittwist.torrent import Torrent
+from bittwist.torrentinput import readTorrent, torrentRecord
 from bittwist.torrentstart import TorrentStarter
 from bittwist.torrent.magnet import MagnetTorrent
 
@@ -151,22 +151,7 @@ class BitTorrentService(MultiService):
             same download folder, it keeps its saved fast resume data and
             whether it was paused.
         """
-        data = b""
-        if isinstance(torrent, os.PathLike):
-            torrent = os.fspath(torrent)
-        if isinstance(torrent, str):
-            path = torrent
-            try:
-                with open(path, "rb") as f:
-                    data = f.read(_metainfo.MAX_METAINFO_SIZE + 1)
-            except OSError:
-                # Let load() raise its error, which says what to do.
-                _metainfo.load(path)
-                raise
-            torrent = _metainfo.parse(data, path)
-        elif isinstance(torrent, bytes):
-            data = torrent
-            torrent = _metainfo.parse(data)
+        torrent, data = readTorrent(torrent)
         downloadDir = os.path.abspath(downloadDir)
         peers = tuple(peers)
         saved = self.state.read(torrent.infoHash) if self.state is not None and remember else None
@@ -176,21 +161,10 @@ class BitTorrentService(MultiService):
         added = self.session.addTorrent(
             torrent, downloadDir, peers=peers, config=self._settings.torrentConfig(announce)
         )
-        record = TorrentRecord(
-            metainfo=torrent,
-            torrentData=data,
-            downloadDir=downloadDir,
-            addedAt=self._reactor.seconds(),
-            peers=peers,
-            announce=announce,
+        remembered = remember and self.state is not None
+        record = torrentRecord(
+            torrent, data, downloadDir, peers, announce, self._reactor.seconds(), remembered, saved
         )
-        if remember and self.state is not None:
-            if not data:
-                record.torrentData = metainfoBytes(torrent)
-            if saved is not None and saved.downloadDir == downloadDir:
-                record.paused = saved.paused
-                record.addedAt = saved.addedAt
-                record.resume = saved.resume
         self._persistence.track(added, record, remember=remember)
         if self._ready:
             self._starter.start(added)
