@@ -8,40 +8,28 @@ import os
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from twisted.application.service import MultiService
-from twisted.internet.defer import Deferred, DeferredList, fail, succeed
-from twisted.internet.endpoints import serverFromString
+from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.interfaces import IStreamClientEndpoint, IStreamServerEndpoint
-from twisted.logger import Logger
-from twisted.python.failure import Failure
 
-from bittwist import metainfo as _metainfo
 from bittwist.config import SessionConfig
 from bittwist.dht.service import DHTService
-from bittwist.errors import BittwistError, ListenError, UsageError
+from bittwist.errors import UsageError
 from bittwist.fetch import fetchTorrent
+from bittwist.listener import PeerListener, endpointDescription
 from bittwist.magnet import MagnetLink, parseMagnet
 from bittwist.magnethandoff import MagnetHandOff
 from bittwist.metainfo import Metainfo
 from bittwist.persistence import SAVE_EVERY_PIECES, SAVE_INTERVAL, TorrentPersistence
-from bittwist.progress import ProgressLogger, formatRate, formatSize
-from bittwist.safetext import printable
+from bittwist.progress import ProgressLogger
 from bittwist.session import Session, StorageFactory
 from bittwist.settingscontrol import SettingsController
-from bittwist.state import StateFolder, TorrentRecord, metainfoBytes, resumePlan
-from bittwist.torrent import Torrent, TorrentState
+from bittwist.state import StateFolder
+from bittwist.torrent import Torrent
+from bittwist.torrentinput import readTorrent, torrentRecord
+from bittwist.torrentstart import TorrentStarter
 from bittwist.torrent.magnet import MagnetTorrent
-from bittwist.waiters import Waiters
 
 __all__ = ["BitTorrentService", "endpointDescription", "SAVE_INTERVAL", "SAVE_EVERY_PIECES"]
-
-
-def endpointDescription(text: str) -> str:
-    """
-    @return: C{text} as a server endpoint description: a bare port number
-        (C{"6881"}) becomes C{"tcp:6881"}; anything else is kept.
-    """
-    text = text.strip()
-    return f"tcp:{text}" if text.isdigit() else text
 
 
 class BitTorrentService(MultiService):
@@ -66,8 +54,6 @@ class BitTorrentService(MultiService):
     @ivar allowPrivateURLs: whether L{addTorrentFromURL} fetches from
         non-public addresses too.
     """
-
-    log = Logger()
 
     def __init__(
         self,
@@ -109,16 +95,8 @@ class BitTorrentService(MultiService):
         if reactor is None:
             from twisted.internet import reactor  # type: ignore[no-redef]
         self._reactor = reactor
-        self._endpointDescription = "the endpoint given"
-        if isinstance(endpoint, str):
-            self._endpointDescription = endpoint = endpointDescription(endpoint)
-            endpoint = serverFromString(reactor, endpoint)
-        self._endpoint = endpoint
         self._httpClient = httpClient
         self.allowPrivateURLs = allowPrivateURLs
-        self._listening: Optional[Deferred[Any]] = None
-        self._listenWaiters: Waiters[int] = Waiters()
-        self._listenResult: Optional[Union[int, Failure]] = None
         self.session = Session(
             reactor,
             config,
@@ -127,6 +105,7 @@ class BitTorrentService(MultiService):
             storageFactory=storageFactory,
             endpointFactory=endpointFactory,
         )
+        self._listener = PeerListener(self.session, reactor, endpoint)
         self.dht = dht
         if dht is not None:
             self.session.dht = dht.node
@@ -137,6 +116,7 @@ class BitTorrentService(MultiService):
         self.state = None if stateDir is None else StateFolder(stateDir, reactor)
         self._persistence = TorrentPersistence(self.state, self.session, reactor)
         self._settings = SettingsController(self.session, self.state)
+        self._starter = TorrentStarter(reactor, self._persistence, self.state)
         self._handOff = MagnetHandOff(
             self.session,
             lambda data, downloadDir, announce: self.addTorrent(data, downloadDir, announce=announce),
@@ -171,22 +151,7 @@ class BitTorrentService(MultiService):
             same download folder, it keeps its saved fast resume data and
             whether it was paused.
         """
-        data = b""
-        if isinstance(torrent, os.PathLike):
-            torrent = os.fspath(torrent)
-        if isinstance(torrent, str):
-            path = torrent
-            try:
-                with open(path, "rb") as f:
-                    data = f.read(_metainfo.MAX_METAINFO_SIZE + 1)
-            except OSError:
-                # Let load() raise its error, which says what to do.
-                _metainfo.load(path)
-                raise
-            torrent = _metainfo.parse(data, path)
-        elif isinstance(torrent, bytes):
-            data = torrent
-            torrent = _metainfo.parse(data)
+        torrent, data = readTorrent(torrent)
         downloadDir = os.path.abspath(downloadDir)
         peers = tuple(peers)
         saved = self.state.read(torrent.infoHash) if self.state is not None and remember else None
@@ -196,24 +161,13 @@ class BitTorrentService(MultiService):
         added = self.session.addTorrent(
             torrent, downloadDir, peers=peers, config=self._settings.torrentConfig(announce)
         )
-        record = TorrentRecord(
-            metainfo=torrent,
-            torrentData=data,
-            downloadDir=downloadDir,
-            addedAt=self._reactor.seconds(),
-            peers=peers,
-            announce=announce,
+        remembered = remember and self.state is not None
+        record = torrentRecord(
+            torrent, data, downloadDir, peers, announce, self._reactor.seconds(), remembered, saved
         )
-        if remember and self.state is not None:
-            if not data:
-                record.torrentData = metainfoBytes(torrent)
-            if saved is not None and saved.downloadDir == downloadDir:
-                record.paused = saved.paused
-                record.addedAt = saved.addedAt
-                record.resume = saved.resume
         self._persistence.track(added, record, remember=remember)
         if self._ready:
-            self._startTorrent(added)
+            self._starter.start(added)
         return added
 
     def addMagnet(
@@ -371,66 +325,6 @@ class BitTorrentService(MultiService):
             raise UsageError(f"no torrent with info hash {infoHash.hex()} in this service")
         return torrent
 
-    def _startTorrent(self, torrent: Torrent) -> None:
-        if isinstance(torrent, MagnetTorrent):
-            torrent.start()
-            return
-        if torrent.state is not TorrentState.STOPPED:
-            # In error since added (its data is missing): it waits for the
-            # user to resume or remove it.
-            return
-        started = self._reactor.seconds()
-        record = self._persistence.record(torrent.infoHash)
-        plan = None
-        if record is not None and self.state is not None:
-            plan = resumePlan(torrent.metainfo, record.downloadDir, record.resume)
-        if plan is None:
-            torrent.start(paused=record is not None and record.paused)
-        else:
-            trusted, rehash = plan
-            self.log.info(
-                "{name}: fast resume: {trusted} pieces trusted, {rehashed} to hash "
-                "(in files changed since saved)",
-                name=printable(torrent.metainfo.name),
-                trusted=len(trusted),
-                rehashed=len(rehash),
-            )
-            torrent.start(paused=record.paused, trusted=trusted, rehash=rehash)
-
-        def complete(_: None) -> None:
-            status = torrent.status()
-            folder = getattr(torrent.storage, "downloadDir", None)
-            # Where a user finds the files: the file, or the folder holding
-            # them, named for the torrent.
-            path = "memory" if folder is None else os.path.join(folder, torrent.metainfo.name)
-            if not status.downloaded:
-                self.log.info(
-                    "{name}: all {size} already here and verified, in {path}; seeding",
-                    name=printable(status.name),
-                    size=formatSize(status.totalLength),
-                    path=path,
-                    folder=folder,
-                )
-                return
-            elapsed = max(self._reactor.seconds() - started, 1e-6)
-            self.log.info(
-                "{name}: complete and verified: {size} in {elapsed:.1f} s "
-                "({rate} average) from {peersUsed} peers; the files are in {path}",
-                name=printable(status.name),
-                size=formatSize(status.totalLength),
-                elapsed=elapsed,
-                rate=formatRate(status.downloaded / elapsed),
-                peersUsed=status.peersUsed,
-                path=path,
-                folder=folder,
-            )
-
-        def failed(failure: Failure) -> None:
-            if not failure.check(BittwistError):
-                self.log.failure("{name} failed", failure, name=printable(torrent.metainfo.name))
-
-        torrent.whenComplete().addCallbacks(complete, failed)
-
     def startService(self) -> None:
         """
         Lock the state folder, add the torrents it remembers, listen, and
@@ -452,31 +346,14 @@ class BitTorrentService(MultiService):
             )
         )
 
-        def listening(port: Any) -> None:
-            self._listened(self.session.port)
+        def listening() -> None:
             if not self.running:
                 return
             self._ready = True
             for torrent in self.session.torrents.values():
-                self._startTorrent(torrent)
+                self._starter.start(torrent)
 
-        def cannotListen(failure: Failure) -> None:
-            # Announcing port 0 would tell the swarm nothing true: start no
-            # torrent, and say what to do.
-            error = ListenError(self._endpointDescription, failure.getErrorMessage())
-            self.log.error("{error}", error=str(error))
-            self._listened(Failure(error))
-
-        self._listening = self.session.listen(self._endpoint)
-        self._listening.addCallbacks(listening, cannotListen)
-
-    def _listened(self, result: Union[int, Failure]) -> None:
-        self._listening = None
-        self._listenResult = result
-        if isinstance(result, Failure):
-            self._listenWaiters.fail(result)
-        else:
-            self._listenWaiters.fire(result)
+        self._listener.listen(listening)
 
     def whenListening(self) -> Deferred[int]:
         """
@@ -484,17 +361,12 @@ class BitTorrentService(MultiService):
             or fails with L{bittwist.errors.ListenError} if it cannot (then
             no torrent starts).
         """
-        result = self._listenResult
-        if result is None:
-            return self._listenWaiters.wait()
-        return fail(result) if isinstance(result, Failure) else succeed(result)
+        return self._listener.whenListening()
 
     def stopService(self) -> Deferred[None]:
         children = super().stopService()
         self._ready = False
-        self._listenResult = None
-        if self._listening is not None:
-            self._listening.cancel()
+        self._listener.stop()
         self._persistence.stop()
         # Wait for the children too (the web page's port, for one).
         d = DeferredList([children, self.session.stop()], consumeErrors=True)
