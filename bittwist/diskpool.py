@@ -43,6 +43,14 @@ reactor and other queues get a turn: few enough that completions flow while
 a long queue drains, many enough that a burst of blocks costs one thread hop.
 """
 
+POST_INTERVAL = 0.005
+"""
+Seconds of jobs after which a batch hands the results it has so far to the
+reactor, not waiting for the rest: a download's writes count against its
+backlog until reported (L{bittwist.torrent.backlog.WriteBacklog}), and
+a batch of 64 writes of a megabyte each would keep the backlog counting
+(and its peers unread) long after most of their blocks were freed.
+"""
 
 DELIVERY_SLICE = 0.02
 """
@@ -218,6 +226,8 @@ class SerialQueue:
         """
         jobs = self._jobs
         results: list = []
+        clock = time.perf_counter
+        due = clock() + POST_INTERVAL
         for _ in range(BATCH):
             try:
                 callback, errback, function, args = jobs.popleft()
@@ -227,8 +237,13 @@ class SerialQueue:
                 results.append((callback, function(*args)))
             except BaseException:
                 results.append((errback, Failure()))
-            # Drop our references to the job's data (a written block) now.
-            function = args = None
+            # Drop our references to the job's data (written blocks, and the
+            # closure reporting their failure) now.
+            function = args = errback = None
+            if clock() >= due:
+                self._outbox.post(results)
+                results = []
+                due = clock() + POST_INTERVAL
         if results:
             self._outbox.post(results)
         with self._lock:

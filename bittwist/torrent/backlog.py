@@ -11,9 +11,12 @@ __all__ = ["WriteBacklog", "MAX_WRITE_BACKLOG", "MAX_IN_FLIGHT"]
 MAX_WRITE_BACKLOG = 16 * 2**20
 """
 Bytes received but not yet on disk, for a whole session. Past this, no more
-blocks are requested until the disk catches up: memory (and the objects the
-garbage collector walks) stays bounded when the network is faster than the
-disk, however many torrents download at once.
+blocks are requested and the peers that send more are no longer read until
+the disk catches up: memory (and the objects the garbage collector walks)
+stays bounded when the network is faster than the disk, however many
+torrents download at once. (Stopping the requests alone bounded nothing
+tighter than L{MAX_IN_FLIGHT}: the blocks already asked for kept coming,
+and with eight fast peers 45 MiB waited for the disk at times.)
 """
 
 MAX_IN_FLIGHT = 48 * 2**20
@@ -60,6 +63,9 @@ class WriteBacklog:
         # in order).
         self._waiting: dict[Callable[[], None], None] = {}
         self._waking = False
+        # The readers paused while the backlog was at its limit, by their
+        # resume method, to be called once it is under it again.
+        self._held: dict[Callable[[], None], None] = {}
 
     @property
     def full(self) -> bool:
@@ -78,6 +84,21 @@ class WriteBacklog:
             return 0
         return max(0, self.inFlightLimit - size - self.requested)
 
+    @property
+    def over(self) -> bool:
+        """
+        Whether the bytes received and not written are at or over the
+        limit: whoever sends more should not be read (L{holdReader}).
+        """
+        return self.size >= self.limit
+
+    def holdReader(self, resume: Callable[[], None]) -> None:
+        """
+        Call C{resume} once the bytes received and not written are under the
+        limit again: a reader paused while the backlog was L{over} it.
+        """
+        self._held[resume] = None
+
     def waitForRoom(self, refill: Callable[[], None]) -> None:
         """
         Call C{refill} once when there is room again.
@@ -90,6 +111,12 @@ class WriteBacklog:
         wake waiting downloads if that made room enough.
         """
         self.size -= size
+        if self._held and self.size < self.limit:
+            # Every reader at once: what they can send is what we asked
+            # for, which the bytes in flight already bound.
+            held, self._held = self._held, {}
+            for resume in held:
+                resume()
         if self._waiting:
             self._wake()
 
