@@ -186,8 +186,6 @@ class PeerProtocol(Protocol):
     @ivar source: where the peer's address came from (C{"tracker"},
         C{"manual"}, ...; C{"incoming"} for a connection we accepted).
     @ivar writePaused: whether the transport asked us to stop producing.
-    @ivar readPaused: whether we stopped reading from the peer
-        (L{pauseReading}).
     @ivar downloadRate: payload bytes per second from the peer.
     @ivar uploadRate: payload bytes per second to the peer.
     @ivar lostReason: why the connection closed, once it has.
@@ -227,7 +225,6 @@ class PeerProtocol(Protocol):
         self.reserved = bytes(8)
         self.handshaked = False
         self.writePaused = False
-        self.readPaused = False
         self.downloadRate = RateMeter(reactor)
         self.uploadRate = RateMeter(reactor)
         self.address: Optional[tuple[str, int]] = None
@@ -389,34 +386,13 @@ class PeerProtocol(Protocol):
         now = self._reactor.seconds()
         if not self.handshaked and now - self._connectedAt >= HANDSHAKE_TIMEOUT:
             self.drop("no handshake in time")
-        elif now - self._lastReceived >= IDLE_TIMEOUT and not self.readPaused:
+        elif now - self._lastReceived >= IDLE_TIMEOUT:
             self.drop(f"silent for {IDLE_TIMEOUT:.0f} seconds")
         elif self.handshaked and now - self._lastSent >= KEEPALIVE_INTERVAL:
             self.sendMessage(wire.KeepAlive())
         self._timer = self._reactor.callLater(_TIMER_PERIOD, self._checkTimers)
 
     # Receiving.
-
-    def pauseReading(self) -> None:
-        """
-        Stop reading from the peer until L{resumeReading}: what it sends
-        waits in the kernel's buffers (and TCP slows it down), not in ours.
-        A peer we do not read is not idle.
-        """
-        if not self.readPaused and not self._disconnecting:
-            self.readPaused = True
-            self.transport.pauseProducing()
-
-    def resumeReading(self) -> None:
-        """
-        Read from the peer again after L{pauseReading}.
-        """
-        if self.readPaused:
-            self.readPaused = False
-            # Silence while paused was ours, not the peer's.
-            self._lastReceived = self._reactor.seconds()
-            if not self._disconnecting:
-                self.transport.resumeProducing()
 
     def dataReceived(self, data: bytes) -> None:
         if self._disconnecting:

@@ -110,34 +110,3 @@ class WriteBacklogTests(SynchronousTestCase):
         self.assertEqual(calls, ["refill"])
         backlog.released(0)
         self.assertEqual(calls, ["refill", "refill"])
-
-    def test_heldReadersResumedUnderLimit(self) -> None:
-        """
-        The backlog is L{WriteBacklog.over} its limit from C{limit} bytes
-        received and not written; readers held while it is are resumed once
-        each, all together, as soon as written bytes take it under the
-        limit, and not before.
-        """
-        backlog = WriteBacklog(10)
-        resumed = []
-
-        def first() -> None:
-            resumed.append("first")
-
-        def second() -> None:
-            resumed.append("second")
-
-        backlog.size += 9
-        self.assertFalse(backlog.over)
-        backlog.size += 3
-        self.assertTrue(backlog.over)
-        backlog.holdReader(first)
-        backlog.holdReader(second)
-        backlog.holdReader(first)
-        backlog.written(2)
-        self.assertEqual(resumed, [])
-        backlog.written(1)
-        self.assertFalse(backlog.over)
-        self.assertEqual(resumed, ["first", "second"])
-        backlog.written(5)
-        self.assertEqual(resumed, ["first", "second"])

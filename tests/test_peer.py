@@ -1194,37 +1194,6 @@ class TimerTests(FeedMixin, SynchronousTestCase):
         advance(reactor, 1 + _TIMER_PERIOD)
         self.assertTrue(transport.disconnecting)
 
-    def test_pausedReadingIsNotIdle(self) -> None:
-        """
-        While we do not read from a peer (L{PeerProtocol.pauseReading}: its
-        transport paused), its silence is ours and does not drop it; once
-        reading again (L{PeerProtocol.resumeReading}) it has IDLE_TIMEOUT
-        from then.
-        """
-        proto, transport, torrent, reactor = self.handshaken()
-        proto.pauseReading()
-        self.assertEqual(transport.producerState, "paused")
-        advance(reactor, 2 * IDLE_TIMEOUT)
-        self.assertFalse(transport.disconnecting)
-        proto.resumeReading()
-        self.assertEqual(transport.producerState, "producing")
-        advance(reactor, IDLE_TIMEOUT - 1)
-        self.assertFalse(transport.disconnecting)
-        advance(reactor, 1 + _TIMER_PERIOD)
-        self.assertTrue(transport.disconnecting)
-
-    def test_resumeReadingAfterDrop(self) -> None:
-        """
-        Resuming reading from a peer dropped meanwhile leaves its closing
-        transport alone.
-        """
-        proto, transport, torrent, reactor = self.handshaken()
-        proto.pauseReading()
-        proto.drop("test")
-        proto.resumeReading()
-        self.assertEqual(transport.producerState, "paused")
-        self.assertFalse(proto.readPaused)
-
     def test_keepAlivePostponesIdleTimeout(self) -> None:
         """
         A keep-alive from the peer restarts the idle timeout.

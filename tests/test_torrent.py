@@ -957,32 +957,6 @@ class WriteBacklogTests(TorrentTestCase):
         remote.close()
         self.assertEqual(backlog.requested, 0)
 
-    def test_backlogStopsReading(self) -> None:
-        """
-        A peer that sends blocks taking the write backlog to its limit is no
-        longer read from (its transport paused) until the writes take the
-        backlog under the limit; a peer that sent nothing meanwhile is read
-        from all along.
-        """
-        storage = ManualStorage(self.metainfo)
-        self.makeTorrent(storage=storage, start=False, writeBacklog=WriteBacklog(2 * BLOCK))
-        self.torrent.start()
-        storage.finishCheck()
-        storage.holdWrites = True
-        remote = self.connect(1, pieces=range(NUM_PIECES - 1))
-        quiet = self.connect(2, pieces=range(NUM_PIECES - 1))
-        remote.send(wire.Unchoke())
-        full = [r for r in remote.requests() if r[2] == BLOCK]
-        remote.answer(self.payload, full[:1])
-        self.assertEqual(remote.transport.producerState, "producing")
-        remote.answer(self.payload, full[1:2])
-        self.assertEqual(remote.transport.producerState, "paused")
-        self.assertTrue(remote.proto.readPaused)
-        self.assertEqual(quiet.transport.producerState, "producing")
-        storage.writes[0].callback(None)
-        self.assertEqual(remote.transport.producerState, "producing")
-        self.assertFalse(remote.proto.readPaused)
-
     def test_noBacklogKeepsRequesting(self) -> None:
         """
         Below the backlog limit, each answered block makes room for another

@@ -11,23 +11,27 @@ __all__ = ["WriteBacklog", "MAX_WRITE_BACKLOG", "MAX_IN_FLIGHT"]
 MAX_WRITE_BACKLOG = 16 * 2**20
 """
 Bytes received but not yet on disk, for a whole session. Past this, no more
-blocks are requested and the peers that send more are no longer read until
-the disk catches up: memory (and the objects the garbage collector walks)
-stays bounded when the network is faster than the disk, however many
-torrents download at once. (Stopping the requests alone bounded nothing
-tighter than L{MAX_IN_FLIGHT}: the blocks already asked for kept coming,
-and with eight fast peers 45 MiB waited for the disk at times.)
+blocks are requested until the disk catches up: memory (and the objects the
+garbage collector walks) stays bounded when the network is faster than the
+disk, however many torrents download at once.
 """
 
-MAX_IN_FLIGHT = 48 * 2**20
+MAX_IN_FLIGHT = 24 * 2**20
 """
 Bytes requested and not yet on disk (in flight on the network, or received
 and waiting for the disk), for a whole session. Bounding what was received
 alone let a thousand torrents each ask for a whole pipeline at once, and the
 answers, arriving together, were all in memory before any reached the disk.
-Eight fast peers of one torrent keep 32 MiB of requests in flight
-(L{bittwist.torrent.pipeline.MAX_REQUEST_DEPTH} blocks each): this leaves
-them room.
+
+This, not L{MAX_WRITE_BACKLOG}, bounds the blocks in memory: what was asked
+for comes, whether or not the disk keeps up. At 48 MiB, eight fast peers
+ahead of the disk put 45 MiB of blocks in memory, the process over 100 MiB;
+at 24 MiB each of eight still has about 190 requests in flight (3 MiB, a
+tenth of a second of its rate on loopback), one peer alone its full
+L{bittwist.torrent.pipeline.MAX_REQUEST_DEPTH}. (Not reading from peers
+past the backlog's limit bounded memory as well, but cost the reactor
+thread a third more CPU: a receive window reopened has the sender's
+transmission run in the receiver's system calls, on loopback.)
 """
 
 WAKE_FRACTION = 16
@@ -63,9 +67,6 @@ class WriteBacklog:
         # in order).
         self._waiting: dict[Callable[[], None], None] = {}
         self._waking = False
-        # The readers paused while the backlog was at its limit, by their
-        # resume method, to be called once it is under it again.
-        self._held: dict[Callable[[], None], None] = {}
 
     @property
     def full(self) -> bool:
@@ -84,21 +85,6 @@ class WriteBacklog:
             return 0
         return max(0, self.inFlightLimit - size - self.requested)
 
-    @property
-    def over(self) -> bool:
-        """
-        Whether the bytes received and not written are at or over the
-        limit: whoever sends more should not be read (L{holdReader}).
-        """
-        return self.size >= self.limit
-
-    def holdReader(self, resume: Callable[[], None]) -> None:
-        """
-        Call C{resume} once the bytes received and not written are under the
-        limit again: a reader paused while the backlog was L{over} it.
-        """
-        self._held[resume] = None
-
     def waitForRoom(self, refill: Callable[[], None]) -> None:
         """
         Call C{refill} once when there is room again.
@@ -111,12 +97,6 @@ class WriteBacklog:
         wake waiting downloads if that made room enough.
         """
         self.size -= size
-        if self._held and self.size < self.limit:
-            # Every reader at once: what they can send is what we asked
-            # for, which the bytes in flight already bound.
-            held, self._held = self._held, {}
-            for resume in held:
-                resume()
         if self._waiting:
             self._wake()
 

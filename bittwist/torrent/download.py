@@ -6,8 +6,7 @@ what arrives.
 L{Download} keeps a record per peer (how many requests it may have in
 flight, whether it snubs us), has its L{RequestPipeline} ask the
 L{bittwist.picker.PiecePicker} for blocks to request, sends arriving blocks
-to storage (pausing requests, and reading from the peers that send more,
-while too much waits for the disk), and has
+to storage (pausing requests while too much waits for the disk), and has
 each complete piece verified. It calls back its owner for what the rest
 of the torrent must hear: a piece verified, a piece failed, storage failed.
 """
@@ -332,13 +331,6 @@ class Download:
             if peer.peerId is not None:
                 self.contributors.add(peer.peerId)
             self.rate.add(got)
-        if backlog.over:
-            # The disk is behind: what this peer sends next waits in the
-            # kernel's buffers, not ours, until the backlog is under its
-            # limit again. Requests already sent would otherwise all land in
-            # memory (up to MAX_IN_FLIGHT), not just the backlog's limit.
-            peer.pauseReading()
-            backlog.holdReader(peer.resumeReading)
         self.fill(peer)
 
     def _written(self, size: int) -> None:
