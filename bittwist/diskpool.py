@@ -43,13 +43,17 @@ reactor and other queues get a turn: few enough that completions flow while
 a long queue drains, many enough that a burst of blocks costs one thread hop.
 """
 
-POST_INTERVAL = 0.005
+POST_INTERVAL = 0.02
 """
 Seconds of jobs after which a batch hands the results it has so far to the
-reactor, not waiting for the rest: a download's writes count against its
-backlog until reported (L{bittwist.torrent.backlog.WriteBacklog}), and
-a batch of 64 writes of a megabyte each would keep the backlog counting
-(and its peers unread) long after most of their blocks were freed.
+reactor, not waiting for the rest: a download's writes count against the
+session's budget until reported (L{bittwist.torrent.backlog.WriteBacklog}),
+and while the disk is behind a batch of 64 writes kept the budget spent,
+and requests stopped, long after most of their blocks were freed (eight
+peers, 1 GiB in 2,000 files, 24 MiB in flight: 93-127 MiB/s without,
+156-164 with). Not
+less: at 5 ms, a single fast peer's reactor took a tenth more CPU for the
+extra wake-ups.
 """
 
 DELIVERY_SLICE = 0.02
