@@ -164,10 +164,11 @@ def childStartup(stateDir: str, idle: str) -> dict:
 def run(*args: str) -> dict:
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.bench_many", "--child", *args],
-        check=True, capture_output=True, text=True,
+        capture_output=True, text=True,
     )
-    if os.environ.get("BENCH_STALL_TRACE") or os.environ.get("BENCH_GC_TYPES"):
+    if out.returncode or os.environ.get("BENCH_STALL_TRACE") or os.environ.get("BENCH_GC_TYPES"):
         print(out.stderr, file=sys.stderr)
+    out.check_returncode()
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -96,8 +96,21 @@ def _kind(o: object) -> str:
     if name in ("tuple", "list") and os.environ.get("BENCH_GC_TYPES") == "2":
         return f"{name} of " + ",".join(type(item).__name__ for item in o[:4])  # type: ignore[index]
     if name == "DelayedCall":
-        return f"DelayedCall {getattr(getattr(o, 'func', None), '__qualname__', '?')}"
+        # A cancelled call forgets its function: the name noted by
+        # StallProbe's callLater says what it was.
+        site = getattr(o, "site", None) or getattr(getattr(o, "func", None), "__qualname__", "?")
+        state = " (cancelled)" if getattr(o, "cancelled", 0) else ""
+        return f"DelayedCall {site}{state}"
     return name
+
+
+def _innermost(frame: Any, depth: int = 5) -> str:
+    """
+    @return: the innermost C{depth} frames of a stack, innermost last, as
+        C{file:line function} on one line.
+    """
+    frames = traceback.extract_stack(frame)[-depth:]
+    return " > ".join(f"{os.path.basename(f.filename)}:{f.lineno} {f.name}" for f in frames)
 
 
 class StallProbe:
@@ -161,16 +174,37 @@ class StallProbe:
         self._gcCpuStarted = 0.0
         self.fullCollections = 0
         self.largestHeap = 0
+        # BENCH_STALL_TRACE: the samples of the late interval so far, and
+        # those of the longest busy one (what that stall was).
+        self._samples: list = []
+        self.longestBusySamples: list = []
 
     def start(self) -> None:
         self._last = self._reactor.seconds()
         self._lastCpu = self._startCpu = time.thread_time()
         self._call = self._reactor.callLater(PROBE_INTERVAL, self._tick)
         gc.callbacks.append(self._gc)
+        if os.environ.get("BENCH_GC_TYPES") == "2":
+            self._noteCallSites()
         if os.environ.get("BENCH_STALL_TRACE"):
             self.traces: collections.Counter = collections.Counter()
             thread = threading.Thread(target=self._watch, args=(threading.get_ident(),), daemon=True)
             thread.start()
+
+    def _noteCallSites(self) -> None:
+        """
+        Have every timed call note the name of its function (C{site}), for
+        the census of L{_kind}: a cancelled one forgets its function but
+        may stay in the reactor's heap a while.
+        """
+        callLater = self._reactor.callLater
+
+        def noting(delay: float, func: Any, *args: Any, **kw: Any) -> Any:
+            call = callLater(delay, func, *args, **kw)
+            call.site = getattr(func, "__qualname__", type(func).__name__)
+            return call
+
+        self._reactor.callLater = noting
 
     def _watch(self, reactorThread: int) -> None:
         """
@@ -190,7 +224,9 @@ class StallProbe:
                 frame = sys._current_frames().get(reactorThread)
                 if frame is not None:
                     stack = "".join(traceback.format_stack(frame)[-12:])
-                    self.traces[("busy" if busy else "waiting") + "\n" + stack] += 1
+                    kind = "busy" if busy else "waiting"
+                    self.traces[kind + "\n" + stack] += 1
+                    self._samples.append((kind, _innermost(frame)))
 
     def figures(self) -> dict:
         """
@@ -214,7 +250,8 @@ class StallProbe:
     def printTraces(self) -> None:
         heapTypes = getattr(self, "heapTypes", None)
         if heapTypes:
-            print(f"largest heap ({self.largestHeap} objects): {heapTypes.most_common(40)}", file=sys.stderr)
+            top = heapTypes.most_common(int(os.environ.get("BENCH_GC_TOP", "40")))
+            print(f"largest heap ({self.largestHeap} objects): {top}", file=sys.stderr)
         if not hasattr(self, "traces"):
             return
         print(
@@ -226,6 +263,13 @@ class StallProbe:
         )
         for stack, count in self.traces.most_common(5):
             print(f"--- {count} samples over 20 ms late:\n{stack}", file=sys.stderr)
+        print(
+            f"--- the longest busy stall ({self.longestBusy * 1000:.0f} ms of reactor CPU), "
+            f"sampled every 10 ms once 20 ms late:",
+            file=sys.stderr,
+        )
+        for kind, where in self.longestBusySamples:
+            print(f"  {kind}: {where}", file=sys.stderr)
 
     def stop(self) -> None:
         if self._call is not None:
@@ -268,6 +312,8 @@ class StallProbe:
         busy = min(late, used)
         if busy > self.longestBusy:
             self.longestBusy, self.longestBusyGc = busy, self._gcInInterval
+            self.longestBusySamples = self._samples
+        self._samples = []
         self._last, self._lastCpu, self._gcInInterval = now, cpu, -1
         self._call = self._reactor.callLater(PROBE_INTERVAL, self._tick)
 
