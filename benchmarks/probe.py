@@ -93,7 +93,7 @@ def _kind(o: object) -> str:
     name = type(o).__name__
     if name == "method":
         return f"method {getattr(o.__func__, '__qualname__', '?')}"  # type: ignore[attr-defined]
-    if name in ("tuple", "list") and os.environ.get("BENCH_GC_TYPES") == "2":
+    if name in ("tuple", "list") and os.environ.get("BENCH_GC_TYPES") in ("2", "3"):
         return f"{name} of " + ",".join(type(item).__name__ for item in o[:4])  # type: ignore[index]
     if name == "DelayedCall":
         # A cancelled call forgets its function: the name noted by
@@ -111,6 +111,22 @@ def _innermost(frame: Any, depth: int = 5) -> str:
     """
     frames = traceback.extract_stack(frame)[-depth:]
     return " > ".join(f"{os.path.basename(f.filename)}:{f.lineno} {f.name}" for f in frames)
+
+
+def _census(heap: list) -> collections.Counter:
+    """
+    @return: how many objects of each L{_kind} C{heap} holds; with
+        C{BENCH_GC_TYPES=3}, each kind also says the type of one object
+        referring to it ("dict in PeerState"): what keeps it alive.
+    """
+    if os.environ.get("BENCH_GC_TYPES") != "3":
+        return collections.Counter(map(_kind, heap))
+    owners: dict[int, str] = {}
+    for o in heap:
+        name = type(o).__name__
+        for r in gc.get_referents(o):
+            owners.setdefault(id(r), name)
+    return collections.Counter(f"{_kind(o)} in {owners.get(id(o), '?')}" for o in heap)
 
 
 class StallProbe:
@@ -158,6 +174,8 @@ class StallProbe:
         self._call: Any = None
         self._last = 0.0
         self._lastCpu = 0.0
+        # The CPU time the probe's own census took since the last tick.
+        self._probeCpu = 0.0
         self._startCpu = 0.0
         # The highest generation collected since the last tick, -1 if none.
         self._gcInInterval = -1
@@ -184,7 +202,7 @@ class StallProbe:
         self._lastCpu = self._startCpu = time.thread_time()
         self._call = self._reactor.callLater(PROBE_INTERVAL, self._tick)
         gc.callbacks.append(self._gc)
-        if os.environ.get("BENCH_GC_TYPES") == "2":
+        if os.environ.get("BENCH_GC_TYPES") in ("2", "3"):
             self._noteCallSites()
         if os.environ.get("BENCH_STALL_TRACE"):
             self.traces: collections.Counter = collections.Counter()
@@ -283,15 +301,19 @@ class StallProbe:
         if phase == "start":
             self._gcInInterval = max(self._gcInInterval, info["generation"])
             if info["generation"] == 2:
-                # Counted before the clock starts, so as not to time it.
+                # Counted before the clock starts, so as not to time it, and
+                # left out of the interval's CPU (_tick): listing the heap
+                # takes a few ms, a census of it tens.
+                counting = time.thread_time()
                 self.fullCollections += 1
                 heap = gc.get_objects()
                 if len(heap) > self.largestHeap:
                     self.largestHeap = len(heap)
                     if os.environ.get("BENCH_GC_TYPES"):
                         # What the largest heap is made of, for printTraces.
-                        self.heapTypes = collections.Counter(map(_kind, heap))
+                        self.heapTypes = _census(heap)
                 del heap
+                self._probeCpu += time.thread_time() - counting
             self._gcStarted = time.perf_counter()
             self._gcCpuStarted = time.thread_time()
         else:
@@ -306,7 +328,8 @@ class StallProbe:
         # thread allocates, mostly this one, so it is in here too.
         cpu = time.thread_time()
         late = now - self._last - PROBE_INTERVAL
-        used = cpu - self._lastCpu
+        used = cpu - self._lastCpu - self._probeCpu
+        self._probeCpu = 0.0
         if late > self.longest:
             self.longest, self.longestCpu, self.longestGcRan = late, used, self._gcInInterval
         busy = min(late, used)
