@@ -58,10 +58,11 @@ def _idle(reactor: Any, seconds: float, result: dict, then: Any) -> None:
 def childDownload(torrentsDir: str, downloadDir: str, stateDir: str, peer: str, idle: str) -> dict:
     from twisted.internet import reactor
 
-    from benchmarks.probe import StallProbe, cpuSeconds, peakRssMiB, rssMiB
+    from benchmarks.probe import StallProbe, cpuSeconds, peakRssMiB, rssMiB, startLogging
     from bittwist.heap import freezeStartupObjects
     from bittwist.service import BitTorrentService
 
+    startLogging()
     host, port = peer.rsplit(":", 1)
     rssBefore = rssMiB()
     service = BitTorrentService(
@@ -139,10 +140,11 @@ def childStartup(stateDir: str, idle: str) -> dict:
     from twisted.internet import reactor
     from twisted.internet.task import LoopingCall
 
-    from benchmarks.probe import StallProbe, cpuSeconds, peakRssMiB, rssMiB
+    from benchmarks.probe import StallProbe, cpuSeconds, peakRssMiB, rssMiB, startLogging
     from bittwist.heap import freezeStartupObjects
     from bittwist.service import BitTorrentService
 
+    startLogging()
     result: dict = {"rssBeforeMiB": rssMiB()}
     started = time.perf_counter()
     service = BitTorrentService(

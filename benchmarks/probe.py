@@ -85,6 +85,28 @@ def runReactor(reactor: Any, profile: str) -> None:
     else:
         reactor.run()
 
+def startLogging() -> None:
+    """
+    Log warnings and errors to standard error, as a service under twistd
+    logs (L{bittwist.tap}): until logging starts, Twisted keeps every event
+    (up to 65,536, debug ones too) in memory, each with the object that
+    logged it, so closed connections lived on and a benchmark's heap was
+    not a service's.
+    """
+    from twisted.logger import (
+        FilteringLogObserver,
+        LogLevel,
+        LogLevelFilterPredicate,
+        globalLogBeginner,
+        textFileLogObserver,
+    )
+
+    observer = FilteringLogObserver(
+        textFileLogObserver(sys.stderr), [LogLevelFilterPredicate(defaultLogLevel=LogLevel.warn)]
+    )
+    globalLogBeginner.beginLoggingTo([observer], discardBuffer=True, redirectStandardIO=False)
+
+
 def _kind(o: object) -> str:
     """
     @return: what C{o} is, for a census of the heap: its type's name, and
@@ -341,4 +363,4 @@ class StallProbe:
         self._call = self._reactor.callLater(PROBE_INTERVAL, self._tick)
 
 
-__all__ = ["StallProbe", "cpuSeconds", "peakRssMiB", "rssMiB", "threadCount"]
+__all__ = ["StallProbe", "cpuSeconds", "peakRssMiB", "rssMiB", "startLogging", "threadCount"]
