@@ -7,9 +7,10 @@ writes those reads cause) before any timer or other work runs. With a
 thousand connections receiving at once, one turn handled 300 to 400 of them,
 50 to 75 ms of the reactor thread's CPU. A L{ReadPacer} bounds that: once
 the reads of a turn have taken L{READ_BUDGET}, each further connection read
-in that turn stops reading (its transport is paused) and waits in line; as
-each turn ends, the longest waiting resume, as many as the turn read within
-its budget. Nothing is lost or reordered: what a paused peer sends waits in
+in that turn stops reading (its transport is paused) and waits in line, and
+so do those it read within its budget, after them; as each turn ends, the
+longest waiting resume, as many as the turn read within its budget: the
+connections with something to send take turns. Nothing is lost or reordered: what a paused peer sends waits in
 the kernel's socket buffer, and TCP slows the peer down.
 """
 
@@ -62,7 +63,8 @@ class ReadPacer:
         self._timer = timer
         # When the current turn's first read was reported, if one was.
         self._turnStart: Optional[float] = None
-        self._withinBudget = 0
+        # What this turn read within its budget, in order.
+        self._withinBudget: list[IPushProducer] = []
         self._waiting: collections.deque[IPushProducer] = collections.deque()
 
     def __len__(self) -> int:
@@ -82,26 +84,31 @@ class ReadPacer:
         now = self._timer()
         if self._turnStart is None:
             self._turnStart = now
-            self._withinBudget = 0
             self._reactor.callLater(0, self._turnEnded)
         if now - self._turnStart <= self._budget:
-            self._withinBudget += 1
+            self._withinBudget.append(transport)
             return
         transport.pauseProducing()
         self._waiting.append(transport)
 
     def _turnEnded(self) -> None:
         """
-        Resume the connections waiting longest, as many as the turn read
-        within its budget (L{MIN_RESUMED} at least).
+        If the turn spent its budget, those it read within it wait too, after
+        the others (otherwise the next turn would read them again as well as
+        those resumed); then the connections waiting longest resume, as many
+        as the turn read within its budget (L{MIN_RESUMED} at least).
         """
         self._turnStart = None
+        read, self._withinBudget = self._withinBudget, []
         waiting = self._waiting
-        for _ in range(min(len(waiting), max(MIN_RESUMED, self._withinBudget))):
-            waiting.popleft().resumeProducing()
         if waiting:
+            for transport in read:
+                transport.pauseProducing()
+            waiting.extend(read)
+            for _ in range(max(MIN_RESUMED, len(read))):
+                waiting.popleft().resumeProducing()
+                if not waiting:
+                    return
             # A turn without reads (all of them waiting) still ends.
             self._turnStart = self._timer()
-            self._withinBudget = 0
             self._reactor.callLater(0, self._turnEnded)
-
