@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_torrent -*-
+# -*- test-case-name: tests.test_pipeline,tests.test_torrent -*-
 """
 A download's requests in flight: how many each peer gets, and when to send
 more.
