@@ -43,6 +43,8 @@ class IncomingRequests:
         tokens).
     """
 
+    __slots__ = ("fast", "amChoking", "allowedFastOut", "queued", "serving")
+
     def __init__(self, fast: bool = False) -> None:
         """
         @param fast: see L{fast}.
