@@ -20,7 +20,7 @@ from bittwist.peerstate import PeerState
 if TYPE_CHECKING:  # pragma: no cover
     from bittwist.peer import PeerProtocol
 
-__all__ = ["PeerReceiver"]
+__all__ = ["PeerReceiver", "DISPATCH"]
 
 
 class PeerReceiver:
