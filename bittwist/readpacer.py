@@ -102,10 +102,17 @@ class ReadPacer:
         read, self._withinBudget = self._withinBudget, []
         waiting = self._waiting
         if waiting:
+            resumed = max(MIN_RESUMED, len(read))
+            if len(waiting) + len(read) <= resumed:
+                # All would read in the next turn (a few fast peers): no
+                # need to pause those read within the budget.
+                while waiting:
+                    waiting.popleft().resumeProducing()
+                return
             for transport in read:
                 transport.pauseProducing()
             waiting.extend(read)
-            for _ in range(max(MIN_RESUMED, len(read))):
+            for _ in range(resumed):
                 waiting.popleft().resumeProducing()
                 if not waiting:
                     return

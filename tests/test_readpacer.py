@@ -87,6 +87,21 @@ class ReadPacerTests(SynchronousTestCase):
         self.assertEqual([t.producerState for t in ts], ["producing"] * 4)
         self.assertEqual(len(self.pacer), 0)
 
+    def test_fewNotPaused(self) -> None:
+        """
+        When every connection of a turn would resume as it ends (a few fast
+        peers), those read within the budget are not paused at all.
+        """
+        ts = transports(3)
+        paused = []
+        for t in ts:
+            t.pauseProducing = lambda t=t: paused.append(t)  # type: ignore[method-assign]
+        for t, now in zip(ts, [0.0, 0.5, 2.0]):
+            self.readAt(t, now)
+        self.turns.end()
+        self.assertEqual(paused, [ts[2]])
+        self.assertEqual(len(self.pacer), 0)
+
     def test_newTurnNewBudget(self) -> None:
         """
         Each turn has its budget: the first read after a turn ended starts
