@@ -84,6 +84,16 @@ def childDownload(torrentsDir: str, downloadDir: str, stateDir: str, peer: str, 
     def one(_: object) -> None:
         nonlocal left
         left -= 1
+        if left == len(torrents) // 2 and os.environ.get("BENCH_GC_TYPES"):
+            # What a full collection would cost halfway, every connection
+            # busy (left out of the stall figures).
+            result["gcHalfway"] = probe.timeFullCollection()
+            print(
+                "halfway: a full collection over {} objects, {:.1f} ms of CPU".format(
+                    *result["gcHalfway"]
+                ),
+                file=sys.stderr,
+            )
         if left == 0:
             result["seconds"] = time.perf_counter() - started
             result["cpu"] = cpuSeconds()
