@@ -329,7 +329,12 @@ class StallProbe:
         gc.callbacks.remove(self._gc)
         try:
             started = time.thread_time()
-            objects = len(gc.get_objects())
+            heap = gc.get_objects()
+            objects = len(heap)
+            if os.environ.get("BENCH_GC_TYPES") and objects > self.largestHeap:
+                self.largestHeap = objects
+                self.heapTypes = _census(heap)
+            del heap
             counted = time.thread_time()
             gc.collect()
             spent = time.thread_time() - counted
