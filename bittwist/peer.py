@@ -38,6 +38,7 @@ from bittwist.peersender import PeerSender
 from bittwist.peerstate import PeerState
 from bittwist.peertimers import ConnectionTimers
 from bittwist.rate import RateMeter
+from bittwist.readpacer import ReadPacer
 from bittwist.safetext import printable
 from bittwist.waiters import Waiters
 
@@ -112,6 +113,7 @@ class PeerProtocol(Protocol):
         lookup: Optional[Callable[[bytes], Optional[IPeerEvents]]] = None,
         dialed: Optional[tuple[str, int]] = None,
         source: str = "incoming",
+        pacer: Optional[ReadPacer] = None,
     ) -> None:
         """
         @param reactor: provides time and C{callLater}.
@@ -120,8 +122,10 @@ class PeerProtocol(Protocol):
         @param lookup: for incoming connections, finds a torrent by info_hash.
         @param dialed: for outgoing connections, the address dialled.
         @param source: where the address came from.
+        @param pacer: bounds the reads of a reactor turn, its session's.
         """
         self._reactor = reactor
+        self._pacer = pacer
         self._ourPeerId = ourPeerId
         self.torrent = torrent
         self._lookup = lookup
@@ -317,6 +321,8 @@ class PeerProtocol(Protocol):
             if not self._disconnecting:
                 assert self.torrent is not None
                 self.torrent.requestsQueued(self)
+        if self._pacer is not None and not self._disconnecting:
+            self._pacer.read(self.transport)
 
     def _receiveHandshake(self, message: wire.Handshake) -> None:
         if self.handshaked:
