@@ -550,8 +550,8 @@ class FileStorage(_StorageBase):
         self._files = FileCache(self.downloadDir)
         self.partPath = os.path.join(self.downloadDir, f".{metainfo.infoHash.hex()}.parts")
         self._part = PartFile(self.partPath, self._files, self._spans, self._fileSpans)
-        self._hashes = RunningHashes(self._pieceLength, self._segments)
         self._reader = BlockReader(self._segments, self._files, self._part)
+        self._hashes = RunningHashes(self._pieceLength, self._segments, self._reader.readChunks)
         # The writer holds _deliverVerified bound once, not once per piece
         # verified.
         self._writer = BlockWriter(
