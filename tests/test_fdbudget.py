@@ -8,7 +8,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from bittwist.filestorage import fdbudget
 from bittwist.filestorage.fdbudget import (
-    MIN_OPEN_FILES, DescriptorBudget, raiseOpenFilesLimit, sharedBudget,
+    MAX_SHARED_BUDGET, MIN_OPEN_FILES, DescriptorBudget, raiseOpenFilesLimit, sharedBudget,
 )
 
 
@@ -73,7 +73,7 @@ class OpenFilesLimitTests(SynchronousTestCase):
     def test_sharedIsHalfTheLimit(self) -> None:
         """
         The process's shared budget is half the raised limit, made once;
-        never below a few storages' minimum.
+        never below a few storages' minimum, nor above L{MAX_SHARED_BUDGET}.
         """
         self.patch(fdbudget, "_shared", None)
         budget = sharedBudget()
@@ -82,3 +82,6 @@ class OpenFilesLimitTests(SynchronousTestCase):
         self.patch(fdbudget, "_shared", None)
         self.limits = [16, 16]
         self.assertEqual(sharedBudget().limit, 4 * MIN_OPEN_FILES)
+        self.patch(fdbudget, "_shared", None)
+        self.limits = [1024, 2**20]
+        self.assertEqual(sharedBudget().limit, MAX_SHARED_BUDGET)

@@ -8,7 +8,7 @@ import resource
 import threading
 from typing import Optional
 
-__all__ = ["MIN_OPEN_FILES", "DescriptorBudget", "raiseOpenFilesLimit", "sharedBudget"]
+__all__ = ["MIN_OPEN_FILES", "MAX_SHARED_BUDGET", "DescriptorBudget", "raiseOpenFilesLimit", "sharedBudget"]
 
 MIN_OPEN_FILES = 8
 """
@@ -80,6 +80,14 @@ def raiseOpenFilesLimit() -> int:
     return soft
 
 
+MAX_SHARED_BUDGET = 4096
+"""
+The most files the shared budget keeps open, however high the limit: enough
+for torrents of thousands of files downloading at once without closing any,
+and descriptors in the low thousands keep working with a reactor built on
+C{select()} for the sockets opened before them.
+"""
+
 _shared: Optional[DescriptorBudget] = None
 _sharedLock = threading.Lock()
 
@@ -88,10 +96,12 @@ def sharedBudget() -> DescriptorBudget:
     """
     @return: the budget every storage of the process shares unless given
         its own: half the open-files limit (raised to the hard limit first),
-        the other half left for sockets and everything else.
+        the other half left for sockets and everything else, at most
+        L{MAX_SHARED_BUDGET}.
     """
     global _shared
     with _sharedLock:
         if _shared is None:
-            _shared = DescriptorBudget(max(4 * MIN_OPEN_FILES, raiseOpenFilesLimit() // 2))
+            limit = min(MAX_SHARED_BUDGET, raiseOpenFilesLimit() // 2)
+            _shared = DescriptorBudget(max(4 * MIN_OPEN_FILES, limit))
         return _shared
