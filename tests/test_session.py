@@ -146,7 +146,7 @@ class SessionTests(SynchronousTestCase):
             )
             self.successResultOf(torrents[metainfo].start())
         proto, transport = self.connectIncoming(second.infoHash)
-        self.assertIs(proto.torrent, torrents[second])
+        self.assertIs(proto.torrent, torrents[second].peerEvents)
         self.assertEqual(
             wire.Decoder().receiveData(transport.value()),
             [wire.Handshake(second.infoHash, self.session.peerId, OUR_RESERVED)],
