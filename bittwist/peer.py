@@ -75,8 +75,9 @@ _TIMER_PERIOD = 5.0
 
 class IPeerEvents(TypingProtocol):
     """
-    What a L{PeerProtocol} tells its torrent. L{bittwist.torrent.Torrent}
-    implements it; tests may use a recorder.
+    What a L{PeerProtocol} tells its torrent. A torrent's
+    L{bittwist.torrent.peerevents.PeerEvents} implements it, and so does a
+    L{bittwist.torrent.magnet.MagnetTorrent}; tests may use a recorder.
     """
 
     infoHash: bytes

@@ -185,6 +185,17 @@ class SessionTests(SynchronousTestCase):
                 owner.addPeers([(f"10.0.{n // 250}.{n % 250}", 6881) for n in range(start, start + 500)])
         self.assertEqual([torrent.swarm.knownCount, magnet.swarm.knownCount], [150, 150])
 
+    def test_serverFactoryRoutesToMagnet(self) -> None:
+        """
+        An incoming connection for a torrent added by magnet link reports
+        to the magnet itself.
+        """
+        magnet = self.session.addMagnet(
+            MagnetLink(b"\x01" * 20, "other"), config=TorrentConfig(announce=False)
+        )
+        proto, transport = self.connectIncoming(magnet.infoHash)
+        self.assertIs(proto.torrent, magnet)
+
     def test_serverFactoryDropsUnknownInfoHash(self) -> None:
         """
         An incoming connection for a torrent not in the session is dropped

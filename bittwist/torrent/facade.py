@@ -75,7 +75,7 @@ class Torrent:
     @ivar lifecycle: its state, and those waiting for it to complete.
     @ivar observers: whoever watches its events (see L{addObserver}).
     @ivar moves: carries out its state moves.
-    @ivar periodic: its periodic work (an L{ITickable}).
+    @ivar periodic: its periodic work.
     @ivar peerEvents: what its peer connections report to (their
         L{bittwist.peer.IPeerEvents}).
     @ivar options: how it behaves (its L{TorrentConfig}), changed by

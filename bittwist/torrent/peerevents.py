@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.test_peerevents,tests.test_torrent -*-
 """
-L{PeerEvents}: what a torrent's peer connections report (L{IPeerEvents}),
-each event handed to the part of the torrent it concerns.
+L{PeerEvents}: what a torrent's peer connections report
+(L{bittwist.peer.IPeerEvents}), each event handed to the part of the
+torrent it concerns.
 
 The swarm admits and forgets connections, the download hears what peers
 have and send, the upload serves what they ask for, and the extension
