@@ -15,7 +15,8 @@ from twisted.internet.protocol import ClientFactory, Factory, ServerFactory
 
 from bittwist.encryption import EncryptedClientFactory
 from bittwist.mse import Policy
-from bittwist.peer import IPeerEvents, PeerProtocol
+from bittwist.peer import PeerProtocol
+from bittwist.peerevents import IPeerEvents
 
 __all__ = ["PeerClientFactory", "PeerServerFactory", "PeerDialer", "tcpEndpoint", "DIAL_BATCH", "DIAL_INTERVAL"]
 

@@ -23,7 +23,7 @@ from bittwist.factory import PeerDialer, PeerServerFactory
 from bittwist.mse import Policy
 from bittwist.magnet import MagnetLink
 from bittwist.metainfo import Metainfo
-from bittwist.peer import IPeerEvents
+from bittwist.peerevents import IPeerEvents
 from bittwist.ratelimit import TokenBucket
 from bittwist.sources import IPeerSource, ManualSource, TrackerSource
 from bittwist.sources.dht import dhtSourceFor

@@ -2,7 +2,7 @@
 A stand-in for L{bittwist.torrent.facade.Torrent} as the parts that act on
 its other parts see it (L{bittwist.torrent.statemoves.StateMoves},
 L{bittwist.torrent.periodic.PeriodicWork},
-L{bittwist.torrent.peerevents.PeerEvents}): a real lifecycle and real
+L{bittwist.torrent.peerdispatch.PeerDispatch}): a real lifecycle and real
 observers, and parts that record what they are told.
 """
 
@@ -48,6 +48,7 @@ class FakePeer:
 
     @ivar said: what it was told (C{have} messages, rejects) and whether it
         was dropped, in order.
+    @ivar sender: what the torrent sends through: the fake itself.
     """
 
     def __init__(self, n: int, pieces: Optional[Bitfield] = None, reject: bool = True) -> None:
@@ -56,6 +57,7 @@ class FakePeer:
         self.state = SimpleNamespace(pieces=pieces if pieces is not None else Bitfield(4))
         self._reject = reject
         self.said: list[tuple[Any, ...]] = []
+        self.sender = self
 
     def __repr__(self) -> str:
         return f"<FakePeer {self.address[0]}>"

@@ -4,7 +4,7 @@ L{Torrent}: one download and seed, a small facade over its parts.
 
 The parts each have one job: L{Lifecycle} the states and the table of
 moves, L{StateMoves} each move carried out on the other parts,
-L{PeriodicWork} the work of every second, L{PeerEvents} what the peers
+L{PeriodicWork} the work of every second, L{PeerDispatch} what the peers
 report, L{Swarm} the addresses and connections, L{Download} the requests
 and verification, L{Upload} choking and serving, L{PeerSources} finding
 peers, L{TorrentOptions} the options changed while it runs, L{Observers}
@@ -36,7 +36,7 @@ from bittwist.torrent.lifecycle import ACTIVE, Lifecycle, TorrentState
 from bittwist.torrent.metadataserver import MetadataServer
 from bittwist.torrent.observers import Observer, Observers
 from bittwist.torrent.options import TorrentOptions
-from bittwist.torrent.peerevents import PeerEvents
+from bittwist.torrent.peerdispatch import PeerDispatch
 from bittwist.torrent.peersources import PeerSources
 from bittwist.torrent.periodic import PeriodicWork
 from bittwist.torrent.statemoves import StateMoves
@@ -77,7 +77,7 @@ class Torrent:
     @ivar moves: carries out its state moves.
     @ivar periodic: its periodic work.
     @ivar peerEvents: what its peer connections report to (their
-        L{bittwist.peer.IPeerEvents}).
+        L{bittwist.peerevents.IPeerEvents}).
     @ivar options: how it behaves (its L{TorrentConfig}), changed by
         L{setOptions}.
     @ivar swarm: its addresses and connections.
@@ -147,7 +147,7 @@ class Torrent:
             handlers.insert(0, self.pex)
         self.sources = PeerSources(sources)
         self.extensions = ExtensionTable(handlers)
-        self.peerEvents = PeerEvents(self)
+        self.peerEvents = PeerDispatch(self)
         self.swarm = Swarm(
             self.peerEvents, dialer or PeerDialer(reactor, peerId), config, reactor, candidateBudget
         )

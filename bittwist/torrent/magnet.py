@@ -125,7 +125,8 @@ class MagnetTorrent(ExtensionEvents):
     def peerEvents(self) -> "MagnetTorrent":
         """
         What its peer connections report to: itself (a
-        L{bittwist.torrent.facade.Torrent} hands them its L{bittwist.torrent.peerevents.PeerEvents}).
+        L{bittwist.torrent.facade.Torrent} hands them its
+        L{bittwist.torrent.peerdispatch.PeerDispatch}).
         """
         return self
 

@@ -206,7 +206,7 @@ class StateMoves:
         """
         torrent = self._torrent
         for peer in torrent.swarm.peers:
-            peer.sendHave(index)
+            peer.sender.sendHave(index)
         torrent.observers.emit(events.PieceVerified(torrent, index))
         # Seeding already: a piece of a file skipped while it downloaded.
         if torrent.download.complete() and self._lifecycle.state not in (

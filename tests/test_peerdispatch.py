@@ -1,5 +1,5 @@
 """
-Tests for L{bittwist.torrent.peerevents}: each event of a torrent's peers
+Tests for L{bittwist.torrent.peerdispatch}: each event of a torrent's peers
 handed to the part it concerns.
 """
 
@@ -10,7 +10,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from bittwist import events
 from bittwist.bitfield import Bitfield
 from bittwist.torrent.lifecycle import TorrentState
-from bittwist.torrent.peerevents import PeerEvents
+from bittwist.torrent.peerdispatch import PeerDispatch
 from tests.faketorrent import FakePeer, FakeTorrent
 from tests.test_status import makeMetainfo
 
@@ -19,7 +19,7 @@ S = TorrentState
 
 class PeerEventsTests(SynchronousTestCase):
     """
-    Tests for L{PeerEvents}.
+    Tests for L{PeerDispatch}.
     """
 
     def setUp(self) -> None:
@@ -29,7 +29,7 @@ class PeerEventsTests(SynchronousTestCase):
         self.removed = True
         self.verified: Any = Bitfield(self.metainfo.numPieces, [0, 1])
 
-    def makeEvents(self, state: TorrentState = S.DOWNLOADING) -> PeerEvents:
+    def makeEvents(self, state: TorrentState = S.DOWNLOADING) -> PeerDispatch:
         answers: dict[str, Any] = {
             "swarm": {"admit": lambda: self.admit, "removed": lambda: self.removed},
             "download": {"verifiedPieces": lambda: self.verified},
@@ -37,7 +37,7 @@ class PeerEventsTests(SynchronousTestCase):
             "sources": {"dhtPort": 6881},
         }
         self.torrent = FakeTorrent(self.metainfo, state, **answers)
-        return PeerEvents(self.torrent)  # type: ignore[arg-type]
+        return PeerDispatch(self.torrent)  # type: ignore[arg-type]
 
     def test_identity(self) -> None:
         """

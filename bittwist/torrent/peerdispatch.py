@@ -1,7 +1,7 @@
-# -*- test-case-name: tests.test_peerevents,tests.test_torrent -*-
+# -*- test-case-name: tests.test_peerdispatch,tests.test_torrent -*-
 """
-L{PeerEvents}: what a torrent's peer connections report
-(L{bittwist.peer.IPeerEvents}), each event handed to the part of the
+L{PeerDispatch}: what a torrent's peer connections report
+(L{bittwist.peerevents.IPeerEvents}), each event handed to the part of the
 torrent it concerns.
 
 The swarm admits and forgets connections, the download hears what peers
@@ -26,14 +26,14 @@ from bittwist.torrent.peersources import PeerSources
 if TYPE_CHECKING:
     from bittwist.torrent.facade import Torrent
 
-__all__ = ["PeerEvents"]
+__all__ = ["PeerDispatch"]
 
 _SEEDING = TorrentState.SEEDING
 
 
-class PeerEvents(ExtensionEvents):
+class PeerDispatch(ExtensionEvents):
     """
-    The events of one torrent's peers (see L{bittwist.peer.IPeerEvents}).
+    The events of one torrent's peers (see L{bittwist.peerevents.IPeerEvents}).
 
     @ivar infoHash: the torrent's info hash.
     @ivar numPieces: how many pieces it has.
@@ -54,7 +54,7 @@ class PeerEvents(ExtensionEvents):
         self.numPieces: Optional[int] = torrent.numPieces
 
     def __repr__(self) -> str:
-        return f"<PeerEvents of {self._torrent!r}>"
+        return f"<PeerDispatch of {self._torrent!r}>"
 
     # What ExtensionEvents hands the extension events to: the torrent's.
 
@@ -129,7 +129,7 @@ class PeerEvents(ExtensionEvents):
         pieceSize = self._metainfo.pieceSize
         for index, begin, length in requests:
             if verified is None or index not in verified:
-                if not peer.rejectRequest(index, begin, length):
+                if not peer.sender.rejectRequest(index, begin, length):
                     peer.drop(f"requested piece {index}, which we do not have")
                     return
             elif begin + length > pieceSize(index):
