@@ -69,6 +69,8 @@ class _Peer:
         self.cancelled: list[tuple[int, int]] = []
         self.interested = True
         self.maxSent: Optional[int] = None
+        # The pipeline sends through the protocol's sender.
+        self.sender = self
 
     def sendRequests(self, blocks: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
         sent = list(blocks) if self.maxSent is None else list(blocks)[: self.maxSent]
