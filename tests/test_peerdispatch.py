@@ -17,7 +17,7 @@ from tests.test_status import makeMetainfo
 S = TorrentState
 
 
-class PeerEventsTests(SynchronousTestCase):
+class PeerDispatchTests(SynchronousTestCase):
     """
     Tests for L{PeerDispatch}.
     """
@@ -29,7 +29,7 @@ class PeerEventsTests(SynchronousTestCase):
         self.removed = True
         self.verified: Any = Bitfield(self.metainfo.numPieces, [0, 1])
 
-    def makeEvents(self, state: TorrentState = S.DOWNLOADING) -> PeerDispatch:
+    def makeDispatch(self, state: TorrentState = S.DOWNLOADING) -> PeerDispatch:
         answers: dict[str, Any] = {
             "swarm": {"admit": lambda: self.admit, "removed": lambda: self.removed},
             "download": {"verifiedPieces": lambda: self.verified},
@@ -43,9 +43,9 @@ class PeerEventsTests(SynchronousTestCase):
         """
         The peers see the torrent's info hash and number of pieces.
         """
-        peerEvents = self.makeEvents()
+        dispatch = self.makeDispatch()
         self.assertEqual(
-            (peerEvents.infoHash, peerEvents.numPieces),
+            (dispatch.infoHash, dispatch.numPieces),
             (self.metainfo.infoHash, self.metainfo.numPieces),
         )
 
@@ -55,7 +55,7 @@ class PeerEventsTests(SynchronousTestCase):
         work, and the observers hear of it.
         """
         peer = FakePeer(1)
-        self.assertTrue(self.makeEvents().peerHandshaked(peer))  # type: ignore[arg-type]
+        self.assertTrue(self.makeDispatch().peerHandshaked(peer))  # type: ignore[arg-type]
         self.assertEqual(self.torrent.called("swarm"), [("admit", peer)])
         self.assertEqual(self.torrent.called("download"), [("peerJoined", peer)])
         self.assertEqual(self.torrent.called("periodic"), [("wake",)])
@@ -69,10 +69,10 @@ class PeerEventsTests(SynchronousTestCase):
         asking the swarm, and by a swarm that does not admit it.
         """
         peer = FakePeer(1)
-        self.assertFalse(self.makeEvents(S.PAUSED).peerHandshaked(peer))  # type: ignore[arg-type]
+        self.assertFalse(self.makeDispatch(S.PAUSED).peerHandshaked(peer))  # type: ignore[arg-type]
         self.assertEqual(self.torrent.calls, [])
         self.admit = False
-        self.assertFalse(self.makeEvents().peerHandshaked(peer))  # type: ignore[arg-type]
+        self.assertFalse(self.makeDispatch().peerHandshaked(peer))  # type: ignore[arg-type]
         self.assertEqual(self.torrent.calls, [("swarm", "admit", peer)])
         self.assertEqual(self.torrent.events, [])
 
@@ -82,7 +82,7 @@ class PeerEventsTests(SynchronousTestCase):
         choking round follows.
         """
         peer = FakePeer(1)
-        self.makeEvents().peerDisconnected(peer, "gone")  # type: ignore[arg-type]
+        self.makeDispatch().peerDisconnected(peer, "gone")  # type: ignore[arg-type]
         self.assertEqual(
             self.torrent.calls,
             [
@@ -102,7 +102,7 @@ class PeerEventsTests(SynchronousTestCase):
         else's business.
         """
         self.removed = False
-        self.makeEvents().peerDisconnected(FakePeer(1), "gone")  # type: ignore[arg-type]
+        self.makeDispatch().peerDisconnected(FakePeer(1), "gone")  # type: ignore[arg-type]
         self.assertEqual([call[0] for call in self.torrent.calls], ["swarm"])
         self.assertEqual(self.torrent.events, [])
 
@@ -112,11 +112,11 @@ class PeerEventsTests(SynchronousTestCase):
         bitfield or by its last C{have}.
         """
         seed = FakePeer(1, self.full)
-        self.makeEvents(S.SEEDING).peerBitfield(seed)  # type: ignore[arg-type]
+        self.makeDispatch(S.SEEDING).peerBitfield(seed)  # type: ignore[arg-type]
         self.assertEqual(seed.said, [("drop", "both seeding")])
         self.assertEqual(self.torrent.called("download"), [])
         another = FakePeer(2, self.full)
-        self.makeEvents(S.SEEDING).peerHave(another, 3)  # type: ignore[arg-type]
+        self.makeDispatch(S.SEEDING).peerHave(another, 3)  # type: ignore[arg-type]
         self.assertEqual(self.torrent.called("download"), [("peerHave", another, 3)])
         self.assertEqual(another.said, [("drop", "both seeding")])
 
@@ -125,15 +125,15 @@ class PeerEventsTests(SynchronousTestCase):
         What peers have and send, and whether they let us ask, goes to the
         download.
         """
-        peerEvents = self.makeEvents()
+        dispatch = self.makeDispatch()
         peer: Any = FakePeer(1, self.full)
-        peerEvents.peerBitfield(peer)
-        peerEvents.peerHave(peer, 2)
-        peerEvents.peerUnchoked(peer)
-        peerEvents.blocksReceived(peer, ["block"])  # type: ignore[list-item]
-        peerEvents.requestRejected(peer, 2, 0)
-        peerEvents.peerAllowedFast(peer, 3)
-        peerEvents.peerChoked(peer, [(2, 0)])
+        dispatch.peerBitfield(peer)
+        dispatch.peerHave(peer, 2)
+        dispatch.peerUnchoked(peer)
+        dispatch.blocksReceived(peer, ["block"])  # type: ignore[list-item]
+        dispatch.requestRejected(peer, 2, 0)
+        dispatch.peerAllowedFast(peer, 3)
+        dispatch.peerChoked(peer, [(2, 0)])
         self.assertEqual(
             self.torrent.called("download"),
             [
@@ -147,18 +147,18 @@ class PeerEventsTests(SynchronousTestCase):
             ],
         )
         self.assertEqual(peer.said, [])
-        self.assertEqual(peerEvents.ourBitfield(), self.verified)
+        self.assertEqual(dispatch.ourBitfield(), self.verified)
 
     def test_uploadServes(self) -> None:
         """
         Requests queued and room to write go to the upload; a change of
         interest to a choking round.
         """
-        peerEvents = self.makeEvents()
+        dispatch = self.makeDispatch()
         peer: Any = FakePeer(1)
-        peerEvents.requestsQueued(peer)
-        peerEvents.peerWritable(peer)
-        peerEvents.peerInterestChanged(peer)
+        dispatch.requestsQueued(peer)
+        dispatch.peerWritable(peer)
+        dispatch.peerInterestChanged(peer)
         self.assertEqual(self.torrent.called("upload"), [("serve", peer), ("serve", peer)])
         self.assertEqual(self.torrent.called("periodic"), [("choke",)])
 
@@ -168,15 +168,15 @@ class PeerEventsTests(SynchronousTestCase):
         rejected, or drops a peer that cannot hear rejects; one past a
         piece's end drops the peer.
         """
-        peerEvents = self.makeEvents()
+        dispatch = self.makeDispatch()
         fast: Any = FakePeer(1)
-        peerEvents.requestsReceived(fast, [(0, 0, 16384), (2, 0, 16384), (1, 0, 16384)])
+        dispatch.requestsReceived(fast, [(0, 0, 16384), (2, 0, 16384), (1, 0, 16384)])
         self.assertEqual(fast.said, [("reject", 2, 0, 16384)])
         plain: Any = FakePeer(2, reject=False)
-        peerEvents.requestsReceived(plain, [(2, 0, 16384), (0, 0, 16384)])
+        dispatch.requestsReceived(plain, [(2, 0, 16384), (0, 0, 16384)])
         self.assertEqual(plain.said, [("drop", "requested piece 2, which we do not have")])
         greedy: Any = FakePeer(3)
-        peerEvents.requestsReceived(greedy, [(0, 16384, 16384)])
+        dispatch.requestsReceived(greedy, [(0, 16384, 16384)])
         self.assertEqual(greedy.said, [("drop", "requested past the end of piece 0")])
 
     def test_requestsBeforeCheck(self) -> None:
@@ -185,7 +185,7 @@ class PeerEventsTests(SynchronousTestCase):
         """
         self.verified = None
         peer: Any = FakePeer(1)
-        self.makeEvents().requestsReceived(peer, [(0, 0, 16384)])
+        self.makeDispatch().requestsReceived(peer, [(0, 0, 16384)])
         self.assertEqual(peer.said, [("reject", 0, 0, 16384)])
 
     def test_extensionEvents(self) -> None:
@@ -193,17 +193,17 @@ class PeerEventsTests(SynchronousTestCase):
         The extension protocol's events reach the torrent's extension table
         and sources, as they are now, with its listening port.
         """
-        peerEvents = self.makeEvents()
+        dispatch = self.makeDispatch()
         self.torrent.extensions.names = ("ut_metadata",)
         self.torrent.port = 7000
         self.assertEqual(
-            peerEvents.extendedHandshakeFields(),
+            dispatch.extendedHandshakeFields(),
             (("ut_metadata",), {"metadataSize": 77, "listenPort": 7000}),
         )
         peer: Any = FakePeer(1)
-        peerEvents.extensionMessage(peer, "ut_metadata", b"x")
-        peerEvents.peerPort(peer, 6882)
-        self.assertEqual(peerEvents.dhtPort(), 6881)
+        dispatch.extensionMessage(peer, "ut_metadata", b"x")
+        dispatch.peerPort(peer, 6882)
+        self.assertEqual(dispatch.dhtPort(), 6881)
         self.assertIn(("received", peer, "ut_metadata", b"x"), self.torrent.called("extensions"))
         self.assertEqual(
             self.torrent.called("sources"), [("peerDHTPort", "10.0.0.1", 6882), ("dhtPort",)]

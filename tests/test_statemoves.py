@@ -29,7 +29,9 @@ class StateMovesTests(SynchronousTestCase):
         self.metainfo = makeMetainfo(self)
         self.checked: Deferred[Bitfield] = Deferred()
 
-    def makeMoves(self, state: TorrentState = S.STOPPED, complete: bool = False, **kw: Any) -> StateMoves:
+    def makeMoves(
+        self, state: TorrentState = S.STOPPED, complete: bool = False, **kw: Any
+    ) -> StateMoves:
         """
         @param state: the state the torrent is in.
         @param complete: whether its download says every wanted piece is in.
@@ -37,7 +39,10 @@ class StateMovesTests(SynchronousTestCase):
         answers: dict[str, Any] = {
             "storage": {"check": lambda: self.checked, "close": lambda: succeed(None)},
             "sources": {"stop": lambda: succeed(None)},
-            "download": {"complete": lambda: self.complete, "verifiedPieces": lambda: self.verified},
+            "download": {
+                "complete": lambda: self.complete,
+                "verifiedPieces": lambda: self.verified,
+            },
         }
         self.complete = complete
         self.verified: Any = Bitfield(self.metainfo.numPieces, [0])
@@ -57,7 +62,7 @@ class StateMovesTests(SynchronousTestCase):
         seeking, the periodic work awake, the sources started, dialling.
         """
         moves = self.makeMoves()
-        d = moves.start()
+        d = moves.start(False, None, ())
         self.assertIs(self.torrent.lifecycle.state, S.CHECKING)
         self.assertEqual(self.torrent.called("storage"), [("check",)])
         self.checked.callback(Bitfield(self.metainfo.numPieces, [0]))
@@ -77,7 +82,7 @@ class StateMovesTests(SynchronousTestCase):
         peers, and L{whenComplete} fires.
         """
         moves = self.makeMoves(complete=True)
-        moves.start()
+        moves.start(False, None, ())
         self.checked.callback(Bitfield(self.metainfo.numPieces, range(self.metainfo.numPieces)))
         self.assertIs(self.torrent.lifecycle.state, S.SEEDING)
         self.assertFalse(self.torrent.swarm.seeking)
@@ -90,7 +95,7 @@ class StateMovesTests(SynchronousTestCase):
         """
         moves = self.makeMoves()
         trusted = Bitfield(self.metainfo.numPieces, [1])
-        moves.start(trusted=trusted, rehash=[2])
+        moves.start(False, trusted, [2])
         self.assertEqual(self.torrent.called("storage"), [("check", trusted, [2])])
 
     def test_pauseWhileChecking(self) -> None:
@@ -99,7 +104,7 @@ class StateMovesTests(SynchronousTestCase):
         nobody.
         """
         moves = self.makeMoves()
-        moves.start()
+        moves.start(False, None, ())
         self.successResultOf(moves.pause())
         self.checked.callback(Bitfield(self.metainfo.numPieces))
         self.assertIs(self.torrent.lifecycle.state, S.PAUSED)

@@ -87,10 +87,7 @@ class StateMoves:
     # What the user asks for.
 
     def start(
-        self,
-        paused: bool = False,
-        trusted: Optional[Bitfield] = None,
-        rehash: Iterable[int] = (),
+        self, paused: bool, trusted: Optional[Bitfield], rehash: Iterable[int]
     ) -> Deferred[None]:
         """
         See L{bittwist.torrent.facade.Torrent.start}.
