@@ -1,8 +1,8 @@
 # -*- test-case-name: tests.test_peer -*-
 """
 What a peer connection tells its torrent: L{IPeerEvents}, which
-L{bittwist.peer.PeerProtocol} calls and L{bittwist.torrent.Torrent}
-implements.
+L{bittwist.peer.PeerProtocol} calls and a torrent's
+L{bittwist.torrent.peerdispatch.PeerDispatch} implements.
 """
 
 from typing import TYPE_CHECKING, Any, Optional, Protocol as TypingProtocol, Sequence
@@ -18,8 +18,9 @@ __all__ = ["IPeerEvents"]
 
 class IPeerEvents(TypingProtocol):
     """
-    What a L{bittwist.peer.PeerProtocol} tells its torrent.
-    L{bittwist.torrent.Torrent} implements it; tests may use a recorder.
+    What a L{bittwist.peer.PeerProtocol} tells its torrent. A torrent's
+    L{bittwist.torrent.peerdispatch.PeerDispatch} implements it, and so does
+    a L{bittwist.torrent.magnet.MagnetTorrent}; tests may use a recorder.
     """
 
     infoHash: bytes

@@ -23,6 +23,7 @@ from bittwist.factory import PeerDialer, PeerServerFactory
 from bittwist.mse import Policy
 from bittwist.magnet import MagnetLink
 from bittwist.metainfo import Metainfo
+from bittwist.peerevents import IPeerEvents
 from bittwist.ratelimit import TokenBucket
 from bittwist.readpacer import ReadPacer
 from bittwist.sources import IPeerSource, ManualSource, TrackerSource
@@ -148,8 +149,13 @@ class Session:
         self._listening: Optional[IListeningPort] = None
         self.dht: Any = None
 
-    def _lookup(self, infoHash: bytes) -> Optional[Torrent]:
-        return self.torrents.get(infoHash)
+    def _lookup(self, infoHash: bytes) -> Optional[IPeerEvents]:
+        """
+        @return: what an incoming connection for C{infoHash} reports to, if
+            the torrent is in the session.
+        """
+        torrent = self.torrents.get(infoHash)
+        return torrent.peerEvents if torrent is not None else None
 
     def serverFactory(self) -> ServerFactory:
         """

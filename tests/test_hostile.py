@@ -56,7 +56,7 @@ class HostilePeerTests(TorrentTestCase):
         """
         An incoming connection from peer C{n} that sends C{data} first.
         """
-        factory = PeerServerFactory(self.clock, OUR_ID, {self.metainfo.infoHash: self.torrent}.get)
+        factory = PeerServerFactory(self.clock, OUR_ID, {self.metainfo.infoHash: self.torrent.peerEvents}.get)
         peerAddress = IPv4Address("TCP", f"10.1.0.{n}", 40000 + n)
         proto = factory.buildProtocol(peerAddress)
         transport = RecordingTransport(peerAddress=peerAddress)

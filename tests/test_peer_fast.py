@@ -261,7 +261,7 @@ class FastTorrentTests(TorrentTestCase):
         self.makeTorrent(have=[0])
         remote = self.accept(1, reserved=FAST)
         remote.send(wire.HaveNone(), wire.Interested())
-        self.torrent.tick()
+        self.torrent.periodic.tick()
         remote.received()
         remote.send(wire.Request(3, 0, BLOCK))
         self.assertIn(wire.RejectRequest(3, 0, BLOCK), remote.received())

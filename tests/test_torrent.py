@@ -274,7 +274,7 @@ class TorrentTestCase(SynchronousTestCase):
         Accept an incoming connection from remote peer C{n} and complete the
         handshake.
         """
-        factory = PeerServerFactory(self.clock, OUR_ID, {self.metainfo.infoHash: self.torrent}.get)
+        factory = PeerServerFactory(self.clock, OUR_ID, {self.metainfo.infoHash: self.torrent.peerEvents}.get)
         peerAddress = IPv4Address("TCP", f"10.1.0.{n}", 40000 + n)
         proto = factory.buildProtocol(peerAddress)
         transport = RecordingTransport(peerAddress=peerAddress)
