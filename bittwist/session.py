@@ -24,6 +24,7 @@ from bittwist.mse import Policy
 from bittwist.magnet import MagnetLink
 from bittwist.metainfo import Metainfo
 from bittwist.ratelimit import TokenBucket
+from bittwist.readpacer import ReadPacer
 from bittwist.sources import IPeerSource, ManualSource, TrackerSource
 from bittwist.sources.dht import dhtSourceFor
 from bittwist.storage import FileStorage, IPieceStorage
@@ -132,7 +133,11 @@ class Session:
         )
         self.uploadLimit = TokenBucket(reactor, config.maxUploadRate)
         self.downloadLimit = TokenBucket(reactor, config.maxDownloadRate)
-        self.dialer = PeerDialer(reactor, self.peerId, endpointFactory, encryption=config.encryption)
+        # One budget for the reads of a reactor turn, every connection's.
+        self.readPacer = ReadPacer(reactor)
+        self.dialer = PeerDialer(
+            reactor, self.peerId, endpointFactory, encryption=config.encryption, pacer=self.readPacer
+        )
         self.candidateBudget = CandidateBudget(config.maxCandidates)
         self.ticks = TickService(reactor)
         # One bound on the bytes waiting for the disk, whatever the number
@@ -152,7 +157,7 @@ class Session:
             telling MSE/PE handshakes from plaintext ones unless encryption
             is off.
         """
-        factory = PeerServerFactory(self._reactor, self.peerId, self._lookup)
+        factory = PeerServerFactory(self._reactor, self.peerId, self._lookup, pacer=self.readPacer)
         if self.config.encryption is Policy.OFF:
             return factory
         return EncryptedServerFactory(

@@ -11,8 +11,8 @@ from twisted.internet.address import IPv4Address
 
 from bittwist import wire
 from bittwist.factory import PeerServerFactory
-from bittwist.peer import HANDSHAKE_TIMEOUT, IDLE_TIMEOUT
-from bittwist.peerstate import MAX_QUEUED_REQUESTS
+from bittwist.peertimers import HANDSHAKE_TIMEOUT, IDLE_TIMEOUT
+from bittwist.incomingrequests import MAX_QUEUED_REQUESTS
 from bittwist.torrent import TorrentState
 from tests.fakes import RecordingTransport
 from tests.test_torrent import (

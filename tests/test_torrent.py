@@ -1527,7 +1527,7 @@ class ServingTests(TorrentTestCase):
         Blocks being read when we choke the peer are not sent.
         """
         remote, storage = self.serve(3)
-        remote.proto.setChoking(True)
+        remote.proto.sender.setChoking(True)
         remote.received()
         storage.finishReads()
         self.assertEqual(remote.received(), [])

@@ -403,7 +403,7 @@ class Torrent(ExtensionEvents):
 
     def _pieceVerified(self, index: int) -> None:
         for peer in self.peers:
-            peer.sendHave(index)
+            peer.sender.sendHave(index)
         self._emit(events.PieceVerified(self, index))
         # Seeding already: a piece of a file skipped while it downloaded.
         if self.download.complete() and self.state not in (_State.SEEDING, _State.FINISHED):
@@ -496,7 +496,7 @@ class Torrent(ExtensionEvents):
         left = self.metainfo.totalLength - self.download.verifiedLength
         return self.upload.rate.total, self.download.rate.total, left
 
-    # Peer events (see bittwist.peer.IPeerEvents).
+    # Peer events (see bittwist.peerevents.IPeerEvents).
 
     def peerHandshaked(self, peer: PeerProtocol) -> bool:
         if self.state not in ACTIVE or not self.swarm.admit(peer):
@@ -549,7 +549,7 @@ class Torrent(ExtensionEvents):
         pieceSize = self.metainfo.pieceSize
         for index, begin, length in requests:
             if verified is None or index not in verified:
-                if not peer.rejectRequest(index, begin, length):
+                if not peer.sender.rejectRequest(index, begin, length):
                     peer.drop(f"requested piece {index}, which we do not have")
                     return
             elif begin + length > pieceSize(index):

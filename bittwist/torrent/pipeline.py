@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_torrent -*-
+# -*- test-case-name: tests.test_pipeline,tests.test_torrent -*-
 """
 A download's requests in flight: how many each peer gets, and when to send
 more.
@@ -206,7 +206,7 @@ class RequestPipeline:
         if blocks:
             if not requested:
                 record.lastBlockAt = now
-            sent = peer.sendRequests(blocks)
+            sent = peer.sender.sendRequests(blocks)
             self.charge(peer, record)
             if limit.limited:
                 limit.consume(sum(length for _, _, length in sent))
@@ -215,7 +215,7 @@ class RequestPipeline:
                 sentKeys = {(i, b) for i, b, _ in sent}
                 picker.abandon(peer, [(i, b) for i, b, _ in blocks if (i, b) not in sentKeys])
         elif not requested and not picker.interestedIn(state.pieces):
-            peer.setInterested(False)
+            peer.sender.setInterested(False)
 
     def _waitForTokens(self) -> None:
         if self._waitingForTokens:
@@ -254,7 +254,7 @@ class RequestPipeline:
                 if picker is not None:
                     picker.abandon(peer, list(requested))
                 for index, begin in list(requested):
-                    peer.cancelRequest(index, begin)
+                    peer.sender.cancelRequest(index, begin)
                 stalled = True
             if len(requested) != record.charged:
                 self.charge(peer, record)
