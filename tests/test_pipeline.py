@@ -14,11 +14,14 @@ from bittwist.bitfield import Bitfield
 from bittwist.picker import PiecePicker
 from bittwist.ratelimit import TokenBucket
 from bittwist.torrent.backlog import WriteBacklog
+from bittwist.picker import ENDGAME_BATCH
 from bittwist.torrent.pipeline import (
     INITIAL_REQUEST_DEPTH,
     MAX_REQUEST_DEPTH,
     MIN_REQUEST_DEPTH,
+    REFILL_BATCH,
     SNUB_TIMEOUT,
+    UNADVERTISED_REQUEST_DEPTH,
     DownloadRecord,
     RequestPipeline,
 )
@@ -179,6 +182,66 @@ class RequestPipelineTests(unittest.TestCase):
         peer.requestQueueLimit = 10
         self.pipeline.fill(peer)
         self.assertEqual(len(peer.sent), 10)
+
+    def test_noQueueLimitKeepsDefaultDepth(self) -> None:
+        """
+        A peer that did not say how many requests it queues is sent no
+        more than L{UNADVERTISED_REQUEST_DEPTH}, however deep its pipeline.
+        """
+        peer = self.addPeer()
+        self.records[peer].requestDepth = 1000
+        self.pipeline.fill(peer)
+        self.assertEqual(len(peer.sent), UNADVERTISED_REQUEST_DEPTH)
+
+    def test_queueLimitAllowsDeepPipeline(self) -> None:
+        """
+        A peer that says it queues more than L{UNADVERTISED_REQUEST_DEPTH}
+        is sent as many as its pipeline holds.
+        """
+        peer = self.addPeer()
+        peer.requestQueueLimit = 2000
+        self.records[peer].requestDepth = 1000
+        self.pipeline.fill(peer)
+        self.assertEqual(len(peer.sent), 1000)
+
+    def test_deepPipelineRefilledInBatches(self) -> None:
+        """
+        A deep pipeline is topped up once L{REFILL_BATCH} of its blocks are
+        answered, not a quarter of it.
+        """
+        peer = self.addPeer()
+        peer.requestQueueLimit = 2000
+        self.records[peer].requestDepth = 500
+        self.pipeline.fill(peer)
+        peer.answer(REFILL_BATCH - 1)
+        self.pipeline.fill(peer)
+        self.assertEqual(len(peer.sent), 500)
+        peer.answer(1)
+        self.pipeline.fill(peer)
+        self.assertEqual(len(peer.sent), 500 + REFILL_BATCH)
+
+    def test_endgamePeerDoesNotWaitForRoom(self) -> None:
+        """
+        In endgame a peer the budget leaves no room for does not wait for
+        room: blocks written do not wake it (its duplicates wait for a read
+        or the tick), so idle peers do not each have the picker look through
+        every block in flight for one on every write.
+        """
+        first = self.addPeer()
+        first.requestQueueLimit = 2000
+        self.records[first].requestDepth = 2000
+        self.pipeline.fill(first)
+        self.assertTrue(self.picker.endgame)
+        backlog = self.backlog
+        backlog.limit = backlog.inFlightLimit
+        backlog.size = backlog.inFlightLimit - backlog.requested
+        idle = self.addPeer()
+        self.pipeline.fill(idle)
+        backlog.written(backlog.size)
+        self.assertEqual(idle.sent, [])
+        # Its next fill (a read, the tick) asks for duplicates.
+        self.pipeline.fill(idle)
+        self.assertEqual(len(idle.sent), ENDGAME_BATCH)
 
     def test_budgetBoundsRequests(self) -> None:
         """

@@ -957,45 +957,6 @@ class WriteBacklogTests(TorrentTestCase):
         remote.close()
         self.assertEqual(backlog.requested, 0)
 
-    def test_endgameIdlePeerNotWokenByWrites(self) -> None:
-        """
-        In endgame a peer left without room by the budget does not wait for
-        room: blocks written do not have the picker look for duplicates for
-        it again and again (they wait for a read or the tick).
-        """
-        storage = ManualStorage(self.metainfo)
-        backlog = WriteBacklog(inFlightLimit=(2 * NUM_PIECES + 2) * BLOCK)
-        self.makeTorrent(storage=storage, start=False, writeBacklog=backlog)
-        self.torrent.start()
-        storage.finishCheck()
-        storage.holdWrites = True
-        seeder = self.connect(1, pieces=range(NUM_PIECES))
-        seeder.send(wire.Unchoke())
-        requests = seeder.requests()
-        self.assertEqual(set(requests), self.allBlocks())
-        picker = self.torrent.download.picker
-        assert picker is not None
-        self.assertTrue(picker.endgame)
-        idle = self.connect(2, pieces=range(NUM_PIECES))
-        asked = []
-        pick = picker.pick
-
-        def recordingPick(peer: Any, *args: Any) -> Any:
-            if peer is idle.proto:
-                asked.append(args)
-            return pick(peer, *args)
-
-        picker.pick = recordingPick  # type: ignore[method-assign]
-        idle.send(wire.Unchoke())
-        seeder.answer(self.payload, [r for r in requests if r[2] == BLOCK][:4])
-        # The seeder waited for room before endgame: woken once.
-        storage.writes[0].callback(None)
-        before = len(asked)
-        for write in storage.writes[1:]:
-            write.callback(None)
-        self.assertEqual(len(asked), before)
-        self.assertEqual(idle.requests(), [])
-
     def test_noBacklogKeepsRequesting(self) -> None:
         """
         Below the backlog limit, each answered block makes room for another

@@ -17,9 +17,7 @@ from bittwist.bitfield import Bitfield
 from bittwist.errors import ExtensionError
 from bittwist.extensions.handshake import ExtendedHandshake
 from bittwist.extensions.table import ExtensionTable, IExtensionHandler
-from bittwist.torrent import download as downloadModule
-from bittwist.torrent import pipeline
-from tests.test_torrent import BLOCK, NUM_PIECES, TorrentTestCase
+from tests.test_torrent import NUM_PIECES, TorrentTestCase
 
 EXTENDED = wire.makeReserved(wire.ReservedBit.EXTENSION_PROTOCOL)
 
@@ -132,58 +130,6 @@ class ExtensionTableTests(TorrentTestCase):
         remote.send(theirHandshake(requestQueue=3))
         remote.send(wire.Bitfield(Bitfield(NUM_PIECES, range(NUM_PIECES)).toBytes()), wire.Unchoke())
         self.assertEqual(len(remote.requests()), 3)
-
-    def test_noRequestQueueCapsDepthAtDefault(self) -> None:
-        """
-        A peer that does not say how many requests it queues gets at most
-        L{pipeline.UNADVERTISED_REQUEST_DEPTH} in flight, however deep its
-        pipeline; one that says it queues more gets as many as its depth.
-        """
-        self.patch(pipeline, "UNADVERTISED_REQUEST_DEPTH", 3)
-        silent = self.connect(1, reserved=EXTENDED)
-        silent.send(theirHandshake())
-        self.torrent.download.record(silent.proto).requestDepth = 5
-        silent.send(wire.Bitfield(Bitfield(NUM_PIECES, range(NUM_PIECES)).toBytes()), wire.Unchoke())
-        self.assertEqual(len(silent.requests()), 3)
-        deep = self.connect(2, reserved=EXTENDED)
-        deep.send(theirHandshake(requestQueue=100))
-        self.torrent.download.record(deep.proto).requestDepth = 5
-        deep.send(wire.Bitfield(Bitfield(NUM_PIECES, range(NUM_PIECES)).toBytes()), wire.Unchoke())
-        self.assertEqual(len(deep.requests()), 5)
-
-    def test_fastPeerPipelineDeepensToMax(self) -> None:
-        """
-        Once a second a peer's pipeline is sized to a second of what it
-        sends, beyond L{pipeline.UNADVERTISED_REQUEST_DEPTH} and up to
-        L{pipeline.MAX_REQUEST_DEPTH}.
-        """
-        remote = self.connect(1, reserved=EXTENDED)
-        remote.send(theirHandshake(requestQueue=2000))
-        peer = remote.proto
-        record = self.torrent.download.record(peer)
-        peer.downloadRate.add(1000 * BLOCK)
-        self.clock.advance(1)
-        self.assertEqual(record.requestDepth, 1000)
-        peer.downloadRate.add(10 * pipeline.MAX_REQUEST_DEPTH * BLOCK)
-        self.clock.advance(1)
-        self.assertEqual(record.requestDepth, pipeline.MAX_REQUEST_DEPTH)
-
-    def test_deepPipelineRefilledInBatches(self) -> None:
-        """
-        A deep pipeline is topped up once L{pipeline.REFILL_BATCH} of its
-        requests are answered, not a quarter of it.
-        """
-        self.patch(pipeline, "REFILL_BATCH", 1)
-        # At its most already: slow start does not deepen it further.
-        self.patch(downloadModule, "MAX_REQUEST_DEPTH", 8)
-        remote = self.connect(1, reserved=EXTENDED)
-        remote.send(theirHandshake(requestQueue=100))
-        self.torrent.download.record(remote.proto).requestDepth = 8
-        remote.send(wire.Bitfield(Bitfield(NUM_PIECES, range(NUM_PIECES)).toBytes()), wire.Unchoke())
-        requests = remote.requests()
-        self.assertEqual(len(requests), 8)
-        remote.answer(self.payload, requests[:1])
-        self.assertEqual(len(remote.requests()), 1)
 
 
 class ExtensionFlagsTests(TorrentTestCase):
