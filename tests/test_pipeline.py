@@ -11,17 +11,14 @@ from twisted.trial import unittest
 
 from bittwist import wire
 from bittwist.bitfield import Bitfield
-from bittwist.picker import PiecePicker
+from bittwist.picker import ENDGAME_BATCH, PiecePicker
 from bittwist.ratelimit import TokenBucket
 from bittwist.torrent.backlog import WriteBacklog
-from bittwist.picker import ENDGAME_BATCH
 from bittwist.torrent.pipeline import (
     INITIAL_REQUEST_DEPTH,
     MAX_REQUEST_DEPTH,
     MIN_REQUEST_DEPTH,
-    REFILL_BATCH,
     SNUB_TIMEOUT,
-    UNADVERTISED_REQUEST_DEPTH,
     DownloadRecord,
     RequestPipeline,
 )
@@ -182,43 +179,6 @@ class RequestPipelineTests(unittest.TestCase):
         peer.requestQueueLimit = 10
         self.pipeline.fill(peer)
         self.assertEqual(len(peer.sent), 10)
-
-    def test_noQueueLimitKeepsDefaultDepth(self) -> None:
-        """
-        A peer that did not say how many requests it queues is sent no
-        more than L{UNADVERTISED_REQUEST_DEPTH}, however deep its pipeline.
-        """
-        peer = self.addPeer()
-        self.records[peer].requestDepth = 1000
-        self.pipeline.fill(peer)
-        self.assertEqual(len(peer.sent), UNADVERTISED_REQUEST_DEPTH)
-
-    def test_queueLimitAllowsDeepPipeline(self) -> None:
-        """
-        A peer that says it queues more than L{UNADVERTISED_REQUEST_DEPTH}
-        is sent as many as its pipeline holds.
-        """
-        peer = self.addPeer()
-        peer.requestQueueLimit = 2000
-        self.records[peer].requestDepth = 1000
-        self.pipeline.fill(peer)
-        self.assertEqual(len(peer.sent), 1000)
-
-    def test_deepPipelineRefilledInBatches(self) -> None:
-        """
-        A deep pipeline is topped up once L{REFILL_BATCH} of its blocks are
-        answered, not a quarter of it.
-        """
-        peer = self.addPeer()
-        peer.requestQueueLimit = 2000
-        self.records[peer].requestDepth = 500
-        self.pipeline.fill(peer)
-        peer.answer(REFILL_BATCH - 1)
-        self.pipeline.fill(peer)
-        self.assertEqual(len(peer.sent), 500)
-        peer.answer(1)
-        self.pipeline.fill(peer)
-        self.assertEqual(len(peer.sent), 500 + REFILL_BATCH)
 
     def test_endgamePeerDoesNotWaitForRoom(self) -> None:
         """

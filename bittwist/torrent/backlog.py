@@ -22,9 +22,9 @@ Bytes requested and not yet on disk (in flight on the network, or received
 and waiting for the disk), for a whole session. Bounding what was received
 alone let a thousand torrents each ask for a whole pipeline at once, and the
 answers, arriving together, were all in memory before any reached the disk.
-One fast peer may keep 31 MiB of requests in flight
-(L{bittwist.torrent.pipeline.MAX_REQUEST_DEPTH} blocks): this leaves it
-room beside a full L{MAX_WRITE_BACKLOG}; eight fast peers share it.
+Eight fast peers of one torrent keep 32 MiB of requests in flight
+(L{bittwist.torrent.pipeline.MAX_REQUEST_DEPTH} blocks each): this leaves
+them room.
 """
 
 WAKE_FRACTION = 16

@@ -28,8 +28,6 @@ __all__ = [
     "INITIAL_REQUEST_DEPTH",
     "MIN_REQUEST_DEPTH",
     "MAX_REQUEST_DEPTH",
-    "UNADVERTISED_REQUEST_DEPTH",
-    "REFILL_BATCH",
 ]
 
 SNUB_TIMEOUT = 30.0
@@ -40,30 +38,11 @@ us: its requests go to other peers.
 
 INITIAL_REQUEST_DEPTH = 64
 MIN_REQUEST_DEPTH = 32
-MAX_REQUEST_DEPTH = 2000
+MAX_REQUEST_DEPTH = 250
 """
 Requests in flight to one peer. Enough to cover a second of what the peer
-sends, so a fast link never idles waiting for our next request; at most
-what the peer says it queues (its C{reqq}: libtorrent's 2000 by default),
-and the session's budget bounds them all. One libtorrent seeder on loopback
-kept 250 (4 MiB) answered in about 12 ms: any pause of the seeder or of us
-left the link idle, where libtorrent keeps some 2000 in flight to it.
-"""
-
-UNADVERTISED_REQUEST_DEPTH = 250
-"""
-The most requests in flight to a peer that does not say how many it queues:
-what clients queued by default before C{reqq} (libtorrent's 250); more
-might be dropped, each then waiting for L{SNUB_TIMEOUT}.
-"""
-
-REFILL_BATCH = 64
-"""
-The most requests a peer waits for room for before it is topped up: a
-quarter of its pipeline below that. Each refill is a write, a system call
-that also wakes the peer, so not a request or two per block read; a batch
-of a deep pipeline's quarter (500 requests, 8 MiB) would leave a fast peer
-waiting for the session's budget while others hold it.
+sends, so a fast link never idles waiting for our next request; capped at
+what libtorrent queues for a peer by default.
 """
 
 
@@ -144,21 +123,18 @@ class RequestPipeline:
             self.charge(peer, record)
         depth = record.requestDepth
         queueLimit = peer.requestQueueLimit
-        if queueLimit is None:
-            queueLimit = UNADVERTISED_REQUEST_DEPTH
-        if queueLimit < depth:
-            # More than the peer queues (its reqq, or what clients queue
-            # by default) would be dropped or held against us.
+        if queueLimit is not None and queueLimit < depth:
+            # The peer said how many requests it queues (reqq): more would
+            # be dropped or held against us.
             depth = queueLimit
         # A snubbed peer gets one request at a time, so it can prove itself
         # without holding blocks other peers would send.
         room = (1 if record.snubbed else depth) - len(requested)
-        # Refill in batches (REFILL_BATCH), not a few requests per read.
-        # Tested first: this is called for every read, and mostly ends here.
-        batch = depth // 4
-        if batch > REFILL_BATCH:
-            batch = REFILL_BATCH
-        if room < batch and requested:
+        # Refill in batches of a quarter of the pipeline, not a few requests
+        # per read: each refill is a write, a system call that also wakes the
+        # peer. Tested first: this is called for every read, and mostly ends
+        # here.
+        if room < depth // 4 and requested:
             return
         download = self._download
         picker = download.picker
@@ -177,10 +153,11 @@ class RequestPipeline:
             # Not in endgame, where every block was asked for already: the
             # few duplicates wait for a read or the tick. Woken on every
             # write, each idle peer had the picker scan every block in
-            # flight for one (eight seeders: 120 ms at once).
+            # flight for one (eight seeders, 2000 requests each: 120 ms at
+            # once).
             if not picker.endgame:
                 self._backlog.waitForRoom(self._fillAllCallback)
-            if budget < 1 or (budget < batch and requested):
+            if budget < 1 or (budget < depth // 4 and requested):
                 # Too little for a batch while the peer still has work: not
                 # a request or two per block written.
                 return
