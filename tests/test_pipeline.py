@@ -11,7 +11,7 @@ from twisted.trial import unittest
 
 from bittwist import wire
 from bittwist.bitfield import Bitfield
-from bittwist.picker import PiecePicker
+from bittwist.picker import ENDGAME_BATCH, PiecePicker
 from bittwist.ratelimit import TokenBucket
 from bittwist.torrent.backlog import WriteBacklog
 from bittwist.torrent.pipeline import (
@@ -179,6 +179,29 @@ class RequestPipelineTests(unittest.TestCase):
         peer.requestQueueLimit = 10
         self.pipeline.fill(peer)
         self.assertEqual(len(peer.sent), 10)
+
+    def test_endgamePeerDoesNotWaitForRoom(self) -> None:
+        """
+        In endgame a peer the budget leaves no room for does not wait for
+        room: blocks written do not wake it (its duplicates wait for a read
+        or the tick), so idle peers do not each have the picker look through
+        every block in flight for one on every write.
+        """
+        first = self.addPeer()
+        first.requestQueueLimit = 2000
+        self.records[first].requestDepth = 2000
+        self.pipeline.fill(first)
+        self.assertTrue(self.picker.endgame)
+        backlog = self.backlog
+        backlog.limit = backlog.inFlightLimit
+        backlog.size = backlog.inFlightLimit - backlog.requested
+        idle = self.addPeer()
+        self.pipeline.fill(idle)
+        backlog.written(backlog.size)
+        self.assertEqual(idle.sent, [])
+        # Its next fill (a read, the tick) asks for duplicates.
+        self.pipeline.fill(idle)
+        self.assertEqual(len(idle.sent), ENDGAME_BATCH)
 
     def test_budgetBoundsRequests(self) -> None:
         """
