@@ -58,10 +58,11 @@ def _idle(reactor: Any, seconds: float, result: dict, then: Any) -> None:
 def childDownload(torrentsDir: str, downloadDir: str, stateDir: str, peer: str, idle: str) -> dict:
     from twisted.internet import reactor
 
-    from benchmarks.probe import StallProbe, cpuSeconds, peakRssMiB, rssMiB
+    from benchmarks.probe import StallProbe, cpuSeconds, peakRssMiB, rssMiB, startLogging
     from bittwist.heap import freezeStartupObjects
     from bittwist.service import BitTorrentService
 
+    startLogging()
     host, port = peer.rsplit(":", 1)
     rssBefore = rssMiB()
     service = BitTorrentService(
@@ -83,6 +84,16 @@ def childDownload(torrentsDir: str, downloadDir: str, stateDir: str, peer: str, 
     def one(_: object) -> None:
         nonlocal left
         left -= 1
+        if left == len(torrents) // 2 and os.environ.get("BENCH_GC_TYPES"):
+            # What a full collection would cost halfway, every connection
+            # busy (left out of the stall figures).
+            result["gcHalfway"] = probe.timeFullCollection()
+            print(
+                "halfway: a full collection over {} objects, {:.1f} ms of CPU".format(
+                    *result["gcHalfway"]
+                ),
+                file=sys.stderr,
+            )
         if left == 0:
             result["seconds"] = time.perf_counter() - started
             result["cpu"] = cpuSeconds()
@@ -100,8 +111,24 @@ def childDownload(torrentsDir: str, downloadDir: str, stateDir: str, peer: str, 
             import collections
             import gc
 
-            types = collections.Counter(type(o).__name__ for o in gc.get_objects())
-            print(len(gc.get_objects()), types.most_common(25), gc.get_stats(), file=sys.stderr)
+            heap = gc.get_objects()
+            types = collections.Counter(type(o).__name__ for o in heap)
+            # Each collection walks every reference of every tracked object.
+            references = sum(len(gc.get_referents(o)) for o in heap)
+            print(len(heap), types.most_common(25), gc.get_stats(), file=sys.stderr)
+            del heap
+            # What a full collection's walk costs with every connection
+            # alive: the second of two, with no garbage left to free.
+            gc.collect()
+            cpu = time.thread_time()
+            gc.collect()
+            cpu = time.thread_time() - cpu
+            result["heapAfter"] = (len(gc.get_objects()), references, cpu * 1000)
+            print(
+                f"after the download: {result['heapAfter'][0]} objects tracked, {references} "
+                f"references from them, a full collection {cpu * 1000:.1f} ms of CPU",
+                file=sys.stderr,
+            )
         _idle(reactor, float(idle), result, stop)
 
     def failed(f: Any) -> None:
@@ -123,10 +150,11 @@ def childStartup(stateDir: str, idle: str) -> dict:
     from twisted.internet import reactor
     from twisted.internet.task import LoopingCall
 
-    from benchmarks.probe import StallProbe, cpuSeconds, peakRssMiB, rssMiB
+    from benchmarks.probe import StallProbe, cpuSeconds, peakRssMiB, rssMiB, startLogging
     from bittwist.heap import freezeStartupObjects
     from bittwist.service import BitTorrentService
 
+    startLogging()
     result: dict = {"rssBeforeMiB": rssMiB()}
     started = time.perf_counter()
     service = BitTorrentService(
@@ -164,10 +192,11 @@ def childStartup(stateDir: str, idle: str) -> dict:
 def run(*args: str) -> dict:
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.bench_many", "--child", *args],
-        check=True, capture_output=True, text=True,
+        capture_output=True, text=True,
     )
-    if os.environ.get("BENCH_STALL_TRACE") or os.environ.get("BENCH_GC_TYPES"):
+    if out.returncode or os.environ.get("BENCH_STALL_TRACE") or os.environ.get("BENCH_GC_TYPES"):
         print(out.stderr, file=sys.stderr)
+    out.check_returncode()
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

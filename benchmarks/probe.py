@@ -85,6 +85,28 @@ def runReactor(reactor: Any, profile: str) -> None:
     else:
         reactor.run()
 
+def startLogging() -> None:
+    """
+    Log warnings and errors to standard error, as a service under twistd
+    logs (L{bittwist.tap}): until logging starts, Twisted keeps every event
+    (up to 65,536, debug ones too) in memory, each with the object that
+    logged it, so closed connections lived on and a benchmark's heap was
+    not a service's.
+    """
+    from twisted.logger import (
+        FilteringLogObserver,
+        LogLevel,
+        LogLevelFilterPredicate,
+        globalLogBeginner,
+        textFileLogObserver,
+    )
+
+    observer = FilteringLogObserver(
+        textFileLogObserver(sys.stderr), [LogLevelFilterPredicate(defaultLogLevel=LogLevel.warn)]
+    )
+    globalLogBeginner.beginLoggingTo([observer], discardBuffer=True, redirectStandardIO=False)
+
+
 def _kind(o: object) -> str:
     """
     @return: what C{o} is, for a census of the heap: its type's name, and
@@ -93,11 +115,40 @@ def _kind(o: object) -> str:
     name = type(o).__name__
     if name == "method":
         return f"method {getattr(o.__func__, '__qualname__', '?')}"  # type: ignore[attr-defined]
-    if name in ("tuple", "list") and os.environ.get("BENCH_GC_TYPES") == "2":
+    if name in ("tuple", "list") and os.environ.get("BENCH_GC_TYPES") in ("2", "3"):
         return f"{name} of " + ",".join(type(item).__name__ for item in o[:4])  # type: ignore[index]
     if name == "DelayedCall":
-        return f"DelayedCall {getattr(getattr(o, 'func', None), '__qualname__', '?')}"
+        # A cancelled call forgets its function: the name noted by
+        # StallProbe's callLater says what it was.
+        site = getattr(o, "site", None) or getattr(getattr(o, "func", None), "__qualname__", "?")
+        state = " (cancelled)" if getattr(o, "cancelled", 0) else ""
+        return f"DelayedCall {site}{state}"
     return name
+
+
+def _innermost(frame: Any, depth: int = 5) -> str:
+    """
+    @return: the innermost C{depth} frames of a stack, innermost last, as
+        C{file:line function} on one line.
+    """
+    frames = traceback.extract_stack(frame)[-depth:]
+    return " > ".join(f"{os.path.basename(f.filename)}:{f.lineno} {f.name}" for f in frames)
+
+
+def _census(heap: list) -> collections.Counter:
+    """
+    @return: how many objects of each L{_kind} C{heap} holds; with
+        C{BENCH_GC_TYPES=3}, each kind also says the type of one object
+        referring to it ("dict in PeerState"): what keeps it alive.
+    """
+    if os.environ.get("BENCH_GC_TYPES") != "3":
+        return collections.Counter(map(_kind, heap))
+    owners: dict[int, str] = {}
+    for o in heap:
+        name = type(o).__name__
+        for r in gc.get_referents(o):
+            owners.setdefault(id(r), name)
+    return collections.Counter(f"{_kind(o)} in {owners.get(id(o), '?')}" for o in heap)
 
 
 class StallProbe:
@@ -145,6 +196,8 @@ class StallProbe:
         self._call: Any = None
         self._last = 0.0
         self._lastCpu = 0.0
+        # The CPU time the probe's own census took since the last tick.
+        self._probeCpu = 0.0
         self._startCpu = 0.0
         # The highest generation collected since the last tick, -1 if none.
         self._gcInInterval = -1
@@ -161,16 +214,37 @@ class StallProbe:
         self._gcCpuStarted = 0.0
         self.fullCollections = 0
         self.largestHeap = 0
+        # BENCH_STALL_TRACE: the samples of the late interval so far, and
+        # those of the longest busy one (what that stall was).
+        self._samples: list = []
+        self.longestBusySamples: list = []
 
     def start(self) -> None:
         self._last = self._reactor.seconds()
         self._lastCpu = self._startCpu = time.thread_time()
         self._call = self._reactor.callLater(PROBE_INTERVAL, self._tick)
         gc.callbacks.append(self._gc)
+        if os.environ.get("BENCH_GC_TYPES") in ("2", "3"):
+            self._noteCallSites()
         if os.environ.get("BENCH_STALL_TRACE"):
             self.traces: collections.Counter = collections.Counter()
             thread = threading.Thread(target=self._watch, args=(threading.get_ident(),), daemon=True)
             thread.start()
+
+    def _noteCallSites(self) -> None:
+        """
+        Have every timed call note the name of its function (C{site}), for
+        the census of L{_kind}: a cancelled one forgets its function but
+        may stay in the reactor's heap a while.
+        """
+        callLater = self._reactor.callLater
+
+        def noting(delay: float, func: Any, *args: Any, **kw: Any) -> Any:
+            call = callLater(delay, func, *args, **kw)
+            call.site = getattr(func, "__qualname__", type(func).__name__)
+            return call
+
+        self._reactor.callLater = noting
 
     def _watch(self, reactorThread: int) -> None:
         """
@@ -190,7 +264,9 @@ class StallProbe:
                 frame = sys._current_frames().get(reactorThread)
                 if frame is not None:
                     stack = "".join(traceback.format_stack(frame)[-12:])
-                    self.traces[("busy" if busy else "waiting") + "\n" + stack] += 1
+                    kind = "busy" if busy else "waiting"
+                    self.traces[kind + "\n" + stack] += 1
+                    self._samples.append((kind, _innermost(frame)))
 
     def figures(self) -> dict:
         """
@@ -214,7 +290,8 @@ class StallProbe:
     def printTraces(self) -> None:
         heapTypes = getattr(self, "heapTypes", None)
         if heapTypes:
-            print(f"largest heap ({self.largestHeap} objects): {heapTypes.most_common(40)}", file=sys.stderr)
+            top = heapTypes.most_common(int(os.environ.get("BENCH_GC_TOP", "40")))
+            print(f"largest heap ({self.largestHeap} objects): {top}", file=sys.stderr)
         if not hasattr(self, "traces"):
             return
         print(
@@ -226,6 +303,13 @@ class StallProbe:
         )
         for stack, count in self.traces.most_common(5):
             print(f"--- {count} samples over 20 ms late:\n{stack}", file=sys.stderr)
+        print(
+            f"--- the longest busy stall ({self.longestBusy * 1000:.0f} ms of reactor CPU), "
+            f"sampled every 10 ms once 20 ms late:",
+            file=sys.stderr,
+        )
+        for kind, where in self.longestBusySamples:
+            print(f"  {kind}: {where}", file=sys.stderr)
 
     def stop(self) -> None:
         if self._call is not None:
@@ -235,19 +319,47 @@ class StallProbe:
         if self._gc in gc.callbacks:
             gc.callbacks.remove(self._gc)
 
+    def timeFullCollection(self) -> tuple[int, float]:
+        """
+        Collect every generation now, timed, and leave it out of this
+        probe's figures: what a full collection would cost at this point.
+
+        @return: the objects it walked, and its CPU time in ms.
+        """
+        gc.callbacks.remove(self._gc)
+        try:
+            started = time.thread_time()
+            heap = gc.get_objects()
+            objects = len(heap)
+            if os.environ.get("BENCH_GC_TYPES") and objects > self.largestHeap:
+                self.largestHeap = objects
+                self.heapTypes = _census(heap)
+            del heap
+            counted = time.thread_time()
+            gc.collect()
+            spent = time.thread_time() - counted
+            self._probeCpu += time.thread_time() - started
+        finally:
+            gc.callbacks.append(self._gc)
+        return objects, spent * 1000
+
     def _gc(self, phase: str, info: dict) -> None:
         if phase == "start":
             self._gcInInterval = max(self._gcInInterval, info["generation"])
             if info["generation"] == 2:
-                # Counted before the clock starts, so as not to time it.
+                # Counted before the clock starts, so as not to time it, and
+                # left out of the interval's CPU (_tick): listing the heap
+                # takes a few ms, a census of it tens.
+                counting = time.thread_time()
                 self.fullCollections += 1
                 heap = gc.get_objects()
                 if len(heap) > self.largestHeap:
                     self.largestHeap = len(heap)
                     if os.environ.get("BENCH_GC_TYPES"):
                         # What the largest heap is made of, for printTraces.
-                        self.heapTypes = collections.Counter(map(_kind, heap))
+                        self.heapTypes = _census(heap)
                 del heap
+                self._probeCpu += time.thread_time() - counting
             self._gcStarted = time.perf_counter()
             self._gcCpuStarted = time.thread_time()
         else:
@@ -262,14 +374,17 @@ class StallProbe:
         # thread allocates, mostly this one, so it is in here too.
         cpu = time.thread_time()
         late = now - self._last - PROBE_INTERVAL
-        used = cpu - self._lastCpu
+        used = cpu - self._lastCpu - self._probeCpu
+        self._probeCpu = 0.0
         if late > self.longest:
             self.longest, self.longestCpu, self.longestGcRan = late, used, self._gcInInterval
         busy = min(late, used)
         if busy > self.longestBusy:
             self.longestBusy, self.longestBusyGc = busy, self._gcInInterval
+            self.longestBusySamples = self._samples
+        self._samples = []
         self._last, self._lastCpu, self._gcInInterval = now, cpu, -1
         self._call = self._reactor.callLater(PROBE_INTERVAL, self._tick)
 
 
-__all__ = ["StallProbe", "cpuSeconds", "peakRssMiB", "rssMiB", "threadCount"]
+__all__ = ["StallProbe", "cpuSeconds", "peakRssMiB", "rssMiB", "startLogging", "threadCount"]

@@ -91,7 +91,8 @@ class EncryptingProtocol(Protocol):
     synchronously, so the transport's buffer is the only one.
 
     @ivar wrappedProtocol: the protocol the stream is for.
-    @ivar handshake: the MSE state machine.
+    @ivar handshake: the MSE state machine, until an MSE handshake is
+        complete (then C{None}).
     @ivar failure: why the handshake failed, if it did.
     @ivar method: the crypto method in use once the handshake is complete
         (C{None} for a plaintext BitTorrent handshake).
@@ -109,7 +110,7 @@ class EncryptingProtocol(Protocol):
     ) -> None:
         self.factory = factory
         self.wrappedProtocol = wrappedProtocol
-        self.handshake = handshake
+        self.handshake: Optional[Union[Initiator, Receiver]] = handshake
         self.failure: Optional[EncryptionError] = None
         self.method: Optional[CryptoMethod] = None
         self._reactor = reactor
@@ -124,7 +125,8 @@ class EncryptingProtocol(Protocol):
         """
         Whether the MSE handshake (or plaintext detection) is over.
         """
-        return self.handshake.complete
+        handshake = self.handshake
+        return handshake is None or handshake.complete
 
     # Our side of the real transport.
 
@@ -178,6 +180,9 @@ class EncryptingProtocol(Protocol):
             self.dataReceived = decryptingReceived  # type: ignore[method-assign]
         else:
             self.dataReceived = self.wrappedProtocol.dataReceived  # type: ignore[method-assign]
+        # The state machine (its keys, buffers, bound methods) is done with:
+        # a thousand connections kept a thousand for the collector to walk.
+        self.handshake = None
         if not self._connected:
             self._connectWrapped(self)
 

@@ -7,7 +7,7 @@ extended handshake, keeps the ids both sides announced, takes the peer's
 extended handshake and routes the peer's extension messages (C{ut_metadata},
 C{ut_pex}, ...) to the torrent by name. The codecs are
 L{bittwist.extensions}'; it writes only through the protocol's
-C{sendMessage}.
+sender.
 """
 
 import ipaddress
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Optional
 
 from bittwist import __version__, wire
 from bittwist.extensions.handshake import HANDSHAKE_ID, ExtendedHandshake, ExtensionRegistry
-from bittwist.peerstate import MAX_QUEUED_REQUESTS
+from bittwist.incomingrequests import MAX_QUEUED_REQUESTS
 
 if TYPE_CHECKING:  # pragma: no cover
     from bittwist.peer import PeerProtocol
@@ -65,7 +65,7 @@ class ExtendedSession:
         handshake = self.registry.makeHandshake(
             client=CLIENT_NAME, requestQueue=MAX_QUEUED_REQUESTS, yourIp=yourIp, **fields
         )
-        peer.sendMessage(wire.Extended(HANDSHAKE_ID, handshake.encode()))
+        peer.sender.sendMessage(wire.Extended(HANDSHAKE_ID, handshake.encode()))
 
     def supports(self, name: str) -> bool:
         """
@@ -83,7 +83,7 @@ class ExtendedSession:
         if not self.supports(name):
             return False
         assert self.registry is not None
-        self._peer.sendMessage(self.registry.message(name, payload))
+        self._peer.sender.sendMessage(self.registry.message(name, payload))
         return True
 
     def receive(self, message: wire.Extended) -> None:

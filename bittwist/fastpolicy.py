@@ -6,8 +6,9 @@ L{FastPolicy} is a part of L{bittwist.peer.PeerProtocol}: it allows a new
 peer its allowed fast set, takes the peer's C{reject request}, C{allowed
 fast} and C{suggest piece}, and rejects the requests we will not serve.
 It keeps no state of its own (that is the connection's
-L{bittwist.peerstate.PeerState}) and writes only through the protocol's
-C{sendMessage}.
+L{bittwist.peerstate.PeerState} and
+L{bittwist.incomingrequests.IncomingRequests}) and writes only through the
+protocol's sender.
 """
 
 from typing import TYPE_CHECKING, Iterable
@@ -63,11 +64,12 @@ class FastPolicy:
         except ValueError:
             # Not an IP address (a test transport, say): nothing allowed.
             return
-        state = peer.state
+        pieces = peer.state.pieces
+        allowed = peer.requestsIn.allowedFastOut
         for index in indices:
-            if index in ours and index not in state.pieces:
-                state.allowedFastOut.add(index)
-                peer.sendMessage(wire.AllowedFast(index))
+            if index in ours and index not in pieces:
+                allowed.add(index)
+                peer.sender.sendMessage(wire.AllowedFast(index))
 
     def reject(self, requests: Iterable[tuple[int, int, int]]) -> bool:
         """
@@ -79,7 +81,7 @@ class FastPolicy:
         if not peer.fast:
             return False
         for request in requests:
-            peer.sendMessage(wire.RejectRequest(*request))
+            peer.sender.sendMessage(wire.RejectRequest(*request))
         return True
 
     def choked(self) -> None:
@@ -90,7 +92,7 @@ class FastPolicy:
         """
         peer = self._peer
         if peer.fast:
-            self.reject(peer.state.rejectUnallowed())
+            self.reject(peer.requestsIn.rejectUnallowed())
 
     def receiveRejectRequest(self, message: wire.RejectRequest) -> None:
         peer = self._peer

@@ -2,27 +2,21 @@
 """
 The state BEP 3 gives one peer connection, as a sans-IO object.
 
-L{PeerState} knows who chokes whom, who is interested, which pieces the peer
-has, and which requests are in flight both ways. It never touches a
-transport: its methods take what arrived and return what to send (a message,
-or C{None}), and L{bittwist.peer.PeerProtocol} writes it.
+L{PeerState} knows whether the peer chokes us, who is interested, which
+pieces the peer has, and which of our requests are in flight. It never
+touches a transport: its methods take what arrived and return what to send
+(a message, or C{None}), and L{bittwist.peer.PeerProtocol} writes it. The
+peer's requests of us, and our choke of it, are
+L{bittwist.incomingrequests.IncomingRequests}'.
 """
 
-from collections import deque
 from typing import Iterable, Optional
 
 from bittwist import wire
 from bittwist.bitfield import Bitfield
 from bittwist.errors import ProtocolError
 
-__all__ = ["PeerState", "MAX_QUEUED_REQUESTS", "MAX_CANCELLED_REMEMBERED", "MAX_ALLOWED_FAST_KEPT"]
-
-MAX_QUEUED_REQUESTS = 512
-"""
-How many block requests a peer may have waiting for our answer. Beyond that
-it is flooding us, and is dropped: this bounds the memory a peer can make us
-spend.
-"""
+__all__ = ["PeerState", "MAX_CANCELLED_REMEMBERED", "MAX_ALLOWED_FAST_KEPT"]
 
 MAX_CANCELLED_REMEMBERED = 1024
 """
@@ -44,24 +38,19 @@ Request = tuple[int, int, int]
 
 class PeerState:
     """
-    Choking, interest, pieces and requests of one connection, both ways.
+    The peer's choke, interest both ways, the peer's pieces and our requests
+    of one connection.
 
-    @ivar amChoking: whether we choke the peer.
     @ivar amInterested: whether we told the peer we are interested.
     @ivar peerChoking: whether the peer chokes us.
     @ivar peerInterested: whether the peer is interested in us.
     @ivar pieces: the pieces the peer has.
     @ivar requested: our requests in flight to the peer, C{(index, begin)} to
         length, in the order sent.
-    @ivar requestsIn: the peer's requests waiting for our answer.
-    @ivar serving: the peer's requests taken by L{nextRequest} and not yet
-        answered (being read, or waiting for upload tokens).
-    @ivar fast: whether both sides speak the fast extension (BEP 6): a
-        choke then discards no request, each is answered or rejected.
+    @ivar fast: whether both sides speak the fast extension (BEP 6): the
+        peer's choke then discards no request, each is answered or rejected.
     @ivar allowedFastIn: the pieces the peer lets us request while it
         chokes us.
-    @ivar allowedFastOut: the pieces we let the peer request while we choke
-        it.
     """
 
     def __init__(self, numPieces: Optional[int], fast: bool = False) -> None:
@@ -74,15 +63,11 @@ class PeerState:
         self.piecesKnown = numPieces is not None
         self.fast = fast
         self.allowedFastIn: set[int] = set()
-        self.allowedFastOut: set[int] = set()
-        self.amChoking = True
         self.amInterested = False
         self.peerChoking = True
         self.peerInterested = False
         self.pieces = Bitfield(numPieces or 0)
         self.requested: dict[Key, int] = {}
-        self.requestsIn: deque[Request] = deque()
-        self.serving: list[Request] = []
         # Withdrawn requests, each with how many late answers may still come.
         self._withdrawn: dict[Key, int] = {}
         self._messages = 0
@@ -226,81 +211,6 @@ class PeerState:
         except ValueError as e:
             raise ProtocolError(str(e)) from None
 
-    def peerRequested(self, request: Request) -> bool:
-        """
-        The peer asked for a block.
-
-        @return: whether it is queued (a request racing our choke is not:
-            BEP 3 lets us ignore it, BEP 6 has us reject it, unless it is
-            for a piece we allowed fast).
-        @raise ProtocolError: if the peer has too many queued.
-        """
-        if self.amChoking and not (self.fast and request[0] in self.allowedFastOut):
-            return False
-        if len(self.requestsIn) >= MAX_QUEUED_REQUESTS:
-            raise ProtocolError(f"more than {MAX_QUEUED_REQUESTS} requests queued")
-        self.requestsIn.append(request)
-        return True
-
-    def peerRequestedMany(self, requests: list[Request]) -> list[Request]:
-        """
-        The peer asked for blocks (a burst of requests): L{peerRequested}
-        for each, in order, without a call per request while we do not
-        choke it.
-
-        @return: those not queued (racing our choke), in order.
-        @raise ProtocolError: if the peer has too many queued (those that
-            fit are queued).
-        """
-        if self.amChoking:
-            return [request for request in requests if not self.peerRequested(request)]
-        requestsIn = self.requestsIn
-        room = MAX_QUEUED_REQUESTS - len(requestsIn)
-        if len(requests) > room:
-            requestsIn.extend(requests[:room])
-            raise ProtocolError(f"more than {MAX_QUEUED_REQUESTS} requests queued")
-        requestsIn.extend(requests)
-        return []
-
-    def peerCancelled(self, request: Request) -> bool:
-        """
-        The peer withdrew a request; a block being read for it is dropped when
-        it comes.
-
-        @return: whether the request was still to be answered (BEP 6 then
-            has us reject it).
-        """
-        return self.unqueue(request)
-
-    def unqueue(self, request: Request) -> bool:
-        """
-        Forget a request of the peer that is queued or being served.
-
-        @return: whether it was.
-        """
-        try:
-            self.requestsIn.remove(request)
-        except ValueError:
-            try:
-                self.serving.remove(request)
-            except ValueError:
-                return False
-        return True
-
-    def rejectUnallowed(self) -> list[Request]:
-        """
-        We choke the peer under the fast extension: take back its requests
-        but those for pieces we allowed fast.
-
-        @return: the requests taken back, to reject.
-        """
-        allowed = self.allowedFastOut
-        rejected = [r for r in self.serving if r[0] not in allowed]
-        rejected.extend(r for r in self.requestsIn if r[0] not in allowed)
-        self.serving = [r for r in self.serving if r[0] in allowed]
-        self.requestsIn = deque(r for r in self.requestsIn if r[0] in allowed)
-        return rejected
-
     def blockArrived(self, index: int, begin: int, size: int) -> bool:
         """
         A block came.
@@ -330,21 +240,6 @@ class PeerState:
             return None
         self.amInterested = interested
         return wire.Interested() if interested else wire.NotInterested()
-
-    def setChoking(self, choking: bool) -> Optional[wire.Message]:
-        """
-        Choke or unchoke the peer; choking discards its queued requests, as
-        BEP 3 says (under the fast extension, see L{rejectUnallowed}).
-
-        @return: the message telling the peer, if it changed.
-        """
-        if choking == self.amChoking:
-            return None
-        self.amChoking = choking
-        if choking and not self.fast:
-            self.requestsIn.clear()
-            del self.serving[:]
-        return wire.Choke() if choking else wire.Unchoke()
 
     def addRequests(self, blocks: Iterable[Request]) -> list[Request]:
         """
@@ -393,69 +288,6 @@ class PeerState:
         withdrawn[key] = withdrawn.get(key, 0) + 1
         if len(withdrawn) > MAX_CANCELLED_REMEMBERED:
             del withdrawn[next(iter(withdrawn))]
-
-    # Serving the peer's requests.
-
-    def nextRequest(self, maxServing: int) -> Optional[Request]:
-        """
-        Take the oldest queued request to serve, if we do not choke the peer
-        and fewer than C{maxServing} of its requests are being served.
-
-        @return: C{(index, begin, length)}, now in L{serving}, or C{None}.
-        """
-        if not self.requestsIn or len(self.serving) >= maxServing:
-            return None
-        if self.amChoking and self.requestsIn[0][0] not in self.allowedFastOut:
-            return None
-        request = self.requestsIn.popleft()
-        self.serving.append(request)
-        return request
-
-    def nextRun(self, maxServing: int) -> list[Request]:
-        """
-        Take the oldest queued requests to serve that follow one another in
-        one piece (a run read as one read), as L{nextRequest} would take
-        them one by one.
-
-        @return: the requests, now in L{serving}, in order; empty if none
-            may be served now.
-        """
-        requestsIn = self.requestsIn
-        room = maxServing - len(self.serving)
-        if not requestsIn or room <= 0:
-            return []
-        index, begin, length = requestsIn[0]
-        if self.amChoking and index not in self.allowedFastOut:
-            return []
-        run = [requestsIn.popleft()]
-        end = begin + length
-        while len(run) < room and requestsIn:
-            following = requestsIn[0]
-            if following[0] != index or following[1] != end:
-                break
-            run.append(requestsIn.popleft())
-            end += following[2]
-        self.serving += run
-        return run
-
-    def wants(self, request: Request) -> bool:
-        """
-        @return: whether a request taken by L{nextRequest} is still to be
-            answered (not cancelled, not discarded by a choke).
-        """
-        return request in self.serving
-
-    def answered(self, request: Request) -> bool:
-        """
-        A block read for C{request} is ready to go.
-
-        @return: whether to send it (it is still wanted and we do not choke).
-        """
-        try:
-            self.serving.remove(request)
-        except ValueError:
-            return False
-        return not self.amChoking or request[0] in self.allowedFastOut
 
     def progress(self) -> float:
         """

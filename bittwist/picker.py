@@ -123,8 +123,10 @@ class PiecePicker:
     spread.
 
     Pieces a peer has in common with us are chosen in this order: pieces
-    already started (to finish them), then new pieces rarest first (random
-    among the first few). When every missing block has been requested once,
+    it started itself or whose starter gave them up (to finish them), then
+    new pieces rarest first (random among the first few), then pieces
+    other peers started (in sequential order, or while high-priority
+    pieces are missing, any started piece comes first). When every missing block has been requested once,
     endgame begins: blocks still in flight are also requested from other peers,
     at most C{maxDuplicates} extra times, and whoever delivers first wins (the
     caller cancels the others).
@@ -182,6 +184,14 @@ class PiecePicker:
         # several did).
         self._partial: dict[int, bytearray] = {}
         self._contributors: dict[int, Any] = {}
+        # Per piece started, the peer that started it, while it may still
+        # come back for the rest: a peer finishes its own pieces, then
+        # starts new ones, and joins another's only when none is left. A
+        # piece shared by several peers gets its blocks interleaved, out of
+        # order, and its running hash in storage is lost (it is read back
+        # to be verified). A piece whose starter gave requests back (choked,
+        # gone, too slow, rejected) is anyone's.
+        self._starters: dict[int, Hashable] = {}
         # Per block requested (key: see _BLOCK_BITS), the peer it is
         # requested from, or a set of them in endgame; and when it was
         # last requested.
@@ -340,11 +350,24 @@ class PiecePicker:
         picked: list[Block] = []
         if count <= 0:
             return picked
+        starters = self._starters
+        # Pieces other peers started, joined only once no fresh piece is
+        # left (see _starters); in sequential or high-priority order the
+        # next pieces matter more than whole ones, and any peer joins.
+        joinable: list[int] | None = None
+        shareLast = not self._sequential and not self._highMissing
         for index, states in self._partial.items():
             # Most started pieces are fully requested: on a fast link dozens
             # are in flight, and skipping them here without a call keeps a
             # pick cheap.
             if _MISSING in states and index in pieces:
+                starter = starters.get(index)
+                if shareLast and starter is not None and starter != peer:
+                    if joinable is None:
+                        joinable = [index]
+                    else:
+                        joinable.append(index)
+                    continue
                 self._takeMissing(peer, index, states, picked, count)
                 if len(picked) >= count:
                     return picked
@@ -356,9 +379,18 @@ class PiecePicker:
                 break
             for index in fresh:
                 states = self._partial[index] = bytearray(self._numBlocks(index))
+                starters[index] = peer
                 self._takeMissing(peer, index, states, picked, count)
                 if len(picked) >= count:
                     break
+        if joinable is not None and len(picked) < count:
+            partial = self._partial
+            for index in joinable:
+                states = partial[index]
+                if _MISSING in states:
+                    self._takeMissing(peer, index, states, picked, count)
+                    if len(picked) >= count:
+                        break
         if not picked and not inFlight and self._unrequested == 0:
             self._takeDuplicates(peer, pieces, picked, min(count, ENDGAME_BATCH))
         return picked
@@ -570,10 +602,13 @@ class PiecePicker:
 
         @param blocks: (index, begin) of each request.
         """
+        starters = self._starters
         for index, begin in blocks:
             states = self._partial.get(index)
             if states is None or begin < 0 or begin % self._blockSize:
                 continue
+            if starters.get(index) == peer:
+                del starters[index]
             block = begin // self._blockSize
             if block >= len(states) or states[block] != _REQUESTED:
                 continue
@@ -594,6 +629,7 @@ class PiecePicker:
             if not any(states):
                 # Untouched: nothing requested, nothing received.
                 del self._partial[index]
+                starters.pop(index, None)
                 self._order = None
                 if self._priorities is not None and not self._priorities[index]:
                     # A skipped piece is no longer counted once dropped.
@@ -631,6 +667,7 @@ class PiecePicker:
         @return: the peers that sent blocks of it.
         """
         states = self._partial.pop(index, None)
+        self._starters.pop(index, None)
         if states is not None:
             first = index << _BLOCK_BITS
             for block, state in enumerate(states):

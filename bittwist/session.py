@@ -23,7 +23,9 @@ from bittwist.factory import PeerDialer, PeerServerFactory
 from bittwist.mse import Policy
 from bittwist.magnet import MagnetLink
 from bittwist.metainfo import Metainfo
+from bittwist.peerevents import IPeerEvents
 from bittwist.ratelimit import TokenBucket
+from bittwist.readpacer import ReadPacer
 from bittwist.sources import IPeerSource, ManualSource, TrackerSource
 from bittwist.sources.dht import dhtSourceFor
 from bittwist.storage import FileStorage, IPieceStorage
@@ -132,7 +134,11 @@ class Session:
         )
         self.uploadLimit = TokenBucket(reactor, config.maxUploadRate)
         self.downloadLimit = TokenBucket(reactor, config.maxDownloadRate)
-        self.dialer = PeerDialer(reactor, self.peerId, endpointFactory, encryption=config.encryption)
+        # One budget for the reads of a reactor turn, every connection's.
+        self.readPacer = ReadPacer(reactor)
+        self.dialer = PeerDialer(
+            reactor, self.peerId, endpointFactory, encryption=config.encryption, pacer=self.readPacer
+        )
         self.candidateBudget = CandidateBudget(config.maxCandidates)
         self.ticks = TickService(reactor)
         # One bound on the bytes waiting for the disk, whatever the number
@@ -143,8 +149,13 @@ class Session:
         self._listening: Optional[IListeningPort] = None
         self.dht: Any = None
 
-    def _lookup(self, infoHash: bytes) -> Optional[Torrent]:
-        return self.torrents.get(infoHash)
+    def _lookup(self, infoHash: bytes) -> Optional[IPeerEvents]:
+        """
+        @return: what an incoming connection for C{infoHash} reports to, if
+            the torrent is in the session.
+        """
+        torrent = self.torrents.get(infoHash)
+        return torrent.peerEvents if torrent is not None else None
 
     def serverFactory(self) -> ServerFactory:
         """
@@ -152,7 +163,7 @@ class Session:
             telling MSE/PE handshakes from plaintext ones unless encryption
             is off.
         """
-        factory = PeerServerFactory(self._reactor, self.peerId, self._lookup)
+        factory = PeerServerFactory(self._reactor, self.peerId, self._lookup, pacer=self.readPacer)
         if self.config.encryption is Policy.OFF:
             return factory
         return EncryptedServerFactory(

@@ -47,7 +47,8 @@ from zope.interface import Attribute, Interface, implementer
 from bittwist.bitfield import Bitfield
 from bittwist.diskpool import DiskPool, deliver, sharedPool
 from bittwist.errors import StorageError
-from bittwist.filestorage.filecache import MAX_OPEN_FILES, FileCache
+from bittwist.filestorage.fdbudget import DescriptorBudget, sharedBudget
+from bittwist.filestorage.filecache import FileCache
 from bittwist.filestorage.hashes import MAX_RUNNING_HASHES, RunningHashes
 from bittwist.filestorage.partfile import PartFile
 from bittwist.filestorage.reader import BlockReader
@@ -56,7 +57,7 @@ from bittwist.filestorage.shared import Absent, Span
 from bittwist.filestorage.writer import VERIFY, BlockWriter
 from bittwist.waiters import Waiters
 
-__all__ = ["IPieceStorage", "FileStorage", "MemoryStorage", "MAX_OPEN_FILES", "MAX_RUNNING_HASHES"]
+__all__ = ["IPieceStorage", "FileStorage", "MemoryStorage", "MAX_RUNNING_HASHES"]
 
 _MAX_PENDING_BYTES = 1024 * 1024
 """
@@ -517,10 +518,13 @@ class FileStorage(_StorageBase):
     An L{IPieceStorage} in the torrent's files under a download folder.
 
     Files are created (sparse, at their final length) on their first write,
-    folders as needed; pad files never.  Every path is resolved before use
-    and anything that would leave the download folder, including through a
-    symbolic link already on disk, is refused.  Disk I/O and hashing run in
-    order on the threads of a L{DiskPool}.
+    folders as needed; pad files never.  Every folder is resolved before
+    its first use and files are opened without following a symbolic link:
+    anything that would leave the download folder, including through a
+    symbolic link already on disk, is refused.  The files open at once are
+    bounded by a L{DescriptorBudget} shared with the process's other
+    storages.  Disk I/O and hashing run in order on the threads of a
+    L{DiskPool}.
     """
 
     log = Logger()
@@ -531,6 +535,7 @@ class FileStorage(_StorageBase):
         downloadDir: str,
         reactor: Any = None,
         pool: DiskPool | None = None,
+        budget: DescriptorBudget | None = None,
     ) -> None:
         """
         @param metainfo: the torrent.
@@ -540,6 +545,8 @@ class FileStorage(_StorageBase):
             default.
         @param pool: the threads to do the disk work on; the process's
             shared L{sharedPool} by default.
+        @param budget: the open files to share with other storages; the
+            process's L{sharedBudget} by default.
         @raise StorageError: if a file path of C{metainfo} is unsafe.
         """
         if reactor is None:
@@ -547,11 +554,11 @@ class FileStorage(_StorageBase):
         self._reactor = reactor
         self.downloadDir = os.path.abspath(downloadDir)
         super().__init__(metainfo)
-        self._files = FileCache(self.downloadDir)
+        self._files = FileCache(self.downloadDir, budget or sharedBudget())
         self.partPath = os.path.join(self.downloadDir, f".{metainfo.infoHash.hex()}.parts")
         self._part = PartFile(self.partPath, self._files, self._spans, self._fileSpans)
-        self._hashes = RunningHashes(self._pieceLength, self._segments)
         self._reader = BlockReader(self._segments, self._files, self._part)
+        self._hashes = RunningHashes(self._pieceLength, self._segments, self._reader.readChunks)
         # The writer holds _deliverVerified bound once, not once per piece
         # verified.
         self._writer = BlockWriter(

@@ -9,6 +9,7 @@ C{piece}, C{request} and C{cancel} are decoded in the frame loop itself
 would be the decoder's largest cost.
 """
 
+import functools
 import struct
 from typing import Callable, Optional
 
@@ -193,11 +194,56 @@ for _id, _decoder in _BEP3_DECODERS.items():
 del _id, _low, _high, _decoder
 
 
+@functools.lru_cache(maxsize=64)
+def _lengths(
+    maxMessageLength: int, fast: Optional[bool], extensionProtocol: bool, bitfieldLength: int
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """
+    Each id's smallest and largest length prefix, for one set of options.
+
+    Tuples, shared by every connection with the same options (see
+    L{_decoders}); a tuple of ints is not even tracked by the collector.
+
+    @param fast: whether the fast extension is negotiated; C{None} before
+        the handshake (BEP 3's ids only).
+    @param bitfieldLength: the largest length prefix of a C{bitfield}.
+    """
+    minLengths = _BEP3_MIN_LENGTHS[:]
+    maxLengths = [maxMessageLength] * 256
+    for messageId, (low, high) in FIXED_LENGTHS.items():
+        maxLengths[messageId] = min(high, maxMessageLength)
+    if fast is not None:
+        for messageId, low, high, _ in _NEGOTIATED[fast, extensionProtocol]:
+            minLengths[messageId] = low
+            maxLengths[messageId] = maxMessageLength if high < 0 else min(high, maxMessageLength)
+    maxLengths[ID_BITFIELD] = min(bitfieldLength, maxMessageLength)
+    return tuple(minLengths), tuple(maxLengths)
+
+
+@functools.lru_cache(maxsize=None)
+def _decoders(fast: Optional[bool], extensionProtocol: bool) -> tuple[Optional[PayloadDecoder], ...]:
+    """
+    Each id's decoder, for one set of options (at most five sets).
+
+    Shared by every connection with the same options: three lists of 256
+    entries per connection were most of what the garbage collector walked
+    for a thousand connections.
+    """
+    decoders = _BEP3_TABLE[:]
+    if fast is not None:
+        for messageId, _, _, decoder in _NEGOTIATED[fast, extensionProtocol]:
+            decoders[messageId] = decoder
+    return tuple(decoders)
+
+
 class MessageTable:
     """
     Each message id's bounds and decoder on one connection: BEP 3's from the
     start, the fast extension's and the extension protocol's once
     negotiated; any other id an L{UnknownMessage}.
+
+    The tables are immutable, shared by the connections that negotiated the
+    same (L{_lengths}, L{_decoders}); a change of options replaces them.
 
     @ivar maxMessageLength: the largest length prefix accepted.
     @ivar minLengths: the smallest length prefix of each id.
@@ -206,7 +252,9 @@ class MessageTable:
         frame loop decodes).
     """
 
-    __slots__ = ("maxMessageLength", "minLengths", "maxLengths", "decoders")
+    __slots__ = (
+        "maxMessageLength", "minLengths", "maxLengths", "decoders", "_options", "_bitfieldLength"
+    )
 
     def __init__(self, maxMessageLength: int) -> None:
         """
@@ -214,29 +262,30 @@ class MessageTable:
             payload included.
         """
         self.maxMessageLength = maxMessageLength
-        self.minLengths = _BEP3_MIN_LENGTHS[:]
-        self.maxLengths = [maxMessageLength] * 256
-        for messageId, (low, high) in FIXED_LENGTHS.items():
-            self.maxLengths[messageId] = min(high, maxMessageLength)
-        self.decoders = _BEP3_TABLE[:]
+        self._options: tuple[Optional[bool], bool] = (None, False)
+        self._bitfieldLength = maxMessageLength
+        self._update()
+
+    def _update(self) -> None:
+        self.minLengths, self.maxLengths = _lengths(
+            self.maxMessageLength, *self._options, self._bitfieldLength
+        )
+        self.decoders = _decoders(*self._options)
 
     def negotiate(self, fast: bool, extensionProtocol: bool) -> None:
         """
         Decode the fast extension's messages and the extension protocol's as
         such, or as unknown messages, from now on.
         """
-        maxMessageLength = self.maxMessageLength
-        minLengths, maxLengths, decoders = self.minLengths, self.maxLengths, self.decoders
-        for messageId, low, high, decoder in _NEGOTIATED[fast, extensionProtocol]:
-            minLengths[messageId] = low
-            maxLengths[messageId] = maxMessageLength if high < 0 else min(high, maxMessageLength)
-            decoders[messageId] = decoder
+        self._options = (fast, extensionProtocol)
+        self._update()
 
     def limitBitfield(self, numPieces: int) -> None:
         """
         Bound C{bitfield} messages to C{ceil(numPieces / 8)} bytes of payload.
         """
-        self.maxLengths[ID_BITFIELD] = min(1 + (numPieces + 7) // 8, self.maxMessageLength)
+        self._bitfieldLength = 1 + (numPieces + 7) // 8
+        self._update()
 
     def lengthError(self, messageId: int, length: int) -> ProtocolError:
         """

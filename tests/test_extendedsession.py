@@ -10,7 +10,8 @@ from bittwist import wire
 from bittwist.errors import ExtensionError
 from bittwist.extendedsession import CLIENT_NAME, ExtendedSession
 from bittwist.extensions.handshake import HANDSHAKE_ID, ExtendedHandshake
-from bittwist.peerstate import MAX_QUEUED_REQUESTS, PeerState
+from bittwist.incomingrequests import MAX_QUEUED_REQUESTS
+from bittwist.peerstate import PeerState
 
 
 class StubTorrent:
@@ -37,6 +38,8 @@ class StubPeer:
         self.torrent = StubTorrent()
         self.state = PeerState(10)
         self.sent = []
+        # It stands in for the connection's sender too.
+        self.sender = self
 
     def sendMessage(self, message):
         self.sent.append(message)

@@ -251,17 +251,17 @@ class ExtensionInteropTests(TestCase):
                 if p.fast
                 and [
                     r
-                    for r in list(p.state.requestsIn) + p.state.serving
-                    if r[0] not in p.state.allowedFastOut
+                    for r in list(p.requestsIn.queued) + p.requestsIn.serving
+                    if r[0] not in p.requestsIn.allowedFastOut
                 ]
             ]
 
         yield self.waitUntil(queued, "libtorrent's requests to queue up with us")
         [peer] = queued()
-        allowed = peer.state.allowedFastOut
-        unanswered = list(peer.state.serving) + list(peer.state.requestsIn)
+        allowed = peer.requestsIn.allowedFastOut
+        unanswered = list(peer.requestsIn.serving) + list(peer.requestsIn.queued)
         rejected = len([r for r in unanswered if r[0] not in allowed])
-        peer.setChoking(True)
+        peer.sender.setChoking(True)
 
         def saw(name):
             return [m for m in received if name in m]

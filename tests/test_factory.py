@@ -251,12 +251,12 @@ class LoopbackTests(TestCase):
         yield clientTorrent.whenCalled("peerBitfield")
         self.assertEqual(sorted(client.state.pieces), [0, 3])
 
-        client.setInterested(True)
+        client.sender.setInterested(True)
         (peer, interested) = yield serverTorrent.whenCalled("peerInterestChanged")
         self.assertIs(peer, server)
         self.assertTrue(interested)
 
-        server.setChoking(False)
+        server.sender.setChoking(False)
         (peer,) = yield clientTorrent.whenCalled("peerUnchoked")
         self.assertIs(peer, client)
         self.assertFalse(client.state.peerChoking)

@@ -11,6 +11,7 @@ from bittwist.bitfield import Bitfield
 from bittwist.errors import ProtocolError
 from bittwist.fast import allowedFastSet
 from bittwist.fastpolicy import ALLOWED_FAST_SET_SIZE, FastPolicy
+from bittwist.incomingrequests import IncomingRequests
 from bittwist.peerstate import PeerState
 
 INFO_HASH = bytes(range(20))
@@ -45,8 +46,11 @@ class StubPeer:
         self.address = ("10.1.2.3", 6881)
         self.torrent = StubTorrent(have)
         self.state = PeerState(NUM_PIECES, fast=fast)
+        self.requestsIn = IncomingRequests(fast=fast)
         self.handshaked = handshaked
         self.sent = []
+        # It stands in for the connection's sender too.
+        self.sender = self
 
     def sendMessage(self, message):
         self.sent.append(message)
@@ -71,7 +75,7 @@ class FastPolicyTests(SynchronousTestCase):
         FastPolicy(peer).allowFast()
         expected = allowedFastSet("10.1.2.3", INFO_HASH, NUM_PIECES, ALLOWED_FAST_SET_SIZE)
         self.assertEqual(peer.sent, [wire.AllowedFast(i) for i in expected])
-        self.assertEqual(peer.state.allowedFastOut, set(expected))
+        self.assertEqual(peer.requestsIn.allowedFastOut, set(expected))
 
     def test_allowFastOnlyWhatWeHave(self) -> None:
         """
@@ -114,11 +118,11 @@ class FastPolicyTests(SynchronousTestCase):
         stay queued.
         """
         peer = StubPeer()
-        peer.state.allowedFastOut.add(2)
-        peer.state.requestsIn.extend([(1, 0, 16384), (2, 0, 16384)])
+        peer.requestsIn.allowedFastOut.add(2)
+        peer.requestsIn.queued.extend([(1, 0, 16384), (2, 0, 16384)])
         FastPolicy(peer).choked()
         self.assertEqual(peer.sent, [wire.RejectRequest(1, 0, 16384)])
-        self.assertEqual(list(peer.state.requestsIn), [(2, 0, 16384)])
+        self.assertEqual(list(peer.requestsIn.queued), [(2, 0, 16384)])
 
     def test_receiveRejectRequest(self) -> None:
         """

@@ -11,8 +11,8 @@ from twisted.internet.address import IPv4Address
 
 from bittwist import wire
 from bittwist.factory import PeerServerFactory
-from bittwist.peer import HANDSHAKE_TIMEOUT, IDLE_TIMEOUT
-from bittwist.peerstate import MAX_QUEUED_REQUESTS
+from bittwist.peertimers import HANDSHAKE_TIMEOUT, IDLE_TIMEOUT
+from bittwist.incomingrequests import MAX_QUEUED_REQUESTS
 from bittwist.torrent import TorrentState
 from tests.fakes import RecordingTransport
 from tests.test_torrent import (
@@ -56,7 +56,7 @@ class HostilePeerTests(TorrentTestCase):
         """
         An incoming connection from peer C{n} that sends C{data} first.
         """
-        factory = PeerServerFactory(self.clock, OUR_ID, {self.metainfo.infoHash: self.torrent}.get)
+        factory = PeerServerFactory(self.clock, OUR_ID, {self.metainfo.infoHash: self.torrent.peerEvents}.get)
         peerAddress = IPv4Address("TCP", f"10.1.0.{n}", 40000 + n)
         proto = factory.buildProtocol(peerAddress)
         transport = RecordingTransport(peerAddress=peerAddress)

@@ -45,6 +45,8 @@ class FakePeer:
         self.speaks = speaks
         self.sent: list[object] = []
         self.dropped: Optional[str] = None
+        # It stands in for the connection's sender too.
+        self.sender = self
 
     def __repr__(self) -> str:
         return self.name

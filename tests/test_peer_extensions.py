@@ -128,8 +128,8 @@ class ExtensionProtocolTests(FeedMixin, SynchronousTestCase):
         self.assertEqual(proto.requestQueueLimit, 100)
         self.assertEqual(proto.listenAddress, ("10.0.0.2", 51413))
         transport.clear()
-        self.assertTrue(proto.sendExtended("ut_pex", b"de"))
-        self.assertFalse(proto.sendExtended("ut_metadata", b"de"))
+        self.assertTrue(proto.sender.sendExtended("ut_pex", b"de"))
+        self.assertFalse(proto.sender.sendExtended("ut_metadata", b"de"))
         self.assertEqual(sentMessages(transport), [wire.Extended(7, b"de")])
 
     def test_clientNameFromPeerId(self) -> None:

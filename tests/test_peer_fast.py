@@ -112,17 +112,17 @@ class FastConnectionTests(FeedMixin, SynchronousTestCase):
         Choking a peer rejects each of its requests waiting for an answer.
         """
         proto, transport, torrent = self.ready(have=range(NUM_PIECES))
-        proto.setChoking(False)
+        proto.sender.setChoking(False)
         self.feed(proto, encodeAll(*[wire.Request(i, 0, BLOCK) for i in (3, 4, 5)]))
-        self.assertEqual(proto.nextRequest(1), (3, 0, BLOCK))
+        self.assertEqual(proto.sender.nextRequest(1), (3, 0, BLOCK))
         transport.clear()
-        proto.setChoking(True)
+        proto.sender.setChoking(True)
         self.assertEqual(
             sentMessages(transport),
             [wire.Choke()] + [wire.RejectRequest(i, 0, BLOCK) for i in (3, 4, 5)],
         )
-        self.assertIsNone(proto.nextRequest(16))
-        self.assertFalse(proto.sendBlock(3, 0, b"x" * BLOCK))
+        self.assertIsNone(proto.sender.nextRequest(16))
+        self.assertFalse(proto.sender.sendBlock(3, 0, b"x" * BLOCK))
 
     def test_rejectWhileChoked(self) -> None:
         """
@@ -130,8 +130,8 @@ class FastConnectionTests(FeedMixin, SynchronousTestCase):
         allowed fast: that one is served.
         """
         proto, transport, torrent = self.ready(have=range(NUM_PIECES))
-        allowed = min(proto.state.allowedFastOut)
-        other = min(set(range(NUM_PIECES)) - proto.state.allowedFastOut)
+        allowed = min(proto.requestsIn.allowedFastOut)
+        other = min(set(range(NUM_PIECES)) - proto.requestsIn.allowedFastOut)
         self.feed(proto, wire.encode(wire.Request(other, 0, BLOCK)))
         self.assertEqual(sentMessages(transport), [wire.RejectRequest(other, 0, BLOCK)])
         self.assertEqual(torrent.named("requestsReceived"), [])
@@ -139,15 +139,15 @@ class FastConnectionTests(FeedMixin, SynchronousTestCase):
         self.feed(proto, wire.encode(wire.Request(allowed, 0, BLOCK)))
         self.assertEqual(sentMessages(transport), [])
         self.assertEqual(torrent.named("requestsReceived"), [(proto, [(allowed, 0, BLOCK)])])
-        self.assertEqual(proto.nextRequest(16), (allowed, 0, BLOCK))
-        self.assertTrue(proto.sendBlock(allowed, 0, b"x" * BLOCK))
+        self.assertEqual(proto.sender.nextRequest(16), (allowed, 0, BLOCK))
+        self.assertTrue(proto.sender.sendBlock(allowed, 0, b"x" * BLOCK))
 
     def test_rejectOnCancel(self) -> None:
         """
         A cancelled request still gets an answer: a reject.
         """
         proto, transport, _ = self.ready(have=range(NUM_PIECES))
-        proto.setChoking(False)
+        proto.sender.setChoking(False)
         self.feed(proto, wire.encode(wire.Request(1, 0, BLOCK)))
         transport.clear()
         self.feed(proto, wire.encode(wire.Cancel(1, 0, BLOCK)))
@@ -157,15 +157,15 @@ class FastConnectionTests(FeedMixin, SynchronousTestCase):
 
     def test_rejectRequest(self) -> None:
         """
-        L{PeerProtocol.rejectRequest} unqueues a request and tells the peer.
+        L{PeerSender.rejectRequest} unqueues a request and tells the peer.
         """
         proto, transport, torrent = self.ready()
-        proto.setChoking(False)
+        proto.sender.setChoking(False)
         self.feed(proto, wire.encode(wire.Request(1, 0, BLOCK)))
         transport.clear()
-        self.assertTrue(proto.rejectRequest(1, 0, BLOCK))
+        self.assertTrue(proto.sender.rejectRequest(1, 0, BLOCK))
         self.assertEqual(sentMessages(transport), [wire.RejectRequest(1, 0, BLOCK)])
-        self.assertIsNone(proto.nextRequest(16))
+        self.assertIsNone(proto.sender.nextRequest(16))
 
     def test_theirReject(self) -> None:
         """
@@ -173,8 +173,8 @@ class FastConnectionTests(FeedMixin, SynchronousTestCase):
         withdrawn one, ignored; of one never made, drops the peer.
         """
         proto, transport, torrent = self.ready()
-        proto.sendRequests([(1, 0, BLOCK), (1, BLOCK, BLOCK)])
-        proto.cancelRequest(1, BLOCK)
+        proto.sender.sendRequests([(1, 0, BLOCK), (1, BLOCK, BLOCK)])
+        proto.sender.cancelRequest(1, BLOCK)
         self.feed(
             proto, encodeAll(wire.RejectRequest(1, 0, BLOCK), wire.RejectRequest(1, BLOCK, BLOCK))
         )
@@ -190,7 +190,7 @@ class FastConnectionTests(FeedMixin, SynchronousTestCase):
         """
         proto, transport, torrent = self.ready()
         self.feed(proto, wire.encode(wire.Unchoke()))
-        proto.sendRequests([(1, 0, BLOCK)])
+        proto.sender.sendRequests([(1, 0, BLOCK)])
         self.feed(proto, wire.encode(wire.Choke()))
         self.assertEqual(torrent.named("peerChoked"), [(proto, [])])
         self.assertEqual(proto.state.requested, {(1, 0): BLOCK})
@@ -209,7 +209,7 @@ class FastConnectionTests(FeedMixin, SynchronousTestCase):
         self.feed(proto, wire.encode(wire.Bitfield(Bitfield(NUM_PIECES, theirs).toBytes())))
         allowed = [m.index for m in sentMessages(transport)]
         self.assertEqual(sorted(allowed), sorted(expected)[1:4])
-        self.assertEqual(proto.state.allowedFastOut, set(allowed))
+        self.assertEqual(proto.requestsIn.allowedFastOut, set(allowed))
 
     def test_noAllowedFastToSeed(self) -> None:
         """
@@ -261,7 +261,7 @@ class FastTorrentTests(TorrentTestCase):
         self.makeTorrent(have=[0])
         remote = self.accept(1, reserved=FAST)
         remote.send(wire.HaveNone(), wire.Interested())
-        self.torrent.tick()
+        self.torrent.periodic.tick()
         remote.received()
         remote.send(wire.Request(3, 0, BLOCK))
         self.assertIn(wire.RejectRequest(3, 0, BLOCK), remote.received())

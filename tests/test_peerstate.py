@@ -10,7 +10,6 @@ from bittwist.errors import ProtocolError
 from bittwist.peerstate import (
     MAX_ALLOWED_FAST_KEPT,
     MAX_CANCELLED_REMEMBERED,
-    MAX_QUEUED_REQUESTS,
     PeerState,
 )
 
@@ -25,129 +24,24 @@ class PeerStateTests(SynchronousTestCase):
 
     def test_initial(self) -> None:
         """
-        A new connection: both sides choke, nobody is interested, the peer
-        has nothing, nothing is in flight.
+        A new connection: the peer chokes us, nobody is interested, the
+        peer has nothing, nothing is in flight.
         """
         s = self.state
         self.assertEqual(
-            (s.amChoking, s.amInterested, s.peerChoking, s.peerInterested),
-            (True, False, True, False),
+            (s.amInterested, s.peerChoking, s.peerInterested), (False, True, False)
         )
         self.assertEqual((len(s.pieces), s.pieces.length, s.requested), (0, 10, {}))
 
-    def test_ourDecisionsSayWhatToSend(self) -> None:
+    def test_ourInterestSaysWhatToSend(self) -> None:
         """
-        Our choking and interest give the message to send on a change, and
-        C{None} otherwise.
+        Our interest gives the message to send on a change, and C{None}
+        otherwise.
         """
         s = self.state
         self.assertEqual(s.setInterested(True), wire.Interested())
         self.assertIsNone(s.setInterested(True))
         self.assertEqual(s.setInterested(False), wire.NotInterested())
-        self.assertEqual(s.setChoking(False), wire.Unchoke())
-        self.assertIsNone(s.setChoking(False))
-        self.assertEqual(s.setChoking(True), wire.Choke())
-
-    def test_chokingDiscardsTheirRequests(self) -> None:
-        """
-        Choking the peer discards its queued and served requests (BEP 3);
-        requests while choked are ignored.
-        """
-        s = self.state
-        self.assertFalse(s.peerRequested((0, 0, 16384)))
-        s.setChoking(False)
-        self.assertTrue(s.peerRequested((0, 0, 16384)))
-        self.assertTrue(s.peerRequested((0, 16384, 16384)))
-        self.assertEqual(s.nextRequest(4), (0, 0, 16384))
-        s.setChoking(True)
-        self.assertEqual((list(s.requestsIn), s.serving), ([], []))
-        self.assertFalse(s.answered((0, 0, 16384)))
-
-    def test_requestFlood(self) -> None:
-        """
-        More than L{MAX_QUEUED_REQUESTS} queued requests is a protocol error.
-        """
-        s = self.state
-        s.setChoking(False)
-        for n in range(MAX_QUEUED_REQUESTS):
-            s.peerRequested((0, n, 1))
-        self.assertRaises(ProtocolError, s.peerRequested, (0, 0, 1))
-
-    def test_requestedMany(self) -> None:
-        """
-        C{peerRequestedMany} queues a burst of requests in order; past
-        L{MAX_QUEUED_REQUESTS} it queues those that fit and raises.
-        """
-        s = self.state
-        s.setChoking(False)
-        self.assertEqual(s.peerRequestedMany([(0, 0, 1), (0, 1, 1)]), [])
-        self.assertEqual(list(s.requestsIn), [(0, 0, 1), (0, 1, 1)])
-        burst = [(1, n, 1) for n in range(MAX_QUEUED_REQUESTS)]
-        self.assertRaises(ProtocolError, s.peerRequestedMany, burst)
-        self.assertEqual(len(s.requestsIn), MAX_QUEUED_REQUESTS)
-        self.assertEqual(s.requestsIn[-1], (1, MAX_QUEUED_REQUESTS - 3, 1))
-
-    def test_requestedManyWhileChoking(self) -> None:
-        """
-        While we choke the peer, C{peerRequestedMany} queues only requests
-        for pieces allowed fast, and returns the others.
-        """
-        s = PeerState(8, fast=True)
-        s.allowedFastOut.add(2)
-        self.assertEqual(s.peerRequestedMany([(1, 0, 4), (2, 0, 4), (3, 0, 4)]), [(1, 0, 4), (3, 0, 4)])
-        self.assertEqual(list(s.requestsIn), [(2, 0, 4)])
-
-    def test_serving(self) -> None:
-        """
-        C{nextRequest} hands out at most C{maxServing} requests; a cancelled
-        one, queued or being served, is not answered.
-        """
-        s = self.state
-        s.setChoking(False)
-        for begin in (0, 1, 2):
-            s.peerRequested((0, begin, 1))
-        self.assertEqual(s.nextRequest(2), (0, 0, 1))
-        self.assertEqual(s.nextRequest(2), (0, 1, 1))
-        self.assertIsNone(s.nextRequest(2))
-        s.peerCancelled((0, 1, 1))
-        s.peerCancelled((0, 2, 1))
-        self.assertFalse(s.wants((0, 1, 1)))
-        self.assertTrue(s.answered((0, 0, 1)))
-        self.assertFalse(s.answered((0, 0, 1)))
-        self.assertIsNone(s.nextRequest(2))
-
-    def test_nextRun(self) -> None:
-        """
-        C{nextRun} takes the oldest queued requests that follow one another
-        in one piece, no more than C{maxServing} being served in all.
-        """
-        s = self.state
-        s.setChoking(False)
-        for request in [(0, 0, 4), (0, 4, 4), (0, 8, 2), (0, 12, 4), (1, 0, 4), (1, 4, 4)]:
-            s.peerRequested(request)
-        self.assertEqual(s.nextRun(5), [(0, 0, 4), (0, 4, 4), (0, 8, 2)])
-        # A gap ends a run, and so does another piece.
-        self.assertEqual(s.nextRun(5), [(0, 12, 4)])
-        # One slot left of five.
-        self.assertEqual(s.nextRun(5), [(1, 0, 4)])
-        self.assertEqual(s.nextRun(5), [])
-        self.assertEqual(len(s.serving), 5)
-        self.assertTrue(s.answered((0, 0, 4)))
-        self.assertEqual(s.nextRun(5), [(1, 4, 4)])
-        self.assertEqual(s.nextRun(5), [])
-
-    def test_nextRunWhileChoking(self) -> None:
-        """
-        While we choke the peer, C{nextRun} takes only requests for pieces
-        we allowed it fast.
-        """
-        s = PeerState(8, fast=True)
-        s.allowedFastOut.add(2)
-        s.peerRequested((2, 0, 4))
-        s.peerRequested((2, 4, 4))
-        s.peerRequested((3, 0, 4))
-        self.assertEqual(s.nextRun(8), [(2, 0, 4), (2, 4, 4)])
-        self.assertEqual(s.nextRun(8), [])
 
     def test_blocks(self) -> None:
         """
@@ -285,21 +179,6 @@ class FastStateTests(SynchronousTestCase):
         s.addRequests([(1, 0, 5)])
         self.assertEqual(s.peerChoked(), [])
         self.assertEqual(s.requested, {(1, 0): 5})
-
-    def test_rejectUnallowed(self) -> None:
-        """
-        Choking the peer takes back its requests but the allowed fast ones.
-        """
-        s = PeerState(10, fast=True)
-        s.setChoking(False)
-        s.allowedFastOut.add(2)
-        for request in [(1, 0, 5), (2, 0, 5), (3, 0, 5)]:
-            s.peerRequested(request)
-        self.assertEqual(s.nextRequest(1), (1, 0, 5))
-        s.setChoking(True)
-        self.assertEqual(s.rejectUnallowed(), [(1, 0, 5), (3, 0, 5)])
-        self.assertEqual(list(s.requestsIn), [(2, 0, 5)])
-        self.assertEqual(s.serving, [])
 
     def test_rejectedWhileChokedNotAllowedAgain(self) -> None:
         """

@@ -289,6 +289,8 @@ class _Peer:
         self.state = state
         self.extendedHandshake = None
         self.sent: list[PexMessage] = []
+        # It stands in for the connection's sender too.
+        self.sender = self
 
     def sendExtended(self, name: str, payload: bytes) -> bool:
         self.sent.append(PexMessage.decode(payload))

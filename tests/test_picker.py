@@ -189,22 +189,65 @@ class PickOrderTests(SynchronousTestCase):
         self.assertEqual(len(seen), 27)
         self.assertEqual(len(set(seen)), 27)
 
-    def test_partialPiecesFinishedFirst(self) -> None:
+    def test_ownPartialPiecesFinishedFirst(self) -> None:
         """
-        A piece already started is continued, by any peer that has it, before
-        a new piece is begun.
+        A peer continues the pieces it started before it begins a new one.
         """
         picker = makePicker(lastLength=PIECE_LENGTH)
         pieces = allPieces(picker)
         first = picker.pick("a", pieces, 2)
         [started] = {index for index, _, _ in first}
-        second = picker.pick("b", pieces, 2)
-        self.assertEqual({index for index, _, _ in second}, {started})
+        second = picker.pick("a", pieces, 3)
         self.assertEqual(
-            sorted(first + second), [(started, i * BLOCK_SIZE, BLOCK_SIZE) for i in range(4)]
+            sorted(first + second[:2]), [(started, i * BLOCK_SIZE, BLOCK_SIZE) for i in range(4)]
         )
-        third = picker.pick("c", pieces, 1)
-        self.assertNotEqual(third[0][0], started)
+        self.assertNotEqual(second[2][0], started)
+
+    def test_othersPartialPiecesLast(self) -> None:
+        """
+        A peer begins new pieces before it joins one another peer started,
+        so that a piece's blocks come from one peer, in order; it joins
+        once no new piece is left.
+        """
+        picker = makePicker(numPieces=2, lastLength=PIECE_LENGTH)
+        pieces = allPieces(picker)
+        first = picker.pick("a", pieces, 2)
+        [started] = {index for index, _, _ in first}
+        second = picker.pick("b", pieces, 6)
+        self.assertEqual(
+            [index for index, _, _ in second], [1 - started] * 4 + [started] * 2
+        )
+        self.assertEqual(
+            sorted(first + second[4:]), [(started, i * BLOCK_SIZE, BLOCK_SIZE) for i in range(4)]
+        )
+
+    def test_givenUpPieceAnyonesFirst(self) -> None:
+        """
+        Once its starter gives requests of a piece back (it choked us, left,
+        rejected one), the piece is continued by any peer before new ones.
+        """
+        picker = makePicker(lastLength=PIECE_LENGTH)
+        pieces = allPieces(picker)
+        first = picker.pick("a", pieces, 2)
+        [started] = {index for index, _, _ in first}
+        picker.abandon("a", [first[1][:2]])
+        self.assertEqual(
+            picker.pick("b", pieces, 3),
+            [(started, i * BLOCK_SIZE, BLOCK_SIZE) for i in range(1, 4)],
+        )
+
+    def test_sequentialJoinsStartedPieces(self) -> None:
+        """
+        In sequential mode any started piece is continued before a new one,
+        whoever started it: the next pieces are wanted soonest.
+        """
+        picker = makePicker(lastLength=PIECE_LENGTH)
+        picker.sequential = True
+        pieces = allPieces(picker)
+        self.assertEqual(picker.pick("a", pieces, 2), [(0, 0, BLOCK_SIZE), (0, BLOCK_SIZE, BLOCK_SIZE)])
+        self.assertEqual(
+            firstSeen(picker.pick("b", pieces, 3)), [0, 1]
+        )
 
     def test_abandonedBlockPickedFirst(self) -> None:
         """

@@ -3,6 +3,8 @@
 Tests for L{bittwist.rate}.
 """
 
+import gc
+
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -107,3 +109,24 @@ class RateMeterTests(SynchronousTestCase):
         self.clock.advance(1.5)
         self.assertEqual(short.rate(), 0.0)
         self.assertGreater(self.meter.rate(), 0.0)
+
+    def test_oneObjectForTheCollector(self) -> None:
+        """
+        A meter that counted over several seconds holds nothing the garbage
+        collector walks but itself (its clock and class aside): its buckets are ints and
+        tuples of ints, which the collector stops tracking. Each connection
+        has two meters for as long as it lives.
+        """
+        for _ in range(4):
+            self.meter.add(100)
+            self.clock.advance(1.0)
+        self.meter.add(100)
+        gc.collect()
+        gc.collect()
+        tracked = [
+            o
+            for o in gc.get_referents(self.meter)
+            if gc.is_tracked(o) and o not in (self.clock, RateMeter)
+        ]
+        self.assertEqual(tracked, [])
+        self.assertEqual(self.meter.rate(), 500 / 4)

@@ -286,7 +286,7 @@ class StateFolderTests(SynchronousTestCase):
         Make C{torrent} verify piece C{index}, as a download would.
         """
         torrent.download.picker.pieceVerified(index)
-        torrent._emit(events.PieceVerified(torrent, index))
+        torrent.observers.emit(events.PieceVerified(torrent, index))
 
     def test_addWrites(self) -> None:
         """

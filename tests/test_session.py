@@ -146,7 +146,7 @@ class SessionTests(SynchronousTestCase):
             )
             self.successResultOf(torrents[metainfo].start())
         proto, transport = self.connectIncoming(second.infoHash)
-        self.assertIs(proto.torrent, torrents[second])
+        self.assertIs(proto.torrent, torrents[second].peerEvents)
         self.assertEqual(
             wire.Decoder().receiveData(transport.value()),
             [wire.Handshake(second.infoHash, self.session.peerId, OUR_RESERVED)],
@@ -184,6 +184,17 @@ class SessionTests(SynchronousTestCase):
             for start in range(0, 2000, 500):
                 owner.addPeers([(f"10.0.{n // 250}.{n % 250}", 6881) for n in range(start, start + 500)])
         self.assertEqual([torrent.swarm.knownCount, magnet.swarm.knownCount], [150, 150])
+
+    def test_serverFactoryRoutesToMagnet(self) -> None:
+        """
+        An incoming connection for a torrent added by magnet link reports
+        to the magnet itself.
+        """
+        magnet = self.session.addMagnet(
+            MagnetLink(b"\x01" * 20, "other"), config=TorrentConfig(announce=False)
+        )
+        proto, transport = self.connectIncoming(magnet.infoHash)
+        self.assertIs(proto.torrent, magnet)
 
     def test_serverFactoryDropsUnknownInfoHash(self) -> None:
         """

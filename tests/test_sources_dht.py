@@ -92,9 +92,9 @@ class DHTSourceTests(SynchronousTestCase):
         metainfo, _ = makeTorrent(self)
         withDHT = Torrent(metainfo, MemoryStorage(metainfo), b"-BW0100-" + b"x" * 12, self.clock,
                           sources=[self.source])
-        self.assertEqual(withDHT.dhtPort(), 6881)
+        self.assertEqual(withDHT.peerEvents.dhtPort(), 6881)
         without = Torrent(metainfo, MemoryStorage(metainfo), b"-BW0100-" + b"x" * 12, self.clock)
-        self.assertIsNone(without.dhtPort())
+        self.assertIsNone(without.peerEvents.dhtPort())
 
     def test_interfaces(self) -> None:
         self.assertTrue(verifyObject(IPeerSource, self.source))
@@ -183,5 +183,5 @@ class SessionDHTTests(SynchronousTestCase):
         class Peer:
             address = ("10.0.0.3", 51413)
 
-        self.torrent.peerPort(Peer(), 6881)
+        self.torrent.peerEvents.peerPort(Peer(), 6881)
         self.assertEqual(node.added, [("10.0.0.3", 6881)])

@@ -550,18 +550,49 @@ class FileStorageTests(TestCase):
         self.assertEqual(list(store.have), [0])
 
     @defer.inlineCallbacks
-    def test_outOfOrderReadBack(self):
+    def test_outOfOrderCaughtUp(self):
         """
-        A piece whose blocks came out of order, or that was partly written
-        over, is verified by reading it back.
+        A piece whose blocks came out of order is verified without reading
+        it back whole: once the gap is filled, the blocks written beyond it
+        are read back and hashed then, and only those.
+        """
+        metainfo, stream = makeTorrent("x", os.urandom(64), pieceLength=32)
+        store = self.makeStorage(metainfo)
+        readBacks = self.countReadBacks(store)
+        ranges = []
+        original = store._reader.readChunks
+
+        def counting(start, length, into):
+            ranges.append((start, length))
+            return original(start, length, into)
+
+        store._hashes._readChunks = counting
+        data = pieces(metainfo, stream)
+        # Piece 0: its last two blocks first, then the first two.
+        for begin in (16, 24, 0, 8):
+            yield store.writeBlock(0, begin, data[0][1][begin:begin + 8])
+        # Piece 1: wrong bytes, out of order: caught up, it fails as read
+        # back it would.
+        for begin in (8, 0, 16, 24):
+            yield store.writeBlock(1, begin, bytes(8))
+        results = yield defer.gatherResults([store.verifyPiece(i) for i in range(2)])
+        self.assertEqual(results, [True, False])
+        self.assertEqual(readBacks, [])
+        self.assertEqual(ranges, [(16, 16), (40, 8)])
+
+    @defer.inlineCallbacks
+    def test_writtenOverReadBack(self):
+        """
+        A piece partly written over, or with a gap never filled, is verified
+        by reading it back.
         """
         metainfo, stream = makeTorrent("x", os.urandom(96), pieceLength=32)
         store = self.makeStorage(metainfo)
         readBacks = self.countReadBacks(store)
         data = pieces(metainfo, stream)
-        # Piece 0: second half first.
-        yield store.writeBlock(0, 16, data[0][1][16:])
-        yield store.writeBlock(0, 0, data[0][1][:16])
+        # Piece 0: its second half only, a gap never filled.
+        yield store.writeBlock(0, 16, data[0][1][16:24])
+        yield store.writeBlock(0, 24, data[0][1][24:])
         # Piece 1: in order, then its middle written again with other bytes
         # and then with the right ones.
         for begin in (0, 16):
@@ -573,8 +604,27 @@ class FileStorageTests(TestCase):
         yield store.writeBlock(2, 0, data[2][1][:16])
         yield store.writeBlock(2, 16, data[2][1][16:])
         results = yield defer.gatherResults([store.verifyPiece(i) for i in range(3)])
-        self.assertEqual(results, [True, True, True])
+        self.assertEqual(results, [False, True, True])
         self.assertEqual(readBacks, [0, 1])
+
+    @defer.inlineCallbacks
+    def test_catchUpFailureReadBack(self):
+        """
+        If reading back the blocks beyond a filled gap fails, the piece is
+        left to be read back whole at its check, which reports the error.
+        """
+        metainfo, stream = makeTorrent("x", os.urandom(32), pieceLength=32)
+        store = self.makeStorage(metainfo)
+        readBacks = self.countReadBacks(store)
+
+        def failing(start, length, into):
+            raise StorageError("cannot read", self.folder)
+
+        store._hashes._readChunks = failing
+        yield store.writeBlock(0, 16, stream[16:])
+        yield store.writeBlock(0, 0, stream[:16])
+        self.assertEqual((yield store.verifyPiece(0)), True)
+        self.assertEqual(readBacks, [0])
 
     @defer.inlineCallbacks
     def test_padBytesHashedAsZeros(self):

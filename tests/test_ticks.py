@@ -52,7 +52,7 @@ class TickServiceTests(SynchronousTestCase):
 
     def test_interfaces(self) -> None:
         """
-        L{TickService} provides L{ITickService}; a L{Torrent} is an
+        L{TickService} provides L{ITickService}; the test double is an
         L{ITickable}.
         """
         verifyObject(ITickService, self.ticks)

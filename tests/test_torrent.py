@@ -274,7 +274,7 @@ class TorrentTestCase(SynchronousTestCase):
         Accept an incoming connection from remote peer C{n} and complete the
         handshake.
         """
-        factory = PeerServerFactory(self.clock, OUR_ID, {self.metainfo.infoHash: self.torrent}.get)
+        factory = PeerServerFactory(self.clock, OUR_ID, {self.metainfo.infoHash: self.torrent.peerEvents}.get)
         peerAddress = IPv4Address("TCP", f"10.1.0.{n}", 40000 + n)
         proto = factory.buildProtocol(peerAddress)
         transport = RecordingTransport(peerAddress=peerAddress)
@@ -1488,7 +1488,7 @@ class ServingTests(TorrentTestCase):
         Blocks being read when we choke the peer are not sent.
         """
         remote, storage = self.serve(3)
-        remote.proto.setChoking(True)
+        remote.proto.sender.setChoking(True)
         remote.received()
         storage.finishReads()
         self.assertEqual(remote.received(), [])

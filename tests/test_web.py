@@ -737,12 +737,12 @@ class EventsTests(WebTestCase):
         no longer observed.
         """
         events, request = self.connect()
-        self.assertIn(events._torrentEvent, self.torrent._observers)
+        self.assertIn(events._torrentEvent, self.torrent.observers)
         ours = lambda: [c for c in self.clock.getDelayedCalls() if "broadcast" in repr(c)]
         self.assertTrue(ours())
         request.processingFailed(Exception("gone"))  # fires notifyFinish with a failure
         self.assertEqual(ours(), [])
-        self.assertNotIn(events._torrentEvent, self.torrent._observers)
+        self.assertNotIn(events._torrentEvent, self.torrent.observers)
         self.assertEqual(events.clients, set())
 
 

@@ -68,3 +68,23 @@ class MessageTableTests(SynchronousTestCase):
         table.limitBitfield(9)
         self.assertEqual(table.maxLengths[ID_BITFIELD], 3)
         self.assertIn("more than 2", str(table.lengthError(ID_BITFIELD, 4)))
+
+    def test_tablesShared(self) -> None:
+        """
+        Connections that negotiated the same share one immutable table (a
+        thousand connections are not three thousand lists of 256 for the
+        garbage collector to walk); one that negotiated otherwise gets its
+        own, and the first is unchanged.
+        """
+        first, second, other = MessageTable(1000), MessageTable(1000), MessageTable(1000)
+        for table in (first, second, other):
+            table.limitBitfield(9)
+        first.negotiate(fast=True, extensionProtocol=True)
+        second.negotiate(fast=True, extensionProtocol=True)
+        other.negotiate(fast=False, extensionProtocol=False)
+        for name in ("minLengths", "maxLengths", "decoders"):
+            self.assertIs(getattr(first, name), getattr(second, name))
+            self.assertIsInstance(getattr(first, name), tuple)
+        self.assertEqual(first.maxLengths[ID_HAVE_ALL], 1)
+        self.assertEqual(other.maxLengths[ID_HAVE_ALL], 1000)
+        self.assertEqual(first.maxLengths[ID_BITFIELD], 3)

@@ -7,8 +7,8 @@ Each extension is a small handler of its own providing
 L{IExtensionHandler} (C{ut_pex}: L{bittwist.sources.pex.PeerExchange};
 C{ut_metadata}: L{bittwist.torrent.metadataserver.MetadataServer}); the
 torrent holds an L{ExtensionTable} of them and forwards the peer events of
-L{bittwist.peer.IPeerEvents} to it. Nothing here decodes a payload: each
-handler does, with the sans-IO codecs of L{bittwist.extensions}.
+L{bittwist.peerevents.IPeerEvents} to it. Nothing here decodes a payload:
+each handler does, with the sans-IO codecs of L{bittwist.extensions}.
 """
 
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
@@ -38,8 +38,9 @@ class IExtensionHandler(Interface):
     def peerReady(peer: "PeerProtocol") -> None:
         """
         C{peer} announced this extension in its extended handshake: messages
-        may be sent to it with L{bittwist.peer.PeerProtocol.sendExtended}. Called again if
-        the peer sends its handshake again.
+        may be sent to it with its sender's
+        L{bittwist.peersender.PeerSender.sendExtended}. Called again if the
+        peer sends its handshake again.
         """
 
     def received(peer: "PeerProtocol", payload: bytes) -> None:

@@ -7,7 +7,8 @@ that verifying them reads nothing back.
 import hashlib
 from typing import Any, Callable, Iterator
 
-from bittwist.filestorage.shared import HASH_CHUNK, ZEROS, Span
+from bittwist.errors import StorageError
+from bittwist.filestorage.shared import HASH_CHUNK, ZEROS, Absent, Span
 
 __all__ = ["MAX_RUNNING_HASHES", "RunningHashes"]
 
@@ -24,30 +25,44 @@ class RunningHashes:
     """
     The SHA-1 of each piece's first bytes, as written, and how many those
     are.  Invariant: a running hash covers exactly the piece's first bytes
-    as they are on disk; any other write to the piece ends it.  Only ever
-    used on the pool thread running the storage's jobs.
+    as they are on disk; a write over bytes it covers ends it.  Blocks
+    written beyond them (out of order: a seeder's disk reads may finish in
+    any order, and pieces shared by peers arrive interleaved) are noted;
+    once the gap before them is filled they are read back from the page
+    cache and hashed then, at most a piece's worth, rather than the whole
+    piece at its check.  Only ever used on the pool thread running the
+    storage's jobs.
     """
 
     def __init__(
         self,
         pieceLength: int,
         segments: Callable[[int, int], Iterator[tuple[Span, int, int]]],
+        readChunks: Callable[[int, int, Callable[[Any], None]], None],
     ) -> None:
         """
         @param pieceLength: the torrent's piece length.
         @param segments: cuts a byte range of the stream at file boundaries
             (see L{bittwist.storage._StorageBase._segments}).
+        @param readChunks: reads a byte range of the stream in chunks,
+            pad bytes as zeros (see
+            L{bittwist.filestorage.reader.BlockReader.readChunks}).
         """
         self._pieceLength = pieceLength
         self._segments = segments
-        self._running: dict[int, tuple[Any, int]] = {}
+        self._readChunks = readChunks
+        # Per piece: its SHA-1 so far, how many of its first bytes that
+        # covers, and the blocks written beyond those (their start in the
+        # piece to their length), or None.
+        self._running: dict[int, tuple[Any, int, dict[int, int] | None]] = {}
 
     def written(self, start: int, data: bytes, padded: bool) -> None:
         """
         Carry on the running hash of the piece C{data} was written to, if it
-        continues what is hashed so far; start one if it begins the piece.
-        Pad bytes are hashed as the zeros they read back as, whatever a
-        peer sent.
+        continues what is hashed so far (and then the blocks written beyond
+        that it joins up with); note it if it lies beyond; start one if it
+        begins the piece.  Pad bytes are hashed as the zeros they read back
+        as, whatever a peer sent.
 
         @param start: where C{data} was written in the stream.
         @param padded: whether C{data} spans pad bytes.
@@ -55,13 +70,20 @@ class RunningHashes:
         index, begin = divmod(start, self._pieceLength)
         running = self._running
         entry = running.pop(index, None)
-        if begin == 0:
-            if len(running) >= MAX_RUNNING_HASHES:
+        if entry is None or (begin == 0 and entry[1]):
+            if entry is None and len(running) >= MAX_RUNNING_HASHES:
                 del running[next(iter(running))]
-            sha1 = hashlib.sha1()
-        elif entry is not None and entry[1] == begin:
-            sha1 = entry[0]
+            sha1, hashed, ahead = hashlib.sha1(), 0, None
         else:
+            sha1, hashed, ahead = entry
+        if begin > hashed:
+            if ahead is None:
+                ahead = {}
+            ahead[begin] = len(data)
+            running[index] = (sha1, hashed, ahead)
+            return
+        if begin < hashed:
+            # Written over bytes already hashed: the hash is no more.
             return
         if padded:
             view = memoryview(data)
@@ -71,7 +93,32 @@ class RunningHashes:
                 position += size
         else:
             sha1.update(data)
-        running[index] = (sha1, begin + len(data))
+        hashed += len(data)
+        if ahead:
+            caught = self._catchUp(index, sha1, hashed, ahead)
+            if caught is None:
+                return
+            hashed = caught
+        running[index] = (sha1, hashed, ahead)
+
+    def _catchUp(self, index: int, sha1: Any, hashed: int, ahead: dict[int, int]) -> int | None:
+        """
+        Hash the blocks written beyond the first C{hashed} bytes of piece
+        C{index} that now follow on from them, read back.
+
+        @return: how many of the piece's first bytes are hashed now;
+            C{None} if reading failed (the piece is to be read back whole,
+            which reports the error).
+        """
+        length = 0
+        while hashed + length in ahead:
+            length += ahead.pop(hashed + length)
+        if length:
+            try:
+                self._readChunks(index * self._pieceLength + hashed, length, sha1.update)
+            except (Absent, StorageError):
+                return None
+        return hashed + length
 
     def forget(self, index: int) -> None:
         """
@@ -92,7 +139,7 @@ class RunningHashes:
         entry = self._running.pop(index, None)
         if entry is None:
             return None
-        sha1, hashed = entry
+        sha1, hashed, _ = entry
         if hashed < size:
             # Pad bytes that end the piece are never downloaded: they are
             # zeros.

@@ -17,7 +17,11 @@ __all__ = [
 HASH_CHUNK = 1024 * 1024
 """Pieces are hashed from disk in chunks of at most this many bytes."""
 
-ZEROS = bytes(HASH_CHUNK)
+ZEROS = memoryview(bytes(HASH_CHUNK))
+"""
+Zeros to hash pad bytes with: a view, so that a slice of it copies nothing
+(a piece of a small file can be mostly pad).
+"""
 
 _perThread = threading.local()
 

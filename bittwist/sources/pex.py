@@ -240,7 +240,7 @@ class PeerExchange:
             current = self._current()
         message, told = nextPexMessage(record.told, current, exclude=_canonical(peer.listenAddress))
         record.lastSent = now
-        if message is not None and peer.sendExtended(self.name, message.encode()):
+        if message is not None and peer.sender.sendExtended(self.name, message.encode()):
             record.told = told
 
     def _sendDue(self) -> None:

@@ -5,6 +5,9 @@ One torrent: its download, its seeding, and the peers it talks to.
 L{Torrent} is a small facade over parts with one job each:
 
   - L{lifecycle}: the states (L{TorrentState}) and the one table of moves;
+  - L{statemoves}: each move carried out on the parts;
+  - L{periodic}: the work of every second;
+  - L{peerdispatch}: what the peers report, handed to the parts;
   - L{swarm}: candidate addresses, dialling, admission, bans;
   - L{download}: requests, writes, verification;
   - L{upload}: choking, serving, seed goals;

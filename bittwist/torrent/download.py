@@ -167,7 +167,7 @@ class Download:
         if picker is None:
             return
         for peer in list(self._records):
-            peer.setInterested(self.active and picker.interestedIn(peer.state.pieces))
+            peer.sender.setInterested(self.active and picker.interestedIn(peer.state.pieces))
         self.fillAll()
 
     def setSequential(self, sequential: bool) -> None:
@@ -246,7 +246,7 @@ class Download:
             return
         pieces = peer.state.pieces
         picker.peerHasPieces(pieces)
-        peer.setInterested(self.active and picker.interestedIn(pieces))
+        peer.sender.setInterested(self.active and picker.interestedIn(pieces))
         self.fill(peer)
 
     def peerHave(self, peer: PeerProtocol, index: int) -> None:
@@ -258,7 +258,7 @@ class Download:
             return
         picker.peerHasPieces((index,))
         if self.active and picker.wants(index):
-            peer.setInterested(True)
+            peer.sender.setInterested(True)
             self.fill(peer)
 
     def peerChoked(self, peer: PeerProtocol, requests: list[tuple[int, int]]) -> None:
@@ -317,7 +317,7 @@ class Download:
                 continue
             others, filled = result
             for other in others:
-                other.cancelRequest(index, begin)
+                other.sender.cancelRequest(index, begin)
                 otherRecord = self._records.get(other)
                 if otherRecord is not None:
                     self._charge(other, otherRecord)
@@ -366,4 +366,4 @@ class Download:
         """
         self.active = False
         for peer in list(self._records):
-            peer.setInterested(False)
+            peer.sender.setInterested(False)

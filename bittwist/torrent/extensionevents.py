@@ -17,9 +17,9 @@ __all__ = ["ExtensionEvents"]
 
 class ExtensionEvents:
     """
-    A mixin implementing those events of L{bittwist.peer.IPeerEvents} for a
-    class that has C{extensions} (an L{ExtensionTable}), C{sources} (its
-    L{PeerSources}) and C{port}.
+    A mixin implementing those events of L{bittwist.peerevents.IPeerEvents}
+    for a class that has C{extensions} (an L{ExtensionTable}), C{sources}
+    (its L{PeerSources}) and C{port}.
     """
 
     extensions: ExtensionTable

@@ -2,42 +2,44 @@
 """
 L{Torrent}: one download and seed, a small facade over its parts.
 
-The parts each have one job: L{Lifecycle} the states and their moves,
-L{Swarm} the addresses and connections, L{Download} the requests and
-verification, L{Upload} choking and serving, L{PeerSources} finding peers,
-L{TorrentOptions} the options changed while it runs, L{Observers} whoever
-watches. The facade wires them together, turns peer events into calls on
-the parts, and carries out each state move.
+The parts each have one job: L{Lifecycle} the states and the table of
+moves, L{StateMoves} each move carried out on the other parts,
+L{PeriodicWork} the work of every second, L{PeerDispatch} what the peers
+report, L{Swarm} the addresses and connections, L{Download} the requests
+and verification, L{Upload} choking and serving, L{PeerSources} finding
+peers, L{TorrentOptions} the options changed while it runs, L{Observers}
+whoever watches. The facade makes and wires them, and is what the session,
+the service and the API hold.
 """
 
 from typing import Any, Iterable, Optional, Sequence
 
-from twisted.internet.defer import Deferred, DeferredList, succeed
-from twisted.logger import Logger
+from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from bittwist import events, wire
+from bittwist.announcer import TrackerStatus
 from bittwist.bitfield import Bitfield
 from bittwist.config import TorrentConfig
-from bittwist.errors import BittwistError, InternalError
+from bittwist.errors import BittwistError
+from bittwist.extensions.table import ExtensionTable
 from bittwist.factory import PeerDialer
 from bittwist.metainfo import Metainfo
 from bittwist.peer import PeerProtocol
 from bittwist.ratelimit import BucketChain, TokenBucket
-from bittwist.safetext import printable
 from bittwist.sources import IPeerSource, ISourceOwner
 from bittwist.sources.pex import PeerExchange
 from bittwist.storage import IPieceStorage
 from bittwist.torrent.backlog import WriteBacklog
 from bittwist.torrent.download import Download
-from bittwist.torrent.extensionevents import ExtensionEvents
-from bittwist.extensions.table import ExtensionTable
+from bittwist.torrent.lifecycle import ACTIVE, Lifecycle, TorrentState
 from bittwist.torrent.metadataserver import MetadataServer
 from bittwist.torrent.observers import Observer, Observers
 from bittwist.torrent.options import TorrentOptions
+from bittwist.torrent.peerdispatch import PeerDispatch
 from bittwist.torrent.peersources import PeerSources
-from bittwist.torrent.lifecycle import ACTIVE, Lifecycle, TorrentInput, TorrentState
+from bittwist.torrent.periodic import PeriodicWork
+from bittwist.torrent.statemoves import StateMoves
 from bittwist.torrent.status import (
     FileStatus,
     PeerStatus,
@@ -47,18 +49,14 @@ from bittwist.torrent.status import (
     describeTorrent,
 )
 from bittwist.torrent.swarm import CandidateBudget, Swarm
-from bittwist.torrent.ticks import ITickable, ITickService, TickService
+from bittwist.torrent.ticks import ITickService, TickService
 from bittwist.torrent.upload import Upload
-from bittwist.announcer import TrackerStatus
 
 __all__ = ["Torrent"]
 
-_In = TorrentInput
-_State = TorrentState
 
-
-@implementer(ISourceOwner, ITickable)
-class Torrent(ExtensionEvents):
+@implementer(ISourceOwner)
+class Torrent:
     """
     Downloads and seeds one torrent.
 
@@ -74,6 +72,12 @@ class Torrent(ExtensionEvents):
     @ivar infoHash: the torrent's info hash.
     @ivar peerId: our peer id.
     @ivar port: our listening port, as announced.
+    @ivar lifecycle: its state, and those waiting for it to complete.
+    @ivar observers: whoever watches its events (see L{addObserver}).
+    @ivar moves: carries out its state moves.
+    @ivar periodic: its periodic work.
+    @ivar peerEvents: what its peer connections report to (their
+        L{bittwist.peerevents.IPeerEvents}).
     @ivar options: how it behaves (its L{TorrentConfig}), changed by
         L{setOptions}.
     @ivar swarm: its addresses and connections.
@@ -84,8 +88,6 @@ class Torrent(ExtensionEvents):
     @ivar pex: its peer exchange (BEP 11), or C{None} for a private
         torrent.
     """
-
-    log = Logger()
 
     def __init__(
         self,
@@ -123,41 +125,18 @@ class Torrent(ExtensionEvents):
             by a session's torrents, for one bound); its own by default.
         """
         self.metainfo = metainfo
-        # Its name as logged: made safe for a terminal once, not per line.
-        self._logName = printable(metainfo.name)
         self.storage = storage
         self.peerId = peerId
         self.port = port
         self.infoHash = metainfo.infoHash
         self.numPieces = metainfo.numPieces
-        self._reactor = reactor
-        self._lifecycle = Lifecycle(metainfo.name)
-        self._observers = Observers()
-        self._pauseWhenChecked = False
-        self.swarm = Swarm(
-            self, dialer or PeerDialer(reactor, peerId), config, reactor, candidateBudget
-        )
-        # Its own limits, within the session's (the buckets it shares).
-        self.ownUploadLimit = TokenBucket(reactor, config.maxUploadRate)
-        self.ownDownloadLimit = TokenBucket(reactor, config.maxDownloadRate)
-        self.download = Download(
-            metainfo,
-            storage,
-            reactor,
-            BucketChain(self.ownDownloadLimit, downloadLimit or TokenBucket(reactor)),
-            self._pieceVerified,
-            self._pieceFailed,
-            self._fail,
-            writeBacklog,
-        )
-        self.upload = Upload(
-            storage,
-            reactor,
-            BucketChain(self.ownUploadLimit, uploadLimit or TokenBucket(reactor)),
-            config.uploadSlots,
-            self._fail,
-            seedRatio=config.seedRatio,
-            seedTime=config.seedTime,
+        self.lifecycle = Lifecycle(metainfo.name)
+        self.observers = Observers()
+        # The parts that act on the others read them as they act: made
+        # first, since the others report to them.
+        self.moves = StateMoves(self)
+        self.periodic = PeriodicWork(
+            self, reactor, ticks if ticks is not None else TickService(reactor)
         )
         self.pex: Optional[PeerExchange] = None
         handlers: list[Any] = [MetadataServer(metainfo.infoBytes)]
@@ -168,7 +147,32 @@ class Torrent(ExtensionEvents):
             handlers.insert(0, self.pex)
         self.sources = PeerSources(sources)
         self.extensions = ExtensionTable(handlers)
-        self._ticks = ticks if ticks is not None else TickService(reactor)
+        self.peerEvents = PeerDispatch(self)
+        self.swarm = Swarm(
+            self.peerEvents, dialer or PeerDialer(reactor, peerId), config, reactor, candidateBudget
+        )
+        # Its own limits, within the session's (the buckets it shares).
+        self.ownUploadLimit = TokenBucket(reactor, config.maxUploadRate)
+        self.ownDownloadLimit = TokenBucket(reactor, config.maxDownloadRate)
+        self.download = Download(
+            metainfo,
+            storage,
+            reactor,
+            BucketChain(self.ownDownloadLimit, downloadLimit or TokenBucket(reactor)),
+            self.moves.pieceVerified,
+            self.moves.pieceFailed,
+            self.moves.failed,
+            writeBacklog,
+        )
+        self.upload = Upload(
+            storage,
+            reactor,
+            BucketChain(self.ownUploadLimit, uploadLimit or TokenBucket(reactor)),
+            config.uploadSlots,
+            self.moves.failed,
+            seedRatio=config.seedRatio,
+            seedTime=config.seedTime,
+        )
         # Last: a file that cannot be skipped puts the torrent in error.
         self.options = TorrentOptions(
             metainfo,
@@ -178,7 +182,7 @@ class Torrent(ExtensionEvents):
             self.upload,
             self.swarm,
             (self.ownUploadLimit, self.ownDownloadLimit),
-            self._fail,
+            self.moves.failed,
         )
 
     def __repr__(self) -> str:
@@ -196,14 +200,14 @@ class Torrent(ExtensionEvents):
         """
         Where the torrent is in its life.
         """
-        return self._lifecycle.state
+        return self.lifecycle.state
 
     @property
     def error(self) -> Optional[BittwistError]:
         """
         Why the torrent is in C{error}, or C{None}.
         """
-        return self._lifecycle.error
+        return self.lifecycle.error
 
     @property
     def peers(self) -> set[PeerProtocol]:
@@ -219,48 +223,15 @@ class Torrent(ExtensionEvents):
         Call C{observer} with every L{bittwist.events.TorrentEvent} of this
         torrent from now on.
         """
-        self._observers.add(observer)
+        self.observers.add(observer)
 
     def removeObserver(self, observer: Observer) -> None:
         """
         Stop calling C{observer} (if it is observing).
         """
-        self._observers.remove(observer)
+        self.observers.remove(observer)
 
-    def _emit(self, event: events.TorrentEvent) -> None:
-        self._observers.emit(event)
-
-    # State moves: each input goes through the lifecycle's table, then the
-    # parts are set for the new state.
-
-    def _move(self, event: TorrentInput) -> TorrentState:
-        old, new = self._lifecycle.process(event)
-        if new is _State.SEEDING:
-            self.upload.seedingStarted()
-        if new in ACTIVE:
-            self._activate(new)
-        elif old in ACTIVE:
-            self._deactivate(new)
-        if old is not new:
-            self._emit(events.StateChanged(self, new))
-        return new
-
-    def _activate(self, state: TorrentState) -> None:
-        downloading = state is _State.DOWNLOADING
-        self.download.active = downloading
-        self.upload.active = True
-        self.swarm.seeking = downloading
-        self._ticks.wake(self)
-        self.sources.start(self)
-        self.swarm.connectMore()
-
-    def _deactivate(self, state: TorrentState) -> None:
-        self._ticks.sleep(self)
-        self.download.active = False
-        self.upload.active = False
-        self.swarm.halt(state.value)
-
-    # Lifecycle.
+    # State moves (carried out by StateMoves).
 
     def start(
         self,
@@ -278,38 +249,7 @@ class Torrent(ExtensionEvents):
         @param rehash: with C{trusted}, pieces to hash all the same.
         @return: fires when checking is done and peers are being sought.
         """
-        self._pauseWhenChecked = paused
-        self._move(_In.START)
-        return self._check(trusted, rehash)
-
-    def _check(self, trusted: Optional[Bitfield], rehash: Iterable[int]) -> Deferred[None]:
-        if trusted is None:
-            self.log.info("{name}: checking existing data", name=self._logName)
-            d = self.storage.check()
-        else:
-            d = self.storage.check(trusted, rehash)
-        d.addCallback(self._checked)
-        d.addErrback(self._fail)
-        return d
-
-    def _checked(self, have: Bitfield) -> None:
-        if self.state is not _State.CHECKING:
-            return
-        self.download.begin(have)
-        self.log.info(
-            "{name}: {count} of {total} pieces already verified",
-            name=self._logName,
-            count=len(have),
-            total=self.numPieces,
-        )
-        complete = self.download.complete()
-        if self._pauseWhenChecked:
-            self._move(_In.CHECKED_PAUSED)
-        else:
-            self._move(_In.CHECKED_COMPLETE if complete else _In.CHECKED_INCOMPLETE)
-        # Last: whoever waits on whenComplete sees the torrent seeding.
-        if complete:
-            self._lifecycle.complete()
+        return self.moves.start(paused, trusted, rehash)
 
     def pause(self) -> Deferred[None]:
         """
@@ -320,14 +260,7 @@ class Torrent(ExtensionEvents):
 
         @return: fires when the trackers have been told; never fails.
         """
-        if self.state is _State.CHECKING:
-            # Paused once checked: the check runs on, nobody is contacted.
-            self._pauseWhenChecked = True
-            return succeed(None)
-        if not self._lifecycle.allows(_In.PAUSE):
-            return succeed(None)
-        self._move(_In.PAUSE)
-        return self.sources.stop()
+        return self.moves.pause()
 
     def resume(self) -> None:
         """
@@ -335,19 +268,7 @@ class Torrent(ExtensionEvents):
         reached no longer apply); after C{error}, check the data again,
         keeping every verified piece, and carry on.
         """
-        state = self.state
-        if state is _State.CHECKING:
-            self._pauseWhenChecked = False
-        elif state is _State.ERROR:
-            self.log.info("{name}: resuming after an error", name=self._logName)
-            self._pauseWhenChecked = False
-            self._move(_In.RESUME_CHECK)
-            self._check(self.download.verifiedPieces(), ())
-        elif state in (_State.PAUSED, _State.FINISHED):
-            if state is _State.FINISHED:
-                self.upload.clearGoals()
-            self.swarm.resetBackoff()
-            self._move(_In.RESUME_COMPLETE if self.download.complete() else _In.RESUME_INCOMPLETE)
+        self.moves.resume()
 
     def stop(self) -> Deferred[None]:
         """
@@ -356,39 +277,14 @@ class Torrent(ExtensionEvents):
 
         @return: fires when done; never fails.
         """
-        if self.state is _State.STOPPED:
-            return succeed(None)
-        self._move(_In.STOP)
-        self._lifecycle.stopped()
-        d = DeferredList([self.sources.stop(), self.storage.close()], consumeErrors=True)
-        return d.addCallback(lambda _: None)
+        return self.moves.stop()
 
     def fail(self, error: BittwistError) -> None:
         """
         Put the torrent in C{error} for C{error} (e.g. its data is missing),
         keeping every verified piece; L{resume} checks the data again.
         """
-        self._fail(Failure(error))
-
-    def _fail(self, failure: Failure) -> None:
-        """
-        Stop because storage (or our own code) failed; keep what is verified.
-        """
-        if not self._lifecycle.allows(_In.FAIL):
-            return
-        if failure.check(BittwistError):
-            error = failure.value
-            self.log.error("{name}: {error}", name=self._logName, error=error)
-        else:
-            error = InternalError(
-                f"{self.metainfo.name}: internal error ({failure.getErrorMessage()}); "
-                "this is a bug in bittwist, please report it with the log"
-            )
-            self.log.failure("{name}: internal error", failure, name=self._logName)
-        self._lifecycle.error = error
-        self._move(_In.FAIL)
-        self.sources.stop()
-        self._lifecycle.failed(error)
+        self.moves.failed(Failure(error))
 
     def whenComplete(self) -> Deferred[None]:
         """
@@ -397,87 +293,7 @@ class Torrent(ExtensionEvents):
             L{bittwist.errors.TorrentStopped} if it is stopped or removed
             first.
         """
-        return self._lifecycle.whenComplete()
-
-    # What the download reports.
-
-    def _pieceVerified(self, index: int) -> None:
-        for peer in self.peers:
-            peer.sendHave(index)
-        self._emit(events.PieceVerified(self, index))
-        # Seeding already: a piece of a file skipped while it downloaded.
-        if self.download.complete() and self.state not in (_State.SEEDING, _State.FINISHED):
-            self._completed()
-
-    def _completed(self) -> None:
-        """
-        Every wanted piece is verified: seed, and tell whoever waits.
-        """
-        verified = self.download.verifiedPieces()
-        count = len(verified) if verified is not None else 0
-        if count == self.numPieces:
-            message = "{name}: download complete, all {count} pieces verified"
-        else:
-            message = (
-                "{name}: download complete, the {count} pieces of the wanted files "
-                "verified (some files skipped)"
-            )
-        self.log.info(message, name=self._logName, count=count)
-        if self.state is _State.DOWNLOADING:
-            self._move(_In.COMPLETED)
-            self.download.stopRequesting()
-            self.swarm.seeking = False
-            self.sources.completed()
-            for peer in list(self.peers):
-                if peer.state.pieces.complete():
-                    peer.drop("both seeding")
-        self._emit(events.Completed(self))
-        self._lifecycle.complete()
-
-    def _pieceFailed(self, index: int, contributors: set[Any]) -> None:
-        self.log.warn(
-            "{name}: piece {index} failed its hash check; downloading it again",
-            name=self._logName,
-            index=index,
-        )
-        for peer in contributors:
-            self.swarm.strike(peer, 2 if len(contributors) == 1 else 1)
-
-    # Periodic work.
-
-    def tick(self) -> bool:
-        """
-        Once a second while active (see L{ITickable}): pipelines and snubs,
-        seed goals, choking, dialling, asking for peers.
-
-        @return: whether there is periodic work left: a seeding torrent
-            without peers or a time goal has none until a peer comes.
-        """
-        self.download.tick(self._reactor.seconds())
-        if self.state is _State.SEEDING:
-            why = self.upload.goalReached(self.download.rate.total, self.metainfo.totalLength)
-            if why is not None:
-                self.log.info("{name}: {why}; done seeding", name=self._logName, why=why)
-                self._move(_In.SEED_GOAL)
-                self.sources.stop()
-                return False
-        self._choke()
-        self.swarm.connectMore()
-        if self.state is _State.DOWNLOADING:
-            if self.swarm.shortOfPeers():
-                self.sources.wantPeers()
-            return True
-        # Seeding: peers come to us, and wake us (peerHandshaked).
-        return self.state is _State.SEEDING and bool(self.peers or self.upload.seedTime is not None)
-
-    def _choke(self) -> None:
-        peers = self.peers
-        snubbed = set()
-        for peer in peers:
-            record = self.download.record(peer)
-            if record is not None and record.snubbed:
-                snubbed.add(peer)
-        self.upload.choke(peers, self.state is _State.SEEDING, snubbed)
+        return self.lifecycle.whenComplete()
 
     # ISourceOwner.
 
@@ -495,78 +311,6 @@ class Torrent(ExtensionEvents):
         """
         left = self.metainfo.totalLength - self.download.verifiedLength
         return self.upload.rate.total, self.download.rate.total, left
-
-    # Peer events (see bittwist.peer.IPeerEvents).
-
-    def peerHandshaked(self, peer: PeerProtocol) -> bool:
-        if self.state not in ACTIVE or not self.swarm.admit(peer):
-            return False
-        self.download.peerJoined(peer)
-        self._ticks.wake(self)
-        assert peer.address is not None and peer.peerId is not None
-        self._emit(events.PeerConnected(self, peer.address, peer.peerId))
-        self.log.debug("Connected to {peer}", peer=peer)
-        return True
-
-    def ourBitfield(self) -> Optional[Bitfield]:
-        return self.download.verifiedPieces()
-
-    def peerBitfield(self, peer: PeerProtocol) -> None:
-        if self.state is _State.SEEDING and peer.state.pieces.complete():
-            peer.drop("both seeding")
-            return
-        self.download.peerBitfield(peer)
-
-    def peerHave(self, peer: PeerProtocol, index: int) -> None:
-        self.download.peerHave(peer, index)
-        if self.state is _State.SEEDING and peer.state.pieces.complete():
-            peer.drop("both seeding")
-
-    def peerChoked(self, peer: PeerProtocol, requests: list[tuple[int, int]]) -> None:
-        self.download.peerChoked(peer, requests)
-
-    def peerUnchoked(self, peer: PeerProtocol) -> None:
-        self.download.peerUnchoked(peer)
-
-    def peerInterestChanged(self, peer: PeerProtocol) -> None:
-        self._choke()
-
-    def peerDisconnected(self, peer: PeerProtocol, reason: str) -> None:
-        if not self.swarm.removed(peer):
-            return
-        assert peer.address is not None
-        self._emit(events.PeerDisconnected(self, peer.address, reason))
-        self.log.debug("Disconnected from {peer}: {reason}", peer=peer, reason=reason)
-        self.download.peerLeft(peer)
-        self.extensions.peerGone(peer)
-        self._choke()
-
-    def blocksReceived(self, peer: PeerProtocol, blocks: list[wire.Piece]) -> None:
-        self.download.blocksReceived(peer, blocks)
-
-    def requestsReceived(self, peer: PeerProtocol, requests: list[tuple[int, int, int]]) -> None:
-        verified = self.download.verifiedPieces()
-        pieceSize = self.metainfo.pieceSize
-        for index, begin, length in requests:
-            if verified is None or index not in verified:
-                if not peer.rejectRequest(index, begin, length):
-                    peer.drop(f"requested piece {index}, which we do not have")
-                    return
-            elif begin + length > pieceSize(index):
-                peer.drop(f"requested past the end of piece {index}")
-                return
-
-    def requestsQueued(self, peer: PeerProtocol) -> None:
-        self.upload.serve(peer)
-
-    def peerWritable(self, peer: PeerProtocol) -> None:
-        self.upload.serve(peer)
-
-    def requestRejected(self, peer: PeerProtocol, index: int, begin: int) -> None:
-        self.download.requestRejected(peer, index, begin)
-
-    def peerAllowedFast(self, peer: PeerProtocol, index: int) -> None:
-        self.download.fill(peer)
 
     # Snapshots.
 
@@ -602,24 +346,6 @@ class Torrent(ExtensionEvents):
         """
         self.setOptions(filePriorities=tuple(priorities))
 
-    def _filePrioritiesChanged(self) -> None:
-        """
-        The wanted pieces changed: seed if they are all in, download again
-        if some are missing.
-        """
-        if self.download.verifiedPieces() is None:
-            return  # not checked yet: the check decides
-        complete = self.download.complete()
-        if not complete:
-            self._lifecycle.incomplete()
-        if self.state is _State.DOWNLOADING and complete:
-            self._completed()
-        elif self.state in (_State.SEEDING, _State.FINISHED) and not complete:
-            # Seeds we dropped as "both seeding" have what we now want.
-            self.swarm.resetBackoff()
-            self._move(_In.WANT_MORE)
-            self.download.refreshInterest()
-
     def setSequential(self, sequential: bool) -> None:
         """
         Download pieces in order, lowest first (C{True}: to play a file
@@ -641,10 +367,10 @@ class Torrent(ExtensionEvents):
         wantedChanged = self.options.change(changes)
         if self.state in ACTIVE:
             # A new goal is looked at within a tick.
-            self._ticks.wake(self)
+            self.periodic.wake()
         if wantedChanged:
             # Last: it may move the torrent to seeding or downloading.
-            self._filePrioritiesChanged()
+            self.moves.wantedChanged()
 
     def trackerStatuses(self) -> list[TrackerStatus]:
         """

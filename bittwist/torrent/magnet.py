@@ -121,6 +121,15 @@ class MagnetTorrent(ExtensionEvents):
         """
         return self.swarm.peers
 
+    @property
+    def peerEvents(self) -> "MagnetTorrent":
+        """
+        What its peer connections report to: itself (a
+        L{bittwist.torrent.facade.Torrent} hands them its
+        L{bittwist.torrent.peerdispatch.PeerDispatch}).
+        """
+        return self
+
     # Observers, as a Torrent has them.
 
     def addObserver(self, observer: Observer) -> None:

@@ -113,7 +113,7 @@ class MetadataFetcher:
             return
         if isinstance(message, MetadataRequest):
             # We have nothing to serve yet.
-            peer.sendExtended(self.name, MetadataReject(message.piece).encode())
+            peer.sender.sendExtended(self.name, MetadataReject(message.piece).encode())
             return
         if peer not in self._peers or self._assembler is None:
             raise ExtensionError(EXTENSION_NAME, f"{type(message).__name__} we did not ask for")
@@ -194,7 +194,7 @@ class MetadataFetcher:
             request = self._assembler.nextRequest(peer)
             if request is None:
                 return
-            if not peer.sendExtended(self.name, request.encode()):
+            if not peer.sender.sendExtended(self.name, request.encode()):
                 self._assembler.peerLost(peer)
                 return
             self._timers[(peer, request.piece)] = self._reactor.callLater(

@@ -93,7 +93,7 @@ class MetadataServer:
             answer = answerRequest(self._infoBytes, message)
             if not isinstance(answer, MetadataReject):
                 self._answered[peer] = answered + 1
-        peer.sendExtended(self.name, answer.encode())
+        peer.sender.sendExtended(self.name, answer.encode())
 
     def peerGone(self, peer: PeerProtocol) -> None:
         self._answered.pop(peer, None)

@@ -21,7 +21,8 @@ from twisted.python.failure import Failure
 from bittwist.config import TorrentConfig
 from bittwist.errors import EncryptionError
 from bittwist.mse import Policy
-from bittwist.peer import IPeerEvents, PeerProtocol
+from bittwist.peer import PeerProtocol
+from bittwist.peerevents import IPeerEvents
 
 __all__ = ["Swarm", "CandidateBudget", "BAN_STRIKES", "MAX_ADDRESSES_PER_CALL", "MIN_CANDIDATE_SHARE"]
 

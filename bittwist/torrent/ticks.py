@@ -26,7 +26,8 @@ endgame, choking, dialling, seed goals).
 
 class ITickable(Interface):
     """
-    Something with periodic work, e.g. a torrent.
+    Something with periodic work, e.g. a torrent's
+    L{bittwist.torrent.periodic.PeriodicWork}.
     """
 
     def tick() -> bool:

@@ -77,15 +77,15 @@ class Upload:
         peers = list(peers)
         unchoke = self.choker.unchoked(peers, seeding, self._reactor.seconds(), snubbed)
         for peer in peers:
-            peer.setChoking(peer not in unchoke)
+            peer.sender.setChoking(peer not in unchoke)
 
     # Serving.
 
     def serve(self, peer: PeerProtocol) -> None:
         """
         Start serving C{peer}'s queued requests, as many as it may have in
-        flight (see L{PeerProtocol.nextRun}): each waits for upload tokens,
-        then is read from storage, then sent. Consecutive requests of one
+        flight (see L{bittwist.peersender.PeerSender.nextRun}): each waits
+        for upload tokens, then is read from storage, then sent. Consecutive requests of one
         piece are read together, as one read, and sent in one write.
         """
         if peer in self._servingNow:
@@ -99,8 +99,9 @@ class Upload:
                 self._serveLimited(peer)
                 return
             # Unlimited: no tokens to count, a run goes out as it comes.
+            nextRun = peer.sender.nextRun
             while True:
-                run = peer.nextRun(MAX_SERVING)
+                run = nextRun(MAX_SERVING)
                 if not run:
                     break
                 self._read(peer, run)
@@ -115,7 +116,7 @@ class Upload:
         run: list[tuple[int, int, int]] = []
         try:
             while peer not in self._awaitingTokens:
-                request = peer.nextRequest(MAX_SERVING)
+                request = peer.sender.nextRequest(MAX_SERVING)
                 if request is None:
                     break
                 if self._limit.allows():
@@ -153,7 +154,7 @@ class Upload:
         while waiting.
         """
         self._awaitingTokens.discard(peer)
-        if not any(peer.wants(request) for request in run):
+        if not any(peer.sender.wants(request) for request in run):
             # Give the tokens back.
             self._limit.consume(-sum(request[2] for request in run))
             self.serve(peer)
@@ -175,7 +176,7 @@ class Upload:
         d.addCallbacks(self._send, self._onStorageFailed, (peer, run))
 
     def _send(self, data: bytes, peer: PeerProtocol, run: list[tuple[int, int, int]]) -> None:
-        sent = peer.sendRun(run, data)
+        sent = peer.sender.sendRun(run, data)
         if sent:
             self.rate.add(sent)
         if sent < len(data):
