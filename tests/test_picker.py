@@ -127,15 +127,6 @@ class BlockLayoutTests(SynchronousTestCase):
             self.assertEqual({length for _, length in pieces[index]}, {BLOCK_SIZE})
         self.assertEqual(len(blocks), 7 * 4 + 3)
 
-    def test_blockLength(self) -> None:
-        """
-        L{PiecePicker.blockLength} is 16 KiB, or what is left of the piece.
-        """
-        picker = makePicker()
-        self.assertEqual(picker.blocks.blockLength(0, 0), BLOCK_SIZE)
-        self.assertEqual(picker.blocks.blockLength(0, 3 * BLOCK_SIZE), BLOCK_SIZE)
-        self.assertEqual(picker.blocks.blockLength(7, 2 * BLOCK_SIZE), 1000)
-
     def test_customBlockSize(self) -> None:
         """
         A smaller block size cuts pieces into more, smaller blocks.
@@ -341,18 +332,6 @@ class PickOrderTests(SynchronousTestCase):
         blocks = picker.pick("b", Bitfield(10, [5, 7, 8]), 5)
         self.assertNotIn(4, {index for index, _, _ in blocks})
 
-    def test_availabilityCounts(self) -> None:
-        """
-        L{PiecePicker.peerHasPieces} and L{PiecePicker.peerLostPieces} count
-        and uncount peers per piece.
-        """
-        picker = makePicker(numPieces=4)
-        picker.order.peerHasPieces(Bitfield(4, [0, 1]))
-        picker.order.peerHasPieces([1])
-        self.assertEqual(picker.order.availability, [1, 2, 0, 0])
-        picker.order.peerLostPieces(Bitfield(4, [0, 1]))
-        self.assertEqual(picker.order.availability, [0, 1, 0, 0])
-
     def test_doneAndFilledPiecesNotPicked(self) -> None:
         """
         Pieces given as C{have} and pieces waiting for their hash check are
@@ -415,84 +394,6 @@ class AbandonTests(SynchronousTestCase):
         self.assertEqual(picker.blocks.received("b", 0, 0, BLOCK_SIZE), ((), False))
 
 
-class BlockReceivedTests(SynchronousTestCase):
-    """
-    Tests for L{PiecePicker.blockReceived}.
-    """
-
-    def setUp(self) -> None:
-        self.picker = makePicker()
-        self.blocks = self.picker.pick("a", Bitfield(8, [7]), 3)
-
-    def test_wantedBlocks(self) -> None:
-        """
-        Requested blocks are accepted with no one to cancel; the last one
-        completes the piece.
-        """
-        first, second, last = self.blocks
-        self.assertEqual(self.picker.blocks.received("a", *first), ((), False))
-        self.assertEqual(self.picker.blocks.received("a", *last), ((), False))
-        self.assertEqual(self.picker.blocks.received("a", *second), ((), True))
-        self.assertFalse(self.picker.wants(7))
-
-    def test_unknownPiece(self) -> None:
-        """
-        A block of a piece no one was asked for is not wanted.
-        """
-        self.assertIsNone(self.picker.blocks.received("a", 0, 0, BLOCK_SIZE))
-        self.assertIsNone(self.picker.blocks.received("a", 99, 0, BLOCK_SIZE))
-
-    def test_duplicate(self) -> None:
-        """
-        A block received twice is wanted only the first time, from whoever
-        sends it.
-        """
-        self.assertIsNotNone(self.picker.blocks.received("a", *self.blocks[0]))
-        self.assertIsNone(self.picker.blocks.received("a", *self.blocks[0]))
-        self.assertIsNone(self.picker.blocks.received("b", *self.blocks[0]))
-
-    def test_wrongLength(self) -> None:
-        """
-        A block shorter or longer than requested is not wanted, and stays
-        requested.
-        """
-        self.assertIsNone(self.picker.blocks.received("a", 7, 0, BLOCK_SIZE - 1))
-        self.assertIsNone(self.picker.blocks.received("a", 7, 0, BLOCK_SIZE + 1))
-        self.assertIsNone(self.picker.blocks.received("a", 7, 2 * BLOCK_SIZE, BLOCK_SIZE))
-        self.assertEqual(self.picker.blocks.received("a", 7, 0, BLOCK_SIZE), ((), False))
-
-    def test_misaligned(self) -> None:
-        """
-        A block that does not start on a block boundary, or starts outside
-        the piece, is not wanted.
-        """
-        self.assertIsNone(self.picker.blocks.received("a", 7, 1, BLOCK_SIZE))
-        self.assertIsNone(self.picker.blocks.received("a", 7, BLOCK_SIZE // 2, BLOCK_SIZE))
-        self.assertIsNone(self.picker.blocks.received("a", 7, 3 * BLOCK_SIZE, BLOCK_SIZE))
-        self.assertIsNone(self.picker.blocks.received("a", 7, -BLOCK_SIZE, BLOCK_SIZE))
-        self.assertIsNone(self.picker.blocks.received("a", 7, -3 * BLOCK_SIZE, BLOCK_SIZE))
-        # The last block is still to come.
-        self.assertEqual(self.picker.blocks.received("a", 7, 2 * BLOCK_SIZE, 1000), ((), False))
-
-    def test_abandonedBlockStillAccepted(self) -> None:
-        """
-        A block that arrives after its request was abandoned is taken, and is
-        not picked again.
-        """
-        self.picker.abandon("a", [(7, 0)])
-        self.assertEqual(self.picker.blocks.received("a", 7, 0, BLOCK_SIZE), ((), False))
-        self.assertEqual(self.picker.pick("b", Bitfield(8, [7]), 3), [])
-
-    def test_lateBlockCancelsReRequest(self) -> None:
-        """
-        If an abandoned block was requested again from another peer and the
-        first peer delivers it after all, the other peer is to be cancelled.
-        """
-        self.picker.abandon("a", [(7, 0)])
-        self.assertEqual(self.picker.pick("b", Bitfield(8, [7]), 1), [(7, 0, BLOCK_SIZE)])
-        self.assertEqual(self.picker.blocks.received("a", 7, 0, BLOCK_SIZE), (("b",), False))
-
-
 class EndgameTests(SynchronousTestCase):
     """
     Duplicate requests for the last blocks.
@@ -531,7 +432,7 @@ class EndgameTests(SynchronousTestCase):
 
     def test_requestedFrom(self) -> None:
         """
-        L{PiecePicker.requestedFrom} names the one peer a block is asked of,
+        L{BlockTable.requestedFrom<bittwist.blocktable.BlockTable.requestedFrom>} names the one peer a block is asked of,
         then every peer once endgame duplicates it, then none once received.
         """
         picker = makePicker(numPieces=1, lastLength=BLOCK_SIZE)
@@ -1115,32 +1016,3 @@ class PriorityTests(SynchronousTestCase):
         picker.pieceVerified(0)
         self.assertEqual(picker.pick("b", seed, 10), [])
         self.assertFalse(picker.endgame)
-
-
-class PiecePrioritiesTests(SynchronousTestCase):
-    """
-    Tests for L{piecePriorities}: a piece takes the highest priority of the
-    files it holds bytes of.
-    """
-
-    def test_priorities(self) -> None:
-        entries = [
-            FileEntry(("a",), 10, 0, False),
-            FileEntry(("pad",), 6, 10, True),
-            FileEntry(("b",), 20, 16, False),
-            FileEntry(("c",), 0, 36, False),
-            FileEntry(("d",), 12, 36, False),
-        ]
-
-        class Layout:
-            pieceLength = 8
-            numPieces = 6
-            files = entries
-
-        # Pieces: 0-7 a, 8-15 a+pad, 16-23 b, 24-31 b, 32-39 b+d, 40-47 d.
-        self.assertEqual(
-            piecePriorities(Layout, [SKIP, NORMAL, SKIP, HIGH]),
-            [SKIP, SKIP, NORMAL, NORMAL, HIGH, HIGH],
-        )
-        self.assertEqual(piecePriorities(Layout, [HIGH]), [HIGH, HIGH, NORMAL, NORMAL, NORMAL, NORMAL])
-        self.assertEqual(piecePriorities(Layout, [SKIP] * 4), [SKIP] * 6)
