@@ -130,8 +130,16 @@ class PiecePicker:
 
         @param priorities: see L{PieceOrder.setPriorities}.
         """
-        self.order.setPriorities(priorities)
-        self.blocks.unrequested = sum(self._unrequestedIn(i) for i in range(self.numPieces))
+        order, blocks, done = self.order, self.blocks, self.done
+        order.setPriorities(priorities)
+        wanted = order.priorities
+        # One call per piece, as before the picker was split: this runs for
+        # every piece whenever a torrent starts.
+        blocks.unrequested = sum(
+            blocks.unrequestedIn(i, wanted is None or bool(wanted[i]))
+            for i in range(self.numPieces)
+            if i not in done
+        )
 
     def wants(self, index: int) -> bool:
         """
