@@ -16,7 +16,7 @@ __all__ = ["TorrentConfig", "SessionConfig", "FILE_PRIORITIES"]
 FILE_PRIORITIES = (0, 1, 2)
 """
 The priorities a file may have: skip, normal, high (see
-L{bittwist.picker}).
+L{bittwist.pieceorder}).
 """
 
 

@@ -523,7 +523,7 @@ class BrowserTests(TestCase):
             what="the page to confirm sequential download",
         )
         self.assertTrue(self.torrent.status().sequential)
-        self.assertTrue(self.torrent.download.picker.sequential)
+        self.assertTrue(self.torrent.download.picker.order.sequential)
 
         # Its limits, from the form.
         maxPeers = yield page.evaluate("document.getElementById('max-peers').value")

@@ -12,9 +12,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from bittwist.bitfield import Bitfield
 from bittwist.metainfo import FileEntry
-from bittwist.picker import (
-    ENDGAME_BATCH, HIGH, NORMAL, SKIP, Block, PiecePicker, piecePriorities, wantedPieceSizes,
-)
+from bittwist.blocktable import Block
+from bittwist.picker import ENDGAME_BATCH, PiecePicker, wantedPieceSizes
+from bittwist.pieceorder import HIGH, NORMAL, SKIP, piecePriorities
 from bittwist.wire import BLOCK_SIZE
 
 PIECE_LENGTH = 4 * BLOCK_SIZE
@@ -90,7 +90,7 @@ def receiveAll(picker: PiecePicker, peer: object, blocks: Iterable[Block]) -> li
     """
     filled = []
     for index, begin, length in blocks:
-        result = picker.blockReceived(peer, index, begin, length)
+        result = picker.blocks.received(peer, index, begin, length)
         assert result is not None, (index, begin, length)
         if result[1]:
             filled.append(index)
@@ -127,15 +127,6 @@ class BlockLayoutTests(SynchronousTestCase):
             self.assertEqual({length for _, length in pieces[index]}, {BLOCK_SIZE})
         self.assertEqual(len(blocks), 7 * 4 + 3)
 
-    def test_blockLength(self) -> None:
-        """
-        L{PiecePicker.blockLength} is 16 KiB, or what is left of the piece.
-        """
-        picker = makePicker()
-        self.assertEqual(picker.blockLength(0, 0), BLOCK_SIZE)
-        self.assertEqual(picker.blockLength(0, 3 * BLOCK_SIZE), BLOCK_SIZE)
-        self.assertEqual(picker.blockLength(7, 2 * BLOCK_SIZE), 1000)
-
     def test_customBlockSize(self) -> None:
         """
         A smaller block size cuts pieces into more, smaller blocks.
@@ -158,7 +149,7 @@ class PickOrderTests(SynchronousTestCase):
         already started are finished first, as always.
         """
         picker = makePicker()
-        picker.sequential = True
+        picker.order.setSequential(True)
         self.assertEqual(firstSeen(picker.pick("a", allPieces(picker), 8)), [0, 1])
         self.assertEqual(firstSeen(picker.pick("b", Bitfield(8, [5, 3, 7]), 8)), [3, 5])
         self.assertEqual(firstSeen(picker.pick("c", allPieces(picker), 8)), [2, 4])
@@ -242,7 +233,7 @@ class PickOrderTests(SynchronousTestCase):
         whoever started it: the next pieces are wanted soonest.
         """
         picker = makePicker(lastLength=PIECE_LENGTH)
-        picker.sequential = True
+        picker.order.setSequential(True)
         pieces = allPieces(picker)
         self.assertEqual(picker.pick("a", pieces, 2), [(0, 0, BLOCK_SIZE), (0, BLOCK_SIZE, BLOCK_SIZE)])
         self.assertEqual(
@@ -301,7 +292,7 @@ class PickOrderTests(SynchronousTestCase):
         picker = makePicker(numPieces=10, have=range(4))
         availability = {4: 5, 5: 3, 6: 4, 7: 1, 8: 2, 9: 6}
         for index, count in availability.items():
-            picker.peerHasPieces([index] * count)
+            picker.order.peerHasPieces([index] * count)
         blocks = picker.pick("a", allPieces(picker), 1000)
         self.assertEqual(firstSeen(blocks), [7, 8, 5, 6, 4, 9])
 
@@ -311,10 +302,10 @@ class PickOrderTests(SynchronousTestCase):
         requesting it, then starts the next rarest.
         """
         picker = makePicker(numPieces=10, have=range(4))
-        picker.peerHasPieces(range(4, 10))
-        picker.peerHasPieces([4, 5, 6, 8, 9])
-        picker.peerHasPieces([4, 5, 8, 9])
-        picker.peerHasPieces([4, 5, 9])
+        picker.order.peerHasPieces(range(4, 10))
+        picker.order.peerHasPieces([4, 5, 6, 8, 9])
+        picker.order.peerHasPieces([4, 5, 8, 9])
+        picker.order.peerHasPieces([4, 5, 9])
         # Availability: 7 -> 1, 6 -> 2, 8 -> 3, 4, 5 and 9 -> 4.
         pieces = allPieces(picker)
         indexes = []
@@ -332,26 +323,14 @@ class PickOrderTests(SynchronousTestCase):
         The rarest piece the peer has is chosen, not the rarest overall.
         """
         picker = makePicker(numPieces=10, have=range(4))
-        picker.peerHasPieces(range(4, 10))
-        picker.peerHasPieces(range(5, 10))
-        picker.peerLostPieces([6])
+        picker.order.peerHasPieces(range(4, 10))
+        picker.order.peerHasPieces(range(5, 10))
+        picker.order.peerLostPieces([6])
         # Availability: 4 -> 1, 5 -> 2, 6 -> 1, 7.. -> 2.
         blocks = picker.pick("a", Bitfield(10, [5, 6, 8]), 1)
         self.assertEqual(blocks[0][0], 6)
         blocks = picker.pick("b", Bitfield(10, [5, 7, 8]), 5)
         self.assertNotIn(4, {index for index, _, _ in blocks})
-
-    def test_availabilityCounts(self) -> None:
-        """
-        L{PiecePicker.peerHasPieces} and L{PiecePicker.peerLostPieces} count
-        and uncount peers per piece.
-        """
-        picker = makePicker(numPieces=4)
-        picker.peerHasPieces(Bitfield(4, [0, 1]))
-        picker.peerHasPieces([1])
-        self.assertEqual(picker.availability, [1, 2, 0, 0])
-        picker.peerLostPieces(Bitfield(4, [0, 1]))
-        self.assertEqual(picker.availability, [0, 1, 0, 0])
 
     def test_doneAndFilledPiecesNotPicked(self) -> None:
         """
@@ -398,7 +377,7 @@ class AbandonTests(SynchronousTestCase):
             picker.pick("c", Bitfield(8, [3]), 4),
             [(3, 2 * BLOCK_SIZE, BLOCK_SIZE), (3, 3 * BLOCK_SIZE, BLOCK_SIZE)],
         )
-        self.assertEqual(picker.blockReceived("a", *blocks[1]), ((), False))
+        self.assertEqual(picker.blocks.received("a", *blocks[1]), ((), False))
 
     def test_abandonInEndgameKeepsOtherRequesters(self) -> None:
         """
@@ -412,85 +391,7 @@ class AbandonTests(SynchronousTestCase):
         picker.abandon("a", [(0, 0)])
         self.assertTrue(picker.endgame)
         self.assertEqual(picker.pick("b", pieces, 4), [])
-        self.assertEqual(picker.blockReceived("b", 0, 0, BLOCK_SIZE), ((), False))
-
-
-class BlockReceivedTests(SynchronousTestCase):
-    """
-    Tests for L{PiecePicker.blockReceived}.
-    """
-
-    def setUp(self) -> None:
-        self.picker = makePicker()
-        self.blocks = self.picker.pick("a", Bitfield(8, [7]), 3)
-
-    def test_wantedBlocks(self) -> None:
-        """
-        Requested blocks are accepted with no one to cancel; the last one
-        completes the piece.
-        """
-        first, second, last = self.blocks
-        self.assertEqual(self.picker.blockReceived("a", *first), ((), False))
-        self.assertEqual(self.picker.blockReceived("a", *last), ((), False))
-        self.assertEqual(self.picker.blockReceived("a", *second), ((), True))
-        self.assertFalse(self.picker.wants(7))
-
-    def test_unknownPiece(self) -> None:
-        """
-        A block of a piece no one was asked for is not wanted.
-        """
-        self.assertIsNone(self.picker.blockReceived("a", 0, 0, BLOCK_SIZE))
-        self.assertIsNone(self.picker.blockReceived("a", 99, 0, BLOCK_SIZE))
-
-    def test_duplicate(self) -> None:
-        """
-        A block received twice is wanted only the first time, from whoever
-        sends it.
-        """
-        self.assertIsNotNone(self.picker.blockReceived("a", *self.blocks[0]))
-        self.assertIsNone(self.picker.blockReceived("a", *self.blocks[0]))
-        self.assertIsNone(self.picker.blockReceived("b", *self.blocks[0]))
-
-    def test_wrongLength(self) -> None:
-        """
-        A block shorter or longer than requested is not wanted, and stays
-        requested.
-        """
-        self.assertIsNone(self.picker.blockReceived("a", 7, 0, BLOCK_SIZE - 1))
-        self.assertIsNone(self.picker.blockReceived("a", 7, 0, BLOCK_SIZE + 1))
-        self.assertIsNone(self.picker.blockReceived("a", 7, 2 * BLOCK_SIZE, BLOCK_SIZE))
-        self.assertEqual(self.picker.blockReceived("a", 7, 0, BLOCK_SIZE), ((), False))
-
-    def test_misaligned(self) -> None:
-        """
-        A block that does not start on a block boundary, or starts outside
-        the piece, is not wanted.
-        """
-        self.assertIsNone(self.picker.blockReceived("a", 7, 1, BLOCK_SIZE))
-        self.assertIsNone(self.picker.blockReceived("a", 7, BLOCK_SIZE // 2, BLOCK_SIZE))
-        self.assertIsNone(self.picker.blockReceived("a", 7, 3 * BLOCK_SIZE, BLOCK_SIZE))
-        self.assertIsNone(self.picker.blockReceived("a", 7, -BLOCK_SIZE, BLOCK_SIZE))
-        self.assertIsNone(self.picker.blockReceived("a", 7, -3 * BLOCK_SIZE, BLOCK_SIZE))
-        # The last block is still to come.
-        self.assertEqual(self.picker.blockReceived("a", 7, 2 * BLOCK_SIZE, 1000), ((), False))
-
-    def test_abandonedBlockStillAccepted(self) -> None:
-        """
-        A block that arrives after its request was abandoned is taken, and is
-        not picked again.
-        """
-        self.picker.abandon("a", [(7, 0)])
-        self.assertEqual(self.picker.blockReceived("a", 7, 0, BLOCK_SIZE), ((), False))
-        self.assertEqual(self.picker.pick("b", Bitfield(8, [7]), 3), [])
-
-    def test_lateBlockCancelsReRequest(self) -> None:
-        """
-        If an abandoned block was requested again from another peer and the
-        first peer delivers it after all, the other peer is to be cancelled.
-        """
-        self.picker.abandon("a", [(7, 0)])
-        self.assertEqual(self.picker.pick("b", Bitfield(8, [7]), 1), [(7, 0, BLOCK_SIZE)])
-        self.assertEqual(self.picker.blockReceived("a", 7, 0, BLOCK_SIZE), (("b",), False))
+        self.assertEqual(picker.blocks.received("b", 0, 0, BLOCK_SIZE), ((), False))
 
 
 class EndgameTests(SynchronousTestCase):
@@ -531,19 +432,19 @@ class EndgameTests(SynchronousTestCase):
 
     def test_requestedFrom(self) -> None:
         """
-        L{PiecePicker.requestedFrom} names the one peer a block is asked of,
+        L{BlockTable.requestedFrom<bittwist.blocktable.BlockTable.requestedFrom>} names the one peer a block is asked of,
         then every peer once endgame duplicates it, then none once received.
         """
         picker = makePicker(numPieces=1, lastLength=BLOCK_SIZE)
         everything = Bitfield(1, [0])
         [block] = picker.pick("a", everything, 100)
-        self.assertEqual(picker.requestedFrom(0, 0), {"a"})
+        self.assertEqual(picker.blocks.requestedFrom(0, 0), {"a"})
         self.assertEqual(picker.pick("b", everything, 100), [block])
-        self.assertEqual(picker.requestedFrom(0, 0), {"a", "b"})
+        self.assertEqual(picker.blocks.requestedFrom(0, 0), {"a", "b"})
         picker.abandon("a", [(0, 0)])
-        self.assertEqual(picker.requestedFrom(0, 0), {"b"})
-        self.assertEqual(picker.blockReceived("b", *block), ((), True))
-        self.assertEqual(picker.requestedFrom(0, 0), set())
+        self.assertEqual(picker.blocks.requestedFrom(0, 0), {"b"})
+        self.assertEqual(picker.blocks.received("b", *block), ((), True))
+        self.assertEqual(picker.blocks.requestedFrom(0, 0), set())
 
     def test_verifiedPieceForgetsRequests(self) -> None:
         """
@@ -553,8 +454,8 @@ class EndgameTests(SynchronousTestCase):
         picker = makePicker()
         blocks = picker.pick("a", Bitfield(8, [1]), 4)
         picker.pieceVerified(1)
-        self.assertEqual(picker.requestedFrom(1, blocks[0][1]), set())
-        self.assertEqual(picker.blockReceived("a", *blocks[0]), None)
+        self.assertEqual(picker.blocks.requestedFrom(1, blocks[0][1]), set())
+        self.assertEqual(picker.blocks.received("a", *blocks[0]), None)
 
     def test_endgameWaitsForSlowBlocks(self) -> None:
         """
@@ -636,11 +537,11 @@ class EndgameTests(SynchronousTestCase):
         """
         for peer in "abc":
             self.picker.pick(peer, self.pieces, 4)
-        others, filled = self.picker.blockReceived("b", 0, 0, BLOCK_SIZE)
+        others, filled = self.picker.blocks.received("b", 0, 0, BLOCK_SIZE)
         self.assertEqual(sorted(others), ["a", "c"])
         self.assertFalse(filled)
-        self.assertIsNone(self.picker.blockReceived("a", 0, 0, BLOCK_SIZE))
-        others, filled = self.picker.blockReceived("d", 0, BLOCK_SIZE, BLOCK_SIZE)
+        self.assertIsNone(self.picker.blocks.received("a", 0, 0, BLOCK_SIZE))
+        others, filled = self.picker.blocks.received("d", 0, BLOCK_SIZE, BLOCK_SIZE)
         self.assertEqual(sorted(others), ["a", "b", "c"])
 
     def test_endgameEndsWhenPieceFails(self) -> None:
@@ -729,7 +630,7 @@ class HashCheckTests(SynchronousTestCase):
         blocks = picker.pick("a", Bitfield(8, [1]), 4)
         receiveAll(picker, "a", blocks)
         picker.pieceVerified(1)
-        self.assertIsNone(picker.blockReceived("b", *blocks[0]))
+        self.assertIsNone(picker.blocks.received("b", *blocks[0]))
 
     def test_haveMakesComplete(self) -> None:
         """
@@ -785,11 +686,11 @@ def expectedUnrequested(picker: PiecePicker) -> int:
     """
     total = 0
     for index in range(picker.numPieces):
-        if index in picker.done or index in picker._filled:
+        if index in picker.done or index in picker.blocks.filled:
             continue
-        states = picker._partial.get(index)
+        states = picker.blocks.partial.get(index)
         if states is None:
-            total += -(-picker._pieceSize(index) // picker._blockSize)
+            total += -(-picker.blocks._pieceSize(index) // picker.blocks._blockSize)
         else:
             total += sum(1 for state in states if state == 0)
     return total
@@ -810,16 +711,16 @@ class SimulationTests(SynchronousTestCase):
         Check the picker's bookkeeping against the piece states and against
         C{outstanding}, the requests each peer has in flight.
         """
-        self.assertEqual(picker._unrequested, expectedUnrequested(picker))
+        self.assertEqual(picker.blocks.unrequested, expectedUnrequested(picker))
         # The picker's requesters are exactly the outstanding requests.
         fromPicker: dict[Block, set[str]] = defaultdict(set)
-        for index, states in picker._partial.items():
+        for index, states in picker.blocks.partial.items():
             for block in range(len(states)):
-                requesters = picker.requestedFrom(index, block * picker._blockSize)
+                requesters = picker.blocks.requestedFrom(index, block * picker.blocks._blockSize)
                 self.assertEqual(bool(requesters), states[block] == 1)
                 if requesters:
-                    begin = block * picker._blockSize
-                    key = (index, begin, picker.blockLength(index, begin))
+                    begin = block * picker.blocks._blockSize
+                    key = (index, begin, picker.blocks.blockLength(index, begin))
                     fromPicker[key] = requesters
         fromModel: dict[Block, set[str]] = defaultdict(set)
         for peer, blocks in outstanding.items():
@@ -827,8 +728,8 @@ class SimulationTests(SynchronousTestCase):
                 fromModel[block].add(peer)
         self.assertEqual(dict(fromPicker), dict(fromModel))
         # No request outlives its block's piece.
-        self.assertEqual(len(picker._requesters), len(fromPicker))
-        self.assertEqual(len(picker._requestedAt), len(fromPicker))
+        self.assertEqual(len(picker.blocks._requesters), len(fromPicker))
+        self.assertEqual(len(picker.blocks._requestedAt), len(fromPicker))
         for requesters in fromModel.values():
             self.assertLessEqual(len(requesters), 1 + maxDuplicates)
 
@@ -845,7 +746,7 @@ class SimulationTests(SynchronousTestCase):
         the other requests for it.
         """
         outstanding[peer].discard(block)
-        result = picker.blockReceived(peer, *block)
+        result = picker.blocks.received(peer, *block)
         if result is None:
             return
         others, isFilled = result
@@ -890,7 +791,7 @@ class SimulationTests(SynchronousTestCase):
         # The first peer is a seed, so the torrent can always complete.
         peerPieces["p0"] = Bitfield(numPieces, range(numPieces))
         for pieces in peerPieces.values():
-            picker.peerHasPieces(pieces)
+            picker.order.peerHasPieces(pieces)
         outstanding: dict[str, set[Block]] = {peer: set() for peer in PEERS}
         filled: set[int] = set()
 
@@ -950,7 +851,7 @@ class SimulationTests(SynchronousTestCase):
             filled.clear()
             self.checkInvariants(picker, outstanding, maxDuplicates)
         self.assertTrue(picker.complete())
-        self.assertEqual(picker._unrequested, 0)
+        self.assertEqual(picker.blocks.unrequested, 0)
 
 
 class WantedPieceSizesTests(SynchronousTestCase):
@@ -1024,7 +925,7 @@ class PriorityTests(SynchronousTestCase):
             index, begin, length = blocks[0]
             if index not in order:
                 order.append(index)
-            _, filled = picker.blockReceived("seed", index, begin, length)
+            _, filled = picker.blocks.received("seed", index, begin, length)
             if filled:
                 picker.pieceVerified(index)
 
@@ -1062,13 +963,13 @@ class PriorityTests(SynchronousTestCase):
         for seed in range(10):
             picker = PiecePicker(20, sizes(20, PIECE_LENGTH, PIECE_LENGTH), rng=random.Random(seed))
             picker.setPriorities([HIGH] + [NORMAL] * 19)
-            picker.peerHasPieces(range(20))
+            picker.order.peerHasPieces(range(20))
             for _ in range(4):
                 # Pieces 0 and 1 are the rarest.
-                picker.peerHasPieces(range(2, 20))
+                picker.order.peerHasPieces(range(2, 20))
             for index, begin, length in picker.pick("a", allPieces(picker), 4):
                 self.assertEqual(index, 0)
-                picker.blockReceived("a", index, begin, length)
+                picker.blocks.received("a", index, begin, length)
             picker.pieceVerified(0)
             firstPicked.add(picker.pick("a", allPieces(picker), 1)[0][0])
         self.assertGreater(len(firstPicked), 1)
@@ -1078,7 +979,7 @@ class PriorityTests(SynchronousTestCase):
         In sequential mode, high pieces come first, then the rest in order.
         """
         picker = makePicker(numPieces=5)
-        picker.sequential = True
+        picker.order.setSequential(True)
         picker.setPriorities([NORMAL, SKIP, NORMAL, HIGH, NORMAL])
         self.assertEqual(self.drain(picker), [3, 0, 2, 4])
 
@@ -1103,7 +1004,7 @@ class PriorityTests(SynchronousTestCase):
         """
         picker = makePicker(numPieces=2)
         seed = allPieces(picker)
-        picker.sequential = True
+        picker.order.setSequential(True)
         blocks = picker.pick("a", seed, 5)
         self.assertEqual([b[0] for b in blocks], [0, 0, 0, 0, 1])
         picker.setPriorities([SKIP, SKIP])
@@ -1111,36 +1012,7 @@ class PriorityTests(SynchronousTestCase):
         picker.abandon("a", [(1, 0)])
         self.assertNotIn(1, [b[0] for b in picker.pick("b", seed, 10)])
         for index, begin, length in blocks[:4]:
-            picker.blockReceived("a", index, begin, length)
+            picker.blocks.received("a", index, begin, length)
         picker.pieceVerified(0)
         self.assertEqual(picker.pick("b", seed, 10), [])
         self.assertFalse(picker.endgame)
-
-
-class PiecePrioritiesTests(SynchronousTestCase):
-    """
-    Tests for L{piecePriorities}: a piece takes the highest priority of the
-    files it holds bytes of.
-    """
-
-    def test_priorities(self) -> None:
-        entries = [
-            FileEntry(("a",), 10, 0, False),
-            FileEntry(("pad",), 6, 10, True),
-            FileEntry(("b",), 20, 16, False),
-            FileEntry(("c",), 0, 36, False),
-            FileEntry(("d",), 12, 36, False),
-        ]
-
-        class Layout:
-            pieceLength = 8
-            numPieces = 6
-            files = entries
-
-        # Pieces: 0-7 a, 8-15 a+pad, 16-23 b, 24-31 b, 32-39 b+d, 40-47 d.
-        self.assertEqual(
-            piecePriorities(Layout, [SKIP, NORMAL, SKIP, HIGH]),
-            [SKIP, SKIP, NORMAL, NORMAL, HIGH, HIGH],
-        )
-        self.assertEqual(piecePriorities(Layout, [HIGH]), [HIGH, HIGH, NORMAL, NORMAL, NORMAL, NORMAL])
-        self.assertEqual(piecePriorities(Layout, [SKIP] * 4), [SKIP] * 6)

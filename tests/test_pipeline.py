@@ -128,7 +128,7 @@ class RequestPipelineTests(unittest.TestCase):
 
     def addPeer(self, pieces: Optional[Bitfield] = None) -> _Peer:
         peer = _Peer(_everyPiece() if pieces is None else pieces)
-        self.picker.peerHasPieces(peer.state.pieces)
+        self.picker.order.peerHasPieces(peer.state.pieces)
         self.records[peer] = DownloadRecord()
         return peer
 

@@ -409,7 +409,7 @@ class StateFolderTests(SynchronousTestCase):
             self.infoHash, maxPeers=7, seedRatio=2.5, seedTime=None, maxDownloadRate=50_000
         )
         self.assertEqual(
-            (torrent.config.maxPeers, torrent.upload.seedRatio, torrent.download.picker.sequential),
+            (torrent.config.maxPeers, torrent.upload.seedRatio, torrent.download.picker.order.sequential),
             (7, 2.5, True),
         )
         self.assertEqual(torrent.ownDownloadLimit.rate, 50_000)
@@ -425,7 +425,7 @@ class StateFolderTests(SynchronousTestCase):
         again.startService()
         torrent = again.session.torrents[self.infoHash]
         self.assertTrue(torrent.status().sequential)
-        self.assertTrue(torrent.download.picker.sequential)
+        self.assertTrue(torrent.download.picker.order.sequential)
         self.assertEqual((torrent.config.maxPeers, torrent.config.seedRatio), (7, 2.5))
         self.assertEqual(torrent.ownDownloadLimit.rate, 50_000)
 

@@ -721,7 +721,7 @@ class RequestMovesTests(TorrentTestCase):
         self.assertEqual(second.requests(), [])
         first.close()
         self.assertEqual(set(second.requests()), self.allBlocks([0]))
-        self.assertEqual(self.torrent.download.picker.availability[0], 1)
+        self.assertEqual(self.torrent.download.picker.order.availability[0], 1)
 
     def test_snubbedPeerLosesRequests(self) -> None:
         """

@@ -196,7 +196,7 @@ class TorrentApiTests(WebTestCase):
         headers = {**CHANGE, "Content-Type": "application/json"}
         response, body = self.request("POST", path, data=b'{"sequential": true}', headers=headers)
         self.assertEqual((response.code, body["sequential"]), (200, True), body)
-        self.assertTrue(self.torrent.download.picker.sequential)
+        self.assertTrue(self.torrent.download.picker.order.sequential)
         response, body = self.request("GET", f"/api/torrents/{self.hex}")
         self.assertTrue(body["sequential"])
         response, body = self.request(
@@ -212,7 +212,7 @@ class TorrentApiTests(WebTestCase):
             self.assertError(response, body, 400)
         response, body = self.request("POST", path, data=b'{"sequential": false}', headers=headers)
         self.assertFalse(body["sequential"])
-        self.assertFalse(self.torrent.download.picker.sequential)
+        self.assertFalse(self.torrent.download.picker.order.sequential)
 
     def test_files(self) -> None:
         """

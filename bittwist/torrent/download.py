@@ -124,14 +124,14 @@ class Download:
         Whether new pieces are taken in order instead of rarest first.
         """
         picker = self.picker
-        return self._sequential if picker is None else picker.sequential
+        return self._sequential if picker is None else picker.order.sequential
 
     def setPriorities(self, priorities: Optional[list[int]]) -> None:
         """
         Download only the wanted pieces, high ones first, and tell each peer
         whether it has any we want.
 
-        @param priorities: per piece (see L{bittwist.picker.piecePriorities}),
+        @param priorities: per piece (see L{bittwist.pieceorder.piecePriorities}),
             or C{None} for every piece normal.
         """
         picker = self.picker
@@ -144,7 +144,7 @@ class Download:
 
     def _countWantedLeft(self) -> None:
         picker = self.picker
-        priorities = None if picker is None else picker.priorities
+        priorities = None if picker is None else picker.order.priorities
         if priorities is None:
             self._wantedLeft = None
             return
@@ -177,7 +177,7 @@ class Download:
         if self.picker is None:
             self._sequential = sequential
         else:
-            self.picker.sequential = sequential
+            self.picker.order.setSequential(sequential)
 
     def begin(self, have: Bitfield) -> None:
         """
@@ -189,11 +189,11 @@ class Download:
         if old is None:
             sequential, priorities = self._sequential, self._priorities
         else:
-            sequential, priorities = old.sequential, old.priorities
+            sequential, priorities = old.order.sequential, old.order.priorities
         self.picker = PiecePicker(
             metainfo.numPieces, wantedPieceSizes(metainfo), have, endgameDelay=ENDGAME_DELAY
         )
-        self.picker.sequential = sequential
+        self.picker.order.setSequential(sequential)
         self.picker.setPriorities(priorities)
         self._countWantedLeft()
         self.verifiedLength = sum(metainfo.pieceSize(i) for i in have)
@@ -230,7 +230,7 @@ class Download:
             record.charged = 0
         picker = self.picker
         if picker is not None:
-            picker.peerLostPieces(peer.state.pieces)
+            picker.order.peerLostPieces(peer.state.pieces)
             requested = list(peer.state.requested)
             if requested:
                 picker.abandon(peer, requested)
@@ -245,7 +245,7 @@ class Download:
         if picker is None:
             return
         pieces = peer.state.pieces
-        picker.peerHasPieces(pieces)
+        picker.order.peerHasPieces(pieces)
         peer.sender.setInterested(self.active and picker.interestedIn(pieces))
         self.fill(peer)
 
@@ -256,7 +256,7 @@ class Download:
         picker = self.picker
         if picker is None:
             return
-        picker.peerHasPieces((index,))
+        picker.order.peerHasPieces((index,))
         if self.active and picker.wants(index):
             peer.sender.setInterested(True)
             self.fill(peer)
@@ -303,7 +303,7 @@ class Download:
         # waiting for the next rate measurement.
         if record.requestDepth < MAX_REQUEST_DEPTH:
             record.requestDepth = min(MAX_REQUEST_DEPTH, record.requestDepth + len(blocks))
-        received = picker.blockReceived
+        received = picker.blocks.received
         backlog = self._backlog
         queueWrite = self._storage.queueWrite
         written, failed = self._writtenCallback, self._onStorageFailed
@@ -353,7 +353,7 @@ class Download:
             self.fillAll()
             return
         size = self._metainfo.pieceSize(index)
-        if self._wantedLeft is not None and picker.priority(index) and index not in picker.done:
+        if self._wantedLeft is not None and picker.order.priority(index) and index not in picker.done:
             self._wantedLeft -= size
         picker.pieceVerified(index)
         self.verifiedLength += size

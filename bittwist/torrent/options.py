@@ -18,7 +18,7 @@ from twisted.python.failure import Failure
 from bittwist.config import TorrentConfig
 from bittwist.errors import UsageError
 from bittwist.metainfo import Metainfo
-from bittwist.picker import NORMAL, SKIP, piecePriorities
+from bittwist.pieceorder import NORMAL, SKIP, piecePriorities
 from bittwist.ratelimit import TokenBucket
 
 __all__ = ["TorrentOptions", "CHANGEABLE"]
