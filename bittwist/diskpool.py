@@ -43,6 +43,18 @@ reactor and other queues get a turn: few enough that completions flow while
 a long queue drains, many enough that a burst of blocks costs one thread hop.
 """
 
+POST_INTERVAL = 0.02
+"""
+Seconds of jobs after which a batch hands the results it has so far to the
+reactor, not waiting for the rest: a download's writes count against the
+session's budget until reported (L{bittwist.torrent.backlog.WriteBacklog}),
+and while the disk is behind a batch of 64 writes kept the budget spent,
+and requests stopped, long after most of their blocks were freed (eight
+peers, 1 GiB in 2,000 files, 24 MiB in flight: 93-127 MiB/s without,
+156-164 with). Not
+less: at 5 ms, a single fast peer's reactor took a tenth more CPU for the
+extra wake-ups.
+"""
 
 DELIVERY_SLICE = 0.02
 """
@@ -218,6 +230,8 @@ class SerialQueue:
         """
         jobs = self._jobs
         results: list = []
+        clock = time.perf_counter
+        due = clock() + POST_INTERVAL
         for _ in range(BATCH):
             try:
                 callback, errback, function, args = jobs.popleft()
@@ -227,8 +241,13 @@ class SerialQueue:
                 results.append((callback, function(*args)))
             except BaseException:
                 results.append((errback, Failure()))
-            # Drop our references to the job's data (a written block) now.
-            function = args = None
+            # Drop our references to the job's data (written blocks, and the
+            # closure reporting their failure) now.
+            function = args = errback = None
+            if clock() >= due:
+                self._outbox.post(results)
+                results = []
+                due = clock() + POST_INTERVAL
         if results:
             self._outbox.post(results)
         with self._lock:

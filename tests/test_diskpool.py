@@ -168,6 +168,26 @@ class DiskPoolTests(TestCase):
         """
         self.assertIs(sharedPool(), sharedPool())
 
+    def test_resultsPostedDuringLongBatch(self) -> None:
+        """
+        A batch that runs longer than L{POST_INTERVAL} hands the results it
+        has to the reactor before its later jobs run: a write reported
+        early frees its room in a download's backlog.
+        """
+        self.patch(diskpool, "POST_INTERVAL", -1.0)
+        pool = DiskPool(size=1)
+        jobs = pool.queue(self.reactor)
+        release = threading.Event()
+        reported: list[int] = []
+        jobs.call(reported.append, self.fail, lambda: 1)
+        jobs.call(reported.append, self.fail, lambda: release.wait(WAIT) and 2)
+        self.reactor.runNext()
+        self.assertEqual(reported, [1])
+        release.set()
+        while len(reported) < 2:
+            self.reactor.runNext()
+        self.assertEqual(reported, [1, 2])
+
     def test_deliveriesSpreadOverTurns(self) -> None:
         """
         Results waiting for the reactor are reported L{DELIVERY_SLICE}

@@ -188,8 +188,11 @@ class RequestPipelineTests(unittest.TestCase):
         every block in flight for one on every write.
         """
         first = self.addPeer()
-        first.requestQueueLimit = 2000
-        self.records[first].requestDepth = 2000
+        # Every block, within the budget: a peer asking for more than the
+        # budget holds waits for room itself, and would refill every peer.
+        everyBlock = NUM_PIECES * PIECE_LENGTH // BLOCK
+        first.requestQueueLimit = everyBlock
+        self.records[first].requestDepth = everyBlock
         self.pipeline.fill(first)
         self.assertTrue(self.picker.endgame)
         backlog = self.backlog

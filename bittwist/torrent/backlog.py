@@ -16,15 +16,22 @@ garbage collector walks) stays bounded when the network is faster than the
 disk, however many torrents download at once.
 """
 
-MAX_IN_FLIGHT = 48 * 2**20
+MAX_IN_FLIGHT = 24 * 2**20
 """
 Bytes requested and not yet on disk (in flight on the network, or received
 and waiting for the disk), for a whole session. Bounding what was received
 alone let a thousand torrents each ask for a whole pipeline at once, and the
 answers, arriving together, were all in memory before any reached the disk.
-Eight fast peers of one torrent keep 32 MiB of requests in flight
-(L{bittwist.torrent.pipeline.MAX_REQUEST_DEPTH} blocks each): this leaves
-them room.
+
+This, not L{MAX_WRITE_BACKLOG}, bounds the blocks in memory: what was asked
+for comes, whether or not the disk keeps up. At 48 MiB, eight fast peers
+ahead of the disk put 45 MiB of blocks in memory, the process over 100 MiB;
+at 24 MiB each of eight still has about 190 requests in flight (3 MiB, a
+tenth of a second of its rate on loopback), one peer alone its full
+L{bittwist.torrent.pipeline.MAX_REQUEST_DEPTH}. (Not reading from peers
+past the backlog's limit bounded memory as well, but cost the reactor
+thread a third more CPU: a receive window reopened has the sender's
+transmission run in the receiver's system calls, on loopback.)
 """
 
 WAKE_FRACTION = 16
