@@ -118,7 +118,7 @@ class IPieceStorage(Interface):
         begin: int,
         data: bytes,
         written: Callable[[int], None],
-        failed: Callable[[Failure], None],
+        failed: Callable[[Failure, int], None],
     ) -> None:
         """
         L{writeBlock}, reporting by plain calls instead of a C{Deferred}: for
@@ -129,9 +129,11 @@ class IPieceStorage(Interface):
         @param written: called with C{len(data)} once written; consecutive
             blocks queued with the same C{written} may be reported by one
             call, with the sum of their lengths.
-        @param failed: called with a C{Failure} of L{StorageError} instead
-            if the write failed.  Either may be called before C{queueWrite}
-            returns, and always on the reactor thread.
+        @param failed: called with a C{Failure} of L{StorageError} and
+            C{len(data)} instead if the write failed (the length, so that a
+            caller counting bytes on their way to disk can let them go).
+            Either may be called before C{queueWrite} returns, and always on
+            the reactor thread.
         """
 
     def queueVerify(
@@ -440,7 +442,9 @@ class MemoryStorage(_StorageBase):
 
     def writeBlock(self, index: int, begin: int, data: bytes) -> Deferred:
         d: Deferred = Deferred()
-        self.queueWrite(index, begin, data, lambda _: d.callback(None), d.errback)
+        self.queueWrite(
+            index, begin, data, lambda _: d.callback(None), lambda failure, _: d.errback(failure)
+        )
         return d
 
     def queueWrite(
@@ -449,12 +453,12 @@ class MemoryStorage(_StorageBase):
         begin: int,
         data: bytes,
         written: Callable[[int], None],
-        failed: Callable[[Failure], None],
+        failed: Callable[[Failure, int], None],
     ) -> None:
         try:
             start = self._checkRange(index, begin, len(data))
         except StorageError:
-            failed(Failure())
+            failed(Failure(), len(data))
             return
         view = memoryview(data)
         position = 0
@@ -634,12 +638,12 @@ class FileStorage(_StorageBase):
         begin: int,
         data: bytes,
         written: Callable[[int], None],
-        failed: Callable[[Failure], None],
+        failed: Callable[[Failure, int], None],
     ) -> None:
         try:
             start = self._checkRange(index, begin, len(data))
         except StorageError:
-            failed(Failure())
+            failed(Failure(), len(data))
             return
         pending = self._pendingWrites
         pending.append((start, data, written, failed))
@@ -677,8 +681,11 @@ class FileStorage(_StorageBase):
         self._pendingBytes = 0
 
         def failedAll(failure: Failure) -> None:
-            for _, _, _, failed in writes:
-                failed(failure)
+            for _, data, _, failed in writes:
+                if data is VERIFY:
+                    failed(failure)
+                else:
+                    failed(failure, len(data))
 
         self._call(deliver, failedAll, self._writer.writeMany, writes)
 

@@ -208,9 +208,11 @@ class ManualStorage:
         begin: int,
         data: bytes,
         written: Callable[[int], None],
-        failed: Callable[[Failure], None],
+        failed: Callable[[Failure, int], None],
     ) -> None:
-        self.writeBlock(index, begin, data).addCallbacks(lambda _: written(len(data)), failed)
+        self.writeBlock(index, begin, data).addCallbacks(
+            lambda _: written(len(data)), lambda failure: failed(failure, len(data))
+        )
 
     def readBlock(self, index: int, begin: int, length: int) -> Deferred[bytes]:
         return self.inner.readBlock(index, begin, length)
@@ -273,9 +275,9 @@ class UncheckedStorage:
         begin: int,
         data: bytes,
         written: Callable[[int], None],
-        failed: Callable[[Failure], None],
+        failed: Callable[[Failure, int], None],
     ) -> None:
-        failed(Failure(StorageError("never checked")))
+        failed(Failure(StorageError("never checked")), len(data))
 
     def readBlock(self, index: int, begin: int, length: int) -> Deferred[bytes]:
         return fail(StorageError("never checked"))

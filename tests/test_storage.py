@@ -135,13 +135,14 @@ class MemoryStorageTests(SynchronousTestCase):
         metainfo, stream = makeTorrent("x", b"0123456789abcdefXYZ")
         store = MemoryStorage(metainfo)
         reports = []
-        store.queueWrite(0, 0, stream[:16], reports.append, reports.append)
+        store.queueWrite(0, 0, stream[:16], reports.append, lambda *failed: reports.append(failed))
         self.assertEqual(reports, [16])
         self.assertTrue(self.successResultOf(store.verifyPiece(0)))
-        store.queueWrite(1, 2, b"too long", reports.append, reports.append)
+        store.queueWrite(1, 2, b"too long", reports.append, lambda *failed: reports.append(failed))
         self.assertEqual(len(reports), 2)
-        self.assertIsInstance(reports[1], Failure)
-        reports[1].trap(StorageError)
+        failure, length = reports[1]
+        self.assertEqual(length, 8)
+        failure.trap(StorageError)
 
     def test_queueVerify(self):
         """
@@ -798,9 +799,11 @@ class FileStorageTests(TestCase):
         for begin in (0, 8):
             store.queueWrite(
                 0, begin, stream[begin:begin + 8], self.fail,
-                lambda f: failures.append(f) or (len(failures) == 2 and done.callback(None)),
+                lambda f, n: failures.append((f, n)) or (len(failures) == 2 and done.callback(None)),
             )
         yield done
+        self.assertEqual([n for _, n in failures], [8, 8])
+        failures = [f for f, _ in failures]
         self.assertEqual([f.check(StorageError) for f in failures], [StorageError] * 2)
         self.assertIn("disk full", failures[0].getErrorMessage())
 
@@ -818,11 +821,12 @@ class FileStorageTests(TestCase):
         metainfo, _ = makeTorrent("x", b"0123456789")
         store = self.makeStorage(metainfo)
         failures = []
-        store.queueWrite(0, 8, b"abc", self.fail, failures.append)
+        store.queueWrite(0, 8, b"abc", self.fail, lambda *failed: failures.append(failed))
         self.assertEqual(len(failures), 1)
-        failures[0].trap(StorageError)
+        failures[0][0].trap(StorageError)
+        self.assertEqual(failures[0][1], 3)
         failed = defer.Deferred()
-        store.queueWrite(0, 0, b"abc", self.fail, failed.callback)
+        store.queueWrite(0, 0, b"abc", self.fail, lambda failure, _: failed.errback(failure))
         failure = yield self.assertFailure(failed, StorageError)
         self.assertIn("disk full writing", str(failure))
 

@@ -925,6 +925,25 @@ class WriteBacklogTests(TorrentTestCase):
         backlog.written(BLOCK)
         self.assertNotEqual(remote.requests(), [])
 
+    def test_failedWriteGivesBackItsBytes(self) -> None:
+        """
+        A block whose write fails (a full disk) leaves the session's count
+        of bytes on their way to disk: other torrents, and this one once
+        resumed, are not kept waiting for room that never comes.
+        """
+        backlog = WriteBacklog()
+        storage = ManualStorage(self.metainfo)
+        self.makeTorrent(storage=storage, start=False, writeBacklog=backlog)
+        self.torrent.start()
+        storage.finishCheck()
+        storage.failWrites = True
+        remote = self.connect(1, pieces=range(NUM_PIECES))
+        remote.send(wire.Unchoke())
+        requests = remote.requests()
+        remote.answer(self.payload, [r for r in requests if r[0] == 0][:2])
+        self.assertEqual(self.torrent.state, TorrentState.ERROR)
+        self.assertEqual(backlog.size, 0)
+
     def test_budgetBoundsRequestsInFlight(self) -> None:
         """
         Requests in flight count against the session's budget

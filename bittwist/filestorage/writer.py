@@ -16,12 +16,22 @@ from bittwist.filestorage.hashes import RunningHashes
 from bittwist.filestorage.partfile import PartFile
 from bittwist.filestorage.shared import Span, osError, pwriteAll
 
-__all__ = ["VERIFY", "BlockWriter"]
+__all__ = ["VERIFY", "BlockWriter", "reportFailedWrite"]
 
 VERIFY = object()
 """
 In L{bittwist.storage.FileStorage}'s queue of writes, in place of a block: a piece to verify.
 """
+
+
+def reportFailedWrite(report: tuple[Callable[[Failure, int], None], Failure, int]) -> None:
+    """
+    Call a block's C{failed} callback with the failure and the block's
+    length (a storage's reports are C{(callback, value)} pairs, called with
+    one value).
+    """
+    failed, failure, length = report
+    failed(failure, length)
 
 
 
@@ -96,7 +106,8 @@ class BlockWriter:
 
         @return: for each block, its C{written} callback and length (one
             for consecutive blocks with the same callback, with the sum of
-            their lengths), or its C{failed} callback and the failure.
+            their lengths), or, for a block that failed, L{reportFailedWrite}
+            with its C{failed} callback, the failure and its length.
         """
         reports = []
         run: list[tuple[int, bytes, Callable, Callable]] = []
@@ -165,7 +176,7 @@ class BlockWriter:
         try:
             reports.append((written, self.write(start, data)))
         except BaseException:
-            reports.append((failed, Failure()))
+            reports.append((reportFailedWrite, (failed, Failure(), len(data))))
 
     def _writeRun(self, span: Span, run: list, reports: list) -> None:
         """
@@ -198,9 +209,9 @@ class BlockWriter:
                 raise osError(e, "writing", span.path) from None
         except BaseException:
             failure = Failure()
-            for start, _, _, failed in run:
+            for start, data, _, failed in run:
                 self._hashes.forget(start // self._pieceLength)
-                reports.append((failed, failure))
+                reports.append((reportFailedWrite, (failed, failure, len(data))))
             return
         for start, data, written, _ in run:
             self._hashes.written(start, data, False)

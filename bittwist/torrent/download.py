@@ -92,6 +92,7 @@ class Download:
         # Bound once: a bound method made per block would be one more object
         # per block waiting for storage, for every collection to walk.
         self._writtenCallback = self._written
+        self._writeFailedCallback = self._writeFailed
         self._verifiedCallback = self._verified
         self.picker: Optional[PiecePicker] = None
         self.active = False
@@ -306,7 +307,7 @@ class Download:
         received = picker.blocks.received
         backlog = self._backlog
         queueWrite = self._storage.queueWrite
-        written, failed = self._writtenCallback, self._onStorageFailed
+        written, failed = self._writtenCallback, self._writeFailedCallback
         got = 0
         for message in blocks:
             index, begin, block = message.index, message.begin, message.block
@@ -335,6 +336,13 @@ class Download:
 
     def _written(self, size: int) -> None:
         self._backlog.written(size)
+
+    def _writeFailed(self, failure: Failure, size: int) -> None:
+        # The block will not reach the disk: its bytes leave the session's
+        # budget, or a full disk here would stall every other download of
+        # the session, and this one once resumed.
+        self._backlog.written(size)
+        self._onStorageFailed(failure)
 
     def _verify(self, index: int) -> None:
         self._storage.queueVerify(index, self._verifiedCallback, self._onStorageFailed)
