@@ -185,8 +185,10 @@ class ExtensionInteropTests(TestCase):
         data, seedDir = self.makeTorrent()
         seed = yield self.startLibtorrent(data, seedDir, seed=True)
         # Slow, so that the middle peer is still downloading (and connected
-        # to the seed) when we come.
-        seed.handle.set_upload_limit(50_000)
+        # to the seed) when its first PEX message reaches us: libtorrent
+        # sends one a minute, and at 50 kB/s the middle peer sometimes had
+        # the whole 2 MB, and had left the seed, before then.
+        seed.handle.set_upload_limit(20_000)
         # The seed itself learns nothing through PEX: else it may dial us
         # as we dial it, and keep its own connection, not ours.
         seed.handle.set_flags(lt.torrent_flags.disable_pex)
