@@ -327,7 +327,7 @@ def makeService(options: Options) -> IService:
     reactor.addSystemEventTrigger("after", "startup", freezeStartupObjects)
     # And each full collection a reactor turn of its own, not on top of a
     # busy one's reads and writes.
-    reactor.addSystemEventTrigger("after", "startup", FullCollections(reactor.callFromThread).install)
+    reactor.addSystemEventTrigger("after", "startup", FullCollections(reactor).install)
     if stateDir is None and options["metainfo"] is None and options["magnet-link"] is None:
         # The demo makes a new torrent each run: remembering it would only
         # pile up torrents in the user's state folder.

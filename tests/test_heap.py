@@ -4,10 +4,17 @@ Tests for L{bittwist.heap}.
 
 import gc
 import weakref
+from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from bittwist.heap import MIDDLE_COLLECTIONS, FullCollections, freezeStartupObjects
+from bittwist.heap import (
+    MAX_TURNS,
+    MIDDLE_COLLECTIONS,
+    QUIET_TURN,
+    FullCollections,
+    freezeStartupObjects,
+)
 
 
 class _Node:
@@ -87,21 +94,56 @@ class FakeCollector:
                 callback("stop", {"generation": 0, "collected": 0, "uncollectable": 0})
 
 
+class FakeReactor:
+    """
+    The reactor's C{callFromThread}, whose calls wait in C{fromThread}, and
+    C{callLater(0)}, whose calls wait for the next L{turn}.
+    """
+
+    def __init__(self) -> None:
+        self.fromThread: list = []
+        self.nextTurn: list = []
+
+    def callFromThread(self, f: Any, *args: Any) -> None:
+        self.fromThread.append((f, args))
+
+    def callLater(self, delay: float, f: Any, *args: Any) -> None:
+        assert delay == 0
+        self.nextTurn.append((f, args))
+
+    def runFromThread(self) -> None:
+        calls, self.fromThread = self.fromThread, []
+        for f, args in calls:
+            f(*args)
+
+    def turn(self) -> None:
+        calls, self.nextTurn = self.nextTurn, []
+        for f, args in calls:
+            f(*args)
+
+
 class FullCollectionsTests(SynchronousTestCase):
     """
-    Tests for L{FullCollections}, on a stand-in for C{gc}.
+    Tests for L{FullCollections}, on a stand-in for C{gc} and a fake clock
+    of the reactor thread's CPU.
     """
 
     def setUp(self) -> None:
         self.collector = FakeCollector()
-        self.calls: list = []
-        self.full = FullCollections(self.calls.append, self.collector)
+        self.reactor = FakeReactor()
+        self.cpu = 0.0
+        self.full = FullCollections(self.reactor, self.collector, lambda: self.cpu)
         self.full.install()
 
-    def runCalls(self) -> None:
-        calls, self.calls[:] = list(self.calls), []
-        for call in calls:
-            call()
+    def turn(self, cpu: float) -> None:
+        """
+        A reactor turn taking C{cpu} seconds of its thread's CPU.
+        """
+        self.cpu += cpu
+        self.reactor.turn()
+
+    def grow(self, share: float) -> None:
+        self.collector.oldest = self.collector.oldest + [object()] * int(100 * share)
 
     def test_installTakesOver(self) -> None:
         """
@@ -114,20 +156,39 @@ class FullCollectionsTests(SynchronousTestCase):
         self.assertEqual((self.collector.thresholds, self.collector.callbacks), ((700, 10, 10), []))
         self.full.uninstall()
 
-    def test_collectsInTurnOfItsOwn(self) -> None:
+    def test_collectsAfterQuietTurn(self) -> None:
         """
         Every L{MIDDLE_COLLECTIONS} collections of the middle generation, a
         call on the reactor thread (not the collection itself) is asked for;
-        it collects the oldest generation once that grew past
-        L{OLDEST_GROWTH}.
+        once the oldest generation grew past L{OLDEST_GROWTH}, it is
+        collected after the first turn of the reactor that took no more than
+        L{QUIET_TURN} of its CPU.
         """
         self.collector.middleCollections(MIDDLE_COLLECTIONS - 1)
-        self.assertEqual(self.calls, [])
+        self.assertEqual(self.reactor.fromThread, [])
         self.collector.middleCollections(1)
-        self.assertEqual(len(self.calls), 1)
+        self.assertEqual(len(self.reactor.fromThread), 1)
+        self.grow(0.26)
+        self.reactor.runFromThread()
+        self.turn(QUIET_TURN * 3)
+        self.turn(QUIET_TURN * 2)
         self.assertEqual(self.collector.collected, [])
-        self.collector.oldest = self.collector.oldest + [object()] * 26
-        self.runCalls()
+        self.turn(QUIET_TURN)
+        self.assertEqual(self.collector.collected, [2])
+        self.assertEqual(self.reactor.nextTurn, [])
+
+    def test_busyTurnsWaitBounded(self) -> None:
+        """
+        Without a quiet turn, the collection waits L{MAX_TURNS} turns, no
+        more.
+        """
+        self.grow(0.5)
+        self.collector.middleCollections(MIDDLE_COLLECTIONS)
+        self.reactor.runFromThread()
+        for _ in range(MAX_TURNS):
+            self.turn(QUIET_TURN * 2)
+        self.assertEqual(self.collector.collected, [])
+        self.turn(QUIET_TURN * 2)
         self.assertEqual(self.collector.collected, [2])
 
     def test_notGrownEnough(self) -> None:
@@ -135,24 +196,37 @@ class FullCollectionsTests(SynchronousTestCase):
         Grown by L{OLDEST_GROWTH} or less, the oldest generation is left
         alone; growth counts from its size after the last full collection.
         """
-        self.collector.oldest = self.collector.oldest + [object()] * 25
+        self.grow(0.25)
         self.collector.middleCollections(MIDDLE_COLLECTIONS)
-        self.runCalls()
+        self.reactor.runFromThread()
+        self.turn(0)
         self.assertEqual(self.collector.collected, [])
-        self.collector.oldest = [object()] * 30
+        self.grow(0.5)
         self.collector.middleCollections(MIDDLE_COLLECTIONS)
-        self.runCalls()
-        self.collector.oldest = self.collector.oldest + [object()] * 25
+        self.reactor.runFromThread()
+        self.turn(0)
+        self.assertEqual(self.collector.collected, [2])
+        # 87 objects are left: 20 more are not a quarter more.
+        self.grow(0.2)
         self.collector.middleCollections(MIDDLE_COLLECTIONS)
-        self.runCalls()
-        self.assertEqual(self.collector.collected, [])
+        self.reactor.runFromThread()
+        self.turn(0)
+        self.assertEqual(self.collector.collected, [2])
 
-    def test_oneCallPending(self) -> None:
+    def test_oneLookPending(self) -> None:
         """
-        While a look is pending, further collections ask for no other.
+        While a look or a collection is pending, further collections of the
+        middle generation ask for no other.
         """
+        self.grow(0.5)
         self.collector.middleCollections(MIDDLE_COLLECTIONS * 3)
-        self.assertEqual(len(self.calls), 1)
+        self.assertEqual(len(self.reactor.fromThread), 1)
+        self.reactor.runFromThread()
+        self.collector.middleCollections(MIDDLE_COLLECTIONS * 3)
+        self.assertEqual(self.reactor.fromThread, [])
+        self.turn(0)
+        self.collector.middleCollections(MIDDLE_COLLECTIONS)
+        self.assertEqual(len(self.reactor.fromThread), 1)
 
     def test_realCollector(self) -> None:
         """
@@ -160,7 +234,7 @@ class FullCollectionsTests(SynchronousTestCase):
         off until uninstalled.
         """
         before = gc.get_threshold()
-        full = FullCollections(self.calls.append)
+        full = FullCollections(self.reactor)
         full.install()
         self.addCleanup(full.uninstall)
         self.assertEqual(gc.get_threshold()[:2], before[:2])
