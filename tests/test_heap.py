@@ -173,7 +173,7 @@ class FullCollectionsTests(SynchronousTestCase):
         self.turn(QUIET_TURN * 3)
         self.turn(QUIET_TURN * 2)
         self.assertEqual(self.collector.collected, [])
-        self.turn(QUIET_TURN)
+        self.turn(QUIET_TURN / 2)
         self.assertEqual(self.collector.collected, [2])
         self.assertEqual(self.reactor.nextTurn, [])
 
