@@ -59,7 +59,7 @@ def childDownload(torrentsDir: str, downloadDir: str, stateDir: str, peer: str, 
     from twisted.internet import reactor
 
     from benchmarks.probe import StallProbe, cpuSeconds, peakRssMiB, rssMiB, startLogging
-    from bittwist.heap import freezeStartupObjects
+    from bittwist.heap import FullCollections, freezeStartupObjects
     from bittwist.service import BitTorrentService
 
     startLogging()
@@ -137,6 +137,7 @@ def childDownload(torrentsDir: str, downloadDir: str, stateDir: str, peer: str, 
     service.startService()
     # As twistd's plugin does once the reactor runs (bittwist.tap).
     freezeStartupObjects()
+    FullCollections(reactor).install()
     probe.start()
     for torrent in torrents:
         torrent.whenComplete().addCallbacks(one, failed)
@@ -151,7 +152,7 @@ def childStartup(stateDir: str, idle: str) -> dict:
     from twisted.internet.task import LoopingCall
 
     from benchmarks.probe import StallProbe, cpuSeconds, peakRssMiB, rssMiB, startLogging
-    from bittwist.heap import freezeStartupObjects
+    from bittwist.heap import FullCollections, freezeStartupObjects
     from bittwist.service import BitTorrentService
 
     startLogging()
@@ -180,6 +181,7 @@ def childStartup(stateDir: str, idle: str) -> dict:
     service.startService()
     # As twistd's plugin does once the reactor runs (bittwist.tap).
     freezeStartupObjects()
+    FullCollections(reactor).install()
     probe.start()
     watch = LoopingCall(poll)
     watch.start(0.01)

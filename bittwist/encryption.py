@@ -28,9 +28,10 @@ from twisted.internet.protocol import (
 )
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from zope.interface import directlyProvides, providedBy
+from zope.interface import directlyProvides, implementer, providedBy
 
 from bittwist.errors import EncryptionError
+from bittwist.sweep import ISwept, Sweep, sweepFor
 from bittwist.mse import (
     CryptoMethod,
     HandshakeComplete,
@@ -73,6 +74,7 @@ def _record(protocol: Protocol, method: Optional[CryptoMethod]) -> None:
     protocol.cryptoMethod = method  # type: ignore[attr-defined]
 
 
+@implementer(ISwept)
 class EncryptingProtocol(Protocol):
     """
     Runs an MSE handshake on its transport, then relays between the transport
@@ -115,7 +117,7 @@ class EncryptingProtocol(Protocol):
         self.method: Optional[CryptoMethod] = None
         self._reactor = reactor
         self._timeout = timeout
-        self._timer = None
+        self._timer: Optional[Sweep] = None
         self._connected = False
         self._encrypt: Optional[Callable[[bytes], bytes]] = None
         self._decrypt: Optional[Callable[[bytes], bytes]] = None
@@ -135,7 +137,9 @@ class EncryptingProtocol(Protocol):
         Protocol.makeConnection(self, transport)
 
     def connectionMade(self) -> None:
-        self._timer = self._reactor.callLater(self._timeout, self._timedOut)
+        # The reactor's sweep, not a timed call each: see bittwist.sweep.
+        self._timer = sweepFor(self._reactor)
+        self._timer.schedule(self, self._reactor.seconds() + self._timeout)
         if isinstance(self.handshake, Initiator):
             self.transport.write(self.handshake.dataToSend())
             self._connectWrapped(self)
@@ -208,13 +212,16 @@ class EncryptingProtocol(Protocol):
         # our writes to drain.
         self.transport.abortConnection()
 
-    def _timedOut(self) -> None:
+    def swept(self, now: float) -> None:
+        """
+        The handshake's deadline has passed (see L{ISwept}).
+        """
         self._timer = None
         self._fail(EncryptionError(f"no handshake within {self._timeout:.0f} seconds"))
 
     def _stopTimer(self) -> None:
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
+        if self._timer is not None:
+            self._timer.cancel(self)
         self._timer = None
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:

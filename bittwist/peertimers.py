@@ -5,14 +5,17 @@ The clock of one peer connection: handshake and idle timeouts, keep-alives.
 L{ConnectionTimers} is a part of L{bittwist.peer.PeerProtocol}: it keeps
 when the connection was made, when the peer last sent anything and when we
 last wrote, and every few seconds drops a connection that is too slow or too
-silent, or sends a keep-alive for ours.
+silent, or sends a keep-alive for ours. The reactor's L{bittwist.sweep.Sweep}
+calls it, not a timed call of its own.
 """
 
 from typing import TYPE_CHECKING, Optional
 
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IReactorTime
+from zope.interface import implementer
 
 from bittwist import wire
+from bittwist.sweep import ISwept, sweepFor
 
 if TYPE_CHECKING:  # pragma: no cover
     from bittwist.peer import PeerProtocol
@@ -41,6 +44,7 @@ How often the timeouts are checked.
 """
 
 
+@implementer(ISwept)
 class ConnectionTimers:
     """
     The timeouts and keep-alives of one connection.
@@ -52,48 +56,48 @@ class ConnectionTimers:
         stamps it on each write).
     """
 
-    __slots__ = ("_peer", "_reactor", "_call", "connectedAt", "lastReceived", "lastSent")
+    __slots__ = ("_peer", "_reactor", "_sweep", "connectedAt", "lastReceived", "lastSent")
 
     def __init__(self, reactor: IReactorTime, peer: "PeerProtocol") -> None:
         """
-        @param reactor: provides time and C{callLater}.
+        @param reactor: provides time and C{callLater} (for its
+            L{bittwist.sweep.sweepFor}).
         @param peer: the connection, dropped or kept alive through its
             C{drop} and its sender.
         """
         self._peer = peer
         self._reactor = reactor
-        self._call: Optional[IDelayedCall] = None
+        self._sweep = sweepFor(reactor)
         self.connectedAt = self.lastReceived = self.lastSent = reactor.seconds()
 
     def start(self) -> None:
         """
         The connection is made: the timeouts count from now.
         """
-        self.connectedAt = self.lastReceived = self.lastSent = self._reactor.seconds()
-        self._call = self._reactor.callLater(TIMER_PERIOD, self._check)
+        now = self.connectedAt = self.lastReceived = self.lastSent = self._reactor.seconds()
+        self._sweep.schedule(self, now + TIMER_PERIOD)
 
     def stop(self) -> None:
         """
         The connection is lost: nothing more to check.
         """
-        if self._call is not None and self._call.active():
-            self._call.cancel()
-        self._call = None
+        self._sweep.cancel(self)
 
-    def _check(self) -> None:
-        self._call = None
+    def swept(self, now: float) -> Optional[float]:
+        """
+        Check the timeouts (see L{ISwept}).
+        """
         peer = self._peer
         if peer._disconnecting:
             # Dropped a timer period ago and still open: loseConnection waits
             # for our writes to drain, and a peer that does not read would
             # hold the connection forever.
             peer.transport.abortConnection()
-            return
-        now = self._reactor.seconds()
+            return None
         if not peer.handshaked and now - self.connectedAt >= HANDSHAKE_TIMEOUT:
             peer.drop("no handshake in time")
         elif now - self.lastReceived >= IDLE_TIMEOUT:
             peer.drop(f"silent for {IDLE_TIMEOUT:.0f} seconds")
         elif peer.handshaked and now - self.lastSent >= KEEPALIVE_INTERVAL:
             peer.sender.sendMessage(wire.KeepAlive())
-        self._call = self._reactor.callLater(TIMER_PERIOD, self._check)
+        return now + TIMER_PERIOD

@@ -21,7 +21,7 @@ from bittwist.demo import DemoSwarm
 from bittwist.dht.node import DEFAULT_BOOTSTRAP
 from bittwist.dht.service import DHTService
 from bittwist.errors import MagnetError, MetainfoError, StateFolderError
-from bittwist.heap import freezeStartupObjects
+from bittwist.heap import FullCollections, freezeStartupObjects
 from bittwist.magnet import parseMagnet
 from bittwist.mse import Policy
 from bittwist.progress import ProgressLine
@@ -325,6 +325,9 @@ def makeService(options: Options) -> IService:
     # Once everything is loaded and the reactor runs: full collections then
     # no longer walk the start-up objects (a stall of tens of ms each).
     reactor.addSystemEventTrigger("after", "startup", freezeStartupObjects)
+    # And each full collection a reactor turn of its own, not on top of a
+    # busy one's reads and writes.
+    reactor.addSystemEventTrigger("after", "startup", FullCollections(reactor).install)
     if stateDir is None and options["metainfo"] is None and options["magnet-link"] is None:
         # The demo makes a new torrent each run: remembering it would only
         # pile up torrents in the user's state folder.

@@ -15,6 +15,7 @@ from bittwist.peertimers import (
     TIMER_PERIOD,
     ConnectionTimers,
 )
+from bittwist.sweep import sweepFor
 from tests.test_peer import (
     FeedMixin,
     RecordingTorrent,
@@ -74,15 +75,36 @@ class ConnectionTimersTests(SynchronousTestCase):
 
     def test_startStamps(self) -> None:
         """
-        C{start} counts every time from now and checks every
-        L{TIMER_PERIOD}; C{stop} leaves nothing scheduled.
+        C{start} counts every time from now and has the reactor's sweep
+        check it L{TIMER_PERIOD} later; C{stop} leaves nothing scheduled.
         """
         timers, peer, clock = self.started()
         self.assertEqual((timers.connectedAt, timers.lastReceived, timers.lastSent), (1000,) * 3)
-        self.assertEqual([c.getTime() for c in clock.getDelayedCalls()], [1000 + TIMER_PERIOD])
+        self.assertEqual(sweepFor(clock)._due, {timers: 1000 + TIMER_PERIOD})
         timers.stop()
         self.assertEqual(clock.getDelayedCalls(), [])
         timers.stop()
+
+    def test_oneTimedCallForAll(self) -> None:
+        """
+        The timers of many connections on one reactor share one timed call,
+        and each is checked every L{TIMER_PERIOD}, counted from its start.
+        """
+        clock = Clock()
+        peers = [StubPeer(handshaked=False) for _ in range(3)]
+        timers = [ConnectionTimers(clock, peer) for peer in peers]  # type: ignore[arg-type]
+        timers[0].start()
+        clock.advance(2)
+        for each in timers[1:]:
+            each.start()
+        self.assertEqual(len(clock.getDelayedCalls()), 1)
+        clock.pump([1] * int(HANDSHAKE_TIMEOUT - 1))
+        self.assertEqual([peer.dropped for peer in peers], [["no handshake in time"], [], []])
+        clock.pump([1, 1])
+        self.assertEqual([len(peer.dropped) for peer in peers], [1, 1, 1])
+        for each in timers:
+            each.stop()
+        self.assertEqual(clock.getDelayedCalls(), [])
 
     def test_keepAliveAfterSilence(self) -> None:
         """

@@ -23,6 +23,7 @@ from bittwist.extensions.ut_pex import PexFlags, PexMessage
 from bittwist.metainfo import createTorrent, parse
 from bittwist.sources import IPeerSource
 from bittwist.peerstate import PeerState
+from bittwist.sweep import sweepFor
 from bittwist.sources.pex import (
     MAX_LEARNED_PER_MINUTE,
     MIN_RECEIVE_INTERVAL,
@@ -221,6 +222,17 @@ class ShareTests(PexTestCase):
         self.assertEqual(message.dropped, (address(2),))
         self.clock.advance(PEX_INTERVAL)
         self.assertEqual(self.pexMessages(remote), [])
+
+    def test_sweptWhilePeers(self) -> None:
+        """
+        The reactor's sweep looks for messages due while there is a
+        C{ut_pex} peer, not after the last one leaves: no timer of its own.
+        """
+        sweep = sweepFor(self.clock)
+        remote = self.pexPeer(1)
+        self.assertIn(self.torrent.pex, sweep._due)
+        remote.close()
+        self.assertNotIn(self.torrent.pex, sweep._due)
 
     def test_incomingPeerByListenPort(self) -> None:
         """

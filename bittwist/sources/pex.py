@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.task import LoopingCall
 from zope.interface import implementer
 
 from bittwist.extensions import ut_pex
 from bittwist.extensions.ut_pex import PeerAddress, PexFlags, PexMessage, nextPexMessage
 from bittwist.peer import PeerProtocol
 from bittwist.sources import IPeerSource, ISourceOwner
+from bittwist.sweep import ISwept, sweepFor
 from bittwist.extensions.table import IExtensionHandler
 from bittwist.ipaddr import ipAddress
 
@@ -126,7 +126,7 @@ def _canonical(address: Optional[tuple[str, int]]) -> Optional[PeerAddress]:
         return None
 
 
-@implementer(IExtensionHandler)
+@implementer(IExtensionHandler, ISwept)
 class PeerExchange:
     """
     The C{ut_pex} extension of one torrent.
@@ -147,8 +147,9 @@ class PeerExchange:
         self._pexPeers: dict[PeerProtocol, _PexPeer] = {}
         self._windowStart = 0.0
         self._learnedInWindow = 0
-        self._timer = LoopingCall(self._sendDue)
-        self._timer.clock = reactor
+        # The reactor's sweep, not a LoopingCall per torrent: see
+        # bittwist.sweep.
+        self._sweep = sweepFor(reactor)
 
     # IExtensionHandler.
 
@@ -158,10 +159,12 @@ class PeerExchange:
     def peerReady(self, peer: PeerProtocol) -> None:
         if peer in self._pexPeers:
             return
+        first = not self._pexPeers
         self._pexPeers[peer] = _PexPeer()
-        if not self._timer.running:
-            self._timer.start(_CHECK_PERIOD, now=False)
-        self._send(peer, self._reactor.seconds())
+        now = self._reactor.seconds()
+        if first:
+            self._sweep.schedule(self, now + _CHECK_PERIOD)
+        self._send(peer, now)
 
     def received(self, peer: PeerProtocol, payload: bytes) -> None:
         message = PexMessage.decode(payload)
@@ -202,8 +205,8 @@ class PeerExchange:
 
     def peerGone(self, peer: PeerProtocol) -> None:
         self._pexPeers.pop(peer, None)
-        if not self._pexPeers and self._timer.running:
-            self._timer.stop()
+        if not self._pexPeers:
+            self._sweep.cancel(self)
 
     # Sending.
 
@@ -243,8 +246,16 @@ class PeerExchange:
         if message is not None and peer.sender.sendExtended(self.name, message.encode()):
             record.told = told
 
-    def _sendDue(self) -> None:
-        now = self._reactor.seconds()
+    def swept(self, now: float) -> Optional[float]:
+        """
+        Send to the peers due a message (see L{ISwept}).
+
+        @return: when to look again, while there are peers.
+        """
+        self._sendDue(now)
+        return now + _CHECK_PERIOD if self._pexPeers else None
+
+    def _sendDue(self, now: float) -> None:
         due = [
             peer
             for peer, record in self._pexPeers.items()
